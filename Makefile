@@ -1,0 +1,44 @@
+# needleplan — every target sets up .venv by itself on a fresh machine (Python 3.11 + make).
+SHELL := /bin/bash
+PY ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.synced
+
+.PHONY: setup run test lint format bench clean
+
+$(UV):
+	$(PY) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==0.13.*" || \
+	  $(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	UV_PYTHON=$(PY) $(UV) sync --frozen --quiet
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## run: the main job — a consultation for the reference patient, then the clinic web app
+run: $(STAMP)
+	$(BIN)/needleplan consult
+
+## test: lint + type check + the whole suite
+test: lint
+	$(BIN)/pytest --cov --cov-report=term:skip-covered -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy src
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -1,0 +1,17 @@
+"""needleplan: plans microneedling courses for skin tightening and forecasts how long results last.
+
+needleplan is decision support for trained practitioners. It is not a diagnosis and does not
+replace a practitioner's clinical judgement.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+DISCLAIMER = (
+    "needleplan is decision support for trained practitioners, not a diagnosis. "
+    "Estimates come from a population model calibrated to published clinic guidance; "
+    "a qualified practitioner must assess every patient."
+)
+
+__all__ = ["DISCLAIMER", "__version__"]

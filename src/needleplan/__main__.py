@@ -1,0 +1,3 @@
+from needleplan.cli.main import run
+
+run()

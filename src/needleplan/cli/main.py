@@ -1,0 +1,121 @@
+"""The ``needleplan`` command line: thin Typer commands over the library and services.
+
+Exit codes (documented in ``docs/cli.md``):
+
+====  ==============================================================
+0     success
+1     unexpected internal error (a bug: please report it)
+2     bad input: one line naming the field, the value and the rule
+3     plan blocked by an absolute contraindication
+4     not found
+5     conflict (double booking) or illegal state change
+6     no feasible schedule
+====  ==============================================================
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+from needleplan import DISCLAIMER, __version__
+from needleplan.exceptions import (
+    BlockedError,
+    ConflictError,
+    InputError,
+    ModelRangeError,
+    NeedleplanError,
+    NotFoundError,
+    SchedulingError,
+    StateError,
+)
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_INPUT = 2
+EXIT_BLOCKED = 3
+EXIT_NOT_FOUND = 4
+EXIT_CONFLICT = 5
+EXIT_UNSCHEDULABLE = 6
+
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+app = typer.Typer(
+    name="needleplan",
+    help=(
+        "Plan microneedling courses for skin tightening and forecast how long results last.\n\n"
+        + DISCLAIMER
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"needleplan {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Plan microneedling courses and forecast how long results last."""
+
+
+def fail(message: str, code: int) -> NoReturn:
+    """Print one line to stderr and exit with ``code``."""
+    err_console.print(f"error: {message}", markup=False)
+    raise typer.Exit(code)
+
+
+def exit_code_for(exc: NeedleplanError) -> int:
+    if isinstance(exc, InputError | ModelRangeError):
+        return EXIT_INPUT
+    if isinstance(exc, BlockedError):
+        return EXIT_BLOCKED
+    if isinstance(exc, NotFoundError):
+        return EXIT_NOT_FOUND
+    if isinstance(exc, ConflictError | StateError):
+        return EXIT_CONFLICT
+    if isinstance(exc, SchedulingError):
+        return EXIT_UNSCHEDULABLE
+    return EXIT_INTERNAL
+
+
+def _register_commands() -> None:
+    # Each command module adds its commands to ``app`` (one import + register line each).
+    return None
+
+
+_register_commands()
+
+
+def run() -> None:
+    """Console-script entry point: maps needleplan errors to one line and an exit code."""
+    try:
+        app(standalone_mode=False)
+    except NeedleplanError as exc:
+        fail(str(exc), exit_code_for(exc))
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.exceptions.UsageError):
+            exc.show()
+            sys.exit(EXIT_INPUT)
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,272 @@
+"""The patient assessment: a typed, validated record of every factor that shapes a plan.
+
+The JSON form (accepted by every interface) uses the field names below. Unknown keys, wrong
+types, out-of-range values and contradictory inputs raise :class:`~needleplan.exceptions.InputError`
+naming the field, the value and the rule (see :func:`parse_assessment`).
+
+Glogau photo-ageing class implies severity when severity is absent:
+
+=========  ==========================  ==========
+Glogau     description                 severity
+=========  ==========================  ==========
+I          no wrinkles, early ageing   mild
+II         wrinkles in motion          moderate
+III        wrinkles at rest            advanced
+IV         only wrinkles, lax skin     severe
+=========  ==========================  ==========
+
+When both are given they may differ by at most one step; further apart they contradict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
+
+from needleplan.exceptions import FieldProblem, InputError
+
+
+class Severity(StrEnum):
+    """Severity of skin ageing / laxity, from the seeds' four tiers."""
+
+    MILD = "mild"  # mild crepiness, preventive
+    MODERATE = "moderate"
+    ADVANCED = "advanced"  # jowls, substantial wrinkles
+    SEVERE = "severe"  # very lax skin, lost elasticity and muscle tone
+
+    @property
+    def rank(self) -> int:
+        return list(Severity).index(self)
+
+
+class Area(StrEnum):
+    UNDER_EYES = "under_eyes"
+    FOREHEAD = "forehead"
+    CHEEKS = "cheeks"
+    PERIORAL = "perioral"
+    FULL_FACE = "full_face"
+    NECK = "neck"
+    CHEST = "chest"
+    HANDS = "hands"
+    ARMS = "arms"
+    ABDOMEN = "abdomen"
+    THIGHS = "thighs"
+    KNEES = "knees"
+    BACK = "back"
+
+
+FACE_SUBAREAS = frozenset({Area.UNDER_EYES, Area.FOREHEAD, Area.CHEEKS, Area.PERIORAL})
+
+
+class Goal(StrEnum):
+    PREVENTIVE = "preventive"
+    SUBTLE = "subtle"
+    NOTICEABLE = "noticeable"
+    MAXIMAL = "maximal"
+
+
+class Concern(StrEnum):
+    DEEP_WRINKLES = "deep_wrinkles"
+    ENLARGED_PORES = "enlarged_pores"
+    LOOSE_NECK_SKIN = "loose_neck_skin"
+
+
+class Condition(StrEnum):
+    DIABETES = "diabetes"
+    AUTOIMMUNE = "autoimmune"
+
+
+class Genetic(StrEnum):
+    ACCELERATED_AGING = "accelerated_aging"
+    SLOW_HEALING = "slow_healing"
+
+
+class Smoking(StrEnum):
+    NEVER = "never"
+    FORMER = "former"
+    CURRENT = "current"
+
+
+class SunExposure(StrEnum):
+    LOW = "low"
+    MODERATE = "moderate"
+    HIGH = "high"
+
+
+class Diet(StrEnum):
+    POOR = "poor"
+    AVERAGE = "average"
+    GOOD = "good"
+
+
+class Aftercare(StrEnum):
+    GOOD = "good"
+    FAIR = "fair"
+    POOR = "poor"
+
+
+class RepairCapacity(StrEnum):
+    """The practitioner's judgement of how well this skin heals and makes collagen."""
+
+    REDUCED = "reduced"
+    NORMAL = "normal"
+    GOOD = "good"
+
+
+class Contraindication(StrEnum):
+    ACTIVE_INFECTION = "active_infection"
+    ACTIVE_ACNE = "active_acne"
+    ISOTRETINOIN_RECENT = "isotretinoin_recent"
+    PREGNANCY = "pregnancy"
+    KELOID_TENDENCY = "keloid_tendency"
+    ANTICOAGULANTS = "anticoagulants"
+    UNCONTROLLED_DIABETES = "uncontrolled_diabetes"
+    RECENT_RADIATION = "recent_radiation"
+
+
+GLOGAU_TO_SEVERITY: dict[int, Severity] = {
+    1: Severity.MILD,
+    2: Severity.MODERATE,
+    3: Severity.ADVANCED,
+    4: Severity.SEVERE,
+}
+
+MIN_AGE = 18
+MAX_AGE = 90
+
+StrictInt = Annotated[int, Strict()]
+StrictBool = Annotated[bool, Strict()]
+
+
+def _unique(name: str, values: list[Any]) -> None:
+    seen: set[Any] = set()
+    for v in values:
+        if v in seen:
+            raise ValueError(f"{name} lists {v!s} more than once")
+        seen.add(v)
+
+
+class Assessment(BaseModel):
+    """A patient's assessment at one consultation. Immutable once made."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+    age: StrictInt = Field(ge=MIN_AGE, le=MAX_AGE, description="age [years]")
+    severity: Severity | None = Field(
+        default=None, description="ageing severity; implied by glogau_class when absent"
+    )
+    areas: list[Area] = Field(min_length=1, description="treated areas")
+    goal: Goal = Goal.NOTICEABLE
+    concerns: list[Concern] = Field(default_factory=list)
+    conditions: list[Condition] = Field(default_factory=list)
+    genetics: list[Genetic] = Field(default_factory=list)
+    repair_capacity: RepairCapacity = RepairCapacity.NORMAL
+    smoking: Smoking = Smoking.NEVER
+    sun_exposure: SunExposure = SunExposure.MODERATE
+    spf_habit: StrictBool = True
+    sun_damage_history: StrictBool = False
+    diet: Diet = Diet.AVERAGE
+    aftercare: Aftercare = Aftercare.GOOD
+    contraindications: list[Contraindication] = Field(default_factory=list)
+    fitzpatrick_type: StrictInt | None = Field(default=None, ge=1, le=6)
+    glogau_class: StrictInt | None = Field(default=None, ge=1, le=4)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        for name in ("areas", "concerns", "conditions", "genetics", "contraindications"):
+            _unique(name, getattr(self, name))
+        if self.severity is None and self.glogau_class is None:
+            raise ValueError("severity is required unless glogau_class is given")
+        if self.severity is not None and self.glogau_class is not None:
+            implied = GLOGAU_TO_SEVERITY[self.glogau_class]
+            if abs(implied.rank - self.severity.rank) > 1:
+                raise ValueError(
+                    f"severity {self.severity.value} contradicts glogau_class "
+                    f"{self.glogau_class} (implies {implied.value}); they may differ by one step"
+                )
+        if Area.FULL_FACE in self.areas:
+            inside = sorted(a.value for a in self.areas if a in FACE_SUBAREAS)
+            if inside:
+                raise ValueError(
+                    f"full_face already includes {', '.join(inside)}; list either full_face "
+                    "or the separate face areas"
+                )
+        if (
+            Contraindication.UNCONTROLLED_DIABETES in self.contraindications
+            and Condition.DIABETES not in self.conditions
+        ):
+            raise ValueError(
+                "contraindications lists uncontrolled_diabetes but conditions lacks diabetes"
+            )
+        return self
+
+    @property
+    def effective_severity(self) -> Severity:
+        """Severity as given, or as implied by the Glogau class."""
+        if self.severity is not None:
+            return self.severity
+        assert self.glogau_class is not None  # guaranteed by the validator
+        return GLOGAU_TO_SEVERITY[self.glogau_class]
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def _field_name(loc: tuple[int | str, ...], fallback: str) -> str:
+    parts = [str(p) for p in loc]
+    return ".".join(parts) if parts else fallback
+
+
+def problems_from_validation(
+    exc: ValidationError, *, fallback: str = "input"
+) -> list[FieldProblem]:
+    """Turn a pydantic ValidationError into field problems (field, value, rule)."""
+    problems: list[FieldProblem] = []
+    for err in exc.errors(include_url=False):
+        field = _field_name(tuple(err.get("loc", ())), fallback)
+        msg = str(err.get("msg", "invalid"))
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        if err.get("type") == "extra_forbidden":
+            msg = "unknown field"
+        value = err.get("input")
+        if isinstance(value, Mapping) and field != fallback:
+            value = "{...}"
+        problems.append(FieldProblem(field, value, msg))
+    return problems
+
+
+def parse_assessment(data: Any) -> Assessment:
+    """Validate ``data`` (a mapping, e.g. parsed JSON) into an :class:`Assessment`.
+
+    Raises
+    ------
+    InputError
+        naming every field that breaks a rule.
+    """
+    if isinstance(data, Assessment):
+        return data
+    if not isinstance(data, Mapping):
+        raise InputError.one("assessment", type(data).__name__, "must be a JSON object")
+    try:
+        return Assessment.model_validate(dict(data))
+    except ValidationError as exc:
+        raise InputError(problems_from_validation(exc, fallback="assessment")) from None
+
+
+def reference_assessment() -> Assessment:
+    """The SPEC's reference patient: 50, moderate laxity, full face, no raising factor."""
+    return Assessment(
+        age=50,
+        severity=Severity.MODERATE,
+        areas=[Area.FULL_FACE],
+        goal=Goal.NOTICEABLE,
+        smoking=Smoking.NEVER,
+        sun_exposure=SunExposure.MODERATE,
+        spf_habit=True,
+        diet=Diet.AVERAGE,
+        aftercare=Aftercare.GOOD,
+    )

@@ -261,3 +261,86 @@ def make_protocol() -> Any:
 def protocol() -> Any:
     """A three-session protocol snapshot (guideline version ``test-1``)."""
     return make_protocol_value()
+
+
+def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
+    """A clinic with a row in every table: courses, sessions, measurements, recall, users, audit."""
+    from datetime import UTC, datetime, timedelta
+
+    from needleplan import services
+
+    setup = ClinicSetup(db)
+    t0 = datetime(2031, 1, 6, 9, 0, tzinfo=UTC)
+    people = [setup.patient] + [
+        services.register_patient(
+            db,
+            {
+                "given_name": f"Pat{i}",
+                "family_name": "Example",
+                "birth_date": f"19{60 + i}-05-0{1 + i % 9}",
+                "phone": "+44 20 7946 0000",
+                "consent_research": i % 2 == 0,
+            },
+        )
+        for i in range(1, patients)
+    ]
+    user = services.create_user(db, "frontdesk", "correct horse battery", "front_desk")
+    for i, person in enumerate(people):
+        record = services.record_assessment(
+            db,
+            person.id,
+            {"age": 40 + i, "severity": "moderate", "areas": ["full_face"]},
+            assessed_at=t0 - timedelta(days=7),
+        )
+        start = t0 + timedelta(hours=i)
+        booking = services.book_course(
+            db,
+            person.id,
+            make_protocol_value(2),
+            [
+                (
+                    start + timedelta(days=30 * k),
+                    start + timedelta(days=30 * k, minutes=45),
+                    setup.alice.id,
+                )
+                for k in range(2)
+            ],
+            assessment_id=record.id,
+        )
+        first = booking.appointments[0]
+        services.record_session(
+            db,
+            {
+                "performed_at": first.start.isoformat(),
+                "areas": ["full_face"],
+                "device": "pen",
+                "needle_depth_mm": {"full_face": 1.5},
+                "passes": 2,
+                "practitioner_id": setup.alice.id,
+            },
+            appointment_id=first.id,
+        )
+        services.record_measurement(
+            db,
+            person.id,
+            {
+                "scale": "gais",
+                "value": 2,
+                "measured_at": first.start.isoformat(),
+                "course_id": booking.course.id,
+            },
+        )
+        recall = services.add_recall(
+            db, person.id, (t0 + timedelta(days=365)).date(), reason="annual review"
+        )
+        services.record_contact(
+            db, recall.id, channel="phone", outcome="no_answer", by_user_id=user.id
+        )
+        services.record_audit(db, user, "patient.read", person.id)
+    return setup
+
+
+@pytest.fixture
+def populated(db: Any) -> ClinicSetup:
+    """A clinic with a few patients and at least one row in every table."""
+    return populate_clinic(db)

@@ -71,28 +71,35 @@ def test_naive_datetime_never_reaches_the_database(clinic: Any) -> None:
     appt = services.book_appointment(
         clinic.db, clinic.patient.id, (start, start + timedelta(hours=1), clinic.alice.id)
     )
-    with pytest.raises(StatementError, match="naive datetime"), clinic.db.transaction() as uow:
-        uow.appointments.row(appt.id).start_at = datetime(2030, 1, 1, 8)
-        uow.flush()
+
+    def make_naive() -> None:
+        with clinic.db.transaction() as uow:
+            uow.appointments.row(appt.id).start_at = datetime(2030, 1, 1, 8)
+            uow.flush()
+
+    with pytest.raises(StatementError, match="naive datetime"):
+        make_naive()
     assert services.patient_file(clinic.db, clinic.patient.id).appointments[0].start == start
 
 
 def test_foreign_keys_are_enforced_by_the_database(clinic: Any) -> None:
     now = datetime.now(UTC)
-    with (
-        pytest.raises(ConflictError, match="referenced record does not exist"),
-        clinic.db.transaction() as uow,
-    ):
-        uow.session.add(
-            AppointmentRow(
-                patient_id=98765,
-                practitioner_id=clinic.alice.id,
-                kind="treatment",
-                start_at=now,
-                end_at=now + timedelta(hours=1),
-                status="booked",
-                note="",
-                created_at=now,
+
+    def insert_orphan() -> None:
+        with clinic.db.transaction() as uow:
+            uow.session.add(
+                AppointmentRow(
+                    patient_id=98765,
+                    practitioner_id=clinic.alice.id,
+                    kind="treatment",
+                    start_at=now,
+                    end_at=now + timedelta(hours=1),
+                    status="booked",
+                    note="",
+                    created_at=now,
+                )
             )
-        )
-        uow.flush()
+            uow.flush()
+
+    with pytest.raises(ConflictError, match="referenced record does not exist"):
+        insert_orphan()

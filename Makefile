@@ -6,7 +6,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced
-CODE := $(wildcard $(CODE))
+CODE := $(wildcard src tests benchmarks)
 
 .PHONY: setup run test lint format bench clean
 

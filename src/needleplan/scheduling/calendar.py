@@ -187,3 +187,30 @@ def day_options(
     if not starts:
         return DayOptions(day, practitioner.name, (), f"{practitioner.name} fully booked")
     return DayOptions(day, practitioner.name, starts, None)
+
+
+def slot_problem(
+    clinic: ClinicConfig,
+    practitioner: Practitioner,
+    start: datetime,
+    duration_minutes: int,
+    busy: BusyIndex,
+) -> str | None:
+    """Why a session at ``start`` (any minute, not only the slot grid) cannot happen, or None."""
+    local = start.astimezone(clinic.tz)
+    day = local.date()
+    reason = closed_reason(clinic, practitioner, day)
+    if reason is not None:
+        return reason
+    begin = local.hour * 60 + local.minute
+    end = add_minutes(local, duration_minutes)
+    end_wall = (end.date() - day).days * 1440 + end.hour * 60 + end.minute
+    if not any(lo <= begin and end_wall <= hi for lo, hi in working_spans(clinic, practitioner, day)):
+        return (
+            f"{local:%H:%M}-{end:%H:%M} is outside {practitioner.name}'s working hours "
+            f"on {local:%a %Y-%m-%d}"
+        )
+    epoch = np.array([int(start.timestamp())], dtype=np.int64)
+    if not bool(busy.free_mask(practitioner.name, epoch, duration_minutes * 60)[0]):
+        return f"{practitioner.name} is already booked at {local:%a %Y-%m-%d %H:%M}"
+    return None

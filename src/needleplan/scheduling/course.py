@@ -135,6 +135,12 @@ class Planner:
     _cache: dict[date, list[DayOptions]] = field(default_factory=dict)
     _dead: set[tuple[int, date]] = field(default_factory=set)
     failure: _Failure | None = None
+    floor: date | None = None
+
+    def reset(self) -> None:
+        """Forget dead ends and the recorded failure (before a search with other rules)."""
+        self._dead.clear()
+        self.failure = None
 
     # -- one day ------------------------------------------------------------------------------
     def options(self, day: date) -> list[DayOptions]:
@@ -204,6 +210,8 @@ class Planner:
         ranked: list[tuple[float, int, date, datetime, str]] = []
         for i in range(width + 1):
             day = lo + timedelta(days=i)
+            if self.floor is not None and day < self.floor:
+                continue
             best = self.best_slot(day, anchor)
             if best is None:
                 continue
@@ -233,13 +241,17 @@ class Planner:
         if not ranked:
             self._fail(number, f"no free slot {self._window_text(prev, window)}", window, prev)
             if allow_overrun:
-                alt = self.alternative(number, window[1], anchor)
+                after = window[1]
+                if self.floor is not None and self.floor - timedelta(days=1) > after:
+                    after = self.floor - timedelta(days=1)
+                alt = self.alternative(number, after, anchor)
                 if alt is not None:
                     rest = self.place_rest(
                         number + 1, last, alt.start.date(), anchor, allow_overrun=allow_overrun
                     )
                     if rest is not None:
-                        return [Placement(alt.start, alt.practitioner, window, alt.overrun_days), *rest]
+                        overrun = (alt.start.date() - window[1]).days
+                        return [Placement(alt.start, alt.practitioner, window, overrun), *rest]
         self._dead.add((number, prev))
         return None
 
@@ -419,8 +431,7 @@ def schedule_course(
         start, count, preferred, practitioner, allow_overrun=False
     )
     if placements is None and allow_overrun:
-        planner.failure = None
-        planner._dead.clear()
+        planner.reset()
         placements = planner.place_first(start, count, preferred, practitioner, allow_overrun=True)
     if placements is None:
         raise planner.raise_failure(Anchor(None, preferred, practitioner))

@@ -59,7 +59,9 @@ def _intersect(a: Sequence[TimeSpan], b: Sequence[TimeSpan]) -> list[tuple[int, 
     return sorted(out)
 
 
-def working_spans(clinic: ClinicConfig, practitioner: Practitioner, day: date) -> list[tuple[int, int]]:
+def working_spans(
+    clinic: ClinicConfig, practitioner: Practitioner, day: date
+) -> list[tuple[int, int]]:
     """Minutes after midnight ``[(start, end), ...]`` when the clinic is open and she works.
 
     Ignores holidays, closures and days off (see :func:`closed_reason`).
@@ -132,7 +134,7 @@ class BusyIndex:
             return np.ones(starts.shape, dtype=bool)
         ends = starts + duration_s
         clash = (bs[None, :] < ends[:, None]) & (be[None, :] > starts[:, None])
-        free: npt.NDArray[np.bool_] = ~clash.any(axis=1)
+        free: npt.NDArray[np.bool_] = np.asarray(~clash.any(axis=1), dtype=bool)
         return free
 
 
@@ -205,7 +207,9 @@ def slot_problem(
     begin = local.hour * 60 + local.minute
     end = add_minutes(local, duration_minutes)
     end_wall = (end.date() - day).days * 1440 + end.hour * 60 + end.minute
-    if not any(lo <= begin and end_wall <= hi for lo, hi in working_spans(clinic, practitioner, day)):
+    if not any(
+        lo <= begin and end_wall <= hi for lo, hi in working_spans(clinic, practitioner, day)
+    ):
         return (
             f"{local:%H:%M}-{end:%H:%M} is outside {practitioner.name}'s working hours "
             f"on {local:%a %Y-%m-%d}"

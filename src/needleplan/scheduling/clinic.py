@@ -16,6 +16,7 @@ from datetime import date, time
 from enum import StrEnum
 from functools import cached_property
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -51,10 +52,6 @@ class Weekday(StrEnum):
     FRIDAY = "friday"
     SATURDAY = "saturday"
     SUNDAY = "sunday"
-
-    @property
-    def index(self) -> int:
-        return list(Weekday).index(self)
 
     @classmethod
     def of(cls, day: date) -> Weekday:
@@ -104,7 +101,9 @@ class TimeSpan(BaseModel):
         return self
 
     def __str__(self) -> str:
-        return f"{self.start // 60:02d}:{self.start % 60:02d}-{self.end // 60:02d}:{self.end % 60:02d}"
+        return (
+            f"{self.start // 60:02d}:{self.start % 60:02d}-{self.end // 60:02d}:{self.end % 60:02d}"
+        )
 
 
 def _parse_time(value: Any) -> Any:
@@ -123,7 +122,7 @@ WeekHours = dict[Weekday, list[TimeSpan]]
 def _check_week(hours: WeekHours) -> WeekHours:
     for day, spans in hours.items():
         ordered = sorted(spans, key=lambda s: s.start)
-        for before, after in zip(ordered, ordered[1:], strict=False):
+        for before, after in pairwise(ordered):
             if after.start < before.end:
                 raise ValueError(f"{day.value}: spans {before} and {after} overlap")
         hours[day] = ordered
@@ -300,7 +299,7 @@ class ClinicConfig(BaseModel):
         return ZoneInfo(self.timezone)
 
     @cached_property
-    def _holiday_calendar(self) -> holidays.HolidayBase | None:
+    def _holiday_calendar(self) -> Any:
         if self.holidays is None:
             return None
         return holidays.country_holidays(

@@ -18,7 +18,7 @@ How a course is placed
 * The whole series is searched before anything is proposed: when a choice for session *k*
   leaves no slot for a later session, the next-best choice is tried (depth-first search with a
   memo of dead ends, so it is polynomial in sessions x window days).
-* When no arrangement fits, :class:`SessionUnschedulable` names the session that could not be
+* When no arrangement fits, :class:`SessionSchedulingError` names the session that could not be
   placed, why every day of its window fails, and the nearest feasible alternative beyond it.
 """
 
@@ -51,7 +51,7 @@ ALTERNATIVE_SEARCH_DAYS = 180
 COURSE_NAMESPACE = uuid.UUID("6f1c1f44-3a51-5d0e-9a8e-6e6565646c65")
 
 
-class SessionUnschedulable(SchedulingError):
+class SessionSchedulingError(SchedulingError):
     """No feasible slot for one session of a course.
 
     Attributes
@@ -192,12 +192,12 @@ class Planner:
             best = self.best_slot(day, anchor)
             if best is not None:
                 start, who, _ = best
-                return Alternative(
-                    number, start, add_minutes(start, self.duration_minutes), who, i
-                )
+                return Alternative(number, start, add_minutes(start, self.duration_minutes), who, i)
         return None
 
-    def _fail(self, number: int, reason: str, window: tuple[date, date] | None, after: date) -> None:
+    def _fail(
+        self, number: int, reason: str, window: tuple[date, date] | None, after: date
+    ) -> None:
         if self.failure is None or number > self.failure.number:
             self.failure = _Failure(number, reason, window, after)
 
@@ -268,10 +268,15 @@ class Planner:
             return SchedulingError("no feasible schedule")
         after = failure.window[1] if failure.window is not None else failure.after
         alt = self.alternative(failure.number, after, anchor)
-        return SessionUnschedulable(failure.number, failure.reason, failure.window, alt)
+        return SessionSchedulingError(failure.number, failure.reason, failure.window, alt)
 
     def place_first(
-        self, start: date, last: int, preferred_minutes: int, practitioner: str | None, *,
+        self,
+        start: date,
+        last: int,
+        preferred_minutes: int,
+        practitioner: str | None,
+        *,
         allow_overrun: bool,
     ) -> list[Placement] | None:
         """Session 1 on ``start`` or the first feasible day after it, then the rest."""
@@ -292,8 +297,11 @@ class Planner:
             1,
             f"no free slot from {start:%Y-%m-%d} to {end:%Y-%m-%d} that lets the whole series "
             f"fit"
-            + ("" if any(self.best_slot(start + timedelta(days=i), seed) for i in range(horizon + 1))
-               else f": {self.explain(start, end)}"),
+            + (
+                ""
+                if any(self.best_slot(start + timedelta(days=i), seed) for i in range(horizon + 1))
+                else f": {self.explain(start, end)}"
+            ),
             (start, end),
             start,
         )
@@ -327,7 +335,9 @@ def make_planner(
     duration_minutes: int | None,
 ) -> Planner:
     practitioners = (
-        [clinic.practitioner(practitioner)] if practitioner is not None else list(clinic.practitioners)
+        [clinic.practitioner(practitioner)]
+        if practitioner is not None
+        else list(clinic.practitioners)
     )
     if duration_minutes is None:
         duration_minutes = clinic.session_duration_minutes(list(protocol.areas))
@@ -415,7 +425,7 @@ def schedule_course(
     ------
     BlockedError
         The protocol is blocked by an absolute contraindication.
-    SessionUnschedulable
+    SessionSchedulingError
         (a SchedulingError) No arrangement fits; names the session, why, and the nearest
         feasible alternative.
     InputError
@@ -427,9 +437,7 @@ def schedule_course(
         raise InputError.one("sessions", count, "must be 1 or more")
     planner = make_planner(protocol, clinic, practitioner, busy, session_duration)
     preferred = clinic.preferred_start.hour * 60 + clinic.preferred_start.minute
-    placements = planner.place_first(
-        start, count, preferred, practitioner, allow_overrun=False
-    )
+    placements = planner.place_first(start, count, preferred, practitioner, allow_overrun=False)
     if placements is None and allow_overrun:
         planner.reset()
         placements = planner.place_first(start, count, preferred, practitioner, allow_overrun=True)

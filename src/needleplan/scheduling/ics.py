@@ -94,4 +94,4 @@ def course_calendar(schedule: CourseSchedule, *, stamp: datetime | None = None) 
 
 def course_ics(schedule: CourseSchedule, *, stamp: datetime | None = None) -> bytes:
     """The course as RFC 5545 text (CRLF line endings, folded at 75 octets)."""
-    return course_calendar(schedule, stamp=stamp).to_ical()
+    return bytes(course_calendar(schedule, stamp=stamp).to_ical())

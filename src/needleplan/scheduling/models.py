@@ -219,7 +219,9 @@ class CourseSchedule:
             "interval_days": list(self.interval_days),
             "duration_minutes": self.duration_minutes,
             "sessions": [s.to_json() for s in self.sessions],
-            "maintenance_due": None if self.maintenance is None else self.maintenance.due.isoformat(),
+            "maintenance_due": None
+            if self.maintenance is None
+            else self.maintenance.due.isoformat(),
             "maintenance": None if self.maintenance is None else self.maintenance.to_json(),
             "warnings": list(self.warnings),
         }

@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import pairwise
 from typing import Any, Protocol, cast
 
 import numpy as np
@@ -58,7 +59,9 @@ def _curve(day: npt.ArrayLike, median: npt.ArrayLike) -> tuple[FloatArray, Float
     m = np.asarray(median, dtype=np.float64)
     if d.ndim != 1 or d.shape != m.shape or d.size < 2:
         raise InputError.one(
-            "forecast", f"day {d.shape}, median {m.shape}", "needs two 1-D arrays of equal length >= 2"
+            "forecast",
+            f"day {d.shape}, median {m.shape}",
+            "needs two 1-D arrays of equal length >= 2",
         )
     if not np.all(np.isfinite(d)) or not np.all(np.isfinite(m)):
         raise InputError.one("forecast", "non-finite", "day and median must be finite")
@@ -145,7 +148,9 @@ def recall_day(
         forecast it is ``latest_day``.
     """
     if latest_day < earliest_day:
-        raise InputError.one("bounds", (earliest_day, latest_day), "latest must not precede earliest")
+        raise InputError.one(
+            "bounds", (earliest_day, latest_day), "latest must not precede earliest"
+        )
     crossing, rises = threshold_crossing(day, median, last_session_day, threshold)
     if not rises:
         return RecallDay(
@@ -198,8 +203,10 @@ def session_days(session_dates: Sequence[date]) -> list[int]:
         raise InputError.one("session_dates", [], "needs at least one session")
     first = session_dates[0]
     out = [(d - first).days for d in session_dates]
-    if any(b < a for a, b in zip(out, out[1:], strict=False)):
-        raise InputError.one("session_dates", [str(d) for d in session_dates], "must not go backwards")
+    if any(b < a for a, b in pairwise(out)):
+        raise InputError.one(
+            "session_dates", [str(d) for d in session_dates], "must not go backwards"
+        )
     return out
 
 
@@ -246,8 +253,11 @@ def maintenance_due(
     latest = add_months(last, protocol.maintenance_interval_months.max)
     fn = forecaster if forecaster is not None else default_forecaster()
     result = fn(
-        assessment, [float(d) for d in days], years=forecast_years(session_dates, latest),
-        draws=draws, seed=seed,
+        assessment,
+        [float(d) for d in days],
+        years=forecast_years(session_dates, latest),
+        draws=draws,
+        seed=seed,
     )
     found = recall_day(
         result.day,
@@ -260,6 +270,8 @@ def maintenance_due(
     due = first + timedelta(days=math.floor(found.day))
     due = min(max(due, earliest), latest)
     forecast_due = (
-        None if found.forecast_day is None else first + timedelta(days=math.floor(found.forecast_day))
+        None
+        if found.forecast_day is None
+        else first + timedelta(days=math.floor(found.forecast_day))
     )
     return MaintenanceDue(due=due, forecast_due=forecast_due, reason=found.reason)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 
 import numpy as np
 
@@ -125,7 +126,9 @@ def replan(
     check_protocol(protocol)
     old = schedule.session(session_number)
     if (new_start is None) == (not missed):
-        raise InputError.one("replan", "new_start/missed", "give exactly one of new_start or missed")
+        raise InputError.one(
+            "replan", "new_start/missed", "give exactly one of new_start or missed"
+        )
     if new_start is not None and (new_start.tzinfo is None or new_start.utcoffset() is None):
         raise InputError.one("new_start", new_start.isoformat(), "must be timezone-aware")
     if practitioner is not None:
@@ -147,19 +150,29 @@ def replan(
             clinic, clinic.practitioner(who), local, schedule.duration_minutes, planner.busy
         )
         if problem is not None:
-            raise SchedulingError(f"session {session_number} cannot move to {local:%Y-%m-%d %H:%M}: {problem}")
+            raise SchedulingError(
+                f"session {session_number} cannot move to {local:%Y-%m-%d %H:%M}: {problem}"
+            )
         window = planner.window(prev_day) if prev_day is not None else None
         anchor = _anchor(first, local if session_number == 1 else first.start.astimezone(tz))
-        rest = planner.place_rest(session_number + 1, last, local.date(), anchor, allow_overrun=False)
+        rest = planner.place_rest(
+            session_number + 1, last, local.date(), anchor, allow_overrun=False
+        )
         if rest is None:
             planner.reset()
-            rest = planner.place_rest(session_number + 1, last, local.date(), anchor, allow_overrun=True)
+            rest = planner.place_rest(
+                session_number + 1, last, local.date(), anchor, allow_overrun=True
+            )
         if rest is None:
             raise planner.raise_failure(anchor)
         overrun = 0 if window is None else max(0, (local.date() - window[1]).days)
         placements = [Placement(local, who, window, overrun), *rest]
     else:
-        floor = not_before if not_before is not None else old.start.astimezone(tz).date() + timedelta(days=1)
+        floor = (
+            not_before
+            if not_before is not None
+            else old.start.astimezone(tz).date() + timedelta(days=1)
+        )
         planner.floor = floor
         anchor = _anchor(first, first.start.astimezone(tz))
         if prev_day is None:
@@ -169,13 +182,19 @@ def replan(
             if found is None:
                 planner.reset()
                 found = planner.place_first(
-                    floor, last, anchor.minutes, practitioner or first.practitioner, allow_overrun=True
+                    floor,
+                    last,
+                    anchor.minutes,
+                    practitioner or first.practitioner,
+                    allow_overrun=True,
                 )
         else:
             found = planner.place_rest(session_number, last, prev_day, anchor, allow_overrun=False)
             if found is None:
                 planner.reset()
-                found = planner.place_rest(session_number, last, prev_day, anchor, allow_overrun=True)
+                found = planner.place_rest(
+                    session_number, last, prev_day, anchor, allow_overrun=True
+                )
         if found is None:
             raise planner.raise_failure(anchor)
         placements = found
@@ -195,7 +214,7 @@ def replan(
     warnings += placement_warnings(placements, session_number, schedule.interval_days)
     if missed:
         warnings.append(f"session {session_number} was missed and is rebooked")
-    for a, b in zip(new_sessions, new_sessions[1:], strict=False):
+    for a, b in pairwise(new_sessions):
         gap = (b.start.astimezone(tz).date() - a.start.astimezone(tz).date()).days
         if gap < schedule.interval_days[0]:
             warnings.append(
@@ -204,7 +223,13 @@ def replan(
             )
     new_schedule = replace(schedule, sessions=tuple(new_sessions), warnings=tuple(warnings))
     gaps = gap_reports(
-        schedule, new_schedule, clinic, protocol, assessment, forecaster, extra_session_tolerance_days
+        schedule,
+        new_schedule,
+        clinic,
+        protocol,
+        assessment,
+        forecaster,
+        extra_session_tolerance_days,
     )
     if assessment is not None:
         due = maintenance_due(
@@ -237,7 +262,10 @@ def gap_reports(
     if assessment is None:
         return tuple(
             GapReport(
-                number, gap, window_max, gap - window_max,
+                number,
+                gap,
+                window_max,
+                gap - window_max,
                 explanation=(
                     f"session {number} comes {gap - window_max} days after the window closes; "
                     "pass the assessment to cost the gap with the forecast"

@@ -94,9 +94,11 @@ def _register_commands() -> None:
     # Each command module adds its commands to ``app`` (one import + register line each).
     from needleplan.cli import consult as _consult
     from needleplan.cli import plan as _plan
+    from needleplan.cli import schedule as _schedule
 
     _plan.register(app)
     _consult.register(app)
+    _schedule.register(app)
 
 
 _register_commands()

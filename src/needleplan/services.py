@@ -18,7 +18,7 @@ import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -57,12 +57,21 @@ from needleplan.domain.records import (
 )
 from needleplan.exceptions import (
     BlockedError,
+    ConflictError,
     FieldProblem,
     InputError,
     NeedleplanError,
     NotFoundError,
     PermissionDeniedError,
     StateError,
+)
+from needleplan.guideline import Guideline, make_protocol
+from needleplan.scheduling import (
+    Busy,
+    ClinicConfig,
+    CourseSchedule,
+    maintenance_due,
+    schedule_course,
 )
 from needleplan.storage import Database, UnitOfWork
 from needleplan.storage.repositories import to_user
@@ -474,6 +483,117 @@ def appointments_between(
     """Booked appointments overlapping ``[start, end)`` (a practitioner's busy times)."""
     with db.transaction() as uow:
         return uow.appointments.between(_aware(start, "start"), _aware(end, "end"), practitioner_id)
+
+
+# --------------------------------------------------------------------------- plan and book
+
+
+@dataclass(frozen=True)
+class PlannedCourse:
+    """A course planned from the patient's assessment, dated in the clinic calendar and booked."""
+
+    booking: CourseBooking
+    schedule: CourseSchedule
+    assessment: AssessmentRecord
+
+
+def sync_practitioners(db: Database, clinic: ClinicConfig) -> dict[str, int]:
+    """Practitioner ids by name for everyone in the clinic config (missing ones are added)."""
+    with db.transaction() as uow:
+        existing = uow.clinics.first()
+        clinic_row = existing or uow.clinics.add(clinic.name, clinic.timezone, _now())
+        ids = {p.name: p.id for p in uow.clinics.practitioners()}
+        for person in clinic.practitioners:
+            if person.name not in ids:
+                ids[person.name] = uow.clinics.add_practitioner(clinic_row.id, person.name).id
+        return {p.name: ids[p.name] for p in clinic.practitioners}
+
+
+def plan_and_book_course(
+    db: Database,
+    patient_id: int,
+    start: date,
+    clinic: ClinicConfig,
+    *,
+    practitioner: str | None = None,
+    assessment_id: int | None = None,
+    guideline: Guideline | None = None,
+    attempts: int = 3,
+) -> PlannedCourse:
+    """Protocol from the patient's assessment, dates from the clinic calendar, then book it all.
+
+    Uses the given assessment or the patient's newest. Existing bookings of the clinic's
+    practitioners are passed to the scheduler as busy times; the dated sessions are then booked
+    all-or-nothing. If someone books a clashing time between scheduling and booking (the database
+    refuses the double booking), the course is re-dated around it, up to ``attempts`` times.
+    """
+    if attempts < 1:
+        raise InputError.one("attempts", attempts, "must be 1 or more")
+    with db.transaction() as uow:
+        uow.patients.row(patient_id)
+        if assessment_id is None:
+            history = uow.assessments.history(patient_id)
+            if not history:
+                raise StateError(
+                    f"patient {patient_id} has no assessment yet; record one before booking"
+                )
+            record = history[0]
+        else:
+            record = uow.assessments.get(assessment_id)
+            if record.patient_id != patient_id:
+                raise InputError.one("assessment_id", assessment_id, "belongs to another patient")
+    protocol = make_protocol(record.assessment, guideline)
+    if protocol.blocked:
+        raise BlockedError(protocol.block_reasons or ["the protocol is blocked"])
+    ids = sync_practitioners(db, clinic)
+    names = {v: k for k, v in ids.items()}
+    horizon_days = 60 + (protocol.initial_sessions + 1) * (protocol.interval_days.max + 14)
+    window_start = datetime.combine(start, datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
+    window_end = window_start + timedelta(days=horizon_days)
+    last_conflict: ConflictError | None = None
+    for _ in range(attempts):
+        with db.transaction() as uow:
+            taken = uow.appointments.between(window_start, window_end)
+        busy = [
+            Busy(names[a.practitioner_id], a.start, a.end)
+            for a in taken
+            if a.practitioner_id in names
+        ]
+        schedule = schedule_course(protocol, start, clinic, practitioner=practitioner, busy=busy)
+        slots = [
+            SlotRequest(start=s.start, end=s.end, practitioner_id=ids[s.practitioner])
+            for s in schedule.sessions
+        ]
+        try:
+            with db.transaction() as uow:
+                booking = book_course_in(uow, patient_id, protocol, slots, assessment_id=record.id)
+        except ConflictError as exc:
+            last_conflict = exc
+            continue
+        return PlannedCourse(booking=booking, schedule=schedule, assessment=record)
+    assert last_conflict is not None
+    raise last_conflict
+
+
+def forecast_maintenance_due(db: Database, clinic: ClinicConfig) -> DueFunction:
+    """A recall due-date rule from the patient's own forecast (:func:`maintenance_due`).
+
+    For use as ``record_session(..., maintenance_due=forecast_maintenance_due(db, clinic))``:
+    when the last session of a course is recorded, the recall date is the day her forecast
+    improvement falls to the clinic's threshold, within the protocol's maintenance bounds.
+    A course planned without an assessment falls back to the protocol's shortest interval.
+    """
+
+    def due(course: Course, last: PerformedSession) -> date:
+        if course.assessment_id is None:
+            return default_maintenance_due(course, last)
+        with db.transaction() as uow:
+            assessment = uow.assessments.get(course.assessment_id).assessment
+            done = uow.sessions.for_course(course.id)
+        days = sorted({s.performed_at.date() for s in done} | {last.performed_at.date()})
+        return maintenance_due(assessment, days, clinic, course.protocol).due
+
+    return due
 
 
 # --------------------------------------------------------------------------- courses
@@ -925,6 +1045,7 @@ __all__ = [
     "CourseFile",
     "ImportReport",
     "PatientFile",
+    "PlannedCourse",
     "RowProblem",
     "add_months",
     "add_practitioner",
@@ -944,6 +1065,7 @@ __all__ = [
     "deactivate_user",
     "ensure_clinic",
     "find_patient",
+    "forecast_maintenance_due",
     "get_patient",
     "import_rows",
     "list_patients",
@@ -954,6 +1076,7 @@ __all__ = [
     "move_appointment",
     "opt_out_recall",
     "patient_file",
+    "plan_and_book_course",
     "recall_list",
     "record_assessment",
     "record_audit",
@@ -964,4 +1087,5 @@ __all__ = [
     "require_role",
     "reschedule",
     "set_password",
+    "sync_practitioners",
 ]

@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -92,6 +93,18 @@ def _aware(value: datetime | None, field_name: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise InputError.one(field_name, value.isoformat(), "must be timezone-aware")
     return value
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def parse_enum(kind: type[E], value: Any, field_name: str) -> E:
+    """``value`` as a member of ``kind`` or an InputError listing the allowed values."""
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in kind)
+        raise InputError.one(field_name, value, f"must be one of {allowed}") from None
 
 
 def add_months(day: date, months: int) -> date:
@@ -356,14 +369,15 @@ def book_appointment(
     slot: SlotRequest | Mapping[str, Any] | tuple[Any, ...],
     *,
     course_id: int | None = None,
-    kind: AppointmentKind = AppointmentKind.TREATMENT,
+    kind: AppointmentKind | str = AppointmentKind.TREATMENT,
     note: str = "",
 ) -> Appointment:
     """Book one appointment (a session added to a course, a review or a maintenance visit)."""
     (parsed,) = parse_slots([slot])
+    parsed_kind = parse_enum(AppointmentKind, kind, "kind")
     with db.transaction() as uow:
         return book_appointment_in(
-            uow, patient_id, parsed, course_id=course_id, kind=kind, note=note
+            uow, patient_id, parsed, course_id=course_id, kind=parsed_kind, note=note
         )
 
 

@@ -83,13 +83,13 @@ MIN_PASSWORD_LENGTH = 10
 _hasher = PasswordHasher()
 
 
-def _now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
 def _aware(value: datetime | None, field_name: str) -> datetime:
     if value is None:
-        return _now()
+        return utc_now()
     if value.tzinfo is None or value.utcoffset() is None:
         raise InputError.one(field_name, value.isoformat(), "must be timezone-aware")
     return value
@@ -127,7 +127,7 @@ def ensure_clinic(db: Database, name: str = "needleplan clinic", timezone: str =
         existing = uow.clinics.first()
         if existing is not None:
             return existing
-        return uow.clinics.add(name, timezone, _now())
+        return uow.clinics.add(name, timezone, utc_now())
 
 
 def add_practitioner(db: Database, name: str, *, clinic_id: int | None = None) -> Practitioner:
@@ -152,7 +152,7 @@ def register_patient(db: Database, data: PatientDraft | Mapping[str, Any]) -> Pa
     """Register a patient; the record number (``mrn``) is assigned when not given."""
     draft = parse_record(PatientDraft, data)
     with db.transaction() as uow:
-        return uow.patients.add(draft, _now())
+        return uow.patients.add(draft, utc_now())
 
 
 def get_patient(db: Database, patient_id: int) -> Patient:
@@ -308,7 +308,7 @@ def book_course_in(
     at: datetime | None = None,
 ) -> CourseBooking:
     """:func:`book_course` inside a caller's unit of work (used by imports and the demo)."""
-    when = at or _now()
+    when = at or utc_now()
     if protocol.blocked:
         raise BlockedError(protocol.block_reasons or ["the protocol is blocked"])
     if len(slots) > protocol.initial_sessions:
@@ -391,7 +391,7 @@ def book_appointment_in(
     note: str = "",
     at: datetime | None = None,
 ) -> Appointment:
-    when = at or _now()
+    when = at or utc_now()
     uow.patients.row(patient_id)
     number: int | None = None
     if course_id is not None:
@@ -515,7 +515,7 @@ def sync_practitioners(db: Database, clinic: ClinicConfig) -> dict[str, int]:
     """Practitioner ids by name for everyone in the clinic config (missing ones are added)."""
     with db.transaction() as uow:
         existing = uow.clinics.first()
-        clinic_row = existing or uow.clinics.add(clinic.name, clinic.timezone, _now())
+        clinic_row = existing or uow.clinics.add(clinic.name, clinic.timezone, utc_now())
         ids = {p.name: p.id for p in uow.clinics.practitioners()}
         for person in clinic.practitioners:
             if person.name not in ids:
@@ -641,7 +641,7 @@ def change_course_status(
         raise InputError.one(
             "status", status, "must be one of " + ", ".join(s.value for s in CourseStatus)
         ) from None
-    at = _now()
+    at = utc_now()
     with db.transaction() as uow:
         row = uow.courses.row(course_id, lock=True)
         uow.courses.set_status(row, target, at)
@@ -669,7 +669,7 @@ def adjust_sessions(db: Database, course_id: int, delta: int, reason: str) -> Le
             raise InputError.one(
                 "delta", delta, f"would leave fewer than 0 sessions ({row.remaining_sessions} left)"
             )
-        return uow.courses.ledger_add(row, delta, reason.strip(), _now())
+        return uow.courses.ledger_add(row, delta, reason.strip(), utc_now())
 
 
 DueFunction = Callable[[Course, PerformedSession], date]
@@ -806,7 +806,9 @@ def add_recall(
         uow.patients.row(patient_id)
         if course_id is not None:
             uow.courses.row(course_id)
-        return uow.recalls.add(patient_id, course_id, due_date, reason.strip() or "recall", _now())
+        return uow.recalls.add(
+            patient_id, course_id, due_date, reason.strip() or "recall", utc_now()
+        )
 
 
 def recall_list(
@@ -865,7 +867,7 @@ def _close_recall(db: Database, recall_id: int, status: RecallStatus) -> RecallE
         row = uow.recalls.row(recall_id, lock=True)
         if row.status != RecallStatus.OPEN.value:
             raise StateError(f"recall entry {recall_id} is already {row.status}")
-        uow.recalls.close(row, status, _now())
+        uow.recalls.close(row, status, utc_now())
         uow.flush()
         return uow.recalls.get(recall_id)
 
@@ -907,7 +909,7 @@ def create_user(
     with db.transaction() as uow:
         if practitioner_id is not None:
             uow.clinics.practitioner(practitioner_id)
-        return uow.users.add(name, digest, parsed_role, practitioner_id, _now())
+        return uow.users.add(name, digest, parsed_role, practitioner_id, utc_now())
 
 
 def authenticate(db: Database, username: str, password: str) -> User | None:
@@ -976,7 +978,7 @@ def record_audit(
         raise InputError.one("action", action, "must be 1 to 100 characters")
     with db.transaction() as uow:
         return uow.users.add_audit(
-            _now(),
+            utc_now(),
             user.id if user else None,
             user.username if user else "system",
             clean,

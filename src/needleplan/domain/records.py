@@ -19,11 +19,12 @@ Every datetime is timezone-aware; naive datetimes are rejected with an
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Self, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -31,12 +32,13 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
-    model_validator,
+    ValidationInfo,
+    field_validator,
 )
 
 from needleplan.domain.assessment import Area, Assessment, problems_from_validation
 from needleplan.domain.protocol import Protocol
-from needleplan.exceptions import InputError, StateError
+from needleplan.exceptions import FieldProblem, InputError, StateError
 
 
 def _aware(value: datetime) -> datetime:
@@ -56,6 +58,16 @@ def _clean_text(value: str) -> str:
 
 
 CleanStr = Annotated[str, AfterValidator(_clean_text)]
+
+
+def _clean_multiline(value: str) -> str:
+    stripped = value.strip()
+    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in stripped):
+        raise ValueError("must not contain control characters")
+    return stripped
+
+
+CleanText = Annotated[str, AfterValidator(_clean_multiline)]
 
 
 class _Record(BaseModel):
@@ -244,15 +256,16 @@ class PatientDraft(_Record):
     consent_treatment: bool = False
     consent_contact: bool = False
     consent_research: bool = False
-    notes: CleanStr = Field(default="", max_length=4000)
+    notes: CleanText = Field(default="", max_length=4000)
 
-    @model_validator(mode="after")
-    def _plausible_birth_date(self) -> Self:
-        if self.birth_date.year < 1900:
-            raise ValueError("birth_date must be in 1900 or later")
-        if self.birth_date > date.today():
-            raise ValueError("birth_date must not be in the future")
-        return self
+    @field_validator("birth_date")
+    @classmethod
+    def _plausible_birth_date(cls, value: date) -> date:
+        if value.year < 1900:
+            raise ValueError("must be in 1900 or later")
+        if value > date.today():
+            raise ValueError("must not be in the future")
+        return value
 
 
 class Patient(PatientDraft):
@@ -342,13 +355,17 @@ class SlotRequest(_Record):
     end: AwareDatetime
     practitioner_id: int = Field(ge=1)
 
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if self.end <= self.start:
+    @field_validator("end")
+    @classmethod
+    def _ordered(cls, end: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get("start")
+        if start is None:
+            return end
+        if end <= start:
             raise ValueError("end must be after start")
-        if (self.end - self.start).total_seconds() > 12 * 3600:
+        if (end - start).total_seconds() > 12 * 3600:
             raise ValueError("an appointment lasts at most 12 hours")
-        return self
+        return end
 
 
 PositiveDepth = Annotated[float, Field(gt=0, le=3.0)]
@@ -357,7 +374,7 @@ PositiveDepth = Annotated[float, Field(gt=0, le=3.0)]
 class AdverseEvent(_Record):
     kind: CleanStr = Field(min_length=1, max_length=100)
     severity: CleanStr = Field(default="mild", pattern=r"^(mild|moderate|severe)$")
-    note: CleanStr = Field(default="", max_length=2000)
+    note: CleanText = Field(default="", max_length=2000)
 
 
 class PerformedSessionDraft(_Record):
@@ -371,22 +388,34 @@ class PerformedSessionDraft(_Record):
     product: CleanStr = Field(default="", max_length=200)
     lot: CleanStr = Field(default="", max_length=100)
     practitioner_id: int = Field(ge=1)
-    notes: CleanStr = Field(default="", max_length=4000)
+    notes: CleanText = Field(default="", max_length=4000)
     adverse_events: list[AdverseEvent] = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _depth_per_area(self) -> Self:
-        if len(set(self.areas)) != len(self.areas):
-            raise ValueError("areas lists an area more than once")
-        missing = [a.value for a in self.areas if a not in self.needle_depth_mm]
+    @field_validator("areas")
+    @classmethod
+    def _unique_areas(cls, areas: list[Area]) -> list[Area]:
+        if len(set(areas)) != len(areas):
+            raise ValueError("lists an area more than once")
+        return areas
+
+    @field_validator("needle_depth_mm")
+    @classmethod
+    def _depth_per_area(cls, depths: dict[Area, float], info: ValidationInfo) -> dict[Area, float]:
+        areas: list[Area] = info.data.get("areas") or []
+        missing = [a.value for a in areas if a not in depths]
         if missing:
             raise ValueError(f"needle_depth_mm lacks a depth for {', '.join(missing)}")
-        extra = [a.value for a in self.needle_depth_mm if a not in self.areas]
+        extra = [a.value for a in depths if areas and a not in areas]
         if extra:
             raise ValueError(f"needle_depth_mm names areas not treated: {', '.join(extra)}")
-        if self.lot and not self.product:
+        return depths
+
+    @field_validator("lot")
+    @classmethod
+    def _lot_needs_product(cls, lot: str, info: ValidationInfo) -> str:
+        if lot and not info.data.get("product"):
             raise ValueError("lot given without product")
-        return self
+        return lot
 
 
 class PerformedSession(PerformedSessionDraft):
@@ -403,12 +432,17 @@ class MeasurementDraft(_Record):
     measured_by: int | None = Field(default=None, ge=1, description="practitioner id")
     course_id: int | None = Field(default=None, ge=1)
     area: Area | None = None
-    note: CleanStr = Field(default="", max_length=2000)
+    note: CleanText = Field(default="", max_length=2000)
 
-    @model_validator(mode="after")
-    def _on_scale(self) -> Self:
-        self.scale.check(self.value)
-        return self
+    @field_validator("value")
+    @classmethod
+    def _on_scale(cls, value: float, info: ValidationInfo) -> float:
+        scale = info.data.get("scale")
+        if isinstance(scale, MeasurementScale):
+            scale.check(value)
+        elif not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
 
 
 class Measurement(MeasurementDraft):
@@ -482,9 +516,13 @@ def parse_record(model: type[_M], data: Any, *, source: str = "") -> _M:
     try:
         return model.model_validate(dict(data))
     except ValidationError as exc:
-        raise InputError(
-            problems_from_validation(exc, fallback=model.__name__), source=source
-        ) from None
+        problems = [
+            FieldProblem(p.field, "{...}", p.rule)
+            if p.field == model.__name__ and isinstance(p.value, Mapping)
+            else p
+            for p in problems_from_validation(exc, fallback=model.__name__)
+        ]
+        raise InputError(problems, source=source) from None
 
 
 __all__ = [

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import calendar
 import contextlib
+import functools
 import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -74,7 +75,8 @@ from needleplan.scheduling import (
     maintenance_due,
     schedule_course,
 )
-from needleplan.storage import Database, UnitOfWork
+from needleplan.storage import Database, UnitOfWork, demo
+from needleplan.storage.demo import DemoSummary
 from needleplan.storage.repositories import to_user
 
 T = TypeVar("T")
@@ -920,7 +922,7 @@ def authenticate(db: Database, username: str, password: str) -> User | None:
         if row is None or not row.active:
             # Spend the same effort so response time does not reveal which usernames exist.
             with contextlib.suppress(VerificationError, InvalidHashError):
-                _hasher.verify(_DUMMY_HASH, password)
+                _hasher.verify(_dummy_hash(), password)
             return None
         try:
             _hasher.verify(row.password_hash, password)
@@ -931,7 +933,9 @@ def authenticate(db: Database, username: str, password: str) -> User | None:
         return to_user(row)
 
 
-_DUMMY_HASH = _hasher.hash("needleplan-dummy-password")
+@functools.cache
+def _dummy_hash() -> str:
+    return _hasher.hash("needleplan-dummy-password")
 
 
 def set_password(db: Database, user_id: int, password: str) -> None:
@@ -991,6 +995,32 @@ def audit_log(db: Database, *, patient_id: int | None = None, limit: int = 100) 
     """The newest audit events first, optionally for one patient."""
     with db.transaction() as uow:
         return uow.users.audit(patient_id, limit)
+
+
+# --------------------------------------------------------------------------- demo clinic
+
+
+def fill_demo_clinic(
+    db: Database, *, patients: int = 300, seed: int = 7, today: date | None = None
+) -> DemoSummary:
+    """Fill an empty database with a realistic made-up clinic for trying needleplan.
+
+    Three practitioners; ``patients`` patients with assessments and courses planned by the
+    guideline engine, in every course state (planned, active, completed, lapsed, cancelled),
+    their appointments, performed sessions, outcome measurements and the recall worklist with
+    contact attempts; three users (``admin``, ``practitioner``, ``frontdesk``; password
+    ``demo-password``). Deterministic for a given ``seed`` and ``today``. One transaction.
+    """
+    digest = _hasher.hash(demo.DEMO_PASSWORD)
+    with db.transaction() as uow:
+        return demo.fill(
+            uow,
+            patients=patients,
+            seed=seed,
+            today=today or utc_now().date(),
+            password_hash=digest,
+            now=utc_now(),
+        )
 
 
 # --------------------------------------------------------------------------- imports
@@ -1059,6 +1089,7 @@ def import_rows(
 __all__ = [
     "CourseBooking",
     "CourseFile",
+    "DemoSummary",
     "ImportReport",
     "PatientFile",
     "PlannedCourse",
@@ -1080,6 +1111,7 @@ __all__ = [
     "create_user",
     "deactivate_user",
     "ensure_clinic",
+    "fill_demo_clinic",
     "find_patient",
     "forecast_maintenance_due",
     "get_patient",

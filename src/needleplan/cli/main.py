@@ -94,11 +94,13 @@ def _register_commands() -> None:
     # Each command module adds its commands to ``app`` (one import + register line each).
     from needleplan.cli import consult as _consult
     from needleplan.cli import plan as _plan
+    from needleplan.cli import records as _records
     from needleplan.cli import schedule as _schedule
 
     _plan.register(app)
     _consult.register(app)
     _schedule.register(app)
+    _records.register(app)
 
 
 _register_commands()

@@ -90,10 +90,7 @@ def slot_starts(start: datetime, end: datetime) -> list[datetime]:
 def _get(
     session: Session, row_type: type[Any], row_id: int, what: str, *, lock: bool = False
 ) -> Any:
-    stmt = select(row_type).where(row_type.id == row_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    row = session.execute(stmt).scalar_one_or_none()
+    row = session.get(row_type, row_id, with_for_update=True if lock else None)
     if row is None:
         raise NotFoundError(f"{what} {row_id} does not exist")
     return row

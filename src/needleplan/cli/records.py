@@ -14,25 +14,28 @@ import sys
 from dataclasses import fields, is_dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from needleplan import DISCLAIMER, services
-from needleplan.cli.common import read_json_file
-from needleplan.domain.records import Patient, RecallStatus
+from needleplan import DISCLAIMER
 from needleplan.exceptions import InputError
-from needleplan.interop import csv_io
-from needleplan.storage import Database, backup, migrate
-from needleplan.storage.engine import ENV_VAR, make_engine
+
+if TYPE_CHECKING:
+    from needleplan.domain.records import Patient
+    from needleplan.storage import Database
+
+# The storage stack (SQLAlchemy, Alembic, argon2) is imported inside each command, so that
+# ``needleplan --help`` and the other commands do not pay for it.
 
 console = Console(highlight=False, soft_wrap=True)
 
-DATABASE_HELP = f"Database URL or SQLite file (default: ${ENV_VAR}, else the user data dir)."
+DATABASE_HELP = (
+    "Database URL or SQLite file (default: $NEEDLEPLAN_DATABASE_URL, else the user data dir)."
+)
 
 
 def _db_option() -> Any:
@@ -41,6 +44,8 @@ def _db_option() -> Any:
 
 def open_db(url: str | None) -> Database:
     """Open (and upgrade) the database named by ``url`` or the environment."""
+    from needleplan.storage import Database
+
     return Database.open(url)
 
 
@@ -65,6 +70,8 @@ def parse_day(value: str, field: str) -> date:
 
 
 def _jsonable(value: Any) -> Any:
+    from pydantic import BaseModel
+
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if is_dataclass(value) and not isinstance(value, type):
@@ -99,6 +106,8 @@ def _patient_table(rows: list[Patient]) -> Table:
 
 
 def _resolve_patient(db: Database, key: str) -> Patient:
+    from needleplan import services
+
     return services.find_patient(db, key)
 
 
@@ -123,6 +132,8 @@ def _register_patient_commands(app: typer.Typer) -> None:
         database: str | None = _db_option(),
     ) -> None:
         """Register a patient."""
+        from needleplan import services
+
         data: dict[str, Any] = {
             "given_name": given_name,
             "family_name": family_name,
@@ -155,6 +166,8 @@ def _register_patient_commands(app: typer.Typer) -> None:
         database: str | None = _db_option(),
     ) -> None:
         """List patients by family name."""
+        from needleplan import services
+
         db = open_db(database)
         try:
             rows = services.list_patients(db, search, limit=limit)
@@ -172,6 +185,8 @@ def _register_patient_commands(app: typer.Typer) -> None:
         database: str | None = _db_option(),
     ) -> None:
         """Everything stored about one patient."""
+        from needleplan import services
+
         db = open_db(database)
         try:
             found = _resolve_patient(db, key)
@@ -224,6 +239,9 @@ def _register_patient_commands(app: typer.Typer) -> None:
         database: str | None = _db_option(),
     ) -> None:
         """Add an assessment to the patient's history (earlier ones are kept)."""
+        from needleplan import services
+        from needleplan.cli.common import read_json_file
+
         data = read_json_file(source)
         db = open_db(database)
         try:
@@ -251,6 +269,7 @@ def _register_course_commands(app: typer.Typer) -> None:
         database: str | None = _db_option(),
     ) -> None:
         """Plan a course from the patient's newest assessment, date it, and book every session."""
+        from needleplan import services
         from needleplan.scheduling import load_clinic
 
         day = parse_day(start, "--start")
@@ -285,6 +304,8 @@ def _register_course_commands(app: typer.Typer) -> None:
         database: str | None = _db_option(),
     ) -> None:
         """A course with its appointments, sessions and remaining-session ledger."""
+        from needleplan import services
+
         db = open_db(database)
         try:
             file = services.course_file(db, course_id)
@@ -320,6 +341,8 @@ def _register_course_commands(app: typer.Typer) -> None:
         database: str | None = _db_option(),
     ) -> None:
         """Move a booked appointment (refused if the practitioner is taken then)."""
+        from needleplan import services
+
         new_start = parse_when(start, "--start")
         db = open_db(database)
         try:
@@ -342,6 +365,8 @@ def _register_course_commands(app: typer.Typer) -> None:
         database: str | None = _db_option(),
     ) -> None:
         """Cancel a booked appointment and free the practitioner's time."""
+        from needleplan import services
+
         db = open_db(database)
         try:
             a = services.cancel_appointment(db, appointment_id, reason=reason)
@@ -357,6 +382,8 @@ def _register_course_commands(app: typer.Typer) -> None:
         database: str | None = _db_option(),
     ) -> None:
         """Change a course's status along a legal transition."""
+        from needleplan import services
+
         db = open_db(database)
         try:
             c = services.change_course_status(db, course_id, status, note=note)
@@ -420,6 +447,8 @@ def _register_session_commands(app: typer.Typer) -> None:
         database: str | None = _db_option(),
     ) -> None:
         """Record a performed session; the last one completes the course and opens a recall."""
+        from needleplan import services
+
         depths = _parse_depths(depth)
         events = []
         for item in adverse:
@@ -478,6 +507,8 @@ def _register_measure_commands(app: typer.Typer) -> None:
         database: str | None = _db_option(),
     ) -> None:
         """Record one measurement on a defined scale."""
+        from needleplan import services
+
         data: dict[str, Any] = {
             "scale": scale,
             "value": value,
@@ -509,6 +540,9 @@ def _register_recall_commands(app: typer.Typer) -> None:
         database: str | None = _db_option(),
     ) -> None:
         """Patients due for maintenance, earliest first, with contact attempts."""
+        from needleplan import services
+        from needleplan.domain.records import RecallStatus
+
         day = parse_day(due_by, "--due-by") if due_by else None
         statuses = tuple(RecallStatus) if include_closed else (RecallStatus.OPEN,)
         db = open_db(database)
@@ -549,6 +583,8 @@ def _register_recall_commands(app: typer.Typer) -> None:
         database: str | None = _db_option(),
     ) -> None:
         """Log an attempt to reach the patient."""
+        from needleplan import services
+
         db = open_db(database)
         try:
             a = services.record_contact(db, recall_id, channel=channel, outcome=outcome, note=note)
@@ -561,6 +597,8 @@ def _register_recall_commands(app: typer.Typer) -> None:
         recall_id: int = typer.Argument(...), database: str | None = _db_option()
     ) -> None:
         """The patient does not want maintenance reminders."""
+        from needleplan import services
+
         db = open_db(database)
         try:
             services.opt_out_recall(db, recall_id)
@@ -576,6 +614,9 @@ def _register_db_commands(app: typer.Typer) -> None:
     @dbapp.command("upgrade")
     def db_upgrade(database: str | None = _db_option()) -> None:
         """Upgrade the schema to the newest revision."""
+        from needleplan.storage import migrate
+        from needleplan.storage.engine import make_engine
+
         engine = make_engine(database)
         try:
             before = migrate.current_revision(engine)
@@ -588,6 +629,9 @@ def _register_db_commands(app: typer.Typer) -> None:
     @dbapp.command("current")
     def db_current(database: str | None = _db_option()) -> None:
         """Show the schema revision (without changing anything)."""
+        from needleplan.storage import migrate
+        from needleplan.storage.engine import make_engine
+
         engine = make_engine(database)
         try:
             rev = migrate.current_revision(engine)
@@ -605,6 +649,8 @@ def _register_file_commands(app: typer.Typer) -> None:
         database: str | None = _db_option(),
     ) -> None:
         """Write a consistent snapshot of every record (safe while the app runs)."""
+        from needleplan.storage import backup
+
         db = open_db(database)
         try:
             counts = backup.backup(db.engine, file)
@@ -618,6 +664,9 @@ def _register_file_commands(app: typer.Typer) -> None:
         database: str | None = _db_option(),
     ) -> None:
         """Restore a backup into an empty database."""
+        from needleplan.storage import backup
+        from needleplan.storage.engine import make_engine
+
         engine = make_engine(database)
         try:
             counts = backup.restore(engine, file)
@@ -632,6 +681,8 @@ def _register_file_commands(app: typer.Typer) -> None:
         database: str | None = _db_option(),
     ) -> None:
         """Export records as CSV."""
+        from needleplan.interop import csv_io
+
         k = csv_io.parse_kind(kind)
         db = open_db(database)
         try:
@@ -655,6 +706,8 @@ def _register_file_commands(app: typer.Typer) -> None:
         database: str | None = _db_option(),
     ) -> None:
         """Import records from CSV: every row validated; nothing imported if any row is bad."""
+        from needleplan.interop import csv_io
+
         k = csv_io.parse_kind(kind)
         try:
             text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8-sig")
@@ -680,6 +733,8 @@ def _register_file_commands(app: typer.Typer) -> None:
         database: str | None = _db_option(),
     ) -> None:
         """Fill an empty database with a realistic made-up clinic to try the product."""
+        from needleplan import services
+
         db = open_db(database)
         try:
             summary = services.fill_demo_clinic(db, patients=patients, seed=seed)
@@ -706,6 +761,8 @@ def _register_user_commands(app: typer.Typer) -> None:
         database: str | None = _db_option(),
     ) -> None:
         """Create an account; the password comes from $NEEDLEPLAN_PASSWORD or a hidden prompt."""
+        from needleplan import services
+
         password = os.environ.get("NEEDLEPLAN_PASSWORD") or typer.prompt(
             "password", hide_input=True, confirmation_prompt=True
         )

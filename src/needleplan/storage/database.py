@@ -74,7 +74,7 @@ class Database:
     ) -> Database:
         """Connect to ``url`` (see :func:`needleplan.storage.engine.resolve_url`) and migrate."""
         engine = make_engine(url, **engine_kwargs)
-        if upgrade:
+        if upgrade and migrate.needs_upgrade(engine):
             migrate.upgrade(engine)
         return cls(engine)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,7 +33,7 @@ def course(berlin: ClinicConfig) -> CourseSchedule:
 
 def _in_windows(schedule: CourseSchedule, lo: int, hi: int) -> bool:
     days = schedule.dates
-    return all(lo <= (b - a).days <= hi for a, b in zip(days, days[1:], strict=False))
+    return all(lo <= (b - a).days <= hi for a, b in pairwise(days))
 
 
 def test_moving_a_session_reanchors_the_following_ones(
@@ -110,9 +111,7 @@ def gap_sensitive_forecaster(
     """Each session adds 4 points; a session more than 42 days after the previous adds only 1.
     After the last session the median fades 1 point per 30 days."""
     day = np.arange(0.0, kw["years"] * 365.25, 1.0)
-    gains = [4.0] + [
-        4.0 if b - a <= 42 else 1.0 for a, b in zip(session_days, session_days[1:], strict=False)
-    ]
+    gains = [4.0] + [4.0 if b - a <= 42 else 1.0 for a, b in pairwise(session_days)]
     level = np.zeros_like(day)
     for d, g in zip(session_days, gains, strict=True):
         level += np.where(day >= d, g, 0.0)

@@ -45,7 +45,7 @@ def render_schedule(course: CourseSchedule, clinic: ClinicConfig, console: Conso
     table.add_column("day")
     table.add_column("time")
     table.add_column("practitioner")
-    table.add_column("gap [days]", justify="right")
+    table.add_column("gap (days)", justify="right")
     previous: date | None = None
     for s in course.sessions:
         day = s.start.date()

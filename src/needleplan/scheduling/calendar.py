@@ -21,7 +21,6 @@ from needleplan.scheduling.clinic import ClinicConfig, Practitioner, TimeSpan, W
 from needleplan.scheduling.models import Busy
 
 
-
 def local_datetime(day: date, minutes: int, tz: ZoneInfo) -> datetime | None:
     """The aware datetime at ``minutes`` after local midnight of ``day``; None if it does not exist.
 

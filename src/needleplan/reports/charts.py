@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from needleplan import DISCLAIMER  # noqa: E402
 from needleplan.forecasting.chain import ForecastResult  # noqa: E402
@@ -54,7 +55,8 @@ def plot_forecast(
     for i, (label, res) in enumerate(scenarios):
         colour = COLOURS[i % len(COLOURS)]
         x = res.day / unit
-        ax.fill_between(x, res.p10, res.p90, color=colour, alpha=0.15, linewidth=0)
+        alpha = 0.18 if len(scenarios) == 1 else 0.10
+        ax.fill_between(x, res.p10, res.p90, color=colour, alpha=alpha, linewidth=0)
         ax.plot(x, res.median, color=colour, linewidth=2.2, label=label)
         mark_y = low - (high - low) * (0.06 + 0.04 * i)
         ax.plot(
@@ -62,7 +64,7 @@ def plot_forecast(
             np.full(res.session_days.shape, mark_y),
             linestyle="none",
             marker="|",
-            markersize=10,
+            markersize=7,
             markeredgewidth=2,
             color=colour,
         )
@@ -76,6 +78,7 @@ def plot_forecast(
         ha="right",
         fontsize=9,
         color="#333333",
+        bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none", "pad": 1},
     )
     ax.axhline(0.0, color="#888888", linewidth=1.0)
     ax.text(
@@ -86,11 +89,13 @@ def plot_forecast(
         ha="right",
         fontsize=9,
         color="#666666",
+        bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none", "pad": 1},
     )
     ax.set_xlim(0, float(first.day[-1]) / unit)
     ax.set_ylim(low - (high - low) * (0.1 + 0.04 * len(scenarios)), high + (high - low) * 0.08)
     ax.set_xlabel("months after the first session" if use_months else "years after the first session")
-    ax.set_ylabel("firmer than before treatment [%]")
+    ax.set_ylabel("skin firmness compared with before treatment [%]")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:+.0f}%" if v else "0"))
     if not use_months:
         ax.set_xticks(np.arange(0, np.floor(horizon_years) + 1, 1.0))
     ax.set_title(title, fontsize=13, loc="left")
@@ -99,13 +104,13 @@ def plot_forecast(
     fig.text(
         0.01,
         0.01,
-        "Lines: the typical patient like you. Shaded: 8 in 10 patients like you. "
-        "Ticks under the curves: sessions.\n" + DISCLAIMER,
+        "Lines: the typical patient like you. Shaded: where 8 in 10 patients like you fall. "
+        "Ticks under the curves: treatment sessions.\n"
+        + DISCLAIMER.replace("; a qualified", ";\na qualified"),
         fontsize=7,
         color="#555555",
-        wrap=True,
     )
-    fig.subplots_adjust(bottom=0.2, left=0.08, right=0.98, top=0.92)
+    fig.subplots_adjust(bottom=0.22, left=0.08, right=0.98, top=0.92)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)
     plt.close(fig)

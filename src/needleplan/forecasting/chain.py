@@ -54,7 +54,7 @@ QUANTILES = (0.10, 0.50, 0.90)
 # --------------------------------------------------------------------------------------------
 def horizon_days(years: float) -> int:
     """Last day of a ``years`` horizon on the daily grid [days]."""
-    return int(math.floor(years * DAYS_PER_YEAR + 1e-9))
+    return math.floor(years * DAYS_PER_YEAR + 1e-9)
 
 
 def _check_years(years: float) -> None:
@@ -125,7 +125,7 @@ def series_days(
             f"{mlo:g}-{mhi:g} months"
         )
     step = maintenance_months * DAYS_PER_MONTH
-    count = int(math.floor((end - initial[-1]) / step + 1e-9))
+    count = math.floor((end - initial[-1]) / step + 1e-9)
     maint = np.round(initial[-1] + step * np.arange(1, count + 1, dtype=np.float64))
     return np.concatenate([initial, maint[maint <= end]])
 
@@ -278,7 +278,7 @@ def noticeable_span(
 def _quantile_positions(n: int, q: float) -> tuple[int, int, float]:
     """Order-statistic indices and weight of numpy's default ('linear') sample quantile."""
     h = (n - 1) * q
-    j = int(math.floor(h))
+    j = math.floor(h)
     return j, min(j + 1, n - 1), h - j
 
 
@@ -389,7 +389,9 @@ class ForecastResult:
     def to_json(self, *, ndigits: int = 3) -> dict[str, Any]:
         """The ``needleplan forecast --json`` document."""
         return {
-            "session_days": [int(d) if float(d).is_integer() else float(d) for d in self.session_days],
+            "session_days": [
+                int(d) if float(d).is_integer() else float(d) for d in self.session_days
+            ],
             "initial_sessions": self.n_initial,
             "noticeable_threshold": self.noticeable_threshold,
             "years": self.years,
@@ -424,7 +426,7 @@ def _milestones(
         noticeable_months_after_last_initial=spans,
         noticeable_censored=censored,
         back_to_baseline_day=back,
-        last_initial_day=int(round(last_initial)),
+        last_initial_day=round(last_initial),
         noticeable_years_total=float(np.count_nonzero(above)) / DAYS_PER_YEAR,
     )
 

@@ -195,3 +195,64 @@ def test_session_dates_must_not_go_backwards(berlin: ClinicConfig) -> None:
             make_protocol(),
             forecaster=LinearFade(100.0),
         )
+
+
+# --- with the real forecast model (needleplan.forecasting.chain.forecast) ---------------------
+
+
+def _risky() -> Any:
+    from needleplan.domain import parse_assessment
+
+    return parse_assessment(
+        {
+            "age": 62,
+            "severity": "advanced",
+            "areas": ["full_face"],
+            "smoking": "current",
+            "sun_exposure": "high",
+            "spf_habit": False,
+            "aftercare": "poor",
+            "conditions": ["diabetes"],
+        }
+    )
+
+
+def test_real_forecast_recall_is_within_bounds_reproducible_and_matches_the_curve(
+    berlin: ClinicConfig,
+) -> None:
+    from needleplan.forecasting.chain import forecast
+    from needleplan.scheduling.recall import forecast_years, session_days
+
+    protocol = make_protocol()
+    course = schedule_course(protocol, date(2027, 1, 11), berlin)
+    for assessment in (reference_assessment(), _risky()):
+        due = maintenance_due(assessment, course.dates, berlin, protocol)
+        last = course.dates[-1]
+        assert add_months(last, 6) <= due.due <= add_months(last, 12)
+        assert maintenance_due(assessment, course.dates, berlin, protocol) == due
+        # The date is the curve's own threshold crossing (when inside the bounds).
+        days = [float(d) for d in session_days(course.dates)]
+        curve = forecast(
+            assessment,
+            days,
+            years=forecast_years(course.dates, add_months(last, 12)),
+            draws=400,
+            seed=0,
+        )
+        crossing, _ = threshold_crossing(curve.day, curve.median, days[-1], 4.9)
+        if due.reason.startswith("forecast"):
+            assert crossing is not None
+            assert due.due == course.dates[0] + timedelta(days=int(crossing))
+
+
+def test_real_forecast_recalls_a_high_risk_patient_no_later_than_the_reference(
+    berlin: ClinicConfig,
+) -> None:
+    """Smoking, diabetes, heavy sun and poor aftercare shorten her forecast (SPEC), so her
+    recall after the same series comes no later."""
+    protocol = make_protocol()
+    course = schedule_course(protocol, date(2027, 1, 11), berlin)
+    ref = maintenance_due(reference_assessment(), course.dates, berlin, protocol)
+    risky = maintenance_due(_risky(), course.dates, berlin, protocol)
+    assert risky.due <= ref.due
+    assert risky.due < add_months(course.dates[-1], 12)  # the forecast, not the fixed bound

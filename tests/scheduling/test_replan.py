@@ -217,3 +217,26 @@ def test_moving_the_first_session_re_anchors_the_whole_course(
     assert result.changed == (1, 2, 3, 4, 5)
     assert _in_windows(result.schedule, 28, 42)
     assert timedelta(0) < s[1].start - s[0].start
+
+
+def test_real_forecast_costs_a_long_gap_with_a_lower_peak(
+    course: CourseSchedule, berlin: ClinicConfig
+) -> None:
+    """With the real model a session 2 months late gives a lower peak and no longer result."""
+    result = replan(
+        course,
+        3,
+        berlin,
+        make_protocol(),
+        missed=True,
+        not_before=date(2027, 6, 1),
+        assessment=reference_assessment(),
+    )
+    gap = result.gaps[0]
+    assert gap.overrun_days > 0
+    assert gap.peak_difference is not None
+    assert gap.peak_difference < 0
+    assert gap.noticeable_days_replanned is not None
+    assert gap.noticeable_days_planned is not None
+    assert gap.noticeable_days_replanned <= gap.noticeable_days_planned
+    assert result.schedule.maintenance is not None

@@ -134,3 +134,57 @@ def test_any_proposed_course_is_inside_windows_open_and_never_double_booked(
     for i, a in enumerate(own):
         for b in own[i + 1 :]:
             assert not a.overlaps(b)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_replan_keeps_earlier_sessions_uids_and_never_double_books(data: st.DataObject) -> None:
+    """After a move or a missed session: earlier sessions untouched, later sessions either in
+    their window or flagged as late, no overlap with bookings, SEQUENCE only goes up."""
+    from needleplan.exceptions import SchedulingError
+    from needleplan.scheduling import replan
+
+    clinic = parse_clinic(data.draw(clinics()))
+    busy = data.draw(busy_lists(clinic))
+    sessions = data.draw(st.integers(2, 6))
+    lo = data.draw(st.integers(7, 35))
+    hi = lo + data.draw(st.integers(0, 14))
+    protocol = make_protocol(sessions=sessions, interval=(lo, hi))
+    start = data.draw(st.dates(date(2027, 1, 1), date(2027, 6, 30)))
+    try:
+        course = schedule_course(protocol, start, clinic, busy=busy, course_id="p")
+    except SessionSchedulingError:
+        return
+    number = data.draw(st.integers(1, sessions))
+    session = course.session(number)
+    try:
+        if data.draw(st.booleans()):
+            result = replan(course, number, clinic, protocol, missed=True, busy=busy)
+        else:
+            shift = timedelta(
+                days=data.draw(st.integers(-3, 10)), minutes=15 * data.draw(st.integers(-8, 8))
+            )
+            result = replan(
+                course, number, clinic, protocol, new_start=session.start + shift, busy=busy
+            )
+    except SchedulingError:
+        event("replan refused")
+        return
+    event("replanned")
+    new = result.schedule
+    assert new.course_id == course.course_id
+    assert [s.number for s in new.sessions] == [s.number for s in course.sessions]
+    for old, s in zip(course.sessions, new.sessions, strict=True):
+        if s.number < number:
+            assert s == old
+        assert s.sequence in (old.sequence, old.sequence + 1)
+        assert (s.sequence > old.sequence) == (s.number in result.changed)
+        _assert_session_fits(clinic, s.practitioner, s.start, s.end)
+        assert not any(b.overlaps(s) for b in busy)
+    days = [s.start.astimezone(clinic.tz).date() for s in new.sessions]
+    for i in range(max(number - 1, 1), len(days)):
+        gap = (days[i] - days[i - 1]).days
+        if gap > hi:
+            assert any(g.session_number == i + 1 for g in result.gaps)
+        if gap < lo:
+            assert any(f"session {i + 1} is only" in w for w in new.warnings)

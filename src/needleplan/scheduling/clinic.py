@@ -33,7 +33,7 @@ from pydantic import (
 )
 
 from needleplan.domain.assessment import Area, problems_from_validation
-from needleplan.exceptions import ConfigError
+from needleplan.exceptions import ConfigError, InputError
 
 EXAMPLE_CLINIC = "example_clinic.toml"
 
@@ -325,8 +325,6 @@ class ClinicConfig(BaseModel):
         for p in self.practitioners:
             if p.name == name:
                 return p
-        from needleplan.exceptions import InputError
-
         raise InputError.one(
             "practitioner",
             name,

@@ -684,16 +684,14 @@ def compare_scenarios(
         run("single", "One session", series_days(1, interval, years=years), 1),
         run(
             "series",
-            f"{n} sessions, no maintenance",
+            f"{n} sessions, no upkeep",
             series_days(n, interval, years=years),
             n,
         ),
     ]
     for m in maintenance_months:
         sd = series_days(n, interval, maintenance_months=m, years=years)
-        scenarios.append(
-            run(f"maintenance_{m:g}m", f"{n} sessions + maintenance every {m:g} months", sd, n)
-        )
+        scenarios.append(run(f"maintenance_{m:g}m", f"{n} sessions + every {m:g} months", sd, n))
     cheapest = optimise.cheapest_schedule(
         assessment,
         keep_years=keep_years,

@@ -187,3 +187,10 @@ def test_ageing_counts_against_the_improvement_long_after_treatment() -> None:
     res = forecast(REF, [0], years=10, draws=101)
     assert res.median[-1] < 0
     assert res.milestones.back_to_baseline_day is not None
+
+
+def test_forecast_refuses_an_age_outside_the_validated_range() -> None:
+    """An Assessment built without validation (model_construct) still cannot extrapolate."""
+    too_old = REF.model_copy(update={"age": 97})
+    with pytest.raises(ModelRangeError, match="age"):
+        forecast(too_old, [0, 35])

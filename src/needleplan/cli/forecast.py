@@ -157,11 +157,17 @@ def render_comparison(comp: Comparison, console: Console) -> None:
             f"{ch.cost:,.0f} {cur} (of {ch.candidates_checked} schedules checked)."
         )
     u = comp.upkeep_vs_lapse
+
+    def per_year(cost: float | None) -> str:
+        return "-" if cost is None else f"{cost:,.0f} {cur}"
+
     console.print(
-        f"Upkeep (maintenance every {u.maintenance_months:g} months) costs "
-        f"{u.upkeep.cost:,.0f} {cur} for {u.upkeep.noticeable_years:.1f} noticeable years; "
-        f"letting it lapse and repeating the series costs {u.lapse_and_repeat.cost:,.0f} {cur} "
-        f"for {u.lapse_and_repeat.noticeable_years:.1f}."
+        f"Upkeep (the series, then maintenance every {u.maintenance_months:g} months) costs "
+        f"{u.upkeep.cost:,.0f} {cur} for {u.upkeep.noticeable_years:.1f} noticeable years "
+        f"({per_year(u.upkeep.cost_per_noticeable_year)} a year); letting it lapse and repeating "
+        f"the full series costs {u.lapse_and_repeat.cost:,.0f} {cur} for "
+        f"{u.lapse_and_repeat.noticeable_years:.1f} "
+        f"({per_year(u.lapse_and_repeat.cost_per_noticeable_year)} a year)."
     )
     console.print(f"[dim]{escape(DISCLAIMER)}[/]")
 

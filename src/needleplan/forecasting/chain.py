@@ -47,6 +47,7 @@ MAX_DRAWS = 100_000
 #: Gap that separates the initial series from maintenance when it is not given [days].
 SERIES_GAP_DAYS = 120.0
 QUANTILES = (0.10, 0.50, 0.90)
+VALIDATED_AGE = (18, 90)
 
 
 # --------------------------------------------------------------------------------------------
@@ -135,6 +136,14 @@ def infer_initial_count(session_days: NDArray[np.float64]) -> int:
     gaps = np.diff(session_days)
     big = np.nonzero(gaps > SERIES_GAP_DAYS)[0]
     return int(big[0] + 1) if big.size else int(session_days.size)
+
+
+def _check_age(assessment: Assessment) -> None:
+    lo, hi = VALIDATED_AGE
+    if not lo <= assessment.age <= hi:
+        raise ModelRangeError(
+            f"age: {assessment.age} is outside the model's validated range {lo}-{hi} years"
+        )
 
 
 def _check_sessions(session_days: Sequence[float] | ArrayLike, end: int) -> NDArray[np.float64]:
@@ -228,6 +237,7 @@ def simulate(
         Improvement [% of pre-treatment firmness] for each ``z``.
     """
     _check_years(years)
+    _check_age(assessment)
     p = default_params() if params is None else params
     end = horizon_days(years)
     s = _check_sessions(session_days, end)
@@ -483,6 +493,7 @@ def forecast(
         raise InputError.one("draws", draws, f"must be a whole number 1-{MAX_DRAWS}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InputError.one("seed", seed, "must be a whole number >= 0")
+    _check_age(assessment)
     p = default_params() if params is None else params
     end = horizon_days(years)
     s = _check_sessions(session_days, end)
@@ -673,16 +684,14 @@ def compare_scenarios(
         run("single", "One session", series_days(1, interval, years=years), 1),
         run(
             "series",
-            f"{n} sessions, no maintenance",
+            f"{n} sessions, no upkeep",
             series_days(n, interval, years=years),
             n,
         ),
     ]
     for m in maintenance_months:
         sd = series_days(n, interval, maintenance_months=m, years=years)
-        scenarios.append(
-            run(f"maintenance_{m:g}m", f"{n} sessions + maintenance every {m:g} months", sd, n)
-        )
+        scenarios.append(run(f"maintenance_{m:g}m", f"{n} sessions + every {m:g} months", sd, n))
     cheapest = optimise.cheapest_schedule(
         assessment,
         keep_years=keep_years,

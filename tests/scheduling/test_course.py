@@ -243,3 +243,17 @@ def test_to_json_has_the_documented_keys(berlin: ClinicConfig) -> None:
     assert first["start"] == "2027-01-11T10:00:00+01:00"
     assert first["end"] == "2027-01-11T11:00:00+01:00"
     assert first["practitioner"] == "Dr. Lena Vogel"
+
+
+def test_southern_hemisphere_dst_keeps_local_time_in_sydney() -> None:
+    """Sydney leaves summer time on 2027-04-04 (+11:00 -> +10:00)."""
+    clinic = simple_clinic(
+        timezone="Australia/Sydney", holidays={"country": "AU", "subdivision": "NSW"}
+    )
+    course = schedule_course(make_protocol(sessions=2, interval=(28, 42)), date(2027, 3, 1), clinic)
+    assert [s.start.utcoffset() for s in course.sessions] == [
+        timedelta(hours=11),
+        timedelta(hours=10),
+    ]
+    assert {(s.start.hour, s.start.minute) for s in course.sessions} == {(10, 0)}
+    assert str(course.sessions[0].start.tzinfo) == "Australia/Sydney"

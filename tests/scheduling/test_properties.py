@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
+import holidays
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -21,7 +22,6 @@ from needleplan.scheduling import (
     parse_clinic,
     schedule_course,
 )
-from needleplan.scheduling.calendar import BusyIndex, closed_reason, slot_problem
 from tests.scheduling.conftest import make_protocol
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -83,12 +83,26 @@ def busy_lists(draw: st.DrawFn, clinic: ClinicConfig) -> list[Busy]:
 
 
 def _assert_session_fits(clinic: ClinicConfig, who: str, start: datetime, end: datetime) -> None:
+    """Checked from the config itself (not through the scheduler's own calendar helpers)."""
     practitioner = clinic.practitioner(who)
     assert start.tzinfo is not None
-    assert start.utcoffset() == start.astimezone(clinic.tz).utcoffset()
-    assert closed_reason(clinic, practitioner, start.astimezone(clinic.tz).date()) is None
-    minutes = round((end - start).total_seconds() / 60)
-    assert slot_problem(clinic, practitioner, start, minutes, BusyIndex.build([])) is None
+    local, local_end = start.astimezone(clinic.tz), end.astimezone(clinic.tz)
+    assert start.utcoffset() == local.utcoffset()
+    day = local.date()
+    assert local_end.date() == day
+    if clinic.holidays is not None:
+        calendar = holidays.country_holidays(
+            clinic.holidays.country, subdiv=clinic.holidays.subdivision
+        )
+        assert day not in calendar, "booked on a public holiday"
+    assert not any(c.start <= day <= (c.end or c.start) for c in clinic.closures)
+    assert not any(o.start <= day <= (o.end or o.start) for o in practitioner.days_off)
+    weekday = DAYS[day.weekday()]
+    a = local.hour * 60 + local.minute
+    b = local_end.hour * 60 + local_end.minute
+    assert any(s.start <= a and b <= s.end for s in clinic.opening_hours.get(weekday, []))
+    if practitioner.hours is not None:
+        assert any(s.start <= a and b <= s.end for s in practitioner.hours.get(weekday, []))
 
 
 @settings(max_examples=70, deadline=None, suppress_health_check=[HealthCheck.too_slow])

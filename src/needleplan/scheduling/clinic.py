@@ -136,7 +136,7 @@ class Closure(BaseModel):
 
     start: date
     end: date | None = None
-    reason: str = "clinic closed"
+    reason: str = "closed"
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:

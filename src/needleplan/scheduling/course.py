@@ -134,6 +134,9 @@ class Planner:
     interval: tuple[int, int]
     _cache: dict[date, list[DayOptions]] = field(default_factory=dict)
     _dead: set[tuple[int, date]] = field(default_factory=set)
+    _best: dict[tuple[date, Anchor], tuple[datetime, str, float] | None] = field(
+        default_factory=dict
+    )
     failure: _Failure | None = None
     floor: date | None = None
 
@@ -155,6 +158,9 @@ class Planner:
 
     def best_slot(self, day: date, anchor: Anchor) -> tuple[datetime, str, float] | None:
         """The cheapest free start on ``day`` for the anchor: (start, practitioner, cost)."""
+        key = (day, anchor)
+        if key in self._best:
+            return self._best[key]
         best: tuple[datetime, str, float] | None = None
         for opts in self.options(day):
             if not opts.starts:
@@ -166,6 +172,7 @@ class Planner:
             i = int(np.argmin(cost))
             if best is None or float(cost[i]) < best[2]:
                 best = (opts.starts[i], opts.practitioner, float(cost[i]))
+        self._best[key] = best
         return best
 
     def day_reason(self, day: date) -> str:

@@ -240,3 +240,15 @@ def test_real_forecast_costs_a_long_gap_with_a_lower_peak(
     assert gap.noticeable_days_planned is not None
     assert gap.noticeable_days_replanned <= gap.noticeable_days_planned
     assert result.schedule.maintenance is not None
+
+
+def test_a_missed_first_session_restarts_the_course_from_the_next_day(
+    course: CourseSchedule, berlin: ClinicConfig
+) -> None:
+    result = replan(course, 1, berlin, make_protocol(), missed=True)
+    s = result.schedule.sessions
+    assert s[0].start.date() > date(2027, 1, 11)
+    assert s[0].start.hour == 10  # the original start time is kept
+    assert result.changed == (1, 2, 3, 4, 5)
+    assert _in_windows(result.schedule, 28, 42)
+    assert result.gaps == ()

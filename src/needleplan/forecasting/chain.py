@@ -246,7 +246,11 @@ def simulate(
 
 
 def noticeable_span(
-    day: NDArray[np.float64], curves: NDArray[np.float64], threshold: float, from_day: float
+    day: NDArray[np.float64],
+    curves: NDArray[np.float64],
+    threshold: float,
+    from_day: float,
+    anchor_day: float | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """How long each curve stays noticeable, without a break, after ``from_day`` [days].
 
@@ -254,6 +258,12 @@ def noticeable_span(
     (linear interpolation between days), once it has been at or above it: a dip below the
     threshold before a maintenance session ends it, even if the session lifts it again. A curve
     never noticeable after ``from_day`` gives 0.
+
+    With ``anchor_day`` every curve is judged on that common day instead of its own first
+    noticeable day: a curve below the threshold on ``anchor_day`` gives 0, one above it gives the
+    span to its first drop after ``anchor_day``. A curve that lies above another on every day then
+    never gets a shorter span, which is what the population band's order-statistic shortcut
+    needs (see :func:`span_anchor_day`).
 
     Returns
     -------
@@ -267,8 +277,13 @@ def noticeable_span(
     idx = np.arange(n_days)
     after = day >= from_day
     above = (curves >= threshold) & after[None, :]
-    has = above.any(axis=1)
-    first = np.argmax(above, axis=1)
+    if anchor_day is None:
+        has = above.any(axis=1)
+        first = np.argmax(above, axis=1)
+    else:
+        a = int(np.clip(np.searchsorted(day, anchor_day), 0, n_days - 1))
+        has = above[:, a]
+        first = np.full(curves.shape[0], a)
     below = (curves < threshold) & (idx[None, :] > first[:, None])
     ends = below.any(axis=1)
     end_idx = np.where(ends, np.argmax(below, axis=1), n_days - 1)
@@ -283,6 +298,26 @@ def noticeable_span(
     end = np.where(ends, crossing, day[-1])
     span = np.where(has, np.maximum(end - from_day, 0.0), 0.0)
     return span, censored
+
+
+def span_anchor_day(
+    day: NDArray[np.float64],
+    median: NDArray[np.float64],
+    session_days: NDArray[np.float64],
+    n_initial: int,
+) -> float:
+    """The common day on which every draw's noticeable span is judged [days].
+
+    The median curve's peak between the last initial session and the next session (or the
+    horizon): the day on which most draws are furthest above the threshold.
+    """
+    last = float(session_days[n_initial - 1])
+    nxt = float(session_days[n_initial]) if session_days.size > n_initial else float(day[-1]) + 1
+    window = (day >= last) & (day < nxt)
+    if not window.any():
+        window = day >= last
+    idx = np.nonzero(window)[0]
+    return float(day[idx[int(np.argmax(median[idx]))]])
 
 
 def _quantile_positions(n: int, q: float) -> tuple[int, int, float]:
@@ -512,7 +547,6 @@ def forecast(
     inputs = curve_inputs(assessment, s, z_sorted[needed], p)
     curves = improvement(day, inputs)
     last_initial = float(s[n_init - 1])
-    span, cens = noticeable_span(day, curves, p.noticeable_threshold, last_initial)
 
     def at(values: NDArray[np.float64], pos: tuple[int, int, float]) -> NDArray[np.float64]:
         j, k, w = pos
@@ -520,6 +554,8 @@ def forecast(
         return np.asarray(lo + w * (hi - lo), dtype=np.float64)
 
     p10, median, p90 = (at(curves, pos) for pos in positions)
+    anchor = span_anchor_day(day, median, s, n_init)
+    span, cens = noticeable_span(day, curves, p.noticeable_threshold, last_initial, anchor)
     months = [float(at(span, pos)) / DAYS_PER_MONTH for pos in positions]
     j, k, _ = positions[1]
     median_censored = bool(cens[where[j]] and cens[where[k]])

@@ -11,9 +11,9 @@ from needleplan.forecasting.chain import (
     forecast,
     infer_initial_count,
     noticeable_span,
-    span_anchor_day,
     series_days,
     simulate,
+    span_anchor_day,
 )
 
 REF = reference_assessment()

@@ -170,6 +170,23 @@ def test_noticeable_span_ends_at_the_first_dip_and_flags_censoring() -> None:
     assert span[2] == 0.0
 
 
+def test_anchored_span_never_shortens_for_a_curve_that_is_higher_every_day() -> None:
+    """A weak responder noticeable only after a maintenance session does not outlast a strong one."""
+    day = np.arange(10.0)
+    curves = np.array(
+        [
+            [0, 6, 6, 4, 6, 6, 6, 6, 6, 4],  # strong: noticeable at once, dips on day 3
+            [0, 4, 4, 3, 5, 5, 5, 5, 5, 4],  # weak: noticeable only after the dip
+        ],
+        dtype=float,
+    )
+    free, _ = noticeable_span(day, curves, 5.0, 0.0)
+    assert free[1] > free[0]  # the unanchored span is not monotone: the reason for the anchor
+    anchored, _ = noticeable_span(day, curves, 5.0, 0.0, anchor_day=1.0)
+    assert anchored[0] == pytest.approx(2.5)
+    assert anchored[1] == 0.0
+
+
 def test_a_session_before_the_last_has_healed_adds_less() -> None:
     early = forecast(REF, [0, 7], draws=101).milestones.peak_improvement
     healed = forecast(REF, [0, 35], draws=101).milestones.peak_improvement

@@ -280,10 +280,11 @@ def noticeable_span(
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """How long each curve stays noticeable, without a break, after ``from_day`` [days].
 
-    A curve noticeable at ``anchor_day`` (default ``from_day``; ``forecast`` uses the typical
-    response peak after the last initial session) stays noticeable until it first falls below
-    ``threshold`` after the anchor; a curve noticeable at ``from_day`` but not at the anchor,
-    until it first falls below after ``from_day``; otherwise the span is 0. A dip below the
+    A curve noticeable at ``anchor_day`` (``forecast`` uses the typical response peak after the
+    last initial session, :func:`response_peak_days`) stays noticeable until it first falls
+    below ``threshold`` after the anchor; a curve noticeable at ``from_day`` but not at the
+    anchor, until it first falls below after ``from_day``; otherwise the span is 0. Without an
+    anchor, each curve is judged from its own first noticeable day after ``from_day``. A dip below the
     threshold before a maintenance session ends the span even if the session lifts it again.
     The anchor does not depend on the curve, so a curve that is higher on every day never gets
     a shorter span (the monotonicity the band and the Hypothesis properties rely on).
@@ -297,7 +298,20 @@ def noticeable_span(
     """
     last = day.size - 1
     i_from = min(int(np.searchsorted(day, from_day, side="left")), last)
-    anchor = from_day if anchor_day is None else max(anchor_day, from_day)
+    if anchor_day is None:
+        # Each curve judged from its own first noticeable day: not monotone (a late riser can
+        # outlast a higher curve that dipped earlier), kept for single curves only.
+        above = (curves >= threshold) & (np.arange(day.size) >= i_from)[None, :]
+        has = above.any(axis=1)
+        first = np.argmax(above, axis=1)
+        ends = np.empty(curves.shape[0])
+        cens = np.zeros(curves.shape[0], dtype=bool)
+        for row in range(curves.shape[0]):  # loop over curves (a handful), not days
+            e, c = _first_drop(day, curves[row : row + 1], threshold, int(first[row]))
+            ends[row], cens[row] = e[0], c[0]
+        span = np.where(has, np.maximum(ends - from_day, 0.0), 0.0)
+        return np.asarray(span, dtype=np.float64), np.asarray(has & cens, dtype=bool)
+    anchor = max(anchor_day, from_day)
     i_anchor = min(int(np.searchsorted(day, anchor, side="left")), last)
     at_anchor = curves[:, i_anchor] >= threshold
     at_from = curves[:, i_from] >= threshold

@@ -11,9 +11,11 @@ from needleplan.forecasting.chain import (
     forecast,
     infer_initial_count,
     noticeable_span,
+    response_peak_days,
     series_days,
     simulate,
 )
+from needleplan.forecasting.params import default_params
 
 REF = reference_assessment()
 
@@ -83,7 +85,8 @@ def test_quantile_shortcut_equals_computing_every_draw() -> None:
     np.testing.assert_allclose(res.p10, q[0], atol=1e-12)
     np.testing.assert_allclose(res.median, q[1], atol=1e-12)
     np.testing.assert_allclose(res.p90, q[2], atol=1e-12)
-    span, _ = noticeable_span(day, curves, res.noticeable_threshold, float(sd[3]))
+    anchor = float(sd[3]) + response_peak_days(default_params())
+    span, _ = noticeable_span(day, curves, res.noticeable_threshold, float(sd[3]), anchor)
     band = res.milestones.noticeable_months_after_last_initial
     months = np.quantile(span, [0.1, 0.5, 0.9]) / (365.25 / 12)
     np.testing.assert_allclose([band.p10, band.median, band.p90], months, atol=1e-9)
@@ -160,11 +163,28 @@ def test_noticeable_span_ends_at_the_first_dip_and_flags_censoring() -> None:
         ],
         dtype=float,
     )
-    span, censored = noticeable_span(day, curves, 5.0, 0.0)
+    span, censored = noticeable_span(day, curves, 5.0, 0.0, anchor_day=1.0)
     assert span[0] == pytest.approx(3.5)
     assert span[1] == 9.0
     assert censored.tolist() == [False, True, False]
     assert span[2] == 0.0
+
+
+def test_anchored_span_never_shortens_for_a_curve_that_is_higher_every_day() -> None:
+    """A weak responder noticeable only after a maintenance session does not outlast a strong one."""
+    day = np.arange(10.0)
+    curves = np.array(
+        [
+            [0, 6, 6, 4, 6, 6, 6, 6, 6, 4],  # strong: noticeable at once, dips on day 3
+            [0, 4, 4, 3, 5, 5, 5, 5, 5, 4],  # weak: noticeable only after the dip
+        ],
+        dtype=float,
+    )
+    free, _ = noticeable_span(day, curves, 5.0, 0.0)
+    assert free[1] > free[0]  # the unanchored span is not monotone: the reason for the anchor
+    anchored, _ = noticeable_span(day, curves, 5.0, 0.0, anchor_day=1.0)
+    assert anchored[0] == pytest.approx(2.5)
+    assert anchored[1] == 0.0
 
 
 def test_a_session_before_the_last_has_healed_adds_less() -> None:
@@ -194,3 +214,13 @@ def test_forecast_refuses_an_age_outside_the_validated_range() -> None:
     too_old = REF.model_copy(update={"age": 97})
     with pytest.raises(ModelRangeError, match="age"):
         forecast(too_old, [0, 35])
+
+
+def test_noticeable_span_anchor_makes_a_higher_curve_never_shorter() -> None:
+    """A late riser that only becomes noticeable after a dip of a higher curve gets no more."""
+    day = np.arange(10.0)
+    high = np.array([6, 6, 6, 4.5, 6, 6, 6, 6, 6, 4], dtype=float)
+    low = np.array([1, 1, 1, 1, 5.5, 5.5, 5.5, 5.5, 5.5, 1], dtype=float)
+    span, _ = noticeable_span(day, np.vstack([high, low]), 5.0, 0.0, 1.0)
+    assert span[0] >= span[1]
+    assert span[1] == 0.0

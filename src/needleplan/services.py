@@ -591,22 +591,21 @@ def plan_and_book_course(
     raise last_conflict
 
 
-def forecast_maintenance_due(db: Database, clinic: ClinicConfig) -> DueFunction:
+def forecast_maintenance_due(clinic: ClinicConfig) -> DueFunction:
     """A recall due-date rule from the patient's own forecast (:func:`maintenance_due`).
 
-    For use as ``record_session(..., maintenance_due=forecast_maintenance_due(db, clinic))``:
-    when the last session of a course is recorded, the recall date is the day her forecast
+    For use as ``record_session(..., maintenance_due=forecast_maintenance_due(clinic))``: when
+    the last session of a course is recorded, the recall date is the day her forecast
     improvement falls to the clinic's threshold, within the protocol's maintenance bounds.
     A course planned without an assessment falls back to the protocol's shortest interval.
     """
 
-    def due(course: Course, last: PerformedSession) -> date:
-        if course.assessment_id is None:
-            return default_maintenance_due(course, last)
-        with db.transaction() as uow:
-            assessment = uow.assessments.get(course.assessment_id).assessment
-            done = uow.sessions.for_course(course.id)
-        days = sorted({s.performed_at.date() for s in done} | {last.performed_at.date()})
+    def due(
+        course: Course, sessions: Sequence[PerformedSession], assessment: Assessment | None
+    ) -> date:
+        if assessment is None:
+            return default_maintenance_due(course, sessions, None)
+        days = sorted({s.performed_at.date() for s in sessions})
         return maintenance_due(assessment, days, clinic, course.protocol).due
 
     return due
@@ -674,12 +673,16 @@ def adjust_sessions(db: Database, course_id: int, delta: int, reason: str) -> Le
         return uow.courses.ledger_add(row, delta, reason.strip(), utc_now())
 
 
-DueFunction = Callable[[Course, PerformedSession], date]
+DueFunction = Callable[[Course, Sequence[PerformedSession], Assessment | None], date]
+"""A recall due-date rule: (completed course, its performed sessions, its assessment) -> date."""
 
 
-def default_maintenance_due(course: Course, last: PerformedSession) -> date:
+def default_maintenance_due(
+    course: Course, sessions: Sequence[PerformedSession], assessment: Assessment | None = None
+) -> date:
     """Recall due date when no forecast is given: the protocol's shortest maintenance interval."""
-    return add_months(last.performed_at.date(), course.protocol.maintenance_interval_months.min)
+    last = max(s.performed_at for s in sessions)
+    return add_months(last.date(), course.protocol.maintenance_interval_months.min)
 
 
 def record_session(
@@ -751,12 +754,18 @@ def record_session_in(
         if course_row.remaining_sessions <= 0:
             uow.courses.set_status(course_row, CourseStatus.COMPLETED, at)
             course = uow.courses.get(course_row.id)
+            done = uow.sessions.for_course(course.id)
+            assessment = (
+                uow.assessments.get(course.assessment_id).assessment
+                if course.assessment_id is not None
+                else None
+            )
             if isinstance(maintenance_due, date):
                 due = maintenance_due
             elif maintenance_due is not None:
-                due = maintenance_due(course, session)
+                due = maintenance_due(course, done, assessment)
             else:
-                due = default_maintenance_due(course, session)
+                due = default_maintenance_due(course, done, assessment)
             for row in uow.recalls.open_rows_for_patient(patient_id):
                 uow.recalls.close(row, RecallStatus.CLOSED, at)
             uow.recalls.add(patient_id, course_row.id, due, "maintenance after course", at)

@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
@@ -108,30 +108,26 @@ def booked(cli: Runner, tmp_path: Path) -> Runner:
 
 
 def test_book_show_record_and_complete_a_course(booked: Runner) -> None:
+    import needleplan.scheduling
+
+    clinic_toml = Path(needleplan.scheduling.__file__).with_name("example_clinic.toml")
     shown = json.loads(booked("course", "show", "1", "--json").stdout)
     assert shown["course"]["status"] == "planned"
     appts = shown["appointments"]
     assert len(appts) == shown["course"]["planned_sessions"] == 5
     for appt in appts:
         res = booked(
-            "session",
-            "record",
-            str(appt["id"]),
-            "--area",
-            "full_face",
-            "--depth",
-            "full_face=1.5",
-            "--device",
-            "Dermapen",
-            "--passes",
-            "3",
-        )
+            "session", "record", str(appt["id"]), "--area", "full_face", "--depth", "full_face=1.5",
+            "--device", "Dermapen", "--passes", "3", "--clinic", str(clinic_toml),
+        )  # fmt: skip
         assert res.returncode == 0, res.stderr
     final = json.loads(booked("course", "show", "1", "--json").stdout)
     assert final["course"]["status"] == "completed"
     assert final["course"]["remaining_sessions"] == 0
-    recall = booked("recall", "list", "--json")
-    assert len(json.loads(recall.stdout)) == 1
+    (recall,) = json.loads(booked("recall", "list", "--json").stdout)
+    last = datetime.fromisoformat(appts[-1]["start"]).date()
+    due = date.fromisoformat(recall["due_date"])
+    assert 6 * 28 <= (due - last).days <= 12 * 31  # forecast-driven, inside 6-12 months
     assert "Jane Doe" in booked("recall", "list").stdout
 
 

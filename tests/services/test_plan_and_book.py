@@ -66,12 +66,11 @@ def test_absolute_contraindication_blocks_and_books_nothing(clinic: Any) -> None
 
 
 def test_forecast_drives_recall_due_date_after_last_session(clinic: Any) -> None:
-    pytest.importorskip("needleplan.forecasting.chain", reason="forecast model not merged yet")
     services.record_assessment(clinic.db, clinic.patient.id, reference_assessment())
     cfg = example_clinic()
     planned = services.plan_and_book_course(clinic.db, clinic.patient.id, date(2030, 9, 2), cfg)
     ids = services.sync_practitioners(clinic.db, cfg)
-    due_rule = services.forecast_maintenance_due(clinic.db, cfg)
+    due_rule = services.forecast_maintenance_due(cfg)
     for s, appt in zip(planned.schedule.sessions, planned.booking.appointments, strict=True):
         services.record_session(
             clinic.db,

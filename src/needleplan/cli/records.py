@@ -474,7 +474,7 @@ def _register_session_commands(app: typer.Typer) -> None:
             if clinic_file is not None:
                 from needleplan.scheduling import load_clinic
 
-                due = services.forecast_maintenance_due(db, load_clinic(clinic_file))
+                due = services.forecast_maintenance_due(load_clinic(clinic_file))
             s = services.record_session(
                 db, data, appointment_id=appointment_id, maintenance_due=due
             )

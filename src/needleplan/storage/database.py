@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from needleplan.exceptions import ConflictError
+from needleplan.exceptions import ConflictError, InputError
 from needleplan.storage import migrate
 from needleplan.storage.engine import make_engine
 from needleplan.storage.repositories import (
@@ -74,8 +74,19 @@ class Database:
     ) -> Database:
         """Connect to ``url`` (see :func:`needleplan.storage.engine.resolve_url`) and migrate."""
         engine = make_engine(url, **engine_kwargs)
-        if upgrade and migrate.needs_upgrade(engine):
-            migrate.upgrade(engine)
+        try:
+            if upgrade and migrate.needs_upgrade(engine):
+                migrate.upgrade(engine)
+            elif not upgrade:
+                engine.connect().close()
+        except OperationalError as exc:
+            engine.dispose()
+            first = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
+            raise InputError.one(
+                "database_url",
+                engine.url.render_as_string(hide_password=True),
+                f"cannot connect ({first[:160]})",
+            ) from None
         return cls(engine)
 
     @property
@@ -125,7 +136,10 @@ def is_slot_conflict(exc: IntegrityError) -> bool:
 
 def is_lock_conflict(exc: OperationalError) -> bool:
     text = str(exc.orig).lower()
-    return "deadlock detected" in text or "could not serialize" in text
+    return any(
+        marker in text
+        for marker in ("deadlock detected", "could not serialize", "database is locked")
+    )
 
 
 def describe_integrity_error(exc: IntegrityError) -> str:

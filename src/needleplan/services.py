@@ -157,6 +157,28 @@ def register_patient(db: Database, data: PatientDraft | Mapping[str, Any]) -> Pa
         return uow.patients.add(draft, utc_now())
 
 
+def update_patient(db: Database, patient_id: int, changes: Mapping[str, Any]) -> Patient:
+    """Change a patient's demographics, contact details or consent flags (validated as a whole).
+
+    ``changes`` names only the fields that change; ``mrn`` changes too when given (must stay
+    unique). Unknown fields are refused.
+    """
+    with db.transaction() as uow:
+        row = uow.patients.row(patient_id)
+        current = uow.patients.get(patient_id).model_dump(exclude={"id", "created_at"})
+        draft = parse_record(PatientDraft, current | dict(changes))
+        if draft.mrn != row.mrn and draft.mrn is not None and uow.patients.by_mrn(draft.mrn):
+            raise ConflictError(f"mrn {draft.mrn} is already used by another patient")
+        for name, value in draft.model_dump().items():
+            if name == "sex":
+                value = draft.sex.value
+            if name == "mrn" and value is None:
+                continue
+            setattr(row, name, value)
+        uow.flush()
+        return uow.patients.get(patient_id)
+
+
 def get_patient(db: Database, patient_id: int) -> Patient:
     with db.transaction() as uow:
         return uow.patients.get(patient_id)
@@ -494,11 +516,18 @@ def mark_missed(db: Database, appointment_id: int) -> Appointment:
 
 
 def appointments_between(
-    db: Database, start: datetime, end: datetime, *, practitioner_id: int | None = None
+    db: Database,
+    start: datetime,
+    end: datetime,
+    *,
+    practitioner_id: int | None = None,
+    statuses: Sequence[AppointmentStatus] = (AppointmentStatus.BOOKED,),
 ) -> list[Appointment]:
-    """Booked appointments overlapping ``[start, end)`` (a practitioner's busy times)."""
+    """Appointments overlapping ``[start, end)`` (default: booked ones, i.e. busy times)."""
     with db.transaction() as uow:
-        return uow.appointments.between(_aware(start, "start"), _aware(end, "end"), practitioner_id)
+        return uow.appointments.between(
+            _aware(start, "start"), _aware(end, "end"), practitioner_id, statuses
+        )
 
 
 # --------------------------------------------------------------------------- plan and book
@@ -1145,4 +1174,5 @@ __all__ = [
     "reschedule",
     "set_password",
     "sync_practitioners",
+    "update_patient",
 ]

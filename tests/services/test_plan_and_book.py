@@ -90,3 +90,36 @@ def test_forecast_drives_recall_due_date_after_last_session(clinic: Any) -> None
     protocol = planned.booking.course.protocol
     assert services.add_months(last, protocol.maintenance_interval_months.min) <= recall.due_date
     assert recall.due_date <= services.add_months(last, protocol.maintenance_interval_months.max)
+
+
+def test_clash_between_dating_and_booking_is_redated_not_double_booked(
+    clinic: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another desk books the proposed first slot after it was dated: the course is re-dated."""
+    services.record_assessment(clinic.db, clinic.patient.id, reference_assessment())
+    other = services.register_patient(
+        clinic.db, {"given_name": "Q", "family_name": "Fast", "birth_date": "1970-01-01"}
+    )
+    cfg = example_clinic()
+    ids = services.sync_practitioners(clinic.db, cfg)
+    real = services.schedule_course
+    calls: list[int] = []
+
+    def racing_schedule(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        if not calls:
+            first = result.sessions[0]
+            services.book_appointment(
+                clinic.db, other.id, (first.start, first.end, ids[first.practitioner])
+            )
+        calls.append(1)
+        return result
+
+    monkeypatch.setattr(services, "schedule_course", racing_schedule)
+    planned = services.plan_and_book_course(
+        clinic.db, clinic.patient.id, date(2030, 9, 2), cfg, practitioner="Marta Nowak"
+    )
+    assert len(calls) == 2
+    theirs = services.patient_file(clinic.db, other.id).appointments[0]
+    for appt in planned.booking.appointments:
+        assert appt.end <= theirs.start or appt.start >= theirs.end

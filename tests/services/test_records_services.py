@@ -198,3 +198,24 @@ def test_audit_log_records_who_touched_which_patient(clinic: Any) -> None:
         ("auditor", "patient.read", clinic.patient.id)
     ]
     assert services.audit_log(clinic.db)[0].username == "system"
+
+
+def test_update_patient_changes_only_named_fields_and_validates(clinic: Any) -> None:
+    updated = services.update_patient(
+        clinic.db, clinic.patient.id, {"phone": "+44 20 7946 0001", "consent_research": True}
+    )
+    assert updated.phone == "+44 20 7946 0001"
+    assert updated.consent_research is True
+    assert updated.family_name == clinic.patient.family_name
+    assert updated.mrn == clinic.patient.mrn
+    with pytest.raises(InputError, match="email"):
+        services.update_patient(clinic.db, clinic.patient.id, {"email": "nope"})
+    with pytest.raises(InputError, match="favourite_colour"):
+        services.update_patient(clinic.db, clinic.patient.id, {"favourite_colour": "red"})
+    other = services.register_patient(
+        clinic.db,
+        {"mrn": "TAKEN", "given_name": "A", "family_name": "B", "birth_date": "1970-01-01"},
+    )
+    with pytest.raises(ConflictError):
+        services.update_patient(clinic.db, clinic.patient.id, {"mrn": other.mrn})
+    assert services.get_patient(clinic.db, clinic.patient.id) == updated

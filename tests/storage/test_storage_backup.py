@@ -127,3 +127,19 @@ def test_backup_taken_during_a_burst_of_bookings_is_consistent(
             end = datetime.fromisoformat(r[col["appointments"]["end_at"]])
             assert claims.get(r[col["appointments"]["id"]]) == len(slot_starts(start, end))
             assert r[col["appointments"]["course_id"]] in courses
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_sqlite_backup_restores_into_postgresql_identically(
+    populated: Any, pg_server: Any, tmp_path: Path
+) -> None:
+    """A backup moves a clinic from the default SQLite file to PostgreSQL."""
+    file = tmp_path / "move.json"
+    backup(populated.db.engine, file)
+    target = Database.open(pg_server.create_database("moved_from_sqlite"))
+    try:
+        restore(target.engine, file)
+        assert snapshot(target.engine)["tables"] == snapshot(populated.db.engine)["tables"]
+    finally:
+        target.dispose()

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from needleplan import services
 from needleplan.exceptions import ConflictError, InputError
@@ -143,3 +145,53 @@ def test_sqlite_backup_restores_into_postgresql_identically(
         assert snapshot(target.engine)["tables"] == snapshot(populated.db.engine)["tables"]
     finally:
         target.dispose()
+
+
+_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 10**12)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    table=st.sampled_from(["patients", "appointments", "slot_claims", "users", "course_ledger"]),
+    rows=st.lists(st.lists(_json, min_size=1, max_size=4), max_size=3),
+    raw=st.binary(max_size=40),
+)
+def test_restoring_any_file_never_crashes(
+    tmp_path: Path, table: str, rows: list[list[Any]], raw: bytes
+) -> None:
+    """Random bytes and random tables give InputError (or restore cleanly), nothing else."""
+    from needleplan.storage.engine import make_engine
+
+    columns = [c.name for c in metadata.tables[table].columns][
+        : max((len(r) for r in rows), default=1)
+    ]
+    rows = [(r + [None] * len(columns))[: len(columns)] for r in rows]
+    doc = {
+        "format": "needleplan-backup",
+        "version": 1,
+        "schema_revision": "0002",
+        "tables": {table: {"columns": columns, "rows": rows}},
+    }
+    for i, payload in enumerate([raw, json.dumps(doc).encode()]):
+        file = tmp_path / f"f{i}.json"
+        file.write_bytes(payload)
+        engine = make_engine(f"sqlite:///{tmp_path / 'target.sqlite3'}")
+        try:
+            restore(engine, file)
+        except (InputError, ConflictError):
+            pass
+        finally:
+            engine.dispose()
+        (tmp_path / "target.sqlite3").unlink(missing_ok=True)

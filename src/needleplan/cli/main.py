@@ -73,7 +73,7 @@ def _root(
 def fail(message: str, code: int) -> NoReturn:
     """Print one line to stderr and exit with ``code``."""
     err_console.print(f"error: {message}", markup=False)
-    raise typer.Exit(code)
+    sys.exit(code)
 
 
 def exit_code_for(exc: NeedleplanError) -> int:
@@ -92,7 +92,9 @@ def exit_code_for(exc: NeedleplanError) -> int:
 
 def _register_commands() -> None:
     # Each command module adds its commands to ``app`` (one import + register line each).
-    return None
+    from needleplan.cli import plan as _plan
+
+    _plan.register(app)
 
 
 _register_commands()
@@ -101,7 +103,7 @@ _register_commands()
 def run() -> None:
     """Console-script entry point: maps needleplan errors to one line and an exit code."""
     try:
-        app(standalone_mode=False)
+        result = app(standalone_mode=False)
     except NeedleplanError as exc:
         fail(str(exc), exit_code_for(exc))
     except typer.Exit as exc:
@@ -109,13 +111,11 @@ def run() -> None:
     except typer.Abort:
         err_console.print("aborted")
         sys.exit(130)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.UsageError):
-            exc.show()
-            sys.exit(EXIT_INPUT)
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except typer.TyperException as exc:  # usage errors from the command-line parser
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err_console.print(f"error: {exc}", markup=False)
+        sys.exit(int(getattr(exc, "exit_code", EXIT_INPUT)))
+    sys.exit(result if isinstance(result, int) else EXIT_OK)

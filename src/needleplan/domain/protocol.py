@@ -88,3 +88,25 @@ class Protocol(BaseModel):
     def recommended_interval_days(self) -> int:
         """The middle of the interval window, rounded to whole days."""
         return round(self.interval_days.mid)
+
+    def to_public_json(self) -> dict[str, object]:
+        """The JSON shape every interface prints for a plan (``plan --json``, the API)."""
+        from needleplan import DISCLAIMER
+
+        return {
+            "initial_sessions": self.initial_sessions,
+            "session_range": self.session_range.model_dump(),
+            "interval_days": self.interval_days.model_dump(),
+            "recommended_interval_days": self.recommended_interval_days,
+            "maintenance_interval_months": self.maintenance_interval_months.model_dump(),
+            "difficult_case": self.difficult_case,
+            "blocked": self.blocked,
+            "block_reasons": list(self.block_reasons),
+            "rationale": [r.model_dump() for r in self.rationale],
+            "warnings": list(self.warnings),
+            "areas": [a.value for a in self.areas],
+            "area_notes": [n.model_dump(mode="json") for n in self.area_notes],
+            "milestones": list(self.milestones),
+            "guideline_version": self.guideline_version,
+            "disclaimer": DISCLAIMER,
+        }

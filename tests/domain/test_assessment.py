@@ -1,0 +1,111 @@
+"""The assessment validates every field and names it when it is wrong."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from needleplan.domain import Severity, parse_assessment, reference_assessment
+from needleplan.exceptions import InputError
+from tests.strategies import REFERENCE, assessment_dicts
+
+
+def with_(**changes: Any) -> dict[str, Any]:
+    data = dict(REFERENCE)
+    data.update(changes)
+    return data
+
+
+def test_reference_patient_parses_from_its_json_form() -> None:
+    assert parse_assessment(REFERENCE) == reference_assessment()
+
+
+def test_round_trip_through_json_keeps_every_field() -> None:
+    a = parse_assessment(with_(fitzpatrick_type=3, glogau_class=2, concerns=["deep_wrinkles"]))
+    assert parse_assessment(a.to_json_dict()) == a
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "rule_part"),
+    [
+        ({"age": 17}, "age", "greater than or equal to 18"),
+        ({"age": 91}, "age", "less than or equal to 90"),
+        ({"age": "50"}, "age", "valid integer"),
+        ({"age": 50.5}, "age", "valid integer"),
+        ({"severity": "extreme"}, "severity", "'mild', 'moderate'"),
+        ({"areas": []}, "areas", "at least 1"),
+        ({"areas": ["elbow"]}, "areas.0", "'under_eyes'"),
+        ({"areas": ["neck", "neck"]}, "assessment", "areas lists neck more than once"),
+        ({"areas": ["full_face", "cheeks"]}, "assessment", "full_face already includes cheeks"),
+        ({"smoking": "sometimes"}, "smoking", "'never', 'former' or 'current'"),
+        ({"spf_habit": "yes"}, "spf_habit", "valid boolean"),
+        ({"fitzpatrick_type": 7}, "fitzpatrick_type", "less than or equal to 6"),
+        ({"glogau_class": 0}, "glogau_class", "greater than or equal to 1"),
+        ({"colour": "blue"}, "colour", "unknown field"),
+        ({"severity": None}, "assessment", "severity is required unless glogau_class"),
+        ({"severity": "mild", "glogau_class": 4}, "assessment", "contradicts glogau_class 4"),
+        (
+            {"contraindications": ["uncontrolled_diabetes"]},
+            "assessment",
+            "conditions lacks diabetes",
+        ),
+    ],
+)
+def test_bad_input_names_the_field_the_value_and_the_rule(
+    changes: dict[str, Any], field: str, rule_part: str
+) -> None:
+    with pytest.raises(InputError) as info:
+        parse_assessment(with_(**changes))
+    problems = info.value.problems
+    assert any(p.field == field and rule_part in p.rule for p in problems), problems
+
+
+def test_missing_required_field_is_named() -> None:
+    data = dict(REFERENCE)
+    del data["age"]
+    with pytest.raises(InputError, match="age: Field required"):
+        parse_assessment(data)
+
+
+def test_non_object_input_is_rejected() -> None:
+    with pytest.raises(InputError, match="must be a JSON object"):
+        parse_assessment([1, 2])
+
+
+@pytest.mark.parametrize(
+    ("glogau", "severity"), [(1, "mild"), (2, "moderate"), (3, "advanced"), (4, "severe")]
+)
+def test_glogau_class_implies_severity_when_severity_is_absent(glogau: int, severity: str) -> None:
+    data = with_(glogau_class=glogau)
+    del data["severity"]
+    assert parse_assessment(data).effective_severity is Severity(severity)
+
+
+def test_given_severity_wins_over_an_adjacent_glogau_class() -> None:
+    assert parse_assessment(with_(glogau_class=3)).effective_severity is Severity.MODERATE
+
+
+@given(assessment_dicts())
+def test_every_generated_valid_assessment_parses(data: dict[str, Any]) -> None:
+    assert parse_assessment(data).age == data["age"]
+
+
+@given(
+    st.dictionaries(
+        st.text(max_size=12),
+        st.none() | st.integers() | st.text(max_size=8) | st.lists(st.text(max_size=8), max_size=3),
+    )
+)
+def test_no_input_crashes_the_parser(data: dict[str, Any]) -> None:
+    """Any mapping either parses or raises InputError; nothing else escapes."""
+    problems: list[object] = []
+    try:
+        parse_assessment(data)
+    except InputError as exc:
+        problems = list(exc.problems)
+        assert problems
+    # Valid by chance only when every required key is present.
+    assert problems or "age" in data

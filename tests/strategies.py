@@ -1,0 +1,80 @@
+"""Hypothesis strategies for valid assessments, shared by the test modules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+from needleplan.domain.assessment import (
+    FACE_SUBAREAS,
+    Aftercare,
+    Area,
+    Concern,
+    Condition,
+    Contraindication,
+    Diet,
+    Genetic,
+    Goal,
+    RepairCapacity,
+    Severity,
+    Smoking,
+    SunExposure,
+)
+
+
+def _values(enum: Any) -> list[str]:
+    return [m.value for m in enum]
+
+
+@st.composite
+def area_lists(draw: st.DrawFn) -> list[str]:
+    areas = draw(st.lists(st.sampled_from(_values(Area)), min_size=1, max_size=5, unique=True))
+    if Area.FULL_FACE.value in areas:
+        areas = [a for a in areas if Area(a) not in FACE_SUBAREAS]
+    return areas
+
+
+@st.composite
+def assessment_dicts(draw: st.DrawFn, *, contraindications: bool = True) -> dict[str, Any]:
+    conditions = draw(st.lists(st.sampled_from(_values(Condition)), unique=True, max_size=2))
+    contra: list[str] = []
+    if contraindications:
+        contra = draw(st.lists(st.sampled_from(_values(Contraindication)), unique=True, max_size=3))
+        if "uncontrolled_diabetes" in contra and "diabetes" not in conditions:
+            conditions.append("diabetes")
+    return {
+        "age": draw(st.integers(18, 90)),
+        "severity": draw(st.sampled_from(_values(Severity))),
+        "areas": draw(area_lists()),
+        "goal": draw(st.sampled_from(_values(Goal))),
+        "concerns": draw(st.lists(st.sampled_from(_values(Concern)), unique=True, max_size=3)),
+        "conditions": conditions,
+        "genetics": draw(st.lists(st.sampled_from(_values(Genetic)), unique=True, max_size=2)),
+        "repair_capacity": draw(st.sampled_from(_values(RepairCapacity))),
+        "smoking": draw(st.sampled_from(_values(Smoking))),
+        "sun_exposure": draw(st.sampled_from(_values(SunExposure))),
+        "spf_habit": draw(st.booleans()),
+        "sun_damage_history": draw(st.booleans()),
+        "diet": draw(st.sampled_from(_values(Diet))),
+        "aftercare": draw(st.sampled_from(_values(Aftercare))),
+        "contraindications": contra,
+    }
+
+
+REFERENCE: dict[str, Any] = {
+    "age": 50,
+    "severity": "moderate",
+    "areas": ["full_face"],
+    "goal": "noticeable",
+    "concerns": [],
+    "conditions": [],
+    "genetics": [],
+    "smoking": "never",
+    "sun_exposure": "moderate",
+    "spf_habit": True,
+    "sun_damage_history": False,
+    "diet": "average",
+    "aftercare": "good",
+    "contraindications": [],
+}

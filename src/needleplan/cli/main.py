@@ -95,6 +95,9 @@ def _register_commands() -> None:
     from needleplan.cli import plan as _plan
 
     _plan.register(app)
+    from needleplan.cli import serve as _serve
+
+    _serve.register(app)
 
 
 _register_commands()

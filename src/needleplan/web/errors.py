@@ -106,6 +106,8 @@ class ApiError(Exception):
 
 def _safe_value(value: Any) -> Any:
     """A JSON-safe, size-bounded rendering of an input value."""
+    if isinstance(value, bytes | bytearray):
+        value = bytes(value).decode("utf-8", errors="replace")
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, str):
@@ -137,7 +139,8 @@ def problems_from_request_validation(exc: RequestValidationError) -> list[FieldP
         kind = str(err.get("type", ""))
         if loc and loc[0] == "body":
             loc = loc[1:]
-            field = ".".join(loc) if loc else "body"
+            # A whole-body rule (e.g. severity vs. glogau_class) is about the assessment.
+            field = ".".join(loc) if loc else ("assessment" if kind == "value_error" else "body")
         else:
             field = ".".join(loc) if loc else "request"
         msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")

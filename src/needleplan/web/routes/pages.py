@@ -52,10 +52,10 @@ def _templates(request: Request) -> Jinja2Templates:
 
 
 def render(
-    request: Request, name: str, status_code: int = 200, **context: Any
+    request: Request, template: str, /, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
     response: HTMLResponse = _templates(request).TemplateResponse(
-        request, name, template_context(request, **context), status_code=status_code
+        request, template, template_context(request, **context), status_code=status_code
     )
     return response
 

@@ -92,11 +92,14 @@ def exit_code_for(exc: NeedleplanError) -> int:
 
 def _register_commands() -> None:
     # Each command module adds its commands to ``app`` (one import + register line each).
+    from needleplan.cli import consult as _consult
     from needleplan.cli import plan as _plan
-
-    _plan.register(app)
+    from needleplan.cli import schedule as _schedule
     from needleplan.cli import serve as _serve
 
+    _plan.register(app)
+    _consult.register(app)
+    _schedule.register(app)
     _serve.register(app)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from needleplan import DISCLAIMER
@@ -38,14 +39,14 @@ def render_protocol(protocol: Protocol, console: Console) -> None:
         f"every {protocol.maintenance_interval_months.min}-{protocol.maintenance_interval_months.max} months",
     )
     head.add_row("difficult case", "yes" if protocol.difficult_case else "no")
-    head.add_row("guideline", protocol.guideline_version)
+    head.add_row("guideline", escape(protocol.guideline_version))
     console.print(head)
 
     why = Table(title="Why", title_justify="left")
     why.add_column("factor", style="bold")
     why.add_column("effect")
     for item in protocol.rationale:
-        why.add_row(item.factor, item.effect)
+        why.add_row(escape(item.factor), escape(item.effect))
     console.print(why)
 
     areas = Table(title="Areas", title_justify="left")
@@ -54,13 +55,15 @@ def render_protocol(protocol: Protocol, console: Console) -> None:
     areas.add_column("note")
     for note in protocol.area_notes:
         areas.add_row(
-            note.area.value, f"{note.needle_depth_mm.min:g}-{note.needle_depth_mm.max:g}", note.note
+            note.area.value,
+            f"{note.needle_depth_mm.min:g}-{note.needle_depth_mm.max:g}",
+            escape(note.note),
         )
     console.print(areas)
     for reason in protocol.block_reasons:
-        console.print(f"[bold red]blocked:[/] {reason}")
+        console.print(f"[bold red]blocked:[/] {escape(reason)}")
     for warning in protocol.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
     console.print(f"[dim]{DISCLAIMER}[/]")
 
 

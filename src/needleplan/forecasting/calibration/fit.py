@@ -1,0 +1,230 @@
+"""Calibration: fit the model parameters to the seed claims and write ``params.json``.
+
+Run ``python -m needleplan.forecasting.calibration.fit`` (add ``--check`` to only compare with
+the shipped file). The fit is a regularised least-squares problem solved with
+``scipy.optimize.least_squares`` in log-parameter space:
+
+- for every range claim of ``targets.toml``, a hinge residual that is 0 while the model's value
+  lies inside the claim's interval shrunk by a safety margin (15 % of its width, or the claim's
+  own ``margin``), and grows linearly outside, scaled by the interval width;
+- for every fitted parameter, a weak prior residual ``log(theta/theta_0)/sd`` pulling it toward
+  its literature or judgement value (:data:`PRIORS`), so that a claim the data leave free does
+  not drift.
+
+Only the parameters in :data:`~needleplan.forecasting.params.FITTED` move; the others keep their
+documented values. :func:`fit_curves` fits the same parameters to observed curves and is what
+the parameter-recovery tests use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import least_squares
+
+from needleplan.domain import Assessment, reference_assessment
+from needleplan.forecasting.calibration.claims import (
+    ClaimResult,
+    Targets,
+    bound,
+    evaluate_claims,
+    load_targets,
+    quantity,
+    run_scenarios,
+)
+from needleplan.forecasting.chain import simulate
+from needleplan.forecasting.params import FITTED, PARAMS_PATH, ModelParams, load_params
+
+#: Prior centre, log-scale sd and source of each fitted parameter.
+PRIORS: dict[str, tuple[float, float, str]] = {
+    "gain": (6.0, 0.7, "judgement: one session ~ a just-noticeable change"),
+    "capacity": (14.0, 0.5, "judgement: a full series tightens by ~10-15 % at most"),
+    "build_days": (30.0, 0.4, "neocollagenesis over weeks after needling (Aust et al. 2008)"),
+    "fast_fade_days": (120.0, 0.6, "seed: some tightness reverses within 3-12 months"),
+    "slow_fade_years": (3.0, 0.6, "seed: remodelled tone retained 1-3 years"),
+    "remodelled_fraction": (0.3, 0.6, "judgement"),
+    "ageing_rate_per_year": (0.01, 0.3, "Shuster, Black & McVitie 1975 (~1 %/year)"),
+}
+
+CLAIM_WEIGHT = 10.0
+RELATIVE_MARGIN = 0.15
+
+
+def to_theta(params: ModelParams, names: Sequence[str] = FITTED) -> NDArray[np.float64]:
+    """Log of the fitted parameters."""
+    return np.log(np.array([getattr(params, n) for n in names], dtype=np.float64))
+
+
+def from_theta(
+    theta: NDArray[np.float64], base: ModelParams, names: Sequence[str] = FITTED
+) -> ModelParams:
+    """Parameters with the fitted ones set from ``theta`` (log values)."""
+    return base.with_values(**{n: float(v) for n, v in zip(names, np.exp(theta), strict=True)})
+
+
+def hinge(value: float, lower: float | None, upper: float | None, scale: float) -> float:
+    """0 inside ``[lower, upper]``, else the distance outside divided by ``scale``."""
+    if lower is not None and value < lower:
+        return (lower - value) / scale
+    if upper is not None and value > upper:
+        return (value - upper) / scale
+    return 0.0
+
+
+def claim_residuals(params: ModelParams, targets: Targets) -> NDArray[np.float64]:
+    """Hinge residual of every range claim (0 when it holds with margin)."""
+    results = run_scenarios(targets, params)
+    out = []
+    for c in targets.claims:
+        if c.kind != "range":
+            continue
+        res = results[c.scenario]
+        value, censored = quantity(c, res)
+        lo = bound(c.min, res.noticeable_threshold)
+        hi = bound(c.max, res.noticeable_threshold)
+        if lo is not None and hi is not None:
+            width = hi - lo
+            m = c.margin if c.margin else RELATIVE_MARGIN * width
+            r = hinge(value, lo + m, hi - m, width)
+        else:
+            m = c.margin
+            r = hinge(value, None if lo is None else lo + m, None if hi is None else hi - m, 1.0)
+        if c.uncensored and censored:
+            r = max(r, 1.0)
+        out.append(CLAIM_WEIGHT * r)
+    return np.asarray(out, dtype=np.float64)
+
+
+def prior_residuals(theta: NDArray[np.float64]) -> NDArray[np.float64]:
+    centre = np.log([PRIORS[n][0] for n in FITTED])
+    sd = np.array([PRIORS[n][1] for n in FITTED])
+    return np.asarray((theta - centre) / sd, dtype=np.float64)
+
+
+def _valid(theta: NDArray[np.float64], base: ModelParams) -> ModelParams | None:
+    try:
+        return from_theta(theta, base)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class FitResult:
+    params: ModelParams
+    cost: float
+    evaluations: int
+    claims: list[ClaimResult]
+
+
+def fit_claims(
+    targets: Targets | None = None, start: ModelParams | None = None, *, max_nfev: int = 400
+) -> FitResult:
+    """Fit :data:`FITTED` to the range claims of ``targets`` (default: the shipped file)."""
+    t = load_targets() if targets is None else targets
+    base = ModelParams() if start is None else start
+    theta0 = to_theta(base)
+    n_claims = sum(1 for c in t.claims if c.kind == "range")
+
+    def residuals(theta: NDArray[np.float64]) -> NDArray[np.float64]:
+        p = _valid(theta, base)
+        if p is None:
+            return np.full(n_claims + theta.size, 1e3)
+        return np.concatenate([claim_residuals(p, t), prior_residuals(theta)])
+
+    sol = least_squares(residuals, theta0, method="trf", x_scale=1.0, max_nfev=max_nfev)
+    params = from_theta(sol.x, base)
+    return FitResult(params, float(sol.cost), int(sol.nfev), evaluate_claims(params, t))
+
+
+def fit_curves(
+    observed: Mapping[str, tuple[Sequence[float], NDArray[np.float64], NDArray[np.float64]]],
+    start: ModelParams,
+    *,
+    patient: Assessment | None = None,
+    years: float = 10.0,
+    names: Sequence[str] = FITTED,
+) -> ModelParams:
+    """Fit parameters to observed typical-patient curves (least squares on the improvement).
+
+    Parameters
+    ----------
+    observed : mapping
+        ``name -> (session_days, day, improvement)``: each schedule's observed improvement
+        [% of pre-treatment firmness] on the given days [days].
+    start : ModelParams
+        Starting values; parameters not in ``names`` stay fixed.
+    patient : Assessment, optional
+        The patient observed (default: the reference patient); the typical patient (``z = 0``)
+        is fitted.
+    """
+    a = reference_assessment() if patient is None else patient
+
+    def residuals(theta: NDArray[np.float64]) -> NDArray[np.float64]:
+        try:
+            p = from_theta(theta, start, names)
+        except ValueError:
+            return np.full(sum(len(v[1]) for v in observed.values()), 1e3)
+        out = []
+        for sessions, day, values in observed.values():
+            grid, curves = simulate(a, sessions, [0.0], years=years, params=p)
+            out.append(np.interp(day, grid, curves[0]) - values)
+        return np.concatenate(out)
+
+    sol = least_squares(residuals, to_theta(start, names), method="trf", xtol=1e-12, ftol=1e-12)
+    return from_theta(sol.x, start, names)
+
+
+def write_params(result: FitResult, path: Path = PARAMS_PATH) -> None:
+    """Write the parameter file the package ships, with the fit's provenance."""
+    doc: dict[str, Any] = {
+        "params": result.params.to_dict(),
+        "calibration": {
+            "script": "python -m needleplan.forecasting.calibration.fit",
+            "targets": "src/needleplan/forecasting/calibration/targets.toml",
+            "fitted": list(FITTED),
+            "cost": round(result.cost, 8),
+            "evaluations": result.evaluations,
+            "claims": {
+                r.claim.id: {"value": round(r.value, 3), "holds": r.holds} for r in result.claims
+            },
+        },
+    }
+    path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--out", type=Path, default=PARAMS_PATH, help="parameter file to write")
+    parser.add_argument(
+        "--check", action="store_true", help="evaluate the shipped parameters only, write nothing"
+    )
+    args = parser.parse_args(argv)
+    if args.check:
+        results = evaluate_claims(load_params(None))
+    else:
+        fit = fit_claims()
+        write_params(fit, args.out)
+        results = fit.claims
+        print(f"fit cost {fit.cost:.6g} after {fit.evaluations} evaluations -> {args.out}")
+        for name in FITTED:
+            print(f"  {name:22s} {getattr(fit.params, name):.6g}")
+    ok = True
+    for r in results:
+        ok &= r.holds
+        lo = "" if r.lower is None else f"{r.lower:g} <= "
+        hi = "" if r.upper is None else f" <= {r.upper:g}"
+        mark = "ok  " if r.holds else "FAIL"
+        print(f"{mark} {r.claim.id:48s} {lo}{r.value:.2f}{hi} {r.detail}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

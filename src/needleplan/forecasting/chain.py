@@ -1,0 +1,701 @@
+"""Assessment + schedule -> firmness curves, uncertainty band, milestones and scenarios.
+
+The public entry points are :func:`forecast`, :func:`series_days` and :func:`compare_scenarios`.
+Improvement is in % of the patient's own pre-treatment firmness; days count from the first
+session (day 0).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from needleplan.domain import Assessment
+from needleplan.exceptions import InputError, ModelRangeError
+from needleplan.forecasting.models import (
+    CurveInputs,
+    ageing_rate,
+    improvement,
+    patient_modifiers,
+    random_effects,
+    session_doses,
+)
+from needleplan.forecasting.params import (
+    DAYS_PER_MONTH,
+    DAYS_PER_YEAR,
+    ModelParams,
+    default_params,
+)
+
+if TYPE_CHECKING:
+    from needleplan.domain import Protocol
+    from needleplan.forecasting.optimise import CheapestPlan, Prices, UpkeepVsLapse
+
+#: Validated range of the model (outside it the forecast raises ModelRangeError).
+MAX_YEARS = 15.0
+MIN_SESSION_GAP_DAYS = 7.0
+MAX_SESSIONS = 60
+INITIAL_INTERVAL_DAYS = (14.0, 90.0)
+MAINTENANCE_MONTHS = (3.0, 24.0)
+MAX_INITIAL_SESSIONS = 20
+MAX_DRAWS = 100_000
+#: Gap that separates the initial series from maintenance when it is not given [days].
+SERIES_GAP_DAYS = 120.0
+QUANTILES = (0.10, 0.50, 0.90)
+
+
+# --------------------------------------------------------------------------------------------
+# Schedules
+# --------------------------------------------------------------------------------------------
+def horizon_days(years: float) -> int:
+    """Last day of a ``years`` horizon on the daily grid [days]."""
+    return int(math.floor(years * DAYS_PER_YEAR + 1e-9))
+
+
+def _check_years(years: float) -> None:
+    if not isinstance(years, int | float) or isinstance(years, bool) or not years == years:
+        raise InputError.one("years", years, "must be a number")
+    if years <= 0:
+        raise InputError.one("years", years, "must be > 0")
+    if years > MAX_YEARS:
+        raise ModelRangeError(
+            f"years: {years} is outside the model's validated horizon (at most {MAX_YEARS:g} "
+            "years); the model does not extrapolate"
+        )
+
+
+def series_days(
+    n_sessions: int,
+    interval_days: float,
+    *,
+    maintenance_months: float | None = None,
+    years: float = 10.0,
+) -> NDArray[np.float64]:
+    """Session days of an initial series, then maintenance every ``M`` months to the horizon.
+
+    Parameters
+    ----------
+    n_sessions : int
+        Initial sessions (1-20).
+    interval_days : float
+        Days between initial sessions [days] (validated range 14-90).
+    maintenance_months : float, optional
+        Months between maintenance sessions after the series [months] (validated range 3-24);
+        ``None`` for no maintenance.
+    years : float
+        Horizon [years] (at most 15).
+
+    Returns
+    -------
+    ndarray
+        Session days from the first session [days], rounded to whole days; maintenance sessions
+        start ``M`` months after the last initial session and stop at the horizon.
+
+    Raises
+    ------
+    InputError, ModelRangeError
+    """
+    _check_years(years)
+    if isinstance(n_sessions, bool) or not isinstance(n_sessions, int):
+        raise InputError.one("sessions", n_sessions, "must be a whole number")
+    if not 1 <= n_sessions <= MAX_INITIAL_SESSIONS:
+        raise InputError.one("sessions", n_sessions, f"must be 1-{MAX_INITIAL_SESSIONS}")
+    lo, hi = INITIAL_INTERVAL_DAYS
+    if n_sessions > 1 and not lo <= interval_days <= hi:
+        raise ModelRangeError(
+            f"interval_days: {interval_days:g} is outside the validated range {lo:g}-{hi:g} days"
+        )
+    initial = np.round(np.arange(n_sessions, dtype=np.float64) * float(interval_days))
+    end = horizon_days(years)
+    if initial[-1] > end:
+        raise InputError.one(
+            "years", years, f"the initial series (to day {initial[-1]:g}) must fit the horizon"
+        )
+    if maintenance_months is None:
+        return initial
+    mlo, mhi = MAINTENANCE_MONTHS
+    if not mlo <= maintenance_months <= mhi:
+        raise ModelRangeError(
+            f"maintenance_months: {maintenance_months:g} is outside the validated range "
+            f"{mlo:g}-{mhi:g} months"
+        )
+    step = maintenance_months * DAYS_PER_MONTH
+    count = int(math.floor((end - initial[-1]) / step + 1e-9))
+    maint = np.round(initial[-1] + step * np.arange(1, count + 1, dtype=np.float64))
+    return np.concatenate([initial, maint[maint <= end]])
+
+
+def infer_initial_count(session_days: NDArray[np.float64]) -> int:
+    """Sessions in the initial series: the leading run with gaps of at most 120 days."""
+    gaps = np.diff(session_days)
+    big = np.nonzero(gaps > SERIES_GAP_DAYS)[0]
+    return int(big[0] + 1) if big.size else int(session_days.size)
+
+
+def _check_sessions(session_days: Sequence[float] | ArrayLike, end: int) -> NDArray[np.float64]:
+    try:
+        s = np.asarray(session_days, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError.one("session_days", session_days, "must be numbers") from None
+    if s.ndim != 1 or s.size == 0:
+        raise InputError.one("session_days", s.tolist(), "must be a non-empty list of days")
+    if not np.all(np.isfinite(s)):
+        raise InputError.one("session_days", s.tolist(), "must be finite numbers")
+    if s[0] != 0:
+        raise InputError.one("session_days", float(s[0]), "the first session must be day 0")
+    if s.size > MAX_SESSIONS:
+        raise ModelRangeError(
+            f"session_days: {s.size} sessions is outside the validated range (at most "
+            f"{MAX_SESSIONS})"
+        )
+    gaps = np.diff(s)
+    if np.any(gaps <= 0):
+        raise InputError.one("session_days", s.tolist(), "must be strictly increasing")
+    if np.any(gaps < MIN_SESSION_GAP_DAYS):
+        raise ModelRangeError(
+            f"session_days: sessions {float(gaps.min()):g} days apart are outside the validated "
+            f"range (at least {MIN_SESSION_GAP_DAYS:g} days)"
+        )
+    if s[-1] > end:
+        raise InputError.one(
+            "session_days", float(s[-1]), f"must fall inside the horizon (day {end})"
+        )
+    return s
+
+
+# --------------------------------------------------------------------------------------------
+# Curves
+# --------------------------------------------------------------------------------------------
+def curve_inputs(
+    assessment: Assessment,
+    session_days: NDArray[np.float64],
+    z: ArrayLike,
+    params: ModelParams,
+) -> CurveInputs:
+    """Model inputs for ``n`` curves of one patient, one per random-effect value in ``z``.
+
+    Combines the typical-patient parameters, the assessment's covariate multipliers and the
+    random effects into session doses, fading rates, capacity and ageing rate.
+    """
+    zz = np.atleast_1d(np.asarray(z, dtype=np.float64))[:, None]
+    mods = patient_modifiers(assessment)
+    re = random_effects(zz, params)
+    gain = params.gain * mods.response * re.response
+    doses = session_doses(
+        session_days,
+        gain,
+        age=float(assessment.age),
+        heal_days=params.heal_days * mods.heal,
+        age_response_per_decade=params.age_response_per_decade,
+    )
+    return CurveInputs(
+        session_days=session_days,
+        doses=doses,
+        k_build=params.k_build,
+        k_fast=params.k_fast * mods.fade * re.fade,
+        k_slow=params.k_slow * mods.fade * re.fade,
+        remodelled_fraction=params.remodelled_fraction,
+        capacity=params.capacity * mods.capacity,
+        ageing_rate=ageing_rate(
+            params.ageing_rate_per_year,
+            float(assessment.age),
+            params.age_ageing_per_decade,
+            mods.ageing * re.ageing,
+        ),
+    )
+
+
+def simulate(
+    assessment: Assessment,
+    session_days: Sequence[float] | ArrayLike,
+    z: ArrayLike,
+    *,
+    years: float = 10.0,
+    params: ModelParams | None = None,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Improvement curves for given random-effect values (every draw, no shortcut).
+
+    Returns
+    -------
+    day : ndarray, shape (D,)
+        Daily grid from 0 [days].
+    curves : ndarray, shape (n, D)
+        Improvement [% of pre-treatment firmness] for each ``z``.
+    """
+    _check_years(years)
+    p = default_params() if params is None else params
+    end = horizon_days(years)
+    s = _check_sessions(session_days, end)
+    day = np.arange(end + 1, dtype=np.float64)
+    return day, improvement(day, curve_inputs(assessment, s, z, p))
+
+
+def noticeable_span(
+    day: NDArray[np.float64], curves: NDArray[np.float64], threshold: float, from_day: float
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """How long each curve stays noticeable after ``from_day`` [days].
+
+    The end is the last moment the improvement is at or above ``threshold`` (linear
+    interpolation between days), so a dip between maintenance sessions that recovers does not
+    end it. A curve never noticeable after ``from_day`` gives 0.
+
+    Returns
+    -------
+    span : ndarray, shape (n,)
+        Days from ``from_day`` to the end of noticeable improvement [days].
+    censored : ndarray of bool, shape (n,)
+        True where the curve is still noticeable on the horizon's last day (span is a lower
+        bound).
+    """
+    mask = (curves >= threshold) & (day >= from_day)[None, :]
+    has = mask.any(axis=1)
+    last = day.size - 1 - np.argmax(mask[:, ::-1], axis=1)
+    censored = has & (last == day.size - 1)
+    nxt = np.minimum(last + 1, day.size - 1)
+    rows = np.arange(curves.shape[0])
+    v0 = curves[rows, last]
+    v1 = curves[rows, nxt]
+    drop = v0 - v1
+    frac = np.where((drop > 0) & ~censored, (v0 - threshold) / np.where(drop > 0, drop, 1.0), 0.0)
+    end = day[last] + np.clip(frac, 0.0, 1.0) * (day[nxt] - day[last])
+    span = np.where(has, np.maximum(end - from_day, 0.0), 0.0)
+    return span, censored
+
+
+def _quantile_positions(n: int, q: float) -> tuple[int, int, float]:
+    """Order-statistic indices and weight of numpy's default ('linear') sample quantile."""
+    h = (n - 1) * q
+    j = int(math.floor(h))
+    return j, min(j + 1, n - 1), h - j
+
+
+@dataclass(frozen=True)
+class Band:
+    """Median and 80 % band of a quantity across the population draws."""
+
+    median: float
+    p10: float
+    p90: float
+
+    def to_json(self, ndigits: int = 2) -> dict[str, float]:
+        return {
+            "median": round(self.median, ndigits),
+            "p10": round(self.p10, ndigits),
+            "p90": round(self.p90, ndigits),
+        }
+
+
+@dataclass(frozen=True)
+class Milestones:
+    """Landmarks of a forecast (days from the first session).
+
+    Attributes
+    ----------
+    peak_day : int
+        Day of the highest median improvement [days].
+    peak_improvement : float
+        Median improvement on that day [% of pre-treatment firmness].
+    noticeable_months_after_last_initial : Band
+        Months from the last initial session until the improvement falls below the noticeable
+        threshold for good, across draws (p10 is the slow responder) [months].
+    noticeable_censored : bool
+        True if the median is still noticeable at the horizon (the months are a lower bound).
+    back_to_baseline_day : int or None
+        First day after the peak on which the median improvement is back to 0 (the
+        pre-treatment level) [days]; None if not within the horizon.
+    last_initial_day : int
+        Day of the last session of the initial series [days].
+    noticeable_years_total : float
+        Time the median curve spends at or above the threshold over the horizon [years].
+    """
+
+    peak_day: int
+    peak_improvement: float
+    noticeable_months_after_last_initial: Band
+    noticeable_censored: bool
+    back_to_baseline_day: int | None
+    last_initial_day: int
+    noticeable_years_total: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "peak_day": self.peak_day,
+            "peak_improvement": round(self.peak_improvement, 3),
+            "noticeable_months_after_last_initial": {
+                **self.noticeable_months_after_last_initial.to_json(),
+                "censored_at_horizon": self.noticeable_censored,
+            },
+            "back_to_baseline_day": self.back_to_baseline_day,
+            "last_initial_day": self.last_initial_day,
+            "noticeable_years_total": round(self.noticeable_years_total, 3),
+        }
+
+
+@dataclass(frozen=True)
+class ForecastResult:
+    """Population forecast for one patient and one schedule.
+
+    Attributes
+    ----------
+    day : ndarray
+        Daily grid from the first session [days].
+    median, p10, p90 : ndarray
+        Improvement across draws on each day [% of pre-treatment firmness].
+    noticeable_threshold : float
+        Just-noticeable improvement [% of pre-treatment firmness].
+    session_days : ndarray
+        Session days [days].
+    n_initial : int
+        Sessions in the initial series (the rest are maintenance).
+    milestones : Milestones
+    years, draws, seed :
+        The horizon [years] and Monte Carlo settings used.
+    """
+
+    day: NDArray[np.float64]
+    median: NDArray[np.float64]
+    p10: NDArray[np.float64]
+    p90: NDArray[np.float64]
+    noticeable_threshold: float
+    session_days: NDArray[np.float64]
+    n_initial: int
+    milestones: Milestones
+    years: float
+    draws: int
+    seed: int
+    factors: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def last_initial_day(self) -> float:
+        return float(self.session_days[self.n_initial - 1])
+
+    def improvement_on(self, day: float) -> float:
+        """Median improvement on ``day`` (linear between grid days) [% of pre-treatment]."""
+        return float(np.interp(day, self.day, self.median))
+
+    def to_json(self, *, ndigits: int = 3) -> dict[str, Any]:
+        """The ``needleplan forecast --json`` document."""
+        return {
+            "session_days": [int(d) if float(d).is_integer() else float(d) for d in self.session_days],
+            "initial_sessions": self.n_initial,
+            "noticeable_threshold": self.noticeable_threshold,
+            "years": self.years,
+            "draws": self.draws,
+            "seed": self.seed,
+            "factors": list(self.factors),
+            "milestones": self.milestones.to_json(),
+            "curve": {
+                "day": [int(d) for d in self.day],
+                "median": np.round(self.median, ndigits).tolist(),
+                "p10": np.round(self.p10, ndigits).tolist(),
+                "p90": np.round(self.p90, ndigits).tolist(),
+            },
+        }
+
+
+def _milestones(
+    day: NDArray[np.float64],
+    median: NDArray[np.float64],
+    spans: Band,
+    censored: bool,
+    threshold: float,
+    last_initial: float,
+) -> Milestones:
+    peak = int(np.argmax(median))
+    after = np.nonzero(median[peak:] <= 0.0)[0]
+    back = int(day[peak + after[0]]) if after.size else None
+    above = median >= threshold
+    return Milestones(
+        peak_day=int(day[peak]),
+        peak_improvement=float(median[peak]),
+        noticeable_months_after_last_initial=spans,
+        noticeable_censored=censored,
+        back_to_baseline_day=back,
+        last_initial_day=int(round(last_initial)),
+        noticeable_years_total=float(np.count_nonzero(above)) / DAYS_PER_YEAR,
+    )
+
+
+def forecast(
+    assessment: Assessment,
+    session_days: Sequence[float] | NDArray[np.float64],
+    *,
+    years: float = 10.0,
+    draws: int = 1000,
+    seed: int = 0,
+    params: ModelParams | None = None,
+    n_initial: int | None = None,
+) -> ForecastResult:
+    """Forecast the improvement for a patient and a schedule, with the population band.
+
+    Parameters
+    ----------
+    assessment : Assessment
+        The patient (age 18-90; factors set response, fading, ageing and healing).
+    session_days : sequence of float
+        Session days from the first session [days]; first 0, ascending, at least 7 days apart,
+        inside the horizon.
+    years : float
+        Horizon [years], at most 15.
+    draws : int
+        Population draws (patients like her) for the median and the p10-p90 band.
+    seed : int
+        Seed of the ``numpy.random.Generator`` (reproducible).
+    params : ModelParams, optional
+        Parameters (default: the shipped calibration).
+    n_initial : int, optional
+        Sessions in the initial series; default: the leading run with gaps <= 120 days.
+
+    Returns
+    -------
+    ForecastResult
+
+    Raises
+    ------
+    InputError
+        for malformed input; ``ModelRangeError`` outside the validated range.
+
+    Notes
+    -----
+    The improvement is increasing in the patient random effect ``z`` on every day (see
+    ``random_effects``), so the sample quantile of 1000 draws on each day is the curve of the
+    draw at the matching order statistic of ``z``. Only those (at most six) curves are computed;
+    the result is identical to computing every draw and taking ``numpy.quantile`` per day
+    (a test checks this against the brute force).
+    """
+    _check_years(years)
+    if isinstance(draws, bool) or not isinstance(draws, int) or not 1 <= draws <= MAX_DRAWS:
+        raise InputError.one("draws", draws, f"must be a whole number 1-{MAX_DRAWS}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError.one("seed", seed, "must be a whole number >= 0")
+    p = default_params() if params is None else params
+    end = horizon_days(years)
+    s = _check_sessions(session_days, end)
+    if n_initial is None:
+        n_init = infer_initial_count(s)
+    elif not 1 <= n_initial <= s.size:
+        raise InputError.one("n_initial", n_initial, f"must be 1-{s.size}")
+    else:
+        n_init = n_initial
+    rng = np.random.default_rng(seed)
+    z_sorted = np.sort(rng.standard_normal(draws))
+    positions = [_quantile_positions(draws, q) for q in QUANTILES]
+    needed = sorted({i for j, k, _ in positions for i in (j, k)})
+    where = {idx: row for row, idx in enumerate(needed)}
+    day = np.arange(end + 1, dtype=np.float64)
+    inputs = curve_inputs(assessment, s, z_sorted[needed], p)
+    curves = improvement(day, inputs)
+    last_initial = float(s[n_init - 1])
+    span, cens = noticeable_span(day, curves, p.noticeable_threshold, last_initial)
+
+    def at(values: NDArray[np.float64], pos: tuple[int, int, float]) -> NDArray[np.float64]:
+        j, k, w = pos
+        lo, hi = values[where[j]], values[where[k]]
+        return np.asarray(lo + w * (hi - lo), dtype=np.float64)
+
+    p10, median, p90 = (at(curves, pos) for pos in positions)
+    months = [float(at(span, pos)) / DAYS_PER_MONTH for pos in positions]
+    j, k, _ = positions[1]
+    median_censored = bool(cens[where[j]] and cens[where[k]])
+    band = Band(median=months[1], p10=months[0], p90=months[2])
+    return ForecastResult(
+        day=day,
+        median=median,
+        p10=p10,
+        p90=p90,
+        noticeable_threshold=p.noticeable_threshold,
+        session_days=s,
+        n_initial=n_init,
+        milestones=_milestones(
+            day, median, band, median_censored, p.noticeable_threshold, last_initial
+        ),
+        years=float(years),
+        draws=draws,
+        seed=seed,
+        factors=patient_modifiers(assessment).factors,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Scenarios
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Scenario:
+    """One schedule, its forecast and its cost over the horizon."""
+
+    key: str
+    label: str
+    result: ForecastResult
+    initial_sessions: int
+    maintenance_sessions: int
+    cost: float
+
+    @property
+    def sessions(self) -> int:
+        return self.initial_sessions + self.maintenance_sessions
+
+    @property
+    def noticeable_months(self) -> float:
+        return self.result.milestones.noticeable_months_after_last_initial.median
+
+    @property
+    def noticeable_years(self) -> float:
+        return self.result.milestones.noticeable_years_total
+
+    @property
+    def cost_per_noticeable_year(self) -> float | None:
+        y = self.noticeable_years
+        return self.cost / y if y > 0 else None
+
+    def to_json(self) -> dict[str, Any]:
+        cpy = self.cost_per_noticeable_year
+        return {
+            "key": self.key,
+            "label": self.label,
+            "session_days": self.result.to_json()["session_days"],
+            "initial_sessions": self.initial_sessions,
+            "maintenance_sessions": self.maintenance_sessions,
+            "cost": round(self.cost, 2),
+            "noticeable_months_after_last_initial": (
+                self.result.milestones.noticeable_months_after_last_initial.to_json()
+            ),
+            "noticeable_censored": self.result.milestones.noticeable_censored,
+            "noticeable_years_total": round(self.noticeable_years, 3),
+            "cost_per_noticeable_year": None if cpy is None else round(cpy, 2),
+            "peak_day": self.result.milestones.peak_day,
+            "peak_improvement": round(self.result.milestones.peak_improvement, 3),
+            "back_to_baseline_day": self.result.milestones.back_to_baseline_day,
+        }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The standard scenarios side by side, the cheapest plan and upkeep vs. lapse."""
+
+    scenarios: list[Scenario]
+    cheapest: CheapestPlan | None
+    keep_years: float
+    upkeep_vs_lapse: UpkeepVsLapse
+    prices: Prices
+    years: float
+
+    def scenario(self, key: str) -> Scenario:
+        for sc in self.scenarios:
+            if sc.key == key:
+                return sc
+        raise KeyError(key)
+
+    def to_json(self, *, curves: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "years": self.years,
+            "currency": self.prices.currency,
+            "prices": self.prices.to_json(),
+            "scenarios": [sc.to_json() for sc in self.scenarios],
+            "cheapest": None if self.cheapest is None else self.cheapest.to_json(),
+            "keep_noticeable_years": self.keep_years,
+            "upkeep_vs_lapse": self.upkeep_vs_lapse.to_json(),
+        }
+        if curves:
+            out["curves"] = {
+                sc.key: {
+                    "median": np.round(sc.result.median, 3).tolist(),
+                    "p10": np.round(sc.result.p10, 3).tolist(),
+                    "p90": np.round(sc.result.p90, 3).tolist(),
+                }
+                for sc in self.scenarios
+            }
+            out["day"] = [int(d) for d in self.scenarios[0].result.day]
+        return out
+
+
+def compare_scenarios(
+    assessment: Assessment,
+    protocol: Protocol,
+    *,
+    prices: Prices | Mapping[str, Any] | None = None,
+    years: float = 10.0,
+    draws: int = 1000,
+    seed: int = 0,
+    params: ModelParams | None = None,
+    keep_years: float = 5.0,
+    maintenance_months: Sequence[float] = (6, 9, 12),
+) -> Comparison:
+    """Single session, the series alone, the series plus maintenance every 6/9/12 months.
+
+    Parameters
+    ----------
+    assessment : Assessment
+    protocol : Protocol
+        Gives the initial count, the recommended interval and the search bounds of the
+        cheapest plan (``session_range``, ``interval_days``, ``maintenance_interval_months``).
+    prices : Prices or mapping, optional
+        Session prices (default: the shipped ``prices.toml``).
+    years : float
+        Horizon [years].
+    keep_years : float
+        The cheapest plan keeps the median improvement noticeable this long [years].
+
+    Returns
+    -------
+    Comparison
+    """
+    from needleplan.forecasting import optimise
+
+    pr = optimise.resolve_prices(prices)
+    n = protocol.initial_sessions
+    if n < 1:
+        raise InputError.one("protocol.initial_sessions", n, "must be at least 1 to forecast")
+    interval = float(protocol.recommended_interval_days)
+
+    def run(key: str, label: str, sd: NDArray[np.float64], n_init: int) -> Scenario:
+        res = forecast(
+            assessment, sd, years=years, draws=draws, seed=seed, params=params, n_initial=n_init
+        )
+        n_maint = int(sd.size - n_init)
+        return Scenario(key, label, res, n_init, n_maint, pr.cost(n_init, n_maint))
+
+    scenarios = [
+        run("single", "One session", series_days(1, interval, years=years), 1),
+        run(
+            "series",
+            f"{n} sessions, no maintenance",
+            series_days(n, interval, years=years),
+            n,
+        ),
+    ]
+    for m in maintenance_months:
+        sd = series_days(n, interval, maintenance_months=m, years=years)
+        scenarios.append(
+            run(f"maintenance_{m:g}m", f"{n} sessions + maintenance every {m:g} months", sd, n)
+        )
+    cheapest = optimise.cheapest_schedule(
+        assessment,
+        keep_years=keep_years,
+        session_range=(protocol.session_range.min, protocol.session_range.max),
+        interval_range=(protocol.interval_days.min, protocol.interval_days.max),
+        maintenance_range=(
+            protocol.maintenance_interval_months.min,
+            protocol.maintenance_interval_months.max,
+        ),
+        prices=pr,
+        draws=draws,
+        seed=seed,
+        params=params,
+    )
+    upkeep = optimise.upkeep_vs_lapse(
+        assessment,
+        n_sessions=n,
+        interval_days=interval,
+        maintenance_months=float(protocol.maintenance_interval_months.max),
+        prices=pr,
+        years=years,
+        draws=draws,
+        seed=seed,
+        params=params,
+    )
+    return Comparison(scenarios, cheapest, keep_years, upkeep, pr, float(years))

@@ -1,0 +1,120 @@
+"""Each session's wound-healing response: build-up over weeks, a fast and a remodelled part."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from needleplan.forecasting.params import DAYS_PER_YEAR
+
+
+def healing_kernel(tau: ArrayLike, k_build: float, k_fade: ArrayLike) -> NDArray[np.float64]:
+    """Collagen laid down per unit dose, ``tau`` days after a session [-].
+
+    Parameters
+    ----------
+    tau : array_like
+        Days since the session [days]; values < 0 give 0 (the session has not happened).
+    k_build : float
+        Build-up rate ``k_b`` [1/day] (the wound-healing signal decays into new collagen).
+    k_fade : array_like
+        Fading rate of that collagen ``k`` [1/day] (broadcasts, e.g. ``(n, 1)``).
+
+    Returns
+    -------
+    ndarray
+        ``B(tau) = k_b/(k_b - k) (e^{-k tau} - e^{-k_b tau})`` for ``tau >= 0``, else 0.
+
+    Notes
+    -----
+    ``B`` solves ``dP/dt = -k_b P``, ``dC/dt = k_b P - k C`` with ``P(0) = 1``, ``C(0) = 0``:
+    a session puts a dose of wound-healing signal ``P`` into the skin; fibroblasts turn it into
+    collagen over weeks (time constant ``1/k_b``) and the collagen fades with rate ``k``. It
+    rises from 0, peaks at ``ln(k_b/k)/(k_b - k)`` and decays. It is evaluated in the stable
+    form ``k_b tau e^{-k tau} (1 - e^{-x})/x`` with ``x = (k_b - k) tau`` (finite as
+    ``k -> k_b``). ``B`` decreases in ``k`` at every ``tau``.
+    """
+    t = np.maximum(np.asarray(tau, dtype=np.float64), 0.0)
+    k = np.asarray(k_fade, dtype=np.float64)
+    x = (k_build - k) * t
+    small = np.abs(x) < 1e-8
+    safe_x = np.where(small, 1.0, x)
+    rel = np.where(small, 1.0 - 0.5 * x, -np.expm1(-safe_x) / safe_x)
+    out = k_build * t * np.exp(-k * t) * rel
+    return np.asarray(np.where(np.asarray(tau) >= 0, out, 0.0), dtype=np.float64)
+
+
+def spacing_factor(session_days: ArrayLike, heal_days: float) -> NDArray[np.float64]:
+    """Share of a full response each session gets, given the time since the previous one [-].
+
+    Parameters
+    ----------
+    session_days : array_like
+        Session days, ascending [days], shape ``(S,)``.
+    heal_days : float
+        Recovery time constant of the healing capacity ``tau_h`` [days].
+
+    Returns
+    -------
+    ndarray
+        ``q_1 = 1``, ``q_k = 1 - exp(-(s_k - s_{k-1}) / tau_h)``, shape ``(S,)``.
+
+    Notes
+    -----
+    Re-wounding before the micro-injuries have healed and the healing factors have recovered
+    gives a weaker response (the seeds' reason for spacing). With ``tau_h = 7`` days, 21 days
+    apart keeps 95 % and 35 days 99.3 %; 7 days apart only 63 %.
+    """
+    s = np.asarray(session_days, dtype=np.float64)
+    q = np.ones_like(s)
+    if s.size > 1:
+        q[1:] = -np.expm1(-np.diff(s) / heal_days)
+    return q
+
+
+def age_response_factor(
+    age: float, session_days: ArrayLike, per_decade: float
+) -> NDArray[np.float64]:
+    """Response multiplier for the patient's age at each session [-].
+
+    Notes
+    -----
+    ``exp(-beta_A (a + s_k/365.25 - 50)/10)``: older fibroblasts make less collagen (Varani et
+    al. 2006, Am J Pathol 168:1861-1868), so later maintenance sessions give a little less.
+    """
+    s = np.asarray(session_days, dtype=np.float64)
+    return np.asarray(np.exp(-per_decade * (age + s / DAYS_PER_YEAR - 50.0) / 10.0))
+
+
+def session_doses(
+    session_days: ArrayLike,
+    gain: ArrayLike,
+    *,
+    age: float,
+    heal_days: float,
+    age_response_per_decade: float,
+) -> NDArray[np.float64]:
+    """Collagen-induction dose of each session [% of pre-treatment firmness].
+
+    Parameters
+    ----------
+    session_days : array_like
+        Session days, ascending [days], shape ``(S,)``.
+    gain : array_like
+        Dose of a fully healed session at age 50 for this patient (covariates and random effect
+        included) [% of pre-treatment firmness], shape ``()`` or ``(n, 1)``.
+    age : float
+        Age at the first session [years].
+    heal_days : float
+        Healing recovery time constant (covariate-adjusted) [days].
+    age_response_per_decade : float
+        ``beta_A`` [1/decade].
+
+    Returns
+    -------
+    ndarray
+        ``g_k = G q_k a_k``, shape ``(S,)`` or ``(n, S)``.
+    """
+    q = spacing_factor(session_days, heal_days)
+    a = age_response_factor(age, session_days, age_response_per_decade)
+    return np.asarray(np.asarray(gain, dtype=np.float64) * (q * a), dtype=np.float64)

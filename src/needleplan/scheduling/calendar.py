@@ -1,0 +1,220 @@
+"""Clinic calendar logic: which days are open, and which start times are free.
+
+Wall-clock times are interpreted in the clinic's time zone; a local time that does not exist
+(the hour skipped when clocks go forward) is never offered, and an ambiguous one (the hour
+repeated when clocks go back) takes its first occurrence. Durations are added in absolute time,
+so a session always lasts its length even across a DST change. Overlap checks run on epoch
+seconds with numpy, vectorised over every candidate start of a day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+
+from needleplan.scheduling.clinic import ClinicConfig, Practitioner, TimeSpan, Weekday
+from needleplan.scheduling.models import Busy
+
+_DAY_SECONDS = 86_400
+
+
+def local_datetime(day: date, minutes: int, tz: ZoneInfo) -> datetime | None:
+    """The aware datetime at ``minutes`` after local midnight of ``day``; None if it does not exist.
+
+    Parameters
+    ----------
+    day : date
+        Local calendar day.
+    minutes : int
+        Wall-clock minutes after midnight [min], 0-1439.
+    tz : ZoneInfo
+        The clinic's zone.
+    """
+    naive = datetime.combine(day, time(minutes // 60, minutes % 60))
+    aware = naive.replace(tzinfo=tz, fold=0)
+    # A wall time inside a spring-forward gap does not survive a round trip through UTC.
+    if aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != naive:
+        return None
+    return aware
+
+
+def add_minutes(start: datetime, minutes: int) -> datetime:
+    """``start`` plus ``minutes`` of elapsed (absolute) time, in ``start``'s zone."""
+    tz = start.tzinfo
+    return (start.astimezone(UTC) + timedelta(minutes=minutes)).astimezone(tz)
+
+
+def _intersect(a: Sequence[TimeSpan], b: Sequence[TimeSpan]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for x in a:
+        for y in b:
+            lo, hi = max(x.start, y.start), min(x.end, y.end)
+            if lo < hi:
+                out.append((lo, hi))
+    return sorted(out)
+
+
+def working_spans(
+    clinic: ClinicConfig, practitioner: Practitioner, day: date
+) -> list[tuple[int, int]]:
+    """Minutes after midnight ``[(start, end), ...]`` when the clinic is open and she works.
+
+    Ignores holidays, closures and days off (see :func:`closed_reason`).
+    """
+    weekday = Weekday.of(day)
+    clinic_spans = clinic.opening_hours.get(weekday, [])
+    if practitioner.hours is None:
+        return [(s.start, s.end) for s in clinic_spans]
+    return _intersect(clinic_spans, practitioner.hours.get(weekday, []))
+
+
+def closed_reason(clinic: ClinicConfig, practitioner: Practitioner, day: date) -> str | None:
+    """Why ``practitioner`` cannot treat at all on ``day``, or None when she can.
+
+    The reasons, in order: public holiday, clinic closure, clinic closed that weekday,
+    practitioner's day off, practitioner not working that weekday.
+    """
+    holiday = clinic.holiday(day)
+    if holiday is not None:
+        return f"public holiday ({holiday})"
+    closure = clinic.closure(day)
+    if closure is not None:
+        return f"clinic closure ({closure.reason})"
+    weekday = Weekday.of(day)
+    if not clinic.opening_hours.get(weekday):
+        return f"clinic closed on {weekday.value.capitalize()}s"
+    off = practitioner.day_off(day)
+    if off is not None:
+        return f"{practitioner.name}: {off.reason}"
+    if not working_spans(clinic, practitioner, day):
+        return f"{practitioner.name} does not work on {weekday.value.capitalize()}s"
+    return None
+
+
+@dataclass(frozen=True)
+class BusyIndex:
+    """Existing busy periods, per practitioner, as sorted epoch-second arrays."""
+
+    starts: dict[str, npt.NDArray[np.int64]]
+    ends: dict[str, npt.NDArray[np.int64]]
+
+    @classmethod
+    def build(cls, busy: Iterable[Busy]) -> BusyIndex:
+        grouped: dict[str, list[tuple[int, int]]] = {}
+        for b in busy:
+            grouped.setdefault(b.practitioner, []).append(
+                (int(b.start.timestamp()), int(b.end.timestamp()))
+            )
+        starts: dict[str, npt.NDArray[np.int64]] = {}
+        ends: dict[str, npt.NDArray[np.int64]] = {}
+        for name, periods in grouped.items():
+            arr = np.array(sorted(periods), dtype=np.int64).reshape(-1, 2)
+            starts[name] = arr[:, 0]
+            ends[name] = arr[:, 1]
+        return cls(starts, ends)
+
+    def free_mask(
+        self, practitioner: str, starts: npt.NDArray[np.int64], duration_s: int
+    ) -> npt.NDArray[np.bool_]:
+        """For each candidate start [epoch s], True when ``[start, start + duration)`` is free."""
+        b_start = self.starts.get(practitioner)
+        if b_start is None or starts.size == 0:
+            return np.ones(starts.shape, dtype=bool)
+        b_end = self.ends[practitioner]
+        # Only busy periods that can touch this batch matter; the arrays are sorted by start.
+        lo = int(np.searchsorted(b_start, int(starts.min()) - _DAY_SECONDS * 7, side="left"))
+        hi = int(np.searchsorted(b_start, int(starts.max()) + duration_s, side="right"))
+        bs, be = b_start[lo:hi], b_end[lo:hi]
+        if bs.size == 0:
+            return np.ones(starts.shape, dtype=bool)
+        ends = starts + duration_s
+        clash = (bs[None, :] < ends[:, None]) & (be[None, :] > starts[:, None])
+        free: npt.NDArray[np.bool_] = np.asarray(~clash.any(axis=1), dtype=bool)
+        return free
+
+
+@dataclass(frozen=True)
+class DayOptions:
+    """Free start times of one practitioner on one day, or why there are none."""
+
+    day: date
+    practitioner: str
+    starts: tuple[datetime, ...]
+    reason: str | None
+
+
+def day_options(
+    clinic: ClinicConfig,
+    practitioner: Practitioner,
+    day: date,
+    duration_minutes: int,
+    busy: BusyIndex,
+) -> DayOptions:
+    """Every start time on ``day`` (on the clinic's slot grid) where a session fits.
+
+    A start fits when ``[start, start + duration)`` lies inside one span of clinic opening hours
+    and her working hours (wall clock), the day is not a holiday, closure or day off, the local
+    time exists, and she has no busy period overlapping it.
+    """
+    reason = closed_reason(clinic, practitioner, day)
+    if reason is not None:
+        return DayOptions(day, practitioner.name, (), reason)
+    tz = clinic.tz
+    step = clinic.slot_minutes
+    candidates: list[datetime] = []
+    for lo, hi in working_spans(clinic, practitioner, day):
+        first = -(-lo // step) * step
+        for minute in range(first, hi - duration_minutes + 1, step):
+            dt = local_datetime(day, minute, tz)
+            if dt is None:
+                continue
+            end = add_minutes(dt, duration_minutes)
+            # Across a DST change the wall-clock end moves; it must stay inside the span.
+            end_wall = (end.date() - day).days * 1440 + end.hour * 60 + end.minute
+            if end_wall > hi:
+                continue
+            candidates.append(dt)
+    if not candidates:
+        return DayOptions(
+            day, practitioner.name, (), f"no {duration_minutes}-minute slot in working hours"
+        )
+    epochs = np.array([int(c.timestamp()) for c in candidates], dtype=np.int64)
+    free = busy.free_mask(practitioner.name, epochs, duration_minutes * 60)
+    starts = tuple(c for c, ok in zip(candidates, free, strict=True) if ok)
+    if not starts:
+        return DayOptions(day, practitioner.name, (), f"{practitioner.name} fully booked")
+    return DayOptions(day, practitioner.name, starts, None)
+
+
+def slot_problem(
+    clinic: ClinicConfig,
+    practitioner: Practitioner,
+    start: datetime,
+    duration_minutes: int,
+    busy: BusyIndex,
+) -> str | None:
+    """Why a session at ``start`` (any minute, not only the slot grid) cannot happen, or None."""
+    local = start.astimezone(clinic.tz)
+    day = local.date()
+    reason = closed_reason(clinic, practitioner, day)
+    if reason is not None:
+        return reason
+    begin = local.hour * 60 + local.minute
+    end = add_minutes(local, duration_minutes)
+    end_wall = (end.date() - day).days * 1440 + end.hour * 60 + end.minute
+    if not any(
+        lo <= begin and end_wall <= hi for lo, hi in working_spans(clinic, practitioner, day)
+    ):
+        return (
+            f"{local:%H:%M}-{end:%H:%M} is outside {practitioner.name}'s working hours "
+            f"on {local:%a %Y-%m-%d}"
+        )
+    epoch = np.array([int(start.timestamp())], dtype=np.int64)
+    if not bool(busy.free_mask(practitioner.name, epoch, duration_minutes * 60)[0]):
+        return f"{practitioner.name} is already booked at {local:%a %Y-%m-%d %H:%M}"
+    return None

@@ -1,0 +1,393 @@
+"""The clinic configuration: time zone, opening hours, holidays, closures, practitioners.
+
+A clinic describes itself in a TOML file (format documented in ``docs/scheduling.md``; a
+complete example ships as ``needleplan/scheduling/example_clinic.toml``). :func:`load_clinic`
+reads and validates it; any problem raises :class:`~needleplan.exceptions.ConfigError` naming
+the file, the key and the rule. The model is pure data: the calendar logic that uses it lives in
+:mod:`needleplan.scheduling.calendar`.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from datetime import date, time
+from enum import StrEnum
+from functools import cached_property
+from importlib import resources
+from itertools import pairwise
+from pathlib import Path
+from typing import Annotated, Any, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import holidays
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from needleplan.domain.assessment import Area, problems_from_validation
+from needleplan.exceptions import ConfigError
+
+EXAMPLE_CLINIC = "example_clinic.toml"
+
+#: Default recall threshold: improvement [% of pre-treatment firmness] below which the
+#: improvement is no longer noticeable. Matches the forecast model's "noticeable" level.
+DEFAULT_RECALL_THRESHOLD = 4.9
+
+
+class Weekday(StrEnum):
+    """Days of the week, in ``datetime.date.weekday()`` order (Monday = 0)."""
+
+    MONDAY = "monday"
+    TUESDAY = "tuesday"
+    WEDNESDAY = "wednesday"
+    THURSDAY = "thursday"
+    FRIDAY = "friday"
+    SATURDAY = "saturday"
+    SUNDAY = "sunday"
+
+    @classmethod
+    def of(cls, day: date) -> Weekday:
+        return list(cls)[day.weekday()]
+
+
+_SPAN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+_TIME = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def _minutes(hours: str, minutes: str, *, allow_24: bool) -> int:
+    h, m = int(hours), int(minutes)
+    if m > 59 or h > 24 or (h == 24 and (m != 0 or not allow_24)):
+        raise ValueError(f"{hours}:{minutes} is not a time of day")
+    return h * 60 + m
+
+
+class TimeSpan(BaseModel):
+    """A span of local wall-clock time within one day, ``[start, end)`` in minutes after midnight.
+
+    Written in TOML as ``"09:00-18:00"``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start: int = Field(ge=0, le=24 * 60, description="start [minutes after midnight]")
+    end: int = Field(ge=0, le=24 * 60, description="end [minutes after midnight]")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            match = _SPAN.match(value)
+            if match is None:
+                raise ValueError(f"{value!r} is not a span like '09:00-18:00'")
+            a, b, c, d = match.groups()
+            return {
+                "start": _minutes(a, b, allow_24=False),
+                "end": _minutes(c, d, allow_24=True),
+            }
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.end <= self.start:
+            raise ValueError(f"span {self} ends before it starts")
+        return self
+
+    def __str__(self) -> str:
+        return (
+            f"{self.start // 60:02d}:{self.start % 60:02d}-{self.end // 60:02d}:{self.end % 60:02d}"
+        )
+
+
+def _parse_time(value: Any) -> Any:
+    if isinstance(value, str):
+        match = _TIME.match(value)
+        if match is None:
+            raise ValueError(f"{value!r} is not a time like '10:00'")
+        minutes = _minutes(*match.groups(), allow_24=False)
+        return time(minutes // 60, minutes % 60)
+    return value
+
+
+WeekHours = dict[Weekday, list[TimeSpan]]
+
+
+def _check_week(hours: WeekHours) -> WeekHours:
+    for day, spans in hours.items():
+        ordered = sorted(spans, key=lambda s: s.start)
+        for before, after in pairwise(ordered):
+            if after.start < before.end:
+                raise ValueError(f"{day.value}: spans {before} and {after} overlap")
+        hours[day] = ordered
+    return hours
+
+
+class Closure(BaseModel):
+    """A period the whole clinic is closed, both ends included."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start: date
+    end: date | None = None
+    reason: str = "clinic closed"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.end is not None and self.end < self.start:
+            raise ValueError(f"closure ends ({self.end}) before it starts ({self.start})")
+        return self
+
+    @property
+    def last(self) -> date:
+        return self.end if self.end is not None else self.start
+
+    def covers(self, day: date) -> bool:
+        return self.start <= day <= self.last
+
+
+class Practitioner(BaseModel):
+    """Someone who treats patients: working hours (within the clinic's) and days off."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=120)
+    hours: WeekHours | None = Field(
+        default=None, description="working hours by weekday; absent = the clinic's opening hours"
+    )
+    days_off: list[Closure] = Field(default_factory=list)
+
+    @field_validator("days_off", mode="before")
+    @classmethod
+    def _dates_as_closures(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"start": v, "reason": "day off"} if isinstance(v, date) else v for v in value]
+        return value
+
+    @field_validator("hours")
+    @classmethod
+    def _week(cls, value: WeekHours | None) -> WeekHours | None:
+        return None if value is None else _check_week(value)
+
+    def day_off(self, day: date) -> Closure | None:
+        for off in self.days_off:
+            if off.covers(day):
+                return off
+        return None
+
+
+class HolidaySource(BaseModel):
+    """Public holidays from the ``holidays`` package (ISO 3166 country and subdivision codes)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    country: str = Field(min_length=2, max_length=3)
+    subdivision: str | None = None
+
+    @model_validator(mode="after")
+    def _known(self) -> Self:
+        supported = holidays.list_supported_countries()
+        if self.country not in supported:
+            raise ValueError(f"country {self.country!r} is not supported by the holidays package")
+        subdivisions = supported[self.country]
+        if self.subdivision is not None and self.subdivision not in subdivisions:
+            raise ValueError(
+                f"subdivision {self.subdivision!r} is not one of {self.country}'s: "
+                + ", ".join(subdivisions)
+            )
+        return self
+
+
+class Prices(BaseModel):
+    """Session prices, read by the forecast helper's cost code."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    initial_session: float = Field(gt=0, description="price of one initial-series session")
+    maintenance_session: float = Field(gt=0, description="price of one maintenance session")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR")
+
+
+TimeOfDay = Annotated[time, PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str)]
+
+
+class ClinicConfig(BaseModel):
+    """One clinic's calendar and scheduling settings (validated; see ``docs/scheduling.md``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    timezone: str = Field(description="IANA time zone, e.g. Europe/Berlin")
+    location: str = Field(default="", max_length=300, description="address shown in calendars")
+    opening_hours: WeekHours = Field(description="opening hours by weekday; absent day = closed")
+    holidays: HolidaySource | None = None
+    closures: list[Closure] = Field(default_factory=list)
+    practitioners: list[Practitioner] = Field(min_length=1)
+    session_minutes: dict[str, int] = Field(
+        default_factory=lambda: {"default": 60},
+        description="session length [minutes] by treated area, plus 'default'",
+    )
+    slot_minutes: int = Field(default=15, ge=5, le=240, description="start-time grid [minutes]")
+    preferred_start: Annotated[TimeOfDay, Field(description="preferred local start time")] = time(
+        10, 0
+    )
+    first_session_search_days: int = Field(
+        default=14, ge=0, le=366, description="how far after the requested start to look [days]"
+    )
+    recall_threshold: float = Field(
+        default=DEFAULT_RECALL_THRESHOLD,
+        gt=0,
+        lt=100,
+        description="recall when the forecast improvement falls to this [% of pre-treatment]",
+    )
+    prices: Prices | None = None
+
+    @field_validator("preferred_start", mode="before")
+    @classmethod
+    def _time(cls, value: Any) -> Any:
+        return _parse_time(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        if value not in available_timezones():
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin)")
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:  # pragma: no cover - defensive
+            raise ValueError(f"{value!r} cannot be loaded: {exc}") from None
+        return value
+
+    @field_validator("opening_hours")
+    @classmethod
+    def _week(cls, value: WeekHours) -> WeekHours:
+        if not any(value.values()):
+            raise ValueError("the clinic must be open on at least one day")
+        return _check_week(value)
+
+    @field_validator("session_minutes")
+    @classmethod
+    def _durations(cls, value: dict[str, int]) -> dict[str, int]:
+        known = {a.value for a in Area} | {"default"}
+        for key, minutes in value.items():
+            if key not in known:
+                raise ValueError(f"{key!r} is not an area ({', '.join(sorted(known))})")
+            if not 5 <= minutes <= 8 * 60:
+                raise ValueError(f"{key}: {minutes} minutes is outside 5-480")
+        if "default" not in value:
+            value = {**value, "default": 60}
+        return value
+
+    @model_validator(mode="after")
+    def _practitioners(self) -> Self:
+        names = [p.name for p in self.practitioners]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"practitioner names must be unique: {', '.join(duplicates)}")
+        return self
+
+    # -- derived ---------------------------------------------------------------------------
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        """The clinic's time zone."""
+        return ZoneInfo(self.timezone)
+
+    @cached_property
+    def _holiday_calendar(self) -> Any:
+        if self.holidays is None:
+            return None
+        return holidays.country_holidays(
+            self.holidays.country, subdiv=self.holidays.subdivision, language="en_US"
+        )
+
+    def holiday(self, day: date) -> str | None:
+        """The public holiday's name on ``day``, or None."""
+        calendar = self._holiday_calendar
+        if calendar is None:
+            return None
+        name = calendar.get(day)
+        return None if name is None else str(name)
+
+    def closure(self, day: date) -> Closure | None:
+        for closure in self.closures:
+            if closure.covers(day):
+                return closure
+        return None
+
+    def practitioner(self, name: str) -> Practitioner:
+        """The practitioner called ``name``; raises InputError when there is none."""
+        for p in self.practitioners:
+            if p.name == name:
+                return p
+        from needleplan.exceptions import InputError
+
+        raise InputError.one(
+            "practitioner",
+            name,
+            "must be one of the clinic's practitioners: "
+            + ", ".join(p.name for p in self.practitioners),
+        )
+
+    def session_duration_minutes(self, areas: list[Area] | list[str]) -> int:
+        """Length of one session treating ``areas`` [minutes]: the sum of each area's minutes.
+
+        Areas the config does not list use ``session_minutes.default``. The total is rounded up
+        to the slot grid.
+        """
+        total = sum(
+            self.session_minutes.get(str(a), self.session_minutes["default"]) for a in areas
+        )
+        total = total or self.session_minutes["default"]
+        return -(-total // self.slot_minutes) * self.slot_minutes
+
+
+def parse_clinic(data: Mapping[str, Any], *, source: str = "clinic config") -> ClinicConfig:
+    """Validate a mapping (parsed TOML) into a :class:`ClinicConfig`.
+
+    Raises
+    ------
+    ConfigError
+        naming the source, each failing key (dotted path) and the rule it breaks.
+    """
+    try:
+        return ClinicConfig.model_validate(dict(data))
+    except ValidationError as exc:
+        raise ConfigError(problems_from_validation(exc, fallback="clinic"), source=source) from None
+
+
+def load_clinic(path: str | Path | None = None) -> ClinicConfig:
+    """Load and validate a clinic TOML file; ``None`` loads the bundled example clinic.
+
+    Raises
+    ------
+    ConfigError
+        when the file is missing, is not valid TOML, or breaks the schema (file, key, rule).
+    """
+    if path is None:
+        text = resources.files("needleplan.scheduling").joinpath(EXAMPLE_CLINIC).read_text("utf-8")
+        source = f"<bundled {EXAMPLE_CLINIC}>"
+    else:
+        file = Path(path)
+        source = str(file)
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError.one(
+                "file", str(file), f"cannot be read ({exc.strerror or exc})", source=source
+            ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError.one("toml", None, f"is not valid TOML: {exc}", source=source) from None
+    return parse_clinic(data, source=source)
+
+
+def example_clinic() -> ClinicConfig:
+    """The bundled example clinic (Berlin, two practitioners), used when none is given."""
+    return load_clinic(None)

@@ -109,7 +109,7 @@ def test_login_is_rate_limited_per_user_name(env: Env, client: TestClient) -> No
     statuses = [
         client.post(
             "/login",
-            data={"username": "prac", "password": "guess-%d" % i, "csrf_token": token},
+            data={"username": "prac", "password": f"guess-{i}", "csrf_token": token},
         ).status_code
         for i in range(burst + 1)
     ]
@@ -253,9 +253,7 @@ def test_issuing_a_token_needs_csrf_and_the_admin_role(
     )
     assert denied.status_code == 403
     login(client, "admin")
-    no_csrf = client.post(
-        "/app/admin/tokens", data={"user_id": env.staff["prac"].id, "label": "x"}
-    )
+    no_csrf = client.post("/app/admin/tokens", data={"user_id": env.staff["prac"].id, "label": "x"})
     assert no_csrf.status_code == 403
 
 

@@ -28,7 +28,8 @@ def assert_shape(body: Any) -> list[dict[str, Any]]:
     assert body["errors"]
     for item in body["errors"]:
         assert set(item) == {"field", "value", "rule"}
-        assert isinstance(item["rule"], str) and item["rule"]
+        assert isinstance(item["rule"], str)
+        assert item["rule"]
     errors: list[dict[str, Any]] = body["errors"]
     return errors
 

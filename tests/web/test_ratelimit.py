@@ -60,7 +60,9 @@ def test_public_api_answers_429_with_retry_after(user_store: object) -> None:
         limited = client.post("/api/v1/plan", json=REFERENCE)
         assert limited.headers["retry-after"] == "10"
         assert limited.json() == {
-            "errors": [{"field": "client", "value": None, "rule": "too many requests; retry after 10 s"}]
+            "errors": [
+                {"field": "client", "value": None, "rule": "too many requests; retry after 10 s"}
+            ]
         }
         env.clock.advance(10)
         assert client.post("/api/v1/plan", json=REFERENCE).status_code == 200
@@ -73,9 +75,7 @@ def test_bad_input_also_spends_a_token(user_store: object) -> None:
         assert client.post("/api/v1/plan", json=REFERENCE).status_code == 429
 
 
-def test_signed_in_staff_are_not_limited(
-    env: Env, as_user: Callable[[str], TestClient]
-) -> None:
+def test_signed_in_staff_are_not_limited(env: Env, as_user: Callable[[str], TestClient]) -> None:
     client = as_user("prac")
     burst = env.app.state.settings.api_burst
     statuses = {client.post("/api/v1/plan", json=REFERENCE).status_code for _ in range(burst + 3)}

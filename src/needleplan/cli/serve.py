@@ -9,20 +9,19 @@ def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
         host: str | None = typer.Option(
-            None, "--host", help="Address to listen on [default: NEEDLEPLAN_HOST or 127.0.0.1]."
+            None, "--host", help="Address to listen on (default: NEEDLEPLAN_HOST or 127.0.0.1)."
         ),
         port: int | None = typer.Option(
             None,
             "--port",
             min=1,
             max=65535,
-            help="TCP port [default: NEEDLEPLAN_PORT or 8000].",
+            help="TCP port (default: NEEDLEPLAN_PORT or 8000).",
         ),
     ) -> None:
         """Serve the clinic web app, the public estimator and the REST API (docs at /docs).
 
-        Settings come from NEEDLEPLAN_* environment variables or a .env file and are checked
-        before the server starts; production mode refuses the development secret.
+        Settings come from NEEDLEPLAN_* environment variables or a .env file, checked before the server starts. Production mode refuses the development secret.
         """
         import uvicorn
 

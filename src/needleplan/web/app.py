@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -17,8 +18,8 @@ from needleplan.web.leads import InMemoryLeadStore, LeadStore
 from needleplan.web.ratelimit import Clock, TokenBucketLimiter
 from needleplan.web.routes import api, pages
 from needleplan.web.security import (
-    Forbidden,
-    LoginRequired,
+    ForbiddenError,
+    LoginRequiredError,
     SessionManager,
     install_security_middleware,
 )
@@ -70,17 +71,15 @@ def create_app(
     )
     app.state.settings = settings
     app.state.user_store = users
-    app.state.token_store = (
-        token_store if token_store is not None else InMemoryTokenStore(users)
-    )
+    app.state.token_store = token_store if token_store is not None else InMemoryTokenStore(users)
     app.state.lead_store = lead_store if lead_store is not None else InMemoryLeadStore()
     app.state.sessions = SessionManager(settings)
-    limiter_clock = {"clock": clock} if clock is not None else {}
+    tick: Clock = clock if clock is not None else time.monotonic
     app.state.api_limiter = TokenBucketLimiter(
-        settings.api_per_minute, settings.api_burst, **limiter_clock
+        settings.api_per_minute, settings.api_burst, clock=tick
     )
     app.state.login_limiter = TokenBucketLimiter(
-        settings.login_per_minute, settings.login_burst, **limiter_clock
+        settings.login_per_minute, settings.login_burst, clock=tick
     )
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.state.templates = templates
@@ -88,12 +87,12 @@ def create_app(
     install_error_handlers(app)
     install_security_middleware(app, settings)
 
-    @app.exception_handler(LoginRequired)
-    async def _login_required(request: Request, exc: LoginRequired) -> Response:
+    @app.exception_handler(LoginRequiredError)
+    async def _login_required(request: Request, exc: LoginRequiredError) -> Response:
         return pages.login_redirect(exc.next_path)
 
-    @app.exception_handler(Forbidden)
-    async def _forbidden(request: Request, exc: Forbidden) -> Response:
+    @app.exception_handler(ForbiddenError)
+    async def _forbidden(request: Request, exc: ForbiddenError) -> Response:
         request.state.user = exc.user
         return pages.render(
             request,

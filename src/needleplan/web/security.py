@@ -47,7 +47,7 @@ DOCS_CSP = (
 DOCS_PATHS = ("/docs", "/redoc")
 
 
-class LoginRequired(Exception):
+class LoginRequiredError(Exception):
     """Raised by page dependencies when nobody is signed in; answered with a redirect."""
 
     def __init__(self, next_path: str) -> None:
@@ -55,7 +55,7 @@ class LoginRequired(Exception):
         super().__init__(next_path)
 
 
-class Forbidden(Exception):
+class ForbiddenError(Exception):
     """A signed-in user whose role lacks a permission (HTML pages)."""
 
     def __init__(self, user: StaffUser, permission: Permission) -> None:
@@ -177,13 +177,13 @@ def session_user(request: Request) -> StaffUser | None:
 
 
 def require_staff(request: Request) -> StaffUser:
-    """Page dependency: the signed-in user, or a redirect to /login (via LoginRequired)."""
+    """Page dependency: the signed-in user, or a redirect to /login (via LoginRequiredError)."""
     user = session_user(request)
     if user is None:
         target = request.url.path
         if request.url.query:
             target += "?" + request.url.query
-        raise LoginRequired(target)
+        raise LoginRequiredError(target)
     return user
 
 
@@ -192,7 +192,7 @@ def require_permission(permission: Permission) -> Callable[..., StaffUser]:
 
     def _dependency(user: StaffUser = Depends(require_staff)) -> StaffUser:
         if not user.can(permission):
-            raise Forbidden(user, permission)
+            raise ForbiddenError(user, permission)
         return user
 
     return _dependency

@@ -15,7 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from needleplan.exceptions import ConfigError, FieldProblem
 
-DEV_SECRET = "dev-only-insecure-secret-change-me"  # noqa: S105 - a marker, refused in production
+#: The development secret: a marker the server refuses in production.
+DEV_SECRET = "dev-only-insecure-secret-change-me"
 MIN_PRODUCTION_SECRET = 32
 
 

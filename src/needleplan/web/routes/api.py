@@ -24,9 +24,8 @@ from needleplan.forecasting.chain import (
     series_days,
 )
 from needleplan.guideline import make_protocol
-from needleplan.web.errors import ApiError
 from needleplan.web.auth import StaffUser
-from needleplan.web.errors import ERROR_RESPONSES
+from needleplan.web.errors import ERROR_RESPONSES, ApiError
 from needleplan.web.ratelimit import TokenBucketLimiter, client_key, too_many
 from needleplan.web.security import require_token, session_user
 
@@ -68,9 +67,7 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     assessment: Assessment
-    years: float = Field(
-        default=10.0, gt=0, le=MAX_YEARS, description="forecast horizon [years]"
-    )
+    years: float = Field(default=10.0, gt=0, le=MAX_YEARS, description="forecast horizon [years]")
     draws: int = Field(
         default=1000,
         ge=10,
@@ -165,15 +162,17 @@ def forecast_route(request: Request, body: ForecastRequest) -> dict[str, Any]:
     protocol = _unblocked_plan(body.assessment)
     sessions = body.sessions if body.sessions is not None else protocol.initial_sessions
     interval = (
-        body.interval_days
-        if body.interval_days is not None
-        else protocol.recommended_interval_days
+        body.interval_days if body.interval_days is not None else protocol.recommended_interval_days
     )
     days = series_days(
         sessions, interval, maintenance_months=body.maintenance_months, years=body.years
     )
     result = forecast(
-        body.assessment, days, years=body.years, draws=body.draws, seed=body.seed,
+        body.assessment,
+        days,
+        years=body.years,
+        draws=body.draws,
+        seed=body.seed,
         n_initial=sessions,
     ).to_json()
     result["curve"] = _thin_curves(result["curve"], body.curve_step_days)

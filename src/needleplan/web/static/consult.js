@@ -94,7 +94,7 @@
         last = { results: {}, threshold: null }; draw(); text("plan-status", "blocked"); return null;
       }
       return Promise.all(ORDER.map(function (k) {
-        return NP.postJSON("/api/v1/forecast", Object.assign({ assessment: a, draws: 300, seed: 11 }, SCENARIOS[k].extra));
+        return NP.postJSON("/api/v1/forecast", Object.assign({ assessment: a, draws: 300, seed: 11, curve_step_days: 7 }, SCENARIOS[k].extra));
       })).then(function (all) {
         if (mine !== seq) return;
         var results = {}, threshold = null, failed = null;

@@ -65,7 +65,9 @@
      opts.threshold: the noticeable improvement [% of pre-treatment firmness]
      opts.legend: optional <ul> to fill with the series labels */
   function drawForecast(container, opts) {
-    var W = 640, H = 300, L = 44, R = 12, T = 12, B = 36;
+    // Draw at the container's own width so text keeps its size on a phone.
+    var W = Math.max(320, Math.min(720, Math.round(container.clientWidth || 640)));
+    var H = Math.max(240, Math.round(W * 0.5)), L = 44, R = 12, T = 24, B = 36;
     container.textContent = "";
     var series = opts.series.filter(function (s) { return s && s.curve && s.curve.day.length; });
     var svg = el("svg", { viewBox: "0 0 " + W + " " + H, class: "np-chart",
@@ -95,13 +97,15 @@
       el("text", { x: L - 6, y: Y(v) + 4, "text-anchor": "end" }, grid).textContent = fmt(v) + "%";
     }
     var xstep = years <= 3 ? 0.5 : years <= 12 ? 1 : 2;
-    for (var yr = 0; yr <= years + 1e-9; yr += xstep) {
+    for (var yr = 0; yr <= years + 0.01; yr += xstep) {
       el("line", { x1: X(yr * 365.25), x2: X(yr * 365.25), y1: T, y2: H - B }, grid);
       el("text", { x: X(yr * 365.25), y: H - B + 16, "text-anchor": "middle" }, grid)
         .textContent = String(fmt(yr));
     }
     el("text", { x: (L + W - R) / 2, y: H - 4, "text-anchor": "middle", class: "np-axis" }, svg)
       .textContent = "years from the first session";
+    el("text", { x: 4, y: 12, class: "np-axis" }, svg)
+      .textContent = "firmness gain, % of the level before treatment";
 
     curves.forEach(function (c, i) {
       var s = series[i], cls = "np-s" + (s.colour === undefined ? i : s.colour);

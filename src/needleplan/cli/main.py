@@ -93,6 +93,7 @@ def exit_code_for(exc: NeedleplanError) -> int:
 def _register_commands() -> None:
     # Each command module adds its commands to ``app`` (one import + register line each).
     from needleplan.cli import consult as _consult
+    from needleplan.cli import forecast as _forecast
     from needleplan.cli import plan as _plan
     from needleplan.cli import schedule as _schedule
     from needleplan.cli import serve as _serve
@@ -100,6 +101,7 @@ def _register_commands() -> None:
     _plan.register(app)
     _consult.register(app)
     _schedule.register(app)
+    _forecast.register(app)
     _serve.register(app)
 
 

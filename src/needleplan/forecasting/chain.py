@@ -238,31 +238,39 @@ def simulate(
 def noticeable_span(
     day: NDArray[np.float64], curves: NDArray[np.float64], threshold: float, from_day: float
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
-    """How long each curve stays noticeable after ``from_day`` [days].
+    """How long each curve stays noticeable, without a break, after ``from_day`` [days].
 
-    The end is the last moment the improvement is at or above ``threshold`` (linear
-    interpolation between days), so a dip between maintenance sessions that recovers does not
-    end it. A curve never noticeable after ``from_day`` gives 0.
+    The span ends the first time the improvement drops below ``threshold`` after ``from_day``
+    (linear interpolation between days), once it has been at or above it: a dip below the
+    threshold before a maintenance session ends it, even if the session lifts it again. A curve
+    never noticeable after ``from_day`` gives 0.
 
     Returns
     -------
     span : ndarray, shape (n,)
-        Days from ``from_day`` to the end of noticeable improvement [days].
+        Days from ``from_day`` to the end of the unbroken noticeable improvement [days].
     censored : ndarray of bool, shape (n,)
         True where the curve is still noticeable on the horizon's last day (span is a lower
         bound).
     """
-    mask = (curves >= threshold) & (day >= from_day)[None, :]
-    has = mask.any(axis=1)
-    last = day.size - 1 - np.argmax(mask[:, ::-1], axis=1)
-    censored = has & (last == day.size - 1)
-    nxt = np.minimum(last + 1, day.size - 1)
+    n_days = day.size
+    idx = np.arange(n_days)
+    after = day >= from_day
+    above = (curves >= threshold) & after[None, :]
+    has = above.any(axis=1)
+    first = np.argmax(above, axis=1)
+    below = (curves < threshold) & (idx[None, :] > first[:, None])
+    ends = below.any(axis=1)
+    end_idx = np.where(ends, np.argmax(below, axis=1), n_days - 1)
+    censored = has & ~ends
     rows = np.arange(curves.shape[0])
-    v0 = curves[rows, last]
-    v1 = curves[rows, nxt]
+    prev = np.maximum(end_idx - 1, 0)
+    v0 = curves[rows, prev]
+    v1 = curves[rows, end_idx]
     drop = v0 - v1
-    frac = np.where((drop > 0) & ~censored, (v0 - threshold) / np.where(drop > 0, drop, 1.0), 0.0)
-    end = day[last] + np.clip(frac, 0.0, 1.0) * (day[nxt] - day[last])
+    frac = np.where(drop > 0, (v0 - threshold) / np.where(drop > 0, drop, 1.0), 1.0)
+    crossing = day[prev] + np.clip(frac, 0.0, 1.0) * (day[end_idx] - day[prev])
+    end = np.where(ends, crossing, day[-1])
     span = np.where(has, np.maximum(end - from_day, 0.0), 0.0)
     return span, censored
 
@@ -301,8 +309,8 @@ class Milestones:
     peak_improvement : float
         Median improvement on that day [% of pre-treatment firmness].
     noticeable_months_after_last_initial : Band
-        Months from the last initial session until the improvement falls below the noticeable
-        threshold for good, across draws (p10 is the slow responder) [months].
+        Months from the last initial session until the improvement first falls below the
+        noticeable threshold, across draws (p10 is the slow responder) [months].
     noticeable_censored : bool
         True if the median is still noticeable at the horizon (the months are a lower bound).
     back_to_baseline_day : int or None

@@ -44,7 +44,7 @@ class ModelParams:
         Ceiling of treatment-induced firmness for moderate laxity [% of pre-treatment firmness];
         diminishing returns as the skin nears it. Fitted.
     build_days : float
-        Time constant of the wound-healing build-up ``1/k_b`` [days]. Fitted (prior 21 days).
+        Time constant of the wound-healing build-up ``1/k_b`` [days]. Fitted (prior 30 days).
     fast_fade_days : float
         Time constant of the fast-fading (unremodelled) part ``1/k_f`` [days]. Fitted.
     slow_fade_years : float
@@ -75,7 +75,7 @@ class ModelParams:
 
     gain: float = 6.0
     capacity: float = 14.0
-    build_days: float = 21.0
+    build_days: float = 30.0
     fast_fade_days: float = 120.0
     slow_fade_years: float = 3.0
     remodelled_fraction: float = 0.3

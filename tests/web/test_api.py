@@ -170,3 +170,27 @@ def test_compare_can_include_thinned_curves(client: TestClient) -> None:
 def test_compare_of_a_blocked_plan_is_409(client: TestClient) -> None:
     response = client.post("/api/v1/compare", json={"assessment": PREGNANT, "draws": 50})
     assert response.status_code == 409
+
+
+def test_forecast_matches_the_cli_json(client: TestClient, tmp_path: Any) -> None:
+    source = tmp_path / "a.json"
+    source.write_text(json.dumps(SMOKER), encoding="utf-8")
+    args = ["--sessions", "3", "--interval-days", "30", "--maintenance-months", "9"]
+    args += ["--years", "5", "--draws", "100", "--seed", "4"]
+    cli = subprocess.run(
+        [sys.executable, "-m", "needleplan", "forecast", "--from", str(source), "--json", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    body = {
+        "assessment": SMOKER,
+        "sessions": 3,
+        "interval_days": 30,
+        "maintenance_months": 9,
+        "years": 5,
+        "draws": 100,
+        "seed": 4,
+    }
+    assert client.post("/api/v1/forecast", json=body).json() == json.loads(cli.stdout)

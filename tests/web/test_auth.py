@@ -309,3 +309,33 @@ def test_passwords_are_stored_as_argon2id_hashes() -> None:
     assert "a-long-password" not in stored
     assert store.authenticate("SOMEONE ", "a-long-password") == user
     assert store.authenticate("someone", "a-long-passworD") is None
+
+
+def test_add_user_rejects_bad_accounts() -> None:
+    from needleplan.exceptions import ConflictError, InputError
+
+    from .conftest import cheap_hasher
+
+    store = InMemoryUserStore(hasher=cheap_hasher())
+    store.add_user("pia", "long-enough-password", "practitioner")
+    with pytest.raises(InputError, match="password"):
+        store.add_user("short", "tiny", Role.ADMIN)
+    with pytest.raises(InputError, match="role"):
+        store.add_user("ghost", "long-enough-password", "owner")
+    with pytest.raises(InputError, match="username"):
+        store.add_user("   ", "long-enough-password", Role.ADMIN)
+    with pytest.raises(ConflictError):
+        store.add_user("PIA", "long-enough-password", Role.ADMIN)
+
+
+def test_demo_store_has_one_account_per_role_with_random_passwords() -> None:
+    from needleplan.web.auth import demo_user_store
+
+    from .conftest import cheap_hasher
+
+    store, passwords = demo_user_store(cheap_hasher())
+    _, again = demo_user_store(cheap_hasher())
+    assert {u.role for u in store.list_users()} == set(Role)
+    assert passwords != again
+    for username, password in passwords.items():
+        assert store.authenticate(username, password) is not None

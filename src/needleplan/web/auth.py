@@ -213,3 +213,26 @@ class InMemoryTokenStore:
             if hmac.compare_digest(known, digest):
                 return self.users.get_user(user_id)
         return None
+
+
+DEMO_ACCOUNTS: tuple[tuple[str, Role, str], ...] = (
+    ("admin", Role.ADMIN, "Demo Admin"),
+    ("practitioner", Role.PRACTITIONER, "Demo Practitioner"),
+    ("frontdesk", Role.FRONT_DESK, "Demo Front Desk"),
+)
+
+
+def demo_user_store(
+    hasher: PasswordHasher | None = None,
+) -> tuple[InMemoryUserStore, dict[str, str]]:
+    """An in-memory store with one account per role and fresh random passwords.
+
+    For trying the staff area without a database; ``needleplan serve --demo-users`` prints the
+    passwords once. Nothing is written anywhere.
+    """
+    store = InMemoryUserStore(hasher)
+    passwords: dict[str, str] = {}
+    for username, role, name in DEMO_ACCOUNTS:
+        passwords[username] = secrets.token_urlsafe(12)
+        store.add_user(username, passwords[username], role, name)
+    return store, passwords

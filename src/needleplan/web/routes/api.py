@@ -115,6 +115,12 @@ class CompareRequest(_Request):
     curves: bool = Field(
         default=False, description="include each scenario's median, p10 and p90 curves"
     )
+    keep_years: float = Field(
+        default=5.0,
+        gt=0,
+        le=MAX_YEARS,
+        description="the cheapest plan keeps the improvement noticeable this long [years]",
+    )
 
 
 def _checked_draws(request: Request, draws: int) -> None:
@@ -192,7 +198,12 @@ def compare_route(request: Request, body: CompareRequest) -> dict[str, Any]:
     _checked_draws(request, body.draws)
     protocol = _unblocked_plan(body.assessment)
     result = compare_scenarios(
-        body.assessment, protocol, years=body.years, draws=body.draws, seed=body.seed
+        body.assessment,
+        protocol,
+        years=body.years,
+        draws=body.draws,
+        seed=body.seed,
+        keep_years=body.keep_years,
     ).to_json(curves=body.curves)
     if body.curves:
         result["day"] = _thin(result["day"], body.curve_step_days)

@@ -188,3 +188,11 @@ def test_openapi_documents_the_versioned_api(client: TestClient) -> None:
     docs = client.get("/docs")
     assert docs.status_code == 200
     assert "/api/v1/openapi.json" in docs.text
+
+
+def test_api_json_is_gzipped_but_html_pages_are_not(client: TestClient) -> None:
+    body = {"assessment": REFERENCE, "draws": 50}
+    api = client.post("/api/v1/forecast", json=body, headers={"Accept-Encoding": "gzip"})
+    assert api.headers["content-encoding"] == "gzip"
+    page = client.get("/estimate", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in page.headers

@@ -20,6 +20,7 @@ from needleplan.web.routes import api, pages
 from needleplan.web.security import (
     ForbiddenError,
     LoginRequiredError,
+    SelectiveGZip,
     SessionManager,
     install_security_middleware,
 )
@@ -86,6 +87,7 @@ def create_app(
 
     install_error_handlers(app)
     install_security_middleware(app, settings)
+    app.add_middleware(SelectiveGZip)
 
     @app.exception_handler(LoginRequiredError)
     async def _login_required(request: Request, exc: LoginRequiredError) -> Response:

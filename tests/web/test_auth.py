@@ -20,7 +20,7 @@ from needleplan.web.security import SESSION_COOKIE, require_token
 from .conftest import PASSWORDS, Env, TestClient, csrf_from, login, make_env
 
 
-@pytest.mark.parametrize("path", ["/app/", "/app/consult", "/app/admin/users"])
+@pytest.mark.parametrize("path", ["/app/", "/app/consult", "/app/admin/users", "/app/leads"])
 def test_unauthenticated_staff_pages_redirect_to_login(client: TestClient, path: str) -> None:
     response = client.get(path, follow_redirects=False)
     assert response.status_code == 303
@@ -200,6 +200,9 @@ ACCESS = [
     ("admin", "/app/admin/users", 200),
     ("prac", "/app/admin/users", 403),
     ("desk", "/app/admin/users", 403),
+    ("admin", "/app/leads", 200),
+    ("prac", "/app/leads", 200),
+    ("desk", "/app/leads", 200),
 ]
 
 

@@ -146,3 +146,15 @@ def test_make_lead_keeps_the_consent_time() -> None:
         now=when,
     )
     assert (lead.name, lead.created_at) == ("A", when)
+
+
+def test_staff_see_consented_contact_requests(env: Env, client: TestClient) -> None:
+    from .conftest import login
+
+    contact(client, name="Maria <b>", email="maria@example.org", consent="yes", message="call")
+    contact(client, name="Nobody", email="n@example.org")  # no consent: not stored
+    login(client, "desk")
+    page = client.get("/app/leads").text
+    assert "Maria &lt;b&gt;" in page
+    assert "mailto:maria@example.org" in page
+    assert "Nobody" not in page

@@ -33,9 +33,8 @@ def register(app: typer.Typer) -> None:
         """
         import uvicorn
 
-        from needleplan.web import create_app, load_settings
-
         from needleplan.exceptions import ConfigError
+        from needleplan.web import create_app, load_settings
         from needleplan.web.auth import demo_user_store
 
         settings = load_settings()

@@ -44,6 +44,7 @@ router = APIRouter(include_in_schema=False)
 StaffDep = Annotated[StaffUser, Depends(require_staff)]
 ClinicalDep = Annotated[StaffUser, Depends(require_permission(Permission.CLINICAL))]
 AdminDep = Annotated[StaffUser, Depends(require_permission(Permission.USERS))]
+ContactsDep = Annotated[StaffUser, Depends(require_permission(Permission.CONTACTS))]
 
 
 def _templates(request: Request) -> Jinja2Templates:
@@ -273,6 +274,14 @@ def consult_page(request: Request, user: ClinicalDep) -> HTMLResponse:
         "contraindications": [c.value for c in Contraindication],
     }
     return render(request, "app/consult.html", options=options, disclaimer=DISCLAIMER)
+
+
+@router.get("/app/leads", response_class=HTMLResponse)
+def leads_page(request: Request, user: ContactsDep) -> HTMLResponse:
+    """Contact requests from the public estimator, newest first (each with its consent)."""
+    request.state.user = user
+    leads: LeadStore = request.app.state.lead_store
+    return render(request, "app/leads.html", leads=list(reversed(leads.list_leads())))
 
 
 @router.get("/app/admin/users", response_class=HTMLResponse)

@@ -114,6 +114,9 @@ def test_consultation_chart_changes_when_smoking_is_toggled(
     page.wait_for_selector('#consult-chart polyline[data-series="m12"]')
     assert page.text_content("#p-sessions").startswith("5")
     assert "severity: moderate" in page.text_content("#p-rationale")
+    page.wait_for_selector("#cost-table tbody tr")
+    assert page.locator("#cost-table tbody tr").count() == 5
+    assert "Cheapest plan" in page.text_content("#c-cheapest")
     before = _median_points(page, "series")
     months_before = page.text_content("#milestones tbody")
     _shot(page, "consult-nonsmoker.png")
@@ -126,6 +129,9 @@ def test_consultation_chart_changes_when_smoking_is_toggled(
     page.wait_for_selector('#consult-chart polyline[data-series="series"]')
     after = _median_points(page, "series")
     assert after != before, "the forecast curve moved when smoking was switched on"
+    new_version = page.get_attribute("#consult-chart", "data-version")
+    page.wait_for_selector(f'#costs[data-version="{new_version}"]')
+    assert "6 sessions, no maintenance" in page.text_content("#cost-table")
     assert page.text_content("#milestones tbody") != months_before
     assert "smoking" in page.text_content("#p-rationale").lower()
     _shot(page, "consult-smoker.png")

@@ -79,9 +79,42 @@
     });
   }
 
+  function money(x, cur) {
+    return x === null || x === undefined ? "–" : Math.round(x).toLocaleString() + " " + cur;
+  }
+
+  function costs(a, mine) {
+    NP.postJSON("/api/v1/compare", { assessment: a, draws: 300, seed: 11 }).then(function (res) {
+      if (mine !== seq) return;
+      $("costs").classList.remove("stale");
+      $("costs").dataset.version = String(mine);
+      var body = $("cost-table").querySelector("tbody"); body.textContent = "";
+      if (!res.ok) { text("c-cheapest", ""); text("c-upkeep", ""); return; }
+      var c = res.data, cur = c.currency;
+      text("c-years", String(c.years));
+      c.scenarios.forEach(function (sc) {
+        var tr = document.createElement("tr");
+        [sc.label, String(sc.initial_sessions + sc.maintenance_sessions), money(sc.cost, cur),
+         NP.fmt(sc.noticeable_years_total), money(sc.cost_per_noticeable_year, cur)]
+          .forEach(function (v) { var td = document.createElement("td"); td.textContent = v; tr.appendChild(td); });
+        body.appendChild(tr);
+      });
+      var ch = c.cheapest;
+      text("c-cheapest", ch ? "Cheapest plan that stays noticeable for " + c.keep_noticeable_years + " years: " +
+        ch.initial_sessions + " sessions " + ch.interval_days + " days apart, then maintenance every " +
+        ch.maintenance_months + " months (" + ch.sessions_total + " sessions, " + money(ch.cost, cur) + ")."
+        : "No schedule within the guideline keeps it noticeable for " + c.keep_noticeable_years + " years.");
+      var u = c.upkeep_vs_lapse;
+      text("c-upkeep", "Upkeep every " + u.maintenance_months + " months costs " + money(u.upkeep.cost, cur) +
+        "; letting results lapse and repeating the series costs " + money(u.lapse_and_repeat.cost, cur) +
+        " (saving " + money(u.saving, cur) + ").");
+    });
+  }
+
   function update() {
     var mine = ++seq;
     var a = assessment();
+    $("costs").classList.add("stale");
     text("plan-status", "updating…");
     NP.postJSON("/api/v1/plan", a).then(function (res) {
       if (mine !== seq) return null;
@@ -104,6 +137,7 @@
         });
         last = { results: results, threshold: threshold };
         draw();
+        costs(a, mine);
         text("plan-status", failed ? "forecast unavailable: " + failed.map(function (e) { return e.rule; }).join("; ") : "");
         $("consult-chart").dataset.version = String(mine);
       });

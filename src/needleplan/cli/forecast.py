@@ -76,9 +76,7 @@ def reading(result: ForecastResult) -> str:
         if m.peak_day >= m.last_initial_day
         else f"on day {m.peak_day}"
     )
-    return (
-        f"Her skin is firmest {when} (+{m.peak_improvement:.1f} % over before), {lasts}, {back}."
-    )
+    return f"Her skin is firmest {when} (+{m.peak_improvement:.1f} % over before), {lasts}, {back}."
 
 
 def render_forecast(result: ForecastResult, console: Console) -> None:
@@ -108,7 +106,9 @@ def render_forecast(result: ForecastResult, console: Console) -> None:
         else f"day {m.back_to_baseline_day} ({_years(m.back_to_baseline_day)})",
     )
     table.add_row("noticeable threshold", f"{result.noticeable_threshold:g} % firmness")
-    table.add_row("horizon / draws / seed", f"{result.years:g} years / {result.draws} / {result.seed}")
+    table.add_row(
+        "horizon / draws / seed", f"{result.years:g} years / {result.draws} / {result.seed}"
+    )
     console.print(table)
     console.print(escape(reading(result)))
     console.print(f"[dim]{escape(DISCLAIMER)}[/]")
@@ -157,11 +157,17 @@ def render_comparison(comp: Comparison, console: Console) -> None:
             f"{ch.cost:,.0f} {cur} (of {ch.candidates_checked} schedules checked)."
         )
     u = comp.upkeep_vs_lapse
+
+    def per_year(cost: float | None) -> str:
+        return "-" if cost is None else f"{cost:,.0f} {cur}"
+
     console.print(
-        f"Upkeep (maintenance every {u.maintenance_months:g} months) costs "
-        f"{u.upkeep.cost:,.0f} {cur} for {u.upkeep.noticeable_years:.1f} noticeable years; "
-        f"letting it lapse and repeating the series costs {u.lapse_and_repeat.cost:,.0f} {cur} "
-        f"for {u.lapse_and_repeat.noticeable_years:.1f}."
+        f"Upkeep (the series, then maintenance every {u.maintenance_months:g} months) costs "
+        f"{u.upkeep.cost:,.0f} {cur} for {u.upkeep.noticeable_years:.1f} noticeable years "
+        f"({per_year(u.upkeep.cost_per_noticeable_year)} a year); letting it lapse and repeating "
+        f"the full series costs {u.lapse_and_repeat.cost:,.0f} {cur} for "
+        f"{u.lapse_and_repeat.noticeable_years:.1f} "
+        f"({per_year(u.lapse_and_repeat.cost_per_noticeable_year)} a year)."
     )
     console.print(f"[dim]{escape(DISCLAIMER)}[/]")
 
@@ -210,7 +216,9 @@ def register(app: typer.Typer) -> None:
         """
         if maintenance_months is not None and no_maintenance:
             raise InputError.one(
-                "--maintenance-months", maintenance_months, "cannot be combined with --no-maintenance"
+                "--maintenance-months",
+                maintenance_months,
+                "cannot be combined with --no-maintenance",
             )
         assessment = c.build_assessment(source, c.AssessmentFlags())
         protocol = _protocol(assessment, guideline)
@@ -238,7 +246,9 @@ def register(app: typer.Typer) -> None:
 
             n_maint = result.session_days.size - result.n_initial
             if maintenance_months is not None:
-                label = f"{result.n_initial} sessions + maintenance every {maintenance_months:g} months"
+                label = (
+                    f"{result.n_initial} sessions + maintenance every {maintenance_months:g} months"
+                )
             elif n_maint:
                 label = f"{result.n_initial} sessions + {n_maint} maintenance sessions"
             else:
@@ -292,9 +302,7 @@ def register(app: typer.Typer) -> None:
             from needleplan.reports.charts import plot_forecast
 
             keys = ("single", "series", "maintenance_12m", "maintenance_6m")
-            plot_forecast(
-                [(comp.scenario(k).label, comp.scenario(k).result) for k in keys], plot
-            )
+            plot_forecast([(comp.scenario(k).label, comp.scenario(k).result) for k in keys], plot)
         if as_json:
             typer.echo(json.dumps(comp.to_json()))
             return

@@ -47,6 +47,7 @@ MAX_DRAWS = 100_000
 #: Gap that separates the initial series from maintenance when it is not given [days].
 SERIES_GAP_DAYS = 120.0
 QUANTILES = (0.10, 0.50, 0.90)
+VALIDATED_AGE = (18, 90)
 
 
 # --------------------------------------------------------------------------------------------
@@ -54,7 +55,7 @@ QUANTILES = (0.10, 0.50, 0.90)
 # --------------------------------------------------------------------------------------------
 def horizon_days(years: float) -> int:
     """Last day of a ``years`` horizon on the daily grid [days]."""
-    return int(math.floor(years * DAYS_PER_YEAR + 1e-9))
+    return math.floor(years * DAYS_PER_YEAR + 1e-9)
 
 
 def _check_years(years: float) -> None:
@@ -125,7 +126,7 @@ def series_days(
             f"{mlo:g}-{mhi:g} months"
         )
     step = maintenance_months * DAYS_PER_MONTH
-    count = int(math.floor((end - initial[-1]) / step + 1e-9))
+    count = math.floor((end - initial[-1]) / step + 1e-9)
     maint = np.round(initial[-1] + step * np.arange(1, count + 1, dtype=np.float64))
     return np.concatenate([initial, maint[maint <= end]])
 
@@ -135,6 +136,14 @@ def infer_initial_count(session_days: NDArray[np.float64]) -> int:
     gaps = np.diff(session_days)
     big = np.nonzero(gaps > SERIES_GAP_DAYS)[0]
     return int(big[0] + 1) if big.size else int(session_days.size)
+
+
+def _check_age(assessment: Assessment) -> None:
+    lo, hi = VALIDATED_AGE
+    if not lo <= assessment.age <= hi:
+        raise ModelRangeError(
+            f"age: {assessment.age} is outside the model's validated range {lo}-{hi} years"
+        )
 
 
 def _check_sessions(session_days: Sequence[float] | ArrayLike, end: int) -> NDArray[np.float64]:
@@ -228,6 +237,7 @@ def simulate(
         Improvement [% of pre-treatment firmness] for each ``z``.
     """
     _check_years(years)
+    _check_age(assessment)
     p = default_params() if params is None else params
     end = horizon_days(years)
     s = _check_sessions(session_days, end)
@@ -236,7 +246,11 @@ def simulate(
 
 
 def noticeable_span(
-    day: NDArray[np.float64], curves: NDArray[np.float64], threshold: float, from_day: float
+    day: NDArray[np.float64],
+    curves: NDArray[np.float64],
+    threshold: float,
+    from_day: float,
+    anchor_day: float | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """How long each curve stays noticeable, without a break, after ``from_day`` [days].
 
@@ -244,6 +258,12 @@ def noticeable_span(
     (linear interpolation between days), once it has been at or above it: a dip below the
     threshold before a maintenance session ends it, even if the session lifts it again. A curve
     never noticeable after ``from_day`` gives 0.
+
+    With ``anchor_day`` every curve is judged on that common day instead of its own first
+    noticeable day: a curve below the threshold on ``anchor_day`` gives 0, one above it gives the
+    span to its first drop after ``anchor_day``. A curve that lies above another on every day then
+    never gets a shorter span, which is what the population band's order-statistic shortcut
+    needs (see :func:`span_anchor_day`).
 
     Returns
     -------
@@ -257,8 +277,13 @@ def noticeable_span(
     idx = np.arange(n_days)
     after = day >= from_day
     above = (curves >= threshold) & after[None, :]
-    has = above.any(axis=1)
-    first = np.argmax(above, axis=1)
+    if anchor_day is None:
+        has = above.any(axis=1)
+        first = np.argmax(above, axis=1)
+    else:
+        a = int(np.clip(np.searchsorted(day, anchor_day), 0, n_days - 1))
+        has = above[:, a]
+        first = np.full(curves.shape[0], a)
     below = (curves < threshold) & (idx[None, :] > first[:, None])
     ends = below.any(axis=1)
     end_idx = np.where(ends, np.argmax(below, axis=1), n_days - 1)
@@ -275,10 +300,30 @@ def noticeable_span(
     return span, censored
 
 
+def span_anchor_day(
+    day: NDArray[np.float64],
+    median: NDArray[np.float64],
+    session_days: NDArray[np.float64],
+    n_initial: int,
+) -> float:
+    """The common day on which every draw's noticeable span is judged [days].
+
+    The median curve's peak between the last initial session and the next session (or the
+    horizon): the day on which most draws are furthest above the threshold.
+    """
+    last = float(session_days[n_initial - 1])
+    nxt = float(session_days[n_initial]) if session_days.size > n_initial else float(day[-1]) + 1
+    window = (day >= last) & (day < nxt)
+    if not window.any():
+        window = day >= last
+    idx = np.nonzero(window)[0]
+    return float(day[idx[int(np.argmax(median[idx]))]])
+
+
 def _quantile_positions(n: int, q: float) -> tuple[int, int, float]:
     """Order-statistic indices and weight of numpy's default ('linear') sample quantile."""
     h = (n - 1) * q
-    j = int(math.floor(h))
+    j = math.floor(h)
     return j, min(j + 1, n - 1), h - j
 
 
@@ -389,7 +434,9 @@ class ForecastResult:
     def to_json(self, *, ndigits: int = 3) -> dict[str, Any]:
         """The ``needleplan forecast --json`` document."""
         return {
-            "session_days": [int(d) if float(d).is_integer() else float(d) for d in self.session_days],
+            "session_days": [
+                int(d) if float(d).is_integer() else float(d) for d in self.session_days
+            ],
             "initial_sessions": self.n_initial,
             "noticeable_threshold": self.noticeable_threshold,
             "years": self.years,
@@ -424,7 +471,7 @@ def _milestones(
         noticeable_months_after_last_initial=spans,
         noticeable_censored=censored,
         back_to_baseline_day=back,
-        last_initial_day=int(round(last_initial)),
+        last_initial_day=round(last_initial),
         noticeable_years_total=float(np.count_nonzero(above)) / DAYS_PER_YEAR,
     )
 
@@ -481,6 +528,7 @@ def forecast(
         raise InputError.one("draws", draws, f"must be a whole number 1-{MAX_DRAWS}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InputError.one("seed", seed, "must be a whole number >= 0")
+    _check_age(assessment)
     p = default_params() if params is None else params
     end = horizon_days(years)
     s = _check_sessions(session_days, end)
@@ -499,7 +547,6 @@ def forecast(
     inputs = curve_inputs(assessment, s, z_sorted[needed], p)
     curves = improvement(day, inputs)
     last_initial = float(s[n_init - 1])
-    span, cens = noticeable_span(day, curves, p.noticeable_threshold, last_initial)
 
     def at(values: NDArray[np.float64], pos: tuple[int, int, float]) -> NDArray[np.float64]:
         j, k, w = pos
@@ -507,6 +554,8 @@ def forecast(
         return np.asarray(lo + w * (hi - lo), dtype=np.float64)
 
     p10, median, p90 = (at(curves, pos) for pos in positions)
+    anchor = span_anchor_day(day, median, s, n_init)
+    span, cens = noticeable_span(day, curves, p.noticeable_threshold, last_initial, anchor)
     months = [float(at(span, pos)) / DAYS_PER_MONTH for pos in positions]
     j, k, _ = positions[1]
     median_censored = bool(cens[where[j]] and cens[where[k]])
@@ -671,16 +720,14 @@ def compare_scenarios(
         run("single", "One session", series_days(1, interval, years=years), 1),
         run(
             "series",
-            f"{n} sessions, no maintenance",
+            f"{n} sessions, no upkeep",
             series_days(n, interval, years=years),
             n,
         ),
     ]
     for m in maintenance_months:
         sd = series_days(n, interval, maintenance_months=m, years=years)
-        scenarios.append(
-            run(f"maintenance_{m:g}m", f"{n} sessions + maintenance every {m:g} months", sd, n)
-        )
+        scenarios.append(run(f"maintenance_{m:g}m", f"{n} sessions + every {m:g} months", sd, n))
     cheapest = optimise.cheapest_schedule(
         assessment,
         keep_years=keep_years,

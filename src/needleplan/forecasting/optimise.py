@@ -189,7 +189,7 @@ def cheapest_schedule(
     longer-lasting plan.
     """
     pr = resolve_prices(prices)
-    if not 0 < keep_years:
+    if not keep_years > 0:
         raise InputError.one("keep_years", keep_years, "must be > 0")
     for name, (lo, hi) in (
         ("session_range", session_range),
@@ -311,7 +311,9 @@ def upkeep_vs_lapse(
     median curve.
     """
     pr = resolve_prices(prices)
-    sd_up = series_days(n_sessions, interval_days, maintenance_months=maintenance_months, years=years)
+    sd_up = series_days(
+        n_sessions, interval_days, maintenance_months=maintenance_months, years=years
+    )
     res_up = forecast(
         assessment, sd_up, years=years, draws=draws, seed=seed, params=params, n_initial=n_sessions
     )

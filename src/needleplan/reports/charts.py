@@ -9,13 +9,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import FuncFormatter
 
-from needleplan import DISCLAIMER  # noqa: E402
-from needleplan.forecasting.chain import ForecastResult  # noqa: E402
-from needleplan.forecasting.params import DAYS_PER_MONTH, DAYS_PER_YEAR  # noqa: E402
+from needleplan import DISCLAIMER
+from needleplan.forecasting.chain import ForecastResult
+from needleplan.forecasting.params import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 COLOURS = ("#1f6fb2", "#d1495b", "#2a9d8f", "#e9a03b", "#6a4c93", "#4d4d4d")
 
@@ -93,7 +93,9 @@ def plot_forecast(
     )
     ax.set_xlim(0, float(first.day[-1]) / unit)
     ax.set_ylim(low - (high - low) * (0.1 + 0.04 * len(scenarios)), high + (high - low) * 0.08)
-    ax.set_xlabel("months after the first session" if use_months else "years after the first session")
+    ax.set_xlabel(
+        "months after the first session" if use_months else "years after the first session"
+    )
     ax.set_ylabel("skin firmness compared with before treatment [%]")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:+.0f}%" if v else "0"))
     if not use_months:

@@ -133,9 +133,7 @@ class FitResult:
     claims: list[ClaimResult]
 
 
-def _fit_from(
-    targets: Targets, base: ModelParams, max_nfev: int
-) -> tuple[ModelParams, float, int]:
+def _fit_from(targets: Targets, base: ModelParams, max_nfev: int) -> tuple[ModelParams, float, int]:
     theta0 = to_theta(base)
     n_claims = sum(1 for c in targets.claims if c.kind == "range")
 

@@ -60,17 +60,20 @@ def session_states(
     cf = np.zeros((n, n_s))
     cs = np.zeros((n, n_s))
     phi = inputs.remodelled_fraction
-    kf = inputs.k_fast[:, 0]
-    ks = inputs.k_slow[:, 0]
+    kf, ks = inputs.k_fast, inputs.k_slow
+    dt = np.diff(inputs.session_days)[None, :]  # (1, S-1) [days]
+    # One-step propagators over each gap, computed at once: (n, S-1) each.
+    keep_p = np.exp(-inputs.k_build * dt)
+    keep_f, keep_s = np.exp(-kf * dt), np.exp(-ks * dt)
+    into_f = (1.0 - phi) * healing_kernel(dt, inputs.k_build, kf)
+    into_s = phi * healing_kernel(dt, inputs.k_build, ks)
     p[:, 0] = inputs.doses[:, 0]
     for k in range(1, n_s):
-        dt = np.array([inputs.session_days[k] - inputs.session_days[k - 1]])
-        p0, f0, s0 = p[:, k - 1], cf[:, k - 1], cs[:, k - 1]
-        p[:, k] = p0 * np.exp(-inputs.k_build * dt) + inputs.doses[:, k]
-        cf[:, k] = f0 * np.exp(-kf * dt) + (1.0 - phi) * p0 * healing_kernel(
-            dt, inputs.k_build, kf
-        )
-        cs[:, k] = s0 * np.exp(-ks * dt) + phi * p0 * healing_kernel(dt, inputs.k_build, ks)
+        j = k - 1
+        p0 = p[:, j]
+        p[:, k] = p0 * keep_p[:, j] + inputs.doses[:, k]
+        cf[:, k] = cf[:, j] * keep_f[:, j] + p0 * into_f[:, j]
+        cs[:, k] = cs[:, j] * keep_s[:, j] + p0 * into_s[:, j]
     return p, cf, cs
 
 

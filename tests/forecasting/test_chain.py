@@ -1,0 +1,215 @@
+"""forecast(), series_days() and the milestones: shapes, validation, the exact quantile shortcut."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from needleplan.domain import parse_assessment, reference_assessment
+from needleplan.exceptions import InputError, ModelRangeError
+from needleplan.forecasting.chain import (
+    forecast,
+    infer_initial_count,
+    noticeable_span,
+    span_anchor_day,
+    series_days,
+    simulate,
+)
+
+REF = reference_assessment()
+
+
+def test_series_days_spaces_the_initial_series_evenly() -> None:
+    assert series_days(5, 35).tolist() == [0, 35, 70, 105, 140]
+
+
+def test_series_days_adds_maintenance_every_m_months_until_the_horizon() -> None:
+    days = series_days(5, 35, maintenance_months=12, years=10)
+    maint = days[5:]
+    assert maint[0] == pytest.approx(140 + 365.25, abs=0.5)
+    assert np.allclose(np.diff(maint), 365.25, atol=1)
+    assert maint[-1] <= 3652
+    assert maint[-1] + 365.25 > 3652
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "field"),
+    [
+        ({"n_sessions": 0, "interval_days": 35}, InputError, "sessions"),
+        ({"n_sessions": 5, "interval_days": 3}, ModelRangeError, "interval_days"),
+        ({"n_sessions": 5, "interval_days": 35, "years": 20}, ModelRangeError, "years"),
+        ({"n_sessions": 5, "interval_days": 35, "years": -1}, InputError, "years"),
+        (
+            {"n_sessions": 5, "interval_days": 35, "maintenance_months": 48},
+            ModelRangeError,
+            "maintenance_months",
+        ),
+    ],
+)
+def test_series_days_rejects_values_outside_the_validated_range(
+    kwargs: dict[str, float], error: type[Exception], field: str
+) -> None:
+    with pytest.raises(error, match=field):
+        series_days(**kwargs)  # type: ignore[arg-type]
+
+
+def test_forecast_returns_a_daily_curve_with_an_ordered_band() -> None:
+    res = forecast(REF, series_days(5, 35))
+    assert res.day[0] == 0
+    assert res.day[-1] == 3652
+    assert np.all(np.diff(res.day) == 1)
+    assert res.median.shape == res.p10.shape == res.p90.shape == res.day.shape
+    assert np.all(res.p10 <= res.median + 1e-12)
+    assert np.all(res.median <= res.p90 + 1e-12)
+    assert res.median[0] == 0.0
+    assert res.noticeable_threshold == 4.9
+
+
+def test_forecast_is_reproducible_with_a_seed_and_varies_between_seeds() -> None:
+    a = forecast(REF, series_days(5, 35), seed=3)
+    b = forecast(REF, series_days(5, 35), seed=3)
+    c = forecast(REF, series_days(5, 35), seed=4)
+    np.testing.assert_array_equal(a.p10, b.p10)
+    assert not np.array_equal(a.p10, c.p10)
+
+
+def test_quantile_shortcut_equals_computing_every_draw() -> None:
+    """The order-statistic shortcut gives exactly numpy's per-day quantiles of all draws."""
+    sd = series_days(4, 28, maintenance_months=6, years=3)
+    draws, seed = 257, 11
+    res = forecast(REF, sd, years=3, draws=draws, seed=seed, n_initial=4)
+    z = np.random.default_rng(seed).standard_normal(draws)
+    day, curves = simulate(REF, sd, z, years=3)
+    q = np.quantile(curves, [0.1, 0.5, 0.9], axis=0)
+    np.testing.assert_allclose(res.p10, q[0], atol=1e-12)
+    np.testing.assert_allclose(res.median, q[1], atol=1e-12)
+    np.testing.assert_allclose(res.p90, q[2], atol=1e-12)
+    anchor = span_anchor_day(day, res.median, res.session_days, 4)
+    span, _ = noticeable_span(day, curves, res.noticeable_threshold, float(sd[3]), anchor)
+    band = res.milestones.noticeable_months_after_last_initial
+    months = np.quantile(span, [0.1, 0.5, 0.9]) / (365.25 / 12)
+    np.testing.assert_allclose([band.p10, band.median, band.p90], months, atol=1e-9)
+
+
+def test_improvement_rises_with_the_patient_random_effect_on_every_day() -> None:
+    """The premise of the shortcut: a better responder is better on every day."""
+    smoker = parse_assessment({**REF.to_json_dict(), "smoking": "current", "age": 72})
+    for who in (REF, smoker):
+        _, curves = simulate(who, series_days(6, 21, maintenance_months=9), np.linspace(-3, 3, 9))
+        assert np.all(np.diff(curves, axis=0) >= -1e-12)
+
+
+@pytest.mark.parametrize(
+    ("days", "error", "field"),
+    [
+        ([5, 40], InputError, "first session must be day 0"),
+        ([0, 40, 30], InputError, "strictly increasing"),
+        ([0, 3], ModelRangeError, "validated range"),
+        ([0, 5000], InputError, "inside the horizon"),
+        ([], InputError, "non-empty"),
+    ],
+)
+def test_forecast_rejects_bad_session_days(
+    days: list[float], error: type[Exception], field: str
+) -> None:
+    with pytest.raises(error, match=field):
+        forecast(REF, days)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"draws": 0}, InputError),
+        ({"draws": 2.5}, InputError),
+        ({"seed": -1}, InputError),
+        ({"years": 16}, ModelRangeError),
+    ],
+)
+def test_forecast_rejects_bad_settings(kwargs: dict[str, object], error: type[Exception]) -> None:
+    with pytest.raises(error):
+        forecast(REF, [0, 35], **kwargs)  # type: ignore[arg-type]
+
+
+def test_to_json_has_the_documented_shape() -> None:
+    doc = forecast(REF, series_days(5, 35), draws=200).to_json()
+    assert doc["session_days"] == [0, 35, 70, 105, 140]
+    assert doc["noticeable_threshold"] == 4.9
+    ms = doc["milestones"]
+    assert set(ms) >= {
+        "peak_day",
+        "peak_improvement",
+        "noticeable_months_after_last_initial",
+        "back_to_baseline_day",
+    }
+    assert set(ms["noticeable_months_after_last_initial"]) >= {"median", "p10", "p90"}
+    assert set(doc["curve"]) == {"day", "median", "p10", "p90"}
+    assert len(doc["curve"]["day"]) == len(doc["curve"]["median"]) == 3653
+
+
+def test_initial_series_is_inferred_from_the_gap_before_maintenance() -> None:
+    sd = series_days(5, 35, maintenance_months=6)
+    assert infer_initial_count(sd) == 5
+    assert forecast(REF, sd, draws=50).n_initial == 5
+
+
+def test_noticeable_span_ends_at_the_first_dip_and_flags_censoring() -> None:
+    day = np.arange(10.0)
+    curves = np.array(
+        [
+            [0, 6, 6, 6, 4, 6, 6, 6, 6, 6],  # dips on day 4: span ends between day 3 and 4
+            [0, 6, 6, 6, 6, 6, 6, 6, 6, 6],  # still noticeable at the horizon
+            [0, 1, 1, 1, 1, 1, 1, 1, 1, 1],  # never noticeable
+        ],
+        dtype=float,
+    )
+    span, censored = noticeable_span(day, curves, 5.0, 0.0)
+    assert span[0] == pytest.approx(3.5)
+    assert span[1] == 9.0
+    assert censored.tolist() == [False, True, False]
+    assert span[2] == 0.0
+
+
+def test_anchored_span_never_shortens_for_a_curve_that_is_higher_every_day() -> None:
+    """A weak responder noticeable only after a maintenance session does not outlast a strong one."""
+    day = np.arange(10.0)
+    curves = np.array(
+        [
+            [0, 6, 6, 4, 6, 6, 6, 6, 6, 4],  # strong: noticeable at once, dips on day 3
+            [0, 4, 4, 3, 5, 5, 5, 5, 5, 4],  # weak: noticeable only after the dip
+        ],
+        dtype=float,
+    )
+    free, _ = noticeable_span(day, curves, 5.0, 0.0)
+    assert free[1] > free[0]  # the unanchored span is not monotone: the reason for the anchor
+    anchored, _ = noticeable_span(day, curves, 5.0, 0.0, anchor_day=1.0)
+    assert anchored[0] == pytest.approx(2.5)
+    assert anchored[1] == 0.0
+
+
+def test_a_session_before_the_last_has_healed_adds_less() -> None:
+    early = forecast(REF, [0, 7], draws=101).milestones.peak_improvement
+    healed = forecast(REF, [0, 35], draws=101).milestones.peak_improvement
+    assert early < healed
+
+
+def test_each_further_initial_session_adds_less_at_the_peak() -> None:
+    peaks = [
+        forecast(REF, series_days(n, 35), draws=101).milestones.peak_improvement
+        for n in range(1, 8)
+    ]
+    gains = np.diff(peaks)
+    assert np.all(gains > 0)
+    assert np.all(np.diff(gains) < 0)
+
+
+def test_ageing_counts_against_the_improvement_long_after_treatment() -> None:
+    res = forecast(REF, [0], years=10, draws=101)
+    assert res.median[-1] < 0
+    assert res.milestones.back_to_baseline_day is not None
+
+
+def test_forecast_refuses_an_age_outside_the_validated_range() -> None:
+    """An Assessment built without validation (model_construct) still cannot extrapolate."""
+    too_old = REF.model_copy(update={"age": 97})
+    with pytest.raises(ModelRangeError, match="age"):
+        forecast(too_old, [0, 35])

@@ -131,7 +131,8 @@ def test_consultation_chart_changes_when_smoking_is_toggled(
     assert after != before, "the forecast curve moved when smoking was switched on"
     new_version = page.get_attribute("#consult-chart", "data-version")
     page.wait_for_selector(f'#costs[data-version="{new_version}"]')
-    assert "6 sessions, no maintenance" in page.text_content("#cost-table")
+    # The series row (second) now counts the smoker's 6 initial sessions.
+    assert page.text_content("#cost-table tbody tr:nth-child(2) td:nth-child(2)") == "6"
     assert page.text_content("#milestones tbody") != months_before
     assert "smoking" in page.text_content("#p-rationale").lower()
     _shot(page, "consult-smoker.png")

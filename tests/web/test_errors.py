@@ -196,3 +196,9 @@ def test_api_json_is_gzipped_but_html_pages_are_not(client: TestClient) -> None:
     assert api.headers["content-encoding"] == "gzip"
     page = client.get("/estimate", headers={"Accept-Encoding": "gzip"})
     assert "content-encoding" not in page.headers
+
+
+def test_api_responses_set_no_cookies(client: TestClient) -> None:
+    response = client.post("/api/v1/plan", json=REFERENCE)
+    assert "set-cookie" not in response.headers
+    assert "needleplan_csrf" in client.get("/estimate").headers["set-cookie"]

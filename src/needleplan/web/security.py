@@ -25,6 +25,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from needleplan import DISCLAIMER, __version__
 from needleplan.web.auth import Permission, StaffUser, TokenStore, UserStore
 from needleplan.web.errors import ApiError
 from needleplan.web.settings import Settings
@@ -154,7 +155,7 @@ def install_security_middleware(app: FastAPI, settings: Settings) -> None:
             headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
         if path.startswith(("/app", "/api/", "/login")):
             headers["Cache-Control"] = "no-store"
-        if fresh:
+        if fresh and not path.startswith("/api/"):  # API clients get no cookies
             response.set_cookie(
                 CSRF_COOKIE,
                 request.state.csrf_raw,
@@ -254,8 +255,6 @@ def require_token(permission: Permission | None = None) -> Callable[..., StaffUs
 
 def template_context(request: Request, **extra: Any) -> dict[str, Any]:
     """The values every page template may use."""
-    from needleplan import DISCLAIMER, __version__
-
     return {
         "csrf_token": csrf_token(request),
         "csrf_field": CSRF_FIELD,

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from needleplan import DISCLAIMER
 from needleplan.domain import (
     Aftercare,
     Area,
@@ -273,7 +272,7 @@ def consult_page(request: Request, user: ClinicalDep) -> HTMLResponse:
         "aftercare": [a.value for a in Aftercare],
         "contraindications": [c.value for c in Contraindication],
     }
-    return render(request, "app/consult.html", options=options, disclaimer=DISCLAIMER)
+    return render(request, "app/consult.html", options=options)
 
 
 @router.get("/app/leads", response_class=HTMLResponse)

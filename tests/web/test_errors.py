@@ -202,3 +202,11 @@ def test_api_responses_set_no_cookies(client: TestClient) -> None:
     response = client.post("/api/v1/plan", json=REFERENCE)
     assert "set-cookie" not in response.headers
     assert "needleplan_csrf" in client.get("/estimate").headers["set-cookie"]
+
+
+def test_openapi_declares_the_bearer_scheme_on_token_routes(client: TestClient) -> None:
+    spec = client.get("/api/v1/openapi.json").json()
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["HTTPBearer"]["scheme"] == "bearer"
+    assert spec["paths"]["/api/v1/whoami"]["get"]["security"] == [{"HTTPBearer": []}]
+    assert "security" not in spec["paths"]["/api/v1/plan"]["post"]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -219,17 +220,26 @@ def require_permission(permission: Permission) -> Callable[..., StaffUser]:
     return _dependency
 
 
-def bearer_user(request: Request) -> StaffUser:
+_bearer_scheme = HTTPBearer(
+    auto_error=False,
+    bearerFormat="np_<random>",
+    description="A token an admin issued at /app/admin/users; it acts with its user's role.",
+)
+
+
+def bearer_user(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer_scheme),
+) -> StaffUser:
     """API dependency: the user owning the ``Authorization: Bearer`` token (401 otherwise)."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
     challenge = {"WWW-Authenticate": 'Bearer realm="needleplan"'}
-    if scheme.lower() != "bearer" or not token.strip():
+    token = credentials.credentials.strip() if credentials is not None else ""
+    if not token:
         raise ApiError.one(
             401, "authorization", None, "a bearer token is required", headers=challenge
         )
     tokens: TokenStore = request.app.state.token_store
-    user = tokens.user_for_token(token.strip())
+    user = tokens.user_for_token(token)
     if user is None:
         raise ApiError.one(
             401, "authorization", None, "unknown or revoked token", headers=challenge

@@ -25,7 +25,7 @@ from needleplan.forecasting.chain import (
 )
 from needleplan.guideline import make_protocol
 from needleplan.web.auth import StaffUser
-from needleplan.web.errors import ERROR_RESPONSES, ApiError
+from needleplan.web.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from needleplan.web.ratelimit import TokenBucketLimiter, client_key, too_many
 from needleplan.web.security import require_token, session_user
 
@@ -214,7 +214,12 @@ def compare_route(request: Request, body: CompareRequest) -> dict[str, Any]:
     return result
 
 
-@router.get("/whoami", tags=["auth"], summary="The user a bearer token acts as")
+@router.get(
+    "/whoami",
+    tags=["auth"],
+    summary="The user a bearer token acts as",
+    responses={401: {"model": ErrorBody, "description": "no token, or an unknown one"}},
+)
 def whoami(user: Annotated[StaffUser, Depends(require_token())]) -> dict[str, str]:
     """Check an integration token: who it belongs to and the role it carries."""
     return {

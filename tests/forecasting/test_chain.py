@@ -11,10 +11,11 @@ from needleplan.forecasting.chain import (
     forecast,
     infer_initial_count,
     noticeable_span,
-    span_anchor_day,
+    response_peak_days,
     series_days,
     simulate,
 )
+from needleplan.forecasting.params import default_params
 
 REF = reference_assessment()
 
@@ -84,7 +85,7 @@ def test_quantile_shortcut_equals_computing_every_draw() -> None:
     np.testing.assert_allclose(res.p10, q[0], atol=1e-12)
     np.testing.assert_allclose(res.median, q[1], atol=1e-12)
     np.testing.assert_allclose(res.p90, q[2], atol=1e-12)
-    anchor = span_anchor_day(day, res.median, res.session_days, 4)
+    anchor = float(sd[3]) + response_peak_days(default_params())
     span, _ = noticeable_span(day, curves, res.noticeable_threshold, float(sd[3]), anchor)
     band = res.milestones.noticeable_months_after_last_initial
     months = np.quantile(span, [0.1, 0.5, 0.9]) / (365.25 / 12)
@@ -162,7 +163,7 @@ def test_noticeable_span_ends_at_the_first_dip_and_flags_censoring() -> None:
         ],
         dtype=float,
     )
-    span, censored = noticeable_span(day, curves, 5.0, 0.0)
+    span, censored = noticeable_span(day, curves, 5.0, 0.0, anchor_day=1.0)
     assert span[0] == pytest.approx(3.5)
     assert span[1] == 9.0
     assert censored.tolist() == [False, True, False]
@@ -213,3 +214,13 @@ def test_forecast_refuses_an_age_outside_the_validated_range() -> None:
     too_old = REF.model_copy(update={"age": 97})
     with pytest.raises(ModelRangeError, match="age"):
         forecast(too_old, [0, 35])
+
+
+def test_noticeable_span_anchor_makes_a_higher_curve_never_shorter() -> None:
+    """A late riser that only becomes noticeable after a dip of a higher curve gets no more."""
+    day = np.arange(10.0)
+    high = np.array([6, 6, 6, 4.5, 6, 6, 6, 6, 6, 4], dtype=float)
+    low = np.array([1, 1, 1, 1, 5.5, 5.5, 5.5, 5.5, 5.5, 1], dtype=float)
+    span, _ = noticeable_span(day, np.vstack([high, low]), 5.0, 0.0, 1.0)
+    assert span[0] >= span[1]
+    assert span[1] == 0.0

@@ -45,7 +45,7 @@ def render_schedule(course: CourseSchedule, clinic: ClinicConfig, console: Conso
     table.add_column("day")
     table.add_column("time")
     table.add_column("practitioner")
-    table.add_column("days after previous", justify="right")
+    table.add_column("gap (days)", justify="right")
     previous: date | None = None
     for s in course.sessions:
         day = s.start.date()
@@ -54,7 +54,7 @@ def render_schedule(course: CourseSchedule, clinic: ClinicConfig, console: Conso
             str(s.number),
             day.isoformat(),
             f"{s.start:%A}",
-            f"{s.start:%H:%M}-{s.end:%H:%M} (UTC{s.start:%z})",
+            f"{s.start:%H:%M}-{s.end:%H:%M} UTC{s.start.isoformat()[-6:]}",
             escape(s.practitioner),
             gap,
         )

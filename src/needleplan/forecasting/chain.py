@@ -245,6 +245,32 @@ def simulate(
     return day, improvement(day, curve_inputs(assessment, s, z, p))
 
 
+def _first_drop(
+    day: NDArray[np.float64], curves: NDArray[np.float64], threshold: float, start: int
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Moment each curve first falls below ``threshold`` after grid index ``start``.
+
+    Linear interpolation between days; ``day[-1]`` and censored=True if it never does.
+    """
+    n_days = day.size
+    if start + 1 >= n_days:  # nothing after the start: noticeable or not, it is censored
+        return np.full(curves.shape[0], day[-1]), np.ones(curves.shape[0], dtype=bool)
+    below = curves[:, start + 1 :] < threshold
+    ends = below.any(axis=1)
+    end_idx = np.where(ends, start + 1 + np.argmax(below, axis=1), n_days - 1)
+    rows = np.arange(curves.shape[0])
+    prev = np.maximum(end_idx - 1, 0)
+    v0 = curves[rows, prev]
+    v1 = curves[rows, end_idx]
+    drop = v0 - v1
+    frac = np.where(drop > 0, (v0 - threshold) / np.where(drop > 0, drop, 1.0), 1.0)
+    crossing = day[prev] + np.clip(frac, 0.0, 1.0) * (day[end_idx] - day[prev])
+    return (
+        np.asarray(np.where(ends, crossing, day[-1]), dtype=np.float64),
+        np.asarray(~ends, dtype=bool),
+    )
+
+
 def noticeable_span(
     day: NDArray[np.float64],
     curves: NDArray[np.float64],
@@ -254,70 +280,53 @@ def noticeable_span(
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """How long each curve stays noticeable, without a break, after ``from_day`` [days].
 
-    The span ends the first time the improvement drops below ``threshold`` after ``from_day``
-    (linear interpolation between days), once it has been at or above it: a dip below the
-    threshold before a maintenance session ends it, even if the session lifts it again. A curve
-    never noticeable after ``from_day`` gives 0.
-
-    With ``anchor_day`` every curve is judged on that common day instead of its own first
-    noticeable day: a curve below the threshold on ``anchor_day`` gives 0, one above it gives the
-    span to its first drop after ``anchor_day``. A curve that lies above another on every day then
-    never gets a shorter span, which is what the population band's order-statistic shortcut
-    needs (see :func:`span_anchor_day`).
+    A curve noticeable at ``anchor_day`` (``forecast`` uses the typical response peak after the
+    last initial session, :func:`response_peak_days`) stays noticeable until it first falls
+    below ``threshold`` after the anchor; a curve noticeable at ``from_day`` but not at the
+    anchor, until it first falls below after ``from_day``; otherwise the span is 0. Without an
+    anchor, each curve is judged from its own first noticeable day after ``from_day``. A dip below the
+    threshold before a maintenance session ends the span even if the session lifts it again.
+    The anchor does not depend on the curve, so a curve that is higher on every day never gets
+    a shorter span (the monotonicity the band and the Hypothesis properties rely on).
 
     Returns
     -------
     span : ndarray, shape (n,)
         Days from ``from_day`` to the end of the unbroken noticeable improvement [days].
     censored : ndarray of bool, shape (n,)
-        True where the curve is still noticeable on the horizon's last day (span is a lower
-        bound).
+        True where the curve is still noticeable on the horizon's last day (a lower bound).
     """
-    n_days = day.size
-    idx = np.arange(n_days)
-    after = day >= from_day
-    above = (curves >= threshold) & after[None, :]
+    last = day.size - 1
+    i_from = min(int(np.searchsorted(day, from_day, side="left")), last)
     if anchor_day is None:
+        # Each curve judged from its own first noticeable day: not monotone (a late riser can
+        # outlast a higher curve that dipped earlier), kept for single curves only.
+        above = (curves >= threshold) & (np.arange(day.size) >= i_from)[None, :]
         has = above.any(axis=1)
         first = np.argmax(above, axis=1)
-    else:
-        a = int(np.clip(np.searchsorted(day, anchor_day), 0, n_days - 1))
-        has = above[:, a]
-        first = np.full(curves.shape[0], a)
-    below = (curves < threshold) & (idx[None, :] > first[:, None])
-    ends = below.any(axis=1)
-    end_idx = np.where(ends, np.argmax(below, axis=1), n_days - 1)
-    censored = has & ~ends
-    rows = np.arange(curves.shape[0])
-    prev = np.maximum(end_idx - 1, 0)
-    v0 = curves[rows, prev]
-    v1 = curves[rows, end_idx]
-    drop = v0 - v1
-    frac = np.where(drop > 0, (v0 - threshold) / np.where(drop > 0, drop, 1.0), 1.0)
-    crossing = day[prev] + np.clip(frac, 0.0, 1.0) * (day[end_idx] - day[prev])
-    end = np.where(ends, crossing, day[-1])
-    span = np.where(has, np.maximum(end - from_day, 0.0), 0.0)
+        ends = np.empty(curves.shape[0])
+        cens = np.zeros(curves.shape[0], dtype=bool)
+        for row in range(curves.shape[0]):  # loop over curves (a handful), not days
+            e, c = _first_drop(day, curves[row : row + 1], threshold, int(first[row]))
+            ends[row], cens[row] = e[0], c[0]
+        span = np.where(has, np.maximum(ends - from_day, 0.0), 0.0)
+        return np.asarray(span, dtype=np.float64), np.asarray(has & cens, dtype=bool)
+    anchor = max(anchor_day, from_day)
+    i_anchor = min(int(np.searchsorted(day, anchor, side="left")), last)
+    at_anchor = curves[:, i_anchor] >= threshold
+    at_from = curves[:, i_from] >= threshold
+    end_a, cens_a = _first_drop(day, curves, threshold, i_anchor)
+    end_f, cens_f = _first_drop(day, curves, threshold, i_from)
+    end = np.where(at_anchor, end_a, np.where(at_from, end_f, from_day))
+    censored = np.asarray(np.where(at_anchor, cens_a, at_from & cens_f), dtype=bool)
+    span = np.asarray(np.maximum(end - from_day, 0.0), dtype=np.float64)
     return span, censored
 
 
-def span_anchor_day(
-    day: NDArray[np.float64],
-    median: NDArray[np.float64],
-    session_days: NDArray[np.float64],
-    n_initial: int,
-) -> float:
-    """The common day on which every draw's noticeable span is judged [days].
-
-    The median curve's peak between the last initial session and the next session (or the
-    horizon): the day on which most draws are furthest above the threshold.
-    """
-    last = float(session_days[n_initial - 1])
-    nxt = float(session_days[n_initial]) if session_days.size > n_initial else float(day[-1]) + 1
-    window = (day >= last) & (day < nxt)
-    if not window.any():
-        window = day >= last
-    idx = np.nonzero(window)[0]
-    return float(day[idx[int(np.argmax(median[idx]))]])
+def response_peak_days(params: ModelParams) -> float:
+    """Days from a session to the peak of the typical fast response ``ln(k_b/k_f)/(k_b-k_f)``."""
+    kb, kf = params.k_build, params.k_fast
+    return float(math.log(kb / kf) / (kb - kf))
 
 
 def _quantile_positions(n: int, q: float) -> tuple[int, int, float]:
@@ -355,7 +364,8 @@ class Milestones:
         Median improvement on that day [% of pre-treatment firmness].
     noticeable_months_after_last_initial : Band
         Months from the last initial session until the improvement first falls below the
-        noticeable threshold, across draws (p10 is the slow responder) [months].
+        noticeable threshold (judged from the typical response peak on, see
+        :func:`noticeable_span`), across draws (p10 is the slow responder) [months].
     noticeable_censored : bool
         True if the median is still noticeable at the horizon (the months are a lower bound).
     back_to_baseline_day : int or None
@@ -406,6 +416,9 @@ class ForecastResult:
     n_initial : int
         Sessions in the initial series (the rest are maintenance).
     milestones : Milestones
+    anchor_days : float
+        Days after the last initial session at which "noticeable" is first judged (the typical
+        response peak, see :func:`noticeable_span`) [days].
     years, draws, seed :
         The horizon [years] and Monte Carlo settings used.
     """
@@ -422,6 +435,7 @@ class ForecastResult:
     draws: int
     seed: int
     factors: tuple[str, ...] = field(default_factory=tuple)
+    anchor_days: float = 0.0
 
     @property
     def last_initial_day(self) -> float:
@@ -547,6 +561,9 @@ def forecast(
     inputs = curve_inputs(assessment, s, z_sorted[needed], p)
     curves = improvement(day, inputs)
     last_initial = float(s[n_init - 1])
+    span, cens = noticeable_span(
+        day, curves, p.noticeable_threshold, last_initial, last_initial + response_peak_days(p)
+    )
 
     def at(values: NDArray[np.float64], pos: tuple[int, int, float]) -> NDArray[np.float64]:
         j, k, w = pos
@@ -554,8 +571,6 @@ def forecast(
         return np.asarray(lo + w * (hi - lo), dtype=np.float64)
 
     p10, median, p90 = (at(curves, pos) for pos in positions)
-    anchor = span_anchor_day(day, median, s, n_init)
-    span, cens = noticeable_span(day, curves, p.noticeable_threshold, last_initial, anchor)
     months = [float(at(span, pos)) / DAYS_PER_MONTH for pos in positions]
     j, k, _ = positions[1]
     median_censored = bool(cens[where[j]] and cens[where[k]])
@@ -575,6 +590,7 @@ def forecast(
         draws=draws,
         seed=seed,
         factors=patient_modifiers(assessment).factors,
+        anchor_days=response_peak_days(p),
     )
 
 

@@ -98,7 +98,9 @@ def plot_forecast(
     )
     ax.set_ylabel("skin firmness compared with before treatment [%]")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:+.0f}%" if v else "0"))
-    if not use_months:
+    if use_months:
+        ax.set_xticks(np.arange(0, float(first.day[-1]) / unit + 1e-9, 3.0))
+    else:
         ax.set_xticks(np.arange(0, np.floor(horizon_years) + 1, 1.0))
     ax.set_title(title, fontsize=13, loc="left")
     ax.grid(alpha=0.25)

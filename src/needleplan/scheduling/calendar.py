@@ -20,8 +20,6 @@ import numpy.typing as npt
 from needleplan.scheduling.clinic import ClinicConfig, Practitioner, TimeSpan, Weekday
 from needleplan.scheduling.models import Busy
 
-_DAY_SECONDS = 86_400
-
 
 def local_datetime(day: date, minutes: int, tz: ZoneInfo) -> datetime | None:
     """The aware datetime at ``minutes`` after local midnight of ``day``; None if it does not exist.
@@ -126,10 +124,11 @@ class BusyIndex:
         if b_start is None or starts.size == 0:
             return np.ones(starts.shape, dtype=bool)
         b_end = self.ends[practitioner]
-        # Only busy periods that can touch this batch matter; the arrays are sorted by start.
-        lo = int(np.searchsorted(b_start, int(starts.min()) - _DAY_SECONDS * 7, side="left"))
-        hi = int(np.searchsorted(b_start, int(starts.max()) + duration_s, side="right"))
-        bs, be = b_start[lo:hi], b_end[lo:hi]
+        # Only busy periods that can touch this batch matter: those starting before the last
+        # candidate ends (the arrays are sorted by start) and ending after the first begins.
+        hi = int(np.searchsorted(b_start, int(starts.max()) + duration_s, side="left"))
+        near = b_end[:hi] > int(starts.min())
+        bs, be = b_start[:hi][near], b_end[:hi][near]
         if bs.size == 0:
             return np.ones(starts.shape, dtype=bool)
         ends = starts + duration_s

@@ -33,7 +33,7 @@ from pydantic import (
 )
 
 from needleplan.domain.assessment import Area, problems_from_validation
-from needleplan.exceptions import ConfigError
+from needleplan.exceptions import ConfigError, InputError
 
 EXAMPLE_CLINIC = "example_clinic.toml"
 
@@ -136,7 +136,7 @@ class Closure(BaseModel):
 
     start: date
     end: date | None = None
-    reason: str = "clinic closed"
+    reason: str = "closed"
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -325,8 +325,6 @@ class ClinicConfig(BaseModel):
         for p in self.practitioners:
             if p.name == name:
                 return p
-        from needleplan.exceptions import InputError
-
         raise InputError.one(
             "practitioner",
             name,

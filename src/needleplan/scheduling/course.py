@@ -134,6 +134,9 @@ class Planner:
     interval: tuple[int, int]
     _cache: dict[date, list[DayOptions]] = field(default_factory=dict)
     _dead: set[tuple[int, date]] = field(default_factory=set)
+    _best: dict[tuple[date, Anchor], tuple[datetime, str, float] | None] = field(
+        default_factory=dict
+    )
     failure: _Failure | None = None
     floor: date | None = None
 
@@ -155,6 +158,9 @@ class Planner:
 
     def best_slot(self, day: date, anchor: Anchor) -> tuple[datetime, str, float] | None:
         """The cheapest free start on ``day`` for the anchor: (start, practitioner, cost)."""
+        key = (day, anchor)
+        if key in self._best:
+            return self._best[key]
         best: tuple[datetime, str, float] | None = None
         for opts in self.options(day):
             if not opts.starts:
@@ -166,6 +172,7 @@ class Planner:
             i = int(np.argmin(cost))
             if best is None or float(cost[i]) < best[2]:
                 best = (opts.starts[i], opts.practitioner, float(cost[i]))
+        self._best[key] = best
         return best
 
     def day_reason(self, day: date) -> str:
@@ -293,15 +300,12 @@ class Planner:
             if rest is not None:
                 return [Placement(first, who, None), *rest]
         end = start + timedelta(days=horizon)
+        any_slot = any(self.best_slot(start + timedelta(days=i), seed) for i in range(horizon + 1))
         self._fail(
             1,
-            f"no free slot from {start:%Y-%m-%d} to {end:%Y-%m-%d} that lets the whole series "
-            f"fit"
-            + (
-                ""
-                if any(self.best_slot(start + timedelta(days=i), seed) for i in range(horizon + 1))
-                else f": {self.explain(start, end)}"
-            ),
+            f"no start from {start:%Y-%m-%d} to {end:%Y-%m-%d} lets the whole series fit"
+            if any_slot
+            else f"no free slot from {start:%Y-%m-%d} to {end:%Y-%m-%d}: {self.explain(start, end)}",
             (start, end),
             start,
         )
@@ -445,10 +449,16 @@ def schedule_course(
         raise planner.raise_failure(Anchor(None, preferred, practitioner))
     warnings = placement_warnings(placements, 1, planner.interval)
     if placements[0].start.date() != start:
+        seed = Anchor(None, preferred, practitioner)
+        why = (
+            planner.day_reason(start)
+            if planner.best_slot(start, seed) is None
+            else "to let the whole series fit"
+        )
         warnings.insert(
             0,
             f"session 1 starts on {placements[0].start:%a %Y-%m-%d}, not the requested "
-            f"{start:%a %Y-%m-%d} ({planner.day_reason(start) if planner.best_slot(start, Anchor(None, preferred, practitioner)) is None else 'to let the whole series fit'})",
+            f"{start:%a %Y-%m-%d} ({why})",
         )
     return CourseSchedule(
         course_id=course_id if course_id is not None else str(uuid.uuid4()),

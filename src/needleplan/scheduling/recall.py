@@ -14,13 +14,12 @@ thin wrapper :func:`maintenance_due` calls the forecast model
 from __future__ import annotations
 
 import calendar
-import importlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import pairwise
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -50,8 +49,9 @@ Forecaster = Callable[..., ForecastCurve]
 
 def default_forecaster() -> Forecaster:
     """The forecast model, :func:`needleplan.forecasting.chain.forecast`."""
-    module = importlib.import_module("needleplan.forecasting.chain")
-    return cast(Forecaster, module.forecast)
+    from needleplan.forecasting.chain import forecast  # imported on use: numpy-heavy
+
+    return forecast
 
 
 def _curve(day: npt.ArrayLike, median: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:

@@ -292,26 +292,24 @@ def gap_reports(
     planned_lasting, planned_peak = measure(planned_dates)
     replanned_lasting, replanned_peak = measure(dates)
     extra_lasting, _ = measure(extra_dates)
-    # Time of noticeable improvement is counted from the first session so a longer course is
-    # not credited for merely ending later.
-    offset_planned = (planned_dates[-1] - start).days
-    offset_replanned = (dates[-1] - start).days
-    offset_extra = (extra_dates[-1] - start).days
-    total_planned = planned_lasting + offset_planned
-    total_replanned = replanned_lasting + offset_replanned
-    total_extra = extra_lasting + offset_extra
-    loss = total_planned - total_replanned
+    # The result of a course is how long it stays noticeable once the course is over, so the
+    # durations are counted from each variant's own last session (a delay that merely moves
+    # the whole curve later is not a gain).
+    loss = planned_lasting - replanned_lasting
     room = len(replanned.sessions) < protocol.session_range.max
-    advised = bool(loss > tolerance_days and total_extra > total_replanned and room)
+    advised = bool(loss > tolerance_days and extra_lasting > replanned_lasting and room)
     reports = []
     for number, gap in long_gaps:
         text = (
             f"session {number} comes {gap - window_max} days after the window closes; the "
-            f"forecast median stays noticeable until day {total_replanned:.0f} instead of "
-            f"{total_planned:.0f} (from the first session)"
+            f"forecast median stays noticeable for {replanned_lasting:.0f} days after the last "
+            f"session instead of {planned_lasting:.0f}, peak "
+            f"{replanned_peak - planned_peak:+.1f} points"
         )
         if advised:
-            text += f"; one extra session is advised (noticeable until day {total_extra:.0f})"
+            text += (
+                f"; one extra session is advised (noticeable for {extra_lasting:.0f} days after it)"
+            )
         elif loss > tolerance_days and not room:
             text += "; the protocol's session range has no room for an extra session"
         else:

@@ -119,7 +119,11 @@ def quantity(claim: Claim, result: ForecastResult) -> tuple[float, bool]:
         return result.improvement_on(last + claim.days), False
     if claim.quantity == "noticeable_days_median_curve":
         span, cens = noticeable_span(
-            result.day, result.median[None, :], result.noticeable_threshold, last
+            result.day,
+            result.median[None, :],
+            result.noticeable_threshold,
+            last,
+            last + result.anchor_days,
         )
         return float(span[0]), bool(cens[0])
     if claim.quantity == "noticeable_days_population":

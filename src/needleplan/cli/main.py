@@ -95,6 +95,7 @@ def _register_commands() -> None:
     from needleplan.cli import consult as _consult
     from needleplan.cli import forecast as _forecast
     from needleplan.cli import plan as _plan
+    from needleplan.cli import records as _records
     from needleplan.cli import schedule as _schedule
     from needleplan.cli import serve as _serve
 
@@ -102,6 +103,7 @@ def _register_commands() -> None:
     _consult.register(app)
     _schedule.register(app)
     _forecast.register(app)
+    _records.register(app)
     _serve.register(app)
 
 

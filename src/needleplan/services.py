@@ -1,0 +1,1178 @@
+"""Use-cases shared by the CLI and the web app: the one place that opens a transaction and commits.
+
+Every public function takes a :class:`~needleplan.storage.Database` first and runs as one
+transaction: it stores everything or nothing. Input arrives as domain values or plain mappings
+(validated here, :class:`~needleplan.exceptions.InputError` names the field, value and rule);
+results are domain values from :mod:`needleplan.domain.records`.
+
+Error contract: ``NotFoundError`` for a missing record, ``ConflictError`` for a double booking or a
+duplicate key, ``StateError`` for an illegal status change, ``BlockedError`` for a blocked
+protocol, ``PermissionDeniedError`` for a role that may not act.
+"""
+
+from __future__ import annotations
+
+import calendar
+import contextlib
+import functools
+import itertools
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from needleplan.domain.assessment import Assessment, parse_assessment
+from needleplan.domain.protocol import Protocol
+from needleplan.domain.records import (
+    USERNAME_PATTERN,
+    Appointment,
+    AppointmentKind,
+    AppointmentStatus,
+    AssessmentRecord,
+    AuditEvent,
+    Clinic,
+    ContactAttempt,
+    ContactChannel,
+    ContactOutcome,
+    Course,
+    CourseStatus,
+    LedgerEntry,
+    Measurement,
+    MeasurementDraft,
+    Patient,
+    PatientDraft,
+    PerformedSession,
+    PerformedSessionDraft,
+    Practitioner,
+    RecallEntry,
+    RecallStatus,
+    Role,
+    SlotRequest,
+    User,
+    parse_record,
+)
+from needleplan.exceptions import (
+    BlockedError,
+    ConflictError,
+    FieldProblem,
+    InputError,
+    NeedleplanError,
+    NotFoundError,
+    PermissionDeniedError,
+    StateError,
+)
+from needleplan.guideline import Guideline, make_protocol
+from needleplan.scheduling import (
+    Busy,
+    ClinicConfig,
+    CourseSchedule,
+    maintenance_due,
+    schedule_course,
+)
+from needleplan.storage import Database, UnitOfWork, demo
+from needleplan.storage.demo import DemoSummary
+from needleplan.storage.repositories import to_user
+
+T = TypeVar("T")
+
+MIN_PASSWORD_LENGTH = 10
+_hasher = PasswordHasher()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None, field_name: str) -> datetime:
+    if value is None:
+        return utc_now()
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InputError.one(field_name, value.isoformat(), "must be timezone-aware")
+    return value
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def parse_enum(kind: type[E], value: Any, field_name: str) -> E:
+    """``value`` as a member of ``kind`` or an InputError listing the allowed values."""
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in kind)
+        raise InputError.one(field_name, value, f"must be one of {allowed}") from None
+
+
+def add_months(day: date, months: int) -> date:
+    """``day`` moved by whole calendar months, clamped to the month's last day."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+# --------------------------------------------------------------------------- clinic
+
+
+def ensure_clinic(db: Database, name: str = "needleplan clinic", timezone: str = "UTC") -> Clinic:
+    """The clinic of this database, created on first use."""
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError.one("timezone", timezone, "must be an IANA time zone name") from None
+    with db.transaction() as uow:
+        existing = uow.clinics.first()
+        if existing is not None:
+            return existing
+        return uow.clinics.add(name, timezone, utc_now())
+
+
+def add_practitioner(db: Database, name: str, *, clinic_id: int | None = None) -> Practitioner:
+    clean = name.strip()
+    if not clean or len(clean) > 200:
+        raise InputError.one("name", name, "must be 1 to 200 characters")
+    if clinic_id is None:
+        clinic_id = ensure_clinic(db).id
+    with db.transaction() as uow:
+        return uow.clinics.add_practitioner(clinic_id, clean)
+
+
+def list_practitioners(db: Database) -> list[Practitioner]:
+    with db.transaction() as uow:
+        return uow.clinics.practitioners()
+
+
+# --------------------------------------------------------------------------- patients
+
+
+def register_patient(db: Database, data: PatientDraft | Mapping[str, Any]) -> Patient:
+    """Register a patient; the record number (``mrn``) is assigned when not given."""
+    draft = parse_record(PatientDraft, data)
+    with db.transaction() as uow:
+        return uow.patients.add(draft, utc_now())
+
+
+def update_patient(db: Database, patient_id: int, changes: Mapping[str, Any]) -> Patient:
+    """Change a patient's demographics, contact details or consent flags (validated as a whole).
+
+    ``changes`` names only the fields that change; ``mrn`` changes too when given (must stay
+    unique). Unknown fields are refused.
+    """
+    with db.transaction() as uow:
+        row = uow.patients.row(patient_id)
+        current = uow.patients.get(patient_id).model_dump(exclude={"id", "created_at"})
+        draft = parse_record(PatientDraft, current | dict(changes))
+        if draft.mrn != row.mrn and draft.mrn is not None and uow.patients.by_mrn(draft.mrn):
+            raise ConflictError(f"mrn {draft.mrn} is already used by another patient")
+        for name, value in draft.model_dump().items():
+            if name == "sex":
+                value = draft.sex.value
+            if name == "mrn" and value is None:
+                continue
+            setattr(row, name, value)
+        uow.flush()
+        return uow.patients.get(patient_id)
+
+
+def get_patient(db: Database, patient_id: int) -> Patient:
+    with db.transaction() as uow:
+        return uow.patients.get(patient_id)
+
+
+def find_patient(db: Database, key: str) -> Patient:
+    """A patient by record number, or by numeric id when ``key`` is all digits."""
+    with db.transaction() as uow:
+        found = uow.patients.by_mrn(key)
+        if found is None and key.isdigit():
+            return uow.patients.get(int(key))
+        if found is None:
+            raise NotFoundError(f"no patient with record number {key}")
+        return found
+
+
+def list_patients(
+    db: Database, search: str | None = None, *, limit: int = 100, offset: int = 0
+) -> list[Patient]:
+    if not 1 <= limit <= 10_000:
+        raise InputError.one("limit", limit, "must be between 1 and 10000")
+    if offset < 0:
+        raise InputError.one("offset", offset, "must be 0 or more")
+    with db.transaction() as uow:
+        return uow.patients.search(search, limit=limit, offset=offset)
+
+
+@dataclass(frozen=True)
+class PatientFile:
+    """Everything stored about one patient (what ``patient show`` prints)."""
+
+    patient: Patient
+    assessments: list[AssessmentRecord]
+    courses: list[Course]
+    appointments: list[Appointment]
+    sessions: list[PerformedSession]
+    measurements: list[Measurement]
+    recalls: list[RecallEntry]
+
+
+def patient_file(db: Database, patient_id: int) -> PatientFile:
+    with db.transaction() as uow:
+        return PatientFile(
+            patient=uow.patients.get(patient_id),
+            assessments=uow.assessments.history(patient_id),
+            courses=uow.courses.for_patient(patient_id),
+            appointments=uow.appointments.for_patient(patient_id),
+            sessions=uow.sessions.for_patient(patient_id),
+            measurements=uow.measurements.for_patient(patient_id),
+            recalls=uow.recalls.query(
+                patient_id=patient_id, statuses=tuple(RecallStatus), due_by=None
+            ),
+        )
+
+
+# --------------------------------------------------------------------------- assessments
+
+
+def record_assessment(
+    db: Database,
+    patient_id: int,
+    assessment: Assessment | Mapping[str, Any],
+    *,
+    assessed_at: datetime | None = None,
+    assessed_by: int | None = None,
+    notes: str = "",
+) -> AssessmentRecord:
+    """Add an assessment to the patient's history (earlier ones are kept unchanged)."""
+    parsed = parse_assessment(assessment)
+    at = _aware(assessed_at, "assessed_at")
+    with db.transaction() as uow:
+        uow.patients.get(patient_id)
+        if assessed_by is not None:
+            uow.clinics.practitioner(assessed_by)
+        return uow.assessments.add(patient_id, parsed, at, assessed_by, notes.strip())
+
+
+def assessment_history(db: Database, patient_id: int) -> list[AssessmentRecord]:
+    """Every assessment of the patient, newest first."""
+    with db.transaction() as uow:
+        uow.patients.get(patient_id)
+        return uow.assessments.history(patient_id)
+
+
+# --------------------------------------------------------------------------- booking
+
+
+@dataclass(frozen=True)
+class CourseBooking:
+    course: Course
+    appointments: list[Appointment]
+
+
+def parse_slots(
+    slots: Sequence[SlotRequest | Mapping[str, Any] | tuple[Any, ...]],
+) -> list[SlotRequest]:
+    """Validate proposed slots: ``SlotRequest``, mappings, or ``(start, end, practitioner_id)``."""
+    out: list[SlotRequest] = []
+    problems: list[FieldProblem] = []
+    for i, raw in enumerate(slots):
+        data: Any = raw
+        if isinstance(raw, tuple):
+            if len(raw) != 3:
+                problems.append(
+                    FieldProblem(f"slots[{i}]", raw, "must be (start, end, practitioner)")
+                )
+                continue
+            start, end, who = raw
+            data = {"start": start, "end": end, "practitioner_id": _practitioner_id(who)}
+        try:
+            out.append(parse_record(SlotRequest, data))
+        except InputError as exc:
+            problems.extend(
+                FieldProblem(f"slots[{i}].{p.field}", p.value, p.rule) for p in exc.problems
+            )
+    if problems:
+        raise InputError(problems)
+    ordered = sorted(range(len(out)), key=lambda k: out[k].start)
+    for a, b in itertools.pairwise(ordered):
+        if out[b].start < out[a].end:
+            raise InputError.one(
+                f"slots[{b}].start", out[b].start.isoformat(), f"overlaps slots[{a}]"
+            )
+    return out
+
+
+def _practitioner_id(who: Any) -> Any:
+    return getattr(who, "id", who)
+
+
+def _close_recalls_by_booking(uow: UnitOfWork, patient_id: int, at: datetime) -> None:
+    for row in uow.recalls.open_rows_for_patient(patient_id):
+        uow.recalls.close(row, RecallStatus.BOOKED, at)
+
+
+def _check_practitioners(uow: UnitOfWork, slots: Sequence[SlotRequest]) -> None:
+    for pid in sorted({s.practitioner_id for s in slots}):
+        practitioner = uow.clinics.practitioner(pid)
+        if not practitioner.active:
+            raise StateError(f"practitioner {pid} is inactive and cannot be booked")
+
+
+def book_course_in(
+    uow: UnitOfWork,
+    patient_id: int,
+    protocol: Protocol,
+    slots: Sequence[SlotRequest],
+    *,
+    assessment_id: int | None = None,
+    note: str = "",
+    at: datetime | None = None,
+) -> CourseBooking:
+    """:func:`book_course` inside a caller's unit of work (used by imports and the demo)."""
+    when = at or utc_now()
+    if protocol.blocked:
+        raise BlockedError(protocol.block_reasons or ["the protocol is blocked"])
+    if len(slots) > protocol.initial_sessions:
+        raise InputError.one(
+            "slots",
+            len(slots),
+            f"more sessions than the protocol's {protocol.initial_sessions}",
+        )
+    uow.patients.row(patient_id)
+    if assessment_id is not None:
+        record = uow.assessments.get(assessment_id)
+        if record.patient_id != patient_id:
+            raise InputError.one("assessment_id", assessment_id, "belongs to another patient")
+    _check_practitioners(uow, slots)
+    course = uow.courses.add(patient_id, assessment_id, protocol, when, note)
+    rows = [
+        uow.appointments.add(patient_id, course.id, slot, AppointmentKind.TREATMENT, number, when)
+        for number, slot in enumerate(sorted(slots, key=lambda s: s.start), start=1)
+    ]
+    uow.appointments.claim(rows)
+    if rows:
+        _close_recalls_by_booking(uow, patient_id, when)
+    uow.flush()
+    return CourseBooking(
+        course=uow.courses.get(course.id), appointments=uow.appointments.for_course(course.id)
+    )
+
+
+def book_course(
+    db: Database,
+    patient_id: int,
+    protocol: Protocol | Mapping[str, Any],
+    slots: Sequence[SlotRequest | Mapping[str, Any] | tuple[Any, ...]] = (),
+    *,
+    assessment_id: int | None = None,
+    note: str = "",
+) -> CourseBooking:
+    """Plan a course from ``protocol`` (stored as a snapshot) and book all ``slots`` or none.
+
+    The course starts ``planned`` with a ledger entry of ``protocol.initial_sessions``; each slot
+    becomes a treatment appointment numbered in time order. Any clash with an existing booking of
+    the practitioner raises :class:`ConflictError` and nothing is stored. Booking closes the
+    patient's open recall entries (she booked).
+    """
+    parsed_protocol = (
+        protocol if isinstance(protocol, Protocol) else parse_record(Protocol, protocol)
+    )
+    parsed = parse_slots(slots)
+    with db.transaction() as uow:
+        return book_course_in(
+            uow, patient_id, parsed_protocol, parsed, assessment_id=assessment_id, note=note
+        )
+
+
+def book_appointment(
+    db: Database,
+    patient_id: int,
+    slot: SlotRequest | Mapping[str, Any] | tuple[Any, ...],
+    *,
+    course_id: int | None = None,
+    kind: AppointmentKind | str = AppointmentKind.TREATMENT,
+    note: str = "",
+) -> Appointment:
+    """Book one appointment (a session added to a course, a review or a maintenance visit)."""
+    (parsed,) = parse_slots([slot])
+    parsed_kind = parse_enum(AppointmentKind, kind, "kind")
+    with db.transaction() as uow:
+        return book_appointment_in(
+            uow, patient_id, parsed, course_id=course_id, kind=parsed_kind, note=note
+        )
+
+
+def book_appointment_in(
+    uow: UnitOfWork,
+    patient_id: int,
+    slot: SlotRequest,
+    *,
+    course_id: int | None = None,
+    kind: AppointmentKind = AppointmentKind.TREATMENT,
+    note: str = "",
+    at: datetime | None = None,
+) -> Appointment:
+    when = at or utc_now()
+    uow.patients.row(patient_id)
+    number: int | None = None
+    if course_id is not None:
+        course = uow.courses.row(course_id, lock=True)
+        if course.patient_id != patient_id:
+            raise InputError.one("course_id", course_id, "belongs to another patient")
+        if CourseStatus(course.status).is_final:
+            raise StateError(f"course {course_id} is {course.status}; book a new course instead")
+        number = len(uow.appointments.for_course(course_id)) + 1
+    _check_practitioners(uow, [slot])
+    row = uow.appointments.add(patient_id, course_id, slot, kind, number, when, note)
+    uow.appointments.claim([row])
+    _close_recalls_by_booking(uow, patient_id, when)
+    return uow.appointments.get(row.id)
+
+
+def reschedule(
+    db: Database,
+    moves: Sequence[tuple[int, SlotRequest | Mapping[str, Any] | tuple[Any, ...]]],
+) -> list[Appointment]:
+    """Move several booked appointments at once (re-planning the rest of a course): all or none.
+
+    Old slots are released before the new ones are claimed, so appointments may swap times.
+    """
+    if not moves:
+        raise InputError.one("moves", 0, "must name at least one appointment")
+    ids = [appointment_id for appointment_id, _ in moves]
+    if len(set(ids)) != len(ids):
+        raise InputError.one("moves", ids, "names an appointment more than once")
+    slots = parse_slots([slot for _, slot in moves])
+    with db.transaction() as uow:
+        rows = []
+        for appointment_id in sorted(ids):
+            row = uow.appointments.row(appointment_id, lock=True)
+            if row.status != AppointmentStatus.BOOKED.value:
+                raise StateError(
+                    f"appointment {appointment_id} is {row.status}; only booked ones can move"
+                )
+            rows.append(row)
+        by_id = {r.id: r for r in rows}
+        _check_practitioners(uow, slots)
+        for row in rows:
+            uow.appointments.release(row)
+        uow.flush()
+        moved = []
+        for appointment_id, slot in zip(ids, slots, strict=True):
+            row = by_id[appointment_id]
+            row.start_at, row.end_at, row.practitioner_id = (
+                slot.start,
+                slot.end,
+                slot.practitioner_id,
+            )
+            moved.append(row)
+        uow.flush()
+        uow.appointments.claim(moved)
+        _renumber_courses(uow, {r.course_id for r in moved if r.course_id is not None})
+        return [uow.appointments.get(i) for i in ids]
+
+
+def _renumber_courses(uow: UnitOfWork, course_ids: set[int]) -> None:
+    for course_id in sorted(course_ids):
+        uow.appointments.renumber(course_id)
+    uow.flush()
+
+
+def move_appointment(
+    db: Database, appointment_id: int, slot: SlotRequest | Mapping[str, Any] | tuple[Any, ...]
+) -> Appointment:
+    """Move one booked appointment to a new time or practitioner (conflict-checked)."""
+    return reschedule(db, [(appointment_id, slot)])[0]
+
+
+def cancel_appointment(db: Database, appointment_id: int, *, reason: str = "") -> Appointment:
+    """Cancel a booked appointment and free the practitioner's time."""
+    with db.transaction() as uow:
+        row = uow.appointments.row(appointment_id, lock=True)
+        if row.status != AppointmentStatus.BOOKED.value:
+            raise StateError(f"appointment {appointment_id} is {row.status}; cannot cancel")
+        row.status = AppointmentStatus.CANCELLED.value
+        if reason:
+            row.note = (row.note + "\n" if row.note else "") + f"cancelled: {reason.strip()}"
+        uow.appointments.release(row)
+        uow.flush()
+        if row.course_id is not None:
+            _renumber_courses(uow, {row.course_id})
+        return uow.appointments.get(appointment_id)
+
+
+def mark_missed(db: Database, appointment_id: int) -> Appointment:
+    """Record that the patient did not come (the time stays taken; the session stays owed)."""
+    with db.transaction() as uow:
+        row = uow.appointments.row(appointment_id, lock=True)
+        if row.status != AppointmentStatus.BOOKED.value:
+            raise StateError(f"appointment {appointment_id} is {row.status}; cannot mark missed")
+        row.status = AppointmentStatus.MISSED.value
+        uow.flush()
+        return uow.appointments.get(appointment_id)
+
+
+def appointments_between(
+    db: Database,
+    start: datetime,
+    end: datetime,
+    *,
+    practitioner_id: int | None = None,
+    statuses: Sequence[AppointmentStatus] = (AppointmentStatus.BOOKED,),
+) -> list[Appointment]:
+    """Appointments overlapping ``[start, end)`` (default: booked ones, i.e. busy times)."""
+    with db.transaction() as uow:
+        return uow.appointments.between(
+            _aware(start, "start"), _aware(end, "end"), practitioner_id, statuses
+        )
+
+
+# --------------------------------------------------------------------------- plan and book
+
+
+@dataclass(frozen=True)
+class PlannedCourse:
+    """A course planned from the patient's assessment, dated in the clinic calendar and booked."""
+
+    booking: CourseBooking
+    schedule: CourseSchedule
+    assessment: AssessmentRecord
+
+
+def sync_practitioners(db: Database, clinic: ClinicConfig) -> dict[str, int]:
+    """Practitioner ids by name for everyone in the clinic config (missing ones are added)."""
+    with db.transaction() as uow:
+        existing = uow.clinics.first()
+        clinic_row = existing or uow.clinics.add(clinic.name, clinic.timezone, utc_now())
+        ids = {p.name: p.id for p in uow.clinics.practitioners()}
+        for person in clinic.practitioners:
+            if person.name not in ids:
+                ids[person.name] = uow.clinics.add_practitioner(clinic_row.id, person.name).id
+        return {p.name: ids[p.name] for p in clinic.practitioners}
+
+
+def plan_and_book_course(
+    db: Database,
+    patient_id: int,
+    start: date,
+    clinic: ClinicConfig,
+    *,
+    practitioner: str | None = None,
+    assessment_id: int | None = None,
+    guideline: Guideline | None = None,
+    attempts: int = 3,
+) -> PlannedCourse:
+    """Protocol from the patient's assessment, dates from the clinic calendar, then book it all.
+
+    Uses the given assessment or the patient's newest. Existing bookings of the clinic's
+    practitioners are passed to the scheduler as busy times; the dated sessions are then booked
+    all-or-nothing. If someone books a clashing time between scheduling and booking (the database
+    refuses the double booking), the course is re-dated around it, up to ``attempts`` times.
+    """
+    if attempts < 1:
+        raise InputError.one("attempts", attempts, "must be 1 or more")
+    with db.transaction() as uow:
+        uow.patients.row(patient_id)
+        if assessment_id is None:
+            history = uow.assessments.history(patient_id)
+            if not history:
+                raise StateError(
+                    f"patient {patient_id} has no assessment yet; record one before booking"
+                )
+            record = history[0]
+        else:
+            record = uow.assessments.get(assessment_id)
+            if record.patient_id != patient_id:
+                raise InputError.one("assessment_id", assessment_id, "belongs to another patient")
+    protocol = make_protocol(record.assessment, guideline)
+    if protocol.blocked:
+        raise BlockedError(protocol.block_reasons or ["the protocol is blocked"])
+    ids = sync_practitioners(db, clinic)
+    names = {v: k for k, v in ids.items()}
+    horizon_days = 60 + (protocol.initial_sessions + 1) * (protocol.interval_days.max + 14)
+    window_start = datetime.combine(start, datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
+    window_end = window_start + timedelta(days=horizon_days)
+    last_conflict: ConflictError | None = None
+    for _ in range(attempts):
+        with db.transaction() as uow:
+            taken = uow.appointments.between(window_start, window_end)
+        busy = [
+            Busy(names[a.practitioner_id], a.start, a.end)
+            for a in taken
+            if a.practitioner_id in names
+        ]
+        schedule = schedule_course(protocol, start, clinic, practitioner=practitioner, busy=busy)
+        slots = [
+            SlotRequest(start=s.start, end=s.end, practitioner_id=ids[s.practitioner])
+            for s in schedule.sessions
+        ]
+        try:
+            with db.transaction() as uow:
+                booking = book_course_in(uow, patient_id, protocol, slots, assessment_id=record.id)
+        except ConflictError as exc:
+            last_conflict = exc
+            continue
+        return PlannedCourse(booking=booking, schedule=schedule, assessment=record)
+    assert last_conflict is not None
+    raise last_conflict
+
+
+def forecast_maintenance_due(clinic: ClinicConfig) -> DueFunction:
+    """A recall due-date rule from the patient's own forecast (:func:`maintenance_due`).
+
+    For use as ``record_session(..., maintenance_due=forecast_maintenance_due(clinic))``: when
+    the last session of a course is recorded, the recall date is the day her forecast
+    improvement falls to the clinic's threshold, within the protocol's maintenance bounds.
+    A course planned without an assessment falls back to the protocol's shortest interval.
+    """
+
+    def due(
+        course: Course, sessions: Sequence[PerformedSession], assessment: Assessment | None
+    ) -> date:
+        if assessment is None:
+            return default_maintenance_due(course, sessions, None)
+        days = sorted({s.performed_at.date() for s in sessions})
+        return maintenance_due(assessment, days, clinic, course.protocol).due
+
+    return due
+
+
+# --------------------------------------------------------------------------- courses
+
+
+@dataclass(frozen=True)
+class CourseFile:
+    course: Course
+    appointments: list[Appointment]
+    sessions: list[PerformedSession]
+    ledger: list[LedgerEntry]
+
+
+def course_file(db: Database, course_id: int) -> CourseFile:
+    with db.transaction() as uow:
+        return CourseFile(
+            course=uow.courses.get(course_id),
+            appointments=uow.appointments.for_course(course_id),
+            sessions=uow.sessions.for_course(course_id),
+            ledger=uow.courses.ledger(course_id),
+        )
+
+
+def change_course_status(
+    db: Database, course_id: int, status: CourseStatus | str, *, note: str = ""
+) -> Course:
+    """Move a course along a legal transition; cancelling or lapsing frees its booked times."""
+    try:
+        target = CourseStatus(status)
+    except ValueError:
+        raise InputError.one(
+            "status", status, "must be one of " + ", ".join(s.value for s in CourseStatus)
+        ) from None
+    at = utc_now()
+    with db.transaction() as uow:
+        row = uow.courses.row(course_id, lock=True)
+        uow.courses.set_status(row, target, at)
+        if note:
+            row.note = (row.note + "\n" if row.note else "") + note.strip()
+        if target in (CourseStatus.CANCELLED, CourseStatus.LAPSED):
+            for appt in uow.appointments.rows_for_course(course_id, AppointmentStatus.BOOKED):
+                appt.status = AppointmentStatus.CANCELLED.value
+                uow.appointments.release(appt)
+        uow.flush()
+        return uow.courses.get(course_id)
+
+
+def adjust_sessions(db: Database, course_id: int, delta: int, reason: str) -> LedgerEntry:
+    """Add (or remove, negative ``delta``) sessions owed on a course, with the reason."""
+    if delta == 0:
+        raise InputError.one("delta", delta, "must not be zero")
+    if not reason.strip():
+        raise InputError.one("reason", reason, "must say why the course changes")
+    with db.transaction() as uow:
+        row = uow.courses.row(course_id, lock=True)
+        if CourseStatus(row.status).is_final:
+            raise StateError(f"course {course_id} is {row.status}; its ledger is closed")
+        if row.remaining_sessions + delta < 0:
+            raise InputError.one(
+                "delta", delta, f"would leave fewer than 0 sessions ({row.remaining_sessions} left)"
+            )
+        return uow.courses.ledger_add(row, delta, reason.strip(), utc_now())
+
+
+DueFunction = Callable[[Course, Sequence[PerformedSession], Assessment | None], date]
+"""A recall due-date rule: (completed course, its performed sessions, its assessment) -> date."""
+
+
+def default_maintenance_due(
+    course: Course, sessions: Sequence[PerformedSession], assessment: Assessment | None = None
+) -> date:
+    """Recall due date when no forecast is given: the protocol's shortest maintenance interval."""
+    last = max(s.performed_at for s in sessions)
+    return add_months(last.date(), course.protocol.maintenance_interval_months.min)
+
+
+def record_session(
+    db: Database,
+    data: PerformedSessionDraft | Mapping[str, Any],
+    *,
+    appointment_id: int | None = None,
+    patient_id: int | None = None,
+    course_id: int | None = None,
+    maintenance_due: DueFunction | date | None = None,
+) -> PerformedSession:
+    """Record a performed session and update the course.
+
+    With ``appointment_id`` the booked appointment becomes ``performed`` and gives the patient
+    and course. The course becomes ``active`` at its first session, its ledger loses one session,
+    and when no session is left it becomes ``completed`` and a recall entry is opened with the
+    maintenance due date (``maintenance_due``: a date, a function of the course and last session,
+    or the protocol's shortest maintenance interval).
+    """
+    draft = parse_record(PerformedSessionDraft, data)
+    with db.transaction() as uow:
+        return record_session_in(
+            uow,
+            draft,
+            appointment_id=appointment_id,
+            patient_id=patient_id,
+            course_id=course_id,
+            maintenance_due=maintenance_due,
+        )
+
+
+def record_session_in(
+    uow: UnitOfWork,
+    draft: PerformedSessionDraft,
+    *,
+    appointment_id: int | None = None,
+    patient_id: int | None = None,
+    course_id: int | None = None,
+    maintenance_due: DueFunction | date | None = None,
+) -> PerformedSession:
+    if appointment_id is not None:
+        appt = uow.appointments.row(appointment_id, lock=True)
+        if appt.status != AppointmentStatus.BOOKED.value:
+            raise StateError(f"appointment {appointment_id} is {appt.status}; cannot record")
+        if patient_id is not None and patient_id != appt.patient_id:
+            raise InputError.one("patient_id", patient_id, "differs from the appointment's patient")
+        if course_id is not None and course_id != appt.course_id:
+            raise InputError.one("course_id", course_id, "differs from the appointment's course")
+        patient_id, course_id = appt.patient_id, appt.course_id
+        appt.status = AppointmentStatus.PERFORMED.value
+    if patient_id is None:
+        raise InputError.one("patient_id", None, "is required without an appointment")
+    uow.patients.row(patient_id)
+    uow.clinics.practitioner(draft.practitioner_id)
+    course_row = None
+    if course_id is not None:
+        course_row = uow.courses.row(course_id, lock=True)
+        if course_row.patient_id != patient_id:
+            raise InputError.one("course_id", course_id, "belongs to another patient")
+        status = CourseStatus(course_row.status)
+        if status is CourseStatus.PLANNED:
+            uow.courses.set_status(course_row, CourseStatus.ACTIVE, draft.performed_at)
+        elif status is not CourseStatus.ACTIVE:
+            raise StateError(f"course {course_id} is {status.value}; cannot record a session")
+    session = uow.sessions.add(patient_id, course_id, appointment_id, draft)
+    if course_row is not None:
+        at = draft.performed_at
+        uow.courses.ledger_add(course_row, -1, f"session {session.id} performed", at)
+        if course_row.remaining_sessions <= 0:
+            uow.courses.set_status(course_row, CourseStatus.COMPLETED, at)
+            course = uow.courses.get(course_row.id)
+            done = uow.sessions.for_course(course.id)
+            assessment = (
+                uow.assessments.get(course.assessment_id).assessment
+                if course.assessment_id is not None
+                else None
+            )
+            if isinstance(maintenance_due, date):
+                due = maintenance_due
+            elif maintenance_due is not None:
+                due = maintenance_due(course, done, assessment)
+            else:
+                due = default_maintenance_due(course, done, assessment)
+            for row in uow.recalls.open_rows_for_patient(patient_id):
+                uow.recalls.close(row, RecallStatus.CLOSED, at)
+            uow.recalls.add(patient_id, course_row.id, due, "maintenance after course", at)
+    return session
+
+
+# --------------------------------------------------------------------------- measurements
+
+
+def record_measurement(
+    db: Database, patient_id: int, data: MeasurementDraft | Mapping[str, Any]
+) -> Measurement:
+    """Store one outcome measurement on a defined scale (GAIS, grades, Cutometer, satisfaction)."""
+    draft = parse_record(MeasurementDraft, data)
+    with db.transaction() as uow:
+        return record_measurement_in(uow, patient_id, draft)
+
+
+def record_measurement_in(uow: UnitOfWork, patient_id: int, draft: MeasurementDraft) -> Measurement:
+    uow.patients.row(patient_id)
+    if draft.measured_by is not None:
+        uow.clinics.practitioner(draft.measured_by)
+    if draft.course_id is not None:
+        course = uow.courses.row(draft.course_id)
+        if course.patient_id != patient_id:
+            raise InputError.one("course_id", draft.course_id, "belongs to another patient")
+    return uow.measurements.add(patient_id, draft)
+
+
+def measurements_for(db: Database, patient_id: int) -> list[Measurement]:
+    with db.transaction() as uow:
+        uow.patients.row(patient_id)
+        return uow.measurements.for_patient(patient_id)
+
+
+# --------------------------------------------------------------------------- recall
+
+
+def add_recall(
+    db: Database,
+    patient_id: int,
+    due_date: date,
+    *,
+    reason: str = "maintenance",
+    course_id: int | None = None,
+) -> RecallEntry:
+    """Put a patient on the recall worklist (e.g. with a forecast-driven maintenance due date)."""
+    with db.transaction() as uow:
+        uow.patients.row(patient_id)
+        if course_id is not None:
+            uow.courses.row(course_id)
+        return uow.recalls.add(
+            patient_id, course_id, due_date, reason.strip() or "recall", utc_now()
+        )
+
+
+def recall_list(
+    db: Database,
+    *,
+    due_by: date | None = None,
+    statuses: Sequence[RecallStatus] = (RecallStatus.OPEN,),
+) -> list[RecallEntry]:
+    """The recall worklist: entries due by ``due_by`` (all when None), earliest first."""
+    with db.transaction() as uow:
+        return uow.recalls.query(due_by=due_by, statuses=statuses)
+
+
+def record_contact(
+    db: Database,
+    recall_id: int,
+    *,
+    channel: ContactChannel | str,
+    outcome: ContactOutcome | str,
+    note: str = "",
+    by_user_id: int | None = None,
+    at: datetime | None = None,
+) -> ContactAttempt:
+    """Log one attempt to reach a patient on the recall list."""
+    try:
+        ch = ContactChannel(channel)
+    except ValueError:
+        raise InputError.one(
+            "channel", channel, "must be one of " + ", ".join(c.value for c in ContactChannel)
+        ) from None
+    try:
+        oc = ContactOutcome(outcome)
+    except ValueError:
+        raise InputError.one(
+            "outcome", outcome, "must be one of " + ", ".join(o.value for o in ContactOutcome)
+        ) from None
+    when = _aware(at, "at")
+    with db.transaction() as uow:
+        row = uow.recalls.row(recall_id, lock=True)
+        if row.status != RecallStatus.OPEN.value:
+            raise StateError(f"recall entry {recall_id} is {row.status}; it takes no more attempts")
+        return uow.recalls.add_attempt(recall_id, when, ch, oc, note.strip(), by_user_id)
+
+
+def opt_out_recall(db: Database, recall_id: int) -> RecallEntry:
+    """The patient asked not to be contacted about maintenance: close the entry as opted out."""
+    return _close_recall(db, recall_id, RecallStatus.OPTED_OUT)
+
+
+def close_recall(db: Database, recall_id: int) -> RecallEntry:
+    return _close_recall(db, recall_id, RecallStatus.CLOSED)
+
+
+def _close_recall(db: Database, recall_id: int, status: RecallStatus) -> RecallEntry:
+    with db.transaction() as uow:
+        row = uow.recalls.row(recall_id, lock=True)
+        if row.status != RecallStatus.OPEN.value:
+            raise StateError(f"recall entry {recall_id} is already {row.status}")
+        uow.recalls.close(row, status, utc_now())
+        uow.flush()
+        return uow.recalls.get(recall_id)
+
+
+# --------------------------------------------------------------------------- users and audit
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InputError.one(
+            "password", "<hidden>", f"must be at least {MIN_PASSWORD_LENGTH} characters"
+        )
+    if len(password) > 1024:
+        raise InputError.one("password", "<hidden>", "must be at most 1024 characters")
+
+
+def create_user(
+    db: Database,
+    username: str,
+    password: str,
+    role: Role | str,
+    *,
+    practitioner_id: int | None = None,
+) -> User:
+    """Create a web-app account; the password is stored only as an argon2id hash."""
+    name = username.strip().lower()
+    if not re.fullmatch(USERNAME_PATTERN, name):
+        raise InputError.one(
+            "username", username, "must be 3-40 of a-z, 0-9, '.', '_', '-' starting alphanumeric"
+        )
+    try:
+        parsed_role = Role(role)
+    except ValueError:
+        raise InputError.one(
+            "role", role, "must be one of " + ", ".join(r.value for r in Role)
+        ) from None
+    _check_password(password)
+    digest = _hasher.hash(password)
+    with db.transaction() as uow:
+        if practitioner_id is not None:
+            uow.clinics.practitioner(practitioner_id)
+        return uow.users.add(name, digest, parsed_role, practitioner_id, utc_now())
+
+
+def authenticate(db: Database, username: str, password: str) -> User | None:
+    """The active user whose password matches, else ``None`` (same answer for every failure)."""
+    name = username.strip().lower()
+    with db.transaction() as uow:
+        row = uow.users.row_by_username(name)
+        if row is None or not row.active:
+            # Spend the same effort so response time does not reveal which usernames exist.
+            with contextlib.suppress(VerificationError, InvalidHashError):
+                _hasher.verify(_dummy_hash(), password)
+            return None
+        try:
+            _hasher.verify(row.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        if _hasher.check_needs_rehash(row.password_hash):
+            row.password_hash = _hasher.hash(password)
+        return to_user(row)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return _hasher.hash("needleplan-dummy-password")
+
+
+def set_password(db: Database, user_id: int, password: str) -> None:
+    _check_password(password)
+    digest = _hasher.hash(password)
+    with db.transaction() as uow:
+        uow.users.row(user_id).password_hash = digest
+
+
+def deactivate_user(db: Database, user_id: int) -> None:
+    with db.transaction() as uow:
+        uow.users.row(user_id).active = False
+
+
+def list_users(db: Database) -> list[User]:
+    with db.transaction() as uow:
+        return uow.users.all()
+
+
+def require_role(user: User, *roles: Role) -> None:
+    """Raise :class:`PermissionDeniedError` unless ``user`` has one of ``roles``."""
+    if user.role not in roles:
+        allowed = ", ".join(r.value for r in roles)
+        raise PermissionDeniedError(
+            f"user {user.username} ({user.role.value}) needs role {allowed}"
+        )
+
+
+def record_audit(
+    db: Database,
+    user: User | None,
+    action: str,
+    patient_id: int | None = None,
+    *,
+    detail: str = "",
+) -> AuditEvent:
+    """Append who did what to which patient record (``user=None`` for the system itself).
+
+    ``action`` is a short verb phrase such as ``"patient.read"`` or ``"course.book"``; ``detail``
+    must not carry patient data (names, notes): ids are enough to reconstruct what happened.
+    """
+    clean = action.strip()
+    if not clean or len(clean) > 100:
+        raise InputError.one("action", action, "must be 1 to 100 characters")
+    with db.transaction() as uow:
+        return uow.users.add_audit(
+            utc_now(),
+            user.id if user else None,
+            user.username if user else "system",
+            clean,
+            patient_id,
+            detail.strip(),
+        )
+
+
+def audit_log(db: Database, *, patient_id: int | None = None, limit: int = 100) -> list[AuditEvent]:
+    """The newest audit events first, optionally for one patient."""
+    with db.transaction() as uow:
+        return uow.users.audit(patient_id, limit)
+
+
+# --------------------------------------------------------------------------- demo clinic
+
+
+def fill_demo_clinic(
+    db: Database, *, patients: int = 300, seed: int = 7, today: date | None = None
+) -> DemoSummary:
+    """Fill an empty database with a realistic made-up clinic for trying needleplan.
+
+    Three practitioners; ``patients`` patients with assessments and courses planned by the
+    guideline engine, in every course state (planned, active, completed, lapsed, cancelled),
+    their appointments, performed sessions, outcome measurements and the recall worklist with
+    contact attempts; three users (``admin``, ``practitioner``, ``frontdesk``; password
+    ``demo-password``). Deterministic for a given ``seed`` and ``today``. One transaction.
+    """
+    digest = _hasher.hash(demo.DEMO_PASSWORD)
+    with db.transaction() as uow:
+        return demo.fill(
+            uow,
+            patients=patients,
+            seed=seed,
+            today=today or utc_now().date(),
+            password_hash=digest,
+            now=utc_now(),
+        )
+
+
+# --------------------------------------------------------------------------- imports
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """A row that could not be imported: its line in the file and what is wrong."""
+
+    line: int
+    problems: list[FieldProblem]
+
+    def __str__(self) -> str:
+        return f"line {self.line}: " + "; ".join(str(p) for p in self.problems)
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    skipped: list[RowProblem] = field(default_factory=list)
+
+
+def import_rows(
+    db: Database,
+    rows: Sequence[tuple[int, T]],
+    apply: Callable[[UnitOfWork, T], object],
+    *,
+    bad: Sequence[RowProblem] = (),
+    skip_bad: bool = False,
+) -> ImportReport:
+    """Apply validated rows in one transaction, each inside a savepoint.
+
+    ``rows`` are ``(line, value)``; ``bad`` are rows that already failed validation. A row whose
+    ``apply`` raises a needleplan error (unknown patient, duplicate record number, double booking)
+    joins the bad rows. Without ``skip_bad`` any bad row means nothing is imported and an
+    :class:`InputError` lists every bad row with its line and field; with ``skip_bad`` the good
+    rows are committed and the report lists the rest.
+    """
+    problems = list(bad)
+    report = ImportReport()
+    with db.transaction() as uow:
+        for line, value in rows:
+            try:
+                with uow.savepoint():
+                    apply(uow, value)
+            except InputError as exc:
+                problems.append(RowProblem(line, exc.problems))
+            except NeedleplanError as exc:
+                problems.append(RowProblem(line, [FieldProblem("row", f"line {line}", str(exc))]))
+            else:
+                report.imported += 1
+        problems.sort(key=lambda p: p.line)
+        if problems and not skip_bad:
+            raise InputError(
+                [
+                    FieldProblem(f"line {p.line}: {fp.field}", fp.value, fp.rule)
+                    for p in problems
+                    for fp in p.problems
+                ],
+                source="import refused, nothing imported",
+            )
+        report.skipped = problems
+        return report
+
+
+__all__ = [
+    "CourseBooking",
+    "CourseFile",
+    "DemoSummary",
+    "ImportReport",
+    "PatientFile",
+    "PlannedCourse",
+    "RowProblem",
+    "add_months",
+    "add_practitioner",
+    "add_recall",
+    "adjust_sessions",
+    "appointments_between",
+    "assessment_history",
+    "audit_log",
+    "authenticate",
+    "book_appointment",
+    "book_course",
+    "cancel_appointment",
+    "change_course_status",
+    "close_recall",
+    "course_file",
+    "create_user",
+    "deactivate_user",
+    "ensure_clinic",
+    "fill_demo_clinic",
+    "find_patient",
+    "forecast_maintenance_due",
+    "get_patient",
+    "import_rows",
+    "list_patients",
+    "list_practitioners",
+    "list_users",
+    "mark_missed",
+    "measurements_for",
+    "move_appointment",
+    "opt_out_recall",
+    "patient_file",
+    "plan_and_book_course",
+    "recall_list",
+    "record_assessment",
+    "record_audit",
+    "record_contact",
+    "record_measurement",
+    "record_session",
+    "register_patient",
+    "require_role",
+    "reschedule",
+    "set_password",
+    "sync_practitioners",
+    "update_patient",
+]

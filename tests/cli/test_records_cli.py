@@ -1,0 +1,285 @@
+"""Clinic-record commands through the real entry point: output, files, exit codes 0/2/4/5.
+
+Most tests call the console-script function ``needleplan.cli.main.run`` in-process (argv, stdout,
+stderr and exit code exactly as from a shell, without paying the interpreter start-up for each of
+some sixty invocations); one test runs ``python -m needleplan`` in a subprocess end to end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import click
+import pytest
+
+from needleplan.cli.main import run
+
+REFERENCE = {"age": 50, "severity": "moderate", "areas": ["full_face"]}
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Runner:
+    """Run ``needleplan ARGS`` in-process with a fresh SQLite database in ``tmp_path``."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NEEDLEPLAN_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+    monkeypatch.setenv("COLUMNS", "160")
+
+    def invoke(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        capsys.readouterr()
+        with monkeypatch.context() as m:
+            for key, value in (env or {}).items():
+                m.setenv(key, value)
+            m.setattr(sys, "argv", ["needleplan", *args])
+            code: int | str | None = 0
+            try:
+                run()
+            except SystemExit as exc:
+                code = exc.code
+            except click.exceptions.Exit as exc:
+                code = exc.exit_code
+        out = capsys.readouterr()
+        return subprocess.CompletedProcess(list(args), int(code or 0), out.out, out.err)
+
+    return invoke
+
+
+def test_entry_point_in_a_subprocess_books_and_reports_errors(tmp_path: Path) -> None:
+    env = {**os.environ, "NEEDLEPLAN_DATABASE_URL": f"sqlite:///{tmp_path / 'sub.sqlite3'}"}
+
+    def sub(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "needleplan", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+            check=False,
+        )
+
+    ok = sub(
+        "patient",
+        "add",
+        "--given-name",
+        "Jane",
+        "--family-name",
+        "Doe",
+        "--birth-date",
+        "1976-04-02",
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "registered patient 1 (record P000001)" in ok.stdout
+    bad = sub("patient", "show", "P404")
+    assert bad.returncode == 4
+    assert bad.stderr.strip() == "error: no patient with record number P404"
+
+
+@pytest.fixture
+def booked(cli: Runner, tmp_path: Path) -> Runner:
+    """A database with patient P000001 assessed and a course booked from 2030-09-02."""
+    assert (
+        cli(
+            "patient",
+            "add",
+            "--given-name",
+            "Jane",
+            "--family-name",
+            "Doe",
+            "--birth-date",
+            "1976-04-02",
+        ).returncode
+        == 0
+    )
+    (tmp_path / "a.json").write_text(json.dumps(REFERENCE))
+    assert cli("patient", "assess", "P000001", "--from", "a.json").returncode == 0
+    res = cli("course", "book", "P000001", "--start", "2030-09-02")
+    assert res.returncode == 0, res.stderr
+    return cli
+
+
+def test_book_show_record_and_complete_a_course(booked: Runner) -> None:
+    import needleplan.scheduling
+
+    clinic_toml = Path(needleplan.scheduling.__file__).with_name("example_clinic.toml")
+    shown = json.loads(booked("course", "show", "1", "--json").stdout)
+    assert shown["course"]["status"] == "planned"
+    appts = shown["appointments"]
+    assert len(appts) == shown["course"]["planned_sessions"] == 5
+    for appt in appts:
+        res = booked(
+            "session", "record", str(appt["id"]), "--area", "full_face", "--depth", "full_face=1.5",
+            "--device", "Dermapen", "--passes", "3", "--clinic", str(clinic_toml),
+        )  # fmt: skip
+        assert res.returncode == 0, res.stderr
+    final = json.loads(booked("course", "show", "1", "--json").stdout)
+    assert final["course"]["status"] == "completed"
+    assert final["course"]["remaining_sessions"] == 0
+    (recall,) = json.loads(booked("recall", "list", "--json").stdout)
+    last = datetime.fromisoformat(appts[-1]["start"]).date()
+    due = date.fromisoformat(recall["due_date"])
+    assert 6 * 28 <= (due - last).days <= 12 * 31  # forecast-driven, inside 6-12 months
+    assert "Jane Doe" in booked("recall", "list").stdout
+
+
+def test_move_into_a_taken_slot_exits_5_and_changes_nothing(booked: Runner) -> None:
+    appts = json.loads(booked("course", "show", "1", "--json").stdout)["appointments"]
+    res = booked("course", "move", str(appts[1]["id"]), "--start", appts[0]["start"])
+    assert res.returncode == 5
+    assert "already booked" in res.stderr
+    again = json.loads(booked("course", "show", "1", "--json").stdout)["appointments"]
+    assert again == appts
+
+
+def test_move_to_a_free_time_keeps_the_length(booked: Runner) -> None:
+    appts = json.loads(booked("course", "show", "1", "--json").stdout)["appointments"]
+    res = booked("course", "move", str(appts[0]["id"]), "--start", "2030-09-03T14:00:00+02:00")
+    assert res.returncode == 0, res.stderr
+    moved = json.loads(booked("course", "show", "1", "--json").stdout)["appointments"][0]
+    assert datetime.fromisoformat(moved["start"]) == datetime(2030, 9, 3, 12, tzinfo=UTC)
+    old = datetime.fromisoformat(appts[0]["end"]) - datetime.fromisoformat(appts[0]["start"])
+    assert datetime.fromisoformat(moved["end"]) - datetime.fromisoformat(moved["start"]) == old
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (
+            [
+                "patient",
+                "add",
+                "--given-name",
+                "A",
+                "--family-name",
+                "B",
+                "--birth-date",
+                "1976-13-02",
+            ],
+            "birth_date",
+        ),
+        (
+            [
+                "patient",
+                "add",
+                "--given-name",
+                "A",
+                "--family-name",
+                "B",
+                "--birth-date",
+                "1976-01-02",
+                "--email",
+                "x",
+            ],
+            "email",
+        ),
+        (["measure", "add", "P000001", "--scale", "gais", "--value", "9"], "value"),
+        (["measure", "add", "P000001", "--scale", "beauty", "--value", "1"], "scale"),
+        (["course", "move", "1", "--start", "2030-09-03T14:00"], "--start"),
+        (["recall", "list", "--due-by", "soon"], "--due-by"),
+        (["import", "invoices", "x.csv"], "kind"),
+        (["import", "patients", "missing.csv"], "file"),
+        (["export", "patients", "out.csv", "--database", "mysql://u@h/d"], "database_url"),
+        (
+            [
+                "session",
+                "record",
+                "1",
+                "--area",
+                "full_face",
+                "--depth",
+                "full_face",
+                "--device",
+                "d",
+                "--passes",
+                "2",
+            ],
+            "--depth",
+        ),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_naming_the_field(
+    booked: Runner, args: list[str], needle: str
+) -> None:
+    res = booked(*args)
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert needle in lines[0]
+    assert "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [["patient", "show", "P404"], ["course", "show", "99"], ["course", "cancel", "99"]]
+)
+def test_missing_records_exit_4(booked: Runner, args: list[str]) -> None:
+    res = booked(*args)
+    assert res.returncode == 4
+    assert res.stderr.startswith("error: ")
+
+
+def test_illegal_status_change_exits_5(booked: Runner) -> None:
+    res = booked("course", "status", "1", "completed")
+    assert res.returncode == 5
+    assert "planned to completed" in res.stderr
+
+
+def test_csv_import_all_or_nothing_then_skip_bad(cli: Runner, tmp_path: Path) -> None:
+    src = tmp_path / "patients.csv"
+    src.write_text("given_name,family_name,birth_date\nAnna,Ames,1970-01-02\nBea,,1980-01-01\n")
+    res = cli("import", "patients", str(src))
+    assert res.returncode == 2
+    assert "line 3: family_name" in res.stderr
+    assert json.loads(cli("patient", "list", "--json").stdout) == []
+    res = cli("import", "patients", str(src), "--skip-bad")
+    assert res.returncode == 0
+    assert "imported 1 patients" in res.stdout
+    assert "skipped line 3: family_name" in res.stdout
+    out = tmp_path / "out.csv"
+    assert cli("export", "patients", str(out)).returncode == 0
+    assert out.read_text().splitlines()[1].startswith("P000001,Anna,Ames,1970-01-02")
+
+
+def test_backup_restore_round_trip_and_db_commands(booked: Runner, tmp_path: Path) -> None:
+    assert "up to date" in booked("db", "current").stdout
+    assert booked("backup", str(tmp_path / "b.json.gz")).returncode == 0
+    other = f"sqlite:///{tmp_path / 'restored.sqlite3'}"
+    res = booked("restore", str(tmp_path / "b.json.gz"), "--database", other)
+    assert res.returncode == 0, res.stderr
+    a = json.loads(booked("course", "show", "1", "--json").stdout)
+    b = json.loads(booked("course", "show", "1", "--json", "--database", other).stdout)
+    assert a == b
+    again = booked("restore", str(tmp_path / "b.json.gz"), "--database", other)
+    assert again.returncode == 5
+
+
+def test_demo_fills_a_clinic_with_every_course_state(cli: Runner, tmp_path: Path) -> None:
+    res = cli("demo", "--patients", "60", "--seed", "3")
+    assert res.returncode == 0, res.stderr
+    for state in ("planned", "active", "completed", "lapsed", "cancelled"):
+        assert state in res.stdout
+    assert len(json.loads(cli("patient", "list", "--limit", "1000", "--json").stdout)) == 60
+    assert cli("demo").returncode == 5  # refuses a database that already has patients
+
+
+def test_user_add_reads_password_from_environment(cli: Runner) -> None:
+    res = cli(
+        "user",
+        "add",
+        "desk",
+        "--role",
+        "front_desk",
+        env={"NEEDLEPLAN_PASSWORD": "long enough secret"},
+    )
+    assert res.returncode == 0, res.stderr
+    bad = cli("user", "add", "desk2", "--role", "front_desk", env={"NEEDLEPLAN_PASSWORD": "short"})
+    assert bad.returncode == 2
+    assert "short" not in bad.stderr

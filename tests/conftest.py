@@ -1,0 +1,346 @@
+"""Shared pytest fixtures. Keep them generic: other test packages add their own beside these.
+
+Database fixtures
+-----------------
+``pg_server``
+    A PostgreSQL server started once per test session with the ``pgserver`` wheel in a temporary
+    folder (no server set up by hand). PostgreSQL refuses to run as root; pgserver handles that by
+    creating an unprivileged ``pgserver`` system user and running the server as that user, so the
+    fixture also works in CI containers that run as root. When the server cannot start, tests that
+    need it skip with the reason.
+``database_url``
+    Parametrised over ``sqlite`` and ``postgresql``: the URL of a fresh, empty database already
+    migrated to the newest schema (copied from a migrated template, so each test pays milliseconds).
+``db``
+    A :class:`needleplan.storage.Database` on ``database_url``.
+``empty_database_url``
+    Like ``database_url`` but with no schema at all (for migration tests).
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+]
+
+_counter = itertools.count()
+
+
+class PostgresHandle:
+    """A running pgserver instance and helpers to make throw-away databases on it."""
+
+    def __init__(self, server: Any, base_uri: str) -> None:
+        self.server = server
+        self.base_uri = base_uri  # postgresql://postgres:@/postgres?host=/tmp/...
+
+    def url(self, database: str) -> str:
+        from sqlalchemy.engine import make_url
+
+        return (
+            make_url(self.base_uri)
+            .set(drivername="postgresql+psycopg", database=database)
+            .render_as_string(hide_password=False)
+        )
+
+    def create_database(self, name: str, template: str | None = None) -> str:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                suffix = f" TEMPLATE {template}" if template else ""
+                conn.execute(text(f'CREATE DATABASE "{name}"{suffix}'))
+        finally:
+            engine.dispose()
+        return self.url(name)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresHandle]:
+    """A PostgreSQL server for the whole test session (skips the test when it cannot start)."""
+    with warnings.catch_warnings():
+        # platformdirs warns at import when XDG_RUNTIME_DIR is unset (CI); harmless here.
+        warnings.simplefilter("ignore")
+        try:
+            import pgserver
+        except ImportError as exc:  # pragma: no cover - dev dependency missing
+            pytest.skip(f"PostgreSQL tests need the pgserver wheel: {exc}")
+    pgdata = Path(tempfile.mkdtemp(prefix="needleplan-pg-"))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            server = pgserver.get_server(pgdata, cleanup_mode="delete")
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        shutil.rmtree(pgdata, ignore_errors=True)
+        pytest.skip(f"PostgreSQL could not start through pgserver: {type(exc).__name__}: {exc}")
+    handle = PostgresHandle(server, server.get_uri())
+    _fast_throwaway_settings(handle)
+    try:
+        yield handle
+    finally:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            server.cleanup()
+
+
+def _fast_throwaway_settings(handle: PostgresHandle) -> None:
+    """Skip fsync on this throw-away server: the tests kill clients, never the server itself."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(handle.url("postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            for setting in ("fsync", "full_page_writes", "synchronous_commit"):
+                conn.execute(text(f"ALTER SYSTEM SET {setting} = off"))
+            conn.execute(text("SELECT pg_reload_conf()"))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _pg_shared(pg_server: PostgresHandle) -> str:
+    """URL of one PostgreSQL database migrated to head, emptied before each test that uses it.
+
+    (Emptying with TRUNCATE takes milliseconds; creating a database per test takes half a second.)
+    """
+    from needleplan.storage import migrate
+    from needleplan.storage.engine import make_engine
+
+    url = pg_server.create_database("needleplan_test")
+    engine = make_engine(url)
+    try:
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+    return url
+
+
+def _truncate_all(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    from needleplan.storage.tables import metadata
+
+    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head, copied for each test."""
+    from needleplan.storage import migrate
+    from needleplan.storage.engine import make_engine
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()  # closing the last connection checkpoints the WAL into the file
+    return path
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database backend under test: ``"sqlite"`` or ``"postgresql"``."""
+    value: str = request.param
+    return value
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """URL of an empty database at the newest schema on the backend under test.
+
+    SQLite: a copy of a migrated file in the test's tmp_path. PostgreSQL: one shared database,
+    truncated (identities restarted) before the test.
+    """
+    if backend == "sqlite":
+        template: Path = request.getfixturevalue("_sqlite_template")
+        target = tmp_path / "needleplan.sqlite3"
+        shutil.copyfile(template, target)
+        return f"sqlite:///{target}"
+    url: str = request.getfixturevalue("_pg_shared")
+    _truncate_all(url)
+    return url
+
+
+@pytest.fixture
+def empty_database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """URL of a fresh database with no tables at all, on the backend under test."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    pg: PostgresHandle = request.getfixturevalue("pg_server")
+    return pg.create_database(f"empty_{next(_counter)}")
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Any]:
+    """A :class:`needleplan.storage.Database` on a fresh database (schema at head)."""
+    from needleplan.storage import Database
+
+    database = Database.open(database_url, upgrade=False)
+    try:
+        yield database
+    finally:
+        database.dispose()
+
+
+# --------------------------------------------------------------------------- clinic records
+
+
+class ClinicSetup:
+    """A small clinic on the database under test: two practitioners and one patient."""
+
+    def __init__(self, db: Any) -> None:
+        from needleplan import services
+
+        self.db = db
+        self.clinic = services.ensure_clinic(db, "Test clinic", "Europe/London")
+        self.alice = services.add_practitioner(db, "Alice Practitioner")
+        self.bob = services.add_practitioner(db, "Bob Practitioner")
+        self.patient = services.register_patient(
+            db,
+            {
+                "given_name": "Jane",
+                "family_name": "Doe",
+                "birth_date": "1976-04-02",
+                "email": "jane@example.org",
+                "consent_treatment": True,
+                "consent_contact": True,
+            },
+        )
+
+
+def make_protocol_value(
+    sessions: int = 3, *, blocked: bool = False, version: str = "test-1"
+) -> Any:
+    """A hand-built protocol for storage tests (the guideline engine is tested elsewhere)."""
+    from needleplan.domain import Area, IntRange, Protocol
+
+    return Protocol(
+        initial_sessions=sessions,
+        session_range=IntRange(min=max(sessions - 1, 0), max=sessions + 2),
+        interval_days=IntRange(min=28, max=42),
+        maintenance_interval_months=IntRange(min=6, max=12),
+        difficult_case=False,
+        blocked=blocked,
+        block_reasons=["pregnancy"] if blocked else [],
+        areas=[Area.FULL_FACE],
+        guideline_version=version,
+    )
+
+
+@pytest.fixture
+def clinic(db: Any) -> ClinicSetup:
+    """Two practitioners and one registered patient on a fresh database."""
+    return ClinicSetup(db)
+
+
+@pytest.fixture
+def make_protocol() -> Any:
+    """The protocol factory: ``make_protocol(sessions=3, blocked=False, version="test-1")``."""
+    return make_protocol_value
+
+
+@pytest.fixture
+def protocol() -> Any:
+    """A three-session protocol snapshot (guideline version ``test-1``)."""
+    return make_protocol_value()
+
+
+def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
+    """A clinic with a row in every table: courses, sessions, measurements, recall, users, audit."""
+    from datetime import UTC, datetime, timedelta
+
+    from needleplan import services
+
+    setup = ClinicSetup(db)
+    t0 = datetime(2031, 1, 6, 9, 0, tzinfo=UTC)
+    people = [setup.patient] + [
+        services.register_patient(
+            db,
+            {
+                "given_name": f"Pat{i}",
+                "family_name": "Example",
+                "birth_date": f"19{60 + i}-05-0{1 + i % 9}",
+                "phone": "+44 20 7946 0000",
+                "consent_research": i % 2 == 0,
+            },
+        )
+        for i in range(1, patients)
+    ]
+    user = services.create_user(db, "frontdesk", "correct horse battery", "front_desk")
+    for i, person in enumerate(people):
+        record = services.record_assessment(
+            db,
+            person.id,
+            {"age": 40 + i, "severity": "moderate", "areas": ["full_face"]},
+            assessed_at=t0 - timedelta(days=7),
+        )
+        start = t0 + timedelta(hours=i)
+        booking = services.book_course(
+            db,
+            person.id,
+            make_protocol_value(2),
+            [
+                (
+                    start + timedelta(days=30 * k),
+                    start + timedelta(days=30 * k, minutes=45),
+                    setup.alice.id,
+                )
+                for k in range(2)
+            ],
+            assessment_id=record.id,
+        )
+        first = booking.appointments[0]
+        services.record_session(
+            db,
+            {
+                "performed_at": first.start.isoformat(),
+                "areas": ["full_face"],
+                "device": "pen",
+                "needle_depth_mm": {"full_face": 1.5},
+                "passes": 2,
+                "practitioner_id": setup.alice.id,
+            },
+            appointment_id=first.id,
+        )
+        services.record_measurement(
+            db,
+            person.id,
+            {
+                "scale": "gais",
+                "value": 2,
+                "measured_at": first.start.isoformat(),
+                "course_id": booking.course.id,
+            },
+        )
+        recall = services.add_recall(
+            db, person.id, (t0 + timedelta(days=365)).date(), reason="annual review"
+        )
+        services.record_contact(
+            db, recall.id, channel="phone", outcome="no_answer", by_user_id=user.id
+        )
+        services.record_audit(db, user, "patient.read", person.id)
+    return setup
+
+
+@pytest.fixture
+def populated(db: Any) -> ClinicSetup:
+    """A clinic with a few patients and at least one row in every table."""
+    return populate_clinic(db)

@@ -1,0 +1,197 @@
+"""Backup and restore: a consistent snapshot while writes go on; restore gives identical rows."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from needleplan import services
+from needleplan.exceptions import ConflictError, InputError
+from needleplan.storage import Database
+from needleplan.storage.backup import backup, restore, snapshot
+from needleplan.storage.repositories import slot_starts
+from needleplan.storage.tables import metadata
+
+
+def test_restore_into_empty_database_gives_identical_rows_in_every_table(
+    populated: Any, empty_database_url: str, tmp_path: Path
+) -> None:
+    file = tmp_path / "clinic-backup.json.gz"
+    counts = backup(populated.db.engine, file)
+    assert all(counts[t.name] > 0 for t in metadata.sorted_tables), counts
+    target = Database.open(empty_database_url)
+    try:
+        restored = restore(target.engine, file)
+        assert restored == counts
+        original, copy = snapshot(populated.db.engine), snapshot(target.engine)
+        assert copy["tables"] == original["tables"]
+        # identities continue after the restored rows
+        newcomer = services.register_patient(
+            target, {"given_name": "N", "family_name": "New", "birth_date": "1990-01-01"}
+        )
+        assert newcomer.id == max(r[0] for r in original["tables"]["patients"]["rows"]) + 1
+        assert services.authenticate(target, "frontdesk", "correct horse battery") is not None
+    finally:
+        target.dispose()
+
+
+def test_restore_refuses_a_database_with_records(populated: Any, tmp_path: Path) -> None:
+    file = tmp_path / "b.json"
+    backup(populated.db.engine, file)
+    with pytest.raises(ConflictError, match="empty database"):
+        restore(populated.db.engine, file)
+
+
+@pytest.mark.parametrize(
+    ("content", "field"),
+    [
+        (b"not json at all", "file"),
+        (b'{"format": "something-else"}', "format"),
+        (
+            b'{"format": "needleplan-backup", "version": 1, "schema_revision": "9999", '
+            b'"tables": {}}',
+            "schema_revision",
+        ),
+        (
+            b'{"format": "needleplan-backup", "version": 1, "schema_revision": "0002", '
+            b'"tables": {"patients": {"columns": ["id", "bogus"], "rows": []}}}',
+            "tables.patients.columns",
+        ),
+    ],
+)
+def test_bad_backup_files_are_input_errors(
+    db: Any, tmp_path: Path, content: bytes, field: str
+) -> None:
+    file = tmp_path / "bad.json"
+    file.write_bytes(content)
+    with pytest.raises(InputError, match=field.replace(".", r"\.")):
+        restore(db.engine, file)
+
+
+def test_backup_taken_during_a_burst_of_bookings_is_consistent(
+    clinic: Any, tmp_path: Path, make_protocol: Any
+) -> None:
+    """Every course in the snapshot has its ledger and every appointment all its slot claims."""
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        k = 0
+        try:
+            while not stop.is_set() and k < 400:
+                start = datetime(2033, 1, 1, 8, tzinfo=UTC) + timedelta(hours=k)
+                services.book_course(
+                    clinic.db,
+                    clinic.patient.id,
+                    make_protocol(2),
+                    [(start, start + timedelta(minutes=40), clinic.alice.id)],
+                )
+                k += 1
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    snaps = []
+    try:
+        for i in range(3):
+            file = tmp_path / f"during-{i}.json"
+            backup(clinic.db.engine, file)
+            snaps.append(json.loads(file.read_text()))
+    finally:
+        stop.set()
+        thread.join()
+    assert not errors
+    for snap in snaps:
+        tables = snap["tables"]
+        col = {name: {c: i for i, c in enumerate(t["columns"])} for name, t in tables.items()}
+        courses = {r[col["courses"]["id"]]: r for r in tables["courses"]["rows"]}
+        ledger_sum: dict[int, int] = {}
+        for r in tables["course_ledger"]["rows"]:
+            cid = r[col["course_ledger"]["course_id"]]
+            ledger_sum[cid] = ledger_sum.get(cid, 0) + r[col["course_ledger"]["delta"]]
+        assert ledger_sum == {
+            cid: r[col["courses"]["remaining_sessions"]] for cid, r in courses.items()
+        }
+        claims: dict[int, int] = {}
+        for r in tables["slot_claims"]["rows"]:
+            aid = r[col["slot_claims"]["appointment_id"]]
+            claims[aid] = claims.get(aid, 0) + 1
+        for r in tables["appointments"]["rows"]:
+            start = datetime.fromisoformat(r[col["appointments"]["start_at"]])
+            end = datetime.fromisoformat(r[col["appointments"]["end_at"]])
+            assert claims.get(r[col["appointments"]["id"]]) == len(slot_starts(start, end))
+            assert r[col["appointments"]["course_id"]] in courses
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_sqlite_backup_restores_into_postgresql_identically(
+    populated: Any, pg_server: Any, tmp_path: Path
+) -> None:
+    """A backup moves a clinic from the default SQLite file to PostgreSQL."""
+    file = tmp_path / "move.json"
+    backup(populated.db.engine, file)
+    target = Database.open(pg_server.create_database("moved_from_sqlite"))
+    try:
+        restore(target.engine, file)
+        assert snapshot(target.engine)["tables"] == snapshot(populated.db.engine)["tables"]
+    finally:
+        target.dispose()
+
+
+_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 10**12)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    table=st.sampled_from(["patients", "appointments", "slot_claims", "users", "course_ledger"]),
+    rows=st.lists(st.lists(_json, min_size=1, max_size=4), max_size=3),
+    raw=st.binary(max_size=40),
+)
+def test_restoring_any_file_never_crashes(
+    tmp_path: Path, table: str, rows: list[list[Any]], raw: bytes
+) -> None:
+    """Random bytes and random tables give InputError (or restore cleanly), nothing else."""
+    from needleplan.storage.engine import make_engine
+
+    columns = [c.name for c in metadata.tables[table].columns][
+        : max((len(r) for r in rows), default=1)
+    ]
+    rows = [(r + [None] * len(columns))[: len(columns)] for r in rows]
+    doc = {
+        "format": "needleplan-backup",
+        "version": 1,
+        "schema_revision": "0002",
+        "tables": {table: {"columns": columns, "rows": rows}},
+    }
+    for i, payload in enumerate([raw, json.dumps(doc).encode()]):
+        file = tmp_path / f"f{i}.json"
+        file.write_bytes(payload)
+        engine = make_engine(f"sqlite:///{tmp_path / 'target.sqlite3'}")
+        try:
+            restore(engine, file)
+        except (InputError, ConflictError):
+            pass
+        finally:
+            engine.dispose()
+        (tmp_path / "target.sqlite3").unlink(missing_ok=True)

@@ -1,0 +1,89 @@
+"""The demo clinic: every course state, the services' invariants hold, same seed same clinic."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+from typing import Any
+
+import pytest
+
+from needleplan import services
+from needleplan.domain.records import AppointmentStatus, CourseStatus
+from needleplan.exceptions import ConflictError
+from needleplan.storage.backup import snapshot
+from needleplan.storage.repositories import slot_starts
+
+TODAY = date(2026, 11, 21)
+
+
+def test_demo_has_every_state_and_consistent_records(db: Any) -> None:
+    summary = services.fill_demo_clinic(db, patients=80, seed=11, today=TODAY)
+    assert summary.patients == 80
+    assert all(summary.courses[s.value] > 0 for s in CourseStatus), summary.courses
+    with db.transaction() as uow:
+        courses = uow.courses.all()
+        for course in courses:
+            ledger = uow.courses.ledger(course.id)
+            assert sum(e.delta for e in ledger) == course.remaining_sessions
+            appts = uow.appointments.for_course(course.id)
+            performed = [a for a in appts if a.status is AppointmentStatus.PERFORMED]
+            assert len(uow.sessions.for_course(course.id)) == len(performed)
+            assert course.remaining_sessions == course.planned_sessions - len(performed)
+            if course.status is CourseStatus.COMPLETED:
+                assert course.remaining_sessions == 0
+            if course.status in (CourseStatus.PLANNED, CourseStatus.CANCELLED):
+                assert performed == []
+            if course.status is CourseStatus.LAPSED:
+                assert not [a for a in appts if a.status is AppointmentStatus.BOOKED]
+    tables = snapshot(db.engine)["tables"]
+    cols = {n: {c: i for i, c in enumerate(t["columns"])} for n, t in tables.items()}
+    claims = Counter(
+        r[cols["slot_claims"]["appointment_id"]] for r in tables["slot_claims"]["rows"]
+    )
+    from datetime import datetime
+
+    for r in tables["appointments"]["rows"]:
+        a = cols["appointments"]
+        expected = (
+            0
+            if r[a["status"]] == "cancelled"
+            else len(
+                slot_starts(
+                    datetime.fromisoformat(r[a["start_at"]]), datetime.fromisoformat(r[a["end_at"]])
+                )
+            )
+        )
+        assert claims.get(r[a["id"]], 0) == expected
+    assert services.recall_list(db, due_by=TODAY)  # some patients are due now
+    assert services.authenticate(db, "frontdesk", "demo-password") is not None
+    newcomer = services.register_patient(
+        db, {"given_name": "New", "family_name": "One", "birth_date": "1980-01-01"}
+    )
+    assert newcomer.id == 81
+    with pytest.raises(ConflictError):
+        services.fill_demo_clinic(db, patients=5, seed=11, today=TODAY)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_same_seed_gives_the_same_clinic(db: Any, empty_database_url: str) -> None:
+    from needleplan.storage import Database
+
+    services.fill_demo_clinic(db, patients=30, seed=5, today=TODAY)
+    other = Database.open(empty_database_url)
+    try:
+        services.fill_demo_clinic(other, patients=30, seed=5, today=TODAY)
+        a = [(p.mrn, p.display_name, p.birth_date) for p in services.list_patients(db, limit=100)]
+        b = [
+            (p.mrn, p.display_name, p.birth_date) for p in services.list_patients(other, limit=100)
+        ]
+        assert a == b
+        with db.transaction() as u1, other.transaction() as u2:
+            assert [(c.status, c.planned_sessions) for c in u1.courses.all()] == [
+                (c.status, c.planned_sessions) for c in u2.courses.all()
+            ]
+            assert [(x.start, x.status) for x in u1.appointments.all()] == [
+                (x.start, x.status) for x in u2.appointments.all()
+            ]
+    finally:
+        other.dispose()

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from needleplan import DISCLAIMER, __version__
+from needleplan.storage.database import Database
 from needleplan.web.auth import InMemoryTokenStore, InMemoryUserStore, TokenStore, UserStore
 from needleplan.web.errors import install_error_handlers
 from needleplan.web.leads import InMemoryLeadStore, LeadStore
@@ -47,6 +48,7 @@ def create_app(
     token_store: TokenStore | None = None,
     lead_store: LeadStore | None = None,
     clock: Clock | None = None,
+    database: Database | None = None,
 ) -> FastAPI:
     """Build the needleplan web application.
 
@@ -59,6 +61,9 @@ def create_app(
         (empty: nobody can sign in) when not given; the storage layer supplies database ones.
     clock
         monotonic time source [s] for the rate limiters (tests step it instead of sleeping).
+    database
+        the clinic records (``needleplan.storage.Database``) behind the staff workspace and the
+        patient API; routes reach it through :func:`needleplan.web.deps.get_db`.
     """
     settings = settings or load_settings()
     users = user_store if user_store is not None else InMemoryUserStore()
@@ -71,6 +76,7 @@ def create_app(
         openapi_url="/api/v1/openapi.json",
     )
     app.state.settings = settings
+    app.state.db = database
     app.state.user_store = users
     app.state.token_store = token_store if token_store is not None else InMemoryTokenStore(users)
     app.state.lead_store = lead_store if lead_store is not None else InMemoryLeadStore()

@@ -30,13 +30,8 @@ from typing import Protocol
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from needleplan.domain.records import Role
 from needleplan.exceptions import ConflictError, InputError, NotFoundError
-
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    PRACTITIONER = "practitioner"
-    FRONT_DESK = "front_desk"
 
 
 class Permission(StrEnum):

@@ -97,12 +97,14 @@ def _register_commands() -> None:
     from needleplan.cli import plan as _plan
     from needleplan.cli import records as _records
     from needleplan.cli import schedule as _schedule
+    from needleplan.cli import serve as _serve
 
     _plan.register(app)
     _consult.register(app)
     _schedule.register(app)
     _forecast.register(app)
     _records.register(app)
+    _serve.register(app)
 
 
 _register_commands()

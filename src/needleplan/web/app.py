@@ -1,0 +1,118 @@
+"""The web application factory."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from needleplan import DISCLAIMER, __version__
+from needleplan.storage.database import Database
+from needleplan.web.auth import InMemoryTokenStore, InMemoryUserStore, TokenStore, UserStore
+from needleplan.web.errors import install_error_handlers
+from needleplan.web.leads import InMemoryLeadStore, LeadStore
+from needleplan.web.ratelimit import Clock, TokenBucketLimiter
+from needleplan.web.routes import api, pages
+from needleplan.web.security import (
+    ForbiddenError,
+    LoginRequiredError,
+    SelectiveGZip,
+    SessionManager,
+    install_security_middleware,
+)
+from needleplan.web.settings import Settings, load_settings
+
+HERE = Path(__file__).parent
+log = logging.getLogger("needleplan.web")
+
+API_DESCRIPTION = f"""
+Plan microneedling courses and forecast how long results last.
+
+*{DISCLAIMER}*
+
+The stateless endpoints (`/api/v1/plan`, `/api/v1/forecast`, `/api/v1/compare`) are public and
+rate-limited per client. Every error has one shape:
+`{{"errors": [{{"field": ..., "value": ..., "rule": ...}}]}}`. See `docs/api.md`.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    user_store: UserStore | None = None,
+    token_store: TokenStore | None = None,
+    lead_store: LeadStore | None = None,
+    clock: Clock | None = None,
+    database: Database | None = None,
+) -> FastAPI:
+    """Build the needleplan web application.
+
+    Parameters
+    ----------
+    settings
+        validated settings; read from the environment / ``.env`` when None.
+    user_store, token_store, lead_store
+        where staff accounts, API tokens and consented contact requests live. In-memory stores
+        (empty: nobody can sign in) when not given; the storage layer supplies database ones.
+    clock
+        monotonic time source [s] for the rate limiters (tests step it instead of sleeping).
+    database
+        the clinic records (``needleplan.storage.Database``) behind the staff workspace and the
+        patient API; routes reach it through :func:`needleplan.web.deps.get_db`.
+    """
+    settings = settings or load_settings()
+    users = user_store if user_store is not None else InMemoryUserStore()
+    app = FastAPI(
+        title="needleplan",
+        version=__version__,
+        description=API_DESCRIPTION,
+        docs_url="/docs",
+        redoc_url="/redoc",
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.user_store = users
+    app.state.token_store = token_store if token_store is not None else InMemoryTokenStore(users)
+    app.state.lead_store = lead_store if lead_store is not None else InMemoryLeadStore()
+    app.state.sessions = SessionManager(settings)
+    tick: Clock = clock if clock is not None else time.monotonic
+    app.state.api_limiter = TokenBucketLimiter(
+        settings.api_per_minute, settings.api_burst, clock=tick
+    )
+    app.state.login_limiter = TokenBucketLimiter(
+        settings.login_per_minute, settings.login_burst, clock=tick
+    )
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    app.state.templates = templates
+
+    install_error_handlers(app)
+    install_security_middleware(app, settings)
+    app.add_middleware(SelectiveGZip)
+
+    @app.exception_handler(LoginRequiredError)
+    async def _login_required(request: Request, exc: LoginRequiredError) -> Response:
+        return pages.login_redirect(exc.next_path)
+
+    @app.exception_handler(ForbiddenError)
+    async def _forbidden(request: Request, exc: ForbiddenError) -> Response:
+        request.state.user = exc.user
+        return pages.render(
+            request,
+            "error.html",
+            status_code=403,
+            message=(
+                f"Your role ({exc.user.role.value.replace('_', ' ')}) does not give access to "
+                "this page."
+            ),
+        )
+
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    return app

@@ -1,0 +1,113 @@
+"""Contact requests ("leads") from the public estimator, stored only with explicit consent.
+
+The estimator itself stores nothing. When a visitor asks to be contacted, :func:`make_lead`
+validates the form; without the consent box ticked it raises :class:`InputError` and nothing is
+stored. The web app talks to a :class:`LeadStore`; the storage layer provides the database one,
+:class:`InMemoryLeadStore` serves tests and a database-less development server.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from needleplan.exceptions import FieldProblem, InputError
+
+CONSENT_TEXT = (
+    "I agree that the clinic stores my name, contact details and these answers to contact me "
+    "about treatment. I can ask for them to be deleted at any time."
+)
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s.]{2,63}$")
+_PHONE = re.compile(r"^\+?[0-9 ()./-]{6,24}$")
+NAME_MAX = 100
+MESSAGE_MAX = 1000
+
+
+@dataclass(frozen=True)
+class Lead:
+    """A visitor who asked to be contacted, with the consent they gave and when."""
+
+    id: str
+    name: str
+    email: str
+    phone: str
+    message: str
+    estimate_summary: str
+    consent_text: str
+    created_at: datetime
+
+
+class LeadStore(Protocol):
+    def add_lead(self, lead: Lead) -> None:
+        """Store one lead (a consented contact request)."""
+        ...
+
+    def list_leads(self) -> list[Lead]:
+        """Every stored lead, oldest first."""
+        ...
+
+
+class InMemoryLeadStore:
+    def __init__(self) -> None:
+        self._leads: list[Lead] = []
+        self._lock = threading.Lock()
+
+    def add_lead(self, lead: Lead) -> None:
+        with self._lock:
+            self._leads.append(lead)
+
+    def list_leads(self) -> list[Lead]:
+        with self._lock:
+            return list(self._leads)
+
+
+def make_lead(
+    *,
+    name: str,
+    email: str,
+    phone: str,
+    message: str,
+    estimate_summary: str,
+    consent: bool,
+    now: datetime | None = None,
+) -> Lead:
+    """Validate a contact request; raise :class:`InputError` naming every bad field."""
+    problems: list[FieldProblem] = []
+    name, email, phone = name.strip(), email.strip(), phone.strip()
+    message, estimate_summary = message.strip(), estimate_summary.strip()
+    if not consent:
+        problems.append(
+            FieldProblem(
+                "consent",
+                False,
+                "tick the consent box so we may store your details; without it nothing is kept",
+            )
+        )
+    if not name or len(name) > NAME_MAX:
+        problems.append(FieldProblem("name", name, f"your name, 1-{NAME_MAX} characters"))
+    if not email and not phone:
+        problems.append(FieldProblem("email", email, "give an e-mail address or a phone number"))
+    if email and not _EMAIL.match(email):
+        problems.append(FieldProblem("email", email, "an e-mail address like name@example.org"))
+    if phone and not _PHONE.match(phone):
+        problems.append(FieldProblem("phone", phone, "digits, spaces and + ( ) - only, 6-24 long"))
+    if len(message) > MESSAGE_MAX:
+        problems.append(FieldProblem("message", "…", f"at most {MESSAGE_MAX} characters"))
+    if len(estimate_summary) > 2000:
+        estimate_summary = estimate_summary[:2000]
+    if problems:
+        raise InputError(problems, source="contact request")
+    return Lead(
+        id=secrets.token_hex(8),
+        name=name,
+        email=email,
+        phone=phone,
+        message=message,
+        estimate_summary=estimate_summary,
+        consent_text=CONSENT_TEXT,
+        created_at=now or datetime.now(UTC),
+    )

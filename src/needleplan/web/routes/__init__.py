@@ -1,0 +1,1 @@
+"""Routers: ``api`` (the REST API under /api/v1) and ``pages`` (server-rendered HTML)."""

@@ -1,0 +1,230 @@
+"""The REST API under ``/api/v1``.
+
+Public and stateless (rate-limited per client): ``POST /plan``, ``POST /forecast``,
+``POST /compare``. They return exactly the CLI's ``--json`` shapes. Token-protected:
+``GET /whoami`` (and, with the storage layer, ``/patients...``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from needleplan.domain import Assessment, Protocol
+from needleplan.exceptions import BlockedError, FieldProblem
+from needleplan.forecasting.chain import (
+    INITIAL_INTERVAL_DAYS,
+    MAINTENANCE_MONTHS,
+    MAX_INITIAL_SESSIONS,
+    MAX_YEARS,
+    compare_scenarios,
+    forecast,
+    series_days,
+)
+from needleplan.guideline import make_protocol
+from needleplan.web.auth import StaffUser
+from needleplan.web.errors import ERROR_RESPONSES, ApiError, ErrorBody
+from needleplan.web.ratelimit import TokenBucketLimiter, client_key, too_many
+from needleplan.web.security import require_token, session_user
+
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+
+
+def rate_limited(request: Request) -> None:
+    """Public-endpoint dependency: one token from this client's bucket, or 429.
+
+    Signed-in staff (the consultation page calls these endpoints live) are not limited.
+    """
+    if session_user(request) is not None:
+        return
+    limiter: TokenBucketLimiter = request.app.state.api_limiter
+    wait = limiter.take("api:" + client_key(request))
+    if wait > 0:
+        raise too_many(wait, "requests")
+
+
+PublicDep = Depends(rate_limited)
+
+
+@router.post(
+    "/plan",
+    tags=["stateless"],
+    summary="Plan a course from an assessment",
+    dependencies=[PublicDep],
+    response_description=(
+        "The protocol, as `needleplan plan --json` prints it. A plan blocked by an absolute "
+        'contraindication is still a plan: 200 with `"blocked": true` and `block_reasons`.'
+    ),
+)
+def plan(assessment: Annotated[Assessment, Body()]) -> dict[str, Any]:
+    """Initial sessions, spacing and maintenance for the assessment, with the rationale."""
+    return make_protocol(assessment).to_public_json()
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    assessment: Assessment
+    years: float = Field(default=10.0, gt=0, le=MAX_YEARS, description="forecast horizon [years]")
+    draws: int = Field(
+        default=1000,
+        ge=10,
+        le=20_000,
+        description="population draws for the median and p10-p90 band (server cap applies)",
+    )
+    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="random seed (reproducible)")
+    curve_step_days: int = Field(
+        default=1,
+        ge=1,
+        le=31,
+        description=(
+            "keep every k-th day of the curves (the last day always kept); 1 = the CLI's "
+            "daily curve. A chart needs no more than weekly points."
+        ),
+    )
+
+
+class ForecastRequest(_Request):
+    """An assessment and, optionally, the schedule to forecast instead of the plan's."""
+
+    sessions: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_INITIAL_SESSIONS,
+        description="initial sessions (default: the plan's initial_sessions)",
+    )
+    interval_days: int | None = Field(
+        default=None,
+        ge=int(INITIAL_INTERVAL_DAYS[0]),
+        le=int(INITIAL_INTERVAL_DAYS[1]),
+        description="days between initial sessions (default: the plan's recommended interval)",
+    )
+    maintenance_months: float | None = Field(
+        default=None,
+        ge=MAINTENANCE_MONTHS[0],
+        le=MAINTENANCE_MONTHS[1],
+        description="months between maintenance sessions after the series (default: none)",
+    )
+
+
+class CompareRequest(_Request):
+    """An assessment; the scenarios come from its plan."""
+
+    curves: bool = Field(
+        default=False, description="include each scenario's median, p10 and p90 curves"
+    )
+    keep_years: float = Field(
+        default=5.0,
+        gt=0,
+        le=MAX_YEARS,
+        description="the cheapest plan keeps the improvement noticeable this long [years]",
+    )
+
+
+def _checked_draws(request: Request, draws: int) -> None:
+    cap = request.app.state.settings.max_draws
+    if draws > cap:
+        raise ApiError(422, [FieldProblem("draws", draws, f"at most {cap} on this server")])
+
+
+def _unblocked_plan(assessment: Assessment) -> Protocol:
+    protocol = make_protocol(assessment)
+    if protocol.blocked:
+        raise BlockedError(list(protocol.block_reasons))
+    return protocol
+
+
+def _thin(values: list[Any], step: int) -> list[Any]:
+    if step == 1 or len(values) <= 1:
+        return values
+    kept = values[::step]
+    if (len(values) - 1) % step:
+        kept.append(values[-1])
+    return kept
+
+
+def _thin_curves(curve: dict[str, list[Any]], step: int) -> dict[str, list[Any]]:
+    return {key: _thin(values, step) for key, values in curve.items()}
+
+
+@router.post(
+    "/forecast",
+    tags=["stateless"],
+    summary="Forecast how long results last",
+    dependencies=[PublicDep],
+    response_description="The forecast, as `needleplan forecast --json` prints it.",
+    responses={409: {"description": "the plan is blocked by an absolute contraindication"}},
+)
+def forecast_route(request: Request, body: ForecastRequest) -> dict[str, Any]:
+    """Improvement over time (median and p10-p90 band) and milestones for one schedule.
+
+    Without overrides the schedule is the plan's: its initial sessions at its recommended
+    interval, no maintenance. Days count from the first session; improvement is in % of the
+    patient's pre-treatment firmness. A blocked plan answers 409.
+    """
+    _checked_draws(request, body.draws)
+    protocol = _unblocked_plan(body.assessment)
+    sessions = body.sessions if body.sessions is not None else protocol.initial_sessions
+    interval = (
+        body.interval_days if body.interval_days is not None else protocol.recommended_interval_days
+    )
+    days = series_days(
+        sessions, interval, maintenance_months=body.maintenance_months, years=body.years
+    )
+    result = forecast(
+        body.assessment,
+        days,
+        years=body.years,
+        draws=body.draws,
+        seed=body.seed,
+        n_initial=sessions,
+    ).to_json()
+    result["curve"] = _thin_curves(result["curve"], body.curve_step_days)
+    return result
+
+
+@router.post(
+    "/compare",
+    tags=["stateless"],
+    summary="Compare scenarios: single session, series, maintenance every 6/9/12 months",
+    dependencies=[PublicDep],
+    response_description="The comparison, as `needleplan compare --json` prints it.",
+    responses={409: {"description": "the plan is blocked by an absolute contraindication"}},
+)
+def compare_route(request: Request, body: CompareRequest) -> dict[str, Any]:
+    """The standard scenarios side by side with costs, the cheapest plan and upkeep vs. lapse."""
+    _checked_draws(request, body.draws)
+    protocol = _unblocked_plan(body.assessment)
+    result = compare_scenarios(
+        body.assessment,
+        protocol,
+        years=body.years,
+        draws=body.draws,
+        seed=body.seed,
+        keep_years=body.keep_years,
+    ).to_json(curves=body.curves)
+    if body.curves:
+        result["day"] = _thin(result["day"], body.curve_step_days)
+        result["curves"] = {
+            key: _thin_curves(curve, body.curve_step_days)
+            for key, curve in result["curves"].items()
+        }
+    return result
+
+
+@router.get(
+    "/whoami",
+    tags=["auth"],
+    summary="The user a bearer token acts as",
+    responses={401: {"model": ErrorBody, "description": "no token, or an unknown one"}},
+)
+def whoami(user: Annotated[StaffUser, Depends(require_token())]) -> dict[str, str]:
+    """Check an integration token: who it belongs to and the role it carries."""
+    return {
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role.value,
+    }

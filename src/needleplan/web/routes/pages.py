@@ -1,0 +1,318 @@
+"""Server-rendered pages: the public estimator, login, and the staff workspace under /app/."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from needleplan.domain import (
+    Aftercare,
+    Area,
+    Concern,
+    Condition,
+    Contraindication,
+    Diet,
+    Genetic,
+    Goal,
+    RepairCapacity,
+    Severity,
+    Smoking,
+    SunExposure,
+)
+from needleplan.exceptions import InputError
+from needleplan.web.auth import Permission, StaffUser, TokenStore, UserStore, normalise_username
+from needleplan.web.errors import ApiError
+from needleplan.web.leads import CONSENT_TEXT, LeadStore, make_lead
+from needleplan.web.ratelimit import TokenBucketLimiter, client_key
+from needleplan.web.security import (
+    CSRF_FIELD,
+    SessionManager,
+    check_csrf,
+    require_permission,
+    require_staff,
+    session_user,
+    template_context,
+)
+
+router = APIRouter(include_in_schema=False)
+
+StaffDep = Annotated[StaffUser, Depends(require_staff)]
+ClinicalDep = Annotated[StaffUser, Depends(require_permission(Permission.CLINICAL))]
+AdminDep = Annotated[StaffUser, Depends(require_permission(Permission.USERS))]
+ContactsDep = Annotated[StaffUser, Depends(require_permission(Permission.CONTACTS))]
+
+
+def _templates(request: Request) -> Jinja2Templates:
+    templates: Jinja2Templates = request.app.state.templates
+    return templates
+
+
+def render(
+    request: Request, template: str, /, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    response: HTMLResponse = _templates(request).TemplateResponse(
+        request, template, template_context(request, **context), status_code=status_code
+    )
+    return response
+
+
+def safe_next(target: str | None) -> str:
+    """Only a local staff path may be a post-login destination (no open redirect)."""
+    if target and target.startswith("/app") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/app/"
+
+
+# Plain-word labels for the forms; the values are the assessment's JSON values.
+ESTIMATE_AREAS: list[tuple[str, str]] = [
+    (Area.FULL_FACE.value, "Whole face"),
+    (Area.UNDER_EYES.value, "Under the eyes"),
+    (Area.FOREHEAD.value, "Forehead"),
+    (Area.CHEEKS.value, "Cheeks"),
+    (Area.PERIORAL.value, "Around the mouth"),
+    (Area.NECK.value, "Neck"),
+    (Area.CHEST.value, "Chest / décolletage"),
+    (Area.HANDS.value, "Backs of the hands"),
+    (Area.ARMS.value, "Upper arms"),
+    (Area.ABDOMEN.value, "Tummy"),
+    (Area.THIGHS.value, "Thighs"),
+    (Area.KNEES.value, "Knees"),
+    (Area.BACK.value, "Back"),
+]
+ESTIMATE_SEVERITY: list[tuple[str, str]] = [
+    (Severity.MILD.value, "Slightly crepey, or I want to prevent ageing"),
+    (Severity.MODERATE.value, "Some loss of firmness and fine lines"),
+    (Severity.ADVANCED.value, "Clear sagging (jowls) and deeper wrinkles"),
+    (Severity.SEVERE.value, "Very loose skin that has lost its bounce"),
+]
+ESTIMATE_GOAL: list[tuple[str, str]] = [
+    (Goal.PREVENTIVE.value, "Keep my skin as it is for longer"),
+    (Goal.SUBTLE.value, "A small, subtle improvement"),
+    (Goal.NOTICEABLE.value, "Tighter skin that people notice"),
+    (Goal.MAXIMAL.value, "As much lift and smoothing as possible"),
+]
+ESTIMATE_SMOKING: list[tuple[str, str]] = [
+    (Smoking.NEVER.value, "I have never smoked"),
+    (Smoking.FORMER.value, "I used to smoke"),
+    (Smoking.CURRENT.value, "I smoke now"),
+]
+ESTIMATE_SUN: list[tuple[str, str]] = [
+    (SunExposure.LOW.value, "Mostly indoors"),
+    (SunExposure.MODERATE.value, "Some time outdoors"),
+    (SunExposure.HIGH.value, "Outdoors a lot (work, sport, sunny holidays)"),
+]
+ESTIMATE_AFTERCARE: list[tuple[str, str]] = [
+    (Aftercare.GOOD.value, "Yes, I will follow the aftercare closely"),
+    (Aftercare.FAIR.value, "Mostly"),
+    (Aftercare.POOR.value, "Probably not"),
+]
+ESTIMATE_STOPPERS: list[tuple[str, str]] = [
+    (Contraindication.PREGNANCY.value, "I am pregnant"),
+    (Contraindication.ACTIVE_INFECTION.value, "I have a skin infection where I want treatment"),
+    (Contraindication.ACTIVE_ACNE.value, "I have active, inflamed acne there"),
+    (Contraindication.ISOTRETINOIN_RECENT.value, "I took isotretinoin in the last 6 months"),
+    (Contraindication.RECENT_RADIATION.value, "I had radiotherapy there recently"),
+    (Contraindication.ANTICOAGULANTS.value, "I take blood thinners"),
+    (Contraindication.KELOID_TENDENCY.value, "My scars tend to grow thick (keloids)"),
+]
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request) -> Response:
+    if session_user(request) is not None:
+        return RedirectResponse("/app/", status_code=303)
+    return RedirectResponse("/estimate", status_code=303)
+
+
+@router.get("/estimate", response_class=HTMLResponse)
+def estimate_page(request: Request) -> HTMLResponse:
+    return render(
+        request,
+        "estimate.html",
+        areas=ESTIMATE_AREAS,
+        severities=ESTIMATE_SEVERITY,
+        goals=ESTIMATE_GOAL,
+        smoking=ESTIMATE_SMOKING,
+        sun=ESTIMATE_SUN,
+        aftercare=ESTIMATE_AFTERCARE,
+        stoppers=ESTIMATE_STOPPERS,
+        consent_text=CONSENT_TEXT,
+    )
+
+
+@router.post("/estimate/contact", response_class=HTMLResponse)
+def estimate_contact(
+    request: Request,
+    name: Annotated[str, Form(max_length=200)] = "",
+    email: Annotated[str, Form(max_length=400)] = "",
+    phone: Annotated[str, Form(max_length=100)] = "",
+    message: Annotated[str, Form(max_length=4000)] = "",
+    estimate_summary: Annotated[str, Form(max_length=4000)] = "",
+    consent: Annotated[str, Form(max_length=10)] = "",
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
+) -> HTMLResponse:
+    check_csrf(request, csrf_token)
+    limiter: TokenBucketLimiter = request.app.state.api_limiter
+    if limiter.take("lead:" + client_key(request)) > 0:
+        raise ApiError.one(429, "client", None, "too many contact requests; try again later")
+    form = {"name": name, "email": email, "phone": phone, "message": message}
+    try:
+        lead = make_lead(
+            name=name,
+            email=email,
+            phone=phone,
+            message=message,
+            estimate_summary=estimate_summary,
+            consent=consent in ("on", "yes", "true", "1"),
+        )
+    except InputError as exc:
+        return render(
+            request,
+            "contact_result.html",
+            status_code=422,
+            problems=exc.problems,
+            form=form,
+            estimate_summary=estimate_summary,
+            consent_text=CONSENT_TEXT,
+        )
+    leads: LeadStore = request.app.state.lead_store
+    leads.add_lead(lead)
+    return render(request, "contact_result.html", saved=True, name=lead.name)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str | None = None) -> Response:
+    if session_user(request) is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return render(request, "login.html", next=safe_next(next), error=None, username="")
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    username: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/app/",
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
+) -> Response:
+    check_csrf(request, csrf_token)
+    limiter: TokenBucketLimiter = request.app.state.login_limiter
+    wait = max(
+        limiter.take("login-client:" + client_key(request)),
+        limiter.take("login-user:" + normalise_username(username)),
+    )
+    if wait > 0:
+        minutes = max(1, round(wait / 60))
+        return render(
+            request,
+            "login.html",
+            status_code=429,
+            next=safe_next(next),
+            username=username,
+            error=f"Too many sign-in attempts. Try again in about {minutes} minute(s).",
+        )
+    users: UserStore = request.app.state.user_store
+    user = users.authenticate(username, password) if username and password else None
+    if user is None:
+        return render(
+            request,
+            "login.html",
+            status_code=401,
+            next=safe_next(next),
+            username=username,
+            error="Wrong user name or password.",
+        )
+    response = RedirectResponse(safe_next(next), status_code=303)
+    sessions: SessionManager = request.app.state.sessions
+    sessions.set_cookie(response, user)
+    return response
+
+
+@router.post("/logout")
+def logout(
+    request: Request,
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
+) -> Response:
+    check_csrf(request, csrf_token)
+    response = RedirectResponse("/login", status_code=303)
+    sessions: SessionManager = request.app.state.sessions
+    sessions.clear_cookie(response)
+    return response
+
+
+@router.get("/app/", response_class=HTMLResponse)
+def staff_home(request: Request, user: StaffDep) -> HTMLResponse:
+    request.state.user = user
+    return render(request, "app/home.html", Permission=Permission)
+
+
+@router.get("/app", include_in_schema=False)
+def staff_home_slash() -> Response:
+    return RedirectResponse("/app/", status_code=308)
+
+
+@router.get("/app/consult", response_class=HTMLResponse)
+def consult_page(request: Request, user: ClinicalDep) -> HTMLResponse:
+    request.state.user = user
+    options = {
+        "severity": [s.value for s in Severity],
+        "areas": [a.value for a in Area],
+        "goal": [g.value for g in Goal],
+        "concerns": [c.value for c in Concern],
+        "conditions": [c.value for c in Condition],
+        "genetics": [g.value for g in Genetic],
+        "repair_capacity": [r.value for r in RepairCapacity],
+        "smoking": [s.value for s in Smoking],
+        "sun_exposure": [s.value for s in SunExposure],
+        "diet": [d.value for d in Diet],
+        "aftercare": [a.value for a in Aftercare],
+        "contraindications": [c.value for c in Contraindication],
+    }
+    return render(request, "app/consult.html", options=options)
+
+
+@router.get("/app/leads", response_class=HTMLResponse)
+def leads_page(request: Request, user: ContactsDep) -> HTMLResponse:
+    """Contact requests from the public estimator, newest first (each with its consent)."""
+    request.state.user = user
+    leads: LeadStore = request.app.state.lead_store
+    return render(request, "app/leads.html", leads=list(reversed(leads.list_leads())))
+
+
+@router.get("/app/admin/users", response_class=HTMLResponse)
+def admin_users(request: Request, user: AdminDep) -> HTMLResponse:
+    request.state.user = user
+    users: UserStore = request.app.state.user_store
+    return render(request, "app/users.html", users=users.list_users(), new_token=None)
+
+
+@router.post("/app/admin/tokens", response_class=HTMLResponse)
+def admin_issue_token(
+    request: Request,
+    user: AdminDep,
+    user_id: Annotated[str, Form(max_length=100)] = "",
+    label: Annotated[str, Form(max_length=200)] = "",
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
+) -> HTMLResponse:
+    check_csrf(request, csrf_token)
+    request.state.user = user
+    users: UserStore = request.app.state.user_store
+    tokens: TokenStore = request.app.state.token_store
+    token = tokens.issue_token(user_id, label)
+    owner = users.get_user(user_id)
+    return render(
+        request,
+        "app/users.html",
+        users=users.list_users(),
+        new_token=token,
+        token_owner=owner,
+        token_label=label.strip(),
+    )
+
+
+def login_redirect(next_path: str) -> RedirectResponse:
+    return RedirectResponse("/login?next=" + quote(next_path, safe="/"), status_code=303)

@@ -1,0 +1,92 @@
+"""Web settings, read from the environment (prefix ``NEEDLEPLAN_``) and an optional ``.env`` file.
+
+Validated once at start: a bad value stops the server with a message naming the variable. In
+production mode (``NEEDLEPLAN_ENVIRONMENT=production``) the server refuses to start with the
+development secret or a secret shorter than 32 characters, and session cookies get ``Secure``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from needleplan.exceptions import ConfigError, FieldProblem
+
+#: The development secret: a marker the server refuses in production.
+DEV_SECRET = "dev-only-insecure-secret-change-me"
+MIN_PRODUCTION_SECRET = 32
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Everything the web app reads from its environment.
+
+    Every field maps to ``NEEDLEPLAN_<FIELD>`` (e.g. ``NEEDLEPLAN_SECRET_KEY``).
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEEDLEPLAN_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    environment: Environment = Environment.DEVELOPMENT
+    secret_key: str = Field(default=DEV_SECRET, min_length=16, description="signs cookies")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    session_max_age_s: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600)
+    # Public API: a token bucket per client of `api_burst` requests refilled at `api_per_minute`.
+    api_per_minute: float = Field(default=60.0, gt=0)
+    api_burst: int = Field(default=20, ge=1)
+    # Login attempts per client and per user name.
+    login_per_minute: float = Field(default=5.0, gt=0)
+    login_burst: int = Field(default=5, ge=1)
+    # Forecast requests are capped so a public caller cannot ask for unbounded work.
+    max_draws: int = Field(default=2000, ge=10, le=20000)
+    max_years: float = Field(default=15.0, gt=0, le=30)
+
+    @property
+    def production(self) -> bool:
+        return self.environment is Environment.PRODUCTION
+
+    @model_validator(mode="after")
+    def _safe_in_production(self) -> Self:
+        if self.production:
+            if self.secret_key == DEV_SECRET:
+                raise ValueError(
+                    "NEEDLEPLAN_SECRET_KEY is the development default; set a random secret "
+                    "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+                )
+            if len(self.secret_key) < MIN_PRODUCTION_SECRET:
+                raise ValueError(
+                    f"NEEDLEPLAN_SECRET_KEY must have at least {MIN_PRODUCTION_SECRET} "
+                    "characters in production"
+                )
+        return self
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate the settings; raise :class:`ConfigError` naming each bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False):
+            loc = [str(p) for p in err.get("loc", ())]
+            field = "NEEDLEPLAN_" + loc[0].upper() if loc else "NEEDLEPLAN_SECRET_KEY"
+            msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+            value = err.get("input")
+            if field == "NEEDLEPLAN_SECRET_KEY" or isinstance(value, dict):
+                value = "<hidden>"
+            problems.append(FieldProblem(field, value, msg))
+        raise ConfigError(problems, source="settings") from None

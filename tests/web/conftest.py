@@ -1,0 +1,128 @@
+"""Fixtures for the web tests: an app with in-memory stores and one user per role."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from argon2 import PasswordHasher
+from fastapi import FastAPI
+from starlette.exceptions import StarletteDeprecationWarning
+
+from needleplan.web import Settings, create_app
+from needleplan.web.auth import InMemoryTokenStore, InMemoryUserStore, Role, StaffUser
+from needleplan.web.leads import InMemoryLeadStore
+
+with warnings.catch_warnings():
+    # starlette asks for the httpx2 fork; the pinned httpx works the same for these tests.
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from fastapi.testclient import TestClient
+
+PASSWORDS = {
+    "admin": "admin-password-1",
+    "prac": "practitioner-password-1",
+    "desk": "front-desk-password-1",
+}
+TEST_SECRET = "test-secret-that-is-long-enough-for-production-use-123"
+REFERENCE = {"age": 50, "severity": "moderate", "areas": ["full_face"]}
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class Env:
+    app: FastAPI
+    users: InMemoryUserStore
+    tokens: InMemoryTokenStore
+    leads: InMemoryLeadStore
+    clock: FakeClock
+    staff: dict[str, StaffUser]
+
+
+def cheap_hasher() -> PasswordHasher:
+    """argon2id with small costs: the same code path, fast enough for many tests."""
+    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@pytest.fixture(scope="session")
+def user_store() -> InMemoryUserStore:
+    store = InMemoryUserStore(hasher=cheap_hasher())
+    store.add_user("admin", PASSWORDS["admin"], Role.ADMIN, "Ada Admin")
+    store.add_user("prac", PASSWORDS["prac"], Role.PRACTITIONER, "Dr Pia Practitioner")
+    store.add_user("desk", PASSWORDS["desk"], Role.FRONT_DESK, "Finn Frontdesk")
+    return store
+
+
+def make_env(users: InMemoryUserStore, **settings: object) -> Env:
+    clock = FakeClock()
+    tokens = InMemoryTokenStore(users)
+    leads = InMemoryLeadStore()
+    base: dict[str, object] = {"environment": "test", "secret_key": TEST_SECRET}
+    base.update(settings)
+    app = create_app(
+        Settings(**base),  # type: ignore[arg-type]
+        user_store=users,
+        token_store=tokens,
+        lead_store=leads,
+        clock=clock,
+    )
+    staff = {u.username: u for u in users.list_users()}
+    return Env(app, users, tokens, leads, clock, staff)
+
+
+@pytest.fixture
+def env(user_store: InMemoryUserStore) -> Env:
+    return make_env(user_store)
+
+
+@pytest.fixture
+def client(env: Env) -> Iterator[TestClient]:
+    with TestClient(env.app, base_url="http://testserver") as c:
+        yield c
+
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "page has no CSRF field"
+    return match.group(1)
+
+
+def login(client: TestClient, username: str, password: str | None = None) -> None:
+    token = csrf_from(client.get("/login").text)
+    response = client.post(
+        "/login",
+        data={
+            "username": username,
+            "password": password or PASSWORDS[username],
+            "csrf_token": token,
+            "next": "/app/",
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+
+
+@pytest.fixture
+def as_user(client: TestClient) -> Callable[[str], TestClient]:
+    def _login(username: str) -> TestClient:
+        login(client, username)
+        return client
+
+    return _login

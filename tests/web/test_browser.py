@@ -1,0 +1,208 @@
+"""Real headless Chromium through Playwright against a live uvicorn server.
+
+Skips (with the reason) only where /usr/bin/chromium is absent; `.ci/run` installs it.
+Screenshots land in test-artifacts/ (git-ignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from needleplan.web import Settings, create_app
+from needleplan.web.auth import InMemoryUserStore
+
+from .conftest import PASSWORDS, TEST_SECRET
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian package)"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server(user_store: InMemoryUserStore) -> Iterator[str]:
+    import uvicorn
+
+    app = create_app(Settings(environment="test", secret_key=TEST_SECRET), user_store=user_store)
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:  # readiness wait, not a timing assertion
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def console_errors() -> list[str]:
+    return []
+
+
+def _page(browser: Any, errors: list[str], **context: Any) -> Any:
+    ctx = browser.new_context(**context)
+    page = ctx.new_page()
+    page.set_default_timeout(15_000)
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return page
+
+
+def _shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def _median_points(page: Any, key: str) -> str:
+    points: str = page.get_attribute(f'#consult-chart polyline[data-series="{key}"]', "points")
+    return points
+
+
+def test_consultation_chart_changes_when_smoking_is_toggled(
+    server: str, browser: Any, console_errors: list[str]
+) -> None:
+    page = _page(browser, console_errors, viewport={"width": 1280, "height": 1000})
+    page.goto(server + "/app/consult")
+    assert page.url.startswith(server + "/login"), "unauthenticated: sent to the login page"
+    page.fill('input[name="username"]', "prac")
+    page.fill('input[name="password"]', PASSWORDS["prac"])
+    page.click('button[type="submit"]')
+    page.wait_for_url(server + "/app/consult")
+
+    page.wait_for_selector('#consult-chart polyline[data-series="series"]')
+    page.wait_for_selector('#consult-chart polyline[data-series="m12"]')
+    assert page.text_content("#p-sessions").startswith("5")
+    assert "severity: moderate" in page.text_content("#p-rationale")
+    page.wait_for_selector("#cost-table tbody tr")
+    assert page.locator("#cost-table tbody tr").count() == 5
+    assert "Cheapest plan" in page.text_content("#c-cheapest")
+    before = _median_points(page, "series")
+    months_before = page.text_content("#milestones tbody")
+    _shot(page, "consult-nonsmoker.png")
+
+    version = page.get_attribute("#consult-chart", "data-version")
+    page.select_option('select[name="smoking"]', "current")
+    page.wait_for_function(
+        "v => document.querySelector('#consult-chart').dataset.version !== v", arg=version
+    )
+    page.wait_for_selector('#consult-chart polyline[data-series="series"]')
+    after = _median_points(page, "series")
+    assert after != before, "the forecast curve moved when smoking was switched on"
+    new_version = page.get_attribute("#consult-chart", "data-version")
+    page.wait_for_selector(f'#costs[data-version="{new_version}"]')
+    # The series row (second) now counts the smoker's 6 initial sessions.
+    assert page.text_content("#cost-table tbody tr:nth-child(2) td:nth-child(2)") == "6"
+    assert page.text_content("#milestones tbody") != months_before
+    assert "smoking" in page.text_content("#p-rationale").lower()
+    _shot(page, "consult-smoker.png")
+
+    # Scenario toggles redraw without a request: show all five.
+    for key in ("single", "m6", "m9"):
+        page.check(f'#scenario-toggles input[value="{key}"]')
+    assert page.locator("#consult-chart polyline.np-median").count() == 5
+    _shot(page, "consult-all-scenarios.png")
+
+    # Bad input is shown next to the field, and nothing crashes.
+    page.fill('input[name="age"]', "12")
+    page.wait_for_selector('.field-error[data-for="age"]:not([hidden])')
+    assert "18" in page.text_content('.field-error[data-for="age"]')
+    assert [e for e in console_errors if "422" not in e] == []
+    page.context.close()
+
+
+def test_public_estimator_on_a_phone(server: str, browser: Any, console_errors: list[str]) -> None:
+    page = _page(
+        browser,
+        console_errors,
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
+    page.goto(server + "/estimate")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, "no sideways scrolling"
+    _shot(page, "estimate-phone-form.png")
+    page.fill("#age", "58")
+    page.check('input[name="severity"][value="advanced"]')
+    page.check('input[name="areas"][value="neck"]')
+    page.check('input[name="smoking"][value="current"]')
+    page.click("#estimate-button")
+    page.wait_for_selector("#estimate-chart polyline.np-median")
+    assert page.locator("#estimate-chart polyline.np-median").count() == 2
+    assert "sessions" in page.text_content("#r-sessions")
+    assert "weeks" in page.text_content("#r-spacing")
+    assert "months" in page.text_content("#r-upkeep")
+    assert "notice the tightening" in page.text_content("#r-reading")
+    assert "decision support" in page.text_content("#result")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.locator("#result").screenshot(path=str(ARTIFACTS / "estimate-phone-result.png"))
+    _shot(page, "estimate-phone-full.png")
+
+    # Contact me: the browser will not send the form without consent; with it, one lead.
+    page.fill('#contact-form input[name="name"]', "Maria Example")
+    page.fill('#contact-form input[name="email"]', "maria@example.org")
+    page.click('#contact-form button[type="submit"]')
+    assert page.url == server + "/estimate", "the required consent box stopped the form"
+    page.check('#contact-form input[name="consent"]')
+    page.click('#contact-form button[type="submit"]')
+    page.wait_for_url(server + "/estimate/contact")
+    assert "Thank you, Maria Example" in page.text_content("main")
+    _shot(page, "estimate-phone-contact.png")
+    assert console_errors == []
+    page.context.close()
+
+
+def test_estimator_explains_a_blocked_plan(
+    server: str, browser: Any, console_errors: list[str]
+) -> None:
+    page = _page(browser, console_errors, viewport={"width": 390, "height": 844})
+    page.goto(server + "/estimate")
+    page.check('input[name="contraindications"][value="pregnancy"]')
+    page.click("#estimate-button")
+    page.wait_for_selector("#blocked:not([hidden])")
+    assert "talk to a practitioner first" in page.text_content("#blocked")
+    assert page.locator("#estimate-figures").is_hidden()
+    _shot(page, "estimate-phone-blocked.png")
+    assert console_errors == []
+    page.context.close()

@@ -1,0 +1,82 @@
+"""Per-client token buckets: public endpoints answer 429 in the one error shape when exceeded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from needleplan.web.ratelimit import TokenBucketLimiter
+
+from .conftest import REFERENCE, Env, FakeClock, TestClient, make_env
+
+
+def test_bucket_allows_a_burst_then_refills_at_the_rate() -> None:
+    clock = FakeClock()
+    limiter = TokenBucketLimiter(per_minute=60, burst=3, clock=clock)
+    assert [limiter.take("a") for _ in range(3)] == [0, 0, 0]
+    assert limiter.take("a") == pytest.approx(1.0)
+    clock.advance(0.5)
+    assert limiter.take("a") == pytest.approx(0.5)
+    clock.advance(0.5)
+    assert limiter.take("a") == 0
+    assert limiter.take("b") == 0, "another client has its own bucket"
+
+
+@given(st.lists(st.floats(min_value=0, max_value=30), min_size=1, max_size=60))
+def test_bucket_never_allows_more_than_burst_plus_refill(gaps: list[float]) -> None:
+    clock = FakeClock()
+    limiter = TokenBucketLimiter(per_minute=30, burst=4, clock=clock)
+    start = clock.now
+    allowed = 0
+    for gap in gaps:
+        clock.advance(gap)
+        allowed += limiter.take("k") == 0
+    assert allowed <= 4 + (clock.now - start) * 30 / 60 + 1e-9
+
+
+def test_idle_buckets_are_forgotten_when_many_clients_were_seen() -> None:
+    clock = FakeClock()
+    limiter = TokenBucketLimiter(per_minute=60, burst=2, clock=clock, max_keys=10)
+    for i in range(10):
+        limiter.take(f"client-{i}")
+    clock.advance(10)
+    limiter.take("newcomer")
+    assert len(limiter) == 1
+
+
+def test_limiter_rejects_nonsense_settings() -> None:
+    with pytest.raises(ValueError, match="burst"):
+        TokenBucketLimiter(per_minute=0, burst=1)
+
+
+def test_public_api_answers_429_with_retry_after(user_store: object) -> None:
+    env = make_env(user_store, api_burst=2, api_per_minute=6)  # type: ignore[arg-type]
+    with TestClient(env.app) as client:
+        statuses = [client.post("/api/v1/plan", json=REFERENCE).status_code for _ in range(3)]
+        assert statuses == [200, 200, 429]
+        limited = client.post("/api/v1/plan", json=REFERENCE)
+        assert limited.headers["retry-after"] == "10"
+        assert limited.json() == {
+            "errors": [
+                {"field": "client", "value": None, "rule": "too many requests; retry after 10 s"}
+            ]
+        }
+        env.clock.advance(10)
+        assert client.post("/api/v1/plan", json=REFERENCE).status_code == 200
+
+
+def test_bad_input_also_spends_a_token(user_store: object) -> None:
+    env = make_env(user_store, api_burst=1)  # type: ignore[arg-type]
+    with TestClient(env.app) as client:
+        assert client.post("/api/v1/plan", json={"age": 1}).status_code == 422
+        assert client.post("/api/v1/plan", json=REFERENCE).status_code == 429
+
+
+def test_signed_in_staff_are_not_limited(env: Env, as_user: Callable[[str], TestClient]) -> None:
+    client = as_user("prac")
+    burst = env.app.state.settings.api_burst
+    statuses = {client.post("/api/v1/plan", json=REFERENCE).status_code for _ in range(burst + 3)}
+    assert statuses == {200}

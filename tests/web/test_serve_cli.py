@@ -1,0 +1,90 @@
+"""`needleplan serve`: documented flags; refuses unsafe settings before starting.
+
+Runs the real console entry point (``needleplan.cli.main.run``) in-process; no server starts
+because every case here stops before uvicorn is called.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from needleplan.cli.main import run
+
+
+def _run(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    *args: str,
+    env: dict[str, str] | None = None,
+) -> tuple[int, str, str]:
+    import os
+
+    for key in [k for k in os.environ if k.startswith("NEEDLEPLAN_")]:
+        monkeypatch.delenv(key)
+    for key, value in (env or {}).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("COLUMNS", "120")
+    monkeypatch.setattr("sys.argv", ["needleplan", "serve", *args])
+    monkeypatch.setattr("uvicorn.run", _no_server)
+    with pytest.raises(SystemExit) as info:
+        run()
+    out = capsys.readouterr()
+    code = info.value.code
+    return (code if isinstance(code, int) else 1), out.out, out.err
+
+
+def _no_server(*args: object, **kwargs: object) -> None:
+    raise AssertionError("uvicorn must not start in these tests")
+
+
+def test_serve_help_documents_host_port_and_demo_users(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run(monkeypatch, capsys, "--help")
+    assert code == 0
+    for flag in ("--host", "--port", "--demo-users"):
+        assert flag in out
+
+
+def test_serve_refuses_the_default_secret_in_production(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _run(monkeypatch, capsys, env={"NEEDLEPLAN_ENVIRONMENT": "production"})
+    assert code == 2
+    assert "NEEDLEPLAN_SECRET_KEY" in err
+    assert "development default" in err
+    assert "Traceback" not in err
+
+
+def test_serve_refuses_demo_users_in_production(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {"NEEDLEPLAN_ENVIRONMENT": "production", "NEEDLEPLAN_SECRET_KEY": "x" * 40}
+    code, _, err = _run(monkeypatch, capsys, "--demo-users", env=env)
+    assert code == 2
+    assert "--demo-users" in err
+
+
+def test_serve_rejects_a_bad_port(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, _ = _run(monkeypatch, capsys, "--port", "70000")
+    assert code == 2
+
+
+def test_serve_starts_uvicorn_with_the_settings(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen: dict[str, object] = {}
+
+    def fake_run(app: object, **kwargs: object) -> None:
+        seen.update(kwargs, app=app)
+
+    monkeypatch.setattr("uvicorn.run", fake_run)
+    monkeypatch.setattr("sys.argv", ["needleplan", "serve", "--port", "8123"])
+    monkeypatch.setenv("NEEDLEPLAN_HOST", "127.0.0.2")
+    with pytest.raises(SystemExit) as info:
+        run()
+    assert info.value.code == 0
+    assert (seen["host"], seen["port"], seen["proxy_headers"]) == ("127.0.0.2", 8123, True)
+    assert "http://127.0.0.2:8123/" in capsys.readouterr().out

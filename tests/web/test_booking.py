@@ -11,18 +11,14 @@ from icalendar import Calendar
 from needleplan import services
 from needleplan.domain.records import AppointmentStatus, RecallStatus
 
-from .booking_support import (  # noqa: F401 - fixtures
-    MONDAY,
-    Clinic,
-    backend,
-    book_json,
-    local,
-    new_patient_body,
-    signed_in,
-    site,
-    web,
-)
+from . import booking_support
+from .booking_support import MONDAY, Clinic, book_json, local, new_patient_body, signed_in
 from .conftest import REFERENCE, TestClient, csrf_from
+
+# Fixtures shared with the other booking tests (a database-backed app and its client).
+backend = booking_support.backend
+site = booking_support.site
+web = booking_support.web
 
 
 @pytest.mark.parametrize(
@@ -232,7 +228,8 @@ def test_course_ics_has_every_session_with_stable_uids(web: TestClient, site: Cl
     assert sorted(e["DTSTART"].dt.isoformat() for e in events) == [
         s["start"] for s in data["sessions"]
     ]
-    assert "Nora" not in first.text and "Newcomer" not in first.text
+    assert "Nora" not in first.text
+    assert "Newcomer" not in first.text
     again = Calendar.from_ical(web.get(data["ics_url"]).content)
     uids = lambda c: sorted(str(e["UID"]) for e in c.walk("VEVENT"))  # noqa: E731
     assert uids(cal) == uids(again)
@@ -261,7 +258,9 @@ def test_consultation_page_has_the_booking_panel(web: TestClient) -> None:
 
 
 def test_without_a_database_booking_says_so(client: TestClient) -> None:
+    """A server started without clinic records shows no booking panel and answers 503."""
     signed_in(client, "prac")
+    assert 'id="booking-panel"' not in client.get("/app/consult").text
     response = client.get("/app/booking/options")
     assert response.status_code == 503
     assert "without a clinic database" in response.text

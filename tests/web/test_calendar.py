@@ -11,18 +11,14 @@ import pytest
 from needleplan import services
 from needleplan.domain.records import AppointmentStatus
 
-from .booking_support import (  # noqa: F401 - fixtures
-    MONDAY,
-    Clinic,
-    backend,
-    book_json,
-    local,
-    new_patient_body,
-    signed_in,
-    site,
-    web,
-)
+from . import booking_support
+from .booking_support import MONDAY, Clinic, book_json, local, new_patient_body, signed_in
 from .conftest import TestClient, csrf_from
+
+# Fixtures shared with the other booking tests (a database-backed app and its client).
+backend = booking_support.backend
+site = booking_support.site
+web = booking_support.web
 
 
 def _book(web: TestClient, token: str, **extra: Any) -> dict[str, Any]:
@@ -46,7 +42,8 @@ def test_week_view_shows_patient_and_session_in_clinic_time(web: TestClient, sit
     assert "session 1 of 5" in page
     assert "10:00–11:00" in page  # Berlin wall clock, not UTC (09:00)
     assert f'data-appointment="{data["sessions"][0]["appointment_id"]}"' in page
-    assert "Mon 03 Mar" in page and "Sun 09 Mar" in page
+    assert "Mon 03 Mar" in page
+    assert "Sun 09 Mar" in page
 
 
 def test_week_navigation_moves_by_a_week_and_day_view_by_a_day(
@@ -56,8 +53,10 @@ def test_week_navigation_moves_by_a_week_and_day_view_by_a_day(
     page = _week(web, date=MONDAY.isoformat())
     prev = re.search(r'href="([^"]+)" rel="prev"', page)
     nxt = re.search(r'href="([^"]+)" rel="next"', page)
-    assert prev and "date=2031-02-24" in prev.group(1)
-    assert nxt and "date=2031-03-10" in nxt.group(1)
+    assert prev
+    assert "date=2031-02-24" in prev.group(1)
+    assert nxt
+    assert "date=2031-03-10" in nxt.group(1)
     day = web.get("/app/calendar", params={"view": "day", "date": MONDAY.isoformat()}).text
     assert "date=2031-03-04" in re.search(r'href="([^"]+)" rel="next"', day).group(1)  # type: ignore[union-attr]
     assert day.count('class="cal-day') == 1
@@ -86,7 +85,8 @@ def test_front_desk_sees_no_clinical_notes(web: TestClient, site: Clinic) -> Non
     )
     signed_in(web, "desk")
     page = _week(web, date=MONDAY.isoformat())
-    assert "Jane Doe" in page and "review" in page
+    assert "Jane Doe" in page
+    assert "review" in page
     assert "erythema" not in page
     signed_in(web, "prac")
     assert "erythema" in _week(web, date=MONDAY.isoformat())
@@ -232,7 +232,8 @@ def test_mark_missed_and_cancel_from_the_calendar(web: TestClient, site: Clinic)
         data={"csrf_token": csrf, "next": here},
         follow_redirects=False,
     )
-    assert missed.status_code == 303 and missed.headers["location"].endswith("done=missed")
+    assert missed.status_code == 303
+    assert missed.headers["location"].endswith("done=missed")
     cancelled = web.post(
         f"/app/appointments/{second}/cancel",
         data={"csrf_token": csrf, "reason": "patient ill", "next": "https://evil.example/"},
@@ -271,6 +272,7 @@ def test_every_role_may_use_the_calendar(web: TestClient, username: str) -> None
 def test_calendar_needs_a_sign_in(web: TestClient) -> None:
     for path in ("/app/calendar", "/app/appointments/1/move"):
         response = web.get(path, follow_redirects=False)
-        assert response.status_code == 303 and response.headers["location"].startswith("/login")
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/login")
     response = web.post("/app/appointments/1/cancel", follow_redirects=False)
     assert response.status_code == 303

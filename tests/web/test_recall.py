@@ -10,18 +10,14 @@ from needleplan import services
 from needleplan.domain.records import RecallStatus
 from needleplan.scheduling import maintenance_due
 
-from .booking_support import (  # noqa: F401 - fixtures
-    ZONE,
-    Clinic,
-    backend,
-    book_json,
-    local,
-    new_patient_body,
-    signed_in,
-    site,
-    web,
-)
+from . import booking_support
+from .booking_support import ZONE, Clinic, book_json, new_patient_body, signed_in
 from .conftest import REFERENCE, TestClient, csrf_from
+
+# Fixtures shared with the other booking tests (a database-backed app and its client).
+backend = booking_support.backend
+site = booking_support.site
+web = booking_support.web
 
 
 def _today() -> date:
@@ -47,7 +43,8 @@ def test_filters_due_this_month_overdue_and_all(web: TestClient, site: Clinic) -
     signed_in(web, "desk")
     month = web.get("/app/recall").text
     assert _rows(month) == ["Olive", "Tara"]
-    assert "10 days overdue" in month and "due today" in month
+    assert "10 days overdue" in month
+    assert "due today" in month
     assert _rows(web.get("/app/recall?show=overdue").text) == ["Olive"]
     assert _rows(web.get("/app/recall?show=open").text) == ["Olive", "Tara", "Lena"]
     assert _rows(web.get("/app/recall?show=closed").text) == []
@@ -60,7 +57,8 @@ def test_contact_details_only_with_consent(web: TestClient, site: Clinic) -> Non
     signed_in(web, "desk")
     page = web.get("/app/recall").text
     assert "Quinn Quiet" in page
-    assert "7654321" not in page and "no consent to contact" in page
+    assert "7654321" not in page
+    assert "no consent to contact" in page
 
 
 def test_contact_attempts_are_logged_with_channel_outcome_and_note(
@@ -111,7 +109,8 @@ def test_opt_out_and_close_move_the_entry_to_closed(web: TestClient, site: Clini
     web.post(f"/app/recall/{ids['Tara']}/close", data={"csrf_token": token})
     assert _rows(web.get("/app/recall").text) == []
     closed = web.get("/app/recall?show=closed").text
-    assert "opted out" in closed and "closed by staff" in closed
+    assert "opted out" in closed
+    assert "closed by staff" in closed
     again = web.post(
         f"/app/recall/{ids['Olive']}/contact",
         data={"channel": "sms", "outcome": "no_answer", "csrf_token": token},
@@ -167,7 +166,8 @@ def test_due_date_comes_from_her_forecast_when_the_course_completes(
     expected = maintenance_due(parse_assessment(REFERENCE), days, site.clinic, course.protocol).due
     assert entry.due_date == expected
     page = web.get("/app/recall?show=open").text
-    assert "Nora Newcomer" in page and expected.isoformat() in page
+    assert "Nora Newcomer" in page
+    assert expected.isoformat() in page
     assert entry.status is RecallStatus.OPEN
 
 
@@ -190,5 +190,6 @@ def test_every_role_may_work_the_recall_list(web: TestClient, username: str) -> 
 
 def test_recall_needs_a_sign_in(web: TestClient) -> None:
     response = web.get("/app/recall", follow_redirects=False)
-    assert response.status_code == 303 and response.headers["location"].startswith("/login")
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/login")
     assert web.post("/app/recall/1/close", follow_redirects=False).status_code == 303

@@ -1,0 +1,128 @@
+"""Real headless Chromium: consultation → book the course for a new patient → .ics → calendar.
+
+Skips only where /usr/bin/chromium is absent (`.ci/run` installs it). Screenshots land in
+test-artifacts/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from needleplan import services
+
+from . import booking_support
+from .booking_support import MONDAY, Clinic, make_clinic
+from .conftest import PASSWORDS
+from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _free_port, _page, _shot
+
+# Fixtures shared with the other booking tests (a database-backed app and its client).
+backend = booking_support.backend
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian package)"),
+]
+
+
+@pytest.fixture
+def live(user_store: Any, db: Any) -> Iterator[tuple[str, Clinic]]:
+    import uvicorn
+
+    site = make_clinic(user_store, db)
+    port = _free_port()
+    config = uvicorn.Config(
+        site.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+    )
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:  # readiness wait, not a timing assertion
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}", site
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def chromium() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def test_book_a_course_from_the_consultation_and_find_it_in_the_calendar(
+    live: tuple[str, Clinic], chromium: Any
+) -> None:
+    server, site = live
+    errors: list[str] = []
+    page = _page(chromium, errors, viewport={"width": 1280, "height": 1100})
+    page.goto(server + "/app/consult")
+    page.fill('input[name="username"]', "prac")
+    page.fill('input[name="password"]', PASSWORDS["prac"])
+    page.click('button[type="submit"]')
+    page.wait_for_url(server + "/app/consult")
+    page.wait_for_selector('#consult-chart polyline[data-series="series"]')
+    assert page.text_content("#p-sessions").startswith("5")
+
+    # The booking panel: a new patient, a fixed start date, anyone may treat.
+    page.wait_for_selector(
+        '#bk-practitioner option:has-text("Alice Practitioner")', state="attached"
+    )
+    page.check('input[name="bk-mode"][value="new"]')
+    page.fill("#bk-given", "Nora")
+    page.fill("#bk-family", "Newcomer")
+    page.fill("#bk-birth", "1980-05-06")
+    page.check("#bk-consent")
+    page.fill("#bk-start", MONDAY.isoformat())
+    page.locator("#booking-panel").scroll_into_view_if_needed()
+    _shot(page, "booking-panel-filled.png")
+    page.click("#bk-submit")
+    page.wait_for_selector("#bk-result:not([hidden])")
+    sessions = page.locator("#bk-sessions li")
+    assert sessions.count() == 5
+    first_text = sessions.nth(0).text_content()
+    assert first_text.startswith("Mon 03 Mar 2031, 10:00")
+    page.locator("#booking-panel").screenshot(path=str(ARTIFACTS / "booking-panel-booked.png"))
+
+    # The .ics link serves the course with five events.
+    ics_href = page.get_attribute("#bk-ics", "href")
+    assert ics_href
+    assert ics_href.endswith("/course.ics")
+    ics = page.request.get(server + ics_href)
+    assert ics.ok
+    assert ics.headers["content-type"].startswith("text/calendar")
+    assert ics.text().count("BEGIN:VEVENT") == 5
+
+    # The calendar week view has session 1.
+    page.click("#bk-calendar")
+    page.wait_for_url("**/app/calendar?view=week&date=2031-03-03*")
+    card = page.locator(".cal-day[data-date='2031-03-03'] .cal-appt").first
+    assert "Nora Newcomer" in card.text_content()
+    assert "session 1 of 5" in card.text_content()
+    assert "10:00–11:00" in card.text_content()
+    _shot(page, "calendar-week-first-session.png")
+
+    # Move session 1 an hour later: the preview lists the course before anything is saved.
+    card.locator("a", has_text="move").click()
+    page.fill('input[name="time"]', "14:00")
+    page.click('#move-form button[type="submit"]')
+    page.wait_for_selector("#move-preview")
+    _shot(page, "calendar-move-preview.png")
+    assert len(services.list_patients(site.db)) == 1, "the preview stored nothing new"
+    page.click('#confirm-form button[type="submit"]')
+    page.wait_for_selector("text=Moved")
+    assert "14:00–15:00" in page.locator(".cal-day[data-date='2031-03-03']").text_content()
+    _shot(page, "calendar-after-move.png")
+    assert [e for e in errors if "422" not in e] == []
+    page.context.close()

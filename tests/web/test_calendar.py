@@ -276,3 +276,64 @@ def test_calendar_needs_a_sign_in(web: TestClient) -> None:
         assert response.headers["location"].startswith("/login")
     response = web.post("/app/appointments/1/cancel", follow_redirects=False)
     assert response.status_code == 303
+
+
+def test_a_single_appointment_cannot_move_outside_opening_hours(
+    web: TestClient, site: Clinic
+) -> None:
+    jane = site.patient()
+    bob = site.practitioners["Bob Practitioner"]
+    appt = services.book_appointment(
+        site.db, jane.id, (local(MONDAY, 9), local(MONDAY, 10), bob), kind="review"
+    )
+    signed_in(web, "desk")
+    sunday = (MONDAY + timedelta(days=6)).isoformat()
+    preview = _move_preview(web, appt.id, sunday, "10:00", bob)
+    assert preview.status_code == 409
+    evening = _move_preview(web, appt.id, MONDAY.isoformat(), "17:30", bob)
+    assert evening.status_code == 409
+    assert "is outside Bob Practitioner" in evening.text
+
+
+def test_course_with_a_practitioner_missing_from_the_clinic_file_moves_one_appointment(
+    web: TestClient, site: Clinic
+) -> None:
+    """Records may name someone the clinic file does not list (e.g. imported data): move only
+    that appointment, and say why the course is not re-planned."""
+    carol = services.add_practitioner(site.db, "Carol Elsewhere")
+    jane = site.patient()
+    booking = services.book_course(
+        site.db,
+        jane.id,
+        make_protocol_for_test(),
+        [
+            (
+                local(MONDAY + timedelta(days=35 * i), 10),
+                local(MONDAY + timedelta(days=35 * i), 11),
+                carol.id,
+            )
+            for i in range(3)
+        ],
+    )
+    signed_in(web, "prac")
+    first = booking.appointments[0]
+    preview = _move_preview(web, first.id, MONDAY.isoformat(), "15:00", carol.id)
+    assert preview.status_code == 200, preview.text
+    assert "Carol Elsewhere is not in the clinic calendar file" in preview.text
+    assert len(re.findall(r'name="move" value="([^"]+)"', preview.text)) == 1
+
+
+def make_protocol_for_test() -> Any:
+    from needleplan.domain import Area, IntRange, Protocol
+
+    return Protocol(
+        initial_sessions=3,
+        session_range=IntRange(min=2, max=5),
+        interval_days=IntRange(min=28, max=42),
+        maintenance_interval_months=IntRange(min=6, max=12),
+        difficult_case=False,
+        blocked=False,
+        block_reasons=[],
+        areas=[Area.FULL_FACE],
+        guideline_version="test-1",
+    )

@@ -33,7 +33,8 @@ from needleplan.exceptions import (
     SchedulingError,
     StateError,
 )
-from needleplan.scheduling import ClinicConfig, GapReport, replan
+from needleplan.scheduling import Busy, ClinicConfig, GapReport, replan
+from needleplan.scheduling.calendar import BusyIndex, slot_problem
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
 from needleplan.web.routes.booking import (
@@ -257,7 +258,42 @@ def preview_move(
     if who is None:
         raise InputError.one("practitioner_id", practitioner_id, "is not a practitioner here")
     duration = appt.end - appt.start
-    if appt.course_id is None:
+    schedule, active = (
+        course_schedule_with_appointments(db, clinic, appt.course_id)
+        if appt.course_id is not None
+        else (None, [])
+    )
+    known = {p.name for p in clinic.practitioners}
+    strangers = sorted({s.practitioner for s in schedule.sessions} - known) if schedule else []
+    if schedule is None or strangers or who not in known:
+        # No course, or people the clinic calendar file does not list: move this one only.
+        warnings = (
+            [
+                "only this appointment moves: "
+                + ", ".join(strangers or [who])
+                + " is not in the clinic calendar file, so the course cannot be re-planned"
+            ]
+            if schedule is not None
+            else []
+        )
+        if who in known:
+            own = Busy(names.get(appt.practitioner_id, ""), appt.start, appt.end)
+            busy = [
+                b
+                for b in busy_between(db, clinic, new_start - duration, new_start + 2 * duration)
+                if (b.practitioner, b.start, b.end) != (own.practitioner, own.start, own.end)
+            ]
+            problem = slot_problem(
+                clinic,
+                clinic.practitioner(who),
+                new_start,
+                int(duration.total_seconds() // 60),
+                BusyIndex.build(busy),
+            )
+            if problem is not None:
+                raise SchedulingError(
+                    f"cannot move to {local(new_start, clinic):%Y-%m-%d %H:%M}: {problem}"
+                )
         row = MoveRow(
             appt.session_number or 1,
             appt.id,
@@ -269,10 +305,8 @@ def preview_move(
             who,
             practitioner_id,
         )
-        return Preview([row], [], [], None, False)
-    if who not in {p.name for p in clinic.practitioners}:
-        raise InputError.one("practitioner_id", practitioner_id, "is not in the clinic calendar")
-    schedule, active = course_schedule_with_appointments(db, clinic, appt.course_id)
+        return Preview([row], [], warnings, None, False)
+    assert appt.course_id is not None
     number = next(i for i, a in enumerate(active, start=1) if a.id == appt.id)
     course = services.course_file(db, appt.course_id).course
     horizon_start = min(active[0].start, new_start) - timedelta(days=1)

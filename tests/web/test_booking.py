@@ -264,3 +264,66 @@ def test_without_a_database_booking_says_so(client: TestClient) -> None:
     response = client.get("/app/booking/options")
     assert response.status_code == 503
     assert "without a clinic database" in response.text
+
+
+def _visit_form(web: TestClient, patient_id: int) -> str:
+    page = web.get("/app/booking", params={"patient_id": patient_id})
+    assert 'id="visit-form"' in page.text
+    return csrf_from(page.text)
+
+
+def test_front_desk_books_one_maintenance_visit_which_closes_the_recall(
+    web: TestClient, site: Clinic
+) -> None:
+    mia = site.patient("Mia", "Maintenance")
+    recall = services.add_recall(site.db, mia.id, MONDAY)
+    signed_in(web, "desk")
+    token = _visit_form(web, mia.id)
+    bob = site.practitioners["Bob Practitioner"]
+    response = web.post(
+        "/app/booking/visit",
+        data={
+            "patient_id": mia.id,
+            "day": MONDAY.isoformat(),
+            "time": "11:30",
+            "practitioner_id": bob,
+            "csrf_token": token,
+        },
+    )
+    assert response.status_code == 201, response.text
+    assert "Booked: maintenance visit for Mia Maintenance" in response.text
+    (appt,) = services.appointments_between(site.db, local(MONDAY, 0), local(MONDAY, 23))
+    assert appt.kind.value == "maintenance"
+    assert (appt.start, appt.end) == (local(MONDAY, 11, 30), local(MONDAY, 12, 30))
+    closed = services.recall_list(site.db, statuses=(RecallStatus.BOOKED,))
+    assert [r.id for r in closed] == [recall.id]
+
+
+@pytest.mark.parametrize(
+    ("time", "practitioner", "status", "text"),
+    [
+        ("19:00", "Bob Practitioner", 409, "working hours"),
+        ("10:00", None, 422, "choose who treats"),
+        ("ten", "Bob Practitioner", 422, "HH:MM"),
+    ],
+)
+def test_maintenance_visit_problems_are_explained(
+    web: TestClient, site: Clinic, time: str, practitioner: str | None, status: int, text: str
+) -> None:
+    mia = site.patient("Mia", "Maintenance")
+    signed_in(web, "desk")
+    token = _visit_form(web, mia.id)
+    who = site.practitioners[practitioner] if practitioner else ""
+    response = web.post(
+        "/app/booking/visit",
+        data={
+            "patient_id": mia.id,
+            "day": MONDAY.isoformat(),
+            "time": time,
+            "practitioner_id": who,
+            "csrf_token": token,
+        },
+    )
+    assert response.status_code == status
+    assert text in response.text
+    assert services.appointments_between(site.db, local(MONDAY, 0), local(MONDAY, 23)) == []

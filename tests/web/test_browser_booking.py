@@ -126,3 +126,47 @@ def test_book_a_course_from_the_consultation_and_find_it_in_the_calendar(
     _shot(page, "calendar-after-move.png")
     assert [e for e in errors if "422" not in e] == []
     page.context.close()
+
+
+def test_front_desk_works_the_recall_list_and_books_from_it(
+    live: tuple[str, Clinic], chromium: Any
+) -> None:
+    """Log a call, then book her from the stored assessment: the entry closes by itself."""
+    from datetime import datetime
+
+    from .booking_support import ZONE
+    from .conftest import REFERENCE
+
+    server, site = live
+    today = datetime.now(ZONE).date()
+    mia = site.patient("Mia", "Maintenance", consent_contact=True, phone="+49 30 5550101")
+    services.record_assessment(site.db, mia.id, REFERENCE)
+    services.add_recall(site.db, mia.id, today, reason="maintenance after course")
+    errors: list[str] = []
+    page = _page(chromium, errors, viewport={"width": 1280, "height": 900})
+    page.goto(server + "/app/recall")
+    page.fill('input[name="username"]', "desk")
+    page.fill('input[name="password"]', PASSWORDS["desk"])
+    page.click('button[type="submit"]')
+    page.wait_for_url(server + "/app/recall")
+    row = page.locator("#recall-table tbody tr").first
+    assert "Mia Maintenance" in row.text_content()
+    assert "+49 30 5550101" in row.text_content()
+    row.locator('select[name="outcome"]').select_option("call_back")
+    row.locator('input[name="note"]').fill("after 5 pm")
+    row.locator("button", has_text="Log attempt").click()
+    page.wait_for_selector("text=Contact attempt logged")
+    assert "call back · after 5 pm" in page.locator("#recall-table").text_content()
+    _shot(page, "recall-worklist.png")
+
+    page.locator("#recall-table a", has_text="book").first.click()
+    page.fill('input[name="start"]', MONDAY.isoformat())
+    page.click('#booking-form button[type="submit"]')
+    page.wait_for_selector("#booking-result")
+    assert page.locator("#booking-result ol li").count() == 5
+    _shot(page, "frontdesk-booking-result.png")
+    page.goto(server + "/app/recall?show=closed")
+    assert "closed automatically when she booked" in page.locator("#recall-table").text_content()
+    _shot(page, "recall-closed.png")
+    assert errors == []
+    page.context.close()

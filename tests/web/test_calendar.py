@@ -101,6 +101,9 @@ def _move_preview(web: TestClient, appointment_id: int, day: str, time: str, who
     )
 
 
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
 def test_move_shows_the_replanned_course_before_saving_then_saves_all(
     web: TestClient, site: Clinic
 ) -> None:
@@ -166,6 +169,9 @@ def test_move_into_a_taken_slot_is_refused_with_a_clear_message(
     assert 'name="move"' not in preview.text
 
 
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
 def test_confirm_that_clashes_saves_nothing(web: TestClient, site: Clinic) -> None:
     """Someone books the new time between preview and confirm: 409 and no appointment moves."""
     token = signed_in(web, "prac")

@@ -118,6 +118,9 @@ def test_opt_out_and_close_move_the_entry_to_closed(web: TestClient, site: Clini
     assert again.status_code == 409  # an opted-out entry takes no more attempts
 
 
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
 def test_entry_closes_itself_when_she_books(web: TestClient, site: Clinic) -> None:
     ids = _seed(site)
     olive = next(e for e in services.recall_list(site.db, due_by=None) if e.id == ids["Olive"])

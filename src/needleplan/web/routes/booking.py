@@ -12,6 +12,8 @@ Pages and endpoints (all under the staff workspace, CSRF-checked on every POST):
   patient's newest stored assessment is booked, which the front desk may do too.
 * ``GET  /app/booking`` and ``POST /app/booking`` (calendar permission): the same booking from
   the patient's newest stored assessment as a plain form, for the front desk.
+* ``POST /app/booking/visit`` (calendar permission): one maintenance visit (day, time,
+  practitioner), checked against opening hours and bookings; it closes her open recall entry.
 * ``GET  /app/courses/{id}/course.ics`` (calendar permission): the booked sessions as
   iCalendar with stable UIDs, built by :func:`needleplan.scheduling.course_ics`.
 
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -65,6 +67,7 @@ from needleplan.scheduling import (
     load_clinic,
     schedule_course,
 )
+from needleplan.scheduling.calendar import BusyIndex, slot_problem
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
 from needleplan.web.errors import ApiError, error_body, problems_for, status_for
@@ -446,6 +449,7 @@ def booking_page(
         today=datetime.now(clinic.tz).date().isoformat(),
         result=None,
         problem=None,
+        visit=None,
     )
 
 
@@ -473,6 +477,7 @@ def booking_submit(
         "today": start,
         "result": None,
         "problem": None,
+        "visit": None,
         "chosen_practitioner": practitioner_id,
     }
     body = {
@@ -494,6 +499,72 @@ def booking_submit(
         return render(request, "app/booking.html", status_code=status, **context)
     context["result"] = _result_json(db, clinic, result)
     return render(request, "app/booking.html", status_code=201, **context)
+
+
+@router.post("/app/booking/visit", response_class=HTMLResponse)
+def book_visit(
+    request: Request,
+    user: CalendarDep,
+    db: DbDep,
+    clinic: ClinicDep,
+    patient_id: Annotated[int, Form()],
+    day: Annotated[str, Form(max_length=20)] = "",
+    at: Annotated[str, Form(alias="time", max_length=10)] = "",
+    practitioner_id: Annotated[str, Form(max_length=20)] = "",
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
+) -> HTMLResponse:
+    """Book one maintenance visit (booking closes the patient's open recall entries)."""
+    check_csrf(request, csrf_token)
+    request.state.user = user
+    chosen = services.get_patient(db, patient_id)
+    history = services.assessment_history(db, chosen.id)
+    context: dict[str, Any] = {
+        "q": "",
+        "patients": [],
+        "chosen": chosen,
+        "has_assessment": bool(history),
+        "practitioners": services.sync_practitioners(db, clinic),
+        "today": day,
+        "result": None,
+        "problem": None,
+        "visit": None,
+    }
+    try:
+        name = _practitioner(db, clinic, practitioner_id)
+        if name is None:
+            raise InputError.one("practitioner_id", practitioner_id, "choose who treats")
+        try:
+            start = datetime.combine(date.fromisoformat(day), time_of_day(at), tzinfo=clinic.tz)
+        except ValueError:
+            raise InputError.one(
+                "day/time", f"{day} {at}", "must be YYYY-MM-DD and HH:MM"
+            ) from None
+        areas = list(history[0].assessment.areas) if history else []
+        minutes = clinic.session_duration_minutes(areas)
+        end = start + timedelta(minutes=minutes)
+        busy = busy_between(db, clinic, start - timedelta(days=1), end + timedelta(days=1))
+        problem = slot_problem(
+            clinic, clinic.practitioner(name), start, minutes, BusyIndex.build(busy)
+        )
+        if problem is not None:
+            raise SchedulingError(f"no maintenance visit at {start:%Y-%m-%d %H:%M}: {problem}")
+        ids = services.sync_practitioners(db, clinic)
+        appt = services.book_appointment(
+            db, chosen.id, (start, end, ids[name]), kind=AppointmentKind.MAINTENANCE
+        )
+    except NotFoundError:
+        raise
+    except (ApiError, NeedleplanError) as exc:
+        status = exc.status_code if isinstance(exc, ApiError) else status_for(exc)
+        context["problem"] = {"message": str(exc)}
+        return render(request, "app/booking.html", status_code=status, **context)
+    audit(db, user, "appointment.book", chosen.id, f"maintenance appointment {appt.id}")
+    context["visit"] = _session_rows(db, clinic, [appt])[0]
+    return render(request, "app/booking.html", status_code=201, **context)
+
+
+def time_of_day(value: str) -> time:
+    return time.fromisoformat(value).replace(second=0, microsecond=0)
 
 
 # --------------------------------------------------------------------------- iCalendar

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -33,7 +34,19 @@ pytestmark = [
 def live(user_store: Any, db: Any) -> Iterator[tuple[str, Clinic]]:
     import uvicorn
 
-    site = make_clinic(user_store, db)
+    leave = {
+        "start": (MONDAY + timedelta(days=20)).isoformat(),
+        "end": (MONDAY + timedelta(days=60)).isoformat(),
+        "reason": "leave",
+    }
+    site = make_clinic(
+        user_store,
+        db,
+        practitioners=[
+            {"name": "Alice Practitioner"},
+            {"name": "Bob Practitioner", "days_off": [leave]},
+        ],
+    )
     port = _free_port()
     config = uvicorn.Config(
         site.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
@@ -170,3 +183,50 @@ def test_front_desk_works_the_recall_list_and_books_from_it(
     _shot(page, "recall-closed.png")
     assert errors == []
     page.context.close()
+
+
+def test_unschedulable_course_books_nothing_then_the_alternative_on_request(
+    live: tuple[str, Clinic], chromium: Any
+) -> None:
+    """Bob is on leave through session 2's window: the panel says so; one click books the
+    alternative. The patient is found by name search."""
+    server, site = live
+    site.patient("Jane", "Doe")
+    errors: list[str] = []
+    page = _page(chromium, errors, viewport={"width": 1280, "height": 1100})
+    page.goto(server + "/app/consult")
+    page.fill('input[name="username"]', "prac")
+    page.fill('input[name="password"]', PASSWORDS["prac"])
+    page.click('button[type="submit"]')
+    page.wait_for_url(server + "/app/consult")
+    page.wait_for_selector('#bk-practitioner option:has-text("Bob Practitioner")', state="attached")
+    page.fill("#bk-search", "jane d")
+    page.click('#bk-results button:has-text("Jane Doe")')
+    assert "chosen: Jane Doe" in page.text_content("#bk-chosen")
+    page.fill("#bk-start", MONDAY.isoformat())
+    page.select_option("#bk-practitioner", label="Bob Practitioner")
+    page.click("#bk-submit")
+    page.wait_for_selector("#bk-error:not([hidden])")
+    message = page.text_content("#bk-error")
+    assert message.startswith("nothing was booked: session 2")
+    assert "leave" in message
+    assert (
+        services.appointments_between(
+            site.db, bs_local(MONDAY), bs_local(MONDAY + timedelta(days=400))
+        )
+        == []
+    )
+    page.locator("#booking-panel").screenshot(path=str(ARTIFACTS / "booking-panel-infeasible.png"))
+    page.click("#bk-overrun")
+    page.wait_for_selector("#bk-result:not([hidden])")
+    assert page.locator("#bk-sessions li").count() == 5
+    assert "Mon 05 May 2031" in page.text_content("#bk-sessions li:nth-child(2)")
+    page.locator("#booking-panel").screenshot(path=str(ARTIFACTS / "booking-panel-alternative.png"))
+    assert [e for e in errors if "409" not in e] == []
+    page.context.close()
+
+
+def bs_local(day: Any) -> Any:
+    from .booking_support import local
+
+    return local(day, 0)

@@ -18,7 +18,7 @@
                  "X-CSRF-Token": $("booking-csrf").value },
       body: JSON.stringify(body)
     }).then(function (r) {
-      return r.json().catch(function () { return {}; }).then(function (d) { return { ok: r.ok, status: r.status, data: d }; });
+      return r.json().then(function (d) { return { ok: r.ok, status: r.status, data: d }; });
     });
   }
 
@@ -81,8 +81,8 @@
       var d = res.data || {};
       showError(d.message || (d.errors || []).map(function (e) { return (e.field ? e.field + ": " : "") + e.rule; }).join("; ") || "booking failed");
       var alt = d.scheduling && d.scheduling.alternative;
-      if (alt) { $("bk-overrun").hidden = false; $("bk-overrun").textContent = "Book anyway with session " + alt.session_number + " at the alternative: " + alt.text; }
-    }).catch(function () { $("bk-submit").disabled = false; showError("server not reachable"); });
+      if (alt) { $("bk-overrun").hidden = false; $("bk-overrun").textContent = "Book anyway, with session " + alt.session_number + " on " + alt.text.replace(/^nearest feasible: /, ""); }
+    }).catch(function () { $("bk-submit").disabled = false; showError("No answer from the server: you may have been signed out. Reload the page and check the calendar before booking again."); });
   }
 
   $("bk-submit").addEventListener("click", function () {

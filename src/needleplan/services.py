@@ -341,7 +341,18 @@ def book_course_in(
             len(slots),
             f"more sessions than the protocol's {protocol.initial_sessions}",
         )
-    uow.patients.row(patient_id)
+    uow.patients.row(patient_id, lock=True)  # serialises bookings for the same patient
+    open_courses = [
+        c
+        for c in uow.courses.for_patient(patient_id)
+        if c.status in (CourseStatus.PLANNED, CourseStatus.ACTIVE)
+    ]
+    if open_courses:
+        c = open_courses[0]
+        raise StateError(
+            f"patient {patient_id} already has course {c.id} ({c.status.value}); "
+            "complete, lapse or cancel it before booking another"
+        )
     if assessment_id is not None:
         record = uow.assessments.get(assessment_id)
         if record.patient_id != patient_id:

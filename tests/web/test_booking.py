@@ -327,3 +327,17 @@ def test_maintenance_visit_problems_are_explained(
     assert response.status_code == status
     assert text in response.text
     assert services.appointments_between(site.db, local(MONDAY, 0), local(MONDAY, 23)) == []
+
+
+def test_a_second_open_course_is_refused_before_anything_is_stored(
+    web: TestClient, site: Clinic
+) -> None:
+    token = signed_in(web, "prac")
+    first = book_json(web, token, new_patient_body()).json()
+    patient_id = first["patient"]["id"]
+    assessments = services.assessment_history(site.db, patient_id)
+    body = {"patient_id": patient_id, "assessment": REFERENCE, "start": "2031-09-01"}
+    response = book_json(web, token, body)
+    assert response.status_code == 409
+    assert f"already has course {first['course_id']} (planned)" in response.json()["message"]
+    assert services.assessment_history(site.db, patient_id) == assessments

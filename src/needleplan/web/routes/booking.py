@@ -40,6 +40,7 @@ from needleplan.domain.records import (
     AppointmentKind,
     AppointmentStatus,
     AssessmentRecord,
+    CourseStatus,
     Patient,
     RecallStatus,
     SlotRequest,
@@ -245,6 +246,15 @@ def book_from_request(
             raise InputError.one("patient_id", patient_id, "must be a number") from None
     elif not isinstance(new_patient, dict):
         raise InputError.one("new_patient", "{...}", "must be an object with names and birth date")
+    if patient is not None:
+        # One open course per patient (the booking service refuses a second): say so before
+        # anything, such as a new assessment, is stored.
+        for course in services.patient_file(db, patient.id).courses:
+            if course.status in (CourseStatus.PLANNED, CourseStatus.ACTIVE):
+                raise StateError(
+                    f"{patient_label(patient)} already has course {course.id} "
+                    f"({course.status.value}); complete, lapse or cancel it before booking another"
+                )
     stored: AssessmentRecord | None = None
     assessment: Assessment
     if raw_assessment is not None:

@@ -137,9 +137,8 @@ def log_contact(
     attempt = services.record_contact(
         db, recall_id, channel=channel, outcome=outcome, note=note, by_user_id=user_id
     )
-    entry = next(
-        e for e in services.recall_list(db, statuses=tuple(RecallStatus)) if e.id == recall_id
-    )
+    with db.transaction() as uow:
+        entry = uow.recalls.get(recall_id)
     audit(db, user, "recall.contact", entry.patient_id, f"recall {recall_id} attempt {attempt.id}")
     return _back(show, "contact")
 

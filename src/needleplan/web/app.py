@@ -17,7 +17,7 @@ from needleplan.web.auth import InMemoryTokenStore, InMemoryUserStore, TokenStor
 from needleplan.web.errors import install_error_handlers
 from needleplan.web.leads import InMemoryLeadStore, LeadStore
 from needleplan.web.ratelimit import Clock, TokenBucketLimiter
-from needleplan.web.routes import api, pages
+from needleplan.web.routes import api, booking, calendar, pages, recall
 from needleplan.web.security import (
     ForbiddenError,
     LoginRequiredError,
@@ -115,4 +115,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(booking.router)
+    app.include_router(calendar.router)
+    app.include_router(recall.router)
     return app

@@ -72,8 +72,10 @@ from needleplan.scheduling import (
     Busy,
     ClinicConfig,
     CourseSchedule,
+    MaintenanceDue,
     Replan,
     ScheduledSession,
+    course_uuid,
     maintenance_due,
     replan,
     schedule_course,
@@ -502,49 +504,63 @@ def move_appointment(
     return reschedule(db, [(appointment_id, slot)])[0]
 
 
-def course_identity(clinic: ClinicConfig, course_id: int) -> str:
-    """The stable identity of a booked course, from which its iCalendar UIDs derive."""
-    return f"needleplan:{clinic.name}:course:{course_id}"
+def course_schedule_with_appointments(
+    db: Database, course_id: int, clinic: ClinicConfig
+) -> tuple[CourseSchedule, list[Appointment]]:
+    """A course's booked and performed treatment sessions as a schedule numbered 1..n in time
+    order, in the clinic's time zone, with the appointment behind each session (same order).
 
-
-def course_schedule(db: Database, course_id: int, clinic: ClinicConfig) -> CourseSchedule:
-    """A booked course's booked appointments as a :class:`CourseSchedule` in the clinic's zone.
-
-    The schedule's identity is :func:`course_identity`, so exporting the same course twice (or
-    after a move) gives the same iCalendar UIDs.
+    Performed sessions count, so a re-plan keeps later sessions in their windows after the ones
+    already done. The schedule's identity derives from the course record, so exporting the same
+    course twice (or after a move) gives the same iCalendar UIDs; its open recall entry, if any,
+    is the maintenance date.
     """
-    names = {v: k for k, v in sync_practitioners(db, clinic).items()}
-    with db.transaction() as uow:
-        course = uow.courses.get(course_id)
-        booked = [
+    cf = course_file(db, course_id)
+    names = {p.id: p.name for p in list_practitioners(db)}
+    active = sorted(
+        (
             a
-            for a in uow.appointments.for_course(course_id)
-            if a.status is AppointmentStatus.BOOKED
-        ]
-        others = {p.id: p.name for p in uow.clinics.practitioners()}
-    if not booked:
-        raise StateError(f"course {course_id} has no booked appointments")
+            for a in cf.appointments
+            if a.kind is AppointmentKind.TREATMENT
+            and a.status in (AppointmentStatus.BOOKED, AppointmentStatus.PERFORMED)
+        ),
+        key=lambda a: a.start,
+    )
+    if not active:
+        raise StateError(f"course {course_id} has no booked or performed sessions")
     tz = clinic.tz
-    sessions = []
-    for position, a in enumerate(booked, start=1):
-        name = names.get(a.practitioner_id) or others.get(a.practitioner_id, str(a.practitioner_id))
-        sessions.append(
-            ScheduledSession(
-                number=position,
-                start=a.start.astimezone(tz),
-                end=a.end.astimezone(tz),
-                practitioner=name,
-            )
+    sessions = tuple(
+        ScheduledSession(
+            number=i,
+            start=a.start.astimezone(tz),
+            end=a.end.astimezone(tz),
+            practitioner=names.get(a.practitioner_id, str(a.practitioner_id)),
         )
-    minutes = round((booked[0].end - booked[0].start).total_seconds() / 60)
-    return CourseSchedule(
-        course_id=course_identity(clinic, course_id),
+        for i, a in enumerate(active, start=1)
+    )
+    maintenance = None
+    for entry in recall_list(db, statuses=(RecallStatus.OPEN,)):
+        if entry.course_id == course_id:
+            maintenance = MaintenanceDue(entry.due_date, None, entry.reason)
+            break
+    course = cf.course
+    minutes = int((active[0].end - active[0].start).total_seconds() // 60)
+    schedule = CourseSchedule(
+        course_id=course_uuid(f"needleplan/course/{course.id}/{course.created_at.isoformat()}"),
         timezone=clinic.timezone,
         interval_days=(course.protocol.interval_days.min, course.protocol.interval_days.max),
         duration_minutes=minutes,
-        sessions=tuple(sessions),
+        sessions=sessions,
+        maintenance=maintenance,
+        location=clinic.location,
         clinic_name=clinic.name,
     )
+    return schedule, active
+
+
+def course_schedule(db: Database, course_id: int, clinic: ClinicConfig) -> CourseSchedule:
+    """The booked course as a :class:`CourseSchedule` (see :func:`course_schedule_with_appointments`)."""
+    return course_schedule_with_appointments(db, course_id, clinic)[0]
 
 
 @dataclass(frozen=True)
@@ -588,13 +604,9 @@ def replan_course(
         record = (
             uow.assessments.get(course.assessment_id) if course.assessment_id is not None else None
         )
-        booked_ids = [
-            a.id
-            for a in uow.appointments.for_course(course_id)
-            if a.status is AppointmentStatus.BOOKED
-        ]
-    schedule = course_schedule(db, course_id, clinic)
-    number = booked_ids.index(appointment_id) + 1
+    schedule, active = course_schedule_with_appointments(db, course_id, clinic)
+    active_ids = [a.id for a in active]
+    number = active_ids.index(appointment_id) + 1
     first, last = schedule.sessions[0].start, schedule.sessions[-1].end
     span_start = min(first, when) - timedelta(days=1)
     span_end = max(last, when) + timedelta(days=4 * (course.protocol.interval_days.max + 14))
@@ -617,7 +629,7 @@ def replan_course(
         assessment=record.assessment if record is not None else None,
     )
     by_number = {s.number: s for s in result.schedule.sessions}
-    moves = tuple((booked_ids[n - 1], by_number[n]) for n in result.changed)
+    moves = tuple((active_ids[n - 1], by_number[n]) for n in result.changed)
     if not save or not moves:
         return CourseReplan(course_id, result, moves, saved=False)
     ids = {v: k for k, v in names.items()}

@@ -38,11 +38,9 @@ from needleplan.domain.protocol import Protocol
 from needleplan.domain.records import (
     Appointment,
     AppointmentKind,
-    AppointmentStatus,
     AssessmentRecord,
     CourseStatus,
     Patient,
-    RecallStatus,
     SlotRequest,
 )
 from needleplan.exceptions import (
@@ -60,11 +58,8 @@ from needleplan.scheduling import (
     Busy,
     ClinicConfig,
     CourseSchedule,
-    MaintenanceDue,
-    ScheduledSession,
     SessionSchedulingError,
     course_ics,
-    course_uuid,
     load_clinic,
     schedule_course,
 )
@@ -580,64 +575,12 @@ def time_of_day(value: str) -> time:
 # --------------------------------------------------------------------------- iCalendar
 
 
-def course_schedule(db: Database, clinic: ClinicConfig, course_id: int) -> CourseSchedule:
-    """The booked course as a :class:`CourseSchedule` (stable id from the database record)."""
-    return course_schedule_with_appointments(db, clinic, course_id)[0]
-
-
-def course_schedule_with_appointments(
-    db: Database, clinic: ClinicConfig, course_id: int
-) -> tuple[CourseSchedule, list[Appointment]]:
-    """The course's booked and performed treatment sessions as a schedule numbered 1..n in
-    time order, with the appointment behind each session (same order)."""
-    cf = services.course_file(db, course_id)
-    names = practitioner_names(db)
-    active = sorted(
-        (
-            a
-            for a in cf.appointments
-            if a.kind is AppointmentKind.TREATMENT
-            and a.status in (AppointmentStatus.BOOKED, AppointmentStatus.PERFORMED)
-        ),
-        key=lambda a: a.start,
-    )
-    if not active:
-        raise StateError(f"course {course_id} has no booked or performed sessions")
-    sessions = tuple(
-        ScheduledSession(
-            number=i,
-            start=local(a.start, clinic),
-            end=local(a.end, clinic),
-            practitioner=names.get(a.practitioner_id, str(a.practitioner_id)),
-        )
-        for i, a in enumerate(active, start=1)
-    )
-    maintenance = None
-    for entry in services.recall_list(db, statuses=(RecallStatus.OPEN,)):
-        if entry.course_id == course_id:
-            maintenance = MaintenanceDue(entry.due_date, None, entry.reason)
-            break
-    course = cf.course
-    minutes = int((active[0].end - active[0].start).total_seconds() // 60)
-    schedule = CourseSchedule(
-        course_id=course_uuid(f"needleplan/course/{course.id}/{course.created_at.isoformat()}"),
-        timezone=clinic.timezone,
-        interval_days=(course.protocol.interval_days.min, course.protocol.interval_days.max),
-        duration_minutes=minutes,
-        sessions=sessions,
-        maintenance=maintenance,
-        location=clinic.location,
-        clinic_name=clinic.name,
-    )
-    return schedule, active
-
-
 @router.get("/app/courses/{course_id}/course.ics")
 def course_calendar_file(
     request: Request, course_id: int, user: CalendarDep, db: DbDep, clinic: ClinicDep
 ) -> Response:
     """The course's sessions (and open maintenance recall) as an .ics file."""
-    schedule = course_schedule(db, clinic, course_id)
+    schedule = services.course_schedule(db, course_id, clinic)
     return Response(
         course_ics(schedule),
         media_type="text/calendar; charset=utf-8",

@@ -25,7 +25,6 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from needleplan import services
-from needleplan.domain.assessment import Assessment
 from needleplan.domain.records import Appointment, AppointmentStatus, Course, Patient
 from needleplan.exceptions import (
     ConflictError,
@@ -33,7 +32,7 @@ from needleplan.exceptions import (
     SchedulingError,
     StateError,
 )
-from needleplan.scheduling import Busy, ClinicConfig, GapReport, replan
+from needleplan.scheduling import Busy, ClinicConfig, GapReport
 from needleplan.scheduling.calendar import BusyIndex, slot_problem
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
@@ -43,7 +42,6 @@ from needleplan.web.routes.booking import (
     DbDep,
     audit,
     busy_between,
-    course_schedule_with_appointments,
     local,
     patient_label,
     practitioner_names,
@@ -231,15 +229,6 @@ class Preview:
         return [r for r in self.rows if r.changed and r.status == AppointmentStatus.BOOKED.value]
 
 
-def _assessment_for(db: Database, course: Course) -> Assessment | None:
-    if course.assessment_id is None:
-        return None
-    for record in services.assessment_history(db, course.patient_id):
-        if record.id == course.assessment_id:
-            return record.assessment
-    return None
-
-
 def preview_move(
     db: Database,
     clinic: ClinicConfig,
@@ -259,7 +248,7 @@ def preview_move(
         raise InputError.one("practitioner_id", practitioner_id, "is not a practitioner here")
     duration = appt.end - appt.start
     schedule, active = (
-        course_schedule_with_appointments(db, clinic, appt.course_id)
+        services.course_schedule_with_appointments(db, appt.course_id, clinic)
         if appt.course_id is not None
         else (None, [])
     )
@@ -308,21 +297,10 @@ def preview_move(
         return Preview([row], [], warnings, None, False)
     assert appt.course_id is not None
     number = next(i for i, a in enumerate(active, start=1) if a.id == appt.id)
-    course = services.course_file(db, appt.course_id).course
-    horizon_start = min(active[0].start, new_start) - timedelta(days=1)
-    horizon_end = max(active[-1].end, new_start) + timedelta(days=400)
-    busy = busy_between(db, clinic, horizon_start, horizon_end)
     keep = names.get(appt.practitioner_id) == who
-    result = replan(
-        schedule,
-        number,
-        clinic,
-        course.protocol,
-        new_start=new_start,
-        practitioner=None if keep else who,
-        busy=busy,
-        assessment=_assessment_for(db, course),
-    )
+    result = services.replan_course(
+        db, appt.id, new_start, clinic, practitioner=None if keep else who, save=False
+    ).replan
     ids = {name: pid for pid, name in names.items()}
     rows = []
     for new, old_appt in zip(result.schedule.sessions, active, strict=True):

@@ -353,3 +353,21 @@ def test_patient_pages_without_a_database_answer_503() -> None:
     with TestClient(app) as client:
         sign_in(client, "prac")
         assert client.get("/app/patients").status_code == 503
+
+
+@pytest.mark.parametrize(
+    ("who", "shown", "hidden"),
+    [
+        ("desk", ["/app/patients"], ["/app/admin/audit", "/app/consult"]),
+        ("prac", ["/app/patients", "/app/consult"], ["/app/admin/audit"]),
+        ("admin", ["/app/patients", "/app/admin/audit"], ["/app/consult"]),
+    ],
+)
+def test_staff_home_links_to_the_pages_each_role_may_open(
+    web: TestClient, who: str, shown: list[str], hidden: list[str]
+) -> None:
+    home = sign_in(web, who).get("/app/")
+    for link in shown:
+        assert f'href="{link}"' in home.text, link
+    for link in hidden:
+        assert f'href="{link}"' not in home.text, link

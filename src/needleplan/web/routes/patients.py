@@ -176,8 +176,8 @@ def forecast_request(
     """The ``/api/v1/forecast`` body and the session days [days from the first] to mark.
 
     The schedule is her own: the number of sessions of her current course and the mean gap
-    between her session days (performed ones, else the booked ones), clamped to the bounds the
-    forecast accepts. Without a course: the plan's default schedule.
+    between her session days (performed and still booked), clamped to the bounds the forecast
+    accepts. Without a course: the plan's default schedule.
     """
     body: dict[str, Any] = {"assessment": assessment, "draws": 300, "seed": 11}
     body["curve_step_days"] = 7
@@ -198,17 +198,16 @@ def forecast_request(
 def _session_days(
     course: Course | None, sessions: list[PerformedSession], appointments: list[Any]
 ) -> list[datetime]:
+    """Her session days in the course: the performed ones, then the ones still booked."""
     if course is None:
         return []
-    done = sorted(s.performed_at for s in sessions if s.course_id == course.id)
-    if done:
-        return done
-    return sorted(
+    done = [s.performed_at for s in sessions if s.course_id == course.id]
+    booked = [
         a.start
         for a in appointments
-        if a.course_id == course.id
-        and a.status in (AppointmentStatus.BOOKED, AppointmentStatus.PERFORMED)
-    )
+        if a.course_id == course.id and a.status == AppointmentStatus.BOOKED
+    ]
+    return sorted(done + booked)
 
 
 def _patient_page(

@@ -92,4 +92,7 @@ def test_serve_starts_uvicorn_with_the_settings(
         run()
     assert info.value.code == 0
     assert (seen["host"], seen["port"], seen["proxy_headers"]) == ("127.0.0.2", 8123, True)
-    assert "http://127.0.0.2:8123/" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "http://127.0.0.2:8123/" in out
+    assert "no staff accounts yet" in out
+    assert seen["log_config"]

@@ -116,6 +116,11 @@ def register(app: typer.Typer) -> None:
         web_app = create_app(settings, database=db, user_store=users, token_store=tokens)
         address = f"http://{bind_host}:{bind_port}/"
         typer.echo(f"needleplan web app on {address}  (API docs: {address}docs)")
+        if not logins and not services.list_users(db):
+            typer.echo(
+                "no staff accounts yet: create one with "
+                "`needleplan user add NAME --role admin` (same database)"
+            )
         if logins:
             typer.echo(f"sign in at {address}login with one of these demo logins:")
             for username, password in logins.items():

@@ -72,7 +72,10 @@ from needleplan.scheduling import (
     Busy,
     ClinicConfig,
     CourseSchedule,
+    Replan,
+    ScheduledSession,
     maintenance_due,
+    replan,
     schedule_course,
 )
 from needleplan.storage import Database, UnitOfWork, demo
@@ -349,7 +352,18 @@ def book_course_in(
             len(slots),
             f"more sessions than the protocol's {protocol.initial_sessions}",
         )
-    uow.patients.row(patient_id)
+    uow.patients.row(patient_id, lock=True)  # serialises bookings for the same patient
+    open_courses = [
+        c
+        for c in uow.courses.for_patient(patient_id)
+        if c.status in (CourseStatus.PLANNED, CourseStatus.ACTIVE)
+    ]
+    if open_courses:
+        c = open_courses[0]
+        raise StateError(
+            f"patient {patient_id} already has course {c.id} ({c.status.value}); "
+            "complete, lapse or cancel it before booking another"
+        )
     if assessment_id is not None:
         record = uow.assessments.get(assessment_id)
         if record.patient_id != patient_id:
@@ -494,6 +508,135 @@ def move_appointment(
 ) -> Appointment:
     """Move one booked appointment to a new time or practitioner (conflict-checked)."""
     return reschedule(db, [(appointment_id, slot)])[0]
+
+
+def course_identity(clinic: ClinicConfig, course_id: int) -> str:
+    """The stable identity of a booked course, from which its iCalendar UIDs derive."""
+    return f"needleplan:{clinic.name}:course:{course_id}"
+
+
+def course_schedule(db: Database, course_id: int, clinic: ClinicConfig) -> CourseSchedule:
+    """A booked course's booked appointments as a :class:`CourseSchedule` in the clinic's zone.
+
+    The schedule's identity is :func:`course_identity`, so exporting the same course twice (or
+    after a move) gives the same iCalendar UIDs.
+    """
+    names = {v: k for k, v in sync_practitioners(db, clinic).items()}
+    with db.transaction() as uow:
+        course = uow.courses.get(course_id)
+        booked = [
+            a
+            for a in uow.appointments.for_course(course_id)
+            if a.status is AppointmentStatus.BOOKED
+        ]
+        others = {p.id: p.name for p in uow.clinics.practitioners()}
+    if not booked:
+        raise StateError(f"course {course_id} has no booked appointments")
+    tz = clinic.tz
+    sessions = []
+    for position, a in enumerate(booked, start=1):
+        name = names.get(a.practitioner_id) or others.get(a.practitioner_id, str(a.practitioner_id))
+        sessions.append(
+            ScheduledSession(
+                number=position,
+                start=a.start.astimezone(tz),
+                end=a.end.astimezone(tz),
+                practitioner=name,
+            )
+        )
+    minutes = round((booked[0].end - booked[0].start).total_seconds() / 60)
+    return CourseSchedule(
+        course_id=course_identity(clinic, course_id),
+        timezone=clinic.timezone,
+        interval_days=(course.protocol.interval_days.min, course.protocol.interval_days.max),
+        duration_minutes=minutes,
+        sessions=tuple(sessions),
+        clinic_name=clinic.name,
+    )
+
+
+@dataclass(frozen=True)
+class CourseReplan:
+    """A re-planned course: the scheduler's answer and, once saved, the moved appointments."""
+
+    course_id: int
+    replan: Replan
+    moves: tuple[tuple[int, ScheduledSession], ...]
+    saved: bool
+    appointments: tuple[Appointment, ...] = ()
+
+
+def replan_course(
+    db: Database,
+    appointment_id: int,
+    new_start: datetime,
+    clinic: ClinicConfig,
+    *,
+    practitioner: str | None = None,
+    save: bool = True,
+) -> CourseReplan:
+    """Move one session of a course and re-anchor the following ones inside their windows.
+
+    With ``save=False`` nothing changes: the answer is the preview a practitioner sees before
+    confirming (including the forecast cost of a gap beyond its window and whether an extra
+    session is advised). With ``save=True`` every changed appointment moves in one transaction,
+    conflict-checked by the database (all or nothing).
+    """
+    when = _aware(new_start, "new_start")
+    with db.transaction() as uow:
+        row = uow.appointments.row(appointment_id)
+        if row.status != AppointmentStatus.BOOKED.value:
+            raise StateError(
+                f"appointment {appointment_id} is {row.status}; only booked ones can move"
+            )
+        if row.course_id is None:
+            raise StateError(f"appointment {appointment_id} belongs to no course; move it alone")
+        course_id = row.course_id
+        course = uow.courses.get(course_id)
+        record = (
+            uow.assessments.get(course.assessment_id) if course.assessment_id is not None else None
+        )
+        booked_ids = [
+            a.id
+            for a in uow.appointments.for_course(course_id)
+            if a.status is AppointmentStatus.BOOKED
+        ]
+    schedule = course_schedule(db, course_id, clinic)
+    number = booked_ids.index(appointment_id) + 1
+    first, last = schedule.sessions[0].start, schedule.sessions[-1].end
+    span_start = min(first, when) - timedelta(days=1)
+    span_end = max(last, when) + timedelta(days=4 * (course.protocol.interval_days.max + 14))
+    names = {v: k for k, v in sync_practitioners(db, clinic).items()}
+    with db.transaction() as uow:
+        taken = uow.appointments.between(span_start, span_end)
+    busy = [
+        Busy(names[a.practitioner_id], a.start, a.end)
+        for a in taken
+        if a.practitioner_id in names and a.course_id != course_id
+    ]
+    result = replan(
+        schedule,
+        number,
+        clinic,
+        course.protocol,
+        new_start=when,
+        practitioner=practitioner,
+        busy=busy,
+        assessment=record.assessment if record is not None else None,
+    )
+    by_number = {s.number: s for s in result.schedule.sessions}
+    moves = tuple((booked_ids[n - 1], by_number[n]) for n in result.changed)
+    if not save or not moves:
+        return CourseReplan(course_id, result, moves, saved=False)
+    ids = {v: k for k, v in names.items()}
+    moved = reschedule(
+        db,
+        [
+            (aid, SlotRequest(start=s.start, end=s.end, practitioner_id=ids[s.practitioner]))
+            for aid, s in moves
+        ],
+    )
+    return CourseReplan(course_id, result, moves, saved=True, appointments=tuple(moved))
 
 
 def cancel_appointment(db: Database, appointment_id: int, *, reason: str = "") -> Appointment:

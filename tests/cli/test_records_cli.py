@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -133,11 +133,39 @@ def test_book_show_record_and_complete_a_course(booked: Runner) -> None:
 
 def test_move_into_a_taken_slot_exits_5_and_changes_nothing(booked: Runner) -> None:
     appts = json.loads(booked("course", "show", "1", "--json").stdout)["appointments"]
-    res = booked("course", "move", str(appts[1]["id"]), "--start", appts[0]["start"])
+    res = booked("course", "move", str(appts[1]["id"]), "--start", appts[0]["start"], "--alone")
     assert res.returncode == 5
     assert "already booked" in res.stderr
     again = json.loads(booked("course", "show", "1", "--json").stdout)["appointments"]
     assert again == appts
+
+
+def test_replanned_move_before_the_previous_session_exits_2_and_changes_nothing(
+    booked: Runner,
+) -> None:
+    appts = json.loads(booked("course", "show", "1", "--json").stdout)["appointments"]
+    res = booked("course", "move", str(appts[1]["id"]), "--start", appts[0]["start"])
+    assert res.returncode == 2
+    assert "session 2 must come after session 1" in res.stderr
+    again = json.loads(booked("course", "show", "1", "--json").stdout)["appointments"]
+    assert again == appts
+
+
+def test_replanned_move_shifts_the_later_sessions_and_preview_saves_nothing(
+    booked: Runner,
+) -> None:
+    appts = json.loads(booked("course", "show", "1", "--json").stdout)["appointments"]
+    late = (datetime.fromisoformat(appts[2]["start"]) + timedelta(days=28)).isoformat()
+    preview = booked("course", "move", str(appts[2]["id"]), "--start", late, "--preview")
+    assert preview.returncode == 0, preview.stderr
+    assert "preview only: nothing was saved" in preview.stdout
+    assert json.loads(booked("course", "show", "1", "--json").stdout)["appointments"] == appts
+    res = booked("course", "move", str(appts[2]["id"]), "--start", late)
+    assert res.returncode == 0, res.stderr
+    assert "saved:" in res.stdout
+    after = json.loads(booked("course", "show", "1", "--json").stdout)["appointments"]
+    assert after[:2] == appts[:2]
+    assert after[3]["start"] != appts[3]["start"]
 
 
 def test_move_to_a_free_time_keeps_the_length(booked: Runner) -> None:

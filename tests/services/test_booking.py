@@ -259,3 +259,31 @@ def test_adjust_sessions_records_reason_in_ledger(clinic: Any, protocol: Any) ->
     assert entry.remaining_after == 5
     with pytest.raises(InputError):
         services.adjust_sessions(clinic.db, course.id, -9, "typo")
+
+
+def test_a_patient_with_an_open_course_cannot_be_booked_a_second_one(
+    clinic: Any, protocol: Any
+) -> None:
+    """Two open courses would double-book the patient herself; the second is refused whole."""
+    start = datetime(2031, 3, 3, 9, tzinfo=UTC)
+    services.book_course(
+        clinic.db,
+        clinic.patient.id,
+        protocol,
+        [(start, start + timedelta(minutes=40), clinic.alice.id)],
+    )
+    later = start + timedelta(minutes=45)
+    before = services.appointments_between(
+        clinic.db, start - timedelta(days=1), start + timedelta(days=1)
+    )
+    with pytest.raises(StateError, match="already has course"):
+        services.book_course(
+            clinic.db,
+            clinic.patient.id,
+            protocol,
+            [(later, later + timedelta(minutes=40), clinic.bob.id)],
+        )
+    after = services.appointments_between(
+        clinic.db, start - timedelta(days=1), start + timedelta(days=1)
+    )
+    assert after == before

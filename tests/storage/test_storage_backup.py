@@ -87,9 +87,13 @@ def test_backup_taken_during_a_burst_of_bookings_is_consistent(
         try:
             while not stop.is_set() and k < 400:
                 start = datetime(2033, 1, 1, 8, tzinfo=UTC) + timedelta(hours=k)
+                patient = services.register_patient(
+                    clinic.db,
+                    {"given_name": "Burst", "family_name": f"P{k}", "birth_date": "1970-01-01"},
+                )
                 services.book_course(
                     clinic.db,
-                    clinic.patient.id,
+                    patient.id,
                     make_protocol(2),
                     [(start, start + timedelta(minutes=40), clinic.alice.id)],
                 )

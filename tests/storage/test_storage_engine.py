@@ -103,3 +103,38 @@ def test_foreign_keys_are_enforced_by_the_database(clinic: Any) -> None:
 
     with pytest.raises(ConflictError, match="referenced record does not exist"):
         insert_orphan()
+
+
+def test_no_patient_data_in_logs_even_with_sql_logging_on(
+    db: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.DEBUG)
+    try:
+        p = services.register_patient(
+            db,
+            {
+                "given_name": "Zelda",
+                "family_name": "Uniquename",
+                "birth_date": "1970-01-01",
+                "notes": "private-note",
+            },
+        )
+        services.list_patients(db, "Uniquename")
+        with pytest.raises(ConflictError):
+            services.register_patient(
+                db,
+                {
+                    "mrn": p.mrn,
+                    "given_name": "Zelda",
+                    "family_name": "Uniquename",
+                    "birth_date": "1970-01-01",
+                },
+            )
+    finally:
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    assert "INSERT INTO patients" in caplog.text  # SQL logging really was on
+    for secret in ("Zelda", "Uniquename", "private-note"):
+        assert secret not in caplog.text

@@ -336,27 +336,86 @@ def _register_course_commands(app: typer.Typer) -> None:
     def course_move(
         appointment_id: int = typer.Argument(..., help="Appointment id."),
         start: str = typer.Option(..., "--start", help="New start, ISO 8601 with offset."),
-        end: str | None = typer.Option(None, "--end", help="New end (default: same length)."),
-        practitioner_id: int | None = typer.Option(None, "--practitioner-id"),
+        end: str | None = typer.Option(
+            None, "--end", help="New end (default: same length; only with --alone)."
+        ),
+        practitioner_id: int | None = typer.Option(
+            None, "--practitioner-id", help="Who treats (only with --alone)."
+        ),
+        practitioner: str | None = typer.Option(
+            None, "--practitioner", help="Who treats the moved and later sessions (re-plan)."
+        ),
+        preview: bool = typer.Option(
+            False, "--preview", help="Show the re-planned course without saving anything."
+        ),
+        alone: bool = typer.Option(
+            False, "--alone", help="Move only this appointment; do not re-plan the course."
+        ),
+        clinic_file: Path | None = typer.Option(
+            None, "--clinic", help="Clinic TOML (default: the bundled example clinic)."
+        ),
         database: str | None = _db_option(),
     ) -> None:
-        """Move a booked appointment (refused if the practitioner is taken then)."""
+        """Move a booked session and re-anchor the following ones inside their windows.
+
+        The re-plan is conflict-checked and saved all or nothing; a gap beyond its window is
+        costed with the patient's forecast and says whether an extra session is advised.
+        """
         from needleplan import services
+        from needleplan.scheduling import load_clinic
 
         new_start = parse_when(start, "--start")
         db = open_db(database)
         try:
-            with db.transaction() as uow:
-                current = uow.appointments.get(appointment_id)
-            new_end = parse_when(end, "--end") if end else new_start + (current.end - current.start)
-            moved = services.move_appointment(
-                db, appointment_id, (new_start, new_end, practitioner_id or current.practitioner_id)
+            if alone:
+                with db.transaction() as uow:
+                    current = uow.appointments.get(appointment_id)
+                new_end = (
+                    parse_when(end, "--end") if end else new_start + (current.end - current.start)
+                )
+                moved = services.move_appointment(
+                    db,
+                    appointment_id,
+                    (new_start, new_end, practitioner_id or current.practitioner_id),
+                )
+                console.print(
+                    f"appointment {moved.id} now {moved.start.isoformat()} to "
+                    f"{moved.end.isoformat()}"
+                )
+                return
+            if end is not None or practitioner_id is not None:
+                raise InputError.one(
+                    "--end/--practitioner-id", end or practitioner_id, "only apply with --alone"
+                )
+            clinic = load_clinic(clinic_file)
+            result = services.replan_course(
+                db, appointment_id, new_start, clinic, practitioner=practitioner, save=not preview
             )
         finally:
             db.dispose()
-        console.print(
-            f"appointment {moved.id} now {moved.start.isoformat()} to {moved.end.isoformat()}"
-        )
+        table = Table(title=f"course {result.course_id} re-planned ({clinic.timezone})")
+        for col in ("#", "start", "end", "practitioner", "change"):
+            table.add_column(col)
+        changed = set(result.replan.changed)
+        for s in result.replan.schedule.sessions:
+            table.add_row(
+                str(s.number),
+                s.start.strftime("%a %Y-%m-%d %H:%M"),
+                s.end.strftime("%H:%M"),
+                s.practitioner,
+                "moved" if s.number in changed else "",
+            )
+        console.print(table)
+        for gap in result.replan.gaps:
+            console.print(f"[yellow]gap:[/] {escape(gap.explanation)}")
+        for warning in result.replan.schedule.warnings:
+            console.print(f"[yellow]warning:[/] {escape(warning)}")
+        if preview:
+            console.print("preview only: nothing was saved")
+        elif result.saved:
+            console.print(f"saved: {len(result.moves)} appointment(s) moved")
+        else:
+            console.print("nothing to change")
 
     @course.command("cancel")
     def course_cancel(

@@ -140,6 +140,17 @@ def replan(
     last = schedule.sessions[-1].number
     before = [s for s in schedule.sessions if s.number < session_number]
     prev_day = before[-1].start.astimezone(tz).date() if before else None
+    if (
+        new_start is not None
+        and prev_day is not None
+        and new_start.astimezone(tz).date() <= prev_day
+    ):
+        raise InputError.one(
+            "new_start",
+            new_start.isoformat(),
+            f"session {session_number} must come after session {before[-1].number} "
+            f"({before[-1].start.astimezone(tz):%Y-%m-%d})",
+        )
     first = schedule.sessions[0]
 
     placements: list[Placement]

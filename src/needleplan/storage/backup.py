@@ -168,6 +168,30 @@ def _decode(column: Any, value: Any, where: str) -> Any:
     return value
 
 
+def _required(column: Any) -> bool:
+    """A column that must be given: not null, no default, not the table's generated id."""
+    if column.nullable or column.default is not None or column.server_default is not None:
+        return False
+    return not (column.name == "id" and column.primary_key)
+
+
+def _check_required(table: Any, columns: list[str], rows: list[list[Any]]) -> None:
+    if not rows:
+        return
+    missing = [c.name for c in table.columns if _required(c) and c.name not in columns]
+    if missing:
+        raise InputError.one(f"tables.{table.name}.columns", missing, "required columns missing")
+    for name in columns:
+        if not _required(table.c[name]):
+            continue
+        k = columns.index(name)
+        for i, row in enumerate(rows):
+            if row[k] is None:
+                raise InputError.one(
+                    f"tables.{table.name}.rows[{i}].{name}", None, "must not be empty"
+                )
+
+
 def is_empty(engine: Engine) -> bool:
     with engine.connect() as conn:
         for table in metadata.sorted_tables:
@@ -198,6 +222,7 @@ def restore(engine: Engine, path: str | Path) -> dict[str, int]:
         for table in metadata.sorted_tables:
             entry = data["tables"].get(table.name, {"columns": [], "rows": []})
             columns: list[str] = entry["columns"]
+            _check_required(table, columns, entry["rows"])
             rows = [
                 {
                     c: _decode(table.c[c], v, f"tables.{table.name}.rows[{i}].{c}")

@@ -6,12 +6,16 @@ PostgreSQL through psycopg 3, ``sqlite:///path`` for a file). A bare path is rea
 SQLite connections get ``journal_mode=WAL`` (readers never block the writer; a committed
 transaction survives a killed process), ``foreign_keys=ON``, ``synchronous=NORMAL`` (safe with WAL:
 a crash of the process loses nothing committed; a power cut may lose the last commits) and a
-busy timeout. Every SQLite transaction starts with ``BEGIN IMMEDIATE`` so that concurrent writers
+busy timeout. Bound parameters are hidden from SQLAlchemy's log lines and error messages and fetched rows are
+dropped from its DEBUG lines, so patient data never reaches a log even when a host application
+logs SQL. Every SQLite transaction
+starts with ``BEGIN IMMEDIATE`` so that concurrent writers
 queue on the database lock instead of failing when a read lock cannot be upgraded.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -25,6 +29,22 @@ from needleplan.exceptions import InputError
 ENV_VAR = "NEEDLEPLAN_DATABASE_URL"
 DEFAULT_FILENAME = "needleplan.sqlite3"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class _NoResultRows(logging.Filter):
+    """Drop SQLAlchemy's DEBUG lines that print fetched rows (they would carry patient data)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith("Row "))
+
+
+_ROW_FILTER = _NoResultRows()
+
+
+def _protect_logs() -> None:
+    logger = logging.getLogger("sqlalchemy.engine.Engine")
+    if _ROW_FILTER not in logger.filters:
+        logger.addFilter(_ROW_FILTER)
 
 
 def default_database_path() -> Path:
@@ -67,6 +87,10 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     except ArgumentError:
         raise InputError.one("database_url", _redact(resolved), "must be a database URL") from None
     backend = parsed.get_backend_name()
+    # Never put bound values (names, notes, contact details) into SQL log lines or error texts,
+    # nor fetched rows into DEBUG lines.
+    kwargs.setdefault("hide_parameters", True)
+    _protect_logs()
     if backend == "sqlite":
         database = parsed.database
         if database and database != ":memory:":

@@ -329,8 +329,8 @@ class PatientRepository:
     def get(self, patient_id: int) -> Patient:
         return to_patient(self.row(patient_id))
 
-    def row(self, patient_id: int) -> PatientRow:
-        row: PatientRow = _get(self.session, PatientRow, patient_id, "patient")
+    def row(self, patient_id: int, *, lock: bool = False) -> PatientRow:
+        row: PatientRow = _get(self.session, PatientRow, patient_id, "patient", lock=lock)
         return row
 
     def by_mrn(self, mrn: str) -> Patient | None:

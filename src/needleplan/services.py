@@ -82,7 +82,15 @@ from needleplan.scheduling import (
 )
 from needleplan.storage import Database, UnitOfWork, demo
 from needleplan.storage.demo import DemoSummary
-from needleplan.storage.repositories import to_user
+from needleplan.storage.repositories import (
+    ApiTokenInfo,
+    ApiTokenRepository,
+    AuditQuery,
+    LeadRecord,
+    LeadRepository,
+    PatientFinder,
+    to_user,
+)
 
 T = TypeVar("T")
 
@@ -1331,3 +1339,158 @@ __all__ = [
     "sync_practitioners",
     "update_patient",
 ]
+
+
+# --------------------------------------------------------------------------- web app: tokens, leads
+
+
+def _token_digest(token: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+API_TOKEN_PREFIX = "np_"
+
+
+def issue_api_token(db: Database, user_id: int, label: str) -> tuple[str, ApiTokenInfo]:
+    """A new random bearer token for ``user_id``; only its SHA-256 digest is stored.
+
+    Returns the token (shown once, never again) and its stored description.
+    """
+    import secrets
+
+    clean = label.strip()
+    if not clean or len(clean) > 80 or not clean.isprintable():
+        raise InputError.one("label", label, "1-80 printable characters naming the integration")
+    token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with db.transaction() as uow:
+        if not uow.users.row(user_id).active:
+            raise StateError(f"user {user_id} is deactivated")
+        info = ApiTokenRepository(uow.session).add(user_id, _token_digest(token), clean, utc_now())
+    return token, info
+
+
+def user_for_api_token(db: Database, token: str) -> User | None:
+    """The active user owning an unrevoked token, or ``None``."""
+    if not token or len(token) > 200:
+        return None
+    with db.transaction() as uow:
+        row = ApiTokenRepository(uow.session).user_for_digest(_token_digest(token))
+        return to_user(row) if row is not None else None
+
+
+def revoke_api_token(db: Database, token_id: int) -> ApiTokenInfo:
+    """Revoke a token (it stops working at once; the row stays for the record)."""
+    with db.transaction() as uow:
+        return ApiTokenRepository(uow.session).revoke(token_id, utc_now())
+
+
+def list_api_tokens(db: Database, user_id: int | None = None) -> list[ApiTokenInfo]:
+    with db.transaction() as uow:
+        return ApiTokenRepository(uow.session).all(user_id)
+
+
+def add_lead(db: Database, lead: LeadRecord) -> None:
+    """Store a consented contact request from the public estimator."""
+    if not lead.consent_text.strip():
+        raise InputError.one("consent", False, "a lead is stored only with the consent text")
+    with db.transaction() as uow:
+        LeadRepository(uow.session).add(lead)
+
+
+def list_leads(db: Database) -> list[LeadRecord]:
+    """Every stored contact request, oldest first."""
+    with db.transaction() as uow:
+        return LeadRepository(uow.session).all()
+
+
+def search_patients(
+    db: Database, query: str = "", *, limit: int = 25, offset: int = 0
+) -> tuple[list[Patient], int]:
+    """One page of patients matching ``query`` and the number of matches.
+
+    ``query`` is a date of birth (``YYYY-MM-DD``, ``DD.MM.YYYY`` or ``DD/MM/YYYY``), a patient id
+    or record number (digits), or words each found in the given name, family name or record
+    number. Ordered by family name, given name.
+    """
+    if not 1 <= limit <= 500:
+        raise InputError.one("limit", limit, "must be between 1 and 500")
+    if offset < 0:
+        raise InputError.one("offset", offset, "must be 0 or more")
+    if len(query) > 200:
+        raise InputError.one("q", query[:20] + "…", "at most 200 characters")
+    with db.transaction() as uow:
+        return PatientFinder(uow.session).page(query, limit, offset)
+
+
+def search_audit(
+    db: Database,
+    *,
+    username: str | None = None,
+    action: str | None = None,
+    patient_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[AuditEvent], int]:
+    """Audit events matching every given filter, newest first, and how many match in all.
+
+    ``action`` matches as a prefix (``"patient."`` finds every patient action); ``since`` is
+    inclusive and ``until`` exclusive.
+    """
+    if not 1 <= limit <= 1000:
+        raise InputError.one("limit", limit, "must be between 1 and 1000")
+    if offset < 0:
+        raise InputError.one("offset", offset, "must be 0 or more")
+    with db.transaction() as uow:
+        return AuditQuery(uow.session).page(
+            username=username.strip().lower() if username else None,
+            action=action.strip() if action else None,
+            patient_id=patient_id,
+            since=_aware(since, "since") if since else None,
+            until=_aware(until, "until") if until else None,
+            limit=limit,
+            offset=offset,
+        )
+
+
+def is_empty_clinic(db: Database) -> bool:
+    """Whether the database holds no patients and no users (a fresh install)."""
+    with db.transaction() as uow:
+        return uow.patients.count() == 0 and not uow.users.all()
+
+
+def reset_demo_logins(db: Database, passwords: Mapping[str, str]) -> list[User]:
+    """Give the demo accounts (``admin``, ``practitioner``, ``frontdesk``) these passwords.
+
+    Creates an account when it is missing (its role from its name); for ``needleplan serve
+    --demo``, which prints fresh passwords at every start.
+    """
+    roles = {"admin": Role.ADMIN, "practitioner": Role.PRACTITIONER, "frontdesk": Role.FRONT_DESK}
+    users: list[User] = []
+    for username, password in passwords.items():
+        if username not in roles:
+            raise InputError.one("username", username, "not a demo account: " + ", ".join(roles))
+        _check_password(password)
+        digest = _hasher.hash(password)
+        with db.transaction() as uow:
+            row = uow.users.row_by_username(username)
+            if row is None:
+                users.append(uow.users.add(username, digest, roles[username], None, utc_now()))
+                continue
+            row.password_hash = digest
+            row.active = True
+            uow.flush()
+            users.append(to_user(row))
+    return users
+
+
+def find_user(db: Database, user_id: int) -> User | None:
+    """The account with this id (active or not), or ``None``."""
+    with db.transaction() as uow:
+        try:
+            return to_user(uow.users.row(user_id))
+        except NotFoundError:
+            return None

@@ -66,6 +66,7 @@ from needleplan.scheduling import (
 from needleplan.scheduling.calendar import BusyIndex, slot_problem
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
+from needleplan.web.db_stores import audit
 from needleplan.web.errors import ApiError, error_body, problems_for, status_for
 from needleplan.web.routes.pages import render
 from needleplan.web.security import CSRF_FIELD, check_csrf, require_permission
@@ -106,15 +107,6 @@ def clinic_config(request: Request) -> ClinicConfig:
 
 
 ClinicDep = Annotated[ClinicConfig, Depends(clinic_config)]
-
-
-def audit(db: Database, user: StaffUser, action: str, patient_id: int | None, detail: str) -> None:
-    """Append who changed which patient record (ids only, never names or notes)."""
-    user_id = int(user.id) if user.id.isdigit() else None
-    with db.transaction() as uow:
-        uow.users.add_audit(
-            services.utc_now(), user_id, user.username[:40], action, patient_id, detail
-        )
 
 
 def practitioner_names(db: Database) -> dict[int, str]:

@@ -36,11 +36,11 @@ from needleplan.scheduling import Busy, ClinicConfig, GapReport
 from needleplan.scheduling.calendar import BusyIndex, slot_problem
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
+from needleplan.web.db_stores import audit
 from needleplan.web.routes.booking import (
     CalendarDep,
     ClinicDep,
     DbDep,
-    audit,
     busy_between,
     local,
     patient_label,

@@ -33,7 +33,8 @@ from needleplan.domain.records import (
 from needleplan.exceptions import InputError
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
-from needleplan.web.routes.booking import ClinicDep, DbDep, audit, patient_label
+from needleplan.web.db_stores import audit
+from needleplan.web.routes.booking import ClinicDep, DbDep, patient_label
 from needleplan.web.routes.pages import render
 from needleplan.web.security import CSRF_FIELD, check_csrf, require_permission
 

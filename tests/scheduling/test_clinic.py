@@ -25,7 +25,11 @@ def test_bundled_example_clinic_loads_with_zone_holidays_prices(berlin: ClinicCo
     assert berlin.prices.currency == "EUR"
     assert berlin.recall_threshold == pytest.approx(4.9)
     assert berlin.preferred_start == time(10, 0)
-    assert [p.name for p in berlin.practitioners] == ["Dr. Lena Vogel", "Marta Nowak"]
+    assert [p.name for p in berlin.practitioners] == [
+        "Dr. Lena Vogel",
+        "Marta Nowak",
+        "Dr. Aylin Kaya",
+    ]
 
 
 def test_subdivision_holidays_differ_from_the_country() -> None:

@@ -87,3 +87,11 @@ def test_same_seed_gives_the_same_clinic(db: Any, empty_database_url: str) -> No
             ]
     finally:
         other.dispose()
+
+
+def test_demo_practitioners_all_work_in_the_bundled_example_clinic() -> None:
+    """Demo courses can be re-planned in the example clinic's calendar: same staff in both."""
+    from needleplan.scheduling import example_clinic
+    from needleplan.storage.demo import PRACTITIONERS
+
+    assert set(PRACTITIONERS) <= {p.name for p in example_clinic().practitioners}

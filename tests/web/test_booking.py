@@ -263,7 +263,7 @@ def test_without_a_database_booking_says_so(client: TestClient) -> None:
     assert 'id="booking-panel"' not in client.get("/app/consult").text
     response = client.get("/app/booking/options")
     assert response.status_code == 503
-    assert "without a clinic database" in response.text
+    assert "runs without clinic records" in response.text
 
 
 def _visit_form(web: TestClient, patient_id: int) -> str:

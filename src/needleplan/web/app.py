@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from needleplan import DISCLAIMER, __version__
+from needleplan.scheduling import load_clinic
 from needleplan.storage.database import Database
 from needleplan.web.auth import InMemoryTokenStore, InMemoryUserStore, TokenStore, UserStore
 from needleplan.web.errors import install_error_handlers
@@ -73,7 +74,7 @@ def create_app(
         monotonic time source [s] for the rate limiters (tests step it instead of sleeping).
     database
         the clinic records (``needleplan.storage.Database``) behind the staff workspace and the
-        patient API; routes reach it through :func:`needleplan.web.deps.get_db`.
+        patient API; routes reach it through ``needleplan.web.deps.DbDep``.
     """
     settings = settings or load_settings()
     if database is not None:
@@ -93,6 +94,9 @@ def create_app(
     )
     app.state.settings = settings
     app.state.db = database
+    # A clinic's own calendar is loaded (and validated: file, key, rule) at start; without one the
+    # bundled example clinic is loaded on first use (needleplan.web.deps.get_clinic).
+    app.state.clinic = load_clinic(settings.clinic_file) if settings.clinic_file else None
     app.state.user_store = users
     app.state.token_store = token_store if token_store is not None else InMemoryTokenStore(users)
     app.state.lead_store = lead_store if lead_store is not None else InMemoryLeadStore()

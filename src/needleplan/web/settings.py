@@ -8,6 +8,7 @@ development secret or a secret shorter than 32 characters, and session cookies g
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 from typing import Self
 
 from pydantic import Field, ValidationError, model_validator
@@ -54,6 +55,9 @@ class Settings(BaseSettings):
     # Forecast requests are capped so a public caller cannot ask for unbounded work.
     max_draws: int = Field(default=2000, ge=10, le=20000)
     max_years: float = Field(default=15.0, gt=0, le=30)
+    # The clinic calendar (TOML, docs/scheduling.md) the staff workspace books in; None: the
+    # bundled example clinic.
+    clinic_file: Path | None = None
 
     @property
     def production(self) -> bool:

@@ -12,12 +12,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from needleplan import services
 from needleplan.exceptions import FieldProblem
-from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
 from needleplan.web.db_stores import DbTokenStore
+from needleplan.web.deps import DbDep
 from needleplan.web.errors import ApiError
 from needleplan.web.routes.pages import render
-from needleplan.web.routes.patients import MAX_ID, CsrfField, clinic_db
+from needleplan.web.routes.patients import MAX_ID, CsrfField
 from needleplan.web.security import check_csrf, require_permission
 
 router = APIRouter(include_in_schema=False)
@@ -25,7 +25,6 @@ router = APIRouter(include_in_schema=False)
 AUDIT_PAGE = 50
 AuditDep = Annotated[StaffUser, Depends(require_permission(Permission.AUDIT))]
 UsersDep = Annotated[StaffUser, Depends(require_permission(Permission.USERS))]
-DbDep = Annotated[Database, Depends(clinic_db)]
 
 
 def _day(value: str, field: str, problems: list[FieldProblem]) -> date | None:

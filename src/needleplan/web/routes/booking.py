@@ -24,7 +24,6 @@ nearest feasible alternative (which the caller may accept with ``allow_overrun``
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
@@ -60,13 +59,13 @@ from needleplan.scheduling import (
     CourseSchedule,
     SessionSchedulingError,
     course_ics,
-    load_clinic,
     schedule_course,
 )
 from needleplan.scheduling.calendar import BusyIndex, slot_problem
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
 from needleplan.web.db_stores import audit
+from needleplan.web.deps import ClinicDep, DbDep
 from needleplan.web.errors import ApiError, error_body, problems_for, status_for
 from needleplan.web.routes.pages import render
 from needleplan.web.security import CSRF_FIELD, check_csrf, require_permission
@@ -75,38 +74,10 @@ router = APIRouter(include_in_schema=False)
 
 CalendarDep = Annotated[StaffUser, Depends(require_permission(Permission.CALENDAR))]
 
-#: Environment variable naming the clinic TOML the web app schedules in (default: the example).
-CLINIC_FILE_ENV = "NEEDLEPLAN_CLINIC_FILE"
 CSRF_HEADER = "X-CSRF-Token"
 
 
 # --------------------------------------------------------------------------- shared helpers
-
-
-def clinic_db(request: Request) -> Database:
-    """The clinic records of this app; a clear 503 when it was started without a database."""
-    db: Database | None = request.app.state.db
-    if db is None:
-        raise ApiError.one(
-            503, "database", None, "this server was started without a clinic database"
-        )
-    return db
-
-
-DbDep = Annotated[Database, Depends(clinic_db)]
-
-
-def clinic_config(request: Request) -> ClinicConfig:
-    """The clinic calendar the app schedules in: ``app.state.clinic``, else the TOML named by
-    ``NEEDLEPLAN_CLINIC_FILE``, else the bundled example clinic (loaded once)."""
-    clinic: ClinicConfig | None = getattr(request.app.state, "clinic", None)
-    if clinic is None:
-        clinic = load_clinic(os.environ.get(CLINIC_FILE_ENV) or None)
-        request.app.state.clinic = clinic
-    return clinic
-
-
-ClinicDep = Annotated[ClinicConfig, Depends(clinic_config)]
 
 
 def practitioner_names(db: Database) -> dict[int, str]:

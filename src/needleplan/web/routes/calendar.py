@@ -37,10 +37,9 @@ from needleplan.scheduling.calendar import BusyIndex, slot_problem
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
 from needleplan.web.db_stores import audit
+from needleplan.web.deps import ClinicDep, DbDep
 from needleplan.web.routes.booking import (
     CalendarDep,
-    ClinicDep,
-    DbDep,
     busy_between,
     local,
     patient_label,

@@ -39,8 +39,7 @@ from needleplan.forecasting.chain import INITIAL_INTERVAL_DAYS, MAX_INITIAL_SESS
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
 from needleplan.web.db_stores import audit
-from needleplan.web.deps import get_db
-from needleplan.web.errors import ApiError
+from needleplan.web.deps import DbDep
 from needleplan.web.routes.pages import render
 from needleplan.web.security import CSRF_FIELD, check_csrf, require_permission
 
@@ -53,18 +52,6 @@ ContactsDep = Annotated[StaffUser, Depends(require_permission(Permission.CONTACT
 ClinicalDep = Annotated[StaffUser, Depends(require_permission(Permission.CLINICAL))]
 PatientId = Annotated[int, Path(ge=1, le=MAX_ID)]
 CsrfField = Annotated[str, Form(alias=CSRF_FIELD, max_length=200)]
-
-
-def clinic_db(request: Request) -> Database:
-    """The clinic records, or 503 when the server runs without a database."""
-    if request.app.state.db is None:
-        raise ApiError.one(
-            503, "database", None, "this server runs without clinic records (start it with one)"
-        )
-    return get_db(request)
-
-
-DbDep = Annotated[Database, Depends(clinic_db)]
 
 
 @router.get("/app/patients", response_class=HTMLResponse)

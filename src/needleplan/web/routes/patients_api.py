@@ -25,8 +25,9 @@ from needleplan.domain.records import MeasurementDraft, Patient, PatientDraft
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
 from needleplan.web.db_stores import audit, database_user_id
+from needleplan.web.deps import DbDep
 from needleplan.web.errors import ERROR_RESPONSES, ApiError, ErrorBody
-from needleplan.web.routes.patients import MAX_ID, clinic_db
+from needleplan.web.routes.patients import MAX_ID
 from needleplan.web.security import require_token
 
 _AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -46,7 +47,6 @@ router = APIRouter(
 
 ContactsToken = Annotated[StaffUser, Depends(require_token(Permission.CONTACTS))]
 ClinicalToken = Annotated[StaffUser, Depends(require_token(Permission.CLINICAL))]
-DbDep = Annotated[Database, Depends(clinic_db)]
 PatientId = Annotated[int, Path(ge=1, le=MAX_ID, description="the patient's id")]
 
 

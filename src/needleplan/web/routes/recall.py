@@ -34,7 +34,8 @@ from needleplan.exceptions import InputError
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
 from needleplan.web.db_stores import audit
-from needleplan.web.routes.booking import ClinicDep, DbDep, patient_label
+from needleplan.web.deps import ClinicDep, DbDep
+from needleplan.web.routes.booking import patient_label
 from needleplan.web.routes.pages import render
 from needleplan.web.security import CSRF_FIELD, check_csrf, require_permission
 

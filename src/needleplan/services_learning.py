@@ -73,7 +73,11 @@ class _History:
 
 
 def _history(db: Database, patient_id: int) -> _History:
-    pf = services.patient_file(db, patient_id)
+    return _history_of(services.patient_file(db, patient_id))
+
+
+def _history_of(pf: services.PatientFile) -> _History:
+    patient_id = pf.patient.id
     if not pf.assessments:
         raise NotFoundError(f"patient {patient_id} has no assessment; record one first")
     performed = sorted({s.performed_at.date() for s in pf.sessions})
@@ -403,10 +407,11 @@ def clinic_response_report(
     while True:
         page = services.list_patients(db, limit=_PAGE, offset=offset)
         for patient in page:
-            if not services.measurements_for(db, patient.id):
+            pf = services.patient_file(db, patient.id)
+            if not pf.measurements:
                 continue
             try:
-                hist = _history(db, patient.id)
+                hist = _history_of(pf)
                 obs = hist.observations()
                 post = posterior_z(hist.assessment, hist.session_days, obs, params=p)
                 shares = band_shares(hist.assessment, hist.session_days, obs, params=p)

@@ -53,7 +53,8 @@ def test_pre_treatment_measurements_alone_say_nothing_about_her_response() -> No
         Observation(S.CUTOMETER_R2, 0.55, 0.0),
     ]
     post = posterior_z(reference(), SERIES, obs)
-    assert post.is_prior and post.n_observations == 3
+    assert post.is_prior
+    assert post.n_observations == 3
 
 
 @pytest.mark.parametrize("z_true", [-1.5, 0.0, 1.5])
@@ -117,7 +118,8 @@ def test_posterior_quantile_inverts_its_cdf_and_transform_is_monotone() -> None:
     z = np.sort(np.random.default_rng(0).standard_normal(200))
     assert np.all(np.diff(post.transform(z)) >= 0)
     prior = ZPosterior.prior()
-    assert prior.mean == pytest.approx(0.0, abs=1e-9) and prior.sd == pytest.approx(1.0, abs=1e-3)
+    assert prior.mean == pytest.approx(0.0, abs=1e-9)
+    assert prior.sd == pytest.approx(1.0, abs=1e-3)
 
 
 def _follow_ups(
@@ -187,7 +189,7 @@ def test_all_follow_ups_better_never_shortens_her_forecast(
     better = link.better_sign * step
     # follow-ups strictly inside the scale so the shifted values are still on it
     lo, hi = info.low + step, info.high - step
-    n_steps = int(round((hi - lo) / step))
+    n_steps = round((hi - lo) / step)
     values = [lo + step * data.draw(st.integers(0, n_steps)) for _ in days]
     pre = [Observation(scale, lo + step * (n_steps // 2), -1.0)] if baseline else []
     base = pre + _follow_ups(scale, values, days)

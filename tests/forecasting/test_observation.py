@@ -105,10 +105,12 @@ def test_predictive_cdf_brackets_the_probability_of_the_value(scale: Measurement
     info = SCALES[scale]
     values = _values(link) if link.step else np.array([info.low, 0.37, 0.81, info.high])
     lo, hi = predictive_cdf(link, values, 2.0 if link.step else 0.6)
-    assert np.all(lo <= hi) and np.all((lo >= 0) & (hi <= 1))
+    assert np.all(lo <= hi)
+    assert np.all((lo >= 0) & (hi <= 1))
     if link.step:
         np.testing.assert_allclose(hi - lo, np.exp(log_likelihood(link, values, 2.0)), atol=1e-12)
-        assert lo[0] == 0 and hi[-1] == pytest.approx(1.0)
+        assert lo[0] == 0
+        assert hi[-1] == pytest.approx(1.0)
     else:
         np.testing.assert_allclose(lo[1:3], hi[1:3])
 
@@ -151,10 +153,12 @@ def test_baseline_priors_follow_severity_and_age() -> None:
             baseline_prior(link, _assessment(severity=s))[0]
             for s in ("mild", "moderate", "advanced", "severe")
         ]
-        assert means == sorted(means) and len(set(means)) == 4
+        assert means == sorted(means)
+        assert len(set(means)) == 4
     r2 = DEFAULT_LINKS[MeasurementScale.CUTOMETER_R2]
     young, old = baseline_prior(r2, _assessment(age=30)), baseline_prior(r2, _assessment(age=70))
-    assert young[0] > old[0] and young[1] == old[1] > 0
+    assert young[0] > old[0]
+    assert young[1] == old[1] > 0
     gais = DEFAULT_LINKS[MeasurementScale.GAIS]
     assert baseline_prior(gais, _assessment()) == (4.0, 0.0)
 

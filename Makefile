@@ -21,9 +21,13 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 
 setup: $(STAMP)
 
-## run: the main job — a consultation for the reference patient, then the clinic web app
+## run: the main job — a consultation for the reference patient, then the clinic web app with a
+## demo clinic (SQLite file .demo/needleplan-demo.sqlite3; prints the address and demo logins;
+## serves until Ctrl-C). DEMO_DB=... picks another database.
+DEMO_DB ?= .demo/needleplan-demo.sqlite3
 run: $(STAMP)
 	$(BIN)/needleplan consult
+	$(BIN)/needleplan serve --demo --database $(DEMO_DB)
 
 ## test: lint + type check + the whole suite
 test: lint

@@ -264,7 +264,8 @@ def protocol() -> Any:
 
 
 def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
-    """A clinic with a row in every table: courses, sessions, measurements, recall, users, audit."""
+    """A clinic with a row in every table: courses, sessions, measurements, recall, users, audit,
+    API tokens and leads."""
     from datetime import UTC, datetime, timedelta
 
     from needleplan import services
@@ -337,6 +338,22 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
             db, recall.id, channel="phone", outcome="no_answer", by_user_id=user.id
         )
         services.record_audit(db, user, "patient.read", person.id)
+    from needleplan.storage.repositories import LeadRecord
+
+    services.issue_api_token(db, user.id, "reporting")
+    services.add_lead(
+        db,
+        LeadRecord(
+            public_id="lead0001",
+            name="Visitor Example",
+            email="visitor@example.org",
+            phone="",
+            message="please call",
+            estimate_summary="3 sessions",
+            consent_text="I agree that the clinic stores my details.",
+            consented_at=t0,
+        ),
+    )
     return setup
 
 

@@ -72,15 +72,25 @@ from needleplan.scheduling import (
     Busy,
     ClinicConfig,
     CourseSchedule,
+    MaintenanceDue,
     Replan,
     ScheduledSession,
+    course_uuid,
     maintenance_due,
     replan,
     schedule_course,
 )
 from needleplan.storage import Database, UnitOfWork, demo
 from needleplan.storage.demo import DemoSummary
-from needleplan.storage.repositories import to_user
+from needleplan.storage.repositories import (
+    ApiTokenInfo,
+    ApiTokenRepository,
+    AuditQuery,
+    LeadRecord,
+    LeadRepository,
+    PatientFinder,
+    to_user,
+)
 
 T = TypeVar("T")
 
@@ -502,49 +512,63 @@ def move_appointment(
     return reschedule(db, [(appointment_id, slot)])[0]
 
 
-def course_identity(clinic: ClinicConfig, course_id: int) -> str:
-    """The stable identity of a booked course, from which its iCalendar UIDs derive."""
-    return f"needleplan:{clinic.name}:course:{course_id}"
+def course_schedule_with_appointments(
+    db: Database, course_id: int, clinic: ClinicConfig
+) -> tuple[CourseSchedule, list[Appointment]]:
+    """A course's booked and performed treatment sessions as a schedule numbered 1..n in time
+    order, in the clinic's time zone, with the appointment behind each session (same order).
 
-
-def course_schedule(db: Database, course_id: int, clinic: ClinicConfig) -> CourseSchedule:
-    """A booked course's booked appointments as a :class:`CourseSchedule` in the clinic's zone.
-
-    The schedule's identity is :func:`course_identity`, so exporting the same course twice (or
-    after a move) gives the same iCalendar UIDs.
+    Performed sessions count, so a re-plan keeps later sessions in their windows after the ones
+    already done. The schedule's identity derives from the course record, so exporting the same
+    course twice (or after a move) gives the same iCalendar UIDs; its open recall entry, if any,
+    is the maintenance date.
     """
-    names = {v: k for k, v in sync_practitioners(db, clinic).items()}
-    with db.transaction() as uow:
-        course = uow.courses.get(course_id)
-        booked = [
+    cf = course_file(db, course_id)
+    names = {p.id: p.name for p in list_practitioners(db)}
+    active = sorted(
+        (
             a
-            for a in uow.appointments.for_course(course_id)
-            if a.status is AppointmentStatus.BOOKED
-        ]
-        others = {p.id: p.name for p in uow.clinics.practitioners()}
-    if not booked:
-        raise StateError(f"course {course_id} has no booked appointments")
+            for a in cf.appointments
+            if a.kind is AppointmentKind.TREATMENT
+            and a.status in (AppointmentStatus.BOOKED, AppointmentStatus.PERFORMED)
+        ),
+        key=lambda a: a.start,
+    )
+    if not active:
+        raise StateError(f"course {course_id} has no booked or performed sessions")
     tz = clinic.tz
-    sessions = []
-    for position, a in enumerate(booked, start=1):
-        name = names.get(a.practitioner_id) or others.get(a.practitioner_id, str(a.practitioner_id))
-        sessions.append(
-            ScheduledSession(
-                number=position,
-                start=a.start.astimezone(tz),
-                end=a.end.astimezone(tz),
-                practitioner=name,
-            )
+    sessions = tuple(
+        ScheduledSession(
+            number=i,
+            start=a.start.astimezone(tz),
+            end=a.end.astimezone(tz),
+            practitioner=names.get(a.practitioner_id, str(a.practitioner_id)),
         )
-    minutes = round((booked[0].end - booked[0].start).total_seconds() / 60)
-    return CourseSchedule(
-        course_id=course_identity(clinic, course_id),
+        for i, a in enumerate(active, start=1)
+    )
+    maintenance = None
+    for entry in recall_list(db, statuses=(RecallStatus.OPEN,)):
+        if entry.course_id == course_id:
+            maintenance = MaintenanceDue(entry.due_date, None, entry.reason)
+            break
+    course = cf.course
+    minutes = int((active[0].end - active[0].start).total_seconds() // 60)
+    schedule = CourseSchedule(
+        course_id=course_uuid(f"needleplan/course/{course.id}/{course.created_at.isoformat()}"),
         timezone=clinic.timezone,
         interval_days=(course.protocol.interval_days.min, course.protocol.interval_days.max),
         duration_minutes=minutes,
-        sessions=tuple(sessions),
+        sessions=sessions,
+        maintenance=maintenance,
+        location=clinic.location,
         clinic_name=clinic.name,
     )
+    return schedule, active
+
+
+def course_schedule(db: Database, course_id: int, clinic: ClinicConfig) -> CourseSchedule:
+    """The booked course as a :class:`CourseSchedule` (see :func:`course_schedule_with_appointments`)."""
+    return course_schedule_with_appointments(db, course_id, clinic)[0]
 
 
 @dataclass(frozen=True)
@@ -588,13 +612,9 @@ def replan_course(
         record = (
             uow.assessments.get(course.assessment_id) if course.assessment_id is not None else None
         )
-        booked_ids = [
-            a.id
-            for a in uow.appointments.for_course(course_id)
-            if a.status is AppointmentStatus.BOOKED
-        ]
-    schedule = course_schedule(db, course_id, clinic)
-    number = booked_ids.index(appointment_id) + 1
+    schedule, active = course_schedule_with_appointments(db, course_id, clinic)
+    active_ids = [a.id for a in active]
+    number = active_ids.index(appointment_id) + 1
     first, last = schedule.sessions[0].start, schedule.sessions[-1].end
     span_start = min(first, when) - timedelta(days=1)
     span_end = max(last, when) + timedelta(days=4 * (course.protocol.interval_days.max + 14))
@@ -617,7 +637,7 @@ def replan_course(
         assessment=record.assessment if record is not None else None,
     )
     by_number = {s.number: s for s in result.schedule.sessions}
-    moves = tuple((booked_ids[n - 1], by_number[n]) for n in result.changed)
+    moves = tuple((active_ids[n - 1], by_number[n]) for n in result.changed)
     if not save or not moves:
         return CourseReplan(course_id, result, moves, saved=False)
     ids = {v: k for k, v in names.items()}
@@ -1319,3 +1339,158 @@ __all__ = [
     "sync_practitioners",
     "update_patient",
 ]
+
+
+# --------------------------------------------------------------------------- web app: tokens, leads
+
+
+def _token_digest(token: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+API_TOKEN_PREFIX = "np_"
+
+
+def issue_api_token(db: Database, user_id: int, label: str) -> tuple[str, ApiTokenInfo]:
+    """A new random bearer token for ``user_id``; only its SHA-256 digest is stored.
+
+    Returns the token (shown once, never again) and its stored description.
+    """
+    import secrets
+
+    clean = label.strip()
+    if not clean or len(clean) > 80 or not clean.isprintable():
+        raise InputError.one("label", label, "1-80 printable characters naming the integration")
+    token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with db.transaction() as uow:
+        if not uow.users.row(user_id).active:
+            raise StateError(f"user {user_id} is deactivated")
+        info = ApiTokenRepository(uow.session).add(user_id, _token_digest(token), clean, utc_now())
+    return token, info
+
+
+def user_for_api_token(db: Database, token: str) -> User | None:
+    """The active user owning an unrevoked token, or ``None``."""
+    if not token or len(token) > 200:
+        return None
+    with db.transaction() as uow:
+        row = ApiTokenRepository(uow.session).user_for_digest(_token_digest(token))
+        return to_user(row) if row is not None else None
+
+
+def revoke_api_token(db: Database, token_id: int) -> ApiTokenInfo:
+    """Revoke a token (it stops working at once; the row stays for the record)."""
+    with db.transaction() as uow:
+        return ApiTokenRepository(uow.session).revoke(token_id, utc_now())
+
+
+def list_api_tokens(db: Database, user_id: int | None = None) -> list[ApiTokenInfo]:
+    with db.transaction() as uow:
+        return ApiTokenRepository(uow.session).all(user_id)
+
+
+def add_lead(db: Database, lead: LeadRecord) -> None:
+    """Store a consented contact request from the public estimator."""
+    if not lead.consent_text.strip():
+        raise InputError.one("consent", False, "a lead is stored only with the consent text")
+    with db.transaction() as uow:
+        LeadRepository(uow.session).add(lead)
+
+
+def list_leads(db: Database) -> list[LeadRecord]:
+    """Every stored contact request, oldest first."""
+    with db.transaction() as uow:
+        return LeadRepository(uow.session).all()
+
+
+def search_patients(
+    db: Database, query: str = "", *, limit: int = 25, offset: int = 0
+) -> tuple[list[Patient], int]:
+    """One page of patients matching ``query`` and the number of matches.
+
+    ``query`` is a date of birth (``YYYY-MM-DD``, ``DD.MM.YYYY`` or ``DD/MM/YYYY``), a patient id
+    or record number (digits), or words each found in the given name, family name or record
+    number. Ordered by family name, given name.
+    """
+    if not 1 <= limit <= 500:
+        raise InputError.one("limit", limit, "must be between 1 and 500")
+    if offset < 0:
+        raise InputError.one("offset", offset, "must be 0 or more")
+    if len(query) > 200:
+        raise InputError.one("q", query[:20] + "…", "at most 200 characters")
+    with db.transaction() as uow:
+        return PatientFinder(uow.session).page(query, limit, offset)
+
+
+def search_audit(
+    db: Database,
+    *,
+    username: str | None = None,
+    action: str | None = None,
+    patient_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[AuditEvent], int]:
+    """Audit events matching every given filter, newest first, and how many match in all.
+
+    ``action`` matches as a prefix (``"patient."`` finds every patient action); ``since`` is
+    inclusive and ``until`` exclusive.
+    """
+    if not 1 <= limit <= 1000:
+        raise InputError.one("limit", limit, "must be between 1 and 1000")
+    if offset < 0:
+        raise InputError.one("offset", offset, "must be 0 or more")
+    with db.transaction() as uow:
+        return AuditQuery(uow.session).page(
+            username=username.strip().lower() if username else None,
+            action=action.strip() if action else None,
+            patient_id=patient_id,
+            since=_aware(since, "since") if since else None,
+            until=_aware(until, "until") if until else None,
+            limit=limit,
+            offset=offset,
+        )
+
+
+def is_empty_clinic(db: Database) -> bool:
+    """Whether the database holds no patients and no users (a fresh install)."""
+    with db.transaction() as uow:
+        return uow.patients.count() == 0 and not uow.users.all()
+
+
+def reset_demo_logins(db: Database, passwords: Mapping[str, str]) -> list[User]:
+    """Give the demo accounts (``admin``, ``practitioner``, ``frontdesk``) these passwords.
+
+    Creates an account when it is missing (its role from its name); for ``needleplan serve
+    --demo``, which prints fresh passwords at every start.
+    """
+    roles = {"admin": Role.ADMIN, "practitioner": Role.PRACTITIONER, "frontdesk": Role.FRONT_DESK}
+    users: list[User] = []
+    for username, password in passwords.items():
+        if username not in roles:
+            raise InputError.one("username", username, "not a demo account: " + ", ".join(roles))
+        _check_password(password)
+        digest = _hasher.hash(password)
+        with db.transaction() as uow:
+            row = uow.users.row_by_username(username)
+            if row is None:
+                users.append(uow.users.add(username, digest, roles[username], None, utc_now()))
+                continue
+            row.password_hash = digest
+            row.active = True
+            uow.flush()
+            users.append(to_user(row))
+    return users
+
+
+def find_user(db: Database, user_id: int) -> User | None:
+    """The account with this id (active or not), or ``None``."""
+    with db.transaction() as uow:
+        try:
+            return to_user(uow.users.row(user_id))
+        except NotFoundError:
+            return None

@@ -15,8 +15,8 @@ from needleplan.storage.tables import metadata
 
 
 def test_shipped_revisions_are_initial_then_follow_up() -> None:
-    assert migrate.revisions() == ["0001", "0002"]
-    assert migrate.head_revision() == migrate.HEAD == "0002"
+    assert migrate.revisions() == ["0001", "0002", "0003"]
+    assert migrate.head_revision() == migrate.HEAD == "0003"
 
 
 def test_upgrade_empty_database_to_head_matches_the_tables(empty_database_url: str) -> None:
@@ -24,14 +24,14 @@ def test_upgrade_empty_database_to_head_matches_the_tables(empty_database_url: s
     try:
         assert migrate.current_revision(engine) is None
         migrate.upgrade(engine)
-        assert migrate.current_revision(engine) == "0002"
+        assert migrate.current_revision(engine) == migrate.HEAD
         with engine.connect() as conn:
             diff = compare_metadata(
                 MigrationContext.configure(conn, opts={"compare_type": True}), metadata
             )
         assert diff == []
         migrate.upgrade(engine)  # idempotent
-        assert migrate.current_revision(engine) == "0002"
+        assert migrate.current_revision(engine) == migrate.HEAD
     finally:
         engine.dispose()
 
@@ -55,7 +55,7 @@ def test_upgrade_from_previous_schema_keeps_records(empty_database_url: str) -> 
                 },
             )
         migrate.upgrade(engine)
-        assert migrate.current_revision(engine) == "0002"
+        assert migrate.current_revision(engine) == migrate.HEAD
     finally:
         engine.dispose()
     db = Database.open(empty_database_url)

@@ -6,6 +6,8 @@ because every case here stops before uvicorn is called.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from needleplan.cli.main import run
@@ -14,6 +16,7 @@ from needleplan.cli.main import run
 def _run(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
     *args: str,
     env: dict[str, str] | None = None,
 ) -> tuple[int, str, str]:
@@ -24,6 +27,7 @@ def _run(
     for key, value in (env or {}).items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("COLUMNS", "120")
+    monkeypatch.setenv("NEEDLEPLAN_DATABASE_URL", f"sqlite:///{tmp_path / 'serve.sqlite3'}")
     monkeypatch.setattr("sys.argv", ["needleplan", "serve", *args])
     monkeypatch.setattr("uvicorn.run", _no_server)
     with pytest.raises(SystemExit) as info:
@@ -38,18 +42,18 @@ def _no_server(*args: object, **kwargs: object) -> None:
 
 
 def test_serve_help_documents_host_port_and_demo_users(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    code, out, _ = _run(monkeypatch, capsys, "--help")
+    code, out, _ = _run(monkeypatch, capsys, tmp_path, "--help")
     assert code == 0
     for flag in ("--host", "--port", "--demo-users"):
         assert flag in out
 
 
 def test_serve_refuses_the_default_secret_in_production(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    code, _, err = _run(monkeypatch, capsys, env={"NEEDLEPLAN_ENVIRONMENT": "production"})
+    code, _, err = _run(monkeypatch, capsys, tmp_path, env={"NEEDLEPLAN_ENVIRONMENT": "production"})
     assert code == 2
     assert "NEEDLEPLAN_SECRET_KEY" in err
     assert "development default" in err
@@ -57,23 +61,23 @@ def test_serve_refuses_the_default_secret_in_production(
 
 
 def test_serve_refuses_demo_users_in_production(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     env = {"NEEDLEPLAN_ENVIRONMENT": "production", "NEEDLEPLAN_SECRET_KEY": "x" * 40}
-    code, _, err = _run(monkeypatch, capsys, "--demo-users", env=env)
+    code, _, err = _run(monkeypatch, capsys, tmp_path, "--demo-users", env=env)
     assert code == 2
     assert "--demo-users" in err
 
 
 def test_serve_rejects_a_bad_port(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    code, _, _ = _run(monkeypatch, capsys, "--port", "70000")
+    code, _, _ = _run(monkeypatch, capsys, tmp_path, "--port", "70000")
     assert code == 2
 
 
 def test_serve_starts_uvicorn_with_the_settings(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     seen: dict[str, object] = {}
 
@@ -83,8 +87,12 @@ def test_serve_starts_uvicorn_with_the_settings(
     monkeypatch.setattr("uvicorn.run", fake_run)
     monkeypatch.setattr("sys.argv", ["needleplan", "serve", "--port", "8123"])
     monkeypatch.setenv("NEEDLEPLAN_HOST", "127.0.0.2")
+    monkeypatch.setenv("NEEDLEPLAN_DATABASE_URL", f"sqlite:///{tmp_path / 'serve.sqlite3'}")
     with pytest.raises(SystemExit) as info:
         run()
     assert info.value.code == 0
     assert (seen["host"], seen["port"], seen["proxy_headers"]) == ("127.0.0.2", 8123, True)
-    assert "http://127.0.0.2:8123/" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "http://127.0.0.2:8123/" in out
+    assert "no staff accounts yet" in out
+    assert seen["log_config"]

@@ -1,8 +1,36 @@
-"""``needleplan serve``: run the web application under uvicorn."""
+"""``needleplan serve``: run the web application under uvicorn over the clinic database."""
 
 from __future__ import annotations
 
+import copy
+import logging
+from typing import Any
+
 import typer
+
+DEMO_LOGINS = ("admin", "practitioner", "frontdesk")
+
+
+class RedactQuery(logging.Filter):
+    """Drop the query string from access-log lines: a patient search may carry her name."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            path, _, query = args[2].partition("?")
+            if query:
+                record.args = (*args[:2], path + "?…", *args[3:])
+        return True
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging set-up with :class:`RedactQuery` on the access log."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact_query"] = {"()": RedactQuery}
+    config["handlers"]["access"]["filters"] = ["redact_query"]
+    return config
 
 
 def register(app: typer.Typer) -> None:
@@ -18,6 +46,26 @@ def register(app: typer.Typer) -> None:
             max=65535,
             help="TCP port (default: NEEDLEPLAN_PORT or 8000).",
         ),
+        database: str | None = typer.Option(
+            None,
+            "--database",
+            help=(
+                "Database URL or SQLite file (default: NEEDLEPLAN_DATABASE_URL, else needleplan's "
+                "SQLite file in your user data folder). Upgraded to the newest schema on start."
+            ),
+        ),
+        demo: bool = typer.Option(
+            False,
+            "--demo",
+            help=(
+                "A demo clinic: fill an empty database with made-up patients and give the demo "
+                "logins (admin, practitioner, frontdesk) fresh passwords, printed here. For trying "
+                "needleplan, never on real records. Not allowed in production."
+            ),
+        ),
+        demo_patients: int = typer.Option(
+            300, "--demo-patients", min=1, max=5000, help="Patients in a new demo clinic."
+        ),
         demo_users: bool = typer.Option(
             False,
             "--demo-users",
@@ -29,33 +77,64 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve the clinic web app, the public estimator and the REST API (docs at /docs).
 
-        Settings come from NEEDLEPLAN_* environment variables or a .env file, checked before the server starts. Production mode refuses the development secret.
+        Settings come from NEEDLEPLAN_* environment variables or a .env file, checked before the server starts. Production mode refuses the development secret and the demo options.
         """
+        import secrets
+
         import uvicorn
 
+        from needleplan import services
         from needleplan.exceptions import ConfigError
+        from needleplan.storage import Database
         from needleplan.web import create_app, load_settings
-        from needleplan.web.auth import demo_user_store
+        from needleplan.web.auth import InMemoryTokenStore, demo_user_store
 
         settings = load_settings()
-        users = None
-        if demo_users:
-            if settings.production:
-                raise ConfigError.one(
-                    "--demo-users", True, "demo accounts are refused in production mode"
-                )
-            users, passwords = demo_user_store()
-            for username, password in passwords.items():
-                typer.echo(f"demo account: {username} / {password}")
-        web_app = create_app(settings, user_store=users)
+        for flag, wanted in (("--demo", demo), ("--demo-users", demo_users)):
+            if wanted and settings.production:
+                raise ConfigError.one(flag, True, "demo accounts are refused in production mode")
+        db = Database.open(database)
         bind_host = host or settings.host
         bind_port = port or settings.port
-        typer.echo(f"needleplan web app on http://{bind_host}:{bind_port}/  (API docs: /docs)")
-        uvicorn.run(
-            web_app,
-            host=bind_host,
-            port=bind_port,
-            proxy_headers=True,
-            server_header=False,
-            log_level="info",
-        )
+        logins: dict[str, str] = {}
+        if demo:
+            if services.is_empty_clinic(db):
+                summary = services.fill_demo_clinic(db, patients=demo_patients)
+                typer.echo(
+                    f"demo clinic created: {summary.patients} patients, "
+                    f"{summary.appointments} appointments ({db.display_url})"
+                )
+            else:
+                typer.echo(f"demo clinic: using the existing records in {db.display_url}")
+            logins = {name: secrets.token_urlsafe(12) for name in DEMO_LOGINS}
+            services.reset_demo_logins(db, logins)
+        users = tokens = None
+        if demo_users:
+            users, passwords = demo_user_store()
+            tokens = InMemoryTokenStore(users)
+            logins.update(passwords)
+        web_app = create_app(settings, database=db, user_store=users, token_store=tokens)
+        address = f"http://{bind_host}:{bind_port}/"
+        typer.echo(f"needleplan web app on {address}  (API docs: {address}docs)")
+        if not logins and not services.list_users(db):
+            typer.echo(
+                "no staff accounts yet: create one with "
+                "`needleplan user add NAME --role admin` (same database)"
+            )
+        if logins:
+            typer.echo(f"sign in at {address}login with one of these demo logins:")
+            for username, password in logins.items():
+                typer.echo(f"  demo login: {username} / {password}")
+            typer.echo("(passwords are new at every start; press Ctrl-C to stop)")
+        try:
+            uvicorn.run(
+                web_app,
+                host=bind_host,
+                port=bind_port,
+                proxy_headers=True,
+                server_header=False,
+                log_level="info",
+                log_config=log_config(),
+            )
+        finally:
+            db.dispose()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -49,12 +50,14 @@ from needleplan.domain.records import (
 from needleplan.exceptions import ConflictError, NotFoundError
 from needleplan.storage.tables import (
     SLOT_MINUTES,
+    ApiTokenRow,
     AppointmentRow,
     AssessmentRow,
     AuditRow,
     ClinicRow,
     ContactAttemptRow,
     CourseRow,
+    LeadRow,
     LedgerRow,
     MeasurementRow,
     PatientRow,
@@ -862,3 +865,208 @@ class UserRepository:
             stmt = stmt.where(AuditRow.patient_id == patient_id)
         rows = self.session.execute(stmt.order_by(AuditRow.id.desc()).limit(limit)).scalars()
         return [to_audit(r) for r in rows]
+
+
+# --------------------------------------------------------------------------- web app: tokens, leads
+
+
+@dataclass(frozen=True)
+class ApiTokenInfo:
+    """An integration token as listed to an admin (never the token itself)."""
+
+    id: int
+    user_id: int
+    username: str
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+class ApiTokenRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def _info(self, row: ApiTokenRow) -> ApiTokenInfo:
+        user = _get(self.session, UserRow, row.user_id, "user")
+        return ApiTokenInfo(
+            id=row.id,
+            user_id=row.user_id,
+            username=user.username,
+            label=row.label,
+            created_at=row.created_at,
+            revoked_at=row.revoked_at,
+        )
+
+    def add(self, user_id: int, digest: str, label: str, at: datetime) -> ApiTokenInfo:
+        row = ApiTokenRow(user_id=user_id, digest=digest, label=label, created_at=at)
+        self.session.add(row)
+        self.session.flush()
+        return self._info(row)
+
+    def user_for_digest(self, digest: str) -> UserRow | None:
+        """The active user owning the unrevoked token with this digest."""
+        stmt = (
+            select(UserRow)
+            .join(ApiTokenRow, ApiTokenRow.user_id == UserRow.id)
+            .where(
+                ApiTokenRow.digest == digest,
+                ApiTokenRow.revoked_at.is_(None),
+                UserRow.active.is_(True),
+            )
+        )
+        return self.session.execute(stmt).scalar()
+
+    def revoke(self, token_id: int, at: datetime) -> ApiTokenInfo:
+        row: ApiTokenRow = _get(self.session, ApiTokenRow, token_id, "api token")
+        if row.revoked_at is None:
+            row.revoked_at = at
+            self.session.flush()
+        return self._info(row)
+
+    def all(self, user_id: int | None = None) -> list[ApiTokenInfo]:
+        stmt = select(ApiTokenRow).order_by(ApiTokenRow.id)
+        if user_id is not None:
+            stmt = stmt.where(ApiTokenRow.user_id == user_id)
+        return [self._info(r) for r in self.session.execute(stmt).scalars()]
+
+
+@dataclass(frozen=True)
+class LeadRecord:
+    """A stored contact request with the consent text the visitor agreed to, and when."""
+
+    public_id: str
+    name: str
+    email: str
+    phone: str
+    message: str
+    estimate_summary: str
+    consent_text: str
+    consented_at: datetime
+
+
+class LeadRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, lead: LeadRecord) -> None:
+        self.session.add(
+            LeadRow(
+                public_id=lead.public_id,
+                name=lead.name,
+                email=lead.email,
+                phone=lead.phone,
+                message=lead.message,
+                estimate_summary=lead.estimate_summary,
+                consent_text=lead.consent_text,
+                consented_at=lead.consented_at,
+            )
+        )
+        self.session.flush()
+
+    def all(self) -> list[LeadRecord]:
+        rows = self.session.execute(select(LeadRow).order_by(LeadRow.id)).scalars()
+        return [
+            LeadRecord(
+                public_id=r.public_id,
+                name=r.name,
+                email=r.email,
+                phone=r.phone,
+                message=r.message,
+                estimate_summary=r.estimate_summary,
+                consent_text=r.consent_text,
+                consented_at=r.consented_at,
+            )
+            for r in rows
+        ]
+
+
+def parse_birth_date(text: str) -> date | None:
+    """``YYYY-MM-DD``, ``DD.MM.YYYY`` or ``DD/MM/YYYY`` as a date, else None."""
+    for fmt in ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+class PatientFinder:
+    """Patient search for the staff list: name words, date of birth, id or record number."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def _where(self, query: str) -> list[Any]:
+        text = query.strip()
+        if not text:
+            return []
+        born = parse_birth_date(text)
+        if born is not None:
+            return [PatientRow.birth_date == born]
+        if text.isdigit():
+            return [or_(PatientRow.id == int(text), func.lower(PatientRow.mrn) == text.lower())]
+        conditions: list[Any] = []
+        for word in text.lower().split()[:5]:
+            like = "%" + word.replace("\\", "").replace("%", "").replace("_", "") + "%"
+            conditions.append(
+                or_(
+                    func.lower(PatientRow.family_name).like(like),
+                    func.lower(PatientRow.given_name).like(like),
+                    func.lower(PatientRow.mrn).like(like),
+                )
+            )
+        return conditions
+
+    def page(self, query: str, limit: int, offset: int) -> tuple[list[Patient], int]:
+        where = self._where(query)
+        total = self.session.execute(
+            select(func.count()).select_from(PatientRow).where(*where)
+        ).scalar_one()
+        stmt = (
+            select(PatientRow)
+            .where(*where)
+            .order_by(PatientRow.family_name, PatientRow.given_name, PatientRow.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return [to_patient(r) for r in self.session.execute(stmt).scalars()], int(total)
+
+
+class AuditQuery:
+    """The audit log filtered for the admin page (newest first)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def page(
+        self,
+        *,
+        username: str | None,
+        action: str | None,
+        patient_id: int | None,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[AuditEvent], int]:
+        where: list[Any] = []
+        if username:
+            where.append(AuditRow.username == username)
+        if action:
+            where.append(AuditRow.action.startswith(action, autoescape=True))
+        if patient_id is not None:
+            where.append(AuditRow.patient_id == patient_id)
+        if since is not None:
+            where.append(AuditRow.at >= since)
+        if until is not None:
+            where.append(AuditRow.at < until)
+        total = self.session.execute(
+            select(func.count()).select_from(AuditRow).where(*where)
+        ).scalar_one()
+        stmt = select(AuditRow).where(*where).order_by(AuditRow.id.desc()).limit(limit)
+        rows = self.session.execute(stmt.offset(offset)).scalars()
+        return [to_audit(r) for r in rows], int(total)

@@ -17,7 +17,16 @@ from needleplan.web.auth import InMemoryTokenStore, InMemoryUserStore, TokenStor
 from needleplan.web.errors import install_error_handlers
 from needleplan.web.leads import InMemoryLeadStore, LeadStore
 from needleplan.web.ratelimit import Clock, TokenBucketLimiter
-from needleplan.web.routes import api, pages
+from needleplan.web.routes import (
+    admin,
+    api,
+    booking,
+    calendar,
+    pages,
+    patients,
+    patients_api,
+    recall,
+)
 from needleplan.web.security import (
     ForbiddenError,
     LoginRequiredError,
@@ -57,8 +66,9 @@ def create_app(
     settings
         validated settings; read from the environment / ``.env`` when None.
     user_store, token_store, lead_store
-        where staff accounts, API tokens and consented contact requests live. In-memory stores
-        (empty: nobody can sign in) when not given; the storage layer supplies database ones.
+        where staff accounts, API tokens and consented contact requests live. When not given:
+        the database stores (:mod:`needleplan.web.db_stores`) if ``database`` is given, else
+        in-memory stores (empty: nobody can sign in).
     clock
         monotonic time source [s] for the rate limiters (tests step it instead of sleeping).
     database
@@ -66,6 +76,12 @@ def create_app(
         patient API; routes reach it through :func:`needleplan.web.deps.get_db`.
     """
     settings = settings or load_settings()
+    if database is not None:
+        from needleplan.web.db_stores import DbLeadStore, DbTokenStore, DbUserStore
+
+        user_store = user_store if user_store is not None else DbUserStore(database)
+        token_store = token_store if token_store is not None else DbTokenStore(database)
+        lead_store = lead_store if lead_store is not None else DbLeadStore(database)
     users = user_store if user_store is not None else InMemoryUserStore()
     app = FastAPI(
         title="needleplan",
@@ -114,5 +130,11 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router)
+    app.include_router(patients_api.router)
     app.include_router(pages.router)
+    app.include_router(patients.router)
+    app.include_router(booking.router)
+    app.include_router(calendar.router)
+    app.include_router(recall.router)
+    app.include_router(admin.router)
     return app

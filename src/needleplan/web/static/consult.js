@@ -144,6 +144,7 @@
     }).catch(function () { if (mine === seq) text("plan-status", "server not reachable"); });
   }
 
+  window.NPConsult = { assessment: assessment };  // read by the booking panel (booking.js)
   var later = NP.debounce(update, 250);
   form.addEventListener("input", later);
   form.addEventListener("change", later);

@@ -1,0 +1,138 @@
+"""Database-backed stores for the web app: staff accounts, API tokens and contact requests.
+
+They implement the protocols in :mod:`needleplan.web.auth` (:class:`~needleplan.web.auth.UserStore`,
+:class:`~needleplan.web.auth.TokenStore`) and :mod:`needleplan.web.leads`
+(:class:`~needleplan.web.leads.LeadStore`) over :mod:`needleplan.services`, so accounts, tokens
+and leads survive a restart and live in the same database (and backups) as the clinic records.
+A user's web id is the decimal string of the database id.
+"""
+
+from __future__ import annotations
+
+from needleplan import services
+from needleplan.domain.records import User
+from needleplan.exceptions import InputError, NotFoundError
+from needleplan.storage.database import Database
+from needleplan.storage.repositories import ApiTokenInfo, LeadRecord
+from needleplan.web.auth import StaffUser
+from needleplan.web.leads import Lead
+
+
+def to_staff(user: User) -> StaffUser:
+    """The web app's view of a stored account."""
+    return StaffUser(
+        id=str(user.id),
+        username=user.username,
+        display_name=user.username,
+        role=user.role,
+    )
+
+
+def database_user_id(user_id: str) -> int | None:
+    """The database id behind a web user id, or None when it is not one."""
+    return int(user_id) if user_id.isdigit() and len(user_id) < 12 else None
+
+
+class DbUserStore:
+    """:class:`~needleplan.web.auth.UserStore` over the ``users`` table (argon2id hashes)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def authenticate(self, username: str, password: str) -> StaffUser | None:
+        if len(password) > 1024:
+            return None
+        user = services.authenticate(self.db, username, password)
+        return to_staff(user) if user is not None else None
+
+    def get_user(self, user_id: str) -> StaffUser | None:
+        key = database_user_id(user_id)
+        if key is None:
+            return None
+        user = services.find_user(self.db, key)
+        return to_staff(user) if user is not None and user.active else None
+
+    def list_users(self) -> list[StaffUser]:
+        users = [to_staff(u) for u in services.list_users(self.db) if u.active]
+        return sorted(users, key=lambda u: u.username)
+
+    def add_user(self, username: str, password: str, role: str) -> StaffUser:
+        return to_staff(services.create_user(self.db, username, password, role))
+
+
+class DbTokenStore:
+    """:class:`~needleplan.web.auth.TokenStore` over the ``api_tokens`` table (SHA-256 digests)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def issue_token(self, user_id: str, label: str) -> str:
+        key = database_user_id(user_id)
+        if key is None:
+            raise NotFoundError(f"no user with id {user_id}")
+        token, _info = services.issue_api_token(self.db, key, label)
+        return token
+
+    def user_for_token(self, token: str) -> StaffUser | None:
+        user = services.user_for_api_token(self.db, token)
+        return to_staff(user) if user is not None else None
+
+    def revoke_token(self, token_id: int) -> ApiTokenInfo:
+        return services.revoke_api_token(self.db, token_id)
+
+    def list_tokens(self) -> list[ApiTokenInfo]:
+        return services.list_api_tokens(self.db)
+
+
+class DbLeadStore:
+    """:class:`~needleplan.web.leads.LeadStore` over the ``leads`` table (with the consent)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add_lead(self, lead: Lead) -> None:
+        if not lead.consent_text:
+            raise InputError.one("consent", False, "a lead is stored only with consent")
+        services.add_lead(
+            self.db,
+            LeadRecord(
+                public_id=lead.id,
+                name=lead.name,
+                email=lead.email,
+                phone=lead.phone,
+                message=lead.message,
+                estimate_summary=lead.estimate_summary,
+                consent_text=lead.consent_text,
+                consented_at=lead.created_at,
+            ),
+        )
+
+    def list_leads(self) -> list[Lead]:
+        return [
+            Lead(
+                id=r.public_id,
+                name=r.name,
+                email=r.email,
+                phone=r.phone,
+                message=r.message,
+                estimate_summary=r.estimate_summary,
+                consent_text=r.consent_text,
+                created_at=r.consented_at,
+            )
+            for r in services.list_leads(self.db)
+        ]
+
+
+def audit(
+    db: Database, user: StaffUser, action: str, patient_id: int | None = None, detail: str = ""
+) -> None:
+    """Append to the audit log who (``user``) did ``action`` on which patient record.
+
+    ``detail`` carries ids and counts only, never patient data. A user who is not a database
+    account (an in-memory store beside a database) is recorded by user name.
+    """
+    key = database_user_id(user.id)
+    stored = services.find_user(db, key) if key is not None else None
+    if stored is None:
+        detail = f"{detail} user={user.username}".strip()
+    services.record_audit(db, stored, action, patient_id, detail=detail)

@@ -1,0 +1,588 @@
+"""Book a whole course from the consultation, and the course's iCalendar file.
+
+Pages and endpoints (all under the staff workspace, CSRF-checked on every POST):
+
+* ``GET  /app/booking/options`` (calendar permission): practitioners and the clinic's time zone
+  for the booking panel.
+* ``GET  /app/booking/patients?q=`` (calendar permission): patients whose name or record number
+  matches every word of ``q`` (name, date of birth and record number only).
+* ``POST /app/booking/course`` (JSON; CSRF token in the ``X-CSRF-Token`` header): register the
+  patient if new, record the assessment, date the whole series and book it all or nothing.
+  Sending an ``assessment`` needs the clinical permission (practitioners); without one the
+  patient's newest stored assessment is booked, which the front desk may do too.
+* ``GET  /app/booking`` and ``POST /app/booking`` (calendar permission): the same booking from
+  the patient's newest stored assessment as a plain form, for the front desk.
+* ``POST /app/booking/visit`` (calendar permission): one maintenance visit (day, time,
+  practitioner), checked against opening hours and bookings; it closes her open recall entry.
+* ``GET  /app/courses/{id}/course.ics`` (calendar permission): the booked sessions as
+  iCalendar with stable UIDs, built by :func:`needleplan.scheduling.course_ics`.
+
+Nothing is stored before the whole series has a place: the series is dated first against every
+existing booking; a session that cannot be placed answers 409 naming the session, why, and the
+nearest feasible alternative (which the caller may accept with ``allow_overrun``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from needleplan import services
+from needleplan.domain.assessment import Assessment, parse_assessment
+from needleplan.domain.protocol import Protocol
+from needleplan.domain.records import (
+    Appointment,
+    AppointmentKind,
+    AssessmentRecord,
+    CourseStatus,
+    Patient,
+    SlotRequest,
+)
+from needleplan.exceptions import (
+    BlockedError,
+    ConflictError,
+    FieldProblem,
+    InputError,
+    NeedleplanError,
+    NotFoundError,
+    SchedulingError,
+    StateError,
+)
+from needleplan.guideline import make_protocol
+from needleplan.scheduling import (
+    Busy,
+    ClinicConfig,
+    CourseSchedule,
+    SessionSchedulingError,
+    course_ics,
+    load_clinic,
+    schedule_course,
+)
+from needleplan.scheduling.calendar import BusyIndex, slot_problem
+from needleplan.storage.database import Database
+from needleplan.web.auth import Permission, StaffUser
+from needleplan.web.errors import ApiError, error_body, problems_for, status_for
+from needleplan.web.routes.pages import render
+from needleplan.web.security import CSRF_FIELD, check_csrf, require_permission
+
+router = APIRouter(include_in_schema=False)
+
+CalendarDep = Annotated[StaffUser, Depends(require_permission(Permission.CALENDAR))]
+
+#: Environment variable naming the clinic TOML the web app schedules in (default: the example).
+CLINIC_FILE_ENV = "NEEDLEPLAN_CLINIC_FILE"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def clinic_db(request: Request) -> Database:
+    """The clinic records of this app; a clear 503 when it was started without a database."""
+    db: Database | None = request.app.state.db
+    if db is None:
+        raise ApiError.one(
+            503, "database", None, "this server was started without a clinic database"
+        )
+    return db
+
+
+DbDep = Annotated[Database, Depends(clinic_db)]
+
+
+def clinic_config(request: Request) -> ClinicConfig:
+    """The clinic calendar the app schedules in: ``app.state.clinic``, else the TOML named by
+    ``NEEDLEPLAN_CLINIC_FILE``, else the bundled example clinic (loaded once)."""
+    clinic: ClinicConfig | None = getattr(request.app.state, "clinic", None)
+    if clinic is None:
+        clinic = load_clinic(os.environ.get(CLINIC_FILE_ENV) or None)
+        request.app.state.clinic = clinic
+    return clinic
+
+
+ClinicDep = Annotated[ClinicConfig, Depends(clinic_config)]
+
+
+def audit(db: Database, user: StaffUser, action: str, patient_id: int | None, detail: str) -> None:
+    """Append who changed which patient record (ids only, never names or notes)."""
+    user_id = int(user.id) if user.id.isdigit() else None
+    with db.transaction() as uow:
+        uow.users.add_audit(
+            services.utc_now(), user_id, user.username[:40], action, patient_id, detail
+        )
+
+
+def practitioner_names(db: Database) -> dict[int, str]:
+    return {p.id: p.name for p in services.list_practitioners(db)}
+
+
+def busy_between(db: Database, clinic: ClinicConfig, start: datetime, end: datetime) -> list[Busy]:
+    """Every booked appointment of the clinic's practitioners in ``[start, end)`` as Busy."""
+    names = practitioner_names(db)
+    known = {p.name for p in clinic.practitioners}
+    return [
+        Busy(names[a.practitioner_id], a.start, a.end)
+        for a in services.appointments_between(db, start, end)
+        if names.get(a.practitioner_id) in known
+    ]
+
+
+def patient_label(patient: Patient) -> str:
+    return f"{patient.given_name} {patient.family_name}"
+
+
+def local(value: datetime, clinic: ClinicConfig) -> datetime:
+    return value.astimezone(clinic.tz)
+
+
+def scheduling_problem(exc: SchedulingError) -> dict[str, Any]:
+    """The JSON a caller needs to explain an unschedulable course and offer the alternative."""
+    out: dict[str, Any] = {"message": str(exc), "session_number": None, "alternative": None}
+    if isinstance(exc, SessionSchedulingError):
+        out["session_number"] = exc.session_number
+        out["reason"] = exc.reason
+        out["window"] = None if exc.window is None else [d.isoformat() for d in exc.window]
+        alt = exc.alternative
+        if alt is not None:
+            out["alternative"] = {
+                "session_number": alt.session_number,
+                "start": alt.start.isoformat(),
+                "practitioner": alt.practitioner,
+                "overrun_days": alt.overrun_days,
+                "text": alt.describe(),
+            }
+    return out
+
+
+# --------------------------------------------------------------------------- booking core
+
+
+@dataclass(frozen=True)
+class BookingResult:
+    course_id: int
+    patient: Patient
+    appointments: list[Appointment]
+    warnings: list[str]
+
+
+def _parse_start(value: Any) -> date:
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise InputError.one("start", value, "must be a date YYYY-MM-DD") from None
+
+
+def _practitioner(db: Database, clinic: ClinicConfig, practitioner_id: Any) -> str | None:
+    if practitioner_id in (None, "", "any"):
+        return None
+    try:
+        pid = int(practitioner_id)
+    except (TypeError, ValueError):
+        raise InputError.one(
+            "practitioner_id", practitioner_id, "must be a number or any"
+        ) from None
+    name = practitioner_names(db).get(pid)
+    if name is None or name not in {p.name for p in clinic.practitioners}:
+        raise InputError.one("practitioner_id", pid, "is not a practitioner of this clinic")
+    return name
+
+
+def _schedule(
+    db: Database,
+    clinic: ClinicConfig,
+    protocol: Protocol,
+    start: date,
+    practitioner: str | None,
+    allow_overrun: bool,
+) -> CourseSchedule:
+    if protocol.blocked:
+        raise BlockedError(protocol.block_reasons or ["the protocol is blocked"])
+    horizon = 60 + (protocol.initial_sessions + 1) * (protocol.interval_days.max + 14)
+    window_start = datetime.combine(start, datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
+    busy = busy_between(db, clinic, window_start, window_start + timedelta(days=horizon + 200))
+    return schedule_course(
+        protocol, start, clinic, practitioner=practitioner, busy=busy, allow_overrun=allow_overrun
+    )
+
+
+def book_from_request(
+    db: Database, clinic: ClinicConfig, user: StaffUser, body: dict[str, Any]
+) -> BookingResult:
+    """Validate, date the whole series, then store patient, assessment and booking.
+
+    Raises InputError (422), BlockedError (409), SchedulingError (409, nothing stored),
+    ConflictError (409: someone booked a clashing time at the same moment).
+    """
+    start = _parse_start(body.get("start"))
+    practitioner = _practitioner(db, clinic, body.get("practitioner_id"))
+    allow_overrun = bool(body.get("allow_overrun", False))
+    raw_assessment = body.get("assessment")
+    new_patient = body.get("new_patient")
+    patient_id = body.get("patient_id")
+    if raw_assessment is not None and not user.can(Permission.CLINICAL):
+        raise ApiError.one(
+            403,
+            "assessment",
+            None,
+            "only a practitioner records assessments; book from a stored one",
+        )
+    patient: Patient | None = None
+    if new_patient is None:
+        if patient_id in (None, ""):
+            raise InputError.one("patient_id", None, "choose a patient or register a new one")
+        try:
+            patient = services.get_patient(db, int(patient_id))
+        except (TypeError, ValueError):
+            raise InputError.one("patient_id", patient_id, "must be a number") from None
+    elif not isinstance(new_patient, dict):
+        raise InputError.one("new_patient", "{...}", "must be an object with names and birth date")
+    if patient is not None:
+        # One open course per patient (the booking service refuses a second): say so before
+        # anything, such as a new assessment, is stored.
+        for course in services.patient_file(db, patient.id).courses:
+            if course.status in (CourseStatus.PLANNED, CourseStatus.ACTIVE):
+                raise StateError(
+                    f"{patient_label(patient)} already has course {course.id} "
+                    f"({course.status.value}); complete, lapse or cancel it before booking another"
+                )
+    stored: AssessmentRecord | None = None
+    assessment: Assessment
+    if raw_assessment is not None:
+        assessment = parse_assessment(raw_assessment)
+    else:
+        if patient is None:
+            raise InputError.one("assessment", None, "a new patient needs an assessment")
+        history = services.assessment_history(db, patient.id)
+        if not history:
+            raise StateError(
+                f"patient {patient.mrn} has no assessment yet; a practitioner records one first"
+            )
+        stored = history[0]
+        assessment = stored.assessment
+    protocol = make_protocol(assessment)
+    # The whole series is dated against every existing booking before anything is stored.
+    schedule = _schedule(db, clinic, protocol, start, practitioner, allow_overrun)
+    if patient is None:
+        assert isinstance(new_patient, dict)
+        draft = {k: new_patient.get(k) for k in ("given_name", "family_name", "birth_date")} | {
+            "consent_treatment": bool(new_patient.get("consent_treatment", False))
+        }
+        patient = services.register_patient(db, draft)
+        audit(db, user, "patient.create", patient.id, "registered while booking a course")
+    if stored is None:
+        stored = services.record_assessment(db, patient.id, assessment)
+        audit(db, user, "assessment.record", patient.id, f"assessment {stored.id}")
+    if allow_overrun:
+        ids = services.sync_practitioners(db, clinic)
+        slots = [
+            SlotRequest(start=s.start, end=s.end, practitioner_id=ids[s.practitioner])
+            for s in schedule.sessions
+        ]
+        booking = services.book_course(db, patient.id, protocol, slots, assessment_id=stored.id)
+        warnings = list(schedule.warnings)
+    else:
+        planned = services.plan_and_book_course(
+            db, patient.id, start, clinic, practitioner=practitioner, assessment_id=stored.id
+        )
+        booking = planned.booking
+        warnings = list(planned.schedule.warnings)
+    audit(
+        db,
+        user,
+        "course.book",
+        patient.id,
+        f"course {booking.course.id}: {len(booking.appointments)} appointments",
+    )
+    return BookingResult(booking.course.id, patient, booking.appointments, warnings)
+
+
+def _session_rows(
+    db: Database, clinic: ClinicConfig, appointments: list[Appointment]
+) -> list[dict[str, Any]]:
+    names = practitioner_names(db)
+    return [
+        {
+            "appointment_id": a.id,
+            "number": a.session_number,
+            "start": local(a.start, clinic).isoformat(),
+            "end": local(a.end, clinic).isoformat(),
+            "label": f"{local(a.start, clinic):%a %d %b %Y, %H:%M}–{local(a.end, clinic):%H:%M}",
+            "practitioner": names.get(a.practitioner_id, str(a.practitioner_id)),
+            "week_url": (
+                f"/app/calendar?view=week&date={local(a.start, clinic).date().isoformat()}"
+                f"&practitioner={a.practitioner_id}"
+            ),
+        }
+        for a in sorted(appointments, key=lambda a: a.start)
+    ]
+
+
+def _result_json(db: Database, clinic: ClinicConfig, result: BookingResult) -> dict[str, Any]:
+    return {
+        "course_id": result.course_id,
+        "patient": {
+            "id": result.patient.id,
+            "mrn": result.patient.mrn,
+            "name": patient_label(result.patient),
+        },
+        "timezone": clinic.timezone,
+        "sessions": _session_rows(db, clinic, result.appointments),
+        "warnings": result.warnings,
+        "ics_url": f"/app/courses/{result.course_id}/course.ics",
+    }
+
+
+def _json_error(exc: Exception) -> JSONResponse:
+    if isinstance(exc, ApiError):
+        return JSONResponse(error_body(exc.problems), status_code=exc.status_code)
+    assert isinstance(exc, NeedleplanError)
+    body = error_body(problems_for(exc))
+    if isinstance(exc, SchedulingError):
+        body["scheduling"] = scheduling_problem(exc)
+        body["message"] = "nothing was booked: " + str(exc)
+    elif isinstance(exc, ConflictError):
+        body["message"] = (
+            "nothing was booked: another booking took one of these times just now; try again"
+        )
+    elif isinstance(exc, BlockedError):
+        body["message"] = "nothing was booked: the plan is blocked (" + "; ".join(exc.reasons) + ")"
+    else:
+        body["message"] = "; ".join(str(p) for p in problems_for(exc))
+    return JSONResponse(body, status_code=status_for(exc))
+
+
+# --------------------------------------------------------------------------- JSON endpoints
+
+
+@router.get("/app/booking/options")
+def booking_options(
+    request: Request, user: CalendarDep, db: DbDep, clinic: ClinicDep
+) -> dict[str, Any]:
+    """Practitioners of this clinic (id and name) and its time zone, for the booking panel."""
+    ids = services.sync_practitioners(db, clinic)
+    return {
+        "timezone": clinic.timezone,
+        "today": datetime.now(clinic.tz).date().isoformat(),
+        "practitioners": [{"id": pid, "name": name} for name, pid in ids.items()],
+        "can_assess": user.can(Permission.CLINICAL),
+    }
+
+
+@router.get("/app/booking/patients")
+def search_patients(request: Request, user: CalendarDep, db: DbDep, q: str = "") -> JSONResponse:
+    """Patients matching every word of ``q`` (at least 2 characters): name, birth date, MRN."""
+    words = [w.casefold() for w in q.split() if w][:4]
+    if not words or len(" ".join(words)) < 2 or len(q) > 100:
+        return JSONResponse({"patients": []})
+    candidates = services.list_patients(db, words[0], limit=200)
+    found = [
+        p
+        for p in candidates
+        if all(
+            w in p.given_name.casefold() or w in p.family_name.casefold() or w in p.mrn.casefold()
+            for w in words
+        )
+    ][:20]
+    return JSONResponse(
+        {
+            "patients": [
+                {
+                    "id": p.id,
+                    "mrn": p.mrn,
+                    "name": patient_label(p),
+                    "birth_date": p.birth_date.isoformat(),
+                }
+                for p in found
+            ]
+        }
+    )
+
+
+@router.post("/app/booking/course")
+async def book_course_json(
+    request: Request, user: CalendarDep, db: DbDep, clinic: ClinicDep
+) -> JSONResponse:
+    """Book a whole course (see the module docstring for the body); JSON in, JSON out."""
+    check_csrf(request, request.headers.get(CSRF_HEADER))
+    try:
+        body = await request.json()
+    except ValueError:
+        return JSONResponse(
+            error_body([FieldProblem("body", None, "malformed JSON")]), status_code=422
+        )
+    if not isinstance(body, dict):
+        return JSONResponse(
+            error_body([FieldProblem("body", None, "must be a JSON object")]), status_code=422
+        )
+    try:
+        result = book_from_request(db, clinic, user, body)
+    except (ApiError, NeedleplanError) as exc:
+        return _json_error(exc)
+    return JSONResponse(_result_json(db, clinic, result), status_code=201)
+
+
+# --------------------------------------------------------------------------- front-desk form
+
+
+@router.get("/app/booking", response_class=HTMLResponse)
+def booking_page(
+    request: Request,
+    user: CalendarDep,
+    db: DbDep,
+    clinic: ClinicDep,
+    q: str = "",
+    patient_id: int | None = None,
+) -> HTMLResponse:
+    """Book a course from a patient's stored assessment (front desk and practitioners)."""
+    request.state.user = user
+    patients = services.list_patients(db, q.strip(), limit=50) if len(q.strip()) >= 2 else []
+    chosen = services.get_patient(db, patient_id) if patient_id is not None else None
+    has_assessment = bool(chosen and services.assessment_history(db, chosen.id))
+    return render(
+        request,
+        "app/booking.html",
+        q=q,
+        patients=patients,
+        chosen=chosen,
+        has_assessment=has_assessment,
+        practitioners=services.sync_practitioners(db, clinic),
+        today=datetime.now(clinic.tz).date().isoformat(),
+        result=None,
+        problem=None,
+        visit=None,
+    )
+
+
+@router.post("/app/booking", response_class=HTMLResponse)
+def booking_submit(
+    request: Request,
+    user: CalendarDep,
+    db: DbDep,
+    clinic: ClinicDep,
+    patient_id: Annotated[int, Form()],
+    start: Annotated[str, Form(max_length=20)],
+    practitioner_id: Annotated[str, Form(max_length=20)] = "any",
+    allow_overrun: Annotated[str, Form(max_length=10)] = "",
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
+) -> HTMLResponse:
+    check_csrf(request, csrf_token)
+    request.state.user = user
+    chosen = services.get_patient(db, patient_id)
+    context: dict[str, Any] = {
+        "q": "",
+        "patients": [],
+        "chosen": chosen,
+        "has_assessment": True,
+        "practitioners": services.sync_practitioners(db, clinic),
+        "today": start,
+        "result": None,
+        "problem": None,
+        "visit": None,
+        "chosen_practitioner": practitioner_id,
+    }
+    body = {
+        "patient_id": patient_id,
+        "start": start,
+        "practitioner_id": practitioner_id,
+        "allow_overrun": allow_overrun == "yes",
+    }
+    try:
+        result = book_from_request(db, clinic, user, body)
+    except NotFoundError:
+        raise
+    except (ApiError, NeedleplanError) as exc:
+        status = exc.status_code if isinstance(exc, ApiError) else status_for(exc)
+        problem: dict[str, Any] = {"message": str(exc)}
+        if isinstance(exc, SchedulingError):
+            problem = scheduling_problem(exc)
+        context["problem"] = problem
+        return render(request, "app/booking.html", status_code=status, **context)
+    context["result"] = _result_json(db, clinic, result)
+    return render(request, "app/booking.html", status_code=201, **context)
+
+
+@router.post("/app/booking/visit", response_class=HTMLResponse)
+def book_visit(
+    request: Request,
+    user: CalendarDep,
+    db: DbDep,
+    clinic: ClinicDep,
+    patient_id: Annotated[int, Form()],
+    day: Annotated[str, Form(max_length=20)] = "",
+    at: Annotated[str, Form(alias="time", max_length=10)] = "",
+    practitioner_id: Annotated[str, Form(max_length=20)] = "",
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
+) -> HTMLResponse:
+    """Book one maintenance visit (booking closes the patient's open recall entries)."""
+    check_csrf(request, csrf_token)
+    request.state.user = user
+    chosen = services.get_patient(db, patient_id)
+    history = services.assessment_history(db, chosen.id)
+    context: dict[str, Any] = {
+        "q": "",
+        "patients": [],
+        "chosen": chosen,
+        "has_assessment": bool(history),
+        "practitioners": services.sync_practitioners(db, clinic),
+        "today": day,
+        "result": None,
+        "problem": None,
+        "visit": None,
+    }
+    try:
+        name = _practitioner(db, clinic, practitioner_id)
+        if name is None:
+            raise InputError.one("practitioner_id", practitioner_id, "choose who treats")
+        try:
+            start = datetime.combine(date.fromisoformat(day), time_of_day(at), tzinfo=clinic.tz)
+        except ValueError:
+            raise InputError.one(
+                "day/time", f"{day} {at}", "must be YYYY-MM-DD and HH:MM"
+            ) from None
+        areas = list(history[0].assessment.areas) if history else []
+        minutes = clinic.session_duration_minutes(areas)
+        end = start + timedelta(minutes=minutes)
+        busy = busy_between(db, clinic, start - timedelta(days=1), end + timedelta(days=1))
+        problem = slot_problem(
+            clinic, clinic.practitioner(name), start, minutes, BusyIndex.build(busy)
+        )
+        if problem is not None:
+            raise SchedulingError(f"no maintenance visit at {start:%Y-%m-%d %H:%M}: {problem}")
+        ids = services.sync_practitioners(db, clinic)
+        appt = services.book_appointment(
+            db, chosen.id, (start, end, ids[name]), kind=AppointmentKind.MAINTENANCE
+        )
+    except NotFoundError:
+        raise
+    except (ApiError, NeedleplanError) as exc:
+        status = exc.status_code if isinstance(exc, ApiError) else status_for(exc)
+        context["problem"] = {"message": str(exc)}
+        return render(request, "app/booking.html", status_code=status, **context)
+    audit(db, user, "appointment.book", chosen.id, f"maintenance appointment {appt.id}")
+    context["visit"] = _session_rows(db, clinic, [appt])[0]
+    return render(request, "app/booking.html", status_code=201, **context)
+
+
+def time_of_day(value: str) -> time:
+    return time.fromisoformat(value).replace(second=0, microsecond=0)
+
+
+# --------------------------------------------------------------------------- iCalendar
+
+
+@router.get("/app/courses/{course_id}/course.ics")
+def course_calendar_file(
+    request: Request, course_id: int, user: CalendarDep, db: DbDep, clinic: ClinicDep
+) -> Response:
+    """The course's sessions (and open maintenance recall) as an .ics file."""
+    schedule = services.course_schedule(db, course_id, clinic)
+    return Response(
+        course_ics(schedule),
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="course-{course_id}.ics"'},
+    )

@@ -1,0 +1,521 @@
+"""The clinic calendar: day and week views per practitioner, moving (re-plan shown before saving),
+marking missed and cancelling appointments.
+
+* ``GET  /app/calendar?view=week|day&date=YYYY-MM-DD&practitioner=ID`` — times in the clinic's
+  time zone; each appointment shows the patient's name and "session n of N". Clinical notes are
+  shown only to roles with the clinical permission.
+* ``GET  /app/appointments/{id}/move`` — the form: new day, time, practitioner.
+* ``POST /app/appointments/{id}/move`` — the preview: the course is re-planned with
+  :func:`needleplan.scheduling.replan` from its current appointments (nothing is saved), and the
+  page lists every session that changes and, for a gap beyond the protocol's window, what it
+  costs in the forecast and whether one extra session is advised.
+* ``POST /app/appointments/{id}/move/confirm`` — saves every move of the preview at once with
+  :func:`needleplan.services.reschedule` (all or nothing; a clash saves nothing).
+* ``POST /app/appointments/{id}/missed`` and ``.../cancel``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from needleplan import services
+from needleplan.domain.records import Appointment, AppointmentStatus, Course, Patient
+from needleplan.exceptions import (
+    ConflictError,
+    InputError,
+    SchedulingError,
+    StateError,
+)
+from needleplan.scheduling import Busy, ClinicConfig, GapReport
+from needleplan.scheduling.calendar import BusyIndex, slot_problem
+from needleplan.storage.database import Database
+from needleplan.web.auth import Permission, StaffUser
+from needleplan.web.routes.booking import (
+    CalendarDep,
+    ClinicDep,
+    DbDep,
+    audit,
+    busy_between,
+    local,
+    patient_label,
+    practitioner_names,
+)
+from needleplan.web.routes.pages import render, safe_next
+from needleplan.web.security import CSRF_FIELD, check_csrf
+
+router = APIRouter(include_in_schema=False)
+
+SHOWN = (AppointmentStatus.BOOKED, AppointmentStatus.PERFORMED, AppointmentStatus.MISSED)
+
+
+def get_appointment(db: Database, appointment_id: int) -> Appointment:
+    with db.transaction() as uow:
+        return uow.appointments.get(appointment_id)
+
+
+def _parse_day(value: str | None, clinic: ClinicConfig) -> date:
+    if not value:
+        return datetime.now(clinic.tz).date()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError.one("date", value, "must be a date YYYY-MM-DD") from None
+
+
+def _local_midnight(day: date, clinic: ClinicConfig) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=clinic.tz)
+
+
+@dataclass
+class Entry:
+    """One appointment as the calendar shows it."""
+
+    appointment: Appointment
+    start: datetime
+    end: datetime
+    patient: str
+    practitioner: str
+    session_text: str
+    note: str
+
+
+class _Lookup:
+    """Per-request caches so a week of appointments costs one query per patient and course."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.patients: dict[int, Patient] = {}
+        self.courses: dict[int, Course] = {}
+
+    def patient(self, patient_id: int) -> Patient:
+        if patient_id not in self.patients:
+            self.patients[patient_id] = services.get_patient(self.db, patient_id)
+        return self.patients[patient_id]
+
+    def course(self, course_id: int) -> Course:
+        if course_id not in self.courses:
+            self.courses[course_id] = services.course_file(self.db, course_id).course
+        return self.courses[course_id]
+
+
+def session_text(appt: Appointment, lookup: _Lookup) -> str:
+    kind = appt.kind.value
+    if appt.course_id is None or appt.session_number is None:
+        return kind
+    total = lookup.course(appt.course_id).planned_sessions
+    return f"session {appt.session_number} of {total}"
+
+
+def _calendar_url(view: str, day: date, practitioner: int | None, **extra: Any) -> str:
+    query: dict[str, Any] = {"view": view, "date": day.isoformat()}
+    if practitioner is not None:
+        query["practitioner"] = practitioner
+    query.update(extra)
+    return "/app/calendar?" + urlencode(query)
+
+
+@router.get("/app/calendar", response_class=HTMLResponse)
+def calendar_page(
+    request: Request,
+    user: CalendarDep,
+    db: DbDep,
+    clinic: ClinicDep,
+    view: str = "week",
+    on: Annotated[str | None, Query(alias="date", max_length=20)] = None,
+    practitioner: str | None = None,
+    moved: int | None = None,
+    done: str | None = None,
+) -> HTMLResponse:
+    request.state.user = user
+    if view not in ("week", "day"):
+        raise InputError.one("view", view, "must be week or day")
+    day = _parse_day(on, clinic)
+    names = practitioner_names(db)
+    who: int | None = None
+    if practitioner not in (None, "", "all"):
+        try:
+            who = int(str(practitioner))
+        except ValueError:
+            raise InputError.one("practitioner", practitioner, "must be a number") from None
+        if who not in names:
+            raise InputError.one("practitioner", who, "is not a practitioner of this clinic")
+    first = day - timedelta(days=day.weekday()) if view == "week" else day
+    count = 7 if view == "week" else 1
+    days = [first + timedelta(days=i) for i in range(count)]
+    start = _local_midnight(days[0], clinic).astimezone(UTC)
+    end = _local_midnight(days[-1] + timedelta(days=1), clinic).astimezone(UTC)
+    appointments = services.appointments_between(
+        db, start, end, practitioner_id=who, statuses=SHOWN
+    )
+    lookup = _Lookup(db)
+    clinical = user.can(Permission.CLINICAL)
+    by_day: dict[date, list[Entry]] = {d: [] for d in days}
+    for a in sorted(appointments, key=lambda a: a.start):
+        s = local(a.start, clinic)
+        if s.date() not in by_day:
+            continue
+        by_day[s.date()].append(
+            Entry(
+                appointment=a,
+                start=s,
+                end=local(a.end, clinic),
+                patient=patient_label(lookup.patient(a.patient_id)),
+                practitioner=names.get(a.practitioner_id, str(a.practitioner_id)),
+                session_text=session_text(a, lookup),
+                note=a.note if clinical else "",
+            )
+        )
+    step = timedelta(days=count)
+    here = _calendar_url(view, day, who)
+    return render(
+        request,
+        "app/calendar.html",
+        view=view,
+        day=day,
+        days=days,
+        by_day=by_day,
+        today=datetime.now(clinic.tz).date(),
+        practitioners=sorted(names.items(), key=lambda kv: kv[1]),
+        practitioner=who,
+        timezone=clinic.timezone,
+        prev_url=_calendar_url(view, day - step, who),
+        next_url=_calendar_url(view, day + step, who),
+        today_url=_calendar_url(view, datetime.now(clinic.tz).date(), who),
+        week_url=_calendar_url("week", day, who),
+        day_url=lambda d: _calendar_url("day", d, who),
+        here=here,
+        moved=moved,
+        done=done,
+        clinical=clinical,
+    )
+
+
+# --------------------------------------------------------------------------- moving
+
+
+@dataclass
+class MoveRow:
+    number: int
+    appointment_id: int
+    status: str
+    old_start: datetime
+    new_start: datetime
+    new_end: datetime
+    old_practitioner: str
+    new_practitioner: str
+    new_practitioner_id: int
+
+    @property
+    def changed(self) -> bool:
+        return (self.old_start, self.old_practitioner) != (self.new_start, self.new_practitioner)
+
+
+@dataclass
+class Preview:
+    rows: list[MoveRow]
+    gaps: list[GapReport]
+    warnings: list[str]
+    maintenance: date | None
+    extra_session_advised: bool
+
+    @property
+    def moves(self) -> list[MoveRow]:
+        return [r for r in self.rows if r.changed and r.status == AppointmentStatus.BOOKED.value]
+
+
+def preview_move(
+    db: Database,
+    clinic: ClinicConfig,
+    appt: Appointment,
+    new_start: datetime,
+    practitioner_id: int,
+) -> Preview:
+    """What moving ``appt`` to ``new_start`` does to its course (nothing is saved).
+
+    Raises SchedulingError when the new time is not possible or later sessions cannot be placed.
+    """
+    if appt.status is not AppointmentStatus.BOOKED:
+        raise StateError(f"appointment {appt.id} is {appt.status.value}; only booked ones can move")
+    names = practitioner_names(db)
+    who = names.get(practitioner_id)
+    if who is None:
+        raise InputError.one("practitioner_id", practitioner_id, "is not a practitioner here")
+    duration = appt.end - appt.start
+    schedule, active = (
+        services.course_schedule_with_appointments(db, appt.course_id, clinic)
+        if appt.course_id is not None
+        else (None, [])
+    )
+    known = {p.name for p in clinic.practitioners}
+    strangers = sorted({s.practitioner for s in schedule.sessions} - known) if schedule else []
+    if schedule is None or strangers or who not in known:
+        # No course, or people the clinic calendar file does not list: move this one only.
+        warnings = (
+            [
+                "only this appointment moves: "
+                + ", ".join(strangers or [who])
+                + " is not in the clinic calendar file, so the course cannot be re-planned"
+            ]
+            if schedule is not None
+            else []
+        )
+        if who in known:
+            own = Busy(names.get(appt.practitioner_id, ""), appt.start, appt.end)
+            busy = [
+                b
+                for b in busy_between(db, clinic, new_start - duration, new_start + 2 * duration)
+                if (b.practitioner, b.start, b.end) != (own.practitioner, own.start, own.end)
+            ]
+            problem = slot_problem(
+                clinic,
+                clinic.practitioner(who),
+                new_start,
+                int(duration.total_seconds() // 60),
+                BusyIndex.build(busy),
+            )
+            if problem is not None:
+                raise SchedulingError(
+                    f"cannot move to {local(new_start, clinic):%Y-%m-%d %H:%M}: {problem}"
+                )
+        row = MoveRow(
+            appt.session_number or 1,
+            appt.id,
+            appt.status.value,
+            local(appt.start, clinic),
+            local(new_start, clinic),
+            local(new_start + duration, clinic),
+            names.get(appt.practitioner_id, ""),
+            who,
+            practitioner_id,
+        )
+        return Preview([row], [], warnings, None, False)
+    assert appt.course_id is not None
+    number = next(i for i, a in enumerate(active, start=1) if a.id == appt.id)
+    keep = names.get(appt.practitioner_id) == who
+    result = services.replan_course(
+        db, appt.id, new_start, clinic, practitioner=None if keep else who, save=False
+    ).replan
+    ids = {name: pid for pid, name in names.items()}
+    rows = []
+    for new, old_appt in zip(result.schedule.sessions, active, strict=True):
+        if new.number < number:
+            continue
+        rows.append(
+            MoveRow(
+                new.number,
+                old_appt.id,
+                old_appt.status.value,
+                local(old_appt.start, clinic),
+                local(new.start, clinic),
+                local(new.end, clinic),
+                names.get(old_appt.practitioner_id, ""),
+                new.practitioner,
+                ids[new.practitioner],
+            )
+        )
+    maintenance = result.schedule.maintenance
+    return Preview(
+        rows,
+        list(result.gaps),
+        list(result.schedule.warnings),
+        None if maintenance is None else maintenance.due,
+        result.extra_session_advised,
+    )
+
+
+def _move_form(
+    request: Request,
+    db: Database,
+    clinic: ClinicConfig,
+    appt: Appointment,
+    *,
+    status_code: int = 200,
+    error: str | None = None,
+    preview: Preview | None = None,
+    day: str = "",
+    at: str = "",
+    practitioner_id: int | None = None,
+) -> HTMLResponse:
+    names = practitioner_names(db)
+    lookup = _Lookup(db)
+    start = local(appt.start, clinic)
+    return render(
+        request,
+        "app/calendar_move.html",
+        status_code=status_code,
+        appt=appt,
+        start=start,
+        end=local(appt.end, clinic),
+        patient=patient_label(lookup.patient(appt.patient_id)),
+        session_text=session_text(appt, lookup),
+        practitioner_name=names.get(appt.practitioner_id, ""),
+        practitioners=sorted(names.items(), key=lambda kv: kv[1]),
+        day=day or start.date().isoformat(),
+        at=at or f"{start:%H:%M}",
+        practitioner_id=practitioner_id or appt.practitioner_id,
+        error=error,
+        preview=preview,
+        timezone=clinic.timezone,
+        back=_calendar_url("week", start.date(), None),
+    )
+
+
+@router.get("/app/appointments/{appointment_id}/move", response_class=HTMLResponse)
+def move_form(
+    request: Request, appointment_id: int, user: CalendarDep, db: DbDep, clinic: ClinicDep
+) -> HTMLResponse:
+    request.state.user = user
+    return _move_form(request, db, clinic, get_appointment(db, appointment_id))
+
+
+def _new_start(day: str, at: str, clinic: ClinicConfig) -> datetime:
+    try:
+        d = date.fromisoformat(day)
+    except ValueError:
+        raise InputError.one("day", day, "must be a date YYYY-MM-DD") from None
+    try:
+        t = time.fromisoformat(at)
+    except ValueError:
+        raise InputError.one("time", at, "must be a time HH:MM") from None
+    return datetime.combine(d, t.replace(second=0, microsecond=0), tzinfo=clinic.tz)
+
+
+@router.post("/app/appointments/{appointment_id}/move", response_class=HTMLResponse)
+def move_preview(
+    request: Request,
+    appointment_id: int,
+    user: CalendarDep,
+    db: DbDep,
+    clinic: ClinicDep,
+    day: Annotated[str, Form(max_length=20)] = "",
+    at: Annotated[str, Form(alias="time", max_length=10)] = "",
+    practitioner_id: Annotated[int, Form()] = 0,
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
+) -> HTMLResponse:
+    """Show the re-planned course for the proposed move; nothing is saved."""
+    check_csrf(request, csrf_token)
+    request.state.user = user
+    appt = get_appointment(db, appointment_id)
+    who = practitioner_id or appt.practitioner_id
+    status_code, error, preview = 200, None, None
+    try:
+        preview = preview_move(db, clinic, appt, _new_start(day, at, clinic), who)
+    except InputError as exc:
+        status_code, error = 422, "; ".join(f"{p.field}: {p.rule}" for p in exc.problems)
+    except (SchedulingError, StateError) as exc:
+        status_code, error = 409, str(exc)
+    return _move_form(
+        request,
+        db,
+        clinic,
+        appt,
+        status_code=status_code,
+        error=error,
+        preview=preview,
+        day=day,
+        at=at,
+        practitioner_id=who,
+    )
+
+
+def _parse_moves(moves: list[str]) -> list[tuple[int, dict[str, Any]]]:
+    out = []
+    for i, raw in enumerate(moves):
+        parts = raw.split("|")
+        try:
+            appointment_id, start, end, pid = int(parts[0]), parts[1], parts[2], int(parts[3])
+        except (IndexError, ValueError):
+            raise InputError.one(f"move[{i}]", raw, "must be id|start|end|practitioner") from None
+        out.append((appointment_id, {"start": start, "end": end, "practitioner_id": pid}))
+    return out
+
+
+@router.post("/app/appointments/{appointment_id}/move/confirm", response_class=HTMLResponse)
+def move_confirm(
+    request: Request,
+    appointment_id: int,
+    user: CalendarDep,
+    db: DbDep,
+    clinic: ClinicDep,
+    move: Annotated[list[str], Form(max_length=200)],
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
+) -> Response:
+    """Save the previewed moves all at once (all or nothing)."""
+    check_csrf(request, csrf_token)
+    request.state.user = user
+    appt = get_appointment(db, appointment_id)
+    try:
+        moves = _parse_moves(move)
+        if appointment_id not in {m[0] for m in moves}:
+            raise InputError.one("move", appointment_id, "must include the appointment moved")
+        moved = services.reschedule(db, moves)
+    except (ConflictError, StateError, InputError) as exc:
+        text = str(exc)
+        if isinstance(exc, ConflictError):
+            text = "Nothing was moved: one of the new times is already booked. " + text
+        status_code = 422 if isinstance(exc, InputError) else 409
+        return _move_form(request, db, clinic, appt, status_code=status_code, error=text)
+    audit(db, user, "appointment.move", appt.patient_id, f"moved {[m.id for m in moved]}")
+    first = next(m for m in moved if m.id == appointment_id)
+    target = _calendar_url(
+        "week", local(first.start, clinic).date(), first.practitioner_id, moved=len(moved)
+    )
+    return RedirectResponse(target, status_code=303)
+
+
+# --------------------------------------------------------------------------- status changes
+
+
+def _status_change(
+    request: Request,
+    db: Database,
+    user: StaffUser,
+    appointment_id: int,
+    action: str,
+    next_url: str,
+    reason: str = "",
+) -> Response:
+    request.state.user = user  # a StateError (not booked any more) becomes a 409 page
+    if action == "missed":
+        appt = services.mark_missed(db, appointment_id)
+    else:
+        appt = services.cancel_appointment(db, appointment_id, reason=reason)
+    audit(db, user, f"appointment.{action}", appt.patient_id, f"appointment {appt.id}")
+    target = safe_next(next_url)
+    sep = "&" if "?" in target else "?"
+    return RedirectResponse(f"{target}{sep}done={action}", status_code=303)
+
+
+@router.post("/app/appointments/{appointment_id}/missed")
+def mark_missed(
+    request: Request,
+    appointment_id: int,
+    user: CalendarDep,
+    db: DbDep,
+    next: Annotated[str, Form(max_length=500)] = "/app/calendar",
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
+) -> Response:
+    """The patient did not come: the time stays taken and the session stays owed."""
+    check_csrf(request, csrf_token)
+    return _status_change(request, db, user, appointment_id, "missed", next)
+
+
+@router.post("/app/appointments/{appointment_id}/cancel")
+def cancel(
+    request: Request,
+    appointment_id: int,
+    user: CalendarDep,
+    db: DbDep,
+    reason: Annotated[str, Form(max_length=500)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/app/calendar",
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
+) -> Response:
+    """Cancel a booked appointment and free the practitioner's time."""
+    check_csrf(request, csrf_token)
+    return _status_change(request, db, user, appointment_id, "cancel", next, reason)

@@ -1,0 +1,317 @@
+"""Staff pages for patient records: list and search, registration, the patient page.
+
+Who sees what (the :class:`~needleplan.web.auth.Permission` table):
+
+- every role with ``contacts`` (admin, practitioner, front desk) lists and searches patients,
+  registers a patient and sees her demographics, contact details, consent flags, appointments
+  and her courses' status and remaining-session ledger;
+- only ``clinical`` (practitioner) sees clinical content: the patient's notes, the assessment
+  history, performed sessions, measurements and the forecast chart, and records measurements.
+
+Audit: reading a patient page writes one ``patient.read`` event with her id; a list or search
+writes one ``patient.list`` event without a patient id (detail: page number and result count,
+never the search words, which may be a name); registering writes ``patient.create`` and
+recording a measurement ``measurement.create``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from datetime import UTC, date, datetime
+from statistics import mean
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from needleplan import services
+from needleplan.domain.assessment import Area
+from needleplan.domain.records import (
+    AppointmentStatus,
+    Course,
+    MeasurementScale,
+    PerformedSession,
+    Sex,
+)
+from needleplan.exceptions import FieldProblem, InputError
+from needleplan.forecasting.chain import INITIAL_INTERVAL_DAYS, MAX_INITIAL_SESSIONS
+from needleplan.storage.database import Database
+from needleplan.web.auth import Permission, StaffUser
+from needleplan.web.db_stores import audit
+from needleplan.web.deps import get_db
+from needleplan.web.errors import ApiError
+from needleplan.web.routes.pages import render
+from needleplan.web.security import CSRF_FIELD, check_csrf, require_permission
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 25
+MAX_ID = 2**31 - 1
+
+ContactsDep = Annotated[StaffUser, Depends(require_permission(Permission.CONTACTS))]
+ClinicalDep = Annotated[StaffUser, Depends(require_permission(Permission.CLINICAL))]
+PatientId = Annotated[int, Path(ge=1, le=MAX_ID)]
+CsrfField = Annotated[str, Form(alias=CSRF_FIELD, max_length=200)]
+
+
+def clinic_db(request: Request) -> Database:
+    """The clinic records, or 503 when the server runs without a database."""
+    if request.app.state.db is None:
+        raise ApiError.one(
+            503, "database", None, "this server runs without clinic records (start it with one)"
+        )
+    return get_db(request)
+
+
+DbDep = Annotated[Database, Depends(clinic_db)]
+
+
+@router.get("/app/patients", response_class=HTMLResponse)
+def patient_list(
+    request: Request,
+    user: ContactsDep,
+    db: DbDep,
+    q: Annotated[str, Query(max_length=200)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> HTMLResponse:
+    """Patients by family name; ``q`` searches name words, a date of birth, an id or record no."""
+    request.state.user = user
+    found, total = services.search_patients(db, q, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    audit(db, user, "patient.list", None, f"page={page} results={len(found)}")
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    return render(
+        request,
+        "app/patients.html",
+        patients=found,
+        total=total,
+        q=q,
+        page=page,
+        pages=pages,
+        today=date.today(),
+    )
+
+
+def _new_form(request: Request, user: StaffUser, **extra: Any) -> HTMLResponse:
+    request.state.user = user
+    context: dict[str, Any] = {
+        "form": {},
+        "problems": [],
+        "sexes": [s.value for s in Sex],
+        "clinical": user.can(Permission.CLINICAL),
+    }
+    context.update(extra)
+    status = 422 if context["problems"] else 200
+    return render(request, "app/patient_new.html", status_code=status, **context)
+
+
+@router.get("/app/patients/new", response_class=HTMLResponse)
+def new_patient_form(request: Request, user: ContactsDep, db: DbDep) -> HTMLResponse:
+    return _new_form(request, user)
+
+
+@router.post("/app/patients/new", response_class=HTMLResponse)
+def new_patient(
+    request: Request,
+    user: ContactsDep,
+    db: DbDep,
+    csrf_token: CsrfField = "",
+    given_name: Annotated[str, Form(max_length=200)] = "",
+    family_name: Annotated[str, Form(max_length=200)] = "",
+    birth_date: Annotated[str, Form(max_length=20)] = "",
+    sex: Annotated[str, Form(max_length=20)] = "undisclosed",
+    mrn: Annotated[str, Form(max_length=80)] = "",
+    email: Annotated[str, Form(max_length=400)] = "",
+    phone: Annotated[str, Form(max_length=80)] = "",
+    consent_treatment: Annotated[str, Form(max_length=10)] = "",
+    consent_contact: Annotated[str, Form(max_length=10)] = "",
+    consent_research: Annotated[str, Form(max_length=10)] = "",
+    notes: Annotated[str, Form(max_length=8000)] = "",
+) -> Response:
+    """Register a patient; clinical notes are accepted only from a practitioner."""
+    check_csrf(request, csrf_token)
+    form = {
+        "given_name": given_name,
+        "family_name": family_name,
+        "birth_date": birth_date,
+        "sex": sex,
+        "mrn": mrn,
+        "email": email,
+        "phone": phone,
+        "consent_treatment": bool(consent_treatment),
+        "consent_contact": bool(consent_contact),
+        "consent_research": bool(consent_research),
+        "notes": notes,
+    }
+    if notes.strip() and not user.can(Permission.CLINICAL):
+        return _new_form(
+            request,
+            user,
+            form=form,
+            problems=[FieldProblem("notes", None, "only a practitioner writes clinical notes")],
+        )
+    data: dict[str, Any] = {
+        k: (v.strip() if isinstance(v, str) else v) for k, v in form.items() if v != ""
+    }
+    try:
+        patient = services.register_patient(db, data)
+    except InputError as exc:
+        return _new_form(request, user, form=form, problems=exc.problems)
+    audit(db, user, "patient.create", patient.id)
+    return RedirectResponse(f"/app/patients/{patient.id}", status_code=303)
+
+
+def current_course(courses: list[Course]) -> Course | None:
+    """The newest course still running (planned or active), else the newest course."""
+    ordered = sorted(courses, key=lambda c: (c.created_at, c.id), reverse=True)
+    for course in ordered:
+        if not course.status.is_final:
+            return course
+    return ordered[0] if ordered else None
+
+
+def forecast_request(
+    course: Course | None, days: list[datetime], assessment: dict[str, Any]
+) -> dict[str, Any]:
+    """The ``/api/v1/forecast`` body and the session days [days from the first] to mark.
+
+    The schedule is her own: the number of sessions of her current course and the mean gap
+    between her session days (performed and still booked), clamped to the bounds the forecast
+    accepts. Without a course: the plan's default schedule.
+    """
+    body: dict[str, Any] = {"assessment": assessment, "draws": 300, "seed": 11}
+    body["curve_step_days"] = 7
+    marks: list[float] = []
+    if days:
+        first = days[0]
+        marks = [round((d - first).total_seconds() / 86400, 1) for d in days]
+    if course is not None:
+        count = max(len(days), course.planned_sessions, 1)
+        body["sessions"] = min(count, MAX_INITIAL_SESSIONS)
+    if len(marks) >= 2:
+        gap = mean(b - a for a, b in itertools.pairwise(marks))
+        low, high = INITIAL_INTERVAL_DAYS
+        body["interval_days"] = int(min(max(round(gap), low), high))
+    return {"body": body, "session_days": marks}
+
+
+def _session_days(
+    course: Course | None, sessions: list[PerformedSession], appointments: list[Any]
+) -> list[datetime]:
+    """Her session days in the course: the performed ones, then the ones still booked."""
+    if course is None:
+        return []
+    done = [s.performed_at for s in sessions if s.course_id == course.id]
+    booked = [
+        a.start
+        for a in appointments
+        if a.course_id == course.id and a.status == AppointmentStatus.BOOKED
+    ]
+    return sorted(done + booked)
+
+
+def _patient_page(
+    request: Request,
+    user: StaffUser,
+    db: Database,
+    patient_id: int,
+    *,
+    status_code: int = 200,
+    measurement_form: dict[str, Any] | None = None,
+    measurement_problems: list[FieldProblem] | None = None,
+    saved: bool = False,
+) -> HTMLResponse:
+    request.state.user = user
+    record = services.patient_file(db, patient_id)
+    audit(db, user, "patient.read", patient_id)
+    clinical = user.can(Permission.CLINICAL)
+    course = current_course(record.courses)
+    ledger = services.course_file(db, course.id).ledger if course is not None else []
+    context: dict[str, Any] = {
+        "patient": record.patient,
+        "age": record.patient.age_on(date.today()),
+        "clinical": clinical,
+        "course": course,
+        "ledger": ledger,
+        "courses": sorted(record.courses, key=lambda c: c.id, reverse=True),
+        "appointments": sorted(record.appointments, key=lambda a: a.start, reverse=True),
+        "saved": saved,
+    }
+    if clinical:
+        newest = record.assessments[0] if record.assessments else None
+        chart = None
+        if newest is not None:
+            chart = forecast_request(
+                course,
+                _session_days(course, record.sessions, record.appointments),
+                newest.assessment.model_dump(mode="json", exclude_none=True),
+            )
+        context.update(
+            assessments=record.assessments,
+            sessions=sorted(record.sessions, key=lambda s: s.performed_at, reverse=True),
+            measurements=sorted(record.measurements, key=lambda m: m.measured_at, reverse=True),
+            chart=chart,
+            scales=[(s.value, s.info.description) for s in MeasurementScale],
+            areas=[a.value for a in Area],
+            measurement_form=measurement_form
+            or {"measured_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M")},
+            measurement_problems=measurement_problems or [],
+        )
+    return render(request, "app/patient.html", status_code=status_code, **context)
+
+
+@router.get("/app/patients/{patient_id}", response_class=HTMLResponse)
+def patient_page(
+    request: Request, user: ContactsDep, db: DbDep, patient_id: PatientId, saved: int = 0
+) -> HTMLResponse:
+    """One patient: demographics and consent; for a practitioner also the clinical record."""
+    return _patient_page(request, user, db, patient_id, saved=bool(saved))
+
+
+@router.post("/app/patients/{patient_id}/measurements", response_class=HTMLResponse)
+def add_measurement(
+    request: Request,
+    user: ClinicalDep,
+    db: DbDep,
+    patient_id: PatientId,
+    csrf_token: CsrfField = "",
+    scale: Annotated[str, Form(max_length=40)] = "",
+    value: Annotated[str, Form(max_length=40)] = "",
+    measured_at: Annotated[str, Form(max_length=40)] = "",
+    area: Annotated[str, Form(max_length=40)] = "",
+    course_id: Annotated[str, Form(max_length=20)] = "",
+    note: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """Record an outcome measurement (practitioner); the page shows it at once."""
+    check_csrf(request, csrf_token)
+    form = {
+        "scale": scale,
+        "value": value,
+        "measured_at": measured_at,
+        "area": area,
+        "course_id": course_id,
+        "note": note,
+    }
+    data: dict[str, Any] = {"scale": scale, "value": value.strip(), "note": note}
+    if measured_at:
+        text = measured_at.strip()
+        data["measured_at"] = text if ("+" in text or text.endswith("Z")) else text + "+00:00"
+    if area:
+        data["area"] = area
+    if course_id.strip():
+        data["course_id"] = course_id.strip()
+    try:
+        services.get_patient(db, patient_id)
+        services.record_measurement(db, patient_id, data)
+    except InputError as exc:
+        return _patient_page(
+            request,
+            user,
+            db,
+            patient_id,
+            status_code=422,
+            measurement_form=form,
+            measurement_problems=exc.problems,
+        )
+    audit(db, user, "measurement.create", patient_id)
+    return RedirectResponse(f"/app/patients/{patient_id}?saved=1#measurements", status_code=303)

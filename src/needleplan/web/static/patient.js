@@ -1,0 +1,24 @@
+/* Patient page: her newest assessment's forecast with her own schedule (via /api/v1/forecast). */
+(function () {
+  "use strict";
+  var box = document.getElementById("patient-chart");
+  if (!box || !window.NP) return;
+  var status = document.getElementById("patient-chart-status");
+  var request = JSON.parse(box.dataset.request);
+  var marks = JSON.parse(box.dataset.sessionDays || "[]");
+  NP.postJSON("/api/v1/forecast", request).then(function (res) {
+    if (!res.ok) {
+      NP.drawForecast(box, { series: [], emptyText: "No forecast (blocked plan or incomplete assessment)" });
+      status.textContent = (res.data.errors || []).map(function (e) { return e.rule; }).join("; ");
+      return;
+    }
+    var r = res.data;
+    var series = [{ key: "patient", label: "her course (median, p10–p90 band)", colour: 1, curve: r.curve,
+                    session_days: marks.length ? marks : r.session_days }];
+    NP.drawForecast(box, { series: series, threshold: r.noticeable_threshold,
+                           legend: document.getElementById("patient-legend") });
+    var n = r.milestones && r.milestones.noticeable_months_after_last_initial;
+    status.textContent = n ? "Stays noticeable about " + NP.monthsText(n.median) + " after the last initial session (" +
+      NP.monthsText(n.p10) + "–" + NP.monthsText(n.p90) + ")." : "";
+  });
+})();

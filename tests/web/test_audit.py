@@ -1,0 +1,130 @@
+"""The audit log: who read or changed which patient record, and the admin page to view it."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from needleplan import services
+from needleplan.storage import Database
+from needleplan.web.auth import Role, StaffUser
+from needleplan.web.db_stores import audit
+
+from .conftest import csrf_from
+from .patients_fixtures import ClinicApp, bearer, clinic_app, sign_in, web
+
+__all__ = ["clinic_app", "web"]
+
+
+def test_audit_records_the_database_user(clinic_app: ClinicApp) -> None:
+    user = StaffUser(str(clinic_app.user_ids["desk"]), "desk", "desk", Role.FRONT_DESK)
+    audit(clinic_app.db, user, "patient.read", clinic_app.patient_id)
+    [event] = services.audit_log(clinic_app.db, patient_id=clinic_app.patient_id)
+    assert (event.user_id, event.username, event.action) == (
+        clinic_app.user_ids["desk"],
+        "desk",
+        "patient.read",
+    )
+
+
+def test_audit_names_a_user_outside_the_database(db: Database) -> None:
+    audit(db, StaffUser("a1b2", "visitor", "v", Role.ADMIN), "patient.list")
+    [event] = services.audit_log(db)
+    assert event.user_id is None
+    assert "user=visitor" in event.detail
+
+
+@pytest.mark.parametrize("who", ["prac", "desk"])
+def test_only_admin_sees_the_audit_page(web: TestClient, who: str) -> None:
+    assert sign_in(web, who).get("/app/admin/audit").status_code == 403
+
+
+def test_audit_page_signed_out_redirects(web: TestClient) -> None:
+    response = web.get("/app/admin/audit", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/login")
+
+
+def test_admin_views_and_filters_the_audit_log(web: TestClient, clinic_app: ClinicApp) -> None:
+    pid = clinic_app.patient_id
+    other = services.register_patient(
+        clinic_app.db, {"given_name": "O", "family_name": "Other", "birth_date": "1960-01-01"}
+    )
+    sign_in(web, "prac").get(f"/app/patients/{pid}")
+    web.get(f"/app/patients/{other.id}")
+    web.get("/app/patients")
+    web.cookies.clear()
+    sign_in(web, "admin")
+    everything = web.get("/app/admin/audit")
+    assert everything.status_code == 200
+    assert "3 events" in everything.text
+    one = web.get("/app/admin/audit", params={"patient": str(other.id)})
+    assert "1 event " in one.text
+    assert f'href="/app/patients/{other.id}"' in one.text
+    lists = web.get("/app/admin/audit", params={"action": "patient.list", "username": "prac"})
+    assert "1 event " in lists.text
+    nobody = web.get("/app/admin/audit", params={"username": "desk"})
+    assert "0 events" in nobody.text
+    today = date.today()
+    in_range = web.get(
+        "/app/admin/audit", params={"since": today.isoformat(), "until": today.isoformat()}
+    )
+    assert "3 events" in in_range.text
+    later = web.get("/app/admin/audit", params={"since": (today + timedelta(days=1)).isoformat()})
+    assert "0 events" in later.text
+
+
+def test_audit_page_names_bad_filters(web: TestClient) -> None:
+    sign_in(web, "admin")
+    response = web.get("/app/admin/audit", params={"since": "yesterday", "patient": "x"})
+    assert response.status_code == 422
+    assert "since" in response.text
+    assert "a patient id" in response.text
+
+
+def test_admin_lists_and_revokes_api_tokens(web: TestClient, clinic_app: ClinicApp) -> None:
+    headers = bearer(clinic_app, "prac")
+    assert web.get("/api/v1/patients", headers=headers).status_code == 200
+    page = sign_in(web, "admin").get("/app/admin/tokens")
+    assert page.status_code == 200
+    assert "tests" in page.text
+    assert "np_" not in page.text  # the token itself is never shown again
+    [info] = services.list_api_tokens(clinic_app.db)
+    no_csrf = web.post(f"/app/admin/tokens/{info.id}/revoke")
+    assert no_csrf.status_code == 403
+    done = web.post(
+        f"/app/admin/tokens/{info.id}/revoke",
+        data={"csrf_token": csrf_from(page.text)},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert web.get("/api/v1/patients", headers=headers).status_code == 401
+    assert "revoked" in web.get("/app/admin/tokens").text
+
+
+@pytest.mark.parametrize("who", ["prac", "desk"])
+def test_only_admin_manages_tokens(web: TestClient, clinic_app: ClinicApp, who: str) -> None:
+    page = sign_in(web, who).get("/app/patients")
+    assert web.get("/app/admin/tokens").status_code == 403
+    response = web.post("/app/admin/tokens/1/revoke", data={"csrf_token": csrf_from(page.text)})
+    assert response.status_code == 403
+
+
+def test_admin_issues_a_database_token_from_the_users_page(
+    web: TestClient, clinic_app: ClinicApp
+) -> None:
+    page = sign_in(web, "admin").get("/app/admin/users")
+    assert "prac" in page.text
+    response = web.post(
+        "/app/admin/tokens",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "user_id": str(clinic_app.user_ids["prac"]),
+            "label": "lab",
+        },
+    )
+    assert response.status_code == 200
+    [info] = services.list_api_tokens(clinic_app.db)
+    assert (info.username, info.label) == ("prac", "lab")

@@ -1,0 +1,232 @@
+"""Real headless Chromium: consultation → book the course for a new patient → .ics → calendar.
+
+Skips only where /usr/bin/chromium is absent (`.ci/run` installs it). Screenshots land in
+test-artifacts/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from needleplan import services
+
+from . import booking_support
+from .booking_support import MONDAY, Clinic, make_clinic
+from .conftest import PASSWORDS
+from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _free_port, _page, _shot
+
+# Fixtures shared with the other booking tests (a database-backed app and its client).
+backend = booking_support.backend
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian package)"),
+]
+
+
+@pytest.fixture
+def live(user_store: Any, db: Any) -> Iterator[tuple[str, Clinic]]:
+    import uvicorn
+
+    leave = {
+        "start": (MONDAY + timedelta(days=20)).isoformat(),
+        "end": (MONDAY + timedelta(days=60)).isoformat(),
+        "reason": "leave",
+    }
+    site = make_clinic(
+        user_store,
+        db,
+        practitioners=[
+            {"name": "Alice Practitioner"},
+            {"name": "Bob Practitioner", "days_off": [leave]},
+        ],
+    )
+    port = _free_port()
+    config = uvicorn.Config(
+        site.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+    )
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:  # readiness wait, not a timing assertion
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}", site
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def chromium() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def test_book_a_course_from_the_consultation_and_find_it_in_the_calendar(
+    live: tuple[str, Clinic], chromium: Any
+) -> None:
+    server, site = live
+    errors: list[str] = []
+    page = _page(chromium, errors, viewport={"width": 1280, "height": 1100})
+    page.goto(server + "/app/consult")
+    page.fill('input[name="username"]', "prac")
+    page.fill('input[name="password"]', PASSWORDS["prac"])
+    page.click('button[type="submit"]')
+    page.wait_for_url(server + "/app/consult")
+    page.wait_for_selector('#consult-chart polyline[data-series="series"]')
+    assert page.text_content("#p-sessions").startswith("5")
+
+    # The booking panel: a new patient, a fixed start date, anyone may treat.
+    page.wait_for_selector(
+        '#bk-practitioner option:has-text("Alice Practitioner")', state="attached"
+    )
+    page.check('input[name="bk-mode"][value="new"]')
+    page.fill("#bk-given", "Nora")
+    page.fill("#bk-family", "Newcomer")
+    page.fill("#bk-birth", "1980-05-06")
+    page.check("#bk-consent")
+    page.fill("#bk-start", MONDAY.isoformat())
+    page.locator("#booking-panel").scroll_into_view_if_needed()
+    _shot(page, "booking-panel-filled.png")
+    page.click("#bk-submit")
+    page.wait_for_selector("#bk-result:not([hidden])")
+    sessions = page.locator("#bk-sessions li")
+    assert sessions.count() == 5
+    first_text = sessions.nth(0).text_content()
+    assert first_text.startswith("Mon 03 Mar 2031, 10:00")
+    page.locator("#booking-panel").screenshot(path=str(ARTIFACTS / "booking-panel-booked.png"))
+
+    # The .ics link serves the course with five events.
+    ics_href = page.get_attribute("#bk-ics", "href")
+    assert ics_href
+    assert ics_href.endswith("/course.ics")
+    ics = page.request.get(server + ics_href)
+    assert ics.ok
+    assert ics.headers["content-type"].startswith("text/calendar")
+    assert ics.text().count("BEGIN:VEVENT") == 5
+
+    # The calendar week view has session 1.
+    page.click("#bk-calendar")
+    page.wait_for_url("**/app/calendar?view=week&date=2031-03-03*")
+    card = page.locator(".cal-day[data-date='2031-03-03'] .cal-appt").first
+    assert "Nora Newcomer" in card.text_content()
+    assert "session 1 of 5" in card.text_content()
+    assert "10:00–11:00" in card.text_content()
+    _shot(page, "calendar-week-first-session.png")
+
+    # Move session 1 an hour later: the preview lists the course before anything is saved.
+    card.locator("a", has_text="move").click()
+    page.fill('input[name="time"]', "14:00")
+    page.click('#move-form button[type="submit"]')
+    page.wait_for_selector("#move-preview")
+    _shot(page, "calendar-move-preview.png")
+    assert len(services.list_patients(site.db)) == 1, "the preview stored nothing new"
+    page.click('#confirm-form button[type="submit"]')
+    page.wait_for_selector("text=Moved")
+    assert "14:00–15:00" in page.locator(".cal-day[data-date='2031-03-03']").text_content()
+    _shot(page, "calendar-after-move.png")
+    assert [e for e in errors if "422" not in e] == []
+    page.context.close()
+
+
+def test_front_desk_works_the_recall_list_and_books_from_it(
+    live: tuple[str, Clinic], chromium: Any
+) -> None:
+    """Log a call, then book her from the stored assessment: the entry closes by itself."""
+    from datetime import datetime
+
+    from .booking_support import ZONE
+    from .conftest import REFERENCE
+
+    server, site = live
+    today = datetime.now(ZONE).date()
+    mia = site.patient("Mia", "Maintenance", consent_contact=True, phone="+49 30 5550101")
+    services.record_assessment(site.db, mia.id, REFERENCE)
+    services.add_recall(site.db, mia.id, today, reason="maintenance after course")
+    errors: list[str] = []
+    page = _page(chromium, errors, viewport={"width": 1280, "height": 900})
+    page.goto(server + "/app/recall")
+    page.fill('input[name="username"]', "desk")
+    page.fill('input[name="password"]', PASSWORDS["desk"])
+    page.click('button[type="submit"]')
+    page.wait_for_url(server + "/app/recall")
+    row = page.locator("#recall-table tbody tr").first
+    assert "Mia Maintenance" in row.text_content()
+    assert "+49 30 5550101" in row.text_content()
+    row.locator('select[name="outcome"]').select_option("call_back")
+    row.locator('input[name="note"]').fill("after 5 pm")
+    row.locator("button", has_text="Log attempt").click()
+    page.wait_for_selector("text=Contact attempt logged")
+    assert "call back · after 5 pm" in page.locator("#recall-table").text_content()
+    _shot(page, "recall-worklist.png")
+
+    page.locator("#recall-table a", has_text="book").first.click()
+    page.fill('input[name="start"]', MONDAY.isoformat())
+    page.click('#booking-form button[type="submit"]')
+    page.wait_for_selector("#booking-result")
+    assert page.locator("#booking-result ol li").count() == 5
+    _shot(page, "frontdesk-booking-result.png")
+    page.goto(server + "/app/recall?show=closed")
+    assert "closed automatically when she booked" in page.locator("#recall-table").text_content()
+    _shot(page, "recall-closed.png")
+    assert errors == []
+    page.context.close()
+
+
+def test_unschedulable_course_books_nothing_then_the_alternative_on_request(
+    live: tuple[str, Clinic], chromium: Any
+) -> None:
+    """Bob is on leave through session 2's window: the panel says so; one click books the
+    alternative. The patient is found by name search."""
+    server, site = live
+    site.patient("Jane", "Doe")
+    errors: list[str] = []
+    page = _page(chromium, errors, viewport={"width": 1280, "height": 1100})
+    page.goto(server + "/app/consult")
+    page.fill('input[name="username"]', "prac")
+    page.fill('input[name="password"]', PASSWORDS["prac"])
+    page.click('button[type="submit"]')
+    page.wait_for_url(server + "/app/consult")
+    page.wait_for_selector('#bk-practitioner option:has-text("Bob Practitioner")', state="attached")
+    page.fill("#bk-search", "jane d")
+    page.click('#bk-results button:has-text("Jane Doe")')
+    assert "chosen: Jane Doe" in page.text_content("#bk-chosen")
+    page.fill("#bk-start", MONDAY.isoformat())
+    page.select_option("#bk-practitioner", label="Bob Practitioner")
+    page.click("#bk-submit")
+    page.wait_for_selector("#bk-error:not([hidden])")
+    message = page.text_content("#bk-error")
+    assert message.startswith("nothing was booked: session 2")
+    assert "leave" in message
+    assert (
+        services.appointments_between(
+            site.db, bs_local(MONDAY), bs_local(MONDAY + timedelta(days=400))
+        )
+        == []
+    )
+    page.locator("#booking-panel").screenshot(path=str(ARTIFACTS / "booking-panel-infeasible.png"))
+    page.click("#bk-overrun")
+    page.wait_for_selector("#bk-result:not([hidden])")
+    assert page.locator("#bk-sessions li").count() == 5
+    assert "Mon 05 May 2031" in page.text_content("#bk-sessions li:nth-child(2)")
+    page.locator("#booking-panel").screenshot(path=str(ARTIFACTS / "booking-panel-alternative.png"))
+    assert [e for e in errors if "409" not in e] == []
+    page.context.close()
+
+
+def bs_local(day: Any) -> Any:
+    from .booking_support import local
+
+    return local(day, 0)

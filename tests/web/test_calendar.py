@@ -1,0 +1,345 @@
+"""Calendar day/week views, moving an appointment with the re-plan shown first, missed, cancel."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from needleplan import services
+from needleplan.domain.records import AppointmentStatus
+
+from . import booking_support
+from .booking_support import MONDAY, Clinic, book_json, local, new_patient_body, signed_in
+from .conftest import TestClient, csrf_from
+
+# Fixtures shared with the other booking tests (a database-backed app and its client).
+backend = booking_support.backend
+site = booking_support.site
+web = booking_support.web
+
+
+def _book(web: TestClient, token: str, **extra: Any) -> dict[str, Any]:
+    response = book_json(web, token, new_patient_body(**extra))
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def _week(web: TestClient, **params: Any) -> str:
+    response = web.get("/app/calendar", params={"view": "week", **params})
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+def test_week_view_shows_patient_and_session_in_clinic_time(web: TestClient, site: Clinic) -> None:
+    token = signed_in(web, "prac")
+    data = _book(web, token)
+    page = _week(web, date=(MONDAY + timedelta(days=3)).isoformat())
+    assert "Nora Newcomer" in page
+    assert "session 1 of 5" in page
+    assert "10:00–11:00" in page  # Berlin wall clock, not UTC (09:00)
+    assert f'data-appointment="{data["sessions"][0]["appointment_id"]}"' in page
+    assert "Mon 03 Mar" in page
+    assert "Sun 09 Mar" in page
+
+
+def test_week_navigation_moves_by_a_week_and_day_view_by_a_day(
+    web: TestClient, site: Clinic
+) -> None:
+    signed_in(web, "desk")
+    page = _week(web, date=MONDAY.isoformat())
+    prev = re.search(r'href="([^"]+)" rel="prev"', page)
+    nxt = re.search(r'href="([^"]+)" rel="next"', page)
+    assert prev
+    assert "date=2031-02-24" in prev.group(1)
+    assert nxt
+    assert "date=2031-03-10" in nxt.group(1)
+    day = web.get("/app/calendar", params={"view": "day", "date": MONDAY.isoformat()}).text
+    assert "date=2031-03-04" in re.search(r'href="([^"]+)" rel="next"', day).group(1)  # type: ignore[union-attr]
+    assert day.count('class="cal-day') == 1
+
+
+def test_practitioner_filter_shows_only_her_appointments(web: TestClient, site: Clinic) -> None:
+    token = signed_in(web, "prac")
+    alice, bob = site.practitioners["Alice Practitioner"], site.practitioners["Bob Practitioner"]
+    _book(web, token, practitioner_id=str(alice))
+    assert "Nora Newcomer" in _week(web, date=MONDAY.isoformat(), practitioner=alice)
+    assert "Nora Newcomer" not in _week(web, date=MONDAY.isoformat(), practitioner=bob)
+    assert web.get("/app/calendar", params={"practitioner": 999}).status_code == 422
+    assert web.get("/app/calendar", params={"date": "soon"}).status_code == 422
+    assert web.get("/app/calendar", params={"view": "month"}).status_code == 422
+
+
+def test_front_desk_sees_no_clinical_notes(web: TestClient, site: Clinic) -> None:
+    jane = site.patient()
+    alice = site.practitioners["Alice Practitioner"]
+    services.book_appointment(
+        site.db,
+        jane.id,
+        (local(MONDAY, 14), local(MONDAY, 15), alice),
+        kind="review",
+        note="check erythema on left cheek",
+    )
+    signed_in(web, "desk")
+    page = _week(web, date=MONDAY.isoformat())
+    assert "Jane Doe" in page
+    assert "review" in page
+    assert "erythema" not in page
+    signed_in(web, "prac")
+    assert "erythema" in _week(web, date=MONDAY.isoformat())
+
+
+def _move_preview(web: TestClient, appointment_id: int, day: str, time: str, who: int) -> Any:
+    form = web.get(f"/app/appointments/{appointment_id}/move")
+    assert form.status_code == 200
+    return web.post(
+        f"/app/appointments/{appointment_id}/move",
+        data={"day": day, "time": time, "practitioner_id": who, "csrf_token": csrf_from(form.text)},
+    )
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_move_shows_the_replanned_course_before_saving_then_saves_all(
+    web: TestClient, site: Clinic
+) -> None:
+    token = signed_in(web, "prac")
+    data = _book(web, token)
+    second = data["sessions"][1]
+    alice = site.practitioners["Alice Practitioner"]
+    new_day = (MONDAY + timedelta(days=42)).isoformat()  # session 2 a week later
+    preview = _move_preview(web, second["appointment_id"], new_day, "11:00", alice)
+    assert preview.status_code == 200, preview.text
+    assert "Re-planned course (not saved yet)" in preview.text
+    moves = re.findall(r'name="move" value="([^"]+)"', preview.text)
+    assert len(moves) >= 2  # session 2 and the ones after it
+    assert moves[0].startswith(f"{second['appointment_id']}|{new_day}T11:00:00+02:00|")  # CEST
+    before = services.course_file(site.db, data["course_id"]).appointments
+    assert [a.start for a in before] == [
+        a.start for a in services.course_file(site.db, data["course_id"]).appointments
+    ], "the preview saved nothing"
+    confirm = web.post(
+        f"/app/appointments/{second['appointment_id']}/move/confirm",
+        data={"move": moves, "csrf_token": csrf_from(preview.text)},
+        follow_redirects=False,
+    )
+    assert confirm.status_code == 303
+    assert f"moved={len(moves)}" in confirm.headers["location"]
+    after = {a.id: a for a in services.course_file(site.db, data["course_id"]).appointments}
+    moved = after[second["appointment_id"]]
+    assert moved.start == local(MONDAY + timedelta(days=42), 11)
+    later = [a for a in after.values() if a.session_number and a.session_number > 2]
+    assert all(a.start >= moved.start + timedelta(days=28) for a in later)
+    page = web.get(confirm.headers["location"]).text
+    assert f"Moved {len(moves)} appointment" in page
+
+
+def test_move_far_beyond_the_window_shows_the_gap_cost_and_advice(
+    web: TestClient, site: Clinic
+) -> None:
+    token = signed_in(web, "prac")
+    data = _book(web, token)
+    second = data["sessions"][1]
+    late = (MONDAY + timedelta(days=35 + 120)).isoformat()
+    alice = site.practitioners["Alice Practitioner"]
+    preview = _move_preview(web, second["appointment_id"], late, "10:00", alice)
+    assert preview.status_code == 200, preview.text
+    assert "Gap before session 2" in preview.text
+    assert "beyond the 42-day window" in preview.text
+    assert "forecast median stays noticeable" in preview.text
+
+
+def test_move_into_a_taken_slot_is_refused_with_a_clear_message(
+    web: TestClient, site: Clinic
+) -> None:
+    token = signed_in(web, "prac")
+    data = _book(web, token)
+    other = site.patient("Olga", "Other")
+    bob = site.practitioners["Bob Practitioner"]
+    target = MONDAY + timedelta(days=36)
+    services.book_appointment(site.db, other.id, (local(target, 10), local(target, 11), bob))
+    second = data["sessions"][1]
+    preview = _move_preview(web, second["appointment_id"], target.isoformat(), "10:30", bob)
+    assert preview.status_code == 409
+    assert "cannot move" in preview.text
+    assert 'name="move"' not in preview.text
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_confirm_that_clashes_saves_nothing(web: TestClient, site: Clinic) -> None:
+    """Someone books the new time between preview and confirm: 409 and no appointment moves."""
+    token = signed_in(web, "prac")
+    data = _book(web, token)
+    second, third = data["sessions"][1], data["sessions"][2]
+    alice = site.practitioners["Alice Practitioner"]
+    day = MONDAY + timedelta(days=42)
+    preview = _move_preview(web, second["appointment_id"], day.isoformat(), "15:00", alice)
+    assert preview.status_code == 200, preview.text
+    moves = re.findall(r'name="move" value="([^"]+)"', preview.text)
+    other = site.patient("Olga", "Other")
+    services.book_appointment(site.db, other.id, (local(day, 15), local(day, 16), alice))
+    before = services.course_file(site.db, data["course_id"]).appointments
+    response = web.post(
+        f"/app/appointments/{second['appointment_id']}/move/confirm",
+        data={"move": moves, "csrf_token": csrf_from(preview.text)},
+    )
+    assert response.status_code == 409, response.text
+    assert "Nothing was moved" in response.text
+    assert services.course_file(site.db, data["course_id"]).appointments == before
+    assert third["appointment_id"] in {a.id for a in before}
+
+
+def test_moving_a_single_appointment_outside_a_course(web: TestClient, site: Clinic) -> None:
+    jane = site.patient()
+    bob = site.practitioners["Bob Practitioner"]
+    appt = services.book_appointment(
+        site.db, jane.id, (local(MONDAY, 9), local(MONDAY, 10), bob), kind="review"
+    )
+    signed_in(web, "desk")
+    preview = _move_preview(web, appt.id, MONDAY.isoformat(), "16:00", bob)
+    moves = re.findall(r'name="move" value="([^"]+)"', preview.text)
+    assert len(moves) == 1
+    web.post(
+        f"/app/appointments/{appt.id}/move/confirm",
+        data={"move": moves, "csrf_token": csrf_from(preview.text)},
+    )
+    assert (
+        services.appointments_between(site.db, local(MONDAY, 16), local(MONDAY, 17))[0].id
+        == appt.id
+    )
+
+
+def test_bad_move_input_is_422(web: TestClient, site: Clinic) -> None:
+    token = signed_in(web, "prac")
+    data = _book(web, token)
+    first = data["sessions"][0]["appointment_id"]
+    response = _move_preview(
+        web, first, "tomorrow", "10:00", site.practitioners["Alice Practitioner"]
+    )
+    assert response.status_code == 422
+    assert "day: must be a date" in response.text
+
+
+def test_mark_missed_and_cancel_from_the_calendar(web: TestClient, site: Clinic) -> None:
+    token = signed_in(web, "prac")
+    data = _book(web, token)
+    first, second = data["sessions"][0]["appointment_id"], data["sessions"][1]["appointment_id"]
+    page = _week(web, date=MONDAY.isoformat())
+    csrf = csrf_from(page)
+    here = f"/app/calendar?view=week&date={MONDAY.isoformat()}"
+    missed = web.post(
+        f"/app/appointments/{first}/missed",
+        data={"csrf_token": csrf, "next": here},
+        follow_redirects=False,
+    )
+    assert missed.status_code == 303
+    assert missed.headers["location"].endswith("done=missed")
+    cancelled = web.post(
+        f"/app/appointments/{second}/cancel",
+        data={"csrf_token": csrf, "reason": "patient ill", "next": "https://evil.example/"},
+        follow_redirects=False,
+    )
+    assert cancelled.headers["location"].startswith("/app/")  # no open redirect
+    statuses = {
+        a.id: a.status for a in services.course_file(site.db, data["course_id"]).appointments
+    }
+    assert statuses[first] is AppointmentStatus.MISSED
+    assert statuses[second] is AppointmentStatus.CANCELLED
+    again = web.post(f"/app/appointments/{second}/cancel", data={"csrf_token": csrf})
+    assert again.status_code == 409
+    assert "missed" in _week(web, date=MONDAY.isoformat())
+
+
+@pytest.mark.parametrize("action", ["missed", "cancel", "move", "move/confirm"])
+def test_calendar_posts_need_the_csrf_token(web: TestClient, site: Clinic, action: str) -> None:
+    token = signed_in(web, "prac")
+    data = _book(web, token)
+    first = data["sessions"][0]["appointment_id"]
+    response = web.post(f"/app/appointments/{first}/{action}", data={"move": "x"})
+    assert response.status_code == 403
+    assert (
+        services.course_file(site.db, data["course_id"]).appointments[0].status
+        is AppointmentStatus.BOOKED
+    )
+
+
+@pytest.mark.parametrize("username", ["admin", "prac", "desk"])
+def test_every_role_may_use_the_calendar(web: TestClient, username: str) -> None:
+    signed_in(web, username)
+    assert web.get("/app/calendar").status_code == 200
+
+
+def test_calendar_needs_a_sign_in(web: TestClient) -> None:
+    for path in ("/app/calendar", "/app/appointments/1/move"):
+        response = web.get(path, follow_redirects=False)
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/login")
+    response = web.post("/app/appointments/1/cancel", follow_redirects=False)
+    assert response.status_code == 303
+
+
+def test_a_single_appointment_cannot_move_outside_opening_hours(
+    web: TestClient, site: Clinic
+) -> None:
+    jane = site.patient()
+    bob = site.practitioners["Bob Practitioner"]
+    appt = services.book_appointment(
+        site.db, jane.id, (local(MONDAY, 9), local(MONDAY, 10), bob), kind="review"
+    )
+    signed_in(web, "desk")
+    sunday = (MONDAY + timedelta(days=6)).isoformat()
+    preview = _move_preview(web, appt.id, sunday, "10:00", bob)
+    assert preview.status_code == 409
+    evening = _move_preview(web, appt.id, MONDAY.isoformat(), "17:30", bob)
+    assert evening.status_code == 409
+    assert "is outside Bob Practitioner" in evening.text
+
+
+def test_course_with_a_practitioner_missing_from_the_clinic_file_moves_one_appointment(
+    web: TestClient, site: Clinic
+) -> None:
+    """Records may name someone the clinic file does not list (e.g. imported data): move only
+    that appointment, and say why the course is not re-planned."""
+    carol = services.add_practitioner(site.db, "Carol Elsewhere")
+    jane = site.patient()
+    booking = services.book_course(
+        site.db,
+        jane.id,
+        make_protocol_for_test(),
+        [
+            (
+                local(MONDAY + timedelta(days=35 * i), 10),
+                local(MONDAY + timedelta(days=35 * i), 11),
+                carol.id,
+            )
+            for i in range(3)
+        ],
+    )
+    signed_in(web, "prac")
+    first = booking.appointments[0]
+    preview = _move_preview(web, first.id, MONDAY.isoformat(), "15:00", carol.id)
+    assert preview.status_code == 200, preview.text
+    assert "Carol Elsewhere is not in the clinic calendar file" in preview.text
+    assert len(re.findall(r'name="move" value="([^"]+)"', preview.text)) == 1
+
+
+def make_protocol_for_test() -> Any:
+    from needleplan.domain import Area, IntRange, Protocol
+
+    return Protocol(
+        initial_sessions=3,
+        session_range=IntRange(min=2, max=5),
+        interval_days=IntRange(min=28, max=42),
+        maintenance_interval_months=IntRange(min=6, max=12),
+        difficult_case=False,
+        blocked=False,
+        block_reasons=[],
+        areas=[Area.FULL_FACE],
+        guideline_version="test-1",
+    )

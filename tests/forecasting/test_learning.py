@@ -218,3 +218,50 @@ def test_custom_links_change_the_reading() -> None:
         posterior_z(reference(), SERIES, obs, links=noisy).sd
         > posterior_z(reference(), SERIES, obs).sd
     )
+
+
+def _improvement_on(day: float) -> tuple[np.ndarray, np.ndarray]:
+    """The model's improvement on ``day`` on a fine z grid (for interpolation in quadrature)."""
+    from needleplan.forecasting.chain import curve_inputs
+    from needleplan.forecasting.models import improvement
+    from needleplan.forecasting.params import default_params
+
+    zs = np.linspace(-6, 6, 6001)
+    inputs = curve_inputs(reference(), np.asarray(SERIES), zs, default_params())
+    return zs, improvement(np.array([day]), inputs)[:, 0]
+
+
+def test_grid_posterior_matches_direct_integration() -> None:
+    """Grid posterior mean and sd match quadrature (adaptive in z, fine trapezoid in baseline)."""
+    from scipy.integrate import quad
+    from scipy.stats import norm
+
+    from needleplan.forecasting.observation import baseline_prior, latent_mean, log_likelihood
+
+    a = reference()
+    gais, lax = DEFAULT_LINKS[GAIS], DEFAULT_LINKS[S.LAXITY_GRADE]
+    b0, tau = baseline_prior(lax, a)
+    obs = [
+        Observation(GAIS, 2.0, 200.0),
+        Observation(S.LAXITY_GRADE, 2.5, -1.0),
+        Observation(S.LAXITY_GRADE, 1.5, 200.0),
+    ]
+
+    zs, imp = _improvement_on(200.0)
+    bs = np.linspace(b0 - 7 * tau, b0 + 7 * tau, 4001)
+
+    def joint(z: float) -> float:
+        i = float(np.interp(z, zs, imp))
+        p = float(np.exp(log_likelihood(gais, 2.0, latent_mean(gais, i, 4.0))))
+
+        pre = np.exp(log_likelihood(lax, 2.5, bs))
+        post = np.exp(log_likelihood(lax, 1.5, latent_mean(lax, i, bs)))
+        over_b = float(np.trapezoid(norm.pdf(bs, b0, tau) * pre * post, bs))
+        return float(norm.pdf(z)) * p * over_b
+
+    mass = quad(joint, -6, 6, limit=200)[0]
+    mean = quad(lambda z: z * joint(z), -6, 6, limit=200)[0] / mass
+    var = quad(lambda z: (z - mean) ** 2 * joint(z), -6, 6, limit=200)[0] / mass
+    post = posterior_z(a, SERIES, obs)
+    assert post.mean == pytest.approx(mean, abs=2e-3)
+    assert post.sd == pytest.approx(np.sqrt(var), abs=2e-3)

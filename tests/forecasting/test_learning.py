@@ -265,3 +265,34 @@ def test_grid_posterior_matches_direct_integration() -> None:
     post = posterior_z(a, SERIES, obs)
     assert post.mean == pytest.approx(mean, abs=2e-3)
     assert post.sd == pytest.approx(np.sqrt(var), abs=2e-3)
+
+
+def test_observations_from_records_date_days_from_the_first_session() -> None:
+    """Days count calendar dates from her first session; the area keys an absolute scale's baseline."""
+    from datetime import UTC, date, datetime
+
+    from needleplan.domain.records import Measurement
+    from needleplan.forecasting.learning import observations_from
+
+    rows = [
+        Measurement(
+            id=1,
+            patient_id=1,
+            scale=S.LAXITY_GRADE,
+            value=2.5,
+            measured_at=datetime(2030, 3, 1, 9, tzinfo=UTC),
+            area="neck",
+        ),
+        Measurement(
+            id=2,
+            patient_id=1,
+            scale=GAIS,
+            value=3,
+            measured_at=datetime(2030, 5, 30, 17, tzinfo=UTC),
+        ),
+    ]
+    obs = observations_from(rows, date(2030, 3, 2))
+    assert obs == [
+        Observation(S.LAXITY_GRADE, 2.5, -1.0, "neck"),
+        Observation(GAIS, 3.0, 89.0, ""),
+    ]

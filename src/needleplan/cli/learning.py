@@ -127,7 +127,7 @@ def register(app: typer.Typer) -> None:
             None, "--clinic", help="Clinic TOML for the recall threshold (default: bundled)."
         ),
         years: float | None = typer.Option(
-            None, "--years", help="Horizon [years] (default: at least 10, at most 15)."
+            None, "--years", help="Horizon in years (default: at least 10, at most 15)."
         ),
         draws: int = typer.Option(1000, "--draws", help="Population draws for the band."),
         seed: int = typer.Option(0, "--seed", help="Random seed (reproducible)."),

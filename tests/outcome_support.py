@@ -1,0 +1,119 @@
+"""Helpers for the outcome-learning tests: patients whose measurements come from a known ``z``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from needleplan.domain import Assessment, parse_assessment
+from needleplan.domain.records import MeasurementScale
+from needleplan.forecasting.chain import curve_inputs
+from needleplan.forecasting.learning import Observation
+from needleplan.forecasting.models import improvement
+from needleplan.forecasting.observation import DEFAULT_LINKS, baseline_prior, simulate
+from needleplan.forecasting.params import default_params
+
+SERIES = (0.0, 35.0, 70.0, 105.0, 140.0)
+MONTHLY = tuple(float(d) for d in range(30, 721, 30))
+ALL_SCALES = tuple(MeasurementScale)
+
+
+def reference(**kw: Any) -> Assessment:
+    return parse_assessment({"age": 50, "severity": "moderate", "areas": ["full_face"], **kw})
+
+
+def simulate_observations(
+    assessment: Assessment,
+    z: float,
+    rng: np.random.Generator,
+    *,
+    sessions: Sequence[float] = SERIES,
+    days: Sequence[float] = MONTHLY,
+    scales: Sequence[MeasurementScale] = ALL_SCALES,
+) -> list[Observation]:
+    """Measurements of a patient with random effect ``z`` drawn through the observation model.
+
+    Absolute scales get a pre-treatment value drawn from their prior and one measurement of it
+    the day before the first session.
+    """
+    d = np.asarray(days, dtype=np.float64)
+    imp = improvement(d, curve_inputs(assessment, np.asarray(sessions), [z], default_params()))[0]
+    out: list[Observation] = []
+    for scale in scales:
+        link = DEFAULT_LINKS[scale]
+        b0, tau = baseline_prior(link, assessment)
+        b = b0 + tau * rng.standard_normal()
+        if not link.relative:
+            pre = simulate(link, np.zeros(1), b, rng)
+            out.append(Observation(scale, float(pre[0]), -1.0))
+        values = simulate(link, imp, b, rng)
+        out += [Observation(scale, float(v), float(t)) for v, t in zip(values, d, strict=True)]
+    return out
+
+
+def add_patient_with_outcomes(
+    db: Any,
+    practitioner_id: int,
+    *,
+    z: float,
+    seed: int,
+    name: str = "Pat",
+    start: datetime = datetime(2024, 1, 8, 10, 0, tzinfo=UTC),
+    sessions: Sequence[float] = (0.0, 35.0, 70.0),
+    days: Sequence[float] = (60.0, 120.0, 180.0, 270.0, 360.0),
+    scales: Sequence[MeasurementScale] = (MeasurementScale.GAIS, MeasurementScale.SATISFACTION),
+    course_protocol: Any = None,
+) -> Any:
+    """Register a patient, her assessment, sessions and measurements simulated from ``z``."""
+    from needleplan import services
+
+    patient = services.register_patient(
+        db, {"given_name": name, "family_name": "Outcome", "birth_date": "1974-03-01"}
+    )
+    assessment = reference()
+    record = services.record_assessment(
+        db, patient.id, assessment.model_dump(mode="json"), assessed_at=start - timedelta(days=7)
+    )
+    session = {
+        "areas": ["full_face"],
+        "device": "pen",
+        "needle_depth_mm": {"full_face": 1.5},
+        "passes": 2,
+        "practitioner_id": practitioner_id,
+    }
+    if course_protocol is not None:
+        booking = services.book_course(
+            db,
+            patient.id,
+            course_protocol,
+            [
+                (start + timedelta(days=d), start + timedelta(days=d, minutes=45), practitioner_id)
+                for d in sessions
+            ],
+            assessment_id=record.id,
+        )
+        for appt in booking.appointments:
+            services.record_session(
+                db, {**session, "performed_at": appt.start.isoformat()}, appointment_id=appt.id
+            )
+    else:
+        for d in sessions:
+            when = (start + timedelta(days=d)).isoformat()
+            services.record_session(db, {**session, "performed_at": when}, patient_id=patient.id)
+    obs = simulate_observations(
+        assessment, z, np.random.default_rng(seed), sessions=sessions, days=days, scales=scales
+    )
+    for o in obs:
+        services.record_measurement(
+            db,
+            patient.id,
+            {
+                "scale": o.scale.value,
+                "value": o.value,
+                "measured_at": (start + timedelta(days=o.day, hours=1)).isoformat(),
+            },
+        )
+    return patient

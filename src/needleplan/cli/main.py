@@ -94,6 +94,7 @@ def _register_commands() -> None:
     # Each command module adds its commands to ``app`` (one import + register line each).
     from needleplan.cli import consult as _consult
     from needleplan.cli import forecast as _forecast
+    from needleplan.cli import interop as _interop
     from needleplan.cli import plan as _plan
     from needleplan.cli import records as _records
     from needleplan.cli import schedule as _schedule
@@ -105,6 +106,7 @@ def _register_commands() -> None:
     _forecast.register(app)
     _records.register(app)
     _serve.register(app)
+    _interop.register(app)
 
 
 _register_commands()

@@ -492,7 +492,7 @@ def observation_resource(ctx: _Context, measurement: Measurement) -> Observation
 def _entry(resource: Resource) -> dict[str, Any]:
     return {
         "fullUrl": f"urn:uuid:{resource.id}",
-        "resource": json.loads(resource.model_dump_json()),
+        "resource": resource,  # already validated; pydantic does not validate it again
     }
 
 

@@ -294,9 +294,16 @@ def _lasts(label: str, result: ForecastResult) -> str:
 
 @dataclass(frozen=True)
 class Section:
+    """One titled block: an optional lead paragraph, then paragraphs or bullet points."""
+
     title: str
     paragraphs: tuple[str, ...]
     bullets: bool = False
+    lead: str = ""
+
+    @property
+    def text(self) -> str:
+        return "\n".join([self.title, *([self.lead] if self.lead else []), *self.paragraphs])
 
 
 def handout_sections(handout: Handout) -> list[Section]:
@@ -333,7 +340,7 @@ def handout_sections(handout: Handout) -> list[Section]:
             intro = f"You have had {handout.sessions_done} session(s) so far. " + intro
         if not lines:
             lines = ["No further sessions are booked yet: please ask the front desk."]
-        sections.append(Section("Your appointments", (intro, *lines), bullets=False))
+        sections.append(Section("Your appointments", tuple(lines), bullets=True, lead=intro))
     sections.append(
         Section(
             "How long results last",
@@ -415,7 +422,7 @@ def render_handout(handout: Handout, path: str | Path | None = None) -> bytes:
     pdf.set_font("DejaVu", "B", 18)
     title = "Your microneedling plan"
     if handout.patient_name:
-        title += f" - {handout.patient_name}"
+        title += f" \u2013 {handout.patient_name}"
     pdf.multi_cell(0, 9, title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font("DejaVu", "", 9)
     pdf.set_text_color(90, 90, 90)
@@ -432,18 +439,7 @@ def render_handout(handout: Handout, path: str | Path | None = None) -> bytes:
         for section in handout_sections(handout):
             _section(pdf, section)
             if section.title == "How long results last":
-                width = pdf.epw
-                height = width * 5.6 / 10.0
-                if pdf.get_y() + height > pdf.page_break_trigger:
-                    pdf.add_page()
-                pdf.image(
-                    str(chart),
-                    x=pdf.l_margin,
-                    w=width,
-                    h=height,
-                    alt_text="Forecast of skin firmness over the years",
-                )
-                pdf.ln(2)
+                _chart(pdf, chart)
     data = bytes(pdf.output())
     if path is not None:
         out = Path(path)
@@ -452,8 +448,29 @@ def render_handout(handout: Handout, path: str | Path | None = None) -> bytes:
     return data
 
 
+LINE = 5.5  # text line height [mm]
+BULLET = 5.0  # bullet column width [mm]
+
+
+def _para_height(pdf: FPDF, text: str, width: float) -> float:
+    lines = pdf.multi_cell(width, LINE, text, align="L", dry_run=True, output="LINES")
+    return LINE * len(lines) + 0.8 if isinstance(lines, list) else LINE
+
+
+def _section_height(pdf: FPDF, section: Section) -> float:
+    pdf.set_font("DejaVu", "", 10.5)
+    width = pdf.epw - (BULLET if section.bullets else 0.0)
+    body = sum(_para_height(pdf, t, width) for t in section.paragraphs)
+    if section.lead:
+        body += _para_height(pdf, section.lead, pdf.epw)
+    return 9.0 + body
+
+
 def _section(pdf: FPDF, section: Section) -> None:
-    if pdf.get_y() + 20 > pdf.page_break_trigger:
+    """Draw one section; a short section that does not fit starts on a new page."""
+    needed = _section_height(pdf, section)
+    room = pdf.page_break_trigger - pdf.get_y()
+    if needed > room and (needed < 0.5 * pdf.eph or room < 30):
         pdf.add_page()
     pdf.ln(2)
     pdf.set_font("DejaVu", "B", 13)
@@ -461,14 +478,35 @@ def _section(pdf: FPDF, section: Section) -> None:
     pdf.cell(0, 7, section.title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_text_color(0, 0, 0)
     pdf.set_font("DejaVu", "", 10.5)
+    if section.lead:
+        pdf.multi_cell(0, LINE, section.lead, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.ln(0.8)
     for text in section.paragraphs:
         if section.bullets:
             pdf.set_x(pdf.l_margin)
-            pdf.cell(5, 5.5, "•")
-            pdf.multi_cell(0, 5.5, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        else:
-            pdf.multi_cell(0, 5.5, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            pdf.cell(BULLET, LINE, "\u2022")
+        pdf.multi_cell(0, LINE, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.ln(0.8)
+
+
+def _chart(pdf: FPDF, chart: Path) -> None:
+    """The chart at full text width, shrunk to at least 75 % to fit the page, else on the next."""
+    width = pdf.epw
+    height = width * 5.6 / 10.0
+    room = pdf.page_break_trigger - pdf.get_y() - 2
+    if room < height:
+        if room >= 0.75 * height:
+            height, width = room, room * 10.0 / 5.6
+        else:
+            pdf.add_page()
+    pdf.image(
+        str(chart),
+        x=pdf.l_margin + (pdf.epw - width) / 2,
+        w=width,
+        h=height,
+        alt_text="Forecast of skin firmness over the years",
+    )
+    pdf.ln(2)
 
 
 def page_count(data: bytes) -> int:

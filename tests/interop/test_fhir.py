@@ -225,8 +225,10 @@ def test_appointments_keep_times_status_and_the_clinic_offset(record: Record) ->
     }
     first, second = record.booking.appointments
     a1, a2 = by_id[str(first.id)], by_id[str(second.id)]
-    assert a1.status == "fulfilled" and a2.status == "booked"
-    assert a1.start == first.start and a1.end == first.end
+    assert a1.status == "fulfilled"
+    assert a2.status == "booked"
+    assert a1.start == first.start
+    assert a1.end == first.end
     assert a2.start == second.start
     assert raw[str(first.id)]["start"] == "2031-06-02T09:00:00+01:00"  # London summer time
     assert a1.minutesDuration == 45
@@ -288,7 +290,9 @@ def test_observations_map_scale_value_unit_time_and_context(record: Record) -> N
     assert gais.category[0].coding[0].code == "exam"
     assert float(r2.valueQuantity.value) == pytest.approx(0.63)
     assert (r2.valueQuantity.unit, r2.valueQuantity.code) == ("ratio", "1")
-    assert r2.performer is None and r2.bodySite is None and r2.basedOn is None
+    assert r2.performer is None
+    assert r2.bodySite is None
+    assert r2.basedOn is None
 
 
 def test_missing_patient_is_not_found(clinic: Any) -> None:

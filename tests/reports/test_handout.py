@@ -67,14 +67,17 @@ def test_reasons_are_plain_words_without_scores_or_citations() -> None:
     joined = " ".join(reasons)
     assert "Smoking degrades collagen and slows healing." in reasons
     assert "[seed" not in joined
-    assert "retention risk" not in joined and "score" not in joined
+    assert "retention risk" not in joined
+    assert "score" not in joined
     assert "Areas to treat: cheeks, neck." in joined
 
 
 def test_blocked_assessment_has_no_handout() -> None:
-    pregnant = reference_assessment().model_copy(update={"contraindications": ["pregnancy"]})
+    pregnant = parse_assessment(
+        {**reference_assessment().model_dump(mode="json"), "contraindications": ["pregnancy"]}
+    )
     with pytest.raises(BlockedError):
-        handout_for_assessment(parse_assessment(pregnant.model_dump()), clinic_name="C")
+        handout_for_assessment(pregnant, clinic_name="C")
 
 
 def test_pdf_is_a_pdf_with_pages_chart_and_embedded_unicode_font(tmp_path: Path) -> None:

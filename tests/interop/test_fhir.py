@@ -295,6 +295,16 @@ def test_observations_map_scale_value_unit_time_and_context(record: Record) -> N
     assert r2.basedOn is None
 
 
+def test_database_without_clinic_row_exports_in_utc(db: Any) -> None:
+    """Patients registered before any clinic row: the default clinic identity and UTC."""
+    patient = services.register_patient(
+        db, {"given_name": "Ann", "family_name": "Lee", "birth_date": "1980-01-01"}
+    )
+    bundle = patient_bundle(db, patient.id)
+    expected = f"urn:uuid:{record_uuid('needleplan clinic', 'patient', patient.id)}"
+    assert [e["fullUrl"] for e in bundle["entry"]] == [expected]
+
+
 def test_missing_patient_is_not_found(clinic: Any) -> None:
     with pytest.raises(NotFoundError):
         patient_bundle(clinic.db, 9999)

@@ -54,7 +54,6 @@ from needleplan.domain.records import (
     Practitioner,
     Sex,
 )
-from needleplan.exceptions import NotFoundError
 from needleplan.storage import Database
 
 BASE = "https://needleplan.org/fhir"
@@ -77,6 +76,8 @@ EXT_DEVICE = f"{BASE}/StructureDefinition/device"
 EXT_PRODUCT = f"{BASE}/StructureDefinition/product"
 EXT_LOT = f"{BASE}/StructureDefinition/lot"
 EXT_SESSION_NUMBER = f"{BASE}/StructureDefinition/session-number"
+
+DEFAULT_CLINIC = ("needleplan clinic", "UTC")
 
 NAMESPACE = uuid.UUID("5d0c3f2e-8a57-5b8e-9c1d-6e0f4a3b2c19")
 """The UUID 5 namespace of needleplan record identities (fixed forever)."""
@@ -524,9 +525,9 @@ def patient_bundle(db: Database, patient_id: int) -> dict[str, Any]:
     with db.transaction() as uow:
         clinic = uow.clinics.first()
         staff = {p.id: p for p in uow.clinics.practitioners()}
-    if clinic is None:  # a patient exists, so the clinic row does too
-        raise NotFoundError("this database has no clinic")
-    ctx = _Context(clinic.name, clinic.timezone, patient_id)
+    # A database with patients but no clinic row yet uses the defaults ensure_clinic would store.
+    name, zone = (clinic.name, clinic.timezone) if clinic is not None else DEFAULT_CLINIC
+    ctx = _Context(name, zone, patient_id)
     named: set[int] = set()
     named.update(a.practitioner_id for a in record.appointments)
     named.update(s.practitioner_id for s in record.sessions)

@@ -157,7 +157,7 @@ def test_patient_handout_lists_booked_visits_in_clinic_time(clinic: Any, protoco
     assert [v.session_number for v in h.visits] == [2, 3]
     assert h.visits[0].start.utcoffset() == timedelta(hours=1)
     section = next(s for s in handout_sections(h) if s.title == "Your appointments")
-    assert "You have had 1 session(s) so far" in section.lead
+    assert "You have had 1 session so far" in section.lead
     assert "(Europe/London)" in section.lead
     assert section.paragraphs[0] == "Monday 7 July 2031, 09:00: session 2 with Alice Practitioner"
     data = render_handout(h)

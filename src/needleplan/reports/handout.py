@@ -337,7 +337,8 @@ def handout_sections(handout: Handout) -> list[Section]:
         ]
         intro = f"Times are local clinic time ({handout.timezone})."
         if handout.sessions_done:
-            intro = f"You have had {handout.sessions_done} session(s) so far. " + intro
+            done = handout.sessions_done
+            intro = f"You have had {done} session{'s' if done != 1 else ''} so far. " + intro
         if not lines:
             lines = ["No further sessions are booked yet: please ask the front desk."]
         sections.append(Section("Your appointments", tuple(lines), bullets=True, lead=intro))

@@ -94,6 +94,7 @@ def _register_commands() -> None:
     # Each command module adds its commands to ``app`` (one import + register line each).
     from needleplan.cli import consult as _consult
     from needleplan.cli import forecast as _forecast
+    from needleplan.cli import interop as _interop
     from needleplan.cli import learning as _learning
     from needleplan.cli import plan as _plan
     from needleplan.cli import records as _records
@@ -107,6 +108,7 @@ def _register_commands() -> None:
     _records.register(app)
     _serve.register(app)
     _learning.register(app)
+    _interop.register(app)
 
 
 _register_commands()

@@ -1,0 +1,530 @@
+"""A patient handout (PDF): the plan in plain words, her dates, the forecast chart and aftercare.
+
+Two steps keep the content testable without reading PDFs:
+
+1. :func:`handout_for_assessment` / :func:`handout_for_patient` gather a :class:`Handout` (the
+   clinic, her name, the protocol, the booked visits and the forecasts);
+2. :func:`handout_sections` turns it into plain-text sections and :func:`render_handout` lays
+   those out with fpdf2, embedding the forecast chart drawn by
+   :func:`needleplan.reports.charts.plot_forecast`.
+
+Text is set in DejaVu Sans (the TTF matplotlib ships), so accented names print correctly.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+import matplotlib
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+
+from needleplan import DISCLAIMER
+from needleplan.domain.assessment import Assessment
+from needleplan.domain.protocol import Protocol
+from needleplan.domain.records import AppointmentStatus, CourseStatus
+from needleplan.exceptions import BlockedError, StateError
+from needleplan.forecasting.chain import ForecastResult, forecast, series_days
+from needleplan.guideline import Guideline, make_protocol
+
+if TYPE_CHECKING:
+    from needleplan.scheduling import ClinicConfig
+    from needleplan.storage import Database
+
+FORECAST_YEARS = 6.0
+"""Horizon of the handout chart [years]: long enough to show the series fading without upkeep."""
+
+AFTERCARE = (
+    "Your skin may look pink, feel warm or tight for one to three days, like a mild sunburn. "
+    "This is the normal start of the repair that firms the skin.",
+    "For the first 24 hours, leave the treated skin bare: no make-up, no perfumed products and "
+    "no exfoliating acids or retinoids. Your practitioner may give you a plain moisturiser.",
+    "Wash gently with lukewarm water and a mild cleanser, and pat dry with a clean towel. "
+    "Do not rub, scrub or pick at flaking skin.",
+    "Stay out of strong sun for the first days and use a broad-spectrum sunscreen (SPF 30 or "
+    "more) every day. Sun protection also helps the results last longer.",
+    "For two days, skip saunas, swimming pools and hard exercise that makes you sweat a lot.",
+    "Wait about a week before restarting retinoids, acids or other strong skincare.",
+    "Call the clinic if redness or swelling gets worse after the third day, if you see pus, or "
+    "if you have a fever.",
+)
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One booked visit, in the clinic's time zone."""
+
+    start: datetime
+    end: datetime
+    practitioner: str
+    session_number: int | None
+    kind: str
+
+
+@dataclass(frozen=True)
+class Handout:
+    """Everything the handout shows."""
+
+    clinic_name: str
+    patient_name: str | None
+    timezone: str
+    protocol: Protocol
+    scenarios: tuple[tuple[str, ForecastResult], ...]
+    visits: tuple[Visit, ...] = ()
+    sessions_done: int = 0
+    issued: date | None = None
+
+
+def _forecasts(
+    assessment: Assessment, protocol: Protocol, *, draws: int, seed: int
+) -> tuple[tuple[str, ForecastResult], ...]:
+    """The series without maintenance, and with maintenance in the middle of its window."""
+    n = protocol.initial_sessions
+    interval = protocol.recommended_interval_days
+    months = round(protocol.maintenance_interval_months.mid)
+    plain = forecast(
+        assessment,
+        series_days(n, interval, years=FORECAST_YEARS),
+        years=FORECAST_YEARS,
+        draws=draws,
+        seed=seed,
+        n_initial=n,
+    )
+    upkeep = forecast(
+        assessment,
+        series_days(n, interval, maintenance_months=months, years=FORECAST_YEARS),
+        years=FORECAST_YEARS,
+        draws=draws,
+        seed=seed,
+        n_initial=n,
+    )
+    return (
+        (f"{n} sessions, no maintenance", plain),
+        (f"{n} sessions + maintenance every {months} months", upkeep),
+    )
+
+
+def _usable(protocol: Protocol) -> Protocol:
+    if protocol.blocked or protocol.initial_sessions < 1:
+        raise BlockedError(protocol.block_reasons or ["the protocol recommends no sessions"])
+    return protocol
+
+
+def handout_for_assessment(
+    assessment: Assessment,
+    *,
+    clinic_name: str,
+    patient_name: str | None = None,
+    timezone: str = "UTC",
+    guideline: Guideline | None = None,
+    issued: date | None = None,
+    draws: int = 1000,
+    seed: int = 0,
+) -> Handout:
+    """A handout for a consultation without stored records (no booked dates).
+
+    Raises
+    ------
+    BlockedError
+        when a contraindication blocks treatment.
+    """
+    protocol = _usable(make_protocol(assessment, guideline))
+    return Handout(
+        clinic_name=clinic_name,
+        patient_name=patient_name,
+        timezone=timezone,
+        protocol=protocol,
+        scenarios=_forecasts(assessment, protocol, draws=draws, seed=seed),
+        issued=issued,
+    )
+
+
+def handout_for_patient(
+    db: Database,
+    patient_id: int,
+    *,
+    clinic: ClinicConfig | None = None,
+    guideline: Guideline | None = None,
+    issued: date | None = None,
+    draws: int = 1000,
+    seed: int = 0,
+) -> Handout:
+    """A handout for a stored patient: her latest assessment, open course and booked dates.
+
+    The plan is the open (planned or active) course's protocol snapshot when she has one, else the
+    guideline's protocol for her latest assessment. The clinic name and time zone come from
+    ``clinic`` when given, else from the database.
+
+    Raises
+    ------
+    NotFoundError
+        no such patient.
+    StateError
+        she has no assessment yet.
+    BlockedError
+        a contraindication blocks treatment.
+    """
+    from needleplan import services
+
+    record = services.patient_file(db, patient_id)
+    if not record.assessments:
+        raise StateError(
+            f"patient {record.patient.mrn} has no assessment; record one before printing a handout"
+        )
+    latest = max(record.assessments, key=lambda r: (r.assessed_at, r.id))
+    with db.transaction() as uow:
+        stored_clinic = uow.clinics.first()
+        names = {p.id: p.name for p in uow.clinics.practitioners()}
+    clinic_name = (
+        clinic.name
+        if clinic is not None
+        else (stored_clinic.name if stored_clinic is not None else "needleplan clinic")
+    )
+    tz_name = (
+        clinic.timezone
+        if clinic is not None
+        else (stored_clinic.timezone if stored_clinic is not None else "UTC")
+    )
+    open_courses = [
+        c for c in record.courses if c.status in (CourseStatus.PLANNED, CourseStatus.ACTIVE)
+    ]
+    visits: tuple[Visit, ...] = ()
+    done = 0
+    if open_courses:
+        course = max(open_courses, key=lambda c: (c.created_at, c.id))
+        protocol = _usable(course.protocol)
+        tz = ZoneInfo(tz_name)
+        mine = [a for a in record.appointments if a.course_id == course.id]
+        visits = tuple(
+            Visit(
+                start=a.start.astimezone(tz),
+                end=a.end.astimezone(tz),
+                practitioner=names.get(a.practitioner_id, f"practitioner {a.practitioner_id}"),
+                session_number=a.session_number,
+                kind=a.kind.value,
+            )
+            for a in sorted(mine, key=lambda a: a.start)
+            if a.status is AppointmentStatus.BOOKED
+        )
+        done = sum(1 for a in mine if a.status is AppointmentStatus.PERFORMED)
+    else:
+        protocol = _usable(make_protocol(latest.assessment, guideline))
+    return Handout(
+        clinic_name=clinic_name,
+        patient_name=record.patient.display_name,
+        timezone=tz_name,
+        protocol=protocol,
+        scenarios=_forecasts(latest.assessment, protocol, draws=draws, seed=seed),
+        visits=visits,
+        sessions_done=done,
+        issued=issued,
+    )
+
+
+# --------------------------------------------------------------------------- plain words
+
+_CITATION = re.compile(r"\s*\[[a-z0-9-]+\](,\s*\[[a-z0-9-]+\])*")
+
+
+def _words(value: str) -> str:
+    return value.replace("_", " ")
+
+
+def plain_reasons(protocol: Protocol) -> list[str]:
+    """The protocol's rationale as sentences a patient understands (no scores, no citations)."""
+    out: list[str] = []
+    for item in protocol.rationale:
+        factor, effect = item.factor, item.effect
+        if factor.startswith("severity:"):
+            level = factor.split(":", 1)[1].split("(")[0].strip()
+            out.append(
+                f"Your skin's looseness is {level}; this sets the starting number of sessions."
+            )
+        elif factor.startswith("areas:"):
+            areas = _words(factor.split(":", 1)[1].strip())
+            out.append(f"Areas to treat: {areas}. Larger or more areas need more sessions.")
+        elif factor.startswith("goal:"):
+            goal = _words(factor.split(":", 1)[1].strip())
+            out.append(f"Your goal ({goal}) changes how many sessions make sense.")
+        elif factor == "difficult case":
+            out.append(
+                "Several things slow your skin's response, so the plan has more sessions, "
+                "closer together."
+            )
+        elif factor == "maintenance":
+            if "shorter window" in effect:
+                out.append(
+                    "Some of your factors make results fade sooner, so maintenance comes "
+                    "earlier than usual."
+                )
+        elif factor == "tier bounds":
+            continue
+        else:
+            reason = effect.split(": ", 1)[1] if ": " in effect else effect
+            out.append(_CITATION.sub("", reason).strip())
+    return out
+
+
+def _day(value: datetime) -> str:
+    return f"{value:%A} {value.day} {value:%B %Y}, {value:%H:%M}"
+
+
+def _lasts(label: str, result: ForecastResult) -> str:
+    m = result.milestones
+    band = m.noticeable_months_after_last_initial
+    if m.peak_improvement < result.noticeable_threshold:
+        return f"{label}: a typical patient like you would not see a noticeable firming."
+    if m.noticeable_censored:
+        return (
+            f"{label}: a typical patient like you still sees a noticeable difference at the end "
+            f"of the chart ({result.years:g} years)."
+        )
+    return (
+        f"{label}: a typical patient like you sees a noticeable difference for about "
+        f"{band.median:.0f} months after the last session of the series (8 in 10 patients "
+        f"like you: {band.p10:.0f} to {band.p90:.0f} months)."
+    )
+
+
+@dataclass(frozen=True)
+class Section:
+    """One titled block: an optional lead paragraph, then paragraphs or bullet points."""
+
+    title: str
+    paragraphs: tuple[str, ...]
+    bullets: bool = False
+    lead: str = ""
+
+    @property
+    def text(self) -> str:
+        return "\n".join([self.title, *([self.lead] if self.lead else []), *self.paragraphs])
+
+
+def handout_sections(handout: Handout) -> list[Section]:
+    """The handout's text, section by section (the chart goes after "How long results last")."""
+    p = handout.protocol
+    areas = ", ".join(_words(a.value) for a in p.areas)
+    m = p.maintenance_interval_months
+    plan = [
+        f"We suggest {p.initial_sessions} microneedling sessions for: {areas} "
+        f"(a range of {p.session_range.min} to {p.session_range.max} is usual for skin like "
+        f"yours).",
+        f"Sessions are {p.interval_days.min} to {p.interval_days.max} days apart, about "
+        f"{p.recommended_interval_days} days. The gap gives your skin time to build new collagen "
+        f"before the next session.",
+        f"After the series, one maintenance session every {m.min} to {m.max} months keeps the "
+        f"results for longer.",
+    ]
+    sections = [
+        Section("Your treatment plan", tuple(plan)),
+        Section("Why this plan", tuple(plain_reasons(p)), bullets=True),
+    ]
+    if handout.visits or handout.sessions_done:
+        lines = [
+            (
+                f"{_day(v.start)}: session {v.session_number}"
+                if v.session_number is not None
+                else f"{_day(v.start)}: {v.kind}"
+            )
+            + f" with {v.practitioner}"
+            for v in handout.visits
+        ]
+        intro = f"Times are local clinic time ({handout.timezone})."
+        if handout.sessions_done:
+            done = handout.sessions_done
+            intro = f"You have had {done} session{'s' if done != 1 else ''} so far. " + intro
+        if not lines:
+            lines = ["No further sessions are booked yet: please ask the front desk."]
+        sections.append(Section("Your appointments", tuple(lines), bullets=True, lead=intro))
+    sections.append(
+        Section(
+            "How long results last",
+            (
+                "The chart shows how much firmer your skin is expected to be, compared with "
+                "before treatment, for patients like you. Results build for a few months after "
+                "the last session, then slowly fade as the skin keeps ageing.",
+                *(_lasts(label, result) for label, result in handout.scenarios),
+            ),
+        )
+    )
+    if p.milestones:
+        sections.append(Section("What to expect", tuple(p.milestones), bullets=True))
+    sections.append(Section("Looking after your skin", AFTERCARE, bullets=True))
+    sections.append(
+        Section(
+            "Please note",
+            (
+                "These figures are estimates for patients like you, not a promise: your own "
+                "result may be better or worse. Your practitioner will review the plan at each "
+                "visit.",
+                DISCLAIMER,
+            ),
+        )
+    )
+    return sections
+
+
+# --------------------------------------------------------------------------- PDF
+
+
+def _font_dir() -> Path:
+    return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+
+
+class _HandoutPDF(FPDF):
+    footer_text = ""
+
+    def footer(self) -> None:
+        self.set_y(-14)
+        self.set_font("DejaVu", "", 7)
+        self.set_text_color(110, 110, 110)
+        self.multi_cell(0, 3.5, f"{self.footer_text}   Page {self.page_no()}/{{nb}}", align="C")
+
+
+def render_handout(handout: Handout, path: str | Path | None = None) -> bytes:
+    """Lay the handout out as an A4 PDF and return its bytes (also written to ``path``).
+
+    Parameters
+    ----------
+    handout : Handout
+    path : str or Path, optional
+        Where to write the PDF.
+
+    Returns
+    -------
+    bytes
+        The PDF document.
+    """
+    from needleplan.reports.charts import plot_forecast
+
+    pdf = _HandoutPDF(format="A4")
+    pdf.footer_text = DISCLAIMER
+    issued = handout.issued or datetime.now(UTC).date()
+    pdf.set_creation_date(datetime(issued.year, issued.month, issued.day, tzinfo=UTC))
+    pdf.set_title("Your microneedling plan")
+    pdf.set_creator("needleplan")
+    pdf.set_margins(18, 16, 18)
+    pdf.set_auto_page_break(auto=True, margin=20)
+    fonts = _font_dir()
+    pdf.add_font("DejaVu", "", str(fonts / "DejaVuSans.ttf"))
+    pdf.add_font("DejaVu", "B", str(fonts / "DejaVuSans-Bold.ttf"))
+    pdf.add_page()
+
+    pdf.set_font("DejaVu", "B", 11)
+    pdf.set_text_color(31, 111, 178)
+    pdf.cell(0, 6, handout.clinic_name, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_text_color(0, 0, 0)
+    pdf.set_font("DejaVu", "B", 18)
+    title = "Your microneedling plan"
+    if handout.patient_name:
+        title += f" \u2013 {handout.patient_name}"
+    pdf.multi_cell(0, 9, title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font("DejaVu", "", 9)
+    pdf.set_text_color(90, 90, 90)
+    pdf.cell(0, 5, f"Issued {issued.day} {issued:%B %Y}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_text_color(0, 0, 0)
+    pdf.ln(2)
+
+    with tempfile.TemporaryDirectory(prefix="needleplan-handout-") as tmp:
+        chart = plot_forecast(
+            list(handout.scenarios),
+            Path(tmp) / "forecast.png",
+            title="How firm your skin is expected to be",
+        )
+        for section in handout_sections(handout):
+            _section(pdf, section)
+            if section.title == "How long results last":
+                _chart(pdf, chart)
+    data = bytes(pdf.output())
+    if path is not None:
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+    return data
+
+
+LINE = 5.5  # text line height [mm]
+BULLET = 5.0  # bullet column width [mm]
+
+
+def _para_height(pdf: FPDF, text: str, width: float) -> float:
+    lines = pdf.multi_cell(width, LINE, text, align="L", dry_run=True, output="LINES")
+    return LINE * len(lines) + 0.8 if isinstance(lines, list) else LINE
+
+
+def _section_height(pdf: FPDF, section: Section) -> float:
+    pdf.set_font("DejaVu", "", 10.5)
+    width = pdf.epw - (BULLET if section.bullets else 0.0)
+    body = sum(_para_height(pdf, t, width) for t in section.paragraphs)
+    if section.lead:
+        body += _para_height(pdf, section.lead, pdf.epw)
+    return 9.0 + body
+
+
+def _section(pdf: FPDF, section: Section) -> None:
+    """Draw one section; a short section that does not fit starts on a new page."""
+    needed = _section_height(pdf, section)
+    room = pdf.page_break_trigger - pdf.get_y()
+    if needed > room and (needed < 0.5 * pdf.eph or room < 30):
+        pdf.add_page()
+    pdf.ln(2)
+    pdf.set_font("DejaVu", "B", 13)
+    pdf.set_text_color(31, 111, 178)
+    pdf.cell(0, 7, section.title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_text_color(0, 0, 0)
+    pdf.set_font("DejaVu", "", 10.5)
+    if section.lead:
+        pdf.multi_cell(0, LINE, section.lead, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.ln(0.8)
+    for text in section.paragraphs:
+        if section.bullets:
+            pdf.set_x(pdf.l_margin)
+            pdf.cell(BULLET, LINE, "\u2022")
+        pdf.multi_cell(0, LINE, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.ln(0.8)
+
+
+def _chart(pdf: FPDF, chart: Path) -> None:
+    """The chart at full text width, shrunk to at least 75 % to fit the page, else on the next."""
+    width = pdf.epw
+    height = width * 5.6 / 10.0
+    room = pdf.page_break_trigger - pdf.get_y() - 2
+    if room < height:
+        if room >= 0.75 * height:
+            height, width = room, room * 10.0 / 5.6
+        else:
+            pdf.add_page()
+    pdf.image(
+        str(chart),
+        x=pdf.l_margin + (pdf.epw - width) / 2,
+        w=width,
+        h=height,
+        alt_text="Forecast of skin firmness over the years",
+    )
+    pdf.ln(2)
+
+
+def page_count(data: bytes) -> int:
+    """Pages in a PDF written by :func:`render_handout` (counts its page objects)."""
+    return len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", data))
+
+
+__all__ = [
+    "AFTERCARE",
+    "FORECAST_YEARS",
+    "Handout",
+    "Section",
+    "Visit",
+    "handout_for_assessment",
+    "handout_for_patient",
+    "handout_sections",
+    "page_count",
+    "plain_reasons",
+    "render_handout",
+]

@@ -1,0 +1,172 @@
+"""Patient handout: plan in plain words, booked dates, forecast chart, aftercare, disclaimer."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from needleplan import DISCLAIMER, services
+from needleplan.domain import reference_assessment
+from needleplan.domain.assessment import parse_assessment
+from needleplan.exceptions import BlockedError, NotFoundError, StateError
+from needleplan.reports.handout import (
+    AFTERCARE,
+    handout_for_assessment,
+    handout_for_patient,
+    handout_sections,
+    page_count,
+    plain_reasons,
+    render_handout,
+)
+
+DRAWS = 200  # the handout's forecasts; fewer draws keep the tests quick
+
+
+@pytest.fixture
+def backend() -> str:
+    """SQLite is enough here (the storage tests cover PostgreSQL)."""
+    return "sqlite"
+
+
+def _text(sections: Any) -> str:
+    return "\n".join(s.text for s in sections)
+
+
+def test_consultation_handout_states_the_plan_forecast_aftercare_and_disclaimer() -> None:
+    h = handout_for_assessment(
+        reference_assessment(), clinic_name="Clinique Élodie", patient_name="Zoë", draws=DRAWS
+    )
+    text = _text(handout_sections(h))
+    p = h.protocol
+    assert f"We suggest {p.initial_sessions} microneedling sessions for: full face" in text
+    assert f"{p.interval_days.min} to {p.interval_days.max} days apart" in text
+    assert "maintenance session every 6 to 12 months" in text
+    assert "Your appointments" not in text  # nothing is booked in a consultation
+    assert all(advice in text for advice in AFTERCARE)
+    assert DISCLAIMER in text
+    labels = [label for label, _ in h.scenarios]
+    assert labels == [
+        f"{p.initial_sessions} sessions, no maintenance",
+        f"{p.initial_sessions} sessions + maintenance every 9 months",
+    ]
+    plain = h.scenarios[0][1].milestones.noticeable_months_after_last_initial
+    assert f"about {plain.median:.0f} months after the last session" in text
+
+
+def test_reasons_are_plain_words_without_scores_or_citations() -> None:
+    smoker = parse_assessment(
+        {"age": 55, "severity": "advanced", "areas": ["cheeks", "neck"], "smoking": "current"}
+    )
+    h = handout_for_assessment(smoker, clinic_name="C", draws=DRAWS)
+    reasons = plain_reasons(h.protocol)
+    joined = " ".join(reasons)
+    assert "Smoking degrades collagen and slows healing." in reasons
+    assert "[seed" not in joined
+    assert "retention risk" not in joined
+    assert "score" not in joined
+    assert "Areas to treat: cheeks, neck." in joined
+
+
+def test_blocked_assessment_has_no_handout() -> None:
+    pregnant = parse_assessment(
+        {**reference_assessment().model_dump(mode="json"), "contraindications": ["pregnancy"]}
+    )
+    with pytest.raises(BlockedError):
+        handout_for_assessment(pregnant, clinic_name="C")
+
+
+def test_pdf_is_a_pdf_with_pages_chart_and_embedded_unicode_font(tmp_path: Path) -> None:
+    h = handout_for_assessment(
+        reference_assessment(),
+        clinic_name="Clinique Élodie",
+        patient_name="Zoë Ångström-Núñez",
+        issued=date(2031, 1, 2),
+        draws=DRAWS,
+    )
+    out = tmp_path / "sub" / "handout.pdf"
+    data = render_handout(h, out)
+    assert data.startswith(b"%PDF-")
+    assert data.rstrip().endswith(b"%%EOF")
+    assert out.read_bytes() == data
+    assert 1 <= page_count(data) <= 3
+    assert b"/Subtype /Image" in data  # the forecast chart
+    assert b"DejaVuSans" in data  # the embedded Unicode font
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler) not installed")
+def test_pdf_text_shows_accented_names_and_the_disclaimer(tmp_path: Path) -> None:
+    h = handout_for_assessment(
+        reference_assessment(),
+        clinic_name="Clinique Élodie",
+        patient_name="Zoë Ångström-Núñez",
+        draws=DRAWS,
+    )
+    out = render_handout(h, tmp_path / "h.pdf")
+    assert out
+    text = subprocess.run(
+        ["pdftotext", str(tmp_path / "h.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    flat = " ".join(text.split())
+    assert "Zoë Ångström-Núñez" in flat
+    assert "Clinique Élodie" in flat
+    assert "not a diagnosis" in flat
+
+
+def test_patient_without_assessment_has_no_handout(clinic: Any) -> None:
+    with pytest.raises(StateError, match="no assessment"):
+        handout_for_patient(clinic.db, clinic.patient.id)
+    with pytest.raises(NotFoundError):
+        handout_for_patient(clinic.db, 9999)
+
+
+def test_patient_handout_lists_booked_visits_in_clinic_time(clinic: Any, protocol: Any) -> None:
+    db = clinic.db
+    services.record_assessment(db, clinic.patient.id, reference_assessment())
+    t0 = datetime(2031, 6, 2, 8, 0, tzinfo=UTC)  # 09:00 in London (summer time)
+    booking = services.book_course(
+        db,
+        clinic.patient.id,
+        protocol,
+        [
+            (t0 + timedelta(days=35 * i), t0 + timedelta(days=35 * i, minutes=45), clinic.alice.id)
+            for i in range(3)
+        ],
+    )
+    services.record_session(
+        db,
+        {
+            "performed_at": t0.isoformat(),
+            "areas": ["full_face"],
+            "device": "pen",
+            "needle_depth_mm": {"full_face": 1.0},
+            "passes": 2,
+            "practitioner_id": clinic.alice.id,
+        },
+        appointment_id=booking.appointments[0].id,
+    )
+    h = handout_for_patient(db, clinic.patient.id, draws=DRAWS)
+    assert h.clinic_name == "Test clinic"
+    assert h.patient_name == "Jane Doe"
+    assert h.protocol == booking.course.protocol  # the course's snapshot, not a fresh plan
+    assert h.sessions_done == 1
+    assert [v.session_number for v in h.visits] == [2, 3]
+    assert h.visits[0].start.utcoffset() == timedelta(hours=1)
+    section = next(s for s in handout_sections(h) if s.title == "Your appointments")
+    assert "You have had 1 session so far" in section.lead
+    assert "(Europe/London)" in section.lead
+    assert section.paragraphs[0] == "Monday 7 July 2031, 09:00: session 2 with Alice Practitioner"
+    data = render_handout(h)
+    assert data.startswith(b"%PDF-")
+
+
+def test_patient_without_open_course_gets_the_guideline_plan(clinic: Any) -> None:
+    services.record_assessment(clinic.db, clinic.patient.id, reference_assessment())
+    h = handout_for_patient(clinic.db, clinic.patient.id, draws=DRAWS)
+    assert h.visits == ()
+    assert h.protocol.initial_sessions == 5  # the reference patient's default plan
+    assert "Your appointments" not in _text(handout_sections(h))

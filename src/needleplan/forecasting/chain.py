@@ -8,7 +8,7 @@ session (day 0).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -499,6 +499,7 @@ def forecast(
     seed: int = 0,
     params: ModelParams | None = None,
     n_initial: int | None = None,
+    z_transform: Callable[[NDArray[np.float64]], NDArray[np.float64]] | None = None,
 ) -> ForecastResult:
     """Forecast the improvement for a patient and a schedule, with the population band.
 
@@ -519,6 +520,11 @@ def forecast(
         Parameters (default: the shipped calibration).
     n_initial : int, optional
         Sessions in the initial series; default: the leading run with gaps <= 120 days.
+    z_transform : callable, optional
+        A monotone increasing map applied to the sorted standard-normal draws of the patient
+        random effect before the curves are computed: a patient's posterior over ``z``
+        (:meth:`needleplan.forecasting.learning.ZPosterior.transform`) instead of the population
+        prior. Monotone, so the order-statistic shortcut below still holds.
 
     Returns
     -------
@@ -554,6 +560,8 @@ def forecast(
         n_init = n_initial
     rng = np.random.default_rng(seed)
     z_sorted = np.sort(rng.standard_normal(draws))
+    if z_transform is not None:
+        z_sorted = np.asarray(z_transform(z_sorted), dtype=np.float64)
     positions = [_quantile_positions(draws, q) for q in QUANTILES]
     needed = sorted({i for j, k, _ in positions for i in (j, k)})
     where = {idx: row for row, idx in enumerate(needed)}

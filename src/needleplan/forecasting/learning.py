@@ -39,24 +39,16 @@ from needleplan.domain import Assessment
 from needleplan.domain.records import Measurement, MeasurementScale
 from needleplan.exceptions import InputError, ModelRangeError
 from needleplan.forecasting.chain import (
-    MAX_DRAWS,
     MAX_YEARS,
     QUANTILES,
-    Band,
     ForecastResult,
     _check_age,
     _check_sessions,
-    _check_years,
-    _milestones,
-    _quantile_positions,
     curve_inputs,
     forecast,
     horizon_days,
-    infer_initial_count,
-    noticeable_span,
-    response_peak_days,
 )
-from needleplan.forecasting.models import improvement, patient_modifiers
+from needleplan.forecasting.models import improvement
 from needleplan.forecasting.observation import (
     DEFAULT_LINKS,
     ScaleLink,
@@ -66,7 +58,7 @@ from needleplan.forecasting.observation import (
     log_likelihood,
     predictive_cdf,
 )
-from needleplan.forecasting.params import DAYS_PER_MONTH, ModelParams, default_params
+from needleplan.forecasting.params import ModelParams, default_params
 
 #: Grid of the patient random effect ``z`` [-]: 401 points on [-6, 6] (spacing 0.03).
 Z_GRID = np.linspace(-6.0, 6.0, 401)
@@ -405,63 +397,15 @@ def personal_forecast(
     median and p10-p90 band on each day are the curves at the matching order statistics, as in
     the population forecast. With ``ZPosterior.prior()`` the result equals ``forecast``.
     """
-    _check_years(years)
-    if isinstance(draws, bool) or not isinstance(draws, int) or not 1 <= draws <= MAX_DRAWS:
-        raise InputError.one("draws", draws, f"must be a whole number 1-{MAX_DRAWS}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise InputError.one("seed", seed, "must be a whole number >= 0")
-    _check_age(assessment)
-    p = default_params() if params is None else params
-    end = horizon_days(years)
-    s = _check_sessions(session_days, end)
-    if n_initial is None:
-        n_init = infer_initial_count(s)
-    elif not 1 <= n_initial <= s.size:
-        raise InputError.one("n_initial", n_initial, f"must be 1-{s.size}")
-    else:
-        n_init = n_initial
-    rng = np.random.default_rng(seed)
-    z_sorted = posterior.transform(np.sort(rng.standard_normal(draws)))
-    positions = [_quantile_positions(draws, q) for q in QUANTILES]
-    needed = sorted({i for j, k, _ in positions for i in (j, k)})
-    where = {idx: row for row, idx in enumerate(needed)}
-    day = np.arange(end + 1, dtype=np.float64)
-    curves = improvement(day, curve_inputs(assessment, s, z_sorted[needed], p))
-    last_initial = float(s[n_init - 1])
-    span, cens = noticeable_span(
-        day, curves, p.noticeable_threshold, last_initial, last_initial + response_peak_days(p)
-    )
-
-    def at(values: NDArray[np.float64], pos: tuple[int, int, float]) -> NDArray[np.float64]:
-        j, k, w = pos
-        lo, hi = values[where[j]], values[where[k]]
-        return np.asarray(lo + w * (hi - lo), dtype=np.float64)
-
-    p10, median, p90 = (at(curves, pos) for pos in positions)
-    months = [float(at(span, pos)) / DAYS_PER_MONTH for pos in positions]
-    j, k, _ = positions[1]
-    band = Band(median=months[1], p10=months[0], p90=months[2])
-    return ForecastResult(
-        day=day,
-        median=median,
-        p10=p10,
-        p90=p90,
-        noticeable_threshold=p.noticeable_threshold,
-        session_days=s,
-        n_initial=n_init,
-        milestones=_milestones(
-            day,
-            median,
-            band,
-            bool(cens[where[j]] and cens[where[k]]),
-            p.noticeable_threshold,
-            last_initial,
-        ),
-        years=float(years),
+    return forecast(
+        assessment,
+        session_days,
+        years=years,
         draws=draws,
         seed=seed,
-        factors=patient_modifiers(assessment).factors,
-        anchor_days=response_peak_days(p),
+        params=params,
+        n_initial=n_initial,
+        z_transform=posterior.transform,
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -38,6 +39,17 @@ def best_time(fn: Callable[[], object], *, min_total: float = 0.3, max_rounds: i
     return best
 
 
+def peak_memory(fn: Callable[[], object]) -> int:
+    """Peak bytes allocated (Python and numpy, via tracemalloc) during one call of ``fn``."""
+    fn()  # warm-up, so imports and caches are not counted
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def load(path: Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location(path.stem, path)
     if spec is None or spec.loader is None:
@@ -59,6 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     for col in ("bench", "case", "candidate [ms]", "baseline [ms]", "ratio"):
         ratios.add_column(col, justify="left" if col in ("bench", "case") else "right")
+    memory = Table(
+        title="Memory: peak allocated during one call (tracemalloc), candidate vs. baseline",
+        title_justify="left",
+    )
+    for col in ("bench", "case", "candidate [KiB]", "baseline [KiB]", "ratio"):
+        memory.add_column(col, justify="left" if col in ("bench", "case") else "right")
     figures = Table(title="Measured figures", title_justify="left")
     for col in ("bench", "figure", "value", "target", "met"):
         figures.add_column(col, justify="left" if col in ("bench", "figure") else "right")
@@ -70,11 +88,16 @@ def main(argv: list[str] | None = None) -> int:
             c = best_time(candidate)
             b = best_time(baseline)
             ratios.add_row(bench, name, f"{c * 1e3:.3f}", f"{b * 1e3:.1f}", f"{b / c:,.0f}x")
+            mc, mb = peak_memory(candidate), peak_memory(baseline)
+            memory.add_row(
+                bench, name, f"{mc / 1024:,.0f}", f"{mb / 1024:,.0f}", f"{mb / max(mc, 1):,.1f}x"
+            )
         if hasattr(module, "figures"):
             for name, value, target, ok in module.figures():
                 any_figures = True
                 figures.add_row(bench, name, value, target, "yes" if ok else "NO")
     console.print(ratios)
+    console.print(memory)
     if any_figures:
         console.print(figures)
     return 0

@@ -487,6 +487,12 @@ def reschedule(
         moved = []
         for appointment_id, slot in zip(ids, slots, strict=True):
             row = by_id[appointment_id]
+            if (row.start_at, row.end_at, row.practitioner_id) != (
+                slot.start,
+                slot.end,
+                slot.practitioner_id,
+            ):
+                row.sequence += 1  # calendars update the event on a higher SEQUENCE
             row.start_at, row.end_at, row.practitioner_id = (
                 slot.start,
                 slot.end,
@@ -543,6 +549,7 @@ def course_schedule_with_appointments(
             start=a.start.astimezone(tz),
             end=a.end.astimezone(tz),
             practitioner=names.get(a.practitioner_id, str(a.practitioner_id)),
+            sequence=a.sequence,
         )
         for i, a in enumerate(active, start=1)
     )

@@ -86,8 +86,17 @@ def test_ics_of_the_booked_course_keeps_its_uids_after_a_move(clinic: Any) -> No
     def uids(text: str | bytes) -> list[str]:
         return [str(e["UID"]) for e in Calendar.from_ical(text).walk("VEVENT")]
 
+    def sequences(text: str | bytes) -> list[int]:
+        return [int(e["SEQUENCE"]) for e in Calendar.from_ical(text).walk("VEVENT")]
+
     assert uids(first) == uids(second)
     assert len(set(uids(first))) == len(booking.appointments)
+    # Session 2 moved (and whichever later ones the re-plan moved): their SEQUENCE went up by one,
+    # so a calendar that imported the first export updates those events; session 1 stayed at 0.
+    assert sequences(first) == [0] * len(booking.appointments)
+    assert sequences(second)[0] == 0
+    assert sequences(second)[1] == 1
+    assert set(sequences(second)) <= {0, 1}
 
 
 def test_a_cancelled_appointment_cannot_be_replanned(clinic: Any) -> None:

@@ -346,6 +346,7 @@ class Appointment(_Record):
     end: AwareDatetime
     status: AppointmentStatus
     note: str = ""
+    sequence: int = Field(default=0, ge=0)
 
 
 class SlotRequest(_Record):

@@ -178,6 +178,7 @@ def to_appointment(row: AppointmentRow) -> Appointment:
         end=row.end_at,
         status=AppointmentStatus(row.status),
         note=row.note,
+        sequence=row.sequence,
     )
 
 

@@ -145,6 +145,8 @@ class AppointmentRow(Base):
     status: Mapped[str] = mapped_column(String(20))
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
+    # iCalendar SEQUENCE: +1 whenever the time or the practitioner changes (migration 0004).
+    sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class SlotClaimRow(Base):

@@ -90,6 +90,14 @@ class UserStore(Protocol):
         """Every active user, ordered by user name."""
         ...
 
+    def add_user(self, username: str, password: str, role: str) -> StaffUser:
+        """Create an account (InputError for a bad field, ConflictError for a taken name)."""
+        ...
+
+    def deactivate_user(self, user_id: str) -> None:
+        """Close an account: it can no longer sign in (NotFoundError when unknown)."""
+        ...
+
 
 class TokenStore(Protocol):
     """Bearer tokens for integrations; a token acts as the user it was issued to."""
@@ -157,6 +165,13 @@ class InMemoryUserStore:
             self._users[user.id] = (user, self.hasher.hash(password))
             self._by_name[name] = user.id
         return user
+
+    def deactivate_user(self, user_id: str) -> None:
+        with self._lock:
+            if user_id not in self._users:
+                raise NotFoundError(f"user {user_id} does not exist")
+            user, _ = self._users.pop(user_id)
+            self._by_name.pop(user.username, None)
 
     def authenticate(self, username: str, password: str) -> StaffUser | None:
         user_id = self._by_name.get(normalise_username(username))

@@ -59,6 +59,12 @@ class DbUserStore:
     def add_user(self, username: str, password: str, role: str) -> StaffUser:
         return to_staff(services.create_user(self.db, username, password, role))
 
+    def deactivate_user(self, user_id: str) -> None:
+        key = database_user_id(user_id)
+        if key is None or services.find_user(self.db, key) is None:
+            raise NotFoundError(f"user {user_id} does not exist")
+        services.deactivate_user(self.db, key)
+
 
 class DbTokenStore:
     """:class:`~needleplan.web.auth.TokenStore` over the ``api_tokens`` table (SHA-256 digests)."""

@@ -23,7 +23,7 @@ from needleplan.domain import (
     Smoking,
     SunExposure,
 )
-from needleplan.exceptions import InputError
+from needleplan.exceptions import ConflictError, InputError, NotFoundError
 from needleplan.web.auth import Permission, StaffUser, TokenStore, UserStore, normalise_username
 from needleplan.web.errors import ApiError
 from needleplan.web.leads import CONSENT_TEXT, LeadStore, make_lead
@@ -288,6 +288,79 @@ def admin_users(request: Request, user: AdminDep) -> HTMLResponse:
     request.state.user = user
     users: UserStore = request.app.state.user_store
     return render(request, "app/users.html", users=users.list_users(), new_token=None)
+
+
+def _audit_account(request: Request, user: StaffUser, action: str, detail: str) -> None:
+    """Account changes go to the audit log when the app has clinic records."""
+    if request.app.state.db is not None:
+        from needleplan.web.db_stores import audit
+
+        audit(request.app.state.db, user, action, None, detail)
+
+
+@router.post("/app/admin/users", response_class=HTMLResponse)
+def admin_create_user(
+    request: Request,
+    user: AdminDep,
+    username: Annotated[str, Form(max_length=100)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    role: Annotated[str, Form(max_length=40)] = "",
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
+) -> HTMLResponse:
+    """Create a staff account (admin); the password is stored only as an argon2id hash."""
+    check_csrf(request, csrf_token)
+    request.state.user = user
+    users: UserStore = request.app.state.user_store
+    try:
+        created = users.add_user(username, password, role)
+    except (InputError, ConflictError) as exc:
+        return render(
+            request,
+            "app/users.html",
+            status_code=422 if isinstance(exc, InputError) else 409,
+            users=users.list_users(),
+            new_token=None,
+            problem=str(exc),
+            form={"username": username, "role": role},
+        )
+    _audit_account(request, user, "user.create", f"user {created.id} role {created.role.value}")
+    return render(
+        request,
+        "app/users.html",
+        status_code=201,
+        users=users.list_users(),
+        new_token=None,
+        created=created,
+    )
+
+
+@router.post("/app/admin/users/{user_id}/deactivate", response_class=HTMLResponse)
+def admin_deactivate_user(
+    request: Request,
+    user_id: str,
+    user: AdminDep,
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
+) -> HTMLResponse:
+    """Close a staff account: it can no longer sign in. An admin cannot close their own."""
+    check_csrf(request, csrf_token)
+    request.state.user = user
+    users: UserStore = request.app.state.user_store
+    if user_id == user.id:
+        return render(
+            request,
+            "app/users.html",
+            status_code=409,
+            users=users.list_users(),
+            new_token=None,
+            problem="You cannot deactivate your own account; ask another admin.",
+        )
+    if len(user_id) > 100:
+        raise NotFoundError("no such user")
+    users.deactivate_user(user_id)
+    _audit_account(request, user, "user.deactivate", f"user {user_id}")
+    return render(
+        request, "app/users.html", users=users.list_users(), new_token=None, deactivated=True
+    )
 
 
 @router.post("/app/admin/tokens", response_class=HTMLResponse)

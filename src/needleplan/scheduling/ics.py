@@ -8,7 +8,7 @@
   VTIMEZONE (generated from the IANA database by the ``icalendar`` library).
 * ``SUMMARY`` and ``DESCRIPTION`` say only "Microneedling session n of N" and the practitioner:
   no patient name, no health details. ``LOCATION`` is the clinic's address.
-* The maintenance recall is a VTODO whose ``DUE`` is the recall date (a date value), with its
+* The maintenance recall is an iCalendar to-do component whose ``DUE`` is the recall date (a date value), with its
   own stable UID and sequence.
 """
 

@@ -354,6 +354,27 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
             consented_at=t0,
         ),
     )
+    # Placeholder rows until the clinic-config and session services exist (replaced by them).
+    from sqlalchemy import insert
+
+    from needleplan.storage.tables import ClinicConfigRow, StaffSessionRow
+
+    with db.engine.begin() as conn:
+        conn.execute(
+            insert(ClinicConfigRow).values(
+                toml='name = "x"', note="", created_at=t0, user_id=user.id, username="u"
+            )
+        )
+        conn.execute(
+            insert(StaffSessionRow).values(
+                digest="0" * 64,
+                user_id=user.id,
+                created_at=t0,
+                last_seen_at=t0,
+                expires_at=t0 + timedelta(hours=8),
+                user_agent="",
+            )
+        )
     return setup
 
 

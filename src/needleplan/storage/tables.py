@@ -274,4 +274,40 @@ class LeadRow(Base):
     consented_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class ClinicConfigRow(Base):
+    """One saved version of the clinic calendar (the TOML text an admin saved); the newest wins.
+
+    Versions are never edited or deleted: saving appends a row, reverting appends a copy of an older
+    one, so the history shows who changed the calendar and when.
+    """
+
+    __tablename__ = "clinic_configs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    toml: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    username: Mapped[str] = mapped_column(String(40), default="")
+
+
+class StaffSessionRow(Base):
+    """A signed-in browser session: the cookie holds a random token, only its SHA-256 is stored.
+
+    Signing out, an admin's revocation, a password change or closing the account sets
+    ``revoked_at``; the session is then refused on its next request.
+    """
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    revoked_at: Mapped[datetime | None]
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+
+
 metadata = Base.metadata

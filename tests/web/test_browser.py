@@ -206,3 +206,29 @@ def test_estimator_explains_a_blocked_plan(
     _shot(page, "estimate-phone-blocked.png")
     assert console_errors == []
     page.context.close()
+
+
+def test_swagger_ui_renders_with_the_network_cut_off(
+    server: str, browser: Any, console_errors: list[str]
+) -> None:
+    """Swagger UI comes from this server: every other host is refused, and /docs still lists the
+    API's operations, with no Content-Security-Policy violation in the console."""
+    page = _page(browser, console_errors, viewport={"width": 1280, "height": 900})
+    outside: list[str] = []
+
+    def _local_only(route: Any) -> None:
+        if route.request.url.startswith(server):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", _local_only)
+    page.goto(server + "/docs")
+    page.wait_for_selector(".opblock")
+    paths = page.locator(".opblock-summary-path").all_text_contents()
+    assert "/api/v1/plan" in paths
+    assert "/api/v1/forecast" in paths
+    _shot(page, "apidocs-swagger.png")
+    assert outside == [], f"the docs page tried to reach {outside}"
+    assert console_errors == []

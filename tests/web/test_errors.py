@@ -210,3 +210,14 @@ def test_openapi_declares_the_bearer_scheme_on_token_routes(client: TestClient) 
     assert schemes["HTTPBearer"]["scheme"] == "bearer"
     assert spec["paths"]["/api/v1/whoami"]["get"]["security"] == [{"HTTPBearer": []}]
     assert "security" not in spec["paths"]["/api/v1/plan"]["post"]
+
+
+def test_docs_are_served_from_this_site_under_a_strict_script_policy(client: TestClient) -> None:
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert "cdn." not in docs.text and "https://" not in docs.text
+    policy = docs.headers["content-security-policy"]
+    assert "script-src 'self';" in policy and "unsafe-inline" not in policy.split("style-src")[0]
+    bundle = client.get("/static/apidocs/swagger-ui-bundle.js")
+    assert bundle.status_code == 200 and "SwaggerUIBundle" in bundle.text
+    assert client.get("/redoc").status_code == 404

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
+from importlib.resources import files
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -88,8 +89,8 @@ def create_app(
         title="needleplan",
         version=__version__,
         description=API_DESCRIPTION,
-        docs_url="/docs",
-        redoc_url="/redoc",
+        docs_url=None,  # served below from files bundled with the package, not from a CDN
+        redoc_url=None,
         openapi_url="/api/v1/openapi.json",
     )
     app.state.settings = settings
@@ -132,7 +133,17 @@ def create_app(
             ),
         )
 
+    # Swagger UI ships inside the fastapi-offline wheel, so /docs works without network.
+    apidocs = Path(str(files("fastapi_offline") / "static"))
+    app.mount("/static/apidocs", StaticFiles(directory=str(apidocs)), name="apidocs")
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    @app.get("/docs", include_in_schema=False, response_class=HTMLResponse)
+    def swagger_ui(request: Request) -> Response:
+        return templates.TemplateResponse(
+            request, "apidocs.html", {"openapi_url": app.openapi_url}
+        )
+
     app.include_router(api.router)
     app.include_router(patients_api.router)
     app.include_router(pages.router)

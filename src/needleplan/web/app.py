@@ -140,9 +140,7 @@ def create_app(
 
     @app.get("/docs", include_in_schema=False, response_class=HTMLResponse)
     def swagger_ui(request: Request) -> Response:
-        return templates.TemplateResponse(
-            request, "apidocs.html", {"openapi_url": app.openapi_url}
-        )
+        return templates.TemplateResponse(request, "apidocs.html", {"openapi_url": app.openapi_url})
 
     app.include_router(api.router)
     app.include_router(patients_api.router)

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-import holidays
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -192,6 +191,8 @@ class HolidaySource(BaseModel):
 
     @model_validator(mode="after")
     def _known(self) -> Self:
+        import holidays  # deferred: importing it takes about 0.4 s
+
         supported = holidays.list_supported_countries()
         if self.country not in supported:
             raise ValueError(f"country {self.country!r} is not supported by the holidays package")
@@ -302,6 +303,8 @@ class ClinicConfig(BaseModel):
     def _holiday_calendar(self) -> Any:
         if self.holidays is None:
             return None
+        import holidays
+
         return holidays.country_holidays(
             self.holidays.country, subdiv=self.holidays.subdivision, language="en_US"
         )

@@ -130,3 +130,20 @@ def test_compare_prints_a_table_with_clinic_prices(
     assert "USD" in res.stdout
     assert "Cheapest plan" in res.stdout
     assert "Upkeep" in res.stdout
+
+
+def test_compare_marks_band_ends_cut_off_by_the_horizon(cli: Runner, ref_file: Path) -> None:
+    """With upkeep every 6 months the p90 patient is still noticeable after 10 years: the JSON
+    flags it and the table prints it as a lower bound; the series alone is not cut off."""
+    res = cli("compare", "--from", str(ref_file), "--json", "--draws", "200")
+    doc = json.loads(res.stdout)
+    bands = {s["key"]: s["noticeable_months_after_last_initial"] for s in doc["scenarios"]}
+    assert bands["maintenance_6m"]["p90_censored"] is True
+    assert bands["series"]["p90_censored"] is False
+    table = cli("compare", "--from", str(ref_file), "--draws", "200", env={"COLUMNS": "200"})
+    assert table.returncode == 0, table.stderr
+    series_row = next(line for line in table.stdout.splitlines() if "no upkeep" in line)
+    upkeep_row = next(line for line in table.stdout.splitlines() if "every 6" in line)
+    assert "≥" not in series_row
+    assert "≥" in upkeep_row
+    assert "lower bound" in table.stdout

@@ -15,7 +15,7 @@ from needleplan.forecasting.chain import (
     series_days,
     simulate,
 )
-from needleplan.forecasting.params import default_params
+from needleplan.forecasting.params import DAYS_PER_MONTH, default_params
 
 REF = reference_assessment()
 
@@ -224,3 +224,21 @@ def test_noticeable_span_anchor_makes_a_higher_curve_never_shorter() -> None:
     span, _ = noticeable_span(day, np.vstack([high, low]), 5.0, 0.0, 1.0)
     assert span[0] >= span[1]
     assert span[1] == 0.0
+
+
+def test_a_band_quantile_cut_off_by_the_horizon_is_marked_as_a_lower_bound() -> None:
+    """Four years: the median patient's span ends inside the horizon, the p90 patient's does not."""
+    short = forecast(REF, series_days(5, 35, years=4), years=4, draws=400)
+    band = short.milestones.noticeable_months_after_last_initial
+    assert not short.milestones.noticeable_censored
+    assert not band.p10_censored
+    assert band.p90_censored
+    months_left = (short.day[-1] - short.milestones.last_initial_day) / DAYS_PER_MONTH
+    assert band.p90 == pytest.approx(months_left, abs=0.1), "censored at the last day"
+    long = forecast(REF, series_days(5, 35, years=10), years=10, draws=400)
+    long_band = long.milestones.noticeable_months_after_last_initial
+    assert not long_band.p90_censored
+    assert long_band.p90 > band.p90
+    doc = short.to_json()["milestones"]["noticeable_months_after_last_initial"]
+    assert doc["p90_censored"] is True
+    assert doc["p10_censored"] is False

@@ -16,6 +16,7 @@ from needleplan.cli import common as c
 from needleplan.domain import Assessment, Protocol
 from needleplan.exceptions import BlockedError, InputError
 from needleplan.forecasting.chain import (
+    Band,
     Comparison,
     ForecastResult,
     compare_scenarios,
@@ -47,6 +48,13 @@ def _years(days: float) -> str:
     return f"{days / DAYS_PER_YEAR:.1f} years"
 
 
+def _band_text(band: Band) -> str:
+    """``p10-p90`` with ``≥`` before a quantile the horizon cut off (a lower bound)."""
+    lo = ("≥" if band.p10_censored else "") + f"{band.p10:.1f}"
+    hi = ("≥" if band.p90_censored else "") + f"{band.p90:.1f}"
+    return f"{lo}-{hi}"
+
+
 def _months(m: float) -> str:
     return f"{m:.1f} months" if m < 24 else f"{m:.0f} months ({m / 12:.1f} years)"
 
@@ -61,7 +69,8 @@ def reading(result: ForecastResult) -> str:
         if m.noticeable_censored
         else (
             f"stays noticeably firmer for about {_months(band.median)} after the last initial "
-            f"session (8 in 10 patients like her: {band.p10:.0f}-{band.p90:.0f} months)"
+            f"session (8 in 10 patients like her: {band.p10:.0f}-"
+            f"{'at least ' if band.p90_censored else ''}{band.p90:.0f} months)"
         )
     )
     if m.peak_improvement < result.noticeable_threshold:
@@ -97,7 +106,7 @@ def render_forecast(result: ForecastResult, console: Console) -> None:
     table.add_row(
         "noticeable after the last initial session",
         f"{'at least ' if m.noticeable_censored else ''}{band.median:.1f} months "
-        f"(80 % band {band.p10:.1f}-{band.p90:.1f})",
+        f"(80 % band {_band_text(band)})",
     )
     table.add_row(
         "back to pre-treatment level",
@@ -116,7 +125,12 @@ def render_forecast(result: ForecastResult, console: Console) -> None:
 
 def render_comparison(comp: Comparison, console: Console) -> None:
     cur = comp.prices.currency
-    table = Table(title=f"Scenarios over {comp.years:g} years", title_justify="left")
+    table = Table(
+        title=f"Scenarios over {comp.years:g} years",
+        title_justify="left",
+        caption="months: median (80 % band); ≥ marks a value cut off by the horizon (a lower bound)",
+        caption_justify="left",
+    )
     for col in (
         "scenario",
         "sessions",
@@ -128,13 +142,13 @@ def render_comparison(comp: Comparison, console: Console) -> None:
         table.add_column(col, justify="left" if col == "scenario" else "right")
     for sc in comp.scenarios:
         b = sc.result.milestones.noticeable_months_after_last_initial
-        cens = ">= " if sc.result.milestones.noticeable_censored else ""
+        cens = "≥" if sc.result.milestones.noticeable_censored else ""
         cpy = sc.cost_per_noticeable_year
         table.add_row(
             escape(sc.label),
             f"{sc.initial_sessions} + {sc.maintenance_sessions}",
             f"{sc.cost:,.0f}",
-            f"{cens}{b.median:.1f} ({b.p10:.1f}-{b.p90:.1f})",
+            f"{cens}{b.median:.1f} ({_band_text(b)})",
             f"{sc.noticeable_years:.1f}",
             "-" if cpy is None else f"{cpy:,.0f}",
         )

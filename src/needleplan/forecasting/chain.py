@@ -338,17 +338,25 @@ def _quantile_positions(n: int, q: float) -> tuple[int, int, float]:
 
 @dataclass(frozen=True)
 class Band:
-    """Median and 80 % band of a quantity across the population draws."""
+    """Median and 80 % band of a quantity across the population draws.
+
+    ``p10_censored`` / ``p90_censored`` mark a quantile that the horizon cut off: the patients at
+    that quantile are still noticeable on the last day, so the value is a lower bound.
+    """
 
     median: float
     p10: float
     p90: float
+    p10_censored: bool = False
+    p90_censored: bool = False
 
-    def to_json(self, ndigits: int = 2) -> dict[str, float]:
+    def to_json(self, ndigits: int = 2) -> dict[str, float | bool]:
         return {
             "median": round(self.median, ndigits),
             "p10": round(self.p10, ndigits),
             "p90": round(self.p90, ndigits),
+            "p10_censored": self.p10_censored,
+            "p90_censored": self.p90_censored,
         }
 
 
@@ -580,9 +588,17 @@ def forecast(
 
     p10, median, p90 = (at(curves, pos) for pos in positions)
     months = [float(at(span, pos)) / DAYS_PER_MONTH for pos in positions]
-    j, k, _ = positions[1]
-    median_censored = bool(cens[where[j]] and cens[where[k]])
-    band = Band(median=months[1], p10=months[0], p90=months[2])
+    # A quantile is a lower bound when both draws it interpolates are still noticeable at the end.
+    p10_cens, median_censored, p90_cens = (
+        bool(cens[where[j]] and cens[where[k]]) for j, k, _ in positions
+    )
+    band = Band(
+        median=months[1],
+        p10=months[0],
+        p90=months[2],
+        p10_censored=p10_cens,
+        p90_censored=p90_cens,
+    )
     return ForecastResult(
         day=day,
         median=median,

@@ -73,7 +73,7 @@
       var tr = document.createElement("tr");
       [SCENARIOS[k].label, String(r.session_days.length),
        NP.fmt(m.peak_improvement) + "% at " + NP.monthsText(m.peak_day / 30.4375),
-       NP.monthsText(n.median) + " (" + NP.monthsText(n.p10) + "–" + NP.monthsText(n.p90) + ")"]
+       NP.medianText(n) + " (" + NP.bandText(n) + ")"]
         .forEach(function (c) { var td = document.createElement("td"); td.textContent = c; tr.appendChild(td); });
       body.appendChild(tr);
     });

@@ -106,8 +106,8 @@
         });
         var m = without.milestones.noticeable_months_after_last_initial;
         $("r-reading").textContent = "Without top-ups, most people like you notice the tightening for about " +
-          NP.monthsText(m.median) + " after the last session (for 8 in 10 people between " +
-          NP.monthsText(m.p10) + " and " + NP.monthsText(m.p90) + "). Regular top-ups keep it going much longer.";
+          NP.medianText(m) + " after the last session (for 8 in 10 people between " +
+          NP.bandText(m, " and ") + "). Regular top-ups keep it going much longer.";
         $("estimate-summary").value = summaryText(plan, without);
         $("result").scrollIntoView({ behavior: "smooth" });
       });

@@ -157,6 +157,14 @@
     return m >= 24 ? fmt(m / 12) + " years" : Math.round(m) + " months";
   }
 
+  // "noticeable months" band of a forecast's milestones: a value the horizon cut off is a lower
+  // bound and reads "at least ...".
+  function atLeast(m, censored) { return (censored ? "at least " : "") + monthsText(m); }
+  function medianText(n) { return atLeast(n.median, n.censored_at_horizon); }
+  function bandText(n, joiner) {
+    return atLeast(n.p10, n.p10_censored) + (joiner || "–") + atLeast(n.p90, n.p90_censored);
+  }
+
   window.NP = { debounce: debounce, postJSON: postJSON, drawForecast: drawForecast,
-                showFieldErrors: showFieldErrors, monthsText: monthsText, fmt: fmt, thin: thin };
+                showFieldErrors: showFieldErrors, monthsText: monthsText, medianText: medianText, bandText: bandText, fmt: fmt, thin: thin };
 })();

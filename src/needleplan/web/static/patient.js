@@ -18,7 +18,7 @@
     NP.drawForecast(box, { series: series, threshold: r.noticeable_threshold,
                            legend: document.getElementById("patient-legend") });
     var n = r.milestones && r.milestones.noticeable_months_after_last_initial;
-    status.textContent = n ? "Stays noticeable about " + NP.monthsText(n.median) + " after the last initial session (" +
-      NP.monthsText(n.p10) + "–" + NP.monthsText(n.p90) + ")." : "";
+    status.textContent = n ? "Stays noticeable about " + NP.medianText(n) + " after the last initial session (" +
+      NP.bandText(n) + ")." : "";
   });
 })();

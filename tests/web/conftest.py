@@ -81,13 +81,19 @@ def cheap_hasher() -> PasswordHasher:
     return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
-@pytest.fixture(scope="session")
-def user_store() -> InMemoryUserStore:
+def fresh_user_store() -> InMemoryUserStore:
+    """One account per role (admin, prac, desk) with the passwords in PASSWORDS."""
     store = InMemoryUserStore(hasher=cheap_hasher())
     store.add_user("admin", PASSWORDS["admin"], Role.ADMIN, "Ada Admin")
     store.add_user("prac", PASSWORDS["prac"], Role.PRACTITIONER, "Dr Pia Practitioner")
     store.add_user("desk", PASSWORDS["desk"], Role.FRONT_DESK, "Finn Frontdesk")
     return store
+
+
+@pytest.fixture(scope="session")
+def user_store() -> InMemoryUserStore:
+    """Shared by many tests: never change its accounts (use ``fresh_user_store()`` for that)."""
+    return fresh_user_store()
 
 
 def make_env(users: InMemoryUserStore, **settings: object) -> Env:

@@ -22,11 +22,11 @@ CsrfField = Annotated[str, Form(alias=CSRF_FIELD, max_length=200)]
 
 # Most specific first: Edge and Opera also say "Chrome", Chrome also says "Safari".
 _BROWSERS = (
-    ("Edge", re.compile(r"Edg(?:e|A|iOS)?/(\d+)")),
-    ("Opera", re.compile(r"(?:OPR|Opera)/(\d+)")),
-    ("Firefox", re.compile(r"(?:Firefox|FxiOS)/(\d+)")),
-    ("Chrome", re.compile(r"(?:Chrome|CriOS)/(\d+)")),
-    ("Safari", re.compile(r"Version/(\d+)[.\d]* (?:Mobile/\S+ )?Safari/")),
+    ("Edge", re.compile(r"Edg(?:e|A|iOS)?/([0-9]{1,4})")),
+    ("Opera", re.compile(r"(?:OPR|Opera)/([0-9]{1,4})")),
+    ("Firefox", re.compile(r"(?:Firefox|FxiOS)/([0-9]{1,4})")),
+    ("Chrome", re.compile(r"(?:Chrome|CriOS)/([0-9]{1,4})")),
+    ("Safari", re.compile(r"Version/([0-9]{1,4})[.\d]* (?:Mobile/\S+ )?Safari/")),
 )
 _SYSTEMS = (
     ("Android", "Android"),

@@ -377,3 +377,22 @@ def test_every_account_form_needs_the_csrf_token(site: Site) -> None:
     assert site.users.authenticate("prac", PASSWORDS["prac"]) is not None
     assert site.users.authenticate("desk", PASSWORDS["desk"]) is not None
     assert site.sessions.active_counts() == {site.ids[n]: 1 for n in ("prac", "admin", "desk")}
+
+
+def test_deactivating_an_account_ends_its_sessions(site: Site) -> None:
+    desk_one, desk_two = site.signed_in("desk"), site.signed_in("desk")
+    prac = site.signed_in("prac")
+    admin = site.signed_in("admin")
+    desk = site.ids["desk"]
+    response = admin_post(admin, f"/app/admin/users/{desk}/deactivate")
+    assert response.status_code == 200
+    assert signed_out(desk_one)
+    assert signed_out(desk_two)
+    assert desk not in site.sessions.active_counts()
+    assert not signed_out(prac)
+    if site.db is not None:
+        assert site.audit() == [("admin", "user.deactivate", None, f"user {desk} sessions_ended=2")]
+        # An account closed behind the web app's back (services.deactivate_user) is refused
+        # at once even though its session was never revoked.
+        services.deactivate_user(site.db, int(site.ids["prac"]))
+        assert signed_out(prac)

@@ -357,7 +357,7 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
     # Placeholder rows until the clinic-config and session services exist (replaced by them).
     from sqlalchemy import insert
 
-    from needleplan.storage.tables import ClinicConfigRow, StaffSessionRow
+    from needleplan.storage.tables import ClinicConfigRow
 
     with db.engine.begin() as conn:
         conn.execute(
@@ -365,16 +365,10 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
                 toml='name = "x"', note="", created_at=t0, user_id=user.id, username="u"
             )
         )
-        conn.execute(
-            insert(StaffSessionRow).values(
-                digest="0" * 64,
-                user_id=user.id,
-                created_at=t0,
-                last_seen_at=t0,
-                expires_at=t0 + timedelta(hours=8),
-                user_agent="",
-            )
-        )
+    # A signed-in browser (backups leave staff_sessions out; the backup tests check that).
+    from needleplan.services_sessions import SessionPolicy, start_session
+
+    start_session(db, user.id, "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0", SessionPolicy())
     return setup
 
 

@@ -11,25 +11,44 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import func, select
 
 from needleplan import services
 from needleplan.exceptions import ConflictError, InputError
 from needleplan.storage import Database
-from needleplan.storage.backup import backup, restore, snapshot
+from needleplan.storage.backup import (
+    EXCLUDED_TABLES,
+    backed_up_tables,
+    backup,
+    read_backup,
+    restore,
+    snapshot,
+)
 from needleplan.storage.repositories import slot_starts
 from needleplan.storage.tables import metadata
+
+
+def _rows(engine: Any, table: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(metadata.tables[table])).scalar())
 
 
 def test_restore_into_empty_database_gives_identical_rows_in_every_table(
     populated: Any, empty_database_url: str, tmp_path: Path
 ) -> None:
+    """Every table but the sign-in sessions, which backups leave out on purpose."""
     file = tmp_path / "clinic-backup.json.gz"
     counts = backup(populated.db.engine, file)
-    assert all(counts[t.name] > 0 for t in metadata.sorted_tables), counts
+    assert {"staff_sessions"} == EXCLUDED_TABLES
+    assert set(counts) == {t.name for t in metadata.sorted_tables} - EXCLUDED_TABLES
+    assert all(counts[t.name] > 0 for t in backed_up_tables()), counts
+    assert _rows(populated.db.engine, "staff_sessions") == 1  # there was one to leave out
+    assert "staff_sessions" not in read_backup(file)["tables"]
     target = Database.open(empty_database_url)
     try:
         restored = restore(target.engine, file)
         assert restored == counts
+        assert _rows(target.engine, "staff_sessions") == 0
         original, copy = snapshot(populated.db.engine), snapshot(target.engine)
         assert copy["tables"] == original["tables"]
         # identities continue after the restored rows
@@ -38,6 +57,31 @@ def test_restore_into_empty_database_gives_identical_rows_in_every_table(
         )
         assert newcomer.id == max(r[0] for r in original["tables"]["patients"]["rows"]) + 1
         assert services.authenticate(target, "frontdesk", "correct horse battery") is not None
+    finally:
+        target.dispose()
+
+
+def test_sessions_in_a_backup_file_are_never_restored(
+    populated: Any, empty_database_url: str, tmp_path: Path
+) -> None:
+    """A file that carries staff_sessions (written by hand or by an older build) restores
+    everything else; the sessions stay out, so nobody is signed in by a restore."""
+    file = tmp_path / "with-sessions.json"
+    backup(populated.db.engine, file)
+    doc = json.loads(file.read_text())
+    user_id = doc["tables"]["users"]["rows"][0][0]
+    start, end = "2031-01-06T09:00:00+00:00", "2031-01-06T17:00:00+00:00"
+    doc["tables"]["staff_sessions"] = {
+        "columns": [c.name for c in metadata.tables["staff_sessions"].columns],
+        "rows": [[1, "a" * 64, user_id, start, start, end, None, "curl"]],
+    }
+    file.write_text(json.dumps(doc))
+    target = Database.open(empty_database_url)
+    try:
+        counts = restore(target.engine, file)
+        assert "staff_sessions" not in counts
+        assert counts["users"] == len(doc["tables"]["users"]["rows"])
+        assert _rows(target.engine, "staff_sessions") == 0
     finally:
         target.dispose()
 

@@ -6,14 +6,22 @@ import re
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from starlette.exceptions import StarletteDeprecationWarning
 
+from needleplan.services_sessions import SessionPolicy
 from needleplan.web import Settings, create_app
-from needleplan.web.auth import InMemoryTokenStore, InMemoryUserStore, Role, StaffUser
+from needleplan.web.auth import (
+    InMemorySessionStore,
+    InMemoryTokenStore,
+    InMemoryUserStore,
+    Role,
+    StaffUser,
+)
 from needleplan.web.leads import InMemoryLeadStore
 
 with warnings.catch_warnings():
@@ -43,6 +51,19 @@ class FakeClock:
         self.now += seconds
 
 
+class FakeWallClock:
+    """A wall clock (aware UTC datetimes) the test moves by hand, for session lifetimes."""
+
+    def __init__(self, start: datetime = datetime(2031, 3, 3, 9, 0, tzinfo=UTC)) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
 @dataclass
 class Env:
     app: FastAPI
@@ -51,6 +72,8 @@ class Env:
     leads: InMemoryLeadStore
     clock: FakeClock
     staff: dict[str, StaffUser]
+    sessions: InMemorySessionStore
+    wall: FakeWallClock
 
 
 def cheap_hasher() -> PasswordHasher:
@@ -58,13 +81,19 @@ def cheap_hasher() -> PasswordHasher:
     return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
-@pytest.fixture(scope="session")
-def user_store() -> InMemoryUserStore:
+def fresh_user_store() -> InMemoryUserStore:
+    """One account per role (admin, prac, desk) with the passwords in PASSWORDS."""
     store = InMemoryUserStore(hasher=cheap_hasher())
     store.add_user("admin", PASSWORDS["admin"], Role.ADMIN, "Ada Admin")
     store.add_user("prac", PASSWORDS["prac"], Role.PRACTITIONER, "Dr Pia Practitioner")
     store.add_user("desk", PASSWORDS["desk"], Role.FRONT_DESK, "Finn Frontdesk")
     return store
+
+
+@pytest.fixture(scope="session")
+def user_store() -> InMemoryUserStore:
+    """Shared by many tests: never change its accounts (use ``fresh_user_store()`` for that)."""
+    return fresh_user_store()
 
 
 def make_env(users: InMemoryUserStore, **settings: object) -> Env:
@@ -73,15 +102,22 @@ def make_env(users: InMemoryUserStore, **settings: object) -> Env:
     leads = InMemoryLeadStore()
     base: dict[str, object] = {"environment": "test", "secret_key": TEST_SECRET}
     base.update(settings)
+    config = Settings(**base)  # type: ignore[arg-type]
+    wall = FakeWallClock()
+    sessions = InMemorySessionStore(
+        SessionPolicy(max_age_s=config.session_max_age_s, idle_timeout_s=config.idle_timeout_s),
+        now=wall,
+    )
     app = create_app(
-        Settings(**base),  # type: ignore[arg-type]
+        config,
         user_store=users,
         token_store=tokens,
         lead_store=leads,
+        session_store=sessions,
         clock=clock,
     )
     staff = {u.username: u for u in users.list_users()}
-    return Env(app, users, tokens, leads, clock, staff)
+    return Env(app, users, tokens, leads, clock, staff, sessions, wall)
 
 
 @pytest.fixture

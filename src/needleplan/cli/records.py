@@ -700,6 +700,23 @@ def _register_db_commands(app: typer.Typer) -> None:
         state = "up to date" if rev == head else f"needs upgrade to {head}"
         console.print(f"{engine.url.render_as_string()}: revision {rev or 'none'} ({state})")
 
+    @dbapp.command("purge-sessions")
+    def db_purge_sessions(database: str | None = _db_option()) -> None:
+        """Delete ended web sign-in sessions (signed out, expired or idle per NEEDLEPLAN_*)."""
+        from needleplan.services_sessions import SessionPolicy, purge_sessions
+        from needleplan.web.settings import load_settings
+
+        settings = load_settings()
+        policy = SessionPolicy(
+            max_age_s=settings.session_max_age_s, idle_timeout_s=settings.idle_timeout_s
+        )
+        db = open_db(database)
+        try:
+            gone = purge_sessions(db, policy)
+        finally:
+            db.dispose()
+        console.print(f"{gone} ended sign-in session(s) deleted; live sessions kept")
+
 
 def _register_file_commands(app: typer.Typer) -> None:
     @app.command("backup")

@@ -11,6 +11,11 @@ Format (``.json``, or gzip-compressed when the file name ends in ``.gz``)::
 
 Datetimes are ISO 8601 in UTC, dates ISO 8601. A backup restores only into an empty database
 (fresh or just migrated), on either backend: it doubles as a SQLite -> PostgreSQL move.
+
+Every table is backed up except :data:`EXCLUDED_TABLES`: ``staff_sessions`` holds sign-in
+sessions, short-lived secrets that a restore must not bring back (a restored session would sign a
+browser in again, perhaps one whose session had been ended since). After a restore everybody signs
+in afresh. A file that does carry such a table is accepted and the table is ignored.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Date, Engine, func, insert, select, text
+from sqlalchemy import Connection, Date, Engine, Table, func, insert, select, text
 from sqlalchemy.exc import StatementError
 
 from needleplan.exceptions import ConflictError, InputError
@@ -33,6 +38,13 @@ from needleplan.storage.types import UtcDateTime
 
 FORMAT = "needleplan-backup"
 VERSION = 1
+#: Tables neither written to a backup nor restored from one (transient sign-in secrets).
+EXCLUDED_TABLES = frozenset({"staff_sessions"})
+
+
+def backed_up_tables() -> list[Table]:
+    """The tables a backup holds, parents before children."""
+    return [t for t in metadata.sorted_tables if t.name not in EXCLUDED_TABLES]
 
 
 def _encode(value: Any) -> Any:
@@ -44,7 +56,7 @@ def _encode(value: Any) -> Any:
 
 
 def snapshot(engine: Engine) -> dict[str, Any]:
-    """Every row of every table, read in one consistent transaction."""
+    """Every row of every backed-up table, read in one consistent transaction."""
     conn = engine.connect()
     try:
         if engine.dialect.name == "postgresql":
@@ -52,7 +64,7 @@ def snapshot(engine: Engine) -> dict[str, Any]:
         with conn.begin():
             revision = _revision(conn)
             tables: dict[str, Any] = {}
-            for table in metadata.sorted_tables:
+            for table in backed_up_tables():
                 columns = [c.name for c in table.columns]
                 order = [table.c[c.name] for c in table.primary_key.columns]
                 rows = conn.execute(select(table).order_by(*order)).all()
@@ -127,7 +139,7 @@ def read_backup(path: str | Path) -> dict[str, Any]:
     tables = data.get("tables")
     if not isinstance(tables, dict):
         raise InputError.one("tables", _short(tables), "must be an object of tables")
-    for table in metadata.sorted_tables:
+    for table in backed_up_tables():
         entry = tables.get(table.name, {"columns": [], "rows": []})
         if not isinstance(entry, dict):
             raise InputError.one(f"tables.{table.name}", _short(entry), "must be an object")
@@ -203,6 +215,9 @@ def is_empty(engine: Engine) -> bool:
 def restore(engine: Engine, path: str | Path) -> dict[str, int]:
     """Load a backup into an empty database (migrated to head first); all rows or none.
 
+    Returns the rows restored per backed-up table; :data:`EXCLUDED_TABLES` stay empty even when
+    the file carries them.
+
     Raises
     ------
     ConflictError
@@ -219,7 +234,7 @@ def restore(engine: Engine, path: str | Path) -> dict[str, int]:
                 raise ConflictError(
                     f"restore needs an empty database; table {table.name} already has rows"
                 )
-        for table in metadata.sorted_tables:
+        for table in backed_up_tables():
             entry = data["tables"].get(table.name, {"columns": [], "rows": []})
             columns: list[str] = entry["columns"]
             _check_required(table, columns, entry["rows"])

@@ -14,12 +14,21 @@ from fastapi.templating import Jinja2Templates
 
 from needleplan import DISCLAIMER, __version__
 from needleplan.scheduling import load_clinic
+from needleplan.services_sessions import SessionPolicy
 from needleplan.storage.database import Database
-from needleplan.web.auth import InMemoryTokenStore, InMemoryUserStore, TokenStore, UserStore
+from needleplan.web.auth import (
+    InMemorySessionStore,
+    InMemoryTokenStore,
+    InMemoryUserStore,
+    SessionStore,
+    TokenStore,
+    UserStore,
+)
 from needleplan.web.errors import install_error_handlers
 from needleplan.web.leads import InMemoryLeadStore, LeadStore
 from needleplan.web.ratelimit import Clock, TokenBucketLimiter
 from needleplan.web.routes import (
+    account,
     admin,
     api,
     booking,
@@ -58,6 +67,7 @@ def create_app(
     user_store: UserStore | None = None,
     token_store: TokenStore | None = None,
     lead_store: LeadStore | None = None,
+    session_store: SessionStore | None = None,
     clock: Clock | None = None,
     database: Database | None = None,
 ) -> FastAPI:
@@ -71,6 +81,10 @@ def create_app(
         where staff accounts, API tokens and consented contact requests live. When not given:
         the database stores (:mod:`needleplan.web.db_stores`) if ``database`` is given, else
         in-memory stores (empty: nobody can sign in).
+    session_store
+        where sign-in sessions live. When not given: the ``staff_sessions`` table if the
+        accounts are the database's, else memory; either way with the lifetime rules of
+        ``settings`` (``session_max_age_s``, ``idle_timeout_s``).
     clock
         monotonic time source [s] for the rate limiters (tests step it instead of sleeping).
     database
@@ -78,9 +92,20 @@ def create_app(
         patient API; routes reach it through ``needleplan.web.deps.DbDep``.
     """
     settings = settings or load_settings()
+    policy = SessionPolicy(
+        max_age_s=settings.session_max_age_s, idle_timeout_s=settings.idle_timeout_s
+    )
     if database is not None:
-        from needleplan.web.db_stores import DbLeadStore, DbTokenStore, DbUserStore
+        from needleplan.web.db_stores import (
+            DbLeadStore,
+            DbSessionStore,
+            DbTokenStore,
+            DbUserStore,
+        )
 
+        if user_store is None and session_store is None:
+            # Sessions reference accounts, so they live in the database only with its accounts.
+            session_store = DbSessionStore(database, policy)
         user_store = user_store if user_store is not None else DbUserStore(database)
         token_store = token_store if token_store is not None else DbTokenStore(database)
         lead_store = lead_store if lead_store is not None else DbLeadStore(database)
@@ -101,7 +126,9 @@ def create_app(
     app.state.user_store = users
     app.state.token_store = token_store if token_store is not None else InMemoryTokenStore(users)
     app.state.lead_store = lead_store if lead_store is not None else InMemoryLeadStore()
-    app.state.sessions = SessionManager(settings)
+    sessions = session_store if session_store is not None else InMemorySessionStore(policy)
+    app.state.session_store = sessions
+    app.state.sessions = SessionManager(settings, sessions)
     tick: Clock = clock if clock is not None else time.monotonic
     app.state.api_limiter = TokenBucketLimiter(
         settings.api_per_minute, settings.api_burst, clock=tick
@@ -150,4 +177,5 @@ def create_app(
     app.include_router(calendar.router)
     app.include_router(recall.router)
     app.include_router(admin.router)
+    app.include_router(account.router)
     return app

@@ -1,9 +1,10 @@
 """Staff accounts as the web app sees them: roles, permissions, and the stores it talks to.
 
 The web layer depends only on the small protocols here (:class:`UserStore`,
-:class:`TokenStore`); the storage layer provides database-backed implementations, and the
-in-memory ones below serve tests and a database-less development server. Passwords are hashed
-with argon2id (argon2-cffi); API tokens are stored as SHA-256 digests, never in clear.
+:class:`TokenStore`, :class:`SessionStore`); the storage layer provides database-backed
+implementations, and the in-memory ones below serve tests and a database-less development server.
+Passwords are hashed with argon2id (argon2-cffi); API tokens and sign-in session tokens are stored
+as SHA-256 digests, never in clear.
 
 Roles and what they may do (SPEC capability 8):
 
@@ -23,7 +24,9 @@ import hashlib
 import hmac
 import secrets
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -32,6 +35,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from needleplan.domain.records import Role
 from needleplan.exceptions import ConflictError, InputError, NotFoundError
+from needleplan.services_sessions import (
+    TOKEN_MAX,
+    SessionPolicy,
+    new_session_token,
+    session_digest,
+    utc_now,
+)
 
 
 class Permission(StrEnum):
@@ -98,6 +108,14 @@ class UserStore(Protocol):
         """Close an account: it can no longer sign in (NotFoundError when unknown)."""
         ...
 
+    def verify_password(self, user_id: str, password: str) -> bool:
+        """Whether ``password`` is the active user's current password."""
+        ...
+
+    def set_password(self, user_id: str, password: str) -> None:
+        """Replace the password (InputError for a bad one, NotFoundError when unknown)."""
+        ...
+
 
 class TokenStore(Protocol):
     """Bearer tokens for integrations; a token acts as the user it was issued to."""
@@ -113,6 +131,15 @@ class TokenStore(Protocol):
 
 USERNAME_MAX = 64
 PASSWORD_MIN = 10
+PASSWORD_MAX = 1024
+
+
+def check_new_password(password: str, field: str = "password") -> None:
+    """The rules every new password meets (InputError naming ``field`` otherwise)."""
+    if len(password) < PASSWORD_MIN:
+        raise InputError.one(field, "<hidden>", f"at least {PASSWORD_MIN} characters")
+    if len(password) > PASSWORD_MAX:
+        raise InputError.one(field, "<hidden>", f"at most {PASSWORD_MAX} characters")
 
 
 def normalise_username(username: str) -> str:
@@ -145,8 +172,7 @@ class InMemoryUserStore:
             raise InputError.one(
                 "username", username, f"1-{USERNAME_MAX} printable characters required"
             )
-        if len(password) < PASSWORD_MIN:
-            raise InputError.one("password", "<hidden>", f"at least {PASSWORD_MIN} characters")
+        check_new_password(password)
         try:
             role = Role(role)
         except ValueError:
@@ -187,6 +213,24 @@ class InMemoryUserStore:
         entry = self._users.get(user_id)
         return entry[0] if entry else None
 
+    def verify_password(self, user_id: str, password: str) -> bool:
+        entry = self._users.get(user_id)
+        stored = entry[1] if entry else self._dummy_hash
+        try:
+            self.hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
+        return entry is not None
+
+    def set_password(self, user_id: str, password: str) -> None:
+        check_new_password(password)
+        digest = self.hasher.hash(password)
+        with self._lock:
+            if user_id not in self._users:
+                raise NotFoundError(f"user {user_id} does not exist")
+            user, _ = self._users[user_id]
+            self._users[user_id] = (user, digest)
+
     def list_users(self) -> list[StaffUser]:
         return sorted((u for u, _ in self._users.values()), key=lambda u: u.username)
 
@@ -223,6 +267,178 @@ class InMemoryTokenStore:
             if hmac.compare_digest(known, digest):
                 return self.users.get_user(user_id)
         return None
+
+
+@dataclass(frozen=True)
+class StaffSession:
+    """One signed-in browser as the account pages show it (never the token).
+
+    ``id`` names the session to its owner and to admins; it cannot be used to sign in.
+    """
+
+    id: str
+    user_id: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    user_agent: str
+
+
+WallClock = Callable[[], datetime]
+
+
+class SessionStore(Protocol):
+    """Server-side sign-in sessions: the cookie holds a random token, the store its digest.
+
+    Implementations apply a :class:`~needleplan.services_sessions.SessionPolicy` (absolute
+    lifetime, idle timeout, at most one ``last_seen_at`` write per interval) and a clock.
+    """
+
+    @property
+    def policy(self) -> SessionPolicy:
+        """The lifetime rules this store applies."""
+        ...
+
+    def start(self, user_id: str, user_agent: str) -> str:
+        """A new session for ``user_id``; returns its token (for the cookie, kept nowhere)."""
+        ...
+
+    def find(self, token: str) -> StaffSession | None:
+        """The live session behind ``token`` (recording its use), or None."""
+        ...
+
+    def end(self, token: str) -> None:
+        """Revoke the session behind ``token`` (nothing when there is none)."""
+        ...
+
+    def end_all(self, user_id: str, *, keep: str | None = None) -> int:
+        """Revoke every live session of ``user_id`` but the one with id ``keep``; how many
+        ended (whether the user is still active does not matter)."""
+        ...
+
+    def active(self, user_id: str) -> list[StaffSession]:
+        """The user's live sessions, most recently used first."""
+        ...
+
+    def active_counts(self) -> dict[str, int]:
+        """Live sessions per user id (users without any are left out)."""
+        ...
+
+    def purge(self) -> int:
+        """Forget revoked, expired and idle sessions; how many went."""
+        ...
+
+
+@dataclass(frozen=True)
+class _SessionEntry:
+    session: StaffSession
+    revoked_at: datetime | None = None
+
+
+class InMemorySessionStore:
+    """A :class:`SessionStore` in a dict keyed by the token's SHA-256 digest.
+
+    Parameters
+    ----------
+    policy
+        lifetime rules; the :class:`~needleplan.services_sessions.SessionPolicy` defaults unless
+        given.
+    now
+        the wall clock (aware UTC datetimes); tests move it instead of sleeping.
+    """
+
+    def __init__(self, policy: SessionPolicy | None = None, now: WallClock | None = None) -> None:
+        self._policy = policy or SessionPolicy()
+        self.now = now or utc_now
+        self._entries: dict[str, _SessionEntry] = {}
+        self._ids = 0
+        self._lock = threading.Lock()
+
+    @property
+    def policy(self) -> SessionPolicy:
+        return self._policy
+
+    def _alive(self, entry: _SessionEntry, now: datetime) -> bool:
+        return self._policy.alive(
+            now,
+            expires_at=entry.session.expires_at,
+            last_seen_at=entry.session.last_seen_at,
+            revoked_at=entry.revoked_at,
+        )
+
+    def start(self, user_id: str, user_agent: str) -> str:
+        token = new_session_token()
+        at = self.now()
+        with self._lock:
+            self._ids += 1
+            self._entries[session_digest(token)] = _SessionEntry(
+                StaffSession(
+                    id=str(self._ids),
+                    user_id=user_id,
+                    created_at=at,
+                    last_seen_at=at,
+                    expires_at=self._policy.expires_at(at),
+                    user_agent="".join(ch for ch in user_agent if ch.isprintable()).strip()[:200],
+                )
+            )
+        return token
+
+    def find(self, token: str) -> StaffSession | None:
+        if not token or len(token) > TOKEN_MAX:
+            return None
+        digest, at = session_digest(token), self.now()
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is None or not self._alive(entry, at):
+                return None
+            if self._policy.needs_touch(at, entry.session.last_seen_at):
+                self._entries[digest] = replace(
+                    entry, session=replace(entry.session, last_seen_at=at)
+                )
+        return entry.session
+
+    def end(self, token: str) -> None:
+        if not token or len(token) > TOKEN_MAX:
+            return
+        digest = session_digest(token)
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is not None and entry.revoked_at is None:
+                self._entries[digest] = replace(entry, revoked_at=self.now())
+
+    def end_all(self, user_id: str, *, keep: str | None = None) -> int:
+        at, ended = self.now(), 0
+        with self._lock:
+            for digest, entry in list(self._entries.items()):
+                session = entry.session
+                if session.user_id == user_id and session.id != keep and self._alive(entry, at):
+                    self._entries[digest] = replace(entry, revoked_at=at)
+                    ended += 1
+        return ended
+
+    def active(self, user_id: str) -> list[StaffSession]:
+        at = self.now()
+        live = [
+            e.session
+            for e in list(self._entries.values())
+            if e.session.user_id == user_id and self._alive(e, at)
+        ]
+        return sorted(live, key=lambda s: (s.last_seen_at, int(s.id)), reverse=True)
+
+    def active_counts(self) -> dict[str, int]:
+        at, counts = self.now(), dict[str, int]()
+        for entry in list(self._entries.values()):
+            if self._alive(entry, at):
+                counts[entry.session.user_id] = counts.get(entry.session.user_id, 0) + 1
+        return counts
+
+    def purge(self) -> int:
+        at = self.now()
+        with self._lock:
+            gone = [d for d, e in self._entries.items() if not self._alive(e, at)]
+            for digest in gone:
+                del self._entries[digest]
+        return len(gone)
 
 
 DEMO_ACCOUNTS: tuple[tuple[str, Role, str], ...] = (

@@ -1,20 +1,24 @@
-"""Database-backed stores for the web app: staff accounts, API tokens and contact requests.
+"""Database-backed stores for the web app: staff accounts, API tokens, sign-in sessions and
+contact requests.
 
 They implement the protocols in :mod:`needleplan.web.auth` (:class:`~needleplan.web.auth.UserStore`,
-:class:`~needleplan.web.auth.TokenStore`) and :mod:`needleplan.web.leads`
-(:class:`~needleplan.web.leads.LeadStore`) over :mod:`needleplan.services`, so accounts, tokens
-and leads survive a restart and live in the same database (and backups) as the clinic records.
-A user's web id is the decimal string of the database id.
+:class:`~needleplan.web.auth.TokenStore`, :class:`~needleplan.web.auth.SessionStore`) and
+:mod:`needleplan.web.leads` (:class:`~needleplan.web.leads.LeadStore`) over
+:mod:`needleplan.services` and :mod:`needleplan.services_sessions`, so accounts, tokens, sessions
+and leads survive a restart and live in the same database as the clinic records (backups leave
+the sessions out). A user's web id is the decimal string of the database id; a session's web id
+the decimal string of its row id.
 """
 
 from __future__ import annotations
 
-from needleplan import services
+from needleplan import services, services_sessions
 from needleplan.domain.records import User
 from needleplan.exceptions import InputError, NotFoundError
+from needleplan.services_sessions import SessionPolicy, StaffSessionInfo
 from needleplan.storage.database import Database
 from needleplan.storage.repositories import ApiTokenInfo, LeadRecord
-from needleplan.web.auth import StaffUser
+from needleplan.web.auth import StaffSession, StaffUser, WallClock, check_new_password
 from needleplan.web.leads import Lead
 
 
@@ -65,6 +69,21 @@ class DbUserStore:
             raise NotFoundError(f"user {user_id} does not exist")
         services.deactivate_user(self.db, key)
 
+    def verify_password(self, user_id: str, password: str) -> bool:
+        key = database_user_id(user_id)
+        user = services.find_user(self.db, key) if key is not None else None
+        if user is None or len(password) > 1024:
+            return False
+        match = services.authenticate(self.db, user.username, password)
+        return match is not None and match.id == user.id
+
+    def set_password(self, user_id: str, password: str) -> None:
+        check_new_password(password)
+        key = database_user_id(user_id)
+        if key is None or services.find_user(self.db, key) is None:
+            raise NotFoundError(f"user {user_id} does not exist")
+        services.set_password(self.db, key, password)
+
 
 class DbTokenStore:
     """:class:`~needleplan.web.auth.TokenStore` over the ``api_tokens`` table (SHA-256 digests)."""
@@ -88,6 +107,75 @@ class DbTokenStore:
 
     def list_tokens(self) -> list[ApiTokenInfo]:
         return services.list_api_tokens(self.db)
+
+
+def _session(info: StaffSessionInfo) -> StaffSession:
+    return StaffSession(
+        id=str(info.id),
+        user_id=str(info.user_id),
+        created_at=info.created_at,
+        last_seen_at=info.last_seen_at,
+        expires_at=info.expires_at,
+        user_agent=info.user_agent,
+    )
+
+
+class DbSessionStore:
+    """:class:`~needleplan.web.auth.SessionStore` over the ``staff_sessions`` table.
+
+    Only the token's SHA-256 digest is stored; a session of a deactivated account is refused
+    even before it is revoked.
+    """
+
+    def __init__(
+        self, db: Database, policy: SessionPolicy | None = None, now: WallClock | None = None
+    ) -> None:
+        self.db = db
+        self._policy = policy or SessionPolicy()
+        self.now = now or services_sessions.utc_now
+
+    @property
+    def policy(self) -> SessionPolicy:
+        return self._policy
+
+    def start(self, user_id: str, user_agent: str) -> str:
+        key = database_user_id(user_id)
+        if key is None:
+            raise NotFoundError(f"no user with id {user_id}")
+        token, _info = services_sessions.start_session(
+            self.db, key, user_agent, self._policy, now=self.now()
+        )
+        return token
+
+    def find(self, token: str) -> StaffSession | None:
+        info = services_sessions.find_session(self.db, token, self._policy, now=self.now())
+        return _session(info) if info is not None else None
+
+    def end(self, token: str) -> None:
+        services_sessions.end_session(self.db, token, now=self.now())
+
+    def end_all(self, user_id: str, *, keep: str | None = None) -> int:
+        key = database_user_id(user_id)
+        if key is None:
+            return 0
+        keep_id = int(keep) if keep is not None and keep.isdigit() and len(keep) < 12 else None
+        return services_sessions.end_user_sessions(
+            self.db, key, self._policy, keep_id=keep_id, now=self.now()
+        )
+
+    def active(self, user_id: str) -> list[StaffSession]:
+        key = database_user_id(user_id)
+        if key is None:
+            return []
+        found = services_sessions.active_sessions(self.db, key, self._policy, now=self.now())
+        return [_session(i) for i in found]
+
+    def active_counts(self) -> dict[str, int]:
+        counts = services_sessions.active_session_counts(self.db, self._policy, now=self.now())
+        return {str(k): n for k, n in counts.items()}
+
+    def purge(self) -> int:
+        return services_sessions.purge_sessions(self.db, self._policy, now=self.now())
 
 
 class DbLeadStore:

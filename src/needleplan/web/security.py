@@ -1,8 +1,13 @@
 """Sessions, CSRF protection, security headers and the access-control dependencies.
 
-- The staff session is a cookie signed with itsdangerous (``URLSafeTimedSerializer``), holding
-  only the user id; HttpOnly, SameSite=Lax, Secure in production, expiring after
-  ``session_max_age_s``. A user removed from the store is signed out on the next request.
+- Staff sessions live on the server (:class:`~needleplan.web.auth.SessionStore`: the
+  ``staff_sessions`` table with a database, else in memory). The ``needleplan_session`` cookie
+  holds only a random token (``secrets.token_urlsafe(32)``; the store keeps its SHA-256 digest);
+  HttpOnly, SameSite=Lax, Secure in production, ``Max-Age`` = ``session_max_age_s``. Every
+  request looks the session up: an unknown, revoked, expired (absolute lifetime
+  ``session_max_age_s``) or idle (``idle_timeout_s``) session, or one whose user is gone, counts
+  as signed out. Signing in always starts a new session (a cookie planted before sign-in is
+  never promoted, and the browser's previous session is revoked); signing out revokes it.
 - CSRF: every visitor gets a random ``needleplan_csrf`` cookie; forms carry
   ``HMAC(secret, cookie)`` in a hidden ``csrf_token`` field and each POST is checked against it
   (a signed double-submit: a forged cookie cannot produce a matching field without the secret).
@@ -22,12 +27,18 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from needleplan import DISCLAIMER, __version__
-from needleplan.web.auth import Permission, StaffUser, TokenStore, UserStore
+from needleplan.web.auth import (
+    Permission,
+    SessionStore,
+    StaffSession,
+    StaffUser,
+    TokenStore,
+    UserStore,
+)
 from needleplan.web.errors import ApiError
 from needleplan.web.settings import Settings
 
@@ -69,31 +80,25 @@ class ForbiddenError(Exception):
 
 @dataclass
 class SessionManager:
+    """The browser side of staff sessions: the cookie carrying a session token of ``store``."""
+
     settings: Settings
+    store: SessionStore
 
-    def __post_init__(self) -> None:
-        self._serializer = URLSafeTimedSerializer(
-            self.settings.secret_key, salt="needleplan.session"
-        )
+    def sign_in(self, request: Request, response: Response, user: StaffUser) -> None:
+        """Start a new session for ``user`` and put its token in the cookie.
 
-    def dumps(self, user: StaffUser) -> str:
-        return self._serializer.dumps({"u": user.id, "n": secrets.token_hex(8)})
-
-    def user_id(self, cookie: str | None) -> str | None:
-        if not cookie:
-            return None
-        try:
-            data = self._serializer.loads(cookie, max_age=self.settings.session_max_age_s)
-        except BadSignature:
-            return None
-        if not isinstance(data, dict) or not isinstance(data.get("u"), str):
-            return None
-        return str(data["u"])
-
-    def set_cookie(self, response: Response, user: StaffUser) -> None:
+        Any session the browser already carried is revoked first, and expired or revoked
+        sessions are purged while we are at it.
+        """
+        previous = request.cookies.get(SESSION_COOKIE)
+        if previous:
+            self.store.end(previous)
+        self.store.purge()
+        token = self.store.start(user.id, request.headers.get("user-agent", ""))
         response.set_cookie(
             SESSION_COOKIE,
-            self.dumps(user),
+            token,
             max_age=self.settings.session_max_age_s,
             httponly=True,
             samesite="lax",
@@ -101,10 +106,24 @@ class SessionManager:
             path="/",
         )
 
-    def clear_cookie(self, response: Response) -> None:
+    def sign_out(self, request: Request, response: Response) -> None:
+        """Revoke this browser's session and delete its cookie."""
+        token = request.cookies.get(SESSION_COOKIE)
+        if token:
+            self.store.end(token)
         response.delete_cookie(
             SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=self.settings.production
         )
+
+    def current(self, request: Request) -> StaffSession | None:
+        """This request's live session (looked up once per request), or None."""
+        cached: StaffSession | bool | None = getattr(request.state, "staff_session", False)
+        if cached is not False:
+            return cached if isinstance(cached, StaffSession) else None
+        token = request.cookies.get(SESSION_COOKIE)
+        session = self.store.find(token) if token else None
+        request.state.staff_session = session
+        return session
 
 
 def csrf_expected(secret: str, raw: str) -> str:
@@ -190,11 +209,16 @@ def _user_store(request: Request) -> UserStore:
     return store
 
 
-def session_user(request: Request) -> StaffUser | None:
-    """The signed-in staff user of this request, or None."""
+def current_session(request: Request) -> StaffSession | None:
+    """The live staff session of this request, or None."""
     sessions: SessionManager = request.app.state.sessions
-    user_id = sessions.user_id(request.cookies.get(SESSION_COOKIE))
-    return _user_store(request).get_user(user_id) if user_id else None
+    return sessions.current(request)
+
+
+def session_user(request: Request) -> StaffUser | None:
+    """The signed-in staff user of this request, or None (also when the account is gone)."""
+    session = current_session(request)
+    return _user_store(request).get_user(session.user_id) if session is not None else None
 
 
 def require_staff(request: Request) -> StaffUser:

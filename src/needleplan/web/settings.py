@@ -45,7 +45,9 @@ class Settings(BaseSettings):
     secret_key: str = Field(default=DEV_SECRET, min_length=16, description="signs cookies")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # Staff sessions end `session_max_age_s` after sign-in, or after `idle_timeout_s` unused.
     session_max_age_s: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600)
+    idle_timeout_s: int = Field(default=30 * 60, ge=300, le=7 * 24 * 3600)
     # Public API: a token bucket per client of `api_burst` requests refilled at `api_per_minute`.
     api_per_minute: float = Field(default=60.0, gt=0)
     api_burst: int = Field(default=20, ge=1)

@@ -24,7 +24,15 @@ from needleplan.domain import (
     SunExposure,
 )
 from needleplan.exceptions import ConflictError, InputError, NotFoundError
-from needleplan.web.auth import Permission, StaffUser, TokenStore, UserStore, normalise_username
+from needleplan.web.auth import (
+    Permission,
+    SessionStore,
+    StaffUser,
+    TokenStore,
+    UserStore,
+    check_new_password,
+    normalise_username,
+)
 from needleplan.web.errors import ApiError
 from needleplan.web.leads import CONSENT_TEXT, LeadStore, make_lead
 from needleplan.web.ratelimit import TokenBucketLimiter, client_key
@@ -228,7 +236,7 @@ def login(
         )
     response = RedirectResponse(safe_next(next), status_code=303)
     sessions: SessionManager = request.app.state.sessions
-    sessions.set_cookie(response, user)
+    sessions.sign_in(request, response, user)
     return response
 
 
@@ -237,10 +245,11 @@ def logout(
     request: Request,
     csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
 ) -> Response:
+    """Sign out: the session is revoked on the server (a copy of the cookie stops working)."""
     check_csrf(request, csrf_token)
     response = RedirectResponse("/login", status_code=303)
     sessions: SessionManager = request.app.state.sessions
-    sessions.clear_cookie(response)
+    sessions.sign_out(request, response)
     return response
 
 
@@ -283,14 +292,28 @@ def leads_page(request: Request, user: ContactsDep) -> HTMLResponse:
     return render(request, "app/leads.html", leads=list(reversed(leads.list_leads())))
 
 
+def users_page(request: Request, status_code: int = 200, **extra: Any) -> HTMLResponse:
+    """The staff accounts page: every active account with its number of live sessions."""
+    users: UserStore = request.app.state.user_store
+    store: SessionStore = request.app.state.session_store
+    extra.setdefault("new_token", None)
+    return render(
+        request,
+        "app/users.html",
+        status_code=status_code,
+        users=users.list_users(),
+        session_counts=store.active_counts(),
+        **extra,
+    )
+
+
 @router.get("/app/admin/users", response_class=HTMLResponse)
 def admin_users(request: Request, user: AdminDep) -> HTMLResponse:
     request.state.user = user
-    users: UserStore = request.app.state.user_store
-    return render(request, "app/users.html", users=users.list_users(), new_token=None)
+    return users_page(request)
 
 
-def _audit_account(request: Request, user: StaffUser, action: str, detail: str) -> None:
+def audit_account(request: Request, user: StaffUser, action: str, detail: str) -> None:
     """Account changes go to the audit log when the app has clinic records."""
     if request.app.state.db is not None:
         from needleplan.web.db_stores import audit
@@ -314,24 +337,23 @@ def admin_create_user(
     try:
         created = users.add_user(username, password, role)
     except (InputError, ConflictError) as exc:
-        return render(
+        return users_page(
             request,
-            "app/users.html",
             status_code=422 if isinstance(exc, InputError) else 409,
-            users=users.list_users(),
-            new_token=None,
             problem=str(exc),
             form={"username": username, "role": role},
         )
-    _audit_account(request, user, "user.create", f"user {created.id} role {created.role.value}")
-    return render(
-        request,
-        "app/users.html",
-        status_code=201,
-        users=users.list_users(),
-        new_token=None,
-        created=created,
-    )
+    audit_account(request, user, "user.create", f"user {created.id} role {created.role.value}")
+    return users_page(request, status_code=201, created=created)
+
+
+def _other_user(request: Request, user_id: str) -> StaffUser:
+    """The active account ``user_id`` an admin acts on (NotFoundError when there is none)."""
+    users: UserStore = request.app.state.user_store
+    target = users.get_user(user_id) if len(user_id) <= 100 else None
+    if target is None:
+        raise NotFoundError("no such user")
+    return target
 
 
 @router.post("/app/admin/users/{user_id}/deactivate", response_class=HTMLResponse)
@@ -341,26 +363,87 @@ def admin_deactivate_user(
     user: AdminDep,
     csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
 ) -> HTMLResponse:
-    """Close a staff account: it can no longer sign in. An admin cannot close their own."""
+    """Close a staff account: it can no longer sign in and its sessions end. Not one's own."""
     check_csrf(request, csrf_token)
     request.state.user = user
     users: UserStore = request.app.state.user_store
     if user_id == user.id:
-        return render(
+        return users_page(
             request,
-            "app/users.html",
             status_code=409,
-            users=users.list_users(),
-            new_token=None,
             problem="You cannot deactivate your own account; ask another admin.",
         )
     if len(user_id) > 100:
         raise NotFoundError("no such user")
     users.deactivate_user(user_id)
-    _audit_account(request, user, "user.deactivate", f"user {user_id}")
-    return render(
-        request, "app/users.html", users=users.list_users(), new_token=None, deactivated=True
+    store: SessionStore = request.app.state.session_store
+    ended = store.end_all(user_id)
+    audit_account(request, user, "user.deactivate", f"user {user_id} sessions_ended={ended}")
+    return users_page(request, deactivated=True)
+
+
+@router.post("/app/admin/users/{user_id}/sessions/end", response_class=HTMLResponse)
+def admin_end_sessions(
+    request: Request,
+    user_id: str,
+    user: AdminDep,
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
+) -> HTMLResponse:
+    """End every session of another account: it has to sign in again everywhere."""
+    check_csrf(request, csrf_token)
+    request.state.user = user
+    if user_id == user.id:
+        return users_page(
+            request,
+            status_code=409,
+            problem=(
+                "Ending all your sessions would sign you out here too; use "
+                "“Sign out everywhere else” under My account."
+            ),
+        )
+    target = _other_user(request, user_id)
+    store: SessionStore = request.app.state.session_store
+    ended = store.end_all(target.id)
+    audit_account(request, user, "account.sessions.revoke", f"user {target.id} ended={ended}")
+    return users_page(request, sessions_ended=(target, ended))
+
+
+@router.post("/app/admin/users/{user_id}/password", response_class=HTMLResponse)
+def admin_set_password(
+    request: Request,
+    user_id: str,
+    user: AdminDep,
+    new_password: Annotated[str, Form(max_length=2048)] = "",
+    confirm_password: Annotated[str, Form(max_length=2048)] = "",
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
+) -> HTMLResponse:
+    """Give another account a new password (it is told in person); its sessions end."""
+    check_csrf(request, csrf_token)
+    request.state.user = user
+    if user_id == user.id:
+        return users_page(
+            request,
+            status_code=409,
+            problem=("Change your own password under My account (it asks for your current one)."),
+        )
+    target = _other_user(request, user_id)
+    try:
+        check_new_password(new_password, "new_password")
+        if confirm_password != new_password:
+            raise InputError.one(
+                "confirm_password", "<hidden>", "must repeat the new password exactly"
+            )
+        users: UserStore = request.app.state.user_store
+        users.set_password(target.id, new_password)
+    except InputError as exc:
+        problem = exc.problems[0]
+        return users_page(request, status_code=422, problem=f"{problem.field}: {problem.rule}")
+    store: SessionStore = request.app.state.session_store
+    ended = store.end_all(target.id)
+    audit_account(
+        request, user, "account.password.reset", f"user {target.id} sessions_ended={ended}"
     )
+    return users_page(request, password_set=(target, ended))
 
 
 @router.post("/app/admin/tokens", response_class=HTMLResponse)
@@ -377,14 +460,7 @@ def admin_issue_token(
     tokens: TokenStore = request.app.state.token_store
     token = tokens.issue_token(user_id, label)
     owner = users.get_user(user_id)
-    return render(
-        request,
-        "app/users.html",
-        users=users.list_users(),
-        new_token=token,
-        token_owner=owner,
-        token_label=label.strip(),
-    )
+    return users_page(request, new_token=token, token_owner=owner, token_label=label.strip())
 
 
 def login_redirect(next_path: str) -> RedirectResponse:

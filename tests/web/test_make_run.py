@@ -4,6 +4,7 @@ loopback port; the test reads its output line by line (no sleeping) and stops it
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -38,6 +39,12 @@ def _env() -> dict[str, str]:
 
 @pytest.fixture
 def demo_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], list[str]]]:
+    with _serve_demo(tmp_path / "demo.sqlite3") as running:
+        yield running
+
+
+@contextlib.contextmanager
+def _serve_demo(database: Path) -> Iterator[tuple[str, dict[str, str], list[str]]]:
     port = free_port()
     exe = Path(sys.executable).with_name("needleplan")
     proc = subprocess.Popen(
@@ -50,7 +57,7 @@ def demo_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], list[str]
             "--port",
             str(port),
             "--database",
-            str(tmp_path / "demo.sqlite3"),
+            str(database),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -138,3 +145,29 @@ def test_demo_is_refused_in_production(
     assert info.value.code == 2
     assert "--demo" in capsys.readouterr().err
     assert not (tmp_path / "p.sqlite3").exists()
+
+
+def _sign_in(client: httpx.Client, username: str, password: str) -> None:
+    page = client.get("/login")
+    response = client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": csrf_from(page.text)},
+    )
+    assert response.status_code == 303, response.text
+
+
+def test_restarting_the_demo_ends_sessions_signed_in_with_the_old_passwords(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "demo.sqlite3"
+    with _serve_demo(database) as (base, logins, _):
+        with httpx.Client(base_url=base) as client:
+            _sign_in(client, "frontdesk", logins["frontdesk"])
+            assert client.get("/app/calendar").status_code == 200
+            cookies = dict(client.cookies)
+    with _serve_demo(database) as (base, _, out):
+        assert any("using the existing records" in line for line in out)
+        with httpx.Client(base_url=base, cookies=cookies) as client:
+            again = client.get("/app/calendar")
+            assert again.status_code == 303
+            assert again.headers["location"].startswith("/login")

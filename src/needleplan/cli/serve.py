@@ -107,7 +107,12 @@ def register(app: typer.Typer) -> None:
             else:
                 typer.echo(f"demo clinic: using the existing records in {db.display_url}")
             logins = {name: secrets.token_urlsafe(12) for name in DEMO_LOGINS}
-            services.reset_demo_logins(db, logins)
+            reset = services.reset_demo_logins(db, logins)
+            # New passwords: sessions signed in with the old ones end too.
+            from needleplan.services_sessions import SessionPolicy, end_user_sessions
+
+            for account in reset:
+                end_user_sessions(db, account.id, SessionPolicy())
         users = tokens = None
         if demo_users:
             users, passwords = demo_user_store()

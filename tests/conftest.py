@@ -354,17 +354,22 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
             consented_at=t0,
         ),
     )
-    # Placeholder rows until the clinic-config and session services exist (replaced by them).
+    from needleplan import services_clinic
+
+    services_clinic.save_clinic_config(
+        db,
+        'name = "Test clinic"\ntimezone = "Europe/London"\n\n[opening_hours]\n'
+        'monday = ["09:00-18:00"]\n\n[[practitioners]]\nname = "Alice Practitioner"\n\n'
+        '[[practitioners]]\nname = "Bob Practitioner"\n',
+        user,
+        "test calendar",
+    )
+    # Placeholder rows until the session service exists (replaced by it).
     from sqlalchemy import insert
 
-    from needleplan.storage.tables import ClinicConfigRow, StaffSessionRow
+    from needleplan.storage.tables import StaffSessionRow
 
     with db.engine.begin() as conn:
-        conn.execute(
-            insert(ClinicConfigRow).values(
-                toml='name = "x"', note="", created_at=t0, user_id=user.id, username="u"
-            )
-        )
         conn.execute(
             insert(StaffSessionRow).values(
                 digest="0" * 64,

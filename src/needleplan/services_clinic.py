@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum, StrEnum
@@ -38,7 +38,7 @@ from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT, Array, InlineTable, Table
 
 from needleplan.domain.records import Appointment, AppointmentStatus, User
-from needleplan.exceptions import ConfigError, ConflictError, InputError
+from needleplan.exceptions import ConfigError, ConflictError, FieldProblem, InputError
 from needleplan.scheduling import ClinicConfig, Weekday, parse_clinic
 from needleplan.scheduling.calendar import BusyIndex, slot_problem, working_spans
 from needleplan.scheduling.clinic import EXAMPLE_CLINIC
@@ -114,7 +114,20 @@ def parse_clinic_toml(text: str, *, source: str = "clinic calendar") -> ClinicCo
         raise ConfigError.one(
             "toml", line, f"is not valid TOML: {message}", source=source
         ) from None
-    return parse_clinic(data, source=source)
+    try:
+        return parse_clinic(data, source=source)
+    except ConfigError as exc:
+        # A rule about several keys reports the whole table as its value; keep messages short.
+        raise ConfigError([_compact(p) for p in exc.problems], source=exc.source) from None
+
+
+def _compact(problem: FieldProblem) -> FieldProblem:
+    value = problem.value
+    if isinstance(value, Mapping):
+        return FieldProblem(problem.field, "{...}", problem.rule)
+    if isinstance(value, list):
+        return FieldProblem(problem.field, "[...]", problem.rule)
+    return problem
 
 
 def bundled_clinic_toml() -> str:

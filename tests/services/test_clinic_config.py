@@ -198,7 +198,8 @@ def test_text_that_is_not_toml_is_refused_naming_the_line_and_nothing_is_stored(
     (problem,) = caught.value.problems
     assert problem.field == "toml"
     assert problem.value == value
-    assert "not valid TOML" in problem.rule and position in problem.rule
+    assert "not valid TOML" in problem.rule
+    assert position in problem.rule
     assert stored(clinic.db) == before
 
 
@@ -443,7 +444,8 @@ def test_the_summary_reads_hours_days_off_closures_lengths_and_prices() -> None:
     assert summary.opening_hours["Friday"] == "09:00-15:00"
     assert summary.opening_hours["Saturday"] == ""
     kaya = next(p for p in summary.practitioners if p.name == "Dr. Aylin Kaya")
-    assert kaya.hours["Monday"] == "" and kaya.hours["Friday"] == "09:00-15:00"
+    assert kaya.hours["Monday"] == ""
+    assert kaya.hours["Friday"] == "09:00-15:00"
     vogel = next(p for p in summary.practitioners if p.name == "Dr. Lena Vogel")
     assert vogel.hours["Wednesday"] == "09:00-13:00"  # her hours within the clinic's
     assert [str(d) for d in vogel.days_off] == [

@@ -354,17 +354,16 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
             consented_at=t0,
         ),
     )
-    # Placeholder rows until the clinic-config and session services exist (replaced by them).
-    from sqlalchemy import insert
+    from needleplan import services_clinic
 
-    from needleplan.storage.tables import ClinicConfigRow
-
-    with db.engine.begin() as conn:
-        conn.execute(
-            insert(ClinicConfigRow).values(
-                toml='name = "x"', note="", created_at=t0, user_id=user.id, username="u"
-            )
-        )
+    services_clinic.save_clinic_config(
+        db,
+        'name = "Test clinic"\ntimezone = "Europe/London"\n\n[opening_hours]\n'
+        'monday = ["09:00-18:00"]\n\n[[practitioners]]\nname = "Alice Practitioner"\n\n'
+        '[[practitioners]]\nname = "Bob Practitioner"\n',
+        user,
+        "test calendar",
+    )
     # A signed-in browser (backups leave staff_sessions out; the backup tests check that).
     from needleplan.services_sessions import SessionPolicy, start_session
 

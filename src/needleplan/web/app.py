@@ -12,8 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from needleplan import DISCLAIMER, __version__
-from needleplan.scheduling import load_clinic
+from needleplan import DISCLAIMER, __version__, services_clinic
 from needleplan.services_sessions import SessionPolicy
 from needleplan.storage.database import Database
 from needleplan.web.auth import (
@@ -33,6 +32,7 @@ from needleplan.web.routes import (
     api,
     booking,
     calendar,
+    clinic_admin,
     pages,
     patients,
     patients_api,
@@ -120,9 +120,14 @@ def create_app(
     )
     app.state.settings = settings
     app.state.db = database
-    # A clinic's own calendar is loaded (and validated: file, key, rule) at start; without one the
-    # bundled example clinic is loaded on first use (needleplan.web.deps.get_clinic).
-    app.state.clinic = load_clinic(settings.clinic_file) if settings.clinic_file else None
+    # The calendar in force is the newest version saved in the app (needleplan.web.deps); until
+    # one is saved, the clinic's own file, loaded and validated (file, key, rule) at start, else
+    # the bundled example clinic. Setting app.state.clinic overrides all of them.
+    app.state.clinic = None
+    app.state.clinic_cache = None
+    app.state.clinic_fallback = (
+        services_clinic.fallback_clinic(settings.clinic_file) if settings.clinic_file else None
+    )
     app.state.user_store = users
     app.state.token_store = token_store if token_store is not None else InMemoryTokenStore(users)
     app.state.lead_store = lead_store if lead_store is not None else InMemoryLeadStore()
@@ -178,4 +183,5 @@ def create_app(
     app.include_router(recall.router)
     app.include_router(admin.router)
     app.include_router(account.router)
+    app.include_router(clinic_admin.router)
     return app

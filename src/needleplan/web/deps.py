@@ -6,7 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from needleplan.scheduling import ClinicConfig, load_clinic
+from needleplan import services_clinic
+from needleplan.scheduling import ClinicConfig
+from needleplan.services_clinic import EffectiveClinic
 from needleplan.storage.database import Database
 from needleplan.web.errors import ApiError
 
@@ -21,15 +23,42 @@ def get_db(request: Request) -> Database:
     return db
 
 
+def effective_clinic(request: Request) -> EffectiveClinic:
+    """The calendar in force and where it comes from, noticing a newly saved version at once.
+
+    Each call asks the database for the newest saved version's number (one indexed query), so
+    every worker process picks up a version saved by any other without a restart; the parsed
+    calendar is cached per version number. Without a saved version: the file named by the
+    ``clinic_file`` setting (``NEEDLEPLAN_CLINIC_FILE``, validated at start), else the bundled
+    example clinic.
+    """
+    state = request.app.state
+    db: Database | None = state.db
+    newest = services_clinic.newest_clinic_version_id(db) if db is not None else None
+    cached: EffectiveClinic | None = getattr(state, "clinic_cache", None)
+    if cached is not None and cached.version_id == newest:
+        return cached
+    if newest is None:
+        current: EffectiveClinic = state.clinic_fallback or services_clinic.fallback_clinic(
+            state.settings.clinic_file
+        )
+        state.clinic_fallback = current
+    else:
+        current = services_clinic.effective_clinic(db, state.settings.clinic_file)
+    state.clinic_cache = current
+    return current
+
+
 def get_clinic(request: Request) -> ClinicConfig:
-    """The clinic calendar the app schedules in: ``app.state.clinic`` if set, else the TOML named
-    by the ``clinic_file`` setting (``NEEDLEPLAN_CLINIC_FILE``), else the bundled example clinic
-    (loaded once)."""
+    """The clinic calendar the app schedules in (see :func:`effective_clinic`).
+
+    ``app.state.clinic``, when something (a test, an embedding application) sets it, wins over
+    everything else.
+    """
     clinic: ClinicConfig | None = getattr(request.app.state, "clinic", None)
-    if clinic is None:
-        clinic = load_clinic(request.app.state.settings.clinic_file)
-        request.app.state.clinic = clinic
-    return clinic
+    if clinic is not None:
+        return clinic
+    return effective_clinic(request).clinic
 
 
 DbDep = Annotated[Database, Depends(get_db)]

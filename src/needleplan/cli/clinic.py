@@ -1,0 +1,244 @@
+"""``needleplan clinic``: the clinic calendar saved in the database (the one the web app uses).
+
+* ``clinic show [--toml]`` — which calendar is in force and a summary (or its TOML text).
+* ``clinic history`` — every saved version: number, when, who, note.
+* ``clinic set FILE [--note] [--yes]`` — validate FILE and save it as the newest version. Booked
+  appointments it would not allow are listed; without ``--yes`` nothing is saved (exit 5).
+* ``clinic revert VERSION [--note] [--yes]`` — put an older version back in force (a copy is
+  appended), with the same check.
+
+Like the record commands they take ``--database URL`` (default ``$NEEDLEPLAN_DATABASE_URL``).
+Until a version is saved, the calendar in force is the file in ``$NEEDLEPLAN_CLINIC_FILE`` (as for
+the web app), else the bundled example clinic. The scheduling commands' ``--clinic FILE`` option
+is separate: it uses that file, not the saved version.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from needleplan.cli.records import DATABASE_HELP, open_db
+from needleplan.exceptions import ConflictError, InputError
+
+if TYPE_CHECKING:
+    from needleplan.scheduling import ClinicConfig
+    from needleplan.services_clinic import AffectedAppointment, ClinicSummary
+    from needleplan.storage import Database
+
+console = Console(highlight=False, soft_wrap=True)
+
+CLINIC_FILE_ENV = "NEEDLEPLAN_CLINIC_FILE"
+
+
+def _db_option() -> Any:
+    return typer.Option(None, "--database", "-d", help=DATABASE_HELP, show_default=False)
+
+
+def _fallback_file() -> str | None:
+    return os.environ.get(CLINIC_FILE_ENV) or None
+
+
+def _who() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):  # no login name in this environment
+        return "cli"
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError.one("file", str(path), "file does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError.one("file", str(path), f"cannot be read ({type(exc).__name__})") from None
+
+
+def _print_summary(s: ClinicSummary) -> None:
+    console.print(f"[bold]{escape(s.name)}[/bold]  time zone {s.timezone}")
+    if s.location:
+        console.print(escape(s.location))
+    hours = Table(title="working hours (clinic, then each practitioner)", title_justify="left")
+    hours.add_column("day")
+    hours.add_column("clinic")
+    for p in s.practitioners:
+        hours.add_column(escape(p.name) + ("" if p.own_hours else " (clinic hours)"))
+    for day, spans in s.opening_hours.items():
+        hours.add_row(day[:3], spans or "closed", *[p.hours[day] or "-" for p in s.practitioners])
+    console.print(hours)
+    for p in s.practitioners:
+        off = "; ".join(str(d) for d in p.days_off) or "none"
+        console.print(f"days off, {escape(p.name)}: {escape(off)}")
+    closures = "; ".join(str(c) for c in s.closures) or "none"
+    console.print(f"closures: {escape(closures)}")
+    if s.holidays:
+        upcoming = ", ".join(f"{d} {name}" for d, name in s.upcoming_holidays[:4])
+        console.print(f"public holidays: {s.holidays} (next: {escape(upcoming) or 'none'})")
+    else:
+        console.print("public holidays: none configured")
+    lengths = ", ".join(f"{k} {v} min" for k, v in s.session_minutes.items())
+    console.print(f"session lengths: {lengths}")
+    console.print(
+        f"slot grid {s.slot_minutes} min, preferred start {s.preferred_start}, search "
+        f"{s.first_session_search_days} days, recall threshold {s.recall_threshold} %"
+    )
+    console.print(f"prices: {s.prices or 'not set'}")
+
+
+def _print_conflicts(items: list[AffectedAppointment], clinic: ClinicConfig, title: str) -> None:
+    table = Table(title=title, title_justify="left")
+    for col in ("appointment", "patient", "start", "practitioner", "why"):
+        table.add_column(col)
+    for a in items:
+        table.add_row(
+            str(a.appointment.id),
+            str(a.appointment.patient_id),
+            a.appointment.start.astimezone(clinic.tz).strftime("%Y-%m-%d %H:%M"),
+            escape(a.practitioner),
+            escape(a.reason),
+        )
+    console.print(table)
+
+
+def _check_and_list(db: Database, new: ClinicConfig, yes: bool) -> int:
+    """List the booked appointments ``new`` would not allow; refuse without ``yes``."""
+    from needleplan import services_clinic
+
+    try:
+        current: ClinicConfig | None = services_clinic.effective_clinic(db, _fallback_file()).clinic
+    except InputError:
+        current = None  # the version in force no longer validates: compare with nothing
+    affected = services_clinic.affected_appointments(db, new, current=current)
+    fresh = services_clinic.new_conflicts(affected)
+    already = len(affected) - len(fresh)
+    if fresh:
+        _print_conflicts(fresh, new, f"{len(fresh)} booked appointment(s) conflict with it")
+    if already:
+        console.print(
+            f"{already} more booked appointment(s) do not fit it, nor the calendar in force"
+        )
+    if fresh and not yes:
+        raise ConflictError(
+            f"{len(fresh)} booked appointment(s) would conflict with this calendar; nothing "
+            "saved (rerun with --yes to save anyway: they stay booked and need moving)"
+        )
+    return len(fresh)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``needleplan clinic`` to the ``needleplan`` app."""
+    clinic = typer.Typer(
+        help="The clinic calendar saved in the database (used by the web app).",
+        no_args_is_help=True,
+    )
+    app.add_typer(clinic, name="clinic")
+
+    @clinic.command("show")
+    def clinic_show(
+        as_toml: bool = typer.Option(False, "--toml", help="Print the TOML text in force."),
+        database: str | None = _db_option(),
+    ) -> None:
+        """Which calendar is in force (saved version, file or bundled example) and a summary."""
+        from datetime import datetime
+
+        from needleplan import services_clinic
+
+        db = open_db(database)
+        try:
+            eff = services_clinic.effective_clinic(db, _fallback_file())
+        finally:
+            db.dispose()
+        if as_toml:
+            typer.echo(eff.toml, nl=not eff.toml.endswith("\n"))
+            return
+        console.print(f"in force: {escape(eff.describe())}")
+        if eff.version is not None and eff.version.note:
+            console.print(f"note: {escape(eff.version.note)}")
+        today = datetime.now(eff.clinic.tz).date()
+        _print_summary(services_clinic.clinic_summary(eff.clinic, today))
+
+    @clinic.command("history")
+    def clinic_history(
+        limit: int = typer.Option(50, "--limit", help="At most this many versions."),
+        database: str | None = _db_option(),
+    ) -> None:
+        """Saved versions, newest (in force) first."""
+        from needleplan import services_clinic
+
+        db = open_db(database)
+        try:
+            versions = services_clinic.clinic_config_history(db, limit)
+        finally:
+            db.dispose()
+        if not versions:
+            console.print("no version saved yet (the file or the bundled example is in force)")
+            return
+        table = Table(title_justify="left")
+        for col in ("version", "saved (UTC)", "by", "note"):
+            table.add_column(col)
+        for i, v in enumerate(versions):
+            table.add_row(
+                f"{v.id}{' (in force)' if i == 0 else ''}",
+                v.created_at.strftime("%Y-%m-%d %H:%M"),
+                escape(v.username),
+                escape(v.note),
+            )
+        console.print(table)
+
+    @clinic.command("set")
+    def clinic_set(
+        file: Path = typer.Argument(..., help="Clinic calendar TOML (format: docs/scheduling.md)."),
+        note: str = typer.Option("", "--note", help="Why (shown in the history)."),
+        yes: bool = typer.Option(
+            False, "--yes", help="Save even if booked appointments conflict (exit 5 without)."
+        ),
+        database: str | None = _db_option(),
+    ) -> None:
+        """Validate FILE and save it as the newest version (in force for the web app at once)."""
+        from needleplan import services_clinic
+
+        text = _read(file)
+        new = services_clinic.parse_clinic_toml(text, source=str(file))
+        db = open_db(database)
+        try:
+            conflicts = _check_and_list(db, new, yes)
+            version = services_clinic.save_clinic_config(
+                db, text, _who(), note, detail=f"{conflicts} booked appointments conflict"
+            )
+        finally:
+            db.dispose()
+        console.print(f"saved version {version.id}; it is in force now")
+
+    @clinic.command("revert")
+    def clinic_revert(
+        version_id: int = typer.Argument(..., metavar="VERSION", help="Version to restore."),
+        note: str = typer.Option("", "--note", help="Why (default: 'revert to version N')."),
+        yes: bool = typer.Option(
+            False, "--yes", help="Revert even if booked appointments conflict (exit 5 without)."
+        ),
+        database: str | None = _db_option(),
+    ) -> None:
+        """Put an older version back in force (a copy is appended; the history stays)."""
+        from needleplan import services_clinic
+
+        db = open_db(database)
+        try:
+            old = services_clinic.clinic_config_version(db, version_id)
+            new = services_clinic.parse_clinic_toml(
+                old.toml, source=f"clinic calendar version {old.id}"
+            )
+            conflicts = _check_and_list(db, new, yes)
+            version = services_clinic.revert_clinic_config(
+                db, old.id, _who(), note, detail=f"{conflicts} booked appointments conflict"
+            )
+        finally:
+            db.dispose()
+        console.print(f"version {old.id} is back in force (saved again as version {version.id})")

@@ -219,3 +219,36 @@ def test_update_patient_changes_only_named_fields_and_validates(clinic: Any) -> 
     with pytest.raises(ConflictError):
         services.update_patient(clinic.db, clinic.patient.id, {"mrn": other.mrn})
     assert services.get_patient(clinic.db, clinic.patient.id) == updated
+
+
+@pytest.mark.parametrize(
+    ("detail", "found", "missed"),
+    [
+        ("week 2031-03-03..2031-03-09 practitioner=all patients=3,11,21", [3, 11, 21], [1, 2, 13]),
+        ("show=month patients=7", [7], [1, 17, 70]),
+        ("day 2031-03-03..2031-03-03 practitioner=2 patients=5,70 user=prac", [5, 70], [7, 0]),
+        ("page=1 results=25", [], [1, 25]),
+    ],
+)
+def test_audit_search_by_patient_finds_the_list_views_that_showed_her(
+    db: Any, detail: str, found: list[int], missed: list[int]
+) -> None:
+    """A view of several patients is one event without a patient id; searching for one of them
+    finds it (exact ids: 1 does not match 11, 21 or 13), and finds her own events too."""
+    services.record_audit(db, None, "calendar.read", detail=detail)
+    services.record_audit(db, None, "patient.read", 99)
+    for patient_id in found:
+        events, total = services.search_audit(db, patient_id=patient_id)
+        assert [e.action for e in events] == ["calendar.read"], (patient_id, detail)
+        assert total == 1
+        assert [e.action for e in services.audit_log(db, patient_id=patient_id)] == [
+            "calendar.read"
+        ]
+    for patient_id in missed:
+        assert services.search_audit(db, patient_id=patient_id) == ([], 0), patient_id
+    assert [e.action for e in services.search_audit(db, patient_id=99)[0]] == ["patient.read"]
+
+
+def test_the_patients_detail_lists_sorted_unique_ids_last() -> None:
+    assert services.audit_patients_detail("recall", [9, 3, 9, 12]) == "recall patients=3,9,12"
+    assert services.audit_patients_detail("", []) == "patients="

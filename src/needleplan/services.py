@@ -1002,7 +1002,13 @@ def rebook_missed(
         )
         fresh.sequence = new.sequence
         uow.flush()
-        uow.appointments.claim([fresh, *moved_rows])
+        try:
+            uow.appointments.claim([fresh, *moved_rows])
+        except ConflictError:
+            raise ConflictError(
+                "another booking took one of the proposed times a moment ago (double booking "
+                "refused); nothing was rebooked"
+            ) from None
         note = missed_row.note or ""
         missed_row.note = (note + "\n" if note else "") + f"rebooked as appointment {fresh.id}"
         _renumber_courses(uow, {course.id})
@@ -1260,7 +1266,7 @@ def book_consultation(
         unstored.insert(-1, "no assessment")
     raise ConflictError(
         f"nothing was booked ({', '.join(unstored)} stored): other bookings took one of the "
-        f"proposed times {attempts} time{'s' if attempts != 1 else ''} in a row ({last}); "
+        f"proposed times {attempts} time{'s' if attempts != 1 else ''} in a row; "
         "book again to date the course around them, or choose another start date or practitioner"
     )
 

@@ -214,7 +214,7 @@ def test_a_booking_that_takes_the_slot_at_the_same_moment_saves_nothing(
         return result
 
     monkeypatch.setattr(services, "replan", replan_then_lose_the_race)
-    with pytest.raises(ConflictError, match="already booked"):
+    with pytest.raises(ConflictError, match="double booking refused"):
         services.rebook_missed(clinic.db, second.id, SYDNEY, now=BEFORE_THE_COURSE)
     assert _appointments(clinic, course_id) == before
     assert [a.kind.value for a in services.patient_file(clinic.db, other.id).appointments] == [

@@ -528,7 +528,10 @@ def book_visit(
         raise
     except (ApiError, NeedleplanError) as exc:
         status = exc.status_code if isinstance(exc, ApiError) else status_for(exc)
-        context["problem"] = {"message": str(exc)}
+        text = str(exc)
+        if isinstance(exc, ConflictError):  # the storage message names UTC instants
+            text = "nothing was booked: someone else booked that time a moment ago; choose another"
+        context["problem"] = {"message": text}
         audit(db, user, "booking.read", chosen.id, "booking page: visit not booked")
         return render(request, "app/booking.html", status_code=status, **context)
     audit(db, user, "appointment.book", chosen.id, f"maintenance appointment {appt.id}")

@@ -482,7 +482,11 @@ def move_confirm(
     except (ConflictError, StateError, InputError) as exc:
         text = str(exc)
         if isinstance(exc, ConflictError):
-            text = "Nothing was moved: one of the new times is already booked. " + text
+            # The storage message names UTC instants: say it on the clinic's terms instead.
+            text = (
+                "Nothing was moved: one of the new times was booked by someone else meanwhile. "
+                "Show the re-planned course again to get free times."
+            )
         status_code = 422 if isinstance(exc, InputError) else 409
         return _move_form(request, db, clinic, appt, status_code=status_code, error=text)
     audit(db, user, "appointment.move", appt.patient_id, f"moved {[m.id for m in moved]}")

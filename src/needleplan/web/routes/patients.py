@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from statistics import mean
 from typing import Annotated, Any
 
@@ -290,7 +290,7 @@ def clinic_time(text: str, clinic: ClinicConfig) -> str:
     if parsed.tzinfo is not None:
         return value
     aware = parsed.replace(tzinfo=clinic.tz)
-    round_trip = aware.astimezone(clinic.tz).replace(tzinfo=None)
+    round_trip = aware.astimezone(UTC).astimezone(clinic.tz).replace(tzinfo=None)
     if round_trip != parsed:
         raise InputError.one(
             "measured_at",

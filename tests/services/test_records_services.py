@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from needleplan import services
 from needleplan.domain import reference_assessment
@@ -252,3 +254,25 @@ def test_audit_search_by_patient_finds_the_list_views_that_showed_her(
 def test_the_patients_detail_lists_sorted_unique_ids_last() -> None:
     assert services.audit_patients_detail("recall", [9, 3, 9, 12]) == "recall patients=3,9,12"
     assert services.audit_patients_detail("", []) == "patients="
+
+
+_views = iter(range(10**9))
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    shown=st.sets(st.integers(min_value=1, max_value=250), max_size=12),
+    probe=st.integers(min_value=1, max_value=250),
+    who=st.sampled_from(["", " user=prac"]),
+)
+def test_a_list_view_is_found_by_patient_exactly_when_it_showed_her(
+    db: Any, shown: set[int], probe: int, who: str
+) -> None:
+    """For any set of ids shown and any patient id: found if and only if she was shown."""
+    action = f"view{next(_views)}.read"  # one action per example: earlier rows do not interfere
+    detail = services.audit_patients_detail("week", shown) + who
+    services.record_audit(db, None, action, detail=detail)
+    _, total = services.search_audit(db, patient_id=probe, action=action)
+    assert total == (1 if probe in shown else 0)

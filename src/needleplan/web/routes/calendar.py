@@ -385,7 +385,9 @@ def _move_form(
         error=error,
         preview=preview,
         timezone=clinic.timezone,
-        zone=zone_names(clinic, start.date()),
+        zone=zone_names(
+            clinic, start.date(), *(r.new_start.date() for r in (preview.rows if preview else []))
+        ),
         back=_calendar_url("week", start.date(), None),
     )
 

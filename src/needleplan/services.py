@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import calendar
 import contextlib
+import dataclasses
 import functools
 import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -89,8 +90,10 @@ from needleplan.storage.repositories import (
     LeadRecord,
     LeadRepository,
     PatientFinder,
+    audit_patients_detail,
     to_user,
 )
+from needleplan.storage.tables import AppointmentRow, CourseRow
 
 T = TypeVar("T")
 
@@ -542,6 +545,17 @@ def course_schedule_with_appointments(
     )
     if not active:
         raise StateError(f"course {course_id} has no booked or performed sessions")
+    return _schedule_of(db, cf.course, active, names, clinic), active
+
+
+def _schedule_of(
+    db: Database,
+    course: Course,
+    appointments: Sequence[Appointment],
+    names: Mapping[int, str],
+    clinic: ClinicConfig,
+) -> CourseSchedule:
+    """``appointments`` (in course order) as the course's schedule, numbered 1..n."""
     tz = clinic.tz
     sessions = tuple(
         ScheduledSession(
@@ -551,16 +565,16 @@ def course_schedule_with_appointments(
             practitioner=names.get(a.practitioner_id, str(a.practitioner_id)),
             sequence=a.sequence,
         )
-        for i, a in enumerate(active, start=1)
+        for i, a in enumerate(appointments, start=1)
     )
     maintenance = None
     for entry in recall_list(db, statuses=(RecallStatus.OPEN,)):
-        if entry.course_id == course_id:
+        if entry.course_id == course.id:
             maintenance = MaintenanceDue(entry.due_date, None, entry.reason)
             break
-    course = cf.course
-    minutes = int((active[0].end - active[0].start).total_seconds() // 60)
-    schedule = CourseSchedule(
+    first = appointments[0]
+    minutes = int((first.end - first.start).total_seconds() // 60)
+    return CourseSchedule(
         course_id=course_uuid(f"needleplan/course/{course.id}/{course.created_at.isoformat()}"),
         timezone=clinic.timezone,
         interval_days=(course.protocol.interval_days.min, course.protocol.interval_days.max),
@@ -570,7 +584,6 @@ def course_schedule_with_appointments(
         location=clinic.location,
         clinic_name=clinic.name,
     )
-    return schedule, active
 
 
 def course_schedule(db: Database, course_id: int, clinic: ClinicConfig) -> CourseSchedule:
@@ -685,6 +698,329 @@ def mark_missed(db: Database, appointment_id: int) -> Appointment:
         return uow.appointments.get(appointment_id)
 
 
+# --------------------------------------------------------------------------- rebooking a missed session
+
+_REBOOKED = re.compile(r"rebooked as appointment (\d+)")
+
+#: Appointments that hold their practitioner's time (their slot claims are kept).
+HOLDING = (AppointmentStatus.BOOKED, AppointmentStatus.MISSED, AppointmentStatus.PERFORMED)
+
+
+@dataclass(frozen=True)
+class RebookPlan:
+    """A missed session rebooked: the re-planned course and, once saved, what was stored.
+
+    Attributes
+    ----------
+    course_id, session_number :
+        The course and the number the missed session has in it (counting the sessions
+        performed or still booked before it).
+    missed : Appointment
+        The missed appointment; it stays stored with status ``missed``.
+    ordered : tuple[Appointment, ...]
+        The appointments behind the re-planned course's sessions 1..n (the missed one at
+        ``session_number``), as they were before the rebooking.
+    not_before : date
+        The first day the new session may take (clinic zone).
+    replan : Replan
+        The scheduler's answer: the whole course, its warnings and gap reports.
+    session, practitioner_id :
+        The new slot of the missed session and who treats (database id).
+    moves :
+        Later booked sessions whose time or practitioner changes:
+        ``(appointment id, new session, practitioner id)``.
+    saved, appointment, moved :
+        Once saved: the new booked appointment and the moved ones.
+    """
+
+    course_id: int
+    session_number: int
+    missed: Appointment
+    ordered: tuple[Appointment, ...]
+    not_before: date
+    replan: Replan
+    session: ScheduledSession
+    practitioner_id: int
+    moves: tuple[tuple[int, ScheduledSession, int], ...]
+    saved: bool = False
+    appointment: Appointment | None = None
+    moved: tuple[Appointment, ...] = ()
+
+    @property
+    def proposal(self) -> str:
+        """A fingerprint of every slot proposed: a page saves exactly what it showed with it."""
+        rows = [(0, self.session, self.practitioner_id), *self.moves]
+        return ";".join(
+            f"{aid}|{s.start.isoformat()}|{s.end.isoformat()}|{pid}" for aid, s, pid in rows
+        )
+
+
+def rebooked_as(appointment: Appointment) -> int | None:
+    """The id of the appointment a missed one was rebooked as, or ``None`` (not rebooked)."""
+    found = _REBOOKED.search(appointment.note or "")
+    return int(found.group(1)) if found else None
+
+
+def can_rebook(appointment: Appointment) -> bool:
+    """Whether to offer "Rebook": a missed course session not rebooked yet (the service checks
+    the rest, such as the course still owing the session)."""
+    return (
+        appointment.status is AppointmentStatus.MISSED
+        and appointment.course_id is not None
+        and appointment.kind is AppointmentKind.TREATMENT
+        and rebooked_as(appointment) is None
+    )
+
+
+def _rebookable(
+    uow: UnitOfWork, appointment_id: int, *, lock: bool = False
+) -> tuple[AppointmentRow, CourseRow]:
+    """The missed appointment's row and its course's row, or the StateError saying why not."""
+    row = uow.appointments.row(appointment_id, lock=lock)
+    if row.status != AppointmentStatus.MISSED.value:
+        raise StateError(
+            f"appointment {appointment_id} is {row.status}; only a missed appointment is rebooked"
+        )
+    if row.course_id is None or row.kind != AppointmentKind.TREATMENT.value:
+        raise StateError(
+            f"appointment {appointment_id} is a {row.kind} visit outside a course's sessions; "
+            "book a new appointment for it instead"
+        )
+    earlier = _REBOOKED.search(row.note or "")
+    if earlier is not None:
+        raise StateError(
+            f"appointment {appointment_id} was already rebooked as appointment {earlier.group(1)}"
+        )
+    course = uow.courses.row(row.course_id, lock=lock)
+    status = CourseStatus(course.status)
+    if status.is_final:
+        raise StateError(
+            f"course {course.id} is {status.value}; its missed sessions are not rebooked"
+        )
+    booked = [
+        a
+        for a in uow.appointments.rows_for_course(course.id, AppointmentStatus.BOOKED)
+        if a.kind == AppointmentKind.TREATMENT.value
+    ]
+    if len(booked) >= course.remaining_sessions:
+        raise StateError(
+            f"course {course.id} has {course.remaining_sessions} session(s) left and "
+            f"{len(booked)} booked already, so the missed one needs no new booking "
+            "(add a session to the course first if she needs one more)"
+        )
+    return row, course
+
+
+def rebook_missed(
+    db: Database,
+    appointment_id: int,
+    clinic: ClinicConfig,
+    *,
+    not_before: date | None = None,
+    practitioner: str | None = None,
+    preview: bool = False,
+    expect: str | None = None,
+    now: datetime | None = None,
+) -> RebookPlan:
+    """Book a missed course session again and re-anchor the course's later sessions.
+
+    The missed appointment stays stored as ``missed`` (a record of the no-show). A NEW booked
+    appointment takes its session number at the first feasible slot from ``not_before`` (default:
+    today in the clinic's zone; never earlier, never a time of today that has passed, and never
+    before the day after the missed appointment), chosen
+    by :func:`needleplan.scheduling.replan` with ``missed=True``: inside the session's window
+    after the previous session when possible, else the nearest feasible day after it (with a
+    warning and, with the patient's assessment, the forecast cost of the gap). Later booked
+    sessions are placed again inside their windows after it, keeping session 1's weekday, time
+    and practitioner where possible. ``practitioner`` (a name in the clinic config) treats the
+    rebooked and the moved sessions; default: anyone, preferring the course's own.
+
+    The ledger is not touched: a missed session was never performed, so the course still owes
+    it, and the new appointment books that owed session. iCalendar: the new appointment takes
+    the session's number (so its UID) with SEQUENCE one higher; moved sessions get SEQUENCE + 1.
+
+    With ``preview=True`` nothing is stored. Otherwise everything is saved in one transaction
+    (new appointment, moves, the missed row's note "rebooked as appointment N"), guarded by the
+    slot claims: a clash with a booking made meanwhile raises :class:`ConflictError` and stores
+    nothing. ``expect`` is the :attr:`RebookPlan.proposal` a page showed: when the calendar
+    changed since, the new proposal differs, :class:`ConflictError` is raised and nothing is
+    stored.
+
+    Raises
+    ------
+    InputError
+        ``not_before`` in the past; unknown practitioner.
+    StateError
+        Not a missed course session; already rebooked; the course is closed or owes no session.
+    SessionSchedulingError
+        No feasible slot even beyond the windows (names the session, why, and the nearest
+        feasible alternative).
+    """
+    at = _aware(now, "now")
+    tz = clinic.tz
+    today = at.astimezone(tz).date()
+    floor = today if not_before is None else not_before
+    if floor < today:
+        raise InputError.one(
+            "not_before",
+            floor.isoformat(),
+            f"must not be in the past (today is {today.isoformat()} in {clinic.timezone})",
+        )
+    if practitioner is not None:
+        clinic.practitioner(practitioner)  # InputError naming the clinic's practitioners
+    with db.transaction() as uow:
+        row, course_row = _rebookable(uow, appointment_id)
+        missed = uow.appointments.get(row.id)
+        course = uow.courses.get(course_row.id)
+        record = (
+            uow.assessments.get(course.assessment_id) if course.assessment_id is not None else None
+        )
+        appointments = uow.appointments.for_course(course.id)
+        names = {p.id: p.name for p in uow.clinics.practitioners()}
+    # She did not come then: the new session goes on a later day than the missed one.
+    floor = max(floor, missed.start.astimezone(tz).date() + timedelta(days=1))
+    treatment = [
+        a for a in appointments if a.kind is AppointmentKind.TREATMENT and a.id != missed.id
+    ]
+    # Sessions already performed come before the rebooked one even when they were later than
+    # the miss (she came to the next one): the course still owes one session after them.
+    before = sorted(
+        (
+            a
+            for a in treatment
+            if a.status is AppointmentStatus.PERFORMED
+            or (a.status is AppointmentStatus.BOOKED and a.start < missed.start)
+        ),
+        key=lambda a: a.start,
+    )
+    after = sorted(
+        (a for a in treatment if a.status is AppointmentStatus.BOOKED and a.start >= missed.start),
+        key=lambda a: a.start,
+    )
+    ordered = [*before, missed, *after]
+    number = len(before) + 1
+    schedule = _schedule_of(db, course, ordered, names, clinic)
+    ids = sync_practitioners(db, clinic)
+    known = {v: k for k, v in ids.items()}
+    first_day = min(floor, schedule.sessions[0].start.astimezone(tz).date())
+    last_day = max(floor, schedule.sessions[-1].start.astimezone(tz).date())
+    span_start = datetime.combine(first_day, time(0), tzinfo=tz) - timedelta(days=1)
+    horizon = (len(after) + 2) * (course.protocol.interval_days.max + 14) + 400
+    span_end = datetime.combine(last_day, time(0), tzinfo=tz) + timedelta(days=horizon)
+    mine = {a.id for a in ordered}
+    with db.transaction() as uow:
+        taken = uow.appointments.between(span_start, span_end, None, HOLDING)
+    busy = [
+        Busy(known[a.practitioner_id], a.start, a.end)
+        for a in taken
+        if a.practitioner_id in known and a.id not in mine
+    ]
+    midnight = datetime.combine(today, time(0), tzinfo=tz)
+    if floor == today and at > midnight:
+        busy += [Busy(p.name, midnight, at) for p in clinic.practitioners]  # the past of today
+    result = replan(
+        schedule,
+        number,
+        clinic,
+        course.protocol,
+        missed=True,
+        not_before=floor,
+        practitioner=practitioner,
+        busy=busy,
+        assessment=record.assessment if record is not None else None,
+    )
+    new = result.schedule.session(number)
+    moves = tuple(
+        (
+            after[n - number - 1].id,
+            result.schedule.session(n),
+            ids[result.schedule.session(n).practitioner],
+        )
+        for n in result.changed
+        if n > number
+    )
+    plan = RebookPlan(
+        course.id,
+        number,
+        missed,
+        tuple(ordered),
+        floor,
+        result,
+        new,
+        ids[new.practitioner],
+        moves,
+    )
+    if preview:
+        return plan
+    if expect is not None and expect != plan.proposal:
+        raise ConflictError(
+            "the calendar changed since the proposal was made, so the re-plan differs now"
+        )
+    old = {a.id: a for a in after}
+    with db.transaction() as uow:
+        rows = {
+            i: uow.appointments.row(i, lock=True)
+            for i in sorted({missed.id, *(aid for aid, _, _ in moves)})
+        }
+        missed_row, _course = _rebookable(uow, missed.id, lock=True)
+        for aid, _, _ in moves:
+            r, was = rows[aid], old[aid]
+            if r.status != AppointmentStatus.BOOKED.value or (
+                r.start_at,
+                r.end_at,
+                r.practitioner_id,
+            ) != (was.start, was.end, was.practitioner_id):
+                raise ConflictError(
+                    f"appointment {aid} changed while the missed session was being rebooked; "
+                    "try again"
+                )
+        slot = SlotRequest(start=new.start, end=new.end, practitioner_id=plan.practitioner_id)
+        _check_practitioners(
+            uow,
+            [
+                slot,
+                *(SlotRequest(start=s.start, end=s.end, practitioner_id=p) for _, s, p in moves),
+            ],
+        )
+        for r in rows.values():
+            uow.appointments.release(r)  # the missed time is history now; moved ones re-claim
+        uow.flush()
+        moved_rows = []
+        for aid, s, pid in moves:
+            r = rows[aid]
+            r.start_at, r.end_at, r.practitioner_id = s.start, s.end, pid
+            r.sequence += 1  # calendars update the event on a higher SEQUENCE
+            moved_rows.append(r)
+        fresh = uow.appointments.add(
+            missed.patient_id,
+            course.id,
+            slot,
+            AppointmentKind.TREATMENT,
+            number,
+            at,
+            f"rebooked after missed appointment {missed.id}",
+        )
+        fresh.sequence = new.sequence
+        uow.flush()
+        try:
+            uow.appointments.claim([fresh, *moved_rows])
+        except ConflictError:
+            raise ConflictError(
+                "another booking took one of the proposed times a moment ago (double booking "
+                "refused); nothing was rebooked"
+            ) from None
+        note = missed_row.note or ""
+        missed_row.note = (note + "\n" if note else "") + f"rebooked as appointment {fresh.id}"
+        _renumber_courses(uow, {course.id})
+        _close_recalls_by_booking(uow, missed.patient_id, at)
+        return dataclasses.replace(
+            plan,
+            saved=True,
+            appointment=uow.appointments.get(fresh.id),
+            moved=tuple(uow.appointments.get(aid) for aid, _, _ in moves),
+        )
+
+
 def appointments_between(
     db: Database,
     start: datetime,
@@ -761,19 +1097,12 @@ def plan_and_book_course(
     if protocol.blocked:
         raise BlockedError(protocol.block_reasons or ["the protocol is blocked"])
     ids = sync_practitioners(db, clinic)
-    names = {v: k for k, v in ids.items()}
     horizon_days = 60 + (protocol.initial_sessions + 1) * (protocol.interval_days.max + 14)
     window_start = datetime.combine(start, datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
     window_end = window_start + timedelta(days=horizon_days)
     last_conflict: ConflictError | None = None
     for _ in range(attempts):
-        with db.transaction() as uow:
-            taken = uow.appointments.between(window_start, window_end)
-        busy = [
-            Busy(names[a.practitioner_id], a.start, a.end)
-            for a in taken
-            if a.practitioner_id in names
-        ]
+        busy = busy_times(db, clinic, window_start, window_end)
         schedule = schedule_course(protocol, start, clinic, practitioner=practitioner, busy=busy)
         slots = [
             SlotRequest(start=s.start, end=s.end, practitioner_id=ids[s.practitioner])
@@ -788,6 +1117,158 @@ def plan_and_book_course(
         return PlannedCourse(booking=booking, schedule=schedule, assessment=record)
     assert last_conflict is not None
     raise last_conflict
+
+
+def busy_times(db: Database, clinic: ClinicConfig, start: datetime, end: datetime) -> list[Busy]:
+    """Appointments of the clinic's practitioners overlapping ``[start, end)`` as busy times.
+
+    Booked, missed and performed appointments all count: each keeps its slot claims (a missed
+    appointment's time stays taken), so the scheduler never proposes a time the database would
+    refuse.
+    """
+    names = {p.id: p.name for p in list_practitioners(db)}
+    known = {p.name for p in clinic.practitioners}
+    return [
+        Busy(names[a.practitioner_id], a.start, a.end)
+        for a in appointments_between(db, start, end, statuses=HOLDING)
+        if names.get(a.practitioner_id) in known
+    ]
+
+
+@dataclass(frozen=True)
+class ConsultationBooking:
+    """What :func:`book_consultation` stored: the patient, the assessment and the booked course."""
+
+    patient: Patient
+    assessment: AssessmentRecord
+    booking: CourseBooking
+    schedule: CourseSchedule
+    registered: bool
+    assessed: bool
+
+
+class _SlotTakenError(Exception):
+    """The booking lost a race for a slot (rolls the whole unit of work back, then retried)."""
+
+    def __init__(self, error: ConflictError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def book_consultation(
+    db: Database,
+    clinic: ClinicConfig,
+    start: date,
+    *,
+    patient_id: int | None = None,
+    new_patient: PatientDraft | Mapping[str, Any] | None = None,
+    assessment: Assessment | Mapping[str, Any] | None = None,
+    practitioner: str | None = None,
+    allow_overrun: bool = False,
+    guideline: Guideline | None = None,
+    attempts: int = 3,
+) -> ConsultationBooking:
+    """Book a course from the consultation: register the patient (if new), record the
+    assessment (if given) and book the whole series, all in ONE transaction.
+
+    Give exactly one of ``patient_id`` and ``new_patient``; without ``assessment`` the
+    patient's newest stored assessment is used. The series is dated first against every
+    existing booking (:func:`busy_times`); a session that cannot be placed raises
+    :class:`~needleplan.scheduling.SessionSchedulingError` before anything is stored
+    (``allow_overrun`` books the nearest alternative beyond the window instead). Then one unit
+    of work stores patient, assessment, course, ledger and appointments, guarded by the slot
+    claims. When another booking takes one of the times in between, that unit of work rolls back
+    completely (no patient, no assessment, no course) and the course is re-dated around it, up
+    to ``attempts`` times; after that :class:`ConflictError` says nothing was stored.
+    """
+    if attempts < 1:
+        raise InputError.one("attempts", attempts, "must be 1 or more")
+    if (patient_id is None) == (new_patient is None):
+        raise InputError.one(
+            "patient_id", patient_id, "give exactly one of patient_id and new_patient"
+        )
+    draft = parse_record(PatientDraft, new_patient) if new_patient is not None else None
+    parsed = parse_assessment(assessment) if assessment is not None else None
+    stored: AssessmentRecord | None = None
+    if patient_id is not None:
+        with db.transaction() as uow:
+            uow.patients.row(patient_id)
+            for c in uow.courses.for_patient(patient_id):
+                if c.status in (CourseStatus.PLANNED, CourseStatus.ACTIVE):
+                    raise StateError(
+                        f"patient {patient_id} already has course {c.id} ({c.status.value}); "
+                        "complete, lapse or cancel it before booking another"
+                    )
+            if parsed is None:
+                history = uow.assessments.history(patient_id)
+                if not history:
+                    raise StateError(
+                        f"patient {patient_id} has no assessment yet; record one before booking"
+                    )
+                stored = history[0]
+    elif parsed is None:
+        raise InputError.one("assessment", None, "a new patient needs an assessment")
+    chosen = parsed if parsed is not None else stored.assessment if stored is not None else None
+    assert chosen is not None
+    protocol = make_protocol(chosen, guideline)
+    if protocol.blocked:
+        raise BlockedError(protocol.block_reasons or ["the protocol is blocked"])
+    ids = sync_practitioners(db, clinic)
+    horizon_days = 260 + (protocol.initial_sessions + 1) * (protocol.interval_days.max + 14)
+    window_start = datetime.combine(start, time(0), tzinfo=clinic.tz) - timedelta(days=1)
+    window_end = window_start + timedelta(days=horizon_days)
+    last: ConflictError | None = None
+    for _ in range(attempts):
+        busy = busy_times(db, clinic, window_start, window_end)
+        schedule = schedule_course(
+            protocol,
+            start,
+            clinic,
+            practitioner=practitioner,
+            busy=busy,
+            allow_overrun=allow_overrun,
+        )
+        slots = [
+            SlotRequest(start=s.start, end=s.end, practitioner_id=ids[s.practitioner])
+            for s in schedule.sessions
+        ]
+        now = utc_now()
+        try:
+            with db.transaction() as uow:
+                patient = (
+                    uow.patients.add(draft, now)
+                    if draft is not None
+                    else uow.patients.get(patient_id or 0)
+                )
+                record = (
+                    uow.assessments.add(patient.id, parsed, now, None, "")
+                    if parsed is not None
+                    else stored
+                )
+                assert record is not None
+                try:
+                    booking = book_course_in(
+                        uow, patient.id, protocol, slots, assessment_id=record.id, at=now
+                    )
+                except ConflictError as exc:
+                    raise _SlotTakenError(exc) from None
+        except _SlotTakenError as taken:
+            last = taken.error
+            continue
+        return ConsultationBooking(
+            patient, record, booking, schedule, draft is not None, parsed is not None
+        )
+    assert last is not None
+    unstored = ["no course"]
+    if draft is not None:
+        unstored.insert(0, "no patient")
+    if parsed is not None:
+        unstored.insert(-1, "no assessment")
+    raise ConflictError(
+        f"nothing was booked ({', '.join(unstored)} stored): other bookings took one of the "
+        f"proposed times {attempts} time{'s' if attempts != 1 else ''} in a row; "
+        "book again to date the course around them, or choose another start date or practitioner"
+    )
 
 
 def forecast_maintenance_due(clinic: ClinicConfig) -> DueFunction:
@@ -1184,6 +1665,9 @@ def record_audit(
 
     ``action`` is a short verb phrase such as ``"patient.read"`` or ``"course.book"``; ``detail``
     must not carry patient data (names, notes): ids are enough to reconstruct what happened.
+    A view showing several patients (calendar, recall worklist) writes one event without
+    ``patient_id`` whose detail ends in :func:`audit_patients_detail` (``patients=3,17,42``);
+    :func:`audit_log` and :func:`search_audit` for a patient find those events too.
     """
     clean = action.strip()
     if not clean or len(clean) > 100:
@@ -1200,7 +1684,8 @@ def record_audit(
 
 
 def audit_log(db: Database, *, patient_id: int | None = None, limit: int = 100) -> list[AuditEvent]:
-    """The newest audit events first, optionally for one patient."""
+    """The newest audit events first, optionally about one patient (her own events and the
+    list views that showed her)."""
     with db.transaction() as uow:
         return uow.users.audit(patient_id, limit)
 
@@ -1295,12 +1780,14 @@ def import_rows(
 
 
 __all__ = [
+    "ConsultationBooking",
     "CourseBooking",
     "CourseFile",
     "DemoSummary",
     "ImportReport",
     "PatientFile",
     "PlannedCourse",
+    "RebookPlan",
     "RowProblem",
     "add_months",
     "add_practitioner",
@@ -1309,9 +1796,13 @@ __all__ = [
     "appointments_between",
     "assessment_history",
     "audit_log",
+    "audit_patients_detail",
     "authenticate",
     "book_appointment",
+    "book_consultation",
     "book_course",
+    "busy_times",
+    "can_rebook",
     "cancel_appointment",
     "change_course_status",
     "close_recall",
@@ -1333,6 +1824,8 @@ __all__ = [
     "opt_out_recall",
     "patient_file",
     "plan_and_book_course",
+    "rebook_missed",
+    "rebooked_as",
     "recall_list",
     "record_assessment",
     "record_audit",
@@ -1445,7 +1938,8 @@ def search_audit(
     """Audit events matching every given filter, newest first, and how many match in all.
 
     ``action`` matches as a prefix (``"patient."`` finds every patient action); ``since`` is
-    inclusive and ``until`` exclusive.
+    inclusive and ``until`` exclusive. ``patient_id`` finds her own events and the views that
+    listed her among others (``calendar.read``, ``recall.read``: ``patients=...`` in the detail).
     """
     if not 1 <= limit <= 1000:
         raise InputError.one("limit", limit, "must be between 1 and 1000")

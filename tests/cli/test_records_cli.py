@@ -337,3 +337,82 @@ def test_db_purge_sessions_deletes_only_ended_sign_ins(cli: Runner, tmp_path: Pa
         assert "NEEDLEPLAN_IDLE_TIMEOUT_S" in bad.stderr
     finally:
         db.dispose()
+
+
+def test_a_missed_session_is_rebooked_after_a_preview(booked: Runner) -> None:
+    appts = json.loads(booked("course", "show", "1", "--json").stdout)["appointments"]
+    second = appts[1]["id"]
+    missed = booked("course", "missed", str(second))
+    assert missed.returncode == 0, missed.stderr
+    assert f"course rebook {second}" in missed.stdout
+    shown = booked("course", "show", "1", "--json").stdout
+    preview = booked("course", "rebook", str(second), "--preview")
+    assert preview.returncode == 0, preview.stderr
+    assert "preview only: nothing was saved" in preview.stdout
+    assert "new (missed 2030-10-07 10:00)" in preview.stdout  # Berlin wall clock
+    assert booked("course", "show", "1", "--json").stdout == shown
+    saved = booked("course", "rebook", str(second), "--not-before", "2030-10-20", "--json")
+    assert saved.returncode == 0, saved.stderr
+    data = json.loads(saved.stdout)
+    assert data["saved"] is True
+    assert data["session_number"] == 2
+    assert data["not_before"] == "2030-10-20"
+    new = data["appointment"]
+    assert new["status"] == "booked"
+    assert new["session_number"] == 2
+    assert new["start"] >= "2030-10-20"
+    assert data["moved"], "past the window: the later sessions follow"
+    course = json.loads(booked("course", "show", "1", "--json").stdout)
+    statuses = {a["id"]: a["status"] for a in course["appointments"]}
+    assert statuses[second] == "missed"
+    assert list(statuses.values()).count("booked") == 5
+    assert course["course"]["remaining_sessions"] == 5, "the missed one is still owed"
+    again = booked("course", "rebook", str(second))
+    assert again.returncode == 5
+    assert again.stderr.strip() == (
+        f"error: appointment {second} was already rebooked as appointment {new['id']}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["1"], 5, "error: appointment 1 is booked; only a missed appointment is rebooked"),
+        (["999"], 4, "error: appointment 999 does not exist"),
+        (["2", "--not-before", "2020-01-01"], 2, "not_before: must not be in the past"),
+        (["2", "--not-before", "soon"], 2, "--not-before: must be a date like 2030-01-31"),
+        (["2", "--practitioner", "Dr. Nobody"], 2, "practitioner"),
+    ],
+)
+def test_rebook_exit_codes(booked: Runner, args: list[str], code: int, message: str) -> None:
+    assert booked("course", "missed", "2").returncode == 0
+    before = booked("course", "show", "1", "--json").stdout
+    res = booked("course", "rebook", *args)
+    assert res.returncode == code, res.stderr
+    assert message in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert booked("course", "show", "1", "--json").stdout == before
+
+
+def test_rebook_that_cannot_fit_exits_6_naming_the_session_and_why(
+    booked: Runner, tmp_path: Path
+) -> None:
+    import needleplan.scheduling
+
+    example = Path(needleplan.scheduling.__file__).with_name("example_clinic.toml").read_text()
+    closed = example.replace(
+        "[[practitioners]]",
+        '[[closures]]\nstart = 2030-10-08\nend = 2031-12-31\nreason = "rebuilding"\n\n'
+        "[[practitioners]]",
+        1,
+    )
+    (tmp_path / "closed.toml").write_text(closed)
+    assert booked("course", "missed", "2").returncode == 0
+    before = booked("course", "show", "1", "--json").stdout
+    res = booked("course", "rebook", "2", "--clinic", str(tmp_path / "closed.toml"))
+    assert res.returncode == 6, res.stderr
+    line = res.stderr.strip()
+    assert line.startswith("error: session 2: no free slot")
+    assert "rebuilding" in line
+    assert "nothing free within 180 days after the window" in line
+    assert booked("course", "show", "1", "--json").stdout == before

@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from needleplan import services
 from needleplan.domain import reference_assessment
@@ -219,3 +221,58 @@ def test_update_patient_changes_only_named_fields_and_validates(clinic: Any) -> 
     with pytest.raises(ConflictError):
         services.update_patient(clinic.db, clinic.patient.id, {"mrn": other.mrn})
     assert services.get_patient(clinic.db, clinic.patient.id) == updated
+
+
+@pytest.mark.parametrize(
+    ("detail", "found", "missed"),
+    [
+        ("week 2031-03-03..2031-03-09 practitioner=all patients=3,11,21", [3, 11, 21], [1, 2, 13]),
+        ("show=month patients=7", [7], [1, 17, 70]),
+        ("day 2031-03-03..2031-03-03 practitioner=2 patients=5,70 user=prac", [5, 70], [7, 0]),
+        ("page=1 results=25", [], [1, 25]),
+    ],
+)
+def test_audit_search_by_patient_finds_the_list_views_that_showed_her(
+    db: Any, detail: str, found: list[int], missed: list[int]
+) -> None:
+    """A view of several patients is one event without a patient id; searching for one of them
+    finds it (exact ids: 1 does not match 11, 21 or 13), and finds her own events too."""
+    services.record_audit(db, None, "calendar.read", detail=detail)
+    services.record_audit(db, None, "patient.read", 99)
+    for patient_id in found:
+        events, total = services.search_audit(db, patient_id=patient_id)
+        assert [e.action for e in events] == ["calendar.read"], (patient_id, detail)
+        assert total == 1
+        assert [e.action for e in services.audit_log(db, patient_id=patient_id)] == [
+            "calendar.read"
+        ]
+    for patient_id in missed:
+        assert services.search_audit(db, patient_id=patient_id) == ([], 0), patient_id
+    assert [e.action for e in services.search_audit(db, patient_id=99)[0]] == ["patient.read"]
+
+
+def test_the_patients_detail_lists_sorted_unique_ids_last() -> None:
+    assert services.audit_patients_detail("recall", [9, 3, 9, 12]) == "recall patients=3,9,12"
+    assert services.audit_patients_detail("", []) == "patients="
+
+
+_views = iter(range(10**9))
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    shown=st.sets(st.integers(min_value=1, max_value=250), max_size=12),
+    probe=st.integers(min_value=1, max_value=250),
+    who=st.sampled_from(["", " user=prac"]),
+)
+def test_a_list_view_is_found_by_patient_exactly_when_it_showed_her(
+    db: Any, shown: set[int], probe: int, who: str
+) -> None:
+    """For any set of ids shown and any patient id: found if and only if she was shown."""
+    action = f"view{next(_views)}.read"  # one action per example: earlier rows do not interfere
+    detail = services.audit_patients_detail("week", shown) + who
+    services.record_audit(db, None, action, detail=detail)
+    _, total = services.search_audit(db, patient_id=probe, action=action)
+    assert total == (1 if probe in shown else 0)

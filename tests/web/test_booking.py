@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import recurring_ical_events
@@ -341,3 +342,104 @@ def test_a_second_open_course_is_refused_before_anything_is_stored(
     assert response.status_code == 409
     assert f"already has course {first['course_id']} (planned)" in response.json()["message"]
     assert services.assessment_history(site.db, patient_id) == assessments
+
+
+def _claim_first_slot_every_time(site: Clinic, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Another booking takes session 1's time right after every dating of the series."""
+    rival = site.patient("Rita", "Rival")
+    real = services.schedule_course
+    taken: list[int] = []
+
+    def schedule_then_someone_books(*args: Any, **kwargs: Any) -> Any:
+        schedule = real(*args, **kwargs)
+        first = schedule.sessions[0]
+        who = site.practitioners[first.practitioner]
+        appt = services.book_appointment(
+            site.db, rival.id, (first.start, first.end, who), kind="review"
+        )
+        taken.append(appt.id)
+        return schedule
+
+    monkeypatch.setattr(services, "schedule_course", schedule_then_someone_books)
+    return taken
+
+
+def _assessment_count(site: Clinic) -> int:
+    from sqlalchemy import func, select
+
+    from needleplan.storage.tables import AssessmentRow
+
+    with site.db.transaction() as uow:
+        return int(
+            uow.session.execute(select(func.count()).select_from(AssessmentRow)).scalar_one()
+        )
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_new_patient_whose_booking_loses_the_race_is_not_stored_at_all(
+    web: TestClient, site: Clinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Register + assess + book is one transaction: when the slots are taken at the last
+    moment (every retry), no patient, no assessment and no course remain, and the message says
+    what to do next."""
+    token = signed_in(web, "prac")
+    taken = _claim_first_slot_every_time(site, monkeypatch)
+    patients = services.list_patients(site.db)
+    assessments = _assessment_count(site)
+    response = book_json(web, token, new_patient_body())
+    assert response.status_code == 409, response.text
+    message = response.json()["message"]
+    assert message.startswith("nothing was booked (no patient, no assessment, no course stored)")
+    assert "book again to date the course around them" in message
+    assert "choose another start date or practitioner" in message
+    assert len(taken) == 3  # dated and tried three times
+    assert services.list_patients(site.db) == patients
+    assert _assessment_count(site) == assessments
+    audit = {e.action for e in services.search_audit(site.db, limit=100)[0]}
+    assert not audit & {"patient.create", "assessment.record", "course.book"}
+
+
+def test_an_existing_patient_whose_booking_loses_the_race_keeps_her_assessments(
+    web: TestClient, site: Clinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jane = site.patient("Jane", "Doe")
+    token = signed_in(web, "prac")
+    _claim_first_slot_every_time(site, monkeypatch)
+    body = {"patient_id": jane.id, "assessment": REFERENCE, "start": MONDAY.isoformat()}
+    response = book_json(web, token, body)
+    assert response.status_code == 409
+    assert "(no assessment, no course stored)" in response.json()["message"]
+    assert services.assessment_history(site.db, jane.id) == []
+    assert services.patient_file(site.db, jane.id).courses == []
+
+
+def test_the_booking_result_names_the_clinic_zone(web: TestClient, site: Clinic) -> None:
+    token = signed_in(web, "prac")
+    data = book_json(web, token, new_patient_body()).json()
+    assert data["timezone"] == "Europe/Berlin"
+    assert data["zone"] == "Europe/Berlin (CET/CEST)"  # March to July 2031
+    assert data["sessions"][0]["label"] == "Mon 03 Mar 2031, 10:00–11:00"
+    assert data["sessions"][1]["label"].endswith("10:00–11:00")  # CEST, same wall clock
+
+
+def test_booking_searches_and_pages_that_show_a_patient_are_audited(
+    web: TestClient, site: Clinic
+) -> None:
+    jane = site.patient("Jane", "Doe")
+    services.record_assessment(site.db, jane.id, REFERENCE)
+    signed_in(web, "desk")
+    web.get("/app/booking/patients", params={"q": "jane"})
+    web.get("/app/booking", params={"q": "doe"})
+    web.get("/app/booking", params={"q": "nobody-like-this"})
+    web.get("/app/booking", params={"patient_id": jane.id})
+    events, _ = services.search_audit(site.db, patient_id=jane.id)
+    actions = [(e.action, e.patient_id) for e in reversed(events)]
+    assert actions == [
+        ("booking.search", None),
+        ("booking.search", None),
+        ("booking.read", jane.id),
+    ]
+    assert all("Jane" not in e.detail and "Doe" not in e.detail for e in events)
+    assert services.search_audit(site.db, action="booking.")[1] == 3

@@ -230,3 +230,89 @@ def bs_local(day: Any) -> Any:
     from .booking_support import local
 
     return local(day, 0)
+
+
+def _sign_in(page: Any, server: str, path: str, who: str) -> None:
+    page.goto(server + path)
+    page.fill('input[name="username"]', who)
+    page.fill('input[name="password"]', PASSWORDS[who])
+    page.click('button[type="submit"]')
+    page.wait_for_url(server + path)
+
+
+def test_a_lost_race_for_a_new_patient_stores_nothing_and_says_what_to_do(
+    live: tuple[str, Clinic], chromium: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every time the series is dated, someone else books its first slot: the panel says that
+    nothing (not even the patient) was stored and what to do next."""
+    server, site = live
+    rival = site.patient("Rita", "Rival")
+    real = services.schedule_course
+
+    def schedule_then_someone_books(*args: Any, **kwargs: Any) -> Any:
+        schedule = real(*args, **kwargs)
+        first = schedule.sessions[0]
+        who = site.practitioners[first.practitioner]
+        services.book_appointment(site.db, rival.id, (first.start, first.end, who), kind="review")
+        return schedule
+
+    monkeypatch.setattr(services, "schedule_course", schedule_then_someone_books)
+    errors: list[str] = []
+    page = _page(chromium, errors, viewport={"width": 1280, "height": 1100})
+    _sign_in(page, server, "/app/consult", "prac")
+    page.wait_for_selector(
+        '#bk-practitioner option:has-text("Alice Practitioner")', state="attached"
+    )
+    page.check('input[name="bk-mode"][value="new"]')
+    page.fill("#bk-given", "Nora")
+    page.fill("#bk-family", "Newcomer")
+    page.fill("#bk-birth", "1980-05-06")
+    page.fill("#bk-start", MONDAY.isoformat())
+    page.click("#bk-submit")
+    page.wait_for_selector("#bk-error:not([hidden])")
+    message = page.text_content("#bk-error")
+    assert message.startswith("nothing was booked (no patient, no assessment, no course stored)")
+    assert "choose another start date or practitioner" in message
+    assert [p.family_name for p in services.list_patients(site.db)] == ["Rival"]
+    page.locator("#booking-panel").screenshot(path=str(ARTIFACTS / "booking-panel-lost-race.png"))
+    assert [e for e in errors if "409" not in e] == []
+    page.context.close()
+
+
+def test_rebook_a_missed_session_from_the_calendar(live: tuple[str, Clinic], chromium: Any) -> None:
+    """Mark session 2 missed in the week view, open "rebook", see the proposal, save it."""
+    from .conftest import REFERENCE
+
+    server, site = live
+    jane = site.patient("Jane", "Doe")
+    services.record_assessment(site.db, jane.id, REFERENCE)
+    planned = services.plan_and_book_course(
+        site.db, jane.id, MONDAY, site.clinic, practitioner="Alice Practitioner"
+    )
+    second = planned.booking.appointments[1]
+    day = second.start.astimezone(site.clinic.tz).date().isoformat()
+    errors: list[str] = []
+    page = _page(chromium, errors, viewport={"width": 1280, "height": 1000})
+    _sign_in(page, server, f"/app/calendar?view=week&date={day}", "desk")
+    card = page.locator(f".cal-appt[data-appointment='{second.id}']")
+    page.on("dialog", lambda dialog: dialog.accept())
+    card.locator("button", has_text="missed").click()
+    page.wait_for_selector("text=the course still owes the session")
+    card = page.locator(f".cal-appt[data-appointment='{second.id}']")
+    card.locator("a.rebook").click()
+    page.wait_for_selector("#rebook-preview")
+    assert "Rebook session 2" in page.text_content("#rebook-confirm")
+    _shot(page, "calendar-rebook-preview.png")
+    page.click('#rebook-confirm button[type="submit"]')
+    page.wait_for_selector("#rebooked")
+    booked = [
+        a
+        for a in services.course_file(site.db, planned.booking.course.id).appointments
+        if a.session_number == 2
+    ]
+    assert len(booked) == 1
+    assert booked[0].status.value == "booked"
+    assert booked[0].id != second.id
+    _shot(page, "calendar-after-rebook.png")
+    assert errors == []
+    page.context.close()

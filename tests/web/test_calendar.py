@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import re
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -343,3 +344,215 @@ def make_protocol_for_test() -> Any:
         areas=[Area.FULL_FACE],
         guideline_version="test-1",
     )
+
+
+# --------------------------------------------------------------------------- rebooking a missed session
+
+
+def _missed_second(web: TestClient, token: str, site: Clinic) -> tuple[dict[str, Any], int]:
+    data = _book(web, token)
+    second = data["sessions"][1]["appointment_id"]
+    page = _week(web, date=data["sessions"][1]["start"][:10])
+    response = web.post(
+        f"/app/appointments/{second}/missed",
+        data={"csrf_token": csrf_from(page), "next": "/app/calendar"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    return data, second
+
+
+def _hidden(page: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', page)
+    assert match, f"no hidden field {name}"
+    return html.unescape(match.group(1))
+
+
+def test_a_missed_session_is_rebooked_after_the_proposal_is_shown(
+    web: TestClient, site: Clinic
+) -> None:
+    data, second = _missed_second(web, signed_in(web, "prac"), site)
+    signed_in(web, "desk")  # the front desk rebooks
+    course_id = data["course_id"]
+    missed_day = data["sessions"][1]["start"][:10]
+    week = _week(web, date=missed_day)
+    assert f'href="/app/appointments/{second}/rebook"' in week
+    assert "the course still owes the session" in web.get("/app/calendar?done=missed").text
+
+    before = services.course_file(site.db, course_id).appointments
+    shown = web.get(f"/app/appointments/{second}/rebook")
+    assert shown.status_code == 200, shown.text
+    assert "Proposed (not saved yet)" in shown.text
+    assert "new appointment" in shown.text
+    assert "Rebook session 2" in shown.text
+    assert services.course_file(site.db, course_id).appointments == before, "nothing saved"
+
+    bob = site.practitioners["Bob Practitioner"]
+    later = (date.fromisoformat(missed_day) + timedelta(days=14)).isoformat()
+    chosen = web.post(
+        f"/app/appointments/{second}/rebook",
+        data={"not_before": later, "practitioner_id": bob, "csrf_token": csrf_from(shown.text)},
+    )
+    assert chosen.status_code == 200, chosen.text
+    assert "Bob Practitioner" in chosen.text
+    assert "<strong>moves</strong>" in chosen.text  # past the window: later sessions follow
+    assert "later than the protocol" in chosen.text
+    assert services.course_file(site.db, course_id).appointments == before, "nothing saved"
+
+    saved = web.post(
+        f"/app/appointments/{second}/rebook/confirm",
+        data={
+            "proposal": _hidden(chosen.text, "proposal"),
+            "not_before": later,
+            "practitioner_id": str(bob),
+            "csrf_token": csrf_from(chosen.text),
+        },
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    assert "done=rebook" in saved.headers["location"]
+    after = services.course_file(site.db, course_id).appointments
+    assert len(after) == len(before) + 1
+    by_id = {a.id: a for a in after}
+    assert by_id[second].status is AppointmentStatus.MISSED
+    (new,) = [a for a in after if a.id not in {b.id for b in before}]
+    assert new.status is AppointmentStatus.BOOKED
+    assert new.session_number == 2
+    assert new.practitioner_id == bob
+    assert new.start.astimezone(site.clinic.tz).date() >= date.fromisoformat(later)
+    events = services.audit_log(site.db, patient_id=data["patient"]["id"])
+    rebook = [e for e in events if e.action == "appointment.rebook"]
+    assert len(rebook) == 1
+    assert f"rebooked as appointment {new.id}" in rebook[0].detail
+    assert "user=desk" in rebook[0].detail
+    landing = web.get(saved.headers["location"]).text
+    assert "Missed session rebooked" in landing
+    assert f"rebooked (appointment {new.id})" in _week(web, date=missed_day)
+    again = web.get(f"/app/appointments/{second}/rebook")
+    assert again.status_code == 409
+    assert f"already rebooked as appointment {new.id}" in again.text
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_proposal_the_calendar_overtook_saves_nothing_and_shows_the_new_one(
+    web: TestClient, site: Clinic
+) -> None:
+    token = signed_in(web, "prac")
+    data, second = _missed_second(web, token, site)
+    shown = web.get(f"/app/appointments/{second}/rebook")
+    proposal = _hidden(shown.text, "proposal")
+    _, start, end, pid = proposal.split(";")[0].split("|")
+    other = site.patient("Olga", "Other")
+    services.book_appointment(
+        site.db,
+        other.id,
+        (datetime.fromisoformat(start), datetime.fromisoformat(end), int(pid)),
+    )
+    before = services.course_file(site.db, data["course_id"]).appointments
+    response = web.post(
+        f"/app/appointments/{second}/rebook/confirm",
+        data={"proposal": proposal, "csrf_token": csrf_from(shown.text)},
+    )
+    assert response.status_code == 409, response.text
+    assert "Nothing was rebooked" in response.text
+    assert "calendar changed" in response.text
+    assert _hidden(response.text, "proposal") != proposal, "the new proposal is shown"
+    assert services.course_file(site.db, data["course_id"]).appointments == before
+
+
+def test_rebook_refuses_what_it_cannot_do_with_the_reason(web: TestClient, site: Clinic) -> None:
+    token = signed_in(web, "prac")
+    data, second = _missed_second(web, token, site)
+    first = data["sessions"][0]["appointment_id"]
+    booked = web.get(f"/app/appointments/{first}/rebook")
+    assert booked.status_code == 409
+    assert "only a missed appointment is rebooked" in booked.text
+    assert 'name="proposal"' not in booked.text
+    page = web.get(f"/app/appointments/{second}/rebook")
+    past = web.post(
+        f"/app/appointments/{second}/rebook",
+        data={"not_before": "2020-01-01", "csrf_token": csrf_from(page.text)},
+    )
+    assert past.status_code == 422
+    assert "not_before: must not be in the past" in past.text
+    for action in ("rebook", "rebook/confirm"):
+        response = web.post(f"/app/appointments/{second}/{action}", data={"proposal": "x"})
+        assert response.status_code == 403
+    assert web.get("/app/appointments/999999/rebook").status_code == 404
+
+
+# --------------------------------------------------------------------------- read audit and zone
+
+
+def test_each_calendar_view_writes_one_read_audit_listing_the_patients_shown(
+    web: TestClient, site: Clinic
+) -> None:
+    token = signed_in(web, "prac")
+    data = _book(web, token)
+    jane = site.patient()
+    alice = site.practitioners["Alice Practitioner"]
+    services.book_appointment(
+        site.db, jane.id, (local(MONDAY, 14), local(MONDAY, 15), alice), kind="review"
+    )
+    nora = data["patient"]["id"]
+    before = len(services.search_audit(site.db, action="calendar.read")[0])
+    _week(web, date=MONDAY.isoformat())
+    events, total = services.search_audit(site.db, action="calendar.read")
+    assert total == before + 1
+    (event,) = events[:1]
+    assert event.patient_id is None
+    assert f"week {MONDAY.isoformat()}..{(MONDAY + timedelta(days=6)).isoformat()}" in event.detail
+    assert f"patients={','.join(str(i) for i in sorted({nora, jane.id}))}" in event.detail
+    assert "Jane" not in event.detail
+    assert "Doe" not in event.detail
+    for patient in (nora, jane.id):
+        found, _ = services.search_audit(site.db, patient_id=patient, action="calendar.read")
+        assert [e.id for e in found] == [event.id], "the audit search by patient finds the view"
+    _week(web, date=(MONDAY + timedelta(days=14)).isoformat())  # nobody that week
+    assert services.search_audit(site.db, action="calendar.read")[1] == before + 1
+    web.get(f"/app/appointments/{data['sessions'][0]['appointment_id']}/move")
+    moves = services.search_audit(site.db, action="appointment.read", patient_id=nora)[0]
+    assert [e.patient_id for e in moves] == [nora]
+
+
+def test_the_calendar_names_its_zone_with_both_abbreviations_in_a_dst_week(
+    web: TestClient, site: Clinic
+) -> None:
+    signed_in(web, "desk")
+    assert "times in Europe/Berlin (CET)<" in _week(web, date=MONDAY.isoformat())
+    change_week = _week(web, date="2031-03-27")  # clocks go forward on Sunday 30 March
+    assert "times in Europe/Berlin (CET/CEST)<" in change_week
+
+
+def test_calendar_and_move_page_in_a_clinic_far_from_utc(user_store: object, db: object) -> None:
+    """Los Angeles: a 10:00 appointment on the DST Monday shows at 10:00 PDT, not 17:00 UTC."""
+    from .booking_support import make_clinic
+
+    site = make_clinic(user_store, db, timezone="America/Los_Angeles")  # type: ignore[arg-type]
+    zone = site.clinic.tz
+    jane = site.patient()
+    bob = site.practitioners["Bob Practitioner"]
+    day = date(2031, 3, 10)
+    appt = services.book_appointment(
+        site.db,
+        jane.id,
+        (
+            datetime.combine(day, datetime.min.time(), zone).replace(hour=10),
+            datetime.combine(day, datetime.min.time(), zone).replace(hour=11),
+            bob,
+        ),
+        kind="review",
+    )
+    with TestClient(site.app, base_url="http://testserver") as web:
+        signed_in(web, "desk")
+        page = _week(web, date=day.isoformat())
+        assert "10:00–11:00" in page
+        assert "17:00" not in page
+        assert "America/Los_Angeles (PDT)" in page
+        changing = _week(web, date="2031-03-05")  # Mon 3 to Sun 9 March: clocks change on 9
+        assert "America/Los_Angeles (PST/PDT)" in changing
+        move = web.get(f"/app/appointments/{appt.id}/move").text
+        assert "Mon 10 Mar 2031, 10:00–11:00" in move
+        assert "America/Los_Angeles (PDT)" in move

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -371,3 +372,92 @@ def test_staff_home_links_to_the_pages_each_role_may_open(
         assert f'href="{link}"' in home.text, link
     for link in hidden:
         assert f'href="{link}"' not in home.text, link
+
+
+def _far_clinic(clinic_app: ClinicApp, timezone: str) -> None:
+    """The clinic calendar (ClinicDep) in a zone far from UTC."""
+    from needleplan.scheduling import parse_clinic
+
+    clinic_app.app.state.clinic = parse_clinic(
+        {
+            "name": "Far Clinic",
+            "timezone": timezone,
+            "opening_hours": {"monday": ["09:00-18:00"]},
+            "practitioners": [{"name": "Alice Practitioner"}],
+        },
+        source="test clinic",
+    )
+
+
+def test_patient_page_shows_every_time_on_the_clinic_clock_across_a_dst_change(
+    web: TestClient, clinic_app: ClinicApp
+) -> None:
+    """Sydney: 09:00 UTC on 6 Jan is 20:00 AEDT (+11); 00:00 UTC on 14 Apr is 10:00 AEST (+10)."""
+    from datetime import UTC, datetime
+
+    _far_clinic(clinic_app, "Australia/Sydney")
+    services.book_appointment(
+        clinic_app.db,
+        clinic_app.patient_id,
+        (
+            datetime(2031, 4, 14, 0, tzinfo=UTC),
+            datetime(2031, 4, 14, 1, tzinfo=UTC),
+            clinic_app.practitioner_id,
+        ),
+        kind="review",
+    )
+    page = sign_in(web, "prac").get(f"/app/patients/{clinic_app.patient_id}").text
+    assert "clinic time: Australia/Sydney (AEDT/AEST)" in page
+    assert page.count("Australia/Sydney") == 1, "the zone is named once"
+    assert "2031-01-06 20:00" in page  # the performed session, its appointment and measurement
+    assert "2031-02-05 20:00" in page
+    assert "2031-04-14 10:00" in page  # after the change: same wall clock, other offset
+    assert "2031-01-06 09:00" not in page
+    assert "2031-04-14 00:00" not in page
+    assert "(UTC)" not in page
+    assert "2030-12-30 20:00" in page  # the assessment, a week before
+
+
+def test_a_measurement_time_is_read_on_the_clinic_clock(
+    web: TestClient, clinic_app: ClinicApp
+) -> None:
+    from datetime import UTC, datetime
+
+    _far_clinic(clinic_app, "America/Los_Angeles")
+    page = sign_in(web, "prac").get(f"/app/patients/{clinic_app.patient_id}")
+    assert "clinic time: America/Los_Angeles (PST)" in page.text  # her times are all in winter
+
+    def post(when: str) -> Any:
+        return web.post(
+            f"/app/patients/{clinic_app.patient_id}/measurements",
+            data={
+                "csrf_token": csrf_from(page.text),
+                "scale": "satisfaction",
+                "value": "7",
+                "measured_at": when,
+            },
+            follow_redirects=False,
+        )
+
+    assert post("2031-03-10T09:30").status_code == 303  # PDT, UTC-7
+    (saved,) = [
+        m
+        for m in services.measurements_for(clinic_app.db, clinic_app.patient_id)
+        if m.scale.value == "satisfaction"
+    ]
+    assert saved.measured_at == datetime(2031, 3, 10, 16, 30, tzinfo=UTC)
+    skipped = post("2031-03-09T02:30")  # the clocks jump from 02:00 to 03:00 that night
+    assert skipped.status_code == 422
+    assert "measured_at" in skipped.text
+    assert "does not exist in America/Los_Angeles" in skipped.text
+    assert len(services.measurements_for(clinic_app.db, clinic_app.patient_id)) == 2
+
+
+def test_a_missed_course_session_offers_rebook_on_the_patient_page(
+    web: TestClient, clinic_app: ClinicApp
+) -> None:
+    course = services.course_file(clinic_app.db, clinic_app.course_id)
+    second = next(a for a in course.appointments if a.status.value == "booked")
+    services.mark_missed(clinic_app.db, second.id)
+    page = sign_in(web, "desk").get(f"/app/patients/{clinic_app.patient_id}").text
+    assert f'href="/app/appointments/{second.id}/rebook"' in page

@@ -196,3 +196,45 @@ def test_recall_needs_a_sign_in(web: TestClient) -> None:
     assert response.status_code == 303
     assert response.headers["location"].startswith("/login")
     assert web.post("/app/recall/1/close", follow_redirects=False).status_code == 303
+
+
+def test_contact_attempts_show_on_the_clinic_clock(user_store: object, db: object) -> None:
+    """Sydney: an attempt at 22:00 UTC on 2 March was made at 09:00 AEDT on 3 March."""
+    from zoneinfo import ZoneInfo
+
+    from .booking_support import make_clinic
+
+    site = make_clinic(user_store, db, timezone="Australia/Sydney")  # type: ignore[arg-type]
+    today = datetime.now(ZoneInfo("Australia/Sydney")).date()
+    mia = site.patient("Mia", "Recall", consent_contact=True, phone="+61 2 5550 1234")
+    entry = services.add_recall(site.db, mia.id, today)
+    at = datetime(2031, 3, 2, 22, 0, tzinfo=ZoneInfo("UTC"))
+    services.record_contact(site.db, entry.id, channel="phone", outcome="no_answer", at=at)
+    with TestClient(site.app, base_url="http://testserver") as web:
+        signed_in(web, "desk")
+        page = web.get("/app/recall").text
+        assert "2031-03-03 09:00 · phone · no answer" in page
+        assert "2031-03-02" not in page
+        assert "Times in Australia/Sydney (AE" in page
+
+
+def test_each_worklist_view_writes_one_read_audit_listing_the_patients(
+    web: TestClient, site: Clinic
+) -> None:
+    ids = _seed(site)
+    entries = {e.id: e.patient_id for e in services.recall_list(site.db, due_by=None)}
+    signed_in(web, "desk")
+    web.get("/app/recall")  # Olive and Tara are due this month
+    events, total = services.search_audit(site.db, action="recall.read")
+    assert total == 1
+    (event,) = events
+    assert event.patient_id is None
+    shown = sorted([entries[ids["Olive"]], entries[ids["Tara"]]])
+    assert f"show=month patients={shown[0]},{shown[1]}" in event.detail
+    assert "Recall" not in event.detail  # ids only, no names
+    lena = entries[ids["Lena"]]
+    assert services.search_audit(site.db, patient_id=lena, action="recall.")[1] == 0
+    web.get("/app/recall?show=open")
+    assert services.search_audit(site.db, patient_id=lena, action="recall.read")[1] == 1
+    web.get("/app/recall?show=closed")  # nobody closed: nothing shown, nothing written
+    assert services.search_audit(site.db, action="recall.read")[1] == 2

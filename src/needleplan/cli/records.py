@@ -3,7 +3,7 @@
 Every command takes ``--database URL`` (default ``$NEEDLEPLAN_DATABASE_URL``, else the SQLite file
 in the user's data directory) and upgrades the schema on start. Bad input exits 2 with one line
 naming the field, value and rule; a missing record exits 4; a double booking or an illegal status
-change exits 5.
+change exits 5; a session that cannot be scheduled (``course rebook``) exits 6.
 """
 
 from __future__ import annotations
@@ -416,6 +416,119 @@ def _register_course_commands(app: typer.Typer) -> None:
             console.print(f"saved: {len(result.moves)} appointment(s) moved")
         else:
             console.print("nothing to change")
+
+    @course.command("missed")
+    def course_missed(
+        appointment_id: int = typer.Argument(..., help="Appointment id."),
+        database: str | None = _db_option(),
+    ) -> None:
+        """Record that the patient did not come (the session stays owed; see course rebook)."""
+        from needleplan import services
+
+        db = open_db(database)
+        try:
+            a = services.mark_missed(db, appointment_id)
+        finally:
+            db.dispose()
+        console.print(f"appointment {a.id} marked missed; rebook it with: course rebook {a.id}")
+
+    @course.command("rebook")
+    def course_rebook(
+        appointment_id: int = typer.Argument(..., help="The missed appointment's id."),
+        not_before: str | None = typer.Option(
+            None,
+            "--not-before",
+            help="First day the new session may take (YYYY-MM-DD, clinic zone; default today).",
+        ),
+        practitioner: str | None = typer.Option(
+            None, "--practitioner", help="Who treats the rebooked and moved sessions."
+        ),
+        preview: bool = typer.Option(
+            False, "--preview", help="Show the proposal without saving anything."
+        ),
+        clinic_file: Path | None = typer.Option(
+            None, "--clinic", help="Clinic TOML (default: the bundled example clinic)."
+        ),
+        as_json: bool = typer.Option(False, "--json"),
+        database: str | None = _db_option(),
+    ) -> None:
+        """Book a missed session again and re-anchor the course's later sessions.
+
+        The missed appointment stays on record as missed (never counted as performed: the
+        course still owes the session); a new appointment takes its session number at the first
+        feasible slot from --not-before. Saved all or nothing; a session that cannot be placed
+        exits 6 naming the session, why, and the nearest feasible alternative.
+        """
+        from needleplan import services
+        from needleplan.scheduling import load_clinic
+
+        day = parse_day(not_before, "--not-before") if not_before is not None else None
+        clinic = load_clinic(clinic_file)
+        db = open_db(database)
+        try:
+            plan = services.rebook_missed(
+                db,
+                appointment_id,
+                clinic,
+                not_before=day,
+                practitioner=practitioner,
+                preview=preview,
+            )
+        finally:
+            db.dispose()
+        sessions = [s for s in plan.replan.schedule.sessions if s.number >= plan.session_number]
+        moved = {aid for aid, _, _ in plan.moves}
+        if as_json:
+            _print_json(
+                {
+                    "saved": plan.saved,
+                    "course_id": plan.course_id,
+                    "missed_appointment_id": plan.missed.id,
+                    "session_number": plan.session_number,
+                    "not_before": plan.not_before,
+                    "appointment": plan.appointment,
+                    "moved": list(plan.moved),
+                    "schedule": plan.replan.schedule.to_json(),
+                    "gaps": [g.explanation for g in plan.replan.gaps],
+                }
+            )
+            return
+        table = Table(
+            title=f"course {plan.course_id}: session {plan.session_number} rebooked "
+            f"({clinic.timezone})"
+        )
+        for col in ("#", "appointment", "start", "end", "practitioner", "change"):
+            table.add_column(col)
+        for s in sessions:
+            appt = plan.ordered[s.number - 1]
+            if s.number == plan.session_number:
+                change = f"new (missed {appt.start.astimezone(clinic.tz):%Y-%m-%d %H:%M})"
+                shown = str(plan.appointment.id) if plan.appointment is not None else "new"
+            else:
+                change = "moved" if appt.id in moved else ""
+                shown = str(appt.id)
+            table.add_row(
+                str(s.number),
+                shown,
+                s.start.strftime("%a %Y-%m-%d %H:%M"),
+                s.end.strftime("%H:%M"),
+                escape(s.practitioner),
+                change,
+            )
+        console.print(table)
+        for gap in plan.replan.gaps:
+            console.print(f"[yellow]gap:[/] {escape(gap.explanation)}")
+        for warning in plan.replan.schedule.warnings:
+            console.print(f"[yellow]warning:[/] {escape(warning)}")
+        if preview:
+            console.print("preview only: nothing was saved")
+        else:
+            assert plan.appointment is not None
+            console.print(
+                f"saved: appointment {plan.appointment.id} booked for session "
+                f"{plan.session_number} (appointment {plan.missed.id} stays missed); "
+                f"{len(plan.moved)} later appointment(s) moved"
+            )
 
     @course.command("cancel")
     def course_cancel(

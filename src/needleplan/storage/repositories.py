@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -801,6 +801,32 @@ class RecallRepository:
         return to_attempt(row)
 
 
+#: Audit detail key of a view that shows several patients: ``... patients=3,17,42`` (ids only,
+#: after every other part of the detail but an optional `` user=NAME``).
+AUDIT_PATIENTS_KEY = "patients="
+
+
+def audit_patients_detail(prefix: str, patient_ids: Iterable[int]) -> str:
+    """The audit detail of a view listing patients: ``prefix`` then the sorted unique ids."""
+    ids = ",".join(str(i) for i in sorted({int(i) for i in patient_ids}))
+    return f"{prefix} {AUDIT_PATIENTS_KEY}{ids}".strip()
+
+
+def audit_about(patient_id: int) -> ColumnElement[bool]:
+    """Audit rows about one patient: her own (``patient_id``) and the list views that showed
+    her (``patient_id`` empty, her id in the detail's ``patients=`` list)."""
+    key = str(int(patient_id))
+    mentions = [
+        AuditRow.detail.like(f"%{AUDIT_PATIENTS_KEY}{head}{key}{tail}")
+        for head in ("", "%,")
+        for tail in ("", " %", ",%")
+    ]
+    return or_(
+        AuditRow.patient_id == patient_id,
+        and_(AuditRow.patient_id.is_(None), or_(*mentions)),
+    )
+
+
 class UserRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -863,7 +889,7 @@ class UserRepository:
     def audit(self, patient_id: int | None = None, limit: int = 100) -> list[AuditEvent]:
         stmt = select(AuditRow)
         if patient_id is not None:
-            stmt = stmt.where(AuditRow.patient_id == patient_id)
+            stmt = stmt.where(audit_about(patient_id))
         rows = self.session.execute(stmt.order_by(AuditRow.id.desc()).limit(limit)).scalars()
         return [to_audit(r) for r in rows]
 
@@ -1060,7 +1086,7 @@ class AuditQuery:
         if action:
             where.append(AuditRow.action.startswith(action, autoescape=True))
         if patient_id is not None:
-            where.append(AuditRow.patient_id == patient_id)
+            where.append(audit_about(patient_id))
         if since is not None:
             where.append(AuditRow.at >= since)
         if until is not None:

@@ -19,28 +19,31 @@ Pages and endpoints (all under the staff workspace, CSRF-checked on every POST):
 
 Nothing is stored before the whole series has a place: the series is dated first against every
 existing booking; a session that cannot be placed answers 409 naming the session, why, and the
-nearest feasible alternative (which the caller may accept with ``allow_overrun``).
+nearest feasible alternative (which the caller may accept with ``allow_overrun``). Registering a
+new patient, recording the assessment and booking the course are then ONE transaction
+(:func:`needleplan.services.book_consultation`): when another booking takes one of the times at
+the last moment, nothing at all is stored (the course is re-dated and tried again, three times).
+
+Times are the clinic's wall clock, its zone named with them. Audit: a patient search that
+returns patients writes one ``booking.search`` event listing their ids (``patients=3,17``), and a
+page showing a chosen patient without booking writes ``booking.read`` with her id.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from needleplan import services
-from needleplan.domain.assessment import Assessment, parse_assessment
-from needleplan.domain.protocol import Protocol
 from needleplan.domain.records import (
     Appointment,
     AppointmentKind,
-    AssessmentRecord,
     CourseStatus,
     Patient,
-    SlotRequest,
 )
 from needleplan.exceptions import (
     BlockedError,
@@ -52,14 +55,11 @@ from needleplan.exceptions import (
     SchedulingError,
     StateError,
 )
-from needleplan.guideline import make_protocol
 from needleplan.scheduling import (
     Busy,
     ClinicConfig,
-    CourseSchedule,
     SessionSchedulingError,
     course_ics,
-    schedule_course,
 )
 from needleplan.scheduling.calendar import BusyIndex, slot_problem
 from needleplan.storage.database import Database
@@ -85,14 +85,9 @@ def practitioner_names(db: Database) -> dict[int, str]:
 
 
 def busy_between(db: Database, clinic: ClinicConfig, start: datetime, end: datetime) -> list[Busy]:
-    """Every booked appointment of the clinic's practitioners in ``[start, end)`` as Busy."""
-    names = practitioner_names(db)
-    known = {p.name for p in clinic.practitioners}
-    return [
-        Busy(names[a.practitioner_id], a.start, a.end)
-        for a in services.appointments_between(db, start, end)
-        if names.get(a.practitioner_id) in known
-    ]
+    """Every appointment holding a practitioner's time in ``[start, end)`` as Busy (booked,
+    missed and performed ones keep their slot claims: :func:`needleplan.services.busy_times`)."""
+    return services.busy_times(db, clinic, start, end)
 
 
 def patient_label(patient: Patient) -> str:
@@ -101,6 +96,27 @@ def patient_label(patient: Patient) -> str:
 
 def local(value: datetime, clinic: ClinicConfig) -> datetime:
     return value.astimezone(clinic.tz)
+
+
+def zone_names(clinic: ClinicConfig, *days: date) -> str:
+    """The clinic's zone as staff read it, shown once per page: its IANA name and the
+    abbreviations in use on ``days`` (default: through this year), e.g. ``Australia/Sydney
+    (AEDT/AEST)`` for a page whose times fall on both sides of a daylight-saving change."""
+    if not days:
+        year = datetime.now(clinic.tz).year
+        days = (date(year, 1, 1), date(year, 7, 1))
+    abbreviations: list[str] = []
+    for d in days:
+        for hour in (0, 23):
+            name = datetime.combine(d, time(hour), tzinfo=clinic.tz).tzname() or ""
+            if name[:1] not in "+-" and name not in (*abbreviations, clinic.timezone):
+                abbreviations.append(name)
+    return f"{clinic.timezone} ({'/'.join(abbreviations)})" if abbreviations else clinic.timezone
+
+
+def local_text(value: datetime | None, clinic: ClinicConfig, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """``value`` on the clinic's wall clock (every staff page shows clinic time, never UTC)."""
+    return "" if value is None else value.astimezone(clinic.tz).strftime(fmt)
 
 
 def scheduling_problem(exc: SchedulingError) -> dict[str, Any]:
@@ -140,7 +156,8 @@ def _parse_start(value: Any) -> date:
         raise InputError.one("start", value, "must be a date YYYY-MM-DD") from None
 
 
-def _practitioner(db: Database, clinic: ClinicConfig, practitioner_id: Any) -> str | None:
+def chosen_practitioner(db: Database, clinic: ClinicConfig, practitioner_id: Any) -> str | None:
+    """The clinic-config name of the practitioner a form chose (None for anyone)."""
     if practitioner_id in (None, "", "any"):
         return None
     try:
@@ -155,34 +172,21 @@ def _practitioner(db: Database, clinic: ClinicConfig, practitioner_id: Any) -> s
     return name
 
 
-def _schedule(
-    db: Database,
-    clinic: ClinicConfig,
-    protocol: Protocol,
-    start: date,
-    practitioner: str | None,
-    allow_overrun: bool,
-) -> CourseSchedule:
-    if protocol.blocked:
-        raise BlockedError(protocol.block_reasons or ["the protocol is blocked"])
-    horizon = 60 + (protocol.initial_sessions + 1) * (protocol.interval_days.max + 14)
-    window_start = datetime.combine(start, datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
-    busy = busy_between(db, clinic, window_start, window_start + timedelta(days=horizon + 200))
-    return schedule_course(
-        protocol, start, clinic, practitioner=practitioner, busy=busy, allow_overrun=allow_overrun
-    )
-
-
 def book_from_request(
     db: Database, clinic: ClinicConfig, user: StaffUser, body: dict[str, Any]
 ) -> BookingResult:
-    """Validate, date the whole series, then store patient, assessment and booking.
+    """Validate, then store patient, assessment and booking in ONE transaction.
+
+    The series is dated against every existing booking before anything is stored
+    (:func:`needleplan.services.book_consultation`); registering a new patient, recording the
+    assessment and booking the course are one unit of work, so a failure at any step (even a
+    slot taken by someone else at the last moment, three times running) stores nothing.
 
     Raises InputError (422), BlockedError (409), SchedulingError (409, nothing stored),
-    ConflictError (409: someone booked a clashing time at the same moment).
+    ConflictError (409: other bookings took the times; nothing stored).
     """
     start = _parse_start(body.get("start"))
-    practitioner = _practitioner(db, clinic, body.get("practitioner_id"))
+    practitioner = chosen_practitioner(db, clinic, body.get("practitioner_id"))
     allow_overrun = bool(body.get("allow_overrun", False))
     raw_assessment = body.get("assessment")
     new_patient = body.get("new_patient")
@@ -205,63 +209,50 @@ def book_from_request(
     elif not isinstance(new_patient, dict):
         raise InputError.one("new_patient", "{...}", "must be an object with names and birth date")
     if patient is not None:
-        # One open course per patient (the booking service refuses a second): say so before
-        # anything, such as a new assessment, is stored.
+        # One open course per patient (the booking service refuses a second): say so with her
+        # name before anything is planned.
         for course in services.patient_file(db, patient.id).courses:
             if course.status in (CourseStatus.PLANNED, CourseStatus.ACTIVE):
                 raise StateError(
                     f"{patient_label(patient)} already has course {course.id} "
                     f"({course.status.value}); complete, lapse or cancel it before booking another"
                 )
-    stored: AssessmentRecord | None = None
-    assessment: Assessment
-    if raw_assessment is not None:
-        assessment = parse_assessment(raw_assessment)
-    else:
-        if patient is None:
-            raise InputError.one("assessment", None, "a new patient needs an assessment")
-        history = services.assessment_history(db, patient.id)
-        if not history:
+        if raw_assessment is None and not services.assessment_history(db, patient.id):
             raise StateError(
                 f"patient {patient.mrn} has no assessment yet; a practitioner records one first"
             )
-        stored = history[0]
-        assessment = stored.assessment
-    protocol = make_protocol(assessment)
-    # The whole series is dated against every existing booking before anything is stored.
-    schedule = _schedule(db, clinic, protocol, start, practitioner, allow_overrun)
-    if patient is None:
+    draft: dict[str, Any] | None = None
+    if new_patient is not None:
         assert isinstance(new_patient, dict)
         draft = {k: new_patient.get(k) for k in ("given_name", "family_name", "birth_date")} | {
             "consent_treatment": bool(new_patient.get("consent_treatment", False))
         }
-        patient = services.register_patient(db, draft)
-        audit(db, user, "patient.create", patient.id, "registered while booking a course")
-    if stored is None:
-        stored = services.record_assessment(db, patient.id, assessment)
-        audit(db, user, "assessment.record", patient.id, f"assessment {stored.id}")
-    if allow_overrun:
-        ids = services.sync_practitioners(db, clinic)
-        slots = [
-            SlotRequest(start=s.start, end=s.end, practitioner_id=ids[s.practitioner])
-            for s in schedule.sessions
-        ]
-        booking = services.book_course(db, patient.id, protocol, slots, assessment_id=stored.id)
-        warnings = list(schedule.warnings)
-    else:
-        planned = services.plan_and_book_course(
-            db, patient.id, start, clinic, practitioner=practitioner, assessment_id=stored.id
-        )
-        booking = planned.booking
-        warnings = list(planned.schedule.warnings)
+    done = services.book_consultation(
+        db,
+        clinic,
+        start,
+        patient_id=patient.id if patient is not None else None,
+        new_patient=draft,
+        assessment=raw_assessment,
+        practitioner=practitioner,
+        allow_overrun=allow_overrun,
+    )
+    booked = done.patient
+    if done.registered:
+        audit(db, user, "patient.create", booked.id, "registered while booking a course")
+    if done.assessed:
+        audit(db, user, "assessment.record", booked.id, f"assessment {done.assessment.id}")
+    booking = done.booking
     audit(
         db,
         user,
         "course.book",
-        patient.id,
+        booked.id,
         f"course {booking.course.id}: {len(booking.appointments)} appointments",
     )
-    return BookingResult(booking.course.id, patient, booking.appointments, warnings)
+    return BookingResult(
+        booking.course.id, booked, booking.appointments, list(done.schedule.warnings)
+    )
 
 
 def _session_rows(
@@ -294,6 +285,9 @@ def _result_json(db: Database, clinic: ClinicConfig, result: BookingResult) -> d
             "name": patient_label(result.patient),
         },
         "timezone": clinic.timezone,
+        "zone": zone_names(
+            clinic, *sorted({local(a.start, clinic).date() for a in result.appointments})
+        ),
         "sessions": _session_rows(db, clinic, result.appointments),
         "warnings": result.warnings,
         "ics_url": f"/app/courses/{result.course_id}/course.ics",
@@ -309,8 +303,9 @@ def _json_error(exc: Exception) -> JSONResponse:
         body["scheduling"] = scheduling_problem(exc)
         body["message"] = "nothing was booked: " + str(exc)
     elif isinstance(exc, ConflictError):
+        text = str(exc)
         body["message"] = (
-            "nothing was booked: another booking took one of these times just now; try again"
+            text if text.startswith("nothing was booked") else (f"nothing was booked: {text}")
         )
     elif isinstance(exc, BlockedError):
         body["message"] = "nothing was booked: the plan is blocked (" + "; ".join(exc.reasons) + ")"
@@ -351,6 +346,9 @@ def search_patients(request: Request, user: CalendarDep, db: DbDep, q: str = "")
             for w in words
         )
     ][:20]
+    if found:
+        detail = services.audit_patients_detail("consultation search", (p.id for p in found))
+        audit(db, user, "booking.search", None, detail)
     return JSONResponse(
         {
             "patients": [
@@ -406,6 +404,11 @@ def booking_page(
     patients = services.list_patients(db, q.strip(), limit=50) if len(q.strip()) >= 2 else []
     chosen = services.get_patient(db, patient_id) if patient_id is not None else None
     has_assessment = bool(chosen and services.assessment_history(db, chosen.id))
+    if patients:
+        detail = services.audit_patients_detail("booking search", (p.id for p in patients))
+        audit(db, user, "booking.search", None, detail)
+    if chosen is not None:
+        audit(db, user, "booking.read", chosen.id, "booking page")
     return render(
         request,
         "app/booking.html",
@@ -464,6 +467,7 @@ def booking_submit(
         if isinstance(exc, SchedulingError):
             problem = scheduling_problem(exc)
         context["problem"] = problem
+        audit(db, user, "booking.read", chosen.id, "booking page: course not booked")
         return render(request, "app/booking.html", status_code=status, **context)
     context["result"] = _result_json(db, clinic, result)
     return render(request, "app/booking.html", status_code=201, **context)
@@ -498,7 +502,7 @@ def book_visit(
         "visit": None,
     }
     try:
-        name = _practitioner(db, clinic, practitioner_id)
+        name = chosen_practitioner(db, clinic, practitioner_id)
         if name is None:
             raise InputError.one("practitioner_id", practitioner_id, "choose who treats")
         try:
@@ -524,10 +528,15 @@ def book_visit(
         raise
     except (ApiError, NeedleplanError) as exc:
         status = exc.status_code if isinstance(exc, ApiError) else status_for(exc)
-        context["problem"] = {"message": str(exc)}
+        text = str(exc)
+        if isinstance(exc, ConflictError):  # the storage message names UTC instants
+            text = "nothing was booked: someone else booked that time a moment ago; choose another"
+        context["problem"] = {"message": text}
+        audit(db, user, "booking.read", chosen.id, "booking page: visit not booked")
         return render(request, "app/booking.html", status_code=status, **context)
     audit(db, user, "appointment.book", chosen.id, f"maintenance appointment {appt.id}")
     context["visit"] = _session_rows(db, clinic, [appt])[0]
+    context["zone"] = zone_names(clinic, local(appt.start, clinic).date())
     return render(request, "app/booking.html", status_code=201, **context)
 
 

@@ -8,6 +8,10 @@ Who sees what (the :class:`~needleplan.web.auth.Permission` table):
 - only ``clinical`` (practitioner) sees clinical content: the patient's notes, the assessment
   history, performed sessions, measurements and the forecast chart, and records measurements.
 
+Times (appointments, sessions, measurements, assessments, the ledger) are shown on the clinic's
+wall clock (the clinic calendar's zone, named once on the page), and a measurement's time is read
+in that zone. A missed course session offers "rebook" (see :mod:`.calendar`).
+
 Audit: reading a patient page writes one ``patient.read`` event with her id; a list or search
 writes one ``patient.list`` event without a patient id (detail: page number and result count,
 never the search words, which may be a name); registering writes ``patient.create`` and
@@ -36,10 +40,12 @@ from needleplan.domain.records import (
 )
 from needleplan.exceptions import FieldProblem, InputError
 from needleplan.forecasting.chain import INITIAL_INTERVAL_DAYS, MAX_INITIAL_SESSIONS
+from needleplan.scheduling import ClinicConfig
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
 from needleplan.web.db_stores import audit
-from needleplan.web.deps import DbDep
+from needleplan.web.deps import ClinicDep, DbDep
+from needleplan.web.routes.booking import local_text, zone_names
 from needleplan.web.routes.pages import render
 from needleplan.web.security import CSRF_FIELD, check_csrf, require_permission
 
@@ -201,6 +207,7 @@ def _patient_page(
     request: Request,
     user: StaffUser,
     db: Database,
+    clinic: ClinicConfig,
     patient_id: int,
     *,
     status_code: int = 200,
@@ -214,9 +221,20 @@ def _patient_page(
     clinical = user.can(Permission.CLINICAL)
     course = current_course(record.courses)
     ledger = services.course_file(db, course.id).ledger if course is not None else []
+    today = datetime.now(clinic.tz).date()
+    stamps = [a.start for a in record.appointments] + [e.at for e in ledger]
+    if clinical:
+        stamps += [s.performed_at for s in record.sessions]
+        stamps += [m.measured_at for m in record.measurements]
+        stamps += [r.assessed_at for r in record.assessments]
+    days = {d.astimezone(clinic.tz).date() for d in stamps} or {today}
     context: dict[str, Any] = {
         "patient": record.patient,
-        "age": record.patient.age_on(date.today()),
+        "age": record.patient.age_on(today),
+        "at": lambda value, fmt="%Y-%m-%d %H:%M": local_text(value, clinic, fmt),
+        "zone": zone_names(clinic, *sorted(days)),
+        "can_rebook": services.can_rebook,
+        "rebooked_as": services.rebooked_as,
         "clinical": clinical,
         "course": course,
         "ledger": ledger,
@@ -241,7 +259,7 @@ def _patient_page(
             scales=[(s.value, s.info.description) for s in MeasurementScale],
             areas=[a.value for a in Area],
             measurement_form=measurement_form
-            or {"measured_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M")},
+            or {"measured_at": datetime.now(clinic.tz).strftime("%Y-%m-%dT%H:%M")},
             measurement_problems=measurement_problems or [],
         )
     return render(request, "app/patient.html", status_code=status_code, **context)
@@ -249,10 +267,38 @@ def _patient_page(
 
 @router.get("/app/patients/{patient_id}", response_class=HTMLResponse)
 def patient_page(
-    request: Request, user: ContactsDep, db: DbDep, patient_id: PatientId, saved: int = 0
+    request: Request,
+    user: ContactsDep,
+    db: DbDep,
+    clinic: ClinicDep,
+    patient_id: PatientId,
+    saved: int = 0,
 ) -> HTMLResponse:
     """One patient: demographics and consent; for a practitioner also the clinical record."""
-    return _patient_page(request, user, db, patient_id, saved=bool(saved))
+    return _patient_page(request, user, db, clinic, patient_id, saved=bool(saved))
+
+
+def clinic_time(text: str, clinic: ClinicConfig) -> str:
+    """A form's date-time as ISO 8601 with an offset: an explicit offset is kept, a wall-clock
+    time (``datetime-local``) is read on the clinic's clock. A time that does not exist (skipped
+    by the spring change) is left to the validator, which names the field."""
+    value = text.strip()
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value  # the record's validation names the field and the rule
+    if parsed.tzinfo is not None:
+        return value
+    aware = parsed.replace(tzinfo=clinic.tz)
+    round_trip = aware.astimezone(UTC).astimezone(clinic.tz).replace(tzinfo=None)
+    if round_trip != parsed:
+        raise InputError.one(
+            "measured_at",
+            value,
+            f"does not exist in {clinic.timezone} (the clocks skip it at the daylight-saving "
+            "change)",
+        )
+    return aware.isoformat()
 
 
 @router.post("/app/patients/{patient_id}/measurements", response_class=HTMLResponse)
@@ -260,6 +306,7 @@ def add_measurement(
     request: Request,
     user: ClinicalDep,
     db: DbDep,
+    clinic: ClinicDep,
     patient_id: PatientId,
     csrf_token: CsrfField = "",
     scale: Annotated[str, Form(max_length=40)] = "",
@@ -280,14 +327,13 @@ def add_measurement(
         "note": note,
     }
     data: dict[str, Any] = {"scale": scale, "value": value.strip(), "note": note}
-    if measured_at:
-        text = measured_at.strip()
-        data["measured_at"] = text if ("+" in text or text.endswith("Z")) else text + "+00:00"
     if area:
         data["area"] = area
     if course_id.strip():
         data["course_id"] = course_id.strip()
     try:
+        if measured_at:
+            data["measured_at"] = clinic_time(measured_at, clinic)
         services.get_patient(db, patient_id)
         services.record_measurement(db, patient_id, data)
     except InputError as exc:
@@ -295,6 +341,7 @@ def add_measurement(
             request,
             user,
             db,
+            clinic,
             patient_id,
             status_code=422,
             measurement_form=form,

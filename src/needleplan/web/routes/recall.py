@@ -9,6 +9,10 @@
 
 An entry closes by itself (status "booked") when the patient books any appointment: the booking
 service does it, and the closed list shows it.
+
+Contact attempts and closing times are shown on the clinic's clock (its zone named once). Every
+view that lists patients writes one ``recall.read`` audit event without a patient id whose detail
+lists the patients shown (``show=month patients=3,17``): the audit search by patient finds it.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
 from needleplan.web.db_stores import audit
 from needleplan.web.deps import ClinicDep, DbDep
-from needleplan.web.routes.booking import patient_label
+from needleplan.web.routes.booking import local_text, patient_label, zone_names
 from needleplan.web.routes.pages import render
 from needleplan.web.security import CSRF_FIELD, check_csrf, require_permission
 
@@ -102,10 +106,16 @@ def recall_page(
     if show not in FILTERS:
         raise InputError.one("show", show, "must be one of " + ", ".join(FILTERS))
     today = datetime.now(clinic.tz).date()
+    rows = _rows(db, show, today)
+    if rows:
+        detail = services.audit_patients_detail(f"show={show}", (r.patient.id for r in rows))
+        audit(db, user, "recall.read", None, detail)
     return render(
         request,
         "app/recall.html",
-        rows=_rows(db, show, today),
+        rows=rows,
+        at=lambda value: local_text(value, clinic),
+        zone=zone_names(clinic, today),
         show=show,
         filters=FILTERS,
         today=today,

@@ -68,6 +68,7 @@
     });
     var ul = $("bk-warnings"); ul.textContent = "";
     data.warnings.forEach(function (w) { var li = document.createElement("li"); li.textContent = w; ul.appendChild(li); });
+    $("bk-zone").textContent = "Times in " + (data.zone || data.timezone) + " (the clinic's clock).";
     $("bk-ics").href = data.ics_url;
     $("bk-calendar").href = data.sessions.length ? data.sessions[0].week_url : "/app/calendar";
     panel.dataset.courseId = String(data.course_id);

@@ -185,7 +185,8 @@ class EffectiveClinic:
     def describe(self) -> str:
         """One line for people: which version, by whom and when; or which file."""
         if self.version is not None:
-            at = self.version.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+            # On the wall clock of the calendar it saved, with the zone's abbreviation.
+            at = self.version.created_at.astimezone(self.clinic.tz).strftime("%Y-%m-%d %H:%M %Z")
             return f"saved version {self.version.id} (by {self.version.username}, {at})"
         if self.source is ClinicSource.FILE:
             return f"the file {self.file} (no version saved in the app yet)"

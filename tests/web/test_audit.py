@@ -128,3 +128,36 @@ def test_admin_issues_a_database_token_from_the_users_page(
     assert response.status_code == 200
     [info] = services.list_api_tokens(clinic_app.db)
     assert (info.username, info.label) == ("prac", "lab")
+
+
+def test_audit_times_and_day_filters_are_on_the_clinic_wall_clock(
+    web: TestClient, clinic_app: ClinicApp
+) -> None:
+    """20:30 UTC on 10 January is 07:30 on 11 January in Sydney (AEDT): shown and filtered so."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from needleplan.storage.tables import AuditRow
+
+    from .booking_support import clinic_config
+
+    clinic_app.app.state.clinic = clinic_config(timezone="Australia/Sydney")
+    event = services.record_audit(
+        clinic_app.db, None, "patient.read", clinic_app.patient_id, detail="zone probe"
+    )
+    with clinic_app.db.engine.begin() as conn:
+        conn.execute(
+            update(AuditRow)
+            .where(AuditRow.id == event.id)
+            .values(at=datetime(2027, 1, 10, 20, 30, tzinfo=UTC))
+        )
+    sign_in(web, "admin")
+    page = web.get("/app/admin/audit", params={"action": "patient.read"}).text
+    assert "Australia/Sydney (AEDT/AEST)" in page
+    assert "2027-01-11 07:30:00" in page
+    assert "2027-01-10 20:30" not in page
+    same_day = web.get("/app/admin/audit", params={"since": "2027-01-11", "until": "2027-01-11"})
+    assert "zone probe" in same_day.text
+    utc_day = web.get("/app/admin/audit", params={"since": "2027-01-10", "until": "2027-01-10"})
+    assert "zone probe" not in utc_day.text

@@ -233,7 +233,7 @@ def test_save_without_conflicts_puts_the_version_in_force_with_an_audit_row(
     assert response.status_code == 201
     assert message(response.text) == "Saved version 1; it is in force now."
     page = web.get("/app/admin/clinic").text
-    assert re.search(r"saved version 1 \(by admin, \d{4}-\d\d-\d\d \d\d:\d\d UTC\)", page)
+    assert re.search(r"saved version 1 \(by admin, \d{4}-\d\d-\d\d \d\d:\d\d [A-Z+0-9-]+\)", page)
     assert "“our own calendar”" in page
     assert "Test Skin Clinic" in page
     assert editor_text(page) == BASE

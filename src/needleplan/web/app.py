@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from needleplan import DISCLAIMER, __version__, services_clinic
 from needleplan.services_sessions import SessionPolicy
 from needleplan.storage.database import Database
+from needleplan.web import clinic_time
 from needleplan.web.auth import (
     InMemorySessionStore,
     InMemoryTokenStore,
@@ -142,6 +143,7 @@ def create_app(
         settings.login_per_minute, settings.login_burst, clock=tick
     )
     templates = Jinja2Templates(directory=str(HERE / "templates"))
+    clinic_time.install(templates.env)
     app.state.templates = templates
 
     install_error_handlers(app)

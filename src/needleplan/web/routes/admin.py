@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -14,7 +14,7 @@ from needleplan import services
 from needleplan.exceptions import FieldProblem
 from needleplan.web.auth import Permission, StaffUser
 from needleplan.web.db_stores import DbTokenStore
-from needleplan.web.deps import DbDep
+from needleplan.web.deps import ClinicDep, DbDep
 from needleplan.web.errors import ApiError
 from needleplan.web.routes.pages import render
 from needleplan.web.routes.patients import MAX_ID, CsrfField
@@ -42,6 +42,7 @@ def audit_page(
     request: Request,
     user: AuditDep,
     db: DbDep,
+    clinic: ClinicDep,
     username: Annotated[str, Query(max_length=40)] = "",
     action: Annotated[str, Query(max_length=100)] = "",
     patient: Annotated[str, Query(max_length=12)] = "",
@@ -51,7 +52,7 @@ def audit_page(
 ) -> HTMLResponse:
     """Who read or changed which patient record, newest first; filters combine.
 
-    ``until`` is inclusive (the whole day); days are UTC.
+    ``until`` is inclusive (the whole day); days and times are the clinic's (its time zone).
     """
     request.state.user = user
     problems: list[FieldProblem] = []
@@ -67,8 +68,8 @@ def audit_page(
         username=username or None,
         action=action or None,
         patient_id=patient_id,
-        since=datetime.combine(first, time(), UTC) if first else None,
-        until=datetime.combine(last + timedelta(days=1), time(), UTC) if last else None,
+        since=datetime.combine(first, time(), clinic.tz) if first else None,
+        until=datetime.combine(last + timedelta(days=1), time(), clinic.tz) if last else None,
         limit=AUDIT_PAGE,
         offset=(page - 1) * AUDIT_PAGE,
     )

@@ -338,12 +338,12 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
             db, recall.id, channel="phone", outcome="no_answer", by_user_id=user.id
         )
         services.record_audit(db, user, "patient.read", person.id)
-    from needleplan.storage.repositories import LeadRecord
+    from needleplan.domain.records import Lead
 
     services.issue_api_token(db, user.id, "reporting")
     services.add_lead(
         db,
-        LeadRecord(
+        Lead(
             public_id="lead0001",
             name="Visitor Example",
             email="visitor@example.org",

@@ -43,6 +43,7 @@ from needleplan.domain.records import (
     ContactOutcome,
     Course,
     CourseStatus,
+    Lead,
     LedgerEntry,
     Measurement,
     MeasurementDraft,
@@ -87,7 +88,6 @@ from needleplan.storage.repositories import (
     ApiTokenInfo,
     ApiTokenRepository,
     AuditQuery,
-    LeadRecord,
     LeadRepository,
     PatientFinder,
     audit_patients_detail,
@@ -1891,7 +1891,7 @@ def list_api_tokens(db: Database, user_id: int | None = None) -> list[ApiTokenIn
         return ApiTokenRepository(uow.session).all(user_id)
 
 
-def add_lead(db: Database, lead: LeadRecord) -> None:
+def add_lead(db: Database, lead: Lead) -> None:
     """Store a consented contact request from the public estimator."""
     if not lead.consent_text.strip():
         raise InputError.one("consent", False, "a lead is stored only with the consent text")
@@ -1899,7 +1899,7 @@ def add_lead(db: Database, lead: LeadRecord) -> None:
         LeadRepository(uow.session).add(lead)
 
 
-def list_leads(db: Database) -> list[LeadRecord]:
+def list_leads(db: Database) -> list[Lead]:
     """Every stored contact request, oldest first."""
     with db.transaction() as uow:
         return LeadRepository(uow.session).all()

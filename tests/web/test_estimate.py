@@ -145,7 +145,7 @@ def test_make_lead_keeps_the_consent_time() -> None:
         consent=True,
         now=when,
     )
-    assert (lead.name, lead.created_at) == ("A", when)
+    assert (lead.name, lead.consented_at) == ("A", when)
 
 
 def test_staff_see_consented_contact_requests(env: Env, client: TestClient) -> None:

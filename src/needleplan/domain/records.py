@@ -130,6 +130,21 @@ class AppointmentKind(StrEnum):
     REVIEW = "review"
 
 
+@dataclass(frozen=True)
+class Lead:
+    """A contact request from the public estimator, with the consent text the visitor agreed to
+    and when (stored only with that consent; see ``needleplan.web.leads.make_lead``)."""
+
+    public_id: str
+    name: str
+    email: str
+    phone: str
+    message: str
+    estimate_summary: str
+    consent_text: str
+    consented_at: datetime
+
+
 class Role(StrEnum):
     """What a web-app user may do (checked by the web layer and the services)."""
 
@@ -542,6 +557,7 @@ __all__ = [
     "ContactOutcome",
     "Course",
     "CourseStatus",
+    "Lead",
     "LedgerEntry",
     "Measurement",
     "MeasurementDraft",

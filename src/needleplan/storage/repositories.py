@@ -31,6 +31,7 @@ from needleplan.domain.records import (
     ContactOutcome,
     Course,
     CourseStatus,
+    Lead,
     LedgerEntry,
     Measurement,
     MeasurementDraft,
@@ -961,25 +962,11 @@ class ApiTokenRepository:
         return [self._info(r) for r in self.session.execute(stmt).scalars()]
 
 
-@dataclass(frozen=True)
-class LeadRecord:
-    """A stored contact request with the consent text the visitor agreed to, and when."""
-
-    public_id: str
-    name: str
-    email: str
-    phone: str
-    message: str
-    estimate_summary: str
-    consent_text: str
-    consented_at: datetime
-
-
 class LeadRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add(self, lead: LeadRecord) -> None:
+    def add(self, lead: Lead) -> None:
         self.session.add(
             LeadRow(
                 public_id=lead.public_id,
@@ -994,10 +981,10 @@ class LeadRepository:
         )
         self.session.flush()
 
-    def all(self) -> list[LeadRecord]:
+    def all(self) -> list[Lead]:
         rows = self.session.execute(select(LeadRow).order_by(LeadRow.id)).scalars()
         return [
-            LeadRecord(
+            Lead(
                 public_id=r.public_id,
                 name=r.name,
                 email=r.email,

@@ -13,13 +13,12 @@ the decimal string of its row id.
 from __future__ import annotations
 
 from needleplan import services, services_sessions
-from needleplan.domain.records import User
+from needleplan.domain.records import Lead, User
 from needleplan.exceptions import InputError, NotFoundError
 from needleplan.services_sessions import SessionPolicy, StaffSessionInfo
 from needleplan.storage.database import Database
-from needleplan.storage.repositories import ApiTokenInfo, LeadRecord
+from needleplan.storage.repositories import ApiTokenInfo
 from needleplan.web.auth import StaffSession, StaffUser, WallClock, check_new_password
-from needleplan.web.leads import Lead
 
 
 def to_staff(user: User) -> StaffUser:
@@ -187,34 +186,10 @@ class DbLeadStore:
     def add_lead(self, lead: Lead) -> None:
         if not lead.consent_text:
             raise InputError.one("consent", False, "a lead is stored only with consent")
-        services.add_lead(
-            self.db,
-            LeadRecord(
-                public_id=lead.id,
-                name=lead.name,
-                email=lead.email,
-                phone=lead.phone,
-                message=lead.message,
-                estimate_summary=lead.estimate_summary,
-                consent_text=lead.consent_text,
-                consented_at=lead.created_at,
-            ),
-        )
+        services.add_lead(self.db, lead)
 
     def list_leads(self) -> list[Lead]:
-        return [
-            Lead(
-                id=r.public_id,
-                name=r.name,
-                email=r.email,
-                phone=r.phone,
-                message=r.message,
-                estimate_summary=r.estimate_summary,
-                consent_text=r.consent_text,
-                created_at=r.consented_at,
-            )
-            for r in services.list_leads(self.db)
-        ]
+        return services.list_leads(self.db)
 
 
 def audit(

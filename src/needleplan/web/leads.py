@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 import secrets
 import threading
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from needleplan.domain.records import Lead
 from needleplan.exceptions import FieldProblem, InputError
 
 CONSENT_TEXT = (
@@ -25,20 +25,6 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s.]{2,63}$")
 _PHONE = re.compile(r"^\+?[0-9 ()./-]{6,24}$")
 NAME_MAX = 100
 MESSAGE_MAX = 1000
-
-
-@dataclass(frozen=True)
-class Lead:
-    """A visitor who asked to be contacted, with the consent they gave and when."""
-
-    id: str
-    name: str
-    email: str
-    phone: str
-    message: str
-    estimate_summary: str
-    consent_text: str
-    created_at: datetime
 
 
 class LeadStore(Protocol):
@@ -102,12 +88,12 @@ def make_lead(
     if problems:
         raise InputError(problems, source="contact request")
     return Lead(
-        id=secrets.token_hex(8),
+        public_id=secrets.token_hex(8),
         name=name,
         email=email,
         phone=phone,
         message=message,
         estimate_summary=estimate_summary,
         consent_text=CONSENT_TEXT,
-        created_at=now or datetime.now(UTC),
+        consented_at=now or datetime.now(UTC),
     )

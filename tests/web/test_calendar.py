@@ -556,3 +556,41 @@ def test_calendar_and_move_page_in_a_clinic_far_from_utc(user_store: object, db:
         move = web.get(f"/app/appointments/{appt.id}/move").text
         assert "Mon 10 Mar 2031, 10:00–11:00" in move
         assert "America/Los_Angeles (PDT)" in move
+
+
+def test_week_view_says_why_a_day_cannot_be_booked(web: TestClient, site: Clinic) -> None:
+    """Closures, public holidays, closed weekdays and the shown practitioners' days off are named
+    on their day; the practitioner filter hides other people's leave."""
+    wednesday = MONDAY + timedelta(days=2)
+    site.app.state.clinic = booking_support.clinic_config(
+        holidays={"country": "DE", "subdivision": "BE"},
+        closures=[{"start": wednesday.isoformat(), "reason": "staff training"}],
+        practitioners=[
+            {"name": "Alice Practitioner"},
+            {
+                "name": "Bob Practitioner",
+                "days_off": [{"start": MONDAY.isoformat(), "reason": "conference"}],
+            },
+        ],
+    )
+    signed_in(web, "desk")
+
+    def notes(url: str) -> dict[str, list[str]]:
+        page = web.get(url).text
+        out: dict[str, list[str]] = {}
+        for day, body in re.findall(r'data-date="([\d-]+)">(.*?)</section>', page, re.S):
+            out[day] = [html.unescape(n) for n in re.findall(r'cal-closed">([^<]*)<', body)]
+        return out
+
+    week = notes(f"/app/calendar?view=week&date={MONDAY.isoformat()}")
+    assert week[MONDAY.isoformat()] == ["Bob Practitioner: conference"]
+    assert week[wednesday.isoformat()] == ["Clinic closed: staff training"]
+    assert week[(MONDAY + timedelta(days=1)).isoformat()] == []
+    sunday = (MONDAY + timedelta(days=6)).isoformat()
+    assert week[sunday] == ["Clinic closed (no opening hours on this weekday)"]
+    alice = site.practitioners["Alice Practitioner"]
+    only_alice = notes(f"/app/calendar?view=week&date={MONDAY.isoformat()}&practitioner={alice}")
+    assert only_alice[MONDAY.isoformat()] == []
+    good_friday = date(2031, 4, 11)  # a public holiday in Berlin
+    day = notes(f"/app/calendar?view=day&date={good_friday.isoformat()}")
+    assert day == {good_friday.isoformat(): ["Public holiday: Good Friday"]}

@@ -43,7 +43,7 @@ from needleplan.exceptions import (
     SchedulingError,
     StateError,
 )
-from needleplan.scheduling import Busy, ClinicConfig, GapReport
+from needleplan.scheduling import Busy, ClinicConfig, GapReport, Weekday
 from needleplan.scheduling.calendar import BusyIndex, slot_problem
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
@@ -134,6 +134,25 @@ def _calendar_url(view: str, day: date, practitioner: int | None, **extra: Any) 
     return "/app/calendar?" + urlencode(query)
 
 
+def day_notes(clinic: ClinicConfig, day: date, practitioners: set[str]) -> list[str]:
+    """Why nobody can be booked on ``day`` (or by whom): clinic closure, public holiday, no
+    opening hours that weekday, and the shown practitioners' days off."""
+    notes: list[str] = []
+    closure = clinic.closure(day)
+    if closure is not None:
+        notes.append(f"Clinic closed: {closure.reason}")
+    holiday = clinic.holiday(day)
+    if holiday is not None:
+        notes.append(f"Public holiday: {holiday}")
+    if not clinic.opening_hours.get(Weekday.of(day)):
+        notes.append("Clinic closed (no opening hours on this weekday)")
+    for p in clinic.practitioners:
+        off = p.day_off(day)
+        if off is not None and p.name in practitioners:
+            notes.append(f"{p.name}: {off.reason}")
+    return notes
+
+
 @router.get("/app/calendar", response_class=HTMLResponse)
 def calendar_page(
     request: Request,
@@ -193,6 +212,7 @@ def calendar_page(
         audit(db, user, "calendar.read", None, services.audit_patients_detail(scope, shown))
     step = timedelta(days=count)
     here = _calendar_url(view, day, who)
+    shown_names = {names[who]} if who is not None else set(names.values())
     return render(
         request,
         "app/calendar.html",
@@ -200,6 +220,7 @@ def calendar_page(
         day=day,
         days=days,
         by_day=by_day,
+        day_notes={d: day_notes(clinic, d, shown_names) for d in days},
         today=datetime.now(clinic.tz).date(),
         practitioners=sorted(names.items(), key=lambda kv: kv[1]),
         practitioner=who,

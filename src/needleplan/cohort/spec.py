@@ -182,13 +182,16 @@ def parse_population_spec(data: Any, *, source: str = "population spec") -> Popu
     try:
         return PopulationSpec.model_validate(data)
     except ValidationError as exc:
-        problems = [
-            # A rule on a whole table (shares adding up, min <= max) shows that table.
-            FieldProblem(p.field, data[p.field], p.rule)
-            if p.value == "{...}" and p.field in data
-            else p
-            for p in problems_from_validation(exc, fallback="spec")
-        ]
+        problems = []
+        for p in problems_from_validation(exc, fallback="spec"):
+            if p.value == "{...}" and p.field in data:
+                # A rule on a whole table (shares adding up, min <= max) shows that table.
+                p = FieldProblem(p.field, data[p.field], p.rule)
+            elif p.field.endswith(".[key]"):  # an unknown level of a share table
+                p = FieldProblem(
+                    p.field.removesuffix(".[key]"), p.value, f"unknown level: {p.rule}"
+                )
+            problems.append(p)
         raise InputError(problems, source=source) from None
 
 

@@ -249,7 +249,7 @@ def test_progress_is_reported_per_chunk(prices: Prices) -> None:
         ({"chunk_size": 0}, "chunk_size", "greater than or equal to 64"),
         ({"start": date(2026, 1, 2)}, "start", "first day of a month"),
         ({"years": 16}, "years", "less than or equal to 15"),
-        ({"years": 1, "spread_months": 13}, "settings", "must not exceed the horizon"),
+        ({"years": 1, "spread_months": 13}, "spread_months", "must not exceed the horizon"),
         ({"replicates": 0}, "replicates", "greater than or equal to 1"),
         ({"adherence": {"series": 1.5}}, "adherence.series", "less than or equal to 1"),
     ],

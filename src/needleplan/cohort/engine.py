@@ -39,7 +39,14 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from needleplan import DISCLAIMER
 from needleplan.cohort.model import improvement, patient_rates, session_doses, session_states
@@ -135,14 +142,13 @@ class CohortSettings(BaseModel):
             raise ValueError(f"must be a multiple of {SEED_BLOCK} (the seed block)")
         return value
 
-    @model_validator(mode="after")
-    def _spread_fits(self) -> CohortSettings:
-        if self.spread_months > 12 * self.years:
-            raise ValueError(
-                f"spread_months ({self.spread_months}) must not exceed the horizon "
-                f"({12 * self.years} months)"
-            )
-        return self
+    @field_validator("spread_months")
+    @classmethod
+    def _spread_fits(cls, value: int, info: ValidationInfo) -> int:
+        years = info.data.get("years")
+        if isinstance(years, int) and value > 12 * years:
+            raise ValueError(f"must not exceed the horizon ({12 * years} months)")
+        return value
 
 
 def make_settings(**values: Any) -> CohortSettings:

@@ -88,7 +88,8 @@ def test_clinic_prices_and_recall_threshold(cli: Runner, tmp_path: Path) -> None
         (("--reference", "0"), "--reference: must be 1-10000000 patients"),
         (("--reference", "3", "--patients", "9"), "--patients: only applies to --population"),
         (("--reference", "3", "--chunk-size", "100"), "--chunk-size: must be a multiple of 64"),
-        (("--reference", "3", "--adherence", "2"), "--series-adherence: Input should be less"),
+        (("--reference", "3", "--adherence", "2"), "--adherence: Input should be less"),
+        (("--reference", "3", "--series-adherence", "2"), "--series-adherence: Input should"),
         (("--reference", "3", "--maintenance-adherence", "-1"), "--maintenance-adherence:"),
         (("--reference", "3", "--years", "20"), "--years: Input should be less than or equal"),
         (

@@ -271,14 +271,16 @@ def render_cohort(result: CohortResult, con: Console) -> None:
     con.print(f"[dim]{escape(DISCLAIMER)}[/]")
 
 
-def _settings(**values: Any) -> Any:
+def _settings(options: dict[str, str], **values: Any) -> Any:
+    """Validated settings; a problem names the option that set the field."""
     from needleplan.cohort import make_settings
 
+    names = {**OPTION_OF, **options}
     try:
         return make_settings(**values)
     except InputError as exc:
         raise InputError(
-            [FieldProblem(OPTION_OF.get(p.field, p.field), p.value, p.rule) for p in exc.problems]
+            [FieldProblem(names.get(p.field, p.field), p.value, p.rule) for p in exc.problems]
         ) from None
 
 
@@ -381,7 +383,14 @@ def register(app: typer.Typer) -> None:
             if value is not None:
                 adh[key] = value
         extra: dict[str, Any] = {} if threshold is None else {"recall_threshold": threshold}
+        # With --adherence alone, a bad value is reported as --adherence.
+        shared = {
+            f"adherence.{key}": "--adherence"
+            for key, own in (("series", series_adherence), ("maintenance", maintenance_adherence))
+            if own is None and adherence is not None
+        }
         settings = _settings(
+            shared,
             years=years,
             start=parse_month(start),
             spread_months=spread_months,

@@ -113,6 +113,11 @@ def initial_days(n_initial: FloatArray, interval: FloatArray) -> FloatArray:
     )
 
 
+#: Longest recall window [days] and the bisection steps that narrow it below one day.
+_MAX_SPAN = math.ceil(MAINTENANCE_MONTHS[1] * DAYS_PER_MONTH) + 1
+_BISECTIONS = math.ceil(math.log2(_MAX_SPAN)) + 1
+
+
 @dataclass(frozen=True)
 class Plans:
     """Planned maintenance (= recall) days [days from her first session], one row per plan.
@@ -182,7 +187,7 @@ class _Round:
 
         lo, hi = np.zeros(2 * u), span2.copy()
         rising_at_end = slope(hi) > 0
-        for _ in range(int(np.ceil(np.log2(max(float(span.max()), 2.0)))) + 1):
+        for _ in range(_BISECTIONS):  # the same for every row, whoever shares its batch
             mid = 0.5 * (lo + hi)
             up = slope(mid) > 0
             lo, hi = np.where(up, mid, lo), np.where(up, hi, mid)

@@ -279,6 +279,23 @@ def assessment_history(db: Database, patient_id: int) -> list[AssessmentRecord]:
         return uow.assessments.history(patient_id)
 
 
+def latest_assessments(db: Database) -> tuple[list[Assessment], int]:
+    """Every patient's newest assessment, for population studies (read only).
+
+    Returns the assessments alone, in patient-id order, with no name, record number or id,
+    and how many stored assessments no longer pass validation (left out).
+    """
+    with db.transaction() as uow:
+        rows = uow.assessments.latest_data()
+    out: list[Assessment] = []
+    for data in rows:
+        try:
+            out.append(Assessment.model_validate(data))
+        except ValueError:
+            continue
+    return out, len(rows) - len(out)
+
+
 # --------------------------------------------------------------------------- booking
 
 
@@ -1815,6 +1832,7 @@ __all__ = [
     "forecast_maintenance_due",
     "get_patient",
     "import_rows",
+    "latest_assessments",
     "list_patients",
     "list_practitioners",
     "list_users",

@@ -93,6 +93,7 @@ def exit_code_for(exc: NeedleplanError) -> int:
 def _register_commands() -> None:
     # Each command module adds its commands to ``app`` (one import + register line each).
     from needleplan.cli import clinic as _clinic
+    from needleplan.cli import cohort as _cohort
     from needleplan.cli import consult as _consult
     from needleplan.cli import forecast as _forecast
     from needleplan.cli import interop as _interop
@@ -111,6 +112,7 @@ def _register_commands() -> None:
     _learning.register(app)
     _interop.register(app)
     _clinic.register(app)
+    _cohort.register(app)
 
 
 _register_commands()

@@ -406,6 +406,25 @@ class AssessmentRepository:
         ).scalars()
         return [to_assessment(r) for r in rows]
 
+    def latest_data(self) -> list[dict[str, Any]]:
+        """The stored data of every patient's newest assessment, by patient id (no identities).
+
+        Newest as in :meth:`history`: latest ``assessed_at``, then highest id.
+        """
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=AssessmentRow.patient_id,
+                order_by=(AssessmentRow.assessed_at.desc(), AssessmentRow.id.desc()),
+            )
+            .label("rank")
+        )
+        ranked = select(AssessmentRow.patient_id, AssessmentRow.data, rank).subquery()
+        rows = self.session.execute(
+            select(ranked.c.data).where(ranked.c.rank == 1).order_by(ranked.c.patient_id)
+        ).scalars()
+        return [dict(r) for r in rows]
+
 
 class CourseRepository:
     def __init__(self, session: Session) -> None:

@@ -1,0 +1,326 @@
+"""The firmness model for many patients at once, each with her own session days.
+
+:mod:`needleplan.forecasting.models` evaluates ``n`` curves that share one schedule (one patient,
+many random-effect draws). A cohort needs ``n`` patients with ``n`` schedules: different initial
+counts, intervals, start days, dropped and missed sessions. This module applies the same
+equations (``docs/model.md``; the mechanism functions :func:`healing_kernel`, :func:`saturate`
+and :func:`ageing_decline` are reused as they are) to a session matrix of shape ``(n, S)``:
+
+- each row holds one patient's session days in ascending order [days from her first session],
+  padded at the end with days past the horizon;
+- a session that does not happen (dropped, missed, padding) stays in the matrix with dose 0. The
+  model is linear in the doses and its between-session propagation is exact, so a zero-dose
+  session changes nothing, and the next real session's spacing factor is measured from the last
+  real one.
+
+A test checks these curves against :func:`needleplan.forecasting.chain.simulate` on the real
+sessions only. Loops run over session slots (tens), never over days or patients.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from needleplan.forecasting.models import ageing_decline, healing_kernel, random_effects, saturate
+from needleplan.forecasting.params import DAYS_PER_YEAR, ModelParams
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class PatientRates:
+    """Per-patient model rates, each of shape ``(n, 1)`` so they broadcast over time.
+
+    Attributes
+    ----------
+    gain : ndarray
+        Dose of a fully healed session at age 50 (covariates and random effect included)
+        [% of pre-treatment firmness].
+    heal_days : ndarray
+        Healing recovery time constant ``tau_h`` (covariate-adjusted) [days].
+    age : ndarray
+        Age at the first session [years].
+    k_fast, k_slow : ndarray
+        Fading rates of the fast and remodelled collagen [1/day].
+    capacity : ndarray
+        Ceiling of treatment-induced firmness [% of pre-treatment firmness].
+    ageing_rate : ndarray
+        Age-related decline rate ``r`` [1/day].
+    """
+
+    gain: FloatArray
+    heal_days: FloatArray
+    age: FloatArray
+    k_fast: FloatArray
+    k_slow: FloatArray
+    capacity: FloatArray
+    ageing_rate: FloatArray
+
+    @property
+    def n(self) -> int:
+        return int(self.gain.shape[0])
+
+    def rows(self, rows: slice) -> PatientRates:
+        return PatientRates(*(getattr(self, f)[rows] for f in _RATE_FIELDS))
+
+
+_RATE_FIELDS = ("gain", "heal_days", "age", "k_fast", "k_slow", "capacity", "ageing_rate")
+
+
+def _col(values: ArrayLike) -> FloatArray:
+    return np.asarray(values, dtype=np.float64).reshape(-1, 1)
+
+
+def patient_rates(
+    params: ModelParams,
+    *,
+    age: ArrayLike,
+    response: ArrayLike,
+    fade: ArrayLike,
+    ageing: ArrayLike,
+    heal: ArrayLike,
+    capacity: ArrayLike,
+    z: ArrayLike,
+) -> PatientRates:
+    """Rates for ``n`` patients from their covariate multipliers and random effects.
+
+    Parameters
+    ----------
+    params : ModelParams
+    age : array_like, shape (n,)
+        Age at the first session [years] (validated range 18-90).
+    response, fade, ageing, heal, capacity : array_like, shape (n,)
+        Covariate multipliers (:func:`needleplan.forecasting.models.patient_modifiers`) [-].
+    z : array_like, shape (n,)
+        Patient random effect [-], ``z ~ N(0, 1)``.
+
+    Notes
+    -----
+    The same combination as :func:`needleplan.forecasting.chain.curve_inputs`:
+    ``G = G_0 m_G e^{omega_G z}``, ``k_f = k_{f,0} m_F e^{-omega_F z}`` (likewise ``k_s``),
+    ``C = C_0 m_C`` and ``r = r_0 e^{beta_r (a - 50)/10} m_r e^{-omega_r z} / 365.25``
+    (:func:`needleplan.forecasting.models.ageing_rate`, here vectorised over age).
+    """
+    re = random_effects(_col(z), params)
+    a = _col(age)
+    return PatientRates(
+        gain=params.gain * _col(response) * re.response,
+        heal_days=params.heal_days * _col(heal),
+        age=a,
+        k_fast=params.k_fast * _col(fade) * re.fade,
+        k_slow=params.k_slow * _col(fade) * re.fade,
+        capacity=params.capacity * _col(capacity),
+        ageing_rate=np.asarray(
+            params.ageing_rate_per_year
+            * np.exp(params.age_ageing_per_decade * (a - 50.0) / 10.0)
+            * (_col(ageing) * re.ageing)
+            / DAYS_PER_YEAR,
+            dtype=np.float64,
+        ),
+    )
+
+
+def age_factor(rates: PatientRates, session_days: FloatArray, params: ModelParams) -> FloatArray:
+    """Response multiplier for her age at each session, ``exp(-beta_A (a + s/365.25 - 50)/10)``."""
+    return np.asarray(
+        np.exp(
+            -params.age_response_per_decade
+            * (rates.age + session_days / DAYS_PER_YEAR - 50.0)
+            / 10.0
+        ),
+        dtype=np.float64,
+    )
+
+
+def session_doses(
+    session_days: FloatArray, given: BoolArray, rates: PatientRates, params: ModelParams
+) -> FloatArray:
+    """Dose of each session slot ``g_k = G q_k a_k`` (0 where the session is not given).
+
+    Parameters
+    ----------
+    session_days : ndarray, shape (n, S)
+        Session days per patient, ascending along each row [days].
+    given : ndarray of bool, shape (n, S)
+        Whether each session takes place.
+
+    Notes
+    -----
+    The spacing factor ``q_k = 1 - exp(-(s_k - s_prev)/tau_h)`` counts from the previous session
+    that took place (``q = 1`` for her first), as
+    :func:`needleplan.forecasting.models.spacing_factor` does on her real sessions.
+    """
+    n, n_slots = session_days.shape
+    q = np.zeros((n, n_slots))
+    prev = np.full(n, -np.inf)
+    heal = rates.heal_days[:, 0]
+    for k in range(n_slots):  # loop over session slots, not days
+        s = session_days[:, k]
+        q[:, k] = np.where(given[:, k], -np.expm1(-(s - prev) / heal), 0.0)
+        prev = np.where(given[:, k], s, prev)
+    return np.asarray(rates.gain * q * age_factor(rates, session_days, params), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class SessionStates:
+    """Signal ``P`` and collagen ``C_f``, ``C_s`` just after each session slot, each ``(n, S)``."""
+
+    session_days: FloatArray
+    p: FloatArray
+    cf: FloatArray
+    cs: FloatArray
+
+    def rows(self, rows: slice) -> SessionStates:
+        return SessionStates(self.session_days[rows], self.p[rows], self.cf[rows], self.cs[rows])
+
+
+def propagate(
+    p: FloatArray,
+    cf: FloatArray,
+    cs: FloatArray,
+    dt: FloatArray,
+    rates: PatientRates,
+    params: ModelParams,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Advance the state ``(P, C_f, C_s)`` by ``dt`` days without a session (exact).
+
+    Notes
+    -----
+    ``P <- P e^{-k_b dt}``, ``C_f <- C_f e^{-k_f dt} + (1-phi) P B(dt; k_b, k_f)`` and
+    ``C_s <- C_s e^{-k_s dt} + phi P B(dt; k_b, k_s)`` (see
+    :func:`needleplan.forecasting.models.firmness.treatment_dose`). Shapes broadcast; the rates
+    are ``(n, 1)``.
+    """
+    kb, phi = params.k_build, params.remodelled_fraction
+    kf, ks = rates.k_fast, rates.k_slow
+    new_cf = cf * np.exp(-kf * dt) + p * (1.0 - phi) * healing_kernel(dt, kb, kf)
+    new_cs = cs * np.exp(-ks * dt) + p * phi * healing_kernel(dt, kb, ks)
+    return p * np.exp(-kb * dt), new_cf, new_cs
+
+
+def session_states(
+    session_days: FloatArray, doses: FloatArray, rates: PatientRates, params: ModelParams
+) -> SessionStates:
+    """The state just after every session slot (loop over slots only)."""
+    n, n_slots = session_days.shape
+    p = np.zeros((n, n_slots))
+    cf = np.zeros((n, n_slots))
+    cs = np.zeros((n, n_slots))
+    p[:, 0] = doses[:, 0]
+    for k in range(1, n_slots):
+        dt = (session_days[:, k] - session_days[:, k - 1])[:, None]
+        pk, cfk, csk = propagate(
+            p[:, k - 1 : k], cf[:, k - 1 : k], cs[:, k - 1 : k], dt, rates, params
+        )
+        p[:, k] = pk[:, 0] + doses[:, k]
+        cf[:, k] = cfk[:, 0]
+        cs[:, k] = csk[:, 0]
+    return SessionStates(session_days, p, cf, cs)
+
+
+def _kernel(
+    e_k: FloatArray, e_b: FloatArray, tau: FloatArray, k_build: float, k_fade: FloatArray
+) -> FloatArray:
+    """``B(tau; k_b, k) = k_b/(k_b - k) (e^{-k tau} - e^{-k_b tau})`` from its exponentials.
+
+    Rows whose ``k`` is within 0.1 % of ``k_b`` (where the difference loses digits) use the
+    stable form of :func:`~needleplan.forecasting.models.healing_kernel` instead.
+    """
+    gap = k_build - k_fade
+    close = np.abs(gap) < 1e-3 * k_build
+    out = (k_build / np.where(close, 1.0, gap)) * (e_k - e_b)
+    rows = np.nonzero(close[:, 0])[0]
+    if rows.size:
+        t = np.broadcast_to(tau, out.shape)[rows]
+        out[rows] = healing_kernel(t, k_build, k_fade[rows])
+    return np.asarray(out, dtype=np.float64)
+
+
+def improvement_from(
+    p: FloatArray,
+    cf: FloatArray,
+    cs: FloatArray,
+    tau: FloatArray,
+    day: FloatArray,
+    rates: PatientRates,
+    params: ModelParams,
+) -> FloatArray:
+    """Improvement ``tau`` days after a state ``(P, C_f, C_s)``, on day ``day`` of her course.
+
+    Parameters
+    ----------
+    p, cf, cs : ndarray, shape (n, 1) or (n, T)
+        State just after her last session on or before ``day``.
+    tau : ndarray, shape (1, T) or (n, T)
+        Days since that session [days], >= 0.
+    day : ndarray, shape (n, T)
+        Days since her first session [days], >= 0 (for the ageing decline).
+
+    Returns
+    -------
+    ndarray, shape (n, T)
+        ``I = C (1 - e^{-Z/C}) - 100 (1 - e^{-r t})`` with
+        ``Z = C_f e^{-k_f tau} + C_s e^{-k_s tau} + P ((1-phi) B_f(tau) + phi B_s(tau))``
+        [% of pre-treatment firmness] (:func:`~needleplan.forecasting.models.improvement`).
+
+    Notes
+    -----
+    Four exponentials per value (``e^{-k_f tau}``, ``e^{-k_s tau}`` and the two in
+    :func:`saturate` and :func:`ageing_decline`) plus ``e^{-k_b tau}``, which is shared by all
+    rows when ``tau`` is.
+    """
+    kb, phi = params.k_build, params.remodelled_fraction
+    kf, ks = rates.k_fast, rates.k_slow
+    e_b = np.exp(-kb * tau)
+    e_f = np.exp(-kf * tau)
+    e_s = np.exp(-ks * tau)
+    z = cf * e_f
+    z += cs * e_s
+    z += p * ((1.0 - phi) * _kernel(e_f, e_b, tau, kb, kf) + phi * _kernel(e_s, e_b, tau, kb, ks))
+    return np.asarray(
+        saturate(z, rates.capacity) - ageing_decline(day, rates.ageing_rate), dtype=np.float64
+    )
+
+
+def improvement(
+    day: FloatArray, states: SessionStates, rates: PatientRates, params: ModelParams
+) -> FloatArray:
+    """Improvement on her own course days ``day`` [% of pre-treatment firmness], ``(n, T)``.
+
+    Parameters
+    ----------
+    day : ndarray, shape (n, T)
+        Days from each patient's first session [days]; before her first session (day < 0) the
+        improvement is 0.
+    states : SessionStates
+        From :func:`session_states`; the first slot of each row is day 0.
+
+    Notes
+    -----
+    Each value is propagated from the last session slot on or before it. The slot is found for
+    all rows in one ``searchsorted`` by shifting row ``i`` by ``i * span``, which keeps the
+    flattened session days sorted.
+    """
+    s = states.session_days
+    n, n_slots = s.shape
+    span = 2.0 * (max(float(np.max(np.abs(s))), float(np.max(np.abs(day)))) + 2.0)
+    offset = span * np.arange(n, dtype=np.float64)[:, None]
+    flat = np.searchsorted((s + offset).ravel(), (day + offset).ravel(), side="right")
+    idx = flat.reshape(day.shape) - (n_slots * np.arange(n))[:, None] - 1
+    started = idx >= 0
+    safe = np.maximum(idx, 0)
+    tau = day - np.take_along_axis(s, safe, axis=1)
+    value = improvement_from(
+        np.take_along_axis(states.p, safe, axis=1),
+        np.take_along_axis(states.cf, safe, axis=1),
+        np.take_along_axis(states.cs, safe, axis=1),
+        np.maximum(tau, 0.0),
+        np.maximum(day, 0.0),
+        rates,
+        params,
+    )
+    return np.asarray(np.where(started, value, 0.0), dtype=np.float64)

@@ -1,0 +1,72 @@
+"""The same chunks on a Dask cluster give the same result as the serial loop."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from needleplan.cohort import load_population_spec, simulate_cohort
+from needleplan.exceptions import InputError
+from needleplan.forecasting.optimise import Prices
+
+from .conftest import settings as cohort_settings
+
+SPEC = load_population_spec()
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    """A two-worker LocalCluster in this process (threads; no ports, no dashboard)."""
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=False,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
+    client = distributed.Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+@pytest.mark.parametrize("replicates", [1, 3])
+def test_serial_and_dask_give_identical_results(
+    client: Any, prices: Prices, replicates: int
+) -> None:
+    s = cohort_settings(years=3, seed=4, chunk_size=64, replicates=replicates)
+    serial = simulate_cohort(SPEC, s, patients=400, prices=prices)
+    seen: list[int] = []
+    on_dask = simulate_cohort(
+        SPEC, s, patients=400, prices=prices, dask=client, progress=lambda d, t: seen.append(d)
+    )
+    assert on_dask == serial
+    assert seen == list(range(1, 7 * replicates + 1))
+
+
+def test_dask_without_the_package_is_a_clear_input_error(
+    prices: Prices, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    with pytest.raises(InputError, match=r"--dask: needs the optional Dask dependency"):
+        simulate_cohort(SPEC, cohort_settings(years=1), patients=64, prices=prices, dask="local:2")
+
+
+@pytest.mark.parametrize(
+    ("spec", "rule"),
+    [
+        ("local:0", "local:N needs N workers"),
+        ("local:x", "local:N needs N workers"),
+        ("somewhere", "must be local:N or a scheduler address"),
+    ],
+)
+def test_bad_dask_specs_are_rejected(prices: Prices, spec: str, rule: str) -> None:
+    with pytest.raises(InputError, match=rule):
+        simulate_cohort(SPEC, cohort_settings(years=1), patients=64, prices=prices, dask=spec)

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import ModuleType
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 HERE = Path(__file__).resolve().parent
@@ -87,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, candidate, baseline in module.cases():
             c = best_time(candidate)
             b = best_time(baseline)
+            name = escape(name)  # labels like "time [s]" are text, not Rich markup
             ratios.add_row(bench, name, f"{c * 1e3:.3f}", f"{b * 1e3:.1f}", f"{b / c:,.0f}x")
             mc, mb = peak_memory(candidate), peak_memory(baseline)
             memory.add_row(
@@ -95,7 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(module, "figures"):
             for name, value, target, ok in module.figures():
                 any_figures = True
-                figures.add_row(bench, name, value, target, "yes" if ok else "NO")
+                figures.add_row(
+                    bench, escape(name), escape(value), escape(target), "yes" if ok else "NO"
+                )
     console.print(ratios)
     console.print(memory)
     if any_figures:

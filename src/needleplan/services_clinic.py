@@ -486,13 +486,31 @@ def _append_entry(container: Any, start: date, end: date | None, reason: str) ->
         raise TypeError(type(container).__name__)
 
 
+def _tidy(text: str) -> str:
+    """A blank line before a table header that directly follows a value (tomlkit appends new
+    ``[[...]]`` tables without one), and never more than one blank line in a row. Layout only:
+    comments and values are untouched, and a header under its own comment stays with it."""
+    lines: list[str] = []
+    for line in text.split("\n"):
+        header = line.lstrip().startswith("[")
+        previous = lines[-1].strip() if lines else ""
+        if header and previous and not previous.startswith("#"):
+            lines.append("")
+        if line.strip() or (lines and lines[-1].strip()):
+            lines.append(line)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
 def _edited(toml_text: str, edit: Any) -> str:
     base = parse_clinic_toml(toml_text)
     try:
         document = tomlkit.parse(toml_text)
         edit(document, base)
-        out = tomlkit.dumps(document)
-    except (TOMLKitError, TypeError, KeyError) as exc:
+        raw = tomlkit.dumps(document)
+        out = _tidy(raw)
+        if tomllib.loads(out) != tomllib.loads(raw):  # e.g. a multi-line string with a "[" line
+            out = raw
+    except (TOMLKitError, tomllib.TOMLDecodeError, TypeError, KeyError) as exc:
         raise InputError.one(
             "toml",
             type(exc).__name__,

@@ -457,3 +457,35 @@ def test_the_summary_reads_hours_days_off_closures_lengths_and_prices() -> None:
     assert summary.upcoming_holidays[0][0] > date(2027, 1, 4)
     assert summary.session_minutes["full_face"] == 60
     assert summary.prices == "initial session 350.00 EUR, maintenance session 300.00 EUR"
+
+
+def test_a_new_closure_table_starts_after_a_blank_line_and_values_stay_as_they_were() -> None:
+    """tomlkit appends ``[[closures]]`` right under the previous value; the quick edit puts a
+    blank line before each header it adds, and changes nothing else but the new lines."""
+    text = services_clinic.with_closure(BASE, date(2031, 5, 1), None, "a")
+    text = services_clinic.with_closure(text, date(2031, 6, 1), None, "b")
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("[") and i > 0:
+            assert lines[i - 1] == "" or lines[i - 1].lstrip().startswith("#"), (i, line)
+    assert "\n\n\n" not in text
+    added = [line for line in lines if line.strip()]
+    original = [line for line in BASE.splitlines() if line.strip()]
+    assert added[: len(original)] == original
+    assert added[len(original) :] == [
+        "[[closures]]",
+        "start = 2031-05-01",
+        'reason = "a"',
+        "[[closures]]",
+        "start = 2031-06-01",
+        'reason = "b"',
+    ]
+
+
+def test_tidying_never_changes_a_value_inside_a_multiline_string() -> None:
+    text = BASE.replace(
+        'name = "Test clinic"', 'name = "Test clinic"\nlocation = """\nFloor 2\n[B] wing"""', 1
+    )
+    assert text != BASE, "the base calendar has the expected name line"
+    out = services_clinic.with_closure(text, date(2031, 5, 1), None, "a")
+    assert services_clinic.parse_clinic_toml(out).location == "\nFloor 2\n[B] wing".lstrip("\n")

@@ -354,9 +354,9 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
             consented_at=t0,
         ),
     )
-    from needleplan import services_clinic
+    from needleplan.services import clinic_calendar
 
-    services_clinic.save_clinic_config(
+    clinic_calendar.save_clinic_config(
         db,
         'name = "Test clinic"\ntimezone = "Europe/London"\n\n[opening_hours]\n'
         'monday = ["09:00-18:00"]\n\n[[practitioners]]\nname = "Alice Practitioner"\n\n'
@@ -365,7 +365,7 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
         "test calendar",
     )
     # A signed-in browser (backups leave staff_sessions out; the backup tests check that).
-    from needleplan.services_sessions import SessionPolicy, start_session
+    from needleplan.services.staff_sessions import SessionPolicy, start_session
 
     start_session(db, user.id, "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0", SessionPolicy())
     return setup

@@ -8,10 +8,6 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-DISCLAIMER = (
-    "needleplan is decision support for trained practitioners, not a diagnosis. "
-    "Estimates come from a population model calibrated to published clinic guidance; "
-    "a qualified practitioner must assess every patient."
-)
+from needleplan.domain.disclaimer import DISCLAIMER
 
 __all__ = ["DISCLAIMER", "__version__"]

@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from needleplan import services, services_clinic
+from needleplan import services
 from needleplan.domain.records import AppointmentStatus
+from needleplan.services import clinic_calendar
 from needleplan.storage import Database
 
 from .conftest import Runner
@@ -67,7 +68,7 @@ def test_show_names_the_bundled_example_or_the_file_until_a_version_is_saved(
     assert "in force: the bundled example clinic (no version saved in the app yet)" in shown.stdout
     assert "Dr. Aylin Kaya" in shown.stdout
     toml = run("clinic", "show", "--toml")
-    assert toml.stdout == services_clinic.bundled_clinic_toml()
+    assert toml.stdout == clinic_calendar.bundled_clinic_toml()
     file = write(tmp_path, "own.toml", BASE)
     from_file = run("clinic", "show", NEEDLEPLAN_CLINIC_FILE=file)
     assert f"in force: the file {file}" in from_file.stdout
@@ -116,7 +117,7 @@ def test_set_refuses_a_bad_calendar_with_exit_2_and_stores_nothing(
     assert expected in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
-    assert services_clinic.clinic_config_history(db) == []
+    assert clinic_calendar.clinic_config_history(db) == []
 
 
 def test_set_a_missing_file_exits_2(run: Runner, tmp_path: Path) -> None:
@@ -128,8 +129,8 @@ def test_set_a_missing_file_exits_2(run: Runner, tmp_path: Path) -> None:
 def test_conflicting_appointments_are_listed_and_need_yes(
     run: Runner, tmp_path: Path, db: Database
 ) -> None:
-    services_clinic.save_clinic_config(db, BASE, "setup")
-    ids = services.sync_practitioners(db, services_clinic.parse_clinic_toml(BASE))
+    clinic_calendar.save_clinic_config(db, BASE, "setup")
+    ids = services.sync_practitioners(db, clinic_calendar.parse_clinic_toml(BASE))
     patient = services.register_patient(
         db, {"given_name": "Ada", "family_name": "Late", "birth_date": "1970-01-01"}
     )
@@ -147,35 +148,35 @@ def test_conflicting_appointments_are_listed_and_need_yes(
     assert str(appt.id) in refused.stdout
     assert "2031-03-03 15:00" in refused.stdout
     assert "outside Alice Practitioner's working hours" in refused.stdout
-    assert len(services_clinic.clinic_config_history(db)) == 1
+    assert len(clinic_calendar.clinic_config_history(db)) == 1
 
     accepted = run("clinic", "set", short, "--yes")
     assert accepted.returncode == 0, accepted.stderr
     assert "saved version 2" in accepted.stdout
-    assert len(services_clinic.clinic_config_history(db)) == 2
+    assert len(clinic_calendar.clinic_config_history(db)) == 2
     with db.transaction() as uow:
         assert uow.appointments.get(appt.id).status is AppointmentStatus.BOOKED
 
     # Reverting to the longer hours conflicts with nothing; back to the short ones needs --yes.
     assert run("clinic", "revert", "1").returncode == 0
     assert run("clinic", "revert", "2").returncode == 5
-    assert len(services_clinic.clinic_config_history(db)) == 3
+    assert len(clinic_calendar.clinic_config_history(db)) == 3
 
 
 def test_revert_appends_a_copy_and_a_missing_version_exits_4(
     run: Runner, tmp_path: Path, db: Database
 ) -> None:
-    services_clinic.save_clinic_config(db, BASE, "setup")
-    services_clinic.save_clinic_config(db, BASE.replace("CLI Clinic", "Renamed"), "setup")
+    clinic_calendar.save_clinic_config(db, BASE, "setup")
+    clinic_calendar.save_clinic_config(db, BASE.replace("CLI Clinic", "Renamed"), "setup")
     result = run("clinic", "revert", "1")
     assert result.returncode == 0, result.stderr
     assert "version 1 is back in force (saved again as version 3)" in result.stdout
-    assert services_clinic.effective_clinic(db).clinic.name == "CLI Clinic"
+    assert clinic_calendar.effective_clinic(db).clinic.name == "CLI Clinic"
     assert services.audit_log(db, limit=1)[0].action == "clinic.config.revert"
     missing = run("clinic", "revert", "42")
     assert missing.returncode == 4
     assert "clinic calendar version 42 does not exist" in missing.stderr
-    assert len(services_clinic.clinic_config_history(db)) == 3
+    assert len(clinic_calendar.clinic_config_history(db)) == 3
 
 
 def test_the_database_option_selects_the_database(
@@ -185,6 +186,6 @@ def test_the_database_option_selects_the_database(
     file = write(tmp_path, "c.toml", BASE)
     result = cli("clinic", "set", file, "--database", other, env={"NEEDLEPLAN_DATABASE_URL": url})
     assert result.returncode == 0, result.stderr
-    assert services_clinic.clinic_config_history(db) == []
+    assert clinic_calendar.clinic_config_history(db) == []
     shown = cli("clinic", "show", "-d", other, env={"NEEDLEPLAN_DATABASE_URL": url})
     assert "saved version 1" in shown.stdout

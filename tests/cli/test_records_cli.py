@@ -314,24 +314,24 @@ def test_user_add_reads_password_from_environment(cli: Runner) -> None:
 
 
 def test_db_purge_sessions_deletes_only_ended_sign_ins(cli: Runner, tmp_path: Path) -> None:
-    from needleplan import services_sessions
+    from needleplan.services import staff_sessions
     from needleplan.storage import Database
 
     env = {"NEEDLEPLAN_PASSWORD": "long enough secret"}
     assert cli("user", "add", "desk", "--role", "front_desk", env=env).returncode == 0
     db = Database.open(f"sqlite:///{tmp_path / 'cli.sqlite3'}")
     try:
-        policy = services_sessions.SessionPolicy()
+        policy = staff_sessions.SessionPolicy()
         now = datetime.now(UTC)
-        start = services_sessions.start_session
+        start = staff_sessions.start_session
         live, _ = start(db, 1, "browser", policy, now=now)
         ended, _ = start(db, 1, "browser", policy, now=now)
         start(db, 1, "browser", policy, now=now - timedelta(hours=2))  # idle for 2 h
-        services_sessions.end_session(db, ended)
+        staff_sessions.end_session(db, ended)
         res = cli("db", "purge-sessions")
         assert res.returncode == 0, res.stderr
         assert "2 ended sign-in session(s) deleted" in res.stdout
-        assert services_sessions.find_session(db, live, policy) is not None
+        assert staff_sessions.find_session(db, live, policy) is not None
         bad = cli("db", "purge-sessions", env={"NEEDLEPLAN_IDLE_TIMEOUT_S": "5"})
         assert bad.returncode == 2
         assert "NEEDLEPLAN_IDLE_TIMEOUT_S" in bad.stderr

@@ -33,7 +33,7 @@ def _lose_the_race(db: Any, monkeypatch: pytest.MonkeyPatch, times: int) -> list
     rival = services.register_patient(
         db, {"given_name": "Rita", "family_name": "Rival", "birth_date": "1970-01-01"}
     )
-    real = services.schedule_course
+    real = services.booking.schedule_course
     taken: list[int] = []
 
     def schedule_then_someone_books(*args: Any, **kwargs: Any) -> Any:
@@ -47,7 +47,7 @@ def _lose_the_race(db: Any, monkeypatch: pytest.MonkeyPatch, times: int) -> list
             taken.append(appt.id)
         return schedule
 
-    monkeypatch.setattr(services, "schedule_course", schedule_then_someone_books)
+    monkeypatch.setattr(services.booking, "schedule_course", schedule_then_someone_books)
     return taken
 
 

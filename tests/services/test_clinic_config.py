@@ -1,4 +1,4 @@
-"""Clinic calendar versions (services_clinic): save, validate, revert, history, what is in force,
+"""Clinic calendar versions (services.clinic_calendar): save, validate, revert, history, what is in force,
 the booked appointments a new calendar would not allow, and the quick edits of the TOML text.
 
 The storage-backed tests run on SQLite and PostgreSQL (the ``db`` fixture).
@@ -16,10 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from needleplan import services, services_clinic
+from needleplan import services
 from needleplan.exceptions import ConfigError, ConflictError, InputError, NotFoundError
 from needleplan.scheduling import parse_clinic
-from needleplan.services_clinic import ClinicSource
+from needleplan.services import clinic_calendar
+from needleplan.services.clinic_calendar import ClinicSource
 
 LONDON = ZoneInfo("Europe/London")
 MONDAY = date(2031, 3, 3)
@@ -70,7 +71,7 @@ def book(clinic: Any, who: Any, day: date, hour: int, minutes: int = 60) -> int:
 
 def stored(db: Any) -> tuple[int, int]:
     """(saved versions, audit rows)."""
-    versions = len(services_clinic.clinic_config_history(db))
+    versions = len(clinic_calendar.clinic_config_history(db))
     return versions, len(services.audit_log(db, limit=1000))
 
 
@@ -79,9 +80,9 @@ def stored(db: Any) -> tuple[int, int]:
 
 def test_save_puts_the_version_in_force_with_who_when_and_an_audit_row(clinic: Any) -> None:
     admin = services.create_user(clinic.db, "boss", "a long enough password", "admin")
-    assert services_clinic.current_clinic_config(clinic.db) is None
-    version = services_clinic.save_clinic_config(clinic.db, BASE, admin, "first calendar")
-    found = services_clinic.current_clinic_config(clinic.db)
+    assert clinic_calendar.current_clinic_config(clinic.db) is None
+    version = clinic_calendar.save_clinic_config(clinic.db, BASE, admin, "first calendar")
+    found = clinic_calendar.current_clinic_config(clinic.db)
     assert found is not None
     current, config = found
     assert current == version
@@ -101,55 +102,55 @@ def test_save_puts_the_version_in_force_with_who_when_and_an_audit_row(clinic: A
 
 
 def test_history_lists_every_version_newest_first_and_the_newest_is_in_force(clinic: Any) -> None:
-    first = services_clinic.save_clinic_config(clinic.db, BASE, "cli:ops", "one")
-    second = services_clinic.save_clinic_config(
+    first = clinic_calendar.save_clinic_config(clinic.db, BASE, "cli:ops", "one")
+    second = clinic_calendar.save_clinic_config(
         clinic.db, BASE.replace("Test clinic", "Renamed clinic"), None, "two"
     )
-    history = services_clinic.clinic_config_history(clinic.db)
+    history = clinic_calendar.clinic_config_history(clinic.db)
     assert [v.id for v in history] == [second.id, first.id]
     assert second.id > first.id
     assert [(v.username, v.user_id) for v in history] == [("system", None), ("cli:ops", None)]
-    assert services_clinic.newest_clinic_version_id(clinic.db) == second.id
-    eff = services_clinic.effective_clinic(clinic.db)
+    assert clinic_calendar.newest_clinic_version_id(clinic.db) == second.id
+    eff = clinic_calendar.effective_clinic(clinic.db)
     assert (eff.source, eff.version_id, eff.clinic.name) == (
         ClinicSource.SAVED,
         second.id,
         "Renamed clinic",
     )
-    assert services_clinic.clinic_config_history(clinic.db, limit=1) == [second]
+    assert clinic_calendar.clinic_config_history(clinic.db, limit=1) == [second]
 
 
 def test_revert_appends_a_copy_and_keeps_the_history(clinic: Any) -> None:
-    first = services_clinic.save_clinic_config(clinic.db, BASE, "ops")
-    services_clinic.save_clinic_config(clinic.db, BASE.replace("Test clinic", "Other"), "ops")
-    copy = services_clinic.revert_clinic_config(clinic.db, first.id, "ops")
-    history = services_clinic.clinic_config_history(clinic.db)
+    first = clinic_calendar.save_clinic_config(clinic.db, BASE, "ops")
+    clinic_calendar.save_clinic_config(clinic.db, BASE.replace("Test clinic", "Other"), "ops")
+    copy = clinic_calendar.revert_clinic_config(clinic.db, first.id, "ops")
+    history = clinic_calendar.clinic_config_history(clinic.db)
     assert len(history) == 3
     assert history[0] == copy
     assert copy.toml == first.toml
     assert copy.note == f"revert to version {first.id}"
-    assert services_clinic.effective_clinic(clinic.db).clinic.name == "Test clinic"
+    assert clinic_calendar.effective_clinic(clinic.db).clinic.name == "Test clinic"
     event = services.audit_log(clinic.db, limit=1)[0]
     assert event.action == "clinic.config.revert"
     assert f"copy of version {first.id}" in event.detail
 
 
 def test_revert_to_a_missing_version_stores_nothing(clinic: Any) -> None:
-    services_clinic.save_clinic_config(clinic.db, BASE, "ops")
+    clinic_calendar.save_clinic_config(clinic.db, BASE, "ops")
     before = stored(clinic.db)
     with pytest.raises(NotFoundError, match="version 99 does not exist"):
-        services_clinic.revert_clinic_config(clinic.db, 99, "ops")
+        clinic_calendar.revert_clinic_config(clinic.db, 99, "ops")
     assert stored(clinic.db) == before
 
 
 def test_a_save_based_on_an_older_version_is_refused_naming_the_newer_one(clinic: Any) -> None:
-    first = services_clinic.save_clinic_config(clinic.db, BASE, "anna", base_version=None)
-    second = services_clinic.save_clinic_config(clinic.db, BASE, "ben", base_version=first.id)
+    first = clinic_calendar.save_clinic_config(clinic.db, BASE, "anna", base_version=None)
+    second = clinic_calendar.save_clinic_config(clinic.db, BASE, "ben", base_version=first.id)
     before = stored(clinic.db)
     with pytest.raises(ConflictError, match=f"version {second.id} was saved by ben"):
-        services_clinic.save_clinic_config(clinic.db, BASE, "anna", base_version=first.id)
+        clinic_calendar.save_clinic_config(clinic.db, BASE, "anna", base_version=first.id)
     with pytest.raises(ConflictError):
-        services_clinic.save_clinic_config(clinic.db, BASE, "anna", base_version=None)
+        clinic_calendar.save_clinic_config(clinic.db, BASE, "anna", base_version=None)
     assert stored(clinic.db) == before
 
 
@@ -175,7 +176,7 @@ def test_a_bad_key_is_refused_naming_key_value_and_rule_and_nothing_is_stored(
 ) -> None:
     before = stored(clinic.db)
     with pytest.raises(ConfigError) as caught:
-        services_clinic.save_clinic_config(clinic.db, text, "ops")
+        clinic_calendar.save_clinic_config(clinic.db, text, "ops")
     problems = caught.value.problems
     assert any(p.field == field and p.value == value and rule in p.rule for p in problems), problems
     assert stored(clinic.db) == before
@@ -194,7 +195,7 @@ def test_text_that_is_not_toml_is_refused_naming_the_line_and_nothing_is_stored(
 ) -> None:
     before = stored(clinic.db)
     with pytest.raises(ConfigError) as caught:
-        services_clinic.save_clinic_config(clinic.db, text, "ops")
+        clinic_calendar.save_clinic_config(clinic.db, text, "ops")
     (problem,) = caught.value.problems
     assert problem.field == "toml"
     assert problem.value == value
@@ -207,7 +208,7 @@ def test_text_that_is_not_toml_is_refused_naming_the_line_and_nothing_is_stored(
     ("text", "note", "field"),
     [
         ("   \n", "", "toml"),
-        ("x" * (services_clinic.MAX_TOML_CHARS + 1), "", "toml"),
+        ("x" * (clinic_calendar.MAX_TOML_CHARS + 1), "", "toml"),
         (BASE, "n" * 201, "note"),
         (BASE, "two\nlines", "note"),
     ],
@@ -215,7 +216,7 @@ def test_text_that_is_not_toml_is_refused_naming_the_line_and_nothing_is_stored(
 )
 def test_empty_or_oversized_input_is_refused(clinic: Any, text: str, note: str, field: str) -> None:
     with pytest.raises(InputError) as caught:
-        services_clinic.save_clinic_config(clinic.db, text, "ops", note)
+        clinic_calendar.save_clinic_config(clinic.db, text, "ops", note)
     assert caught.value.problems[0].field == field
     assert stored(clinic.db) == (0, 0)
 
@@ -229,10 +230,10 @@ def test_a_stored_version_that_no_longer_validates_is_reported_not_used(clinic: 
             BASE.replace("default = 60", "default = 1000"), "", NOW, None, "old"
         )
     with pytest.raises(ConfigError, match=r"clinic calendar version 1: session_minutes"):
-        services_clinic.effective_clinic(clinic.db)
+        clinic_calendar.effective_clinic(clinic.db)
     with pytest.raises(ConfigError, match="version 1"):
-        services_clinic.revert_clinic_config(clinic.db, 1, "ops")
-    assert len(services_clinic.clinic_config_history(clinic.db)) == 1
+        clinic_calendar.revert_clinic_config(clinic.db, 1, "ops")
+    assert len(clinic_calendar.clinic_config_history(clinic.db)) == 1
 
 
 # --------------------------------------------------------------------------- in force
@@ -241,28 +242,28 @@ def test_a_stored_version_that_no_longer_validates_is_reported_not_used(clinic: 
 def test_without_a_saved_version_the_file_is_in_force_else_the_bundled_example(
     db: Any, tmp_path: Path
 ) -> None:
-    bundled = services_clinic.effective_clinic(db)
+    bundled = clinic_calendar.effective_clinic(db)
     assert bundled.source is ClinicSource.BUNDLED
     assert bundled.clinic.name == "Example Skin Clinic"
-    assert bundled.toml == services_clinic.bundled_clinic_toml()
+    assert bundled.toml == clinic_calendar.bundled_clinic_toml()
     file = tmp_path / "clinic.toml"
     file.write_text(BASE, encoding="utf-8")
-    from_file = services_clinic.effective_clinic(db, file)
+    from_file = clinic_calendar.effective_clinic(db, file)
     assert (from_file.source, from_file.file, from_file.clinic.name) == (
         ClinicSource.FILE,
         file,
         "Test clinic",
     )
     assert "file" in from_file.describe()
-    services_clinic.save_clinic_config(db, BASE.replace("Test clinic", "Saved clinic"), "ops")
-    saved = services_clinic.effective_clinic(db, file)
+    clinic_calendar.save_clinic_config(db, BASE.replace("Test clinic", "Saved clinic"), "ops")
+    saved = clinic_calendar.effective_clinic(db, file)
     assert (saved.source, saved.clinic.name) == (ClinicSource.SAVED, "Saved clinic")
     assert saved.describe().startswith("saved version 1 (by ops, ")
 
 
 def test_a_missing_fallback_file_is_an_error_naming_the_file(db: Any, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot be read") as caught:
-        services_clinic.effective_clinic(db, tmp_path / "absent.toml")
+        clinic_calendar.effective_clinic(db, tmp_path / "absent.toml")
     assert caught.value.problems[0].field == "file"
 
 
@@ -282,11 +283,11 @@ def test_appointments_outside_new_hours_on_a_new_closure_or_with_a_removed_pract
                         '[practitioners.hours]\nmonday    = ["09:00-13:00"]\ntuesday   = ["09:00-13:00"]\n'
                         'wednesday = ["09:00-13:00"]\nthursday  = ["09:00-13:00"]\nfriday    = ["09:00-13:00"]\n',
                         "")  # fmt: skip
-    text = services_clinic.with_closure(text, MONDAY + timedelta(days=1), None, "training")
-    new = services_clinic.parse_clinic_toml(text)
+    text = clinic_calendar.with_closure(text, MONDAY + timedelta(days=1), None, "training")
+    new = clinic_calendar.parse_clinic_toml(text)
     assert [p.name for p in new.practitioners] == ["Alice Practitioner"]
 
-    affected = services_clinic.affected_appointments(clinic.db, new, NOW, current=current)
+    affected = clinic_calendar.affected_appointments(clinic.db, new, NOW, current=current)
     reasons = {a.appointment.id: a.reason for a in affected}
     assert set(reasons) == {late, closed_day, bobs}
     assert fine not in reasons
@@ -303,12 +304,12 @@ def test_practitioner_leave_and_a_new_public_holiday_are_conflicts(clinic: Any) 
     good_friday = date(2031, 4, 11)  # a public holiday in England
     on_holiday = book(clinic, clinic.alice, good_friday, 10)
     on_leave = book(clinic, clinic.bob, MONDAY, 10)
-    text = services_clinic.with_leave(BASE, "Bob Practitioner", MONDAY, None, "course")
+    text = clinic_calendar.with_leave(BASE, "Bob Practitioner", MONDAY, None, "course")
     text = text.replace(
         "[session_minutes]", '[holidays]\ncountry = "GB"\nsubdivision = "ENG"\n\n[session_minutes]'
     )
-    affected = services_clinic.affected_appointments(
-        clinic.db, services_clinic.parse_clinic_toml(text), NOW
+    affected = clinic_calendar.affected_appointments(
+        clinic.db, clinic_calendar.parse_clinic_toml(text), NOW
     )
     reasons = {a.appointment.id: a.reason for a in affected}
     assert reasons == {
@@ -320,34 +321,34 @@ def test_practitioner_leave_and_a_new_public_holiday_are_conflicts(clinic: Any) 
 def test_only_future_booked_appointments_count_and_old_problems_are_marked_already(
     clinic: Any,
 ) -> None:
-    current = services_clinic.parse_clinic_toml(BASE)
+    current = clinic_calendar.parse_clinic_toml(BASE)
     bob_afternoon = book(clinic, clinic.bob, MONDAY, 15)  # already outside Bob's hours
     cancelled = book(clinic, clinic.alice, MONDAY, 17)
     services.cancel_appointment(clinic.db, cancelled)
     past = book(clinic, clinic.alice, date(2030, 12, 2), 17)
-    new = services_clinic.parse_clinic_toml(BASE.replace('"09:00-18:00"', '"09:00-12:00"'))
-    affected = services_clinic.affected_appointments(clinic.db, new, NOW, current=current)
+    new = clinic_calendar.parse_clinic_toml(BASE.replace('"09:00-18:00"', '"09:00-12:00"'))
+    affected = clinic_calendar.affected_appointments(clinic.db, new, NOW, current=current)
     assert [(a.appointment.id, a.already) for a in affected] == [(bob_afternoon, True)]
     assert past not in {a.appointment.id for a in affected}
-    assert services_clinic.new_conflicts(affected) == []
+    assert clinic_calendar.new_conflicts(affected) == []
     # Without the current calendar nothing is marked.
-    assert not services_clinic.affected_appointments(clinic.db, new, NOW)[0].already
+    assert not clinic_calendar.affected_appointments(clinic.db, new, NOW)[0].already
 
 
 def test_a_new_time_zone_moves_the_wall_clock_the_check_uses(clinic: Any) -> None:
     """10:00 in London is 11:00 in Berlin: still open 09:00-18:00; 17:00 London is 18:00 Berlin."""
     ten = book(clinic, clinic.alice, MONDAY, 10)
     five = book(clinic, clinic.alice, MONDAY, 17)
-    berlin = services_clinic.parse_clinic_toml(BASE.replace("Europe/London", "Europe/Berlin"))
-    affected = services_clinic.affected_appointments(clinic.db, berlin, NOW)
+    berlin = clinic_calendar.parse_clinic_toml(BASE.replace("Europe/London", "Europe/Berlin"))
+    affected = clinic_calendar.affected_appointments(clinic.db, berlin, NOW)
     assert [a.appointment.id for a in affected] == [five]
     assert ten not in {a.appointment.id for a in affected}
 
 
 def test_naive_now_is_refused(clinic: Any) -> None:
     with pytest.raises(InputError, match="timezone-aware"):
-        services_clinic.affected_appointments(
-            clinic.db, services_clinic.parse_clinic_toml(BASE), datetime(2031, 1, 1)
+        clinic_calendar.affected_appointments(
+            clinic.db, clinic_calendar.parse_clinic_toml(BASE), datetime(2031, 1, 1)
         )
 
 
@@ -355,41 +356,41 @@ def test_naive_now_is_refused(clinic: Any) -> None:
 
 
 def test_a_closure_is_added_keeping_comments_and_layout() -> None:
-    text = services_clinic.with_closure(BASE, date(2031, 5, 1), date(2031, 5, 3), "roof repair")
+    text = clinic_calendar.with_closure(BASE, date(2031, 5, 1), date(2031, 5, 3), "roof repair")
     assert text.startswith(BASE.split("[[practitioners]]")[0].rstrip("\n"))
     assert "# Bob works mornings only" in text
-    config = services_clinic.parse_clinic_toml(text)
+    config = clinic_calendar.parse_clinic_toml(text)
     (closure,) = config.closures
     assert (closure.start, closure.end, closure.reason) == (
         date(2031, 5, 1),
         date(2031, 5, 3),
         "roof repair",
     )
-    again = services_clinic.with_closure(text, date(2031, 6, 1), None, "one day")
-    assert [(c.start, c.end) for c in services_clinic.parse_clinic_toml(again).closures] == [
+    again = clinic_calendar.with_closure(text, date(2031, 6, 1), None, "one day")
+    assert [(c.start, c.end) for c in clinic_calendar.parse_clinic_toml(again).closures] == [
         (date(2031, 5, 1), date(2031, 5, 3)),
         (date(2031, 6, 1), None),
     ]
 
 
 def test_leave_is_added_to_the_named_practitioner_only() -> None:
-    text = services_clinic.with_leave(BASE, "Bob Practitioner", MONDAY, MONDAY, "course")
-    config = services_clinic.parse_clinic_toml(text)
+    text = clinic_calendar.with_leave(BASE, "Bob Practitioner", MONDAY, MONDAY, "course")
+    config = clinic_calendar.parse_clinic_toml(text)
     bob = config.practitioner("Bob Practitioner")
     assert [(d.start, d.end, d.reason) for d in bob.days_off] == [(MONDAY, None, "course")]
     assert config.practitioner("Alice Practitioner").days_off == []
     assert bob.hours is not None  # the hours table stayed with Bob
-    more = services_clinic.with_leave(text, "Bob Practitioner", date(2031, 8, 1), None, "leave")
+    more = clinic_calendar.with_leave(text, "Bob Practitioner", date(2031, 8, 1), None, "leave")
     assert (
-        len(services_clinic.parse_clinic_toml(more).practitioner("Bob Practitioner").days_off) == 2
+        len(clinic_calendar.parse_clinic_toml(more).practitioner("Bob Practitioner").days_off) == 2
     )
 
 
 def test_the_example_clinics_inline_days_off_and_closures_are_extended() -> None:
-    example = services_clinic.bundled_clinic_toml()
-    text = services_clinic.with_leave(example, "Dr. Lena Vogel", date(2029, 3, 1), None, "x")
-    text = services_clinic.with_closure(text, date(2029, 3, 2), None, "y")
-    config = services_clinic.parse_clinic_toml(text)
+    example = clinic_calendar.bundled_clinic_toml()
+    text = clinic_calendar.with_leave(example, "Dr. Lena Vogel", date(2029, 3, 1), None, "x")
+    text = clinic_calendar.with_closure(text, date(2029, 3, 2), None, "y")
+    config = clinic_calendar.parse_clinic_toml(text)
     assert config.practitioner("Dr. Lena Vogel").days_off[-1].start == date(2029, 3, 1)
     assert config.closures[-1].start == date(2029, 3, 2)
     assert "# no [hours]: works whenever the clinic is open" in text
@@ -398,11 +399,11 @@ def test_the_example_clinics_inline_days_off_and_closures_are_extended() -> None
 @pytest.mark.parametrize(
     ("call", "field"),
     [
-        (lambda: services_clinic.with_leave(BASE, "Nobody", MONDAY, None, "x"), "practitioner"),
-        (lambda: services_clinic.with_closure(BASE, MONDAY, MONDAY - timedelta(1), "x"), "end"),
-        (lambda: services_clinic.with_closure(BASE, MONDAY, None, "  "), "reason"),
-        (lambda: services_clinic.with_closure(BASE, MONDAY, None, "a\nb"), "reason"),
-        (lambda: services_clinic.with_closure("name = ", MONDAY, None, "x"), "toml"),
+        (lambda: clinic_calendar.with_leave(BASE, "Nobody", MONDAY, None, "x"), "practitioner"),
+        (lambda: clinic_calendar.with_closure(BASE, MONDAY, MONDAY - timedelta(1), "x"), "end"),
+        (lambda: clinic_calendar.with_closure(BASE, MONDAY, None, "  "), "reason"),
+        (lambda: clinic_calendar.with_closure(BASE, MONDAY, None, "a\nb"), "reason"),
+        (lambda: clinic_calendar.with_closure("name = ", MONDAY, None, "x"), "toml"),
     ],
     ids=["unknown-practitioner", "end-before-start", "blank-reason", "two-lines", "bad-base"],
 )
@@ -426,8 +427,8 @@ def test_any_closure_round_trips_through_the_toml_text(
     start: date, days: int | None, reason: str
 ) -> None:
     end = None if days is None else start + timedelta(days=days)
-    config = services_clinic.parse_clinic_toml(
-        services_clinic.with_closure(BASE, start, end, reason)
+    config = clinic_calendar.parse_clinic_toml(
+        clinic_calendar.with_closure(BASE, start, end, reason)
     )
     (closure,) = config.closures
     assert closure.start == start
@@ -439,8 +440,8 @@ def test_any_closure_round_trips_through_the_toml_text(
 
 
 def test_the_summary_reads_hours_days_off_closures_lengths_and_prices() -> None:
-    example = services_clinic.parse_clinic_toml(services_clinic.bundled_clinic_toml())
-    summary = services_clinic.clinic_summary(example, date(2027, 1, 4))
+    example = clinic_calendar.parse_clinic_toml(clinic_calendar.bundled_clinic_toml())
+    summary = clinic_calendar.clinic_summary(example, date(2027, 1, 4))
     assert summary.opening_hours["Friday"] == "09:00-15:00"
     assert summary.opening_hours["Saturday"] == ""
     kaya = next(p for p in summary.practitioners if p.name == "Dr. Aylin Kaya")
@@ -462,8 +463,8 @@ def test_the_summary_reads_hours_days_off_closures_lengths_and_prices() -> None:
 def test_a_new_closure_table_starts_after_a_blank_line_and_values_stay_as_they_were() -> None:
     """tomlkit appends ``[[closures]]`` right under the previous value; the quick edit puts a
     blank line before each header it adds, and changes nothing else but the new lines."""
-    text = services_clinic.with_closure(BASE, date(2031, 5, 1), None, "a")
-    text = services_clinic.with_closure(text, date(2031, 6, 1), None, "b")
+    text = clinic_calendar.with_closure(BASE, date(2031, 5, 1), None, "a")
+    text = clinic_calendar.with_closure(text, date(2031, 6, 1), None, "b")
     lines = text.splitlines()
     for i, line in enumerate(lines):
         if line.startswith("[") and i > 0:
@@ -487,5 +488,5 @@ def test_tidying_never_changes_a_value_inside_a_multiline_string() -> None:
         'name = "Test clinic"', 'name = "Test clinic"\nlocation = """\nFloor 2\n[B] wing"""', 1
     )
     assert text != BASE, "the base calendar has the expected name line"
-    out = services_clinic.with_closure(text, date(2031, 5, 1), None, "a")
-    assert services_clinic.parse_clinic_toml(out).location == "\nFloor 2\n[B] wing".lstrip("\n")
+    out = clinic_calendar.with_closure(text, date(2031, 5, 1), None, "a")
+    assert clinic_calendar.parse_clinic_toml(out).location == "\nFloor 2\n[B] wing".lstrip("\n")

@@ -11,7 +11,7 @@ import pytest
 from needleplan import services
 from needleplan.domain.records import MeasurementScale
 from needleplan.exceptions import NotFoundError
-from needleplan.services_learning import clinic_response_report, patient_outcome
+from needleplan.services.learning import clinic_response_report, patient_outcome
 from tests.outcome_support import add_patient_with_outcomes
 
 

@@ -102,7 +102,7 @@ def test_clash_between_dating_and_booking_is_redated_not_double_booked(
     )
     cfg = example_clinic()
     ids = services.sync_practitioners(clinic.db, cfg)
-    real = services.schedule_course
+    real = services.booking.schedule_course
     calls: list[int] = []
 
     def racing_schedule(*args: Any, **kwargs: Any) -> Any:
@@ -115,7 +115,7 @@ def test_clash_between_dating_and_booking_is_redated_not_double_booked(
         calls.append(1)
         return result
 
-    monkeypatch.setattr(services, "schedule_course", racing_schedule)
+    monkeypatch.setattr(services.booking, "schedule_course", racing_schedule)
     planned = services.plan_and_book_course(
         clinic.db, clinic.patient.id, date(2030, 9, 2), cfg, practitioner="Marta Nowak"
     )

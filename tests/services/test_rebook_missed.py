@@ -202,7 +202,7 @@ def test_a_booking_that_takes_the_slot_at_the_same_moment_saves_nothing(
     other = services.register_patient(
         clinic.db, {"given_name": "Olga", "family_name": "Other", "birth_date": "1970-01-01"}
     )
-    real = services.replan
+    real = services.rebooking.replan
 
     def replan_then_lose_the_race(*args: Any, **kwargs: Any) -> Any:
         result = real(*args, **kwargs)
@@ -213,7 +213,7 @@ def test_a_booking_that_takes_the_slot_at_the_same_moment_saves_nothing(
         )
         return result
 
-    monkeypatch.setattr(services, "replan", replan_then_lose_the_race)
+    monkeypatch.setattr(services.rebooking, "replan", replan_then_lose_the_race)
     with pytest.raises(ConflictError, match="double booking refused"):
         services.rebook_missed(clinic.db, second.id, SYDNEY, now=BEFORE_THE_COURSE)
     assert _appointments(clinic, course_id) == before

@@ -13,7 +13,7 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 from starlette.exceptions import StarletteDeprecationWarning
 
-from needleplan.services_sessions import SessionPolicy
+from needleplan.services.staff_sessions import SessionPolicy
 from needleplan.web import Settings, create_app
 from needleplan.web.auth import (
     InMemorySessionStore,

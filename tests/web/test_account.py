@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from needleplan import services
-from needleplan.services_sessions import SessionPolicy
+from needleplan.services.staff_sessions import SessionPolicy
 from needleplan.web import Settings, create_app
 from needleplan.web.auth import SessionStore, UserStore
 from needleplan.web.db_stores import DbSessionStore

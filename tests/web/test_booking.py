@@ -347,7 +347,7 @@ def test_a_second_open_course_is_refused_before_anything_is_stored(
 def _claim_first_slot_every_time(site: Clinic, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Another booking takes session 1's time right after every dating of the series."""
     rival = site.patient("Rita", "Rival")
-    real = services.schedule_course
+    real = services.booking.schedule_course
     taken: list[int] = []
 
     def schedule_then_someone_books(*args: Any, **kwargs: Any) -> Any:
@@ -360,7 +360,7 @@ def _claim_first_slot_every_time(site: Clinic, monkeypatch: pytest.MonkeyPatch) 
         taken.append(appt.id)
         return schedule
 
-    monkeypatch.setattr(services, "schedule_course", schedule_then_someone_books)
+    monkeypatch.setattr(services.booking, "schedule_course", schedule_then_someone_books)
     return taken
 
 

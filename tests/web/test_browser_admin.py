@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from needleplan import services_clinic
+from needleplan.services import clinic_calendar
 from needleplan.storage import Database
 from needleplan.web import Settings, create_app
 from needleplan.web.auth import InMemoryUserStore
@@ -54,7 +54,7 @@ def live(db: Database) -> Iterator[tuple[str, Database, InMemoryUserStore]]:
         user_store=users,
         database=db,
     )
-    services_clinic.save_clinic_config(db, CALENDAR, None, "first version")
+    clinic_calendar.save_clinic_config(db, CALENDAR, None, "first version")
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     srv = uvicorn.Server(config)
@@ -105,7 +105,7 @@ def test_admin_adds_a_closure_and_the_calendar_follows(
     assert "saved version 2" in page.text_content("#source")
     assert "staff training" in page.text_content("#in-force")
     assert "2027-03-10" in page.text_content("#in-force")
-    newest = services_clinic.current_clinic_config(db)
+    newest = clinic_calendar.current_clinic_config(db)
     assert newest is not None
     version, calendar = newest
     assert version.id == 2

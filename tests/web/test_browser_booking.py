@@ -247,7 +247,7 @@ def test_a_lost_race_for_a_new_patient_stores_nothing_and_says_what_to_do(
     nothing (not even the patient) was stored and what to do next."""
     server, site = live
     rival = site.patient("Rita", "Rival")
-    real = services.schedule_course
+    real = services.booking.schedule_course
 
     def schedule_then_someone_books(*args: Any, **kwargs: Any) -> Any:
         schedule = real(*args, **kwargs)
@@ -256,7 +256,7 @@ def test_a_lost_race_for_a_new_patient_stores_nothing_and_says_what_to_do(
         services.book_appointment(site.db, rival.id, (first.start, first.end, who), kind="review")
         return schedule
 
-    monkeypatch.setattr(services, "schedule_course", schedule_then_someone_books)
+    monkeypatch.setattr(services.booking, "schedule_course", schedule_then_someone_books)
     errors: list[str] = []
     page = _page(chromium, errors, viewport={"width": 1280, "height": 1100})
     _sign_in(page, server, "/app/consult", "prac")

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from needleplan import services, services_clinic
+from needleplan import services
 from needleplan.domain.records import AppointmentStatus
+from needleplan.services import clinic_calendar
 from needleplan.storage import Database
 from needleplan.web import Settings, create_app
 from needleplan.web.auth import InMemoryUserStore
@@ -80,7 +81,7 @@ def make_app(users: InMemoryUserStore, db: Database) -> FastAPI:
 @pytest.fixture
 def site(user_store: InMemoryUserStore, db: Database) -> Site:
     """A database-backed app that takes its calendar from the saved versions (none yet)."""
-    ids = services.sync_practitioners(db, services_clinic.parse_clinic_toml(BASE))
+    ids = services.sync_practitioners(db, clinic_calendar.parse_clinic_toml(BASE))
     return Site(make_app(user_store, db), db, ids)
 
 
@@ -115,7 +116,7 @@ def editor_text(page: str) -> str:
 
 
 def saved(db: Database) -> int:
-    return len(services_clinic.clinic_config_history(db))
+    return len(clinic_calendar.clinic_config_history(db))
 
 
 def clinic_audit(db: Database) -> list[Any]:
@@ -151,7 +152,7 @@ def test_signed_out_visitors_are_sent_to_sign_in(web: TestClient, site: Site) ->
 
 @pytest.mark.parametrize("path", FORMS)
 def test_every_form_needs_the_csrf_token(web: TestClient, site: Site, path: str) -> None:
-    services_clinic.save_clinic_config(site.db, BASE, "setup")
+    clinic_calendar.save_clinic_config(site.db, BASE, "setup")
     admin(web)
     form = {"toml": BASE, "start": "2031-03-03", "reason": "x", "confirm": "yes"}
     form["practitioner"] = "Alice Practitioner"
@@ -169,7 +170,7 @@ def test_admins_see_the_nav_link_and_the_bundled_example_until_a_version_is_save
     assert "the bundled example clinic (no version saved in the app yet)" in page
     assert "Example Skin Clinic" in page
     assert "Dr. Aylin Kaya" in page
-    assert editor_text(page) == services_clinic.bundled_clinic_toml()
+    assert editor_text(page) == clinic_calendar.bundled_clinic_toml()
     assert "No version saved in the app yet" in page
 
 
@@ -179,7 +180,7 @@ def test_admins_see_the_nav_link_and_the_bundled_example_until_a_version_is_save
 def test_check_shows_the_draft_and_its_conflicts_and_saves_nothing(
     web: TestClient, site: Site
 ) -> None:
-    services_clinic.save_clinic_config(site.db, BASE, "setup")
+    clinic_calendar.save_clinic_config(site.db, BASE, "setup")
     late = site.book(MONDAY, 16)
     site.book(MONDAY, 10)  # still fits
     token = admin(web)
@@ -246,7 +247,7 @@ def test_save_without_conflicts_puts_the_version_in_force_with_an_audit_row(
 def test_conflicting_save_needs_the_confirmation_and_the_appointments_stay_booked(
     web: TestClient, site: Site
 ) -> None:
-    services_clinic.save_clinic_config(site.db, BASE, "setup")
+    clinic_calendar.save_clinic_config(site.db, BASE, "setup")
     late = site.book(MONDAY, 16)
     token = admin(web)
     refused = post(web, "save", token, toml=SHORT_MONDAYS, base_version="1")
@@ -273,7 +274,7 @@ def test_conflicting_save_needs_the_confirmation_and_the_appointments_stay_booke
 def test_appointments_the_calendar_in_force_already_refuses_need_no_confirmation(
     web: TestClient, site: Site
 ) -> None:
-    services_clinic.save_clinic_config(site.db, SHORT_MONDAYS, "setup")
+    clinic_calendar.save_clinic_config(site.db, SHORT_MONDAYS, "setup")
     already = site.book(MONDAY, 16)
     token = admin(web)
     response = post(
@@ -288,7 +289,7 @@ def test_a_save_over_a_newer_version_is_refused_then_accepted_when_repeated(
     web: TestClient, site: Site
 ) -> None:
     token = admin(web)
-    services_clinic.save_clinic_config(site.db, BASE, "colleague")  # saved while editing
+    clinic_calendar.save_clinic_config(site.db, BASE, "colleague")  # saved while editing
     response = post(web, "save", token, toml=SHORT_MONDAYS, base_version="")
     assert response.status_code == 409
     assert "version 1 was saved by colleague" in message(response.text)
@@ -304,8 +305,8 @@ def test_a_save_over_a_newer_version_is_refused_then_accepted_when_repeated(
 
 
 def test_history_and_revert_append_a_copy_with_an_audit_row(web: TestClient, site: Site) -> None:
-    services_clinic.save_clinic_config(site.db, BASE, "setup", "first")
-    services_clinic.save_clinic_config(site.db, BASE.replace("Test Skin", "Renamed"), "x", "2nd")
+    clinic_calendar.save_clinic_config(site.db, BASE, "setup", "first")
+    clinic_calendar.save_clinic_config(site.db, BASE.replace("Test Skin", "Renamed"), "x", "2nd")
     token = admin(web)
     page = web.get("/app/admin/clinic").text
     history = re.search(r'<section class="card" id="history">(.*?)</section>', page, re.S)
@@ -316,7 +317,7 @@ def test_history_and_revert_append_a_copy_with_an_audit_row(web: TestClient, sit
     response = post(web, "revert/1", token)
     assert response.status_code == 201
     assert message(response.text) == "Version 1 is back in force (saved again as version 3)."
-    eff = services_clinic.effective_clinic(site.db)
+    eff = clinic_calendar.effective_clinic(site.db)
     assert (eff.version_id, eff.clinic.name) == (3, "Test Skin Clinic")
     event = clinic_audit(site.db)[0]
     assert (event.action, event.patient_id) == ("clinic.config.revert", None)
@@ -326,8 +327,8 @@ def test_history_and_revert_append_a_copy_with_an_audit_row(web: TestClient, sit
 
 
 def test_a_conflicting_revert_asks_for_confirmation(web: TestClient, site: Site) -> None:
-    services_clinic.save_clinic_config(site.db, SHORT_MONDAYS, "setup")
-    services_clinic.save_clinic_config(site.db, BASE, "setup")
+    clinic_calendar.save_clinic_config(site.db, SHORT_MONDAYS, "setup")
+    clinic_calendar.save_clinic_config(site.db, BASE, "setup")
     late = site.book(MONDAY, 16)
     token = admin(web)
     refused = post(web, "revert/1", token)
@@ -345,14 +346,14 @@ def test_a_conflicting_revert_asks_for_confirmation(web: TestClient, site: Site)
 def test_a_closure_from_the_quick_form_is_a_new_version_keeping_the_comments(
     web: TestClient, site: Site
 ) -> None:
-    services_clinic.save_clinic_config(site.db, BASE, "setup")
+    clinic_calendar.save_clinic_config(site.db, BASE, "setup")
     token = admin(web)
     response = post(
         web, "closure", token, start="2031-05-01", end="2031-05-02", reason="staff training"
     )
     assert response.status_code == 201
     assert "2031-05-01 to 2031-05-02 (staff training)" in response.text
-    version = services_clinic.clinic_config_history(site.db)[0]
+    version = clinic_calendar.clinic_config_history(site.db)[0]
     assert version.id == 2
     assert version.note == "closure 2031-05-01 to 2031-05-02: staff training"
     assert version.toml.startswith("# Test clinic (this comment must survive the quick forms)")
@@ -363,7 +364,7 @@ def test_a_closure_from_the_quick_form_is_a_new_version_keeping_the_comments(
 def test_a_closure_over_a_booked_appointment_needs_the_confirmation(
     web: TestClient, site: Site
 ) -> None:
-    services_clinic.save_clinic_config(site.db, BASE, "setup")
+    clinic_calendar.save_clinic_config(site.db, BASE, "setup")
     booked = site.book(MONDAY, 10)
     token = admin(web)
     refused = post(web, "closure", token, start=MONDAY.isoformat(), reason="flood")
@@ -381,7 +382,7 @@ def test_a_closure_over_a_booked_appointment_needs_the_confirmation(
 def test_leave_from_the_quick_form_applies_to_that_practitioner(
     web: TestClient, site: Site
 ) -> None:
-    services_clinic.save_clinic_config(site.db, BASE, "setup")
+    clinic_calendar.save_clinic_config(site.db, BASE, "setup")
     token = admin(web)
     response = post(
         web,
@@ -393,7 +394,7 @@ def test_leave_from_the_quick_form_applies_to_that_practitioner(
         reason="parental leave",
     )
     assert response.status_code == 201
-    config = services_clinic.effective_clinic(site.db).clinic
+    config = clinic_calendar.effective_clinic(site.db).clinic
     (off,) = config.practitioner("Bob Practitioner").days_off
     assert (off.start, off.end, off.reason) == (
         date(2031, 6, 2),
@@ -416,7 +417,7 @@ def test_leave_from_the_quick_form_applies_to_that_practitioner(
 def test_bad_quick_form_input_re_renders_with_the_message_and_what_was_typed(
     web: TestClient, site: Site, path: str, form: dict[str, str], field: str
 ) -> None:
-    services_clinic.save_clinic_config(site.db, BASE, "setup")
+    clinic_calendar.save_clinic_config(site.db, BASE, "setup")
     token = admin(web)
     response = post(web, path, token, **form)
     assert response.status_code == 422
@@ -433,7 +434,7 @@ def test_bad_quick_form_input_re_renders_with_the_message_and_what_was_typed(
 def test_booking_and_calendar_use_a_newly_saved_version_without_a_restart(
     web: TestClient, site: Site
 ) -> None:
-    services_clinic.save_clinic_config(site.db, BASE, "setup")
+    clinic_calendar.save_clinic_config(site.db, BASE, "setup")
     token = signed_in(web, "prac")
     names = [p["name"] for p in web.get("/app/booking/options").json()["practitioners"]]
     assert names == ["Alice Practitioner", "Bob Practitioner"]
@@ -443,13 +444,13 @@ def test_booking_and_calendar_use_a_newly_saved_version_without_a_restart(
 
     # Another process (here: the service directly) saves a closure for that week and a new
     # practitioner; the running app uses them on the next request.
-    text = services_clinic.with_closure(
+    text = clinic_calendar.with_closure(
         BASE + '\n[[practitioners]]\nname = "Carol Practitioner"\n',
         MONDAY,
         MONDAY + timedelta(days=6),
         "refurbishment",
     )
-    services_clinic.save_clinic_config(site.db, text.replace("Europe/Berlin", "Europe/Lisbon"), "x")
+    clinic_calendar.save_clinic_config(site.db, text.replace("Europe/Berlin", "Europe/Lisbon"), "x")
     names = [p["name"] for p in web.get("/app/booking/options").json()["practitioners"]]
     assert names == ["Alice Practitioner", "Bob Practitioner", "Carol Practitioner"]
     second = book_json(web, token, new_patient_body(MONDAY))
@@ -466,7 +467,7 @@ def test_booking_and_calendar_use_a_newly_saved_version_without_a_restart(
 def test_a_second_worker_picks_up_a_version_saved_through_the_first(
     user_store: InMemoryUserStore, db: Database, backend: str
 ) -> None:
-    services.sync_practitioners(db, services_clinic.parse_clinic_toml(BASE))
+    services.sync_practitioners(db, clinic_calendar.parse_clinic_toml(BASE))
     one, two = make_app(user_store, db), make_app(user_store, db)
     with (
         TestClient(one, base_url="http://testserver") as a,
@@ -508,7 +509,7 @@ def test_a_saved_version_that_no_longer_validates_is_shown_for_correction(
     assert "clinic calendar version 1: session_minutes" in html.unescape(page.text)
     assert editor_text(page.text) == broken
     assert post(web, "save", token, toml=BASE, base_version="1").status_code == 201
-    assert services_clinic.effective_clinic(site.db).version_id == 2
+    assert clinic_calendar.effective_clinic(site.db).version_id == 2
 
 
 def test_a_database_account_is_recorded_with_its_id(db: Database) -> None:
@@ -522,7 +523,7 @@ def test_a_database_account_is_recorded_with_its_id(db: Database) -> None:
         login(client, "chief", "chief-password-1")
         token = csrf_from(client.get("/app/admin/clinic").text)
         assert post(client, "save", token, toml=BASE).status_code == 201
-    version = services_clinic.clinic_config_history(db)[0]
+    version = clinic_calendar.clinic_config_history(db)[0]
     assert (version.user_id, version.username) == (user.id, "chief")
     (event,) = clinic_audit(db)
     assert (event.user_id, event.username) == (user.id, "chief")

@@ -32,8 +32,7 @@ def live_clinic(
 ) -> Iterator[tuple[str, ClinicApp]]:
     import uvicorn
 
-    original = services._hasher
-    services._hasher = cheap_hasher()
+    original = services.accounts.use_password_hasher(cheap_hasher())
     env = open_clinic_app(tmp_path_factory.mktemp("browser") / "clinic.sqlite3", _sqlite_template)
     port = _free_port()
     config = uvicorn.Config(
@@ -53,7 +52,7 @@ def live_clinic(
         srv.should_exit = True
         thread.join(timeout=10)
         env.db.dispose()
-        services._hasher = original
+        services.accounts.use_password_hasher(original)
 
 
 def test_practitioner_finds_a_patient_sees_her_chart_and_records_a_measurement(

@@ -20,7 +20,7 @@ from sqlalchemy import event, select
 
 from needleplan import services
 from needleplan.exceptions import ConfigError
-from needleplan.services_sessions import SessionPolicy, session_digest
+from needleplan.services.staff_sessions import SessionPolicy, session_digest
 from needleplan.storage.tables import StaffSessionRow
 from needleplan.web.auth import InMemorySessionStore, SessionStore
 from needleplan.web.db_stores import DbSessionStore

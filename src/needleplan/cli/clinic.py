@@ -30,7 +30,7 @@ from needleplan.exceptions import ConflictError, InputError
 
 if TYPE_CHECKING:
     from needleplan.scheduling import ClinicConfig
-    from needleplan.services_clinic import AffectedAppointment, ClinicSummary
+    from needleplan.services.clinic_calendar import AffectedAppointment, ClinicSummary
     from needleplan.storage import Database
 
 console = Console(highlight=False, soft_wrap=True)
@@ -110,14 +110,14 @@ def _print_conflicts(items: list[AffectedAppointment], clinic: ClinicConfig, tit
 
 def _check_and_list(db: Database, new: ClinicConfig, yes: bool) -> int:
     """List the booked appointments ``new`` would not allow; refuse without ``yes``."""
-    from needleplan import services_clinic
+    from needleplan.services import clinic_calendar
 
     try:
-        current: ClinicConfig | None = services_clinic.effective_clinic(db, _fallback_file()).clinic
+        current: ClinicConfig | None = clinic_calendar.effective_clinic(db, _fallback_file()).clinic
     except InputError:
         current = None  # the version in force no longer validates: compare with nothing
-    affected = services_clinic.affected_appointments(db, new, current=current)
-    fresh = services_clinic.new_conflicts(affected)
+    affected = clinic_calendar.affected_appointments(db, new, current=current)
+    fresh = clinic_calendar.new_conflicts(affected)
     already = len(affected) - len(fresh)
     if fresh:
         _print_conflicts(fresh, new, f"{len(fresh)} booked appointment(s) conflict with it")
@@ -149,11 +149,11 @@ def register(app: typer.Typer) -> None:
         """Which calendar is in force (saved version, file or bundled example) and a summary."""
         from datetime import datetime
 
-        from needleplan import services_clinic
+        from needleplan.services import clinic_calendar
 
         db = open_db(database)
         try:
-            eff = services_clinic.effective_clinic(db, _fallback_file())
+            eff = clinic_calendar.effective_clinic(db, _fallback_file())
         finally:
             db.dispose()
         if as_toml:
@@ -163,7 +163,7 @@ def register(app: typer.Typer) -> None:
         if eff.version is not None and eff.version.note:
             console.print(f"note: {escape(eff.version.note)}")
         today = datetime.now(eff.clinic.tz).date()
-        _print_summary(services_clinic.clinic_summary(eff.clinic, today))
+        _print_summary(clinic_calendar.clinic_summary(eff.clinic, today))
 
     @clinic.command("history")
     def clinic_history(
@@ -171,11 +171,11 @@ def register(app: typer.Typer) -> None:
         database: str | None = _db_option(),
     ) -> None:
         """Saved versions, newest (in force) first."""
-        from needleplan import services_clinic
+        from needleplan.services import clinic_calendar
 
         db = open_db(database)
         try:
-            versions = services_clinic.clinic_config_history(db, limit)
+            versions = clinic_calendar.clinic_config_history(db, limit)
         finally:
             db.dispose()
         if not versions:
@@ -203,14 +203,14 @@ def register(app: typer.Typer) -> None:
         database: str | None = _db_option(),
     ) -> None:
         """Validate FILE and save it as the newest version (in force for the web app at once)."""
-        from needleplan import services_clinic
+        from needleplan.services import clinic_calendar
 
         text = _read(file)
-        new = services_clinic.parse_clinic_toml(text, source=str(file))
+        new = clinic_calendar.parse_clinic_toml(text, source=str(file))
         db = open_db(database)
         try:
             conflicts = _check_and_list(db, new, yes)
-            version = services_clinic.save_clinic_config(
+            version = clinic_calendar.save_clinic_config(
                 db, text, _who(), note, detail=f"{conflicts} booked appointments conflict"
             )
         finally:
@@ -227,16 +227,16 @@ def register(app: typer.Typer) -> None:
         database: str | None = _db_option(),
     ) -> None:
         """Put an older version back in force (a copy is appended; the history stays)."""
-        from needleplan import services_clinic
+        from needleplan.services import clinic_calendar
 
         db = open_db(database)
         try:
-            old = services_clinic.clinic_config_version(db, version_id)
-            new = services_clinic.parse_clinic_toml(
+            old = clinic_calendar.clinic_config_version(db, version_id)
+            new = clinic_calendar.parse_clinic_toml(
                 old.toml, source=f"clinic calendar version {old.id}"
             )
             conflicts = _check_and_list(db, new, yes)
-            version = services_clinic.revert_clinic_config(
+            version = clinic_calendar.revert_clinic_config(
                 db, old.id, _who(), note, detail=f"{conflicts} booked appointments conflict"
             )
         finally:

@@ -23,7 +23,7 @@ from needleplan import DISCLAIMER
 from needleplan.cli.records import DATABASE_HELP, open_db
 
 if TYPE_CHECKING:
-    from needleplan.services_learning import ClinicResponseReport, PatientOutcome
+    from needleplan.services.learning import ClinicResponseReport, PatientOutcome
 
 console = Console(highlight=False, soft_wrap=True)
 
@@ -138,7 +138,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Her forecast updated from her measurements, next to the population forecast."""
         from needleplan import services
-        from needleplan.services_learning import patient_outcome
+        from needleplan.services.learning import patient_outcome
 
         clinic = None
         if clinic_file is not None:
@@ -177,7 +177,7 @@ def register(app: typer.Typer) -> None:
         database: str | None = _db_option(),
     ) -> None:
         """How the clinic's patients respond against the default calibration."""
-        from needleplan.services_learning import clinic_response_report
+        from needleplan.services.learning import clinic_response_report
 
         db = open_db(database)
         try:

@@ -816,7 +816,7 @@ def _register_db_commands(app: typer.Typer) -> None:
     @dbapp.command("purge-sessions")
     def db_purge_sessions(database: str | None = _db_option()) -> None:
         """Delete ended web sign-in sessions (signed out, expired or idle per NEEDLEPLAN_*)."""
-        from needleplan.services_sessions import SessionPolicy, purge_sessions
+        from needleplan.services.staff_sessions import SessionPolicy, purge_sessions
         from needleplan.web.settings import load_settings
 
         settings = load_settings()

@@ -109,7 +109,7 @@ def register(app: typer.Typer) -> None:
             logins = {name: secrets.token_urlsafe(12) for name in DEMO_LOGINS}
             reset = services.reset_demo_logins(db, logins)
             # New passwords: sessions signed in with the old ones end too.
-            from needleplan.services_sessions import SessionPolicy, end_user_sessions
+            from needleplan.services.staff_sessions import SessionPolicy, end_user_sessions
 
             for account in reset:
                 end_user_sessions(db, account.id, SessionPolicy())

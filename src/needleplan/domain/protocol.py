@@ -7,6 +7,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from needleplan.domain.assessment import Area
+from needleplan.domain.disclaimer import DISCLAIMER
 
 
 class IntRange(BaseModel):
@@ -91,8 +92,6 @@ class Protocol(BaseModel):
 
     def to_public_json(self) -> dict[str, object]:
         """The JSON shape every interface prints for a plan (``plan --json``, the API)."""
-        from needleplan import DISCLAIMER
-
         return {
             "initial_sessions": self.initial_sessions,
             "session_range": self.session_range.model_dump(),

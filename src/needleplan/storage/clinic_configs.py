@@ -3,7 +3,7 @@
 Rows are never changed or deleted. Saving appends a row; reverting appends a copy of an older
 one. A version's number is its row id, so numbers only grow and the newest is the highest.
 The TOML text is stored as the admin wrote it (comments included); validating it is the
-services' job (:mod:`needleplan.services_clinic`).
+services' job (:mod:`needleplan.services.clinic_calendar`).
 """
 
 from __future__ import annotations

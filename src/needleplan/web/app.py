@@ -12,8 +12,9 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from needleplan import DISCLAIMER, __version__, services_clinic
-from needleplan.services_sessions import SessionPolicy
+from needleplan import DISCLAIMER, __version__
+from needleplan.services import clinic_calendar
+from needleplan.services.staff_sessions import SessionPolicy
 from needleplan.storage.database import Database
 from needleplan.web import clinic_time
 from needleplan.web.auth import (
@@ -24,7 +25,7 @@ from needleplan.web.auth import (
     TokenStore,
     UserStore,
 )
-from needleplan.web.errors import install_error_handlers
+from needleplan.web.error_handlers import install_error_handlers
 from needleplan.web.leads import InMemoryLeadStore, LeadStore
 from needleplan.web.ratelimit import Clock, TokenBucketLimiter
 from needleplan.web.routes import (
@@ -127,7 +128,7 @@ def create_app(
     app.state.clinic = None
     app.state.clinic_cache = None
     app.state.clinic_fallback = (
-        services_clinic.fallback_clinic(settings.clinic_file) if settings.clinic_file else None
+        clinic_calendar.fallback_clinic(settings.clinic_file) if settings.clinic_file else None
     )
     app.state.user_store = users
     app.state.token_store = token_store if token_store is not None else InMemoryTokenStore(users)

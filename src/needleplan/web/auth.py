@@ -35,12 +35,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from needleplan.domain.records import Role
 from needleplan.exceptions import ConflictError, InputError, NotFoundError
-from needleplan.services_sessions import (
+from needleplan.services._clock import utc_now
+from needleplan.services.staff_sessions import (
     TOKEN_MAX,
     SessionPolicy,
     new_session_token,
     session_digest,
-    utc_now,
 )
 
 
@@ -290,7 +290,7 @@ WallClock = Callable[[], datetime]
 class SessionStore(Protocol):
     """Server-side sign-in sessions: the cookie holds a random token, the store its digest.
 
-    Implementations apply a :class:`~needleplan.services_sessions.SessionPolicy` (absolute
+    Implementations apply a :class:`~needleplan.services.staff_sessions.SessionPolicy` (absolute
     lifetime, idle timeout, at most one ``last_seen_at`` write per interval) and a clock.
     """
 
@@ -341,7 +341,7 @@ class InMemorySessionStore:
     Parameters
     ----------
     policy
-        lifetime rules; the :class:`~needleplan.services_sessions.SessionPolicy` defaults unless
+        lifetime rules; the :class:`~needleplan.services.staff_sessions.SessionPolicy` defaults unless
         given.
     now
         the wall clock (aware UTC datetimes); tests move it instead of sleeping.

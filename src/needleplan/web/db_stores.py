@@ -4,7 +4,7 @@ contact requests.
 They implement the protocols in :mod:`needleplan.web.auth` (:class:`~needleplan.web.auth.UserStore`,
 :class:`~needleplan.web.auth.TokenStore`, :class:`~needleplan.web.auth.SessionStore`) and
 :mod:`needleplan.web.leads` (:class:`~needleplan.web.leads.LeadStore`) over
-:mod:`needleplan.services` and :mod:`needleplan.services_sessions`, so accounts, tokens, sessions
+:mod:`needleplan.services` and :mod:`needleplan.services.staff_sessions`, so accounts, tokens, sessions
 and leads survive a restart and live in the same database as the clinic records (backups leave
 the sessions out). A user's web id is the decimal string of the database id; a session's web id
 the decimal string of its row id.
@@ -12,10 +12,12 @@ the decimal string of its row id.
 
 from __future__ import annotations
 
-from needleplan import services, services_sessions
+from needleplan import services
 from needleplan.domain.records import Lead, User
 from needleplan.exceptions import InputError, NotFoundError
-from needleplan.services_sessions import SessionPolicy, StaffSessionInfo
+from needleplan.services import staff_sessions
+from needleplan.services._clock import utc_now
+from needleplan.services.staff_sessions import SessionPolicy, StaffSessionInfo
 from needleplan.storage.database import Database
 from needleplan.storage.repositories import ApiTokenInfo
 from needleplan.web.auth import StaffSession, StaffUser, WallClock, check_new_password
@@ -131,7 +133,7 @@ class DbSessionStore:
     ) -> None:
         self.db = db
         self._policy = policy or SessionPolicy()
-        self.now = now or services_sessions.utc_now
+        self.now = now or utc_now
 
     @property
     def policy(self) -> SessionPolicy:
@@ -141,24 +143,24 @@ class DbSessionStore:
         key = database_user_id(user_id)
         if key is None:
             raise NotFoundError(f"no user with id {user_id}")
-        token, _info = services_sessions.start_session(
+        token, _info = staff_sessions.start_session(
             self.db, key, user_agent, self._policy, now=self.now()
         )
         return token
 
     def find(self, token: str) -> StaffSession | None:
-        info = services_sessions.find_session(self.db, token, self._policy, now=self.now())
+        info = staff_sessions.find_session(self.db, token, self._policy, now=self.now())
         return _session(info) if info is not None else None
 
     def end(self, token: str) -> None:
-        services_sessions.end_session(self.db, token, now=self.now())
+        staff_sessions.end_session(self.db, token, now=self.now())
 
     def end_all(self, user_id: str, *, keep: str | None = None) -> int:
         key = database_user_id(user_id)
         if key is None:
             return 0
         keep_id = int(keep) if keep is not None and keep.isdigit() and len(keep) < 12 else None
-        return services_sessions.end_user_sessions(
+        return staff_sessions.end_user_sessions(
             self.db, key, self._policy, keep_id=keep_id, now=self.now()
         )
 
@@ -166,15 +168,15 @@ class DbSessionStore:
         key = database_user_id(user_id)
         if key is None:
             return []
-        found = services_sessions.active_sessions(self.db, key, self._policy, now=self.now())
+        found = staff_sessions.active_sessions(self.db, key, self._policy, now=self.now())
         return [_session(i) for i in found]
 
     def active_counts(self) -> dict[str, int]:
-        counts = services_sessions.active_session_counts(self.db, self._policy, now=self.now())
+        counts = staff_sessions.active_session_counts(self.db, self._policy, now=self.now())
         return {str(k): n for k, n in counts.items()}
 
     def purge(self) -> int:
-        return services_sessions.purge_sessions(self.db, self._policy, now=self.now())
+        return staff_sessions.purge_sessions(self.db, self._policy, now=self.now())
 
 
 class DbLeadStore:

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from needleplan import services_clinic
 from needleplan.scheduling import ClinicConfig
-from needleplan.services_clinic import EffectiveClinic
+from needleplan.services import clinic_calendar
+from needleplan.services.clinic_calendar import EffectiveClinic
 from needleplan.storage.database import Database
 from needleplan.web.errors import ApiError
 
@@ -34,17 +34,17 @@ def effective_clinic(request: Request) -> EffectiveClinic:
     """
     state = request.app.state
     db: Database | None = state.db
-    newest = services_clinic.newest_clinic_version_id(db) if db is not None else None
+    newest = clinic_calendar.newest_clinic_version_id(db) if db is not None else None
     cached: EffectiveClinic | None = getattr(state, "clinic_cache", None)
     if cached is not None and cached.version_id == newest:
         return cached
     if newest is None:
-        current: EffectiveClinic = state.clinic_fallback or services_clinic.fallback_clinic(
+        current: EffectiveClinic = state.clinic_fallback or clinic_calendar.fallback_clinic(
             state.settings.clinic_file
         )
         state.clinic_fallback = current
     else:
-        current = services_clinic.effective_clinic(db, state.settings.clinic_file)
+        current = clinic_calendar.effective_clinic(db, state.settings.clinic_file)
     state.clinic_cache = current
     return current
 

@@ -18,7 +18,7 @@ All pages need the config permission (admins); every POST checks the CSRF token.
   the calendar in force and save the result as a new version (``confirm`` as for saving).
 
 Saving writes the audit rows ``clinic.config.save`` / ``clinic.config.revert`` (no patient id)
-in the same transaction as the version (:mod:`needleplan.services_clinic`). An error re-renders
+in the same transaction as the version (:mod:`needleplan.services.clinic_calendar`). An error re-renders
 the page with the message and everything the admin typed.
 """
 
@@ -31,11 +31,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse
 
-from needleplan import services, services_clinic
+from needleplan import services
 from needleplan.domain.records import User
 from needleplan.exceptions import ConflictError, InputError
 from needleplan.scheduling import ClinicConfig
-from needleplan.services_clinic import (
+from needleplan.services import clinic_calendar
+from needleplan.services.clinic_calendar import (
     AffectedAppointment,
     ClinicSummary,
     EffectiveClinic,
@@ -57,7 +58,7 @@ ConfigDep = Annotated[StaffUser, Depends(require_permission(Permission.CONFIG))]
 SHOWN = 100
 HISTORY = 100
 
-TomlField = Annotated[str, Form(max_length=2 * services_clinic.MAX_TOML_CHARS)]
+TomlField = Annotated[str, Form(max_length=2 * clinic_calendar.MAX_TOML_CHARS)]
 NoteField = Annotated[str, Form(max_length=1000)]
 ShortField = Annotated[str, Form(max_length=200)]
 ConfirmField = Annotated[str, Form(max_length=10)]
@@ -178,14 +179,14 @@ def _page(
             text = eff.toml
             base = "" if eff.version is None else str(eff.version.id)
         else:
-            raw = services_clinic.newest_clinic_version(db)
+            raw = clinic_calendar.newest_clinic_version(db)
             text = raw.toml if raw is not None else ""
             base = str(raw.id) if raw is not None else ""
         editor = {"toml": text, "note": "", "base_version": base}
     summary = to_move = None
     if clinic is not None:
-        summary = services_clinic.clinic_summary(clinic, _today(clinic))
-        to_move = _conflicts(db, services_clinic.affected_appointments(db, clinic), clinic)
+        summary = clinic_calendar.clinic_summary(clinic, _today(clinic))
+        to_move = _conflicts(db, clinic_calendar.affected_appointments(db, clinic), clinic)
     return render(
         request,
         "app/clinic.html",
@@ -196,7 +197,7 @@ def _page(
         summary=summary,
         to_move=to_move,
         practitioners=[p.name for p in clinic.practitioners] if clinic is not None else [],
-        history=services_clinic.clinic_config_history(db, HISTORY),
+        history=clinic_calendar.clinic_config_history(db, HISTORY),
         editor=editor,
         draft=draft,
         problem=problem,
@@ -224,12 +225,12 @@ def _assess(request: Request, db: Database, text: str) -> tuple[ClinicConfig, Dr
     Returns the draft calendar, what the page shows about it, and how many appointments the
     change itself makes conflict (not counting those the calendar in force refuses too).
     """
-    draft = services_clinic.parse_clinic_toml(text)
-    affected = services_clinic.affected_appointments(db, draft, current=_in_force_clinic(request))
-    fresh = services_clinic.new_conflicts(affected)
+    draft = clinic_calendar.parse_clinic_toml(text)
+    affected = clinic_calendar.affected_appointments(db, draft, current=_in_force_clinic(request))
+    fresh = clinic_calendar.new_conflicts(affected)
     already = [a for a in affected if a.already]
     shown = Draft(
-        summary=services_clinic.clinic_summary(draft, _today(draft)),
+        summary=clinic_calendar.clinic_summary(draft, _today(draft)),
         new=_conflicts(db, fresh, draft),
         already=_conflicts(db, already, draft),
     )
@@ -322,7 +323,7 @@ def save_draft(
                 draft=shown,
                 problem=_refusal(fresh),
             )
-        version = services_clinic.save_clinic_config(
+        version = clinic_calendar.save_clinic_config(
             db,
             toml,
             _actor(db, user),
@@ -333,7 +334,7 @@ def save_draft(
     except (InputError, ConflictError) as exc:
         if isinstance(exc, ConflictError):
             # Show the newer version's number so a second Save deliberately replaces it.
-            newest = services_clinic.newest_clinic_version_id(db)
+            newest = clinic_calendar.newest_clinic_version_id(db)
             editor["base_version"] = "" if newest is None else str(newest)
         return _page(
             request,
@@ -358,7 +359,7 @@ def revert_version(
 ) -> HTMLResponse:
     """Put an older version back in force (a copy is appended; the history stays)."""
     check_csrf(request, csrf_token)
-    old = services_clinic.clinic_config_version(db, version_id)
+    old = clinic_calendar.clinic_config_version(db, version_id)
     shown: Draft | None = None
     try:
         _draft, shown, fresh = _assess(request, db, old.toml)
@@ -372,7 +373,7 @@ def revert_version(
                 problem=_refusal(fresh),
                 pending_revert=old,
             )
-        version = services_clinic.revert_clinic_config(
+        version = clinic_calendar.revert_clinic_config(
             db, old.id, _actor(db, user), detail=f"{fresh} booked appointments conflict"
         )
     except InputError as exc:
@@ -416,7 +417,7 @@ def _quick_save(
                 closure=closure,
                 leave=leave,
             )
-        version = services_clinic.save_clinic_config(
+        version = clinic_calendar.save_clinic_config(
             db,
             text,
             _actor(db, user),
@@ -456,7 +457,7 @@ def add_closure(
     def edit(text: str) -> str:
         first = _day(start, "start", required=True)
         assert first is not None
-        return services_clinic.with_closure(text, first, _day(end, "end", required=False), reason)
+        return clinic_calendar.with_closure(text, first, _day(end, "end", required=False), reason)
 
     period = start.strip() + (f" to {end.strip()}" if end.strip() else "")
     return _quick_save(
@@ -467,7 +468,7 @@ def add_closure(
         which="closure",
         confirm=confirm,
         edit=edit,
-        note=f"closure {period}: {reason.strip()}"[: services_clinic.MAX_NOTE_CHARS],
+        note=f"closure {period}: {reason.strip()}"[: clinic_calendar.MAX_NOTE_CHARS],
     )
 
 
@@ -490,7 +491,7 @@ def add_leave(
     def edit(text: str) -> str:
         first = _day(start, "start", required=True)
         assert first is not None
-        return services_clinic.with_leave(
+        return clinic_calendar.with_leave(
             text, practitioner, first, _day(end, "end", required=False), reason
         )
 
@@ -504,6 +505,6 @@ def add_leave(
         confirm=confirm,
         edit=edit,
         note=f"leave for {practitioner.strip()} {period}: {reason.strip()}"[
-            : services_clinic.MAX_NOTE_CHARS
+            : clinic_calendar.MAX_NOTE_CHARS
         ],
     )

@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from needleplan import services
 from needleplan.domain import Assessment
 from needleplan.domain.protocol import Protocol
 from needleplan.domain.records import (
@@ -44,6 +43,7 @@ from needleplan.forecasting.learning import (
 from needleplan.forecasting.params import DAYS_PER_YEAR, ModelParams, default_params
 from needleplan.scheduling import ClinicConfig, MaintenanceDue, example_clinic
 from needleplan.scheduling.recall import maintenance_due
+from needleplan.services.patients import PatientFile, get_patient, list_patients, patient_file
 from needleplan.storage import Database
 
 #: Page size when walking every patient of the clinic.
@@ -73,10 +73,10 @@ class _History:
 
 
 def _history(db: Database, patient_id: int) -> _History:
-    return _history_of(services.patient_file(db, patient_id))
+    return _history_of(patient_file(db, patient_id))
 
 
-def _history_of(pf: services.PatientFile) -> _History:
+def _history_of(pf: PatientFile) -> _History:
     patient_id = pf.patient.id
     if not pf.assessments:
         raise NotFoundError(f"patient {patient_id} has no assessment; record one first")
@@ -200,7 +200,7 @@ def patient_outcome(
     InputError, ModelRangeError
         when her record is outside what the model handles.
     """
-    patient = services.get_patient(db, patient_id)
+    patient = get_patient(db, patient_id)
     hist = _history(db, patient_id)
     horizon = _years(hist) if years is None else years
     upd = update_forecast(
@@ -405,9 +405,9 @@ def clinic_response_report(
     scale_in: dict[MeasurementScale, float] = {}
     offset = 0
     while True:
-        page = services.list_patients(db, limit=_PAGE, offset=offset)
+        page = list_patients(db, limit=_PAGE, offset=offset)
         for patient in page:
-            pf = services.patient_file(db, patient.id)
+            pf = patient_file(db, patient.id)
             if not pf.measurements:
                 continue
             try:

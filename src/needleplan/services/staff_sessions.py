@@ -14,13 +14,13 @@ measured to within that interval.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from needleplan.exceptions import InputError, StateError
+from needleplan.services._clock import utc_now
+from needleplan.services._secrets import new_secret, secret_digest
 from needleplan.storage.staff_sessions import StaffSessionInfo, StaffSessionRepository
 
 if TYPE_CHECKING:
@@ -30,18 +30,14 @@ if TYPE_CHECKING:
 TOKEN_MAX = 100
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def new_session_token() -> str:
     """A fresh random session token for the cookie (256 bits)."""
-    return secrets.token_urlsafe(32)
+    return new_secret()
 
 
 def session_digest(token: str) -> str:
     """The SHA-256 hex digest stored in place of the token."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+    return secret_digest(token)
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from needleplan.exceptions import ConfigError, ConflictError, FieldProblem, Inpu
 from needleplan.scheduling import ClinicConfig, Weekday, parse_clinic
 from needleplan.scheduling.calendar import BusyIndex, slot_problem, working_spans
 from needleplan.scheduling.clinic import EXAMPLE_CLINIC
+from needleplan.services._clock import utc_now
 from needleplan.storage import Database
 from needleplan.storage.clinic_configs import ClinicConfigRepository, ClinicConfigVersion
 from needleplan.storage.database import UnitOfWork
@@ -69,10 +70,6 @@ ANY_VERSION: Final = _Any.ANY
 #: Who saves a version: a database account, a name (CLI, or a web account from another store),
 #: or None for the system itself.
 Actor = User | str | None
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 # --------------------------------------------------------------------------- parsing

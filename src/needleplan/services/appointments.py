@@ -1,0 +1,65 @@
+"""Appointment status changes (cancel, missed) and calendar queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TypeVar
+
+from needleplan.domain.records import (
+    Appointment,
+    AppointmentStatus,
+)
+from needleplan.exceptions import (
+    StateError,
+)
+from needleplan.services._clock import aware
+from needleplan.services.courses import renumber_courses
+from needleplan.storage import Database
+
+T = TypeVar("T")
+
+#: Appointments that hold their practitioner's time (their slot claims are kept).
+HOLDING = (AppointmentStatus.BOOKED, AppointmentStatus.MISSED, AppointmentStatus.PERFORMED)
+
+
+def cancel_appointment(db: Database, appointment_id: int, *, reason: str = "") -> Appointment:
+    """Cancel a booked appointment and free the practitioner's time."""
+    with db.transaction() as uow:
+        row = uow.appointments.row(appointment_id, lock=True)
+        if row.status != AppointmentStatus.BOOKED.value:
+            raise StateError(f"appointment {appointment_id} is {row.status}; cannot cancel")
+        row.status = AppointmentStatus.CANCELLED.value
+        if reason:
+            row.note = (row.note + "\n" if row.note else "") + f"cancelled: {reason.strip()}"
+        uow.appointments.release(row)
+        uow.flush()
+        if row.course_id is not None:
+            renumber_courses(uow, {row.course_id})
+        return uow.appointments.get(appointment_id)
+
+
+def mark_missed(db: Database, appointment_id: int) -> Appointment:
+    """Record that the patient did not come (the time stays taken; the session stays owed)."""
+    with db.transaction() as uow:
+        row = uow.appointments.row(appointment_id, lock=True)
+        if row.status != AppointmentStatus.BOOKED.value:
+            raise StateError(f"appointment {appointment_id} is {row.status}; cannot mark missed")
+        row.status = AppointmentStatus.MISSED.value
+        uow.flush()
+        return uow.appointments.get(appointment_id)
+
+
+def appointments_between(
+    db: Database,
+    start: datetime,
+    end: datetime,
+    *,
+    practitioner_id: int | None = None,
+    statuses: Sequence[AppointmentStatus] = (AppointmentStatus.BOOKED,),
+) -> list[Appointment]:
+    """Appointments overlapping ``[start, end)`` (default: booked ones, i.e. busy times)."""
+    with db.transaction() as uow:
+        return uow.appointments.between(
+            aware(start, "start"), aware(end, "end"), practitioner_id, statuses
+        )

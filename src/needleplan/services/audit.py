@@ -1,0 +1,91 @@
+"""The audit trail: write one event, read and search the log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TypeVar
+
+from needleplan.domain.records import (
+    AuditEvent,
+    User,
+)
+from needleplan.exceptions import (
+    InputError,
+)
+from needleplan.services._clock import aware, utc_now
+from needleplan.storage import Database
+from needleplan.storage.repositories import (
+    AuditQuery,
+)
+
+T = TypeVar("T")
+
+
+def record_audit(
+    db: Database,
+    user: User | None,
+    action: str,
+    patient_id: int | None = None,
+    *,
+    detail: str = "",
+) -> AuditEvent:
+    """Append who did what to which patient record (``user=None`` for the system itself).
+
+    ``action`` is a short verb phrase such as ``"patient.read"`` or ``"course.book"``; ``detail``
+    must not carry patient data (names, notes): ids are enough to reconstruct what happened.
+    A view showing several patients (calendar, recall worklist) writes one event without
+    ``patient_id`` whose detail ends in :func:`audit_patients_detail` (``patients=3,17,42``);
+    :func:`audit_log` and :func:`search_audit` for a patient find those events too.
+    """
+    clean = action.strip()
+    if not clean or len(clean) > 100:
+        raise InputError.one("action", action, "must be 1 to 100 characters")
+    with db.transaction() as uow:
+        return uow.users.add_audit(
+            utc_now(),
+            user.id if user else None,
+            user.username if user else "system",
+            clean,
+            patient_id,
+            detail.strip(),
+        )
+
+
+def audit_log(db: Database, *, patient_id: int | None = None, limit: int = 100) -> list[AuditEvent]:
+    """The newest audit events first, optionally about one patient (her own events and the
+    list views that showed her)."""
+    with db.transaction() as uow:
+        return uow.users.audit(patient_id, limit)
+
+
+def search_audit(
+    db: Database,
+    *,
+    username: str | None = None,
+    action: str | None = None,
+    patient_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[AuditEvent], int]:
+    """Audit events matching every given filter, newest first, and how many match in all.
+
+    ``action`` matches as a prefix (``"patient."`` finds every patient action); ``since`` is
+    inclusive and ``until`` exclusive. ``patient_id`` finds her own events and the views that
+    listed her among others (``calendar.read``, ``recall.read``: ``patients=...`` in the detail).
+    """
+    if not 1 <= limit <= 1000:
+        raise InputError.one("limit", limit, "must be between 1 and 1000")
+    if offset < 0:
+        raise InputError.one("offset", offset, "must be 0 or more")
+    with db.transaction() as uow:
+        return AuditQuery(uow.session).page(
+            username=username.strip().lower() if username else None,
+            action=action.strip() if action else None,
+            patient_id=patient_id,
+            since=aware(since, "since") if since else None,
+            until=aware(until, "until") if until else None,
+            limit=limit,
+            offset=offset,
+        )

@@ -1,0 +1,414 @@
+"""Booking courses, single appointments and consultations under the database's slot claims."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, TypeVar
+
+from needleplan.domain.assessment import Assessment, parse_assessment
+from needleplan.domain.protocol import Protocol
+from needleplan.domain.records import (
+    Appointment,
+    AppointmentKind,
+    AssessmentRecord,
+    Course,
+    CourseStatus,
+    Patient,
+    PatientDraft,
+    PerformedSession,
+    SlotRequest,
+    parse_record,
+)
+from needleplan.exceptions import (
+    BlockedError,
+    ConflictError,
+    InputError,
+    StateError,
+)
+from needleplan.guideline import Guideline, make_protocol
+from needleplan.scheduling import (
+    Busy,
+    ClinicConfig,
+    CourseSchedule,
+    maintenance_due,
+    schedule_course,
+)
+from needleplan.services._clock import utc_now
+from needleplan.services._input import parse_enum
+from needleplan.services._slots import check_practitioners, close_recalls_by_booking, parse_slots
+from needleplan.services.appointments import HOLDING, appointments_between
+from needleplan.services.courses import DueFunction, default_maintenance_due
+from needleplan.services.practitioners import list_practitioners, sync_practitioners
+from needleplan.storage import Database, UnitOfWork
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CourseBooking:
+    course: Course
+    appointments: list[Appointment]
+
+
+def book_course_in(
+    uow: UnitOfWork,
+    patient_id: int,
+    protocol: Protocol,
+    slots: Sequence[SlotRequest],
+    *,
+    assessment_id: int | None = None,
+    note: str = "",
+    at: datetime | None = None,
+) -> CourseBooking:
+    """:func:`book_course` inside a caller's unit of work (used by imports and the demo)."""
+    when = at or utc_now()
+    if protocol.blocked:
+        raise BlockedError(protocol.block_reasons or ["the protocol is blocked"])
+    if len(slots) > protocol.initial_sessions:
+        raise InputError.one(
+            "slots",
+            len(slots),
+            f"more sessions than the protocol's {protocol.initial_sessions}",
+        )
+    uow.patients.row(patient_id, lock=True)  # serialises bookings for the same patient
+    open_courses = [
+        c
+        for c in uow.courses.for_patient(patient_id)
+        if c.status in (CourseStatus.PLANNED, CourseStatus.ACTIVE)
+    ]
+    if open_courses:
+        c = open_courses[0]
+        raise StateError(
+            f"patient {patient_id} already has course {c.id} ({c.status.value}); "
+            "complete, lapse or cancel it before booking another"
+        )
+    if assessment_id is not None:
+        record = uow.assessments.get(assessment_id)
+        if record.patient_id != patient_id:
+            raise InputError.one("assessment_id", assessment_id, "belongs to another patient")
+    check_practitioners(uow, slots)
+    course = uow.courses.add(patient_id, assessment_id, protocol, when, note)
+    rows = [
+        uow.appointments.add(patient_id, course.id, slot, AppointmentKind.TREATMENT, number, when)
+        for number, slot in enumerate(sorted(slots, key=lambda s: s.start), start=1)
+    ]
+    uow.appointments.claim(rows)
+    if rows:
+        close_recalls_by_booking(uow, patient_id, when)
+    uow.flush()
+    return CourseBooking(
+        course=uow.courses.get(course.id), appointments=uow.appointments.for_course(course.id)
+    )
+
+
+def book_course(
+    db: Database,
+    patient_id: int,
+    protocol: Protocol | Mapping[str, Any],
+    slots: Sequence[SlotRequest | Mapping[str, Any] | tuple[Any, ...]] = (),
+    *,
+    assessment_id: int | None = None,
+    note: str = "",
+) -> CourseBooking:
+    """Plan a course from ``protocol`` (stored as a snapshot) and book all ``slots`` or none.
+
+    The course starts ``planned`` with a ledger entry of ``protocol.initial_sessions``; each slot
+    becomes a treatment appointment numbered in time order. Any clash with an existing booking of
+    the practitioner raises :class:`ConflictError` and nothing is stored. Booking closes the
+    patient's open recall entries (she booked).
+    """
+    parsed_protocol = (
+        protocol if isinstance(protocol, Protocol) else parse_record(Protocol, protocol)
+    )
+    parsed = parse_slots(slots)
+    with db.transaction() as uow:
+        return book_course_in(
+            uow, patient_id, parsed_protocol, parsed, assessment_id=assessment_id, note=note
+        )
+
+
+def book_appointment(
+    db: Database,
+    patient_id: int,
+    slot: SlotRequest | Mapping[str, Any] | tuple[Any, ...],
+    *,
+    course_id: int | None = None,
+    kind: AppointmentKind | str = AppointmentKind.TREATMENT,
+    note: str = "",
+) -> Appointment:
+    """Book one appointment (a session added to a course, a review or a maintenance visit)."""
+    (parsed,) = parse_slots([slot])
+    parsed_kind = parse_enum(AppointmentKind, kind, "kind")
+    with db.transaction() as uow:
+        return book_appointment_in(
+            uow, patient_id, parsed, course_id=course_id, kind=parsed_kind, note=note
+        )
+
+
+def book_appointment_in(
+    uow: UnitOfWork,
+    patient_id: int,
+    slot: SlotRequest,
+    *,
+    course_id: int | None = None,
+    kind: AppointmentKind = AppointmentKind.TREATMENT,
+    note: str = "",
+    at: datetime | None = None,
+) -> Appointment:
+    when = at or utc_now()
+    uow.patients.row(patient_id)
+    number: int | None = None
+    if course_id is not None:
+        course = uow.courses.row(course_id, lock=True)
+        if course.patient_id != patient_id:
+            raise InputError.one("course_id", course_id, "belongs to another patient")
+        if CourseStatus(course.status).is_final:
+            raise StateError(f"course {course_id} is {course.status}; book a new course instead")
+        number = len(uow.appointments.for_course(course_id)) + 1
+    check_practitioners(uow, [slot])
+    row = uow.appointments.add(patient_id, course_id, slot, kind, number, when, note)
+    uow.appointments.claim([row])
+    close_recalls_by_booking(uow, patient_id, when)
+    return uow.appointments.get(row.id)
+
+
+@dataclass(frozen=True)
+class PlannedCourse:
+    """A course planned from the patient's assessment, dated in the clinic calendar and booked."""
+
+    booking: CourseBooking
+    schedule: CourseSchedule
+    assessment: AssessmentRecord
+
+
+def plan_and_book_course(
+    db: Database,
+    patient_id: int,
+    start: date,
+    clinic: ClinicConfig,
+    *,
+    practitioner: str | None = None,
+    assessment_id: int | None = None,
+    guideline: Guideline | None = None,
+    attempts: int = 3,
+) -> PlannedCourse:
+    """Protocol from the patient's assessment, dates from the clinic calendar, then book it all.
+
+    Uses the given assessment or the patient's newest. Existing bookings of the clinic's
+    practitioners are passed to the scheduler as busy times; the dated sessions are then booked
+    all-or-nothing. If someone books a clashing time between scheduling and booking (the database
+    refuses the double booking), the course is re-dated around it, up to ``attempts`` times.
+    """
+    if attempts < 1:
+        raise InputError.one("attempts", attempts, "must be 1 or more")
+    with db.transaction() as uow:
+        uow.patients.row(patient_id)
+        if assessment_id is None:
+            history = uow.assessments.history(patient_id)
+            if not history:
+                raise StateError(
+                    f"patient {patient_id} has no assessment yet; record one before booking"
+                )
+            record = history[0]
+        else:
+            record = uow.assessments.get(assessment_id)
+            if record.patient_id != patient_id:
+                raise InputError.one("assessment_id", assessment_id, "belongs to another patient")
+    protocol = make_protocol(record.assessment, guideline)
+    if protocol.blocked:
+        raise BlockedError(protocol.block_reasons or ["the protocol is blocked"])
+    ids = sync_practitioners(db, clinic)
+    horizon_days = 60 + (protocol.initial_sessions + 1) * (protocol.interval_days.max + 14)
+    window_start = datetime.combine(start, datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
+    window_end = window_start + timedelta(days=horizon_days)
+    last_conflict: ConflictError | None = None
+    for _ in range(attempts):
+        busy = busy_times(db, clinic, window_start, window_end)
+        schedule = schedule_course(protocol, start, clinic, practitioner=practitioner, busy=busy)
+        slots = [
+            SlotRequest(start=s.start, end=s.end, practitioner_id=ids[s.practitioner])
+            for s in schedule.sessions
+        ]
+        try:
+            with db.transaction() as uow:
+                booking = book_course_in(uow, patient_id, protocol, slots, assessment_id=record.id)
+        except ConflictError as exc:
+            last_conflict = exc
+            continue
+        return PlannedCourse(booking=booking, schedule=schedule, assessment=record)
+    assert last_conflict is not None
+    raise last_conflict
+
+
+def busy_times(db: Database, clinic: ClinicConfig, start: datetime, end: datetime) -> list[Busy]:
+    """Appointments of the clinic's practitioners overlapping ``[start, end)`` as busy times.
+
+    Booked, missed and performed appointments all count: each keeps its slot claims (a missed
+    appointment's time stays taken), so the scheduler never proposes a time the database would
+    refuse.
+    """
+    names = {p.id: p.name for p in list_practitioners(db)}
+    known = {p.name for p in clinic.practitioners}
+    return [
+        Busy(names[a.practitioner_id], a.start, a.end)
+        for a in appointments_between(db, start, end, statuses=HOLDING)
+        if names.get(a.practitioner_id) in known
+    ]
+
+
+@dataclass(frozen=True)
+class ConsultationBooking:
+    """What :func:`book_consultation` stored: the patient, the assessment and the booked course."""
+
+    patient: Patient
+    assessment: AssessmentRecord
+    booking: CourseBooking
+    schedule: CourseSchedule
+    registered: bool
+    assessed: bool
+
+
+class _SlotTakenError(Exception):
+    """The booking lost a race for a slot (rolls the whole unit of work back, then retried)."""
+
+    def __init__(self, error: ConflictError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def book_consultation(
+    db: Database,
+    clinic: ClinicConfig,
+    start: date,
+    *,
+    patient_id: int | None = None,
+    new_patient: PatientDraft | Mapping[str, Any] | None = None,
+    assessment: Assessment | Mapping[str, Any] | None = None,
+    practitioner: str | None = None,
+    allow_overrun: bool = False,
+    guideline: Guideline | None = None,
+    attempts: int = 3,
+) -> ConsultationBooking:
+    """Book a course from the consultation: register the patient (if new), record the
+    assessment (if given) and book the whole series, all in ONE transaction.
+
+    Give exactly one of ``patient_id`` and ``new_patient``; without ``assessment`` the
+    patient's newest stored assessment is used. The series is dated first against every
+    existing booking (:func:`busy_times`); a session that cannot be placed raises
+    :class:`~needleplan.scheduling.SessionSchedulingError` before anything is stored
+    (``allow_overrun`` books the nearest alternative beyond the window instead). Then one unit
+    of work stores patient, assessment, course, ledger and appointments, guarded by the slot
+    claims. When another booking takes one of the times in between, that unit of work rolls back
+    completely (no patient, no assessment, no course) and the course is re-dated around it, up
+    to ``attempts`` times; after that :class:`ConflictError` says nothing was stored.
+    """
+    if attempts < 1:
+        raise InputError.one("attempts", attempts, "must be 1 or more")
+    if (patient_id is None) == (new_patient is None):
+        raise InputError.one(
+            "patient_id", patient_id, "give exactly one of patient_id and new_patient"
+        )
+    draft = parse_record(PatientDraft, new_patient) if new_patient is not None else None
+    parsed = parse_assessment(assessment) if assessment is not None else None
+    stored: AssessmentRecord | None = None
+    if patient_id is not None:
+        with db.transaction() as uow:
+            uow.patients.row(patient_id)
+            for c in uow.courses.for_patient(patient_id):
+                if c.status in (CourseStatus.PLANNED, CourseStatus.ACTIVE):
+                    raise StateError(
+                        f"patient {patient_id} already has course {c.id} ({c.status.value}); "
+                        "complete, lapse or cancel it before booking another"
+                    )
+            if parsed is None:
+                history = uow.assessments.history(patient_id)
+                if not history:
+                    raise StateError(
+                        f"patient {patient_id} has no assessment yet; record one before booking"
+                    )
+                stored = history[0]
+    elif parsed is None:
+        raise InputError.one("assessment", None, "a new patient needs an assessment")
+    chosen = parsed if parsed is not None else stored.assessment if stored is not None else None
+    assert chosen is not None
+    protocol = make_protocol(chosen, guideline)
+    if protocol.blocked:
+        raise BlockedError(protocol.block_reasons or ["the protocol is blocked"])
+    ids = sync_practitioners(db, clinic)
+    horizon_days = 260 + (protocol.initial_sessions + 1) * (protocol.interval_days.max + 14)
+    window_start = datetime.combine(start, time(0), tzinfo=clinic.tz) - timedelta(days=1)
+    window_end = window_start + timedelta(days=horizon_days)
+    last: ConflictError | None = None
+    for _ in range(attempts):
+        busy = busy_times(db, clinic, window_start, window_end)
+        schedule = schedule_course(
+            protocol,
+            start,
+            clinic,
+            practitioner=practitioner,
+            busy=busy,
+            allow_overrun=allow_overrun,
+        )
+        slots = [
+            SlotRequest(start=s.start, end=s.end, practitioner_id=ids[s.practitioner])
+            for s in schedule.sessions
+        ]
+        now = utc_now()
+        try:
+            with db.transaction() as uow:
+                patient = (
+                    uow.patients.add(draft, now)
+                    if draft is not None
+                    else uow.patients.get(patient_id or 0)
+                )
+                record = (
+                    uow.assessments.add(patient.id, parsed, now, None, "")
+                    if parsed is not None
+                    else stored
+                )
+                assert record is not None
+                try:
+                    booking = book_course_in(
+                        uow, patient.id, protocol, slots, assessment_id=record.id, at=now
+                    )
+                except ConflictError as exc:
+                    raise _SlotTakenError(exc) from None
+        except _SlotTakenError as taken:
+            last = taken.error
+            continue
+        return ConsultationBooking(
+            patient, record, booking, schedule, draft is not None, parsed is not None
+        )
+    assert last is not None
+    unstored = ["no course"]
+    if draft is not None:
+        unstored.insert(0, "no patient")
+    if parsed is not None:
+        unstored.insert(-1, "no assessment")
+    raise ConflictError(
+        f"nothing was booked ({', '.join(unstored)} stored): other bookings took one of the "
+        f"proposed times {attempts} time{'s' if attempts != 1 else ''} in a row; "
+        "book again to date the course around them, or choose another start date or practitioner"
+    )
+
+
+def forecast_maintenance_due(clinic: ClinicConfig) -> DueFunction:
+    """A recall due-date rule from the patient's own forecast (:func:`maintenance_due`).
+
+    For use as ``record_session(..., maintenance_due=forecast_maintenance_due(clinic))``: when
+    the last session of a course is recorded, the recall date is the day her forecast
+    improvement falls to the clinic's threshold, within the protocol's maintenance bounds.
+    A course planned without an assessment falls back to the protocol's shortest interval.
+    """
+
+    def due(
+        course: Course, sessions: Sequence[PerformedSession], assessment: Assessment | None
+    ) -> date:
+        if assessment is None:
+            return default_maintenance_due(course, sessions, None)
+        days = sorted({s.performed_at.date() for s in sessions})
+        return maintenance_due(assessment, days, clinic, course.protocol).due
+
+    return due

@@ -1,0 +1,44 @@
+"""Measurements of firmness and the like."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from needleplan.domain.records import (
+    Measurement,
+    MeasurementDraft,
+    parse_record,
+)
+from needleplan.exceptions import (
+    InputError,
+)
+from needleplan.storage import Database, UnitOfWork
+
+T = TypeVar("T")
+
+
+def record_measurement(
+    db: Database, patient_id: int, data: MeasurementDraft | Mapping[str, Any]
+) -> Measurement:
+    """Store one outcome measurement on a defined scale (GAIS, grades, Cutometer, satisfaction)."""
+    draft = parse_record(MeasurementDraft, data)
+    with db.transaction() as uow:
+        return record_measurement_in(uow, patient_id, draft)
+
+
+def record_measurement_in(uow: UnitOfWork, patient_id: int, draft: MeasurementDraft) -> Measurement:
+    uow.patients.row(patient_id)
+    if draft.measured_by is not None:
+        uow.clinics.practitioner(draft.measured_by)
+    if draft.course_id is not None:
+        course = uow.courses.row(draft.course_id)
+        if course.patient_id != patient_id:
+            raise InputError.one("course_id", draft.course_id, "belongs to another patient")
+    return uow.measurements.add(patient_id, draft)
+
+
+def measurements_for(db: Database, patient_id: int) -> list[Measurement]:
+    with db.transaction() as uow:
+        uow.patients.row(patient_id)
+        return uow.measurements.for_patient(patient_id)

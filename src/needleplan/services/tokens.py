@@ -1,0 +1,63 @@
+"""API bearer tokens: issue, look up, revoke, list (only a digest is stored)."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from needleplan.domain.records import (
+    User,
+)
+from needleplan.exceptions import (
+    InputError,
+    StateError,
+)
+from needleplan.services._clock import utc_now
+from needleplan.services._secrets import new_secret, secret_digest
+from needleplan.storage import Database
+from needleplan.storage.repositories import (
+    ApiTokenInfo,
+    ApiTokenRepository,
+    to_user,
+)
+
+T = TypeVar("T")
+
+
+API_TOKEN_PREFIX = "np_"
+
+
+def issue_api_token(db: Database, user_id: int, label: str) -> tuple[str, ApiTokenInfo]:
+    """A new random bearer token for ``user_id``; only its SHA-256 digest is stored.
+
+    Returns the token (shown once, never again) and its stored description.
+    """
+
+    clean = label.strip()
+    if not clean or len(clean) > 80 or not clean.isprintable():
+        raise InputError.one("label", label, "1-80 printable characters naming the integration")
+    token = API_TOKEN_PREFIX + new_secret()
+    with db.transaction() as uow:
+        if not uow.users.row(user_id).active:
+            raise StateError(f"user {user_id} is deactivated")
+        info = ApiTokenRepository(uow.session).add(user_id, secret_digest(token), clean, utc_now())
+    return token, info
+
+
+def user_for_api_token(db: Database, token: str) -> User | None:
+    """The active user owning an unrevoked token, or ``None``."""
+    if not token or len(token) > 200:
+        return None
+    with db.transaction() as uow:
+        row = ApiTokenRepository(uow.session).user_for_digest(secret_digest(token))
+        return to_user(row) if row is not None else None
+
+
+def revoke_api_token(db: Database, token_id: int) -> ApiTokenInfo:
+    """Revoke a token (it stops working at once; the row stays for the record)."""
+    with db.transaction() as uow:
+        return ApiTokenRepository(uow.session).revoke(token_id, utc_now())
+
+
+def list_api_tokens(db: Database, user_id: int | None = None) -> list[ApiTokenInfo]:
+    with db.transaction() as uow:
+        return ApiTokenRepository(uow.session).all(user_id)

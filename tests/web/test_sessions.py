@@ -68,7 +68,7 @@ def stores(backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.Mon
     wall = FakeWallClock()
     if backend == "memory":
         return Stores(InMemorySessionStore(POLICY, now=wall), wall, "a1", "b2", None)
-    monkeypatch.setattr(services, "_hasher", cheap_hasher())
+    monkeypatch.setattr(services.accounts, "_hasher", cheap_hasher())
     db = request.getfixturevalue("db")
     alice = services.create_user(db, "alice", "alice-password-1", "practitioner")
     bob = services.create_user(db, "bob", "bob-password-12", "front_desk")

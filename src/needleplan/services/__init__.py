@@ -36,7 +36,7 @@ from needleplan.services.assessments import (
     latest_assessments,
     record_assessment,
 )
-from needleplan.services.audit import audit_log, record_audit, search_audit
+from needleplan.services.audit import AuditNote, audit_log, audited, record_audit, search_audit
 from needleplan.services.booking import (
     ConsultationBooking,
     CourseBooking,
@@ -88,6 +88,7 @@ from needleplan.services.recall import (
     add_recall,
     close_recall,
     opt_out_recall,
+    recall_entry,
     recall_list,
     record_contact,
 )
@@ -108,6 +109,7 @@ from needleplan.storage.demo import DemoSummary
 from needleplan.storage.repositories import audit_patients_detail
 
 __all__ = [
+    "AuditNote",
     "ConsultationBooking",
     "CourseBooking",
     "CourseFile",
@@ -126,6 +128,7 @@ __all__ = [
     "assessment_history",
     "audit_log",
     "audit_patients_detail",
+    "audited",
     "authenticate",
     "book_appointment",
     "book_consultation",
@@ -163,6 +166,7 @@ __all__ = [
     "plan_and_book_course",
     "rebook_missed",
     "rebooked_as",
+    "recall_entry",
     "recall_list",
     "record_assessment",
     "record_audit",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
@@ -13,12 +16,68 @@ from needleplan.exceptions import (
     InputError,
 )
 from needleplan.services._clock import aware, utc_now
-from needleplan.storage import Database
+from needleplan.storage import Database, UnitOfWork
 from needleplan.storage.repositories import (
     AuditQuery,
 )
 
 T = TypeVar("T")
+
+
+@dataclass
+class AuditNote:
+    """The audit event a use-case will write; the block may fill in what it learns (a new id)."""
+
+    action: str
+    patient_id: int | None = None
+    detail: str = ""
+
+
+def _clean_action(action: str) -> str:
+    clean = action.strip()
+    if not clean or len(clean) > 100:
+        raise InputError.one("action", action, "must be 1 to 100 characters")
+    return clean
+
+
+def _write(uow: UnitOfWork, user: User | None, note: AuditNote, username: str | None) -> AuditEvent:
+    return uow.users.add_audit(
+        utc_now(),
+        user.id if user else None,
+        user.username if user else (username or "system"),
+        _clean_action(note.action),
+        note.patient_id,
+        note.detail.strip(),
+    )
+
+
+@contextmanager
+def audited(
+    db: Database,
+    user: User | None,
+    action: str,
+    patient_id: int | None = None,
+    detail: str = "",
+    *,
+    username: str | None = None,
+) -> Iterator[AuditNote]:
+    """Run the block and write its audit event in one transaction: both are stored or neither.
+
+    Every service called inside the block joins this transaction (see
+    :meth:`needleplan.storage.Database.transaction`), so a change is never stored without its
+    audit row, and a read is logged with the data it returned. Set ``note.patient_id`` or
+    ``note.detail`` inside the block when they are only known there (a new patient's id)::
+
+        with audited(db, actor, "patient.create") as note:
+            patient = register_patient(db, draft)
+            note.patient_id = patient.id
+
+    ``user=None`` records ``username`` (or ``"system"``) for an actor without an account.
+    """
+    note = AuditNote(_clean_action(action), patient_id, detail)
+    with db.transaction() as uow:
+        yield note
+        _write(uow, user, note, username)
 
 
 def record_audit(
@@ -35,20 +94,12 @@ def record_audit(
     must not carry patient data (names, notes): ids are enough to reconstruct what happened.
     A view showing several patients (calendar, recall worklist) writes one event without
     ``patient_id`` whose detail ends in :func:`audit_patients_detail` (``patients=3,17,42``);
-    :func:`audit_log` and :func:`search_audit` for a patient find those events too.
+    :func:`audit_log` and :func:`search_audit` for a patient find those events too. Called
+    inside :func:`audited` or another open transaction, the event joins it.
     """
-    clean = action.strip()
-    if not clean or len(clean) > 100:
-        raise InputError.one("action", action, "must be 1 to 100 characters")
+    note = AuditNote(_clean_action(action), patient_id, detail)
     with db.transaction() as uow:
-        return uow.users.add_audit(
-            utc_now(),
-            user.id if user else None,
-            user.username if user else "system",
-            clean,
-            patient_id,
-            detail.strip(),
-        )
+        return _write(uow, user, note, None)
 
 
 def audit_log(db: Database, *, patient_id: int | None = None, limit: int = 100) -> list[AuditEvent]:

@@ -100,3 +100,9 @@ def _close_recall(db: Database, recall_id: int, status: RecallStatus) -> RecallE
         uow.recalls.close(row, status, utc_now())
         uow.flush()
         return uow.recalls.get(recall_id)
+
+
+def recall_entry(db: Database, recall_id: int) -> RecallEntry:
+    """One recall worklist entry (``NotFoundError`` when there is none)."""
+    with db.transaction() as uow:
+        return uow.recalls.get(recall_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import Engine
@@ -23,6 +24,11 @@ from needleplan.storage.repositories import (
     RecallRepository,
     SessionRepository,
     UserRepository,
+)
+
+#: The transaction open in this thread or task, if any (joined by nested ``transaction()`` calls).
+_AMBIENT: ContextVar[tuple[Database, UnitOfWork] | None] = ContextVar(
+    "needleplan_transaction", default=None
 )
 
 
@@ -104,10 +110,22 @@ class Database:
         """Run a use-case: commit when the block ends normally, roll everything back otherwise.
 
         A uniqueness violation that escapes the block becomes a :class:`ConflictError`.
+
+        Inside another ``transaction()`` of the same database in the same thread (or task), the
+        block joins the outer one as a savepoint instead of opening a second transaction: an
+        error inside undoes only the inner part and propagates, and nothing is stored until
+        the outermost block commits. That is how a use-case and its audit row commit together
+        (see :func:`needleplan.services.audit.audited`).
         """
+        outer = _AMBIENT.get()
+        if outer is not None and outer[0] is self:
+            with self._nested(outer[1]) as uow:
+                yield uow
+            return
         session = self._sessions()
+        uow = UnitOfWork(session)
+        token = _AMBIENT.set((self, uow))
         try:
-            uow = UnitOfWork(session)
             yield uow
             session.commit()
         except IntegrityError as exc:
@@ -124,7 +142,24 @@ class Database:
             session.rollback()
             raise
         finally:
+            _AMBIENT.reset(token)
             session.close()
+
+    @contextmanager
+    def _nested(self, uow: UnitOfWork) -> Iterator[UnitOfWork]:
+        """A joined block: a savepoint in the outer transaction, errors mapped like the outer's."""
+        try:
+            with uow.savepoint():
+                yield uow
+                uow.flush()
+        except IntegrityError as exc:
+            raise ConflictError(describe_integrity_error(exc)) from None
+        except OperationalError as exc:
+            if is_lock_conflict(exc):
+                raise ConflictError(
+                    "the database is busy with a conflicting change; try again"
+                ) from None
+            raise
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -12,11 +12,15 @@ the decimal string of its row id.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from needleplan import services
 from needleplan.domain.records import Lead, User
 from needleplan.exceptions import InputError, NotFoundError
 from needleplan.services import staff_sessions
 from needleplan.services._clock import utc_now
+from needleplan.services.audit import AuditNote
 from needleplan.services.staff_sessions import SessionPolicy, StaffSessionInfo
 from needleplan.storage.database import Database
 from needleplan.storage.repositories import ApiTokenInfo
@@ -194,16 +198,35 @@ class DbLeadStore:
         return services.list_leads(self.db)
 
 
-def audit(
+def _stored_account(db: Database, user: StaffUser) -> tuple[User | None, str]:
+    key = database_user_id(user.id)
+    stored = services.find_user(db, key) if key is not None else None
+    return stored, user.username
+
+
+@contextmanager
+def audited(
     db: Database, user: StaffUser, action: str, patient_id: int | None = None, detail: str = ""
-) -> None:
-    """Append to the audit log who (``user``) did ``action`` on which patient record.
+) -> Iterator[AuditNote]:
+    """Run a route's use-case and its audit event in one transaction (see
+    :func:`needleplan.services.audit.audited`): a change is never stored without its event.
 
     ``detail`` carries ids and counts only, never patient data. A user who is not a database
     account (an in-memory store beside a database) is recorded by user name.
     """
-    key = database_user_id(user.id)
-    stored = services.find_user(db, key) if key is not None else None
-    if stored is None:
-        detail = f"{detail} user={user.username}".strip()
-    services.record_audit(db, stored, action, patient_id, detail=detail)
+    with db.transaction():
+        stored, username = _stored_account(db, user)
+        with services.audited(db, stored, action, patient_id, detail) as note:
+            yield note
+            if stored is None:
+                note.detail = f"{note.detail} user={username}".strip()
+
+
+def audit(
+    db: Database, user: StaffUser, action: str, patient_id: int | None = None, detail: str = ""
+) -> None:
+    """Append an audit event on its own, for an event that is itself the record (a page view
+    whose data was read in the same request, a refused attempt). Changes use :func:`audited`.
+    """
+    with audited(db, user, action, patient_id, detail):
+        pass

@@ -64,7 +64,7 @@ from needleplan.scheduling import (
 from needleplan.scheduling.calendar import BusyIndex, slot_problem
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
-from needleplan.web.db_stores import audit
+from needleplan.web.db_stores import audit, audited
 from needleplan.web.deps import ClinicDep, DbDep
 from needleplan.web.errors import ApiError, error_body, problems_for, status_for
 from needleplan.web.routes.pages import render
@@ -227,29 +227,25 @@ def book_from_request(
         draft = {k: new_patient.get(k) for k in ("given_name", "family_name", "birth_date")} | {
             "consent_treatment": bool(new_patient.get("consent_treatment", False))
         }
-    done = services.book_consultation(
-        db,
-        clinic,
-        start,
-        patient_id=patient.id if patient is not None else None,
-        new_patient=draft,
-        assessment=raw_assessment,
-        practitioner=practitioner,
-        allow_overrun=allow_overrun,
-    )
-    booked = done.patient
-    if done.registered:
-        audit(db, user, "patient.create", booked.id, "registered while booking a course")
-    if done.assessed:
-        audit(db, user, "assessment.record", booked.id, f"assessment {done.assessment.id}")
-    booking = done.booking
-    audit(
-        db,
-        user,
-        "course.book",
-        booked.id,
-        f"course {booking.course.id}: {len(booking.appointments)} appointments",
-    )
+    with audited(db, user, "course.book") as note:
+        done = services.book_consultation(
+            db,
+            clinic,
+            start,
+            patient_id=patient.id if patient is not None else None,
+            new_patient=draft,
+            assessment=raw_assessment,
+            practitioner=practitioner,
+            allow_overrun=allow_overrun,
+        )
+        booked = done.patient
+        if done.registered:
+            audit(db, user, "patient.create", booked.id, "registered while booking a course")
+        if done.assessed:
+            audit(db, user, "assessment.record", booked.id, f"assessment {done.assessment.id}")
+        booking = done.booking
+        note.patient_id = booked.id
+        note.detail = f"course {booking.course.id}: {len(booking.appointments)} appointments"
     return BookingResult(
         booking.course.id, booked, booking.appointments, list(done.schedule.warnings)
     )
@@ -520,10 +516,12 @@ def book_visit(
         )
         if problem is not None:
             raise SchedulingError(f"no maintenance visit at {start:%Y-%m-%d %H:%M}: {problem}")
-        ids = services.sync_practitioners(db, clinic)
-        appt = services.book_appointment(
-            db, chosen.id, (start, end, ids[name]), kind=AppointmentKind.MAINTENANCE
-        )
+        with audited(db, user, "appointment.book", chosen.id) as note:
+            ids = services.sync_practitioners(db, clinic)
+            appt = services.book_appointment(
+                db, chosen.id, (start, end, ids[name]), kind=AppointmentKind.MAINTENANCE
+            )
+            note.detail = f"maintenance appointment {appt.id}"
     except NotFoundError:
         raise
     except (ApiError, NeedleplanError) as exc:
@@ -534,7 +532,6 @@ def book_visit(
         context["problem"] = {"message": text}
         audit(db, user, "booking.read", chosen.id, "booking page: visit not booked")
         return render(request, "app/booking.html", status_code=status, **context)
-    audit(db, user, "appointment.book", chosen.id, f"maintenance appointment {appt.id}")
     context["visit"] = _session_rows(db, clinic, [appt])[0]
     context["zone"] = zone_names(clinic, local(appt.start, clinic).date())
     return render(request, "app/booking.html", status_code=201, **context)

@@ -47,7 +47,7 @@ from needleplan.scheduling import Busy, ClinicConfig, GapReport, Weekday
 from needleplan.scheduling.calendar import BusyIndex, slot_problem
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
-from needleplan.web.db_stores import audit
+from needleplan.web.db_stores import audit, audited
 from needleplan.web.deps import ClinicDep, DbDep
 from needleplan.web.routes.booking import (
     CalendarDep,
@@ -501,7 +501,9 @@ def move_confirm(
         moves = _parse_moves(move)
         if appointment_id not in {m[0] for m in moves}:
             raise InputError.one("move", appointment_id, "must include the appointment moved")
-        moved = services.reschedule(db, moves)
+        with audited(db, user, "appointment.move", appt.patient_id) as note:
+            moved = services.reschedule(db, moves)
+            note.detail = f"moved {[m.id for m in moved]}"
     except (ConflictError, StateError, InputError) as exc:
         text = str(exc)
         if isinstance(exc, ConflictError):
@@ -512,7 +514,6 @@ def move_confirm(
             )
         status_code = 422 if isinstance(exc, InputError) else 409
         return _move_form(request, db, clinic, appt, status_code=status_code, error=text)
-    audit(db, user, "appointment.move", appt.patient_id, f"moved {[m.id for m in moved]}")
     first = next(m for m in moved if m.id == appointment_id)
     target = _calendar_url(
         "week", local(first.start, clinic).date(), first.practitioner_id, moved=len(moved)
@@ -679,14 +680,20 @@ def rebook_confirm(
     request.state.user = user
     appt = get_appointment(db, appointment_id)
     try:
-        plan = services.rebook_missed(
-            db,
-            appointment_id,
-            clinic,
-            not_before=_parse_not_before(not_before),
-            practitioner=chosen_practitioner(db, clinic, practitioner_id),
-            expect=proposal,
-        )
+        with audited(db, user, "appointment.rebook", appt.patient_id) as note:
+            plan = services.rebook_missed(
+                db,
+                appointment_id,
+                clinic,
+                not_before=_parse_not_before(not_before),
+                practitioner=chosen_practitioner(db, clinic, practitioner_id),
+                expect=proposal,
+            )
+            assert plan.appointment is not None
+            note.detail = (
+                f"missed appointment {appt.id} rebooked as appointment {plan.appointment.id}; "
+                f"moved {[m.id for m in plan.moved]}"
+            )
     except ConflictError as exc:
         # The calendar changed since the proposal was shown, or a booking took one of its times
         # at the same moment: nothing was saved; show the proposal as it is now.
@@ -726,14 +733,6 @@ def rebook_confirm(
             preview=False,
         )
     assert plan.appointment is not None
-    audit(
-        db,
-        user,
-        "appointment.rebook",
-        appt.patient_id,
-        f"missed appointment {appt.id} rebooked as appointment {plan.appointment.id}; "
-        f"moved {[m.id for m in plan.moved]}",
-    )
     target = _calendar_url(
         "week",
         local(plan.appointment.start, clinic).date(),
@@ -757,11 +756,12 @@ def _status_change(
     reason: str = "",
 ) -> Response:
     request.state.user = user  # a StateError (not booked any more) becomes a 409 page
-    if action == "missed":
-        appt = services.mark_missed(db, appointment_id)
-    else:
-        appt = services.cancel_appointment(db, appointment_id, reason=reason)
-    audit(db, user, f"appointment.{action}", appt.patient_id, f"appointment {appt.id}")
+    with audited(db, user, f"appointment.{action}", None, f"appointment {appointment_id}") as note:
+        if action == "missed":
+            appt = services.mark_missed(db, appointment_id)
+        else:
+            appt = services.cancel_appointment(db, appointment_id, reason=reason)
+        note.patient_id = appt.patient_id
     target = safe_next(next_url)
     sep = "&" if "?" in target else "?"
     return RedirectResponse(f"{target}{sep}done={action}", status_code=303)

@@ -43,7 +43,7 @@ from needleplan.forecasting.chain import INITIAL_INTERVAL_DAYS, MAX_INITIAL_SESS
 from needleplan.scheduling import ClinicConfig
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
-from needleplan.web.db_stores import audit
+from needleplan.web.db_stores import audited
 from needleplan.web.deps import ClinicDep, DbDep
 from needleplan.web.routes.booking import local_text, zone_names
 from needleplan.web.routes.pages import render
@@ -70,8 +70,11 @@ def patient_list(
 ) -> HTMLResponse:
     """Patients by family name; ``q`` searches name words, a date of birth, an id or record no."""
     request.state.user = user
-    found, total = services.search_patients(db, q, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    audit(db, user, "patient.list", None, f"page={page} results={len(found)}")
+    with audited(db, user, "patient.list") as note:
+        found, total = services.search_patients(
+            db, q, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        )
+        note.detail = f"page={page} results={len(found)}"
     pages = max(1, math.ceil(total / PAGE_SIZE))
     return render(
         request,
@@ -147,10 +150,11 @@ def new_patient(
         k: (v.strip() if isinstance(v, str) else v) for k, v in form.items() if v != ""
     }
     try:
-        patient = services.register_patient(db, data)
+        with audited(db, user, "patient.create") as note:
+            patient = services.register_patient(db, data)
+            note.patient_id = patient.id
     except InputError as exc:
         return _new_form(request, user, form=form, problems=exc.problems)
-    audit(db, user, "patient.create", patient.id)
     return RedirectResponse(f"/app/patients/{patient.id}", status_code=303)
 
 
@@ -216,8 +220,8 @@ def _patient_page(
     saved: bool = False,
 ) -> HTMLResponse:
     request.state.user = user
-    record = services.patient_file(db, patient_id)
-    audit(db, user, "patient.read", patient_id)
+    with audited(db, user, "patient.read", patient_id):
+        record = services.patient_file(db, patient_id)
     clinical = user.can(Permission.CLINICAL)
     course = current_course(record.courses)
     ledger = services.course_file(db, course.id).ledger if course is not None else []
@@ -335,7 +339,8 @@ def add_measurement(
         if measured_at:
             data["measured_at"] = clinic_time(measured_at, clinic)
         services.get_patient(db, patient_id)
-        services.record_measurement(db, patient_id, data)
+        with audited(db, user, "measurement.create", patient_id):
+            services.record_measurement(db, patient_id, data)
     except InputError as exc:
         return _patient_page(
             request,
@@ -347,5 +352,4 @@ def add_measurement(
             measurement_form=form,
             measurement_problems=exc.problems,
         )
-    audit(db, user, "measurement.create", patient_id)
     return RedirectResponse(f"/app/patients/{patient_id}?saved=1#measurements", status_code=303)

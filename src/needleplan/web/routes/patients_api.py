@@ -24,7 +24,7 @@ from needleplan.domain import Assessment
 from needleplan.domain.records import MeasurementDraft, Patient, PatientDraft
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
-from needleplan.web.db_stores import audit, database_user_id
+from needleplan.web.db_stores import audited, database_user_id
 from needleplan.web.deps import DbDep
 from needleplan.web.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from needleplan.web.routes.patients import MAX_ID
@@ -82,8 +82,9 @@ def list_patients(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> dict[str, Any]:
     """Patients ordered by family name, given name; ``total`` counts every match."""
-    found, total = services.search_patients(db, q, limit=limit, offset=offset)
-    audit(db, user, "patient.list", None, f"api results={len(found)}")
+    with audited(db, user, "patient.list") as note:
+        found, total = services.search_patients(db, q, limit=limit, offset=offset)
+        note.detail = f"api results={len(found)}"
     return {
         "total": total,
         "limit": limit,
@@ -104,8 +105,9 @@ def create_patient(user: ContactsToken, db: DbDep, body: PatientDraft) -> JSONRe
         raise ApiError.one(
             403, "notes", None, f"the {user.role.value} role may not write clinical notes"
         )
-    patient = services.register_patient(db, body)
-    audit(db, user, "patient.create", patient.id, "api")
+    with audited(db, user, "patient.create", None, "api") as note:
+        patient = services.register_patient(db, body)
+        note.patient_id = patient.id
     return JSONResponse(
         patient_json(patient, user),
         status_code=201,
@@ -116,8 +118,8 @@ def create_patient(user: ContactsToken, db: DbDep, body: PatientDraft) -> JSONRe
 @router.get("/{patient_id}", summary="One patient", responses=_NOT_FOUND)
 def get_patient(user: ContactsToken, db: DbDep, patient_id: PatientId) -> dict[str, Any]:
     """Demographics, contact details and consent flags (notes for practitioners)."""
-    patient = services.get_patient(db, patient_id)
-    audit(db, user, "patient.read", patient_id, "api")
+    with audited(db, user, "patient.read", patient_id, "api"):
+        patient = services.get_patient(db, patient_id)
     return patient_json(patient, user)
 
 
@@ -140,8 +142,8 @@ def _practitioner_of(db: Database, user: StaffUser) -> int | None:
 @router.get("/{patient_id}/assessments", summary="Assessment history", responses=_NOT_FOUND)
 def list_assessments(user: ClinicalToken, db: DbDep, patient_id: PatientId) -> list[dict[str, Any]]:
     """Every assessment of the patient, newest first."""
-    history = services.assessment_history(db, patient_id)
-    audit(db, user, "assessment.list", patient_id, "api")
+    with audited(db, user, "assessment.list", patient_id, "api"):
+        history = services.assessment_history(db, patient_id)
     return [r.model_dump(mode="json") for r in history]
 
 
@@ -155,15 +157,16 @@ def add_assessment(
     user: ClinicalToken, db: DbDep, patient_id: PatientId, body: AssessmentIn
 ) -> dict[str, Any]:
     """Add an assessment (by the token's practitioner, when the account is linked to one)."""
-    record = services.record_assessment(
-        db,
-        patient_id,
-        body.assessment,
-        assessed_at=body.assessed_at,
-        assessed_by=_practitioner_of(db, user),
-        notes=body.notes,
-    )
-    audit(db, user, "assessment.create", patient_id, f"api assessment={record.id}")
+    with audited(db, user, "assessment.create", patient_id) as note:
+        record = services.record_assessment(
+            db,
+            patient_id,
+            body.assessment,
+            assessed_at=body.assessed_at,
+            assessed_by=_practitioner_of(db, user),
+            notes=body.notes,
+        )
+        note.detail = f"api assessment={record.id}"
     return record.model_dump(mode="json")
 
 
@@ -172,8 +175,8 @@ def list_measurements(
     user: ClinicalToken, db: DbDep, patient_id: PatientId
 ) -> list[dict[str, Any]]:
     """Every measurement of the patient (GAIS, grades, Cutometer R2, satisfaction)."""
-    found = services.measurements_for(db, patient_id)
-    audit(db, user, "measurement.list", patient_id, "api")
+    with audited(db, user, "measurement.list", patient_id, "api"):
+        found = services.measurements_for(db, patient_id)
     return [m.model_dump(mode="json") for m in found]
 
 
@@ -187,6 +190,7 @@ def add_measurement(
     user: ClinicalToken, db: DbDep, patient_id: PatientId, body: MeasurementDraft
 ) -> dict[str, Any]:
     """Store one outcome measurement on its scale (the value is checked against the scale)."""
-    measurement = services.record_measurement(db, patient_id, body)
-    audit(db, user, "measurement.create", patient_id, f"api measurement={measurement.id}")
+    with audited(db, user, "measurement.create", patient_id) as note:
+        measurement = services.record_measurement(db, patient_id, body)
+        note.detail = f"api measurement={measurement.id}"
     return measurement.model_dump(mode="json")

@@ -37,7 +37,7 @@ from needleplan.domain.records import (
 from needleplan.exceptions import InputError
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
-from needleplan.web.db_stores import audit
+from needleplan.web.db_stores import audit, audited
 from needleplan.web.deps import ClinicDep, DbDep
 from needleplan.web.routes.booking import local_text, patient_label, zone_names
 from needleplan.web.routes.pages import render
@@ -146,12 +146,12 @@ def log_contact(
     check_csrf(request, csrf_token)
     request.state.user = user
     user_id = int(user.id) if user.id.isdigit() else None
-    attempt = services.record_contact(
-        db, recall_id, channel=channel, outcome=outcome, note=note, by_user_id=user_id
-    )
-    with db.transaction() as uow:
-        entry = uow.recalls.get(recall_id)
-    audit(db, user, "recall.contact", entry.patient_id, f"recall {recall_id} attempt {attempt.id}")
+    with audited(db, user, "recall.contact") as audit_note:
+        attempt = services.record_contact(
+            db, recall_id, channel=channel, outcome=outcome, note=note, by_user_id=user_id
+        )
+        audit_note.patient_id = services.recall_entry(db, recall_id).patient_id
+        audit_note.detail = f"recall {recall_id} attempt {attempt.id}"
     return _back(show, "contact")
 
 
@@ -159,11 +159,12 @@ def _close(
     request: Request, db: Database, user: StaffUser, recall_id: int, how: str, show: str
 ) -> Response:
     request.state.user = user
-    if how == "opt-out":
-        entry = services.opt_out_recall(db, recall_id)
-    else:
-        entry = services.close_recall(db, recall_id)
-    audit(db, user, f"recall.{how}", entry.patient_id, f"recall {recall_id}")
+    with audited(db, user, f"recall.{how}", None, f"recall {recall_id}") as note:
+        if how == "opt-out":
+            entry = services.opt_out_recall(db, recall_id)
+        else:
+            entry = services.close_recall(db, recall_id)
+        note.patient_id = entry.patient_id
     return _back(show, how)
 
 

@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from needleplan.cli.records import DATABASE_HELP, open_db
+from needleplan.cli.records import DATABASE_HELP, open_records
 from needleplan.exceptions import ConflictError, InputError
 
 if TYPE_CHECKING:
@@ -151,11 +151,8 @@ def register(app: typer.Typer) -> None:
 
         from needleplan.services import clinic_calendar
 
-        db = open_db(database)
-        try:
+        with open_records(database) as db:
             eff = clinic_calendar.effective_clinic(db, _fallback_file())
-        finally:
-            db.dispose()
         if as_toml:
             typer.echo(eff.toml, nl=not eff.toml.endswith("\n"))
             return
@@ -173,11 +170,8 @@ def register(app: typer.Typer) -> None:
         """Saved versions, newest (in force) first."""
         from needleplan.services import clinic_calendar
 
-        db = open_db(database)
-        try:
+        with open_records(database) as db:
             versions = clinic_calendar.clinic_config_history(db, limit)
-        finally:
-            db.dispose()
         if not versions:
             console.print("no version saved yet (the file or the bundled example is in force)")
             return
@@ -207,14 +201,11 @@ def register(app: typer.Typer) -> None:
 
         text = _read(file)
         new = clinic_calendar.parse_clinic_toml(text, source=str(file))
-        db = open_db(database)
-        try:
+        with open_records(database) as db:
             conflicts = _check_and_list(db, new, yes)
             version = clinic_calendar.save_clinic_config(
                 db, text, _who(), note, detail=f"{conflicts} booked appointments conflict"
             )
-        finally:
-            db.dispose()
         console.print(f"saved version {version.id}; it is in force now")
 
     @clinic.command("revert")
@@ -229,8 +220,7 @@ def register(app: typer.Typer) -> None:
         """Put an older version back in force (a copy is appended; the history stays)."""
         from needleplan.services import clinic_calendar
 
-        db = open_db(database)
-        try:
+        with open_records(database) as db:
             old = clinic_calendar.clinic_config_version(db, version_id)
             new = clinic_calendar.parse_clinic_toml(
                 old.toml, source=f"clinic calendar version {old.id}"
@@ -239,6 +229,4 @@ def register(app: typer.Typer) -> None:
             version = clinic_calendar.revert_clinic_config(
                 db, old.id, _who(), note, detail=f"{conflicts} booked appointments conflict"
             )
-        finally:
-            db.dispose()
         console.print(f"version {old.id} is back in force (saved again as version {version.id})")

@@ -16,7 +16,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from needleplan.cli import common as c
-from needleplan.cli.records import DATABASE_HELP, open_db
+from needleplan.cli.actor import audited
+from needleplan.cli.records import DATABASE_HELP, open_records
 from needleplan.exceptions import InputError
 
 console = Console(highlight=False, soft_wrap=True)
@@ -51,12 +52,10 @@ def register(app: typer.Typer) -> None:
         from needleplan import services
         from needleplan.interop.fhir import patient_bundle
 
-        db = open_db(database)
-        try:
+        with open_records(database) as db, audited(db, "patient.export", None, "fhir") as event:
             patient = services.find_patient(db, key)
+            event.patient_id = patient.id
             bundle = patient_bundle(db, patient.id)
-        finally:
-            db.dispose()
         text = json.dumps(bundle, indent=2, ensure_ascii=False)
         if out is None:
             typer.echo(text)
@@ -118,12 +117,10 @@ def register(app: typer.Typer) -> None:
         if key is not None:
             from needleplan import services
 
-            db = open_db(database)
-            try:
+            with open_records(database) as db, audited(db, "patient.handout") as event:
                 patient = services.find_patient(db, key)
+                event.patient_id = patient.id
                 handout = handout_for_patient(db, patient.id, clinic=clinic, guideline=rules)
-            finally:
-                db.dispose()
         else:
             assessment = c.build_assessment(source, c.AssessmentFlags())
             handout = handout_for_assessment(

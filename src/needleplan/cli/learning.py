@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from needleplan import DISCLAIMER
-from needleplan.cli.records import DATABASE_HELP, open_db
+from needleplan.cli.records import DATABASE_HELP, open_records
 
 if TYPE_CHECKING:
     from needleplan.services.learning import ClinicResponseReport, PatientOutcome
@@ -145,14 +145,11 @@ def register(app: typer.Typer) -> None:
             from needleplan.scheduling import load_clinic
 
             clinic = load_clinic(clinic_file)
-        db = open_db(database)
-        try:
+        with open_records(database) as db:
             patient = services.find_patient(db, key)
             out = patient_outcome(
                 db, patient.id, clinic=clinic, years=years, draws=draws, seed=seed
             )
-        finally:
-            db.dispose()
         if plot is not None:
             from needleplan.reports.charts import plot_forecast
 
@@ -179,11 +176,8 @@ def register(app: typer.Typer) -> None:
         """How the clinic's patients respond against the default calibration."""
         from needleplan.services.learning import clinic_response_report
 
-        db = open_db(database)
-        try:
+        with open_records(database) as db:
             report = clinic_response_report(db)
-        finally:
-            db.dispose()
         if as_json:
             typer.echo(json.dumps(report.to_json()))
             return

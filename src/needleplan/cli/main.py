@@ -66,8 +66,22 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    acting_as: str | None = typer.Option(
+        None,
+        "--as",
+        metavar="USER",
+        help=(
+            "The needleplan account this command acts as; reads and changes of patient records "
+            "are audited under it (default: $NEEDLEPLAN_USER, else your OS user name when an "
+            "account of that name exists; required in production)."
+        ),
+        show_default=False,
+    ),
 ) -> None:
     """Plan microneedling courses and forecast how long results last."""
+    from needleplan.cli.actor import request_actor
+
+    request_actor(acting_as)
 
 
 def fail(message: str, code: int) -> NoReturn:

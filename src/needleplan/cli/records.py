@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import fields, is_dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -22,6 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from needleplan import DISCLAIMER
+from needleplan.cli.actor import audited
 from needleplan.exceptions import InputError
 
 if TYPE_CHECKING:
@@ -47,6 +50,16 @@ def open_db(url: str | None) -> Database:
     from needleplan.storage import Database
 
     return Database.open(url)
+
+
+@contextmanager
+def open_records(url: str | None) -> Iterator[Database]:
+    """The clinic records for one command: opened (and upgraded), always closed afterwards."""
+    db = open_db(url)
+    try:
+        yield db
+    finally:
+        db.dispose()
 
 
 def parse_when(value: str, field: str) -> datetime:
@@ -148,11 +161,9 @@ def _register_patient_commands(app: typer.Typer) -> None:
         }
         if sex is not None:
             data["sex"] = sex
-        db = open_db(database)
-        try:
+        with open_records(database) as db, audited(db, "patient.create") as event:
             p = services.register_patient(db, data)
-        finally:
-            db.dispose()
+            event.patient_id = p.id
         if as_json:
             _print_json(p)
         else:
@@ -168,11 +179,9 @@ def _register_patient_commands(app: typer.Typer) -> None:
         """List patients by family name."""
         from needleplan import services
 
-        db = open_db(database)
-        try:
+        with open_records(database) as db, audited(db, "patient.list") as event:
             rows = services.list_patients(db, search, limit=limit)
-        finally:
-            db.dispose()
+            event.detail = f"cli results={len(rows)}"
         if as_json:
             _print_json(rows)
         else:
@@ -187,12 +196,10 @@ def _register_patient_commands(app: typer.Typer) -> None:
         """Everything stored about one patient."""
         from needleplan import services
 
-        db = open_db(database)
-        try:
+        with open_records(database) as db, audited(db, "patient.read") as event:
             found = _resolve_patient(db, key)
             file = services.patient_file(db, found.id)
-        finally:
-            db.dispose()
+            event.patient_id = found.id
         if as_json:
             _print_json(file)
             return
@@ -243,12 +250,11 @@ def _register_patient_commands(app: typer.Typer) -> None:
         from needleplan.cli.common import read_json_file
 
         data = read_json_file(source)
-        db = open_db(database)
-        try:
+        with open_records(database) as db, audited(db, "assessment.create") as event:
             p = _resolve_patient(db, key)
             record = services.record_assessment(db, p.id, data, assessed_by=practitioner_id)
-        finally:
-            db.dispose()
+            event.patient_id = p.id
+            event.detail = f"cli assessment={record.id}"
         console.print(f"assessment {record.id} recorded for patient {p.id}")
 
 
@@ -274,15 +280,13 @@ def _register_course_commands(app: typer.Typer) -> None:
 
         day = parse_day(start, "--start")
         clinic = load_clinic(clinic_file)
-        db = open_db(database)
-        try:
+        with open_records(database) as db, audited(db, "course.book") as event:
             p = _resolve_patient(db, key)
             planned = services.plan_and_book_course(
                 db, p.id, day, clinic, practitioner=practitioner, assessment_id=assessment_id
             )
             names = {v: k for k, v in services.sync_practitioners(db, clinic).items()}
-        finally:
-            db.dispose()
+            event.patient_id = p.id
         booking = planned.booking
         if as_json:
             _print_json({"course": booking.course, "appointments": booking.appointments})
@@ -306,13 +310,12 @@ def _register_course_commands(app: typer.Typer) -> None:
         """A course with its appointments, sessions and remaining-session ledger."""
         from needleplan import services
 
-        db = open_db(database)
-        try:
+        with open_records(database) as db, audited(db, "course.read") as event:
             file = services.course_file(db, course_id)
             names = {p.id: p.name for p in services.list_practitioners(db)}
             timezone = services.ensure_clinic(db).timezone
-        finally:
-            db.dispose()
+            event.patient_id = file.course.patient_id
+            event.detail = f"cli course={file.course.id}"
         if as_json:
             _print_json(file)
             return
@@ -365,11 +368,11 @@ def _register_course_commands(app: typer.Typer) -> None:
         from needleplan.scheduling import load_clinic
 
         new_start = parse_when(start, "--start")
-        db = open_db(database)
-        try:
+        with open_records(database) as db, audited(db, "appointment.move") as event:
+            current = services.get_appointment(db, appointment_id)
+            event.patient_id = current.patient_id
+            event.detail = f"cli appointment {appointment_id}" + (" preview" if preview else "")
             if alone:
-                with db.transaction() as uow:
-                    current = uow.appointments.get(appointment_id)
                 new_end = (
                     parse_when(end, "--end") if end else new_start + (current.end - current.start)
                 )
@@ -391,8 +394,6 @@ def _register_course_commands(app: typer.Typer) -> None:
             result = services.replan_course(
                 db, appointment_id, new_start, clinic, practitioner=practitioner, save=not preview
             )
-        finally:
-            db.dispose()
         table = Table(title=f"course {result.course_id} re-planned ({clinic.timezone})")
         for col in ("#", "start", "end", "practitioner", "change"):
             table.add_column(col)
@@ -425,11 +426,10 @@ def _register_course_commands(app: typer.Typer) -> None:
         """Record that the patient did not come (the session stays owed; see course rebook)."""
         from needleplan import services
 
-        db = open_db(database)
-        try:
+        with open_records(database) as db, audited(db, "appointment.missed") as event:
             a = services.mark_missed(db, appointment_id)
-        finally:
-            db.dispose()
+            event.patient_id = a.patient_id
+            event.detail = f"cli appointment {a.id}"
         console.print(f"appointment {a.id} marked missed; rebook it with: course rebook {a.id}")
 
     @course.command("rebook")
@@ -464,8 +464,9 @@ def _register_course_commands(app: typer.Typer) -> None:
 
         day = parse_day(not_before, "--not-before") if not_before is not None else None
         clinic = load_clinic(clinic_file)
-        db = open_db(database)
-        try:
+        with open_records(database) as db, audited(db, "appointment.rebook") as event:
+            event.patient_id = services.get_appointment(db, appointment_id).patient_id
+            event.detail = f"cli appointment {appointment_id}" + (" preview" if preview else "")
             plan = services.rebook_missed(
                 db,
                 appointment_id,
@@ -474,8 +475,6 @@ def _register_course_commands(app: typer.Typer) -> None:
                 practitioner=practitioner,
                 preview=preview,
             )
-        finally:
-            db.dispose()
         sessions = [s for s in plan.replan.schedule.sessions if s.number >= plan.session_number]
         moved = {aid for aid, _, _ in plan.moves}
         if as_json:
@@ -539,11 +538,10 @@ def _register_course_commands(app: typer.Typer) -> None:
         """Cancel a booked appointment and free the practitioner's time."""
         from needleplan import services
 
-        db = open_db(database)
-        try:
+        with open_records(database) as db, audited(db, "appointment.cancel") as event:
             a = services.cancel_appointment(db, appointment_id, reason=reason)
-        finally:
-            db.dispose()
+            event.patient_id = a.patient_id
+            event.detail = f"cli appointment {a.id}"
         console.print(f"appointment {a.id} cancelled")
 
     @course.command("status")
@@ -556,11 +554,10 @@ def _register_course_commands(app: typer.Typer) -> None:
         """Change a course's status along a legal transition."""
         from needleplan import services
 
-        db = open_db(database)
-        try:
+        with open_records(database) as db, audited(db, "course.status") as event:
             c = services.change_course_status(db, course_id, status, note=note)
-        finally:
-            db.dispose()
+            event.patient_id = c.patient_id
+            event.detail = f"cli course {c.id}"
         console.print(f"course {c.id} is now {c.status.value}")
 
 
@@ -626,10 +623,10 @@ def _register_session_commands(app: typer.Typer) -> None:
         for item in adverse:
             kind, _, severity = item.partition(":")
             events.append({"kind": kind, "severity": severity or "mild"})
-        db = open_db(database)
-        try:
-            with db.transaction() as uow:
-                appt = uow.appointments.get(appointment_id)
+        with open_records(database) as db, audited(db, "session.record") as event:
+            appt = services.get_appointment(db, appointment_id)
+            event.patient_id = appt.patient_id
+            event.detail = f"cli appointment {appointment_id}"
             data = {
                 "performed_at": parse_when(performed_at, "--at") if performed_at else appt.start,
                 "areas": areas,
@@ -651,8 +648,6 @@ def _register_session_commands(app: typer.Typer) -> None:
                 db, data, appointment_id=appointment_id, maintenance_due=due
             )
             course = services.course_file(db, s.course_id).course if s.course_id else None
-        finally:
-            db.dispose()
         console.print(f"session {s.id} recorded")
         if course is not None:
             console.print(
@@ -691,12 +686,11 @@ def _register_measure_commands(app: typer.Typer) -> None:
         }
         if area:
             data["area"] = area
-        db = open_db(database)
-        try:
+        with open_records(database) as db, audited(db, "measurement.create") as event:
             p = _resolve_patient(db, key)
             m = services.record_measurement(db, p.id, data)
-        finally:
-            db.dispose()
+            event.patient_id = p.id
+            event.detail = f"cli measurement={m.id}"
         console.print(f"measurement {m.id} recorded ({m.scale.value} {m.value:g})")
 
 
@@ -717,12 +711,10 @@ def _register_recall_commands(app: typer.Typer) -> None:
 
         day = parse_day(due_by, "--due-by") if due_by else None
         statuses = tuple(RecallStatus) if include_closed else (RecallStatus.OPEN,)
-        db = open_db(database)
-        try:
+        with open_records(database) as db, audited(db, "recall.read") as event:
             rows = services.recall_list(db, due_by=day, statuses=statuses)
             patients = {r.patient_id: services.get_patient(db, r.patient_id) for r in rows}
-        finally:
-            db.dispose()
+            event.detail = services.audit_patients_detail("cli", (r.patient_id for r in rows))
         if as_json:
             _print_json(rows)
             return
@@ -757,11 +749,9 @@ def _register_recall_commands(app: typer.Typer) -> None:
         """Log an attempt to reach the patient."""
         from needleplan import services
 
-        db = open_db(database)
-        try:
+        with open_records(database) as db, audited(db, "recall.contact") as event:
             a = services.record_contact(db, recall_id, channel=channel, outcome=outcome, note=note)
-        finally:
-            db.dispose()
+            event.detail = f"cli recall {recall_id} attempt {a.id}"
         console.print(f"contact attempt {a.id} logged")
 
     @recall.command("opt-out")
@@ -771,11 +761,9 @@ def _register_recall_commands(app: typer.Typer) -> None:
         """The patient does not want maintenance reminders."""
         from needleplan import services
 
-        db = open_db(database)
-        try:
+        with open_records(database) as db, audited(db, "recall.opt-out") as event:
             services.opt_out_recall(db, recall_id)
-        finally:
-            db.dispose()
+            event.detail = f"cli recall {recall_id}"
         console.print(f"recall entry {recall_id} closed: opted out")
 
 
@@ -823,11 +811,8 @@ def _register_db_commands(app: typer.Typer) -> None:
         policy = SessionPolicy(
             max_age_s=settings.session_max_age_s, idle_timeout_s=settings.idle_timeout_s
         )
-        db = open_db(database)
-        try:
+        with open_records(database) as db:
             gone = purge_sessions(db, policy)
-        finally:
-            db.dispose()
         console.print(f"{gone} ended sign-in session(s) deleted; live sessions kept")
 
 
@@ -840,11 +825,8 @@ def _register_file_commands(app: typer.Typer) -> None:
         """Write a consistent snapshot of every record (safe while the app runs)."""
         from needleplan.storage import backup
 
-        db = open_db(database)
-        try:
+        with open_records(database) as db:
             counts = backup.backup(db.engine, file)
-        finally:
-            db.dispose()
         console.print(f"backup written to {escape(str(file))}: {sum(counts.values())} rows")
 
     @app.command("restore")
@@ -873,15 +855,13 @@ def _register_file_commands(app: typer.Typer) -> None:
         from needleplan.interop import csv_io
 
         k = csv_io.parse_kind(kind)
-        db = open_db(database)
-        try:
+        with open_records(database) as db, audited(db, "export") as event:
             if str(file) == "-":
                 n = csv_io.export_csv(db, k, sys.stdout)
             else:
                 with file.open("w", encoding="utf-8", newline="") as out:
                     n = csv_io.export_csv(db, k, out)
-        finally:
-            db.dispose()
+            event.detail = f"cli {k.value}"
         if str(file) != "-":
             console.print(f"exported {n} {k.value} to {escape(str(file))}")
 
@@ -906,11 +886,9 @@ def _register_file_commands(app: typer.Typer) -> None:
             raise InputError.one(
                 "file", str(file), f"cannot be read ({type(exc).__name__})"
             ) from None
-        db = open_db(database)
-        try:
+        with open_records(database) as db, audited(db, "import") as event:
             report = csv_io.import_csv(db, k, text, skip_bad=skip_bad)
-        finally:
-            db.dispose()
+            event.detail = f"cli {k.value}"
         console.print(f"imported {report.imported} {k.value}")
         for problem in report.skipped:
             console.print(f"skipped {escape(str(problem))}")
@@ -924,11 +902,8 @@ def _register_file_commands(app: typer.Typer) -> None:
         """Fill an empty database with a realistic made-up clinic to try the product."""
         from needleplan import services
 
-        db = open_db(database)
-        try:
+        with open_records(database) as db:
             summary = services.fill_demo_clinic(db, patients=patients, seed=seed)
-        finally:
-            db.dispose()
         courses = ", ".join(f"{n} {s}" for s, n in summary.courses.items())
         console.print(
             f"demo clinic ready in {escape(db.display_url)}: {summary.patients} patients; "
@@ -955,11 +930,8 @@ def _register_user_commands(app: typer.Typer) -> None:
         password = os.environ.get("NEEDLEPLAN_PASSWORD") or typer.prompt(
             "password", hide_input=True, confirmation_prompt=True
         )
-        db = open_db(database)
-        try:
+        with open_records(database) as db:
             u = services.create_user(db, username, password, role, practitioner_id=practitioner_id)
-        finally:
-            db.dispose()
         console.print(f"user {escape(u.username)} ({u.role.value}) created")
 
 

@@ -30,7 +30,12 @@ from needleplan.services.accounts import (
     require_role,
     set_password,
 )
-from needleplan.services.appointments import appointments_between, cancel_appointment, mark_missed
+from needleplan.services.appointments import (
+    appointments_between,
+    cancel_appointment,
+    get_appointment,
+    mark_missed,
+)
 from needleplan.services.assessments import (
     assessment_history,
     latest_assessments,
@@ -148,6 +153,7 @@ __all__ = [
     "find_patient",
     "find_user",
     "forecast_maintenance_due",
+    "get_appointment",
     "get_patient",
     "import_rows",
     "is_empty_clinic",

@@ -144,3 +144,10 @@ def find_user(db: Database, user_id: int) -> User | None:
             return to_user(uow.users.row(user_id))
         except NotFoundError:
             return None
+
+
+def find_username(db: Database, username: str) -> User | None:
+    """The account with this user name (active or not), or ``None``."""
+    with db.transaction() as uow:
+        row = uow.users.row_by_username(username.strip().lower())
+        return to_user(row) if row is not None else None

@@ -63,3 +63,9 @@ def appointments_between(
         return uow.appointments.between(
             aware(start, "start"), aware(end, "end"), practitioner_id, statuses
         )
+
+
+def get_appointment(db: Database, appointment_id: int) -> Appointment:
+    """One appointment (``NotFoundError`` when there is none)."""
+    with db.transaction() as uow:
+        return uow.appointments.get(appointment_id)

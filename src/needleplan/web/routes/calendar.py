@@ -67,8 +67,7 @@ SHOWN = (AppointmentStatus.BOOKED, AppointmentStatus.PERFORMED, AppointmentStatu
 
 
 def get_appointment(db: Database, appointment_id: int) -> Appointment:
-    with db.transaction() as uow:
-        return uow.appointments.get(appointment_id)
+    return services.get_appointment(db, appointment_id)
 
 
 def _parse_day(value: str | None, clinic: ClinicConfig) -> date:

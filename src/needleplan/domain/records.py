@@ -13,6 +13,15 @@ Course status and its legal transitions::
 
 ``completed``, ``lapsed`` and ``cancelled`` are final: a patient who comes back starts a new course.
 
+Appointment status and its legal transitions (see :class:`AppointmentStatus`)::
+
+    booked ──> performed
+       ├─────> cancelled
+       └─────> missed
+
+``performed``, ``cancelled`` and ``missed`` are final; a move changes a booked appointment's time,
+and a missed session is rebooked as a new appointment.
+
 Every datetime is timezone-aware; naive datetimes are rejected with an
 :class:`~needleplan.exceptions.InputError` (``rule: must be timezone-aware``).
 """
@@ -117,10 +126,55 @@ COURSE_TRANSITIONS: dict[CourseStatus, frozenset[CourseStatus]] = {
 
 
 class AppointmentStatus(StrEnum):
+    """Where one appointment stands, and its legal transitions::
+
+        booked ──> performed    a session was recorded on it (services.record_session)
+           ├─────> cancelled    cancelled, or its course was cancelled or lapsed
+           └─────> missed       the patient did not come (services.mark_missed)
+
+    ``performed``, ``cancelled`` and ``missed`` are final. Moving an appointment changes its time
+    or practitioner, not its status (it stays ``booked``). Rebooking a missed session leaves the
+    missed appointment ``missed`` (the record of the no-show, noted "rebooked as appointment N")
+    and books a NEW ``booked`` appointment for the owed session.
+    """
+
     BOOKED = "booked"
     PERFORMED = "performed"
     CANCELLED = "cancelled"
     MISSED = "missed"
+
+    def can_become(self, target: AppointmentStatus) -> bool:
+        """Whether ``self -> target`` is a legal transition."""
+        return target in APPOINTMENT_TRANSITIONS[self]
+
+    def require(
+        self, target: AppointmentStatus, *, appointment_id: int | None = None
+    ) -> AppointmentStatus:
+        """Return ``target`` if ``self -> target`` is legal, else raise :class:`StateError`
+        naming the appointment (when ``appointment_id`` is given), both states and the
+        allowed targets."""
+        if not self.can_become(target):
+            allowed = ", ".join(sorted(s.value for s in APPOINTMENT_TRANSITIONS[self])) or "none"
+            subject = "appointment" if appointment_id is None else f"appointment {appointment_id}"
+            raise StateError(
+                f"{subject} cannot change from {self.value} to {target.value} "
+                f"(allowed from {self.value}: {allowed})"
+            )
+        return target
+
+    @property
+    def is_final(self) -> bool:
+        return not APPOINTMENT_TRANSITIONS[self]
+
+
+APPOINTMENT_TRANSITIONS: dict[AppointmentStatus, frozenset[AppointmentStatus]] = {
+    AppointmentStatus.BOOKED: frozenset(
+        {AppointmentStatus.PERFORMED, AppointmentStatus.CANCELLED, AppointmentStatus.MISSED}
+    ),
+    AppointmentStatus.PERFORMED: frozenset(),
+    AppointmentStatus.CANCELLED: frozenset(),
+    AppointmentStatus.MISSED: frozenset(),
+}
 
 
 class AppointmentKind(StrEnum):

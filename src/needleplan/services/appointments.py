@@ -10,9 +10,6 @@ from needleplan.domain.records import (
     Appointment,
     AppointmentStatus,
 )
-from needleplan.exceptions import (
-    StateError,
-)
 from needleplan.services._clock import aware
 from needleplan.services.courses import renumber_courses
 from needleplan.storage import Database
@@ -24,12 +21,13 @@ HOLDING = (AppointmentStatus.BOOKED, AppointmentStatus.MISSED, AppointmentStatus
 
 
 def cancel_appointment(db: Database, appointment_id: int, *, reason: str = "") -> Appointment:
-    """Cancel a booked appointment and free the practitioner's time."""
+    """Cancel a booked appointment and free the practitioner's time.
+
+    Raises :class:`StateError` (nothing changed) unless the appointment is booked.
+    """
     with db.transaction() as uow:
         row = uow.appointments.row(appointment_id, lock=True)
-        if row.status != AppointmentStatus.BOOKED.value:
-            raise StateError(f"appointment {appointment_id} is {row.status}; cannot cancel")
-        row.status = AppointmentStatus.CANCELLED.value
+        uow.appointments.set_status(row, AppointmentStatus.CANCELLED)
         if reason:
             row.note = (row.note + "\n" if row.note else "") + f"cancelled: {reason.strip()}"
         uow.appointments.release(row)
@@ -40,12 +38,13 @@ def cancel_appointment(db: Database, appointment_id: int, *, reason: str = "") -
 
 
 def mark_missed(db: Database, appointment_id: int) -> Appointment:
-    """Record that the patient did not come (the time stays taken; the session stays owed)."""
+    """Record that the patient did not come (the time stays taken; the session stays owed).
+
+    Raises :class:`StateError` (nothing changed) unless the appointment is booked.
+    """
     with db.transaction() as uow:
         row = uow.appointments.row(appointment_id, lock=True)
-        if row.status != AppointmentStatus.BOOKED.value:
-            raise StateError(f"appointment {appointment_id} is {row.status}; cannot mark missed")
-        row.status = AppointmentStatus.MISSED.value
+        uow.appointments.set_status(row, AppointmentStatus.MISSED)
         uow.flush()
         return uow.appointments.get(appointment_id)
 

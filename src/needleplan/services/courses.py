@@ -65,7 +65,7 @@ def change_course_status(
             row.note = (row.note + "\n" if row.note else "") + note.strip()
         if target in (CourseStatus.CANCELLED, CourseStatus.LAPSED):
             for appt in uow.appointments.rows_for_course(course_id, AppointmentStatus.BOOKED):
-                appt.status = AppointmentStatus.CANCELLED.value
+                uow.appointments.set_status(appt, AppointmentStatus.CANCELLED)
                 uow.appointments.release(appt)
         uow.flush()
         return uow.courses.get(course_id)
@@ -140,14 +140,16 @@ def record_session_in(
 ) -> PerformedSession:
     if appointment_id is not None:
         appt = uow.appointments.row(appointment_id, lock=True)
-        if appt.status != AppointmentStatus.BOOKED.value:
-            raise StateError(f"appointment {appointment_id} is {appt.status}; cannot record")
+        # Refused before anything changes: only a booked appointment becomes performed.
+        AppointmentStatus(appt.status).require(
+            AppointmentStatus.PERFORMED, appointment_id=appointment_id
+        )
         if patient_id is not None and patient_id != appt.patient_id:
             raise InputError.one("patient_id", patient_id, "differs from the appointment's patient")
         if course_id is not None and course_id != appt.course_id:
             raise InputError.one("course_id", course_id, "differs from the appointment's course")
         patient_id, course_id = appt.patient_id, appt.course_id
-        appt.status = AppointmentStatus.PERFORMED.value
+        uow.appointments.set_status(appt, AppointmentStatus.PERFORMED)
     if patient_id is None:
         raise InputError.one("patient_id", None, "is required without an appointment")
     uow.patients.row(patient_id)

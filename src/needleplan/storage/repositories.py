@@ -584,6 +584,11 @@ class AppointmentRepository:
                 ) from None
             raise
 
+    def set_status(self, row: AppointmentRow, target: AppointmentStatus) -> None:
+        """Change the appointment's status along a legal transition, else :class:`StateError`."""
+        AppointmentStatus(row.status).require(target, appointment_id=row.id)
+        row.status = target.value
+
     def release(self, row: AppointmentRow) -> None:
         self.session.execute(delete(SlotClaimRow).where(SlotClaimRow.appointment_id == row.id))
 

@@ -124,7 +124,7 @@ def open_clinic_app(path: Path, template: Path, **settings: Any) -> ClinicApp:
 def clinic_app(
     tmp_path: Path, _sqlite_template: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[ClinicApp]:
-    monkeypatch.setattr(services, "_hasher", cheap_hasher())
+    monkeypatch.setattr(services.accounts, "_hasher", cheap_hasher())
     env = open_clinic_app(tmp_path / "clinic.sqlite3", _sqlite_template)
     try:
         yield env

@@ -89,7 +89,7 @@ def site(
             env.app, env.users, env.sessions, {k: u.id for k, u in env.staff.items()}, env.clock
         )
     else:
-        monkeypatch.setattr(services, "_hasher", cheap_hasher())
+        monkeypatch.setattr(services.accounts, "_hasher", cheap_hasher())
         db = request.getfixturevalue("db")
         roles = {"admin": "admin", "prac": "practitioner", "desk": "front_desk"}
         ids = {n: str(services.create_user(db, n, PASSWORDS[n], r).id) for n, r in roles.items()}

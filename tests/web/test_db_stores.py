@@ -22,7 +22,7 @@ from .conftest import TEST_SECRET, cheap_hasher, csrf_from
 
 @pytest.fixture(autouse=True)
 def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(services, "_hasher", cheap_hasher())
+    monkeypatch.setattr(services.accounts, "_hasher", cheap_hasher())
 
 
 def test_user_store_authenticates_and_finds_active_users(db: Database) -> None:

@@ -28,6 +28,7 @@ from needleplan.web.routes.account import AGENT_SHORT, describe_user_agent
 from needleplan.web.security import SESSION_COOKIE
 from needleplan.web.settings import load_settings
 from tests.conftest import BACKENDS
+from tests.strategies import examples
 
 from .conftest import (
     PASSWORDS,
@@ -68,7 +69,7 @@ def stores(backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.Mon
     wall = FakeWallClock()
     if backend == "memory":
         return Stores(InMemorySessionStore(POLICY, now=wall), wall, "a1", "b2", None)
-    monkeypatch.setattr(services, "_hasher", cheap_hasher())
+    monkeypatch.setattr(services.accounts, "_hasher", cheap_hasher())
     db = request.getfixturevalue("db")
     alice = services.create_user(db, "alice", "alice-password-1", "practitioner")
     bob = services.create_user(db, "bob", "bob-password-12", "front_desk")
@@ -350,7 +351,9 @@ def test_signing_in_purges_ended_sessions(fresh_env: Env, clients: list[TestClie
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(40),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(value=st.text(alphabet=string.ascii_letters + string.digits + "-_.", max_size=120))
 def test_any_made_up_cookie_counts_as_signed_out(client: TestClient, value: str) -> None:

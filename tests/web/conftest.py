@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import shutil
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
@@ -118,6 +120,29 @@ def make_env(users: InMemoryUserStore, **settings: object) -> Env:
     )
     staff = {u.username: u for u in users.list_users()}
     return Env(app, users, tokens, leads, clock, staff, sessions, wall)
+
+
+Filled = tuple[dict[str, int], int, int, int]
+
+
+@pytest.fixture(scope="session")
+def _filled_clinic(
+    tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path
+) -> tuple[Path, Filled]:
+    """The migrated template with ``patients_fixtures.fill`` applied once per session, and fill's ids (each
+    ``clinic_app`` copies the file: the same rows and ids as filling a fresh copy per test)."""
+    from needleplan.storage import Database
+
+    from .patients_fixtures import fill
+
+    path = tmp_path_factory.mktemp("clinic-template") / "clinic.sqlite3"
+    shutil.copyfile(_sqlite_template, path)
+    db = Database.open(f"sqlite:///{path}", upgrade=False)
+    try:
+        filled = fill(db)
+    finally:
+        db.dispose()  # closing the last connection checkpoints the WAL into the file
+    return path, filled
 
 
 @pytest.fixture

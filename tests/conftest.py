@@ -44,6 +44,11 @@ settings.register_profile("fast", deadline=None, print_blob=True)
 settings.register_profile("thorough", deadline=None, print_blob=True, max_examples=1000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
 
+# Rich consoles made at import time (the needleplan.cli modules) keep the width COLUMNS has then,
+# and pytest-xdist workers inherit COLUMNS=80 from the controller: leave it unset so they read it
+# when they print (the CLI tests set COLUMNS for each command).
+os.environ.pop("COLUMNS", None)
+
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),

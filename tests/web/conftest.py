@@ -31,6 +31,26 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from fastapi.testclient import TestClient
 
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give each Schemathesis operation its own node id (``test[POST /api/v1/plan]``).
+
+    Schemathesis names the items per API operation, but on pytest 9 their node id is the test
+    function's for all of them; pytest-xdist schedules by node id and would run one operation per
+    function.
+    """
+    for item in items:
+        if (
+            isinstance(item, pytest.Function)
+            and type(item).__name__ == "SchemathesisFunction"
+            and item.parent is not None
+            and item.name.startswith(f"{item.originalname}[")
+            and not item.nodeid.endswith("]")
+        ):
+            label = item.name[len(item.originalname) + 1 : -1]
+            item._id = item.parent.id.child(item.originalname).with_params(label)
+
+
 PASSWORDS = {
     "admin": "admin-password-1",
     "prac": "practitioner-password-1",

@@ -15,11 +15,18 @@ Database fixtures
     A :class:`needleplan.storage.Database` on ``database_url``.
 ``empty_database_url``
     Like ``database_url`` but with no schema at all (for migration tests).
+
+Speed
+-----
+Every test session hashes passwords with a cheap argon2id profile (``_cheap_password_hasher``,
+the same code path with small costs). Hypothesis runs the ``fast`` profile unless
+``HYPOTHESIS_PROFILE=thorough`` is set (docs/testing.md).
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import tempfile
 import warnings
@@ -28,6 +35,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
+from hypothesis import settings
+
+# Hypothesis: ``fast`` (the default) for everyday runs; ``thorough`` multiplies the examples of
+# every property test (tests.strategies.examples) and runs the unannotated ones 1000 times.
+settings.register_profile("fast", deadline=None, print_blob=True)
+settings.register_profile("thorough", deadline=None, print_blob=True, max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
+
+# Rich consoles made at import time (the needleplan.cli modules) keep the width COLUMNS has then,
+# and pytest-xdist workers inherit COLUMNS=80 from the controller: leave it unset so they read it
+# when they print (the CLI tests set COLUMNS for each command).
+os.environ.pop("COLUMNS", None)
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
@@ -35,6 +55,19 @@ BACKENDS = [
 ]
 
 _counter = itertools.count()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hasher() -> Iterator[None]:
+    """argon2id with small costs for every account the tests create (no test checks the
+    production parameters; they are argon2-cffi's defaults, see services.accounts)."""
+    from needleplan.services.accounts import use_password_hasher
+
+    previous = use_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    try:
+        yield
+    finally:
+        use_password_hasher(previous)
 
 
 class PostgresHandle:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from hypothesis import strategies as st
@@ -21,6 +22,12 @@ from needleplan.domain.assessment import (
     Smoking,
     SunExposure,
 )
+
+
+def examples(n: int) -> int:
+    """``n`` examples in the default (fast) Hypothesis profile, ten times as many when
+    ``HYPOTHESIS_PROFILE=thorough`` (an explicit ``max_examples`` overrides any profile)."""
+    return n * 10 if os.environ.get("HYPOTHESIS_PROFILE") == "thorough" else n
 
 
 def _values(enum: Any) -> list[str]:

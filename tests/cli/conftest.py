@@ -1,37 +1,32 @@
-"""Run the real ``needleplan`` entry point in a subprocess."""
+"""Run the real ``needleplan`` entry point in-process (see tests/cli_support.py)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-Runner = Callable[..., subprocess.CompletedProcess[str]]
+from tests.cli_support import Runner, invoke
+
+__all__ = ["Runner"]
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> Runner:
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Runner:
+    """``cli(*args, stdin=None, env=None)``: ``needleplan ARGS`` in ``tmp_path`` with a fresh
+    SQLite default database there (unless the environment names one)."""
+    monkeypatch.chdir(tmp_path)
+
     def run(
         *args: str, stdin: str | None = None, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        import os
-
-        full_env = {**os.environ, "COLUMNS": "120", "NO_COLOR": "1"}
-        full_env.setdefault("NEEDLEPLAN_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+        full_env = {"COLUMNS": "120", "NO_COLOR": "1"}
+        if "NEEDLEPLAN_DATABASE_URL" not in os.environ:
+            full_env["NEEDLEPLAN_DATABASE_URL"] = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
         if env:
             full_env.update(env)
-        return subprocess.run(
-            [sys.executable, "-m", "needleplan", *args],
-            capture_output=True,
-            text=True,
-            input=stdin,
-            env=full_env,
-            cwd=tmp_path,
-            timeout=120,
-            check=False,
-        )
+        return invoke(args, stdin=stdin, env=full_env)
 
     return run

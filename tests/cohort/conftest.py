@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -14,6 +12,7 @@ import pytest
 
 from needleplan.cohort import CohortSettings, make_settings
 from needleplan.forecasting.optimise import Prices, load_prices
+from tests.cli_support import invoke
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 START = date(2026, 1, 1)
@@ -31,21 +30,15 @@ def settings(**values: Any) -> CohortSettings:
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> Runner:
-    """Run the real ``needleplan`` entry point in a subprocess (its own empty SQLite default)."""
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Runner:
+    """Run the real ``needleplan`` entry point in-process in ``tmp_path`` (its own empty SQLite
+    default; see tests/cli_support.py)."""
+    monkeypatch.chdir(tmp_path)
 
     def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        full_env = {**os.environ, "COLUMNS": "120", "NO_COLOR": "1"}
+        full_env = {"COLUMNS": "120", "NO_COLOR": "1"}
         full_env["NEEDLEPLAN_DATABASE_URL"] = f"sqlite:///{tmp_path / 'none.sqlite3'}"
         full_env.update(env or {})
-        return subprocess.run(
-            [sys.executable, "-m", "needleplan", *args],
-            capture_output=True,
-            text=True,
-            env=full_env,
-            cwd=tmp_path,
-            timeout=300,
-            check=False,
-        )
+        return invoke(args, env=full_env)
 
     return run

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import subprocess
 import sys
 from pathlib import Path
 
@@ -119,17 +118,9 @@ def test_bad_spec_file_names_key_value_and_rule(cli: Runner, tmp_path: Path) -> 
     assert "'mild': 0.3" in done.stderr
 
 
-def test_dask_missing_exits_2(tmp_path: Path) -> None:
-    code = (
-        "import sys\n"
-        "sys.modules['distributed'] = None\n"
-        "from needleplan.cli.main import run\n"
-        "sys.argv = ['needleplan', 'cohort', 'simulate', '--reference', '3', '--dask', 'local:2']\n"
-        "run()\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False
-    )
+def test_dask_missing_exits_2(cli: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    done = cli("cohort", "simulate", "--reference", "3", "--dask", "local:2")
     assert done.returncode == 2
     assert "--dask: needs the optional Dask dependency: pip install 'needleplan[cohort]'" in (
         done.stderr

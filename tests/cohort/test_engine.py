@@ -31,6 +31,7 @@ from needleplan.domain import reference_assessment
 from needleplan.exceptions import InputError
 from needleplan.forecasting.optimise import Prices
 from needleplan.guideline import load_guideline, make_protocol
+from tests.strategies import examples
 
 from .conftest import settings as cohort_settings
 
@@ -137,7 +138,7 @@ def adherence_pairs(draw: st.DrawFn) -> tuple[dict[str, float], dict[str, float]
     return {"series": lo_s, "maintenance": lo_m}, {"series": hi_s, "maintenance": hi_m}
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(pair=adherence_pairs(), seed=st.integers(0, 10_000))
 def test_more_adherence_never_means_fewer_sessions(
     pair: tuple[dict[str, float], dict[str, float]], seed: int
@@ -160,7 +161,7 @@ def test_more_adherence_never_means_fewer_sessions(
         assert mb.recalls_due >= ma.recalls_due  # more complete the series
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(
     seed=st.integers(0, 10_000),
     years=st.integers(1, 6),

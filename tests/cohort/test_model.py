@@ -13,6 +13,7 @@ from needleplan.domain import parse_assessment
 from needleplan.forecasting.chain import simulate
 from needleplan.forecasting.models import patient_modifiers
 from needleplan.forecasting.params import default_params
+from tests.strategies import examples
 
 from ..strategies import assessment_dicts
 
@@ -28,7 +29,7 @@ def schedules(draw: st.DrawFn) -> tuple[list[float], list[bool]]:
     return days, given_
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     data=assessment_dicts(contraindications=False),
     schedule=schedules(),

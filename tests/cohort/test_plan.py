@@ -18,6 +18,7 @@ from needleplan.forecasting.params import DAYS_PER_MONTH, default_params
 from needleplan.guideline import load_guideline, make_protocol
 from needleplan.scheduling.clinic import example_clinic
 from needleplan.scheduling.recall import maintenance_due, recall_day
+from tests.strategies import examples
 
 from ..strategies import assessment_dicts
 
@@ -61,7 +62,7 @@ def test_recall_forecast_settings_are_maintenance_dues() -> None:
     assert res.seed == seed
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(data=assessment_dicts(contraindications=False), threshold=st.sampled_from([3.0, 4.9, 7.0]))
 def test_plans_equal_forecast_plus_recall_day(data: dict[str, object], threshold: float) -> None:
     """Every planned recall is the day recall_day() gives on forecast()'s median, rounded down,
@@ -113,7 +114,7 @@ def profiles(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(ages, dtype=float), np.asarray(rows, dtype=float)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(profile=profiles(), threshold=st.floats(1.0, 9.0))
 def test_bisection_equals_the_exhaustive_daily_search(
     profile: tuple[np.ndarray, np.ndarray], threshold: float

@@ -25,6 +25,7 @@ from needleplan.cohort.population import (
 from needleplan.domain import parse_assessment, reference_assessment
 from needleplan.forecasting.models import patient_modifiers
 from needleplan.guideline import load_guideline, make_protocol, score
+from tests.strategies import examples
 
 from .test_spec import specs
 
@@ -32,7 +33,7 @@ GUIDELINE = load_guideline()
 KEY = guideline_key(GUIDELINE)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(data=specs(), seed=st.integers(0, 2**32 - 1))
 def test_factorised_tables_equal_score_and_modifiers(data: dict[str, Any], seed: int) -> None:
     """Every patient's score triple and multipliers, computed from the per-level tables, are
@@ -50,7 +51,7 @@ def test_factorised_tables_equal_score_and_modifiers(data: dict[str, Any], seed:
         assert tuple(mods[i]) == tuple(getattr(m, name) for name in MODIFIERS)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=examples(20), deadline=None)
 @given(data=specs(), seed=st.integers(0, 2**32 - 1))
 def test_sampled_patients_carry_their_protocol(data: dict[str, Any], seed: int) -> None:
     spec = parse_population_spec(data)

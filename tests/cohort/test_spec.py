@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from needleplan.cohort import example_spec_text, load_population_spec, parse_population_spec
 from needleplan.cohort.population import GROUPS, sample_ages, sample_codes, spec_levels
 from needleplan.exceptions import InputError
+from tests.strategies import examples
 
 
 def test_bundled_example_loads_and_its_shares_add_up() -> None:
@@ -110,7 +111,7 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(data=specs(), seed=st.integers(0, 2**32 - 1))
 def test_valid_specs_load_and_draw_only_their_levels(data: dict[str, Any], seed: int) -> None:
     spec = parse_population_spec(data)

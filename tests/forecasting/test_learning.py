@@ -22,6 +22,7 @@ from needleplan.forecasting.learning import (
 )
 from needleplan.forecasting.observation import DEFAULT_LINKS
 from tests.outcome_support import SERIES, reference, simulate_observations
+from tests.strategies import examples
 
 S = MeasurementScale
 GAIS = S.GAIS
@@ -155,7 +156,7 @@ _days = st.lists(
     days=_days,
     data=st.data(),
 )
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 def test_a_better_rating_never_shortens_her_forecast(
     scale: MeasurementScale, days: list[float], data: st.DataObject
 ) -> None:
@@ -178,7 +179,7 @@ def test_a_better_rating_never_shortens_her_forecast(
     baseline=st.booleans(),
     data=st.data(),
 )
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 def test_all_follow_ups_better_never_shortens_her_forecast(
     scale: MeasurementScale, days: list[float], baseline: bool, data: st.DataObject
 ) -> None:

@@ -22,6 +22,7 @@ from needleplan.forecasting.observation import (
     simulate,
 )
 from needleplan.forecasting.params import default_params
+from tests.strategies import examples
 
 STEPPED = [s for s, lk in DEFAULT_LINKS.items() if lk.step is not None]
 
@@ -58,7 +59,7 @@ def test_gais_reads_no_change_at_zero_and_improved_from_the_noticeable_threshold
 
 @pytest.mark.parametrize("scale", STEPPED, ids=lambda s: s.value)
 @given(mean=st.floats(-20, 30))
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 def test_stepped_scale_probabilities_sum_to_one(scale: MeasurementScale, mean: float) -> None:
     """Over every value a stepped scale can record, the probabilities sum to 1 for any mean."""
     link = DEFAULT_LINKS[scale]

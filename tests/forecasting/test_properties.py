@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from needleplan.domain import parse_assessment
 from needleplan.forecasting.chain import ForecastResult, forecast, series_days
-from tests.strategies import assessment_dicts
+from tests.strategies import assessment_dicts, examples
 
 Change = Callable[[dict[str, Any]], dict[str, Any] | None]
 
@@ -85,7 +85,7 @@ def assert_not_longer(worse: ForecastResult, base: ForecastResult) -> None:
     assert worse.milestones.noticeable_years_total <= base.milestones.noticeable_years_total + tol
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     base=assessment_dicts(contraindications=False),
     factor=st.sampled_from(sorted(WORSE)),
@@ -100,7 +100,7 @@ def test_a_risk_factor_never_lengthens_the_forecast(
     assert_not_longer(run(worse, schedule), run(base, schedule))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     base=assessment_dicts(contraindications=False),
     change=st.sampled_from(sorted(HEALTHIER)),
@@ -115,7 +115,7 @@ def test_a_healthier_lifestyle_never_shortens_the_forecast(
     assert_not_longer(run(base, schedule), run(better, schedule))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     base=assessment_dicts(contraindications=False),
     years_older=st.integers(1, 30),
@@ -130,7 +130,7 @@ def test_an_older_patient_never_keeps_results_longer(
     assert_not_longer(run(older, schedule), run(base, schedule))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     base=assessment_dicts(contraindications=False),
     n=st.integers(1, 12),

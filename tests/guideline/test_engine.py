@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from needleplan.domain import parse_assessment
 from needleplan.guideline import FactorId, load_guideline, make_protocol
-from tests.strategies import REFERENCE, assessment_dicts
+from tests.strategies import REFERENCE, assessment_dicts, examples
 
 GUIDELINE = load_guideline()
 
@@ -218,7 +218,7 @@ def _add(data: dict[str, Any], raiser: dict[str, Any]) -> dict[str, Any] | None:
     return out
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(assessment_dicts(), st.sampled_from(RAISERS))
 def test_an_added_raising_factor_never_lowers_the_count(
     data: dict[str, Any], raiser: dict[str, Any]
@@ -232,7 +232,7 @@ def test_an_added_raising_factor_never_lowers_the_count(
     assert after.maintenance_interval_months.max <= before.maintenance_interval_months.max
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(assessment_dicts(), st.sampled_from(["neck", "chest", "arms", "abdomen", "thighs", "back"]))
 def test_an_added_area_never_lowers_the_count(data: dict[str, Any], area: str) -> None:
     if area in data["areas"]:
@@ -242,7 +242,7 @@ def test_an_added_area_never_lowers_the_count(data: dict[str, Any], area: str) -
     assert after.initial_sessions >= before.initial_sessions
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(assessment_dicts())
 def test_counts_and_intervals_stay_inside_the_guideline_bounds(data: dict[str, Any]) -> None:
     p = make_protocol(parse_assessment(data), GUIDELINE)

@@ -15,6 +15,7 @@ from needleplan import services
 from needleplan.exceptions import InputError
 from needleplan.interop.csv_io import COLUMNS, Kind, export_csv, import_csv, parse_csv
 from needleplan.storage import Database
+from tests.strategies import examples
 
 GOOD_PATIENTS = """mrn,given_name,family_name,birth_date,sex,email,consent_contact
 A1,Anna,Ames,1970-01-02,female,anna@example.org,yes
@@ -144,7 +145,7 @@ def test_file_with_quoted_newlines_reports_the_starting_line() -> None:
 cells = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     kind=st.sampled_from(list(Kind)),
     body=st.lists(st.lists(cells, max_size=8), max_size=6),
@@ -164,7 +165,9 @@ def test_parsing_any_text_never_crashes(kind: Kind, body: list[list[str]], raw: 
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(40),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     kind=st.sampled_from(list(Kind)),

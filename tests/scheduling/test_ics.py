@@ -23,6 +23,7 @@ from needleplan.scheduling import (
     session_uid,
 )
 from tests.scheduling.conftest import make_protocol
+from tests.strategies import examples
 
 BERLIN = ZoneInfo("Europe/Berlin")
 STAMP = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
@@ -157,7 +158,7 @@ def test_same_course_exported_twice_is_byte_identical(berlin: ClinicConfig) -> N
     assert course_ics(_course(berlin), stamp=STAMP) == course_ics(_course(berlin), stamp=STAMP)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(
     course_id=st.text(min_size=1, max_size=40),
     sessions=st.integers(1, 6),

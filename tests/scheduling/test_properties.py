@@ -23,6 +23,7 @@ from needleplan.scheduling import (
     schedule_course,
 )
 from tests.scheduling.conftest import make_protocol
+from tests.strategies import examples
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 ZONES = ("Europe/Berlin", "America/New_York", "Australia/Sydney", "Asia/Kolkata", "UTC")
@@ -105,7 +106,7 @@ def _assert_session_fits(clinic: ClinicConfig, who: str, start: datetime, end: d
         assert any(s.start <= a and b <= s.end for s in practitioner.hours.get(weekday, []))
 
 
-@settings(max_examples=70, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(70), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_any_proposed_course_is_inside_windows_open_and_never_double_booked(
     data: st.DataObject,
@@ -150,7 +151,7 @@ def test_any_proposed_course_is_inside_windows_open_and_never_double_booked(
             assert not a.overlaps(b)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_replan_keeps_earlier_sessions_uids_and_never_double_books(data: st.DataObject) -> None:
     """After a move or a missed session: earlier sessions untouched, later sessions either in

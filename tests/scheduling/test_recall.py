@@ -24,6 +24,7 @@ from needleplan.scheduling import (
     threshold_crossing,
 )
 from tests.scheduling.conftest import make_protocol
+from tests.strategies import examples
 
 # A piecewise-linear curve whose threshold crossing is known exactly: peak 20 at day 200, then
 # 8 at day 500 and 0 at day 1000; 4.9 is reached at 500 + (8 - 4.9) / 8 * 500 = 693.75.
@@ -93,7 +94,7 @@ def test_bounds_must_be_ordered() -> None:
         recall_day(DAY, MEDIAN, 140.0, 4.9, 400.0, 300.0)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     peak=st.floats(6.0, 40.0),
     rise=st.floats(10.0, 120.0),

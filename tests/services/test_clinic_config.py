@@ -21,6 +21,7 @@ from needleplan.exceptions import ConfigError, ConflictError, InputError, NotFou
 from needleplan.scheduling import parse_clinic
 from needleplan.services import clinic_calendar
 from needleplan.services.clinic_calendar import ClinicSource
+from tests.strategies import examples
 
 LONDON = ZoneInfo("Europe/London")
 MONDAY = date(2031, 3, 3)
@@ -413,7 +414,7 @@ def test_quick_edit_input_is_checked(call: Any, field: str) -> None:
     assert caught.value.problems[0].field == field
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@settings(max_examples=examples(60), suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(
     start=st.dates(min_value=date(2020, 1, 1), max_value=date(2090, 12, 31)),
     days=st.one_of(st.none(), st.integers(min_value=0, max_value=400)),

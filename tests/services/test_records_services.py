@@ -19,6 +19,7 @@ from needleplan.exceptions import (
     PermissionDeniedError,
     StateError,
 )
+from tests.strategies import examples
 
 T0 = datetime(2030, 5, 6, 9, tzinfo=UTC)
 
@@ -260,7 +261,9 @@ _views = iter(range(10**9))
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(40),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     shown=st.sets(st.integers(min_value=1, max_value=250), max_size=12),

@@ -26,6 +26,7 @@ from needleplan.storage.backup import (
 )
 from needleplan.storage.repositories import slot_starts
 from needleplan.storage.tables import metadata
+from tests.strategies import examples
 
 
 def _rows(engine: Any, table: str) -> int:
@@ -209,7 +210,9 @@ _json = st.recursive(
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(60),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     table=st.sampled_from(["patients", "appointments", "slot_claims", "users", "course_ledger"]),

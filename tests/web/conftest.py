@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import shutil
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
@@ -28,6 +30,26 @@ with warnings.catch_warnings():
     # starlette asks for the httpx2 fork; the pinned httpx works the same for these tests.
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from fastapi.testclient import TestClient
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give each Schemathesis operation its own node id (``test[POST /api/v1/plan]``).
+
+    Schemathesis names the items per API operation, but on pytest 9 their node id is the test
+    function's for all of them; pytest-xdist schedules by node id and would run one operation per
+    function.
+    """
+    for item in items:
+        if (
+            isinstance(item, pytest.Function)
+            and type(item).__name__ == "SchemathesisFunction"
+            and item.parent is not None
+            and item.name.startswith(f"{item.originalname}[")
+            and not item.nodeid.endswith("]")
+        ):
+            label = item.name[len(item.originalname) + 1 : -1]
+            item._id = item.parent.id.child(item.originalname).with_params(label)
+
 
 PASSWORDS = {
     "admin": "admin-password-1",
@@ -118,6 +140,29 @@ def make_env(users: InMemoryUserStore, **settings: object) -> Env:
     )
     staff = {u.username: u for u in users.list_users()}
     return Env(app, users, tokens, leads, clock, staff, sessions, wall)
+
+
+Filled = tuple[dict[str, int], int, int, int]
+
+
+@pytest.fixture(scope="session")
+def _filled_clinic(
+    tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path
+) -> tuple[Path, Filled]:
+    """The migrated template with ``patients_fixtures.fill`` applied once per session, and fill's ids (each
+    ``clinic_app`` copies the file: the same rows and ids as filling a fresh copy per test)."""
+    from needleplan.storage import Database
+
+    from .patients_fixtures import fill
+
+    path = tmp_path_factory.mktemp("clinic-template") / "clinic.sqlite3"
+    shutil.copyfile(_sqlite_template, path)
+    db = Database.open(f"sqlite:///{path}", upgrade=False)
+    try:
+        filled = fill(db)
+    finally:
+        db.dispose()  # closing the last connection checkpoints the WAL into the file
+    return path, filled
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from needleplan import services
 from needleplan.storage import Database
 from needleplan.web import Settings, create_app
 
-from .conftest import TEST_SECRET, FakeClock, cheap_hasher, csrf_from
+from .conftest import TEST_SECRET, FakeClock, Filled, cheap_hasher, csrf_from
 
 with warnings.catch_warnings():
     from starlette.exceptions import StarletteDeprecationWarning
@@ -122,10 +122,17 @@ def open_clinic_app(path: Path, template: Path, **settings: Any) -> ClinicApp:
 
 @pytest.fixture
 def clinic_app(
-    tmp_path: Path, _sqlite_template: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, _filled_clinic: tuple[Path, Filled], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[ClinicApp]:
     monkeypatch.setattr(services.accounts, "_hasher", cheap_hasher())
-    env = open_clinic_app(tmp_path / "clinic.sqlite3", _sqlite_template)
+    template, (ids, patient_id, course_id, practitioner_id) = _filled_clinic
+    path = tmp_path / "clinic.sqlite3"
+    shutil.copyfile(template, path)
+    db = Database.open(f"sqlite:///{path}", upgrade=False)
+    app = create_app(
+        Settings(environment="test", secret_key=TEST_SECRET), database=db, clock=FakeClock()
+    )
+    env = ClinicApp(app, db, dict(ids), patient_id, course_id, practitioner_id)
     try:
         yield env
     finally:

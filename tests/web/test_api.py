@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -12,6 +10,7 @@ import pytest
 from needleplan.domain import parse_assessment
 from needleplan.forecasting.chain import compare_scenarios, forecast, series_days
 from needleplan.guideline import make_protocol
+from tests.cli_support import invoke
 
 from .conftest import REFERENCE, TestClient
 
@@ -30,13 +29,8 @@ def test_plan_is_the_protocol_public_json(client: TestClient) -> None:
 def test_plan_matches_the_cli_json(client: TestClient, tmp_path: Any) -> None:
     source = tmp_path / "a.json"
     source.write_text(json.dumps(SMOKER), encoding="utf-8")
-    cli = subprocess.run(
-        [sys.executable, "-m", "needleplan", "plan", "--from", str(source), "--json"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
+    cli = invoke(["plan", "--from", str(source), "--json"])
+    assert cli.returncode == 0, cli.stderr
     assert client.post("/api/v1/plan", json=SMOKER).json() == json.loads(cli.stdout)
 
 
@@ -177,13 +171,8 @@ def test_forecast_matches_the_cli_json(client: TestClient, tmp_path: Any) -> Non
     source.write_text(json.dumps(SMOKER), encoding="utf-8")
     args = ["--sessions", "3", "--interval-days", "30", "--maintenance-months", "9"]
     args += ["--years", "5", "--draws", "100", "--seed", "4"]
-    cli = subprocess.run(
-        [sys.executable, "-m", "needleplan", "forecast", "--from", str(source), "--json", *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
+    cli = invoke(["forecast", "--from", str(source), "--json", *args])
+    assert cli.returncode == 0, cli.stderr
     body = {
         "assessment": SMOKER,
         "sessions": 3,

@@ -8,6 +8,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from needleplan.web import Settings, create_app
+from tests.strategies import examples
 
 from .conftest import TEST_SECRET
 
@@ -20,7 +21,7 @@ schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
 
 @schema.parametrize()
 @settings(
-    max_examples=30,
+    max_examples=examples(30),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
@@ -70,7 +71,7 @@ clinic_schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", clinic_ap
 
 @clinic_schema.parametrize()
 @settings(
-    max_examples=25,
+    max_examples=examples(25),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )

@@ -28,6 +28,7 @@ from needleplan.web.routes.account import AGENT_SHORT, describe_user_agent
 from needleplan.web.security import SESSION_COOKIE
 from needleplan.web.settings import load_settings
 from tests.conftest import BACKENDS
+from tests.strategies import examples
 
 from .conftest import (
     PASSWORDS,
@@ -350,7 +351,9 @@ def test_signing_in_purges_ended_sessions(fresh_env: Env, clients: list[TestClie
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(40),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(value=st.text(alphabet=string.ascii_letters + string.digits + "-_.", max_size=120))
 def test_any_made_up_cookie_counts_as_signed_out(client: TestClient, value: str) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from needleplan.domain import reference_assessment
 from needleplan.exceptions import ConfigError
-from needleplan.forecasting.chain import compare_scenarios, forecast, horizon_days, series_days
+from needleplan.forecasting.chain import forecast, horizon_days, series_days
 from needleplan.forecasting.optimise import (
     Prices,
     cheapest_schedule,
@@ -16,6 +16,7 @@ from needleplan.forecasting.optimise import (
     noticeable_throughout,
     upkeep_vs_lapse,
 )
+from needleplan.forecasting.scenarios import compare_scenarios
 from needleplan.guideline import make_protocol
 
 REF = reference_assessment()

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from needleplan.domain import parse_assessment
-from needleplan.forecasting.chain import compare_scenarios, forecast, series_days
+from needleplan.forecasting.chain import forecast, series_days
+from needleplan.forecasting.scenarios import compare_scenarios
 from needleplan.guideline import make_protocol
 from tests.cli_support import invoke
 

@@ -12,8 +12,8 @@ from needleplan.cli import common as c
 from needleplan.cli.forecast import render_comparison
 from needleplan.cli.plan import render_protocol
 from needleplan.domain.assessment import reference_assessment
-from needleplan.forecasting.chain import compare_scenarios
 from needleplan.forecasting.optimise import load_prices
+from needleplan.forecasting.scenarios import compare_scenarios
 from needleplan.guideline import make_protocol
 
 

@@ -17,14 +17,13 @@ from needleplan.domain import Assessment, Protocol
 from needleplan.exceptions import BlockedError, InputError
 from needleplan.forecasting.chain import (
     Band,
-    Comparison,
     ForecastResult,
-    compare_scenarios,
     forecast,
     series_days,
 )
 from needleplan.forecasting.optimise import Prices, load_prices
 from needleplan.forecasting.params import DAYS_PER_MONTH, DAYS_PER_YEAR
+from needleplan.forecasting.scenarios import Comparison, compare_scenarios
 from needleplan.guideline import load_guideline, make_protocol
 
 

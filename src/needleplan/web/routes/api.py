@@ -19,10 +19,10 @@ from needleplan.forecasting.chain import (
     MAINTENANCE_MONTHS,
     MAX_INITIAL_SESSIONS,
     MAX_YEARS,
-    compare_scenarios,
     forecast,
     series_days,
 )
+from needleplan.forecasting.scenarios import compare_scenarios
 from needleplan.guideline import make_protocol
 from needleplan.web.auth import StaffUser
 from needleplan.web.errors import ERROR_RESPONSES, ApiError, ErrorBody

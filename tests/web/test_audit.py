@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
 from needleplan import services
+from needleplan.services.clinic_calendar import effective_clinic
 from needleplan.storage import Database
 from needleplan.web.auth import Role, StaffUser
 from needleplan.web.db_stores import audit
@@ -67,7 +68,8 @@ def test_admin_views_and_filters_the_audit_log(web: TestClient, clinic_app: Clin
     assert "1 event " in lists.text
     nobody = web.get("/app/admin/audit", params={"username": "desk"})
     assert "0 events" in nobody.text
-    today = date.today()
+    # the filters are the clinic's days (its time zone), not the test machine's
+    today = datetime.now(effective_clinic(clinic_app.db).clinic.tz).date()
     in_range = web.get(
         "/app/admin/audit", params={"since": today.isoformat(), "until": today.isoformat()}
     )

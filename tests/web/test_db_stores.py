@@ -17,12 +17,7 @@ from needleplan.web.auth import Role, token_digest
 from needleplan.web.db_stores import DbLeadStore, DbTokenStore, DbUserStore
 from needleplan.web.leads import CONSENT_TEXT, make_lead
 
-from .conftest import TEST_SECRET, cheap_hasher, csrf_from
-
-
-@pytest.fixture(autouse=True)
-def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(services.accounts, "_hasher", cheap_hasher())
+from .conftest import TEST_SECRET, csrf_from
 
 
 def test_user_store_authenticates_and_finds_active_users(db: Database) -> None:

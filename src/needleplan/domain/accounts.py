@@ -198,7 +198,7 @@ def require_action(user: User, action: str) -> None:
     """Check ``user`` may do the audited ``action`` (see :data:`ACTION_PERMISSIONS`)."""
     permission = ACTION_PERMISSIONS.get(action)
     if permission is not None:
-        require_permission(user, permission, action)
+        require_permission(user, permission, f"do {action}")
 
 
 __all__ = [

@@ -389,12 +389,14 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
     )
     from needleplan.services import clinic_calendar
 
+    owner = services.create_user(db, "owner", "correct horse battery", "admin")  # may configure
+
     clinic_calendar.save_clinic_config(
         db,
         'name = "Test clinic"\ntimezone = "Europe/London"\n\n[opening_hours]\n'
         'monday = ["09:00-18:00"]\n\n[[practitioners]]\nname = "Alice Practitioner"\n\n'
         '[[practitioners]]\nname = "Bob Practitioner"\n',
-        user,
+        owner,
         "test calendar",
     )
     # A signed-in browser (backups leave staff_sessions out; the backup tests check that).

@@ -105,7 +105,7 @@ def cheap_hasher() -> PasswordHasher:
 
 def fresh_user_store() -> InMemoryUserStore:
     """One account per role (admin, prac, desk) with the passwords in PASSWORDS."""
-    store = InMemoryUserStore(hasher=cheap_hasher())
+    store = InMemoryUserStore()
     store.add_user("admin", PASSWORDS["admin"], Role.ADMIN, "Ada Admin")
     store.add_user("prac", PASSWORDS["prac"], Role.PRACTITIONER, "Dr Pia Practitioner")
     store.add_user("desk", PASSWORDS["desk"], Role.FRONT_DESK, "Finn Frontdesk")

@@ -16,7 +16,7 @@ from needleplan import services
 from needleplan.storage import Database
 from needleplan.web import Settings, create_app
 
-from .conftest import TEST_SECRET, FakeClock, Filled, cheap_hasher, csrf_from
+from .conftest import TEST_SECRET, FakeClock, Filled, csrf_from
 
 with warnings.catch_warnings():
     from starlette.exceptions import StarletteDeprecationWarning
@@ -124,7 +124,6 @@ def open_clinic_app(path: Path, template: Path, **settings: Any) -> ClinicApp:
 def clinic_app(
     tmp_path: Path, _filled_clinic: tuple[Path, Filled], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[ClinicApp]:
-    monkeypatch.setattr(services.accounts, "_hasher", cheap_hasher())
     template, (ids, patient_id, course_id, practitioner_id) = _filled_clinic
     path = tmp_path / "clinic.sqlite3"
     shutil.copyfile(template, path)

@@ -26,7 +26,6 @@ from .conftest import (
     FakeClock,
     FakeWallClock,
     TestClient,
-    cheap_hasher,
     csrf_from,
     fresh_user_store,
     login,
@@ -55,7 +54,7 @@ class Site:
     app: Any
     users: UserStore
     sessions: SessionStore
-    ids: dict[str, str]
+    ids: dict[str, int]
     clock: FakeClock
     db: Any = None
     stack: ExitStack = field(default_factory=ExitStack)
@@ -89,10 +88,9 @@ def site(
             env.app, env.users, env.sessions, {k: u.id for k, u in env.staff.items()}, env.clock
         )
     else:
-        monkeypatch.setattr(services.accounts, "_hasher", cheap_hasher())
         db = request.getfixturevalue("db")
         roles = {"admin": "admin", "prac": "practitioner", "desk": "front_desk"}
-        ids = {n: str(services.create_user(db, n, PASSWORDS[n], r).id) for n, r in roles.items()}
+        ids = {n: services.create_user(db, n, PASSWORDS[n], r).id for n, r in roles.items()}
         settings = Settings(environment="test", secret_key=TEST_SECRET)  # type: ignore[call-arg]
         policy = SessionPolicy(settings.session_max_age_s, settings.idle_timeout_s)
         clock = FakeClock()

@@ -8,13 +8,13 @@ import pytest
 
 from needleplan.domain.records import Role
 from needleplan.web.auth import InMemoryUserStore
-from tests.web.conftest import PASSWORDS, TestClient, cheap_hasher, csrf_from, login, make_env
+from tests.web.conftest import PASSWORDS, TestClient, csrf_from, login, make_env
 
 
 @pytest.fixture
 def fresh() -> Iterator[tuple[TestClient, InMemoryUserStore]]:
     """An app with its own user store, so created accounts do not leak into other tests."""
-    store = InMemoryUserStore(hasher=cheap_hasher())
+    store = InMemoryUserStore()
     store.add_user("admin", PASSWORDS["admin"], Role.ADMIN, "Ada Admin")
     store.add_user("prac", PASSWORDS["prac"], Role.PRACTITIONER, "Dr Pia Practitioner")
     store.add_user("desk", PASSWORDS["desk"], Role.FRONT_DESK, "Finn Frontdesk")

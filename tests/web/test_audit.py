@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from needleplan import services
+from needleplan.services._clock import utc_now
 from needleplan.services.clinic_calendar import effective_clinic
 from needleplan.storage import Database
 from needleplan.web.auth import Role, StaffUser
@@ -20,7 +21,9 @@ __all__ = ["clinic_app", "web"]
 
 
 def test_audit_records_the_database_user(clinic_app: ClinicApp) -> None:
-    user = StaffUser(str(clinic_app.user_ids["desk"]), "desk", "desk", Role.FRONT_DESK)
+    user = StaffUser(
+        id=clinic_app.user_ids["desk"], username="desk", role=Role.FRONT_DESK, created_at=utc_now()
+    )
     audit(clinic_app.db, user, "patient.read", clinic_app.patient_id)
     [event] = services.audit_log(clinic_app.db, patient_id=clinic_app.patient_id)
     assert (event.user_id, event.username, event.action) == (
@@ -31,7 +34,8 @@ def test_audit_records_the_database_user(clinic_app: ClinicApp) -> None:
 
 
 def test_audit_names_a_user_outside_the_database(db: Database) -> None:
-    audit(db, StaffUser("a1b2", "visitor", "v", Role.ADMIN), "patient.list")
+    visitor = StaffUser(id=4242, username="visitor", role=Role.ADMIN, created_at=utc_now())
+    audit(db, visitor, "patient.list")
     [event] = services.audit_log(db)
     assert event.user_id is None
     assert "user=visitor" in event.detail

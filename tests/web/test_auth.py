@@ -226,7 +226,7 @@ def test_only_admin_can_issue_an_api_token(env: Env, as_user: Callable[[str], Te
     who = client.get("/api/v1/whoami", headers={"Authorization": f"Bearer {issued}"})
     assert who.status_code == 200
     assert who.json() == {
-        "id": prac.id,
+        "id": str(prac.id),
         "username": "prac",
         "display_name": "Dr Pia Practitioner",
         "role": "practitioner",
@@ -291,9 +291,7 @@ def test_tokens_are_stored_only_as_digests(env: Env) -> None:
 
 
 def test_passwords_are_stored_as_argon2id_hashes() -> None:
-    from .conftest import cheap_hasher
-
-    store = InMemoryUserStore(hasher=cheap_hasher())
+    store = InMemoryUserStore()
     user = store.add_user("Someone", "a-long-password", Role.FRONT_DESK)
     stored = store._users[user.id][1]
     assert stored.startswith("$argon2id$")
@@ -305,9 +303,7 @@ def test_passwords_are_stored_as_argon2id_hashes() -> None:
 def test_add_user_rejects_bad_accounts() -> None:
     from needleplan.exceptions import ConflictError, InputError
 
-    from .conftest import cheap_hasher
-
-    store = InMemoryUserStore(hasher=cheap_hasher())
+    store = InMemoryUserStore()
     store.add_user("pia", "long-enough-password", "practitioner")
     with pytest.raises(InputError, match="password"):
         store.add_user("short", "tiny", Role.ADMIN)
@@ -322,10 +318,8 @@ def test_add_user_rejects_bad_accounts() -> None:
 def test_demo_store_has_one_account_per_role_with_random_passwords() -> None:
     from needleplan.web.auth import demo_user_store
 
-    from .conftest import cheap_hasher
-
-    store, passwords = demo_user_store(cheap_hasher())
-    _, again = demo_user_store(cheap_hasher())
+    store, passwords = demo_user_store()
+    _, again = demo_user_store()
     assert {u.role for u in store.list_users()} == set(Role)
     assert passwords != again
     for username, password in passwords.items():

@@ -17,12 +17,7 @@ from needleplan.web.auth import Role, token_digest
 from needleplan.web.db_stores import DbLeadStore, DbTokenStore, DbUserStore
 from needleplan.web.leads import CONSENT_TEXT, make_lead
 
-from .conftest import TEST_SECRET, cheap_hasher, csrf_from
-
-
-@pytest.fixture(autouse=True)
-def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(services.accounts, "_hasher", cheap_hasher())
+from .conftest import TEST_SECRET, csrf_from
 
 
 def test_user_store_authenticates_and_finds_active_users(db: Database) -> None:
@@ -162,3 +157,47 @@ def test_tokens_and_leads_survive_backup_and_restore(
         assert [lead.name for lead in services.list_leads(target)] == ["Vera"]
     finally:
         target.dispose()
+
+
+@pytest.mark.parametrize("kind", ["memory", "database"])
+def test_both_user_stores_apply_the_same_rules_and_role_checks(db: Database, kind: str) -> None:
+    """The in-memory and database stores are adapters over one account model: the same
+    user-name rule, password rule and role checks, with the same messages."""
+    from needleplan.exceptions import InputError, PermissionDeniedError
+    from needleplan.web.auth import InMemoryTokenStore, InMemoryUserStore, TokenStore, UserStore
+
+    users: UserStore
+    tokens: TokenStore
+    if kind == "memory":
+        users = InMemoryUserStore()
+        tokens = InMemoryTokenStore(users)
+    else:
+        users, tokens = DbUserStore(db), DbTokenStore(db)
+    admin = users.add_user("admin", "admin-password-1", "admin")
+    desk = users.add_user("desk", "front-desk-password-1", "front_desk", actor=admin)
+    for bad in ("x1", "has space", "émile", "x" * 41):
+        with pytest.raises(InputError) as info:
+            users.add_user(bad, "long-enough-password", "practitioner", actor=admin)
+        assert info.value.problems[0].field == "username"
+    with pytest.raises(InputError, match="password: at least 10 characters"):
+        users.add_user("pia", "too-short", "practitioner", actor=admin)
+    refusals = {
+        "create accounts": lambda: users.add_user(
+            "sneaky", "sneaky-password-1", "admin", actor=desk
+        ),
+        "deactivate accounts": lambda: users.deactivate_user(admin.id, actor=desk),
+        "set another account's password": lambda: users.set_password(
+            admin.id, "taken-over-pass", actor=desk
+        ),
+        "issue API tokens": lambda: tokens.issue_token(desk.id, "my tablet", actor=desk),
+    }
+    for action, attempt in refusals.items():
+        with pytest.raises(PermissionDeniedError) as refused:
+            attempt()
+        assert str(refused.value) == (
+            f"desk (front_desk) may not {action}: it needs the users permission"
+        )
+    assert [u.username for u in users.list_users()] == ["admin", "desk"]
+    assert users.authenticate("admin", "admin-password-1") == admin
+    users.set_password(desk.id, "desk-new-password", actor=desk)
+    assert users.verify_password(desk.id, "desk-new-password")

@@ -346,9 +346,7 @@ def test_the_access_log_drops_query_strings() -> None:
 def test_patient_pages_without_a_database_answer_503() -> None:
     from needleplan.web.auth import InMemoryUserStore, Role
 
-    from .conftest import cheap_hasher
-
-    users = InMemoryUserStore(cheap_hasher())
+    users = InMemoryUserStore()
     users.add_user("prac", "practitioner-password-1", Role.PRACTITIONER)
     app = create_app(Settings(environment="test", secret_key=TEST_SECRET), user_store=users)
     with TestClient(app) as client:

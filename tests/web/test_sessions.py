@@ -35,7 +35,6 @@ from .conftest import (
     Env,
     FakeWallClock,
     TestClient,
-    cheap_hasher,
     csrf_from,
     fresh_user_store,
     login,
@@ -59,8 +58,8 @@ def backend(request: pytest.FixtureRequest) -> str:
 class Stores:
     store: SessionStore
     wall: FakeWallClock
-    alice: str
-    bob: str
+    alice: int
+    bob: int
     db: Any
 
 
@@ -68,12 +67,11 @@ class Stores:
 def stores(backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Stores:
     wall = FakeWallClock()
     if backend == "memory":
-        return Stores(InMemorySessionStore(POLICY, now=wall), wall, "a1", "b2", None)
-    monkeypatch.setattr(services.accounts, "_hasher", cheap_hasher())
+        return Stores(InMemorySessionStore(POLICY, now=wall), wall, 1, 2, None)
     db = request.getfixturevalue("db")
     alice = services.create_user(db, "alice", "alice-password-1", "practitioner")
     bob = services.create_user(db, "bob", "bob-password-12", "front_desk")
-    return Stores(DbSessionStore(db, POLICY, now=wall), wall, str(alice.id), str(bob.id), db)
+    return Stores(DbSessionStore(db, POLICY, now=wall), wall, alice.id, bob.id, db)
 
 
 def stored_digests(s: Stores) -> list[str]:
@@ -267,7 +265,7 @@ def test_the_cookie_is_a_random_token_living_as_long_as_the_session(
     cookie = response.headers["set-cookie"]
     value = client.cookies[SESSION_COOKIE]
     assert len(value) == 43
-    assert fresh_env.staff["prac"].id not in value
+    assert str(fresh_env.staff["prac"].id) not in value
     assert "Max-Age=28800" in cookie
     assert "HttpOnly" in cookie
     assert "SameSite=lax" in cookie

@@ -5,6 +5,11 @@ Order: ``needleplan --as USER ...``, else ``$NEEDLEPLAN_USER``, else the operati
 name when a needleplan account of that name exists. Without any of them the command still runs
 in development (audited as ``cli:<os user>``); with ``NEEDLEPLAN_ENVIRONMENT=production`` a
 command that touches patient records refuses to run (exit 2) until it is told who acts.
+
+The named account is the same :class:`~needleplan.domain.accounts.User` the web app signs in,
+and :func:`audited` goes through :func:`needleplan.services.audit.audited`, which checks its role
+may do the action: ``needleplan --as desk assessment add ...`` is refused exactly as the web app
+refuses a front-desk account (``PermissionDeniedError`` naming the account, role and action).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import TYPE_CHECKING
 from needleplan.exceptions import InputError
 
 if TYPE_CHECKING:
-    from needleplan.domain.records import User
+    from needleplan.domain.accounts import User
     from needleplan.services.audit import AuditNote
     from needleplan.storage import Database
 
@@ -45,7 +50,8 @@ def _production() -> bool:
 
 @dataclass(frozen=True)
 class Actor:
-    """The account a command acts as (``user`` is None for an unnamed development run)."""
+    """The account a command acts as (``user`` is None for an unnamed development run, which
+    is audited by ``username`` and, having no role, is not role-checked)."""
 
     user: User | None
     username: str
@@ -81,7 +87,8 @@ def resolve_actor(db: Database) -> Actor:
 def audited(
     db: Database, action: str, patient_id: int | None = None, detail: str = ""
 ) -> Iterator[AuditNote]:
-    """Run a command's use-case and write its audit event in the same transaction."""
+    """Run a command's use-case and write its audit event in the same transaction, after
+    checking the acting account's role may do ``action`` (PermissionDeniedError otherwise)."""
     from needleplan import services
 
     actor = resolve_actor(db)

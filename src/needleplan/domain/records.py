@@ -45,6 +45,7 @@ from pydantic import (
     field_validator,
 )
 
+from needleplan.domain.accounts import Role, User  # the one account model (re-exported)
 from needleplan.domain.assessment import Area, Assessment, problems_from_validation
 from needleplan.domain.protocol import Protocol
 from needleplan.exceptions import FieldProblem, InputError, StateError
@@ -197,14 +198,6 @@ class Lead:
     estimate_summary: str
     consent_text: str
     consented_at: datetime
-
-
-class Role(StrEnum):
-    """What a web-app user may do (checked by the web layer and the services)."""
-
-    ADMIN = "admin"
-    PRACTITIONER = "practitioner"
-    FRONT_DESK = "front_desk"
 
 
 class ContactOutcome(StrEnum):
@@ -546,18 +539,6 @@ class RecallEntry(_Record):
     @property
     def is_open(self) -> bool:
         return self.status is RecallStatus.OPEN
-
-
-USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{2,39}$"
-
-
-class User(_Record):
-    id: int
-    username: str
-    role: Role
-    practitioner_id: int | None = None
-    active: bool = True
-    created_at: AwareDatetime
 
 
 class AuditEvent(_Record):

@@ -1,36 +1,44 @@
-"""Staff accounts: create, authenticate, passwords, deactivation, roles."""
+"""Staff accounts: the password hasher, and the account use-cases with their role checks.
+
+The account value and its rules (roles, permissions, the user-name and password rules) live in
+:mod:`needleplan.domain.accounts`; here is what needs a hasher or the database. There is one
+hasher for every account everywhere (database and the web app's in-memory store):
+:func:`password_hasher`, replaced with :func:`use_password_hasher` (tests install a cheap argon2
+profile once per session; a deployment may tune the cost).
+
+Use-cases that change or list accounts take ``actor``, the account doing it, and refuse with
+:class:`~needleplan.exceptions.PermissionDeniedError` unless its role has the
+:attr:`~needleplan.domain.accounts.Permission.USERS` permission (admins). ``actor=None`` is the
+system itself: creating the first admin on the server (``needleplan user add``), the demo logins.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import re
-from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from needleplan.domain.records import (
-    USERNAME_PATTERN,
+from needleplan.domain.accounts import (
+    PASSWORD_MAX,
+    Permission,
     Role,
     User,
+    check_username,
+    normalise_username,
+    parse_role,
+    require_permission,
 )
-from needleplan.exceptions import (
-    InputError,
-    NotFoundError,
-    PermissionDeniedError,
-)
+from needleplan.domain.accounts import check_password as _check_password
+from needleplan.exceptions import NotFoundError, PermissionDeniedError
 from needleplan.services._clock import utc_now
 from needleplan.storage import Database
-from needleplan.storage.repositories import (
-    to_user,
-)
+from needleplan.storage.repositories import to_user
 
-T = TypeVar("T")
-
-
-MIN_PASSWORD_LENGTH = 10
 _hasher = PasswordHasher()
+
+
+# --------------------------------------------------------------------------- the hasher
 
 
 def password_hasher() -> PasswordHasher:
@@ -50,13 +58,58 @@ def use_password_hasher(hasher: PasswordHasher) -> PasswordHasher:
     return previous
 
 
-def check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InputError.one(
-            "password", "<hidden>", f"must be at least {MIN_PASSWORD_LENGTH} characters"
+@functools.cache
+def _dummy_hash() -> str:
+    return _hasher.hash("needleplan-dummy-password")
+
+
+def check_password(password: str, field: str = "password") -> None:
+    """The password rule (see :func:`needleplan.domain.accounts.check_password`)."""
+    _check_password(password, field)
+
+
+def hash_password(password: str, field: str = "password") -> str:
+    """The argon2id hash of a new password that meets the rule (InputError naming ``field``)."""
+    _check_password(password, field)
+    return _hasher.hash(password)
+
+
+def verify_password(digest: str | None, password: str) -> bool:
+    """Whether ``password`` matches ``digest``; ``None`` (no such account) costs the same and is
+    False, so response times do not reveal which user names exist."""
+    if len(password) > PASSWORD_MAX:
+        return False
+    try:
+        _hasher.verify(digest if digest is not None else _dummy_hash(), password)
+    except (VerificationError, InvalidHashError):
+        return False
+    return digest is not None
+
+
+def needs_rehash(digest: str) -> bool:
+    """Whether ``digest`` was made with other parameters than the hasher in use."""
+    return _hasher.check_needs_rehash(digest)
+
+
+# --------------------------------------------------------------------------- authorisation
+
+
+def require_role(user: User, *roles: Role, action: str = "do this") -> None:
+    """Raise :class:`PermissionDeniedError` naming the user, its role and ``action`` unless
+    ``user`` has one of ``roles``."""
+    if user.role not in roles:
+        allowed = ", ".join(r.value for r in roles)
+        raise PermissionDeniedError(
+            f"{user.username} ({user.role.value}) may not {action}: it needs role {allowed}"
         )
-    if len(password) > 1024:
-        raise InputError.one("password", "<hidden>", "must be at most 1024 characters")
+
+
+def _admin(actor: User | None, action: str) -> None:
+    if actor is not None:
+        require_permission(actor, Permission.USERS, action)
+
+
+# --------------------------------------------------------------------------- use-cases
 
 
 def create_user(
@@ -66,21 +119,17 @@ def create_user(
     role: Role | str,
     *,
     practitioner_id: int | None = None,
+    actor: User | None = None,
 ) -> User:
-    """Create a web-app account; the password is stored only as an argon2id hash."""
-    name = username.strip().lower()
-    if not re.fullmatch(USERNAME_PATTERN, name):
-        raise InputError.one(
-            "username", username, "must be 3-40 of a-z, 0-9, '.', '_', '-' starting alphanumeric"
-        )
-    try:
-        parsed_role = Role(role)
-    except ValueError:
-        raise InputError.one(
-            "role", role, "must be one of " + ", ".join(r.value for r in Role)
-        ) from None
-    check_password(password)
-    digest = _hasher.hash(password)
+    """Create a staff account; the password is stored only as an argon2id hash.
+
+    Raises InputError for a bad field, ConflictError for a taken name, PermissionDeniedError
+    when ``actor`` may not manage accounts.
+    """
+    _admin(actor, "create accounts")
+    name = check_username(username)
+    parsed_role = parse_role(role)
+    digest = hash_password(password)
     with db.transaction() as uow:
         if practitioner_id is not None:
             uow.clinics.practitioner(practitioner_id)
@@ -89,52 +138,50 @@ def create_user(
 
 def authenticate(db: Database, username: str, password: str) -> User | None:
     """The active user whose password matches, else ``None`` (same answer for every failure)."""
-    name = username.strip().lower()
+    name = normalise_username(username)
     with db.transaction() as uow:
         row = uow.users.row_by_username(name)
         if row is None or not row.active:
-            # Spend the same effort so response time does not reveal which usernames exist.
-            with contextlib.suppress(VerificationError, InvalidHashError):
-                _hasher.verify(_dummy_hash(), password)
+            verify_password(None, password)
             return None
-        try:
-            _hasher.verify(row.password_hash, password)
-        except (VerificationError, InvalidHashError):
+        if not verify_password(row.password_hash, password):
             return None
-        if _hasher.check_needs_rehash(row.password_hash):
+        if needs_rehash(row.password_hash):
             row.password_hash = _hasher.hash(password)
         return to_user(row)
 
 
-@functools.cache
-def _dummy_hash() -> str:
-    return _hasher.hash("needleplan-dummy-password")
-
-
-def set_password(db: Database, user_id: int, password: str) -> None:
-    check_password(password)
-    digest = _hasher.hash(password)
+def set_password(db: Database, user_id: int, password: str, *, actor: User | None = None) -> None:
+    """Replace an account's password: one's own, or anyone's as an admin."""
+    if actor is not None and actor.id != user_id:
+        _admin(actor, "set another account's password")
+    digest = hash_password(password)
     with db.transaction() as uow:
         uow.users.row(user_id).password_hash = digest
 
 
-def deactivate_user(db: Database, user_id: int) -> None:
+def deactivate_user(db: Database, user_id: int, *, actor: User | None = None) -> None:
+    """Close an account: it can no longer sign in (its row stays for the audit log)."""
+    _admin(actor, "deactivate accounts")
     with db.transaction() as uow:
         uow.users.row(user_id).active = False
 
 
-def list_users(db: Database) -> list[User]:
+def list_users(db: Database, *, actor: User | None = None) -> list[User]:
+    """Every account (active or not)."""
+    _admin(actor, "list accounts")
     with db.transaction() as uow:
         return uow.users.all()
 
 
-def require_role(user: User, *roles: Role) -> None:
-    """Raise :class:`PermissionDeniedError` unless ``user`` has one of ``roles``."""
-    if user.role not in roles:
-        allowed = ", ".join(r.value for r in roles)
-        raise PermissionDeniedError(
-            f"user {user.username} ({user.role.value}) needs role {allowed}"
-        )
+def stored_account_id(db: Database, user: User | None) -> int | None:
+    """``user.id`` when ``user`` is this database's account (same id and name), else ``None``
+    (the system, or an account of another store such as the web app's in-memory one)."""
+    if user is None:
+        return None
+    with db.transaction() as uow:
+        row = uow.users.row_by_username(user.username)
+        return user.id if row is not None and row.id == user.id else None
 
 
 def find_user(db: Database, user_id: int) -> User | None:
@@ -149,5 +196,24 @@ def find_user(db: Database, user_id: int) -> User | None:
 def find_username(db: Database, username: str) -> User | None:
     """The account with this user name (active or not), or ``None``."""
     with db.transaction() as uow:
-        row = uow.users.row_by_username(username.strip().lower())
+        row = uow.users.row_by_username(normalise_username(username))
         return to_user(row) if row is not None else None
+
+
+__all__ = [
+    "authenticate",
+    "check_password",
+    "create_user",
+    "deactivate_user",
+    "find_user",
+    "find_username",
+    "hash_password",
+    "list_users",
+    "needs_rehash",
+    "password_hasher",
+    "require_role",
+    "set_password",
+    "stored_account_id",
+    "use_password_hasher",
+    "verify_password",
+]

@@ -1,4 +1,10 @@
-"""The audit trail: write one event, read and search the log."""
+"""The audit trail: write one event, read and search the log.
+
+:func:`audited` is where an actor's role meets an action: before the block runs it checks the
+account may do ``action`` (:data:`needleplan.domain.accounts.ACTION_PERMISSIONS`), so the
+library, the CLI and the web app refuse the same things. Reading the log (:func:`audit_log`,
+:func:`search_audit`) needs the audit permission (admins) when an ``actor`` is given.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
 
-from needleplan.domain.records import (
-    AuditEvent,
-    User,
-)
+from needleplan.domain.accounts import Permission, User, require_action, require_permission
+from needleplan.domain.records import AuditEvent
 from needleplan.exceptions import (
     InputError,
 )
@@ -20,8 +23,6 @@ from needleplan.storage import Database, UnitOfWork
 from needleplan.storage.repositories import (
     AuditQuery,
 )
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -40,14 +41,30 @@ def _clean_action(action: str) -> str:
     return clean
 
 
+def recorded_as(uow: UnitOfWork, user: User | None) -> tuple[int | None, str | None]:
+    """The account id and name an event of ``user`` is stored under: its own when it is this
+    database's account (same id and name), else ``(None, None)`` (an account of another store,
+    such as the web app's in-memory one, or the system)."""
+    if user is None:
+        return None, None
+    row = uow.users.row_by_username(user.username)
+    if row is None or row.id != user.id:
+        return None, None
+    return user.id, user.username
+
+
 def _write(uow: UnitOfWork, user: User | None, note: AuditNote, username: str | None) -> AuditEvent:
+    user_id, stored_name = recorded_as(uow, user)
+    detail = note.detail.strip()
+    if user is not None and user_id is None:
+        detail = f"{detail} user={user.username}".strip()
     return uow.users.add_audit(
         utc_now(),
-        user.id if user else None,
-        user.username if user else (username or "system"),
+        user_id,
+        stored_name or username or "system",
         _clean_action(note.action),
         note.patient_id,
-        note.detail.strip(),
+        detail,
     )
 
 
@@ -72,9 +89,18 @@ def audited(
             patient = register_patient(db, draft)
             note.patient_id = patient.id
 
-    ``user=None`` records ``username`` (or ``"system"``) for an actor without an account.
+    ``user=None`` records ``username`` (or ``"system"``) for an actor without an account; an
+    account that is not one of this database's (the web app's in-memory store) is recorded the
+    same way with ``user=<name>`` added to the detail.
+
+    Raises
+    ------
+    PermissionDeniedError
+        before the block runs, when ``user``'s role may not do ``action``.
     """
     note = AuditNote(_clean_action(action), patient_id, detail)
+    if user is not None:
+        require_action(user, note.action)
     with db.transaction() as uow:
         yield note
         _write(uow, user, note, username)
@@ -95,16 +121,29 @@ def record_audit(
     A view showing several patients (calendar, recall worklist) writes one event without
     ``patient_id`` whose detail ends in :func:`audit_patients_detail` (``patients=3,17,42``);
     :func:`audit_log` and :func:`search_audit` for a patient find those events too. Called
-    inside :func:`audited` or another open transaction, the event joins it.
+    inside :func:`audited` or another open transaction, the event joins it. It records what
+    happened (a refused attempt too) and checks no role; :func:`audited` does.
     """
     note = AuditNote(_clean_action(action), patient_id, detail)
     with db.transaction() as uow:
         return _write(uow, user, note, None)
 
 
-def audit_log(db: Database, *, patient_id: int | None = None, limit: int = 100) -> list[AuditEvent]:
+def _auditor(actor: User | None) -> None:
+    if actor is not None:
+        require_permission(actor, Permission.AUDIT, "read the audit log")
+
+
+def audit_log(
+    db: Database,
+    *,
+    patient_id: int | None = None,
+    limit: int = 100,
+    actor: User | None = None,
+) -> list[AuditEvent]:
     """The newest audit events first, optionally about one patient (her own events and the
-    list views that showed her)."""
+    list views that showed her). ``actor`` (when given) needs the audit permission."""
+    _auditor(actor)
     with db.transaction() as uow:
         return uow.users.audit(patient_id, limit)
 
@@ -119,13 +158,16 @@ def search_audit(
     until: datetime | None = None,
     limit: int = 100,
     offset: int = 0,
+    actor: User | None = None,
 ) -> tuple[list[AuditEvent], int]:
     """Audit events matching every given filter, newest first, and how many match in all.
 
     ``action`` matches as a prefix (``"patient."`` finds every patient action); ``since`` is
     inclusive and ``until`` exclusive. ``patient_id`` finds her own events and the views that
     listed her among others (``calendar.read``, ``recall.read``: ``patients=...`` in the detail).
+    ``actor`` (when given) needs the audit permission.
     """
+    _auditor(actor)
     if not 1 <= limit <= 1000:
         raise InputError.one("limit", limit, "must be between 1 and 1000")
     if offset < 0:

@@ -37,12 +37,14 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT, Array, InlineTable, Table
 
+from needleplan.domain.accounts import Permission, require_permission
 from needleplan.domain.records import Appointment, AppointmentStatus, User
 from needleplan.exceptions import ConfigError, ConflictError, FieldProblem, InputError
 from needleplan.scheduling import ClinicConfig, Weekday, parse_clinic
 from needleplan.scheduling.calendar import BusyIndex, slot_problem, working_spans
 from needleplan.scheduling.clinic import EXAMPLE_CLINIC
 from needleplan.services._clock import utc_now
+from needleplan.services.audit import recorded_as
 from needleplan.storage import Database
 from needleplan.storage.clinic_configs import ClinicConfigRepository, ClinicConfigVersion
 from needleplan.storage.database import UnitOfWork
@@ -145,13 +147,21 @@ def _clean_line(value: str, field: str, limit: int, *, required: bool) -> str:
     return clean
 
 
-def _who(user: Actor) -> tuple[int | None, str]:
+def _who(uow: UnitOfWork, user: Actor) -> tuple[int | None, str]:
     if user is None:
         return None, "system"
     if isinstance(user, User):
-        return user.id, user.username[:_USERNAME_CHARS]
+        # An account of another store (the web app's in-memory one) is recorded by name.
+        user_id, _ = recorded_as(uow, user)
+        return user_id, user.username[:_USERNAME_CHARS]
     name = user.strip()[:_USERNAME_CHARS]
     return None, name or "unknown"
+
+
+def _may_configure(user: Actor, action: str) -> None:
+    """An account (not a name or the system) needs the config permission (admins)."""
+    if isinstance(user, User):
+        require_permission(user, Permission.CONFIG, action)
 
 
 # --------------------------------------------------------------------------- what is in force
@@ -302,7 +312,7 @@ def _append(
 ) -> ClinicConfigVersion:
     repo = ClinicConfigRepository(uow.session)
     _check_base(repo, base_version)
-    user_id, username = _who(user)
+    user_id, username = _who(uow, user)
     now = utc_now()
     version = repo.add(toml_text, note, now, user_id, username)
     text = f"version {version.id}" + (f"; {detail}" if detail else "")
@@ -324,7 +334,8 @@ def save_clinic_config(
     Parameters
     ----------
     user
-        who saves: a database account, a name (CLI), or None (the system).
+        who saves: an account (it needs the config permission: admins), a name (CLI), or None
+        (the system).
     note
         why (one line, at most 200 characters).
     base_version
@@ -337,7 +348,10 @@ def save_clinic_config(
     ------
     ConfigError
         for text that is not TOML or breaks the schema (key, value, rule); nothing is stored.
+    PermissionDeniedError
+        when ``user`` is an account whose role may not change the clinic calendar.
     """
+    _may_configure(user, "save the clinic calendar")
     clean_note = _clean_line(note, "note", MAX_NOTE_CHARS, required=False)
     parse_clinic_toml(toml_text)
     with db.transaction() as uow:
@@ -362,6 +376,7 @@ def revert_clinic_config(
     ConfigError
         when that version no longer validates (the rules changed since it was saved).
     """
+    _may_configure(user, "revert the clinic calendar")
     clean_note = _clean_line(note, "note", MAX_NOTE_CHARS, required=False)
     if isinstance(version_id, bool) or not isinstance(version_id, int) or version_id < 1:
         raise InputError.one("version", version_id, "must be a version number (1 or more)")

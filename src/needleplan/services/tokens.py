@@ -1,12 +1,13 @@
-"""API bearer tokens: issue, look up, revoke, list (only a digest is stored)."""
+"""API bearer tokens: issue, look up, revoke, list (only a digest is stored).
+
+Issuing, revoking and listing take ``actor`` and need the
+:attr:`~needleplan.domain.accounts.Permission.USERS` permission (admins); ``actor=None`` is the
+system itself.
+"""
 
 from __future__ import annotations
 
-from typing import TypeVar
-
-from needleplan.domain.records import (
-    User,
-)
+from needleplan.domain.accounts import Permission, User, require_permission
 from needleplan.exceptions import (
     InputError,
     StateError,
@@ -20,18 +21,22 @@ from needleplan.storage.repositories import (
     to_user,
 )
 
-T = TypeVar("T")
-
-
 API_TOKEN_PREFIX = "np_"
 
 
-def issue_api_token(db: Database, user_id: int, label: str) -> tuple[str, ApiTokenInfo]:
+def _admin(actor: User | None, action: str) -> None:
+    if actor is not None:
+        require_permission(actor, Permission.USERS, action)
+
+
+def issue_api_token(
+    db: Database, user_id: int, label: str, *, actor: User | None = None
+) -> tuple[str, ApiTokenInfo]:
     """A new random bearer token for ``user_id``; only its SHA-256 digest is stored.
 
     Returns the token (shown once, never again) and its stored description.
     """
-
+    _admin(actor, "issue API tokens")
     clean = label.strip()
     if not clean or len(clean) > 80 or not clean.isprintable():
         raise InputError.one("label", label, "1-80 printable characters naming the integration")
@@ -52,12 +57,17 @@ def user_for_api_token(db: Database, token: str) -> User | None:
         return to_user(row) if row is not None else None
 
 
-def revoke_api_token(db: Database, token_id: int) -> ApiTokenInfo:
+def revoke_api_token(db: Database, token_id: int, *, actor: User | None = None) -> ApiTokenInfo:
     """Revoke a token (it stops working at once; the row stays for the record)."""
+    _admin(actor, "revoke API tokens")
     with db.transaction() as uow:
         return ApiTokenRepository(uow.session).revoke(token_id, utc_now())
 
 
-def list_api_tokens(db: Database, user_id: int | None = None) -> list[ApiTokenInfo]:
+def list_api_tokens(
+    db: Database, user_id: int | None = None, *, actor: User | None = None
+) -> list[ApiTokenInfo]:
+    """Every token (or ``user_id``'s), revoked ones included, without the secrets."""
+    _admin(actor, "list API tokens")
     with db.transaction() as uow:
         return ApiTokenRepository(uow.session).all(user_id)

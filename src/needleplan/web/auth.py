@@ -1,118 +1,103 @@
-"""Staff accounts as the web app sees them: roles, permissions, and the stores it talks to.
+"""The web app's side of staff accounts: the store protocols its routes talk to, and thin
+in-memory adapters for tests and a database-less development server.
 
-The web layer depends only on the small protocols here (:class:`UserStore`,
-:class:`TokenStore`, :class:`SessionStore`); the storage layer provides database-backed
-implementations, and the in-memory ones below serve tests and a database-less development server.
-Passwords are hashed with argon2id (argon2-cffi); API tokens and sign-in session tokens are stored
-as SHA-256 digests, never in clear.
+There is one account model (:mod:`needleplan.domain.accounts`): the signed-in user and a bearer
+token's owner are a :class:`~needleplan.domain.accounts.User` (``StaffUser`` here is the same
+class), roles and permissions are :data:`~needleplan.domain.accounts.ROLE_PERMISSIONS`, and the
+user-name and password rules and the one argon2id hasher are those of the domain and
+:mod:`needleplan.services.accounts`. The database-backed stores (:mod:`needleplan.web.db_stores`)
+call the account use-cases, which check the acting user's role; the in-memory ones apply the same
+rules and checks. API tokens and sign-in session tokens are stored as SHA-256 digests, never in
+clear.
 
-Roles and what they may do (SPEC capability 8):
-
-============  ==========================================================
-role          permissions
-============  ==========================================================
-admin         users, clinic config, audit log, calendar, recall, contacts
-practitioner  clinical (assessments, plans, forecasts, notes), calendar,
-              recall, contacts
-front_desk    calendar, recall, contacts (no clinical notes)
-============  ==========================================================
+A user id on the web is the account's integer id; the stores also accept its decimal string (a
+path or form value) and treat anything else as unknown.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from enum import StrEnum
 from typing import Protocol
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-
-from needleplan.domain.records import Role
+from needleplan.domain.accounts import (
+    ROLE_PERMISSIONS,
+    Permission,
+    Role,
+    User,
+    check_username,
+    normalise_username,
+    parse_role,
+    require_permission,
+)
 from needleplan.exceptions import ConflictError, InputError, NotFoundError
+from needleplan.services import accounts
 from needleplan.services._clock import utc_now
+from needleplan.services._secrets import secret_digest
 from needleplan.services.staff_sessions import (
     TOKEN_MAX,
     SessionPolicy,
     new_session_token,
     session_digest,
 )
+from needleplan.services.tokens import API_TOKEN_PREFIX
+
+#: The signed-in member of staff: the domain account value (no password material).
+StaffUser = User
+
+#: A user id as the web gets it: the account's id, or its decimal string from a path or form.
+UserId = int | str
 
 
-class Permission(StrEnum):
-    CLINICAL = "clinical"
-    CALENDAR = "calendar"
-    RECALL = "recall"
-    CONTACTS = "contacts"
-    USERS = "users"
-    CONFIG = "config"
-    AUDIT = "audit"
-
-
-ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.ADMIN: frozenset(
-        {
-            Permission.USERS,
-            Permission.CONFIG,
-            Permission.AUDIT,
-            Permission.CALENDAR,
-            Permission.RECALL,
-            Permission.CONTACTS,
-        }
-    ),
-    Role.PRACTITIONER: frozenset(
-        {Permission.CLINICAL, Permission.CALENDAR, Permission.RECALL, Permission.CONTACTS}
-    ),
-    Role.FRONT_DESK: frozenset({Permission.CALENDAR, Permission.RECALL, Permission.CONTACTS}),
-}
-
-
-@dataclass(frozen=True)
-class StaffUser:
-    """A signed-in member of staff (no password material)."""
-
-    id: str
-    username: str
-    display_name: str
-    role: Role
-
-    def can(self, permission: Permission) -> bool:
-        return permission in ROLE_PERMISSIONS[self.role]
+def parse_user_id(user_id: UserId) -> int | None:
+    """The account id behind a web user id, or None when it cannot be one."""
+    if isinstance(user_id, bool):
+        return None
+    if isinstance(user_id, int):
+        return user_id if user_id > 0 else None
+    text = user_id.strip()
+    return int(text) if text.isdigit() and len(text) < 12 else None
 
 
 class UserStore(Protocol):
-    """Where staff accounts live (the storage layer implements it over the database)."""
+    """Where staff accounts live (:class:`~needleplan.web.db_stores.DbUserStore` over the
+    database, :class:`InMemoryUserStore` for tests).
 
-    def authenticate(self, username: str, password: str) -> StaffUser | None:
+    ``actor`` is the account doing a change; account management needs the users permission.
+    """
+
+    def authenticate(self, username: str, password: str) -> User | None:
         """The user when the password matches, else None (same time either way)."""
         ...
 
-    def get_user(self, user_id: str) -> StaffUser | None:
+    def get_user(self, user_id: UserId) -> User | None:
         """The active user with this id, or None."""
         ...
 
-    def list_users(self) -> list[StaffUser]:
+    def list_users(self) -> list[User]:
         """Every active user, ordered by user name."""
         ...
 
-    def add_user(self, username: str, password: str, role: str) -> StaffUser:
-        """Create an account (InputError for a bad field, ConflictError for a taken name)."""
+    def add_user(
+        self, username: str, password: str, role: Role | str, *, actor: User | None = None
+    ) -> User:
+        """Create an account (InputError for a bad field, ConflictError for a taken name,
+        PermissionDeniedError when ``actor`` may not)."""
         ...
 
-    def deactivate_user(self, user_id: str) -> None:
+    def deactivate_user(self, user_id: UserId, *, actor: User | None = None) -> None:
         """Close an account: it can no longer sign in (NotFoundError when unknown)."""
         ...
 
-    def verify_password(self, user_id: str, password: str) -> bool:
+    def verify_password(self, user_id: UserId, password: str) -> bool:
         """Whether ``password`` is the active user's current password."""
         ...
 
-    def set_password(self, user_id: str, password: str) -> None:
+    def set_password(self, user_id: UserId, password: str, *, actor: User | None = None) -> None:
         """Replace the password (InputError for a bad one, NotFoundError when unknown)."""
         ...
 
@@ -120,126 +105,114 @@ class UserStore(Protocol):
 class TokenStore(Protocol):
     """Bearer tokens for integrations; a token acts as the user it was issued to."""
 
-    def issue_token(self, user_id: str, label: str) -> str:
+    def issue_token(self, user_id: UserId, label: str, *, actor: User | None = None) -> str:
         """A new random token for ``user_id``; only its digest is kept."""
         ...
 
-    def user_for_token(self, token: str) -> StaffUser | None:
+    def user_for_token(self, token: str) -> User | None:
         """The user a token belongs to, or None for an unknown or revoked token."""
         ...
 
 
-USERNAME_MAX = 64
-PASSWORD_MIN = 10
-PASSWORD_MAX = 1024
+def _random_id() -> int:
+    return 1_000_000_000 + secrets.randbelow(90_000_000_000)
 
 
-def check_new_password(password: str, field: str = "password") -> None:
-    """The rules every new password meets (InputError naming ``field`` otherwise)."""
-    if len(password) < PASSWORD_MIN:
-        raise InputError.one(field, "<hidden>", f"at least {PASSWORD_MIN} characters")
-    if len(password) > PASSWORD_MAX:
-        raise InputError.one(field, "<hidden>", f"at most {PASSWORD_MAX} characters")
-
-
-def normalise_username(username: str) -> str:
-    return username.strip().casefold()
+def _may_manage(actor: User | None, action: str) -> None:
+    if actor is not None:
+        require_permission(actor, Permission.USERS, action)
 
 
 class InMemoryUserStore:
-    """A :class:`UserStore` in a dict, with argon2id password hashes.
+    """A :class:`UserStore` in a dict: the domain's rules, the services' one argon2id hasher
+    (:func:`needleplan.services.accounts.use_password_hasher` makes it cheap in tests) and the
+    same role checks as the database store.
 
-    Parameters
-    ----------
-    hasher
-        the argon2 ``PasswordHasher``; its defaults (RFC 9106 low-memory profile) unless given.
-        Tests pass cheaper parameters to stay fast.
+    Ids are random (10-11 digits), so they reveal nothing and an account here is unlikely to share
+    its id with a database account (the audit log tells them apart by id and name anyway).
     """
 
-    def __init__(self, hasher: PasswordHasher | None = None) -> None:
-        self.hasher = hasher or PasswordHasher()
-        self._users: dict[str, tuple[StaffUser, str]] = {}
-        self._by_name: dict[str, str] = {}
+    def __init__(self) -> None:
+        self._users: dict[int, tuple[User, str]] = {}
+        self._by_name: dict[str, int] = {}
         self._lock = threading.Lock()
-        # Verified against when the user name is unknown so both paths cost the same.
-        self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
 
     def add_user(
-        self, username: str, password: str, role: Role | str, display_name: str = ""
-    ) -> StaffUser:
-        name = normalise_username(username)
-        if not name or len(name) > USERNAME_MAX or not name.isprintable():
-            raise InputError.one(
-                "username", username, f"1-{USERNAME_MAX} printable characters required"
-            )
-        check_new_password(password)
-        try:
-            role = Role(role)
-        except ValueError:
-            raise InputError.one(
-                "role", role, "one of " + ", ".join(r.value for r in Role)
-            ) from None
+        self,
+        username: str,
+        password: str,
+        role: Role | str,
+        display_name: str = "",
+        *,
+        actor: User | None = None,
+    ) -> User:
+        _may_manage(actor, "create accounts")
+        name = check_username(username)
+        parsed_role = parse_role(role)
+        digest = accounts.hash_password(password)
         with self._lock:
             if name in self._by_name:
                 raise ConflictError(f"user name {name!r} is taken")
-            user = StaffUser(
-                id=secrets.token_hex(8),
+            user_id = _random_id()
+            while user_id in self._users:  # pragma: no cover - 1 in 10^10
+                user_id = _random_id()
+            user = User(
+                id=user_id,
                 username=name,
                 display_name=display_name.strip() or name,
-                role=role,
+                role=parsed_role,
+                created_at=utc_now(),
             )
-            self._users[user.id] = (user, self.hasher.hash(password))
+            self._users[user.id] = (user, digest)
             self._by_name[name] = user.id
         return user
 
-    def deactivate_user(self, user_id: str) -> None:
+    def deactivate_user(self, user_id: UserId, *, actor: User | None = None) -> None:
+        _may_manage(actor, "deactivate accounts")
+        key = parse_user_id(user_id)
         with self._lock:
-            if user_id not in self._users:
+            if key is None or key not in self._users:
                 raise NotFoundError(f"user {user_id} does not exist")
-            user, _ = self._users.pop(user_id)
+            user, _ = self._users.pop(key)
             self._by_name.pop(user.username, None)
 
-    def authenticate(self, username: str, password: str) -> StaffUser | None:
+    def authenticate(self, username: str, password: str) -> User | None:
         user_id = self._by_name.get(normalise_username(username))
-        entry = self._users.get(user_id) if user_id else None
-        stored = entry[1] if entry else self._dummy_hash
-        try:
-            self.hasher.verify(stored, password)
-        except (VerificationError, InvalidHashError):
+        entry = self._users.get(user_id) if user_id is not None else None
+        if not accounts.verify_password(entry[1] if entry else None, password):
             return None
         return entry[0] if entry else None
 
-    def get_user(self, user_id: str) -> StaffUser | None:
-        entry = self._users.get(user_id)
+    def get_user(self, user_id: UserId) -> User | None:
+        key = parse_user_id(user_id)
+        entry = self._users.get(key) if key is not None else None
         return entry[0] if entry else None
 
-    def verify_password(self, user_id: str, password: str) -> bool:
-        entry = self._users.get(user_id)
-        stored = entry[1] if entry else self._dummy_hash
-        try:
-            self.hasher.verify(stored, password)
-        except (VerificationError, InvalidHashError):
-            return False
-        return entry is not None
+    def verify_password(self, user_id: UserId, password: str) -> bool:
+        key = parse_user_id(user_id)
+        entry = self._users.get(key) if key is not None else None
+        return accounts.verify_password(entry[1] if entry else None, password)
 
-    def set_password(self, user_id: str, password: str) -> None:
-        check_new_password(password)
-        digest = self.hasher.hash(password)
+    def set_password(self, user_id: UserId, password: str, *, actor: User | None = None) -> None:
+        key = parse_user_id(user_id)
+        if actor is not None and actor.id != key:
+            _may_manage(actor, "set another account's password")
+        digest = accounts.hash_password(password)
         with self._lock:
-            if user_id not in self._users:
+            if key is None or key not in self._users:
                 raise NotFoundError(f"user {user_id} does not exist")
-            user, _ = self._users[user_id]
-            self._users[user_id] = (user, digest)
+            user, _ = self._users[key]
+            self._users[key] = (user, digest)
 
-    def list_users(self) -> list[StaffUser]:
+    def list_users(self) -> list[User]:
         return sorted((u for u, _ in self._users.values()), key=lambda u: u.username)
 
 
-TOKEN_PREFIX = "np_"
+#: Bearer tokens start with this (``np_``).
+TOKEN_PREFIX = API_TOKEN_PREFIX
 
-
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+#: The SHA-256 hex digest stored in place of a token.
+token_digest = secret_digest
 
 
 class InMemoryTokenStore:
@@ -247,21 +220,23 @@ class InMemoryTokenStore:
 
     def __init__(self, users: UserStore) -> None:
         self.users = users
-        self._tokens: dict[str, tuple[str, str]] = {}
+        self._tokens: dict[str, tuple[int, str]] = {}
         self._lock = threading.Lock()
 
-    def issue_token(self, user_id: str, label: str) -> str:
-        if self.users.get_user(user_id) is None:
+    def issue_token(self, user_id: UserId, label: str, *, actor: User | None = None) -> str:
+        _may_manage(actor, "issue API tokens")
+        owner = self.users.get_user(user_id)
+        if owner is None:
             raise NotFoundError(f"no user with id {user_id}")
-        label = label.strip()
-        if not label or len(label) > 80:
-            raise InputError.one("label", label, "1-80 characters naming the integration")
+        clean = label.strip()
+        if not clean or len(clean) > 80 or not clean.isprintable():
+            raise InputError.one("label", label, "1-80 printable characters naming the integration")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self._lock:
-            self._tokens[token_digest(token)] = (user_id, label)
+            self._tokens[token_digest(token)] = (owner.id, clean)
         return token
 
-    def user_for_token(self, token: str) -> StaffUser | None:
+    def user_for_token(self, token: str) -> User | None:
         digest = token_digest(token)
         for known, (user_id, _label) in list(self._tokens.items()):
             if hmac.compare_digest(known, digest):
@@ -277,7 +252,7 @@ class StaffSession:
     """
 
     id: str
-    user_id: str
+    user_id: int
     created_at: datetime
     last_seen_at: datetime
     expires_at: datetime
@@ -299,7 +274,7 @@ class SessionStore(Protocol):
         """The lifetime rules this store applies."""
         ...
 
-    def start(self, user_id: str, user_agent: str) -> str:
+    def start(self, user_id: UserId, user_agent: str) -> str:
         """A new session for ``user_id``; returns its token (for the cookie, kept nowhere)."""
         ...
 
@@ -311,16 +286,16 @@ class SessionStore(Protocol):
         """Revoke the session behind ``token`` (nothing when there is none)."""
         ...
 
-    def end_all(self, user_id: str, *, keep: str | None = None) -> int:
+    def end_all(self, user_id: UserId, *, keep: str | None = None) -> int:
         """Revoke every live session of ``user_id`` but the one with id ``keep``; how many
         ended (whether the user is still active does not matter)."""
         ...
 
-    def active(self, user_id: str) -> list[StaffSession]:
+    def active(self, user_id: UserId) -> list[StaffSession]:
         """The user's live sessions, most recently used first."""
         ...
 
-    def active_counts(self) -> dict[str, int]:
+    def active_counts(self) -> dict[int, int]:
         """Live sessions per user id (users without any are left out)."""
         ...
 
@@ -366,7 +341,10 @@ class InMemorySessionStore:
             revoked_at=entry.revoked_at,
         )
 
-    def start(self, user_id: str, user_agent: str) -> str:
+    def start(self, user_id: UserId, user_agent: str) -> str:
+        key = parse_user_id(user_id)
+        if key is None:
+            raise NotFoundError(f"no user with id {user_id}")
         token = new_session_token()
         at = self.now()
         with self._lock:
@@ -374,7 +352,7 @@ class InMemorySessionStore:
             self._entries[session_digest(token)] = _SessionEntry(
                 StaffSession(
                     id=str(self._ids),
-                    user_id=user_id,
+                    user_id=key,
                     created_at=at,
                     last_seen_at=at,
                     expires_at=self._policy.expires_at(at),
@@ -406,27 +384,29 @@ class InMemorySessionStore:
             if entry is not None and entry.revoked_at is None:
                 self._entries[digest] = replace(entry, revoked_at=self.now())
 
-    def end_all(self, user_id: str, *, keep: str | None = None) -> int:
+    def end_all(self, user_id: UserId, *, keep: str | None = None) -> int:
+        key = parse_user_id(user_id)
         at, ended = self.now(), 0
         with self._lock:
             for digest, entry in list(self._entries.items()):
                 session = entry.session
-                if session.user_id == user_id and session.id != keep and self._alive(entry, at):
+                if session.user_id == key and session.id != keep and self._alive(entry, at):
                     self._entries[digest] = replace(entry, revoked_at=at)
                     ended += 1
         return ended
 
-    def active(self, user_id: str) -> list[StaffSession]:
+    def active(self, user_id: UserId) -> list[StaffSession]:
+        key = parse_user_id(user_id)
         at = self.now()
         live = [
             e.session
             for e in list(self._entries.values())
-            if e.session.user_id == user_id and self._alive(e, at)
+            if e.session.user_id == key and self._alive(e, at)
         ]
         return sorted(live, key=lambda s: (s.last_seen_at, int(s.id)), reverse=True)
 
-    def active_counts(self) -> dict[str, int]:
-        at, counts = self.now(), dict[str, int]()
+    def active_counts(self) -> dict[int, int]:
+        at, counts = self.now(), dict[int, int]()
         for entry in list(self._entries.values()):
             if self._alive(entry, at):
                 counts[entry.session.user_id] = counts.get(entry.session.user_id, 0) + 1
@@ -448,17 +428,38 @@ DEMO_ACCOUNTS: tuple[tuple[str, Role, str], ...] = (
 )
 
 
-def demo_user_store(
-    hasher: PasswordHasher | None = None,
-) -> tuple[InMemoryUserStore, dict[str, str]]:
+def demo_user_store() -> tuple[InMemoryUserStore, dict[str, str]]:
     """An in-memory store with one account per role and fresh random passwords.
 
     For trying the staff area without a database; ``needleplan serve --demo-users`` prints the
     passwords once. Nothing is written anywhere.
     """
-    store = InMemoryUserStore(hasher)
+    store = InMemoryUserStore()
     passwords: dict[str, str] = {}
     for username, role, name in DEMO_ACCOUNTS:
         passwords[username] = secrets.token_urlsafe(12)
         store.add_user(username, passwords[username], role, name)
     return store, passwords
+
+
+__all__ = [
+    "DEMO_ACCOUNTS",
+    "ROLE_PERMISSIONS",
+    "TOKEN_PREFIX",
+    "InMemorySessionStore",
+    "InMemoryTokenStore",
+    "InMemoryUserStore",
+    "Permission",
+    "Role",
+    "SessionStore",
+    "StaffSession",
+    "StaffUser",
+    "TokenStore",
+    "User",
+    "UserId",
+    "UserStore",
+    "WallClock",
+    "demo_user_store",
+    "parse_user_id",
+    "token_digest",
+]

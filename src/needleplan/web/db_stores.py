@@ -1,13 +1,14 @@
 """Database-backed stores for the web app: staff accounts, API tokens, sign-in sessions and
 contact requests.
 
-They implement the protocols in :mod:`needleplan.web.auth` (:class:`~needleplan.web.auth.UserStore`,
+They are thin adapters: the rules, the hasher and the role checks are the services'. They
+implement the protocols in :mod:`needleplan.web.auth` (:class:`~needleplan.web.auth.UserStore`,
 :class:`~needleplan.web.auth.TokenStore`, :class:`~needleplan.web.auth.SessionStore`) and
 :mod:`needleplan.web.leads` (:class:`~needleplan.web.leads.LeadStore`) over
 :mod:`needleplan.services` and :mod:`needleplan.services.staff_sessions`, so accounts, tokens, sessions
 and leads survive a restart and live in the same database as the clinic records (backups leave
-the sessions out). A user's web id is the decimal string of the database id; a session's web id
-the decimal string of its row id.
+the sessions out). A user's web id is its database id (its decimal string is accepted too); a
+session's web id the decimal string of its row id.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from needleplan import services
-from needleplan.domain.records import Lead, User
+from needleplan.domain.records import Lead, Role, User
 from needleplan.exceptions import InputError, NotFoundError
 from needleplan.services import staff_sessions
 from needleplan.services._clock import utc_now
@@ -24,100 +25,86 @@ from needleplan.services.audit import AuditNote
 from needleplan.services.staff_sessions import SessionPolicy, StaffSessionInfo
 from needleplan.storage.database import Database
 from needleplan.storage.repositories import ApiTokenInfo
-from needleplan.web.auth import StaffSession, StaffUser, WallClock, check_new_password
+from needleplan.web.auth import StaffSession, UserId, WallClock, parse_user_id
 
 
-def to_staff(user: User) -> StaffUser:
-    """The web app's view of a stored account."""
-    return StaffUser(
-        id=str(user.id),
-        username=user.username,
-        display_name=user.username,
-        role=user.role,
-    )
-
-
-def database_user_id(user_id: str) -> int | None:
+def database_user_id(user_id: UserId) -> int | None:
     """The database id behind a web user id, or None when it is not one."""
-    return int(user_id) if user_id.isdigit() and len(user_id) < 12 else None
+    return parse_user_id(user_id)
 
 
 class DbUserStore:
-    """:class:`~needleplan.web.auth.UserStore` over the ``users`` table (argon2id hashes)."""
+    """:class:`~needleplan.web.auth.UserStore` over the account use-cases of
+    :mod:`needleplan.services.accounts` (their rules, hasher and role checks)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def authenticate(self, username: str, password: str) -> StaffUser | None:
-        if len(password) > 1024:
-            return None
-        user = services.authenticate(self.db, username, password)
-        return to_staff(user) if user is not None else None
+    def authenticate(self, username: str, password: str) -> User | None:
+        return services.authenticate(self.db, username, password)
 
-    def get_user(self, user_id: str) -> StaffUser | None:
-        key = database_user_id(user_id)
-        if key is None:
-            return None
-        user = services.find_user(self.db, key)
-        return to_staff(user) if user is not None and user.active else None
+    def get_user(self, user_id: UserId) -> User | None:
+        key = parse_user_id(user_id)
+        user = services.find_user(self.db, key) if key is not None else None
+        return user if user is not None and user.active else None
 
-    def list_users(self) -> list[StaffUser]:
-        users = [to_staff(u) for u in services.list_users(self.db) if u.active]
+    def list_users(self) -> list[User]:
+        users = [u for u in services.list_users(self.db) if u.active]
         return sorted(users, key=lambda u: u.username)
 
-    def add_user(self, username: str, password: str, role: str) -> StaffUser:
-        return to_staff(services.create_user(self.db, username, password, role))
+    def add_user(
+        self, username: str, password: str, role: Role | str, *, actor: User | None = None
+    ) -> User:
+        return services.create_user(self.db, username, password, role, actor=actor)
 
-    def deactivate_user(self, user_id: str) -> None:
-        key = database_user_id(user_id)
+    def _known(self, user_id: UserId) -> int:
+        key = parse_user_id(user_id)
         if key is None or services.find_user(self.db, key) is None:
             raise NotFoundError(f"user {user_id} does not exist")
-        services.deactivate_user(self.db, key)
+        return key
 
-    def verify_password(self, user_id: str, password: str) -> bool:
-        key = database_user_id(user_id)
+    def deactivate_user(self, user_id: UserId, *, actor: User | None = None) -> None:
+        services.deactivate_user(self.db, self._known(user_id), actor=actor)
+
+    def verify_password(self, user_id: UserId, password: str) -> bool:
+        key = parse_user_id(user_id)
         user = services.find_user(self.db, key) if key is not None else None
-        if user is None or len(password) > 1024:
-            return False
-        match = services.authenticate(self.db, user.username, password)
-        return match is not None and match.id == user.id
+        match = services.authenticate(self.db, user.username if user else "", password)
+        return user is not None and match is not None and match.id == user.id
 
-    def set_password(self, user_id: str, password: str) -> None:
-        check_new_password(password)
-        key = database_user_id(user_id)
-        if key is None or services.find_user(self.db, key) is None:
-            raise NotFoundError(f"user {user_id} does not exist")
-        services.set_password(self.db, key, password)
+    def set_password(self, user_id: UserId, password: str, *, actor: User | None = None) -> None:
+        services.accounts.check_password(password)
+        services.set_password(self.db, self._known(user_id), password, actor=actor)
 
 
 class DbTokenStore:
-    """:class:`~needleplan.web.auth.TokenStore` over the ``api_tokens`` table (SHA-256 digests)."""
+    """:class:`~needleplan.web.auth.TokenStore` over :mod:`needleplan.services.tokens`
+    (SHA-256 digests; issuing, revoking and listing need the users permission)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def issue_token(self, user_id: str, label: str) -> str:
-        key = database_user_id(user_id)
+    def issue_token(self, user_id: UserId, label: str, *, actor: User | None = None) -> str:
+        key = parse_user_id(user_id)
         if key is None:
             raise NotFoundError(f"no user with id {user_id}")
-        token, _info = services.issue_api_token(self.db, key, label)
+        token, _info = services.issue_api_token(self.db, key, label, actor=actor)
         return token
 
-    def user_for_token(self, token: str) -> StaffUser | None:
-        user = services.user_for_api_token(self.db, token)
-        return to_staff(user) if user is not None else None
+    def user_for_token(self, token: str) -> User | None:
+        return services.user_for_api_token(self.db, token)
 
-    def revoke_token(self, token_id: int) -> ApiTokenInfo:
-        return services.revoke_api_token(self.db, token_id)
+    def revoke_token(self, token_id: int, *, actor: User | None = None) -> ApiTokenInfo:
+        return services.revoke_api_token(self.db, token_id, actor=actor)
 
-    def list_tokens(self) -> list[ApiTokenInfo]:
-        return services.list_api_tokens(self.db)
+    def list_tokens(self, *, actor: User | None = None) -> list[ApiTokenInfo]:
+        return services.list_api_tokens(self.db, actor=actor)
 
 
 def _session(info: StaffSessionInfo) -> StaffSession:
     return StaffSession(
         id=str(info.id),
-        user_id=str(info.user_id),
+        user_id=info.user_id,
         created_at=info.created_at,
         last_seen_at=info.last_seen_at,
         expires_at=info.expires_at,
@@ -143,8 +130,8 @@ class DbSessionStore:
     def policy(self) -> SessionPolicy:
         return self._policy
 
-    def start(self, user_id: str, user_agent: str) -> str:
-        key = database_user_id(user_id)
+    def start(self, user_id: UserId, user_agent: str) -> str:
+        key = parse_user_id(user_id)
         if key is None:
             raise NotFoundError(f"no user with id {user_id}")
         token, _info = staff_sessions.start_session(
@@ -159,8 +146,8 @@ class DbSessionStore:
     def end(self, token: str) -> None:
         staff_sessions.end_session(self.db, token, now=self.now())
 
-    def end_all(self, user_id: str, *, keep: str | None = None) -> int:
-        key = database_user_id(user_id)
+    def end_all(self, user_id: UserId, *, keep: str | None = None) -> int:
+        key = parse_user_id(user_id)
         if key is None:
             return 0
         keep_id = int(keep) if keep is not None and keep.isdigit() and len(keep) < 12 else None
@@ -168,16 +155,15 @@ class DbSessionStore:
             self.db, key, self._policy, keep_id=keep_id, now=self.now()
         )
 
-    def active(self, user_id: str) -> list[StaffSession]:
-        key = database_user_id(user_id)
+    def active(self, user_id: UserId) -> list[StaffSession]:
+        key = parse_user_id(user_id)
         if key is None:
             return []
         found = staff_sessions.active_sessions(self.db, key, self._policy, now=self.now())
         return [_session(i) for i in found]
 
-    def active_counts(self) -> dict[str, int]:
-        counts = staff_sessions.active_session_counts(self.db, self._policy, now=self.now())
-        return {str(k): n for k, n in counts.items()}
+    def active_counts(self) -> dict[int, int]:
+        return staff_sessions.active_session_counts(self.db, self._policy, now=self.now())
 
     def purge(self) -> int:
         return staff_sessions.purge_sessions(self.db, self._policy, now=self.now())
@@ -198,35 +184,25 @@ class DbLeadStore:
         return services.list_leads(self.db)
 
 
-def _stored_account(db: Database, user: StaffUser) -> tuple[User | None, str]:
-    key = database_user_id(user.id)
-    stored = services.find_user(db, key) if key is not None else None
-    return stored, user.username
-
-
 @contextmanager
 def audited(
-    db: Database, user: StaffUser, action: str, patient_id: int | None = None, detail: str = ""
+    db: Database, user: User, action: str, patient_id: int | None = None, detail: str = ""
 ) -> Iterator[AuditNote]:
-    """Run a route's use-case and its audit event in one transaction (see
-    :func:`needleplan.services.audit.audited`): a change is never stored without its event.
+    """Run a route's use-case and its audit event in one transaction, as ``user``: see
+    :func:`needleplan.services.audit.audited`, which first checks the user's role may do
+    ``action`` and records an account of another store by name (``user=<name>``).
 
-    ``detail`` carries ids and counts only, never patient data. A user who is not a database
-    account (an in-memory store beside a database) is recorded by user name.
+    ``detail`` carries ids and counts only, never patient data.
     """
-    with db.transaction():
-        stored, username = _stored_account(db, user)
-        with services.audited(db, stored, action, patient_id, detail) as note:
-            yield note
-            if stored is None:
-                note.detail = f"{note.detail} user={username}".strip()
+    with services.audited(db, user, action, patient_id, detail) as note:
+        yield note
 
 
 def audit(
-    db: Database, user: StaffUser, action: str, patient_id: int | None = None, detail: str = ""
+    db: Database, user: User, action: str, patient_id: int | None = None, detail: str = ""
 ) -> None:
     """Append an audit event on its own, for an event that is itself the record (a page view
-    whose data was read in the same request, a refused attempt). Changes use :func:`audited`.
+    whose data was read in the same request). Changes use :func:`audited`.
     """
     with audited(db, user, action, patient_id, detail):
         pass

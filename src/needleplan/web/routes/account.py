@@ -8,8 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
 
+from needleplan.domain.accounts import check_password as check_new_password
 from needleplan.exceptions import FieldProblem, InputError
-from needleplan.web.auth import SessionStore, StaffUser, UserStore, check_new_password
+from needleplan.web.auth import SessionStore, StaffUser, UserStore
 from needleplan.web.ratelimit import TokenBucketLimiter
 from needleplan.web.routes.pages import audit_account, render
 from needleplan.web.security import CSRF_FIELD, check_csrf, current_session, require_staff
@@ -94,7 +95,7 @@ def change_password(
     """Change my own password (the current one is asked for); my other sessions end."""
     check_csrf(request, csrf_token)
     limiter: TokenBucketLimiter = request.app.state.login_limiter
-    wait = limiter.take("password-user:" + user.id)
+    wait = limiter.take(f"password-user:{user.id}")
     if wait > 0:
         minutes = max(1, round(wait / 60))
         problem = FieldProblem(
@@ -123,7 +124,7 @@ def change_password(
         )
     if problems:
         return _account_page(request, user, status_code=422, problems=problems)
-    users.set_password(user.id, new_password)
+    users.set_password(user.id, new_password, actor=user)
     current = current_session(request)
     store: SessionStore = request.app.state.session_store
     ended = store.end_all(user.id, keep=current.id if current is not None else None)

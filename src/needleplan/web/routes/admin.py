@@ -72,6 +72,7 @@ def audit_page(
         until=datetime.combine(last + timedelta(days=1), time(), clinic.tz) if last else None,
         limit=AUDIT_PAGE,
         offset=(page - 1) * AUDIT_PAGE,
+        actor=user,
     )
     filters = {
         "username": username,
@@ -106,7 +107,9 @@ def _token_store(request: Request) -> DbTokenStore:
 def tokens_page(request: Request, user: UsersDep, db: DbDep) -> HTMLResponse:
     """Every API token (label, owner, issued, revoked); never the token itself."""
     request.state.user = user
-    return render(request, "app/audit_tokens.html", tokens=_token_store(request).list_tokens())
+    return render(
+        request, "app/audit_tokens.html", tokens=_token_store(request).list_tokens(actor=user)
+    )
 
 
 @router.post("/app/admin/tokens/{token_id}/revoke")
@@ -119,5 +122,5 @@ def revoke_token(
 ) -> Response:
     """Revoke a token: it stops working at once."""
     check_csrf(request, csrf_token)
-    _token_store(request).revoke_token(token_id)
+    _token_store(request).revoke_token(token_id, actor=user)
     return RedirectResponse("/app/admin/tokens", status_code=303)

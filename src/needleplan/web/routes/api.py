@@ -223,7 +223,7 @@ def compare_route(request: Request, body: CompareRequest) -> dict[str, Any]:
 def whoami(user: Annotated[StaffUser, Depends(require_token())]) -> dict[str, str]:
     """Check an integration token: who it belongs to and the role it carries."""
     return {
-        "id": user.id,
+        "id": str(user.id),
         "username": user.username,
         "display_name": user.display_name,
         "role": user.role.value,

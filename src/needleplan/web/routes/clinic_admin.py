@@ -44,7 +44,6 @@ from needleplan.services.clinic_calendar import (
 from needleplan.storage.clinic_configs import ClinicConfigVersion
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
-from needleplan.web.db_stores import database_user_id
 from needleplan.web.deps import DbDep, effective_clinic
 from needleplan.web.routes.booking import patient_label
 from needleplan.web.routes.pages import render
@@ -121,10 +120,9 @@ def _today(clinic: ClinicConfig) -> date:
 
 
 def _actor(db: Database, user: StaffUser) -> User | str:
-    """The database account behind the web user, else their user name (another store)."""
-    key = database_user_id(user.id)
-    stored = services.find_user(db, key) if key is not None else None
-    return stored if stored is not None else user.username
+    """The signed-in account: the service checks its role and records it (by name when it is
+    not this database's account)."""
+    return user
 
 
 def _in_force(request: Request, db: Database) -> tuple[EffectiveClinic | None, str | None]:

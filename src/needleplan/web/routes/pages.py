@@ -23,6 +23,8 @@ from needleplan.domain import (
     Smoking,
     SunExposure,
 )
+from needleplan.domain.accounts import check_password as check_new_password
+from needleplan.domain.accounts import normalise_username
 from needleplan.exceptions import ConflictError, InputError, NotFoundError
 from needleplan.web.auth import (
     Permission,
@@ -30,8 +32,7 @@ from needleplan.web.auth import (
     StaffUser,
     TokenStore,
     UserStore,
-    check_new_password,
-    normalise_username,
+    parse_user_id,
 )
 from needleplan.web.errors import ApiError
 from needleplan.web.leads import CONSENT_TEXT, LeadStore, make_lead
@@ -335,7 +336,7 @@ def admin_create_user(
     request.state.user = user
     users: UserStore = request.app.state.user_store
     try:
-        created = users.add_user(username, password, role)
+        created = users.add_user(username, password, role, actor=user)
     except (InputError, ConflictError) as exc:
         return users_page(
             request,
@@ -367,7 +368,7 @@ def admin_deactivate_user(
     check_csrf(request, csrf_token)
     request.state.user = user
     users: UserStore = request.app.state.user_store
-    if user_id == user.id:
+    if parse_user_id(user_id) == user.id:
         return users_page(
             request,
             status_code=409,
@@ -375,7 +376,7 @@ def admin_deactivate_user(
         )
     if len(user_id) > 100:
         raise NotFoundError("no such user")
-    users.deactivate_user(user_id)
+    users.deactivate_user(user_id, actor=user)
     store: SessionStore = request.app.state.session_store
     ended = store.end_all(user_id)
     audit_account(request, user, "user.deactivate", f"user {user_id} sessions_ended={ended}")
@@ -392,7 +393,7 @@ def admin_end_sessions(
     """End every session of another account: it has to sign in again everywhere."""
     check_csrf(request, csrf_token)
     request.state.user = user
-    if user_id == user.id:
+    if parse_user_id(user_id) == user.id:
         return users_page(
             request,
             status_code=409,
@@ -420,7 +421,7 @@ def admin_set_password(
     """Give another account a new password (it is told in person); its sessions end."""
     check_csrf(request, csrf_token)
     request.state.user = user
-    if user_id == user.id:
+    if parse_user_id(user_id) == user.id:
         return users_page(
             request,
             status_code=409,
@@ -434,7 +435,7 @@ def admin_set_password(
                 "confirm_password", "<hidden>", "must repeat the new password exactly"
             )
         users: UserStore = request.app.state.user_store
-        users.set_password(target.id, new_password)
+        users.set_password(target.id, new_password, actor=user)
     except InputError as exc:
         problem = exc.problems[0]
         return users_page(request, status_code=422, problem=f"{problem.field}: {problem.rule}")
@@ -458,7 +459,7 @@ def admin_issue_token(
     request.state.user = user
     users: UserStore = request.app.state.user_store
     tokens: TokenStore = request.app.state.token_store
-    token = tokens.issue_token(user_id, label)
+    token = tokens.issue_token(user_id, label, actor=user)
     owner = users.get_user(user_id)
     return users_page(request, new_token=token, token_owner=owner, token_label=label.strip())
 

@@ -24,7 +24,7 @@ from needleplan.domain import Assessment
 from needleplan.domain.records import MeasurementDraft, Patient, PatientDraft
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
-from needleplan.web.db_stores import audited, database_user_id
+from needleplan.web.db_stores import audited
 from needleplan.web.deps import DbDep
 from needleplan.web.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from needleplan.web.routes.patients import MAX_ID
@@ -134,9 +134,7 @@ class AssessmentIn(BaseModel):
 
 
 def _practitioner_of(db: Database, user: StaffUser) -> int | None:
-    key = database_user_id(user.id)
-    stored = services.find_user(db, key) if key is not None else None
-    return stored.practitioner_id if stored is not None else None
+    return user.practitioner_id if services.accounts.stored_account_id(db, user) else None
 
 
 @router.get("/{patient_id}/assessments", summary="Assessment history", responses=_NOT_FOUND)

@@ -145,7 +145,7 @@ def log_contact(
     """Log one attempt to reach the patient (an InputError names a bad channel or outcome)."""
     check_csrf(request, csrf_token)
     request.state.user = user
-    user_id = int(user.id) if user.id.isdigit() else None
+    user_id = services.accounts.stored_account_id(db, user)
     with audited(db, user, "recall.contact") as audit_note:
         attempt = services.record_contact(
             db, recall_id, channel=channel, outcome=outcome, note=note, by_user_id=user_id

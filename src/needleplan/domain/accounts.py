@@ -1,0 +1,220 @@
+"""Staff accounts as values: roles, what each role may do, and the rules for names and passwords.
+
+This is the one account model of needleplan. The library, the CLI (``needleplan --as USER``) and
+the web app (the signed-in user, a bearer token's owner) all act as a :class:`User`, and the
+services check its role against :data:`ROLE_PERMISSIONS` (:func:`require_permission`). Hashing
+and storing passwords is the services' job (:mod:`needleplan.services.accounts`); here are only
+the rules a value must meet.
+
+Roles and their permissions (SPEC capability 8):
+
+============  ==================================================================
+role          permissions
+============  ==================================================================
+admin         users (accounts, API tokens), config (clinic calendar), audit,
+              calendar, recall, contacts
+practitioner  clinical (assessments, plans, forecasts, notes, measurements),
+              calendar, recall, contacts
+front_desk    calendar, recall, contacts (no clinical notes or measurements)
+============  ==================================================================
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, model_validator
+
+from needleplan.exceptions import InputError, PermissionDeniedError
+
+
+class Role(StrEnum):
+    """What a staff account may do (see :data:`ROLE_PERMISSIONS`)."""
+
+    ADMIN = "admin"
+    PRACTITIONER = "practitioner"
+    FRONT_DESK = "front_desk"
+
+
+class Permission(StrEnum):
+    """One kind of work a role may be allowed to do."""
+
+    CLINICAL = "clinical"
+    CALENDAR = "calendar"
+    RECALL = "recall"
+    CONTACTS = "contacts"
+    USERS = "users"
+    CONFIG = "config"
+    AUDIT = "audit"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(
+        {
+            Permission.USERS,
+            Permission.CONFIG,
+            Permission.AUDIT,
+            Permission.CALENDAR,
+            Permission.RECALL,
+            Permission.CONTACTS,
+        }
+    ),
+    Role.PRACTITIONER: frozenset(
+        {Permission.CLINICAL, Permission.CALENDAR, Permission.RECALL, Permission.CONTACTS}
+    ),
+    Role.FRONT_DESK: frozenset({Permission.CALENDAR, Permission.RECALL, Permission.CONTACTS}),
+}
+
+#: The permission an audited action needs (``services.audited`` checks it before the block
+#: runs). Actions not listed here (``account.password``, ``export``, ...) need no permission
+#: beyond being a named account; the use-case itself may check more.
+ACTION_PERMISSIONS: dict[str, Permission] = {
+    # contact data: every role
+    "patient.create": Permission.CONTACTS,
+    "patient.list": Permission.CONTACTS,
+    "patient.read": Permission.CONTACTS,
+    "patient.update": Permission.CONTACTS,
+    # the calendar and bookings: every role
+    "calendar.read": Permission.CALENDAR,
+    "booking.read": Permission.CALENDAR,
+    "booking.search": Permission.CALENDAR,
+    "appointment.read": Permission.CALENDAR,
+    "appointment.book": Permission.CALENDAR,
+    "appointment.move": Permission.CALENDAR,
+    "appointment.rebook": Permission.CALENDAR,
+    "appointment.missed": Permission.CALENDAR,
+    "appointment.cancel": Permission.CALENDAR,
+    "course.book": Permission.CALENDAR,
+    "course.read": Permission.CALENDAR,
+    "course.status": Permission.CALENDAR,
+    # the recall worklist: every role
+    "recall.read": Permission.RECALL,
+    "recall.contact": Permission.RECALL,
+    "recall.opt-out": Permission.RECALL,
+    # clinical records: practitioners
+    "assessment.create": Permission.CLINICAL,
+    "assessment.record": Permission.CLINICAL,
+    "assessment.list": Permission.CLINICAL,
+    "measurement.create": Permission.CLINICAL,
+    "measurement.list": Permission.CLINICAL,
+    "session.record": Permission.CLINICAL,
+    "patient.handout": Permission.CLINICAL,
+    "patient.export": Permission.CLINICAL,
+    # administration: admins
+    "user.create": Permission.USERS,
+    "user.deactivate": Permission.USERS,
+    "user.list": Permission.USERS,
+    "account.password.reset": Permission.USERS,
+    "token.issue": Permission.USERS,
+    "token.revoke": Permission.USERS,
+    "token.list": Permission.USERS,
+    "audit.read": Permission.AUDIT,
+    "clinic.config.save": Permission.CONFIG,
+    "clinic.config.revert": Permission.CONFIG,
+}
+
+#: User names: 3-40 characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit.
+USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{2,39}$"
+USERNAME_RULE = "must be 3-40 of a-z, 0-9, '.', '_', '-' starting alphanumeric"
+PASSWORD_MIN = 10
+PASSWORD_MAX = 1024
+
+
+def normalise_username(username: str) -> str:
+    """The form a user name is stored and looked up in (trimmed, lower case)."""
+    return username.strip().lower()
+
+
+def check_username(username: str, field: str = "username") -> str:
+    """The normalised user name, or an InputError naming ``field`` when it breaks the rule."""
+    name = normalise_username(username)
+    if not re.fullmatch(USERNAME_PATTERN, name):
+        raise InputError.one(field, username, USERNAME_RULE)
+    return name
+
+
+def check_password(password: str, field: str = "password") -> None:
+    """The rule every new password meets (InputError naming ``field``; the value is hidden)."""
+    if len(password) < PASSWORD_MIN:
+        raise InputError.one(field, "<hidden>", f"at least {PASSWORD_MIN} characters")
+    if len(password) > PASSWORD_MAX:
+        raise InputError.one(field, "<hidden>", f"at most {PASSWORD_MAX} characters")
+
+
+def parse_role(role: Role | str, field: str = "role") -> Role:
+    """``role`` as a :class:`Role`, or an InputError listing the roles."""
+    try:
+        return Role(role)
+    except ValueError:
+        raise InputError.one(
+            field, role, "must be one of " + ", ".join(r.value for r in Role)
+        ) from None
+
+
+class User(BaseModel):
+    """A staff account (never its password): who acts in the library, the CLI and the web app.
+
+    ``display_name`` is how pages greet the account; it is the user name unless given.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    id: int
+    username: str
+    role: Role
+    practitioner_id: int | None = None
+    active: bool = True
+    created_at: AwareDatetime
+    display_name: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_display_name(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not str(data.get("display_name") or "").strip():
+            data = {**data, "display_name": data.get("username", "")}
+        return data
+
+    @property
+    def permissions(self) -> frozenset[Permission]:
+        return ROLE_PERMISSIONS[self.role]
+
+    def can(self, permission: Permission) -> bool:
+        """Whether this account's role has ``permission``."""
+        return permission in ROLE_PERMISSIONS[self.role]
+
+
+def require_permission(user: User, permission: Permission, action: str) -> None:
+    """Raise :class:`PermissionDeniedError` naming the user, role and action unless allowed."""
+    if not user.can(permission):
+        raise PermissionDeniedError(
+            f"{user.username} ({user.role.value}) may not {action}: "
+            f"it needs the {permission.value} permission"
+        )
+
+
+def require_action(user: User, action: str) -> None:
+    """Check ``user`` may do the audited ``action`` (see :data:`ACTION_PERMISSIONS`)."""
+    permission = ACTION_PERMISSIONS.get(action)
+    if permission is not None:
+        require_permission(user, permission, f"do {action}")
+
+
+__all__ = [
+    "ACTION_PERMISSIONS",
+    "PASSWORD_MAX",
+    "PASSWORD_MIN",
+    "ROLE_PERMISSIONS",
+    "USERNAME_PATTERN",
+    "USERNAME_RULE",
+    "Permission",
+    "Role",
+    "User",
+    "check_password",
+    "check_username",
+    "normalise_username",
+    "parse_role",
+    "require_action",
+    "require_permission",
+]

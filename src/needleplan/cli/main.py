@@ -104,32 +104,56 @@ def exit_code_for(exc: NeedleplanError) -> int:
     return EXIT_INTERNAL
 
 
-def _register_commands() -> None:
-    # Each command module adds its commands to ``app`` (one import + register line each).
-    from needleplan.cli import clinic as _clinic
-    from needleplan.cli import cohort as _cohort
-    from needleplan.cli import consult as _consult
-    from needleplan.cli import forecast as _forecast
-    from needleplan.cli import interop as _interop
-    from needleplan.cli import learning as _learning
-    from needleplan.cli import plan as _plan
-    from needleplan.cli import records as _records
-    from needleplan.cli import schedule as _schedule
-    from needleplan.cli import serve as _serve
+# One module per command group, each a ``typer.Typer`` with its commands declared at module
+# level. A module imports only Typer, Rich and the standard library at the top; what a command
+# needs (pydantic, numpy, the model, the storage stack) is imported inside it, so that
+# ``needleplan --help`` stays fast (see benchmarks/bench_cli_startup.py).
+from needleplan.cli import (  # noqa: E402  (the root app above must exist first)
+    backup,
+    clinic,
+    cohort,
+    consult,
+    course,
+    db,
+    demo,
+    forecast,
+    interop,
+    learning,
+    measure,
+    patient,
+    plan,
+    recall,
+    schedule,
+    serve,
+    session,
+    transfer,
+    user,
+)
 
-    _plan.register(app)
-    _consult.register(app)
-    _schedule.register(app)
-    _forecast.register(app)
-    _records.register(app)
-    _serve.register(app)
-    _learning.register(app)
-    _interop.register(app)
-    _clinic.register(app)
-    _cohort.register(app)
-
-
-_register_commands()
+# Each module's app: a group carries its name (``needleplan GROUP COMMAND``); an app without a
+# name adds its commands at the top level. Listed in ``needleplan --help`` order.
+for _module in (
+    plan,
+    consult,
+    schedule,
+    forecast,
+    patient,
+    course,
+    session,
+    measure,
+    recall,
+    db,
+    backup,
+    transfer,
+    demo,
+    user,
+    serve,
+    learning,
+    interop,
+    clinic,
+    cohort,
+):
+    app.add_typer(_module.app)
 
 
 def run() -> None:

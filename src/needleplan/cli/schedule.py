@@ -72,79 +72,80 @@ def render_schedule(course: CourseSchedule, clinic: ClinicConfig, console: Conso
     console.print(f"[dim]{DISCLAIMER}[/]")
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("schedule")
-    def schedule(
-        source: Path = typer.Option(
-            ...,
-            "--from",
-            "-f",
-            help="Assessment JSON file ('-' reads standard input).",
-            show_default=False,
-        ),
-        start: str = typer.Option(
-            ..., "--start", help="Requested day of session 1 (YYYY-MM-DD).", show_default=False
-        ),
-        clinic_file: Path | None = typer.Option(
-            None,
-            "--clinic",
-            help="Clinic TOML file (default: the bundled example clinic).",
-            show_default=False,
-        ),
-        practitioner: str | None = typer.Option(
-            None, "--practitioner", help="Who treats (default: any, same one preferred)."
-        ),
-        ics: Path | None = typer.Option(
-            None, "--ics", help="Write the course as an iCalendar (.ics) file.", show_default=False
-        ),
-        as_json: bool = typer.Option(False, "--json", help="Print the schedule as JSON."),
-        course_id: str | None = typer.Option(
-            None,
-            "--course-id",
-            help=(
-                "The course's identity; iCalendar UIDs derive from it (default: derived from "
-                "the clinic, start date, practitioner and file name, so re-exports match)."
-            ),
-            show_default=False,
-        ),
-        guideline: Path | None = typer.Option(
-            None,
-            "--guideline",
-            help="A clinic's guideline TOML file (default: the shipped one).",
-            show_default=False,
-        ),
-    ) -> None:
-        """Date a course in the clinic's calendar, with the forecast-driven maintenance recall.
+#: The commands of this module (added to the root app by needleplan.cli.main).
+app = typer.Typer()
 
-        Exit codes: 0 scheduled, 2 bad input or clinic config, 3 plan blocked by a
-        contraindication, 6 no feasible slot for a session (the line names it and why).
-        """
-        first_day = parse_start(start)
-        assessment = c.build_assessment(source, c.AssessmentFlags())
-        clinic = load_clinic(clinic_file)
-        if practitioner is not None:
-            clinic.practitioner(practitioner)
-        rules = load_guideline(guideline) if guideline is not None else None
-        protocol = make_protocol(assessment, rules)
-        identity = course_id or course_uuid(
-            f"{clinic.name}|{first_day.isoformat()}|{practitioner or ''}|{source.name}"
-        )
-        course = schedule_course(
-            protocol, first_day, clinic, practitioner=practitioner, course_id=identity
-        )
-        course = course.with_maintenance(
-            maintenance_due(assessment, course.dates, clinic, protocol)
-        )
+
+@app.command("schedule")
+def schedule(
+    source: Path = typer.Option(
+        ...,
+        "--from",
+        "-f",
+        help="Assessment JSON file ('-' reads standard input).",
+        show_default=False,
+    ),
+    start: str = typer.Option(
+        ..., "--start", help="Requested day of session 1 (YYYY-MM-DD).", show_default=False
+    ),
+    clinic_file: Path | None = typer.Option(
+        None,
+        "--clinic",
+        help="Clinic TOML file (default: the bundled example clinic).",
+        show_default=False,
+    ),
+    practitioner: str | None = typer.Option(
+        None, "--practitioner", help="Who treats (default: any, same one preferred)."
+    ),
+    ics: Path | None = typer.Option(
+        None, "--ics", help="Write the course as an iCalendar (.ics) file.", show_default=False
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the schedule as JSON."),
+    course_id: str | None = typer.Option(
+        None,
+        "--course-id",
+        help=(
+            "The course's identity; iCalendar UIDs derive from it (default: derived from "
+            "the clinic, start date, practitioner and file name, so re-exports match)."
+        ),
+        show_default=False,
+    ),
+    guideline: Path | None = typer.Option(
+        None,
+        "--guideline",
+        help="A clinic's guideline TOML file (default: the shipped one).",
+        show_default=False,
+    ),
+) -> None:
+    """Date a course in the clinic's calendar, with the forecast-driven maintenance recall.
+
+    Exit codes: 0 scheduled, 2 bad input or clinic config, 3 plan blocked by a
+    contraindication, 6 no feasible slot for a session (the line names it and why).
+    """
+    first_day = parse_start(start)
+    assessment = c.build_assessment(source, c.AssessmentFlags())
+    clinic = load_clinic(clinic_file)
+    if practitioner is not None:
+        clinic.practitioner(practitioner)
+    rules = load_guideline(guideline) if guideline is not None else None
+    protocol = make_protocol(assessment, rules)
+    identity = course_id or course_uuid(
+        f"{clinic.name}|{first_day.isoformat()}|{practitioner or ''}|{source.name}"
+    )
+    course = schedule_course(
+        protocol, first_day, clinic, practitioner=practitioner, course_id=identity
+    )
+    course = course.with_maintenance(maintenance_due(assessment, course.dates, clinic, protocol))
+    if ics is not None:
+        try:
+            ics.write_bytes(course_ics(course))
+        except OSError as exc:
+            raise InputError.one(
+                "--ics", str(ics), f"cannot be written ({exc.strerror or exc})"
+            ) from None
+    if as_json:
+        typer.echo(json.dumps(course.to_json(), indent=2, ensure_ascii=False))
+    else:
+        render_schedule(course, clinic, Console(highlight=False))
         if ics is not None:
-            try:
-                ics.write_bytes(course_ics(course))
-            except OSError as exc:
-                raise InputError.one(
-                    "--ics", str(ics), f"cannot be written ({exc.strerror or exc})"
-                ) from None
-        if as_json:
-            typer.echo(json.dumps(course.to_json(), indent=2, ensure_ascii=False))
-        else:
-            render_schedule(course, clinic, Console(highlight=False))
-            if ics is not None:
-                Console(highlight=False).print(f"wrote {escape(str(ics))}")
+            Console(highlight=False).print(f"wrote {escape(str(ics))}")

@@ -10,7 +10,7 @@ from rich.markup import escape
 from needleplan.cli.records import DatabaseOpt, console, open_records
 
 #: Top-level commands (added to the root app without a group name).
-app = typer.Typer()
+app = typer.Typer(rich_markup_mode=None)
 
 
 @app.command("backup")
@@ -33,11 +33,7 @@ def restore_cmd(
 ) -> None:
     """Restore a backup into an empty database."""
     from needleplan.storage import backup
-    from needleplan.storage.engine import make_engine
 
-    engine = make_engine(database)
-    try:
-        counts = backup.restore(engine, file)
-    finally:
-        engine.dispose()
+    with open_records(database, upgrade=False) as db:
+        counts = backup.restore(db.engine, file)
     console.print(f"restored {sum(counts.values())} rows from {escape(str(file))}")

@@ -16,16 +16,15 @@ is separate: it uses that file, not the saved version.
 from __future__ import annotations
 
 import getpass
-import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from needleplan.cli.records import DATABASE_HELP, open_records
+from needleplan.cli.records import DatabaseOpt, clinic_file_setting, open_records
 from needleplan.exceptions import ConflictError, InputError
 
 if TYPE_CHECKING:
@@ -34,16 +33,6 @@ if TYPE_CHECKING:
     from needleplan.storage import Database
 
 console = Console(highlight=False, soft_wrap=True)
-
-CLINIC_FILE_ENV = "NEEDLEPLAN_CLINIC_FILE"
-
-
-def _db_option() -> Any:
-    return typer.Option(None, "--database", "-d", help=DATABASE_HELP, show_default=False)
-
-
-def _fallback_file() -> str | None:
-    return os.environ.get(CLINIC_FILE_ENV) or None
 
 
 def _who() -> str:
@@ -113,7 +102,9 @@ def _check_and_list(db: Database, new: ClinicConfig, yes: bool) -> int:
     from needleplan.services import clinic_calendar
 
     try:
-        current: ClinicConfig | None = clinic_calendar.effective_clinic(db, _fallback_file()).clinic
+        current: ClinicConfig | None = clinic_calendar.effective_clinic(
+            db, clinic_file_setting()
+        ).clinic
     except InputError:
         current = None  # the version in force no longer validates: compare with nothing
     affected = clinic_calendar.affected_appointments(db, new, current=current)
@@ -134,6 +125,7 @@ def _check_and_list(db: Database, new: ClinicConfig, yes: bool) -> int:
 
 
 app = typer.Typer(
+    rich_markup_mode=None,
     name="clinic",
     help="The clinic calendar saved in the database (used by the web app).",
     no_args_is_help=True,
@@ -143,7 +135,7 @@ app = typer.Typer(
 @app.command("show")
 def clinic_show(
     as_toml: bool = typer.Option(False, "--toml", help="Print the TOML text in force."),
-    database: str | None = _db_option(),
+    database: str | None = DatabaseOpt,
 ) -> None:
     """Which calendar is in force (saved version, file or bundled example) and a summary."""
     from datetime import datetime
@@ -151,7 +143,7 @@ def clinic_show(
     from needleplan.services import clinic_calendar
 
     with open_records(database) as db:
-        eff = clinic_calendar.effective_clinic(db, _fallback_file())
+        eff = clinic_calendar.effective_clinic(db, clinic_file_setting())
     if as_toml:
         typer.echo(eff.toml, nl=not eff.toml.endswith("\n"))
         return
@@ -165,7 +157,7 @@ def clinic_show(
 @app.command("history")
 def clinic_history(
     limit: int = typer.Option(50, "--limit", help="At most this many versions."),
-    database: str | None = _db_option(),
+    database: str | None = DatabaseOpt,
 ) -> None:
     """Saved versions, newest (in force) first."""
     from needleplan.services import clinic_calendar
@@ -195,7 +187,7 @@ def clinic_set(
     yes: bool = typer.Option(
         False, "--yes", help="Save even if booked appointments conflict (exit 5 without)."
     ),
-    database: str | None = _db_option(),
+    database: str | None = DatabaseOpt,
 ) -> None:
     """Validate FILE and save it as the newest version (in force for the web app at once)."""
     from needleplan.services import clinic_calendar
@@ -217,7 +209,7 @@ def clinic_revert(
     yes: bool = typer.Option(
         False, "--yes", help="Revert even if booked appointments conflict (exit 5 without)."
     ),
-    database: str | None = _db_option(),
+    database: str | None = DatabaseOpt,
 ) -> None:
     """Put an older version back in force (a copy is appended; the history stays)."""
     from needleplan.services import clinic_calendar

@@ -22,14 +22,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from needleplan import DISCLAIMER
-from needleplan.cli.records import DATABASE_HELP
+from needleplan.cli.records import DATABASE_HELP, open_records
 from needleplan.exceptions import FieldProblem, InputError
 
 if TYPE_CHECKING:
     from needleplan.cohort import CohortResult, FixedPopulation, PopulationSpec
     from needleplan.forecasting.optimise import Prices
     from needleplan.guideline import Guideline
-    from needleplan.storage import Database
 
 # The engine (numpy, scipy, the model) is imported inside the command, so that
 # ``needleplan --help`` and the other commands do not pay for it.
@@ -58,27 +57,6 @@ def parse_month(value: str | None, *, today: date | None = None) -> date:
         return date(year, month, 1)
     except ValueError:
         raise InputError.one("--start", value, "must be a month like 2026-01") from None
-
-
-def open_read_only(url: str | None) -> Database:
-    """Open the clinic database without creating or migrating anything."""
-    from needleplan.storage import Database, migrate
-    from needleplan.storage.engine import resolve_url
-
-    resolved = resolve_url(url)
-    if resolved.startswith("sqlite:///"):
-        path = resolved.removeprefix("sqlite:///")
-        if path and path != ":memory:" and not Path(path).exists():
-            raise InputError.one("--database", path, "no such database file")
-    db = Database.open(resolved, upgrade=False)
-    if migrate.needs_upgrade(db.engine):
-        db.dispose()
-        raise InputError.one(
-            "--database",
-            db.display_url,
-            "its schema is not at the newest revision; run `needleplan db upgrade` first",
-        )
-    return db
 
 
 def _population(
@@ -113,11 +91,8 @@ def _population(
         return reference_population(reference, guideline)
     from needleplan import services
 
-    db = open_read_only(database)
-    try:
+    with open_records(database, read_only=True) as db:
         assessments, invalid = services.latest_assessments(db)
-    finally:
-        db.dispose()
     if not assessments:
         raise InputError.one("--from-db", db.display_url, "the database holds no assessment")
     pop = fixed_population(assessments, guideline, description="clinic database")
@@ -285,6 +260,7 @@ def _settings(options: dict[str, str], **values: Any) -> Any:
 
 
 app = typer.Typer(
+    rich_markup_mode=None,
     name="cohort",
     help="Simulate a clinic's population of patients over the years.",
     no_args_is_help=True,

@@ -9,15 +9,10 @@ from rich.console import Console
 from rich.rule import Rule
 
 from needleplan.cli import common as c
-from needleplan.cli.forecast import render_comparison
 from needleplan.cli.plan import render_protocol
-from needleplan.domain.assessment import reference_assessment
-from needleplan.forecasting.optimise import load_prices
-from needleplan.forecasting.scenarios import compare_scenarios
-from needleplan.guideline import make_protocol
 
 #: The commands of this module (added to the root app by needleplan.cli.main).
-app = typer.Typer()
+app = typer.Typer(rich_markup_mode=None)
 
 
 @app.command("consult")
@@ -32,6 +27,12 @@ def consult(
     Without --from it uses the reference patient (50, moderate laxity, full face, no raising
     factor), which is what `make run` shows. Exit code 3 when a contraindication blocks the plan.
     """
+    from needleplan.cli.forecast_view import render_comparison
+    from needleplan.domain.assessment import reference_assessment
+    from needleplan.forecasting.optimise import load_prices
+    from needleplan.forecasting.scenarios import compare_scenarios
+    from needleplan.guideline import make_protocol
+
     console = Console(highlight=False)
     assessment = (
         c.build_assessment(source, c.AssessmentFlags())

@@ -23,7 +23,12 @@ from needleplan.cli.records import (
 )
 from needleplan.exceptions import InputError
 
-app = typer.Typer(name="course", help="Plan, book, show and move courses.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None,
+    name="course",
+    help="Plan, book, show and move courses.",
+    no_args_is_help=True,
+)
 
 
 @app.command("book")

@@ -10,39 +10,31 @@ from needleplan.cli.records import (
     open_records,
 )
 
-app = typer.Typer(name="db", help="Schema migrations.", no_args_is_help=True)
+app = typer.Typer(rich_markup_mode=None, name="db", help="Schema migrations.", no_args_is_help=True)
 
 
 @app.command("upgrade")
 def db_upgrade(database: str | None = DatabaseOpt) -> None:
     """Upgrade the schema to the newest revision."""
     from needleplan.storage import migrate
-    from needleplan.storage.engine import make_engine
 
-    engine = make_engine(database)
-    try:
-        before = migrate.current_revision(engine)
-        migrate.upgrade(engine)
-        after = migrate.current_revision(engine)
-    finally:
-        engine.dispose()
-    console.print(f"schema {before or 'empty'} -> {after} ({engine.url.render_as_string()})")
+    with open_records(database, upgrade=False) as db:
+        before = migrate.current_revision(db.engine)
+        migrate.upgrade(db.engine)
+        after = migrate.current_revision(db.engine)
+    console.print(f"schema {before or 'empty'} -> {after} ({db.engine.url.render_as_string()})")
 
 
 @app.command("current")
 def db_current(database: str | None = DatabaseOpt) -> None:
     """Show the schema revision (without changing anything)."""
     from needleplan.storage import migrate
-    from needleplan.storage.engine import make_engine
 
-    engine = make_engine(database)
-    try:
-        rev = migrate.current_revision(engine)
-    finally:
-        engine.dispose()
+    with open_records(database, upgrade=False) as db:
+        rev = migrate.current_revision(db.engine)
     head = migrate.head_revision()
     state = "up to date" if rev == head else f"needs upgrade to {head}"
-    console.print(f"{engine.url.render_as_string()}: revision {rev or 'none'} ({state})")
+    console.print(f"{db.engine.url.render_as_string()}: revision {rev or 'none'} ({state})")
 
 
 @app.command("purge-sessions")

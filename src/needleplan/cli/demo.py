@@ -8,7 +8,7 @@ from rich.markup import escape
 from needleplan.cli.records import DatabaseOpt, console, open_records
 
 #: Top-level commands (added to the root app without a group name).
-app = typer.Typer()
+app = typer.Typer(rich_markup_mode=None)
 
 
 @app.command("demo")

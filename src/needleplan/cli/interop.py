@@ -17,14 +17,10 @@ from rich.markup import escape
 
 from needleplan.cli import common as c
 from needleplan.cli.actor import audited
-from needleplan.cli.records import DATABASE_HELP, open_records
+from needleplan.cli.records import DatabaseOpt, open_records
 from needleplan.exceptions import InputError
 
 console = Console(highlight=False, soft_wrap=True)
-
-
-def _db_option() -> Any:
-    return typer.Option(None, "--database", "-d", help=DATABASE_HELP, show_default=False)
 
 
 def _summary(bundle: dict[str, Any]) -> str:
@@ -33,9 +29,11 @@ def _summary(bundle: dict[str, Any]) -> str:
 
 
 #: ``handout`` and the ``fhir`` group (added to the root app by needleplan.cli.main).
-app = typer.Typer()
+app = typer.Typer(rich_markup_mode=None)
 
-fhir = typer.Typer(help="FHIR R4 export of clinic records.", no_args_is_help=True)
+fhir = typer.Typer(
+    rich_markup_mode=None, help="FHIR R4 export of clinic records.", no_args_is_help=True
+)
 app.add_typer(fhir, name="fhir")
 
 
@@ -45,7 +43,7 @@ def fhir_patient(
     out: Path | None = typer.Option(
         None, "--out", "-o", help="Write the Bundle JSON here (default: standard output)."
     ),
-    database: str | None = _db_option(),
+    database: str | None = DatabaseOpt,
 ) -> None:
     """Export one patient's record as a FHIR R4 collection Bundle (JSON).
 
@@ -91,7 +89,7 @@ def handout_cmd(
     guideline: Path | None = typer.Option(
         None, "--guideline", help="A clinic's guideline TOML (default: the shipped one)."
     ),
-    database: str | None = _db_option(),
+    database: str | None = DatabaseOpt,
 ) -> None:
     """Write a patient handout PDF: the plan and its reasons, dates, forecast chart, aftercare.
 

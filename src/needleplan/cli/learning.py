@@ -20,16 +20,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from needleplan import DISCLAIMER
-from needleplan.cli.records import DATABASE_HELP, open_records
+from needleplan.cli.actor import audited
+from needleplan.cli.records import DatabaseOpt, clinic_in_force, open_records
 
 if TYPE_CHECKING:
     from needleplan.services.learning import ClinicResponseReport, PatientOutcome
 
 console = Console(highlight=False, soft_wrap=True)
-
-
-def _db_option() -> Any:
-    return typer.Option(None, "--database", "-d", help=DATABASE_HELP, show_default=False)
 
 
 def _months(band: Any) -> str:
@@ -113,6 +110,7 @@ def render_report(report: ClinicResponseReport, con: Console) -> None:
 
 
 app = typer.Typer(
+    rich_markup_mode=None,
     name="outcome",
     help="Learn from outcome measurements: her own forecast, the clinic's response.",
     no_args_is_help=True,
@@ -123,7 +121,14 @@ app = typer.Typer(
 def outcome_forecast(
     key: str = typer.Argument(..., help="Patient record number or id."),
     clinic_file: Path | None = typer.Option(
-        None, "--clinic", help="Clinic TOML for the recall threshold (default: bundled)."
+        None,
+        "--clinic",
+        help=(
+            "Clinic calendar TOML for the recall threshold instead of the one in force (default: "
+            "the version saved in the database, else $NEEDLEPLAN_CLINIC_FILE, else the bundled "
+            "example clinic)."
+        ),
+        show_default=False,
     ),
     years: float | None = typer.Option(
         None, "--years", help="Horizon in years (default: at least 10, at most 15)."
@@ -133,20 +138,20 @@ def outcome_forecast(
     curves: bool = typer.Option(False, "--curves", help="Include daily curves in --json."),
     plot: Path | None = typer.Option(None, "--plot", help="Write a PNG chart here."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    database: str | None = _db_option(),
+    database: str | None = DatabaseOpt,
 ) -> None:
     """Her forecast updated from her measurements, next to the population forecast."""
     from needleplan import services
     from needleplan.services.learning import patient_outcome
 
-    clinic = None
-    if clinic_file is not None:
-        from needleplan.scheduling import load_clinic
-
-        clinic = load_clinic(clinic_file)
     with open_records(database) as db:
-        patient = services.find_patient(db, key)
-        out = patient_outcome(db, patient.id, clinic=clinic, years=years, draws=draws, seed=seed)
+        clinic = clinic_in_force(db, clinic_file)
+        with audited(db, "outcome.read") as event:
+            patient = services.find_patient(db, key)
+            event.patient_id = patient.id
+            out = patient_outcome(
+                db, patient.id, clinic=clinic, years=years, draws=draws, seed=seed
+            )
     if plot is not None:
         from needleplan.reports.charts import plot_forecast
 
@@ -169,7 +174,7 @@ def outcome_forecast(
 @app.command("report")
 def outcome_report(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-    database: str | None = _db_option(),
+    database: str | None = DatabaseOpt,
 ) -> None:
     """How the clinic's patients respond against the default calibration."""
     from needleplan.services.learning import clinic_response_report

@@ -44,6 +44,7 @@ EXIT_UNSCHEDULABLE = 6
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 app = typer.Typer(
+    rich_markup_mode=None,
     name="needleplan",
     help=(
         "Plan microneedling courses for skin tightening and forecast how long results last.\n\n"
@@ -51,6 +52,9 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     add_completion=False,
+    # Plain Click help (no Rich panels): Typer's Rich help loads Markdown and Pygments, which
+    # doubled the start-up time; up to 100 columns on a wide terminal.
+    context_settings={"max_content_width": 100},
     pretty_exceptions_enable=False,
 )
 

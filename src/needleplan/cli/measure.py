@@ -15,7 +15,9 @@ from needleplan.cli.records import (
     resolve_patient,
 )
 
-app = typer.Typer(name="measure", help="Record outcome measurements.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None, name="measure", help="Record outcome measurements.", no_args_is_help=True
+)
 
 
 @app.command("add")

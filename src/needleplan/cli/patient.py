@@ -21,7 +21,12 @@ from needleplan.cli.records import (
 if TYPE_CHECKING:
     from needleplan.domain.records import Patient
 
-app = typer.Typer(name="patient", help="Register, list and show patients.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None,
+    name="patient",
+    help="Register, list and show patients.",
+    no_args_is_help=True,
+)
 
 
 def _patient_table(rows: list[Patient]) -> Table:

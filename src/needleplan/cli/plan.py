@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -12,8 +13,9 @@ from rich.table import Table
 
 from needleplan import DISCLAIMER
 from needleplan.cli import common as c
-from needleplan.domain.protocol import Protocol
-from needleplan.guideline import load_guideline, make_protocol
+
+if TYPE_CHECKING:
+    from needleplan.domain.protocol import Protocol
 
 EXIT_BLOCKED = 3
 
@@ -68,7 +70,7 @@ def render_protocol(protocol: Protocol, console: Console) -> None:
 
 
 #: The commands of this module (added to the root app by needleplan.cli.main).
-app = typer.Typer()
+app = typer.Typer(rich_markup_mode=None)
 
 
 @app.command("plan")
@@ -123,6 +125,8 @@ def plan(
         fitzpatrick_type=fitzpatrick_type,
         glogau_class=glogau_class,
     )
+    from needleplan.guideline import load_guideline, make_protocol
+
     assessment = c.build_assessment(source, flags)
     rules = load_guideline(guideline) if guideline is not None else None
     protocol = make_protocol(assessment, rules)

@@ -15,7 +15,9 @@ from needleplan.cli.records import (
     print_json,
 )
 
-app = typer.Typer(name="recall", help="The recall worklist.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None, name="recall", help="The recall worklist.", no_args_is_help=True
+)
 
 
 @app.command("list")

@@ -55,17 +55,36 @@ CLINIC_OVERRIDE_HELP = (
 
 
 @contextmanager
-def open_records(url: str | None, *, upgrade: bool = True) -> Iterator[Database]:
+def open_records(
+    url: str | None, *, upgrade: bool = True, read_only: bool = False
+) -> Iterator[Database]:
     """The clinic records for one command: opened, always closed afterwards.
 
-    ``upgrade=False`` connects without migrating (``db current``, ``db upgrade`` and
-    ``restore`` look at or change the schema themselves). A database that cannot be reached
-    is one InputError naming ``database_url``.
+    By default the schema is upgraded to the newest revision on opening. ``upgrade=False``
+    connects without migrating (``db current``, ``db upgrade`` and ``restore`` look at or change
+    the schema themselves). ``read_only=True`` neither creates nor migrates anything: a missing
+    SQLite file or a schema behind the newest revision is an InputError naming ``--database``
+    (``cohort simulate --from-db``). A database that cannot be reached is one InputError naming
+    ``database_url``.
     """
-    from needleplan.storage import Database
+    from needleplan.storage import Database, migrate
+    from needleplan.storage.engine import resolve_url
 
-    db = Database.open(url, upgrade=upgrade)
+    if read_only:
+        resolved = resolve_url(url)
+        if resolved.startswith("sqlite:///"):
+            path = resolved.removeprefix("sqlite:///")
+            if path and path != ":memory:" and not Path(path).exists():
+                raise InputError.one("--database", path, "no such database file")
+        url = resolved
+    db = Database.open(url, upgrade=upgrade and not read_only)
     try:
+        if read_only and migrate.needs_upgrade(db.engine):
+            raise InputError.one(
+                "--database",
+                db.display_url,
+                "its schema is not at the newest revision; run `needleplan db upgrade` first",
+            )
         yield db
     finally:
         db.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -13,17 +14,11 @@ from rich.table import Table
 
 from needleplan import DISCLAIMER
 from needleplan.cli import common as c
+from needleplan.cli.records import clinic_file_setting
 from needleplan.exceptions import InputError
-from needleplan.guideline import load_guideline, make_protocol
-from needleplan.scheduling import (
-    ClinicConfig,
-    CourseSchedule,
-    course_ics,
-    course_uuid,
-    load_clinic,
-    maintenance_due,
-    schedule_course,
-)
+
+if TYPE_CHECKING:
+    from needleplan.scheduling import ClinicConfig, CourseSchedule
 
 
 def parse_start(value: str) -> date:
@@ -32,6 +27,21 @@ def parse_start(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise InputError.one("--start", value, "must be a date like 2027-01-11") from None
+
+
+def clinic_for_schedule(clinic_file: Path | None) -> ClinicConfig:
+    """``--clinic FILE``, else ``$NEEDLEPLAN_CLINIC_FILE``, else the bundled example clinic.
+
+    ``schedule`` reads no clinic records, so a version saved in the database (see
+    ``needleplan clinic``) is not consulted; the record commands (``course book`` ...) use it.
+    """
+    if clinic_file is not None:
+        from needleplan.scheduling import load_clinic
+
+        return load_clinic(clinic_file)
+    from needleplan.services.clinic_calendar import effective_clinic
+
+    return effective_clinic(None, clinic_file_setting()).clinic
 
 
 def render_schedule(course: CourseSchedule, clinic: ClinicConfig, console: Console) -> None:
@@ -73,7 +83,7 @@ def render_schedule(course: CourseSchedule, clinic: ClinicConfig, console: Conso
 
 
 #: The commands of this module (added to the root app by needleplan.cli.main).
-app = typer.Typer()
+app = typer.Typer(rich_markup_mode=None)
 
 
 @app.command("schedule")
@@ -91,7 +101,10 @@ def schedule(
     clinic_file: Path | None = typer.Option(
         None,
         "--clinic",
-        help="Clinic TOML file (default: the bundled example clinic).",
+        help=(
+            "Clinic calendar TOML (default: $NEEDLEPLAN_CLINIC_FILE, else the bundled example "
+            "clinic)."
+        ),
         show_default=False,
     ),
     practitioner: str | None = typer.Option(
@@ -122,9 +135,12 @@ def schedule(
     Exit codes: 0 scheduled, 2 bad input or clinic config, 3 plan blocked by a
     contraindication, 6 no feasible slot for a session (the line names it and why).
     """
+    from needleplan.guideline import load_guideline, make_protocol
+    from needleplan.scheduling import course_ics, course_uuid, maintenance_due, schedule_course
+
     first_day = parse_start(start)
     assessment = c.build_assessment(source, c.AssessmentFlags())
-    clinic = load_clinic(clinic_file)
+    clinic = clinic_for_schedule(clinic_file)
     if practitioner is not None:
         clinic.practitioner(practitioner)
     rules = load_guideline(guideline) if guideline is not None else None

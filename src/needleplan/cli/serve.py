@@ -8,6 +8,8 @@ from typing import Any
 
 import typer
 
+from needleplan.cli.records import open_records
+
 DEMO_LOGINS = ("admin", "practitioner", "frontdesk")
 
 
@@ -34,7 +36,7 @@ def log_config() -> dict[str, Any]:
 
 
 #: The commands of this module (added to the root app by needleplan.cli.main).
-app = typer.Typer()
+app = typer.Typer(rich_markup_mode=None)
 
 
 @app.command("serve")
@@ -88,7 +90,6 @@ def serve(
 
     from needleplan import services
     from needleplan.exceptions import ConfigError
-    from needleplan.storage import Database
     from needleplan.web import create_app, load_settings
     from needleplan.web.auth import InMemoryTokenStore, demo_user_store
 
@@ -96,45 +97,44 @@ def serve(
     for flag, wanted in (("--demo", demo), ("--demo-users", demo_users)):
         if wanted and settings.production:
             raise ConfigError.one(flag, True, "demo accounts are refused in production mode")
-    db = Database.open(database)
-    bind_host = host or settings.host
-    bind_port = port or settings.port
-    logins: dict[str, str] = {}
-    if demo:
-        if services.is_empty_clinic(db):
-            summary = services.fill_demo_clinic(db, patients=demo_patients)
-            typer.echo(
-                f"demo clinic created: {summary.patients} patients, "
-                f"{summary.appointments} appointments ({db.display_url})"
-            )
-        else:
-            typer.echo(f"demo clinic: using the existing records in {db.display_url}")
-        logins = {name: secrets.token_urlsafe(12) for name in DEMO_LOGINS}
-        reset = services.reset_demo_logins(db, logins)
-        # New passwords: sessions signed in with the old ones end too.
-        from needleplan.services.staff_sessions import SessionPolicy, end_user_sessions
+    with open_records(database) as db:
+        bind_host = host or settings.host
+        bind_port = port or settings.port
+        logins: dict[str, str] = {}
+        if demo:
+            if services.is_empty_clinic(db):
+                summary = services.fill_demo_clinic(db, patients=demo_patients)
+                typer.echo(
+                    f"demo clinic created: {summary.patients} patients, "
+                    f"{summary.appointments} appointments ({db.display_url})"
+                )
+            else:
+                typer.echo(f"demo clinic: using the existing records in {db.display_url}")
+            logins = {name: secrets.token_urlsafe(12) for name in DEMO_LOGINS}
+            reset = services.reset_demo_logins(db, logins)
+            # New passwords: sessions signed in with the old ones end too.
+            from needleplan.services.staff_sessions import SessionPolicy, end_user_sessions
 
-        for account in reset:
-            end_user_sessions(db, account.id, SessionPolicy())
-    users = tokens = None
-    if demo_users:
-        users, passwords = demo_user_store()
-        tokens = InMemoryTokenStore(users)
-        logins.update(passwords)
-    web_app = create_app(settings, database=db, user_store=users, token_store=tokens)
-    address = f"http://{bind_host}:{bind_port}/"
-    typer.echo(f"needleplan web app on {address}  (API docs: {address}docs)")
-    if not logins and not services.list_users(db):
-        typer.echo(
-            "no staff accounts yet: create one with "
-            "`needleplan user add NAME --role admin` (same database)"
-        )
-    if logins:
-        typer.echo(f"sign in at {address}login with one of these demo logins:")
-        for username, password in logins.items():
-            typer.echo(f"  demo login: {username} / {password}")
-        typer.echo("(passwords are new at every start; press Ctrl-C to stop)")
-    try:
+            for account in reset:
+                end_user_sessions(db, account.id, SessionPolicy())
+        users = tokens = None
+        if demo_users:
+            users, passwords = demo_user_store()
+            tokens = InMemoryTokenStore(users)
+            logins.update(passwords)
+        web_app = create_app(settings, database=db, user_store=users, token_store=tokens)
+        address = f"http://{bind_host}:{bind_port}/"
+        typer.echo(f"needleplan web app on {address}  (API docs: {address}docs)")
+        if not logins and not services.list_users(db):
+            typer.echo(
+                "no staff accounts yet: create one with "
+                "`needleplan user add NAME --role admin` (same database)"
+            )
+        if logins:
+            typer.echo(f"sign in at {address}login with one of these demo logins:")
+            for username, password in logins.items():
+                typer.echo(f"  demo login: {username} / {password}")
+            typer.echo("(passwords are new at every start; press Ctrl-C to stop)")
         uvicorn.run(
             web_app,
             host=bind_host,
@@ -144,5 +144,3 @@ def serve(
             log_level="info",
             log_config=log_config(),
         )
-    finally:
-        db.dispose()

@@ -17,7 +17,9 @@ from needleplan.cli.records import (
 )
 from needleplan.exceptions import InputError
 
-app = typer.Typer(name="session", help="Record performed sessions.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None, name="session", help="Record performed sessions.", no_args_is_help=True
+)
 
 
 def _parse_depths(values: list[str]) -> dict[str, float]:

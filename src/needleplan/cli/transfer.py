@@ -13,7 +13,7 @@ from needleplan.cli.records import DatabaseOpt, console, open_records
 from needleplan.exceptions import InputError
 
 #: Top-level commands (added to the root app without a group name).
-app = typer.Typer()
+app = typer.Typer(rich_markup_mode=None)
 
 
 @app.command("export")

@@ -13,7 +13,9 @@ from needleplan.cli.records import (
     open_records,
 )
 
-app = typer.Typer(name="user", help="Web-app accounts.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None, name="user", help="Web-app accounts.", no_args_is_help=True
+)
 
 
 @app.command("add")

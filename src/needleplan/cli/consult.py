@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.rule import Rule
 
 from needleplan.cli import common as c
+from needleplan.cli.exit_codes import EXIT_BLOCKED
 from needleplan.cli.plan import render_protocol
 
 #: The commands of this module (added to the root app by needleplan.cli.main).
@@ -44,7 +45,7 @@ def consult(
     protocol = make_protocol(assessment)
     render_protocol(protocol, console)
     if protocol.blocked:
-        raise typer.Exit(3)
+        raise typer.Exit(EXIT_BLOCKED)
     console.print(Rule("How long the results last"))
     comparison = compare_scenarios(assessment, protocol, prices=load_prices(None))
     render_comparison(comparison, console)

@@ -1,16 +1,12 @@
 """The ``needleplan`` command line: thin Typer commands over the library and services.
 
-Exit codes (documented in ``docs/cli.md``):
-
-====  ==============================================================
-0     success
-1     unexpected internal error (a bug: please report it)
-2     bad input: one line naming the field, the value and the rule
-3     plan blocked by an absolute contraindication
-4     not found
-5     conflict (double booking) or illegal state change
-6     no feasible schedule
-====  ==============================================================
+The root app lives here; each command group is a module of this package with a ``typer.Typer``
+named ``app`` and its commands declared at module level (``patient``, ``course``, ``session``,
+``measure``, ``recall``, ``db``, ``user``, ``clinic``, ``outcome`` (learning), ``cohort``,
+``fhir`` and ``handout`` (interop), the top-level ``plan``, ``consult``, ``schedule``,
+``forecast``/``compare``, ``backup``/``restore``, ``export``/``import`` (transfer), ``demo``,
+``serve``). :func:`run` maps needleplan's errors to one line on stderr and an exit code
+(:mod:`needleplan.cli.exit_codes`, documented in ``docs/cli.md``).
 """
 
 from __future__ import annotations
@@ -22,6 +18,16 @@ import typer
 from rich.console import Console
 
 from needleplan import DISCLAIMER, __version__
+from needleplan.cli.exit_codes import (
+    EXIT_ABORTED,
+    EXIT_BLOCKED,
+    EXIT_CONFLICT,
+    EXIT_INPUT,
+    EXIT_INTERNAL,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_UNSCHEDULABLE,
+)
 from needleplan.exceptions import (
     BlockedError,
     ConflictError,
@@ -32,14 +38,6 @@ from needleplan.exceptions import (
     SchedulingError,
     StateError,
 )
-
-EXIT_OK = 0
-EXIT_INTERNAL = 1
-EXIT_INPUT = 2
-EXIT_BLOCKED = 3
-EXIT_NOT_FOUND = 4
-EXIT_CONFLICT = 5
-EXIT_UNSCHEDULABLE = 6
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -170,7 +168,7 @@ def run() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         err_console.print("aborted")
-        sys.exit(130)
+        sys.exit(EXIT_ABORTED)
     except typer.TyperException as exc:  # usage errors from the command-line parser
         show = getattr(exc, "show", None)
         if callable(show):

@@ -13,11 +13,10 @@ from rich.table import Table
 
 from needleplan import DISCLAIMER
 from needleplan.cli import common as c
+from needleplan.cli.exit_codes import EXIT_BLOCKED
 
 if TYPE_CHECKING:
     from needleplan.domain.protocol import Protocol
-
-EXIT_BLOCKED = 3
 
 
 def render_protocol(protocol: Protocol, console: Console) -> None:

@@ -9,8 +9,9 @@
 
 Like the record commands they take ``--database URL`` (default ``$NEEDLEPLAN_DATABASE_URL``).
 Until a version is saved, the calendar in force is the file in ``$NEEDLEPLAN_CLINIC_FILE`` (as for
-the web app), else the bundled example clinic. The scheduling commands' ``--clinic FILE`` option
-is separate: it uses that file, not the saved version.
+the web app), else the bundled example clinic. The record commands that book, move, rebook or
+record book in that calendar too (:func:`needleplan.cli.records.clinic_in_force`); their
+``--clinic FILE`` option uses that file instead, for one command.
 """
 
 from __future__ import annotations

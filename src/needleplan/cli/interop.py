@@ -17,7 +17,7 @@ from rich.markup import escape
 
 from needleplan.cli import common as c
 from needleplan.cli.actor import audited
-from needleplan.cli.records import DatabaseOpt, open_records
+from needleplan.cli.records import DatabaseOpt, clinic_in_force, open_records
 from needleplan.exceptions import InputError
 
 console = Console(highlight=False, soft_wrap=True)
@@ -84,7 +84,11 @@ def handout_cmd(
     clinic_file: Path | None = typer.Option(
         None,
         "--clinic",
-        help="Clinic TOML file for the clinic name and time zone (default: the database's).",
+        help=(
+            "Clinic calendar TOML for the clinic name and time zone (default: with KEY the "
+            "calendar in force, as for the record commands; with --from a neutral 'Your clinic', "
+            "UTC)."
+        ),
     ),
     guideline: Path | None = typer.Option(
         None, "--guideline", help="A clinic's guideline TOML (default: the shipped one)."
@@ -114,21 +118,23 @@ def handout_cmd(
         raise InputError.one("--name", name, "only goes with --from (a stored patient's name)")
     if out.suffix.lower() != ".pdf":
         raise InputError.one("--out", str(out), "must be a .pdf file")
-    clinic = load_clinic(clinic_file) if clinic_file is not None else None
     rules = load_guideline(guideline) if guideline is not None else None
     if key is not None:
         from needleplan import services
 
-        with open_records(database) as db, audited(db, "patient.handout") as event:
-            patient = services.find_patient(db, key)
-            event.patient_id = patient.id
-            handout = handout_for_patient(db, patient.id, clinic=clinic, guideline=rules)
+        with open_records(database) as db:
+            clinic = clinic_in_force(db, clinic_file)
+            with audited(db, "patient.handout") as event:
+                patient = services.find_patient(db, key)
+                event.patient_id = patient.id
+                handout = handout_for_patient(db, patient.id, clinic=clinic, guideline=rules)
     else:
+        given = load_clinic(clinic_file) if clinic_file is not None else None
         assessment = c.build_assessment(source, c.AssessmentFlags())
         handout = handout_for_assessment(
             assessment,
-            clinic_name=clinic.name if clinic is not None else "Your clinic",
-            timezone=clinic.timezone if clinic is not None else "UTC",
+            clinic_name=given.name if given is not None else "Your clinic",
+            timezone=given.timezone if given is not None else "UTC",
             patient_name=name.strip() if name else None,
             guideline=rules,
         )

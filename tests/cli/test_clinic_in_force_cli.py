@@ -125,3 +125,33 @@ def test_without_a_saved_version_the_clinic_file_setting_is_in_force(
     assert first_day(booked) == date(2031, 3, 10)
     default = run("course", "book", "2", "--start", START, "--json")
     assert first_day(default) == date(2031, 3, 3)  # the bundled example clinic is open
+
+
+def _recall_after_last_session(run: Runner, course_id: str, *extra: str) -> int:
+    """Record every session of the course; days from the last session to the recall's due date."""
+    shown = json.loads(run("course", "show", course_id, "--json").stdout)
+    for appt in shown["appointments"]:
+        done = run(
+            "session", "record", str(appt["id"]), "--area", "full_face",
+            "--depth", "full_face=1.5", "--device", "Dermapen", "--passes", "3", *extra,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    patient = str(shown["course"]["patient_id"])
+    (recall,) = json.loads(run("patient", "show", patient, "--json").stdout)["recalls"]
+    last = datetime.fromisoformat(shown["appointments"][-1]["start"]).date()
+    return (date.fromisoformat(recall["due_date"]) - last).days
+
+
+def test_session_record_sets_the_recall_from_the_forecast_in_the_saved_calendar(
+    run: Runner, tmp_path: Path
+) -> None:
+    """Without ``--clinic`` the last session's recall comes from her forecast and the recall
+    threshold of the calendar in force (not the protocol's shortest interval of 6 months): the
+    same as with ``--clinic`` naming the saved file."""
+    save(run, tmp_path, CALENDAR)
+    assert run("course", "book", "1", "--start", START).returncode == 0
+    assert run("course", "book", "2", "--start", START).returncode == 0
+    in_force = _recall_after_last_session(run, "1")
+    explicit = _recall_after_last_session(run, "2", "--clinic", str(tmp_path / "calendar.toml"))
+    assert in_force == explicit
+    assert in_force > 7 * 31  # the reference patient stays noticeable: recalled at 12 months

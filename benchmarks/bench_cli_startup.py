@@ -4,8 +4,8 @@ Candidate: ``python -m needleplan --help`` as shipped (command modules import on
 the standard library; plain Click help). Baseline: the same interpreter importing what the CLI
 loaded at start before the restructuring (the command modules' top-level imports: numpy and the
 model, pydantic, the guideline and scheduling packages, and Typer's Rich help with Markdown and
-Pygments), then printing the same help. Figures: the median wall time of ``needleplan --help`` against the 0.5 s
-target, and which heavy packages it loads (none expected).
+Pygments), then printing the same help. Figures: the median wall time of ``needleplan --help``
+against the 0.5 s target, and which heavy packages it loads (none expected).
 """
 
 from __future__ import annotations

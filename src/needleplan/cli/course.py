@@ -1,4 +1,5 @@
-"""``needleplan course``: book a course in the calendar in force, show it, move, rebook, cancel and close its sessions."""
+"""``needleplan course``: book a course in the clinic calendar in force, show it, move, rebook
+and cancel its sessions, change its status."""
 
 from __future__ import annotations
 

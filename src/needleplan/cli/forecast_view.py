@@ -1,4 +1,5 @@
-"""What ``needleplan forecast``, ``compare`` and ``consult`` print: milestones, the reading, scenarios.
+"""What ``needleplan forecast``, ``compare`` and ``consult`` print: milestones, the reading and
+the scenarios.
 
 Imported by the commands when they run (it loads numpy and the model), never at start-up.
 """

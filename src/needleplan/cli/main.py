@@ -18,6 +18,32 @@ import typer
 from rich.console import Console
 
 from needleplan import DISCLAIMER, __version__
+
+# One module per command group, each a ``typer.Typer`` with its commands declared at module
+# level. A module imports only Typer, Rich and the standard library at the top; what a command
+# needs (pydantic, numpy, the model, the storage stack) is imported inside it, so that
+# ``needleplan --help`` stays fast (see benchmarks/bench_cli_startup.py).
+from needleplan.cli import (
+    backup,
+    clinic,
+    cohort,
+    consult,
+    course,
+    db,
+    demo,
+    forecast,
+    interop,
+    learning,
+    measure,
+    patient,
+    plan,
+    recall,
+    schedule,
+    serve,
+    session,
+    transfer,
+    user,
+)
 from needleplan.cli.exit_codes import (
     EXIT_ABORTED,
     EXIT_BLOCKED,
@@ -105,32 +131,6 @@ def exit_code_for(exc: NeedleplanError) -> int:
         return EXIT_UNSCHEDULABLE
     return EXIT_INTERNAL
 
-
-# One module per command group, each a ``typer.Typer`` with its commands declared at module
-# level. A module imports only Typer, Rich and the standard library at the top; what a command
-# needs (pydantic, numpy, the model, the storage stack) is imported inside it, so that
-# ``needleplan --help`` stays fast (see benchmarks/bench_cli_startup.py).
-from needleplan.cli import (  # noqa: E402  (the root app above must exist first)
-    backup,
-    clinic,
-    cohort,
-    consult,
-    course,
-    db,
-    demo,
-    forecast,
-    interop,
-    learning,
-    measure,
-    patient,
-    plan,
-    recall,
-    schedule,
-    serve,
-    session,
-    transfer,
-    user,
-)
 
 # Each module's app: a group carries its name (``needleplan GROUP COMMAND``); an app without a
 # name adds its commands at the top level. Listed in ``needleplan --help`` order.

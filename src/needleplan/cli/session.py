@@ -1,4 +1,5 @@
-"""``needleplan session record``: a performed session; the last one completes the course and opens its recall."""
+"""``needleplan session record``: a performed session; the last one completes the course and
+opens its recall (due from her forecast and the recall threshold of the calendar in force)."""
 
 from __future__ import annotations
 

@@ -9,23 +9,23 @@
 
 Like the record commands they take ``--database URL`` (default ``$NEEDLEPLAN_DATABASE_URL``).
 Until a version is saved, the calendar in force is the file in ``$NEEDLEPLAN_CLINIC_FILE`` (as for
-the web app), else the bundled example clinic. The scheduling commands' ``--clinic FILE`` option
-is separate: it uses that file, not the saved version.
+the web app), else the bundled example clinic. The record commands that book, move, rebook or
+record book in that calendar too (:func:`needleplan.cli.records.clinic_in_force`); their
+``--clinic FILE`` option uses that file instead, for one command.
 """
 
 from __future__ import annotations
 
 import getpass
-import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from needleplan.cli.records import DATABASE_HELP, open_records
+from needleplan.cli.records import DatabaseOpt, clinic_file_setting, open_records
 from needleplan.exceptions import ConflictError, InputError
 
 if TYPE_CHECKING:
@@ -34,16 +34,6 @@ if TYPE_CHECKING:
     from needleplan.storage import Database
 
 console = Console(highlight=False, soft_wrap=True)
-
-CLINIC_FILE_ENV = "NEEDLEPLAN_CLINIC_FILE"
-
-
-def _db_option() -> Any:
-    return typer.Option(None, "--database", "-d", help=DATABASE_HELP, show_default=False)
-
-
-def _fallback_file() -> str | None:
-    return os.environ.get(CLINIC_FILE_ENV) or None
 
 
 def _who() -> str:
@@ -113,7 +103,9 @@ def _check_and_list(db: Database, new: ClinicConfig, yes: bool) -> int:
     from needleplan.services import clinic_calendar
 
     try:
-        current: ClinicConfig | None = clinic_calendar.effective_clinic(db, _fallback_file()).clinic
+        current: ClinicConfig | None = clinic_calendar.effective_clinic(
+            db, clinic_file_setting()
+        ).clinic
     except InputError:
         current = None  # the version in force no longer validates: compare with nothing
     affected = clinic_calendar.affected_appointments(db, new, current=current)
@@ -133,100 +125,103 @@ def _check_and_list(db: Database, new: ClinicConfig, yes: bool) -> int:
     return len(fresh)
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``needleplan clinic`` to the ``needleplan`` app."""
-    clinic = typer.Typer(
-        help="The clinic calendar saved in the database (used by the web app).",
-        no_args_is_help=True,
-    )
-    app.add_typer(clinic, name="clinic")
+app = typer.Typer(
+    rich_markup_mode=None,
+    name="clinic",
+    help="The clinic calendar saved in the database (used by the web app).",
+    no_args_is_help=True,
+)
 
-    @clinic.command("show")
-    def clinic_show(
-        as_toml: bool = typer.Option(False, "--toml", help="Print the TOML text in force."),
-        database: str | None = _db_option(),
-    ) -> None:
-        """Which calendar is in force (saved version, file or bundled example) and a summary."""
-        from datetime import datetime
 
-        from needleplan.services import clinic_calendar
+@app.command("show")
+def clinic_show(
+    as_toml: bool = typer.Option(False, "--toml", help="Print the TOML text in force."),
+    database: str | None = DatabaseOpt,
+) -> None:
+    """Which calendar is in force (saved version, file or bundled example) and a summary."""
+    from datetime import datetime
 
-        with open_records(database) as db:
-            eff = clinic_calendar.effective_clinic(db, _fallback_file())
-        if as_toml:
-            typer.echo(eff.toml, nl=not eff.toml.endswith("\n"))
-            return
-        console.print(f"in force: {escape(eff.describe())}")
-        if eff.version is not None and eff.version.note:
-            console.print(f"note: {escape(eff.version.note)}")
-        today = datetime.now(eff.clinic.tz).date()
-        _print_summary(clinic_calendar.clinic_summary(eff.clinic, today))
+    from needleplan.services import clinic_calendar
 
-    @clinic.command("history")
-    def clinic_history(
-        limit: int = typer.Option(50, "--limit", help="At most this many versions."),
-        database: str | None = _db_option(),
-    ) -> None:
-        """Saved versions, newest (in force) first."""
-        from needleplan.services import clinic_calendar
+    with open_records(database) as db:
+        eff = clinic_calendar.effective_clinic(db, clinic_file_setting())
+    if as_toml:
+        typer.echo(eff.toml, nl=not eff.toml.endswith("\n"))
+        return
+    console.print(f"in force: {escape(eff.describe())}")
+    if eff.version is not None and eff.version.note:
+        console.print(f"note: {escape(eff.version.note)}")
+    today = datetime.now(eff.clinic.tz).date()
+    _print_summary(clinic_calendar.clinic_summary(eff.clinic, today))
 
-        with open_records(database) as db:
-            versions = clinic_calendar.clinic_config_history(db, limit)
-        if not versions:
-            console.print("no version saved yet (the file or the bundled example is in force)")
-            return
-        table = Table(title_justify="left")
-        for col in ("version", "saved (UTC)", "by", "note"):
-            table.add_column(col)
-        for i, v in enumerate(versions):
-            table.add_row(
-                f"{v.id}{' (in force)' if i == 0 else ''}",
-                v.created_at.strftime("%Y-%m-%d %H:%M"),
-                escape(v.username),
-                escape(v.note),
-            )
-        console.print(table)
 
-    @clinic.command("set")
-    def clinic_set(
-        file: Path = typer.Argument(..., help="Clinic calendar TOML (format: docs/scheduling.md)."),
-        note: str = typer.Option("", "--note", help="Why (shown in the history)."),
-        yes: bool = typer.Option(
-            False, "--yes", help="Save even if booked appointments conflict (exit 5 without)."
-        ),
-        database: str | None = _db_option(),
-    ) -> None:
-        """Validate FILE and save it as the newest version (in force for the web app at once)."""
-        from needleplan.services import clinic_calendar
+@app.command("history")
+def clinic_history(
+    limit: int = typer.Option(50, "--limit", help="At most this many versions."),
+    database: str | None = DatabaseOpt,
+) -> None:
+    """Saved versions, newest (in force) first."""
+    from needleplan.services import clinic_calendar
 
-        text = _read(file)
-        new = clinic_calendar.parse_clinic_toml(text, source=str(file))
-        with open_records(database) as db:
-            conflicts = _check_and_list(db, new, yes)
-            version = clinic_calendar.save_clinic_config(
-                db, text, _who(), note, detail=f"{conflicts} booked appointments conflict"
-            )
-        console.print(f"saved version {version.id}; it is in force now")
+    with open_records(database) as db:
+        versions = clinic_calendar.clinic_config_history(db, limit)
+    if not versions:
+        console.print("no version saved yet (the file or the bundled example is in force)")
+        return
+    table = Table(title_justify="left")
+    for col in ("version", "saved (UTC)", "by", "note"):
+        table.add_column(col)
+    for i, v in enumerate(versions):
+        table.add_row(
+            f"{v.id}{' (in force)' if i == 0 else ''}",
+            v.created_at.strftime("%Y-%m-%d %H:%M"),
+            escape(v.username),
+            escape(v.note),
+        )
+    console.print(table)
 
-    @clinic.command("revert")
-    def clinic_revert(
-        version_id: int = typer.Argument(..., metavar="VERSION", help="Version to restore."),
-        note: str = typer.Option("", "--note", help="Why (default: 'revert to version N')."),
-        yes: bool = typer.Option(
-            False, "--yes", help="Revert even if booked appointments conflict (exit 5 without)."
-        ),
-        database: str | None = _db_option(),
-    ) -> None:
-        """Put an older version back in force (a copy is appended; the history stays)."""
-        from needleplan.services import clinic_calendar
 
-        with open_records(database) as db:
-            old = clinic_calendar.clinic_config_version(db, version_id)
-            new = clinic_calendar.parse_clinic_toml(
-                old.toml, source=f"clinic calendar version {old.id}"
-            )
-            conflicts = _check_and_list(db, new, yes)
-            version = clinic_calendar.revert_clinic_config(
-                db, old.id, _who(), note, detail=f"{conflicts} booked appointments conflict"
-            )
-        console.print(f"version {old.id} is back in force (saved again as version {version.id})")
+@app.command("set")
+def clinic_set(
+    file: Path = typer.Argument(..., help="Clinic calendar TOML (format: docs/scheduling.md)."),
+    note: str = typer.Option("", "--note", help="Why (shown in the history)."),
+    yes: bool = typer.Option(
+        False, "--yes", help="Save even if booked appointments conflict (exit 5 without)."
+    ),
+    database: str | None = DatabaseOpt,
+) -> None:
+    """Validate FILE and save it as the newest version (in force for the web app at once)."""
+    from needleplan.services import clinic_calendar
+
+    text = _read(file)
+    new = clinic_calendar.parse_clinic_toml(text, source=str(file))
+    with open_records(database) as db:
+        conflicts = _check_and_list(db, new, yes)
+        version = clinic_calendar.save_clinic_config(
+            db, text, _who(), note, detail=f"{conflicts} booked appointments conflict"
+        )
+    console.print(f"saved version {version.id}; it is in force now")
+
+
+@app.command("revert")
+def clinic_revert(
+    version_id: int = typer.Argument(..., metavar="VERSION", help="Version to restore."),
+    note: str = typer.Option("", "--note", help="Why (default: 'revert to version N')."),
+    yes: bool = typer.Option(
+        False, "--yes", help="Revert even if booked appointments conflict (exit 5 without)."
+    ),
+    database: str | None = DatabaseOpt,
+) -> None:
+    """Put an older version back in force (a copy is appended; the history stays)."""
+    from needleplan.services import clinic_calendar
+
+    with open_records(database) as db:
+        old = clinic_calendar.clinic_config_version(db, version_id)
+        new = clinic_calendar.parse_clinic_toml(
+            old.toml, source=f"clinic calendar version {old.id}"
+        )
+        conflicts = _check_and_list(db, new, yes)
+        version = clinic_calendar.revert_clinic_config(
+            db, old.id, _who(), note, detail=f"{conflicts} booked appointments conflict"
+        )
+    console.print(f"version {old.id} is back in force (saved again as version {version.id})")

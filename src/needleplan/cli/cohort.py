@@ -22,14 +22,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from needleplan import DISCLAIMER
-from needleplan.cli.records import DATABASE_HELP
+from needleplan.cli.records import DATABASE_HELP, open_records
 from needleplan.exceptions import FieldProblem, InputError
 
 if TYPE_CHECKING:
     from needleplan.cohort import CohortResult, FixedPopulation, PopulationSpec
     from needleplan.forecasting.optimise import Prices
     from needleplan.guideline import Guideline
-    from needleplan.storage import Database
 
 # The engine (numpy, scipy, the model) is imported inside the command, so that
 # ``needleplan --help`` and the other commands do not pay for it.
@@ -58,27 +57,6 @@ def parse_month(value: str | None, *, today: date | None = None) -> date:
         return date(year, month, 1)
     except ValueError:
         raise InputError.one("--start", value, "must be a month like 2026-01") from None
-
-
-def open_read_only(url: str | None) -> Database:
-    """Open the clinic database without creating or migrating anything."""
-    from needleplan.storage import Database, migrate
-    from needleplan.storage.engine import resolve_url
-
-    resolved = resolve_url(url)
-    if resolved.startswith("sqlite:///"):
-        path = resolved.removeprefix("sqlite:///")
-        if path and path != ":memory:" and not Path(path).exists():
-            raise InputError.one("--database", path, "no such database file")
-    db = Database.open(resolved, upgrade=False)
-    if migrate.needs_upgrade(db.engine):
-        db.dispose()
-        raise InputError.one(
-            "--database",
-            db.display_url,
-            "its schema is not at the newest revision; run `needleplan db upgrade` first",
-        )
-    return db
 
 
 def _population(
@@ -113,11 +91,8 @@ def _population(
         return reference_population(reference, guideline)
     from needleplan import services
 
-    db = open_read_only(database)
-    try:
+    with open_records(database, read_only=True) as db:
         assessments, invalid = services.latest_assessments(db)
-    finally:
-        db.dispose()
     if not assessments:
         raise InputError.one("--from-db", db.display_url, "the database holds no assessment")
     pop = fixed_population(assessments, guideline, description="clinic database")
@@ -284,149 +259,152 @@ def _settings(options: dict[str, str], **values: Any) -> Any:
         ) from None
 
 
-def register(app: typer.Typer) -> None:
-    cohort = typer.Typer(
-        help="Simulate a clinic's population of patients over the years.", no_args_is_help=True
+app = typer.Typer(
+    rich_markup_mode=None,
+    name="cohort",
+    help="Simulate a clinic's population of patients over the years.",
+    no_args_is_help=True,
+)
+
+
+@app.command("simulate")
+def simulate_cmd(
+    from_db: bool = typer.Option(
+        False, "--from-db", help="Every patient's latest assessment in the clinic database."
+    ),
+    database: str | None = typer.Option(
+        None, "--database", "-d", help=DATABASE_HELP + " Read only.", show_default=False
+    ),
+    population: Path | None = typer.Option(
+        None, "--population", help="A population spec TOML (see `cohort example-spec`)."
+    ),
+    reference: int | None = typer.Option(
+        None, "--reference", help="N copies of the reference patient.", show_default=False
+    ),
+    patients: int | None = typer.Option(
+        None,
+        "--patients",
+        help="Cohort size for --population (default: the spec's `patients`).",
+        show_default=False,
+    ),
+    years: int = typer.Option(5, "--years", help="Horizon [years], 1-15."),
+    start: str | None = typer.Option(
+        None, "--start", help="First month, YYYY-MM (default: next month).", show_default=False
+    ),
+    spread_months: int = typer.Option(
+        12, "--spread-months", help="Patients start on a random day of the first N months."
+    ),
+    adherence: float | None = typer.Option(
+        None, "--adherence", help="Sets both adherence probabilities below.", show_default=False
+    ),
+    series_adherence: float | None = typer.Option(
+        None,
+        "--series-adherence",
+        help="Probability of completing the initial series [default: 0.8].",
+        show_default=False,
+    ),
+    maintenance_adherence: float | None = typer.Option(
+        None,
+        "--maintenance-adherence",
+        help="Probability of keeping each maintenance visit [default: 0.6].",
+        show_default=False,
+    ),
+    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same result)."),
+    chunk_size: int = typer.Option(
+        512, "--chunk-size", help="Patients per chunk, a multiple of 64 (memory, not result)."
+    ),
+    replicates: int = typer.Option(
+        1, "--replicates", help="Independent runs for a Monte Carlo band (1-200)."
+    ),
+    prices: Path | None = typer.Option(
+        None, "--prices", help="Prices TOML ([prices] initial_session, maintenance_session)."
+    ),
+    clinic: Path | None = typer.Option(
+        None, "--clinic", help="Clinic TOML: its [prices] and recall_threshold."
+    ),
+    guideline: Path | None = typer.Option(
+        None, "--guideline", help="A clinic's guideline TOML (default: the shipped one)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    plot: Path | None = typer.Option(None, "--plot", help="Write a PNG chart here."),
+    dask: str | None = typer.Option(
+        None,
+        "--dask",
+        help="Run the chunks on Dask: local:N (N worker processes) or tcp://host:8786.",
+        show_default=False,
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Sessions, revenue, recalls and the share noticeably firmer, month by month.
+
+    Each patient follows her protocol from the guideline, starts on a random day of the
+    first months, completes her series and keeps each maintenance visit with the given
+    probabilities, and is recalled when her forecast falls to the clinic's recall threshold.
+    Exit codes: 0 ok, 2 bad input.
+    """
+    from needleplan.cohort import simulate_cohort
+    from needleplan.guideline import load_guideline
+
+    if patients is not None and population is None:
+        raise InputError.one("--patients", patients, "only applies to --population")
+    g = load_guideline(guideline) if guideline is not None else load_guideline()
+    found_prices, threshold = _prices_and_threshold(prices, clinic)
+    adh: dict[str, float] = {}
+    for key, value in (
+        ("series", series_adherence if series_adherence is not None else adherence),
+        (
+            "maintenance",
+            maintenance_adherence if maintenance_adherence is not None else adherence,
+        ),
+    ):
+        if value is not None:
+            adh[key] = value
+    extra: dict[str, Any] = {} if threshold is None else {"recall_threshold": threshold}
+    # With --adherence alone, a bad value is reported as --adherence.
+    shared = {
+        f"adherence.{key}": "--adherence"
+        for key, own in (("series", series_adherence), ("maintenance", maintenance_adherence))
+        if own is None and adherence is not None
+    }
+    settings = _settings(
+        shared,
+        years=years,
+        start=parse_month(start),
+        spread_months=spread_months,
+        adherence=adh,
+        seed=seed,
+        chunk_size=chunk_size,
+        replicates=replicates,
+        **extra,
     )
-    app.add_typer(cohort, name="cohort")
-
-    @cohort.command("simulate")
-    def simulate_cmd(
-        from_db: bool = typer.Option(
-            False, "--from-db", help="Every patient's latest assessment in the clinic database."
-        ),
-        database: str | None = typer.Option(
-            None, "--database", "-d", help=DATABASE_HELP + " Read only.", show_default=False
-        ),
-        population: Path | None = typer.Option(
-            None, "--population", help="A population spec TOML (see `cohort example-spec`)."
-        ),
-        reference: int | None = typer.Option(
-            None, "--reference", help="N copies of the reference patient.", show_default=False
-        ),
-        patients: int | None = typer.Option(
-            None,
-            "--patients",
-            help="Cohort size for --population (default: the spec's `patients`).",
-            show_default=False,
-        ),
-        years: int = typer.Option(5, "--years", help="Horizon [years], 1-15."),
-        start: str | None = typer.Option(
-            None, "--start", help="First month, YYYY-MM (default: next month).", show_default=False
-        ),
-        spread_months: int = typer.Option(
-            12, "--spread-months", help="Patients start on a random day of the first N months."
-        ),
-        adherence: float | None = typer.Option(
-            None, "--adherence", help="Sets both adherence probabilities below.", show_default=False
-        ),
-        series_adherence: float | None = typer.Option(
-            None,
-            "--series-adherence",
-            help="Probability of completing the initial series [default: 0.8].",
-            show_default=False,
-        ),
-        maintenance_adherence: float | None = typer.Option(
-            None,
-            "--maintenance-adherence",
-            help="Probability of keeping each maintenance visit [default: 0.6].",
-            show_default=False,
-        ),
-        seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same result)."),
-        chunk_size: int = typer.Option(
-            512, "--chunk-size", help="Patients per chunk, a multiple of 64 (memory, not result)."
-        ),
-        replicates: int = typer.Option(
-            1, "--replicates", help="Independent runs for a Monte Carlo band (1-200)."
-        ),
-        prices: Path | None = typer.Option(
-            None, "--prices", help="Prices TOML ([prices] initial_session, maintenance_session)."
-        ),
-        clinic: Path | None = typer.Option(
-            None, "--clinic", help="Clinic TOML: its [prices] and recall_threshold."
-        ),
-        guideline: Path | None = typer.Option(
-            None, "--guideline", help="A clinic's guideline TOML (default: the shipped one)."
-        ),
-        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-        plot: Path | None = typer.Option(None, "--plot", help="Write a PNG chart here."),
-        dask: str | None = typer.Option(
-            None,
-            "--dask",
-            help="Run the chunks on Dask: local:N (N worker processes) or tcp://host:8786.",
-            show_default=False,
-        ),
-        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
-    ) -> None:
-        """Sessions, revenue, recalls and the share noticeably firmer, month by month.
-
-        Each patient follows her protocol from the guideline, starts on a random day of the
-        first months, completes her series and keeps each maintenance visit with the given
-        probabilities, and is recalled when her forecast falls to the clinic's recall threshold.
-        Exit codes: 0 ok, 2 bad input.
-        """
-        from needleplan.cohort import simulate_cohort
-        from needleplan.guideline import load_guideline
-
-        if patients is not None and population is None:
-            raise InputError.one("--patients", patients, "only applies to --population")
-        g = load_guideline(guideline) if guideline is not None else load_guideline()
-        found_prices, threshold = _prices_and_threshold(prices, clinic)
-        adh: dict[str, float] = {}
-        for key, value in (
-            ("series", series_adherence if series_adherence is not None else adherence),
-            (
-                "maintenance",
-                maintenance_adherence if maintenance_adherence is not None else adherence,
-            ),
-        ):
-            if value is not None:
-                adh[key] = value
-        extra: dict[str, Any] = {} if threshold is None else {"recall_threshold": threshold}
-        # With --adherence alone, a bad value is reported as --adherence.
-        shared = {
-            f"adherence.{key}": "--adherence"
-            for key, own in (("series", series_adherence), ("maintenance", maintenance_adherence))
-            if own is None and adherence is not None
-        }
-        settings = _settings(
-            shared,
-            years=years,
-            start=parse_month(start),
-            spread_months=spread_months,
-            adherence=adh,
-            seed=seed,
-            chunk_size=chunk_size,
-            replicates=replicates,
-            **extra,
+    pop = _population(from_db, database, population, reference, g)
+    err = Console(stderr=True, highlight=False)
+    with progress_bar(err, enabled=not quiet and err.is_terminal) as progress:
+        result = simulate_cohort(
+            pop,
+            settings,
+            patients=patients,
+            prices=found_prices,
+            guideline=g,
+            dask=dask,
+            progress=progress,
         )
-        pop = _population(from_db, database, population, reference, g)
-        err = Console(stderr=True, highlight=False)
-        with progress_bar(err, enabled=not quiet and err.is_terminal) as progress:
-            result = simulate_cohort(
-                pop,
-                settings,
-                patients=patients,
-                prices=found_prices,
-                guideline=g,
-                dask=dask,
-                progress=progress,
-            )
-        if plot is not None:
-            from needleplan.cohort.plot import plot_cohort
+    if plot is not None:
+        from needleplan.cohort.plot import plot_cohort
 
-            plot_cohort(result, plot)
-        if as_json:
-            typer.echo(json.dumps(result.to_json()))
-            return
-        console = Console(highlight=False)
-        render_cohort(result, console)
-        if plot is not None:
-            console.print(f"chart written to {escape(str(plot))}")
+        plot_cohort(result, plot)
+    if as_json:
+        typer.echo(json.dumps(result.to_json()))
+        return
+    console = Console(highlight=False)
+    render_cohort(result, console)
+    if plot is not None:
+        console.print(f"chart written to {escape(str(plot))}")
 
-    @cohort.command("example-spec")
-    def example_spec_cmd() -> None:
-        """Print the bundled example population spec (copy it, change it, pass --population)."""
-        from needleplan.cohort import example_spec_text
 
-        typer.echo(example_spec_text(), nl=False)
+@app.command("example-spec")
+def example_spec_cmd() -> None:
+    """Print the bundled example population spec (copy it, change it, pass --population)."""
+    from needleplan.cohort import example_spec_text
+
+    typer.echo(example_spec_text(), nl=False)

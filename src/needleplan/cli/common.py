@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from needleplan.domain.assessment import Assessment, parse_assessment
 from needleplan.exceptions import InputError
+
+if TYPE_CHECKING:
+    from needleplan.domain.assessment import Assessment
 
 
 def read_json_file(path: Path, *, field: str = "--from") -> Any:
@@ -76,6 +78,8 @@ class AssessmentFlags:
 
 def build_assessment(source: Path | None, flags: AssessmentFlags) -> Assessment:
     """Merge ``--from FILE`` (if any) with the flags and validate the result."""
+    from needleplan.domain.assessment import parse_assessment
+
     data: dict[str, Any] = {}
     if source is not None:
         loaded = read_json_file(source)

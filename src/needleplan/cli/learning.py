@@ -20,16 +20,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from needleplan import DISCLAIMER
-from needleplan.cli.records import DATABASE_HELP, open_records
+from needleplan.cli.actor import audited
+from needleplan.cli.records import DatabaseOpt, clinic_in_force, open_records
 
 if TYPE_CHECKING:
     from needleplan.services.learning import ClinicResponseReport, PatientOutcome
 
 console = Console(highlight=False, soft_wrap=True)
-
-
-def _db_option() -> Any:
-    return typer.Option(None, "--database", "-d", help=DATABASE_HELP, show_default=False)
 
 
 def _months(band: Any) -> str:
@@ -112,73 +109,79 @@ def render_report(report: ClinicResponseReport, con: Console) -> None:
     con.print(f"[dim]{escape(DISCLAIMER)}[/]")
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``needleplan outcome ...`` to the app."""
-    outcome = typer.Typer(
-        help="Learn from outcome measurements: her own forecast, the clinic's response.",
-        no_args_is_help=True,
-    )
-    app.add_typer(outcome, name="outcome")
+app = typer.Typer(
+    rich_markup_mode=None,
+    name="outcome",
+    help="Learn from outcome measurements: her own forecast, the clinic's response.",
+    no_args_is_help=True,
+)
 
-    @outcome.command("forecast")
-    def outcome_forecast(
-        key: str = typer.Argument(..., help="Patient record number or id."),
-        clinic_file: Path | None = typer.Option(
-            None, "--clinic", help="Clinic TOML for the recall threshold (default: bundled)."
+
+@app.command("forecast")
+def outcome_forecast(
+    key: str = typer.Argument(..., help="Patient record number or id."),
+    clinic_file: Path | None = typer.Option(
+        None,
+        "--clinic",
+        help=(
+            "Clinic calendar TOML for the recall threshold instead of the one in force (default: "
+            "the version saved in the database, else $NEEDLEPLAN_CLINIC_FILE, else the bundled "
+            "example clinic)."
         ),
-        years: float | None = typer.Option(
-            None, "--years", help="Horizon in years (default: at least 10, at most 15)."
-        ),
-        draws: int = typer.Option(1000, "--draws", help="Population draws for the band."),
-        seed: int = typer.Option(0, "--seed", help="Random seed (reproducible)."),
-        curves: bool = typer.Option(False, "--curves", help="Include daily curves in --json."),
-        plot: Path | None = typer.Option(None, "--plot", help="Write a PNG chart here."),
-        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-        database: str | None = _db_option(),
-    ) -> None:
-        """Her forecast updated from her measurements, next to the population forecast."""
-        from needleplan import services
-        from needleplan.services.learning import patient_outcome
+        show_default=False,
+    ),
+    years: float | None = typer.Option(
+        None, "--years", help="Horizon in years (default: at least 10, at most 15)."
+    ),
+    draws: int = typer.Option(1000, "--draws", help="Population draws for the band."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (reproducible)."),
+    curves: bool = typer.Option(False, "--curves", help="Include daily curves in --json."),
+    plot: Path | None = typer.Option(None, "--plot", help="Write a PNG chart here."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    database: str | None = DatabaseOpt,
+) -> None:
+    """Her forecast updated from her measurements, next to the population forecast."""
+    from needleplan import services
+    from needleplan.services.learning import patient_outcome
 
-        clinic = None
-        if clinic_file is not None:
-            from needleplan.scheduling import load_clinic
-
-            clinic = load_clinic(clinic_file)
-        with open_records(database) as db:
+    with open_records(database) as db:
+        clinic = clinic_in_force(db, clinic_file)
+        with audited(db, "outcome.read") as event:
             patient = services.find_patient(db, key)
+            event.patient_id = patient.id
             out = patient_outcome(
                 db, patient.id, clinic=clinic, years=years, draws=draws, seed=seed
             )
-        if plot is not None:
-            from needleplan.reports.charts import plot_forecast
+    if plot is not None:
+        from needleplan.reports.charts import plot_forecast
 
-            plot_forecast(
-                [
-                    ("patients like her (population)", out.update.population),
-                    ("her, from her measurements", out.update.personal),
-                ],
-                plot,
-                title="Her forecast, updated from her measurements",
-            )
-        if as_json:
-            typer.echo(json.dumps(out.to_json(curves=curves)))
-            return
-        render_outcome(out, console)
-        if plot is not None:
-            console.print(f"chart written to {escape(str(plot))}")
+        plot_forecast(
+            [
+                ("patients like her (population)", out.update.population),
+                ("her, from her measurements", out.update.personal),
+            ],
+            plot,
+            title="Her forecast, updated from her measurements",
+        )
+    if as_json:
+        typer.echo(json.dumps(out.to_json(curves=curves)))
+        return
+    render_outcome(out, console)
+    if plot is not None:
+        console.print(f"chart written to {escape(str(plot))}")
 
-    @outcome.command("report")
-    def outcome_report(
-        as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-        database: str | None = _db_option(),
-    ) -> None:
-        """How the clinic's patients respond against the default calibration."""
-        from needleplan.services.learning import clinic_response_report
 
-        with open_records(database) as db:
-            report = clinic_response_report(db)
-        if as_json:
-            typer.echo(json.dumps(report.to_json()))
-            return
-        render_report(report, console)
+@app.command("report")
+def outcome_report(
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    database: str | None = DatabaseOpt,
+) -> None:
+    """How the clinic's patients respond against the default calibration."""
+    from needleplan.services.learning import clinic_response_report
+
+    with open_records(database) as db:
+        report = clinic_response_report(db)
+    if as_json:
+        typer.echo(json.dumps(report.to_json()))
+        return
+    render_report(report, console)

@@ -1,16 +1,12 @@
 """The ``needleplan`` command line: thin Typer commands over the library and services.
 
-Exit codes (documented in ``docs/cli.md``):
-
-====  ==============================================================
-0     success
-1     unexpected internal error (a bug: please report it)
-2     bad input: one line naming the field, the value and the rule
-3     plan blocked by an absolute contraindication
-4     not found
-5     conflict (double booking) or illegal state change
-6     no feasible schedule
-====  ==============================================================
+The root app lives here; each command group is a module of this package with a ``typer.Typer``
+named ``app`` and its commands declared at module level (``patient``, ``course``, ``session``,
+``measure``, ``recall``, ``db``, ``user``, ``clinic``, ``outcome`` (learning), ``cohort``,
+``fhir`` and ``handout`` (interop), the top-level ``plan``, ``consult``, ``schedule``,
+``forecast``/``compare``, ``backup``/``restore``, ``export``/``import`` (transfer), ``demo``,
+``serve``). :func:`run` maps needleplan's errors to one line on stderr and an exit code
+(:mod:`needleplan.cli.exit_codes`, documented in ``docs/cli.md``).
 """
 
 from __future__ import annotations
@@ -22,6 +18,42 @@ import typer
 from rich.console import Console
 
 from needleplan import DISCLAIMER, __version__
+
+# One module per command group, each a ``typer.Typer`` with its commands declared at module
+# level. A module imports only Typer, Rich and the standard library at the top; what a command
+# needs (pydantic, numpy, the model, the storage stack) is imported inside it, so that
+# ``needleplan --help`` stays fast (see benchmarks/bench_cli_startup.py).
+from needleplan.cli import (
+    backup,
+    clinic,
+    cohort,
+    consult,
+    course,
+    db,
+    demo,
+    forecast,
+    interop,
+    learning,
+    measure,
+    patient,
+    plan,
+    recall,
+    schedule,
+    serve,
+    session,
+    transfer,
+    user,
+)
+from needleplan.cli.exit_codes import (
+    EXIT_ABORTED,
+    EXIT_BLOCKED,
+    EXIT_CONFLICT,
+    EXIT_INPUT,
+    EXIT_INTERNAL,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_UNSCHEDULABLE,
+)
 from needleplan.exceptions import (
     BlockedError,
     ConflictError,
@@ -33,17 +65,10 @@ from needleplan.exceptions import (
     StateError,
 )
 
-EXIT_OK = 0
-EXIT_INTERNAL = 1
-EXIT_INPUT = 2
-EXIT_BLOCKED = 3
-EXIT_NOT_FOUND = 4
-EXIT_CONFLICT = 5
-EXIT_UNSCHEDULABLE = 6
-
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 app = typer.Typer(
+    rich_markup_mode=None,
     name="needleplan",
     help=(
         "Plan microneedling courses for skin tightening and forecast how long results last.\n\n"
@@ -51,6 +76,9 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     add_completion=False,
+    # Plain Click help (no Rich panels): Typer's Rich help loads Markdown and Pygments, which
+    # doubled the start-up time; up to 100 columns on a wide terminal.
+    context_settings={"max_content_width": 100},
     pretty_exceptions_enable=False,
 )
 
@@ -104,32 +132,30 @@ def exit_code_for(exc: NeedleplanError) -> int:
     return EXIT_INTERNAL
 
 
-def _register_commands() -> None:
-    # Each command module adds its commands to ``app`` (one import + register line each).
-    from needleplan.cli import clinic as _clinic
-    from needleplan.cli import cohort as _cohort
-    from needleplan.cli import consult as _consult
-    from needleplan.cli import forecast as _forecast
-    from needleplan.cli import interop as _interop
-    from needleplan.cli import learning as _learning
-    from needleplan.cli import plan as _plan
-    from needleplan.cli import records as _records
-    from needleplan.cli import schedule as _schedule
-    from needleplan.cli import serve as _serve
-
-    _plan.register(app)
-    _consult.register(app)
-    _schedule.register(app)
-    _forecast.register(app)
-    _records.register(app)
-    _serve.register(app)
-    _learning.register(app)
-    _interop.register(app)
-    _clinic.register(app)
-    _cohort.register(app)
-
-
-_register_commands()
+# Each module's app: a group carries its name (``needleplan GROUP COMMAND``); an app without a
+# name adds its commands at the top level. Listed in ``needleplan --help`` order.
+for _module in (
+    plan,
+    consult,
+    schedule,
+    forecast,
+    patient,
+    course,
+    session,
+    measure,
+    recall,
+    db,
+    backup,
+    transfer,
+    demo,
+    user,
+    serve,
+    learning,
+    interop,
+    clinic,
+    cohort,
+):
+    app.add_typer(_module.app)
 
 
 def run() -> None:
@@ -142,7 +168,7 @@ def run() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         err_console.print("aborted")
-        sys.exit(130)
+        sys.exit(EXIT_ABORTED)
     except typer.TyperException as exc:  # usage errors from the command-line parser
         show = getattr(exc, "show", None)
         if callable(show):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -12,10 +13,10 @@ from rich.table import Table
 
 from needleplan import DISCLAIMER
 from needleplan.cli import common as c
-from needleplan.domain.protocol import Protocol
-from needleplan.guideline import load_guideline, make_protocol
+from needleplan.cli.exit_codes import EXIT_BLOCKED
 
-EXIT_BLOCKED = 3
+if TYPE_CHECKING:
+    from needleplan.domain.protocol import Protocol
 
 
 def render_protocol(protocol: Protocol, console: Console) -> None:
@@ -67,65 +68,70 @@ def render_protocol(protocol: Protocol, console: Console) -> None:
     console.print(f"[dim]{DISCLAIMER}[/]")
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("plan")
-    def plan(
-        source: Path | None = c.FromOpt,
-        as_json: bool = typer.Option(False, "--json", help="Print the protocol as JSON."),
-        guideline: Path | None = typer.Option(
-            None,
-            "--guideline",
-            help="A clinic's guideline TOML file (default: the shipped one).",
-            show_default=False,
-        ),
-        age: int | None = c.AgeOpt,
-        severity: str | None = c.SeverityOpt,
-        area: list[str] | None = c.AreaOpt,
-        goal: str | None = c.GoalOpt,
-        concern: list[str] | None = c.ConcernOpt,
-        condition: list[str] | None = c.ConditionOpt,
-        genetics: list[str] | None = c.GeneticsOpt,
-        repair_capacity: str | None = c.RepairOpt,
-        smoking: str | None = c.SmokingOpt,
-        sun_exposure: str | None = c.SunOpt,
-        spf_habit: bool | None = c.SpfOpt,
-        sun_damage_history: bool | None = c.SunDamageOpt,
-        diet: str | None = c.DietOpt,
-        aftercare: str | None = c.AftercareOpt,
-        contraindication: list[str] | None = c.ContraOpt,
-        fitzpatrick_type: int | None = c.FitzOpt,
-        glogau_class: int | None = c.GlogauOpt,
-    ) -> None:
-        """Recommend initial sessions, spacing and maintenance, with the reasons.
+#: The commands of this module (added to the root app by needleplan.cli.main).
+app = typer.Typer(rich_markup_mode=None)
 
-        The assessment comes from --from FILE (JSON), from the flags, or both (flags win).
-        Exit codes: 0 plan made, 2 bad input, 3 blocked by a contraindication.
-        """
-        flags = c.AssessmentFlags(
-            age=age,
-            severity=severity,
-            area=area,
-            goal=goal,
-            concern=concern,
-            condition=condition,
-            genetics=genetics,
-            repair_capacity=repair_capacity,
-            smoking=smoking,
-            sun_exposure=sun_exposure,
-            spf_habit=spf_habit,
-            sun_damage_history=sun_damage_history,
-            diet=diet,
-            aftercare=aftercare,
-            contraindication=contraindication,
-            fitzpatrick_type=fitzpatrick_type,
-            glogau_class=glogau_class,
-        )
-        assessment = c.build_assessment(source, flags)
-        rules = load_guideline(guideline) if guideline is not None else None
-        protocol = make_protocol(assessment, rules)
-        if as_json:
-            typer.echo(json.dumps(protocol.to_public_json(), indent=2))
-        else:
-            render_protocol(protocol, Console(highlight=False))
-        if protocol.blocked:
-            raise typer.Exit(EXIT_BLOCKED)
+
+@app.command("plan")
+def plan(
+    source: Path | None = c.FromOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print the protocol as JSON."),
+    guideline: Path | None = typer.Option(
+        None,
+        "--guideline",
+        help="A clinic's guideline TOML file (default: the shipped one).",
+        show_default=False,
+    ),
+    age: int | None = c.AgeOpt,
+    severity: str | None = c.SeverityOpt,
+    area: list[str] | None = c.AreaOpt,
+    goal: str | None = c.GoalOpt,
+    concern: list[str] | None = c.ConcernOpt,
+    condition: list[str] | None = c.ConditionOpt,
+    genetics: list[str] | None = c.GeneticsOpt,
+    repair_capacity: str | None = c.RepairOpt,
+    smoking: str | None = c.SmokingOpt,
+    sun_exposure: str | None = c.SunOpt,
+    spf_habit: bool | None = c.SpfOpt,
+    sun_damage_history: bool | None = c.SunDamageOpt,
+    diet: str | None = c.DietOpt,
+    aftercare: str | None = c.AftercareOpt,
+    contraindication: list[str] | None = c.ContraOpt,
+    fitzpatrick_type: int | None = c.FitzOpt,
+    glogau_class: int | None = c.GlogauOpt,
+) -> None:
+    """Recommend initial sessions, spacing and maintenance, with the reasons.
+
+    The assessment comes from --from FILE (JSON), from the flags, or both (flags win).
+    Exit codes: 0 plan made, 2 bad input, 3 blocked by a contraindication.
+    """
+    flags = c.AssessmentFlags(
+        age=age,
+        severity=severity,
+        area=area,
+        goal=goal,
+        concern=concern,
+        condition=condition,
+        genetics=genetics,
+        repair_capacity=repair_capacity,
+        smoking=smoking,
+        sun_exposure=sun_exposure,
+        spf_habit=spf_habit,
+        sun_damage_history=sun_damage_history,
+        diet=diet,
+        aftercare=aftercare,
+        contraindication=contraindication,
+        fitzpatrick_type=fitzpatrick_type,
+        glogau_class=glogau_class,
+    )
+    from needleplan.guideline import load_guideline, make_protocol
+
+    assessment = c.build_assessment(source, flags)
+    rules = load_guideline(guideline) if guideline is not None else None
+    protocol = make_protocol(assessment, rules)
+    if as_json:
+        typer.echo(json.dumps(protocol.to_public_json(), indent=2))
+    else:
+        render_protocol(protocol, Console(highlight=False))
+    if protocol.blocked:
+        raise typer.Exit(EXIT_BLOCKED)

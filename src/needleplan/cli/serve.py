@@ -8,6 +8,8 @@ from typing import Any
 
 import typer
 
+from needleplan.cli.records import open_records
+
 DEMO_LOGINS = ("admin", "practitioner", "frontdesk")
 
 
@@ -33,67 +35,69 @@ def log_config() -> dict[str, Any]:
     return config
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("serve")
-    def serve(
-        host: str | None = typer.Option(
-            None, "--host", help="Address to listen on (default: NEEDLEPLAN_HOST or 127.0.0.1)."
-        ),
-        port: int | None = typer.Option(
-            None,
-            "--port",
-            min=1,
-            max=65535,
-            help="TCP port (default: NEEDLEPLAN_PORT or 8000).",
-        ),
-        database: str | None = typer.Option(
-            None,
-            "--database",
-            help=(
-                "Database URL or SQLite file (default: NEEDLEPLAN_DATABASE_URL, else needleplan's "
-                "SQLite file in your user data folder). Upgraded to the newest schema on start."
-            ),
-        ),
-        demo: bool = typer.Option(
-            False,
-            "--demo",
-            help=(
-                "A demo clinic: fill an empty database with made-up patients and give the demo "
-                "logins (admin, practitioner, frontdesk) fresh passwords, printed here. For trying "
-                "needleplan, never on real records. Not allowed in production."
-            ),
-        ),
-        demo_patients: int = typer.Option(
-            300, "--demo-patients", min=1, max=5000, help="Patients in a new demo clinic."
-        ),
-        demo_users: bool = typer.Option(
-            False,
-            "--demo-users",
-            help=(
-                "Create one in-memory account per role (admin, practitioner, frontdesk) with "
-                "random passwords printed here. Not allowed in production."
-            ),
-        ),
-    ) -> None:
-        """Serve the clinic web app, the public estimator and the REST API (docs at /docs).
+#: The commands of this module (added to the root app by needleplan.cli.main).
+app = typer.Typer(rich_markup_mode=None)
 
-        Settings come from NEEDLEPLAN_* environment variables or a .env file, checked before the server starts. Production mode refuses the development secret and the demo options.
-        """
-        import secrets
 
-        import uvicorn
+@app.command("serve")
+def serve(
+    host: str | None = typer.Option(
+        None, "--host", help="Address to listen on (default: NEEDLEPLAN_HOST or 127.0.0.1)."
+    ),
+    port: int | None = typer.Option(
+        None,
+        "--port",
+        min=1,
+        max=65535,
+        help="TCP port (default: NEEDLEPLAN_PORT or 8000).",
+    ),
+    database: str | None = typer.Option(
+        None,
+        "--database",
+        help=(
+            "Database URL or SQLite file (default: NEEDLEPLAN_DATABASE_URL, else needleplan's "
+            "SQLite file in your user data folder). Upgraded to the newest schema on start."
+        ),
+    ),
+    demo: bool = typer.Option(
+        False,
+        "--demo",
+        help=(
+            "A demo clinic: fill an empty database with made-up patients and give the demo "
+            "logins (admin, practitioner, frontdesk) fresh passwords, printed here. For trying "
+            "needleplan, never on real records. Not allowed in production."
+        ),
+    ),
+    demo_patients: int = typer.Option(
+        300, "--demo-patients", min=1, max=5000, help="Patients in a new demo clinic."
+    ),
+    demo_users: bool = typer.Option(
+        False,
+        "--demo-users",
+        help=(
+            "Create one in-memory account per role (admin, practitioner, frontdesk) with "
+            "random passwords printed here. Not allowed in production."
+        ),
+    ),
+) -> None:
+    """Serve the clinic web app, the public estimator and the REST API (docs at /docs).
 
-        from needleplan import services
-        from needleplan.exceptions import ConfigError
-        from needleplan.storage import Database
-        from needleplan.web import create_app, load_settings
-        from needleplan.web.auth import InMemoryTokenStore, demo_user_store
+    Settings come from NEEDLEPLAN_* environment variables or a .env file, checked before the server starts. Production mode refuses the development secret and the demo options.
+    """
+    import secrets
 
-        settings = load_settings()
-        for flag, wanted in (("--demo", demo), ("--demo-users", demo_users)):
-            if wanted and settings.production:
-                raise ConfigError.one(flag, True, "demo accounts are refused in production mode")
-        db = Database.open(database)
+    import uvicorn
+
+    from needleplan import services
+    from needleplan.exceptions import ConfigError
+    from needleplan.web import create_app, load_settings
+    from needleplan.web.auth import InMemoryTokenStore, demo_user_store
+
+    settings = load_settings()
+    for flag, wanted in (("--demo", demo), ("--demo-users", demo_users)):
+        if wanted and settings.production:
+            raise ConfigError.one(flag, True, "demo accounts are refused in production mode")
+    with open_records(database) as db:
         bind_host = host or settings.host
         bind_port = port or settings.port
         logins: dict[str, str] = {}
@@ -131,15 +135,12 @@ def register(app: typer.Typer) -> None:
             for username, password in logins.items():
                 typer.echo(f"  demo login: {username} / {password}")
             typer.echo("(passwords are new at every start; press Ctrl-C to stop)")
-        try:
-            uvicorn.run(
-                web_app,
-                host=bind_host,
-                port=bind_port,
-                proxy_headers=True,
-                server_header=False,
-                log_level="info",
-                log_config=log_config(),
-            )
-        finally:
-            db.dispose()
+        uvicorn.run(
+            web_app,
+            host=bind_host,
+            port=bind_port,
+            proxy_headers=True,
+            server_header=False,
+            log_level="info",
+            log_config=log_config(),
+        )

@@ -18,7 +18,7 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
-from needleplan import __version__
+from needleplan._version import __version__
 from needleplan.scheduling.models import CourseSchedule
 
 if TYPE_CHECKING:  # icalendar takes about 0.3 s to import; only building a calendar needs it

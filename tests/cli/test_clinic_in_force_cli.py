@@ -155,3 +155,21 @@ def test_session_record_sets_the_recall_from_the_forecast_in_the_saved_calendar(
     explicit = _recall_after_last_session(run, "2", "--clinic", str(tmp_path / "calendar.toml"))
     assert in_force == explicit
     assert in_force > 7 * 31  # the reference patient stays noticeable: recalled at 12 months
+
+
+def test_course_move_refuses_a_closure_of_the_saved_version(run: Runner, tmp_path: Path) -> None:
+    """A version saved after booking closes a day: moving a session onto it is refused (exit 6,
+    naming the closure), as the web app's move would; ``--clinic`` with the old file allows it."""
+    save(run, tmp_path, CALENDAR)
+    assert run("course", "book", "1", "--start", START).returncode == 0
+    old = tmp_path / "old.toml"
+    old.write_text(CALENDAR, encoding="utf-8")
+    save(run, tmp_path, closed("2031-04-14", "2031-04-15", "fire drill"))
+    moved = run("course", "move", "2", "--start", "2031-04-14T10:00+02:00", "--preview")
+    assert moved.returncode == 6, moved.stderr
+    assert "clinic closure (fire drill)" in moved.stderr
+    allowed = run(
+        "course", "move", "2", "--start", "2031-04-14T10:00+02:00", "--preview", "--clinic", str(old)
+    )  # fmt: skip
+    assert allowed.returncode == 0, allowed.stderr
+    assert "preview only: nothing was saved" in allowed.stdout

@@ -94,7 +94,7 @@ def test_serve_demo_prints_the_address_and_logins_that_work(
     assert "demo clinic created: 6 patients" in text
     assert f"needleplan web app on {base}/" in text
     assert set(logins) == {"admin", "practitioner", "frontdesk"}
-    with httpx.Client(base_url=base) as client:
+    with httpx.Client(base_url=base, timeout=60) as client:
         page = client.get("/login")
         assert page.status_code == 200
         response = client.post(
@@ -160,13 +160,13 @@ def test_restarting_the_demo_ends_sessions_signed_in_with_the_old_passwords(
     tmp_path: Path,
 ) -> None:
     database = tmp_path / "demo.sqlite3"
-    with _serve_demo(database) as (base, logins, _), httpx.Client(base_url=base) as client:
+    with _serve_demo(database) as (base, logins, _), httpx.Client(base_url=base, timeout=60) as client:
         _sign_in(client, "frontdesk", logins["frontdesk"])
         assert client.get("/app/calendar").status_code == 200
         cookies = dict(client.cookies)
     with _serve_demo(database) as (base, _, out):
         assert any("using the existing records" in line for line in out)
-        with httpx.Client(base_url=base, cookies=cookies) as client:
+        with httpx.Client(base_url=base, cookies=cookies, timeout=60) as client:
             again = client.get("/app/calendar")
             assert again.status_code == 303
             assert again.headers["location"].startswith("/login")

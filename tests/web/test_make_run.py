@@ -160,7 +160,10 @@ def test_restarting_the_demo_ends_sessions_signed_in_with_the_old_passwords(
     tmp_path: Path,
 ) -> None:
     database = tmp_path / "demo.sqlite3"
-    with _serve_demo(database) as (base, logins, _), httpx.Client(base_url=base, timeout=60) as client:
+    with (
+        _serve_demo(database) as (base, logins, _),
+        httpx.Client(base_url=base, timeout=60) as client,
+    ):
         _sign_in(client, "frontdesk", logins["frontdesk"])
         assert client.get("/app/calendar").status_code == 200
         cookies = dict(client.cookies)

@@ -20,13 +20,13 @@ SPEC = load_population_spec()
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Any]:
-    """A two-worker LocalCluster in this process (threads; no ports, no dashboard)."""
+    """A two-worker LocalCluster in this process (threads; its HTTP server on a free loopback port, no dashboard)."""
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(
         n_workers=2,
         threads_per_worker=1,
         processes=False,
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",  # None still binds port 8787 (clashes)
         silence_logs=logging.ERROR,
     )
     client = distributed.Client(cluster)

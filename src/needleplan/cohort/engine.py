@@ -451,7 +451,7 @@ def _dask_client(spec: str) -> tuple[Any, Callable[[], None]]:
             n_workers=int(count),
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",  # None still binds port 8787 (clashes)
             silence_logs=logging.ERROR,
         )
         client = Client(cluster)

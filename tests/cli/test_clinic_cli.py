@@ -97,6 +97,21 @@ def test_set_saves_a_version_that_show_and_history_report(
     assert event.username.startswith("cli")
 
 
+def test_set_acts_as_the_named_account_and_front_desk_is_refused_with_exit_7(
+    run: Runner, tmp_path: Path, db: Database
+) -> None:
+    services.create_user(db, "boss", "a long enough secret 1", "admin")
+    services.create_user(db, "frontdesk", "a long enough secret 2", "front_desk")
+    refused = run("--as", "frontdesk", "clinic", "set", write(tmp_path, "c.toml", BASE))
+    assert refused.returncode == 7, refused.stderr
+    assert "frontdesk (front_desk) may not" in refused.stderr
+    assert clinic_calendar.clinic_config_history(db) == []
+    saved = run("--as", "boss", "clinic", "set", write(tmp_path, "c.toml", BASE))
+    assert saved.returncode == 0, saved.stderr
+    (event,) = services.audit_log(db)
+    assert (event.action, event.username) == ("clinic.config.save", "boss")
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

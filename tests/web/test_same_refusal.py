@@ -99,7 +99,7 @@ def test_front_desk_is_refused_alike_by_library_cli_and_web(
         ["--as", "desk", *case.cli(clinic_app.patient_id, tmp_path)],
         env={"NEEDLEPLAN_DATABASE_URL": f"sqlite:///{tmp_path / 'clinic.sqlite3'}"},
     )
-    assert result.returncode != 0
+    assert result.returncode == 7  # EXIT_FORBIDDEN (docs/cli.md)
     assert message in result.stderr
 
     # the web API with the account's token

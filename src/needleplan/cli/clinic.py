@@ -16,7 +16,6 @@ record book in that calendar too (:func:`needleplan.cli.records.clinic_in_force`
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +28,7 @@ from needleplan.cli.records import DatabaseOpt, clinic_file_setting, open_record
 from needleplan.exceptions import ConflictError, InputError
 
 if TYPE_CHECKING:
+    from needleplan.domain.accounts import User
     from needleplan.scheduling import ClinicConfig
     from needleplan.services.clinic_calendar import AffectedAppointment, ClinicSummary
     from needleplan.storage import Database
@@ -36,11 +36,13 @@ if TYPE_CHECKING:
 console = Console(highlight=False, soft_wrap=True)
 
 
-def _who() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (OSError, KeyError):  # no login name in this environment
-        return "cli"
+def _who(db: Database) -> User | str:
+    """The acting account (``--as``, ``NEEDLEPLAN_USER`` or the OS user's account), whose role the
+    service checks; a development run without an account acts by its ``cli:NAME`` label."""
+    from needleplan.cli.actor import resolve_actor
+
+    actor = resolve_actor(db)
+    return actor.user if actor.user is not None else actor.username
 
 
 def _read(path: Path) -> str:
@@ -198,7 +200,7 @@ def clinic_set(
     with open_records(database) as db:
         conflicts = _check_and_list(db, new, yes)
         version = clinic_calendar.save_clinic_config(
-            db, text, _who(), note, detail=f"{conflicts} booked appointments conflict"
+            db, text, _who(db), note, detail=f"{conflicts} booked appointments conflict"
         )
     console.print(f"saved version {version.id}; it is in force now")
 
@@ -222,6 +224,6 @@ def clinic_revert(
         )
         conflicts = _check_and_list(db, new, yes)
         version = clinic_calendar.revert_clinic_config(
-            db, old.id, _who(), note, detail=f"{conflicts} booked appointments conflict"
+            db, old.id, _who(db), note, detail=f"{conflicts} booked appointments conflict"
         )
     console.print(f"version {old.id} is back in force (saved again as version {version.id})")

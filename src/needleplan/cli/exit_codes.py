@@ -16,6 +16,8 @@ EXIT_NOT_FOUND = 4
 EXIT_CONFLICT = 5
 #: No feasible schedule.
 EXIT_UNSCHEDULABLE = 6
+#: The acting account's role does not allow the action (one line naming account, role, action).
+EXIT_FORBIDDEN = 7
 #: Interrupted at a prompt (Ctrl-C), as a shell reports SIGINT.
 EXIT_ABORTED = 130
 
@@ -23,6 +25,7 @@ __all__ = [
     "EXIT_ABORTED",
     "EXIT_BLOCKED",
     "EXIT_CONFLICT",
+    "EXIT_FORBIDDEN",
     "EXIT_INPUT",
     "EXIT_INTERNAL",
     "EXIT_NOT_FOUND",

@@ -48,6 +48,7 @@ from needleplan.cli.exit_codes import (
     EXIT_ABORTED,
     EXIT_BLOCKED,
     EXIT_CONFLICT,
+    EXIT_FORBIDDEN,
     EXIT_INPUT,
     EXIT_INTERNAL,
     EXIT_NOT_FOUND,
@@ -61,6 +62,7 @@ from needleplan.exceptions import (
     ModelRangeError,
     NeedleplanError,
     NotFoundError,
+    PermissionDeniedError,
     SchedulingError,
     StateError,
 )
@@ -129,6 +131,8 @@ def exit_code_for(exc: NeedleplanError) -> int:
         return EXIT_CONFLICT
     if isinstance(exc, SchedulingError):
         return EXIT_UNSCHEDULABLE
+    if isinstance(exc, PermissionDeniedError):
+        return EXIT_FORBIDDEN
     return EXIT_INTERNAL
 
 

@@ -25,9 +25,6 @@ from needleplan.exceptions import (
 )
 from needleplan.services._clock import utc_now
 from needleplan.storage import Database
-from needleplan.storage.repositories import (
-    PatientFinder,
-)
 
 T = TypeVar("T")
 
@@ -132,4 +129,4 @@ def search_patients(
     if len(query) > 200:
         raise InputError.one("q", query[:20] + "…", "at most 200 characters")
     with db.transaction() as uow:
-        return PatientFinder(uow.session).page(query, limit, offset)
+        return uow.patient_finder.page(query, limit, offset)

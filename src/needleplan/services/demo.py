@@ -17,9 +17,6 @@ from needleplan.services._clock import utc_now
 from needleplan.services.accounts import check_password, password_hasher
 from needleplan.storage import Database, demo
 from needleplan.storage.demo import DemoSummary
-from needleplan.storage.repositories import (
-    to_user,
-)
 
 T = TypeVar("T")
 
@@ -67,12 +64,10 @@ def reset_demo_logins(db: Database, passwords: Mapping[str, str]) -> list[User]:
         check_password(password)
         digest = password_hasher().hash(password)
         with db.transaction() as uow:
-            row = uow.users.row_by_username(username)
-            if row is None:
+            user = uow.users.by_username(username)
+            if user is None:
                 users.append(uow.users.add(username, digest, roles[username], None, utc_now()))
                 continue
-            row.password_hash = digest
-            row.active = True
-            uow.flush()
-            users.append(to_user(row))
+            uow.users.set_password_hash(user.id, digest)
+            users.append(uow.users.set_active(user.id, True))
     return users

@@ -108,7 +108,8 @@ class CourseRepository:
         protocol: Protocol,
         at: datetime,
         note: str,
-    ) -> CourseRow:
+    ) -> Course:
+        """A new ``planned`` course with the protocol's initial sessions in its ledger."""
         row = CourseRow(
             patient_id=patient_id,
             assessment_id=assessment_id,
@@ -123,22 +124,37 @@ class CourseRepository:
         )
         self.session.add(row)
         self.session.flush()
-        self.ledger_add(row, protocol.initial_sessions, "initial sessions planned", at)
-        return row
+        self._ledger_add(row, protocol.initial_sessions, "initial sessions planned", at)
+        return to_course(row)
 
-    def row(self, course_id: int, *, lock: bool = False) -> CourseRow:
+    def _row(self, course_id: int, *, lock: bool = False) -> CourseRow:
         row: CourseRow = get_row(self.session, CourseRow, course_id, "course", lock=lock)
         return row
 
-    def get(self, course_id: int) -> Course:
-        return to_course(self.row(course_id))
+    def get(self, course_id: int, *, lock: bool = False) -> Course:
+        """The course (``NotFoundError`` when none); ``lock`` holds its row to the commit."""
+        return to_course(self._row(course_id, lock=lock))
 
-    def set_status(self, row: CourseRow, target: CourseStatus, at: datetime) -> None:
+    def set_status(
+        self, course_id: int, target: CourseStatus, at: datetime, *, note: str = ""
+    ) -> Course:
+        """Move the course along a legal transition (else :class:`StateError`, nothing
+        changed), stamping when; ``note`` adds a line to the course's note."""
+        row = self._row(course_id)
         CourseStatus(row.status).require(target)
         row.status = target.value
         row.status_changed_at = at
+        if note:
+            row.note = (row.note + "\n" if row.note else "") + note
+        self.session.flush()
+        return to_course(row)
 
-    def ledger_add(self, row: CourseRow, delta: int, reason: str, at: datetime) -> LedgerEntry:
+    def ledger_add(self, course_id: int, delta: int, reason: str, at: datetime) -> LedgerEntry:
+        """Add ``delta`` sessions owed (negative: fewer) with the reason; the course's remaining
+        count follows."""
+        return self._ledger_add(self._row(course_id), delta, reason, at)
+
+    def _ledger_add(self, row: CourseRow, delta: int, reason: str, at: datetime) -> LedgerEntry:
         row.remaining_sessions += delta
         entry = LedgerRow(
             course_id=row.id,
@@ -183,7 +199,12 @@ class AppointmentRepository:
         session_number: int | None,
         at: datetime,
         note: str = "",
-    ) -> AppointmentRow:
+        *,
+        status: AppointmentStatus = AppointmentStatus.BOOKED,
+        sequence: int = 0,
+    ) -> Appointment:
+        """A new appointment, ``booked`` unless an imported record states another status. Its
+        slots are not claimed yet: :meth:`claim` does that for a whole booking at once."""
         row = AppointmentRow(
             patient_id=patient_id,
             course_id=course_id,
@@ -192,33 +213,35 @@ class AppointmentRepository:
             session_number=session_number,
             start_at=slot.start,
             end_at=slot.end,
-            status=AppointmentStatus.BOOKED.value,
+            status=status.value,
             note=note,
+            sequence=sequence,
             created_at=at,
         )
         self.session.add(row)
         self.session.flush()
-        return row
+        return to_appointment(row)
 
-    def row(self, appointment_id: int, *, lock: bool = False) -> AppointmentRow:
+    def _row(self, appointment_id: int, *, lock: bool = False) -> AppointmentRow:
         row: AppointmentRow = get_row(
             self.session, AppointmentRow, appointment_id, "appointment", lock=lock
         )
         return row
 
-    def get(self, appointment_id: int) -> Appointment:
-        return to_appointment(self.row(appointment_id))
+    def get(self, appointment_id: int, *, lock: bool = False) -> Appointment:
+        """The appointment (``NotFoundError`` when none); ``lock`` holds its row to the commit."""
+        return to_appointment(self._row(appointment_id, lock=lock))
 
-    def claim(self, rows: Sequence[AppointmentRow]) -> None:
+    def claim(self, appointments: Sequence[Appointment]) -> None:
         """Claim every slot the appointments cover, or raise :class:`ConflictError`.
 
         A first query names the clash in the common case; the primary key of ``slot_claims``
         is what guarantees it when two transactions race (the loser's insert fails).
         """
-        claims: list[tuple[int, datetime, AppointmentRow]] = []
-        for row in rows:
-            for s in slot_starts(row.start_at, row.end_at):
-                claims.append((row.practitioner_id, s, row))
+        claims: list[tuple[int, datetime, int]] = []
+        for appt in appointments:
+            for s in slot_starts(appt.start, appt.end):
+                claims.append((appt.practitioner_id, s, appt.id))
         claims.sort(key=lambda c: (c[0], c[1]))
         for practitioner_id in sorted({c[0] for c in claims}):
             wanted = [c[1] for c in claims if c[0] == practitioner_id]
@@ -240,10 +263,7 @@ class AppointmentRepository:
                     f"(appointment {taken.id})"
                 )
         self.session.add_all(
-            [
-                SlotClaimRow(practitioner_id=p, slot_start=s, appointment_id=r.id)
-                for p, s, r in claims
-            ]
+            [SlotClaimRow(practitioner_id=p, slot_start=s, appointment_id=a) for p, s, a in claims]
         )
         try:
             self.session.flush()
@@ -255,13 +275,57 @@ class AppointmentRepository:
                 ) from None
             raise
 
-    def set_status(self, row: AppointmentRow, target: AppointmentStatus) -> None:
-        """Change the appointment's status along a legal transition, else :class:`StateError`."""
+    def set_status(
+        self, appointment_id: int, target: AppointmentStatus, *, note: str = ""
+    ) -> Appointment:
+        """Change the appointment's status along a legal transition of the domain's state
+        machine (:meth:`AppointmentStatus.require`), else :class:`StateError` and nothing
+        changed; ``note`` adds a line to the appointment's note."""
+        row = self._row(appointment_id)
         AppointmentStatus(row.status).require(target, appointment_id=row.id)
         row.status = target.value
+        if note:
+            self._append_note(row, note)
+        self.session.flush()
+        return to_appointment(row)
 
-    def release(self, row: AppointmentRow) -> None:
-        self.session.execute(delete(SlotClaimRow).where(SlotClaimRow.appointment_id == row.id))
+    def add_note(self, appointment_id: int, line: str) -> Appointment:
+        """Add a line to the appointment's note."""
+        row = self._row(appointment_id)
+        self._append_note(row, line)
+        self.session.flush()
+        return to_appointment(row)
+
+    @staticmethod
+    def _append_note(row: AppointmentRow, line: str) -> None:
+        row.note = (row.note + "\n" if row.note else "") + line
+
+    def move(
+        self, appointment_id: int, slot: SlotRequest, *, raise_sequence: bool | None = None
+    ) -> Appointment:
+        """Give the appointment a new time and practitioner (release its old slots first and
+        :meth:`claim` the new ones after).
+
+        The iCalendar SEQUENCE goes up by one when the time or practitioner changes (calendars
+        update the event on a higher SEQUENCE); ``raise_sequence=True`` raises it regardless.
+        """
+        row = self._row(appointment_id)
+        changed = (row.start_at, row.end_at, row.practitioner_id) != (
+            slot.start,
+            slot.end,
+            slot.practitioner_id,
+        )
+        if changed if raise_sequence is None else raise_sequence:
+            row.sequence += 1
+        row.start_at, row.end_at, row.practitioner_id = slot.start, slot.end, slot.practitioner_id
+        self.session.flush()
+        return to_appointment(row)
+
+    def release(self, appointment_id: int) -> None:
+        """Free the practitioner time the appointment holds (delete its slot claims)."""
+        self.session.execute(
+            delete(SlotClaimRow).where(SlotClaimRow.appointment_id == appointment_id)
+        )
 
     def renumber(self, course_id: int) -> None:
         """Number a course's booked and performed appointments 1, 2, ... in time order."""
@@ -279,22 +343,17 @@ class AppointmentRepository:
             else:
                 row.session_number = None
 
-    def for_course(self, course_id: int) -> list[Appointment]:
+    def for_course(
+        self, course_id: int, status: AppointmentStatus | None = None
+    ) -> list[Appointment]:
+        """The course's appointments in time order (only those in ``status`` when given)."""
+        stmt = select(AppointmentRow).where(AppointmentRow.course_id == course_id)
+        if status is not None:
+            stmt = stmt.where(AppointmentRow.status == status.value)
         rows = self.session.execute(
-            select(AppointmentRow)
-            .where(AppointmentRow.course_id == course_id)
-            .order_by(AppointmentRow.start_at, AppointmentRow.id)
+            stmt.order_by(AppointmentRow.start_at, AppointmentRow.id)
         ).scalars()
         return [to_appointment(r) for r in rows]
-
-    def rows_for_course(self, course_id: int, status: AppointmentStatus) -> list[AppointmentRow]:
-        return list(
-            self.session.execute(
-                select(AppointmentRow)
-                .where(AppointmentRow.course_id == course_id, AppointmentRow.status == status.value)
-                .order_by(AppointmentRow.start_at)
-            ).scalars()
-        )
 
     def for_patient(self, patient_id: int) -> list[Appointment]:
         rows = self.session.execute(

@@ -68,12 +68,39 @@ class PatientRepository:
             self.session.flush()
         return to_patient(row)
 
-    def get(self, patient_id: int) -> Patient:
-        return to_patient(self.row(patient_id))
+    def get(self, patient_id: int, *, lock: bool = False) -> Patient:
+        """The patient (``NotFoundError`` when none); ``lock`` holds her row to the commit, which
+        serialises bookings for the same patient."""
+        return to_patient(self._row(patient_id, lock=lock))
 
-    def row(self, patient_id: int, *, lock: bool = False) -> PatientRow:
+    def _row(self, patient_id: int, *, lock: bool = False) -> PatientRow:
         row: PatientRow = get_row(self.session, PatientRow, patient_id, "patient", lock=lock)
         return row
+
+    def update(self, patient_id: int, draft: PatientDraft) -> Patient:
+        """Replace her demographics, contact details, consents and notes with ``draft``'s.
+
+        The record number changes only when ``draft.mrn`` is given; one used by another
+        patient raises :class:`ConflictError` and nothing changes.
+        """
+        row = self._row(patient_id)
+        if draft.mrn is not None and draft.mrn != row.mrn:
+            other = self.by_mrn(draft.mrn)
+            if other is not None and other.id != patient_id:
+                raise ConflictError(f"mrn {draft.mrn} is already used by another patient")
+            row.mrn = draft.mrn
+        row.given_name = draft.given_name
+        row.family_name = draft.family_name
+        row.birth_date = draft.birth_date
+        row.sex = draft.sex.value
+        row.email = draft.email
+        row.phone = draft.phone
+        row.consent_treatment = draft.consent_treatment
+        row.consent_contact = draft.consent_contact
+        row.consent_research = draft.consent_research
+        row.notes = draft.notes
+        self.session.flush()
+        return to_patient(row)
 
     def by_mrn(self, mrn: str) -> Patient | None:
         row = self.session.execute(select(PatientRow).where(PatientRow.mrn == mrn)).scalar()

@@ -68,26 +68,40 @@ class RecallRepository:
         self.session.flush()
         return to_recall(row)
 
-    def row(self, recall_id: int, *, lock: bool = False) -> RecallRow:
+    def _row(self, recall_id: int, *, lock: bool = False) -> RecallRow:
         row: RecallRow = get_row(self.session, RecallRow, recall_id, "recall entry", lock=lock)
         return row
 
-    def get(self, recall_id: int) -> RecallEntry:
-        row = self.row(recall_id)
+    def get(self, recall_id: int, *, lock: bool = False) -> RecallEntry:
+        """The entry with its contact attempts; ``lock`` holds its row to the commit."""
+        row = self._row(recall_id, lock=lock)
         return to_recall(row, self._attempts([row.id]).get(row.id, []))
 
-    def close(self, row: RecallRow, status: RecallStatus, at: datetime) -> None:
+    def close(self, recall_id: int, status: RecallStatus, at: datetime) -> RecallEntry:
+        """Close the entry with ``status`` (booked, opted out, closed) at ``at``."""
+        row = self._row(recall_id)
         row.status = status.value
         row.closed_at = at
+        self.session.flush()
+        return self.get(recall_id)
 
-    def open_rows_for_patient(self, patient_id: int) -> list[RecallRow]:
-        return list(
+    def close_open_for_patient(
+        self, patient_id: int, status: RecallStatus, at: datetime
+    ) -> list[int]:
+        """Close every open entry of the patient with ``status``; the ids closed."""
+        rows = list(
             self.session.execute(
-                select(RecallRow).where(
+                select(RecallRow)
+                .where(
                     RecallRow.patient_id == patient_id, RecallRow.status == RecallStatus.OPEN.value
                 )
+                .order_by(RecallRow.id)
             ).scalars()
         )
+        for row in rows:
+            row.status = status.value
+            row.closed_at = at
+        return [r.id for r in rows]
 
     def query(
         self,

@@ -8,7 +8,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from needleplan.domain.records import User
 from needleplan.storage.repositories._common import get_row
+from needleplan.storage.repositories.users import to_user
 from needleplan.storage.tables import (
     ApiTokenRow,
     UserRow,
@@ -52,8 +54,14 @@ class ApiTokenRepository:
         self.session.flush()
         return self._info(row)
 
+    def owner(self, digest: str) -> User | None:
+        """The active user owning the unrevoked token with this digest, or None."""
+        row = self.user_for_digest(digest)
+        return to_user(row) if row is not None else None
+
     def user_for_digest(self, digest: str) -> UserRow | None:
-        """The active user owning the unrevoked token with this digest."""
+        """Deprecated (hands out a row; services/tokens.py moves to :meth:`owner`): the active
+        user owning the unrevoked token with this digest."""
         stmt = (
             select(UserRow)
             .join(ApiTokenRow, ApiTokenRow.user_id == UserRow.id)

@@ -34,10 +34,27 @@ def slot_starts(start: datetime, end: datetime) -> list[datetime]:
     return out
 
 
+#: ``Session.info`` key of the rows a unit of work keeps (see :func:`keep`).
+_KEPT = "needleplan_kept_rows"
+
+
+def keep(session: Session, row: Any) -> Any:
+    """Hold ``row`` for the rest of the unit of work and return it.
+
+    The session's identity map references rows weakly, and repositories hand out domain values,
+    not rows: without this, a row fetched or added a moment ago is garbage and the next ``get``
+    of it is another SELECT. Rows kept are dropped with the session when the transaction ends.
+    """
+    session.info.setdefault(_KEPT, set()).add(row)
+    return row
+
+
 def get_row(
     session: Session, row_type: type[Any], row_id: int, what: str, *, lock: bool = False
 ) -> Any:
+    """The row by primary key (from the identity map when it is there and unlocked), else
+    ``NotFoundError``; ``lock`` reads it ``FOR UPDATE``."""
     row = session.get(row_type, row_id, with_for_update=True if lock else None)
     if row is None:
         raise NotFoundError(f"{what} {row_id} does not exist")
-    return row
+    return keep(session, row)

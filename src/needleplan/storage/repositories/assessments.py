@@ -12,7 +12,7 @@ from needleplan.domain.assessment import Assessment
 from needleplan.domain.records import (
     AssessmentRecord,
 )
-from needleplan.storage.repositories._common import get_row
+from needleplan.storage.repositories._common import get_row, keep
 from needleplan.storage.tables import (
     AssessmentRow,
 )
@@ -48,7 +48,7 @@ class AssessmentRepository:
             data=assessment.to_json_dict(),
             notes=notes,
         )
-        self.session.add(row)
+        self.session.add(keep(self.session, row))
         self.session.flush()
         return to_assessment(row)
 

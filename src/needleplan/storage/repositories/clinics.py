@@ -11,7 +11,7 @@ from needleplan.domain.records import (
     Clinic,
     Practitioner,
 )
-from needleplan.storage.repositories._common import get_row
+from needleplan.storage.repositories._common import get_row, keep
 from needleplan.storage.tables import (
     ClinicRow,
     PractitionerRow,
@@ -36,7 +36,7 @@ class ClinicRepository:
 
     def add(self, name: str, timezone: str, at: datetime) -> Clinic:
         row = ClinicRow(name=name, timezone=timezone, created_at=at)
-        self.session.add(row)
+        self.session.add(keep(self.session, row))
         self.session.flush()
         return to_clinic(row)
 
@@ -46,7 +46,7 @@ class ClinicRepository:
     def add_practitioner(self, clinic_id: int, name: str) -> Practitioner:
         self.get(clinic_id)
         row = PractitionerRow(clinic_id=clinic_id, name=name, active=True)
-        self.session.add(row)
+        self.session.add(keep(self.session, row))
         self.session.flush()
         return to_practitioner(row)
 

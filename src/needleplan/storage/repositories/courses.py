@@ -25,7 +25,7 @@ from needleplan.domain.records import (
     SlotRequest,
 )
 from needleplan.exceptions import ConflictError
-from needleplan.storage.repositories._common import get_row, slot_starts
+from needleplan.storage.repositories._common import get_row, keep, slot_starts
 from needleplan.storage.tables import (
     AppointmentRow,
     CourseRow,
@@ -122,7 +122,7 @@ class CourseRepository:
             status_changed_at=at,
             note=note,
         )
-        self.session.add(row)
+        self.session.add(keep(self.session, row))
         self.session.flush()
         self._ledger_add(row, protocol.initial_sessions, "initial sessions planned", at)
         return to_course(row)
@@ -218,7 +218,7 @@ class AppointmentRepository:
             sequence=sequence,
             created_at=at,
         )
-        self.session.add(row)
+        self.session.add(keep(self.session, row))
         self.session.flush()
         return to_appointment(row)
 

@@ -16,7 +16,7 @@ from needleplan.domain.records import (
     Sex,
 )
 from needleplan.exceptions import ConflictError
-from needleplan.storage.repositories._common import get_row
+from needleplan.storage.repositories._common import get_row, keep
 from needleplan.storage.tables import (
     PatientRow,
 )
@@ -61,7 +61,7 @@ class PatientRepository:
             notes=draft.notes,
             created_at=at,
         )
-        self.session.add(row)
+        self.session.add(keep(self.session, row))
         self.session.flush()
         if draft.mrn is None:
             row.mrn = f"P{row.id:06d}"

@@ -15,7 +15,7 @@ from needleplan.domain.records import (
     RecallEntry,
     RecallStatus,
 )
-from needleplan.storage.repositories._common import get_row
+from needleplan.storage.repositories._common import get_row, keep
 from needleplan.storage.tables import (
     ContactAttemptRow,
     RecallRow,
@@ -64,7 +64,7 @@ class RecallRepository:
             created_at=at,
             closed_at=None,
         )
-        self.session.add(row)
+        self.session.add(keep(self.session, row))
         self.session.flush()
         return to_recall(row)
 

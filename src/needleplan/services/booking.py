@@ -90,10 +90,7 @@ def book_course_in(
             raise InputError.one("assessment_id", assessment_id, "belongs to another patient")
     check_practitioners(uow, slots)
     course = uow.courses.add(patient_id, assessment_id, protocol, when, note)
-    booked = [
-        uow.appointments.add(patient_id, course.id, slot, AppointmentKind.TREATMENT, number, when)
-        for number, slot in enumerate(sorted(slots, key=lambda s: s.start), start=1)
-    ]
+    booked = uow.appointments.add_series(patient_id, course.id, slots, when)
     uow.appointments.claim(booked)
     if booked:
         close_recalls_by_booking(uow, patient_id, when)

@@ -19,7 +19,7 @@ from typing import TypeVar
 import numpy as np
 
 from needleplan.domain.assessment import Assessment, parse_assessment
-from needleplan.domain.protocol import Protocol
+from needleplan.domain.protocol import IntRange, Protocol
 from needleplan.domain.records import (
     AdverseEvent,
     ContactChannel,
@@ -349,12 +349,19 @@ class _Demo:
         """The course dated by the scheduler in the demo calendar around the bookings so far.
 
         One practitioner treats the whole course (continuity, and a third of the search);
-        when her calendar has no room for the first session, anyone who has does.
+        when her calendar has no room for the first session, anyone who has does, anywhere in
+        the protocol's window.
         """
         who = self.pick(PRACTITIONERS)
+        # Sessions go within a week around the recommended interval: inside the protocol's
+        # window (the course is booked with the protocol itself) at half the search.
+        mid = protocol.recommended_interval_days
+        low, high = protocol.interval_days.min, protocol.interval_days.max
+        window = IntRange(min=max(low, mid - 3), max=min(high, mid + 3))
+        narrow = protocol.model_copy(update={"interval_days": window})
         try:
             return schedule_course(
-                protocol, first, self.calendar, practitioner=who, busy=self.busy, allow_overrun=True
+                narrow, first, self.calendar, practitioner=who, busy=self.busy, allow_overrun=True
             )
         except SessionSchedulingError:
             return schedule_course(

@@ -53,7 +53,14 @@ def get_row(
     session: Session, row_type: type[Any], row_id: int, what: str, *, lock: bool = False
 ) -> Any:
     """The row by primary key (from the identity map when it is there and unlocked), else
-    ``NotFoundError``; ``lock`` reads it ``FOR UPDATE``."""
+    ``NotFoundError``; ``lock`` reads it ``FOR UPDATE``.
+
+    SQLite has no row locks (a writer locks the whole database, and a transaction reads one
+    snapshot from its first read on), so there a lock is a plain read and a row the unit of
+    work already holds is not read again.
+    """
+    if lock and session.get_bind().dialect.name == "sqlite":
+        lock = False
     row = session.get(row_type, row_id, with_for_update=True if lock else None)
     if row is None:
         raise NotFoundError(f"{what} {row_id} does not exist")

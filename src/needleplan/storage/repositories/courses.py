@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,15 @@ from needleplan.storage.tables import (
 )
 
 
+def _protocol(row: CourseRow) -> Protocol:
+    """The course's protocol snapshot, parsed once per row object (it never changes)."""
+    cached: tuple[object, Protocol] | None = row.__dict__.get("_np_protocol")
+    if cached is None or cached[0] is not row.protocol:
+        cached = (row.protocol, Protocol.model_validate(row.protocol))
+        row.__dict__["_np_protocol"] = cached
+    return cached[1]
+
+
 def to_course(row: CourseRow) -> Course:
     return Course(
         id=row.id,
@@ -43,7 +52,7 @@ def to_course(row: CourseRow) -> Course:
         status=CourseStatus(row.status),
         planned_sessions=row.planned_sessions,
         remaining_sessions=row.remaining_sessions,
-        protocol=Protocol.model_validate(row.protocol),
+        protocol=_protocol(row),
         guideline_version=row.guideline_version,
         created_at=row.created_at,
         status_changed_at=row.status_changed_at,
@@ -146,7 +155,6 @@ class CourseRepository:
         row.status_changed_at = at
         if note:
             row.note = (row.note + "\n" if row.note else "") + note
-        self.session.flush()
         return to_course(row)
 
     def ledger_add(self, course_id: int, delta: int, reason: str, at: datetime) -> LedgerEntry:
@@ -222,6 +230,35 @@ class AppointmentRepository:
         self.session.flush()
         return to_appointment(row)
 
+    def add_series(
+        self,
+        patient_id: int,
+        course_id: int,
+        slots: Sequence[SlotRequest],
+        at: datetime,
+    ) -> list[Appointment]:
+        """A course's booked treatment sessions, numbered 1, 2, ... in time order, stored in
+        one round trip (unclaimed, like :meth:`add`)."""
+        rows = [
+            AppointmentRow(
+                patient_id=patient_id,
+                course_id=course_id,
+                practitioner_id=slot.practitioner_id,
+                kind=AppointmentKind.TREATMENT.value,
+                session_number=number,
+                start_at=slot.start,
+                end_at=slot.end,
+                status=AppointmentStatus.BOOKED.value,
+                note="",
+                sequence=0,
+                created_at=at,
+            )
+            for number, slot in enumerate(sorted(slots, key=lambda s: s.start), start=1)
+        ]
+        self.session.add_all([keep(self.session, r) for r in rows])
+        self.session.flush()
+        return [to_appointment(r) for r in rows]
+
     def _row(self, appointment_id: int, *, lock: bool = False) -> AppointmentRow:
         row: AppointmentRow = get_row(
             self.session, AppointmentRow, appointment_id, "appointment", lock=lock
@@ -262,11 +299,17 @@ class AppointmentRepository:
                     f"{taken.start_at.isoformat()} to {taken.end_at.isoformat()} "
                     f"(appointment {taken.id})"
                 )
-        self.session.add_all(
-            [SlotClaimRow(practitioner_id=p, slot_start=s, appointment_id=a) for p, s, a in claims]
-        )
+        if not claims:
+            return
         try:
-            self.session.flush()
+            # One multi-row INSERT (claims are never read back as objects in the same unit).
+            self.session.execute(
+                insert(SlotClaimRow),
+                [
+                    {"practitioner_id": p, "slot_start": s, "appointment_id": a}
+                    for p, s, a in claims
+                ],
+            )
         except IntegrityError as exc:
             if "slot_claims" in str(exc.orig):
                 raise ConflictError(
@@ -286,7 +329,6 @@ class AppointmentRepository:
         row.status = target.value
         if note:
             self._append_note(row, note)
-        self.session.flush()
         return to_appointment(row)
 
     def add_note(self, appointment_id: int, line: str) -> Appointment:

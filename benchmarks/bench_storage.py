@@ -1,7 +1,7 @@
 """Benchmark: clinic records on SQLite.
 
-Case: filling a demo clinic. Candidate: :func:`needleplan.services.fill_demo_clinic` (rows built
-in memory, one multi-row insert per table, one transaction). Baseline: the same kind of clinic
+Case: filling a demo clinic. Candidate: :func:`needleplan.services.fill_demo_clinic` (built
+through the use-cases and booked in the demo calendar, in one transaction). Baseline: the same kind of clinic
 through the use-cases one record at a time (register, assess, book, record sessions: one
 transaction each), which is what importing a clinic naively costs.
 

@@ -74,7 +74,7 @@ def test_naive_datetime_never_reaches_the_database(clinic: Any) -> None:
 
     def make_naive() -> None:
         with clinic.db.transaction() as uow:
-            uow.appointments.row(appt.id).start_at = datetime(2030, 1, 1, 8)
+            uow.session.get(AppointmentRow, appt.id).start_at = datetime(2030, 1, 1, 8)
             uow.flush()
 
     with pytest.raises(StatementError, match="naive datetime"):

@@ -407,13 +407,12 @@ def _apply_appointment(uow: UnitOfWork, value: AppointmentRowValue) -> None:
         raise InputError.one(
             "practitioner_id", value.slot.practitioner_id, "no practitioner has this id"
         ) from None
-    row = uow.appointments.add(
-        pid, None, value.slot, value.kind, None, services.utc_now(), value.note
+    appt = uow.appointments.add(
+        pid, None, value.slot, value.kind, None, services.utc_now(), value.note, status=value.status
     )
-    row.status = value.status.value
     if value.status is not AppointmentStatus.CANCELLED:
         try:
-            uow.appointments.claim([row])
+            uow.appointments.claim([appt])
         except ConflictError as exc:
             raise InputError.one("start", value.slot.start.isoformat(), str(exc)) from None
 

@@ -61,6 +61,7 @@ from needleplan.services.courses import (
     record_session,
 )
 from needleplan.services.demo import (
+    DemoSummary,
     fill_demo_clinic,
     is_empty_clinic,
     reset_demo_logins,
@@ -110,7 +111,6 @@ from needleplan.services.tokens import (
     revoke_api_token,
     user_for_api_token,
 )
-from needleplan.storage.demo import DemoSummary
 from needleplan.storage.repositories import audit_patients_detail
 
 __all__ = [

@@ -60,8 +60,7 @@ def _practitioner_id(who: Any) -> Any:
 
 
 def close_recalls_by_booking(uow: UnitOfWork, patient_id: int, at: datetime) -> None:
-    for row in uow.recalls.open_rows_for_patient(patient_id):
-        uow.recalls.close(row, RecallStatus.BOOKED, at)
+    uow.recalls.close_open_for_patient(patient_id, RecallStatus.BOOKED, at)
 
 
 def check_practitioners(uow: UnitOfWork, slots: Sequence[SlotRequest]) -> None:

@@ -26,14 +26,16 @@ def cancel_appointment(db: Database, appointment_id: int, *, reason: str = "") -
     Raises :class:`StateError` (nothing changed) unless the appointment is booked.
     """
     with db.transaction() as uow:
-        row = uow.appointments.row(appointment_id, lock=True)
-        uow.appointments.set_status(row, AppointmentStatus.CANCELLED)
-        if reason:
-            row.note = (row.note + "\n" if row.note else "") + f"cancelled: {reason.strip()}"
-        uow.appointments.release(row)
+        uow.appointments.get(appointment_id, lock=True)
+        appt = uow.appointments.set_status(
+            appointment_id,
+            AppointmentStatus.CANCELLED,
+            note=f"cancelled: {reason.strip()}" if reason else "",
+        )
+        uow.appointments.release(appointment_id)
         uow.flush()
-        if row.course_id is not None:
-            renumber_courses(uow, {row.course_id})
+        if appt.course_id is not None:
+            renumber_courses(uow, {appt.course_id})
         return uow.appointments.get(appointment_id)
 
 
@@ -43,10 +45,8 @@ def mark_missed(db: Database, appointment_id: int) -> Appointment:
     Raises :class:`StateError` (nothing changed) unless the appointment is booked.
     """
     with db.transaction() as uow:
-        row = uow.appointments.row(appointment_id, lock=True)
-        uow.appointments.set_status(row, AppointmentStatus.MISSED)
-        uow.flush()
-        return uow.appointments.get(appointment_id)
+        uow.appointments.get(appointment_id, lock=True)
+        return uow.appointments.set_status(appointment_id, AppointmentStatus.MISSED)
 
 
 def appointments_between(

@@ -72,7 +72,7 @@ def book_course_in(
             len(slots),
             f"more sessions than the protocol's {protocol.initial_sessions}",
         )
-    uow.patients.row(patient_id, lock=True)  # serialises bookings for the same patient
+    uow.patients.get(patient_id, lock=True)  # serialises bookings for the same patient
     open_courses = [
         c
         for c in uow.courses.for_patient(patient_id)
@@ -90,12 +90,9 @@ def book_course_in(
             raise InputError.one("assessment_id", assessment_id, "belongs to another patient")
     check_practitioners(uow, slots)
     course = uow.courses.add(patient_id, assessment_id, protocol, when, note)
-    rows = [
-        uow.appointments.add(patient_id, course.id, slot, AppointmentKind.TREATMENT, number, when)
-        for number, slot in enumerate(sorted(slots, key=lambda s: s.start), start=1)
-    ]
-    uow.appointments.claim(rows)
-    if rows:
+    booked = uow.appointments.add_series(patient_id, course.id, slots, when)
+    uow.appointments.claim(booked)
+    if booked:
         close_recalls_by_booking(uow, patient_id, when)
     uow.flush()
     return CourseBooking(
@@ -158,20 +155,22 @@ def book_appointment_in(
     at: datetime | None = None,
 ) -> Appointment:
     when = at or utc_now()
-    uow.patients.row(patient_id)
+    uow.patients.get(patient_id)
     number: int | None = None
     if course_id is not None:
-        course = uow.courses.row(course_id, lock=True)
+        course = uow.courses.get(course_id, lock=True)
         if course.patient_id != patient_id:
             raise InputError.one("course_id", course_id, "belongs to another patient")
-        if CourseStatus(course.status).is_final:
-            raise StateError(f"course {course_id} is {course.status}; book a new course instead")
+        if course.status.is_final:
+            raise StateError(
+                f"course {course_id} is {course.status.value}; book a new course instead"
+            )
         number = len(uow.appointments.for_course(course_id)) + 1
     check_practitioners(uow, [slot])
-    row = uow.appointments.add(patient_id, course_id, slot, kind, number, when, note)
-    uow.appointments.claim([row])
+    appt = uow.appointments.add(patient_id, course_id, slot, kind, number, when, note)
+    uow.appointments.claim([appt])
     close_recalls_by_booking(uow, patient_id, when)
-    return uow.appointments.get(row.id)
+    return uow.appointments.get(appt.id)
 
 
 @dataclass(frozen=True)
@@ -204,7 +203,7 @@ def plan_and_book_course(
     if attempts < 1:
         raise InputError.one("attempts", attempts, "must be 1 or more")
     with db.transaction() as uow:
-        uow.patients.row(patient_id)
+        uow.patients.get(patient_id)
         if assessment_id is None:
             history = uow.assessments.history(patient_id)
             if not history:
@@ -315,7 +314,7 @@ def book_consultation(
     stored: AssessmentRecord | None = None
     if patient_id is not None:
         with db.transaction() as uow:
-            uow.patients.row(patient_id)
+            uow.patients.get(patient_id)
             for c in uow.courses.for_patient(patient_id):
                 if c.status in (CourseStatus.PLANNED, CourseStatus.ACTIVE):
                     raise StateError(

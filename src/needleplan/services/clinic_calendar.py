@@ -46,8 +46,8 @@ from needleplan.scheduling.clinic import EXAMPLE_CLINIC
 from needleplan.services._clock import utc_now
 from needleplan.services.audit import recorded_as
 from needleplan.storage import Database
-from needleplan.storage.clinic_configs import ClinicConfigRepository, ClinicConfigVersion
 from needleplan.storage.database import UnitOfWork
+from needleplan.storage.repositories import ClinicConfigRepository, ClinicConfigVersion
 
 #: The longest calendar text accepted [characters] (the bundled example has about 2,600).
 MAX_TOML_CHARS = 100_000
@@ -232,13 +232,13 @@ def _parse_version(version: ClinicConfigVersion) -> ClinicConfig:
 def newest_clinic_version_id(db: Database) -> int | None:
     """The number of the saved version in force, or None (one cheap query; for caches)."""
     with db.transaction() as uow:
-        return ClinicConfigRepository(uow.session).newest_id()
+        return uow.clinic_configs.newest_id()
 
 
 def newest_clinic_version(db: Database) -> ClinicConfigVersion | None:
     """The newest saved version as stored (not validated), or None."""
     with db.transaction() as uow:
-        return ClinicConfigRepository(uow.session).newest()
+        return uow.clinic_configs.newest()
 
 
 def current_clinic_config(db: Database) -> tuple[ClinicConfigVersion, ClinicConfig] | None:
@@ -269,7 +269,7 @@ def effective_clinic(
 def clinic_config_version(db: Database, version_id: int) -> ClinicConfigVersion:
     """One saved version (NotFoundError when there is none with that number)."""
     with db.transaction() as uow:
-        return ClinicConfigRepository(uow.session).get(version_id)
+        return uow.clinic_configs.get(version_id)
 
 
 def clinic_config_history(db: Database, limit: int | None = None) -> list[ClinicConfigVersion]:
@@ -277,7 +277,7 @@ def clinic_config_history(db: Database, limit: int | None = None) -> list[Clinic
     if limit is not None and limit < 1:
         raise InputError.one("limit", limit, "must be 1 or more")
     with db.transaction() as uow:
-        return ClinicConfigRepository(uow.session).history(limit)
+        return uow.clinic_configs.history(limit)
 
 
 # --------------------------------------------------------------------------- saving
@@ -310,7 +310,7 @@ def _append(
     detail: str,
     base_version: int | _Any | None,
 ) -> ClinicConfigVersion:
-    repo = ClinicConfigRepository(uow.session)
+    repo = uow.clinic_configs
     _check_base(repo, base_version)
     user_id, username = _who(uow, user)
     now = utc_now()
@@ -381,7 +381,7 @@ def revert_clinic_config(
     if isinstance(version_id, bool) or not isinstance(version_id, int) or version_id < 1:
         raise InputError.one("version", version_id, "must be a version number (1 or more)")
     with db.transaction() as uow:
-        old = ClinicConfigRepository(uow.session).get(version_id)
+        old = uow.clinic_configs.get(version_id)
     _parse_version(old)
     with db.transaction() as uow:
         return _append(

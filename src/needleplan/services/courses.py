@@ -59,14 +59,12 @@ def change_course_status(
         ) from None
     at = utc_now()
     with db.transaction() as uow:
-        row = uow.courses.row(course_id, lock=True)
-        uow.courses.set_status(row, target, at)
-        if note:
-            row.note = (row.note + "\n" if row.note else "") + note.strip()
+        uow.courses.get(course_id, lock=True)
+        uow.courses.set_status(course_id, target, at, note=note.strip())
         if target in (CourseStatus.CANCELLED, CourseStatus.LAPSED):
-            for appt in uow.appointments.rows_for_course(course_id, AppointmentStatus.BOOKED):
-                uow.appointments.set_status(appt, AppointmentStatus.CANCELLED)
-                uow.appointments.release(appt)
+            for appt in uow.appointments.for_course(course_id, AppointmentStatus.BOOKED):
+                uow.appointments.set_status(appt.id, AppointmentStatus.CANCELLED)
+                uow.appointments.release(appt.id)
         uow.flush()
         return uow.courses.get(course_id)
 
@@ -78,14 +76,16 @@ def adjust_sessions(db: Database, course_id: int, delta: int, reason: str) -> Le
     if not reason.strip():
         raise InputError.one("reason", reason, "must say why the course changes")
     with db.transaction() as uow:
-        row = uow.courses.row(course_id, lock=True)
-        if CourseStatus(row.status).is_final:
-            raise StateError(f"course {course_id} is {row.status}; its ledger is closed")
-        if row.remaining_sessions + delta < 0:
+        course = uow.courses.get(course_id, lock=True)
+        if course.status.is_final:
+            raise StateError(f"course {course_id} is {course.status.value}; its ledger is closed")
+        if course.remaining_sessions + delta < 0:
             raise InputError.one(
-                "delta", delta, f"would leave fewer than 0 sessions ({row.remaining_sessions} left)"
+                "delta",
+                delta,
+                f"would leave fewer than 0 sessions ({course.remaining_sessions} left)",
             )
-        return uow.courses.ledger_add(row, delta, reason.strip(), utc_now())
+        return uow.courses.ledger_add(course_id, delta, reason.strip(), utc_now())
 
 
 DueFunction = Callable[[Course, Sequence[PerformedSession], Assessment | None], date]
@@ -139,38 +139,35 @@ def record_session_in(
     maintenance_due: DueFunction | date | None = None,
 ) -> PerformedSession:
     if appointment_id is not None:
-        appt = uow.appointments.row(appointment_id, lock=True)
+        appt = uow.appointments.get(appointment_id, lock=True)
         # Refused before anything changes: only a booked appointment becomes performed.
-        AppointmentStatus(appt.status).require(
-            AppointmentStatus.PERFORMED, appointment_id=appointment_id
-        )
+        appt.status.require(AppointmentStatus.PERFORMED, appointment_id=appointment_id)
         if patient_id is not None and patient_id != appt.patient_id:
             raise InputError.one("patient_id", patient_id, "differs from the appointment's patient")
         if course_id is not None and course_id != appt.course_id:
             raise InputError.one("course_id", course_id, "differs from the appointment's course")
         patient_id, course_id = appt.patient_id, appt.course_id
-        uow.appointments.set_status(appt, AppointmentStatus.PERFORMED)
+        uow.appointments.set_status(appointment_id, AppointmentStatus.PERFORMED)
     if patient_id is None:
         raise InputError.one("patient_id", None, "is required without an appointment")
-    uow.patients.row(patient_id)
+    uow.patients.get(patient_id)
     uow.clinics.practitioner(draft.practitioner_id)
-    course_row = None
     if course_id is not None:
-        course_row = uow.courses.row(course_id, lock=True)
-        if course_row.patient_id != patient_id:
+        course = uow.courses.get(course_id, lock=True)
+        if course.patient_id != patient_id:
             raise InputError.one("course_id", course_id, "belongs to another patient")
-        status = CourseStatus(course_row.status)
-        if status is CourseStatus.PLANNED:
-            uow.courses.set_status(course_row, CourseStatus.ACTIVE, draft.performed_at)
-        elif status is not CourseStatus.ACTIVE:
-            raise StateError(f"course {course_id} is {status.value}; cannot record a session")
+        if course.status is CourseStatus.PLANNED:
+            uow.courses.set_status(course_id, CourseStatus.ACTIVE, draft.performed_at)
+        elif course.status is not CourseStatus.ACTIVE:
+            raise StateError(
+                f"course {course_id} is {course.status.value}; cannot record a session"
+            )
     session = uow.sessions.add(patient_id, course_id, appointment_id, draft)
-    if course_row is not None:
+    if course_id is not None:
         at = draft.performed_at
-        uow.courses.ledger_add(course_row, -1, f"session {session.id} performed", at)
-        if course_row.remaining_sessions <= 0:
-            uow.courses.set_status(course_row, CourseStatus.COMPLETED, at)
-            course = uow.courses.get(course_row.id)
+        entry = uow.courses.ledger_add(course_id, -1, f"session {session.id} performed", at)
+        if entry.remaining_after <= 0:
+            course = uow.courses.set_status(course_id, CourseStatus.COMPLETED, at)
             done = uow.sessions.for_course(course.id)
             assessment = (
                 uow.assessments.get(course.assessment_id).assessment
@@ -183,9 +180,8 @@ def record_session_in(
                 due = maintenance_due(course, done, assessment)
             else:
                 due = default_maintenance_due(course, done, assessment)
-            for row in uow.recalls.open_rows_for_patient(patient_id):
-                uow.recalls.close(row, RecallStatus.CLOSED, at)
-            uow.recalls.add(patient_id, course_row.id, due, "maintenance after course", at)
+            uow.recalls.close_open_for_patient(patient_id, RecallStatus.CLOSED, at)
+            uow.recalls.add(patient_id, course_id, due, "maintenance after course", at)
     return session
 
 

@@ -1,50 +1,460 @@
-"""The demo clinic and its logins."""
+"""The demo clinic and its logins.
+
+The demo clinic is built through the same use-cases the clinic uses: patients are registered and
+assessed, the guideline plans each course, the scheduler dates it in the demo calendar (the
+bundled example clinic: opening hours, public holidays, closures, each practitioner's hours and
+days off) around the bookings made so far, the booking service books it under the slot claims,
+and sessions, measurements, missed visits, status changes, recall entries and contact attempts
+are recorded by their services. Every demo appointment therefore obeys the demo calendar, and
+the records keep every invariant the services keep.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TypeVar
 
+import numpy as np
+
+from needleplan.domain.assessment import Assessment, parse_assessment
+from needleplan.domain.protocol import IntRange, Protocol
 from needleplan.domain.records import (
+    AdverseEvent,
+    ContactChannel,
+    ContactOutcome,
+    CourseStatus,
+    MeasurementDraft,
+    MeasurementScale,
+    PatientDraft,
+    PerformedSessionDraft,
+    RecallEntry,
     Role,
+    Sex,
+    SlotRequest,
     User,
 )
-from needleplan.exceptions import (
-    InputError,
+from needleplan.exceptions import ConflictError, InputError
+from needleplan.guideline import Guideline, load_guideline, make_protocol
+from needleplan.scheduling import (
+    Busy,
+    ClinicConfig,
+    CourseSchedule,
+    SessionSchedulingError,
+    example_clinic,
+    schedule_course,
 )
+from needleplan.scheduling.calendar import closed_reason, working_spans
 from needleplan.services._clock import utc_now
 from needleplan.services.accounts import check_password, password_hasher
-from needleplan.storage import Database, demo
-from needleplan.storage.demo import DemoSummary
-from needleplan.storage.repositories import (
-    to_user,
-)
+from needleplan.services.appointments import mark_missed
+from needleplan.services.assessments import record_assessment
+from needleplan.services.booking import book_course_in
+from needleplan.services.courses import change_course_status, record_session_in
+from needleplan.services.measurements import record_measurement_in
+from needleplan.services.patients import register_patient
+from needleplan.services.practitioners import ensure_clinic, sync_practitioners
+from needleplan.services.recall import opt_out_recall, record_contact
+from needleplan.storage import Database, UnitOfWork
 
 T = TypeVar("T")
 
+GIVEN = [
+    "Anna",
+    "Beate",
+    "Clara",
+    "Dora",
+    "Elif",
+    "Fatma",
+    "Greta",
+    "Hanna",
+    "Ines",
+    "Julia",
+    "Katrin",
+    "Lea",
+    "Maria",
+    "Nina",
+    "Olga",
+    "Petra",
+    "Rosa",
+    "Sara",
+    "Tanja",
+    "Ute",
+    "Vera",
+    "Wiebke",
+    "Yasmin",
+    "Zoe",
+    "Agnes",
+    "Birgit",
+    "Carla",
+    "Dana",
+    "Emma",
+    "Frieda",
+]
+FAMILY = [
+    "Abel",
+    "Bauer",
+    "Conrad",
+    "Demir",
+    "Engel",
+    "Fischer",
+    "Graf",
+    "Hahn",
+    "Iske",
+    "Jung",
+    "Keller",
+    "Lang",
+    "Meyer",
+    "Neumann",
+    "Otto",
+    "Peters",
+    "Quast",
+    "Roth",
+    "Schulz",
+    "Thiel",
+    "Ulrich",
+    "Vogt",
+    "Wagner",
+    "Yilmaz",
+    "Zimmer",
+    "Brandt",
+    "Krause",
+    "Lorenz",
+]
+#: The demo clinic's practitioners: those of the demo calendar (:func:`demo_calendar`).
+PRACTITIONERS = ("Dr. Lena Vogel", "Marta Nowak", "Dr. Aylin Kaya")
+STATES = ("completed", "active", "planned", "lapsed", "cancelled")
+STATE_WEIGHTS = (0.45, 0.25, 0.12, 0.10, 0.08)
+DEMO_PASSWORD = "demo-password"
+DEMO_CLINIC_NAME = "Demo Skin Clinic"
+#: Recall outreach starts this long before the due date [days].
+OUTREACH_LEAD_DAYS = 21
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    patients: int
+    courses: dict[str, int]
+    appointments: int
+    sessions: int
+    measurements: int
+    recalls: int
+    users: list[str]
+
+
+def demo_calendar() -> ClinicConfig:
+    """The calendar every demo booking obeys: the bundled example clinic."""
+    return example_clinic()
+
 
 def fill_demo_clinic(
-    db: Database, *, patients: int = 300, seed: int = 7, today: date | None = None
+    db: Database,
+    *,
+    patients: int = 300,
+    seed: int = 7,
+    today: date | None = None,
+    clinic: ClinicConfig | None = None,
 ) -> DemoSummary:
     """Fill an empty database with a realistic made-up clinic for trying needleplan.
 
     Three practitioners; ``patients`` patients with assessments and courses planned by the
-    guideline engine, in every course state (planned, active, completed, lapsed, cancelled),
+    guideline engine, dated in ``clinic`` (default :func:`demo_calendar`) and booked through the
+    booking service, in every course state (planned, active, completed, lapsed, cancelled):
     their appointments, performed sessions, outcome measurements and the recall worklist with
-    contact attempts; three users (``admin``, ``practitioner``, ``frontdesk``; password
-    ``demo-password``). Deterministic for a given ``seed`` and ``today``. One transaction.
+    contact attempts made by the front desk during opening hours; three users (``admin``,
+    ``practitioner``, ``frontdesk``; password ``demo-password``). Deterministic for a given
+    ``seed`` and ``today``. One transaction: all of it is stored or none.
     """
-    digest = password_hasher().hash(demo.DEMO_PASSWORD)
-    with db.transaction() as uow:
-        return demo.fill(
-            uow,
-            patients=patients,
-            seed=seed,
-            today=today or utc_now().date(),
-            password_hash=digest,
-            now=utc_now(),
+    if not 1 <= patients <= 5000:
+        raise InputError.one("patients", patients, "must be between 1 and 5000")
+    calendar = clinic or demo_calendar()
+    missing = set(PRACTITIONERS) - {p.name for p in calendar.practitioners}
+    if missing:
+        raise InputError.one(
+            "clinic",
+            calendar.name,
+            "must employ the demo practitioners " + ", ".join(PRACTITIONERS),
         )
+    digest = password_hasher().hash(DEMO_PASSWORD)
+    now = utc_now()
+    with db.transaction() as uow:
+        if uow.patients.count() or uow.users.all():
+            raise ConflictError("demo needs an empty database (patients or users already exist)")
+        return _Demo(db, uow, calendar, seed, today or now.date(), now).fill(patients, digest)
+
+
+class _Demo:
+    """One demo fill: the random stream, the demo calendar and the bookings made so far."""
+
+    def __init__(
+        self,
+        db: Database,
+        uow: UnitOfWork,
+        calendar: ClinicConfig,
+        seed: int,
+        today: date,
+        now: datetime,
+    ) -> None:
+        self.db, self.uow, self.calendar = db, uow, calendar
+        self.rng = np.random.default_rng(seed)
+        self.today, self.now = today, now
+        self.zone = calendar.tz
+        self.guideline: Guideline = load_guideline()
+        self.busy: list[Busy] = []
+        self.appointments = self.sessions = self.measurements = self.recalls = 0
+        self.courses = {s.value: 0 for s in CourseStatus}
+
+    def pick(self, options: tuple[str, ...] | list[str]) -> str:
+        return options[int(self.rng.integers(len(options)))]
+
+    def fill(self, patients: int, password_hash: str) -> DemoSummary:
+        ensure_clinic(self.db, DEMO_CLINIC_NAME, self.calendar.timezone)
+        self.staff = sync_practitioners(self.db, self.calendar)
+        self.names = {v: k for k, v in self.staff.items()}
+        users = [
+            ("admin", Role.ADMIN, None),
+            ("practitioner", Role.PRACTITIONER, self.staff[PRACTITIONERS[0]]),
+            ("frontdesk", Role.FRONT_DESK, None),
+        ]
+        made = {
+            name: self.uow.users.add(name, password_hash, role, who, self.now)
+            for name, role, who in users
+        }
+        self.front_desk = made["frontdesk"].id
+        for i in range(patients):
+            self.patient(i)
+        return DemoSummary(
+            patients=patients,
+            courses=self.courses,
+            appointments=self.appointments,
+            sessions=self.sessions,
+            measurements=self.measurements,
+            recalls=self.recalls,
+            users=[u[0] for u in users],
+        )
+
+    # ------------------------------------------------------------------ one patient
+
+    def patient(self, i: int) -> None:
+        rng = self.rng
+        age = int(rng.integers(32, 72))
+        given, family = self.pick(GIVEN), self.pick(FAMILY)
+        patient = register_patient(
+            self.db,
+            PatientDraft(
+                given_name=given,
+                family_name=family,
+                birth_date=date(
+                    self.today.year - age, int(rng.integers(1, 13)), int(rng.integers(1, 29))
+                ),
+                sex=Sex.FEMALE if rng.random() < 0.9 else Sex.MALE,
+                email=f"{given.lower()}.{family.lower()}{i}@example.org",
+                phone=f"+49 30 {int(rng.integers(1_000_000, 9_999_999))}",
+                consent_treatment=True,
+                consent_contact=bool(rng.random() < 0.85),
+                consent_research=bool(rng.random() < 0.4),
+            ),
+        )
+        state = STATES[int(rng.choice(len(STATES), p=STATE_WEIGHTS))]
+        assessment = self.assessment(age)
+        protocol = make_protocol(assessment, self.guideline)
+        count, interval = protocol.initial_sessions, protocol.recommended_interval_days
+        done = 0
+        if state == "completed":
+            span = protocol.interval_days.max * (count - 1)
+            first = self.today - timedelta(days=span + int(rng.integers(30, 500)))
+        elif state in ("active", "lapsed"):
+            done = int(rng.integers(1, count))
+            first = self.today - timedelta(days=interval * done - int(rng.integers(1, interval)))
+        else:
+            first = self.today + timedelta(days=int(rng.integers(3, 60)))
+        assessed = datetime.combine(first - timedelta(days=14), time(0), self.zone).astimezone(UTC)
+        record = record_assessment(
+            self.db,
+            patient.id,
+            assessment,
+            assessed_at=assessed,
+            assessed_by=self.staff[PRACTITIONERS[0]],
+        )
+        schedule = self.schedule(protocol, first)
+        self.busy.extend(Busy(s.practitioner, s.start, s.end) for s in schedule.sessions)
+        slots = [
+            SlotRequest(start=s.start, end=s.end, practitioner_id=self.staff[s.practitioner])
+            for s in schedule.sessions
+        ]
+        booking = book_course_in(
+            self.uow, patient.id, protocol, slots, assessment_id=record.id, at=assessed
+        )
+        self.appointments += len(booking.appointments)
+        course_id = booking.course.id
+        areas = list(assessment.areas)
+        depth = {a: (0.5 if a.value == "under_eyes" else 1.5) for a in areas}
+        performed: list[datetime] = []
+        for k, appt in enumerate(booking.appointments):
+            past = appt.start.astimezone(self.zone).date() < self.today
+            if not past or state in ("planned", "cancelled"):
+                continue
+            if state == "lapsed" and k >= done - 1 and k > 0:
+                mark_missed(self.db, appt.id)
+                continue
+            session = record_session_in(
+                self.uow,
+                PerformedSessionDraft(
+                    performed_at=appt.start,
+                    areas=areas,
+                    device="Dermapen 4",
+                    needle_depth_mm=depth,
+                    passes=int(rng.integers(2, 5)),
+                    product="hyaluronic serum",
+                    lot=f"HS{int(rng.integers(1000, 9999))}",
+                    practitioner_id=appt.practitioner_id,
+                    adverse_events=[AdverseEvent(kind="erythema", severity="mild")]
+                    if rng.random() < 0.2
+                    else [],
+                ),
+                appointment_id=appt.id,
+            )
+            self.sessions += 1
+            performed.append(session.performed_at)
+            if k > 0:
+                self.measure(
+                    patient.id,
+                    course_id,
+                    MeasurementScale.GAIS,
+                    float(rng.choice([1, 2, 2, 3, 3, 4])),
+                    appt.start,
+                    appt.practitioner_id,
+                )
+        course = self.uow.courses.get(course_id)
+        if course.status is CourseStatus.COMPLETED:
+            self.measure(
+                patient.id,
+                course_id,
+                MeasurementScale.SATISFACTION,
+                float(rng.integers(5, 11)),
+                performed[-1],
+                None,
+            )
+            (entry,) = self.uow.recalls.query(patient_id=patient.id)
+            self.recalls += 1
+            self.outreach(entry)
+        elif state == "lapsed" and course.status is CourseStatus.ACTIVE:
+            course = change_course_status(self.db, course_id, CourseStatus.LAPSED)
+        elif state == "cancelled":
+            course = change_course_status(self.db, course_id, CourseStatus.CANCELLED)
+        self.courses[course.status.value] += 1
+
+    def schedule(self, protocol: Protocol, first: date) -> CourseSchedule:
+        """The course dated by the scheduler in the demo calendar around the bookings so far.
+
+        One practitioner treats the whole course (continuity, and a third of the search);
+        when her calendar has no room for the first session, anyone who has does, anywhere in
+        the protocol's window.
+        """
+        who = self.pick(PRACTITIONERS)
+        # Sessions go within a week around the recommended interval: inside the protocol's
+        # window (the course is booked with the protocol itself) at half the search.
+        mid = protocol.recommended_interval_days
+        low, high = protocol.interval_days.min, protocol.interval_days.max
+        window = IntRange(min=max(low, mid - 3), max=min(high, mid + 3))
+        narrow = protocol.model_copy(update={"interval_days": window})
+        try:
+            return schedule_course(
+                narrow, first, self.calendar, practitioner=who, busy=self.busy, allow_overrun=True
+            )
+        except SessionSchedulingError:
+            return schedule_course(
+                protocol, first, self.calendar, busy=self.busy, allow_overrun=True
+            )
+
+    def assessment(self, age: int) -> Assessment:
+        rng = self.rng
+        areas = [["full_face"], ["full_face", "neck"], ["under_eyes"], ["neck", "chest"]][
+            int(rng.integers(4))
+        ]
+        return parse_assessment(
+            {
+                "age": age,
+                "severity": ["mild", "moderate", "advanced", "severe"][
+                    int(rng.choice(4, p=[0.2, 0.45, 0.25, 0.1]))
+                ],
+                "areas": areas,
+                "smoking": "current" if rng.random() < 0.12 else "never",
+                "sun_exposure": ["low", "moderate", "high"][int(rng.integers(3))],
+                "aftercare": "poor" if rng.random() < 0.1 else "good",
+                "fitzpatrick_type": int(rng.integers(1, 7)),
+            }
+        )
+
+    def measure(
+        self,
+        patient_id: int,
+        course_id: int,
+        scale: MeasurementScale,
+        value: float,
+        at: datetime,
+        by: int | None,
+    ) -> None:
+        record_measurement_in(
+            self.uow,
+            patient_id,
+            MeasurementDraft(
+                scale=scale, value=value, measured_at=at, measured_by=by, course_id=course_id
+            ),
+        )
+        self.measurements += 1
+
+    # ------------------------------------------------------------------ recall outreach
+
+    def outreach(self, entry: RecallEntry) -> None:
+        """The front desk's attempts to reach her about maintenance, then maybe her opt-out.
+
+        Outreach starts :data:`OUTREACH_LEAD_DAYS` before the due date; attempts are days
+        apart, on days the clinic is open, at a time within its opening hours, and never after
+        ``today``.
+        """
+        rng = self.rng
+        day = max(
+            entry.due_date - timedelta(days=OUTREACH_LEAD_DAYS),
+            entry.created_at.astimezone(self.zone).date() + timedelta(days=1),
+        )
+        for _ in range(int(rng.integers(0, 4))):
+            at = self.office_time(day)
+            if at is None:
+                break
+            channel = ContactChannel.PHONE if rng.random() < 0.75 else self.channel()
+            record_contact(
+                self.db,
+                entry.id,
+                channel=channel,
+                outcome=self.pick(["no_answer", "left_message", "call_back"])
+                if channel is ContactChannel.PHONE
+                else ContactOutcome.LEFT_MESSAGE,
+                by_user_id=self.front_desk,
+                at=at,
+            )
+            day = at.astimezone(self.zone).date() + timedelta(days=int(rng.integers(3, 11)))
+        if rng.random() < 0.08:
+            opt_out_recall(self.db, entry.id)
+
+    def channel(self) -> ContactChannel:
+        return ContactChannel(self.pick(["email", "sms"]))
+
+    def office_time(self, day: date) -> datetime | None:
+        """A random time on the first day from ``day`` the front desk works (before today)."""
+        desk = self.calendar.practitioners[0].model_copy(update={"hours": None, "days_off": []})
+        while day < self.today:
+            if closed_reason(self.calendar, desk, day) is None:
+                start, end = self.spans(working_spans(self.calendar, desk, day))
+                minute = start + 5 * int(self.rng.integers(0, (end - start) // 5))
+                local = datetime.combine(day, time(minute // 60, minute % 60), self.zone)
+                return local.astimezone(UTC)
+            day += timedelta(days=1)
+        return None
+
+    def spans(self, spans: list[tuple[int, int]]) -> tuple[int, int]:
+        return spans[int(self.rng.integers(len(spans)))]
 
 
 def is_empty_clinic(db: Database) -> bool:
@@ -67,12 +477,10 @@ def reset_demo_logins(db: Database, passwords: Mapping[str, str]) -> list[User]:
         check_password(password)
         digest = password_hasher().hash(password)
         with db.transaction() as uow:
-            row = uow.users.row_by_username(username)
-            if row is None:
+            user = uow.users.by_username(username)
+            if user is None:
                 users.append(uow.users.add(username, digest, roles[username], None, utc_now()))
                 continue
-            row.password_hash = digest
-            row.active = True
-            uow.flush()
-            users.append(to_user(row))
+            uow.users.set_password_hash(user.id, digest)
+            users.append(uow.users.set_active(user.id, True))
     return users

@@ -11,9 +11,6 @@ from needleplan.exceptions import (
     InputError,
 )
 from needleplan.storage import Database
-from needleplan.storage.repositories import (
-    LeadRepository,
-)
 
 T = TypeVar("T")
 
@@ -23,10 +20,10 @@ def add_lead(db: Database, lead: Lead) -> None:
     if not lead.consent_text.strip():
         raise InputError.one("consent", False, "a lead is stored only with the consent text")
     with db.transaction() as uow:
-        LeadRepository(uow.session).add(lead)
+        uow.leads.add(lead)
 
 
 def list_leads(db: Database) -> list[Lead]:
     """Every stored contact request, oldest first."""
     with db.transaction() as uow:
-        return LeadRepository(uow.session).all()
+        return uow.leads.all()

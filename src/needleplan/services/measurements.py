@@ -28,11 +28,11 @@ def record_measurement(
 
 
 def record_measurement_in(uow: UnitOfWork, patient_id: int, draft: MeasurementDraft) -> Measurement:
-    uow.patients.row(patient_id)
+    uow.patients.get(patient_id)
     if draft.measured_by is not None:
         uow.clinics.practitioner(draft.measured_by)
     if draft.course_id is not None:
-        course = uow.courses.row(draft.course_id)
+        course = uow.courses.get(draft.course_id)
         if course.patient_id != patient_id:
             raise InputError.one("course_id", draft.course_id, "belongs to another patient")
     return uow.measurements.add(patient_id, draft)
@@ -40,5 +40,5 @@ def record_measurement_in(uow: UnitOfWork, patient_id: int, draft: MeasurementDr
 
 def measurements_for(db: Database, patient_id: int) -> list[Measurement]:
     with db.transaction() as uow:
-        uow.patients.row(patient_id)
+        uow.patients.get(patient_id)
         return uow.measurements.for_patient(patient_id)

@@ -19,15 +19,11 @@ from needleplan.domain.records import (
     parse_record,
 )
 from needleplan.exceptions import (
-    ConflictError,
     InputError,
     NotFoundError,
 )
 from needleplan.services._clock import utc_now
 from needleplan.storage import Database
-from needleplan.storage.repositories import (
-    PatientFinder,
-)
 
 T = TypeVar("T")
 
@@ -46,19 +42,9 @@ def update_patient(db: Database, patient_id: int, changes: Mapping[str, Any]) ->
     unique). Unknown fields are refused.
     """
     with db.transaction() as uow:
-        row = uow.patients.row(patient_id)
         current = uow.patients.get(patient_id).model_dump(exclude={"id", "created_at"})
         draft = parse_record(PatientDraft, current | dict(changes))
-        if draft.mrn != row.mrn and draft.mrn is not None and uow.patients.by_mrn(draft.mrn):
-            raise ConflictError(f"mrn {draft.mrn} is already used by another patient")
-        for name, value in draft.model_dump().items():
-            if name == "sex":
-                value = draft.sex.value
-            if name == "mrn" and value is None:
-                continue
-            setattr(row, name, value)
-        uow.flush()
-        return uow.patients.get(patient_id)
+        return uow.patients.update(patient_id, draft)
 
 
 def get_patient(db: Database, patient_id: int) -> Patient:
@@ -132,4 +118,4 @@ def search_patients(
     if len(query) > 200:
         raise InputError.one("q", query[:20] + "…", "at most 200 characters")
     with db.transaction() as uow:
-        return PatientFinder(uow.session).page(query, limit, offset)
+        return uow.patient_finder.page(query, limit, offset)

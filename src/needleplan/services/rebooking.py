@@ -12,7 +12,7 @@ from needleplan.domain.records import (
     Appointment,
     AppointmentKind,
     AppointmentStatus,
-    CourseStatus,
+    Course,
     SlotRequest,
 )
 from needleplan.exceptions import (
@@ -34,7 +34,6 @@ from needleplan.services.courses import renumber_courses
 from needleplan.services.practitioners import sync_practitioners
 from needleplan.services.rescheduling import schedule_of
 from needleplan.storage import Database, UnitOfWork
-from needleplan.storage.tables import AppointmentRow, CourseRow
 
 T = TypeVar("T")
 
@@ -110,33 +109,33 @@ def can_rebook(appointment: Appointment) -> bool:
 
 def _rebookable(
     uow: UnitOfWork, appointment_id: int, *, lock: bool = False
-) -> tuple[AppointmentRow, CourseRow]:
-    """The missed appointment's row and its course's row, or the StateError saying why not."""
-    row = uow.appointments.row(appointment_id, lock=lock)
-    if row.status != AppointmentStatus.MISSED.value:
+) -> tuple[Appointment, Course]:
+    """The missed appointment and its course, or the StateError saying why not."""
+    appt = uow.appointments.get(appointment_id, lock=lock)
+    if appt.status is not AppointmentStatus.MISSED:
         raise StateError(
-            f"appointment {appointment_id} is {row.status}; only a missed appointment is rebooked"
+            f"appointment {appointment_id} is {appt.status.value}; "
+            "only a missed appointment is rebooked"
         )
-    if row.course_id is None or row.kind != AppointmentKind.TREATMENT.value:
+    if appt.course_id is None or appt.kind is not AppointmentKind.TREATMENT:
         raise StateError(
-            f"appointment {appointment_id} is a {row.kind} visit outside a course's sessions; "
-            "book a new appointment for it instead"
+            f"appointment {appointment_id} is a {appt.kind.value} visit outside a course's "
+            "sessions; book a new appointment for it instead"
         )
-    earlier = _REBOOKED.search(row.note or "")
+    earlier = _REBOOKED.search(appt.note or "")
     if earlier is not None:
         raise StateError(
             f"appointment {appointment_id} was already rebooked as appointment {earlier.group(1)}"
         )
-    course = uow.courses.row(row.course_id, lock=lock)
-    status = CourseStatus(course.status)
-    if status.is_final:
+    course = uow.courses.get(appt.course_id, lock=lock)
+    if course.status.is_final:
         raise StateError(
-            f"course {course.id} is {status.value}; its missed sessions are not rebooked"
+            f"course {course.id} is {course.status.value}; its missed sessions are not rebooked"
         )
     booked = [
         a
-        for a in uow.appointments.rows_for_course(course.id, AppointmentStatus.BOOKED)
-        if a.kind == AppointmentKind.TREATMENT.value
+        for a in uow.appointments.for_course(course.id, AppointmentStatus.BOOKED)
+        if a.kind is AppointmentKind.TREATMENT
     ]
     if len(booked) >= course.remaining_sessions:
         raise StateError(
@@ -144,7 +143,7 @@ def _rebookable(
             f"{len(booked)} booked already, so the missed one needs no new booking "
             "(add a session to the course first if she needs one more)"
         )
-    return row, course
+    return appt, course
 
 
 def rebook_missed(
@@ -205,9 +204,7 @@ def rebook_missed(
     if practitioner is not None:
         clinic.practitioner(practitioner)  # InputError naming the clinic's practitioners
     with db.transaction() as uow:
-        row, course_row = _rebookable(uow, appointment_id)
-        missed = uow.appointments.get(row.id)
-        course = uow.courses.get(course_row.id)
+        missed, course = _rebookable(uow, appointment_id)
         record = (
             uow.assessments.get(course.assessment_id) if course.assessment_id is not None else None
         )
@@ -294,17 +291,17 @@ def rebook_missed(
         )
     old = {a.id: a for a in after}
     with db.transaction() as uow:
-        rows = {
-            i: uow.appointments.row(i, lock=True)
+        current = {
+            i: uow.appointments.get(i, lock=True)
             for i in sorted({missed.id, *(aid for aid, _, _ in moves)})
         }
-        missed_row, _course = _rebookable(uow, missed.id, lock=True)
+        _rebookable(uow, missed.id, lock=True)
         for aid, _, _ in moves:
-            r, was = rows[aid], old[aid]
-            if r.status != AppointmentStatus.BOOKED.value or (
-                r.start_at,
-                r.end_at,
-                r.practitioner_id,
+            now_, was = current[aid], old[aid]
+            if now_.status is not AppointmentStatus.BOOKED or (
+                now_.start,
+                now_.end,
+                now_.practitioner_id,
             ) != (was.start, was.end, was.practitioner_id):
                 raise ConflictError(
                     f"appointment {aid} changed while the missed session was being rebooked; "
@@ -318,15 +315,16 @@ def rebook_missed(
                 *(SlotRequest(start=s.start, end=s.end, practitioner_id=p) for _, s, p in moves),
             ],
         )
-        for r in rows.values():
-            uow.appointments.release(r)  # the missed time is history now; moved ones re-claim
+        for aid in current:
+            uow.appointments.release(aid)  # the missed time is history now; moved ones re-claim
         uow.flush()
-        moved_rows = []
-        for aid, s, pid in moves:
-            r = rows[aid]
-            r.start_at, r.end_at, r.practitioner_id = s.start, s.end, pid
-            r.sequence += 1  # calendars update the event on a higher SEQUENCE
-            moved_rows.append(r)
+        moved = [
+            # calendars update the event on a higher SEQUENCE
+            uow.appointments.move(
+                aid, SlotRequest(start=s.start, end=s.end, practitioner_id=pid), raise_sequence=True
+            )
+            for aid, s, pid in moves
+        ]
         fresh = uow.appointments.add(
             missed.patient_id,
             course.id,
@@ -335,18 +333,16 @@ def rebook_missed(
             number,
             at,
             f"rebooked after missed appointment {missed.id}",
+            sequence=new.sequence,
         )
-        fresh.sequence = new.sequence
-        uow.flush()
         try:
-            uow.appointments.claim([fresh, *moved_rows])
+            uow.appointments.claim([fresh, *moved])
         except ConflictError:
             raise ConflictError(
                 "another booking took one of the proposed times a moment ago (double booking "
                 "refused); nothing was rebooked"
             ) from None
-        note = missed_row.note or ""
-        missed_row.note = (note + "\n" if note else "") + f"rebooked as appointment {fresh.id}"
+        uow.appointments.add_note(missed.id, f"rebooked as appointment {fresh.id}")
         renumber_courses(uow, {course.id})
         close_recalls_by_booking(uow, missed.patient_id, at)
         return dataclasses.replace(

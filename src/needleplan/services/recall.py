@@ -33,9 +33,9 @@ def add_recall(
 ) -> RecallEntry:
     """Put a patient on the recall worklist (e.g. with a forecast-driven maintenance due date)."""
     with db.transaction() as uow:
-        uow.patients.row(patient_id)
+        uow.patients.get(patient_id)
         if course_id is not None:
-            uow.courses.row(course_id)
+            uow.courses.get(course_id)
         return uow.recalls.add(
             patient_id, course_id, due_date, reason.strip() or "recall", utc_now()
         )
@@ -77,9 +77,11 @@ def record_contact(
         ) from None
     when = aware(at, "at")
     with db.transaction() as uow:
-        row = uow.recalls.row(recall_id, lock=True)
-        if row.status != RecallStatus.OPEN.value:
-            raise StateError(f"recall entry {recall_id} is {row.status}; it takes no more attempts")
+        entry = uow.recalls.get(recall_id, lock=True)
+        if entry.status is not RecallStatus.OPEN:
+            raise StateError(
+                f"recall entry {recall_id} is {entry.status.value}; it takes no more attempts"
+            )
         return uow.recalls.add_attempt(recall_id, when, ch, oc, note.strip(), by_user_id)
 
 
@@ -94,12 +96,10 @@ def close_recall(db: Database, recall_id: int) -> RecallEntry:
 
 def _close_recall(db: Database, recall_id: int, status: RecallStatus) -> RecallEntry:
     with db.transaction() as uow:
-        row = uow.recalls.row(recall_id, lock=True)
-        if row.status != RecallStatus.OPEN.value:
-            raise StateError(f"recall entry {recall_id} is already {row.status}")
-        uow.recalls.close(row, status, utc_now())
-        uow.flush()
-        return uow.recalls.get(recall_id)
+        entry = uow.recalls.get(recall_id, lock=True)
+        if entry.status is not RecallStatus.OPEN:
+            raise StateError(f"recall entry {recall_id} is already {entry.status.value}")
+        return uow.recalls.close(recall_id, status, utc_now())
 
 
 def recall_entry(db: Database, recall_id: int) -> RecallEntry:

@@ -54,37 +54,24 @@ def reschedule(
         raise InputError.one("moves", ids, "names an appointment more than once")
     slots = parse_slots([slot for _, slot in moves])
     with db.transaction() as uow:
-        rows = []
         for appointment_id in sorted(ids):
-            row = uow.appointments.row(appointment_id, lock=True)
-            if row.status != AppointmentStatus.BOOKED.value:
+            appt = uow.appointments.get(appointment_id, lock=True)
+            if appt.status is not AppointmentStatus.BOOKED:
                 raise StateError(
-                    f"appointment {appointment_id} is {row.status}; only booked ones can move"
+                    f"appointment {appointment_id} is {appt.status.value}; "
+                    "only booked ones can move"
                 )
-            rows.append(row)
-        by_id = {r.id: r for r in rows}
         check_practitioners(uow, slots)
-        for row in rows:
-            uow.appointments.release(row)
+        for appointment_id in sorted(ids):
+            uow.appointments.release(appointment_id)
         uow.flush()
-        moved = []
-        for appointment_id, slot in zip(ids, slots, strict=True):
-            row = by_id[appointment_id]
-            if (row.start_at, row.end_at, row.practitioner_id) != (
-                slot.start,
-                slot.end,
-                slot.practitioner_id,
-            ):
-                row.sequence += 1  # calendars update the event on a higher SEQUENCE
-            row.start_at, row.end_at, row.practitioner_id = (
-                slot.start,
-                slot.end,
-                slot.practitioner_id,
-            )
-            moved.append(row)
-        uow.flush()
+        # A changed time or practitioner raises the iCalendar SEQUENCE (see ``move``).
+        moved = [
+            uow.appointments.move(appointment_id, slot)
+            for appointment_id, slot in zip(ids, slots, strict=True)
+        ]
         uow.appointments.claim(moved)
-        renumber_courses(uow, {r.course_id for r in moved if r.course_id is not None})
+        renumber_courses(uow, {a.course_id for a in moved if a.course_id is not None})
         return [uow.appointments.get(i) for i in ids]
 
 
@@ -194,14 +181,14 @@ def replan_course(
     """
     when = aware(new_start, "new_start")
     with db.transaction() as uow:
-        row = uow.appointments.row(appointment_id)
-        if row.status != AppointmentStatus.BOOKED.value:
+        appt = uow.appointments.get(appointment_id)
+        if appt.status is not AppointmentStatus.BOOKED:
             raise StateError(
-                f"appointment {appointment_id} is {row.status}; only booked ones can move"
+                f"appointment {appointment_id} is {appt.status.value}; only booked ones can move"
             )
-        if row.course_id is None:
+        if appt.course_id is None:
             raise StateError(f"appointment {appointment_id} belongs to no course; move it alone")
-        course_id = row.course_id
+        course_id = appt.course_id
         course = uow.courses.get(course_id)
         record = (
             uow.assessments.get(course.assessment_id) if course.assessment_id is not None else None

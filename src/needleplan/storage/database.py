@@ -15,14 +15,20 @@ from needleplan.exceptions import ConflictError, InputError
 from needleplan.storage import migrate
 from needleplan.storage.engine import make_engine
 from needleplan.storage.repositories import (
+    ApiTokenRepository,
     AppointmentRepository,
     AssessmentRepository,
+    AuditQuery,
+    ClinicConfigRepository,
     ClinicRepository,
     CourseRepository,
+    LeadRepository,
     MeasurementRepository,
+    PatientFinder,
     PatientRepository,
     RecallRepository,
     SessionRepository,
+    StaffSessionRepository,
     UserRepository,
 )
 
@@ -33,12 +39,17 @@ _AMBIENT: ContextVar[tuple[Database, UnitOfWork] | None] = ContextVar(
 
 
 class UnitOfWork:
-    """One transaction. Repositories work inside it; nothing is stored until it commits."""
+    """One transaction. Repositories work inside it; nothing is stored until it commits.
+
+    Every repository is an attribute, so a use-case never builds one from :attr:`session`.
+    """
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self.clinics = ClinicRepository(session)
+        self.clinic_configs = ClinicConfigRepository(session)
         self.patients = PatientRepository(session)
+        self.patient_finder = PatientFinder(session)
         self.assessments = AssessmentRepository(session)
         self.courses = CourseRepository(session)
         self.appointments = AppointmentRepository(session)
@@ -46,6 +57,10 @@ class UnitOfWork:
         self.measurements = MeasurementRepository(session)
         self.recalls = RecallRepository(session)
         self.users = UserRepository(session)
+        self.api_tokens = ApiTokenRepository(session)
+        self.staff_sessions = StaffSessionRepository(session)
+        self.audit_log = AuditQuery(session)
+        self.leads = LeadRepository(session)
 
     def flush(self) -> None:
         self.session.flush()

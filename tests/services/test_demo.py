@@ -92,6 +92,58 @@ def test_same_seed_gives_the_same_clinic(db: Any, empty_database_url: str) -> No
 def test_demo_practitioners_all_work_in_the_bundled_example_clinic() -> None:
     """Demo courses can be re-planned in the example clinic's calendar: same staff in both."""
     from needleplan.scheduling import example_clinic
-    from needleplan.storage.demo import PRACTITIONERS
+    from needleplan.services.demo import PRACTITIONERS
 
     assert set(PRACTITIONERS) <= {p.name for p in example_clinic().practitioners}
+
+
+def test_every_demo_appointment_obeys_the_demo_calendar(db: Any) -> None:
+    """No demo booking on a closure, public holiday, closed weekday or a practitioner's day off,
+    and each lies inside her working hours that day (the calendar the demo was booked in)."""
+    from needleplan.scheduling.calendar import closed_reason, working_spans
+    from needleplan.services.demo import demo_calendar
+
+    calendar = demo_calendar()
+    services.fill_demo_clinic(db, patients=60, seed=3, today=TODAY)
+    names = {p.id: p.name for p in services.list_practitioners(db)}
+    with db.transaction() as uow:
+        appointments = uow.appointments.all()
+    assert len(appointments) > 200
+    assert any(a.start.date() > TODAY for a in appointments)
+    problems = []
+    for a in appointments:
+        practitioner = calendar.practitioner(names[a.practitioner_id])
+        start, end = a.start.astimezone(calendar.tz), a.end.astimezone(calendar.tz)
+        reason = closed_reason(calendar, practitioner, start.date())
+        minutes = (start.hour * 60 + start.minute, end.hour * 60 + end.minute)
+        spans = working_spans(calendar, practitioner, start.date())
+        if reason is None and not any(lo <= minutes[0] and minutes[1] <= hi for lo, hi in spans):
+            reason = f"outside working hours {spans}"
+        if reason is not None:
+            problems.append((a.id, start.isoformat(), practitioner.name, reason))
+    assert problems == []
+
+
+def test_demo_contact_attempts_are_spread_over_office_hours(db: Any) -> None:
+    """Recall outreach happens on open days in opening hours, days apart, never after today."""
+    from needleplan.domain.records import RecallStatus
+    from needleplan.scheduling.calendar import closed_reason, working_spans
+    from needleplan.services.demo import demo_calendar
+
+    calendar = demo_calendar()
+    desk = calendar.practitioners[0].model_copy(update={"hours": None, "days_off": []})
+    services.fill_demo_clinic(db, patients=120, seed=4, today=TODAY)
+    entries = services.recall_list(db, statuses=tuple(RecallStatus))
+    attempts = [a for e in entries for a in e.attempts]
+    assert len(attempts) >= 10
+    assert len({a.at for a in attempts}) == len(attempts)  # no two at the same instant
+    assert len({a.at.astimezone(calendar.tz).hour for a in attempts}) >= 4
+    for entry in entries:
+        days = [a.at.astimezone(calendar.tz).date() for a in entry.attempts]
+        assert days == sorted(set(days))  # in order, on different days
+    for a in attempts:
+        local = a.at.astimezone(calendar.tz)
+        assert local.date() < TODAY
+        assert closed_reason(calendar, desk, local.date()) is None
+        minute = local.hour * 60 + local.minute
+        assert any(lo <= minute < hi for lo, hi in working_spans(calendar, desk, local.date()))

@@ -1,10 +1,14 @@
-"""In-memory token-bucket rate limiting, per client key.
+"""Token-bucket rate limiting, per client key: in the process's memory or in the database.
 
 Each key (a client address, or ``login-user:<name>``) owns a bucket holding up to ``burst``
 tokens, refilled continuously at ``per_minute / 60`` tokens per second. A request takes one
 token; an empty bucket answers "retry after N seconds". The clock is injectable so tests step
-time instead of sleeping. State lives in the process: with several server processes each one
-limits on its own (documented in docs/api.md).
+time instead of sleeping.
+
+:class:`TokenBucketLimiter` keeps the buckets in the process (an app without a database).
+:class:`DatabaseLimiter` keeps them in the ``rate_limits`` table, so every server process
+(``needleplan serve --workers N``) takes from the same buckets: a limit means the same with one
+worker or four (docs/api.md).
 """
 
 from __future__ import annotations
@@ -14,10 +18,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from fastapi import Request
+from sqlalchemy import Engine
 
 from needleplan.exceptions import FieldProblem
+from needleplan.storage import rate_limits
 from needleplan.web.errors import ApiError
 
 Clock = Callable[[], float]
@@ -93,6 +100,63 @@ class TokenBucketLimiter:
 
     def __len__(self) -> int:
         return len(self._buckets)
+
+
+class Limiter(Protocol):
+    """What the routes use: take a token for a key, get 0 or the seconds to wait."""
+
+    def take(self, key: str) -> float: ...
+
+
+class DatabaseLimiter:
+    """Per-key token buckets in the database (``rate_limits``), shared by every process.
+
+    Each :meth:`take` is one short transaction of its own on its own connection (an atomic
+    UPSERT, see :mod:`needleplan.storage.rate_limits`); never call it inside a transaction of
+    the same SQLite database. Every ``purge_every`` takes, buckets that are full again are
+    deleted.
+
+    Parameters
+    ----------
+    engine
+        the clinic database's engine.
+    per_minute, burst
+        as :class:`TokenBucketLimiter`.
+    clock
+        wall-clock time source [s since the epoch], the same for every process;
+        ``time.time`` by default.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        per_minute: float,
+        burst: int,
+        *,
+        clock: Clock = time.time,
+        purge_every: int = 1000,
+    ) -> None:
+        if per_minute <= 0 or burst < 1:
+            raise ValueError("per_minute must be > 0 and burst >= 1")
+        self.engine = engine
+        self.rate = per_minute / 60.0
+        self.burst = float(burst)
+        self.clock = clock
+        self.purge_every = purge_every
+        self._takes = 0
+
+    def take(self, key: str) -> float:
+        """Take one token for ``key``; return 0 when allowed, else the seconds to wait."""
+        now = self.clock()
+        self._takes += 1
+        with self.engine.begin() as conn:
+            if self._takes % self.purge_every == 0:
+                rate_limits.purge(conn, now)
+            return rate_limits.take(conn, key, now, self.rate, self.burst)
+
+    def __len__(self) -> int:
+        with self.engine.connect() as conn:
+            return rate_limits.count(conn)
 
 
 def client_key(request: Request) -> str:

@@ -36,7 +36,7 @@ from needleplan.forecasting.scenarios import compare_scenarios
 from needleplan.guideline import Guideline, load_guideline, make_protocol
 from needleplan.web.auth import StaffUser
 from needleplan.web.errors import ERROR_RESPONSES, ApiError, ErrorBody
-from needleplan.web.ratelimit import TokenBucketLimiter, client_key, too_many
+from needleplan.web.ratelimit import Limiter, client_key, too_many
 from needleplan.web.security import require_token, session_user
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
@@ -71,7 +71,7 @@ def rate_limited(request: Request) -> None:
     """
     if session_user(request) is not None:
         return
-    limiter: TokenBucketLimiter = request.app.state.api_limiter
+    limiter: Limiter = request.app.state.api_limiter
     wait = limiter.take("api:" + client_key(request))
     if wait > 0:
         raise too_many(wait, "requests")

@@ -63,6 +63,16 @@ def register(app: typer.Typer) -> None:
                 "needleplan, never on real records. Not allowed in production."
             ),
         ),
+        workers: int = typer.Option(
+            1,
+            "--workers",
+            min=1,
+            max=64,
+            help=(
+                "Server processes (production: about one per CPU core). They share sessions, "
+                "accounts and rate limits through the database."
+            ),
+        ),
         demo_patients: int = typer.Option(
             300, "--demo-patients", min=1, max=5000, help="Patients in a new demo clinic."
         ),
@@ -93,6 +103,10 @@ def register(app: typer.Typer) -> None:
         for flag, wanted in (("--demo", demo), ("--demo-users", demo_users)):
             if wanted and settings.production:
                 raise ConfigError.one(flag, True, "demo accounts are refused in production mode")
+        if workers > 1 and demo_users:
+            raise ConfigError.one(
+                "--workers", workers, "--demo-users keeps accounts in one process; use --demo"
+            )
         db = Database.open(database)
         bind_host = host or settings.host
         bind_port = port or settings.port
@@ -131,9 +145,21 @@ def register(app: typer.Typer) -> None:
             for username, password in logins.items():
                 typer.echo(f"  demo login: {username} / {password}")
             typer.echo("(passwords are new at every start; press Ctrl-C to stop)")
+        served: Any = web_app
+        if workers > 1:
+            # Each worker builds its own app from the same settings and database.
+            import os
+
+            os.environ["NEEDLEPLAN_DATABASE_URL"] = db.engine.url.render_as_string(
+                hide_password=False
+            )
+            served = "needleplan.web.app:app_from_environment"
+            typer.echo(f"{workers} worker processes sharing {db.display_url}")
         try:
             uvicorn.run(
-                web_app,
+                served,
+                factory=workers > 1,
+                workers=workers if workers > 1 else None,
                 host=bind_host,
                 port=bind_port,
                 proxy_headers=True,

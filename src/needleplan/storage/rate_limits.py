@@ -15,11 +15,12 @@ next.
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, case, delete, func, literal, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, delete, func, select, text
 
+from needleplan.storage.engine import SQLITE_BUSY_TIMEOUT_MS
 from needleplan.storage.tables import RateLimitRow
 
 #: Longest bucket name stored as is; longer ones are stored as their SHA-256.
@@ -33,12 +34,59 @@ def bucket_name(key: str) -> str:
     return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _refilled(now: float, rate: float, burst: float) -> ColumnElement[float]:
-    """The stored bucket's tokens at ``now``: refilled since ``updated``, at most ``burst``."""
-    table = RateLimitRow.__table__.c
-    elapsed = case((table.updated < now, literal(now) - table.updated), else_=0.0)
-    grown = table.tokens + elapsed * rate
-    return case((grown > burst, literal(burst)), else_=grown)
+# The stored bucket's tokens at :now: refilled since ``updated`` (never for a clock that stepped
+# back), at most :burst. Plain SQL (the same on SQLite and PostgreSQL), compiled once: building
+# the statement as an expression per call cost more than running it.
+_ELAPSED = "CASE WHEN rate_limits.updated < :now THEN :now - rate_limits.updated ELSE 0.0 END"
+_GROWN = f"rate_limits.tokens + ({_ELAPSED}) * :rate"
+_REFILLED = f"(CASE WHEN {_GROWN} > :burst THEN :burst ELSE {_GROWN} END)"
+
+_TAKE = text(
+    "INSERT INTO rate_limits (bucket, tokens, updated, full_at) "
+    "VALUES (:bucket, :burst - 1.0, :now, :now + 1.0 / :rate) "
+    "ON CONFLICT (bucket) DO UPDATE SET "
+    f"tokens = {_REFILLED} - 1.0, "
+    "updated = CASE WHEN rate_limits.updated < :now THEN :now ELSE rate_limits.updated END, "
+    f"full_at = :now + (:burst - ({_REFILLED} - 1.0)) / :rate "
+    f"WHERE {_REFILLED} >= 1.0 "
+    "RETURNING tokens"
+)
+_LEFT = text(f"SELECT {_REFILLED} FROM rate_limits WHERE bucket = :bucket")
+
+
+def connect_sqlite(path: str) -> sqlite3.Connection:
+    """A connection of its own to the SQLite file ``path`` for :func:`take_sqlite`: autocommit
+    mode, usable from any thread (the caller serialises), with the engine's pragmas."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+def take_sqlite(
+    dbapi: sqlite3.Connection, key: str, now: float, rate: float, burst: float
+) -> float:
+    """:func:`take` on a raw ``sqlite3`` connection in autocommit mode (``isolation_level`` None),
+    in a transaction of its own (``BEGIN IMMEDIATE`` ... ``COMMIT``).
+
+    The limiter's hot path on SQLite: the same statements without the engine's per-call work.
+    """
+    values = {"bucket": bucket_name(key), "now": float(now), "rate": float(rate)}
+    values["burst"] = float(burst)
+    cursor = dbapi.cursor()
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            allowed = cursor.execute(_TAKE.text, values).fetchone() is not None
+            left = None if allowed else cursor.execute(_LEFT.text, values).fetchone()[0]
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        cursor.execute("COMMIT")
+    finally:
+        cursor.close()
+    return 0.0 if left is None else max(0.0, (1.0 - float(left)) / rate)
 
 
 def take(conn: Connection, key: str, now: float, rate: float, burst: float) -> float:
@@ -57,27 +105,11 @@ def take(conn: Connection, key: str, now: float, rate: float, burst: float) -> f
     burst
         capacity [tokens], >= 1.
     """
-    name = bucket_name(key)
-    table = RateLimitRow.__table__
-    insert: Any = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    refilled = _refilled(now, rate, burst)
-    stmt = (
-        insert(table)
-        .values(bucket=name, tokens=burst - 1.0, updated=now, full_at=now + 1.0 / rate)
-        .on_conflict_do_update(
-            index_elements=[table.c.bucket],
-            set_={
-                "tokens": refilled - 1.0,
-                "updated": case((table.c.updated < now, literal(now)), else_=table.c.updated),
-                "full_at": literal(now) + (burst - (refilled - 1.0)) / rate,
-            },
-            where=refilled >= 1.0,
-        )
-        .returning(table.c.tokens)
-    )
-    if conn.execute(stmt).first() is not None:
+    values = {"bucket": bucket_name(key), "now": float(now), "rate": float(rate)}
+    values["burst"] = float(burst)
+    if conn.execute(_TAKE, values).first() is not None:
         return 0.0
-    tokens = conn.execute(select(refilled).where(table.c.bucket == name)).scalar_one()
+    tokens = conn.execute(_LEFT, values).scalar_one()
     return max(0.0, (1.0 - float(tokens)) / rate)
 
 

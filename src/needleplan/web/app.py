@@ -209,3 +209,14 @@ def create_app(
     app.include_router(account.router)
     app.include_router(clinic_admin.router)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one ``needleplan serve --workers N`` process (an import-string factory).
+
+    Settings and the database come from the environment the serve command prepared
+    (``NEEDLEPLAN_*``, ``NEEDLEPLAN_DATABASE_URL``); each worker opens its own connections, and
+    sessions, accounts and rate limits live in that shared database.
+    """
+    settings = load_settings()
+    return create_app(settings, database=Database.open(None, upgrade=False))

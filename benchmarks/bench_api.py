@@ -1,7 +1,7 @@
 """API throughput against real uvicorn processes on loopback, measured by ``wrk``.
 
-Side by side, with the same server settings (uvicorn, access log on, proxy headers, 8
-connections, one ``wrk`` thread): a trivial FastAPI endpoint taking a small pydantic body (the
+Side by side, with the same server settings (``needleplan.cli.serve.run_server``: uvicorn,
+access log on, proxy headers; 8 connections, one ``wrk`` thread): a trivial FastAPI endpoint taking a small pydantic body (the
 framework's ceiling, the baseline) and ``POST /api/v1/plan`` served by ``needleplan serve`` on a
 SQLite clinic (rate limit counted in the database on every request, with a limit too high to
 refuse). At 1 and 2 worker processes. Also ``POST /api/v1/forecast`` (300 draws, weekly points)
@@ -43,12 +43,15 @@ class _Small(BaseModel):
     age: int
 
 
-trivial_app = FastAPI()
+def trivial_app() -> FastAPI:
+    """The baseline app (a factory, served like needleplan's)."""
+    app = FastAPI()
 
+    @app.post("/echo")
+    def _echo(body: _Small) -> dict[str, object]:
+        return {"name": body.name, "age": body.age}
 
-@trivial_app.post("/echo")
-def _echo(body: _Small) -> dict[str, object]:
-    return {"name": body.name, "age": body.age}
+    return app
 
 
 # --- servers and the load generator --------------------------------------------------------------
@@ -114,10 +117,12 @@ def _env(**settings: str) -> dict[str, str]:
 @contextlib.contextmanager
 def trivial_server(workers: int) -> Iterator[str]:
     port = _free_port()
+    # The same runner and options as `needleplan serve` (cli/serve.py).
     code = (
-        "import uvicorn; uvicorn.run('bench_api:trivial_app', host='127.0.0.1', "
-        f"port={port}, workers={workers if workers > 1 else None}, app_dir={str(HERE)!r}, "
-        "proxy_headers=True, server_header=False, log_level='info')"
+        "from needleplan.cli.serve import run_server, log_config; "
+        f"run_server('bench_api:trivial_app', workers={workers}, factory=True, host='127.0.0.1', "
+        f"port={port}, app_dir={str(HERE)!r}, proxy_headers=True, server_header=False, "
+        "log_level='info', log_config=log_config())"
     )
     with _server([sys.executable, "-c", code], port, _env()) as base:
         yield base

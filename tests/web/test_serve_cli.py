@@ -109,7 +109,7 @@ def test_serve_workers_runs_the_app_factory_on_the_same_database(
         seen.update(kwargs, app=app)
 
     path = tmp_path / "workers.sqlite3"
-    monkeypatch.setattr("uvicorn.run", fake_run)
+    monkeypatch.setattr("needleplan.cli.serve.run_server", fake_run)
     monkeypatch.setattr(
         "sys.argv", ["needleplan", "serve", "--workers", "3", "--database", str(path)]
     )
@@ -117,11 +117,7 @@ def test_serve_workers_runs_the_app_factory_on_the_same_database(
     with pytest.raises(SystemExit) as info:
         run()
     assert info.value.code == 0
-    assert (seen["app"], seen["factory"], seen["workers"]) == (
-        "needleplan.web.app:app_from_environment",
-        True,
-        3,
-    )
+    assert (seen["app"], seen["workers"]) == ("needleplan.web.app:app_from_environment", 3)
     import os
 
     assert os.environ["NEEDLEPLAN_DATABASE_URL"] == f"sqlite:///{path}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 from typing import Any
@@ -31,6 +32,31 @@ def log_config() -> dict[str, Any]:
     config.setdefault("filters", {})["redact_query"] = {"()": RedactQuery}
     config["handlers"]["access"]["filters"] = ["redact_query"]
     return config
+
+
+def run_server(app: Any, *, workers: int, **options: Any) -> None:
+    """Serve ``app`` with uvicorn: in this process, or in ``workers`` processes sharing one socket.
+
+    With several workers ``app`` is an import string of an app factory. The listening socket
+    gets ``TCP_NODELAY``, which Linux hands on to every accepted connection: uvicorn's own
+    socket for workers leaves it off (asyncio sets it only on sockets it made itself), and
+    every small answer then waits about 40 ms for the client's delayed ACK.
+    """
+    import socket
+
+    import uvicorn
+
+    if workers <= 1:
+        uvicorn.run(app, **options)
+        return
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(app, workers=workers, **{"factory": True, **options})
+    sock = config.bind_socket()
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C in a terminal
+        Multiprocess(config, sockets=[sock]).run()
 
 
 def register(app: typer.Typer) -> None:
@@ -90,8 +116,6 @@ def register(app: typer.Typer) -> None:
         Settings come from NEEDLEPLAN_* environment variables or a .env file, checked before the server starts. Production mode refuses the development secret and the demo options.
         """
         import secrets
-
-        import uvicorn
 
         from needleplan import services
         from needleplan.exceptions import ConfigError
@@ -156,10 +180,9 @@ def register(app: typer.Typer) -> None:
             served = "needleplan.web.app:app_from_environment"
             typer.echo(f"{workers} worker processes sharing {db.display_url}")
         try:
-            uvicorn.run(
+            run_server(
                 served,
-                factory=workers > 1,
-                workers=workers if workers > 1 else None,
+                workers=workers,
                 host=bind_host,
                 port=bind_port,
                 proxy_headers=True,

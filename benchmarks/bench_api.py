@@ -117,11 +117,13 @@ def _env(**settings: str) -> dict[str, str]:
 @contextlib.contextmanager
 def trivial_server(workers: int) -> Iterator[str]:
     port = _free_port()
-    # The same runner and options as `needleplan serve` (cli/serve.py).
+    # The same runner and options as `needleplan serve` (cli/serve.py); the server runs in this
+    # folder, so `bench_api` imports from it (spawned workers get the same sys.path).
     code = (
+        "import sys; sys.path.insert(0, ''); "
         "from needleplan.cli.serve import run_server, log_config; "
         f"run_server('bench_api:trivial_app', workers={workers}, factory=True, host='127.0.0.1', "
-        f"port={port}, app_dir={str(HERE)!r}, proxy_headers=True, server_header=False, "
+        f"port={port}, proxy_headers=True, server_header=False, "
         "log_level='info', log_config=log_config())"
     )
     with _server([sys.executable, "-c", code], port, _env()) as base:

@@ -4,7 +4,7 @@ A bench module exposes ``cases() -> list[(name, candidate, baseline)]``: each ca
 baseline is a zero-argument callable; this runner times both (best of several rounds) and
 prints the speed ratio baseline/candidate. A module may also expose
 ``figures() -> list[(name, value, target, ok)]`` for other measured figures (accuracy, absolute
-times), printed in a second table. Timings are printed, never asserted.
+times), printed in a second table; a row may add ``baseline, ratio`` (measured in the same run). Timings are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     for col in ("bench", "case", "candidate [KiB]", "baseline [KiB]", "ratio"):
         memory.add_column(col, justify="left" if col in ("bench", "case") else "right")
     figures = Table(title="Measured figures", title_justify="left")
-    for col in ("bench", "figure", "value", "target", "met"):
+    for col in ("bench", "figure", "value", "target", "met", "baseline", "ratio"):
         figures.add_column(col, justify="left" if col in ("bench", "figure") else "right")
     any_figures = False
     for path in paths:
@@ -95,10 +95,15 @@ def main(argv: list[str] | None = None) -> int:
                 bench, name, f"{mc / 1024:,.0f}", f"{mb / 1024:,.0f}", f"{mb / max(mc, 1):,.1f}x"
             )
         if hasattr(module, "figures"):
-            for name, value, target, ok in module.figures():
+            for name, value, target, ok, *versus in module.figures():
                 any_figures = True
                 figures.add_row(
-                    bench, escape(name), escape(value), escape(target), "yes" if ok else "NO"
+                    bench,
+                    escape(name),
+                    escape(value),
+                    escape(target),
+                    "yes" if ok else "NO",
+                    *(escape(str(v)) for v in versus),
                 )
     console.print(ratios)
     console.print(memory)

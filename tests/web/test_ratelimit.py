@@ -80,3 +80,23 @@ def test_signed_in_staff_are_not_limited(env: Env, as_user: Callable[[str], Test
     burst = env.app.state.settings.api_burst
     statuses = {client.post("/api/v1/plan", json=REFERENCE).status_code for _ in range(burst + 3)}
     assert statuses == {200}
+
+
+def test_two_apps_on_one_database_share_the_api_limit(db: object) -> None:
+    """Two apps (as two worker processes build them) on one database: a burst of 3 is 3 answers
+    in all, not 3 each; the fourth request, to either app, is refused."""
+    from needleplan.web import Settings, create_app
+    from needleplan.web.ratelimit import DatabaseLimiter
+
+    from .conftest import TEST_SECRET
+
+    settings = Settings(  # type: ignore[call-arg]
+        environment="test", secret_key=TEST_SECRET, api_burst=3, api_per_minute=1
+    )
+    apps = [create_app(settings, database=db) for _ in range(2)]  # type: ignore[arg-type]
+    assert isinstance(apps[0].state.api_limiter, DatabaseLimiter)
+    with TestClient(apps[0]) as one, TestClient(apps[1]) as two:
+        statuses = [c.post("/api/v1/plan", json=REFERENCE).status_code for c in (one, two, one)]
+        assert statuses == [200, 200, 200]
+        assert two.post("/api/v1/plan", json=REFERENCE).status_code == 429
+        assert one.post("/api/v1/plan", json=REFERENCE).status_code == 429

@@ -96,3 +96,44 @@ def test_serve_starts_uvicorn_with_the_settings(
     assert "http://127.0.0.2:8123/" in out
     assert "no staff accounts yet" in out
     assert seen["log_config"]
+
+
+def test_serve_workers_runs_the_app_factory_on_the_same_database(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """--workers 3: uvicorn gets the import-string factory, and each worker finds the database
+    (and its shared sessions and rate limits) through NEEDLEPLAN_DATABASE_URL."""
+    seen: dict[str, object] = {}
+
+    def fake_run(app: object, **kwargs: object) -> None:
+        seen.update(kwargs, app=app)
+
+    path = tmp_path / "workers.sqlite3"
+    monkeypatch.setattr("needleplan.cli.serve.run_server", fake_run)
+    monkeypatch.setattr(
+        "sys.argv", ["needleplan", "serve", "--workers", "3", "--database", str(path)]
+    )
+    monkeypatch.setenv("NEEDLEPLAN_DATABASE_URL", "")  # restored after the test
+    with pytest.raises(SystemExit) as info:
+        run()
+    assert info.value.code == 0
+    assert (seen["app"], seen["workers"]) == ("needleplan.web.app:app_from_environment", 3)
+    import os
+
+    assert os.environ["NEEDLEPLAN_DATABASE_URL"] == f"sqlite:///{path}"
+    from needleplan.web.app import app_from_environment
+
+    app = app_from_environment()
+    assert app.state.db.display_url == f"sqlite:///{path}"
+    app.state.db.dispose()
+    assert "3 worker processes" in capsys.readouterr().out
+
+
+def test_serve_refuses_demo_users_with_several_workers(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = _run(monkeypatch, capsys, tmp_path, "--workers", "2", "--demo-users")
+    assert code == 2
+    assert "--workers" in err
+    assert "--demo-users" in err
+    assert "Traceback" not in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 from typing import Any
@@ -33,6 +34,31 @@ def log_config() -> dict[str, Any]:
     config.setdefault("filters", {})["redact_query"] = {"()": RedactQuery}
     config["handlers"]["access"]["filters"] = ["redact_query"]
     return config
+
+
+def run_server(app: Any, *, workers: int, **options: Any) -> None:
+    """Serve ``app`` with uvicorn: in this process, or in ``workers`` processes sharing one socket.
+
+    With several workers ``app`` is an import string of an app factory. The listening socket
+    gets ``TCP_NODELAY``, which Linux hands on to every accepted connection: uvicorn's own
+    socket for workers leaves it off (asyncio sets it only on sockets it made itself), and
+    every small answer then waits about 40 ms for the client's delayed ACK.
+    """
+    import socket
+
+    import uvicorn
+
+    if workers <= 1:
+        uvicorn.run(app, **options)
+        return
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(app, workers=workers, **{"factory": True, **options})
+    sock = config.bind_socket()
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C in a terminal
+        Multiprocess(config, sockets=[sock]).run()
 
 
 #: The commands of this module (added to the root app by needleplan.cli.main).
@@ -68,6 +94,16 @@ def serve(
             "needleplan, never on real records. Not allowed in production."
         ),
     ),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        min=1,
+        max=64,
+        help=(
+            "Server processes (production: about one per CPU core). They share sessions, "
+            "accounts and rate limits through the database."
+        ),
+    ),
     demo_patients: int = typer.Option(
         300, "--demo-patients", min=1, max=5000, help="Patients in a new demo clinic."
     ),
@@ -86,8 +122,6 @@ def serve(
     """
     import secrets
 
-    import uvicorn
-
     from needleplan import services
     from needleplan.exceptions import ConfigError
     from needleplan.web import create_app, load_settings
@@ -97,6 +131,10 @@ def serve(
     for flag, wanted in (("--demo", demo), ("--demo-users", demo_users)):
         if wanted and settings.production:
             raise ConfigError.one(flag, True, "demo accounts are refused in production mode")
+    if workers > 1 and demo_users:
+        raise ConfigError.one(
+            "--workers", workers, "--demo-users keeps accounts in one process; use --demo"
+        )
     with open_records(database) as db:
         bind_host = host or settings.host
         bind_port = port or settings.port
@@ -135,8 +173,19 @@ def serve(
             for username, password in logins.items():
                 typer.echo(f"  demo login: {username} / {password}")
             typer.echo("(passwords are new at every start; press Ctrl-C to stop)")
-        uvicorn.run(
-            web_app,
+        served: Any = web_app
+        if workers > 1:
+            # Each worker builds its own app from the same settings and database.
+            import os
+
+            os.environ["NEEDLEPLAN_DATABASE_URL"] = db.engine.url.render_as_string(
+                hide_password=False
+            )
+            served = "needleplan.web.app:app_from_environment"
+            typer.echo(f"{workers} worker processes sharing {db.display_url}")
+        run_server(
+            served,
+            workers=workers,
             host=bind_host,
             port=bind_port,
             proxy_headers=True,

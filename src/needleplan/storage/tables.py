@@ -310,4 +310,20 @@ class StaffSessionRow(Base):
     user_agent: Mapped[str] = mapped_column(String(200), default="")
 
 
+class RateLimitRow(Base):
+    """A token bucket of a rate limit shared by every server process (storage/rate_limits.py).
+
+    ``bucket`` names the limit and the client (``api:<address>``, ``login-user:<name>``); times
+    are wall-clock seconds since the epoch; ``full_at`` is when the bucket is full again, after
+    which the row means nothing and may be deleted.
+    """
+
+    __tablename__ = "rate_limits"
+
+    bucket: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated: Mapped[float] = mapped_column(Float)
+    full_at: Mapped[float] = mapped_column(Float, index=True)
+
+
 metadata = Base.metadata

@@ -28,7 +28,7 @@ from needleplan.web.auth import (
 )
 from needleplan.web.error_handlers import install_error_handlers
 from needleplan.web.leads import InMemoryLeadStore, LeadStore
-from needleplan.web.ratelimit import Clock, TokenBucketLimiter
+from needleplan.web.ratelimit import Clock, DatabaseLimiter, Limiter, TokenBucketLimiter
 from needleplan.web.routes import (
     account,
     admin,
@@ -77,6 +77,15 @@ def _templates(directory: str) -> Jinja2Templates:
     return templates
 
 
+def _limiter(
+    database: Database | None, per_minute: float, burst: int, clock: Clock | None
+) -> Limiter:
+    """Buckets in the database when there is one (shared by worker processes), else in memory."""
+    if database is not None:
+        return DatabaseLimiter(database.engine, per_minute, burst, clock=clock or time.time)
+    return TokenBucketLimiter(per_minute, burst, clock=clock or time.monotonic)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -102,7 +111,9 @@ def create_app(
         accounts are the database's, else memory; either way with the lifetime rules of
         ``settings`` (``session_max_age_s``, ``idle_timeout_s``).
     clock
-        monotonic time source [s] for the rate limiters (tests step it instead of sleeping).
+        time source [s] for the rate limiters (tests step it instead of sleeping); by default
+        ``time.monotonic`` in memory and ``time.time`` with a database, where the limits live in
+        the ``rate_limits`` table and every server process shares them.
     database
         the clinic records (``needleplan.storage.Database``) behind the staff workspace and the
         patient API; routes reach it through ``needleplan.web.deps.DbDep``.
@@ -150,12 +161,9 @@ def create_app(
     sessions = session_store if session_store is not None else InMemorySessionStore(policy)
     app.state.session_store = sessions
     app.state.sessions = SessionManager(settings, sessions)
-    tick: Clock = clock if clock is not None else time.monotonic
-    app.state.api_limiter = TokenBucketLimiter(
-        settings.api_per_minute, settings.api_burst, clock=tick
-    )
-    app.state.login_limiter = TokenBucketLimiter(
-        settings.login_per_minute, settings.login_burst, clock=tick
+    app.state.api_limiter = _limiter(database, settings.api_per_minute, settings.api_burst, clock)
+    app.state.login_limiter = _limiter(
+        database, settings.login_per_minute, settings.login_burst, clock
     )
     templates = _templates(str(HERE / "templates"))
     app.state.templates = templates
@@ -201,3 +209,14 @@ def create_app(
     app.include_router(account.router)
     app.include_router(clinic_admin.router)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one ``needleplan serve --workers N`` process (an import-string factory).
+
+    Settings and the database come from the environment the serve command prepared
+    (``NEEDLEPLAN_*``, ``NEEDLEPLAN_DATABASE_URL``); each worker opens its own connections, and
+    sessions, accounts and rate limits live in that shared database.
+    """
+    settings = load_settings()
+    return create_app(settings, database=Database.open(None, upgrade=False))

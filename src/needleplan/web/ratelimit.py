@@ -1,24 +1,40 @@
-"""In-memory token-bucket rate limiting, per client key.
+"""Token-bucket rate limiting, per client key: in the process's memory or in the database.
 
 Each key (a client address, or ``login-user:<name>``) owns a bucket holding up to ``burst``
 tokens, refilled continuously at ``per_minute / 60`` tokens per second. A request takes one
 token; an empty bucket answers "retry after N seconds". The clock is injectable so tests step
-time instead of sleeping. State lives in the process: with several server processes each one
-limits on its own (documented in docs/api.md).
+time instead of sleeping.
+
+:class:`TokenBucketLimiter` keeps the buckets in the process (an app without a database).
+:class:`DatabaseLimiter` keeps them in the ``rate_limits`` table, so every server process
+(``needleplan serve --workers N``) takes from the same buckets: a limit means the same with one
+worker or four (docs/api.md).
 """
 
 from __future__ import annotations
 
 import math
+import os
+import sqlite3
 import threading
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 from fastapi import Request
+from sqlalchemy import Engine
 
 from needleplan.exceptions import FieldProblem
+from needleplan.storage import rate_limits
 from needleplan.web.errors import ApiError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: SQLite's busy handler alone
+    fcntl = None  # type: ignore[assignment]
 
 Clock = Callable[[], float]
 
@@ -93,6 +109,105 @@ class TokenBucketLimiter:
 
     def __len__(self) -> int:
         return len(self._buckets)
+
+
+class Limiter(Protocol):
+    """What the routes use: take a token for a key, get 0 or the seconds to wait."""
+
+    def take(self, key: str) -> float: ...
+
+
+@contextmanager
+def _file_lock(path: str | None) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` (created if missing); nothing when None or not POSIX."""
+    if path is None or fcntl is None:
+        yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+class DatabaseLimiter:
+    """Per-key token buckets in the database (``rate_limits``), shared by every process.
+
+    Each :meth:`take` is one short transaction of its own on its own connection (an atomic
+    UPSERT, see :mod:`needleplan.storage.rate_limits`); never call it inside a transaction of
+    the same SQLite database. Every ``purge_every`` takes, buckets that are full again are
+    deleted.
+
+    On SQLite the takes of all threads and processes queue on a lock file beside the database
+    (``<file>.ratelimit.lock``, ``flock``) before they ask for SQLite's write lock: SQLite's own
+    busy handler retries by sleeping 1, 2, 5, 10 ... ms, which under load costs far more than
+    the take itself, while a waiter on ``flock`` is woken as soon as the lock is free.
+
+    Parameters
+    ----------
+    engine
+        the clinic database's engine.
+    per_minute, burst
+        as :class:`TokenBucketLimiter`.
+    clock
+        wall-clock time source [s since the epoch], the same for every process;
+        ``time.time`` by default.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        per_minute: float,
+        burst: int,
+        *,
+        clock: Clock = time.time,
+        purge_every: int = 1000,
+    ) -> None:
+        if per_minute <= 0 or burst < 1:
+            raise ValueError("per_minute must be > 0 and burst >= 1")
+        self.engine = engine
+        self.rate = per_minute / 60.0
+        self.burst = float(burst)
+        self.clock = clock
+        self.purge_every = purge_every
+        self._takes = 0
+        self._thread_lock = threading.Lock()
+        self._raw: sqlite3.Connection | None = None
+        self._lock_path: str | None = None
+        database = engine.url.database
+        if engine.dialect.name == "sqlite" and database and database != ":memory:":
+            self._lock_path = database + ".ratelimit.lock"
+
+    def take(self, key: str) -> float:
+        """Take one token for ``key``; return 0 when allowed, else the seconds to wait."""
+        self._takes += 1
+        if self._takes % self.purge_every == 0:
+            with self._thread_lock, _file_lock(self._lock_path), self.engine.begin() as conn:
+                rate_limits.purge(conn, self.clock())
+        if self.engine.dialect.name != "sqlite":
+            with self.engine.begin() as conn:
+                return rate_limits.take(conn, key, self.clock(), self.rate, self.burst)
+        with self._thread_lock, _file_lock(self._lock_path):
+            # One connection of its own, used under the lock: the hot path skips the engine's
+            # per-call work (pool checkout, events, statement bookkeeping).
+            if self._raw is None:
+                database = self.engine.url.database or ":memory:"
+                if database == ":memory:":  # a private in-memory database: the engine's own
+                    with self.engine.begin() as conn:
+                        return rate_limits.take(conn, key, self.clock(), self.rate, self.burst)
+                self._raw = rate_limits.connect_sqlite(database)
+                weakref.finalize(self, self._raw.close)
+            try:
+                return rate_limits.take_sqlite(self._raw, key, self.clock(), self.rate, self.burst)
+            except BaseException:
+                raw, self._raw = self._raw, None
+                raw.close()
+                raise
+
+    def __len__(self) -> int:
+        with self.engine.connect() as conn:
+            return rate_limits.count(conn)
 
 
 def client_key(request: Request) -> str:

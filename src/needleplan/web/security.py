@@ -21,14 +21,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.requests import cookie_parser
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from needleplan import DISCLAIMER, __version__
 from needleplan.web.auth import (
@@ -153,37 +154,75 @@ def check_csrf(request: Request, submitted: str | None) -> None:
 
 def install_security_middleware(app: FastAPI, settings: Settings) -> None:
     """Security headers on every response and the CSRF cookie for every visitor."""
+    app.add_middleware(SecurityMiddleware, settings=settings)
 
-    @app.middleware("http")
-    async def _security(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        raw = request.cookies.get(CSRF_COOKIE)
-        fresh = not raw or len(raw) > 64
-        request.state.csrf_raw = secrets.token_urlsafe(24) if fresh else raw
-        response = await call_next(request)
-        path = request.url.path
-        headers = response.headers
-        headers["Content-Security-Policy"] = DOCS_CSP if path.startswith(DOCS_PATHS) else CSP
-        headers["X-Content-Type-Options"] = "nosniff"
-        headers["X-Frame-Options"] = "DENY"
-        headers["Referrer-Policy"] = "same-origin"
-        headers["Cross-Origin-Opener-Policy"] = "same-origin"
-        headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
+
+class SecurityMiddleware:
+    """The middleware of :func:`install_security_middleware`, as plain ASGI.
+
+    It gives each request ``request.state.csrf_raw`` (this visitor's CSRF cookie, or a fresh
+    random one) and adds the headers on the way out. Plain ASGI rather than
+    ``@app.middleware("http")``: that wrapper runs every request through extra tasks and memory
+    streams, which cost more than a rule lookup itself (docs/api.md, performance).
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+        common = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"x-frame-options", b"DENY"),
+            (b"referrer-policy", b"same-origin"),
+            (b"cross-origin-opener-policy", b"same-origin"),
+            (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
+        ]
         if settings.production:
-            headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
-        if path.startswith(("/app", "/api/", "/login")):
-            headers["Cache-Control"] = "no-store"
-        if fresh and not path.startswith("/api/"):  # API clients get no cookies
-            response.set_cookie(
+            common.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
+        self._common = common
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw = ""
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                raw = cookie_parser(value.decode("latin-1")).get(CSRF_COOKIE, "")
+                break
+        fresh = not raw or len(raw) > 64
+        csrf_raw = secrets.token_urlsafe(24) if fresh else raw
+        scope.setdefault("state", {})["csrf_raw"] = csrf_raw
+        path: str = scope["path"]
+        api = path.startswith("/api/")
+        extra = [
+            (
+                b"content-security-policy",
+                (DOCS_CSP if path.startswith(DOCS_PATHS) else CSP).encode(),
+            ),
+            *self._common,
+        ]
+        if api or path.startswith(("/app", "/login")):
+            extra.append((b"cache-control", b"no-store"))
+        if fresh and not api:  # API clients get no cookies
+            cookie = Response()
+            cookie.set_cookie(
                 CSRF_COOKIE,
-                request.state.csrf_raw,
+                csrf_raw,
                 httponly=True,
                 samesite="lax",
-                secure=settings.production,
+                secure=self.settings.production,
                 path="/",
             )
-        return response
+            extra.extend(cookie.raw_headers[-1:])
+        names = {name for name, _ in extra if name != b"set-cookie"}
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", ()) if h[0].lower() not in names]
+                message["headers"] = headers + extra
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class SelectiveGZip:

@@ -3,13 +3,22 @@
 Public and stateless (rate-limited per client): ``POST /plan``, ``POST /forecast``,
 ``POST /compare``. They return exactly the CLI's ``--json`` shapes. Token-protected:
 ``GET /whoami`` (and, with the storage layer, ``/patients...``).
+
+Speed (``make bench``, docs/api.md): the shipped guideline is parsed once per process, not per
+request; the stateless answers are encoded by orjson straight from the numpy arrays of the
+forecast (no per-element Python conversion, no second validation of the returned document).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
+import numpy as np
+import orjson
 from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import Response
+from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from needleplan.domain import Assessment, Protocol
@@ -19,17 +28,40 @@ from needleplan.forecasting.chain import (
     MAINTENANCE_MONTHS,
     MAX_INITIAL_SESSIONS,
     MAX_YEARS,
+    ForecastResult,
     forecast,
     series_days,
 )
 from needleplan.forecasting.scenarios import compare_scenarios
-from needleplan.guideline import make_protocol
+from needleplan.guideline import Guideline, load_guideline, make_protocol
 from needleplan.web.auth import StaffUser
 from needleplan.web.errors import ERROR_RESPONSES, ApiError, ErrorBody
-from needleplan.web.ratelimit import TokenBucketLimiter, client_key, too_many
+from needleplan.web.ratelimit import Limiter, client_key, too_many
 from needleplan.web.security import require_token, session_user
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+
+
+class FastJSONResponse(Response):
+    """``application/json`` encoded by orjson; numpy arrays are written natively.
+
+    Routes return it already built, so FastAPI neither walks nor re-validates the document.
+    """
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+@functools.cache
+def default_guideline() -> Guideline:
+    """The shipped guideline, read and validated once per process (it is immutable)."""
+    return load_guideline()
+
+
+def _protocol(assessment: Assessment) -> Protocol:
+    return make_protocol(assessment, default_guideline())
 
 
 def rate_limited(request: Request) -> None:
@@ -39,7 +71,7 @@ def rate_limited(request: Request) -> None:
     """
     if session_user(request) is not None:
         return
-    limiter: TokenBucketLimiter = request.app.state.api_limiter
+    limiter: Limiter = request.app.state.api_limiter
     wait = limiter.take("api:" + client_key(request))
     if wait > 0:
         raise too_many(wait, "requests")
@@ -53,14 +85,15 @@ PublicDep = Depends(rate_limited)
     tags=["stateless"],
     summary="Plan a course from an assessment",
     dependencies=[PublicDep],
+    response_class=FastJSONResponse,
     response_description=(
         "The protocol, as `needleplan plan --json` prints it. A plan blocked by an absolute "
         'contraindication is still a plan: 200 with `"blocked": true` and `block_reasons`.'
     ),
 )
-def plan(assessment: Annotated[Assessment, Body()]) -> dict[str, Any]:
+def plan(assessment: Annotated[Assessment, Body()]) -> Response:
     """Initial sessions, spacing and maintenance for the assessment, with the rationale."""
-    return make_protocol(assessment).to_public_json()
+    return FastJSONResponse(_protocol(assessment).to_public_json())
 
 
 class _Request(BaseModel):
@@ -130,7 +163,7 @@ def _checked_draws(request: Request, draws: int) -> None:
 
 
 def _unblocked_plan(assessment: Assessment) -> Protocol:
-    protocol = make_protocol(assessment)
+    protocol = _protocol(assessment)
     if protocol.blocked:
         raise BlockedError(list(protocol.block_reasons))
     return protocol
@@ -149,15 +182,51 @@ def _thin_curves(curve: dict[str, list[Any]], step: int) -> dict[str, list[Any]]
     return {key: _thin(values, step) for key, values in curve.items()}
 
 
+def _kept_days(n: int, step: int) -> NDArray[np.intp] | slice:
+    """Indices of every ``step``-th day plus the last one (what :func:`_thin` keeps)."""
+    if step == 1 or n <= 1:
+        return slice(None)
+    kept = np.arange(0, n, step)
+    return kept if (n - 1) % step == 0 else np.append(kept, n - 1)
+
+
+def forecast_document(result: ForecastResult, step: int = 1, ndigits: int = 3) -> dict[str, Any]:
+    """``result.to_json()`` (the CLI's ``forecast --json``) with the curves kept as numpy arrays.
+
+    The curves are rounded like ``to_json`` and thinned to every ``step``-th day; orjson writes
+    the arrays without a Python float per point (tests check the two documents are equal).
+    """
+    keep = _kept_days(result.day.size, step)
+    return {
+        "session_days": [
+            int(d) if float(d).is_integer() else float(d) for d in result.session_days
+        ],
+        "initial_sessions": result.n_initial,
+        "noticeable_threshold": result.noticeable_threshold,
+        "years": result.years,
+        "draws": result.draws,
+        "seed": result.seed,
+        "factors": list(result.factors),
+        "milestones": result.milestones.to_json(),
+        "curve": {
+            "day": np.ascontiguousarray(result.day[keep].astype(np.int64)),
+            "median": np.ascontiguousarray(np.round(result.median[keep], ndigits)),
+            "p10": np.ascontiguousarray(np.round(result.p10[keep], ndigits)),
+            "p90": np.ascontiguousarray(np.round(result.p90[keep], ndigits)),
+        },
+    }
+
+
 @router.post(
     "/forecast",
     tags=["stateless"],
     summary="Forecast how long results last",
     dependencies=[PublicDep],
+    response_class=FastJSONResponse,
     response_description="The forecast, as `needleplan forecast --json` prints it.",
     responses={409: {"description": "the plan is blocked by an absolute contraindication"}},
 )
-def forecast_route(request: Request, body: ForecastRequest) -> dict[str, Any]:
+def forecast_route(request: Request, body: ForecastRequest) -> Response:
     """Improvement over time (median and p10-p90 band) and milestones for one schedule.
 
     Without overrides the schedule is the plan's: its initial sessions at its recommended
@@ -180,9 +249,8 @@ def forecast_route(request: Request, body: ForecastRequest) -> dict[str, Any]:
         draws=body.draws,
         seed=body.seed,
         n_initial=sessions,
-    ).to_json()
-    result["curve"] = _thin_curves(result["curve"], body.curve_step_days)
-    return result
+    )
+    return FastJSONResponse(forecast_document(result, body.curve_step_days))
 
 
 @router.post(
@@ -190,10 +258,11 @@ def forecast_route(request: Request, body: ForecastRequest) -> dict[str, Any]:
     tags=["stateless"],
     summary="Compare scenarios: single session, series, maintenance every 6/9/12 months",
     dependencies=[PublicDep],
+    response_class=FastJSONResponse,
     response_description="The comparison, as `needleplan compare --json` prints it.",
     responses={409: {"description": "the plan is blocked by an absolute contraindication"}},
 )
-def compare_route(request: Request, body: CompareRequest) -> dict[str, Any]:
+def compare_route(request: Request, body: CompareRequest) -> Response:
     """The standard scenarios side by side with costs, the cheapest plan and upkeep vs. lapse."""
     _checked_draws(request, body.draws)
     protocol = _unblocked_plan(body.assessment)
@@ -211,7 +280,7 @@ def compare_route(request: Request, body: CompareRequest) -> dict[str, Any]:
             key: _thin_curves(curve, body.curve_step_days)
             for key, curve in result["curves"].items()
         }
-    return result
+    return FastJSONResponse(result)
 
 
 @router.get(

@@ -1,0 +1,300 @@
+"""API throughput against real uvicorn processes on loopback, measured by ``wrk``.
+
+Side by side, with the same server settings (``needleplan.cli.serve.run_server``: uvicorn,
+access log on, proxy headers; 8 connections, one ``wrk`` thread): a trivial FastAPI endpoint taking a small pydantic body (the
+framework's ceiling, the baseline) and ``POST /api/v1/plan`` served by ``needleplan serve`` on a
+SQLite clinic (rate limit counted in the database on every request, with a limit too high to
+refuse). At 1 and 2 worker processes. Also ``POST /api/v1/forecast`` (300 draws, weekly points)
+and the HTTP + JSON cost of the forecast with the daily curve over the library call.
+
+``wrk`` is installed with apt-get when absent (root only); without it the rows say so. Ports
+18100-18199 on 127.0.0.1; every run lasts a few seconds. Timings are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+HERE = Path(__file__).resolve().parent
+PORTS = range(18150, 18200)
+SECONDS = 5
+CONNECTIONS = 8
+START_TIMEOUT_S = 120
+
+
+# --- the baseline: a trivial endpoint with a small pydantic body ---------------------------------
+class _Small(BaseModel):
+    name: str
+    age: int
+
+
+def trivial_app() -> FastAPI:
+    """The baseline app (a factory, served like needleplan's)."""
+    app = FastAPI()
+
+    @app.post("/echo")
+    def _echo(body: _Small) -> dict[str, object]:
+        return {"name": body.name, "age": body.age}
+
+    return app
+
+
+# --- servers and the load generator --------------------------------------------------------------
+def _wrk() -> str | None:
+    found = shutil.which("wrk")
+    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "wrk"],
+            check=False,
+            capture_output=True,
+            timeout=300,
+        )
+        found = shutil.which("wrk")
+    return found
+
+
+def _free_port() -> int:
+    for port in PORTS:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 18150-18199")
+
+
+def _wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server on {port} exited with {proc.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"server on {port} did not start in {START_TIMEOUT_S} s")
+
+
+@contextlib.contextmanager
+def _server(argv: list[str], port: int, env: dict[str, str]) -> Iterator[str]:
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=HERE
+    )
+    try:
+        _wait_listening(port, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
+def _env(**settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEEDLEPLAN_")}
+    env.update({f"NEEDLEPLAN_{k.upper()}": v for k, v in settings.items()})
+    return env
+
+
+@contextlib.contextmanager
+def trivial_server(workers: int) -> Iterator[str]:
+    port = _free_port()
+    # The same runner and options as `needleplan serve` (cli/serve.py); the server runs in this
+    # folder, so `bench_api` imports from it (spawned workers get the same sys.path).
+    code = (
+        "import sys; sys.path.insert(0, ''); "
+        "from needleplan.cli.serve import run_server, log_config; "
+        f"run_server('bench_api:trivial_app', workers={workers}, factory=True, host='127.0.0.1', "
+        f"port={port}, proxy_headers=True, server_header=False, "
+        "log_level='info', log_config=log_config())"
+    )
+    with _server([sys.executable, "-c", code], port, _env()) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def needleplan_server(workers: int, database: Path) -> Iterator[str]:
+    port = _free_port()
+    exe = str(Path(sys.executable).with_name("needleplan"))
+    argv = [exe, "serve", "--workers", str(workers), "--port", str(port)]
+    argv += ["--database", str(database)]
+    env = _env(environment="test", api_burst=str(10**9), api_per_minute=str(1e12))
+    with _server(argv, port, env) as base:
+        yield base
+
+
+_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
+
+
+def _seconds(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    return float(number) * _UNITS[unit]
+
+
+def run_wrk(
+    wrk: str, url: str, body: object, *, connections: int = CONNECTIONS, seconds: int = SECONDS
+) -> dict[str, float]:
+    """Requests/s, p50 and p99 latency [s] of POSTing ``body`` as JSON; errors counted."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        payload = json.dumps(body)
+        script.write(
+            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+            f"wrk.body = [==[{payload}]==]\n"
+        )
+    try:
+        out = subprocess.run(
+            [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+            check=True,
+        ).stdout
+    finally:
+        os.unlink(script.name)
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        "p50": _seconds(re.search(r"50%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
+        "p99": _seconds(re.search(r"99%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
+        "errors": float(bad.group(1)) if bad else 0.0,
+    }
+
+
+def _median_time(fn: Callable[[], object], rounds: int = 21) -> float:
+    fn()
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+# --- the bench -----------------------------------------------------------------------------------
+def cases() -> list[tuple[str, Callable[[], object], Callable[[], object]]]:
+    return []  # everything here runs against real servers: see figures()
+
+
+Row = tuple[str, str, str, bool, str, str]
+
+
+def _throughput_row(name: str, got: dict[str, float], base: dict[str, float], need: float) -> Row:
+    ratio = got["rps"] / base["rps"]
+    errors = f", {got['errors']:.0f} errors" if got["errors"] else ""
+    return (
+        name,
+        f"{got['rps']:,.0f} req/s (p50 {got['p50'] * 1e3:.1f} ms, p99 {got['p99'] * 1e3:.1f} ms"
+        f"{errors})",
+        f">= {need:.0%} of baseline",
+        ratio >= need and not got["errors"],
+        f"{base['rps']:,.0f} req/s (p50 {base['p50'] * 1e3:.1f} ms, p99 {base['p99'] * 1e3:.1f} ms)",
+        f"{ratio:.0%}",
+    )
+
+
+def figures() -> list[Row]:
+    from needleplan.domain import reference_assessment
+    from needleplan.forecasting.chain import forecast, series_days
+    from needleplan.guideline import make_protocol
+    from needleplan.web.routes.api import default_guideline
+
+    wrk = _wrk()
+    if wrk is None:
+        return [("API throughput", "not measured: wrk is absent", "-", False, "-", "-")]
+    ref = reference_assessment()
+    plan_body = ref.to_json_dict()
+    small = {"name": "Jane", "age": 50}
+    weekly = {"assessment": plan_body, "draws": 300, "curve_step_days": 7}
+    daily = {"assessment": plan_body, "draws": 300}
+
+    def library() -> object:
+        """What the route computes: the plan, its schedule, the forecast (no HTTP, no JSON)."""
+        p = make_protocol(ref, default_guideline())
+        days = series_days(p.initial_sessions, p.recommended_interval_days, years=10.0)
+        return forecast(ref, days, years=10.0, draws=300, n_initial=p.initial_sessions)
+
+    lib = _median_time(library)
+    rows: list[Row] = []
+    folder = Path(tempfile.mkdtemp(prefix="needleplan-bench-api-"))
+    try:
+        measured: dict[int, tuple[dict[str, float], dict[str, float]]] = {}
+        for workers in (1, 2):
+            database = folder / f"clinic-{workers}.sqlite3"
+            with trivial_server(workers) as base:
+                trivial = run_wrk(wrk, base + "/echo", small)
+            with needleplan_server(workers, database) as base:
+                plan = run_wrk(wrk, base + "/api/v1/plan", plan_body)
+                if workers == 1:
+                    fc = run_wrk(wrk, base + "/api/v1/forecast", weekly)
+                    served = run_wrk(wrk, base + "/api/v1/forecast", daily, connections=1)
+            measured[workers] = (plan, trivial)
+            rows.append(
+                _throughput_row(
+                    f"POST /api/v1/plan, {workers} worker(s), {CONNECTIONS} connections "
+                    "(baseline: trivial FastAPI endpoint, same settings)",
+                    plan,
+                    trivial,
+                    0.5,
+                )
+            )
+            if workers == 1:
+                rows.append(
+                    (
+                        "POST /api/v1/forecast, 300 draws, weekly points, 1 worker",
+                        f"{fc['rps']:,.1f} req/s (p50 {fc['p50'] * 1e3:.1f} ms, "
+                        f"p99 {fc['p99'] * 1e3:.1f} ms)",
+                        "(measured before: 84 req/s)",
+                        not fc["errors"],
+                        f"{trivial['rps']:,.0f} req/s (trivial)",
+                        f"{fc['rps'] / trivial['rps']:.1%}",
+                    )
+                )
+                cost = served["p50"] - lib
+                rows.append(
+                    (
+                        "HTTP + JSON cost of /api/v1/forecast with the daily curve "
+                        "(300 draws, 10 y, p50 of 1 connection minus the library call)",
+                        f"{cost * 1e3:.1f} ms",
+                        "<= 2 ms",
+                        cost <= 0.002,
+                        f"library call {lib * 1e3:.1f} ms",
+                        f"{served['p50'] / lib:.2f}x",
+                    )
+                )
+        one, two = measured[1][0], measured[2][0]
+        rows.append(
+            (
+                "POST /api/v1/plan: 2 workers vs 1 (2 cores, load generator on the same cores)",
+                f"{two['rps']:,.0f} req/s",
+                "(informative)",
+                True,
+                f"{one['rps']:,.0f} req/s",
+                f"{two['rps'] / one['rps']:.2f}x",
+            )
+        )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return rows
+
+
+if __name__ == "__main__":
+    for row in figures():
+        print(" | ".join(str(x) for x in row))

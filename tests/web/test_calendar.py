@@ -93,6 +93,18 @@ def test_front_desk_sees_no_clinical_notes(web: TestClient, site: Clinic) -> Non
     assert "erythema" in _week(web, date=MONDAY.isoformat())
 
 
+def _confirm_form(html: str) -> dict[str, Any]:
+    """The hidden fields of the preview's confirm form, as the browser posts them."""
+    form = html[html.index('id="confirm-form"') :]
+    form = form[: form.index("</form>")]
+    fields: dict[str, Any] = {"move": re.findall(r'name="move" value="([^"]+)"', form)}
+    for name in ("day", "time", "practitioner_id", "csrf_token"):
+        match = re.search(rf'name="{name}" value="([^"]*)"', form)
+        assert match, f"confirm form has no {name}"
+        fields[name] = match.group(1)
+    return fields
+
+
 def _move_preview(web: TestClient, appointment_id: int, day: str, time: str, who: int) -> Any:
     form = web.get(f"/app/appointments/{appointment_id}/move")
     assert form.status_code == 200
@@ -125,7 +137,7 @@ def test_move_shows_the_replanned_course_before_saving_then_saves_all(
     ], "the preview saved nothing"
     confirm = web.post(
         f"/app/appointments/{second['appointment_id']}/move/confirm",
-        data={"move": moves, "csrf_token": csrf_from(preview.text)},
+        data=_confirm_form(preview.text),
         follow_redirects=False,
     )
     assert confirm.status_code == 303
@@ -182,13 +194,12 @@ def test_confirm_that_clashes_saves_nothing(web: TestClient, site: Clinic) -> No
     day = MONDAY + timedelta(days=42)
     preview = _move_preview(web, second["appointment_id"], day.isoformat(), "15:00", alice)
     assert preview.status_code == 200, preview.text
-    moves = re.findall(r'name="move" value="([^"]+)"', preview.text)
     other = site.patient("Olga", "Other")
     services.book_appointment(site.db, other.id, (local(day, 15), local(day, 16), alice))
     before = services.course_file(site.db, data["course_id"]).appointments
     response = web.post(
         f"/app/appointments/{second['appointment_id']}/move/confirm",
-        data={"move": moves, "csrf_token": csrf_from(preview.text)},
+        data=_confirm_form(preview.text),
     )
     assert response.status_code == 409, response.text
     assert "Nothing was moved" in response.text
@@ -208,7 +219,7 @@ def test_moving_a_single_appointment_outside_a_course(web: TestClient, site: Cli
     assert len(moves) == 1
     web.post(
         f"/app/appointments/{appt.id}/move/confirm",
-        data={"move": moves, "csrf_token": csrf_from(preview.text)},
+        data=_confirm_form(preview.text),
     )
     assert (
         services.appointments_between(site.db, local(MONDAY, 16), local(MONDAY, 17))[0].id
@@ -225,6 +236,44 @@ def test_bad_move_input_is_422(web: TestClient, site: Clinic) -> None:
     )
     assert response.status_code == 422
     assert "day: must be a date" in response.text
+
+
+def test_confirm_saves_only_the_servers_proposal_never_moves_sent_by_the_form(
+    web: TestClient, site: Clinic
+) -> None:
+    """A confirm form edited by hand (another patient's appointment, a Sunday at 03:00) saves
+    nothing: the server recomputes the proposal and refuses one that differs."""
+    token = signed_in(web, "prac")
+    data = _book(web, token)
+    other = site.patient("Olga", "Other")
+    bob = site.practitioners["Bob Practitioner"]
+    theirs = services.book_appointment(
+        site.db, other.id, (local(MONDAY, 9), local(MONDAY, 10), bob), kind="review"
+    )
+    second = data["sessions"][1]
+    alice = site.practitioners["Alice Practitioner"]
+    day = MONDAY + timedelta(days=42)
+    preview = _move_preview(web, second["appointment_id"], day.isoformat(), "11:00", alice)
+    assert preview.status_code == 200, preview.text
+    fields = _confirm_form(preview.text)
+    sunday = (MONDAY - timedelta(days=1)).isoformat()
+    fields["move"] = [
+        *fields["move"],
+        f"{theirs.id}|{sunday}T03:00:00+02:00|{sunday}T04:00:00+02:00|{bob}",
+    ]
+    before = services.appointments_between(site.db, local(MONDAY, 0), local(day, 23))
+    response = web.post(f"/app/appointments/{second['appointment_id']}/move/confirm", data=fields)
+    assert response.status_code == 409, response.text
+    assert "calendar changed since the proposal was shown" in response.text
+    assert services.appointments_between(site.db, local(MONDAY, 0), local(day, 23)) == before
+    assert services.get_appointment(site.db, theirs.id).start == local(MONDAY, 9)
+    # the page shows the server's proposal again, which confirms as shown
+    again = web.post(
+        f"/app/appointments/{second['appointment_id']}/move/confirm",
+        data=_confirm_form(response.text),
+        follow_redirects=False,
+    )
+    assert again.status_code == 303, again.text
 
 
 def test_mark_missed_and_cancel_from_the_calendar(web: TestClient, site: Clinic) -> None:

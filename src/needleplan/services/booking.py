@@ -52,6 +52,21 @@ class CourseBooking:
     appointments: list[Appointment]
 
 
+def _label(patient: Patient) -> str:
+    return f"{patient.given_name} {patient.family_name} (patient {patient.mrn})"
+
+
+def refuse_second_open_course(uow: UnitOfWork, patient: Patient) -> None:
+    """One open (planned or active) course per patient: a StateError naming her and the course
+    she has, said the same way by every front end."""
+    for c in uow.courses.for_patient(patient.id):
+        if c.status in (CourseStatus.PLANNED, CourseStatus.ACTIVE):
+            raise StateError(
+                f"{_label(patient)} already has course {c.id} ({c.status.value}); "
+                "complete, lapse or cancel it before booking another"
+            )
+
+
 def book_course_in(
     uow: UnitOfWork,
     patient_id: int,
@@ -72,18 +87,8 @@ def book_course_in(
             len(slots),
             f"more sessions than the protocol's {protocol.initial_sessions}",
         )
-    uow.patients.get(patient_id, lock=True)  # serialises bookings for the same patient
-    open_courses = [
-        c
-        for c in uow.courses.for_patient(patient_id)
-        if c.status in (CourseStatus.PLANNED, CourseStatus.ACTIVE)
-    ]
-    if open_courses:
-        c = open_courses[0]
-        raise StateError(
-            f"patient {patient_id} already has course {c.id} ({c.status.value}); "
-            "complete, lapse or cancel it before booking another"
-        )
+    patient = uow.patients.get(patient_id, lock=True)  # serialises her bookings
+    refuse_second_open_course(uow, patient)
     if assessment_id is not None:
         record = uow.assessments.get(assessment_id)
         if record.patient_id != patient_id:
@@ -314,18 +319,14 @@ def book_consultation(
     stored: AssessmentRecord | None = None
     if patient_id is not None:
         with db.transaction() as uow:
-            uow.patients.get(patient_id)
-            for c in uow.courses.for_patient(patient_id):
-                if c.status in (CourseStatus.PLANNED, CourseStatus.ACTIVE):
-                    raise StateError(
-                        f"patient {patient_id} already has course {c.id} ({c.status.value}); "
-                        "complete, lapse or cancel it before booking another"
-                    )
+            patient = uow.patients.get(patient_id)
+            refuse_second_open_course(uow, patient)
             if parsed is None:
                 history = uow.assessments.history(patient_id)
                 if not history:
                     raise StateError(
-                        f"patient {patient_id} has no assessment yet; record one before booking"
+                        f"{_label(patient)} has no assessment yet; "
+                        "a practitioner records one before booking"
                     )
                 stored = history[0]
     elif parsed is None:

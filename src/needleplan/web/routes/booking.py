@@ -42,7 +42,6 @@ from needleplan import services
 from needleplan.domain.records import (
     Appointment,
     AppointmentKind,
-    CourseStatus,
     Patient,
 )
 from needleplan.exceptions import (
@@ -53,7 +52,6 @@ from needleplan.exceptions import (
     NeedleplanError,
     NotFoundError,
     SchedulingError,
-    StateError,
 )
 from needleplan.scheduling import (
     Busy,
@@ -208,19 +206,6 @@ def book_from_request(
             raise InputError.one("patient_id", patient_id, "must be a number") from None
     elif not isinstance(new_patient, dict):
         raise InputError.one("new_patient", "{...}", "must be an object with names and birth date")
-    if patient is not None:
-        # One open course per patient (the booking service refuses a second): say so with her
-        # name before anything is planned.
-        for course in services.patient_file(db, patient.id).courses:
-            if course.status in (CourseStatus.PLANNED, CourseStatus.ACTIVE):
-                raise StateError(
-                    f"{patient_label(patient)} already has course {course.id} "
-                    f"({course.status.value}); complete, lapse or cancel it before booking another"
-                )
-        if raw_assessment is None and not services.assessment_history(db, patient.id):
-            raise StateError(
-                f"patient {patient.mrn} has no assessment yet; a practitioner records one first"
-            )
     draft: dict[str, Any] | None = None
     if new_patient is not None:
         assert isinstance(new_patient, dict)

@@ -43,15 +43,19 @@ from needleplan.exceptions import (
     SchedulingError,
     StateError,
 )
-from needleplan.scheduling import Busy, ClinicConfig, GapReport, Weekday
-from needleplan.scheduling.calendar import BusyIndex, slot_problem
+from needleplan.scheduling import ClinicConfig, Weekday
+from needleplan.services.moves import (
+    MovePreview,
+    MoveProposalChangedError,
+    confirm_move,
+    preview_move,
+)
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
 from needleplan.web.db_stores import audit, audited
 from needleplan.web.deps import ClinicDep, DbDep
 from needleplan.web.routes.booking import (
     CalendarDep,
-    busy_between,
     chosen_practitioner,
     local,
     patient_label,
@@ -240,136 +244,6 @@ def calendar_page(
 # --------------------------------------------------------------------------- moving
 
 
-@dataclass
-class MoveRow:
-    number: int
-    appointment_id: int
-    status: str
-    old_start: datetime
-    new_start: datetime
-    new_end: datetime
-    old_practitioner: str
-    new_practitioner: str
-    new_practitioner_id: int
-
-    @property
-    def changed(self) -> bool:
-        return (self.old_start, self.old_practitioner) != (self.new_start, self.new_practitioner)
-
-
-@dataclass
-class Preview:
-    rows: list[MoveRow]
-    gaps: list[GapReport]
-    warnings: list[str]
-    maintenance: date | None
-    extra_session_advised: bool
-
-    @property
-    def moves(self) -> list[MoveRow]:
-        return [r for r in self.rows if r.changed and r.status == AppointmentStatus.BOOKED.value]
-
-
-def preview_move(
-    db: Database,
-    clinic: ClinicConfig,
-    appt: Appointment,
-    new_start: datetime,
-    practitioner_id: int,
-) -> Preview:
-    """What moving ``appt`` to ``new_start`` does to its course (nothing is saved).
-
-    Raises SchedulingError when the new time is not possible or later sessions cannot be placed.
-    """
-    if appt.status is not AppointmentStatus.BOOKED:
-        raise StateError(f"appointment {appt.id} is {appt.status.value}; only booked ones can move")
-    names = practitioner_names(db)
-    who = names.get(practitioner_id)
-    if who is None:
-        raise InputError.one("practitioner_id", practitioner_id, "is not a practitioner here")
-    duration = appt.end - appt.start
-    schedule, active = (
-        services.course_schedule_with_appointments(db, appt.course_id, clinic)
-        if appt.course_id is not None
-        else (None, [])
-    )
-    known = {p.name for p in clinic.practitioners}
-    strangers = sorted({s.practitioner for s in schedule.sessions} - known) if schedule else []
-    if schedule is None or strangers or who not in known:
-        # No course, or people the clinic calendar file does not list: move this one only.
-        warnings = (
-            [
-                "only this appointment moves: "
-                + ", ".join(strangers or [who])
-                + " is not in the clinic calendar file, so the course cannot be re-planned"
-            ]
-            if schedule is not None
-            else []
-        )
-        if who in known:
-            own = Busy(names.get(appt.practitioner_id, ""), appt.start, appt.end)
-            busy = [
-                b
-                for b in busy_between(db, clinic, new_start - duration, new_start + 2 * duration)
-                if (b.practitioner, b.start, b.end) != (own.practitioner, own.start, own.end)
-            ]
-            problem = slot_problem(
-                clinic,
-                clinic.practitioner(who),
-                new_start,
-                int(duration.total_seconds() // 60),
-                BusyIndex.build(busy),
-            )
-            if problem is not None:
-                raise SchedulingError(
-                    f"cannot move to {local(new_start, clinic):%Y-%m-%d %H:%M}: {problem}"
-                )
-        row = MoveRow(
-            appt.session_number or 1,
-            appt.id,
-            appt.status.value,
-            local(appt.start, clinic),
-            local(new_start, clinic),
-            local(new_start + duration, clinic),
-            names.get(appt.practitioner_id, ""),
-            who,
-            practitioner_id,
-        )
-        return Preview([row], [], warnings, None, False)
-    assert appt.course_id is not None
-    number = next(i for i, a in enumerate(active, start=1) if a.id == appt.id)
-    keep = names.get(appt.practitioner_id) == who
-    result = services.replan_course(
-        db, appt.id, new_start, clinic, practitioner=None if keep else who, save=False
-    ).replan
-    ids = {name: pid for pid, name in names.items()}
-    rows = []
-    for new, old_appt in zip(result.schedule.sessions, active, strict=True):
-        if new.number < number:
-            continue
-        rows.append(
-            MoveRow(
-                new.number,
-                old_appt.id,
-                old_appt.status.value,
-                local(old_appt.start, clinic),
-                local(new.start, clinic),
-                local(new.end, clinic),
-                names.get(old_appt.practitioner_id, ""),
-                new.practitioner,
-                ids[new.practitioner],
-            )
-        )
-    maintenance = result.schedule.maintenance
-    return Preview(
-        rows,
-        list(result.gaps),
-        list(result.schedule.warnings),
-        None if maintenance is None else maintenance.due,
-        result.extra_session_advised,
-    )
-
-
 def _move_form(
     request: Request,
     db: Database,
@@ -378,7 +252,7 @@ def _move_form(
     *,
     status_code: int = 200,
     error: str | None = None,
-    preview: Preview | None = None,
+    preview: MovePreview | None = None,
     day: str = "",
     at: str = "",
     practitioner_id: int | None = None,
@@ -451,7 +325,7 @@ def move_preview(
     who = practitioner_id or appt.practitioner_id
     status_code, error, preview = 200, None, None
     try:
-        preview = preview_move(db, clinic, appt, _new_start(day, at, clinic), who)
+        preview = preview_move(db, clinic, appt.id, _new_start(day, at, clinic), who)
     except InputError as exc:
         status_code, error = 422, "; ".join(f"{p.field}: {p.rule}" for p in exc.problems)
     except (SchedulingError, StateError) as exc:
@@ -470,18 +344,6 @@ def move_preview(
     )
 
 
-def _parse_moves(moves: list[str]) -> list[tuple[int, dict[str, Any]]]:
-    out = []
-    for i, raw in enumerate(moves):
-        parts = raw.split("|")
-        try:
-            appointment_id, start, end, pid = int(parts[0]), parts[1], parts[2], int(parts[3])
-        except (IndexError, ValueError):
-            raise InputError.one(f"move[{i}]", raw, "must be id|start|end|practitioner") from None
-        out.append((appointment_id, {"start": start, "end": end, "practitioner_id": pid}))
-    return out
-
-
 @router.post("/app/appointments/{appointment_id}/move/confirm", response_class=HTMLResponse)
 def move_confirm(
     request: Request,
@@ -489,30 +351,60 @@ def move_confirm(
     user: CalendarDep,
     db: DbDep,
     clinic: ClinicDep,
-    move: Annotated[list[str], Form(max_length=200)],
+    day: Annotated[str, Form(max_length=20)] = "",
+    at: Annotated[str, Form(alias="time", max_length=10)] = "",
+    practitioner_id: Annotated[int, Form()] = 0,
+    move: Annotated[list[str] | None, Form(max_length=200)] = None,
     csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
 ) -> Response:
-    """Save the previewed moves all at once (all or nothing)."""
+    """Save the move shown in the preview (all or nothing).
+
+    The server computes the proposal again from the new day, time and practitioner and saves
+    only that; the moves the form sends back are compared with it, never saved as sent. When the
+    calendar changed meanwhile, nothing is saved and the new proposal is shown (409).
+    """
     check_csrf(request, csrf_token)
     request.state.user = user
     appt = get_appointment(db, appointment_id)
+    who = practitioner_id or appt.practitioner_id
     try:
-        moves = _parse_moves(move)
-        if appointment_id not in {m[0] for m in moves}:
-            raise InputError.one("move", appointment_id, "must include the appointment moved")
+        new_start = _new_start(day, at, clinic)
         with audited(db, user, "appointment.move", appt.patient_id) as note:
-            moved = services.reschedule(db, moves)
+            moved = confirm_move(db, clinic, appointment_id, new_start, who, move or [])
             note.detail = f"moved {[m.id for m in moved]}"
-    except (ConflictError, StateError, InputError) as exc:
+    except MoveProposalChangedError as exc:
+        return _move_form(
+            request,
+            db,
+            clinic,
+            appt,
+            status_code=409,
+            error=str(exc),
+            preview=exc.preview,
+            day=day,
+            at=at,
+            practitioner_id=who,
+        )
+    except (ConflictError, SchedulingError, StateError, InputError) as exc:
         text = str(exc)
-        if isinstance(exc, ConflictError):
+        if isinstance(exc, ConflictError | SchedulingError):
             # The storage message names UTC instants: say it on the clinic's terms instead.
             text = (
-                "Nothing was moved: one of the new times was booked by someone else meanwhile. "
-                "Show the re-planned course again to get free times."
+                "Nothing was moved: one of the new times was booked by someone else meanwhile "
+                "or is no longer open. Show the re-planned course again to get free times."
             )
         status_code = 422 if isinstance(exc, InputError) else 409
-        return _move_form(request, db, clinic, appt, status_code=status_code, error=text)
+        return _move_form(
+            request,
+            db,
+            clinic,
+            appt,
+            status_code=status_code,
+            error=text,
+            day=day,
+            at=at,
+            practitioner_id=who,
+        )
     first = next(m for m in moved if m.id == appointment_id)
     target = _calendar_url(
         "week", local(first.start, clinic).date(), first.practitioner_id, moved=len(moved)

@@ -68,7 +68,7 @@ def test_reference_protocol_schedule_is_the_calibration_scenario() -> None:
 
 
 def test_reference_forecast_with_the_default_schedule_matches_the_seed_timeline() -> None:
-    res = forecast(reference_assessment(), series_days(5, 35))
+    res = forecast(reference_assessment(), series_days(5, 35), n_initial=5)
     last = res.last_initial_day
     assert 30 <= res.milestones.peak_day - last <= 92
     assert res.improvement_on(last + 365.25) >= res.noticeable_threshold

@@ -43,8 +43,6 @@ INITIAL_INTERVAL_DAYS = (14.0, 90.0)
 MAINTENANCE_MONTHS = (3.0, 24.0)
 MAX_INITIAL_SESSIONS = 20
 MAX_DRAWS = 100_000
-#: Gap that separates the initial series from maintenance when it is not given [days].
-SERIES_GAP_DAYS = 120.0
 QUANTILES = (0.10, 0.50, 0.90)
 VALIDATED_AGE = (18, 90)
 
@@ -130,11 +128,28 @@ def series_days(
     return np.concatenate([initial, maint[maint <= end]])
 
 
-def infer_initial_count(session_days: NDArray[np.float64]) -> int:
-    """Sessions in the initial series: the leading run with gaps of at most 120 days."""
-    gaps = np.diff(session_days)
-    big = np.nonzero(gaps > SERIES_GAP_DAYS)[0]
-    return int(big[0] + 1) if big.size else int(session_days.size)
+def check_initial_count(n_initial: object, n_sessions: int) -> int:
+    """The caller's count of initial-series sessions, checked (never inferred from the gaps).
+
+    Raises
+    ------
+    InputError
+        when ``n_initial`` is missing (``None``), not a whole number, or not within
+        ``1-n_sessions``. The model does not guess which sessions are the series: a gap rule
+        reads frequent maintenance as part of the series and reports nonsense durations.
+    """
+    if n_initial is None:
+        raise InputError.one(
+            "n_initial",
+            None,
+            "must be given: how many of the sessions are the initial series (the rest are "
+            "maintenance); the model does not infer it from the gaps",
+        )
+    if isinstance(n_initial, bool) or not isinstance(n_initial, int | np.integer):
+        raise InputError.one("n_initial", n_initial, "must be a whole number")
+    if not 1 <= int(n_initial) <= n_sessions:
+        raise InputError.one("n_initial", n_initial, f"must be 1-{n_sessions}")
+    return int(n_initial)
 
 
 def _check_age(assessment: Assessment) -> None:
@@ -525,8 +540,9 @@ def forecast(
         Seed of the ``numpy.random.Generator`` (reproducible).
     params : ModelParams, optional
         Parameters (default: the shipped calibration).
-    n_initial : int, optional
-        Sessions in the initial series; default: the leading run with gaps <= 120 days.
+    n_initial : int
+        Sessions in the initial series (the rest are maintenance). Required: ``None`` raises
+        ``InputError`` (the model never infers the series from the gaps).
     z_transform : callable, optional
         A monotone increasing map applied to the sorted standard-normal draws of the patient
         random effect before the curves are computed: a patient's posterior over ``z``
@@ -559,12 +575,7 @@ def forecast(
     p = default_params() if params is None else params
     end = horizon_days(years)
     s = _check_sessions(session_days, end)
-    if n_initial is None:
-        n_init = infer_initial_count(s)
-    elif not 1 <= n_initial <= s.size:
-        raise InputError.one("n_initial", n_initial, f"must be 1-{s.size}")
-    else:
-        n_init = n_initial
+    n_init = check_initial_count(n_initial, int(s.size))
     rng = np.random.default_rng(seed)
     z_sorted = np.sort(rng.standard_normal(draws))
     if z_transform is not None:

@@ -328,7 +328,9 @@ def upkeep_vs_lapse(
     one = series_days(n_sessions, interval_days, years=years)
     starts = [0.0]
     days = one.copy()
-    res = forecast(assessment, days, years=years, draws=draws, seed=seed, params=params)
+    res = forecast(
+        assessment, days, years=years, draws=draws, seed=seed, params=params, n_initial=n_sessions
+    )
     while True:
         last = days[-1]
         below = np.nonzero((res.day > last) & (res.median < res.noticeable_threshold))[0]
@@ -343,8 +345,15 @@ def upkeep_vs_lapse(
             break
         starts.append(nxt)
         days = np.concatenate([days, nxt + one])
+        # The first series is the initial series; each repeat is a later course.
         res = forecast(
-            assessment, days, years=years, draws=draws, seed=seed, params=params, n_initial=None
+            assessment,
+            days,
+            years=years,
+            draws=draws,
+            seed=seed,
+            params=params,
+            n_initial=n_sessions,
         )
     lapse = PlanCost(
         [int(d) for d in days],

@@ -117,6 +117,9 @@ def quantity(claim: Claim, result: ForecastResult) -> tuple[float, bool]:
         return refined_peak_day(result.day, result.median) - last, False
     if claim.quantity == "improvement_after_last_initial":
         return result.improvement_on(last + claim.days), False
+    if claim.quantity == "share_of_peak_after_last_initial":
+        peak = float(np.max(result.median))
+        return (result.improvement_on(last + claim.days) / peak if peak > 0 else 0.0), False
     if claim.quantity == "noticeable_days_median_curve":
         span, cens = noticeable_span(
             result.day,

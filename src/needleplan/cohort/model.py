@@ -24,7 +24,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from needleplan.forecasting.models import ageing_decline, healing_kernel, random_effects, saturate
+from needleplan.forecasting.models import (
+    ageing_decline,
+    conditional_persistence,
+    healing_kernel,
+    random_effects,
+    saturate,
+)
 from needleplan.forecasting.params import DAYS_PER_YEAR, ModelParams
 
 FloatArray = NDArray[np.float64]
@@ -85,6 +91,7 @@ def patient_rates(
     heal: ArrayLike,
     capacity: ArrayLike,
     z: ArrayLike,
+    persistence: ArrayLike | None = None,
 ) -> PatientRates:
     """Rates for ``n`` patients from their covariate multipliers and random effects.
 
@@ -96,16 +103,20 @@ def patient_rates(
     response, fade, ageing, heal, capacity : array_like, shape (n,)
         Covariate multipliers (:func:`needleplan.forecasting.models.patient_modifiers`) [-].
     z : array_like, shape (n,)
-        Patient random effect [-], ``z ~ N(0, 1)``.
+        Her response effect ``u_R`` [-], ``N(0, 1)`` in the population.
+    persistence : array_like, shape (n,), optional
+        Her persistence effect ``u_P`` [-] (default: its mean given ``u_R``, ``rho u_R``).
 
     Notes
     -----
     The same combination as :func:`needleplan.forecasting.chain.curve_inputs`:
-    ``G = G_0 m_G e^{omega_G z}``, ``k_f = k_{f,0} m_F e^{-omega_F z}`` (likewise ``k_s``),
-    ``C = C_0 m_C`` and ``r = r_0 e^{beta_r (a - 50)/10} m_r e^{-omega_r z} / 365.25``
+    ``G = G_0 m_G e^{omega_G u_R}``, ``k_f = k_{f,0} m_F e^{-omega_F u_P}`` (likewise ``k_s``),
+    ``C = C_0 m_C`` and ``r = r_0 e^{beta_r (a - 50)/10} m_r e^{-omega_r u_P} / 365.25``
     (:func:`needleplan.forecasting.models.ageing_rate`, here vectorised over age).
     """
-    re = random_effects(_col(z), params)
+    u_r = _col(z)
+    u_p = conditional_persistence(u_r, params) if persistence is None else _col(persistence)
+    re = random_effects(u_r, u_p, params)
     a = _col(age)
     return PatientRates(
         gain=params.gain * _col(response) * re.response,

@@ -219,6 +219,7 @@ def cheapest_schedule(
                     seed=seed,
                     params=params,
                     n_initial=n,
+                    band=False,  # the search reads the typical patient's curve only
                 )
                 if not noticeable_throughout(res, until):
                     continue
@@ -229,6 +230,17 @@ def cheapest_schedule(
     if best is None:
         return None
     p = best[1]
+    full = forecast(
+        assessment,
+        series_days(
+            p.sessions, p.interval_days, maintenance_months=p.maintenance_months, years=keep_years
+        ),
+        years=keep_years,
+        draws=draws,
+        seed=seed,
+        params=params,
+        n_initial=p.sessions,
+    )
     return CheapestPlan(
         p.sessions,
         p.interval_days,
@@ -237,7 +249,7 @@ def cheapest_schedule(
         p.session_count,
         p.keep_years,
         checked,
-        p.result,
+        full,
     )
 
 

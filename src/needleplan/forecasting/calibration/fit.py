@@ -64,13 +64,14 @@ PRIORS: dict[str, tuple[float, float, str]] = {
     "ageing_rate_per_year": (0.01, 0.3, "Shuster, Black & McVitie 1975 (~1 %/year)"),
 }
 
-#: Starting points of the multi-start fit (gain, capacity, remodelled_fraction); the other
-#: fitted parameters start at their prior centres. The lowest final cost wins.
-STARTS: tuple[tuple[float, float, float], ...] = (
-    (6.0, 14.0, 0.3),
-    (20.0, 14.0, 0.5),
-    (25.0, 13.0, 0.6),
-    (15.0, 16.0, 0.5),
+#: Starting points of the multi-start fit (gain, capacity, remodelled_fraction, build_days);
+#: the other fitted parameters start at their prior centres. The lowest final cost wins.
+STARTS: tuple[tuple[float, float, float, float], ...] = (
+    (6.0, 14.0, 0.3, 45.0),
+    (20.0, 14.0, 0.5, 45.0),
+    (15.0, 16.0, 0.5, 45.0),
+    (13.0, 16.0, 0.35, 80.0),
+    (14.0, 16.0, 0.5, 80.0),
 )
 
 CLAIM_WEIGHT = 10.0
@@ -176,8 +177,17 @@ def fit_claims(
     if starts is None:
         centre = {n: PRIORS[n][0] for n in FITTED}
         starts = [
-            ModelParams(**{**centre, "gain": g, "capacity": c, "remodelled_fraction": f})
-            for g, c, f in STARTS
+            ModelParams(
+                **{
+                    **centre,
+                    "gain": g,
+                    "capacity": c,
+                    "remodelled_fraction": f,
+                    "build_days": b,
+                    "fast_fade_days": max(centre["fast_fade_days"], 2.0 * b),
+                }
+            )
+            for g, c, f, b in STARTS
         ]
     best: tuple[ModelParams, float, int] | None = None
     total = 0

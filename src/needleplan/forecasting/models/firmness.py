@@ -9,7 +9,7 @@ from numpy.typing import NDArray
 
 from needleplan.forecasting.models.ageing import ageing_decline
 from needleplan.forecasting.models.capacity import saturate
-from needleplan.forecasting.models.healing import healing_kernel
+from needleplan.forecasting.models.healing import healing_kernel, kernel_from_exponentials
 
 
 @dataclass(frozen=True)
@@ -103,15 +103,20 @@ def treatment_dose(day: NDArray[np.float64], inputs: CurveInputs) -> NDArray[np.
     idx = np.searchsorted(inputs.session_days, day, side="right") - 1
     started = idx >= 0
     idx = np.maximum(idx, 0)
-    tau = np.where(started, day - inputs.session_days[idx], 0.0)
+    tau = np.where(started, day - inputs.session_days[idx], 0.0)[None, :]
     phi = inputs.remodelled_fraction
+    kb = inputs.k_build
     kf, ks = inputs.k_fast, inputs.k_slow
-    z = cf[:, idx] * np.exp(-kf * tau) + cs[:, idx] * np.exp(-ks * tau)
+    e_b = np.exp(-kb * tau)  # shared by every curve
+    e_f = np.exp(-kf * tau)
+    e_s = np.exp(-ks * tau)
+    z = cf[:, idx] * e_f
+    z += cs[:, idx] * e_s
     z += p[:, idx] * (
-        (1.0 - phi) * healing_kernel(tau, inputs.k_build, kf)
-        + phi * healing_kernel(tau, inputs.k_build, ks)
+        (1.0 - phi) * kernel_from_exponentials(e_f, e_b, tau, kb, kf)
+        + phi * kernel_from_exponentials(e_s, e_b, tau, kb, ks)
     )
-    return np.asarray(np.where(started, z, 0.0), dtype=np.float64)
+    return np.asarray(np.where(started[None, :], z, 0.0), dtype=np.float64)
 
 
 def improvement(day: NDArray[np.float64], inputs: CurveInputs) -> NDArray[np.float64]:

@@ -44,6 +44,47 @@ def healing_kernel(tau: ArrayLike, k_build: float, k_fade: ArrayLike) -> NDArray
     return np.asarray(np.where(np.asarray(tau) >= 0, out, 0.0), dtype=np.float64)
 
 
+def kernel_from_exponentials(
+    e_fade: NDArray[np.float64],
+    e_build: NDArray[np.float64],
+    tau: ArrayLike,
+    k_build: float,
+    k_fade: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """:func:`healing_kernel` from its two exponentials, when the caller has them already.
+
+    Parameters
+    ----------
+    e_fade, e_build : ndarray
+        ``e^{-k tau}`` and ``e^{-k_b tau}`` (broadcast to the output shape).
+    tau : array_like
+        Days since the session [days], >= 0.
+    k_build : float
+        ``k_b`` [1/day].
+    k_fade : ndarray, shape (n, 1)
+        ``k`` [1/day], one per row.
+
+    Returns
+    -------
+    ndarray
+        ``B = k_b/(k_b - k) (e^{-k tau} - e^{-k_b tau})``; rows whose ``k`` is within 0.1 % of
+        ``k_b`` (where the difference loses digits) use the stable :func:`healing_kernel`.
+
+    Notes
+    -----
+    Saves two of the four exponentials per value: the fading exponentials are needed anyway
+    for the collagen already laid down, and ``e^{-k_b tau}`` is shared by every row.
+    """
+    gap = k_build - k_fade
+    close = np.abs(gap) < 1e-3 * k_build
+    out = np.asarray((k_build / np.where(close, 1.0, gap)) * (e_fade - e_build), dtype=np.float64)
+    rows = np.nonzero(np.broadcast_to(close, (out.shape[0], 1))[:, 0])[0]
+    if rows.size:
+        t = np.broadcast_to(np.asarray(tau, dtype=np.float64), out.shape)[rows]
+        out[rows] = healing_kernel(t, k_build, np.broadcast_to(k_fade, (out.shape[0], 1))[rows])
+    return out
+
+
 def spacing_factor(session_days: ArrayLike, heal_days: float) -> NDArray[np.float64]:
     """Share of a full response each session gets, given the time since the previous one [-].
 

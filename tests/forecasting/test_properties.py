@@ -52,6 +52,13 @@ WORSE: dict[str, Change] = {
     "autoimmune": _add("conditions", "autoimmune"),
     "accelerated_aging": _add("genetics", "accelerated_aging"),
     "slow_healing": _add("genetics", "slow_healing"),
+    # every other factor that raises the guideline's session count
+    "severity": _step("severity", ["mild", "moderate", "advanced", "severe"]),
+    "deep_wrinkles": _add("concerns", "deep_wrinkles"),
+    "enlarged_pores": _add("concerns", "enlarged_pores"),
+    "loose_neck_skin": _add("concerns", "loose_neck_skin"),
+    "goal": _step("goal", ["preventive", "subtle", "noticeable", "maximal"]),
+    "body_area": _add("areas", "abdomen"),
 }
 
 HEALTHIER: dict[str, Change] = {

@@ -26,6 +26,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from needleplan.forecasting.models import (
     ageing_decline,
+    ageing_rate,
     conditional_persistence,
     healing_kernel,
     random_effects,
@@ -112,7 +113,7 @@ def patient_rates(
     The same combination as :func:`needleplan.forecasting.chain.curve_inputs`:
     ``G = G_0 m_G e^{omega_G u_R}``, ``k_f = k_{f,0} m_F e^{-omega_F u_P}`` (likewise ``k_s``),
     ``C = C_0 m_C`` and ``r = r_0 e^{beta_r (a - 50)/10} m_r e^{-omega_r u_P} / 365.25``
-    (:func:`needleplan.forecasting.models.ageing_rate`, here vectorised over age).
+    (:func:`needleplan.forecasting.models.ageing_rate`, the same function, vectorised over age).
     """
     u_r = _col(z)
     u_p = conditional_persistence(u_r, params) if persistence is None else _col(persistence)
@@ -125,12 +126,8 @@ def patient_rates(
         k_fast=params.k_fast * _col(fade) * re.fade,
         k_slow=params.k_slow * _col(fade) * re.fade,
         capacity=params.capacity * _col(capacity),
-        ageing_rate=np.asarray(
-            params.ageing_rate_per_year
-            * np.exp(params.age_ageing_per_decade * (a - 50.0) / 10.0)
-            * (_col(ageing) * re.ageing)
-            / DAYS_PER_YEAR,
-            dtype=np.float64,
+        ageing_rate=ageing_rate(
+            params.ageing_rate_per_year, a, params.age_ageing_per_decade, _col(ageing) * re.ageing
         ),
     )
 

@@ -666,7 +666,8 @@ def forecast(
     day = np.arange(end + 1, dtype=np.float64)
     last_initial = float(s[n_init - 1])
     anchor = last_initial + response_peak_days(p)
-    threshold = p.noticeable_threshold
+    mods = patient_modifiers(assessment)
+    threshold = p.noticeable_threshold * mods.threshold  # her goal sets what she notices
     # The typical patient, every day.
     median = improvement(day, curve_inputs(assessment, s, centre, p))[0]
     span_mid, cens_mid = noticeable_span(day, median[None, :], threshold, last_initial, anchor)
@@ -709,6 +710,6 @@ def forecast(
         years=float(years),
         draws=draws,
         seed=seed,
-        factors=patient_modifiers(assessment).factors,
+        factors=mods.factors,
         anchor_days=response_peak_days(p),
     )

@@ -85,20 +85,26 @@ def kernel_from_exponentials(
     return out
 
 
-def spacing_factor(session_days: ArrayLike, heal_days: float) -> NDArray[np.float64]:
+def spacing_factor(
+    session_days: ArrayLike, heal_days: ArrayLike, given: ArrayLike | None = None
+) -> NDArray[np.float64]:
     """Share of a full response each session gets, given the time since the previous one [-].
 
     Parameters
     ----------
     session_days : array_like
         Session days, ascending [days], shape ``(S,)``.
-    heal_days : float
-        Recovery time constant of the healing capacity ``tau_h`` [days].
+    heal_days : array_like
+        Recovery time constant of the healing capacity ``tau_h`` [days] (``(n, 1)`` per row).
+    given : array_like of bool, optional
+        For an ``(n, S)`` matrix of session days (one patient per row): whether each session
+        takes place; one that does not gets 0 and the next gap counts from the last one that
+        did (the cohort's dropped and missed sessions).
 
     Returns
     -------
     ndarray
-        ``q_1 = 1``, ``q_k = 1 - exp(-(s_k - s_{k-1}) / tau_h)``, shape ``(S,)``.
+        ``q_1 = 1``, ``q_k = 1 - exp(-(s_k - s_{k-1}) / tau_h)``, shape ``(S,)`` or ``(n, S)``.
 
     Notes
     -----
@@ -107,14 +113,26 @@ def spacing_factor(session_days: ArrayLike, heal_days: float) -> NDArray[np.floa
     apart keeps 95 % and 35 days 99.3 %; 7 days apart only 63 %.
     """
     s = np.asarray(session_days, dtype=np.float64)
-    q = np.ones_like(s)
-    if s.size > 1:
-        q[1:] = -np.expm1(-np.diff(s) / heal_days)
-    return q
+    if given is None and s.ndim == 1:
+        q = np.ones_like(s)
+        if s.size > 1:
+            q[1:] = -np.expm1(-np.diff(s) / np.asarray(heal_days, dtype=np.float64))
+        return q
+    # Per patient (rows of an (n, S) matrix), sessions that do not take place (given False)
+    # get 0 and the next one's gap counts from the last that did. Loop over slots, not days.
+    s2 = np.atleast_2d(s)
+    g = np.ones(s2.shape, dtype=bool) if given is None else np.asarray(given, dtype=bool)
+    heal = np.broadcast_to(np.asarray(heal_days, dtype=np.float64), (s2.shape[0], 1))[:, 0]
+    q2 = np.zeros(s2.shape)
+    prev = np.full(s2.shape[0], -np.inf)
+    for k in range(s2.shape[1]):
+        q2[:, k] = np.where(g[:, k], -np.expm1(-(s2[:, k] - prev) / heal), 0.0)
+        prev = np.where(g[:, k], s2[:, k], prev)
+    return q2
 
 
 def age_response_factor(
-    age: float, session_days: ArrayLike, per_decade: float
+    age: ArrayLike, session_days: ArrayLike, per_decade: float
 ) -> NDArray[np.float64]:
     """Response multiplier for the patient's age at each session [-].
 
@@ -124,7 +142,8 @@ def age_response_factor(
     al. 2006, Am J Pathol 168:1861-1868), so later maintenance sessions give a little less.
     """
     s = np.asarray(session_days, dtype=np.float64)
-    return np.asarray(np.exp(-per_decade * (age + s / DAYS_PER_YEAR - 50.0) / 10.0))
+    a = np.asarray(age, dtype=np.float64)
+    return np.asarray(np.exp(-per_decade * (a + s / DAYS_PER_YEAR - 50.0) / 10.0))
 
 
 def session_doses(

@@ -57,7 +57,16 @@ def test_forecast_takes_sessions_interval_and_maintenance(cli: Runner, ref_file:
 
 
 def test_forecast_takes_explicit_session_days(cli: Runner, ref_file: Path) -> None:
-    res = cli("forecast", "--from", str(ref_file), "--session-days", "0,30,60,500", "--json")
+    res = cli(
+        "forecast",
+        "--from",
+        str(ref_file),
+        "--session-days",
+        "0,30,60,500",
+        "--sessions",
+        "3",
+        "--json",
+    )
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
     assert doc["session_days"] == [0, 30, 60, 500]
@@ -83,6 +92,7 @@ def test_forecast_prints_milestones_a_reading_and_the_disclaimer(
         (["--interval-days", "3"], "interval_days"),
         (["--maintenance-months", "12", "--no-maintenance"], "--maintenance-months"),
         (["--session-days", "0,x"], "--session-days"),
+        (["--session-days", "0,30,400"], "--sessions"),
         (["--draws", "0"], "draws"),
     ],
 )

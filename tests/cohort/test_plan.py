@@ -44,7 +44,14 @@ def _naive_recalls(a_data: dict[str, object], last_day: float, threshold: float)
         last = sessions[-1]
         lo = last + p.maintenance_interval_months.min * DAYS_PER_MONTH
         hi = last + p.maintenance_interval_months.max * DAYS_PER_MONTH
-        res = forecast(a, sessions, years=(math.ceil(hi) + 62) / 365.25, draws=draws, seed=seed)
+        res = forecast(
+            a,
+            sessions,
+            years=(math.ceil(hi) + 62) / 365.25,
+            draws=draws,
+            seed=seed,
+            n_initial=len(sessions),
+        )
         day = math.floor(recall_day(res.day, res.median, last, threshold, lo, hi).day)
         if day > last_day:
             return out
@@ -54,7 +61,9 @@ def _naive_recalls(a_data: dict[str, object], last_day: float, threshold: float)
 
 def test_recall_forecast_settings_are_maintenance_dues() -> None:
     draws, seed = recall_draws()
-    res = forecast(reference_assessment(), [0.0, 35.0], years=1.0, draws=draws, seed=seed)
+    res = forecast(
+        reference_assessment(), [0.0, 35.0], years=1.0, draws=draws, seed=seed, n_initial=2
+    )
     z_lo, z_hi, w = median_z()
     assert z_lo <= z_hi
     assert 0.0 <= w <= 1.0

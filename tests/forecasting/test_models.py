@@ -81,7 +81,17 @@ def test_ageing_decline_starts_at_zero_and_is_about_r_t_early() -> None:
     r = ageing_rate(0.01, 50.0, 0.15)
     d = ageing_decline(np.array([0.0, 365.25]), r)
     assert d[0] == 0.0
-    assert d[1] == pytest.approx(100 * (1 - np.exp(-0.01)), rel=1e-12)
+    soft = 0.01 / (1 + (0.01 / 0.012) ** 8) ** (1 / 8)  # the adult-range soft cap
+    assert d[1] == pytest.approx(100 * (1 - np.exp(-soft)), rel=1e-12)
+    assert d[1] == pytest.approx(100 * (1 - np.exp(-0.01)), rel=0.03)
+
+
+def test_the_ageing_rate_never_leaves_the_adult_range_and_keeps_its_order() -> None:
+    """A1/A2: at most about 1.2 %/year, however high the raw rate; monotone in it."""
+    raw = np.geomspace(1e-4, 0.1, 200)
+    r = ageing_rate(1.0, 50.0, 0.15, raw) * 365.25
+    assert np.all(r <= 0.012 + 1e-15)
+    assert np.all(np.diff(r) > 0)
 
 
 def test_older_patients_age_faster() -> None:

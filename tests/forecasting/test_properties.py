@@ -52,6 +52,13 @@ WORSE: dict[str, Change] = {
     "autoimmune": _add("conditions", "autoimmune"),
     "accelerated_aging": _add("genetics", "accelerated_aging"),
     "slow_healing": _add("genetics", "slow_healing"),
+    # every other factor that raises the guideline's session count
+    "severity": _step("severity", ["mild", "moderate", "advanced", "severe"]),
+    "deep_wrinkles": _add("concerns", "deep_wrinkles"),
+    "enlarged_pores": _add("concerns", "enlarged_pores"),
+    "loose_neck_skin": _add("concerns", "loose_neck_skin"),
+    "goal": _step("goal", ["preventive", "subtle", "noticeable", "maximal"]),
+    "body_area": _add("areas", "abdomen"),
 }
 
 HEALTHIER: dict[str, Change] = {
@@ -67,10 +74,18 @@ SCHEDULES = [
     series_days(5, 35, years=6),
     series_days(4, 28, maintenance_months=9, years=6),
 ]
+INITIAL = [1, 5, 4]
 
 
 def run(d: dict[str, Any], schedule: int) -> ForecastResult:
-    return forecast(parse_assessment(d), SCHEDULES[schedule], years=6, draws=101, seed=5)
+    return forecast(
+        parse_assessment(d),
+        SCHEDULES[schedule],
+        years=6,
+        draws=101,
+        seed=5,
+        n_initial=INITIAL[schedule],
+    )
 
 
 def assert_not_longer(worse: ForecastResult, base: ForecastResult) -> None:
@@ -142,7 +157,7 @@ def test_any_schedule_in_the_validated_range_gives_an_ordered_finite_band(
     base: dict[str, Any], n: int, interval: int, maintenance: int | None, draws: int
 ) -> None:
     sd = series_days(n, interval, maintenance_months=maintenance, years=8)
-    res = forecast(parse_assessment(base), sd, years=8, draws=draws)
+    res = forecast(parse_assessment(base), sd, years=8, draws=draws, n_initial=n)
     assert np.all(np.isfinite(res.median))
     assert np.all(res.p10 <= res.median + 1e-12)
     assert np.all(res.median <= res.p90 + 1e-12)

@@ -14,8 +14,11 @@ from needleplan.reports.charts import plot_forecast
 def test_chart_with_several_scenarios_is_written_as_png(tmp_path: Path) -> None:
     ref = reference_assessment()
     scenarios = [
-        ("series", forecast(ref, series_days(5, 35), draws=51)),
-        ("yearly upkeep", forecast(ref, series_days(5, 35, maintenance_months=12), draws=51)),
+        ("series", forecast(ref, series_days(5, 35), draws=51, n_initial=5)),
+        (
+            "yearly upkeep",
+            forecast(ref, series_days(5, 35, maintenance_months=12), draws=51, n_initial=5),
+        ),
     ]
     out = plot_forecast(scenarios, tmp_path / "sub" / "chart.png")
     data = out.read_bytes()
@@ -24,7 +27,7 @@ def test_chart_with_several_scenarios_is_written_as_png(tmp_path: Path) -> None:
 
 
 def test_short_horizon_chart_uses_months(tmp_path: Path) -> None:
-    res = forecast(reference_assessment(), [0, 35], years=1.5, draws=21)
+    res = forecast(reference_assessment(), [0, 35], years=1.5, draws=21, n_initial=2)
     assert plot_forecast([("two sessions", res)], tmp_path / "c.png").exists()
 
 

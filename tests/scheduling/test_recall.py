@@ -239,6 +239,7 @@ def test_real_forecast_recall_is_within_bounds_reproducible_and_matches_the_curv
             years=forecast_years(course.dates, add_months(last, 12)),
             draws=400,
             seed=0,
+            n_initial=len(days),
         )
         crossing, _ = threshold_crossing(curve.day, curve.median, days[-1], 4.9)
         if due.reason.startswith("forecast"):

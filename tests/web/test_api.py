@@ -50,7 +50,9 @@ def test_forecast_default_schedule_is_the_plans(client: TestClient) -> None:
     a = parse_assessment(REFERENCE)
     plan = make_protocol(a)
     days = series_days(plan.initial_sessions, plan.recommended_interval_days, years=10.0)
-    expected = forecast(a, days, years=10.0, draws=200, seed=3).to_json()
+    expected = forecast(
+        a, days, years=10.0, draws=200, seed=3, n_initial=plan.initial_sessions
+    ).to_json()
     assert response.json() == json.loads(json.dumps(expected))
 
 

@@ -26,7 +26,11 @@ def forecast_cmd(
         ..., "--from", "-f", help="Assessment JSON file ('-' reads standard input)."
     ),
     sessions: int | None = typer.Option(
-        None, "--sessions", help="Initial sessions (default: the protocol's).", min=1
+        None,
+        "--sessions",
+        help="Initial sessions (default: the protocol's); with --session-days, how many of "
+        "those days are the initial series (required there).",
+        min=1,
     ),
     interval_days: float | None = typer.Option(
         None, "--interval-days", help="Days between initial sessions (default: protocol's)."
@@ -71,14 +75,21 @@ def forecast_cmd(
     assessment = c.build_assessment(source, c.AssessmentFlags())
     protocol = protocol_for(assessment, guideline)
     if session_days is not None:
-        if sessions is not None or interval_days is not None or maintenance_months is not None:
+        if interval_days is not None or maintenance_months is not None:
             raise InputError.one(
                 "--session-days",
                 session_days,
-                "cannot be combined with --sessions, --interval-days or --maintenance-months",
+                "cannot be combined with --interval-days or --maintenance-months",
             )
         days = np.asarray(parse_days(session_days), dtype=np.float64)
-        n_initial = None
+        if sessions is None:
+            raise InputError.one(
+                "--sessions",
+                None,
+                "is required with --session-days: how many of those days are the initial "
+                "series (the rest are maintenance)",
+            )
+        n_initial = sessions
     else:
         n = sessions if sessions is not None else protocol.initial_sessions
         interval = (

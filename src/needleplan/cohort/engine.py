@@ -10,8 +10,9 @@ Randomness
 ----------
 Patients are grouped in seed blocks of :data:`SEED_BLOCK` = 64 consecutive patients. Replicate
 ``r`` and block ``b`` draw from ``Generator(PCG64(SeedSequence(seed).spawn(R)[r].spawn(B)[b]))``,
-in a fixed order: the block's synthetic patients (if any), then ``z``, start day, series
-completion, dropout point and one uniform per maintenance round. A chunk is a whole number of
+in a fixed order: the block's synthetic patients (if any), then her response effect ``z``
+(``u_R``), start day, series completion, dropout point, one uniform per maintenance round, and
+last the independent normal ``e`` of her persistence effect ``u_P = rho u_R + sqrt(1-rho^2) e``. A chunk is a whole number of
 blocks (the chunk size must be a multiple of 64), so
 
 - the same seed gives the same result, serially or on Dask, with any number of workers or
@@ -76,6 +77,7 @@ from needleplan.cohort.spec import MAX_PATIENTS, PopulationSpec
 from needleplan.domain.assessment import problems_from_validation
 from needleplan.exceptions import InputError
 from needleplan.forecasting.chain import MAX_YEARS
+from needleplan.forecasting.models import persistence_from
 from needleplan.forecasting.optimise import Prices
 from needleplan.forecasting.params import ModelParams, default_params
 from needleplan.guideline import Guideline, load_guideline
@@ -235,6 +237,11 @@ class Draws:
     u_complete: FloatArray
     u_drop: FloatArray
     u_keep: FloatArray  # shape (n, rounds)
+    e_persistence: FloatArray
+
+    def persistence(self, params: ModelParams) -> FloatArray:
+        """Her persistence effect ``u_P = rho z + sqrt(1 - rho^2) e``."""
+        return persistence_from(self.z, self.e_persistence, params)
 
 
 @dataclass(frozen=True)
@@ -256,7 +263,7 @@ def draw_chunk(task: ChunkTask) -> tuple[PatientTable, Draws]:
     """The chunk's patients and their draws, block by block (same for any chunk size)."""
     setup = task.setup
     parts: list[PatientTable] = []
-    draws: list[tuple[FloatArray, IntArray, FloatArray, FloatArray, FloatArray]] = []
+    draws: list[tuple[FloatArray, IntArray, FloatArray, FloatArray, FloatArray, FloatArray]] = []
     for b, seed in enumerate(task.seeds):
         size = min(SEED_BLOCK, task.hi - (task.lo + b * SEED_BLOCK))
         rng = np.random.Generator(np.random.PCG64(seed))
@@ -271,12 +278,13 @@ def draw_chunk(task: ChunkTask) -> tuple[PatientTable, Draws]:
                 rng.random(size),
                 rng.random(size),
                 rng.random((size, setup.rounds)),
+                rng.standard_normal(size),
             )
         )
     table = PatientTable.concat(parts) if parts else task.source
     assert isinstance(table, PatientTable)
-    z, start, u_c, u_d, u_k = (np.concatenate(col) for col in zip(*draws, strict=True))
-    return table, Draws(z, start.astype(np.int64), u_c, u_d, u_k.reshape(-1, setup.rounds))
+    z, start, u_c, u_d, u_k, e_p = (np.concatenate(col) for col in zip(*draws, strict=True))
+    return table, Draws(z, start.astype(np.int64), u_c, u_d, u_k.reshape(-1, setup.rounds), e_p)
 
 
 @dataclass(frozen=True)
@@ -364,6 +372,7 @@ def simulate_chunk(task: ChunkTask) -> ChunkResult:
         heal=table.values[:, HEAL],
         capacity=table.values[:, CAPACITY],
         z=draws.z,
+        persistence=draws.persistence(params),
     )
     states = session_states(days, session_doses(days, given, rates, params), rates, params)
     # Noticeably firmer on the 15th of each month (her own day; 0 before her first session).

@@ -2,9 +2,11 @@
 
 :mod:`needleplan.forecasting.models` evaluates ``n`` curves that share one schedule (one patient,
 many random-effect draws). A cohort needs ``n`` patients with ``n`` schedules: different initial
-counts, intervals, start days, dropped and missed sessions. This module applies the same
-equations (``docs/model.md``; the mechanism functions :func:`healing_kernel`, :func:`saturate`
-and :func:`ageing_decline` are reused as they are) to a session matrix of shape ``(n, S)``:
+counts, intervals, start days, dropped and missed sessions. This module evaluates the model
+through the functions of :mod:`needleplan.forecasting.models` (the spacing factor with a
+given-mask, the age factor, the ageing rate, the state propagation and the treatment dose of
+``models.firmness``, the capacity and the ageing decline), each equation existing once, on a
+session matrix of shape ``(n, S)``; what stays here is the bookkeeping of per-patient schedules:
 
 - each row holds one patient's session days in ascending order [days from her first session],
   padded at the end with days past the horizon;
@@ -24,8 +26,17 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from needleplan.forecasting.models import ageing_decline, healing_kernel, random_effects, saturate
-from needleplan.forecasting.params import DAYS_PER_YEAR, ModelParams
+from needleplan.forecasting.models import (
+    age_response_factor,
+    ageing_decline,
+    ageing_rate,
+    conditional_persistence,
+    random_effects,
+    saturate,
+    spacing_factor,
+)
+from needleplan.forecasting.models.firmness import dose_from_state, propagate_state
+from needleplan.forecasting.params import ModelParams
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -85,6 +96,7 @@ def patient_rates(
     heal: ArrayLike,
     capacity: ArrayLike,
     z: ArrayLike,
+    persistence: ArrayLike | None = None,
 ) -> PatientRates:
     """Rates for ``n`` patients from their covariate multipliers and random effects.
 
@@ -96,16 +108,20 @@ def patient_rates(
     response, fade, ageing, heal, capacity : array_like, shape (n,)
         Covariate multipliers (:func:`needleplan.forecasting.models.patient_modifiers`) [-].
     z : array_like, shape (n,)
-        Patient random effect [-], ``z ~ N(0, 1)``.
+        Her response effect ``u_R`` [-], ``N(0, 1)`` in the population.
+    persistence : array_like, shape (n,), optional
+        Her persistence effect ``u_P`` [-] (default: its mean given ``u_R``, ``rho u_R``).
 
     Notes
     -----
     The same combination as :func:`needleplan.forecasting.chain.curve_inputs`:
-    ``G = G_0 m_G e^{omega_G z}``, ``k_f = k_{f,0} m_F e^{-omega_F z}`` (likewise ``k_s``),
-    ``C = C_0 m_C`` and ``r = r_0 e^{beta_r (a - 50)/10} m_r e^{-omega_r z} / 365.25``
-    (:func:`needleplan.forecasting.models.ageing_rate`, here vectorised over age).
+    ``G = G_0 m_G e^{omega_G u_R}``, ``k_f = k_{f,0} m_F e^{-omega_F u_P}`` (likewise ``k_s``),
+    ``C = C_0 m_C`` and ``r = r_0 e^{beta_r (a - 50)/10} m_r e^{-omega_r u_P} / 365.25``
+    (:func:`needleplan.forecasting.models.ageing_rate`, the same function, vectorised over age).
     """
-    re = random_effects(_col(z), params)
+    u_r = _col(z)
+    u_p = conditional_persistence(u_r, params) if persistence is None else _col(persistence)
+    re = random_effects(u_r, u_p, params)
     a = _col(age)
     return PatientRates(
         gain=params.gain * _col(response) * re.response,
@@ -114,26 +130,16 @@ def patient_rates(
         k_fast=params.k_fast * _col(fade) * re.fade,
         k_slow=params.k_slow * _col(fade) * re.fade,
         capacity=params.capacity * _col(capacity),
-        ageing_rate=np.asarray(
-            params.ageing_rate_per_year
-            * np.exp(params.age_ageing_per_decade * (a - 50.0) / 10.0)
-            * (_col(ageing) * re.ageing)
-            / DAYS_PER_YEAR,
-            dtype=np.float64,
+        ageing_rate=ageing_rate(
+            params.ageing_rate_per_year, a, params.age_ageing_per_decade, _col(ageing) * re.ageing
         ),
     )
 
 
 def age_factor(rates: PatientRates, session_days: FloatArray, params: ModelParams) -> FloatArray:
-    """Response multiplier for her age at each session, ``exp(-beta_A (a + s/365.25 - 50)/10)``."""
-    return np.asarray(
-        np.exp(
-            -params.age_response_per_decade
-            * (rates.age + session_days / DAYS_PER_YEAR - 50.0)
-            / 10.0
-        ),
-        dtype=np.float64,
-    )
+    """Response multiplier for her age at each session (the model's
+    :func:`~needleplan.forecasting.models.age_response_factor`, per patient)."""
+    return age_response_factor(rates.age, session_days, params.age_response_per_decade)
 
 
 def session_doses(
@@ -154,14 +160,7 @@ def session_doses(
     that took place (``q = 1`` for her first), as
     :func:`needleplan.forecasting.models.spacing_factor` does on her real sessions.
     """
-    n, n_slots = session_days.shape
-    q = np.zeros((n, n_slots))
-    prev = np.full(n, -np.inf)
-    heal = rates.heal_days[:, 0]
-    for k in range(n_slots):  # loop over session slots, not days
-        s = session_days[:, k]
-        q[:, k] = np.where(given[:, k], -np.expm1(-(s - prev) / heal), 0.0)
-        prev = np.where(given[:, k], s, prev)
+    q = spacing_factor(session_days, rates.heal_days, given)
     return np.asarray(rates.gain * q * age_factor(rates, session_days, params), dtype=np.float64)
 
 
@@ -186,20 +185,11 @@ def propagate(
     rates: PatientRates,
     params: ModelParams,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Advance the state ``(P, C_f, C_s)`` by ``dt`` days without a session (exact).
-
-    Notes
-    -----
-    ``P <- P e^{-k_b dt}``, ``C_f <- C_f e^{-k_f dt} + (1-phi) P B(dt; k_b, k_f)`` and
-    ``C_s <- C_s e^{-k_s dt} + phi P B(dt; k_b, k_s)`` (see
-    :func:`needleplan.forecasting.models.firmness.treatment_dose`). Shapes broadcast; the rates
-    are ``(n, 1)``.
-    """
-    kb, phi = params.k_build, params.remodelled_fraction
-    kf, ks = rates.k_fast, rates.k_slow
-    new_cf = cf * np.exp(-kf * dt) + p * (1.0 - phi) * healing_kernel(dt, kb, kf)
-    new_cs = cs * np.exp(-ks * dt) + p * phi * healing_kernel(dt, kb, ks)
-    return p * np.exp(-kb * dt), new_cf, new_cs
+    """Advance the state ``(P, C_f, C_s)`` by ``dt`` days without a session (exact): the
+    model's own :func:`~needleplan.forecasting.models.firmness.propagate_state` with her rates."""
+    return propagate_state(
+        p, cf, cs, dt, params.k_build, rates.k_fast, rates.k_slow, params.remodelled_fraction
+    )
 
 
 def session_states(
@@ -220,24 +210,6 @@ def session_states(
         cf[:, k] = cfk[:, 0]
         cs[:, k] = csk[:, 0]
     return SessionStates(session_days, p, cf, cs)
-
-
-def _kernel(
-    e_k: FloatArray, e_b: FloatArray, tau: FloatArray, k_build: float, k_fade: FloatArray
-) -> FloatArray:
-    """``B(tau; k_b, k) = k_b/(k_b - k) (e^{-k tau} - e^{-k_b tau})`` from its exponentials.
-
-    Rows whose ``k`` is within 0.1 % of ``k_b`` (where the difference loses digits) use the
-    stable form of :func:`~needleplan.forecasting.models.healing_kernel` instead.
-    """
-    gap = k_build - k_fade
-    close = np.abs(gap) < 1e-3 * k_build
-    out = (k_build / np.where(close, 1.0, gap)) * (e_k - e_b)
-    rows = np.nonzero(close[:, 0])[0]
-    if rows.size:
-        t = np.broadcast_to(tau, out.shape)[rows]
-        out[rows] = healing_kernel(t, k_build, k_fade[rows])
-    return np.asarray(out, dtype=np.float64)
 
 
 def improvement_from(
@@ -273,14 +245,9 @@ def improvement_from(
     :func:`saturate` and :func:`ageing_decline`) plus ``e^{-k_b tau}``, which is shared by all
     rows when ``tau`` is.
     """
-    kb, phi = params.k_build, params.remodelled_fraction
-    kf, ks = rates.k_fast, rates.k_slow
-    e_b = np.exp(-kb * tau)
-    e_f = np.exp(-kf * tau)
-    e_s = np.exp(-ks * tau)
-    z = cf * e_f
-    z += cs * e_s
-    z += p * ((1.0 - phi) * _kernel(e_f, e_b, tau, kb, kf) + phi * _kernel(e_s, e_b, tau, kb, ks))
+    z = dose_from_state(
+        p, cf, cs, tau, params.k_build, rates.k_fast, rates.k_slow, params.remodelled_fraction
+    )
     return np.asarray(
         saturate(z, rates.capacity) - ageing_decline(day, rates.ageing_rate), dtype=np.float64
     )

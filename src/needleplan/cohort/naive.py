@@ -97,7 +97,12 @@ def naive_chunk(task: ChunkTask) -> ChunkResult:
                 maint[month(start + d)] += 1
                 given.append(d)
         _, curve = simulate(
-            a, given, [float(draws.z[i])], years=(own_last + 1) / DAYS_PER_YEAR, params=setup.params
+            a,
+            given,
+            [float(draws.z[i])],
+            years=(own_last + 1) / DAYS_PER_YEAR,
+            params=setup.params,
+            persistence=[float(draws.persistence(setup.params)[i])],
         )
         for m, check in enumerate(cal.checkpoints):
             own = int(check) - start

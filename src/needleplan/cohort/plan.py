@@ -7,10 +7,9 @@ linear between whole days), kept within her protocol's maintenance window
 (``maintenance_interval_months``, counted here in model months of 30.44 days) from that session
 (:func:`~needleplan.scheduling.recall.recall_day`), and rounded down to a whole day
 (:func:`~needleplan.scheduling.recall.maintenance_due`). Her forecast median is the one the
-clinic sees: the population median for her assessment, exactly as
-:func:`~needleplan.forecasting.chain.forecast` computes it with the recall's draws and seed (the
-two order statistics of ``z`` that the sample median interpolates), not her own random effect,
-which nobody knows in advance.
+clinic sees: the typical patient for her assessment (both random effects at their median, 0),
+exactly as :func:`~needleplan.forecasting.chain.forecast` computes its central curve, not her own
+random effects, which nobody knows in advance.
 
 The maintenance session is planned on the recall day; the next recall follows from the course
 including that session, until her horizon. The plan assumes every visit is kept; missed visits
@@ -64,7 +63,7 @@ from needleplan.cohort.population import (
     N_INITIAL,
     RESPONSE,
 )
-from needleplan.forecasting.chain import MAINTENANCE_MONTHS, _quantile_positions
+from needleplan.forecasting.chain import MAINTENANCE_MONTHS
 from needleplan.forecasting.params import DAYS_PER_MONTH, ModelParams
 
 FloatArray = NDArray[np.float64]
@@ -82,17 +81,14 @@ def recall_draws() -> tuple[int, int]:
 
 @cache
 def median_z() -> tuple[float, float, float]:
-    """The two order statistics of ``z`` behind the forecast median, and their weight.
+    """The response effects behind the forecast's central curve, and their weight.
 
-    :func:`~needleplan.forecasting.chain.forecast` draws ``z`` with
-    ``numpy.random.default_rng(seed).standard_normal(draws)``, sorts it, and takes numpy's
-    linear sample quantile at 0.5; the improvement is increasing in ``z``, so the median curve
-    is ``I(z_j) + w (I(z_k) - I(z_j))``.
+    :func:`~needleplan.forecasting.chain.forecast`'s central curve is the typical patient's
+    (``u_R = 0``, ``u_P`` its mean given ``u_R``, also 0), whatever the draws and seed: both
+    curves are at 0 and the weight is 0 (kept as a pair so the crossing search below stays
+    general).
     """
-    draws, seed = recall_draws()
-    z = np.sort(np.random.default_rng(seed).standard_normal(draws))
-    j, k, w = _quantile_positions(draws, 0.5)
-    return float(z[j]), float(z[k]), float(w)
+    return 0.0, 0.0, 0.0
 
 
 def max_rounds(last_day: int) -> int:

@@ -29,6 +29,7 @@ from needleplan.forecasting.chain import (
     VALIDATED_AGE,
 )
 from needleplan.forecasting.models import patient_modifiers
+from needleplan.forecasting.models.covariates import BOUNDS
 from needleplan.guideline import Guideline, make_protocol
 
 FloatArray = NDArray[np.float64]
@@ -311,7 +312,11 @@ MODIFIER_ORDER = (
     "aftercare",
     "repair_capacity",
     "severity",
+    "areas",
+    "goal",
 )
+#: The multipliers the cohort uses. The goal's ``threshold`` is not among them: the cohort
+#: counts "noticeably firmer" at the population threshold (docs/cohort.md).
 MODIFIERS = ("response", "fade", "ageing", "heal", "capacity")
 
 
@@ -472,7 +477,8 @@ class SpecTables:
             acc = out[:, c]
             for j, per_level in self.multipliers[m]:
                 acc = acc * per_level[codes[:, j]]
-            out[:, c] = acc
+            lo, hi = BOUNDS[m]
+            out[:, c] = np.minimum(np.maximum(acc, lo), hi)  # as patient_modifiers clips
         return out
 
 

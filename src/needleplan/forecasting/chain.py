@@ -20,8 +20,10 @@ from needleplan.exceptions import InputError, ModelRangeError
 from needleplan.forecasting.models import (
     CurveInputs,
     ageing_rate,
+    conditional_persistence,
     improvement,
     patient_modifiers,
+    persistence_from,
     random_effects,
     session_doses,
 )
@@ -43,9 +45,10 @@ INITIAL_INTERVAL_DAYS = (14.0, 90.0)
 MAINTENANCE_MONTHS = (3.0, 24.0)
 MAX_INITIAL_SESSIONS = 20
 MAX_DRAWS = 100_000
-#: Gap that separates the initial series from maintenance when it is not given [days].
-SERIES_GAP_DAYS = 120.0
 QUANTILES = (0.10, 0.50, 0.90)
+#: Days after each session on which the band's knots are weekly (then every 28 days) [days].
+KNOT_DENSE_DAYS = 182.0
+KNOT_EARLY_DAYS = np.array([2.0, 4.0, 10.0])
 VALIDATED_AGE = (18, 90)
 
 
@@ -130,11 +133,28 @@ def series_days(
     return np.concatenate([initial, maint[maint <= end]])
 
 
-def infer_initial_count(session_days: NDArray[np.float64]) -> int:
-    """Sessions in the initial series: the leading run with gaps of at most 120 days."""
-    gaps = np.diff(session_days)
-    big = np.nonzero(gaps > SERIES_GAP_DAYS)[0]
-    return int(big[0] + 1) if big.size else int(session_days.size)
+def check_initial_count(n_initial: object, n_sessions: int) -> int:
+    """The caller's count of initial-series sessions, checked (never inferred from the gaps).
+
+    Raises
+    ------
+    InputError
+        when ``n_initial`` is missing (``None``), not a whole number, or not within
+        ``1-n_sessions``. The model does not guess which sessions are the series: a gap rule
+        reads frequent maintenance as part of the series and reports nonsense durations.
+    """
+    if n_initial is None:
+        raise InputError.one(
+            "n_initial",
+            None,
+            "must be given: how many of the sessions are the initial series (the rest are "
+            "maintenance); the model does not infer it from the gaps",
+        )
+    if isinstance(n_initial, bool) or not isinstance(n_initial, int | np.integer):
+        raise InputError.one("n_initial", n_initial, "must be a whole number")
+    if not 1 <= int(n_initial) <= n_sessions:
+        raise InputError.one("n_initial", n_initial, f"must be 1-{n_sessions}")
+    return int(n_initial)
 
 
 def _check_age(assessment: Assessment) -> None:
@@ -184,15 +204,25 @@ def curve_inputs(
     session_days: NDArray[np.float64],
     z: ArrayLike,
     params: ModelParams,
+    persistence: ArrayLike | None = None,
 ) -> CurveInputs:
-    """Model inputs for ``n`` curves of one patient, one per random-effect value in ``z``.
+    """Model inputs for ``n`` curves of one patient, one per random-effect pair.
 
-    Combines the typical-patient parameters, the assessment's covariate multipliers and the
-    random effects into session doses, fading rates, capacity and ageing rate.
+    ``z`` holds her response effects ``u_R`` and ``persistence`` her persistence effects
+    ``u_P`` (same length); without ``persistence``, ``u_P`` is its mean given ``u_R``
+    (``rho u_R``). Combines the typical-patient parameters, the assessment's covariate
+    multipliers and the random effects into session doses, fading rates, capacity and ageing.
     """
     zz = np.atleast_1d(np.asarray(z, dtype=np.float64))[:, None]
+    up = (
+        conditional_persistence(zz, params)
+        if persistence is None
+        else np.atleast_1d(np.asarray(persistence, dtype=np.float64))[:, None]
+    )
+    if up.shape != zz.shape:
+        raise InputError.one("persistence", up.shape, f"must match the response effects {zz.shape}")
     mods = patient_modifiers(assessment)
-    re = random_effects(zz, params)
+    re = random_effects(zz, up, params)
     gain = params.gain * mods.response * re.response
     doses = session_doses(
         session_days,
@@ -225,8 +255,12 @@ def simulate(
     *,
     years: float = 10.0,
     params: ModelParams | None = None,
+    persistence: ArrayLike | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Improvement curves for given random-effect values (every draw, no shortcut).
+    """Improvement curves for given random effects, every day (no shortcut).
+
+    ``z`` are response effects ``u_R``; ``persistence`` the matching ``u_P`` (default: its
+    mean given ``u_R``, ``rho u_R``; see :func:`curve_inputs`).
 
     Returns
     -------
@@ -241,7 +275,7 @@ def simulate(
     end = horizon_days(years)
     s = _check_sessions(session_days, end)
     day = np.arange(end + 1, dtype=np.float64)
-    return day, improvement(day, curve_inputs(assessment, s, z, p))
+    return day, improvement(day, curve_inputs(assessment, s, z, p, persistence))
 
 
 def _first_drop(
@@ -337,7 +371,7 @@ def _quantile_positions(n: int, q: float) -> tuple[int, int, float]:
 
 @dataclass(frozen=True)
 class Band:
-    """Median and 80 % band of a quantity across the population draws.
+    """The typical patient's value (``median``) and the 80 % band across the population draws.
 
     ``p10_censored`` / ``p90_censored`` mark a quantile that the horizon cut off: the patients at
     that quantile are still noticeable on the last day, so the value is a lower bound.
@@ -382,6 +416,9 @@ class Milestones:
         Day of the last session of the initial series [days].
     noticeable_years_total : float
         Time the median curve spends at or above the threshold over the horizon [years].
+    noticeable_months_population_median : float
+        Median over the draws of each patient's noticeable months (the band's median is the
+        typical patient's) [months].
     """
 
     peak_day: int
@@ -391,6 +428,7 @@ class Milestones:
     back_to_baseline_day: int | None
     last_initial_day: int
     noticeable_years_total: float
+    noticeable_months_population_median: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -403,6 +441,9 @@ class Milestones:
             "back_to_baseline_day": self.back_to_baseline_day,
             "last_initial_day": self.last_initial_day,
             "noticeable_years_total": round(self.noticeable_years_total, 3),
+            "noticeable_months_population_median": round(
+                self.noticeable_months_population_median, 2
+            ),
         }
 
 
@@ -481,6 +522,7 @@ def _milestones(
     censored: bool,
     threshold: float,
     last_initial: float,
+    population_months: float,
 ) -> Milestones:
     peak = int(np.argmax(median))
     after = np.nonzero(median[peak:] <= 0.0)[0]
@@ -494,7 +536,51 @@ def _milestones(
         back_to_baseline_day=back,
         last_initial_day=round(last_initial),
         noticeable_years_total=float(np.count_nonzero(above)) / DAYS_PER_YEAR,
+        noticeable_months_population_median=population_months,
     )
+
+
+def knot_days(
+    session_days: NDArray[np.float64], end: int, extra: Sequence[float] = ()
+) -> NDArray[np.float64]:
+    """Days on which every draw is evaluated for the band [days].
+
+    Every session day, days 2, 4 and 10 after it (where the new response bends most), every 7
+    days for 26 weeks after each session, every 28 days
+    elsewhere, the horizon's last day and ``extra`` (e.g. the noticeable anchor). Between knots
+    the band is linear; the curves are smooth there (a test bounds the error against every
+    day of every draw).
+    """
+    pts = [np.arange(0.0, end + 1.0, 28.0), np.asarray(session_days, dtype=np.float64)]
+    for s0 in session_days:
+        pts.append(s0 + KNOT_EARLY_DAYS)
+        pts.append(s0 + np.arange(7.0, KNOT_DENSE_DAYS + 1.0, 7.0))
+    pts.append(np.asarray([float(end), *extra], dtype=np.float64))
+    k = np.unique(np.concatenate(pts))
+    return np.asarray(k[(k >= 0) & (k <= end)], dtype=np.float64)
+
+
+def _sample_band(
+    values: NDArray[np.float64], censored: NDArray[np.bool_] | None = None
+) -> tuple[NDArray[np.float64], ...]:
+    """numpy's default sample p10 and p90 across draws (axis 0) and, with ``censored``, whether
+    both order statistics behind each are censored."""
+    n = values.shape[0]
+    pos = [_quantile_positions(n, q) for q in (QUANTILES[0], QUANTILES[2])]
+    kth = sorted({i for j, k, _ in pos for i in (j, k)})
+    out: list[NDArray[np.float64]] = []
+    flags: list[NDArray[np.float64]] = []
+    if censored is None:
+        srt = np.partition(values, kth, axis=0)  # O(n) per column, the order statistics only
+    else:
+        order = np.argsort(values, axis=0, kind="stable")
+        srt = np.take_along_axis(values, order, axis=0)
+        c = np.take_along_axis(censored, order, axis=0)
+    for j, k, w in pos:
+        out.append(np.asarray(srt[j] + w * (srt[k] - srt[j]), dtype=np.float64))
+        if censored is not None:
+            flags.append(np.asarray(c[j] & c[k], dtype=np.float64))
+    return (*out, *flags)
 
 
 def forecast(
@@ -507,6 +593,7 @@ def forecast(
     params: ModelParams | None = None,
     n_initial: int | None = None,
     z_transform: Callable[[NDArray[np.float64]], NDArray[np.float64]] | None = None,
+    band: bool = True,
 ) -> ForecastResult:
     """Forecast the improvement for a patient and a schedule, with the population band.
 
@@ -520,18 +607,22 @@ def forecast(
     years : float
         Horizon [years], at most 15.
     draws : int
-        Population draws (patients like her) for the median and the p10-p90 band.
+        Population draws (patients like her) for the p10-p90 band.
     seed : int
         Seed of the ``numpy.random.Generator`` (reproducible).
     params : ModelParams, optional
         Parameters (default: the shipped calibration).
-    n_initial : int, optional
-        Sessions in the initial series; default: the leading run with gaps <= 120 days.
+    n_initial : int
+        Sessions in the initial series (the rest are maintenance). Required: ``None`` raises
+        ``InputError`` (the model never infers the series from the gaps).
     z_transform : callable, optional
-        A monotone increasing map applied to the sorted standard-normal draws of the patient
-        random effect before the curves are computed: a patient's posterior over ``z``
-        (:meth:`needleplan.forecasting.learning.ZPosterior.transform`) instead of the population
-        prior. Monotone, so the order-statistic shortcut below still holds.
+        A monotone increasing map applied to the standard-normal draws of her response effect
+        ``u_R`` (and to its median 0): a patient's posterior over ``u_R``
+        (:meth:`needleplan.forecasting.learning.ZPosterior.transform`) instead of the
+        population prior. Her persistence effect follows its prior given ``u_R``.
+    band : bool
+        False skips the draws: the typical patient only, the band collapsed onto it (for
+        searches that read the central curve, such as the optimiser's).
 
     Returns
     -------
@@ -544,11 +635,15 @@ def forecast(
 
     Notes
     -----
-    The improvement is increasing in the patient random effect ``z`` on every day (see
-    ``random_effects``), so the sample quantile of 1000 draws on each day is the curve of the
-    draw at the matching order statistic of ``z``. Only those (at most six) curves are computed;
-    the result is identical to computing every draw and taking ``numpy.quantile`` per day
-    (a test checks this against the brute force).
+    The central curve (``median``) is the **typical patient**'s curve: both random effects at
+    their median (``u_R = 0`` or its posterior median, ``u_P`` its mean given ``u_R``), every
+    day, exactly. The band (``p10``, ``p90``) is the daily sample quantile across ``draws``
+    patients, each with her own pair ``(u_R, u_P)``: ``u_R`` is the first ``draws`` standard
+    normals of the seeded generator, ``u_P = rho u_R + sqrt(1 - rho^2) e`` with ``e`` the next
+    ``draws``. The draws are evaluated on :func:`knot_days` and the quantiles interpolated
+    linearly between knots (a test bounds the difference to the quantiles of every day). The
+    noticeable months' band is the sample p10/p90 of each draw's duration on the knots; its
+    median is the typical patient's; the population median of the durations is reported too.
     """
     _check_years(years)
     if isinstance(draws, bool) or not isinstance(draws, int) or not 1 <= draws <= MAX_DRAWS:
@@ -559,59 +654,62 @@ def forecast(
     p = default_params() if params is None else params
     end = horizon_days(years)
     s = _check_sessions(session_days, end)
-    if n_initial is None:
-        n_init = infer_initial_count(s)
-    elif not 1 <= n_initial <= s.size:
-        raise InputError.one("n_initial", n_initial, f"must be 1-{s.size}")
-    else:
-        n_init = n_initial
+    n_init = check_initial_count(n_initial, int(s.size))
     rng = np.random.default_rng(seed)
-    z_sorted = np.sort(rng.standard_normal(draws))
+    u_r = rng.standard_normal(draws)
+    e = rng.standard_normal(draws)
+    centre = np.zeros(1)
     if z_transform is not None:
-        z_sorted = np.asarray(z_transform(z_sorted), dtype=np.float64)
-    positions = [_quantile_positions(draws, q) for q in QUANTILES]
-    needed = sorted({i for j, k, _ in positions for i in (j, k)})
-    where = {idx: row for row, idx in enumerate(needed)}
+        u_r = np.asarray(z_transform(u_r), dtype=np.float64)
+        centre = np.asarray(z_transform(centre), dtype=np.float64)
+    u_p = persistence_from(u_r, e, p)
     day = np.arange(end + 1, dtype=np.float64)
-    inputs = curve_inputs(assessment, s, z_sorted[needed], p)
-    curves = improvement(day, inputs)
     last_initial = float(s[n_init - 1])
-    span, cens = noticeable_span(
-        day, curves, p.noticeable_threshold, last_initial, last_initial + response_peak_days(p)
-    )
-
-    def at(values: NDArray[np.float64], pos: tuple[int, int, float]) -> NDArray[np.float64]:
-        j, k, w = pos
-        lo, hi = values[where[j]], values[where[k]]
-        return np.asarray(lo + w * (hi - lo), dtype=np.float64)
-
-    p10, median, p90 = (at(curves, pos) for pos in positions)
-    months = [float(at(span, pos)) / DAYS_PER_MONTH for pos in positions]
-    # A quantile is a lower bound when both draws it interpolates are still noticeable at the end.
-    p10_cens, median_censored, p90_cens = (
-        bool(cens[where[j]] and cens[where[k]]) for j, k, _ in positions
-    )
-    band = Band(
-        median=months[1],
-        p10=months[0],
-        p90=months[2],
-        p10_censored=p10_cens,
-        p90_censored=p90_cens,
+    anchor = last_initial + response_peak_days(p)
+    mods = patient_modifiers(assessment)
+    threshold = p.noticeable_threshold * mods.threshold  # her goal sets what she notices
+    # The typical patient, every day.
+    median = improvement(day, curve_inputs(assessment, s, centre, p))[0]
+    span_mid, cens_mid = noticeable_span(day, median[None, :], threshold, last_initial, anchor)
+    if band:  # every draw on the knots
+        knots = knot_days(s, end, (anchor,))
+        curves = improvement(knots, curve_inputs(assessment, s, u_r, p, u_p))
+        k10, k90 = _sample_band(curves)
+        p10 = np.minimum(np.interp(day, knots, k10), median)
+        p90 = np.maximum(np.interp(day, knots, k90), median)
+        span, cens = noticeable_span(knots, curves, threshold, last_initial, anchor)
+        s10, s90, c10, c90 = _sample_band(span[:, None], cens[:, None])
+    else:
+        p10, p90, span = median, median, span_mid
+        s10 = s90 = span_mid
+        c10 = c90 = cens_mid.astype(np.float64)
+    months = Band(
+        median=float(span_mid[0]) / DAYS_PER_MONTH,
+        p10=min(float(s10[0]), float(span_mid[0])) / DAYS_PER_MONTH,
+        p90=max(float(s90[0]), float(span_mid[0])) / DAYS_PER_MONTH,
+        p10_censored=bool(c10[0]),
+        p90_censored=bool(c90[0]),
     )
     return ForecastResult(
         day=day,
         median=median,
         p10=p10,
         p90=p90,
-        noticeable_threshold=p.noticeable_threshold,
+        noticeable_threshold=threshold,
         session_days=s,
         n_initial=n_init,
         milestones=_milestones(
-            day, median, band, median_censored, p.noticeable_threshold, last_initial
+            day,
+            median,
+            months,
+            bool(cens_mid[0]),
+            threshold,
+            last_initial,
+            float(np.median(span)) / DAYS_PER_MONTH,
         ),
         years=float(years),
         draws=draws,
         seed=seed,
-        factors=patient_modifiers(assessment).factors,
+        factors=mods.factors,
         anchor_days=response_peak_days(p),
     )

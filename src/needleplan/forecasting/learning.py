@@ -1,8 +1,10 @@
-"""Per-patient learning: her random effect ``z`` from her measurements, and her own forecast.
+"""Per-patient learning: her response effect ``z`` from her measurements, and her own forecast.
 
-The population model (``docs/model.md``) gives every patient one random effect ``z ~ N(0, 1)``
-that scales her response, fading and ageing; the improvement ``I(t; z)`` increases with ``z`` on
-every day. Her outcome measurements, read through the observation model
+The population model (``docs/model.md``) gives every patient two correlated random effects, her
+response ``z = u_R`` and her persistence ``u_P`` (correlation ``rho``). The update learns ``z``;
+in the likelihood her persistence is at its mean given ``z`` (``rho z``), and in her forecast
+each draw's persistence follows its prior given the drawn ``z``. The improvement ``I(t; z)``
+increases with ``z`` on every day. Her outcome measurements, read through the observation model
 (:mod:`needleplan.forecasting.observation`), tell which ``z`` she has:
 
 .. math::
@@ -17,7 +19,7 @@ or before the first session have ``I = 0``: they inform only ``b``.
 
 Her personalised forecast maps the population draws through the posterior's quantile function,
 ``z_i = F_post^{-1}(Phi(z_i^{prior}))``, and then proceeds exactly as
-:func:`needleplan.forecasting.chain.forecast` (same seed, same order statistics), so with no
+:func:`needleplan.forecasting.chain.forecast` (same seed, same draws), so with no
 measurement it is the population forecast, and a posterior that is stochastically larger gives
 a curve that is higher on every day and durations that are never shorter. Equations and checks:
 ``docs/learning.md``.
@@ -393,9 +395,10 @@ def personal_forecast(
     """Her forecast with ``z`` drawn from her posterior instead of the population prior.
 
     Same arguments and result as :func:`needleplan.forecasting.chain.forecast`: the seeded
-    N(0, 1) draws are mapped through :meth:`ZPosterior.transform` (a monotone map), then the
-    median and p10-p90 band on each day are the curves at the matching order statistics, as in
-    the population forecast. With ``ZPosterior.prior()`` the result equals ``forecast``.
+    N(0, 1) draws of the response effect are mapped through :meth:`ZPosterior.transform` (a
+    monotone map); the central curve is at her posterior median, the p10-p90 band across the
+    mapped draws, as in the population forecast. With ``ZPosterior.prior()`` the result equals
+    ``forecast``.
     """
     return forecast(
         assessment,

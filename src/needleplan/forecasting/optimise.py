@@ -219,6 +219,7 @@ def cheapest_schedule(
                     seed=seed,
                     params=params,
                     n_initial=n,
+                    band=False,  # the search reads the typical patient's curve only
                 )
                 if not noticeable_throughout(res, until):
                     continue
@@ -229,6 +230,17 @@ def cheapest_schedule(
     if best is None:
         return None
     p = best[1]
+    full = forecast(
+        assessment,
+        series_days(
+            p.sessions, p.interval_days, maintenance_months=p.maintenance_months, years=keep_years
+        ),
+        years=keep_years,
+        draws=draws,
+        seed=seed,
+        params=params,
+        n_initial=p.sessions,
+    )
     return CheapestPlan(
         p.sessions,
         p.interval_days,
@@ -237,7 +249,7 @@ def cheapest_schedule(
         p.session_count,
         p.keep_years,
         checked,
-        p.result,
+        full,
     )
 
 
@@ -328,7 +340,9 @@ def upkeep_vs_lapse(
     one = series_days(n_sessions, interval_days, years=years)
     starts = [0.0]
     days = one.copy()
-    res = forecast(assessment, days, years=years, draws=draws, seed=seed, params=params)
+    res = forecast(
+        assessment, days, years=years, draws=draws, seed=seed, params=params, n_initial=n_sessions
+    )
     while True:
         last = days[-1]
         below = np.nonzero((res.day > last) & (res.median < res.noticeable_threshold))[0]
@@ -343,8 +357,15 @@ def upkeep_vs_lapse(
             break
         starts.append(nxt)
         days = np.concatenate([days, nxt + one])
+        # The first series is the initial series; each repeat is a later course.
         res = forecast(
-            assessment, days, years=years, draws=draws, seed=seed, params=params, n_initial=None
+            assessment,
+            days,
+            years=years,
+            draws=draws,
+            seed=seed,
+            params=params,
+            n_initial=n_sessions,
         )
     lapse = PlanCost(
         [int(d) for d in days],

@@ -64,10 +64,18 @@ class ModelParams:
         Fixed (judgement; direction from Varani et al. 2006, Am J Pathol 168:1861-1868).
     age_ageing_per_decade : float
         Log-increase of the ageing rate per decade of baseline age above 50 [1/decade]. Fixed.
-    omega_response, omega_fade, omega_ageing : float
-        Loadings of the patient random effect ``z ~ N(0, 1)`` on log gain, log fading rates and
-        log ageing rate [-]. Fixed (judgement: give an 80 % band on the noticeable duration of
-        roughly 0.5x-2x the median, as the seeds' "varies with genes, health and lifestyle").
+    omega_response : float
+        Loading of the patient's response effect ``u_R ~ N(0, 1)`` on her log session dose [-].
+    omega_fade, omega_ageing : float
+        Loadings of her persistence effect ``u_P ~ N(0, 1)`` on her log fading rates and log
+        ageing rate [-] (a larger ``u_P`` keeps collagen longer). Fixed (judgement: an 80 % band
+        on the noticeable duration of roughly 0.5x-2x the median, as the seeds' "varies with
+        genes, health and lifestyle"; trial T2's spread is a posterior-predictive check).
+    random_effect_correlation : float
+        Correlation ``rho`` of ``u_R`` and ``u_P`` [-], ``|rho| < 1``. Stated, not estimated:
+        0.5 (judgement: good responders tend to keep their gain, as the seeds' "genes, health
+        and lifestyle" act on both, but "responds well, fades fast" must be possible; no trial
+        measures both in the same patients).
     noticeable_threshold : float
         Just-noticeable improvement [% of pre-treatment firmness]. Fixed at 4.9 (the product
         specification's value; of the order of a 5 % Weber fraction for perceived change).
@@ -86,6 +94,7 @@ class ModelParams:
     omega_response: float = 0.25
     omega_fade: float = 0.25
     omega_ageing: float = 0.20
+    random_effect_correlation: float = 0.5
     noticeable_threshold: float = 4.9
 
     def __post_init__(self) -> None:
@@ -94,6 +103,9 @@ class ModelParams:
             value = getattr(self, f.name)
             if not isinstance(value, int | float) or isinstance(value, bool):
                 problems.append(FieldProblem(f.name, value, "must be a number"))
+            elif f.name == "random_effect_correlation":
+                if not -1.0 < value < 1.0:
+                    problems.append(FieldProblem(f.name, value, "must be within -1 and 1 (open)"))
             elif not value >= 0 or value != value:  # rejects negative and NaN
                 problems.append(FieldProblem(f.name, value, "must be >= 0"))
         if not problems:

@@ -43,7 +43,7 @@ class ForecastCurve(Protocol):
     def median(self) -> npt.NDArray[Any]: ...
 
 
-#: ``forecast(assessment, session_days, *, years, draws, seed) -> ForecastCurve``
+#: ``forecast(assessment, session_days, *, years, draws, seed, n_initial) -> ForecastCurve``
 Forecaster = Callable[..., ForecastCurve]
 
 
@@ -258,6 +258,10 @@ def maintenance_due(
         years=forecast_years(session_dates, latest),
         draws=draws,
         seed=seed,
+        # Recall reads only the median curve after the last session, never the series
+        # milestones, so every given session counts as the series here (the model does not
+        # guess the series from the gaps).
+        n_initial=len(days),
     )
     found = recall_day(
         result.day,

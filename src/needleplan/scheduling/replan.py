@@ -294,7 +294,15 @@ def gap_reports(
         days = [float((d - start).days) for d in course]
         session_days(course)  # validates order
         years = forecast_years([start], horizon_end)
-        result = fn(assessment, [d - days[0] for d in days], years=years, draws=400, seed=0)
+        # Every session of a (re-planned) course is its initial series.
+        result = fn(
+            assessment,
+            [d - days[0] for d in days],
+            years=years,
+            draws=400,
+            seed=0,
+            n_initial=len(days),
+        )
         day = np.asarray(result.day, dtype=np.float64) + days[0]
         median = np.asarray(result.median, dtype=np.float64)
         lasting = noticeable_days(day, median, days[-1], clinic.recall_threshold)

@@ -65,6 +65,13 @@ class _History:
         return self.session_dates[0]
 
     @property
+    def initial_count(self) -> int:
+        """Sessions of her initial series: her course protocol's count (never guessed from the
+        gaps); every session when she has no course protocol or fewer sessions than it."""
+        n = len(self.session_dates)
+        return n if self.protocol is None else min(self.protocol.initial_sessions, n)
+
+    @property
     def session_days(self) -> list[float]:
         return [float((d - self.first).days) for d in self.session_dates]
 
@@ -207,6 +214,7 @@ def patient_outcome(
         hist.assessment,
         hist.session_days,
         hist.observations(),
+        n_initial=hist.initial_count,
         years=horizon,
         draws=draws,
         seed=seed,

@@ -96,6 +96,8 @@ def run_scenarios(
 ) -> dict[str, ForecastResult]:
     """Forecast every scenario of the targets file for ``patient`` (default: reference)."""
     a = reference_assessment() if patient is None else patient
+    # Only a population claim reads the draws; the others read the typical patient's curve.
+    banded = {c.scenario for c in targets.claims if c.quantity == "noticeable_days_population"}
     out: dict[str, ForecastResult] = {}
     for name, spec in targets.scenarios.items():
         out[name] = forecast(
@@ -106,6 +108,7 @@ def run_scenarios(
             seed=targets.seed,
             params=params,
             n_initial=int(spec["sessions"]),
+            band=name in banded,
         )
     return out
 
@@ -117,6 +120,9 @@ def quantity(claim: Claim, result: ForecastResult) -> tuple[float, bool]:
         return refined_peak_day(result.day, result.median) - last, False
     if claim.quantity == "improvement_after_last_initial":
         return result.improvement_on(last + claim.days), False
+    if claim.quantity == "share_of_peak_after_last_initial":
+        peak = float(np.max(result.median))
+        return (result.improvement_on(last + claim.days) / peak if peak > 0 else 0.0), False
     if claim.quantity == "noticeable_days_median_curve":
         span, cens = noticeable_span(
             result.day,
@@ -127,8 +133,8 @@ def quantity(claim: Claim, result: ForecastResult) -> tuple[float, bool]:
         )
         return float(span[0]), bool(cens[0])
     if claim.quantity == "noticeable_days_population":
-        band = result.milestones.noticeable_months_after_last_initial
-        return band.median * 365.25 / 12.0, result.milestones.noticeable_censored
+        months = result.milestones.noticeable_months_population_median
+        return months * 365.25 / 12.0, result.milestones.noticeable_censored
     raise ConfigError.one(f"claim.{claim.id}.quantity", claim.quantity, "unknown quantity")
 
 

@@ -14,7 +14,12 @@ from needleplan.forecasting.models.healing import (
     session_doses,
     spacing_factor,
 )
-from needleplan.forecasting.models.population import RandomEffects, random_effects
+from needleplan.forecasting.models.population import (
+    RandomEffects,
+    conditional_persistence,
+    persistence_from,
+    random_effects,
+)
 
 __all__ = [
     "CurveInputs",
@@ -23,9 +28,11 @@ __all__ = [
     "age_response_factor",
     "ageing_decline",
     "ageing_rate",
+    "conditional_persistence",
     "healing_kernel",
     "improvement",
     "patient_modifiers",
+    "persistence_from",
     "random_effects",
     "saturate",
     "session_doses",

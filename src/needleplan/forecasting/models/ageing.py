@@ -7,9 +7,18 @@ from numpy.typing import ArrayLike, NDArray
 
 from needleplan.forecasting.params import DAYS_PER_YEAR
 
+#: Upper end of the adult range of age-related collagen loss [1/year]: dermal thickness falls
+#: about 6 % per decade in sun-protected skin (A1: Branchet et al. 1990, Gerontology 36:28-35)
+#: and the collagen score by about 24.5 % over 40 years (A2: Sibilla et al., in Reilly et al.
+#: 2021), i.e. roughly 0.3-1.2 %/year across adults; the often cited 1 %/year (Shuster 1975)
+#: is unverified (A4).
+MAX_AGEING_RATE_PER_YEAR = 0.012
+#: Order of the soft minimum that keeps the rate below the cap (higher is closer to min()).
+SOFT_CAP_ORDER = 8.0
+
 
 def ageing_rate(
-    base_rate_per_year: float, age: float, per_decade: float, modifier: ArrayLike = 1.0
+    base_rate_per_year: float, age: ArrayLike, per_decade: float, modifier: ArrayLike = 1.0
 ) -> NDArray[np.float64]:
     """Ageing decline rate for a patient [1/day].
 
@@ -31,16 +40,20 @@ def ageing_rate(
 
     Notes
     -----
-    .. math:: r = r_0 \\, e^{\\beta_r (a - 50)/10} \\, m_r / 365.25
+    .. math:: r = \\rho \\, (1 + (\\rho / r_{max})^8)^{-1/8} / 365.25, \\quad
+              \\rho = r_0 e^{\\beta_r (a - 50)/10} m_r
 
-    Adult skin loses collagen at about 1 % a year (Shuster, Black & McVitie 1975, Br J Dermatol
-    93:639-643), faster in later decades and with sun, smoking and poor diet.
+    The raw rate ``rho`` grows with age and with sun, smoking and poor diet; the soft minimum
+    keeps it inside the adult range of A1/A2 (below ``r_max`` = 1.2 %/year, however many
+    factors stack), is about ``rho`` while ``rho`` is well below the cap, and increases with it,
+    so every direction is kept.
     """
     m = np.asarray(modifier, dtype=np.float64)
-    return np.asarray(
-        base_rate_per_year * np.exp(per_decade * (age - 50.0) / 10.0) * m / DAYS_PER_YEAR,
-        dtype=np.float64,
-    )
+    a = np.asarray(age, dtype=np.float64)
+    raw = base_rate_per_year * np.exp(per_decade * (a - 50.0) / 10.0) * m
+    cap = MAX_AGEING_RATE_PER_YEAR
+    soft_min = raw / (1.0 + (raw / cap) ** SOFT_CAP_ORDER) ** (1.0 / SOFT_CAP_ORDER)
+    return np.asarray(soft_min / DAYS_PER_YEAR, dtype=np.float64)
 
 
 def ageing_decline(day: ArrayLike, rate_per_day: ArrayLike) -> NDArray[np.float64]:

@@ -6,13 +6,17 @@ Each factor multiplies one or more of:
 - ``fade`` the fading rates of new collagen, fast and remodelled (higher is worse),
 - ``ageing`` the age-related decline rate (higher is worse),
 - ``heal`` the healing recovery time between sessions (higher is worse),
-- ``capacity`` the ceiling of treatment-induced firmness (set by severity, not a risk).
+- ``capacity`` the ceiling of treatment-induced firmness (lower is worse),
+- ``threshold`` the improvement she calls noticeable, set by her goal (higher is worse).
 
-Every risk factor moves each multiplier only in its "worse" direction and every healthier choice
-only in its "better" direction, so a risk factor can never lengthen a forecast and a healthier
-lifestyle never shorten it (the Hypothesis properties in ``tests/forecasting``). The directions
-come from the seeds (every factor they list as raising the count or speeding fading); the
-magnitudes are judgement, anchored where a source gives one and listed in ``docs/model.md``.
+Every factor that raises the guideline's session count (severity, treated area, concerns, goal,
+each risk factor) moves each multiplier only in its "worse" direction and every healthier
+choice only in its "better" direction, so for a given schedule a raising factor can never
+lengthen a forecast; each also lowers the capacity in proportion to the guideline points it adds
+(:data:`CAP_PER_POINT`), so the extra sessions the guideline gives do not carry a difficult case
+past the reference patient (the Hypothesis properties in ``tests/forecasting``). The directions
+come from the seeds; the magnitudes are judgement, anchored where a source gives one (smoking,
+diabetes) and listed in ``docs/model.md``.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from needleplan.domain import (
     Condition,
     Diet,
     Genetic,
+    Goal,
     RepairCapacity,
     Severity,
     Smoking,
@@ -41,7 +46,41 @@ class Effect:
     ageing: float = 1.0
     heal: float = 1.0
     capacity: float = 1.0
+    threshold: float = 1.0
     source: str = ""
+
+
+#: Capacity multiplier per point a factor adds to the default guideline's session score [-]:
+#: a factor that needs more sessions also caps what a course can achieve, so the guideline's
+#: extra sessions do not carry a difficult case past the reference patient (judgement; the
+#: property tests on the product path check it).
+CAP_PER_POINT = 0.75
+#: Response multiplier per guideline point [-] (same reasoning).
+RESPONSE_PER_POINT = 0.95
+
+
+def _cap(points: float) -> float:
+    """Capacity multiplier of a factor worth ``points`` guideline points (at least one: even a
+    half point can round up to a whole extra session)."""
+    return float(CAP_PER_POINT ** max(points, 1.0))
+
+
+def _resp(points: float) -> float:
+    return float(RESPONSE_PER_POINT ** max(points, 1.0))
+
+
+#: Bounds on the product of the multipliers of stacked factors (judgement; stated in
+#: docs/model.md): however many factors stack, the response and capacity keep at least half
+#: their value and the fading rates at most double. Clipping keeps every direction (a product
+#: at its bound stays there when another factor is added).
+BOUNDS: dict[str, tuple[float, float]] = {
+    "response": (0.5, 1.5),
+    "fade": (0.5, 2.0),
+    "ageing": (0.5, 3.0),
+    "heal": (0.5, 2.5),
+    "capacity": (0.5, 1.5),
+    "threshold": (0.5, 1.5),
+}
 
 
 #: The covariate table. Keys are ``"field=value"``.
@@ -50,11 +89,16 @@ EFFECTS: dict[str, Effect] = {
         response=0.80,
         fade=1.25,
         ageing=1.50,
+        capacity=_cap(1.0),
         source="Knuutinen et al. 2002, Br J Dermatol 146:588-594 (procollagen I/III synthesis "
         "18-22 % lower in smokers); seeds: smoking degrades collagen",
     ),
     "smoking=former": Effect(
-        response=0.95, fade=1.05, ageing=1.15, source="judgement: a residue of current smoking"
+        response=0.95,
+        fade=1.05,
+        ageing=1.15,
+        capacity=_cap(0.5),
+        source="judgement: a residue of current smoking",
     ),
     "sun_exposure=high": Effect(
         response=0.95,
@@ -66,7 +110,10 @@ EFFECTS: dict[str, Effect] = {
     "sun_exposure=low": Effect(fade=0.95, ageing=0.85, source="judgement: less photo-ageing"),
     "spf_habit=false": Effect(fade=1.10, ageing=1.20, source="judgement: unprotected UV dose"),
     "sun_damage_history=true": Effect(
-        response=0.90, ageing=1.15, source="seeds: sun damage history raises the count"
+        response=0.90,
+        ageing=1.15,
+        capacity=_cap(1.0),
+        source="seeds: sun damage history raises the count",
     ),
     "diet=poor": Effect(
         response=0.95, fade=1.10, ageing=1.10, source="seeds: diet affects retention"
@@ -75,37 +122,79 @@ EFFECTS: dict[str, Effect] = {
         response=1.03, fade=0.95, ageing=0.95, source="seeds: diet affects retention"
     ),
     "conditions=diabetes": Effect(
-        response=0.75,
-        fade=1.20,
-        heal=1.50,
-        source="Brem & Tomic-Canic 2007, J Clin Invest 117:1219-1222 (impaired wound healing "
-        "in diabetes); seeds: poor response",
+        response=0.90,
+        fade=1.10,
+        heal=1.20,
+        capacity=_cap(1.5),
+        source="modest, wide uncertainty: small clean wounds closed at the same rate in 12 "
+        "diabetics and 12 controls (C4, Diabetes Care 2007;30:3058); seeds: poor response",
     ),
     "conditions=autoimmune": Effect(
-        response=0.80, fade=1.15, heal=1.30, source="seeds: poor response in autoimmune disease"
+        response=0.80,
+        fade=1.15,
+        heal=1.30,
+        capacity=_cap(1.5),
+        source="seeds: poor response in autoimmune disease",
     ),
     "genetics=accelerated_aging": Effect(
-        fade=1.15, ageing=1.50, source="seeds: genetic accelerated ageing"
+        fade=1.15, ageing=1.50, capacity=_cap(1.0), source="seeds: genetic accelerated ageing"
     ),
     "genetics=slow_healing": Effect(
-        response=0.85, heal=1.60, source="seeds: genetic slow wound healing"
+        response=0.85, heal=1.60, capacity=_cap(1.0), source="seeds: genetic slow wound healing"
     ),
-    "aftercare=fair": Effect(response=0.92, fade=1.05, source="seeds: aftercare between sessions"),
-    "aftercare=poor": Effect(response=0.80, fade=1.10, source="seeds: poor aftercare"),
+    "aftercare=fair": Effect(
+        response=0.92, fade=1.05, capacity=_cap(0.5), source="seeds: aftercare between sessions"
+    ),
+    "aftercare=poor": Effect(
+        response=0.80, fade=1.10, capacity=_cap(1.0), source="seeds: poor aftercare"
+    ),
     "repair_capacity=reduced": Effect(
-        response=0.80, heal=1.30, source="seeds: the skin's repair capacity"
+        response=0.80, heal=1.30, capacity=_cap(1.0), source="seeds: the skin's repair capacity"
     ),
     "repair_capacity=good": Effect(
         response=1.15, heal=0.85, source="seeds: the skin's repair capacity"
     ),
-    "severity=mild": Effect(
-        capacity=0.75,
-        fade=1.15,
-        source="seeds: the preventive effect lasts less than improvement of existing laxity",
+    "severity=advanced": Effect(
+        response=0.90,
+        capacity=_cap(1.0),
+        source="seeds: advanced laxity needs more sessions; a course closes less of it",
     ),
-    "severity=advanced": Effect(capacity=1.20, source="judgement: more laxity to take up"),
-    "severity=severe": Effect(capacity=1.35, source="judgement: more laxity to take up"),
+    "severity=severe": Effect(
+        response=0.80,
+        capacity=_cap(2.0),
+        source="seeds: very lax skin with lost elasticity needs the most sessions",
+    ),
+    "concerns=deep_wrinkles": Effect(
+        response=_resp(1.0), capacity=_cap(1.0), source="seeds: deep wrinkles raise the count"
+    ),
+    "concerns=enlarged_pores": Effect(
+        response=_resp(0.5), capacity=_cap(0.5), source="seeds: enlarged pores raise the count"
+    ),
+    "concerns=loose_neck_skin": Effect(
+        response=_resp(1.0), capacity=_cap(1.0), source="seeds: loose neck skin raises the count"
+    ),
+    **{
+        f"areas={n}{'+body' if body else ''}": Effect(
+            response=_resp(0.5 * extra + (1.5 if body else 0.0)),
+            capacity=_cap(0.5 * extra + (1.5 if body else 0.0)),
+            source="seeds: more area, more sessions; body areas larger than the face need more "
+            "(0.5 guideline point per extra area, up to 3, and 1.5 for a body area)",
+        )
+        for extra, n in enumerate(("1", "2", "3", "4+"))
+        for body in (False, True)
+        if extra or body
+    },
+    "goal=maximal": Effect(
+        threshold=1.4,
+        source="seeds: eliminating wrinkles or lifting sagging needs more: she notices less of "
+        "a given change (judgement: a 40 % higher threshold)",
+    ),
+    "goal=subtle": Effect(threshold=0.9, source="judgement: a minor improvement satisfies her"),
+    "goal=preventive": Effect(threshold=0.8, source="judgement: prevention, not correction"),
 }
+
+#: Areas larger than the face (the default guideline's body areas).
+BODY_AREAS = frozenset({"chest", "arms", "abdomen", "thighs", "back"})
 
 
 @dataclass(frozen=True)
@@ -117,6 +206,7 @@ class PatientModifiers:
     ageing: float = 1.0
     heal: float = 1.0
     capacity: float = 1.0
+    threshold: float = 1.0
     factors: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -156,8 +246,17 @@ def present_keys(assessment: Assessment) -> list[str]:
     elif assessment.repair_capacity is RepairCapacity.GOOD:
         keys.append("repair_capacity=good")
     sev = assessment.effective_severity
-    if sev is not Severity.MODERATE:
+    if sev in (Severity.ADVANCED, Severity.SEVERE):
         keys.append(f"severity={sev.value}")
+    for concern in sorted(c.value for c in assessment.concerns):
+        keys.append(f"concerns={concern}")
+    n_areas = len(set(assessment.areas))
+    body = any(a.value in BODY_AREAS for a in assessment.areas)
+    if n_areas >= 2 or body:
+        count = "4+" if n_areas >= 4 else str(n_areas)
+        keys.append(f"areas={count}{'+body' if body else ''}")
+    if assessment.goal is not Goal.NOTICEABLE:
+        keys.append(f"goal={assessment.goal.value}")
     return keys
 
 
@@ -168,9 +267,18 @@ def patient_modifiers(assessment: Assessment) -> PatientModifiers:
     response (see ``ageing_rate`` and ``age_response_factor``).
     """
     keys = present_keys(assessment)
-    out = {"response": 1.0, "fade": 1.0, "ageing": 1.0, "heal": 1.0, "capacity": 1.0}
+    out = {
+        "response": 1.0,
+        "fade": 1.0,
+        "ageing": 1.0,
+        "heal": 1.0,
+        "capacity": 1.0,
+        "threshold": 1.0,
+    }
     for key in keys:
         eff = EFFECTS[key]
         for name in out:
             out[name] *= getattr(eff, name)
+    for name, (lo, hi) in BOUNDS.items():
+        out[name] = min(max(out[name], lo), hi)
     return PatientModifiers(**out, factors=tuple(keys))

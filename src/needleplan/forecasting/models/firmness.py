@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from needleplan.forecasting.models.ageing import ageing_decline
 from needleplan.forecasting.models.capacity import saturate
-from needleplan.forecasting.models.healing import healing_kernel
+from needleplan.forecasting.models.healing import healing_kernel, kernel_from_exponentials
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,80 @@ class CurveInputs:
     ageing_rate: NDArray[np.float64]
 
 
+FloatArray = NDArray[np.float64]
+
+
+def propagate_state(
+    p: FloatArray,
+    cf: FloatArray,
+    cs: FloatArray,
+    dt: ArrayLike,
+    k_build: float,
+    k_fast: ArrayLike,
+    k_slow: ArrayLike,
+    remodelled_fraction: float,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Advance the state ``(P, C_f, C_s)`` by ``dt`` days without a session (exact).
+
+    Parameters
+    ----------
+    p, cf, cs : ndarray
+        Signal and fast and remodelled collagen [% of pre-treatment firmness].
+    dt : array_like
+        Days to advance [days], >= 0 (broadcasts).
+    k_build : float
+        ``k_b`` [1/day].
+    k_fast, k_slow : array_like
+        ``k_f``, ``k_s`` [1/day], e.g. ``(n, 1)`` per patient or draw.
+    remodelled_fraction : float
+        ``phi`` [-].
+
+    Notes
+    -----
+    ``P <- P e^{-k_b dt}``, ``C_f <- C_f e^{-k_f dt} + (1-phi) P B(dt; k_b, k_f)`` and
+    ``C_s <- C_s e^{-k_s dt} + phi P B(dt; k_b, k_s)``: the closed-form solution of the linear
+    system between sessions. Used by the single forecast and by the cohort alike.
+    """
+    kf = np.asarray(k_fast, dtype=np.float64)
+    ks = np.asarray(k_slow, dtype=np.float64)
+    t = np.asarray(dt, dtype=np.float64)
+    phi = remodelled_fraction
+    new_cf = cf * np.exp(-kf * t) + p * (1.0 - phi) * healing_kernel(t, k_build, kf)
+    new_cs = cs * np.exp(-ks * t) + p * phi * healing_kernel(t, k_build, ks)
+    return np.asarray(p * np.exp(-k_build * t), dtype=np.float64), new_cf, new_cs
+
+
+def dose_from_state(
+    p: FloatArray,
+    cf: FloatArray,
+    cs: FloatArray,
+    tau: FloatArray,
+    k_build: float,
+    k_fast: FloatArray,
+    k_slow: FloatArray,
+    remodelled_fraction: float,
+) -> FloatArray:
+    """Treatment dose ``Z`` ``tau`` days after a state ``(P, C_f, C_s)`` [% of pre-treatment].
+
+    Notes
+    -----
+    ``Z = C_f e^{-k_f tau} + C_s e^{-k_s tau} + P ((1-phi) B_f(tau) + phi B_s(tau))``, with the
+    kernels built from the same exponentials (:func:`kernel_from_exponentials`) and
+    ``e^{-k_b tau}`` shared by every row when ``tau`` is. Shapes broadcast (rates ``(n, 1)``).
+    """
+    phi = remodelled_fraction
+    e_b = np.exp(-k_build * tau)
+    e_f = np.exp(-k_fast * tau)
+    e_s = np.exp(-k_slow * tau)
+    z = cf * e_f
+    z = z + cs * e_s
+    z = z + p * (
+        (1.0 - phi) * kernel_from_exponentials(e_f, e_b, tau, k_build, k_fast)
+        + phi * kernel_from_exponentials(e_s, e_b, tau, k_build, k_slow)
+    )
+    return np.asarray(z, dtype=np.float64)
+
+
 def session_states(
     inputs: CurveInputs,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
@@ -59,21 +133,22 @@ def session_states(
     p = np.zeros((n, n_s))
     cf = np.zeros((n, n_s))
     cs = np.zeros((n, n_s))
-    phi = inputs.remodelled_fraction
-    kf, ks = inputs.k_fast, inputs.k_slow
-    dt = np.diff(inputs.session_days)[None, :]  # (1, S-1) [days]
-    # One-step propagators over each gap, computed at once: (n, S-1) each.
-    keep_p = np.exp(-inputs.k_build * dt)
-    keep_f, keep_s = np.exp(-kf * dt), np.exp(-ks * dt)
-    into_f = (1.0 - phi) * healing_kernel(dt, inputs.k_build, kf)
-    into_s = phi * healing_kernel(dt, inputs.k_build, ks)
     p[:, 0] = inputs.doses[:, 0]
     for k in range(1, n_s):
-        j = k - 1
-        p0 = p[:, j]
-        p[:, k] = p0 * keep_p[:, j] + inputs.doses[:, k]
-        cf[:, k] = cf[:, j] * keep_f[:, j] + p0 * into_f[:, j]
-        cs[:, k] = cs[:, j] * keep_s[:, j] + p0 * into_s[:, j]
+        dt = inputs.session_days[k] - inputs.session_days[k - 1]
+        pk, cfk, csk = propagate_state(
+            p[:, k - 1 : k],
+            cf[:, k - 1 : k],
+            cs[:, k - 1 : k],
+            dt,
+            inputs.k_build,
+            inputs.k_fast,
+            inputs.k_slow,
+            inputs.remodelled_fraction,
+        )
+        p[:, k] = pk[:, 0] + inputs.doses[:, k]
+        cf[:, k] = cfk[:, 0]
+        cs[:, k] = csk[:, 0]
     return p, cf, cs
 
 
@@ -103,15 +178,18 @@ def treatment_dose(day: NDArray[np.float64], inputs: CurveInputs) -> NDArray[np.
     idx = np.searchsorted(inputs.session_days, day, side="right") - 1
     started = idx >= 0
     idx = np.maximum(idx, 0)
-    tau = np.where(started, day - inputs.session_days[idx], 0.0)
-    phi = inputs.remodelled_fraction
-    kf, ks = inputs.k_fast, inputs.k_slow
-    z = cf[:, idx] * np.exp(-kf * tau) + cs[:, idx] * np.exp(-ks * tau)
-    z += p[:, idx] * (
-        (1.0 - phi) * healing_kernel(tau, inputs.k_build, kf)
-        + phi * healing_kernel(tau, inputs.k_build, ks)
+    tau = np.where(started, day - inputs.session_days[idx], 0.0)[None, :]
+    z = dose_from_state(
+        p[:, idx],
+        cf[:, idx],
+        cs[:, idx],
+        tau,
+        inputs.k_build,
+        inputs.k_fast,
+        inputs.k_slow,
+        inputs.remodelled_fraction,
     )
-    return np.asarray(np.where(started, z, 0.0), dtype=np.float64)
+    return np.asarray(np.where(started[None, :], z, 0.0), dtype=np.float64)
 
 
 def improvement(day: NDArray[np.float64], inputs: CurveInputs) -> NDArray[np.float64]:

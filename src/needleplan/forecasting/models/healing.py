@@ -44,20 +44,67 @@ def healing_kernel(tau: ArrayLike, k_build: float, k_fade: ArrayLike) -> NDArray
     return np.asarray(np.where(np.asarray(tau) >= 0, out, 0.0), dtype=np.float64)
 
 
-def spacing_factor(session_days: ArrayLike, heal_days: float) -> NDArray[np.float64]:
+def kernel_from_exponentials(
+    e_fade: NDArray[np.float64],
+    e_build: NDArray[np.float64],
+    tau: ArrayLike,
+    k_build: float,
+    k_fade: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """:func:`healing_kernel` from its two exponentials, when the caller has them already.
+
+    Parameters
+    ----------
+    e_fade, e_build : ndarray
+        ``e^{-k tau}`` and ``e^{-k_b tau}`` (broadcast to the output shape).
+    tau : array_like
+        Days since the session [days], >= 0.
+    k_build : float
+        ``k_b`` [1/day].
+    k_fade : ndarray, shape (n, 1)
+        ``k`` [1/day], one per row.
+
+    Returns
+    -------
+    ndarray
+        ``B = k_b/(k_b - k) (e^{-k tau} - e^{-k_b tau})``; rows whose ``k`` is within 0.1 % of
+        ``k_b`` (where the difference loses digits) use the stable :func:`healing_kernel`.
+
+    Notes
+    -----
+    Saves two of the four exponentials per value: the fading exponentials are needed anyway
+    for the collagen already laid down, and ``e^{-k_b tau}`` is shared by every row.
+    """
+    gap = k_build - k_fade
+    close = np.abs(gap) < 1e-3 * k_build
+    out = np.asarray((k_build / np.where(close, 1.0, gap)) * (e_fade - e_build), dtype=np.float64)
+    rows = np.nonzero(np.broadcast_to(close, (out.shape[0], 1))[:, 0])[0]
+    if rows.size:
+        t = np.broadcast_to(np.asarray(tau, dtype=np.float64), out.shape)[rows]
+        out[rows] = healing_kernel(t, k_build, np.broadcast_to(k_fade, (out.shape[0], 1))[rows])
+    return out
+
+
+def spacing_factor(
+    session_days: ArrayLike, heal_days: ArrayLike, given: ArrayLike | None = None
+) -> NDArray[np.float64]:
     """Share of a full response each session gets, given the time since the previous one [-].
 
     Parameters
     ----------
     session_days : array_like
         Session days, ascending [days], shape ``(S,)``.
-    heal_days : float
-        Recovery time constant of the healing capacity ``tau_h`` [days].
+    heal_days : array_like
+        Recovery time constant of the healing capacity ``tau_h`` [days] (``(n, 1)`` per row).
+    given : array_like of bool, optional
+        For an ``(n, S)`` matrix of session days (one patient per row): whether each session
+        takes place; one that does not gets 0 and the next gap counts from the last one that
+        did (the cohort's dropped and missed sessions).
 
     Returns
     -------
     ndarray
-        ``q_1 = 1``, ``q_k = 1 - exp(-(s_k - s_{k-1}) / tau_h)``, shape ``(S,)``.
+        ``q_1 = 1``, ``q_k = 1 - exp(-(s_k - s_{k-1}) / tau_h)``, shape ``(S,)`` or ``(n, S)``.
 
     Notes
     -----
@@ -66,14 +113,26 @@ def spacing_factor(session_days: ArrayLike, heal_days: float) -> NDArray[np.floa
     apart keeps 95 % and 35 days 99.3 %; 7 days apart only 63 %.
     """
     s = np.asarray(session_days, dtype=np.float64)
-    q = np.ones_like(s)
-    if s.size > 1:
-        q[1:] = -np.expm1(-np.diff(s) / heal_days)
-    return q
+    if given is None and s.ndim == 1:
+        q = np.ones_like(s)
+        if s.size > 1:
+            q[1:] = -np.expm1(-np.diff(s) / np.asarray(heal_days, dtype=np.float64))
+        return q
+    # Per patient (rows of an (n, S) matrix), sessions that do not take place (given False)
+    # get 0 and the next one's gap counts from the last that did. Loop over slots, not days.
+    s2 = np.atleast_2d(s)
+    g = np.ones(s2.shape, dtype=bool) if given is None else np.asarray(given, dtype=bool)
+    heal = np.broadcast_to(np.asarray(heal_days, dtype=np.float64), (s2.shape[0], 1))[:, 0]
+    q2 = np.zeros(s2.shape)
+    prev = np.full(s2.shape[0], -np.inf)
+    for k in range(s2.shape[1]):
+        q2[:, k] = np.where(g[:, k], -np.expm1(-(s2[:, k] - prev) / heal), 0.0)
+        prev = np.where(g[:, k], s2[:, k], prev)
+    return q2
 
 
 def age_response_factor(
-    age: float, session_days: ArrayLike, per_decade: float
+    age: ArrayLike, session_days: ArrayLike, per_decade: float
 ) -> NDArray[np.float64]:
     """Response multiplier for the patient's age at each session [-].
 
@@ -83,7 +142,8 @@ def age_response_factor(
     al. 2006, Am J Pathol 168:1861-1868), so later maintenance sessions give a little less.
     """
     s = np.asarray(session_days, dtype=np.float64)
-    return np.asarray(np.exp(-per_decade * (age + s / DAYS_PER_YEAR - 50.0) / 10.0))
+    a = np.asarray(age, dtype=np.float64)
+    return np.asarray(np.exp(-per_decade * (a + s / DAYS_PER_YEAR - 50.0) / 10.0))
 
 
 def session_doses(

@@ -1,7 +1,8 @@
-"""Population variability: one random effect per patient, lognormal multipliers."""
+"""Population variability: two correlated random effects per patient, lognormal multipliers."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,39 +13,64 @@ from needleplan.forecasting.params import ModelParams
 
 @dataclass(frozen=True)
 class RandomEffects:
-    """Multipliers a patient's random effect puts on the typical-patient rates [-]."""
+    """Multipliers a patient's random effects put on the typical-patient rates [-]."""
 
     response: NDArray[np.float64]
     fade: NDArray[np.float64]
     ageing: NDArray[np.float64]
 
 
-def random_effects(z: ArrayLike, params: ModelParams) -> RandomEffects:
-    """Lognormal multipliers for random-effect values ``z`` (standard normal draws).
+def random_effects(
+    response_effect: ArrayLike, persistence_effect: ArrayLike, params: ModelParams
+) -> RandomEffects:
+    """Lognormal multipliers for a patient's response and persistence effects.
 
     Parameters
     ----------
-    z : array_like
-        Patient random effect [-], ``z ~ N(0, 1)``; larger is a better responder.
+    response_effect : array_like
+        ``u_R`` [-], standard normal in the population; larger is a stronger session response.
+    persistence_effect : array_like
+        ``u_P`` [-], standard normal in the population, correlated with ``u_R`` (``rho``,
+        ``params.random_effect_correlation``); larger keeps new collagen and her own firmness
+        longer.
     params : ModelParams
         Supplies the loadings ``omega_*``.
 
     Returns
     -------
     RandomEffects
-        ``response = e^{omega_G z}``, ``fade = e^{-omega_F z}``, ``ageing = e^{-omega_r z}``.
+        ``response = e^{omega_G u_R}``, ``fade = e^{-omega_F u_P}``, ``ageing = e^{-omega_r u_P}``.
 
     Notes
     -----
-    One factor drives all three: a patient whose fibroblasts respond well also keeps her new
-    collagen longer and ages slower (a "biological skin age" frailty). The improvement is then
-    increasing in ``z`` at every day, so the population's median and p10-p90 band at each day are
-    the curves of the draws at the matching order statistics of ``z``; ``chain.forecast`` uses
-    this to compute exact sample quantiles of 1000 draws from a handful of curves.
+    Two effects, so a patient can respond well and fade fast ("responds well, fades fast"),
+    which one shared effect could not express. The improvement increases in both effects on
+    every day.
     """
-    zz = np.asarray(z, dtype=np.float64)
+    ur = np.asarray(response_effect, dtype=np.float64)
+    up = np.asarray(persistence_effect, dtype=np.float64)
     return RandomEffects(
-        response=np.exp(params.omega_response * zz),
-        fade=np.exp(-params.omega_fade * zz),
-        ageing=np.exp(-params.omega_ageing * zz),
+        response=np.exp(params.omega_response * ur),
+        fade=np.exp(-params.omega_fade * up),
+        ageing=np.exp(-params.omega_ageing * up),
+    )
+
+
+def conditional_persistence(response_effect: ArrayLike, params: ModelParams) -> NDArray[np.float64]:
+    """Mean of ``u_P`` given ``u_R``: ``rho u_R`` [-] (used where only ``u_R`` is known)."""
+    return np.asarray(
+        params.random_effect_correlation * np.asarray(response_effect, dtype=np.float64),
+        dtype=np.float64,
+    )
+
+
+def persistence_from(
+    response_effect: ArrayLike, independent: ArrayLike, params: ModelParams
+) -> NDArray[np.float64]:
+    """``u_P = rho u_R + sqrt(1 - rho^2) e`` from ``u_R`` and an independent ``e ~ N(0, 1)``."""
+    rho = params.random_effect_correlation
+    return np.asarray(
+        rho * np.asarray(response_effect, dtype=np.float64)
+        + math.sqrt(1.0 - rho * rho) * np.asarray(independent, dtype=np.float64),
+        dtype=np.float64,
     )

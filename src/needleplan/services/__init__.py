@@ -1,7 +1,7 @@
 """Use-cases shared by the library, the CLI and the web app: the one place that opens a transaction.
 
 One module per area (see docs/architecture.md): :mod:`.patients`, :mod:`.assessments`,
-:mod:`.booking`, :mod:`.rescheduling`, :mod:`.rebooking`, :mod:`.appointments`, :mod:`.courses`,
+:mod:`.booking`, :mod:`.rescheduling`, :mod:`.moves`, :mod:`.rebooking`, :mod:`.appointments`, :mod:`.courses`,
 :mod:`.measurements`, :mod:`.recall`, :mod:`.accounts`, :mod:`.tokens`, :mod:`.staff_sessions`,
 :mod:`.audit`, :mod:`.clinic_calendar`, :mod:`.learning`, :mod:`.imports`, :mod:`.leads`,
 :mod:`.demo`, :mod:`.practitioners`; private helpers in ``_clock``, ``_input``, ``_secrets`` and

@@ -1,0 +1,50 @@
+"""The visit's own facts on an appointment row: check-in time, cancellation reason and lateness,
+and the query behind the "chart missing" list (migration 0007)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from needleplan.domain.records import Appointment, AppointmentKind, AppointmentStatus
+from needleplan.storage.repositories.courses import to_appointment
+from needleplan.storage.tables import AppointmentRow
+
+#: Visits that are charted as a performed session (a consultation or review is not).
+CHARTED_KINDS = (AppointmentKind.TREATMENT.value, AppointmentKind.MAINTENANCE.value)
+
+
+class VisitRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def check_in(self, row: AppointmentRow, at: datetime) -> None:
+        """Booked -> arrived (the domain's transition, else :class:`StateError`) at ``at``."""
+        AppointmentStatus(row.status).require(AppointmentStatus.ARRIVED, appointment_id=row.id)
+        row.status = AppointmentStatus.ARRIVED.value
+        row.arrived_at = at
+
+    def note_cancellation(self, row: AppointmentRow, reason: str, late: bool) -> None:
+        """Keep why a (just cancelled) appointment was cancelled and whether it was late."""
+        row.cancel_reason = reason
+        row.cancelled_late = late
+
+    def chart_missing(
+        self, now: datetime, since: datetime, practitioner_id: int | None = None
+    ) -> list[Appointment]:
+        """Session visits that ended between ``since`` and ``now`` and are still booked or
+        arrived: neither charted nor cancelled nor a no-show. Oldest first."""
+        stmt = select(AppointmentRow).where(
+            AppointmentRow.end_at <= now,
+            AppointmentRow.end_at > since,
+            AppointmentRow.status.in_(
+                [AppointmentStatus.BOOKED.value, AppointmentStatus.ARRIVED.value]
+            ),
+            AppointmentRow.kind.in_(CHARTED_KINDS),
+        )
+        if practitioner_id is not None:
+            stmt = stmt.where(AppointmentRow.practitioner_id == practitioner_id)
+        rows = self.session.execute(stmt.order_by(AppointmentRow.start_at, AppointmentRow.id))
+        return [to_appointment(r) for r in rows.scalars()]

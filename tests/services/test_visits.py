@@ -90,9 +90,9 @@ def test_check_in_then_chart_updates_the_ledger_and_the_last_opens_the_recall(se
 def test_chart_and_check_in_are_refused_before_the_window_and_store_nothing(setup: Any) -> None:
     db, first = setup.db, setup.booking.appointments[0]
     early = T0 - timedelta(minutes=31)
-    with pytest.raises(StateError, match=r"cannot be charted before .*30 min before the start"):
+    with pytest.raises(InputError, match=r"cannot be charted before .*30 min before the start"):
         visits.chart(db, setup.prac, first.id, _chart(), CLINIC, now=early)
-    with pytest.raises(StateError, match="cannot be checked in before"):
+    with pytest.raises(InputError, match="cannot be checked in before"):
         visits.check_in(db, setup.desk, first.id, CLINIC, now=early)
     assert services.get_appointment(db, first.id).status is AppointmentStatus.BOOKED
     assert services.course_file(db, setup.booking.course.id).course.remaining_sessions == 2
@@ -143,7 +143,7 @@ def test_only_a_practitioner_charts(setup: Any, who: str) -> None:
 
 def test_no_show_only_once_started_and_never_after_check_in(setup: Any) -> None:
     db, first, second = setup.db, *setup.booking.appointments
-    with pytest.raises(StateError, match="no-show before it has started"):
+    with pytest.raises(InputError, match="no-show before it has started"):
         visits.no_show(db, setup.desk, first.id, now=T0 - timedelta(minutes=1))
     assert visits.no_show(db, setup.desk, first.id, now=T0).status is AppointmentStatus.MISSED
     visits.check_in(db, setup.desk, second.id, CLINIC, now=second.start)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from needleplan.domain.records import Appointment
-from needleplan.exceptions import StateError
+from needleplan.exceptions import InputError
 
 #: Defaults when the clinic's settings name none (see ``ClinicConfig``).
 DEFAULT_CHECK_IN_WINDOW = timedelta(minutes=30)
@@ -38,22 +38,25 @@ class VisitRules:
         return appointment.start - self.early_check_in
 
     def require_open(self, appointment: Appointment, now: datetime, action: str) -> None:
-        """Raise :class:`StateError` when ``action`` (check in, chart) comes too early."""
+        """Raise :class:`InputError` (field ``start``) when ``action`` (check in, chart) comes
+        too early: the request is refused for its timing, not for the appointment's state."""
         opens = self.opens_at(appointment)
         if now < opens:
             minutes = int(self.early_check_in.total_seconds() // 60)
-            raise StateError(
-                f"appointment {appointment.id} starts at {appointment.start.isoformat()}: "
-                f"it cannot be {action} before {opens.isoformat()} "
-                f"(the clinic allows {minutes} min before the start)"
+            raise InputError.one(
+                "start",
+                appointment.start.isoformat(),
+                f"appointment {appointment.id} cannot be {action} before {opens.isoformat()} "
+                f"(the clinic allows {minutes} min before the start)",
             )
 
     def require_started(self, appointment: Appointment, now: datetime) -> None:
-        """Raise :class:`StateError` when a no-show is recorded before the visit's start."""
+        """Raise :class:`InputError` (field ``start``) for a no-show before the visit's start."""
         if now < appointment.start:
-            raise StateError(
-                f"appointment {appointment.id} starts at {appointment.start.isoformat()}: "
-                "it cannot be marked a no-show before it has started"
+            raise InputError.one(
+                "start",
+                appointment.start.isoformat(),
+                f"appointment {appointment.id} cannot be marked a no-show before it has started",
             )
 
     def is_late(self, appointment: Appointment, now: datetime) -> bool:

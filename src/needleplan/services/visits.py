@@ -1,6 +1,8 @@
 """Running the visit: check in, chart, no-show and cancel, as the signed-in account.
 
-Each use-case acts as a named account (``actor``), checks its role, applies the domain's
+Each use-case acts as a named account (``actor``; an actor with ``id == 0`` is a signed-in user
+from outside these records, such as a web app's in-memory user store, and is audited by name),
+checks its role, applies the domain's
 transition (:class:`~needleplan.domain.records.AppointmentStatus`) and the clinic's wall-clock
 rules (:class:`~needleplan.domain.visits.VisitRules`, from the clinic's
 ``check_in_window_minutes`` and ``cancellation_notice_hours``), and writes its audit event in the
@@ -25,6 +27,7 @@ the patient's own forecast, as ``needleplan session record --clinic`` does.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,7 +45,7 @@ from needleplan.scheduling import ClinicConfig
 from needleplan.services._clock import aware
 from needleplan.services.accounts import require_role
 from needleplan.services.appointments import cancel_appointment, get_appointment, mark_missed
-from needleplan.services.audit import audited
+from needleplan.services.audit import AuditNote, audited
 from needleplan.services.booking import forecast_maintenance_due
 from needleplan.services.courses import record_session
 from needleplan.storage import Database
@@ -64,6 +67,13 @@ def visit_rules(clinic: ClinicConfig) -> VisitRules:
     )
 
 
+def _audited(
+    db: Database, actor: User, action: str, detail: str
+) -> AbstractContextManager[AuditNote]:
+    stored = actor if actor.id > 0 else None
+    return audited(db, stored, action, None, detail, username=actor.username)
+
+
 def _active(actor: User, roles: tuple[Role, ...]) -> None:
     if not actor.active:
         raise PermissionDeniedError(f"user {actor.username} is deactivated")
@@ -79,10 +89,11 @@ def check_in(
     now: datetime | None = None,
 ) -> Appointment:
     """The patient has arrived: booked -> arrived, from ``check_in_window_minutes`` before the
-    start. ``StateError`` (nothing stored) when too early or not booked."""
+    start. ``InputError`` (field ``start``) when too early, ``StateError`` when not booked;
+    nothing is stored either way."""
     _active(actor, DESK_ROLES)
     at = aware(now, "now")
-    with audited(db, actor, "appointment.check_in", None, f"appointment {appointment_id}") as ev:
+    with _audited(db, actor, "appointment.check_in", f"appointment {appointment_id}") as ev:
         appt = get_appointment(db, appointment_id)
         ev.patient_id = appt.patient_id
         visit_rules(clinic).require_open(appt, at, "checked in")
@@ -105,13 +116,14 @@ def chart(
 
     ``data`` is the chart (:class:`PerformedSessionDraft` or a mapping); in a mapping,
     ``performed_at`` defaults to now and ``practitioner_id`` to the actor's practitioner, else
-    the appointment's. Refused with ``StateError`` before ``start - check_in_window_minutes``;
-    ``performed_at`` must lie between that moment and now (``InputError``). The course ledger
+    the appointment's. Refused with ``InputError`` (field ``start``) before
+    ``start - check_in_window_minutes``, and when ``performed_at`` does not lie between that
+    moment and now; ``StateError`` unless booked or arrived. The course ledger
     and the maintenance recall update through :func:`record_session`.
     """
     _active(actor, CHART_ROLES)
     at = aware(now, "now")
-    with audited(db, actor, "session.record", None, f"appointment {appointment_id}") as ev:
+    with _audited(db, actor, "session.record", f"appointment {appointment_id}") as ev:
         appt = get_appointment(db, appointment_id)
         ev.patient_id = appt.patient_id
         rules = visit_rules(clinic)
@@ -156,7 +168,7 @@ def no_show(
     time stays taken and a course session stays owed (it can be rebooked)."""
     _active(actor, DESK_ROLES)
     at = aware(now, "now")
-    with audited(db, actor, "appointment.missed", None, f"appointment {appointment_id}") as ev:
+    with _audited(db, actor, "appointment.missed", f"appointment {appointment_id}") as ev:
         appt = get_appointment(db, appointment_id)
         ev.patient_id = appt.patient_id
         VisitRules().require_started(appt, at)
@@ -183,7 +195,7 @@ def cancel(
             "reason", clean[:40], f"must be one line of at most {REASON_MAX} characters"
         )
     at = aware(now, "now")
-    with audited(db, actor, "appointment.cancel", None, f"appointment {appointment_id}") as ev:
+    with _audited(db, actor, "appointment.cancel", f"appointment {appointment_id}") as ev:
         appt = get_appointment(db, appointment_id)
         ev.patient_id = appt.patient_id
         late = visit_rules(clinic).is_late(appt, at)
@@ -213,13 +225,8 @@ def chart_missing(
         )
         if found:
             scope = f"chart-missing practitioner={practitioner_id or 'all'}"
-            with audited(
-                db,
-                actor,
-                "calendar.read",
-                None,
-                audit_patients_detail(scope, {a.patient_id for a in found}),
-            ):
+            detail = audit_patients_detail(scope, {a.patient_id for a in found})
+            with _audited(db, actor, "calendar.read", detail):
                 pass
         return found
 

@@ -48,6 +48,7 @@ from needleplan.services.appointments import cancel_appointment, get_appointment
 from needleplan.services.audit import AuditNote, audited
 from needleplan.services.booking import forecast_maintenance_due
 from needleplan.services.courses import record_session
+from needleplan.services.practitioners import list_practitioners
 from needleplan.storage import Database
 from needleplan.storage.repositories import audit_patients_detail
 
@@ -136,6 +137,10 @@ def chart(
             draft = parse_record(PerformedSessionDraft, filled)
         else:
             draft = data
+        if draft.practitioner_id not in {p.id for p in list_practitioners(db)}:
+            raise InputError.one(
+                "practitioner_id", draft.practitioner_id, "is not a practitioner of this clinic"
+            )
         opens = rules.opens_at(appt)
         if draft.performed_at > at:
             raise InputError.one(

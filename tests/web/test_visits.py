@@ -198,7 +198,10 @@ def test_cancel_asks_for_a_reason_and_says_when_it_is_late(
     patient = web.get(f"/app/patients/{soon.patient_id}").text
     assert "late: patient ill" in patient
     assert f'href="/app/appointments/{soon.id}/rebook"' in patient  # the session is owed
-    assert web.get(f"/app/appointments/{soon.id}/rebook").status_code == 200
+    rebook = web.get(f"/app/appointments/{soon.id}/rebook")
+    assert rebook.status_code == 200
+    assert "<h1>Rebook a cancelled session</h1>" in rebook.text
+    assert "leave it cancelled for now" in rebook.text
 
 
 def test_no_show_only_after_the_start(web: TestClient, clinic_app: ClinicApp) -> None:

@@ -190,6 +190,7 @@ def test_list_refuses_bad_filters_naming_them(
         ("POST", "/api/v1/appointments/1/cancel"),
         ("POST", "/api/v1/appointments/1/session"),
         ("GET", "/api/v1/courses/1"),
+        ("GET", "/api/v1/lots/LOT-1/sessions"),
     ],
 )
 def test_every_route_needs_a_token(web: TestClient, method: str, path: str) -> None:
@@ -211,5 +212,24 @@ def test_the_routes_are_in_the_openapi(web: TestClient) -> None:
         "/api/v1/appointments/{appointment_id}/cancel",
         "/api/v1/appointments/{appointment_id}/no-show",
         "/api/v1/courses/{course_id}",
+        "/api/v1/lots/{lot}/sessions",
     } <= set(paths)
     assert "201" in paths["/api/v1/appointments/{appointment_id}/session"]["post"]["responses"]
+
+
+def test_lot_sessions_for_a_batch_recall(web: TestClient, clinic_app: ClinicApp) -> None:
+    appt = book_visits(clinic_app, -HOUR, given="Lotte").appointments[0]
+    prac = bearer(clinic_app, "prac")
+    web.post(f"/api/v1/appointments/{appt.id}/session", headers=prac, json=CHART)
+    found = web.get("/api/v1/lots/lot-77/sessions", headers=prac)
+    assert found.status_code == 200, found.text
+    (row,) = found.json()["sessions"]
+    assert row["patient"]["id"] == appt.patient_id
+    assert row["patient"]["name"] == "Lotte Visit"
+    assert row["session"]["lot"] == "LOT-77"
+    assert web.get("/api/v1/lots/NOPE/sessions", headers=prac).json()["sessions"] == []
+    assert (
+        web.get("/api/v1/lots/LOT-77/sessions", headers=bearer(clinic_app, "desk")).status_code
+        == 403
+    )
+    assert ("prac", "lot.read", None) in audit_actions(clinic_app.db, appt.patient_id)

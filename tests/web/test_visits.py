@@ -98,7 +98,7 @@ def test_check_in_chart_and_the_ledger_on_the_patient_page(
     page = web.get(saved.headers["location"]).text
     assert 'id="charted"' in page
     assert "full_face 1.0 mm, neck 0.5 mm" in page
-    assert "HA serum · lot LOT-9" in page
+    assert 'HA serum · lot <a href="/app/lots?lot=LOT-9" class="lot">LOT-9</a>' in page
     course = services.course_file(clinic_app.db, booked.course_id)
     assert course.course.remaining_sessions == 1
     (session,) = course.sessions
@@ -251,3 +251,29 @@ def test_a_chart_twice_is_refused_as_a_state_change(web: TestClient, clinic_app:
     again = web.post(f"/app/visits/{appt.id}/chart", data=_form(csrf))
     assert again.status_code == 409
     assert "cannot change from performed to performed" in again.text
+
+
+def test_the_lot_search_lists_every_patient_and_session_with_that_lot(
+    web: TestClient, clinic_app: ClinicApp
+) -> None:
+    one = book_visits(clinic_app, -3 * HOUR, given="Ada").appointments[0]
+    two = book_visits(clinic_app, -2 * HOUR, given="Bea").appointments[0]
+    sign_in(web, "prac")
+    for appt, lot in ((one, "LOT-9"), (two, "lot-9")):
+        csrf = csrf_from(web.get(f"/app/visits/{appt.id}/chart").text)
+        web.post(f"/app/visits/{appt.id}/chart", data=_form(csrf, lot=lot))
+    assert 'id="lot-search-tile"' in web.get("/app/").text
+    page = web.get("/app/lots", params={"lot": "Lot-9"}).text
+    assert 'id="lot-count">2 sessions' in page
+    assert "Ada Visit" in page
+    assert "Bea Visit" in page
+    assert 'id="lot-none"' in web.get("/app/lots", params={"lot": "OTHER"}).text
+    events, _ = services.search_audit(clinic_app.db, action="lot.read")
+    assert [e.username for e in events] == ["prac", "prac"]  # newest (OTHER) first
+    assert events[1].detail == f"lot sessions=2 patients={one.patient_id},{two.patient_id}"
+
+
+def test_the_lot_search_is_for_practitioners(web: TestClient) -> None:
+    sign_in(web, "desk")
+    assert 'id="lot-search-tile"' not in web.get("/app/").text
+    assert web.get("/app/lots", params={"lot": "LOT-9"}).status_code == 403

@@ -64,9 +64,10 @@ def change_course_status(
         if note:
             row.note = (row.note + "\n" if row.note else "") + note.strip()
         if target in (CourseStatus.CANCELLED, CourseStatus.LAPSED):
-            for appt in uow.appointments.rows_for_course(course_id, AppointmentStatus.BOOKED):
-                uow.appointments.set_status(appt, AppointmentStatus.CANCELLED)
-                uow.appointments.release(appt)
+            for live in (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED):
+                for appt in uow.appointments.rows_for_course(course_id, live):
+                    uow.appointments.set_status(appt, AppointmentStatus.CANCELLED)
+                    uow.appointments.release(appt)
         uow.flush()
         return uow.courses.get(course_id)
 

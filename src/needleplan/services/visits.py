@@ -17,6 +17,7 @@ chart          practitioner                ``session.record`` (detail names the 
 no_show        admin, practitioner, desk   ``appointment.missed``
 cancel         admin, practitioner, desk   ``appointment.cancel`` (``late`` in detail)
 chart_missing  practitioner, admin         ``calendar.read`` (patients listed)
+lot_sessions   practitioner                ``lot.read`` (patients listed)
 =============  ==========================  ============================================
 
 Charting goes through :func:`needleplan.services.courses.record_session`, so the course ledger
@@ -33,6 +34,7 @@ from typing import Any
 
 from needleplan.domain.records import (
     Appointment,
+    Patient,
     PerformedSession,
     PerformedSessionDraft,
     Role,
@@ -236,6 +238,26 @@ def chart_missing(
         return found
 
 
+#: The most sessions one lot search returns.
+LOT_LIMIT = 1000
+
+
+def lot_sessions(db: Database, actor: User, lot: str) -> list[tuple[PerformedSession, Patient]]:
+    """Every performed session that used this product lot and its patient, newest first (a batch
+    recall). Audited as one ``lot.read`` listing the patients found."""
+    _active(actor, CHART_ROLES)
+    clean = (lot or "").strip()
+    if not clean or len(clean) > 100 or any(ord(c) < 32 for c in clean):
+        raise InputError.one("lot", lot[:40] if lot else lot, "must be 1 to 100 characters")
+    with db.transaction() as uow:
+        found = uow.visits.sessions_with_lot(clean, LOT_LIMIT)
+        patients = {pid: uow.patients.get(pid) for pid in {s.patient_id for s in found}}
+        detail = audit_patients_detail(f"lot sessions={len(found)}", set(patients))
+        with _audited(db, actor, "lot.read", detail):
+            pass
+        return [(s, patients[s.patient_id]) for s in found]
+
+
 __all__ = [
     "CHART_MISSING_DAYS",
     "CHART_ROLES",
@@ -244,6 +266,7 @@ __all__ = [
     "chart",
     "chart_missing",
     "check_in",
+    "lot_sessions",
     "no_show",
     "visit_rules",
 ]

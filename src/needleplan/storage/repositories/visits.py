@@ -1,16 +1,21 @@
 """The visit's own facts on an appointment row: check-in time, cancellation reason and lateness,
-and the query behind the "chart missing" list (migration 0007)."""
+and the queries behind the "chart missing" list (migration 0007) and the lot search."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from needleplan.domain.records import Appointment, AppointmentKind, AppointmentStatus
-from needleplan.storage.repositories.courses import to_appointment
-from needleplan.storage.tables import AppointmentRow
+from needleplan.domain.records import (
+    Appointment,
+    AppointmentKind,
+    AppointmentStatus,
+    PerformedSession,
+)
+from needleplan.storage.repositories.courses import to_appointment, to_session
+from needleplan.storage.tables import AppointmentRow, PerformedSessionRow
 
 #: Visits that are charted as a performed session (a consultation or review is not).
 CHARTED_KINDS = (AppointmentKind.TREATMENT.value, AppointmentKind.MAINTENANCE.value)
@@ -48,3 +53,14 @@ class VisitRepository:
             stmt = stmt.where(AppointmentRow.practitioner_id == practitioner_id)
         rows = self.session.execute(stmt.order_by(AppointmentRow.start_at, AppointmentRow.id))
         return [to_appointment(r) for r in rows.scalars()]
+
+    def sessions_with_lot(self, lot: str, limit: int) -> list[PerformedSession]:
+        """Performed sessions that used this product lot (exact, case-insensitive), newest
+        first, at most ``limit``."""
+        rows = self.session.execute(
+            select(PerformedSessionRow)
+            .where(func.lower(PerformedSessionRow.lot) == lot.lower())
+            .order_by(PerformedSessionRow.performed_at.desc(), PerformedSessionRow.id.desc())
+            .limit(limit)
+        )
+        return [to_session(r) for r in rows.scalars()]

@@ -7,6 +7,8 @@
   422 before the visit opens (its start less the clinic's check-in window).
 - ``GET /api/v1/courses/{id}`` (``calendar``): the course, its appointments and its
   remaining-session ledger; the performed sessions (clinical detail) only for ``clinical``.
+- ``GET /api/v1/lots/{lot}/sessions`` (``clinical``): every session that used a product lot,
+  with its patient (a batch recall); audited as ``lot.read``.
 
 The changes act as the token's account through :mod:`needleplan.services.visits`, which writes
 the audit event in the same transaction; the reads write ``calendar.read`` (patients listed) and
@@ -231,3 +233,31 @@ def get_course(user: CalendarToken, db: DbDep, course_id: CourseId) -> dict[str,
     if user.can(Permission.CLINICAL):
         data["sessions"] = [s.model_dump(mode="json") for s in found.sessions]
     return data
+
+
+@router.get("/lots/{lot}/sessions", summary="Sessions that used a product lot")
+def lot_sessions(
+    user: ClinicalToken,
+    db: DbDep,
+    lot: Annotated[str, Path(min_length=1, max_length=100, description="the lot number")],
+) -> dict[str, Any]:
+    """Every performed session whose product lot is ``lot`` (exact, case-insensitive), newest
+    first, with the patient's id, record number, name and contact details: who to call back
+    when a batch is recalled."""
+    found = visits.lot_sessions(db, acting_account(db, user), lot)
+    return {
+        "lot": lot.strip(),
+        "sessions": [
+            {
+                "session": s.model_dump(mode="json"),
+                "patient": {
+                    "id": p.id,
+                    "mrn": p.mrn,
+                    "name": p.display_name,
+                    "phone": p.phone,
+                    "email": p.email,
+                },
+            }
+            for s, p in found
+        ],
+    }

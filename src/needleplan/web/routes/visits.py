@@ -13,6 +13,8 @@ the practitioner's "chart missing" list.
   cancelling now is late (inside the clinic's notice period).
 * ``GET /app/visits/chart-missing`` — visits whose time passed and that are neither charted,
   cancelled nor a no-show (practitioners see their own by default; admin sees everyone's).
+* ``GET /app/lots?lot=...`` — the lot search (practitioners): every patient and session that
+  used a product lot, for a batch recall.
 
 Every change acts as the signed-in account and is audited in its transaction (the services do
 it). The buttons live in ``app/_visit_actions.html``, used by the calendar and the patient page.
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
@@ -432,4 +434,27 @@ def chart_missing(
         clinical=user.can(Permission.CLINICAL),
         zone=zone_names(clinic),
         days=visits.CHART_MISSING_DAYS,
+    )
+
+
+# --------------------------------------------------------------------------- lot search
+
+
+@router.get("/app/lots", response_class=HTMLResponse)
+def lot_search(
+    request: Request,
+    user: ClinicalDep,
+    db: DbDep,
+    clinic: ClinicDep,
+    lot: Annotated[str, Query(max_length=200)] = "",
+) -> HTMLResponse:
+    """Who was treated with a product lot (exact lot number, any case)."""
+    request.state.user = user
+    found = visits.lot_sessions(db, acting_account(db, user), lot) if lot.strip() else []
+    return render(
+        request,
+        "app/lots.html",
+        lot=lot.strip(),
+        found=[(s, p, local(s.performed_at, clinic)) for s, p in found],
+        zone=zone_names(clinic),
     )

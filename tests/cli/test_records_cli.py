@@ -377,7 +377,11 @@ def test_a_missed_session_is_rebooked_after_a_preview(booked: Runner) -> None:
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["1"], 5, "error: appointment 1 is booked; only a missed appointment is rebooked"),
+        (
+            ["1"],
+            5,
+            "error: appointment 1 is booked; only a missed or cancelled appointment is rebooked",
+        ),
         (["999"], 4, "error: appointment 999 does not exist"),
         (["2", "--not-before", "2020-01-01"], 2, "not_before: must not be in the past"),
         (["2", "--not-before", "soon"], 2, "--not-before: must be a date like 2030-01-31"),

@@ -12,12 +12,15 @@ from needleplan.domain.records import APPOINTMENT_TRANSITIONS, AppointmentStatus
 from needleplan.exceptions import StateError
 
 LEGAL = {
+    ("booked", "arrived"),
     ("booked", "performed"),
     ("booked", "cancelled"),
     ("booked", "missed"),
+    ("arrived", "performed"),
+    ("arrived", "cancelled"),
 }
 
-ALLOWED = {"booked": "cancelled, missed, performed"}
+ALLOWED = {"booked": "arrived, cancelled, missed, performed", "arrived": "cancelled, performed"}
 
 
 @pytest.mark.parametrize(
@@ -40,27 +43,49 @@ def test_appointment_transitions_are_exactly_the_documented_ones(src: str, dst: 
             a.require(b)
 
 
-def test_only_booked_is_not_final() -> None:
-    assert {s for s in AppointmentStatus if not s.is_final} == {AppointmentStatus.BOOKED}
+def test_only_booked_and_arrived_are_not_final() -> None:
+    live = {AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED}
+    assert {s for s in AppointmentStatus if not s.is_final} == live
+    assert {s for s in AppointmentStatus if s.is_live} == live
     assert set(APPOINTMENT_TRANSITIONS) == set(AppointmentStatus)
 
 
-def test_stored_values_are_unchanged() -> None:
-    """The values live as strings in ``appointments.status``: no migration, no new state."""
-    assert [s.value for s in AppointmentStatus] == ["booked", "performed", "cancelled", "missed"]
+def test_stored_values_only_gain_arrived() -> None:
+    """The values live as strings in ``appointments.status``: the old ones never change."""
+    assert [s.value for s in AppointmentStatus] == [
+        "booked",
+        "arrived",
+        "performed",
+        "cancelled",
+        "missed",
+    ]
 
 
-@given(st.lists(st.sampled_from(list(AppointmentStatus)), max_size=6))
-def test_a_booked_appointment_changes_status_at_most_once(
+def test_missed_is_shown_as_no_show() -> None:
+    assert AppointmentStatus.MISSED.label == "no-show"
+    assert AppointmentStatus.ARRIVED.label == "checked in"
+    assert AppointmentStatus.PERFORMED.label == "performed"
+
+
+@given(st.lists(st.sampled_from(list(AppointmentStatus)), max_size=8))
+def test_no_sequence_of_transitions_reaches_a_forbidden_state(
     targets: list[AppointmentStatus],
 ) -> None:
+    """Whatever is tried, every accepted step is an edge of the documented machine, a refused
+    step leaves the state as it was, and nothing leaves a final state or goes back to booked."""
     status = AppointmentStatus.BOOKED
-    changes = 0
+    path = [status]
     for target in targets:
+        before = status
         try:
             status = status.require(target)
         except StateError:
+            assert status is before
             continue
-        changes += 1
-    assert changes == (1 if any(t is not AppointmentStatus.BOOKED for t in targets) else 0)
-    assert status.is_final == (changes == 1)
+        assert (before.value, status.value) in LEGAL
+        path.append(status)
+    assert len(path) <= 3  # booked, at most arrived, then one outcome
+    assert AppointmentStatus.BOOKED not in path[1:]
+    assert all(not s.is_final for s in path[:-1])
+    if AppointmentStatus.MISSED in path:
+        assert path == [AppointmentStatus.BOOKED, AppointmentStatus.MISSED]  # no no-show on arrival

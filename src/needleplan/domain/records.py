@@ -15,12 +15,16 @@ Course status and its legal transitions::
 
 Appointment status and its legal transitions (see :class:`AppointmentStatus`)::
 
-    booked ──> performed
-       ├─────> cancelled
-       └─────> missed
+    booked ──> arrived ──> performed
+       │          └──────> cancelled
+       ├─────────────────> performed
+       ├─────────────────> cancelled
+       └─────────────────> missed      (shown as "no-show")
 
 ``performed``, ``cancelled`` and ``missed`` are final; a move changes a booked appointment's time,
-and a missed session is rebooked as a new appointment.
+and a missed or cancelled course session is rebooked as a new appointment. The wall-clock rules
+(no chart before the start minus the check-in window, no no-show before the start, a late
+cancellation inside the notice period) live in :mod:`needleplan.domain.visits`.
 
 Every datetime is timezone-aware; naive datetimes are rejected with an
 :class:`~needleplan.exceptions.InputError` (``rule: must be timezone-aware``).
@@ -129,17 +133,21 @@ COURSE_TRANSITIONS: dict[CourseStatus, frozenset[CourseStatus]] = {
 class AppointmentStatus(StrEnum):
     """Where one appointment stands, and its legal transitions::
 
-        booked ──> performed    a session was recorded on it (services.record_session)
+        booked ──> arrived      she checked in (services.visits.check_in)
+           ├─────> performed    a session was recorded on it (services.record_session)
            ├─────> cancelled    cancelled, or its course was cancelled or lapsed
-           └─────> missed       the patient did not come (services.mark_missed)
+           └─────> missed       the patient did not come (services.mark_missed): a "no-show"
+        arrived ─> performed    charted (services.visits.chart)
+           └─────> cancelled    she left untreated (services.visits.cancel)
 
     ``performed``, ``cancelled`` and ``missed`` are final. Moving an appointment changes its time
-    or practitioner, not its status (it stays ``booked``). Rebooking a missed session leaves the
-    missed appointment ``missed`` (the record of the no-show, noted "rebooked as appointment N")
-    and books a NEW ``booked`` appointment for the owed session.
+    or practitioner, not its status (it stays ``booked``; an arrived one is not moved). Rebooking
+    a missed or cancelled course session leaves that appointment as it is (the record, noted
+    "rebooked as appointment N") and books a NEW ``booked`` appointment for the owed session.
     """
 
     BOOKED = "booked"
+    ARRIVED = "arrived"
     PERFORMED = "performed"
     CANCELLED = "cancelled"
     MISSED = "missed"
@@ -167,10 +175,33 @@ class AppointmentStatus(StrEnum):
     def is_final(self) -> bool:
         return not APPOINTMENT_TRANSITIONS[self]
 
+    @property
+    def is_live(self) -> bool:
+        """Still ahead of its outcome: booked or arrived (holds its time, counts as a session)."""
+        return self in (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED)
+
+    @property
+    def label(self) -> str:
+        """The word staff read: ``missed`` is shown as "no-show", ``arrived`` as "checked in"."""
+        return _APPOINTMENT_LABELS.get(self, self.value)
+
+
+_APPOINTMENT_LABELS = {
+    AppointmentStatus.MISSED: "no-show",
+    AppointmentStatus.ARRIVED: "checked in",
+}
 
 APPOINTMENT_TRANSITIONS: dict[AppointmentStatus, frozenset[AppointmentStatus]] = {
     AppointmentStatus.BOOKED: frozenset(
-        {AppointmentStatus.PERFORMED, AppointmentStatus.CANCELLED, AppointmentStatus.MISSED}
+        {
+            AppointmentStatus.ARRIVED,
+            AppointmentStatus.PERFORMED,
+            AppointmentStatus.CANCELLED,
+            AppointmentStatus.MISSED,
+        }
+    ),
+    AppointmentStatus.ARRIVED: frozenset(
+        {AppointmentStatus.PERFORMED, AppointmentStatus.CANCELLED}
     ),
     AppointmentStatus.PERFORMED: frozenset(),
     AppointmentStatus.CANCELLED: frozenset(),
@@ -409,6 +440,11 @@ class Appointment(_Record):
     status: AppointmentStatus
     note: str = ""
     sequence: int = Field(default=0, ge=0)
+    arrived_at: AwareDatetime | None = None
+    cancel_reason: str = ""
+    cancelled_late: bool | None = Field(
+        default=None, description="cancelled inside the clinic's notice period (None: not known)"
+    )
 
 
 class SlotRequest(_Record):

@@ -93,6 +93,7 @@ GENDER = {
 }
 APPOINTMENT_STATUS = {
     AppointmentStatus.BOOKED: "booked",
+    AppointmentStatus.ARRIVED: "arrived",
     AppointmentStatus.PERFORMED: "fulfilled",
     AppointmentStatus.CANCELLED: "cancelled",
     AppointmentStatus.MISSED: "noshow",
@@ -106,6 +107,7 @@ CAREPLAN_STATUS = {
 }
 ACTIVITY_STATUS = {
     AppointmentStatus.BOOKED: "scheduled",
+    AppointmentStatus.ARRIVED: "in-progress",
     AppointmentStatus.PERFORMED: "completed",
     AppointmentStatus.CANCELLED: "cancelled",
     AppointmentStatus.MISSED: "not-started",

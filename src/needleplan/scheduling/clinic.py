@@ -248,6 +248,18 @@ class ClinicConfig(BaseModel):
         description="recall when the forecast improvement falls to this [% of pre-treatment]",
     )
     prices: Prices | None = None
+    check_in_window_minutes: int = Field(
+        default=30,
+        ge=0,
+        le=240,
+        description="how long before its start a visit may be checked in and charted [minutes]",
+    )
+    cancellation_notice_hours: int = Field(
+        default=24,
+        ge=0,
+        le=24 * 14,
+        description="a cancellation later than this before the start is late [hours]",
+    )
 
     @field_validator("preferred_start", mode="before")
     @classmethod

@@ -4,7 +4,8 @@ One module per area (see docs/architecture.md): :mod:`.patients`, :mod:`.assessm
 :mod:`.booking`, :mod:`.rescheduling`, :mod:`.moves`, :mod:`.rebooking`, :mod:`.appointments`, :mod:`.courses`,
 :mod:`.measurements`, :mod:`.recall`, :mod:`.accounts`, :mod:`.tokens`, :mod:`.staff_sessions`,
 :mod:`.audit`, :mod:`.clinic_calendar`, :mod:`.learning`, :mod:`.imports`, :mod:`.leads`,
-:mod:`.demo`, :mod:`.practitioners`; private helpers in ``_clock``, ``_input``, ``_secrets`` and
+:mod:`.demo`, :mod:`.practitioners`, :mod:`.visits` (check in, chart, no-show, cancel; import it as
+``needleplan.services.visits``); private helpers in ``_clock``, ``_input``, ``_secrets`` and
 ``_slots``. This package re-exports the use-cases most callers need, so ``from needleplan import
 services`` then ``services.book_course(...)`` reads as before.
 

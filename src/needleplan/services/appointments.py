@@ -17,7 +17,12 @@ from needleplan.storage import Database
 T = TypeVar("T")
 
 #: Appointments that hold their practitioner's time (their slot claims are kept).
-HOLDING = (AppointmentStatus.BOOKED, AppointmentStatus.MISSED, AppointmentStatus.PERFORMED)
+HOLDING = (
+    AppointmentStatus.BOOKED,
+    AppointmentStatus.ARRIVED,
+    AppointmentStatus.MISSED,
+    AppointmentStatus.PERFORMED,
+)
 
 
 def cancel_appointment(db: Database, appointment_id: int, *, reason: str = "") -> Appointment:

@@ -62,9 +62,10 @@ def change_course_status(
         uow.courses.get(course_id, lock=True)
         uow.courses.set_status(course_id, target, at, note=note.strip())
         if target in (CourseStatus.CANCELLED, CourseStatus.LAPSED):
-            for appt in uow.appointments.for_course(course_id, AppointmentStatus.BOOKED):
-                uow.appointments.set_status(appt.id, AppointmentStatus.CANCELLED)
-                uow.appointments.release(appt.id)
+            for live in (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED):
+                for appt in uow.appointments.for_course(course_id, live):
+                    uow.appointments.set_status(appt.id, AppointmentStatus.CANCELLED)
+                    uow.appointments.release(appt.id)
         uow.flush()
         return uow.courses.get(course_id)
 

@@ -1,4 +1,5 @@
-"""Rebooking a missed session: re-plan from a day, all or nothing under slot claims."""
+"""Rebooking a missed or cancelled course session: re-plan from a day, all or nothing under slot
+claims."""
 
 from __future__ import annotations
 
@@ -96,11 +97,15 @@ def rebooked_as(appointment: Appointment) -> int | None:
     return int(found.group(1)) if found else None
 
 
+#: Outcomes that leave a course session owed: she did not come, or the visit was cancelled.
+OWED = (AppointmentStatus.MISSED, AppointmentStatus.CANCELLED)
+
+
 def can_rebook(appointment: Appointment) -> bool:
-    """Whether to offer "Rebook": a missed course session not rebooked yet (the service checks
-    the rest, such as the course still owing the session)."""
+    """Whether to offer "Rebook": a missed or cancelled course session not rebooked yet (the
+    service checks the rest, such as the course still owing the session)."""
     return (
-        appointment.status is AppointmentStatus.MISSED
+        appointment.status in OWED
         and appointment.course_id is not None
         and appointment.kind is AppointmentKind.TREATMENT
         and rebooked_as(appointment) is None
@@ -110,12 +115,12 @@ def can_rebook(appointment: Appointment) -> bool:
 def _rebookable(
     uow: UnitOfWork, appointment_id: int, *, lock: bool = False
 ) -> tuple[Appointment, Course]:
-    """The missed appointment and its course, or the StateError saying why not."""
+    """The missed (or cancelled) appointment and its course, or the StateError saying why not."""
     appt = uow.appointments.get(appointment_id, lock=lock)
-    if appt.status is not AppointmentStatus.MISSED:
+    if appt.status not in OWED:
         raise StateError(
-            f"appointment {appointment_id} is {appt.status.value}; "
-            "only a missed appointment is rebooked"
+            f"appointment {appointment_id} is {appt.status.value}; only a missed or cancelled "
+            "appointment is rebooked"
         )
     if appt.course_id is None or appt.kind is not AppointmentKind.TREATMENT:
         raise StateError(
@@ -134,7 +139,8 @@ def _rebookable(
         )
     booked = [
         a
-        for a in uow.appointments.for_course(course.id, AppointmentStatus.BOOKED)
+        for status in (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED)
+        for a in uow.appointments.for_course(course.id, status)
         if a.kind is AppointmentKind.TREATMENT
     ]
     if len(booked) >= course.remaining_sessions:
@@ -157,9 +163,11 @@ def rebook_missed(
     expect: str | None = None,
     now: datetime | None = None,
 ) -> RebookPlan:
-    """Book a missed course session again and re-anchor the course's later sessions.
+    """Book a missed or cancelled course session again and re-anchor the course's later sessions.
 
-    The missed appointment stays stored as ``missed`` (a record of the no-show). A NEW booked
+    A cancelled session of an open course is owed just like a missed one and is rebooked the
+    same way (except that its new day may be any day from today). The missed appointment stays
+    stored as ``missed`` (a record of the no-show; a cancelled one stays ``cancelled``). A NEW booked
     appointment takes its session number at the first feasible slot from ``not_before`` (default:
     today in the clinic's zone; never earlier, never a time of today that has passed, and never
     before the day after the missed appointment), chosen
@@ -186,7 +194,7 @@ def rebook_missed(
     InputError
         ``not_before`` in the past; unknown practitioner.
     StateError
-        Not a missed course session; already rebooked; the course is closed or owes no session.
+        Not a missed or cancelled course session; already rebooked; the course is closed or owes no session.
     SessionSchedulingError
         No feasible slot even beyond the windows (names the session, why, and the nearest
         feasible alternative).
@@ -210,8 +218,10 @@ def rebook_missed(
         )
         appointments = uow.appointments.for_course(course.id)
         names = {p.id: p.name for p in uow.clinics.practitioners()}
-    # She did not come then: the new session goes on a later day than the missed one.
-    floor = max(floor, missed.start.astimezone(tz).date() + timedelta(days=1))
+    # She did not come then: the new session goes on a later day than the missed one (a
+    # cancelled visit may be rebooked on any day from today).
+    if missed.status is AppointmentStatus.MISSED:
+        floor = max(floor, missed.start.astimezone(tz).date() + timedelta(days=1))
     treatment = [
         a for a in appointments if a.kind is AppointmentKind.TREATMENT and a.id != missed.id
     ]
@@ -222,7 +232,7 @@ def rebook_missed(
             a
             for a in treatment
             if a.status is AppointmentStatus.PERFORMED
-            or (a.status is AppointmentStatus.BOOKED and a.start < missed.start)
+            or (a.status.is_live and a.start < missed.start)
         ),
         key=lambda a: a.start,
     )

@@ -31,6 +31,7 @@ from needleplan.storage.repositories import (
     StaffSessionRepository,
     UserRepository,
 )
+from needleplan.storage.repositories.visits import VisitRepository
 
 #: The transaction open in this thread or task, if any (joined by nested ``transaction()`` calls).
 _AMBIENT: ContextVar[tuple[Database, UnitOfWork] | None] = ContextVar(
@@ -61,6 +62,7 @@ class UnitOfWork:
         self.staff_sessions = StaffSessionRepository(session)
         self.audit_log = AuditQuery(session)
         self.leads = LeadRepository(session)
+        self.visits = VisitRepository(session)
 
     def flush(self) -> None:
         self.session.flush()

@@ -147,6 +147,10 @@ class AppointmentRow(Base):
     created_at: Mapped[datetime]
     # iCalendar SEQUENCE: +1 whenever the time or the practitioner changes (migration 0004).
     sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Visit outcome details (migration 0007): check-in time, cancellation reason and lateness.
+    arrived_at: Mapped[datetime | None] = mapped_column(default=None)
+    cancel_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    cancelled_late: Mapped[bool | None] = mapped_column(Boolean, default=None)
 
 
 class SlotClaimRow(Base):

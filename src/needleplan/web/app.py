@@ -33,6 +33,7 @@ from needleplan.web.routes import (
     account,
     admin,
     api,
+    appointments_api,
     booking,
     calendar,
     clinic_admin,
@@ -40,6 +41,7 @@ from needleplan.web.routes import (
     patients,
     patients_api,
     recall,
+    visits,
 )
 from needleplan.web.security import (
     ForbiddenError,
@@ -200,10 +202,12 @@ def create_app(
 
     app.include_router(api.router)
     app.include_router(patients_api.router)
+    app.include_router(appointments_api.router)
     app.include_router(pages.router)
     app.include_router(patients.router)
     app.include_router(booking.router)
     app.include_router(calendar.router)
+    app.include_router(visits.router)
     app.include_router(recall.router)
     app.include_router(admin.router)
     app.include_router(account.router)

@@ -84,6 +84,9 @@ def to_appointment(row: AppointmentRow) -> Appointment:
         status=AppointmentStatus(row.status),
         note=row.note,
         sequence=row.sequence,
+        arrived_at=row.arrived_at,
+        cancel_reason=row.cancel_reason or "",
+        cancelled_late=row.cancelled_late,
     )
 
 
@@ -370,8 +373,12 @@ class AppointmentRepository:
         )
 
     def renumber(self, course_id: int) -> None:
-        """Number a course's booked and performed appointments 1, 2, ... in time order."""
-        live = (AppointmentStatus.BOOKED.value, AppointmentStatus.PERFORMED.value)
+        """Number a course's booked, arrived and performed appointments 1, 2, ... in time order."""
+        live = (
+            AppointmentStatus.BOOKED.value,
+            AppointmentStatus.ARRIVED.value,
+            AppointmentStatus.PERFORMED.value,
+        )
         rows = self.session.execute(
             select(AppointmentRow)
             .where(AppointmentRow.course_id == course_id)

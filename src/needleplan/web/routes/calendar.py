@@ -11,7 +11,9 @@ marking missed and cancelling appointments.
   costs in the forecast and whether one extra session is advised.
 * ``POST /app/appointments/{id}/move/confirm`` — saves every move of the preview at once with
   :func:`needleplan.services.reschedule` (all or nothing; a clash saves nothing).
-* ``POST /app/appointments/{id}/missed`` and ``.../cancel``.
+* ``POST /app/appointments/{id}/missed`` and ``.../cancel`` (with ``reason``): the same rules as
+  :mod:`needleplan.web.routes.visits` (no no-show before the start; a reason is required). The
+  calendar's buttons (check in, chart, no-show, cancel…) are the visit pages'.
 * ``GET  /app/appointments/{id}/rebook`` — a missed course session: the proposed new date and
   the re-planned later sessions (:func:`needleplan.services.rebook_missed` with ``preview``);
   ``POST`` the same with a "not before" day and a practitioner; nothing is saved.
@@ -44,6 +46,7 @@ from needleplan.exceptions import (
     StateError,
 )
 from needleplan.scheduling import ClinicConfig, Weekday
+from needleplan.services import visits
 from needleplan.services.moves import (
     MovePreview,
     MoveProposalChangedError,
@@ -63,11 +66,17 @@ from needleplan.web.routes.booking import (
     zone_names,
 )
 from needleplan.web.routes.pages import render, safe_next
+from needleplan.web.routes.visits import acting_account
 from needleplan.web.security import CSRF_FIELD, check_csrf
 
 router = APIRouter(include_in_schema=False)
 
-SHOWN = (AppointmentStatus.BOOKED, AppointmentStatus.PERFORMED, AppointmentStatus.MISSED)
+SHOWN = (
+    AppointmentStatus.BOOKED,
+    AppointmentStatus.ARRIVED,
+    AppointmentStatus.PERFORMED,
+    AppointmentStatus.MISSED,
+)
 
 
 def get_appointment(db: Database, appointment_id: int) -> Appointment:
@@ -640,19 +649,21 @@ def rebook_confirm(
 def _status_change(
     request: Request,
     db: Database,
+    clinic: ClinicConfig,
     user: StaffUser,
     appointment_id: int,
     action: str,
     next_url: str,
     reason: str = "",
 ) -> Response:
+    """Through :mod:`needleplan.services.visits`, so the visit's rules hold here too (no no-show
+    before the start, a cancellation needs its reason); it writes the audit event."""
     request.state.user = user  # a StateError (not booked any more) becomes a 409 page
-    with audited(db, user, f"appointment.{action}", None, f"appointment {appointment_id}") as note:
-        if action == "missed":
-            appt = services.mark_missed(db, appointment_id)
-        else:
-            appt = services.cancel_appointment(db, appointment_id, reason=reason)
-        note.patient_id = appt.patient_id
+    actor = acting_account(db, user)
+    if action == "missed":
+        visits.no_show(db, actor, appointment_id)
+    else:
+        visits.cancel(db, actor, appointment_id, reason, clinic)
     target = safe_next(next_url)
     sep = "&" if "?" in target else "?"
     return RedirectResponse(f"{target}{sep}done={action}", status_code=303)
@@ -664,12 +675,13 @@ def mark_missed(
     appointment_id: int,
     user: CalendarDep,
     db: DbDep,
+    clinic: ClinicDep,
     next: Annotated[str, Form(max_length=500)] = "/app/calendar",
     csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
 ) -> Response:
     """The patient did not come: the time stays taken and the session stays owed."""
     check_csrf(request, csrf_token)
-    return _status_change(request, db, user, appointment_id, "missed", next)
+    return _status_change(request, db, clinic, user, appointment_id, "missed", next)
 
 
 @router.post("/app/appointments/{appointment_id}/cancel")
@@ -678,10 +690,11 @@ def cancel(
     appointment_id: int,
     user: CalendarDep,
     db: DbDep,
+    clinic: ClinicDep,
     reason: Annotated[str, Form(max_length=500)] = "",
     next: Annotated[str, Form(max_length=500)] = "/app/calendar",
     csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
 ) -> Response:
-    """Cancel a booked appointment and free the practitioner's time."""
+    """Cancel a booked appointment (with its reason) and free the practitioner's time."""
     check_csrf(request, csrf_token)
-    return _status_change(request, db, user, appointment_id, "cancel", next, reason)
+    return _status_change(request, db, clinic, user, appointment_id, "cancel", next, reason)

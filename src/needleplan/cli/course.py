@@ -198,7 +198,7 @@ def course_missed(
 
 @app.command("rebook")
 def course_rebook(
-    appointment_id: int = typer.Argument(..., help="The missed appointment's id."),
+    appointment_id: int = typer.Argument(..., help="The missed or cancelled appointment's id."),
     not_before: str | None = typer.Option(
         None,
         "--not-before",

@@ -24,6 +24,7 @@ from needleplan import DISCLAIMER, __version__
 # needs (pydantic, numpy, the model, the storage stack) is imported inside it, so that
 # ``needleplan --help`` stays fast (see benchmarks/bench_cli_startup.py).
 from needleplan.cli import (
+    appointment,
     backup,
     clinic,
     cohort,
@@ -145,6 +146,7 @@ for _module in (
     forecast,
     patient,
     course,
+    appointment,
     session,
     measure,
     recall,

@@ -13,6 +13,7 @@ from needleplan.cli.actor import audited
 from needleplan.cli.records import (
     ClinicOpt,
     DatabaseOpt,
+    appointment_ref,
     appointment_table,
     clinic_in_force,
     console,
@@ -105,7 +106,9 @@ def course_show(
 
 @app.command("move")
 def course_move(
-    appointment_id: int = typer.Argument(..., help="Appointment id."),
+    appointment: str = typer.Argument(
+        ..., metavar="APPT", help="Appointment id, or COURSE/SESSION (e.g. 301/3)."
+    ),
     start: str = typer.Option(..., "--start", help="New start, ISO 8601 with offset."),
     end: str | None = typer.Option(
         None, "--end", help="New end (default: same length; only with --alone)."
@@ -134,6 +137,7 @@ def course_move(
 
     new_start = parse_when(start, "--start")
     with open_records(database) as db, audited(db, "appointment.move") as event:
+        appointment_id = appointment_ref(db, appointment)
         current = services.get_appointment(db, appointment_id)
         event.patient_id = current.patient_id
         event.detail = f"cli appointment {appointment_id}" + (" preview" if preview else "")

@@ -181,3 +181,25 @@ def appointment_table(appointments: list[Any], names: dict[int, str], timezone: 
 #: ``--clinic FILE`` on the commands that book, move, rebook or record: an explicit override of
 #: the calendar in force (see :func:`clinic_in_force`).
 ClinicOpt: Any = typer.Option(None, "--clinic", help=CLINIC_OVERRIDE_HELP, show_default=False)
+
+
+def appointment_ref(db: Database, text: str, field: str = "APPT") -> int:
+    """An appointment named by its id (``1759``) or as session N of course C (``301/3``: the
+    booked or checked-in appointment of that session), the form a receptionist reads off a
+    course; InputError naming ``field`` for anything else."""
+    from needleplan import services
+    from needleplan.domain.records import AppointmentStatus
+
+    raw = text.strip()
+    course, sep, session = raw.partition("/")
+    if not sep:
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 2**31 - 1:
+            raise InputError.one(field, text, "must be an appointment id or COURSE/SESSION")
+        return int(raw)
+    if not all(p.isascii() and p.isdigit() and 1 <= int(p) <= 2**31 - 1 for p in (course, session)):
+        raise InputError.one(field, text, "must be an appointment id or COURSE/SESSION, e.g. 301/3")
+    live = (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED)
+    for appt in services.course_file(db, int(course)).appointments:
+        if appt.session_number == int(session) and appt.status in live:
+            return appt.id
+    raise InputError.one(field, text, f"course {course} has no booked session {session}")

@@ -206,8 +206,27 @@ def _day_grid(
         return _DayGrid(reason, (), none)
     tz = clinic.tz
     step = clinic.slot_minutes
+    spans = working_spans(clinic, practitioner, day)
+    midnight = datetime.combine(day, time(0), tz)
+    next_midnight = datetime.combine(day + timedelta(days=1), time(0), tz)
+    if midnight.utcoffset() == next_midnight.utcoffset():
+        # No clock change that day (the common case): every wall time exists and lasts as
+        # long as it says, so the grid is plain arithmetic.
+        base = int(midnight.timestamp())
+        minutes = [
+            minute
+            for lo, hi in spans
+            for minute in range(-(-lo // step) * step, hi - duration_minutes + 1, step)
+        ]
+        if not minutes:
+            return _DayGrid(f"no {duration_minutes}-minute slot in working hours", (), none)
+        return _DayGrid(
+            None,
+            tuple(datetime.combine(day, time(m // 60, m % 60), tz) for m in minutes),
+            np.array([base + 60 * m for m in minutes], dtype=np.int64),
+        )
     candidates: list[datetime] = []
-    for lo, hi in working_spans(clinic, practitioner, day):
+    for lo, hi in spans:
         first = -(-lo // step) * step
         for minute in range(first, hi - duration_minutes + 1, step):
             dt = local_datetime(day, minute, tz)

@@ -5,7 +5,8 @@ through the use-cases and booked in the demo calendar, in one transaction). Base
 through the use-cases one record at a time (register, assess, book, record sessions: one
 transaction each), which is what importing a clinic naively costs.
 
-Figures: absolute times for the 300-patient demo, a consistent backup of it, and a restore.
+Figures: absolute times for the 300-patient demo (wall clock and this process's CPU), a
+consistent backup of it, and a restore.
 """
 
 from __future__ import annotations
@@ -87,9 +88,10 @@ def cases() -> list[tuple[str, Callable[[], object], Callable[[], object]]]:
 def figures() -> list[tuple[str, str, str, bool]]:
     db, folder = _fresh()
     try:
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         services.fill_demo_clinic(db, patients=300, seed=7, today=TODAY)
         demo_s = time.perf_counter() - t
+        demo_cpu = time.process_time() - cpu
         t = time.perf_counter()
         counts = backup(db.engine, folder / "b.json.gz")
         backup_s = time.perf_counter() - t
@@ -103,7 +105,9 @@ def figures() -> list[tuple[str, str, str, bool]]:
         shutil.rmtree(folder)
     rows = sum(counts.values())
     return [
-        ("demo clinic, 300 patients [s]", f"{demo_s:.2f}", "< 10", demo_s < 10),
+        # The target holds on an idle 2-core machine; CPU time tells a loaded one apart.
+        ("demo clinic, 300 patients, wall [s]", f"{demo_s:.2f}", "< 3", demo_s < 3),
+        ("demo clinic, 300 patients, CPU [s]", f"{demo_cpu:.2f}", "< 3", demo_cpu < 3),
         (f"backup, {rows} rows [s]", f"{backup_s:.2f}", "< 5", backup_s < 5),
         (f"restore, {rows} rows [s]", f"{restore_s:.2f}", "< 10", restore_s < 10),
     ]

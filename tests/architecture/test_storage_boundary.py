@@ -4,8 +4,7 @@ Three checks, all on the source or the classes themselves:
 
 * no module in services, interop, reports, cohort, web or cli imports the tables module (any
   import anywhere in its body, found with :mod:`ast`);
-* no public repository method takes or returns a row class (its annotations name none), apart
-  from the few legacy accessors listed in ``LEGACY_ROW_METHODS`` while their callers move;
+* no public repository method takes or returns a row class (its annotations name none);
 * no service builds a repository from ``uow.session``: the unit of work exposes each one.
 """
 
@@ -25,15 +24,6 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "needleplan"
 ABOVE_STORAGE = ("services", "interop", "reports", "cohort", "web", "cli")
 TABLES = "needleplan.storage.tables"
 
-#: Row accessors kept for services/accounts.py, tokens.py and staff_sessions.py (reshaped in
-#: another branch). Remove an entry when its last caller switches to the domain-valued method.
-LEGACY_ROW_METHODS = {
-    "UserRepository.row",
-    "UserRepository.row_by_username",
-    "ApiTokenRepository.user_for_digest",
-}
-#: Services that still build a repository from ``uow.session`` (same branch as above).
-LEGACY_SESSION_USERS = {"audit.py", "staff_sessions.py", "tokens.py"}
 
 ROW_CLASSES = sorted(
     name
@@ -111,9 +101,7 @@ def test_repository_methods_take_and_return_domain_values_not_rows() -> None:
     found: dict[str, list[str]] = {}
     for cls in classes:
         found.update(_row_annotations(cls))
-    assert set(found) - LEGACY_ROW_METHODS == set(), found
-    # The list of exceptions only shrinks: a legacy accessor that is gone leaves the list too.
-    assert set(found) >= LEGACY_ROW_METHODS, LEGACY_ROW_METHODS - set(found)
+    assert found == {}, found
 
 
 def test_the_row_check_sees_a_row_in_a_signature() -> None:
@@ -145,8 +133,6 @@ def test_the_unit_of_work_exposes_every_repository() -> None:
 def test_services_use_the_unit_of_works_repositories() -> None:
     offenders = []
     for path in _files("services"):
-        if path.name in LEGACY_SESSION_USERS:
-            continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (
                 isinstance(node, ast.Attribute)

@@ -156,10 +156,11 @@ def test_users_authenticate_with_argon2_hashes_only(db: Any) -> None:
     assert services.authenticate(db, "dr.vogel", "wrong password!!") is None
     assert services.authenticate(db, "nobody", "a very long secret") is None
     with db.transaction() as uow:
-        row = uow.users.row_by_username("dr.vogel")
-        assert row is not None
-        assert row.password_hash.startswith("$argon2id$")
-        assert "a very long secret" not in row.password_hash
+        found = uow.users.credentials("dr.vogel")
+        assert found is not None
+        stored = found[1]
+        assert stored.startswith("$argon2id$")
+        assert "a very long secret" not in stored
     services.deactivate_user(db, user.id)
     assert services.authenticate(db, "dr.vogel", "a very long secret") is None
 

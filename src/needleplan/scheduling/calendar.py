@@ -116,6 +116,24 @@ class BusyIndex:
             ends[name] = arr[:, 1]
         return cls(starts, ends)
 
+    def with_busy(self, more: Iterable[Busy]) -> BusyIndex:
+        """This index plus ``more`` busy periods (a new index; this one is unchanged)."""
+        added = BusyIndex.build(more)
+        starts, ends = dict(self.starts), dict(self.ends)
+        for name, new_starts in added.starts.items():
+            if name not in starts:
+                starts[name], ends[name] = new_starts, added.ends[name]
+                continue
+            pairs = np.concatenate(
+                [
+                    np.stack([starts[name], ends[name]], axis=1),
+                    np.stack([new_starts, added.ends[name]], axis=1),
+                ]
+            )
+            order = np.lexsort((pairs[:, 1], pairs[:, 0]))
+            starts[name], ends[name] = pairs[order, 0], pairs[order, 1]
+        return BusyIndex(starts, ends)
+
     def free_mask(
         self, practitioner: str, starts: npt.NDArray[np.int64], duration_s: int
     ) -> npt.NDArray[np.bool_]:
@@ -147,26 +165,68 @@ class DayOptions:
     reason: str | None
 
 
-def day_options(
-    clinic: ClinicConfig,
-    practitioner: Practitioner,
-    day: date,
-    duration_minutes: int,
-    busy: BusyIndex,
-) -> DayOptions:
-    """Every start time on ``day`` (on the clinic's slot grid) where a session fits.
+@dataclass(frozen=True)
+class _DayGrid:
+    """The slot-grid starts of one practitioner on one day before bookings, or why none."""
 
-    A start fits when ``[start, start + duration)`` lies inside one span of clinic opening hours
-    and her working hours (wall clock), the day is not a holiday, closure or day off, the local
-    time exists, and she has no busy period overlapping it.
+    reason: str | None
+    candidates: tuple[datetime, ...]
+    epochs: npt.NDArray[np.int64]
+
+
+class SlotGrid:
+    """Remembers each day's slot grid of one clinic (a pure function of the calendar).
+
+    :func:`day_options` and the course scheduler work out which start times a practitioner's
+    working hours allow on a day (holidays, closures, days off, the DST-safe grid) before they
+    look at bookings; that part depends on the calendar only, so a caller that dates many
+    courses in the same clinic (the demo clinic) passes one grid to reuse it. A grid answers
+    only for the ``clinic`` object it was made for.
     """
+
+    def __init__(self, clinic: ClinicConfig) -> None:
+        self.clinic = clinic
+        self._days: dict[tuple[str, date, int], _DayGrid] = {}
+
+    def day(self, practitioner: Practitioner, day: date, duration_minutes: int) -> _DayGrid:
+        key = (practitioner.name, day, duration_minutes)
+        grid = self._days.get(key)
+        if grid is None:
+            grid = _day_grid(self.clinic, practitioner, day, duration_minutes)
+            self._days[key] = grid
+        return grid
+
+
+def _day_grid(
+    clinic: ClinicConfig, practitioner: Practitioner, day: date, duration_minutes: int
+) -> _DayGrid:
+    none = np.zeros(0, dtype=np.int64)
     reason = closed_reason(clinic, practitioner, day)
     if reason is not None:
-        return DayOptions(day, practitioner.name, (), reason)
+        return _DayGrid(reason, (), none)
     tz = clinic.tz
     step = clinic.slot_minutes
+    spans = working_spans(clinic, practitioner, day)
+    midnight = datetime.combine(day, time(0), tz)
+    next_midnight = datetime.combine(day + timedelta(days=1), time(0), tz)
+    if midnight.utcoffset() == next_midnight.utcoffset():
+        # No clock change that day (the common case): every wall time exists and lasts as
+        # long as it says, so the grid is plain arithmetic.
+        base = int(midnight.timestamp())
+        minutes = [
+            minute
+            for lo, hi in spans
+            for minute in range(-(-lo // step) * step, hi - duration_minutes + 1, step)
+        ]
+        if not minutes:
+            return _DayGrid(f"no {duration_minutes}-minute slot in working hours", (), none)
+        return _DayGrid(
+            None,
+            tuple(datetime.combine(day, time(m // 60, m % 60), tz) for m in minutes),
+            np.array([base + 60 * m for m in minutes], dtype=np.int64),
+        )
     candidates: list[datetime] = []
-    for lo, hi in working_spans(clinic, practitioner, day):
+    for lo, hi in spans:
         first = -(-lo // step) * step
         for minute in range(first, hi - duration_minutes + 1, step):
             dt = local_datetime(day, minute, tz)
@@ -179,12 +239,34 @@ def day_options(
                 continue
             candidates.append(dt)
     if not candidates:
-        return DayOptions(
-            day, practitioner.name, (), f"no {duration_minutes}-minute slot in working hours"
-        )
+        return _DayGrid(f"no {duration_minutes}-minute slot in working hours", (), none)
     epochs = np.array([int(c.timestamp()) for c in candidates], dtype=np.int64)
-    free = busy.free_mask(practitioner.name, epochs, duration_minutes * 60)
-    starts = tuple(c for c, ok in zip(candidates, free, strict=True) if ok)
+    return _DayGrid(None, tuple(candidates), epochs)
+
+
+def day_options(
+    clinic: ClinicConfig,
+    practitioner: Practitioner,
+    day: date,
+    duration_minutes: int,
+    busy: BusyIndex,
+    grid: SlotGrid | None = None,
+) -> DayOptions:
+    """Every start time on ``day`` (on the clinic's slot grid) where a session fits.
+
+    A start fits when ``[start, start + duration)`` lies inside one span of clinic opening hours
+    and her working hours (wall clock), the day is not a holiday, closure or day off, the local
+    time exists, and she has no busy period overlapping it. ``grid`` (for this ``clinic``)
+    remembers the calendar part between calls; the answer is the same with or without it.
+    """
+    if grid is not None and grid.clinic is clinic:
+        plain = grid.day(practitioner, day, duration_minutes)
+    else:
+        plain = _day_grid(clinic, practitioner, day, duration_minutes)
+    if plain.reason is not None:
+        return DayOptions(day, practitioner.name, (), plain.reason)
+    free = busy.free_mask(practitioner.name, plain.epochs, duration_minutes * 60)
+    starts = tuple(c for c, ok in zip(plain.candidates, free, strict=True) if ok)
     if not starts:
         return DayOptions(day, practitioner.name, (), f"{practitioner.name} fully booked")
     return DayOptions(day, practitioner.name, starts, None)

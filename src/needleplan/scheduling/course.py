@@ -34,7 +34,13 @@ import numpy as np
 
 from needleplan.domain.protocol import Protocol
 from needleplan.exceptions import BlockedError, InputError, SchedulingError
-from needleplan.scheduling.calendar import BusyIndex, DayOptions, add_minutes, day_options
+from needleplan.scheduling.calendar import (
+    BusyIndex,
+    DayOptions,
+    SlotGrid,
+    add_minutes,
+    day_options,
+)
 from needleplan.scheduling.clinic import ClinicConfig, Practitioner
 from needleplan.scheduling.models import Alternative, Busy, CourseSchedule, ScheduledSession
 
@@ -125,6 +131,8 @@ class Planner:
         Existing appointments.
     interval : tuple[int, int]
         The protocol's interval window (min, max) [days].
+    grid : SlotGrid, optional
+        The clinic's slot grid remembered between calls (see :class:`SlotGrid`).
     """
 
     clinic: ClinicConfig
@@ -132,6 +140,7 @@ class Planner:
     duration_minutes: int
     busy: BusyIndex
     interval: tuple[int, int]
+    grid: SlotGrid | None = None
     _cache: dict[date, list[DayOptions]] = field(default_factory=dict)
     _dead: set[tuple[int, date]] = field(default_factory=set)
     _best: dict[tuple[date, Anchor], tuple[datetime, str, float] | None] = field(
@@ -150,7 +159,7 @@ class Planner:
         cached = self._cache.get(day)
         if cached is None:
             cached = [
-                day_options(self.clinic, p, day, self.duration_minutes, self.busy)
+                day_options(self.clinic, p, day, self.duration_minutes, self.busy, self.grid)
                 for p in self.practitioners
             ]
             self._cache[day] = cached
@@ -335,8 +344,9 @@ def make_planner(
     protocol: Protocol,
     clinic: ClinicConfig,
     practitioner: str | None,
-    busy: Sequence[Busy],
+    busy: Sequence[Busy] | BusyIndex,
     duration_minutes: int | None,
+    grid: SlotGrid | None = None,
 ) -> Planner:
     practitioners = (
         [clinic.practitioner(practitioner)]
@@ -351,8 +361,9 @@ def make_planner(
         clinic,
         practitioners,
         duration_minutes,
-        BusyIndex.build(busy),
+        busy if isinstance(busy, BusyIndex) else BusyIndex.build(busy),
         (protocol.interval_days.min, protocol.interval_days.max),
+        grid,
     )
 
 
@@ -391,11 +402,12 @@ def schedule_course(
     clinic: ClinicConfig,
     *,
     practitioner: str | None = None,
-    busy: Sequence[Busy] = (),
+    busy: Sequence[Busy] | BusyIndex = (),
     session_duration: int | None = None,
     course_id: str | None = None,
     sessions: int | None = None,
     allow_overrun: bool = False,
+    grid: SlotGrid | None = None,
 ) -> CourseSchedule:
     """Date a protocol's initial series in a clinic's calendar.
 
@@ -409,8 +421,9 @@ def schedule_course(
         Opening hours, holidays, closures, practitioners, session lengths.
     practitioner : str, optional
         Who treats; None lets any practitioner treat (continuity preferred).
-    busy : sequence of Busy
-        Existing appointments per practitioner; no session overlaps them.
+    busy : sequence of Busy, or BusyIndex
+        Existing appointments per practitioner; no session overlaps them (a caller dating
+        many courses may keep one :class:`BusyIndex` and extend it).
     session_duration : int, optional
         Session length [minutes]; default from ``clinic.session_minutes`` for the areas.
     course_id : str, optional
@@ -420,6 +433,8 @@ def schedule_course(
     allow_overrun : bool
         When a window has no slot, place the session at the nearest feasible day beyond it
         (with a warning) instead of raising.
+    grid : SlotGrid, optional
+        The clinic's slot grid remembered between calls; the schedule is the same without it.
 
     Returns
     -------
@@ -439,7 +454,7 @@ def schedule_course(
     count = protocol.initial_sessions if sessions is None else sessions
     if count < 1:
         raise InputError.one("sessions", count, "must be 1 or more")
-    planner = make_planner(protocol, clinic, practitioner, busy, session_duration)
+    planner = make_planner(protocol, clinic, practitioner, busy, session_duration, grid)
     preferred = clinic.preferred_start.hour * 60 + clinic.preferred_start.minute
     placements = planner.place_first(start, count, preferred, practitioner, allow_overrun=False)
     if placements is None and allow_overrun:

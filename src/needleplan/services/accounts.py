@@ -33,7 +33,6 @@ from needleplan.domain.accounts import check_password as _check_password
 from needleplan.exceptions import NotFoundError, PermissionDeniedError
 from needleplan.services._clock import utc_now
 from needleplan.storage import Database
-from needleplan.storage.repositories import to_user
 
 _hasher = PasswordHasher()
 
@@ -140,15 +139,16 @@ def authenticate(db: Database, username: str, password: str) -> User | None:
     """The active user whose password matches, else ``None`` (same answer for every failure)."""
     name = normalise_username(username)
     with db.transaction() as uow:
-        row = uow.users.row_by_username(name)
-        if row is None or not row.active:
+        found = uow.users.credentials(name)
+        if found is None or not found[0].active:
             verify_password(None, password)
             return None
-        if not verify_password(row.password_hash, password):
+        user, stored = found
+        if not verify_password(stored, password):
             return None
-        if needs_rehash(row.password_hash):
-            row.password_hash = _hasher.hash(password)
-        return to_user(row)
+        if needs_rehash(stored):
+            uow.users.set_password_hash(user.id, _hasher.hash(password))
+        return user
 
 
 def set_password(db: Database, user_id: int, password: str, *, actor: User | None = None) -> None:
@@ -157,14 +157,14 @@ def set_password(db: Database, user_id: int, password: str, *, actor: User | Non
         _admin(actor, "set another account's password")
     digest = hash_password(password)
     with db.transaction() as uow:
-        uow.users.row(user_id).password_hash = digest
+        uow.users.set_password_hash(user_id, digest)
 
 
 def deactivate_user(db: Database, user_id: int, *, actor: User | None = None) -> None:
     """Close an account: it can no longer sign in (its row stays for the audit log)."""
     _admin(actor, "deactivate accounts")
     with db.transaction() as uow:
-        uow.users.row(user_id).active = False
+        uow.users.set_active(user_id, False)
 
 
 def list_users(db: Database, *, actor: User | None = None) -> list[User]:
@@ -180,15 +180,15 @@ def stored_account_id(db: Database, user: User | None) -> int | None:
     if user is None:
         return None
     with db.transaction() as uow:
-        row = uow.users.row_by_username(user.username)
-        return user.id if row is not None and row.id == user.id else None
+        stored = uow.users.by_username(user.username)
+        return user.id if stored is not None and stored.id == user.id else None
 
 
 def find_user(db: Database, user_id: int) -> User | None:
     """The account with this id (active or not), or ``None``."""
     with db.transaction() as uow:
         try:
-            return to_user(uow.users.row(user_id))
+            return uow.users.get(user_id)
         except NotFoundError:
             return None
 
@@ -196,8 +196,7 @@ def find_user(db: Database, user_id: int) -> User | None:
 def find_username(db: Database, username: str) -> User | None:
     """The account with this user name (active or not), or ``None``."""
     with db.transaction() as uow:
-        row = uow.users.row_by_username(normalise_username(username))
-        return to_user(row) if row is not None else None
+        return uow.users.by_username(normalise_username(username))
 
 
 __all__ = [

@@ -20,9 +20,6 @@ from needleplan.exceptions import (
 )
 from needleplan.services._clock import aware, utc_now
 from needleplan.storage import Database, UnitOfWork
-from needleplan.storage.repositories import (
-    AuditQuery,
-)
 
 
 @dataclass
@@ -47,8 +44,8 @@ def recorded_as(uow: UnitOfWork, user: User | None) -> tuple[int | None, str | N
     such as the web app's in-memory one, or the system)."""
     if user is None:
         return None, None
-    row = uow.users.row_by_username(user.username)
-    if row is None or row.id != user.id:
+    stored = uow.users.by_username(user.username)
+    if stored is None or stored.id != user.id:
         return None, None
     return user.id, user.username
 
@@ -173,7 +170,7 @@ def search_audit(
     if offset < 0:
         raise InputError.one("offset", offset, "must be 0 or more")
     with db.transaction() as uow:
-        return AuditQuery(uow.session).page(
+        return uow.audit_log.page(
             username=username.strip().lower() if username else None,
             action=action.strip() if action else None,
             patient_id=patient_id,

@@ -45,7 +45,7 @@ from needleplan.scheduling import (
     example_clinic,
     schedule_course,
 )
-from needleplan.scheduling.calendar import closed_reason, working_spans
+from needleplan.scheduling.calendar import BusyIndex, SlotGrid, closed_reason, working_spans
 from needleplan.services._clock import utc_now
 from needleplan.services.accounts import check_password, password_hasher
 from needleplan.services.appointments import mark_missed
@@ -201,7 +201,9 @@ class _Demo:
         self.today, self.now = today, now
         self.zone = calendar.tz
         self.guideline: Guideline = load_guideline()
-        self.busy: list[Busy] = []
+        # The bookings made so far, and the calendar's slot grid worked out once per day.
+        self.busy = BusyIndex.build([])
+        self.grid = SlotGrid(calendar)
         self.appointments = self.sessions = self.measurements = self.recalls = 0
         self.courses = {s.value: 0 for s in CourseStatus}
 
@@ -278,7 +280,9 @@ class _Demo:
             assessed_by=self.staff[PRACTITIONERS[0]],
         )
         schedule = self.schedule(protocol, first)
-        self.busy.extend(Busy(s.practitioner, s.start, s.end) for s in schedule.sessions)
+        self.busy = self.busy.with_busy(
+            Busy(s.practitioner, s.start, s.end) for s in schedule.sessions
+        )
         slots = [
             SlotRequest(start=s.start, end=s.end, practitioner_id=self.staff[s.practitioner])
             for s in schedule.sessions
@@ -361,11 +365,17 @@ class _Demo:
         narrow = protocol.model_copy(update={"interval_days": window})
         try:
             return schedule_course(
-                narrow, first, self.calendar, practitioner=who, busy=self.busy, allow_overrun=True
+                narrow,
+                first,
+                self.calendar,
+                practitioner=who,
+                busy=self.busy,
+                allow_overrun=True,
+                grid=self.grid,
             )
         except SessionSchedulingError:
             return schedule_course(
-                protocol, first, self.calendar, busy=self.busy, allow_overrun=True
+                protocol, first, self.calendar, busy=self.busy, allow_overrun=True, grid=self.grid
             )
 
     def assessment(self, age: int) -> Assessment:

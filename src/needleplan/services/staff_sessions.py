@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from needleplan.exceptions import InputError, StateError
 from needleplan.services._clock import utc_now
 from needleplan.services._secrets import new_secret, secret_digest
-from needleplan.storage.staff_sessions import StaffSessionInfo, StaffSessionRepository
+from needleplan.storage.staff_sessions import StaffSessionInfo
 
 if TYPE_CHECKING:
     from needleplan.storage.database import Database
@@ -104,15 +104,13 @@ def start_session(
     StateError
         for a deactivated one.
     """
-    from needleplan.storage.repositories import UserRepository
-
     at = now or utc_now()
     token = new_session_token()
     clean_agent = "".join(ch for ch in user_agent if ch.isprintable()).strip()
     with db.transaction() as uow:
-        if not UserRepository(uow.session).row(user_id).active:
+        if not uow.users.get(user_id).active:
             raise StateError(f"user {user_id} is deactivated")
-        info = StaffSessionRepository(uow.session).add(
+        info = uow.staff_sessions.add(
             user_id, session_digest(token), at, policy.expires_at(at), clean_agent
         )
     return token, info
@@ -129,7 +127,7 @@ def find_session(
         return None
     at = now or utc_now()
     with db.transaction() as uow:
-        repo = StaffSessionRepository(uow.session)
+        repo = uow.staff_sessions
         info = repo.live_by_digest(session_digest(token), at, policy.idle_cutoff(at))
         if info is not None and policy.needs_touch(at, info.last_seen_at):
             repo.touch(info.id, at)
@@ -141,9 +139,7 @@ def end_session(db: Database, token: str, *, now: datetime | None = None) -> boo
     if not token or len(token) > TOKEN_MAX:
         return False
     with db.transaction() as uow:
-        ended = StaffSessionRepository(uow.session).revoke_digest(
-            session_digest(token), now or utc_now()
-        )
+        ended = uow.staff_sessions.revoke_digest(session_digest(token), now or utc_now())
     return ended > 0
 
 
@@ -158,9 +154,7 @@ def end_user_sessions(
     """Revoke every live session of ``user_id`` except ``keep_id``; how many were ended."""
     at = now or utc_now()
     with db.transaction() as uow:
-        return StaffSessionRepository(uow.session).revoke_user(
-            user_id, at, policy.idle_cutoff(at), keep_id=keep_id
-        )
+        return uow.staff_sessions.revoke_user(user_id, at, policy.idle_cutoff(at), keep_id=keep_id)
 
 
 def active_sessions(
@@ -169,9 +163,7 @@ def active_sessions(
     """The user's live sessions, most recently used first."""
     at = now or utc_now()
     with db.transaction() as uow:
-        return StaffSessionRepository(uow.session).live_for_user(
-            user_id, at, policy.idle_cutoff(at)
-        )
+        return uow.staff_sessions.live_for_user(user_id, at, policy.idle_cutoff(at))
 
 
 def active_session_counts(
@@ -180,14 +172,14 @@ def active_session_counts(
     """How many live sessions each user has (users without any are left out)."""
     at = now or utc_now()
     with db.transaction() as uow:
-        return StaffSessionRepository(uow.session).live_counts(at, policy.idle_cutoff(at))
+        return uow.staff_sessions.live_counts(at, policy.idle_cutoff(at))
 
 
 def purge_sessions(db: Database, policy: SessionPolicy, *, now: datetime | None = None) -> int:
     """Delete every revoked, expired or idle session; how many rows went."""
     at = now or utc_now()
     with db.transaction() as uow:
-        return StaffSessionRepository(uow.session).purge(at, policy.idle_cutoff(at))
+        return uow.staff_sessions.purge(at, policy.idle_cutoff(at))
 
 
 __all__ = [

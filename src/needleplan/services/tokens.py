@@ -17,8 +17,6 @@ from needleplan.services._secrets import new_secret, secret_digest
 from needleplan.storage import Database
 from needleplan.storage.repositories import (
     ApiTokenInfo,
-    ApiTokenRepository,
-    to_user,
 )
 
 API_TOKEN_PREFIX = "np_"
@@ -42,9 +40,9 @@ def issue_api_token(
         raise InputError.one("label", label, "1-80 printable characters naming the integration")
     token = API_TOKEN_PREFIX + new_secret()
     with db.transaction() as uow:
-        if not uow.users.row(user_id).active:
+        if not uow.users.get(user_id).active:
             raise StateError(f"user {user_id} is deactivated")
-        info = ApiTokenRepository(uow.session).add(user_id, secret_digest(token), clean, utc_now())
+        info = uow.api_tokens.add(user_id, secret_digest(token), clean, utc_now())
     return token, info
 
 
@@ -53,15 +51,14 @@ def user_for_api_token(db: Database, token: str) -> User | None:
     if not token or len(token) > 200:
         return None
     with db.transaction() as uow:
-        row = ApiTokenRepository(uow.session).user_for_digest(secret_digest(token))
-        return to_user(row) if row is not None else None
+        return uow.api_tokens.owner(secret_digest(token))
 
 
 def revoke_api_token(db: Database, token_id: int, *, actor: User | None = None) -> ApiTokenInfo:
     """Revoke a token (it stops working at once; the row stays for the record)."""
     _admin(actor, "revoke API tokens")
     with db.transaction() as uow:
-        return ApiTokenRepository(uow.session).revoke(token_id, utc_now())
+        return uow.api_tokens.revoke(token_id, utc_now())
 
 
 def list_api_tokens(
@@ -70,4 +67,4 @@ def list_api_tokens(
     """Every token (or ``user_id``'s), revoked ones included, without the secrets."""
     _admin(actor, "list API tokens")
     with db.transaction() as uow:
-        return ApiTokenRepository(uow.session).all(user_id)
+        return uow.api_tokens.all(user_id)

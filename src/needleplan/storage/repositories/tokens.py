@@ -56,12 +56,6 @@ class ApiTokenRepository:
 
     def owner(self, digest: str) -> User | None:
         """The active user owning the unrevoked token with this digest, or None."""
-        row = self.user_for_digest(digest)
-        return to_user(row) if row is not None else None
-
-    def user_for_digest(self, digest: str) -> UserRow | None:
-        """Deprecated (hands out a row; services/tokens.py moves to :meth:`owner`): the active
-        user owning the unrevoked token with this digest."""
         stmt = (
             select(UserRow)
             .join(ApiTokenRow, ApiTokenRow.user_id == UserRow.id)
@@ -71,7 +65,8 @@ class ApiTokenRepository:
                 UserRow.active.is_(True),
             )
         )
-        return self.session.execute(stmt).scalar()
+        row = self.session.execute(stmt).scalar()
+        return to_user(row) if row is not None else None
 
     def revoke(self, token_id: int, at: datetime) -> ApiTokenInfo:
         row: ApiTokenRow = get_row(self.session, ApiTokenRow, token_id, "api token")

@@ -44,7 +44,7 @@ class UserRepository:
         practitioner_id: int | None,
         at: datetime,
     ) -> User:
-        if self.row_by_username(username) is not None:
+        if self._row_by_username(username) is not None:
             raise ConflictError(f"username {username} is already taken")
         row = UserRow(
             username=username,
@@ -60,40 +60,34 @@ class UserRepository:
 
     def get(self, user_id: int) -> User:
         """The account (``NotFoundError`` when none)."""
-        return to_user(self.row(user_id))
+        return to_user(self._row(user_id))
 
     def by_username(self, username: str) -> User | None:
-        row = self.row_by_username(username)
+        row = self._row_by_username(username)
         return to_user(row) if row is not None else None
 
     def credentials(self, username: str) -> tuple[User, str] | None:
         """The account and its stored password hash (to verify a sign-in), or None."""
-        row = self.row_by_username(username)
+        row = self._row_by_username(username)
         return (to_user(row), row.password_hash) if row is not None else None
 
     def set_password_hash(self, user_id: int, password_hash: str) -> User:
-        row = self.row(user_id)
+        row = self._row(user_id)
         row.password_hash = password_hash
         self.session.flush()
         return to_user(row)
 
     def set_active(self, user_id: int, active: bool) -> User:
         """Enable or disable sign-in for the account (accounts are never deleted)."""
-        row = self.row(user_id)
+        row = self._row(user_id)
         row.active = active
         self.session.flush()
         return to_user(row)
 
-    # The two row accessors below are the last ones handing out rows. They remain for
-    # services/accounts.py, tokens.py and staff_sessions.py, which move to the methods above;
-    # tests/architecture/test_storage_boundary.py lists them as known exceptions.
-
-    def row_by_username(self, username: str) -> UserRow | None:
-        """Deprecated: use :meth:`by_username` or :meth:`credentials`."""
+    def _row_by_username(self, username: str) -> UserRow | None:
         return self.session.execute(select(UserRow).where(UserRow.username == username)).scalar()
 
-    def row(self, user_id: int) -> UserRow:
-        """Deprecated: use :meth:`get`, :meth:`set_password_hash` or :meth:`set_active`."""
+    def _row(self, user_id: int) -> UserRow:
         row: UserRow = get_row(self.session, UserRow, user_id, "user")
         return row
 

@@ -103,6 +103,7 @@ def _forecasts(
         draws=draws,
         seed=seed,
         n_initial=n,
+        maintenance_months=months,
     )
     return (
         (f"{n} sessions, no maintenance", plain),

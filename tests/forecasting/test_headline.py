@@ -114,3 +114,16 @@ def test_without_upkeep_the_headline_is_the_first_dip_span() -> None:
     )
     months = res.milestones.noticeable_months_after_last_initial.median
     assert months == pytest.approx(span[0] / DAYS_PER_MONTH)
+
+
+def test_the_band_is_called_what_it_is_on_every_text_surface() -> None:
+    from needleplan.cli.forecast_view import reading
+    from needleplan.forecasting.wording import BAND_MEANING, EVIDENCE_LIMIT
+
+    res = forecast(REF, series_days(5, 35), n_initial=5, draws=200)
+    text = reading(res)
+    assert "like her:" not in text
+    assert "8 in 10 patients" not in text
+    assert "spread between patients in the model" in text
+    assert "does not include how unsure the model itself is" in BAND_MEANING
+    assert "6 months" in EVIDENCE_LIMIT

@@ -47,7 +47,7 @@ MAX_INITIAL_SESSIONS = 20
 MAX_DRAWS = 100_000
 QUANTILES = (0.10, 0.50, 0.90)
 #: Days after each session on which the band's knots are weekly (then every 28 days) [days].
-KNOT_DENSE_DAYS = 182.0
+KNOT_DENSE_DAYS = 63.0
 KNOT_EARLY_DAYS = np.array([2.0, 4.0, 10.0])
 VALIDATED_AGE = (18, 90)
 
@@ -400,23 +400,30 @@ def noticeable_time(
         bound: the horizon cut it).
     """
     last = day.size - 1
+    n = curves.shape[0]
     i_from = min(int(np.searchsorted(day, from_day, side="left")), last)
     i_anchor = min(int(np.searchsorted(day, max(anchor_day, from_day), side="left")), last)
-    v0 = curves[:, :-1]
-    v1 = curves[:, 1:]
-    width = np.diff(day)[None, :]
-    up0 = v0 >= threshold
-    up1 = v1 >= threshold
-    step = np.abs(v1 - v0)
-    frac = np.clip((np.maximum(v0, v1) - threshold) / np.where(step > 0, step, 1.0), 0.0, 1.0)
-    seg = width * np.where(up0 & up1, 1.0, np.where(up0 | up1, frac, 0.0))
-    cum = np.concatenate([np.zeros((curves.shape[0], 1)), np.cumsum(seg, axis=1)], axis=1)
-    at_anchor = curves[:, i_anchor] >= threshold
-    pre = np.where(at_anchor, day[i_anchor] - day[i_from], cum[:, i_anchor] - cum[:, i_from])
-    post = cum[:, last] - cum[:, i_anchor]
+    width = np.diff(day)
+    seg = np.arange(last)
+    # the weight of each segment in the count before and after the anchor
+    w_pre = np.where((seg >= i_from) & (seg < i_anchor), width, 0.0)
+    w_post = np.where(seg >= i_anchor, width, 0.0)
+    up = curves >= threshold
+    both = up[:, :-1] & up[:, 1:]
+    pre = both @ w_pre  # whole segments at or above the threshold (no per-day loop)
+    post = both @ w_post
+    rows, cols = np.nonzero(up[:, :-1] ^ up[:, 1:])  # the few segments that cross it
+    if rows.size:
+        v0 = curves[rows, cols]
+        v1 = curves[rows, cols + 1]
+        frac = np.clip((np.maximum(v0, v1) - threshold) / np.abs(v1 - v0), 0.0, 1.0)
+        pre = pre + np.bincount(rows, frac * w_pre[cols], minlength=n)
+        post = post + np.bincount(rows, frac * w_post[cols], minlength=n)
+    at_anchor = up[:, i_anchor]
+    pre = np.where(at_anchor, day[i_anchor] - day[i_from], pre)
     return (
         np.asarray(pre + post, dtype=np.float64),
-        np.asarray(curves[:, last] >= threshold, dtype=bool),
+        np.asarray(up[:, last], dtype=bool),
     )
 
 
@@ -610,7 +617,7 @@ def knot_days(
     """Days on which every draw is evaluated for the band [days].
 
     Every session day, days 2, 4 and 10 after it (where the new response bends most), every 7
-    days for 26 weeks after each session, every 28 days
+    days for 9 weeks after each session (the build-up; later the curves bend slowly), every 28 days
     elsewhere, the horizon's last day and ``extra`` (e.g. the noticeable anchor). Between knots
     the band is linear; the curves are smooth there (a test bounds the error against every
     day of every draw).

@@ -191,6 +191,8 @@ def treatment_dose(day: NDArray[np.float64], inputs: CurveInputs) -> NDArray[np.
         z = (cf + p * a_f)[:, idx] * np.exp(-kf * tau)
         z += (cs + p * a_s)[:, idx] * np.exp(-ks * tau)
         z -= (p * (a_f + a_s))[:, idx] * np.exp(-kb * tau)
+        on_session = np.nonzero(tau[0] == 0.0)[0]  # B(0) = 0 exactly, not a rounding residue
+        z[:, on_session] = (cf + cs)[:, idx[on_session]]
         return np.asarray(np.where(started[None, :], z, 0.0), dtype=np.float64)
     z = dose_from_state(
         p[:, idx],

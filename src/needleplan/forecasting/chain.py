@@ -410,8 +410,9 @@ def noticeable_time(
     w_post = np.where(seg >= i_anchor, width, 0.0)
     up = curves >= threshold
     both = up[:, :-1] & up[:, 1:]
-    pre = both @ w_pre  # whole segments at or above the threshold (no per-day loop)
-    post = both @ w_post
+    # whole segments at or above the threshold (no per-day loop)
+    pre: NDArray[np.float64] = np.asarray(both @ w_pre, dtype=np.float64)
+    post: NDArray[np.float64] = np.asarray(both @ w_post, dtype=np.float64)
     rows, cols = np.nonzero(up[:, :-1] ^ up[:, 1:])  # the few segments that cross it
     if rows.size:
         v0 = curves[rows, cols]

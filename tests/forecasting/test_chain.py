@@ -10,6 +10,7 @@ from needleplan.exceptions import InputError, ModelRangeError
 from needleplan.forecasting.chain import (
     forecast,
     noticeable_span,
+    noticeable_time,
     response_peak_days,
     series_days,
     simulate,
@@ -93,7 +94,7 @@ def test_band_on_the_knots_matches_every_draw_on_every_day() -> None:
     _, typical = simulate(REF, sd, [0.0], years=3, persistence=[0.0])
     np.testing.assert_allclose(res.median, typical[0], atol=1e-12)
     anchor = float(sd[3]) + response_peak_days(p)
-    span, _ = noticeable_span(day, curves, res.noticeable_threshold, float(sd[3]), anchor)
+    span, _ = noticeable_time(day, curves, res.noticeable_threshold, float(sd[3]), anchor)
     band = res.milestones.noticeable_months_after_last_initial
     months = np.quantile(span, [0.1, 0.5, 0.9]) / (365.25 / 12)
     assert abs(band.p10 - months[0]) < 0.1  # knots vs days: within 3 days
@@ -281,3 +282,22 @@ def test_a_band_quantile_cut_off_by_the_horizon_is_marked_as_a_lower_bound() -> 
     doc = short.to_json()["milestones"]["noticeable_months_after_last_initial"]
     assert doc["p90_censored"] is True
     assert doc["p10_censored"] is False
+
+
+@pytest.mark.parametrize("months", [None, 3, 12])
+def test_band_on_the_sparser_knots_stays_within_tolerance_over_ten_years(
+    months: int | None,
+) -> None:
+    """Knots weekly for 9 weeks after each session (then every 28 days): the band is still
+    within 0.05 points of the per-day quantiles of every draw over a 10-year horizon."""
+    sd = series_days(5, 35, maintenance_months=months)
+    draws, seed = 400, 3
+    p = default_params()
+    res = forecast(REF, sd, draws=draws, seed=seed, n_initial=5)
+    rng = np.random.default_rng(seed)
+    u_r = rng.standard_normal(draws)
+    u_p = persistence_from(u_r, rng.standard_normal(draws), p)
+    _, curves = simulate(REF, sd, u_r, persistence=u_p)
+    q = np.quantile(curves, [0.1, 0.9], axis=0)
+    np.testing.assert_allclose(res.p10, np.minimum(q[0], res.median), atol=0.05)
+    np.testing.assert_allclose(res.p90, np.maximum(q[1], res.median), atol=0.05)

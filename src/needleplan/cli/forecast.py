@@ -97,7 +97,15 @@ def forecast_cmd(
         )
         days = series_days(n, interval, maintenance_months=maintenance_months, years=years)
         n_initial = n
-    result = forecast(assessment, days, years=years, draws=draws, seed=seed, n_initial=n_initial)
+    result = forecast(
+        assessment,
+        days,
+        years=years,
+        draws=draws,
+        seed=seed,
+        n_initial=n_initial,
+        maintenance_months=None if session_days is not None else maintenance_months,
+    )
     if plot is not None:
         from needleplan.reports.charts import plot_forecast
 

@@ -22,6 +22,12 @@ from needleplan.forecasting.chain import (
 from needleplan.forecasting.optimise import Prices, load_prices
 from needleplan.forecasting.params import DAYS_PER_MONTH, DAYS_PER_YEAR
 from needleplan.forecasting.scenarios import Comparison
+from needleplan.forecasting.wording import (
+    BAND_MEANING,
+    EVIDENCE_LIMIT,
+    HEADLINE_MEANING,
+    band_phrase,
+)
 from needleplan.guideline import load_guideline, make_protocol
 
 
@@ -65,9 +71,8 @@ def reading(result: ForecastResult) -> str:
         f"stays noticeably firmer to the end of the {result.years:g}-year horizon"
         if m.noticeable_censored
         else (
-            f"stays noticeably firmer for about {_months(band.median)} after the last initial "
-            f"session (8 in 10 patients like her: {band.p10:.0f}-"
-            f"{'at least ' if band.p90_censored else ''}{band.p90:.0f} months)"
+            f"is noticeably firmer for about {_months(band.median)} after the last initial "
+            f"session ({band_phrase(band.p10, band.p90, p90_censored=band.p90_censored)})"
         )
     )
     if m.peak_improvement < result.noticeable_threshold:
@@ -103,7 +108,7 @@ def render_forecast(result: ForecastResult, console: Console) -> None:
     table.add_row(
         "noticeable after the last initial session",
         f"{'at least ' if m.noticeable_censored else ''}{band.median:.1f} months "
-        f"(80 % band {_band_text(band)})",
+        f"(spread between patients {_band_text(band)})",
     )
     table.add_row(
         "back to pre-treatment level",
@@ -117,6 +122,7 @@ def render_forecast(result: ForecastResult, console: Console) -> None:
     )
     console.print(table)
     console.print(escape(reading(result)))
+    console.print(escape(f"{HEADLINE_MEANING} {BAND_MEANING} {EVIDENCE_LIMIT}"))
     console.print(f"[dim]{escape(DISCLAIMER)}[/]")
 
 
@@ -125,7 +131,10 @@ def render_comparison(comp: Comparison, console: Console) -> None:
     table = Table(
         title=f"Scenarios over {comp.years:g} years",
         title_justify="left",
-        caption="months: median (80 % band); ≥ marks a value cut off by the horizon (a lower bound)",
+        caption=(
+            "months: typical patient (p10-p90 spread between patients in the model, without the "
+            "model's own uncertainty); ≥ marks a value cut off by the horizon (a lower bound)"
+        ),
         caption_justify="left",
     )
     for col in (

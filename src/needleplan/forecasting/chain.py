@@ -47,7 +47,7 @@ MAX_INITIAL_SESSIONS = 20
 MAX_DRAWS = 100_000
 QUANTILES = (0.10, 0.50, 0.90)
 #: Days after each session on which the band's knots are weekly (then every 28 days) [days].
-KNOT_DENSE_DAYS = 182.0
+KNOT_DENSE_DAYS = 63.0
 KNOT_EARLY_DAYS = np.array([2.0, 4.0, 10.0])
 VALIDATED_AGE = (18, 90)
 
@@ -127,10 +127,26 @@ def series_days(
             f"maintenance_months: {maintenance_months:g} is outside the validated range "
             f"{mlo:g}-{mhi:g} months"
         )
+    return np.concatenate([initial, _upkeep_days(float(initial[-1]), maintenance_months, end)])
+
+
+def _upkeep_days(last_initial: float, maintenance_months: float, end: int) -> NDArray[np.float64]:
+    """Maintenance days every ``M`` months after ``last_initial`` up to ``end`` [days]."""
     step = maintenance_months * DAYS_PER_MONTH
-    count = math.floor((end - initial[-1]) / step + 1e-9)
-    maint = np.round(initial[-1] + step * np.arange(1, count + 1, dtype=np.float64))
-    return np.concatenate([initial, maint[maint <= end]])
+    count = math.floor((end - last_initial) / step + 1e-9)
+    maint = np.round(last_initial + step * np.arange(1, count + 1, dtype=np.float64))
+    return np.asarray(maint[maint <= end], dtype=np.float64)
+
+
+def upkeep_grid(maintenance_months: float) -> list[int]:
+    """Whole-month upkeep intervals behind the headline months for upkeep every ``M`` months.
+
+    Every whole number of months from the shortest validated interval (3) to ``M`` rounded up:
+    the headline is the least time noticeable over these schedules (see
+    :func:`forecast`), so it never grows when ``M`` grows.
+    """
+    lo = math.ceil(MAINTENANCE_MONTHS[0])
+    return list(range(lo, max(lo, math.ceil(maintenance_months - 1e-9)) + 1))
 
 
 def check_initial_count(n_initial: object, n_sessions: int) -> int:
@@ -356,6 +372,62 @@ def noticeable_span(
     return span, censored
 
 
+def noticeable_time(
+    day: NDArray[np.float64],
+    curves: NDArray[np.float64],
+    threshold: float,
+    from_day: float,
+    anchor_day: float,
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Time each curve is noticeable between ``from_day`` and the horizon, breaks excluded [days].
+
+    The headline "months noticeable" (see docs/model.md, "Headline metrics"): every stretch at
+    or above ``threshold`` from ``from_day`` (the last initial session) to the last grid day
+    counts, a dip before a maintenance session does not end the count, and the build-up from
+    ``from_day`` to ``anchor_day`` (the typical response peak) counts in full when the curve is
+    noticeable at the anchor. Linear between grid days, so a crossing is counted to the
+    interpolated moment. Without maintenance it equals :func:`noticeable_span` (the curve falls
+    through the threshold once); with maintenance it never grows when upkeep becomes less
+    frequent (a Hypothesis property over 3-24 months), unlike the time to the first dip, which
+    is a sawtooth in the interval. A curve that is higher on every day never gets less time.
+
+    Returns
+    -------
+    time : ndarray, shape (n,)
+        Days noticeable from ``from_day`` to the horizon [days].
+    censored : ndarray of bool, shape (n,)
+        True where the curve is still noticeable on the last grid day (the time is a lower
+        bound: the horizon cut it).
+    """
+    last = day.size - 1
+    n = curves.shape[0]
+    i_from = min(int(np.searchsorted(day, from_day, side="left")), last)
+    i_anchor = min(int(np.searchsorted(day, max(anchor_day, from_day), side="left")), last)
+    width = np.diff(day)
+    seg = np.arange(last)
+    # the weight of each segment in the count before and after the anchor
+    w_pre = np.where((seg >= i_from) & (seg < i_anchor), width, 0.0)
+    w_post = np.where(seg >= i_anchor, width, 0.0)
+    up = curves >= threshold
+    both = up[:, :-1] & up[:, 1:]
+    # whole segments at or above the threshold (no per-day loop)
+    pre: NDArray[np.float64] = np.asarray(both @ w_pre, dtype=np.float64)
+    post: NDArray[np.float64] = np.asarray(both @ w_post, dtype=np.float64)
+    rows, cols = np.nonzero(up[:, :-1] ^ up[:, 1:])  # the few segments that cross it
+    if rows.size:
+        v0 = curves[rows, cols]
+        v1 = curves[rows, cols + 1]
+        frac = np.clip((np.maximum(v0, v1) - threshold) / np.abs(v1 - v0), 0.0, 1.0)
+        pre = pre + np.bincount(rows, frac * w_pre[cols], minlength=n)
+        post = post + np.bincount(rows, frac * w_post[cols], minlength=n)
+    at_anchor = up[:, i_anchor]
+    pre = np.where(at_anchor, day[i_anchor] - day[i_from], pre)
+    return (
+        np.asarray(pre + post, dtype=np.float64),
+        np.asarray(up[:, last], dtype=bool),
+    )
+
+
 def response_peak_days(params: ModelParams) -> float:
     """Days from a session to the peak of the typical fast response ``ln(k_b/k_f)/(k_b-k_f)``."""
     kb, kf = params.k_build, params.k_fast
@@ -546,7 +618,7 @@ def knot_days(
     """Days on which every draw is evaluated for the band [days].
 
     Every session day, days 2, 4 and 10 after it (where the new response bends most), every 7
-    days for 26 weeks after each session, every 28 days
+    days for 9 weeks after each session (the build-up; later the curves bend slowly), every 28 days
     elsewhere, the horizon's last day and ``extra`` (e.g. the noticeable anchor). Between knots
     the band is linear; the curves are smooth there (a test bounds the error against every
     day of every draw).
@@ -594,6 +666,7 @@ def forecast(
     n_initial: int | None = None,
     z_transform: Callable[[NDArray[np.float64]], NDArray[np.float64]] | None = None,
     band: bool = True,
+    maintenance_months: float | None = None,
 ) -> ForecastResult:
     """Forecast the improvement for a patient and a schedule, with the population band.
 
@@ -623,6 +696,13 @@ def forecast(
     band : bool
         False skips the draws: the typical patient only, the band collapsed onto it (for
         searches that read the central curve, such as the optimiser's).
+    maintenance_months : float, optional
+        The caller's statement that the sessions after the series are upkeep every ``M``
+        months (as :func:`series_days` lays them out; anything else raises ``InputError``).
+        Then the headline months (the typical patient's) are the least over upkeep every
+        3, 4, ... ``ceil(M)`` months (:func:`upkeep_grid`): "at least this long if she comes
+        back at least every ``ceil(M)`` months", which never grows when upkeep becomes less
+        frequent. Without it the headline is this schedule's own time noticeable.
 
     Returns
     -------
@@ -670,23 +750,28 @@ def forecast(
     threshold = p.noticeable_threshold * mods.threshold  # her goal sets what she notices
     # The typical patient, every day.
     median = improvement(day, curve_inputs(assessment, s, centre, p))[0]
-    span_mid, cens_mid = noticeable_span(day, median[None, :], threshold, last_initial, anchor)
+    span_mid, cens_mid = noticeable_time(day, median[None, :], threshold, last_initial, anchor)
     if band:  # every draw on the knots
         knots = knot_days(s, end, (anchor,))
         curves = improvement(knots, curve_inputs(assessment, s, u_r, p, u_p))
         k10, k90 = _sample_band(curves)
         p10 = np.minimum(np.interp(day, knots, k10), median)
         p90 = np.maximum(np.interp(day, knots, k90), median)
-        span, cens = noticeable_span(knots, curves, threshold, last_initial, anchor)
+        span, cens = noticeable_time(knots, curves, threshold, last_initial, anchor)
         s10, s90, c10, c90 = _sample_band(span[:, None], cens[:, None])
     else:
         p10, p90, span = median, median, span_mid
         s10 = s90 = span_mid
         c10 = c90 = cens_mid.astype(np.float64)
+    head, head_cens = float(span_mid[0]), bool(cens_mid[0])
+    if maintenance_months is not None:
+        head, head_cens = _upkeep_envelope(
+            assessment, s, n_init, maintenance_months, end, p, centre, threshold, anchor
+        )
     months = Band(
-        median=float(span_mid[0]) / DAYS_PER_MONTH,
-        p10=min(float(s10[0]), float(span_mid[0])) / DAYS_PER_MONTH,
-        p90=max(float(s90[0]), float(span_mid[0])) / DAYS_PER_MONTH,
+        median=head / DAYS_PER_MONTH,
+        p10=min(float(s10[0]), head) / DAYS_PER_MONTH,
+        p90=max(float(s90[0]), head) / DAYS_PER_MONTH,
         p10_censored=bool(c10[0]),
         p90_censored=bool(c90[0]),
     )
@@ -702,7 +787,7 @@ def forecast(
             day,
             median,
             months,
-            bool(cens_mid[0]),
+            head_cens,
             threshold,
             last_initial,
             float(np.median(span)) / DAYS_PER_MONTH,
@@ -713,3 +798,45 @@ def forecast(
         factors=mods.factors,
         anchor_days=response_peak_days(p),
     )
+
+
+def _upkeep_envelope(
+    assessment: Assessment,
+    s: NDArray[np.float64],
+    n_init: int,
+    maintenance_months: float,
+    end: int,
+    p: ModelParams,
+    centre: NDArray[np.float64],
+    threshold: float,
+    anchor: float,
+) -> tuple[float, bool]:
+    """The typical patient's least time noticeable over upkeep every 3..ceil(M) months [days].
+
+    Also whether that least value is censored by the horizon (a lower bound).
+    """
+    m = maintenance_months
+    if isinstance(m, bool) or not isinstance(m, int | float) or not m == m:
+        raise InputError.one("maintenance_months", m, "must be a number")
+    mlo, mhi = MAINTENANCE_MONTHS
+    if not mlo <= m <= mhi:
+        raise ModelRangeError(
+            f"maintenance_months: {m:g} is outside the validated range {mlo:g}-{mhi:g} months"
+        )
+    last_initial = float(s[n_init - 1])
+    if not np.array_equal(s[n_init:], _upkeep_days(last_initial, float(m), end)):
+        raise InputError.one(
+            "maintenance_months",
+            m,
+            "must describe the sessions after the initial series (upkeep every M months from "
+            "the last initial session to the horizon)",
+        )
+    day = np.arange(end + 1, dtype=np.float64)
+    best, best_cens = math.inf, False
+    for g in upkeep_grid(float(m)):  # at most 22 schedules, the typical patient only
+        sd = np.concatenate([s[:n_init], _upkeep_days(last_initial, float(g), end)])
+        curve = improvement(day, curve_inputs(assessment, sd, centre, p))
+        t, c = noticeable_time(day, curve, threshold, last_initial, anchor)
+        if float(t[0]) < best:
+            best, best_cens = float(t[0]), bool(c[0])
+    return best, best_cens

@@ -240,6 +240,7 @@ def cheapest_schedule(
         seed=seed,
         params=params,
         n_initial=p.sessions,
+        maintenance_months=p.maintenance_months,
     )
     return CheapestPlan(
         p.sessions,

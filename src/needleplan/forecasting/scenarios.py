@@ -156,9 +156,18 @@ def compare_scenarios(
         raise InputError.one("protocol.initial_sessions", n, "must be at least 1 to forecast")
     interval = float(protocol.recommended_interval_days)
 
-    def run(key: str, label: str, sd: NDArray[np.float64], n_init: int) -> Scenario:
+    def run(
+        key: str, label: str, sd: NDArray[np.float64], n_init: int, m: float | None = None
+    ) -> Scenario:
         res = forecast(
-            assessment, sd, years=years, draws=draws, seed=seed, params=params, n_initial=n_init
+            assessment,
+            sd,
+            years=years,
+            draws=draws,
+            seed=seed,
+            params=params,
+            n_initial=n_init,
+            maintenance_months=m,
         )
         n_maint = int(sd.size - n_init)
         return Scenario(key, label, res, n_init, n_maint, pr.cost(n_init, n_maint))
@@ -174,7 +183,7 @@ def compare_scenarios(
     ]
     for m in maintenance_months:
         sd = series_days(n, interval, maintenance_months=m, years=years)
-        scenarios.append(run(f"maintenance_{m:g}m", f"{n} sessions + every {m:g} months", sd, n))
+        scenarios.append(run(f"maintenance_{m:g}m", f"{n} sessions + every {m:g} months", sd, n, m))
     cheapest = cheapest_schedule(
         assessment,
         keep_years=keep_years,

@@ -31,6 +31,7 @@ from needleplan.domain.protocol import Protocol
 from needleplan.domain.records import AppointmentStatus, CourseStatus
 from needleplan.exceptions import BlockedError, StateError
 from needleplan.forecasting.chain import ForecastResult, forecast, series_days
+from needleplan.forecasting.wording import BAND_MEANING, EVIDENCE_LIMIT, band_phrase
 from needleplan.guideline import Guideline, make_protocol
 
 if TYPE_CHECKING:
@@ -103,6 +104,7 @@ def _forecasts(
         draws=draws,
         seed=seed,
         n_initial=n,
+        maintenance_months=months,
     )
     return (
         (f"{n} sessions, no maintenance", plain),
@@ -287,8 +289,8 @@ def _lasts(label: str, result: ForecastResult) -> str:
         )
     return (
         f"{label}: a typical patient like you sees a noticeable difference for about "
-        f"{band.median:.0f} months after the last session of the series (8 in 10 patients "
-        f"like you: {band.p10:.0f} to {band.p90:.0f} months)."
+        f"{band.median:.0f} months after the last session of the series "
+        f"({band_phrase(band.p10, band.p90, p90_censored=band.p90_censored)})."
     )
 
 
@@ -350,6 +352,7 @@ def handout_sections(handout: Handout) -> list[Section]:
                 "before treatment, for patients like you. Results build for a few months after "
                 "the last session, then slowly fade as the skin keeps ageing.",
                 *(_lasts(label, result) for label, result in handout.scenarios),
+                f"{BAND_MEANING} {EVIDENCE_LIMIT}",
             ),
         )
     )

@@ -179,6 +179,21 @@ def treatment_dose(day: NDArray[np.float64], inputs: CurveInputs) -> NDArray[np.
     started = idx >= 0
     idx = np.maximum(idx, 0)
     tau = np.where(started, day - inputs.session_days[idx], 0.0)[None, :]
+    kb, phi = inputs.k_build, inputs.remodelled_fraction
+    kf = np.broadcast_to(np.asarray(inputs.k_fast, dtype=np.float64), (p.shape[0], 1))
+    ks = np.broadcast_to(np.asarray(inputs.k_slow, dtype=np.float64), (p.shape[0], 1))
+    if not (np.any(np.abs(kb - kf) < 1e-3 * kb) or np.any(np.abs(kb - ks) < 1e-3 * kb)):
+        # The same sum regrouped per exponential, the coefficients combined on the (n, S)
+        # session states before they are spread over the days: two exponentials per value
+        # (e^{-k_b tau} is shared by every row), three products.
+        a_f = (1.0 - phi) * kb / (kb - kf)
+        a_s = phi * kb / (kb - ks)
+        z = (cf + p * a_f)[:, idx] * np.exp(-kf * tau)
+        z += (cs + p * a_s)[:, idx] * np.exp(-ks * tau)
+        z -= (p * (a_f + a_s))[:, idx] * np.exp(-kb * tau)
+        on_session = np.nonzero(tau[0] == 0.0)[0]  # B(0) = 0 exactly, not a rounding residue
+        z[:, on_session] = (cf + cs)[:, idx[on_session]]
+        return np.asarray(np.where(started[None, :], z, 0.0), dtype=np.float64)
     z = dose_from_state(
         p[:, idx],
         cf[:, idx],

@@ -249,6 +249,7 @@ def forecast_route(request: Request, body: ForecastRequest) -> Response:
         draws=body.draws,
         seed=body.seed,
         n_initial=sessions,
+        maintenance_months=body.maintenance_months,
     )
     return FastJSONResponse(forecast_document(result, body.curve_step_days))
 

@@ -106,8 +106,10 @@
         });
         var m = without.milestones.noticeable_months_after_last_initial;
         $("r-reading").textContent = "Without top-ups, most people like you notice the tightening for about " +
-          NP.medianText(m) + " after the last session (for 8 in 10 people between " +
-          NP.bandText(m, " and ") + "). Regular top-ups keep it going much longer.";
+          NP.medianText(m) + " after the last session (people with the same answers differ: in the model 8 in 10 are between " +
+          NP.bandText(m, " and ") + "; the model's own uncertainty is not included, so the real spread is wider). " +
+          "Regular top-ups keep it going much longer. How the result fades over the years rests on weak evidence: " +
+          "no trial has followed patients for more than about 6 months after a course.";
         $("estimate-summary").value = summaryText(plan, without);
         $("result").scrollIntoView({ behavior: "smooth" });
       });

@@ -31,6 +31,7 @@ from needleplan.services import visits
 from needleplan.web.auth import Permission, StaffUser
 from needleplan.web.db_stores import audited
 from needleplan.web.deps import ClinicDep, DbDep
+from needleplan.web.bodies import StrictJSONRoute
 from needleplan.web.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from needleplan.web.routes.patients import MAX_ID
 from needleplan.web.routes.visits import acting_account
@@ -47,7 +48,10 @@ _CHANGE: dict[int | str, dict[str, Any]] = {
 }
 
 router = APIRouter(
-    prefix="/api/v1", tags=["appointments"], responses={**ERROR_RESPONSES, **_AUTH_RESPONSES}
+    prefix="/api/v1",
+    tags=["appointments"],
+    responses={**ERROR_RESPONSES, **_AUTH_RESPONSES},
+    route_class=StrictJSONRoute,
 )
 
 CalendarToken = Annotated[StaffUser, Depends(require_token(Permission.CALENDAR))]

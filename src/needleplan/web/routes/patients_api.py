@@ -26,6 +26,7 @@ from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
 from needleplan.web.db_stores import audited
 from needleplan.web.deps import DbDep
+from needleplan.web.bodies import StrictJSONRoute
 from needleplan.web.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from needleplan.web.routes.patients import MAX_ID
 from needleplan.web.security import require_token
@@ -43,6 +44,7 @@ router = APIRouter(
     prefix="/api/v1/patients",
     tags=["patients"],
     responses={**ERROR_RESPONSES, **_AUTH_RESPONSES},
+    route_class=StrictJSONRoute,
 )
 
 ContactsToken = Annotated[StaffUser, Depends(require_token(Permission.CONTACTS))]

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from fastapi import Request
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -52,8 +53,12 @@ class StrictJSONRoute(APIRoute):
         return strict_handler
 
 
-class BodyTooLargeError(Exception):
-    """Raised from ``receive`` when a streamed body passes its limit."""
+class BodyTooLargeError(HTTPException):
+    """Raised from ``receive`` when a streamed body passes its limit: a 413 wherever it surfaces
+    (FastAPI passes HTTP exceptions raised while reading a body on to the error handlers)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, _rule(limit))
 
 
 class BodyLimitMiddleware:
@@ -98,7 +103,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLargeError
+                    raise BodyTooLargeError(limit)
             return message
 
         async def tracked_send(message: Message) -> None:
@@ -115,8 +120,12 @@ class BodyLimitMiddleware:
             await _refuse(scope, send, limit, received)
 
 
+def _rule(limit: int) -> str:
+    return f"request body larger than {limit} bytes"
+
+
 async def _refuse(scope: Scope, send: Send, limit: int, size: int) -> None:
-    rule = f"request body larger than {limit} bytes"
+    rule = _rule(limit)
     value = size if size >= 0 else None
     response: Response
     if str(scope["path"]).startswith(API_PREFIX):

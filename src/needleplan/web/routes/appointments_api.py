@@ -29,9 +29,9 @@ from needleplan.domain.assessment import Area
 from needleplan.domain.records import AdverseEvent, Appointment, AppointmentStatus
 from needleplan.services import visits
 from needleplan.web.auth import Permission, StaffUser
+from needleplan.web.bodies import StrictJSONRoute
 from needleplan.web.db_stores import audited
 from needleplan.web.deps import ClinicDep, DbDep
-from needleplan.web.bodies import StrictJSONRoute
 from needleplan.web.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from needleplan.web.routes.patients import MAX_ID
 from needleplan.web.routes.visits import acting_account

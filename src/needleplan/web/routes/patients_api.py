@@ -24,9 +24,9 @@ from needleplan.domain import Assessment
 from needleplan.domain.records import MeasurementDraft, Patient, PatientDraft
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
+from needleplan.web.bodies import StrictJSONRoute
 from needleplan.web.db_stores import audited
 from needleplan.web.deps import DbDep
-from needleplan.web.bodies import StrictJSONRoute
 from needleplan.web.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from needleplan.web.routes.patients import MAX_ID
 from needleplan.web.security import require_token

@@ -30,7 +30,7 @@ from needleplan.domain.accounts import (
     require_permission,
 )
 from needleplan.domain.accounts import check_password as _check_password
-from needleplan.exceptions import NotFoundError, PermissionDeniedError
+from needleplan.exceptions import NotFoundError, PermissionDeniedError, StateError
 from needleplan.services._clock import utc_now
 from needleplan.storage import Database
 from needleplan.storage.repositories import to_user
@@ -161,10 +161,19 @@ def set_password(db: Database, user_id: int, password: str, *, actor: User | Non
 
 
 def deactivate_user(db: Database, user_id: int, *, actor: User | None = None) -> None:
-    """Close an account: it can no longer sign in (its row stays for the audit log)."""
+    """Close an account: it can no longer sign in (its row stays for the audit log).
+
+    The last active admin cannot be closed (StateError): the clinic would lose every way to
+    manage accounts. The active admins are locked first, so two admins closing each other at
+    once cannot both succeed.
+    """
     _admin(actor, "deactivate accounts")
     with db.transaction() as uow:
-        uow.users.row(user_id).active = False
+        row = uow.users.row(user_id)
+        last = row.active and row.role == Role.ADMIN.value
+        if last and len(uow.users.lock_active_ids(Role.ADMIN)) <= 1:
+            raise StateError(f"user {user_id} is the last active admin; make another admin first")
+        row.active = False
 
 
 def list_users(db: Database, *, actor: User | None = None) -> list[User]:

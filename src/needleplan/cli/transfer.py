@@ -62,3 +62,5 @@ def import_cmd(
     console.print(f"imported {report.imported} {k.value}")
     for problem in report.skipped:
         console.print(f"skipped {escape(str(problem))}")
+    if report.skipped:
+        console.print(f"{len(report.skipped)} rows skipped (listed above); nothing else dropped")

@@ -29,7 +29,7 @@ import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
 from needleplan import services
 from needleplan.domain.records import (
@@ -100,7 +100,7 @@ def parse_kind(value: str) -> Kind:
 # --------------------------------------------------------------------------- export
 
 
-def export_csv(db: Database, kind: Kind | str, out: TextIO) -> int:
+def export_csv(db: Database, kind: Kind | str, out: IO[str]) -> int:
     """Write every record of ``kind`` as CSV to ``out``; returns the number of rows."""
     k = parse_kind(str(kind))
     writer = csv.writer(out, lineterminator="\n")

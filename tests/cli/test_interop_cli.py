@@ -111,3 +111,25 @@ def test_handout_bad_input_names_the_problem_and_writes_nothing(
     assert result.returncode == code, result.stderr
     assert message in result.stderr
     assert not (tmp_path / "x.pdf").exists()
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_patient_files_are_created_for_their_owner_only(
+    cli: Runner, stored: Any, tmp_path: Path
+) -> None:
+    """Issue 17, L7: FHIR, handout, CSV export and the SQLite file 0600; new folders 0700."""
+    assert cli("fhir", "patient", "P-7", "--out", "fhir/deep/b.json").returncode == 0
+    assert cli("handout", "P-7", "--out", "handouts/zoe.pdf").returncode == 0
+    (tmp_path / "old.csv").write_text("stale")
+    (tmp_path / "old.csv").chmod(0o644)
+    assert cli("export", "patients", "old.csv").returncode == 0
+    assert cli("export", "patients", "exports/p.csv").returncode == 0
+    for path in ("fhir/deep/b.json", "handouts/zoe.pdf", "old.csv", "exports/p.csv"):
+        assert _mode(tmp_path / path) == 0o600, path
+    for folder in ("fhir", "fhir/deep", "handouts", "exports"):
+        assert _mode(tmp_path / folder) == 0o700, folder
+    assert _mode(tmp_path / "cli.sqlite3") == 0o600
+    assert "P-7" in (tmp_path / "old.csv").read_text()

@@ -420,3 +420,23 @@ def test_rebook_that_cannot_fit_exits_6_naming_the_session_and_why(
     assert "rebuilding" in line
     assert "nothing free within 180 days after the window" in line
     assert booked("course", "show", "1", "--json").stdout == before
+
+
+def test_skip_bad_reports_a_huge_field_and_imports_the_rows_after_it(
+    cli: Runner, tmp_path: Path
+) -> None:
+    """Issue 17, M7: a field over 10,000 characters is one bad row, not the end of the file."""
+    src = tmp_path / "patients.csv"
+    src.write_text(
+        "given_name,family_name,birth_date\n"
+        f"Anna,{'x' * 20_000},1970-01-02\n"
+        "Bea,Bloom,1980-01-01\n"
+        "Cara,,1980-01-01\n"
+        "Dee,Dunn,1980-01-01\n"
+    )
+    res = cli("import", "patients", str(src), "--skip-bad")
+    assert res.returncode == 0, res.stderr
+    assert "imported 2 patients" in res.stdout
+    assert "skipped line 2: family_name" in res.stdout
+    assert "skipped line 4: family_name" in res.stdout
+    assert "2 rows skipped" in res.stdout

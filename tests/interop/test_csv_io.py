@@ -223,3 +223,58 @@ def test_importing_any_rows_never_crashes_or_half_imports(
             assert report.imported + len(report.skipped) <= len(body)
     finally:
         db.dispose()
+
+
+def test_a_field_over_the_limit_is_one_bad_row_and_later_rows_still_count(db: Any) -> None:
+    """Issue 17, M7: the rows after a huge field are imported or reported, never dropped."""
+    huge = "x" * 10_001
+    text = (
+        GOOD_PATIENTS
+        + f"A3,{huge},Cole,1990-01-01,,,\n"
+        + "A4,Dee,Dunn,1990-01-01,,,\n"
+        + "A5,Eve,,1990-01-01,,,\n"
+        + "A6,Fay,Fox,1990-01-01,,,\n"
+    )
+    report = import_csv(db, "patients", text, skip_bad=True)
+    assert report.imported == 4
+    assert [(p.line, p.problems[0].field) for p in report.skipped] == [
+        (4, "given_name"),
+        (6, "family_name"),
+    ]
+    assert "10000" in report.skipped[0].problems[0].rule
+    assert sorted(p.mrn for p in services.list_patients(db)) == ["A1", "A2", "A4", "A6"]
+
+
+FORMULAS = ["=HYPERLINK(1)", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "'=1", "'plain"]
+
+
+def test_export_neutralises_formulas_and_import_round_trips_them(db: Any, tmp_path: Path) -> None:
+    """Issue 17, L4: no cell a spreadsheet would run as a formula; the values survive."""
+    for i, formula in enumerate(FORMULAS, 1):
+        services.register_patient(
+            db,
+            {
+                "mrn": f"N{i}",
+                "given_name": "Nora",
+                "family_name": "Nash",
+                "birth_date": "1980-01-01",
+                "notes": formula,
+            },
+        )
+    out = io.StringIO()
+    export_csv(db, "patients", out)
+    import csv as _csv
+
+    for record in _csv.reader(io.StringIO(out.getvalue())):
+        for cell in record:
+            assert not cell or cell[0] not in "=+-@\t\r", record
+    other = Database.open(f"sqlite:///{tmp_path / 'other.sqlite3'}")
+    try:
+        assert import_csv(other, "patients", out.getvalue()).imported == len(FORMULAS)
+        by_mrn = {p.mrn: p for p in services.list_patients(other)}
+        stored = {p.mrn: p.notes for p in services.list_patients(db)}
+        for i in range(1, len(FORMULAS) + 1):
+            # import strips surrounding blanks, as for any cell
+            assert by_mrn[f"N{i}"].notes == stored[f"N{i}"].strip()
+    finally:
+        other.dispose()

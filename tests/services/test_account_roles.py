@@ -123,3 +123,17 @@ def test_an_account_of_another_store_is_recorded_by_name(db: Any, staff: dict[st
     [event] = services.audit_log(db)
     assert (event.user_id, event.username) == (None, "system")
     assert "user=visitor" in event.detail
+
+
+def test_the_last_active_admin_cannot_be_deactivated(db: Any, staff: dict[str, User]) -> None:
+    """Issue 17, M1: the clinic never loses every admin, whoever asks."""
+    from needleplan.exceptions import StateError
+
+    with pytest.raises(StateError, match="last active admin"):
+        services.deactivate_user(db, staff["admin"].id, actor=None)
+    second = services.create_user(db, "admin2", "admin2-password-1", "admin")
+    services.deactivate_user(db, staff["admin"].id, actor=second)
+    with pytest.raises(StateError, match="last active admin"):
+        services.deactivate_user(db, second.id, actor=None)
+    assert services.authenticate(db, "admin2", "admin2-password-1") is not None
+    services.deactivate_user(db, staff["prac"].id, actor=second)  # other roles: no such rule

@@ -19,6 +19,7 @@ from needleplan.cli import common as c
 from needleplan.cli.actor import audited
 from needleplan.cli.records import DatabaseOpt, clinic_in_force, open_records
 from needleplan.exceptions import InputError
+from needleplan.private_files import write_private_text
 
 console = Console(highlight=False, soft_wrap=True)
 
@@ -61,8 +62,7 @@ def fhir_patient(
     if out is None:
         typer.echo(text)
         return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n", encoding="utf-8")
+    write_private_text(out, text + "\n")
     console.print(f"FHIR Bundle written to {escape(str(out))}: {_summary(bundle)}")
 
 

@@ -11,6 +11,7 @@ from rich.markup import escape
 from needleplan.cli.actor import audited
 from needleplan.cli.records import DatabaseOpt, console, open_records
 from needleplan.exceptions import InputError
+from needleplan.private_files import open_private
 
 #: Top-level commands (added to the root app without a group name).
 app = typer.Typer(rich_markup_mode=None)
@@ -30,7 +31,7 @@ def export_cmd(
         if str(file) == "-":
             n = csv_io.export_csv(db, k, sys.stdout)
         else:
-            with file.open("w", encoding="utf-8", newline="") as out:
+            with open_private(file, "w", encoding="utf-8", newline="") as out:
                 n = csv_io.export_csv(db, k, out)
         event.detail = f"cli {k.value}"
     if str(file) != "-":
@@ -62,3 +63,5 @@ def import_cmd(
     console.print(f"imported {report.imported} {k.value}")
     for problem in report.skipped:
         console.print(f"skipped {escape(str(problem))}")
+    if report.skipped:
+        console.print(f"{len(report.skipped)} rows skipped (listed above); nothing else dropped")

@@ -29,7 +29,7 @@ import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
 from needleplan import services
 from needleplan.domain.records import (
@@ -100,15 +100,41 @@ def parse_kind(value: str) -> Kind:
 # --------------------------------------------------------------------------- export
 
 
-def export_csv(db: Database, kind: Kind | str, out: TextIO) -> int:
+def export_csv(db: Database, kind: Kind | str, out: IO[str]) -> int:
     """Write every record of ``kind`` as CSV to ``out``; returns the number of rows."""
     k = parse_kind(str(kind))
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS[k])
     with db.transaction() as uow:
         rows = list(_export_rows(uow, k))
-    writer.writerows(rows)
+    writer.writerows([[neutralise(cell) for cell in row] for row in rows])
     return len(rows)
+
+
+#: A cell starting with one of these runs as a formula when a spreadsheet opens the file.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _formula_like(text: str) -> bool:
+    return text.lstrip("'").startswith(FORMULA_START)
+
+
+def neutralise(cell: Any) -> Any:
+    """The cell, with a leading ``'`` when a spreadsheet would read it as a formula.
+
+    A value that already starts with ``'`` before such a character gets one more, so
+    :func:`restore` gives back exactly the value stored.
+    """
+    if isinstance(cell, str) and cell and _formula_like(cell):
+        return "'" + cell
+    return cell
+
+
+def restore(cell: str) -> str:
+    """The value :func:`neutralise` wrote ``cell`` for (one leading ``'`` removed)."""
+    if cell.startswith("'") and _formula_like(cell):
+        return cell[1:]
+    return cell
 
 
 def _export_rows(uow: UnitOfWork, kind: Kind) -> Iterable[list[Any]]:
@@ -194,7 +220,9 @@ def parse_csv(kind: Kind | str, text: str) -> Parsed:
     if "\x00" in text:
         raise InputError.one("file", "NUL byte", "must be a text CSV file")
     stream = io.StringIO(text.lstrip("\ufeff"), newline="")
-    csv.field_size_limit(MAX_FIELD)
+    # The reader takes fields of any length (the csv module's limit is process-wide and ends
+    # the file at the first long field); a field over MAX_FIELD is one bad row, below.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = csv.reader(stream, strict=True)
     try:
         header = next(reader, None)
@@ -241,7 +269,15 @@ def parse_csv(kind: Kind | str, text: str) -> Parsed:
                 )
             )
             continue
-        record = {n: c.strip() for n, c in zip(names, cells, strict=True)}
+        long = [
+            FieldProblem(n, f"{len(c)} characters", f"at most {MAX_FIELD} characters")
+            for n, c in zip(names, cells, strict=True)
+            if len(c) > MAX_FIELD
+        ]
+        if long:
+            out.problems.append(RowProblem(start_line, long))
+            continue
+        record = {n: restore(c).strip() for n, c in zip(names, cells, strict=True)}
         try:
             out.rows.append((start_line, parse_row(record)))
         except InputError as exc:

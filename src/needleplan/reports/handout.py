@@ -33,6 +33,7 @@ from needleplan.exceptions import BlockedError, StateError
 from needleplan.forecasting.chain import ForecastResult, forecast, series_days
 from needleplan.forecasting.wording import BAND_MEANING, EVIDENCE_LIMIT, band_phrase
 from needleplan.guideline import Guideline, make_protocol
+from needleplan.private_files import write_private_bytes
 
 if TYPE_CHECKING:
     from needleplan.scheduling import ClinicConfig
@@ -446,9 +447,7 @@ def render_handout(handout: Handout, path: str | Path | None = None) -> bytes:
                 _chart(pdf, chart)
     data = bytes(pdf.output())
     if path is not None:
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(data)
+        write_private_bytes(path, data)
     return data
 
 

@@ -30,7 +30,7 @@ from needleplan.domain.accounts import (
     require_permission,
 )
 from needleplan.domain.accounts import check_password as _check_password
-from needleplan.exceptions import NotFoundError, PermissionDeniedError
+from needleplan.exceptions import NotFoundError, PermissionDeniedError, StateError
 from needleplan.services._clock import utc_now
 from needleplan.storage import Database
 
@@ -161,9 +161,18 @@ def set_password(db: Database, user_id: int, password: str, *, actor: User | Non
 
 
 def deactivate_user(db: Database, user_id: int, *, actor: User | None = None) -> None:
-    """Close an account: it can no longer sign in (its row stays for the audit log)."""
+    """Close an account: it can no longer sign in (its row stays for the audit log).
+
+    The last active admin cannot be closed (StateError): the clinic would lose every way to
+    manage accounts. The active admins are locked first, so two admins closing each other at
+    once cannot both succeed.
+    """
     _admin(actor, "deactivate accounts")
     with db.transaction() as uow:
+        user = uow.users.get(user_id)
+        last = user.active and user.role is Role.ADMIN
+        if last and len(uow.users.lock_active_ids(Role.ADMIN)) <= 1:
+            raise StateError(f"user {user_id} is the last active admin; make another admin first")
         uow.users.set_active(user_id, False)
 
 

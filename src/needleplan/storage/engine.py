@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from needleplan.exceptions import InputError
+from needleplan.private_files import touch_private
 
 ENV_VAR = "NEEDLEPLAN_DATABASE_URL"
 DEFAULT_FILENAME = "needleplan.sqlite3"
@@ -94,7 +95,8 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     if backend == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            # Patient records: the file (and SQLite's -wal/-shm, which copy its mode) 0600.
+            touch_private(database)
         engine = create_engine(parsed, **kwargs)
         _configure_sqlite(engine)
         return engine

@@ -26,6 +26,7 @@ from needleplan.web.auth import (
     TokenStore,
     UserStore,
 )
+from needleplan.web.bodies import BodyLimitMiddleware
 from needleplan.web.error_handlers import install_error_handlers
 from needleplan.web.leads import InMemoryLeadStore, LeadStore
 from needleplan.web.ratelimit import Clock, DatabaseLimiter, Limiter, TokenBucketLimiter
@@ -172,6 +173,11 @@ def create_app(
 
     install_error_handlers(app)
     install_security_middleware(app, settings)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default=settings.max_body_bytes,
+        overrides=settings.max_body_overrides,
+    )
     app.add_middleware(SelectiveGZip)
 
     @app.exception_handler(LoginRequiredError)

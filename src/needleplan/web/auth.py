@@ -34,7 +34,7 @@ from needleplan.domain.accounts import (
     parse_role,
     require_permission,
 )
-from needleplan.exceptions import ConflictError, InputError, NotFoundError
+from needleplan.exceptions import ConflictError, InputError, NotFoundError, StateError
 from needleplan.services import accounts
 from needleplan.services._clock import utc_now
 from needleplan.services._secrets import secret_digest
@@ -53,14 +53,22 @@ StaffUser = User
 UserId = int | str
 
 
+#: The largest id of an account (the column is a 32-bit integer).
+MAX_ACCOUNT_ID = 2**31 - 1
+
+
 def parse_user_id(user_id: UserId) -> int | None:
     """The account id behind a web user id, or None when it cannot be one."""
     if isinstance(user_id, bool):
         return None
     if isinstance(user_id, int):
-        return user_id if user_id > 0 else None
-    text = user_id.strip()
-    return int(text) if text.isdigit() and len(text) < 12 else None
+        return user_id if 0 < user_id <= MAX_ACCOUNT_ID else None
+    # Strict: ASCII digits without a leading zero, within the id column's range ("01", "٣",
+    # " 1" and 2**31 are no id), so every guard compares the one id a path names.
+    if not (user_id.isascii() and user_id.isdigit() and len(user_id) <= 10) or user_id[0] == "0":
+        return None
+    key = int(user_id)
+    return key if key <= MAX_ACCOUNT_ID else None
 
 
 class UserStore(Protocol):
@@ -115,7 +123,7 @@ class TokenStore(Protocol):
 
 
 def _random_id() -> int:
-    return 1_000_000_000 + secrets.randbelow(90_000_000_000)
+    return 1_000_000_000 + secrets.randbelow(MAX_ACCOUNT_ID - 1_000_000_000)
 
 
 def _may_manage(actor: User | None, action: str) -> None:
@@ -173,6 +181,9 @@ class InMemoryUserStore:
         with self._lock:
             if key is None or key not in self._users:
                 raise NotFoundError(f"user {user_id} does not exist")
+            admins = [u for u, _ in self._users.values() if u.role is Role.ADMIN]
+            if self._users[key][0].role is Role.ADMIN and len(admins) <= 1:
+                raise StateError(f"user {key} is the last active admin; make another admin first")
             user, _ = self._users.pop(key)
             self._by_name.pop(user.username, None)
 

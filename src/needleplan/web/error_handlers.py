@@ -53,6 +53,7 @@ _HTTP_RULES = {
     403: ("role", "your role does not allow this"),
     404: ("path", "no such resource"),
     405: ("method", "method not allowed on this path"),
+    413: ("body", "request body too large"),
 }
 
 

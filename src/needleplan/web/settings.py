@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Self
+from typing import Annotated, Self
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     # The clinic calendar (TOML, docs/scheduling.md) the staff workspace books in; None: the
     # bundled example clinic.
     clinic_file: Path | None = None
+    # Request bodies larger than this are refused (413) before they are read [bytes];
+    # `max_body_overrides` sets another limit for paths under a prefix (JSON in the environment,
+    # e.g. NEEDLEPLAN_MAX_BODY_OVERRIDES='{"/app/import": 20971520}').
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
+    max_body_overrides: dict[str, Annotated[int, Field(ge=1024, le=1024 * 1024 * 1024)]] = {}
 
     @property
     def production(self) -> bool:

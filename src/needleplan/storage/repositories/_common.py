@@ -49,6 +49,10 @@ def keep(session: Session, row: Any) -> Any:
     return row
 
 
+#: The largest row id: the id columns are 32-bit integers on PostgreSQL.
+MAX_ROW_ID = 2**31 - 1
+
+
 def get_row(
     session: Session, row_type: type[Any], row_id: int, what: str, *, lock: bool = False
 ) -> Any:
@@ -59,6 +63,9 @@ def get_row(
     snapshot from its first read on), so there a lock is a plain read and a row the unit of
     work already holds is not read again.
     """
+    if isinstance(row_id, int) and not 1 <= row_id <= MAX_ROW_ID:
+        # Beyond the 32-bit id columns: no such row (the driver would overflow, a 500).
+        raise NotFoundError(f"{what} {row_id} does not exist")
     if lock and session.get_bind().dialect.name == "sqlite":
         lock = False
     row = session.get(row_type, row_id, with_for_update=True if lock else None)

@@ -16,7 +16,7 @@ from needleplan.domain.records import (
     Sex,
 )
 from needleplan.exceptions import ConflictError
-from needleplan.storage.repositories._common import get_row, keep
+from needleplan.storage.repositories._common import MAX_ROW_ID, get_row, keep
 from needleplan.storage.tables import (
     PatientRow,
 )
@@ -162,8 +162,16 @@ class PatientFinder:
         born = parse_birth_date(text)
         if born is not None:
             return [PatientRow.birth_date == born]
-        if text.isdigit():
-            return [or_(PatientRow.id == int(text), func.lower(PatientRow.mrn) == text.lower())]
+        if text.isascii() and text.isdigit():
+            # Digits are compared as text (record number, phone); as an id only when they are
+            # one (no leading zero, within the 32-bit column), so no term overflows the column.
+            matches = [
+                func.lower(PatientRow.mrn) == text.lower(),
+                PatientRow.phone.like(f"%{text}%"),
+            ]
+            if text[0] != "0" and len(text) <= 10 and int(text) <= MAX_ROW_ID:
+                matches.append(PatientRow.id == int(text))
+            return [or_(*matches)]
         conditions: list[Any] = []
         for word in text.lower().split()[:5]:
             like = "%" + word.replace("\\", "").replace("%", "").replace("_", "") + "%"

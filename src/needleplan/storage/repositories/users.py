@@ -58,6 +58,11 @@ class UserRepository:
         self.session.flush()
         return to_user(row)
 
+    def lock_active_ids(self, role: Role) -> list[int]:
+        """The ids of the active accounts with ``role``, locked until the transaction ends."""
+        query = select(UserRow.id).where(UserRow.role == role.value, UserRow.active.is_(True))
+        return list(self.session.scalars(query.with_for_update()).all())
+
     def get(self, user_id: int) -> User:
         """The account (``NotFoundError`` when none)."""
         return to_user(self._row(user_id))

@@ -35,11 +35,12 @@ from needleplan.forecasting.chain import (
 from needleplan.forecasting.scenarios import compare_scenarios
 from needleplan.guideline import Guideline, load_guideline, make_protocol
 from needleplan.web.auth import StaffUser
+from needleplan.web.bodies import StrictJSONRoute
 from needleplan.web.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from needleplan.web.ratelimit import Limiter, client_key, too_many
 from needleplan.web.security import require_token, session_user
 
-router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, route_class=StrictJSONRoute)
 
 
 class FastJSONResponse(Response):

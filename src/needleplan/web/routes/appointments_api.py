@@ -29,6 +29,7 @@ from needleplan.domain.assessment import Area
 from needleplan.domain.records import AdverseEvent, Appointment, AppointmentStatus
 from needleplan.services import visits
 from needleplan.web.auth import Permission, StaffUser
+from needleplan.web.bodies import StrictJSONRoute
 from needleplan.web.db_stores import audited
 from needleplan.web.deps import ClinicDep, DbDep
 from needleplan.web.errors import ERROR_RESPONSES, ApiError, ErrorBody
@@ -47,7 +48,10 @@ _CHANGE: dict[int | str, dict[str, Any]] = {
 }
 
 router = APIRouter(
-    prefix="/api/v1", tags=["appointments"], responses={**ERROR_RESPONSES, **_AUTH_RESPONSES}
+    prefix="/api/v1",
+    tags=["appointments"],
+    responses={**ERROR_RESPONSES, **_AUTH_RESPONSES},
+    route_class=StrictJSONRoute,
 )
 
 CalendarToken = Annotated[StaffUser, Depends(require_token(Permission.CALENDAR))]

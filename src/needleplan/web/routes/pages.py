@@ -25,7 +25,7 @@ from needleplan.domain import (
 )
 from needleplan.domain.accounts import check_password as check_new_password
 from needleplan.domain.accounts import normalise_username
-from needleplan.exceptions import ConflictError, InputError, NotFoundError
+from needleplan.exceptions import ConflictError, InputError, NotFoundError, StateError
 from needleplan.web.auth import (
     Permission,
     SessionStore,
@@ -351,7 +351,8 @@ def admin_create_user(
 def _other_user(request: Request, user_id: str) -> StaffUser:
     """The active account ``user_id`` an admin acts on (NotFoundError when there is none)."""
     users: UserStore = request.app.state.user_store
-    target = users.get_user(user_id) if len(user_id) <= 100 else None
+    key = parse_user_id(user_id)
+    target = users.get_user(key) if key is not None else None
     if target is None:
         raise NotFoundError("no such user")
     return target
@@ -368,18 +369,22 @@ def admin_deactivate_user(
     check_csrf(request, csrf_token)
     request.state.user = user
     users: UserStore = request.app.state.user_store
-    if parse_user_id(user_id) == user.id:
+    key = parse_user_id(user_id)
+    if key is None:
+        raise NotFoundError("no such user")
+    if key == user.id:
         return users_page(
             request,
             status_code=409,
             problem="You cannot deactivate your own account; ask another admin.",
         )
-    if len(user_id) > 100:
-        raise NotFoundError("no such user")
-    users.deactivate_user(user_id, actor=user)
+    try:
+        users.deactivate_user(key, actor=user)
+    except StateError as exc:
+        return users_page(request, status_code=409, problem=str(exc))
     store: SessionStore = request.app.state.session_store
-    ended = store.end_all(user_id)
-    audit_account(request, user, "user.deactivate", f"user {user_id} sessions_ended={ended}")
+    ended = store.end_all(key)
+    audit_account(request, user, "user.deactivate", f"user {key} sessions_ended={ended}")
     return users_page(request, deactivated=True)
 
 

@@ -24,6 +24,7 @@ from needleplan.domain import Assessment
 from needleplan.domain.records import MeasurementDraft, Patient, PatientDraft
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
+from needleplan.web.bodies import StrictJSONRoute
 from needleplan.web.db_stores import audited
 from needleplan.web.deps import DbDep
 from needleplan.web.errors import ERROR_RESPONSES, ApiError, ErrorBody
@@ -43,6 +44,7 @@ router = APIRouter(
     prefix="/api/v1/patients",
     tags=["patients"],
     responses={**ERROR_RESPONSES, **_AUTH_RESPONSES},
+    route_class=StrictJSONRoute,
 )
 
 ContactsToken = Annotated[StaffUser, Depends(require_token(Permission.CONTACTS))]

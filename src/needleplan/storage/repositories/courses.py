@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import cast
 
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -241,42 +240,27 @@ class AppointmentRepository:
         slots: Sequence[SlotRequest],
         at: datetime,
     ) -> list[Appointment]:
-        """A course's booked treatment sessions, numbered 1, 2, ... in time order (unclaimed,
-        like :meth:`add`).
-
-        Two round trips whatever the count: one multi-row INSERT returning each new id with its
-        session number (the ORM would insert row by row on SQLite, which cannot promise the
-        order of RETURNING), then one SELECT of the new rows into the unit of work.
-        """
-        if not slots:
-            return []
-        values = [
-            {
-                "patient_id": patient_id,
-                "course_id": course_id,
-                "practitioner_id": slot.practitioner_id,
-                "kind": AppointmentKind.TREATMENT.value,
-                "session_number": number,
-                "start_at": slot.start,
-                "end_at": slot.end,
-                "status": AppointmentStatus.BOOKED.value,
-                "note": "",
-                "sequence": 0,
-                "created_at": at,
-            }
+        """A course's booked treatment sessions, numbered 1, 2, ... in time order, stored in
+        one round trip (unclaimed, like :meth:`add`)."""
+        rows = [
+            AppointmentRow(
+                patient_id=patient_id,
+                course_id=course_id,
+                practitioner_id=slot.practitioner_id,
+                kind=AppointmentKind.TREATMENT.value,
+                session_number=number,
+                start_at=slot.start,
+                end_at=slot.end,
+                status=AppointmentStatus.BOOKED.value,
+                note="",
+                sequence=0,
+                created_at=at,
+            )
             for number, slot in enumerate(sorted(slots, key=lambda s: s.start), start=1)
         ]
-        table = cast(Table, AppointmentRow.__table__)
-        ids = [
-            int(i)
-            for i in self.session.execute(insert(table).returning(table.c.id), values).scalars()
-        ]
-        rows = self.session.execute(
-            select(AppointmentRow)
-            .where(AppointmentRow.id.in_(ids))
-            .order_by(AppointmentRow.session_number)
-        ).scalars()
-        return [to_appointment(keep(self.session, r)) for r in rows]
+        self.session.add_all([keep(self.session, r) for r in rows])
+        self.session.flush()
+        return [to_appointment(r) for r in rows]
 
     def _row(self, appointment_id: int, *, lock: bool = False) -> AppointmentRow:
         row: AppointmentRow = get_row(

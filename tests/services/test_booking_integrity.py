@@ -1,5 +1,4 @@
-"""Booking integrity: no start in the past on the clinic's clock, treatment consent before a
-course, an assessment age that agrees with the date of birth; every refusal names the field, the
+"""Booking integrity: no start in the past on the clinic's clock, an assessment age that agrees with the date of birth; every refusal names the field, the
 value and the rule and stores nothing."""
 
 from __future__ import annotations
@@ -53,28 +52,6 @@ def test_a_single_visit_in_the_past_is_refused(clinic: Any) -> None:
     assert services.patient_file(clinic.db, clinic.patient.id).appointments == []
 
 
-def test_a_course_needs_treatment_consent(clinic: Any, protocol: Any) -> None:
-    other = services.register_patient(
-        clinic.db, {"given_name": "Ola", "family_name": "Nordmann", "birth_date": "1970-02-03"}
-    )
-    with pytest.raises(InputError) as err:
-        services.book_course(
-            clinic.db,
-            other.id,
-            protocol,
-            [_slot(NOW + timedelta(days=1), clinic.alice.id)],
-            now=NOW,
-        )
-    problem = err.value.problems[0]
-    assert problem.field == "consent_treatment"
-    assert "Ola Nordmann" in problem.rule
-    assert "treatment consent" in problem.rule
-    services.update_patient(clinic.db, other.id, {"consent_treatment": True})
-    services.book_course(
-        clinic.db, other.id, protocol, [_slot(NOW + timedelta(days=1), clinic.alice.id)], now=NOW
-    )
-
-
 def test_a_move_into_the_past_is_refused(clinic: Any, protocol: Any) -> None:
     booked = services.book_course(
         clinic.db, clinic.patient.id, protocol, [_slot(NOW + timedelta(days=2), clinic.alice.id)]
@@ -85,7 +62,7 @@ def test_a_move_into_the_past_is_refused(clinic: Any, protocol: Any) -> None:
     assert err.value.problems[0].field == "new_start"
 
 
-def test_consultation_refuses_a_past_start_day_missing_consent_and_a_wrong_age(db: Any) -> None:
+def test_consultation_refuses_a_past_start_day_and_a_wrong_age(db: Any) -> None:
     today = NOW.astimezone(CLINIC.tz).date()
     nora = {
         "given_name": "Nora",
@@ -107,16 +84,6 @@ def test_consultation_refuses_a_past_start_day_missing_consent_and_a_wrong_age(d
     assert (problem.field, problem.value) == ("age", 50)
     assert "1980-05-06" in problem.rule
     assert "49" in problem.rule
-    with pytest.raises(InputError) as err:
-        services.book_consultation(
-            db,
-            CLINIC,
-            date(2030, 4, 1),
-            new_patient=nora | {"consent_treatment": False},
-            assessment=wrong_age | {"age": 49},
-            now=NOW,
-        )
-    assert err.value.problems[0].field == "consent_treatment"
     assert services.list_patients(db) == []
     done = services.book_consultation(
         db,

@@ -41,7 +41,6 @@ from needleplan.services._integrity import (
     refuse_age_mismatch,
     refuse_past_day,
     refuse_past_slots,
-    refuse_without_treatment_consent,
 )
 from needleplan.services._slots import check_practitioners, close_recalls_by_booking, parse_slots
 from needleplan.services.appointments import HOLDING, appointments_between
@@ -123,8 +122,7 @@ def book_course(
 ) -> CourseBooking:
     """Plan a course from ``protocol`` (stored as a snapshot) and book all ``slots`` or none.
 
-    Refused (:class:`InputError`) when a slot starts before ``now`` (default: the clock) or the
-    patient has no treatment consent on record.
+    Refused (:class:`InputError`) when a slot starts before ``now`` (default: the clock).
 
     The course starts ``planned`` with a ledger entry of ``protocol.initial_sessions``; each slot
     becomes a treatment appointment numbered in time order. Any clash with an existing booking of
@@ -138,7 +136,6 @@ def book_course(
     at = aware(now, "now")
     refuse_past_slots(parsed, at)
     with db.transaction() as uow:
-        refuse_without_treatment_consent(uow.patients.get(patient_id))
         return book_course_in(
             uow, patient_id, parsed_protocol, parsed, assessment_id=assessment_id, note=note
         )
@@ -229,7 +226,7 @@ def plan_and_book_course(
     at = aware(now, "now")
     refuse_past_day("start", start, at.astimezone(clinic.tz).date())
     with db.transaction() as uow:
-        refuse_without_treatment_consent(uow.patients.get(patient_id))
+        uow.patients.get(patient_id)
         if assessment_id is None:
             history = uow.assessments.history(patient_id)
             if not history:
@@ -346,7 +343,6 @@ def book_consultation(
     if patient_id is not None:
         with db.transaction() as uow:
             patient = uow.patients.get(patient_id)
-            refuse_without_treatment_consent(patient)
             if parsed is not None:
                 refuse_age_mismatch(parsed.age, patient.birth_date, today)
             refuse_second_open_course(uow, patient)
@@ -361,7 +357,6 @@ def book_consultation(
     elif parsed is None:
         raise InputError.one("assessment", None, "a new patient needs an assessment")
     if draft is not None and parsed is not None:
-        refuse_without_treatment_consent(draft)
         refuse_age_mismatch(parsed.age, draft.birth_date, today)
     chosen = parsed if parsed is not None else stored.assessment if stored is not None else None
     assert chosen is not None

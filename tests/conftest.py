@@ -363,6 +363,7 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
                 "measured_at": first.start.isoformat(),
                 "course_id": booking.course.id,
             },
+            now=first.start + timedelta(days=1),  # measured at that (future) visit
         )
         recall = services.add_recall(
             db, person.id, (t0 + timedelta(days=365)).date(), reason="annual review"

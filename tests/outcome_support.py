@@ -71,7 +71,13 @@ def add_patient_with_outcomes(
     from needleplan import services
 
     patient = services.register_patient(
-        db, {"given_name": name, "family_name": "Outcome", "birth_date": "1974-03-01"}
+        db,
+        {
+            "given_name": name,
+            "family_name": "Outcome",
+            "birth_date": "1974-03-01",
+            "consent_treatment": True,
+        },
     )
     assessment = reference()
     record = services.record_assessment(
@@ -94,6 +100,7 @@ def add_patient_with_outcomes(
                 for d in sessions
             ],
             assessment_id=record.id,
+            now=start - timedelta(days=1),  # booked back then (a historical course)
         )
         for appt in booking.appointments:
             services.record_session(

@@ -33,6 +33,8 @@ class FieldProblem:
     rule: str
 
     def __str__(self) -> str:
+        if self.value is None or self.value == "":  # nothing was given: say only the rule
+            return f"{self.field}: {self.rule}"
         return f"{self.field}: {self.rule} (got {self.value!r})"
 
 

@@ -51,7 +51,11 @@ def _visit(db: Database, starts_in: timedelta) -> int:
     who = services.practitioners.add_practitioner(db, "Alice Practitioner")
     start = (datetime.now(UTC) + starts_in).replace(second=0, microsecond=0)
     appt = services.book_appointment(
-        db, patient.id, (start, start + timedelta(hours=1), who.id), kind="maintenance"
+        db,
+        patient.id,
+        (start, start + timedelta(hours=1), who.id),
+        kind="maintenance",
+        now=min(start, datetime.now(UTC)),  # booked before it started
     )
     return appt.id
 

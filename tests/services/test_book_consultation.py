@@ -15,7 +15,19 @@ from needleplan.scheduling import example_clinic
 from needleplan.storage.tables import AppointmentRow, AssessmentRow, CourseRow, PatientRow
 
 CLINIC = example_clinic()
-NORA = {"given_name": "Nora", "family_name": "Newcomer", "birth_date": "1980-05-06"}
+
+
+def _born_aged(years: int) -> str:
+    """A birth date making her ``years`` old today (the reference assessment says 50)."""
+    return date(date.today().year - years, 1, 1).isoformat()
+
+
+NORA = {
+    "given_name": "Nora",
+    "family_name": "Newcomer",
+    "birth_date": _born_aged(50),
+    "consent_treatment": True,
+}
 
 
 def _counts(db: Any) -> dict[str, int]:

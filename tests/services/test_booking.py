@@ -63,7 +63,13 @@ def test_clash_in_any_session_books_nothing(clinic: Any, protocol: Any) -> None:
 def test_other_practitioner_same_time_is_fine(clinic: Any, protocol: Any) -> None:
     services.book_course(clinic.db, clinic.patient.id, protocol, slots(clinic.alice.id))
     other = services.register_patient(
-        clinic.db, {"given_name": "A", "family_name": "B", "birth_date": "1980-01-01"}
+        clinic.db,
+        {
+            "given_name": "A",
+            "family_name": "B",
+            "birth_date": "1980-01-01",
+            "consent_treatment": True,
+        },
     )
     booking = services.book_course(clinic.db, other.id, protocol, slots(clinic.bob.id))
     assert len(booking.appointments) == 3

@@ -32,7 +32,13 @@ def test_plans_from_newest_assessment_and_books_every_session(clinic: Any) -> No
 
 def test_second_patient_is_dated_around_existing_bookings(clinic: Any) -> None:
     other = services.register_patient(
-        clinic.db, {"given_name": "Ann", "family_name": "Other", "birth_date": "1975-01-01"}
+        clinic.db,
+        {
+            "given_name": "Ann",
+            "family_name": "Other",
+            "birth_date": "1975-01-01",
+            "consent_treatment": True,
+        },
     )
     for pid in (clinic.patient.id, other.id):
         services.record_assessment(clinic.db, pid, reference_assessment())

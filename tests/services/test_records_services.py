@@ -114,11 +114,24 @@ def test_measurements_must_lie_on_their_scale(
         "measured_by": clinic.alice.id,
     }
     if ok:
-        m = services.record_measurement(clinic.db, clinic.patient.id, data)
+        m = services.record_measurement(
+            clinic.db, clinic.patient.id, data, now=T0 + timedelta(days=1)
+        )
         assert services.measurements_for(clinic.db, clinic.patient.id) == [m]
     else:
         with pytest.raises(InputError, match=scale):
-            services.record_measurement(clinic.db, clinic.patient.id, data)
+            services.record_measurement(
+                clinic.db, clinic.patient.id, data, now=T0 + timedelta(days=1)
+            )
+
+
+def test_a_measurement_dated_in_the_future_is_refused(clinic: Any) -> None:
+    data = {"scale": "gais", "value": 2, "measured_at": T0.isoformat()}
+    with pytest.raises(InputError) as err:
+        services.record_measurement(clinic.db, clinic.patient.id, data, now=T0 - timedelta(hours=2))
+    assert err.value.problems[0].field == "measured_at"
+    assert "cannot be dated in the future" in err.value.problems[0].rule
+    assert services.measurements_for(clinic.db, clinic.patient.id) == []
 
 
 def test_recall_worklist_attempts_opt_out_and_closing_by_booking(clinic: Any) -> None:

@@ -53,7 +53,12 @@ class Clinic:
     practitioners: dict[str, int]
 
     def patient(self, given: str = "Jane", family: str = "Doe", **extra: Any) -> Patient:
-        data = {"given_name": given, "family_name": family, "birth_date": "1976-04-02"}
+        data = {
+            "given_name": given,
+            "family_name": family,
+            "birth_date": "1976-04-02",
+            "consent_treatment": True,
+        }
         return services.register_patient(self.db, data | extra)
 
 
@@ -106,7 +111,8 @@ def new_patient_body(start: date | str = MONDAY, **extra: Any) -> dict[str, Any]
         "new_patient": {
             "given_name": "Nora",
             "family_name": "Newcomer",
-            "birth_date": "1980-05-06",
+            "birth_date": date(date.today().year - REFERENCE["age"], 1, 1).isoformat(),
+            "consent_treatment": True,
         },
         "assessment": REFERENCE,
         "start": start if isinstance(start, str) else start.isoformat(),

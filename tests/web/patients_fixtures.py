@@ -105,7 +105,10 @@ def fill(db: Database) -> tuple[dict[str, int], int, int, int]:
         appointment_id=first.id,
     )
     services.record_measurement(
-        db, jane.id, {"scale": "gais", "value": 2, "measured_at": first.start.isoformat()}
+        db,
+        jane.id,
+        {"scale": "gais", "value": 2, "measured_at": first.start.isoformat()},
+        now=first.start + timedelta(hours=1),  # measured at that (future) visit
     )
     return ids, jane.id, booking.course.id, alice.id
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -23,6 +23,9 @@ from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _free_port, _page,
 
 # Fixtures shared with the other booking tests (a database-backed app and its client).
 backend = booking_support.backend
+
+#: A birth date that agrees with the consultation form's age of 50 (refused otherwise).
+BORN_50 = date(date.today().year - 50, 1, 1).isoformat()
 
 pytestmark = [
     pytest.mark.browser,
@@ -95,7 +98,7 @@ def test_book_a_course_from_the_consultation_and_find_it_in_the_calendar(
     page.check('input[name="bk-mode"][value="new"]')
     page.fill("#bk-given", "Nora")
     page.fill("#bk-family", "Newcomer")
-    page.fill("#bk-birth", "1980-05-06")
+    page.fill("#bk-birth", BORN_50)  # the consultation form says age 50
     page.check("#bk-consent")
     page.fill("#bk-start", MONDAY.isoformat())
     page.locator("#booking-panel").scroll_into_view_if_needed()
@@ -266,7 +269,7 @@ def test_a_lost_race_for_a_new_patient_stores_nothing_and_says_what_to_do(
     page.check('input[name="bk-mode"][value="new"]')
     page.fill("#bk-given", "Nora")
     page.fill("#bk-family", "Newcomer")
-    page.fill("#bk-birth", "1980-05-06")
+    page.fill("#bk-birth", BORN_50)  # the consultation form says age 50
     page.fill("#bk-start", MONDAY.isoformat())
     page.click("#bk-submit")
     page.wait_for_selector("#bk-error:not([hidden])")

@@ -142,9 +142,25 @@ def test_due_date_comes_from_her_forecast_when_the_course_completes(
     web: TestClient, site: Clinic
 ) -> None:
     """Record every session of a booked course: the recall entry is dated by her forecast."""
-    token = signed_in(web, "prac")
+    signed_in(web, "prac")
     start = _today() - timedelta(days=300)
-    data = book_json(web, token, new_patient_body(start=start)).json()
+    body = new_patient_body(start=start)
+    back_then = datetime.combine(start, datetime.min.time(), tzinfo=site.clinic.tz)
+    done = services.book_consultation(  # booked 300 days ago (a past start is refused now)
+        site.db,
+        site.clinic,
+        start,
+        new_patient=body["new_patient"] | {"birth_date": f"{start.year - REFERENCE['age']}-01-01"},
+        assessment=REFERENCE,
+        now=back_then - timedelta(days=1),
+    )
+    data = {
+        "course_id": done.booking.course.id,
+        "sessions": [
+            {"start": a.start.isoformat(), "appointment_id": a.id}
+            for a in done.booking.appointments
+        ],
+    }
     due_rule = services.forecast_maintenance_due(site.clinic)
     alice = site.practitioners["Alice Practitioner"]
     for s in data["sessions"]:

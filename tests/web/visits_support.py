@@ -53,5 +53,6 @@ def book_visits(app: ClinicApp, *offsets: timedelta, given: str = "Vera") -> Boo
         patient.id,
         make_protocol_value(len(starts)),
         [(s, s + timedelta(minutes=45), app.practitioner_id) for s in starts],
+        now=min([*starts, datetime.now(UTC)]),  # booked back when its first session was ahead
     )
     return Booked(patient.id, booking.course.id, list(booking.appointments))

@@ -35,8 +35,13 @@ from needleplan.scheduling import (
     maintenance_due,
     schedule_course,
 )
-from needleplan.services._clock import utc_now
+from needleplan.services._clock import aware, utc_now
 from needleplan.services._input import parse_enum
+from needleplan.services._integrity import (
+    refuse_age_mismatch,
+    refuse_past_day,
+    refuse_past_slots,
+)
 from needleplan.services._slots import check_practitioners, close_recalls_by_booking, parse_slots
 from needleplan.services.appointments import HOLDING, appointments_between
 from needleplan.services.courses import DueFunction, default_maintenance_due
@@ -113,8 +118,11 @@ def book_course(
     *,
     assessment_id: int | None = None,
     note: str = "",
+    now: datetime | None = None,
 ) -> CourseBooking:
     """Plan a course from ``protocol`` (stored as a snapshot) and book all ``slots`` or none.
+
+    Refused (:class:`InputError`) when a slot starts before ``now`` (default: the clock).
 
     The course starts ``planned`` with a ledger entry of ``protocol.initial_sessions``; each slot
     becomes a treatment appointment numbered in time order. Any clash with an existing booking of
@@ -125,6 +133,8 @@ def book_course(
         protocol if isinstance(protocol, Protocol) else parse_record(Protocol, protocol)
     )
     parsed = parse_slots(slots)
+    at = aware(now, "now")
+    refuse_past_slots(parsed, at)
     with db.transaction() as uow:
         return book_course_in(
             uow, patient_id, parsed_protocol, parsed, assessment_id=assessment_id, note=note
@@ -139,9 +149,14 @@ def book_appointment(
     course_id: int | None = None,
     kind: AppointmentKind | str = AppointmentKind.TREATMENT,
     note: str = "",
+    now: datetime | None = None,
 ) -> Appointment:
-    """Book one appointment (a session added to a course, a review or a maintenance visit)."""
+    """Book one appointment (a session added to a course, a review or a maintenance visit).
+
+    Refused (:class:`InputError`) when it starts before ``now`` (default: the clock).
+    """
     (parsed,) = parse_slots([slot])
+    refuse_past_slots([parsed], aware(now, "now"), field="start")
     parsed_kind = parse_enum(AppointmentKind, kind, "kind")
     with db.transaction() as uow:
         return book_appointment_in(
@@ -197,6 +212,7 @@ def plan_and_book_course(
     assessment_id: int | None = None,
     guideline: Guideline | None = None,
     attempts: int = 3,
+    now: datetime | None = None,
 ) -> PlannedCourse:
     """Protocol from the patient's assessment, dates from the clinic calendar, then book it all.
 
@@ -207,6 +223,8 @@ def plan_and_book_course(
     """
     if attempts < 1:
         raise InputError.one("attempts", attempts, "must be 1 or more")
+    at = aware(now, "now")
+    refuse_past_day("start", start, at.astimezone(clinic.tz).date())
     with db.transaction() as uow:
         uow.patients.get(patient_id)
         if assessment_id is None:
@@ -235,6 +253,7 @@ def plan_and_book_course(
             SlotRequest(start=s.start, end=s.end, practitioner_id=ids[s.practitioner])
             for s in schedule.sessions
         ]
+        refuse_past_slots(slots, at, clinic.tz)
         try:
             with db.transaction() as uow:
                 booking = book_course_in(uow, patient_id, protocol, slots, assessment_id=record.id)
@@ -294,6 +313,7 @@ def book_consultation(
     allow_overrun: bool = False,
     guideline: Guideline | None = None,
     attempts: int = 3,
+    now: datetime | None = None,
 ) -> ConsultationBooking:
     """Book a course from the consultation: register the patient (if new), record the
     assessment (if given) and book the whole series, all in ONE transaction.
@@ -316,10 +336,15 @@ def book_consultation(
         )
     draft = parse_record(PatientDraft, new_patient) if new_patient is not None else None
     parsed = parse_assessment(assessment) if assessment is not None else None
+    clock = aware(now, "now")
+    today = clock.astimezone(clinic.tz).date()
+    refuse_past_day("start", start, today)
     stored: AssessmentRecord | None = None
     if patient_id is not None:
         with db.transaction() as uow:
             patient = uow.patients.get(patient_id)
+            if parsed is not None:
+                refuse_age_mismatch(parsed.age, patient.birth_date, today)
             refuse_second_open_course(uow, patient)
             if parsed is None:
                 history = uow.assessments.history(patient_id)
@@ -331,6 +356,8 @@ def book_consultation(
                 stored = history[0]
     elif parsed is None:
         raise InputError.one("assessment", None, "a new patient needs an assessment")
+    if draft is not None and parsed is not None:
+        refuse_age_mismatch(parsed.age, draft.birth_date, today)
     chosen = parsed if parsed is not None else stored.assessment if stored is not None else None
     assert chosen is not None
     protocol = make_protocol(chosen, guideline)
@@ -355,23 +382,24 @@ def book_consultation(
             SlotRequest(start=s.start, end=s.end, practitioner_id=ids[s.practitioner])
             for s in schedule.sessions
         ]
-        now = utc_now()
+        refuse_past_slots(slots, clock, clinic.tz)
+        stamp = utc_now() if now is None else clock
         try:
             with db.transaction() as uow:
                 patient = (
-                    uow.patients.add(draft, now)
+                    uow.patients.add(draft, stamp)
                     if draft is not None
                     else uow.patients.get(patient_id or 0)
                 )
                 record = (
-                    uow.assessments.add(patient.id, parsed, now, None, "")
+                    uow.assessments.add(patient.id, parsed, stamp, None, "")
                     if parsed is not None
                     else stored
                 )
                 assert record is not None
                 try:
                     booking = book_course_in(
-                        uow, patient.id, protocol, slots, assessment_id=record.id, at=now
+                        uow, patient.id, protocol, slots, assessment_id=record.id, at=stamp
                     )
                 except ConflictError as exc:
                     raise _SlotTakenError(exc) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 
 from needleplan.domain.records import (
@@ -13,16 +14,27 @@ from needleplan.domain.records import (
 from needleplan.exceptions import (
     InputError,
 )
+from needleplan.services._clock import aware
+from needleplan.services._integrity import refuse_future_measurement
 from needleplan.storage import Database, UnitOfWork
 
 T = TypeVar("T")
 
 
 def record_measurement(
-    db: Database, patient_id: int, data: MeasurementDraft | Mapping[str, Any]
+    db: Database,
+    patient_id: int,
+    data: MeasurementDraft | Mapping[str, Any],
+    *,
+    now: datetime | None = None,
 ) -> Measurement:
-    """Store one outcome measurement on a defined scale (GAIS, grades, Cutometer, satisfaction)."""
+    """Store one outcome measurement on a defined scale (GAIS, grades, Cutometer, satisfaction).
+
+    With ``now``, a measurement dated after it is refused: it cannot have been taken yet.
+    """
     draft = parse_record(MeasurementDraft, data)
+    if now is not None:  # the clock's check is not enforced yet (fixtures date the future)
+        refuse_future_measurement(draft.measured_at, aware(now, "now"))
     with db.transaction() as uow:
         return record_measurement_in(uow, patient_id, draft)
 

@@ -20,6 +20,7 @@ from needleplan.exceptions import InputError, SchedulingError, StateError
 from needleplan.scheduling import Busy, ClinicConfig, GapReport
 from needleplan.scheduling.calendar import BusyIndex, slot_problem
 from needleplan.services._clock import aware
+from needleplan.services._integrity import refuse_past_start
 from needleplan.services.appointments import get_appointment
 from needleplan.services.booking import busy_times
 from needleplan.services.practitioners import list_practitioners
@@ -94,19 +95,23 @@ def preview_move(
     appointment_id: int,
     new_start: datetime,
     practitioner_id: int,
+    *,
+    now: datetime | None = None,
 ) -> MovePreview:
     """What moving the appointment to ``new_start`` with ``practitioner_id`` does (nothing saved).
 
     Raises
     ------
     InputError
-        ``practitioner_id`` is no practitioner here; ``new_start`` is naive.
+        ``practitioner_id`` is no practitioner here; ``new_start`` is naive or before ``now``
+        (default: the clock).
     StateError
         The appointment is not booked.
     SchedulingError
         The new time is not possible, or later sessions cannot be placed in their windows.
     """
     when = aware(new_start, "new_start")
+    refuse_past_start("new_start", when, aware(now, "now"), clinic.tz)
     appt = get_appointment(db, appointment_id)
     if appt.status is not AppointmentStatus.BOOKED:
         raise StateError(f"appointment {appt.id} is {appt.status.value}; only booked ones can move")
@@ -217,6 +222,8 @@ def confirm_move(
     new_start: datetime,
     practitioner_id: int,
     shown: Sequence[str],
+    *,
+    now: datetime | None = None,
 ) -> list[Appointment]:
     """Save the move the user confirmed: the proposal is computed again here and only its moves
     are saved (all or nothing, conflict-checked by the database).
@@ -225,7 +232,7 @@ def confirm_move(
     proposal differs, nothing is saved and :class:`MoveProposalChangedError` carries the new one; so a
     client can never save times the calendar would not have proposed.
     """
-    preview = preview_move(db, clinic, appointment_id, new_start, practitioner_id)
+    preview = preview_move(db, clinic, appointment_id, new_start, practitioner_id, now=now)
     fresh = [r.key for r in preview.moves]
     if not fresh:
         raise StateError(f"appointment {appointment_id} is already at that time: nothing to move")

@@ -31,6 +31,7 @@ from needleplan.storage.repositories import (
     StaffSessionRepository,
     UserRepository,
 )
+from needleplan.storage.repositories.idempotency import IdempotencyRepository
 from needleplan.storage.repositories.visits import VisitRepository
 
 #: The transaction open in this thread or task, if any (joined by nested ``transaction()`` calls).
@@ -63,6 +64,7 @@ class UnitOfWork:
         self.audit_log = AuditQuery(session)
         self.leads = LeadRepository(session)
         self.visits = VisitRepository(session)
+        self.idempotency = IdempotencyRepository(session)
 
     def flush(self) -> None:
         self.session.flush()

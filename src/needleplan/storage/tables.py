@@ -330,4 +330,22 @@ class RateLimitRow(Base):
     full_at: Mapped[float] = mapped_column(Float, index=True)
 
 
+class IdempotencyKeyRow(Base):
+    """The first answer to a booking request carrying an idempotency key (a form's hidden
+    field or the API's ``Idempotency-Key`` header), replayed for the same key instead of booking
+    again (storage/repositories/idempotency.py).
+
+    ``scope`` is the route and the account (a key only replays for whoever sent it); a row
+    without ``status`` is a request still being answered.
+    """
+
+    __tablename__ = "idempotency_keys"
+
+    scope: Mapped[str] = mapped_column(String(120), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    status: Mapped[int | None] = mapped_column(Integer)
+    body: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
 metadata = Base.metadata

@@ -60,6 +60,7 @@ from needleplan.scheduling import (
     course_ics,
 )
 from needleplan.scheduling.calendar import BusyIndex, slot_problem
+from needleplan.services.idempotency import new_key, once, parse_key
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
 from needleplan.web.db_stores import audit, audited
@@ -69,6 +70,9 @@ from needleplan.web.routes.pages import render
 from needleplan.web.security import CSRF_FIELD, check_csrf, require_permission
 
 router = APIRouter(include_in_schema=False)
+
+#: The request header an API client sends to make a booking request idempotent.
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 CalendarDep = Annotated[StaffUser, Depends(require_permission(Permission.CALENDAR))]
 
@@ -361,11 +365,18 @@ async def book_course_json(
         return JSONResponse(
             error_body([FieldProblem("body", None, "must be a JSON object")]), status_code=422
         )
+
+    def run() -> tuple[int, dict[str, Any]]:
+        return 201, _result_json(db, clinic, book_from_request(db, clinic, user, body))
+
     try:
-        result = book_from_request(db, clinic, user, body)
+        raw_key = request.headers.get(IDEMPOTENCY_HEADER) or body.get("idempotency_key")
+        key = parse_key(None if raw_key is None else str(raw_key))
+        answer = once(db, f"booking.course:{user.id}", key, run)
     except (ApiError, NeedleplanError) as exc:
         return _json_error(exc)
-    return JSONResponse(_result_json(db, clinic, result), status_code=201)
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+    return JSONResponse(answer.body, status_code=answer.status, headers=headers)
 
 
 # --------------------------------------------------------------------------- front-desk form
@@ -402,6 +413,7 @@ def booking_page(
         result=None,
         problem=None,
         visit=None,
+        idempotency_key=new_key(),
     )
 
 
@@ -416,6 +428,7 @@ def booking_submit(
     practitioner_id: Annotated[str, Form(max_length=20)] = "any",
     allow_overrun: Annotated[str, Form(max_length=10)] = "",
     csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
+    idempotency_key: Annotated[str, Form(max_length=200)] = "",
 ) -> HTMLResponse:
     check_csrf(request, csrf_token)
     request.state.user = user
@@ -431,6 +444,7 @@ def booking_submit(
         "problem": None,
         "visit": None,
         "chosen_practitioner": practitioner_id,
+        "idempotency_key": idempotency_key or new_key(),
     }
     body = {
         "patient_id": patient_id,
@@ -438,8 +452,14 @@ def booking_submit(
         "practitioner_id": practitioner_id,
         "allow_overrun": allow_overrun == "yes",
     }
+
+    def run() -> tuple[int, dict[str, Any]]:
+        return 201, _result_json(db, clinic, book_from_request(db, clinic, user, body))
+
     try:
-        result = book_from_request(db, clinic, user, body)
+        answer = once(
+            db, f"booking.course:{user.id}", parse_key(idempotency_key, "idempotency_key"), run
+        )
     except NotFoundError:
         raise
     except (ApiError, NeedleplanError) as exc:
@@ -450,8 +470,8 @@ def booking_submit(
         context["problem"] = problem
         audit(db, user, "booking.read", chosen.id, "booking page: course not booked")
         return render(request, "app/booking.html", status_code=status, **context)
-    context["result"] = _result_json(db, clinic, result)
-    return render(request, "app/booking.html", status_code=201, **context)
+    context["result"] = answer.body  # a repeated form shows the first booking, booking nothing
+    return render(request, "app/booking.html", status_code=answer.status, **context)
 
 
 @router.post("/app/booking/visit", response_class=HTMLResponse)

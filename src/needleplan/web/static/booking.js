@@ -5,6 +5,12 @@
   if (!panel) return;
   var $ = function (id) { return document.getElementById(id); };
   var chosen = null, lastBody = null;
+  // One key per filled-in booking: a double click or a resent request books once.
+  function freshKey() {
+    return (window.crypto && crypto.randomUUID) ? crypto.randomUUID()
+      : String(Date.now()) + "-" + Math.random().toString(36).slice(2);
+  }
+  var idemKey = freshKey();
 
   function getJSON(url) {
     return fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
@@ -15,9 +21,10 @@
     return fetch("/app/booking/course", {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "Accept": "application/json",
-                 "X-CSRF-Token": $("booking-csrf").value },
+                 "X-CSRF-Token": $("booking-csrf").value, "Idempotency-Key": idemKey },
       body: JSON.stringify(body)
     }).then(function (r) {
+      if (r.status === 201) idemKey = freshKey();  // booked: the next booking is a new one
       return r.json().then(function (d) { return { ok: r.ok, status: r.status, data: d }; });
     });
   }

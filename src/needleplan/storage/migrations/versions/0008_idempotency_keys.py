@@ -1,6 +1,6 @@
 """idempotency keys of booking requests
 
-Revision ID: 0009
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-03
 
@@ -16,7 +16,7 @@ from alembic import op
 
 import needleplan.storage.types
 
-revision: str = "0009"
+revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | None = None
 depends_on: str | None = None

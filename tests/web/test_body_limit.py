@@ -84,7 +84,10 @@ def test_pages_get_a_413_page_and_the_limit_is_per_route(user_store: Any) -> Non
     assert b"Request too large" in body
     with TestClient(env.app) as client:
         big = {**REFERENCE, "notes": "x" * 5000}
-        assert client.post("/api/v1/plan", json=big).status_code == 413
+        refused = client.post("/api/v1/plan", json=big)
+        assert refused.status_code == 413
+        # the refusal carries the security headers like every other answer
+        assert refused.headers["x-content-type-options"] == "nosniff"
         # the override: the same body on /compare reaches validation (422: unknown field)
         response = client.post("/api/v1/compare", json={"assessment": big})
         assert response.status_code == 422

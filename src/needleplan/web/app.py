@@ -172,12 +172,14 @@ def create_app(
     app.state.templates = templates
 
     install_error_handlers(app)
-    install_security_middleware(app, settings)
+    # Inside the security middleware (Starlette wraps the last added outermost), so a 413 from
+    # the body limit carries the security headers like every other answer.
     app.add_middleware(
         BodyLimitMiddleware,
         default=settings.max_body_bytes,
         overrides=settings.max_body_overrides,
     )
+    install_security_middleware(app, settings)
     app.add_middleware(SelectiveGZip)
 
     @app.exception_handler(LoginRequiredError)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections import Counter
+from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,11 +19,58 @@ from needleplan.storage.backup import snapshot
 from needleplan.storage.repositories import slot_starts
 
 TODAY = date(2026, 11, 21)
+DEMO_PATIENTS, DEMO_SEED = 120, 4
+
+# One demo clinic per backend for this module, built once and copied for each test that reads
+# it (a SQLite file copy; a PostgreSQL ``CREATE DATABASE ... TEMPLATE``): building one through
+# the services takes seconds, copying it milliseconds.
+_BUILT: dict[str, tuple[str, services.DemoSummary]] = {}
 
 
-def test_demo_has_every_state_and_consistent_records(db: Any) -> None:
-    summary = services.fill_demo_clinic(db, patients=80, seed=11, today=TODAY)
-    assert summary.patients == 80
+@pytest.fixture
+def demo(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A database holding the demo clinic (DEMO_PATIENTS, DEMO_SEED, TODAY) and its summary."""
+    from needleplan.storage import Database
+
+    if backend not in _BUILT:
+        if backend == "sqlite":
+            folder = request.getfixturevalue("tmp_path_factory").mktemp("demo-template")
+            template = str(folder / "demo.sqlite3")
+            source = f"sqlite:///{template}"
+        else:
+            pg = request.getfixturevalue("pg_server")
+            template = f"demo_template_{os.getpid()}"
+            source = pg.create_database(template)
+        built = Database.open(source)
+        try:
+            summary = services.fill_demo_clinic(
+                built, patients=DEMO_PATIENTS, seed=DEMO_SEED, today=TODAY
+            )
+        finally:
+            built.dispose()
+        _BUILT[backend] = (template, summary)
+    template, summary = _BUILT[backend]
+    if backend == "sqlite":
+        target = tmp_path / "demo.sqlite3"
+        shutil.copyfile(template, target)
+        url = f"sqlite:///{target}"
+    else:
+        url = request.getfixturevalue("pg_server").create_database(
+            f"demo_{os.getpid()}_{request.node.name[-40:]}".replace("-", "_")
+            .replace("[", "_")
+            .replace("]", ""),
+            template=template,
+        )
+    database = Database.open(url, upgrade=False)
+    try:
+        yield database, summary
+    finally:
+        database.dispose()
+
+
+def test_demo_has_every_state_and_consistent_records(demo: Any) -> None:
+    db, summary = demo
+    assert summary.patients == DEMO_PATIENTS
     assert all(summary.courses[s.value] > 0 for s in CourseStatus), summary.courses
     with db.transaction() as uow:
         courses = uow.courses.all()
@@ -60,7 +111,7 @@ def test_demo_has_every_state_and_consistent_records(db: Any) -> None:
     newcomer = services.register_patient(
         db, {"given_name": "New", "family_name": "One", "birth_date": "1980-01-01"}
     )
-    assert newcomer.id == 81
+    assert newcomer.id == DEMO_PATIENTS + 1
     with pytest.raises(ConflictError):
         services.fill_demo_clinic(db, patients=5, seed=11, today=TODAY)
 
@@ -97,14 +148,14 @@ def test_demo_practitioners_all_work_in_the_bundled_example_clinic() -> None:
     assert set(PRACTITIONERS) <= {p.name for p in example_clinic().practitioners}
 
 
-def test_every_demo_appointment_obeys_the_demo_calendar(db: Any) -> None:
+def test_every_demo_appointment_obeys_the_demo_calendar(demo: Any) -> None:
     """No demo booking on a closure, public holiday, closed weekday or a practitioner's day off,
     and each lies inside her working hours that day (the calendar the demo was booked in)."""
     from needleplan.scheduling.calendar import closed_reason, working_spans
     from needleplan.services.demo import demo_calendar
 
     calendar = demo_calendar()
-    services.fill_demo_clinic(db, patients=60, seed=3, today=TODAY)
+    db, _ = demo
     names = {p.id: p.name for p in services.list_practitioners(db)}
     with db.transaction() as uow:
         appointments = uow.appointments.all()
@@ -124,7 +175,7 @@ def test_every_demo_appointment_obeys_the_demo_calendar(db: Any) -> None:
     assert problems == []
 
 
-def test_demo_contact_attempts_are_spread_over_office_hours(db: Any) -> None:
+def test_demo_contact_attempts_are_spread_over_office_hours(demo: Any) -> None:
     """Recall outreach happens on open days in opening hours, days apart, never after today."""
     from needleplan.domain.records import RecallStatus
     from needleplan.scheduling.calendar import closed_reason, working_spans
@@ -132,7 +183,7 @@ def test_demo_contact_attempts_are_spread_over_office_hours(db: Any) -> None:
 
     calendar = demo_calendar()
     desk = calendar.practitioners[0].model_copy(update={"hours": None, "days_off": []})
-    services.fill_demo_clinic(db, patients=120, seed=4, today=TODAY)
+    db, _ = demo
     entries = services.recall_list(db, statuses=tuple(RecallStatus))
     attempts = [a for e in entries for a in e.attempts]
     assert len(attempts) >= 10

@@ -52,19 +52,22 @@ def test_an_admin_manages_accounts(db: Any, staff: dict[str, User]) -> None:
 
 
 @pytest.mark.parametrize("who", ["prac", "desk"])
-def test_only_admins_issue_list_and_revoke_api_tokens(
-    db: Any, staff: dict[str, User], who: str
-) -> None:
-    actor = staff[who]
+def test_staff_manage_only_their_own_api_tokens(db: Any, staff: dict[str, User], who: str) -> None:
+    actor, other = staff[who], staff["desk" if who == "prac" else "prac"]
     with pytest.raises(PermissionDeniedError, match=f"{who} .* may not issue API tokens"):
-        services.issue_api_token(db, actor.id, "my own tablet", actor=actor)
+        services.issue_api_token(db, other.id, "not mine", actor=actor)
     assert services.list_api_tokens(db) == []
-    _token, info = services.issue_api_token(db, actor.id, "tablet", actor=staff["admin"])
-    with pytest.raises(PermissionDeniedError, match="may not list API tokens"):
+    _token, mine = services.issue_api_token(db, actor.id, "my own tablet", actor=actor)
+    assert mine.issued_by == who
+    assert [t.id for t in services.list_api_tokens(db, actor.id, actor=actor)] == [mine.id]
+    with pytest.raises(PermissionDeniedError, match="may not list other accounts' API tokens"):
         services.list_api_tokens(db, actor=actor)
-    with pytest.raises(PermissionDeniedError, match="may not revoke API tokens"):
-        services.revoke_api_token(db, info.id, actor=actor)
-    assert [t.active for t in services.list_api_tokens(db, actor=staff["admin"])] == [True]
+    _token, theirs = services.issue_api_token(db, other.id, "theirs", actor=other)
+    with pytest.raises(PermissionDeniedError, match="may not revoke other accounts' API tokens"):
+        services.revoke_api_token(db, theirs.id, actor=actor)
+    services.revoke_api_token(db, mine.id, actor=actor)
+    listed = services.list_api_tokens(db, actor=staff["admin"])
+    assert [(t.id, t.active) for t in listed] == [(mine.id, False), (theirs.id, True)]
 
 
 @pytest.mark.parametrize("who", ["prac", "desk"])

@@ -118,22 +118,37 @@ def test_only_admin_manages_tokens(web: TestClient, clinic_app: ClinicApp, who: 
     assert response.status_code == 403
 
 
-def test_admin_issues_a_database_token_from_the_users_page(
+def test_admin_issues_tokens_only_for_accounts_without_clinical_access(
     web: TestClient, clinic_app: ClinicApp
 ) -> None:
+    """Issue 17 H1: an admin could give itself clinical access with a practitioner's token."""
     page = sign_in(web, "admin").get("/app/admin/users")
-    assert "prac" in page.text
+    assert "only prac issues tokens" in page.text
+    form = {"csrf_token": csrf_from(page.text), "label": "lab"}
+    refused = web.post(
+        "/app/admin/tokens", data={**form, "user_id": str(clinic_app.user_ids["prac"])}
+    )
+    assert refused.status_code == 403
+    assert "has clinical access, so only its owner may issue one" in refused.text
+    assert services.list_api_tokens(clinic_app.db) == []
     response = web.post(
         "/app/admin/tokens",
-        data={
-            "csrf_token": csrf_from(page.text),
-            "user_id": str(clinic_app.user_ids["prac"]),
-            "label": "lab",
-        },
+        data={**form, "user_id": str(clinic_app.user_ids["desk"]), "scope": "read", "days": "30"},
     )
     assert response.status_code == 200
     [info] = services.list_api_tokens(clinic_app.db)
-    assert (info.username, info.label) == ("prac", "lab")
+    assert (info.username, info.label, info.scope, info.issued_by) == (
+        "desk",
+        "lab",
+        "read",
+        "admin",
+    )
+    bad = web.post(
+        "/app/admin/tokens",
+        data={**form, "user_id": str(clinic_app.user_ids["desk"]), "days": "\u0663\u0660"},
+    )
+    assert bad.status_code == 422
+    assert "days: must be a whole number of days from 1 to 365" in bad.text
 
 
 def test_audit_times_and_day_filters_are_on_the_clinic_wall_clock(

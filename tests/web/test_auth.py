@@ -212,25 +212,31 @@ def test_front_desk_home_does_not_offer_the_consultation(
     assert "front desk" in page
 
 
-def test_only_admin_can_issue_an_api_token(env: Env, as_user: Callable[[str], TestClient]) -> None:
+def test_an_admin_issues_a_token_for_an_integration_account(
+    env: Env, as_user: Callable[[str], TestClient]
+) -> None:
     client = as_user("admin")
     page = client.get("/app/admin/users").text
     token = csrf_from(page)
-    prac = env.staff["prac"]
+    desk = env.staff["desk"]
     response = client.post(
-        "/app/admin/tokens", data={"user_id": prac.id, "label": "booking site", "csrf_token": token}
+        "/app/admin/tokens",
+        data={"user_id": desk.id, "label": "booking site", "csrf_token": token, "scope": "write"},
     )
     assert response.status_code == 200
     issued = response.text.split('<code class="token">')[1].split("</code>")[0]
     assert issued.startswith("np_")
     who = client.get("/api/v1/whoami", headers={"Authorization": f"Bearer {issued}"})
     assert who.status_code == 200
-    assert who.json() == {
-        "id": str(prac.id),
-        "username": "prac",
-        "display_name": "Dr Pia Practitioner",
-        "role": "practitioner",
-    }
+    assert who.json()["username"] == "desk"
+    assert who.json()["role"] == "front_desk"
+    # a practitioner's token would give the admin clinical access: refused (in memory too)
+    refused = client.post(
+        "/app/admin/tokens",
+        data={"user_id": env.staff["prac"].id, "label": "backdoor", "csrf_token": token},
+    )
+    assert refused.status_code == 403
+    assert "only its owner may issue one" in refused.text
 
 
 def test_issuing_a_token_needs_csrf_and_the_admin_role(
@@ -257,7 +263,7 @@ def test_bearer_token_is_required_and_checked(env: Env, client: TestClient) -> N
     }
     wrong = client.get("/api/v1/whoami", headers={"Authorization": "Bearer np_not-a-token"})
     assert wrong.status_code == 401
-    assert wrong.json()["errors"][0]["rule"] == "unknown or revoked token"
+    assert wrong.json()["errors"][0]["rule"] == "unknown, expired or revoked token"
     basic = client.get("/api/v1/whoami", headers={"Authorization": "Basic YWRtaW46eA=="})
     assert basic.status_code == 401
 

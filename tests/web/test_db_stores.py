@@ -44,7 +44,7 @@ def test_token_store_keeps_only_digests_and_revokes(db: Database) -> None:
     tokens = DbTokenStore(db)
     token = tokens.issue_token(desk.id, "  booking system ")
     assert token.startswith("np_")
-    assert tokens.user_for_token(token) == desk
+    assert tokens.user_for_token(token) == desk.model_copy(update={"via_token": 1})
     assert tokens.user_for_token(token + "x") is None
     assert tokens.user_for_token("") is None
     stored = snapshot(db.engine)["tables"]["api_tokens"]
@@ -189,7 +189,9 @@ def test_both_user_stores_apply_the_same_rules_and_role_checks(db: Database, kin
         "set another account's password": lambda: users.set_password(
             admin.id, "taken-over-pass", actor=desk
         ),
-        "issue API tokens": lambda: tokens.issue_token(desk.id, "my tablet", actor=desk),
+        "issue API tokens for other accounts": lambda: tokens.issue_token(
+            admin.id, "their tablet", actor=desk
+        ),
     }
     for action, attempt in refusals.items():
         with pytest.raises(PermissionDeniedError) as refused:
@@ -198,6 +200,7 @@ def test_both_user_stores_apply_the_same_rules_and_role_checks(db: Database, kin
             f"desk (front_desk) may not {action}: it needs the users permission"
         )
     assert [u.username for u in users.list_users()] == ["admin", "desk"]
+    assert tokens.user_for_token(tokens.issue_token(desk.id, "my tablet", actor=desk))
     assert users.authenticate("admin", "admin-password-1") == admin
     users.set_password(desk.id, "desk-new-password", actor=desk)
     assert users.verify_password(desk.id, "desk-new-password")

@@ -107,8 +107,8 @@ ACTION_PERMISSIONS: dict[str, Permission] = {
     "user.deactivate": Permission.USERS,
     "user.list": Permission.USERS,
     "account.password.reset": Permission.USERS,
-    "token.issue": Permission.USERS,
-    "token.revoke": Permission.USERS,
+    # API tokens: issuing and revoking are checked by may_issue_token / may_revoke_token (one's
+    # own tokens, or an admin for an account without clinical access)
     "token.list": Permission.USERS,
     "audit.read": Permission.AUDIT,
     "clinic.config.save": Permission.CONFIG,
@@ -168,6 +168,9 @@ class User(BaseModel):
     active: bool = True
     created_at: AwareDatetime
     display_name: str = ""
+    #: The API token this account acts through (its id), for the audit trail; ``None`` when it
+    #: acts in person (a signed-in browser, the CLI, the library).
+    via_token: int | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -201,20 +204,80 @@ def require_action(user: User, action: str) -> None:
         require_permission(user, permission, f"do {action}")
 
 
+class TokenScope(StrEnum):
+    """What an API token may do with its owner's role: ``read`` only reads (GET), ``write``
+    also changes records (POST, PATCH, PUT, DELETE)."""
+
+    READ = "read"
+    WRITE = "write"
+
+
+#: Days an API token lasts unless the issuer picks fewer; the longest it may be issued for.
+TOKEN_DAYS_DEFAULT = 90
+TOKEN_DAYS_MAX = 365
+
+
+def parse_token_scope(scope: TokenScope | str, field: str = "scope") -> TokenScope:
+    """``scope`` as a :class:`TokenScope`, or an InputError listing the scopes."""
+    try:
+        return TokenScope(str(scope).strip().lower())
+    except ValueError:
+        raise InputError.one(
+            field, scope, "must be one of " + ", ".join(s.value for s in TokenScope)
+        ) from None
+
+
+def check_token_days(days: int, field: str = "days") -> int:
+    """How many days a new token lasts: a whole number from 1 to :data:`TOKEN_DAYS_MAX`."""
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= TOKEN_DAYS_MAX:
+        raise InputError.one(
+            field, days, f"must be a whole number of days from 1 to {TOKEN_DAYS_MAX}"
+        )
+    return days
+
+
+def may_issue_token(actor: User, owner: User) -> None:
+    """Who may issue an API token for ``owner``: the owner, or an admin for an account that
+    holds no clinical permission (an integration account). An admin cannot give itself a
+    practitioner's clinical access through a token (PermissionDeniedError naming why)."""
+    if actor.id == owner.id:
+        return
+    require_permission(actor, Permission.USERS, "issue API tokens for other accounts")
+    if owner.can(Permission.CLINICAL):
+        raise PermissionDeniedError(
+            f"{actor.username} may not issue an API token for {owner.username}: that account "
+            "has clinical access, so only its owner may issue one (from My account)"
+        )
+
+
+def may_revoke_token(actor: User, owner_id: int) -> None:
+    """A token may be revoked by its owner, or by an admin (any token: revoking only removes
+    access)."""
+    if actor.id != owner_id:
+        require_permission(actor, Permission.USERS, "revoke other accounts' API tokens")
+
+
 __all__ = [
     "ACTION_PERMISSIONS",
     "PASSWORD_MAX",
     "PASSWORD_MIN",
     "ROLE_PERMISSIONS",
+    "TOKEN_DAYS_DEFAULT",
+    "TOKEN_DAYS_MAX",
     "USERNAME_PATTERN",
     "USERNAME_RULE",
     "Permission",
     "Role",
+    "TokenScope",
     "User",
     "check_password",
+    "check_token_days",
     "check_username",
+    "may_issue_token",
+    "may_revoke_token",
     "normalise_username",
     "parse_role",
+    "parse_token_scope",
     "require_action",
     "require_permission",
 ]

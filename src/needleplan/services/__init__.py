@@ -107,6 +107,7 @@ from needleplan.services.rescheduling import (
     reschedule,
 )
 from needleplan.services.tokens import (
+    api_token_grant,
     issue_api_token,
     list_api_tokens,
     revoke_api_token,
@@ -130,6 +131,7 @@ __all__ = [
     "add_practitioner",
     "add_recall",
     "adjust_sessions",
+    "api_token_grant",
     "appointments_between",
     "assessment_history",
     "audit_log",

@@ -158,6 +158,7 @@ def set_password(db: Database, user_id: int, password: str, *, actor: User | Non
     digest = hash_password(password)
     with db.transaction() as uow:
         uow.users.set_password_hash(user_id, digest)
+        uow.api_tokens.revoke_all(user_id, utc_now())  # a new password ends its API tokens
 
 
 def deactivate_user(db: Database, user_id: int, *, actor: User | None = None) -> None:
@@ -174,6 +175,7 @@ def deactivate_user(db: Database, user_id: int, *, actor: User | None = None) ->
         if last and len(uow.users.lock_active_ids(Role.ADMIN)) <= 1:
             raise StateError(f"user {user_id} is the last active admin; make another admin first")
         uow.users.set_active(user_id, False)
+        uow.api_tokens.revoke_all(user_id, utc_now())
 
 
 def list_users(db: Database, *, actor: User | None = None) -> list[User]:

@@ -55,6 +55,8 @@ def _write(uow: UnitOfWork, user: User | None, note: AuditNote, username: str | 
     detail = note.detail.strip()
     if user is not None and user_id is None:
         detail = f"{detail} user={user.username}".strip()
+    if user is not None and user.via_token is not None:
+        detail = f"{detail} token={user.via_token}".strip()  # it acted through an API token
     return uow.users.add_audit(
         utc_now(),
         user_id,

@@ -260,6 +260,10 @@ class ApiTokenRow(Base):
     label: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    #: who issued it (the owner, or an admin for an account without clinical access)
+    issued_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    scope: Mapped[str] = mapped_column(String(10), default="write", server_default="write")
+    expires_at: Mapped[datetime]
 
 
 class LeadRow(Base):

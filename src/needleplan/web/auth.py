@@ -21,17 +21,22 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from needleplan.domain.accounts import (
     ROLE_PERMISSIONS,
+    TOKEN_DAYS_DEFAULT,
     Permission,
     Role,
+    TokenScope,
     User,
+    check_token_days,
     check_username,
+    may_issue_token,
     normalise_username,
     parse_role,
+    parse_token_scope,
     require_permission,
 )
 from needleplan.exceptions import ConflictError, InputError, NotFoundError, StateError
@@ -110,15 +115,37 @@ class UserStore(Protocol):
         ...
 
 
-class TokenStore(Protocol):
-    """Bearer tokens for integrations; a token acts as the user it was issued to."""
+@dataclass(frozen=True)
+class TokenGrant:
+    """What a presented bearer token grants: its owner acting through it, and its scope."""
 
-    def issue_token(self, user_id: UserId, label: str, *, actor: User | None = None) -> str:
+    user: User
+    scope: TokenScope
+
+
+class TokenStore(Protocol):
+    """Bearer tokens for integrations; a token acts as the user it was issued to, within its
+    scope, until it expires or is revoked (see :func:`needleplan.domain.accounts.may_issue_token`
+    for who may issue one)."""
+
+    def issue_token(
+        self,
+        user_id: UserId,
+        label: str,
+        *,
+        actor: User | None = None,
+        scope: TokenScope | str = TokenScope.WRITE,
+        days: int = TOKEN_DAYS_DEFAULT,
+    ) -> str:
         """A new random token for ``user_id``; only its digest is kept."""
         ...
 
+    def grant_for_token(self, token: str) -> TokenGrant | None:
+        """What a live token grants, or None for an unknown, revoked or expired token."""
+        ...
+
     def user_for_token(self, token: str) -> User | None:
-        """The user a token belongs to, or None for an unknown or revoked token."""
+        """The user a live token belongs to (acting through it), or None."""
         ...
 
 
@@ -227,32 +254,53 @@ token_digest = secret_digest
 
 
 class InMemoryTokenStore:
-    """A :class:`TokenStore` in a dict keyed by the token's SHA-256 digest."""
+    """A :class:`TokenStore` in a dict keyed by the token's SHA-256 digest (same rules as the
+    database store: who may issue, scope, expiry; no audit trail: there is no database)."""
 
     def __init__(self, users: UserStore) -> None:
         self.users = users
-        self._tokens: dict[str, tuple[int, str]] = {}
+        self._tokens: dict[str, tuple[int, int, str, TokenScope, datetime]] = {}
         self._lock = threading.Lock()
 
-    def issue_token(self, user_id: UserId, label: str, *, actor: User | None = None) -> str:
-        _may_manage(actor, "issue API tokens")
+    def issue_token(
+        self,
+        user_id: UserId,
+        label: str,
+        *,
+        actor: User | None = None,
+        scope: TokenScope | str = TokenScope.WRITE,
+        days: int = TOKEN_DAYS_DEFAULT,
+    ) -> str:
         owner = self.users.get_user(user_id)
         if owner is None:
             raise NotFoundError(f"no user with id {user_id}")
+        if actor is not None:
+            may_issue_token(actor, owner)
         clean = label.strip()
         if not clean or len(clean) > 80 or not clean.isprintable():
             raise InputError.one("label", label, "1-80 printable characters naming the integration")
+        chosen = parse_token_scope(scope)
+        expires = utc_now() + timedelta(days=check_token_days(days))
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self._lock:
-            self._tokens[token_digest(token)] = (owner.id, clean)
+            number = len(self._tokens) + 1
+            self._tokens[token_digest(token)] = (number, owner.id, clean, chosen, expires)
         return token
 
-    def user_for_token(self, token: str) -> User | None:
+    def grant_for_token(self, token: str) -> TokenGrant | None:
         digest = token_digest(token)
-        for known, (user_id, _label) in list(self._tokens.items()):
-            if hmac.compare_digest(known, digest):
-                return self.users.get_user(user_id)
+        now = utc_now()
+        for known, (number, user_id, _label, scope, expires) in list(self._tokens.items()):
+            if hmac.compare_digest(known, digest) and now < expires:
+                owner = self.users.get_user(user_id)
+                if owner is None or not owner.active:
+                    return None
+                return TokenGrant(owner.model_copy(update={"via_token": number}), scope)
         return None
+
+    def user_for_token(self, token: str) -> User | None:
+        grant = self.grant_for_token(token)
+        return grant.user if grant is not None else None
 
 
 @dataclass(frozen=True)
@@ -465,6 +513,7 @@ __all__ = [
     "SessionStore",
     "StaffSession",
     "StaffUser",
+    "TokenGrant",
     "TokenStore",
     "User",
     "UserId",

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from needleplan import services
+from needleplan.domain.accounts import TOKEN_DAYS_DEFAULT, TokenScope
 from needleplan.domain.records import Lead, Role, User
 from needleplan.exceptions import InputError, NotFoundError
 from needleplan.services import staff_sessions
@@ -25,7 +26,7 @@ from needleplan.services.audit import AuditNote
 from needleplan.services.staff_sessions import SessionPolicy, StaffSessionInfo
 from needleplan.storage.database import Database
 from needleplan.storage.repositories import ApiTokenInfo
-from needleplan.web.auth import StaffSession, UserId, WallClock, parse_user_id
+from needleplan.web.auth import StaffSession, TokenGrant, UserId, WallClock, parse_user_id
 
 
 def database_user_id(user_id: UserId) -> int | None:
@@ -84,12 +85,28 @@ class DbTokenStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def issue_token(self, user_id: UserId, label: str, *, actor: User | None = None) -> str:
+    def issue_token(
+        self,
+        user_id: UserId,
+        label: str,
+        *,
+        actor: User | None = None,
+        scope: TokenScope | str = TokenScope.WRITE,
+        days: int = TOKEN_DAYS_DEFAULT,
+    ) -> str:
         key = parse_user_id(user_id)
         if key is None:
             raise NotFoundError(f"no user with id {user_id}")
-        token, _info = services.issue_api_token(self.db, key, label, actor=actor)
+        token, _info = services.issue_api_token(
+            self.db, key, label, actor=actor, scope=scope, days=days
+        )
         return token
+
+    def grant_for_token(self, token: str) -> TokenGrant | None:
+        grant = services.api_token_grant(self.db, token)
+        if grant is None:
+            return None
+        return TokenGrant(grant.user, TokenScope(grant.scope))
 
     def user_for_token(self, token: str) -> User | None:
         return services.user_for_api_token(self.db, token)
@@ -97,8 +114,10 @@ class DbTokenStore:
     def revoke_token(self, token_id: int, *, actor: User | None = None) -> ApiTokenInfo:
         return services.revoke_api_token(self.db, token_id, actor=actor)
 
-    def list_tokens(self, *, actor: User | None = None) -> list[ApiTokenInfo]:
-        return services.list_api_tokens(self.db, actor=actor)
+    def list_tokens(
+        self, *, actor: User | None = None, user_id: int | None = None
+    ) -> list[ApiTokenInfo]:
+        return services.list_api_tokens(self.db, user_id, actor=actor)
 
 
 def _session(info: StaffSessionInfo) -> StaffSession:

@@ -32,6 +32,7 @@ from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from needleplan import DISCLAIMER, __version__
+from needleplan.domain.accounts import TokenScope
 from needleplan.web.auth import (
     Permission,
     SessionStore,
@@ -285,15 +286,24 @@ def require_permission(permission: Permission) -> Callable[..., StaffUser]:
 _bearer_scheme = HTTPBearer(
     auto_error=False,
     bearerFormat="np_<random>",
-    description="A token an admin issued at /app/admin/users; it acts with its user's role.",
+    description=(
+        "A token issued by its owner (My account) or by an admin for an integration account "
+        "without clinical access; it acts with its owner's role within its scope (read: GET "
+        "only; write: also changes) until it expires or is revoked."
+    ),
 )
+
+#: Methods a ``read``-scope token may use.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def bearer_user(
     request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer_scheme),
 ) -> StaffUser:
-    """API dependency: the user owning the ``Authorization: Bearer`` token (401 otherwise)."""
+    """API dependency: the user owning the ``Authorization: Bearer`` token (401 otherwise),
+    acting through it (``via_token``, so the audit trail names the token); a read-only token
+    answers 403 to a method that changes records."""
     challenge = {"WWW-Authenticate": 'Bearer realm="needleplan"'}
     token = credentials.credentials.strip() if credentials is not None else ""
     if not token:
@@ -301,12 +311,16 @@ def bearer_user(
             401, "authorization", None, "a bearer token is required", headers=challenge
         )
     tokens: TokenStore = request.app.state.token_store
-    user = tokens.user_for_token(token)
-    if user is None:
+    grant = tokens.grant_for_token(token)
+    if grant is None:
         raise ApiError.one(
-            401, "authorization", None, "unknown or revoked token", headers=challenge
+            401, "authorization", None, "unknown, expired or revoked token", headers=challenge
         )
-    return user
+    if grant.scope is TokenScope.READ and request.method not in READ_METHODS:
+        raise ApiError.one(
+            403, "scope", grant.scope.value, "this token may only read; ask for a write token"
+        )
+    return grant.user
 
 
 def require_token(permission: Permission | None = None) -> Callable[..., StaffUser]:

@@ -48,12 +48,13 @@ from needleplan.storage.repositories.staff_sessions import (
     StaffSessionInfo,
     StaffSessionRepository,
 )
-from needleplan.storage.repositories.tokens import ApiTokenInfo, ApiTokenRepository
+from needleplan.storage.repositories.tokens import ApiTokenGrant, ApiTokenInfo, ApiTokenRepository
 from needleplan.storage.repositories.users import UserRepository, to_user
 
 __all__ = [
     "AUDIT_PATIENTS_KEY",
     "USER_AGENT_MAX",
+    "ApiTokenGrant",
     "ApiTokenInfo",
     "ApiTokenRepository",
     "AppointmentRepository",

@@ -5,14 +5,19 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse
 
+from needleplan.domain.accounts import TOKEN_DAYS_DEFAULT, TOKEN_DAYS_MAX
 from needleplan.domain.accounts import check_password as check_new_password
-from needleplan.exceptions import FieldProblem, InputError
-from needleplan.web.auth import SessionStore, StaffUser, UserStore
+from needleplan.exceptions import FieldProblem, InputError, PermissionDeniedError
+from needleplan.services._clock import utc_now
+from needleplan.web.auth import SessionStore, StaffUser, TokenStore, UserStore
+from needleplan.web.db_stores import DbTokenStore
+from needleplan.web.errors import ApiError
 from needleplan.web.ratelimit import TokenBucketLimiter
-from needleplan.web.routes.pages import audit_account, render
+from needleplan.web.routes.pages import audit_account, parse_token_days, render
+from needleplan.web.routes.patients import MAX_ID
 from needleplan.web.security import CSRF_FIELD, check_csrf, current_session, require_staff
 
 router = APIRouter(include_in_schema=False)
@@ -66,11 +71,20 @@ def _account_page(
     current = current_session(request)
     sessions = [(s, describe_user_agent(s.user_agent)) for s in store.active(user.id)]
     extra.setdefault("problems", [])
+    tokens = request.app.state.token_store
+    mine = (
+        tokens.list_tokens(actor=user, user_id=user.id)
+        if isinstance(tokens, DbTokenStore)
+        else None
+    )
     return render(
         request,
         "app/account.html",
         status_code=status_code,
         sessions=sessions,
+        my_tokens=mine,
+        token_days=(TOKEN_DAYS_DEFAULT, TOKEN_DAYS_MAX),
+        now=utc_now(),
         current_id=current.id if current is not None else None,
         idle_minutes=store.policy.idle_timeout_s // 60,
         **extra,
@@ -143,3 +157,50 @@ def end_other_sessions(
     ended = store.end_all(user.id, keep=current.id if current is not None else None)
     audit_account(request, user, "account.sessions.revoke", f"user {user.id} others ended={ended}")
     return _account_page(request, user, ended=ended)
+
+
+@router.post("/app/account/tokens", response_class=HTMLResponse)
+def issue_my_token(
+    request: Request,
+    user: StaffDep,
+    label: Annotated[str, Form(max_length=200)] = "",
+    scope: Annotated[str, Form(max_length=20)] = "read",
+    days: Annotated[str, Form(max_length=20)] = str(TOKEN_DAYS_DEFAULT),
+    csrf_token: CsrfField = "",
+) -> HTMLResponse:
+    """Issue an API token for my own account (shown once); audited."""
+    check_csrf(request, csrf_token)
+    store: TokenStore = request.app.state.token_store
+    try:
+        token = store.issue_token(
+            user.id, label, actor=user, scope=scope, days=parse_token_days(days)
+        )
+    except InputError as exc:
+        return _account_page(
+            request,
+            user,
+            status_code=422,
+            problems=exc.problems,
+            problems_intro="No token was issued:",
+        )
+    return _account_page(request, user, new_token=token, token_label=label.strip())
+
+
+@router.post("/app/account/tokens/{token_id}/revoke", response_class=HTMLResponse)
+def revoke_my_token(
+    request: Request,
+    user: StaffDep,
+    token_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    csrf_token: CsrfField = "",
+) -> HTMLResponse:
+    """Revoke one of my API tokens: it stops working at once (audited)."""
+    check_csrf(request, csrf_token)
+    store = request.app.state.token_store
+    if not isinstance(store, DbTokenStore):
+        raise ApiError.one(503, "database", None, "API tokens are kept in the database only")
+    try:
+        store.revoke_token(token_id, actor=user)
+    except PermissionDeniedError:
+        # someone else's token is "not found" here: the page never tells what exists
+        raise ApiError.one(404, "token_id", token_id, "is not one of your tokens") from None
+    return _account_page(request, user, token_revoked=True)

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from needleplan import services
 from needleplan.exceptions import FieldProblem
+from needleplan.services._clock import utc_now
 from needleplan.web.auth import Permission, StaffUser
 from needleplan.web.db_stores import DbTokenStore
 from needleplan.web.deps import ClinicDep, DbDep
@@ -108,7 +109,10 @@ def tokens_page(request: Request, user: UsersDep, db: DbDep) -> HTMLResponse:
     """Every API token (label, owner, issued, revoked); never the token itself."""
     request.state.user = user
     return render(
-        request, "app/audit_tokens.html", tokens=_token_store(request).list_tokens(actor=user)
+        request,
+        "app/audit_tokens.html",
+        tokens=_token_store(request).list_tokens(actor=user),
+        now=utc_now(),
     )
 
 

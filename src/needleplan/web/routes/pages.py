@@ -23,9 +23,20 @@ from needleplan.domain import (
     Smoking,
     SunExposure,
 )
+from needleplan.domain.accounts import (
+    TOKEN_DAYS_DEFAULT,
+    TOKEN_DAYS_MAX,
+    check_token_days,
+    normalise_username,
+)
 from needleplan.domain.accounts import check_password as check_new_password
-from needleplan.domain.accounts import normalise_username
-from needleplan.exceptions import ConflictError, InputError, NotFoundError, StateError
+from needleplan.exceptions import (
+    ConflictError,
+    InputError,
+    NotFoundError,
+    PermissionDeniedError,
+    StateError,
+)
 from needleplan.web.auth import (
     Permission,
     SessionStore,
@@ -298,14 +309,28 @@ def users_page(request: Request, status_code: int = 200, **extra: Any) -> HTMLRe
     users: UserStore = request.app.state.user_store
     store: SessionStore = request.app.state.session_store
     extra.setdefault("new_token", None)
+    accounts = users.list_users()
     return render(
         request,
         "app/users.html",
         status_code=status_code,
-        users=users.list_users(),
+        users=accounts,
+        # an admin issues tokens only for accounts without clinical access (integrations)
+        token_for={u.id for u in accounts if not u.can(Permission.CLINICAL)},
+        token_days=(TOKEN_DAYS_DEFAULT, TOKEN_DAYS_MAX),
         session_counts=store.active_counts(),
         **extra,
     )
+
+
+def parse_token_days(value: str) -> int:
+    """A token lifetime typed in a form: ASCII digits, 1 to TOKEN_DAYS_MAX (InputError)."""
+    clean = value.strip()
+    if not (clean.isascii() and clean.isdigit() and len(clean) <= 3):
+        raise InputError.one(
+            "days", value, f"must be a whole number of days from 1 to {TOKEN_DAYS_MAX}"
+        )
+    return check_token_days(int(clean))
 
 
 @router.get("/app/admin/users", response_class=HTMLResponse)
@@ -458,13 +483,24 @@ def admin_issue_token(
     user: AdminDep,
     user_id: Annotated[str, Form(max_length=100)] = "",
     label: Annotated[str, Form(max_length=200)] = "",
+    scope: Annotated[str, Form(max_length=20)] = "read",
+    days: Annotated[str, Form(max_length=20)] = str(TOKEN_DAYS_DEFAULT),
     csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
 ) -> HTMLResponse:
+    """Issue a token for an integration account (one without clinical access); audited."""
     check_csrf(request, csrf_token)
     request.state.user = user
     users: UserStore = request.app.state.user_store
     tokens: TokenStore = request.app.state.token_store
-    token = tokens.issue_token(user_id, label, actor=user)
+    try:
+        token = tokens.issue_token(
+            user_id, label, actor=user, scope=scope, days=parse_token_days(days)
+        )
+    except PermissionDeniedError as exc:
+        return users_page(request, status_code=403, problem=str(exc))
+    except InputError as exc:
+        problem = exc.problems[0]
+        return users_page(request, status_code=422, problem=f"{problem.field}: {problem.rule}")
     owner = users.get_user(user_id)
     return users_page(request, new_token=token, token_owner=owner, token_label=label.strip())
 

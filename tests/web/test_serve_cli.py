@@ -91,7 +91,7 @@ def test_serve_starts_uvicorn_with_the_settings(
     with pytest.raises(SystemExit) as info:
         run()
     assert info.value.code == 0
-    assert (seen["host"], seen["port"], seen["proxy_headers"]) == ("127.0.0.2", 8123, True)
+    assert (seen["host"], seen["port"], seen["proxy_headers"]) == ("127.0.0.2", 8123, False)
     out = capsys.readouterr().out
     assert "http://127.0.0.2:8123/" in out
     assert "no staff accounts yet" in out

@@ -61,6 +61,15 @@ def run_server(app: Any, *, workers: int, **options: Any) -> None:
         Multiprocess(config, sockets=[sock]).run()
 
 
+def proxy_options(trusted_proxies: str) -> dict[str, Any]:
+    """uvicorn's proxy options: believe X-Forwarded-* only from the configured proxies
+    (``NEEDLEPLAN_TRUSTED_PROXIES``); with none configured, not at all (uvicorn's own default
+    would trust any process on 127.0.0.1)."""
+    if not trusted_proxies:
+        return {"proxy_headers": False, "forwarded_allow_ips": ""}
+    return {"proxy_headers": True, "forwarded_allow_ips": trusted_proxies}
+
+
 #: The commands of this module (added to the root app by needleplan.cli.main).
 app = typer.Typer(rich_markup_mode=None)
 
@@ -188,8 +197,8 @@ def serve(
             workers=workers,
             host=bind_host,
             port=bind_port,
-            proxy_headers=True,
             server_header=False,
+            **proxy_options(settings.trusted_proxies),
             log_level="info",
             log_config=log_config(),
         )

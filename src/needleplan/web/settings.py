@@ -7,11 +7,12 @@ development secret or a secret shorter than 32 characters, and session cookies g
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Self
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from needleplan.exceptions import ConfigError, FieldProblem
@@ -65,6 +66,24 @@ class Settings(BaseSettings):
     # e.g. NEEDLEPLAN_MAX_BODY_OVERRIDES='{"/app/import": 20971520}').
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
     max_body_overrides: dict[str, Annotated[int, Field(ge=1024, le=1024 * 1024 * 1024)]] = {}
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto headers are believed: a comma-
+    # separated list of addresses or networks (e.g. "127.0.0.1" when Caddy runs on this
+    # machine). Empty (the default): no proxy is trusted and the connection's own address is the
+    # client's, so no local process can pick the address rate limits and logs see.
+    trusted_proxies: str = ""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        entries = [e.strip() for e in value.split(",") if e.strip()]
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8)"
+                ) from None
+        return ",".join(entries)
 
     @property
     def production(self) -> bool:

@@ -246,3 +246,43 @@ def test_restoring_any_file_never_crashes(
         finally:
             engine.dispose()
         (tmp_path / "target.sqlite3").unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "value", "rule"),
+    [
+        ("appointments", "status", "teleported", "is not a valid appointment"),
+        ("measurements", "scale", "bogus-scale", "is not a valid measurement"),
+        ("users", "role", "superuser", "is not a valid user"),
+        ("courses", "status", "paused-forever", "is not a valid course"),
+    ],
+)
+def test_a_backup_with_values_outside_the_domain_restores_nothing(
+    populated: Any,
+    tmp_path: Path,
+    empty_database_url: str,
+    table: str,
+    column: str,
+    value: Any,
+    rule: str,
+) -> None:
+    """Issue 17 L5: such a row used to be restored and then crash every page that read it."""
+    file = tmp_path / "b.json"
+    backup(populated.db.engine, file)
+    data = json.loads(file.read_text(encoding="utf-8"))
+    entry = data["tables"][table]
+    assert entry["rows"], f"the populated clinic has no {table}"
+    entry["rows"][0][entry["columns"].index(column)] = value
+    row_id = entry["rows"][0][entry["columns"].index("id")]
+    file.write_text(json.dumps(data), encoding="utf-8")
+    target = Database.open(empty_database_url)
+    try:
+        with pytest.raises(InputError) as err:
+            restore(target.engine, file)
+        problem = err.value.problems[0]
+        assert problem.field == f"tables.{table}.rows[id={row_id}]"
+        assert rule in problem.rule
+        assert "nothing restored" in problem.rule
+        assert _rows(target.engine, "patients") == 0
+    finally:
+        target.dispose()

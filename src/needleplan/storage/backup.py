@@ -26,6 +26,7 @@ import gzip
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -206,6 +207,104 @@ def _check_required(table: Any, columns: list[str], rows: list[list[Any]]) -> No
                 )
 
 
+def _readers() -> list[tuple[type[Any], Callable[[Any], Any]]]:
+    """Each table's row class and the function the repositories read its rows with."""
+    from needleplan.storage.repositories import (
+        assessments,
+        audit,
+        clinics,
+        courses,
+        measurements,
+        patients,
+        recall,
+        users,
+    )
+    from needleplan.storage.tables import (
+        AppointmentRow,
+        AssessmentRow,
+        AuditRow,
+        ClinicRow,
+        ContactAttemptRow,
+        CourseRow,
+        LedgerRow,
+        MeasurementRow,
+        PatientRow,
+        PerformedSessionRow,
+        PractitionerRow,
+        RecallRow,
+        UserRow,
+    )
+
+    return [
+        (ClinicRow, clinics.to_clinic),
+        (PractitionerRow, clinics.to_practitioner),
+        (UserRow, users.to_user),
+        (PatientRow, patients.to_patient),
+        (AssessmentRow, assessments.to_assessment),
+        (CourseRow, courses.to_course),
+        (LedgerRow, courses.to_ledger),
+        (AppointmentRow, courses.to_appointment),
+        (PerformedSessionRow, courses.to_session),
+        (MeasurementRow, measurements.to_measurement),
+        (RecallRow, recall.to_recall),
+        (ContactAttemptRow, recall.to_attempt),
+        (AuditRow, audit.to_audit),
+    ]
+
+
+def check_readable(conn: Connection) -> None:
+    """Read every restored row back the way the app reads it (the repositories' domain models,
+    which validate each value), so a backup holding a value outside the domain (a status that
+    does not exist, a measurement off its scale, a birth date in the future) is refused here,
+    naming the table, the row and the rule, instead of crashing the pages that read it later.
+    The leads and API tokens are read through their repositories too."""
+    from sqlalchemy.orm import Session
+
+    from needleplan.storage.repositories import ApiTokenRepository, LeadRepository
+
+    session = Session(bind=conn)
+    try:
+        for row_class, read in _readers():
+            name = row_class.__table__.name
+            for row in session.execute(select(row_class)).scalars():
+                try:
+                    read(row)
+                except (ValueError, TypeError, KeyError) as exc:  # pydantic's ValidationError too
+                    value, rule = _first_error(exc)
+                    raise InputError.one(
+                        f"tables.{name}.rows[id={row.id}]",
+                        _short(value),
+                        f"is not a valid {name[:-1].replace('_', ' ')} ({rule}); nothing restored",
+                    ) from None
+        for name, read_all in (
+            ("leads", LeadRepository(session).all),
+            ("api_tokens", ApiTokenRepository(session).all),
+        ):
+            try:
+                read_all()
+            except (ValueError, TypeError, KeyError) as exc:
+                value, rule = _first_error(exc)
+                raise InputError.one(
+                    f"tables.{name}",
+                    _short(value),
+                    f"holds an invalid row ({rule}); nothing restored",
+                ) from None
+    finally:
+        session.close()
+
+
+def _first_error(exc: Exception) -> tuple[Any, str]:
+    """The offending value and a one-line rule from a validation error (or any ValueError)."""
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError) and exc.errors():
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        message = first.get("msg", "invalid")
+        return first.get("input"), f"{where}: {message}" if where else message
+    return None, str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+
+
 def is_empty(engine: Engine) -> bool:
     with engine.connect() as conn:
         for table in metadata.sorted_tables:
@@ -257,6 +356,7 @@ def restore(engine: Engine, path: str | Path) -> dict[str, int]:
                         f"cannot be stored ({type(exc.orig or exc).__name__}); nothing restored",
                     ) from None
             counts[table.name] = len(rows)
+        check_readable(conn)
         if engine.dialect.name == "postgresql":
             for table in metadata.sorted_tables:
                 if "id" in table.c and table.c.id.primary_key:

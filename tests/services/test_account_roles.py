@@ -110,11 +110,17 @@ def test_audited_refuses_before_the_block_runs_and_stores_nothing(
         "desk (front_desk) may not do assessment.create: it needs the clinical permission"
     )
     assert ran == []
-    assert services.audit_log(db) == []
+    # only the refusal itself is on record (issue 17 L3)
+    assert [(e.username, e.action, e.detail) for e in services.audit_log(db)] == [
+        ("desk", "access.refused", "attempted assessment.create")
+    ]
     with services.audited(db, staff["prac"], "assessment.create", None):
         ran.append(True)
     assert ran == [True]
-    assert [(e.username, e.user_id) for e in services.audit_log(db)] == [("prac", staff["prac"].id)]
+    assert next((e.username, e.user_id) for e in services.audit_log(db)) == (
+        "prac",
+        staff["prac"].id,
+    )
 
 
 def test_an_account_of_another_store_is_recorded_by_name(db: Any, staff: dict[str, User]) -> None:

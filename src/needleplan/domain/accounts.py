@@ -88,6 +88,7 @@ ACTION_PERMISSIONS: dict[str, Permission] = {
     "appointment.cancel": Permission.CALENDAR,
     "course.book": Permission.CALENDAR,
     "course.read": Permission.CALENDAR,
+    "course.export": Permission.CALENDAR,
     "course.status": Permission.CALENDAR,
     # the recall worklist: every role
     "recall.read": Permission.RECALL,
@@ -111,6 +112,7 @@ ACTION_PERMISSIONS: dict[str, Permission] = {
     # own tokens, or an admin for an account without clinical access)
     "token.list": Permission.USERS,
     "audit.read": Permission.AUDIT,
+    "lead.list": Permission.CONTACTS,
     "clinic.config.save": Permission.CONFIG,
     "clinic.config.revert": Permission.CONFIG,
 }

@@ -17,6 +17,7 @@ from needleplan.domain.accounts import Permission, User, require_action, require
 from needleplan.domain.records import AuditEvent
 from needleplan.exceptions import (
     InputError,
+    PermissionDeniedError,
 )
 from needleplan.services._clock import aware, utc_now
 from needleplan.storage import Database, UnitOfWork
@@ -99,7 +100,11 @@ def audited(
     """
     note = AuditNote(_clean_action(action), patient_id, detail)
     if user is not None:
-        require_action(user, note.action)
+        try:
+            require_action(user, note.action)
+        except PermissionDeniedError:
+            record_refusal(db, user, note.action, patient_id)
+            raise
     with db.transaction() as uow:
         yield note
         _write(uow, user, note, username)
@@ -126,6 +131,21 @@ def record_audit(
     note = AuditNote(_clean_action(action), patient_id, detail)
     with db.transaction() as uow:
         return _write(uow, user, note, None)
+
+
+#: The audit action of an attempt a role was refused (detail: what was attempted).
+REFUSED = "access.refused"
+
+
+def record_refusal(db: Database, user: User, attempted: str, patient_id: int | None = None) -> None:
+    """Record that ``user`` attempted ``attempted`` (an action, or a method and path) and was
+    refused for its role. Written in a transaction of its own so the refusal stays on record
+    while the attempt is rolled back; skipped inside an open transaction of ``db`` (which the
+    refusal would roll back with it)."""
+    if db.in_transaction():
+        return
+    with db.transaction() as uow:
+        _write(uow, user, AuditNote(REFUSED, patient_id, f"attempted {attempted}"[:500]), None)
 
 
 def _auditor(actor: User | None) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from needleplan.domain.accounts import User
 from needleplan.domain.records import (
     Appointment,
     AppointmentKind,
@@ -31,6 +32,7 @@ from needleplan.scheduling import (
 )
 from needleplan.services._clock import aware
 from needleplan.services._slots import check_practitioners, parse_slots
+from needleplan.services.audit import audited
 from needleplan.services.courses import course_file, renumber_courses
 from needleplan.services.practitioners import list_practitioners, sync_practitioners
 from needleplan.services.recall import recall_list
@@ -147,9 +149,19 @@ def schedule_of(
     )
 
 
-def course_schedule(db: Database, course_id: int, clinic: ClinicConfig) -> CourseSchedule:
-    """The booked course as a :class:`CourseSchedule` (see :func:`course_schedule_with_appointments`)."""
-    return course_schedule_with_appointments(db, course_id, clinic)[0]
+def course_schedule(
+    db: Database, course_id: int, clinic: ClinicConfig, *, actor: User | None = None
+) -> CourseSchedule:
+    """The booked course as a :class:`CourseSchedule` (see :func:`course_schedule_with_appointments`).
+
+    With ``actor`` (an export for someone: the ``.ics`` download) the read is audited as
+    ``course.export`` on the patient's record, in the same transaction.
+    """
+    if actor is None:
+        return course_schedule_with_appointments(db, course_id, clinic)[0]
+    with audited(db, actor, "course.export", detail=f"course {course_id} ics") as note:
+        note.patient_id = course_file(db, course_id).course.patient_id
+        return course_schedule_with_appointments(db, course_id, clinic)[0]
 
 
 @dataclass(frozen=True)

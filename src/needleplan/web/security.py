@@ -261,6 +261,15 @@ def session_user(request: Request) -> StaffUser | None:
     return _user_store(request).get_user(session.user_id) if session is not None else None
 
 
+def _record_refusal(request: Request, user: StaffUser) -> None:
+    """Put a refused attempt on the audit trail (method and path; ids, never names)."""
+    db = getattr(request.app.state, "db", None)
+    if db is not None:
+        from needleplan.services.audit import record_refusal
+
+        record_refusal(db, user, f"{request.method} {request.url.path}")
+
+
 def require_staff(request: Request) -> StaffUser:
     """Page dependency: the signed-in user, or a redirect to /login (via LoginRequiredError)."""
     user = session_user(request)
@@ -275,8 +284,9 @@ def require_staff(request: Request) -> StaffUser:
 def require_permission(permission: Permission) -> Callable[..., StaffUser]:
     """Page dependency: the signed-in user holding ``permission`` (403 page otherwise)."""
 
-    def _dependency(user: StaffUser = Depends(require_staff)) -> StaffUser:
+    def _dependency(request: Request, user: StaffUser = Depends(require_staff)) -> StaffUser:
         if not user.can(permission):
+            _record_refusal(request, user)
             raise ForbiddenError(user, permission)
         return user
 
@@ -317,6 +327,7 @@ def bearer_user(
             401, "authorization", None, "unknown, expired or revoked token", headers=challenge
         )
     if grant.scope is TokenScope.READ and request.method not in READ_METHODS:
+        _record_refusal(request, grant.user)
         raise ApiError.one(
             403, "scope", grant.scope.value, "this token may only read; ask for a write token"
         )
@@ -326,8 +337,9 @@ def bearer_user(
 def require_token(permission: Permission | None = None) -> Callable[..., StaffUser]:
     """API dependency: a bearer-token user, holding ``permission`` when given (403 otherwise)."""
 
-    def _dependency(user: StaffUser = Depends(bearer_user)) -> StaffUser:
+    def _dependency(request: Request, user: StaffUser = Depends(bearer_user)) -> StaffUser:
         if permission is not None and not user.can(permission):
+            _record_refusal(request, user)
             raise ApiError.one(
                 403,
                 "role",

@@ -554,7 +554,7 @@ def course_calendar_file(
     request: Request, course_id: int, user: CalendarDep, db: DbDep, clinic: ClinicDep
 ) -> Response:
     """The course's sessions (and open maintenance recall) as an .ics file."""
-    schedule = services.course_schedule(db, course_id, clinic)
+    schedule = services.course_schedule(db, course_id, clinic, actor=user)
     return Response(
         course_ics(schedule),
         media_type="text/calendar; charset=utf-8",

@@ -301,7 +301,9 @@ def leads_page(request: Request, user: ContactsDep) -> HTMLResponse:
     """Contact requests from the public estimator, newest first (each with its consent)."""
     request.state.user = user
     leads: LeadStore = request.app.state.lead_store
-    return render(request, "app/leads.html", leads=list(reversed(leads.list_leads())))
+    shown = list(reversed(leads.list_leads()))
+    audit_account(request, user, "lead.list", f"contact requests shown={len(shown)}")
+    return render(request, "app/leads.html", leads=shown)
 
 
 def users_page(request: Request, status_code: int = 200, **extra: Any) -> HTMLResponse:

@@ -44,8 +44,6 @@ from needleplan.forecasting.chain import (
     MAX_YEARS,
     QUANTILES,
     ForecastResult,
-    _check_age,
-    _check_sessions,
     curve_inputs,
     forecast,
     horizon_days,
@@ -61,6 +59,7 @@ from needleplan.forecasting.observation import (
     predictive_cdf,
 )
 from needleplan.forecasting.params import ModelParams, default_params
+from needleplan.forecasting.schedules import _check_age, _check_sessions
 
 #: Grid of the patient random effect ``z`` [-]: 401 points on [-6, 6] (spacing 0.03).
 Z_GRID = np.linspace(-6.0, 6.0, 401)

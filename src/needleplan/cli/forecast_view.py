@@ -24,6 +24,7 @@ from needleplan.forecasting.params import DAYS_PER_MONTH, DAYS_PER_YEAR
 from needleplan.forecasting.scenarios import Comparison
 from needleplan.forecasting.wording import (
     BAND_MEANING,
+    BAND_PARTS,
     EVIDENCE_LIMIT,
     HEADLINE_MEANING,
     band_phrase,
@@ -108,7 +109,7 @@ def render_forecast(result: ForecastResult, console: Console) -> None:
     table.add_row(
         "noticeable after the last initial session",
         f"{'at least ' if m.noticeable_censored else ''}{band.median:.1f} months "
-        f"(spread between patients {_band_text(band)})",
+        f"(range in the model, {BAND_PARTS}: {_band_text(band)})",
     )
     table.add_row(
         "back to pre-treatment level",
@@ -132,8 +133,8 @@ def render_comparison(comp: Comparison, console: Console) -> None:
         title=f"Scenarios over {comp.years:g} years",
         title_justify="left",
         caption=(
-            "months: typical patient (p10-p90 spread between patients in the model, without the "
-            "model's own uncertainty); ≥ marks a value cut off by the horizon (a lower bound)"
+            f"months: typical patient (p10-p90 range in the model: {BAND_PARTS}); "
+            "≥ marks a value cut off by the horizon (a lower bound)"
         ),
         caption_justify="left",
     )

@@ -63,6 +63,7 @@ from needleplan.forecasting.schedules import (
     series_days,
     upkeep_grid,
 )
+from needleplan.forecasting.uncertainty import DrawnParams, load_posterior
 
 __all__ = [
     "INITIAL_INTERVAL_DAYS",
@@ -99,6 +100,7 @@ def curve_inputs(
     z: ArrayLike,
     params: ModelParams,
     persistence: ArrayLike | None = None,
+    drawn: DrawnParams | None = None,
 ) -> CurveInputs:
     """Model inputs for ``n`` curves of one patient, one per random-effect pair.
 
@@ -106,6 +108,9 @@ def curve_inputs(
     ``u_P`` (same length); without ``persistence``, ``u_P`` is its mean given ``u_R``
     (``rho u_R``). Combines the typical-patient parameters, the assessment's covariate
     multipliers and the random effects into session doses, fading rates, capacity and ageing.
+    With ``drawn`` (one row per curve, :class:`~needleplan.forecasting.uncertainty.DrawnParams`)
+    the fitted population parameters are those rows instead of ``params``' values: parameter
+    uncertainty.
     """
     zz = np.atleast_1d(np.asarray(z, dtype=np.float64))[:, None]
     up = (
@@ -117,7 +122,21 @@ def curve_inputs(
         raise InputError.one("persistence", up.shape, f"must match the response effects {zz.shape}")
     mods = patient_modifiers(assessment)
     re = random_effects(zz, up, params)
-    gain = params.gain * mods.response * re.response
+    if drawn is not None:
+        if drawn.gain.shape[0] != zz.shape[0]:
+            raise InputError.one("drawn", drawn.gain.shape, f"must match the effects {zz.shape}")
+        base = drawn
+    else:
+        base = DrawnParams(
+            gain=np.asarray(params.gain),
+            capacity=np.asarray(params.capacity),
+            k_build=np.asarray(params.k_build),
+            k_fast=np.asarray(params.k_fast),
+            k_slow=np.asarray(params.k_slow),
+            remodelled_fraction=np.asarray(params.remodelled_fraction),
+            ageing_rate_per_year=np.asarray(params.ageing_rate_per_year),
+        )
+    gain = base.gain * mods.response * re.response
     doses = session_doses(
         session_days,
         gain,
@@ -128,13 +147,17 @@ def curve_inputs(
     return CurveInputs(
         session_days=session_days,
         doses=doses,
-        k_build=params.k_build,
-        k_fast=params.k_fast * mods.fade * re.fade,
-        k_slow=params.k_slow * mods.fade * re.fade,
-        remodelled_fraction=params.remodelled_fraction,
-        capacity=params.capacity * mods.capacity,
+        k_build=base.k_build if drawn is not None else params.k_build,
+        k_fast=base.k_fast * mods.fade * re.fade,
+        k_slow=base.k_slow * mods.fade * re.fade,
+        remodelled_fraction=(
+            base.remodelled_fraction if drawn is not None else params.remodelled_fraction
+        ),
+        capacity=base.capacity * mods.capacity
+        if drawn is not None
+        else params.capacity * mods.capacity,
         ageing_rate=ageing_rate(
-            params.ageing_rate_per_year,
+            base.ageing_rate_per_year,
             float(assessment.age),
             params.age_ageing_per_decade,
             mods.ageing * re.ageing,
@@ -184,6 +207,7 @@ def forecast(
     z_transform: Callable[[NDArray[np.float64]], NDArray[np.float64]] | None = None,
     band: bool = True,
     maintenance_months: float | None = None,
+    parameter_uncertainty: bool | None = None,
 ) -> ForecastResult:
     """Forecast the improvement for a patient and a schedule, with the population band.
 
@@ -220,6 +244,12 @@ def forecast(
         3, 4, ... ``ceil(M)`` months (:func:`upkeep_grid`): "at least this long if she comes
         back at least every ``ceil(M)`` months", which never grows when upkeep becomes less
         frequent. Without it the headline is this schedule's own time noticeable.
+    parameter_uncertainty : bool, optional
+        Whether each drawn patient also gets her own draw of the fitted population parameters
+        from the stored posterior (:func:`~needleplan.forecasting.uncertainty.load_posterior`),
+        so the band combines the model's own uncertainty with the spread between patients.
+        Default: on with the shipped calibration (``params`` None), off with given ``params``
+        (the draws belong to the shipped calibration).
 
     Returns
     -------
@@ -232,9 +262,11 @@ def forecast(
 
     Notes
     -----
-    The central curve (``median``) is the **typical patient**'s curve: both random effects at
-    their median (``u_R = 0`` or its posterior median, ``u_P`` its mean given ``u_R``), every
-    day, exactly. The band (``p10``, ``p90``) is the daily sample quantile across ``draws``
+    The central curve (``median``) is the **typical patient**'s curve with the point-fit
+    parameters: both random effects at their median (``u_R = 0`` or its posterior median,
+    ``u_P`` its mean given ``u_R``), every day, exactly. With parameter uncertainty, draw ``i``
+    also takes posterior draw ``j_i``, ``j`` the next ``draws`` integers of the generator
+    (uniform over the stored draws), so the band is a posterior predictive band. The band (``p10``, ``p90``) is the daily sample quantile across ``draws``
     patients, each with her own pair ``(u_R, u_P)``: ``u_R`` is the first ``draws`` standard
     normals of the seeded generator, ``u_P = rho u_R + sqrt(1 - rho^2) e`` with ``e`` the next
     ``draws``. The draws are evaluated on :func:`knot_days` and the quantiles interpolated
@@ -260,6 +292,12 @@ def forecast(
         u_r = np.asarray(z_transform(u_r), dtype=np.float64)
         centre = np.asarray(z_transform(centre), dtype=np.float64)
     u_p = persistence_from(u_r, e, p)
+    drawn: DrawnParams | None = None
+    if parameter_uncertainty is None:
+        parameter_uncertainty = params is None
+    if parameter_uncertainty and band:
+        posterior = load_posterior()
+        drawn = posterior.rates(rng.integers(0, len(posterior), draws), p)
     day = np.arange(end + 1, dtype=np.float64)
     last_initial = float(s[n_init - 1])
     anchor = last_initial + response_peak_days(p)
@@ -270,7 +308,7 @@ def forecast(
     span_mid, cens_mid = noticeable_time(day, median[None, :], threshold, last_initial, anchor)
     if band:  # every draw on the knots
         knots = knot_days(s, end, (anchor,))
-        curves = improvement(knots, curve_inputs(assessment, s, u_r, p, u_p))
+        curves = _band_curves(assessment, s, knots, u_r, u_p, p, drawn)
         k10, k90 = _sample_band(curves)
         p10 = np.minimum(np.interp(day, knots, k10), median)
         p90 = np.maximum(np.interp(day, knots, k90), median)
@@ -314,7 +352,30 @@ def forecast(
         seed=seed,
         factors=mods.factors,
         anchor_days=response_peak_days(p),
+        parameter_uncertainty=drawn is not None,
     )
+
+
+#: Draws evaluated together on the knots: the temporaries stay in the CPU cache.
+BAND_CHUNK = 200
+
+
+def _band_curves(
+    assessment: Assessment,
+    s: NDArray[np.float64],
+    knots: NDArray[np.float64],
+    u_r: NDArray[np.float64],
+    u_p: NDArray[np.float64],
+    p: ModelParams,
+    drawn: DrawnParams | None,
+) -> NDArray[np.float64]:
+    """Every draw's improvement on the knots ``(draws, K)``, in chunks of :data:`BAND_CHUNK`."""
+    out = np.empty((u_r.size, knots.size))
+    for i in range(0, u_r.size, BAND_CHUNK):
+        j = min(i + BAND_CHUNK, u_r.size)
+        part = None if drawn is None else drawn.rows(i, j)
+        out[i:j] = improvement(knots, curve_inputs(assessment, s, u_r[i:j], p, u_p[i:j], part))
+    return out
 
 
 def _upkeep_envelope(

@@ -128,6 +128,9 @@ class ForecastResult:
         response peak, see :func:`noticeable_span`) [days].
     years, draws, seed :
         The horizon [years] and Monte Carlo settings used.
+    parameter_uncertainty : bool
+        True when the band includes the model's own (parameter) uncertainty besides the spread
+        between patients (see ``forecast(parameter_uncertainty=...)``).
     """
 
     day: NDArray[np.float64]
@@ -143,6 +146,7 @@ class ForecastResult:
     seed: int
     factors: tuple[str, ...] = field(default_factory=tuple)
     anchor_days: float = 0.0
+    parameter_uncertainty: bool = False
 
     @property
     def last_initial_day(self) -> float:

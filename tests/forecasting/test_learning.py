@@ -304,3 +304,20 @@ def test_observations_from_records_date_days_from_the_first_session() -> None:
         Observation(S.LAXITY_GRADE, 2.5, -1.0, "neck"),
         Observation(GAIS, 3.0, 89.0, ""),
     ]
+
+
+def test_ratings_in_the_swelling_days_after_a_session_are_set_aside() -> None:
+    """Five "very much improved" ratings 1-11 days after the last session (swelling, issue 15)
+    do not become a long forecast: they are set aside and the prior is kept; the same ratings
+    two weeks later do inform her response."""
+    early = [Observation(GAIS, 1.0, 140.0 + d) for d in (1, 3, 5, 8, 11)]
+    post = posterior_z(reference(), SERIES, early)
+    assert post.is_prior
+    assert post.set_aside == 5
+    assert post.n_observations == 0
+    assert post.to_json()["set_aside_swelling"] == 5
+    on_the_day = posterior_z(reference(), SERIES, [Observation(GAIS, 4.0, 35.0)])
+    assert on_the_day.set_aside == 0  # on a session's day: before that session's needling
+    later = posterior_z(reference(), SERIES, [Observation(GAIS, 1.0, 140.0 + 20)])
+    assert later.set_aside == 0
+    assert later.mean > 0.5

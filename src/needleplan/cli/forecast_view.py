@@ -63,6 +63,16 @@ def _months(m: float) -> str:
     return f"{m:.1f} months" if m < 24 else f"{m:.0f} months ({m / 12:.1f} years)"
 
 
+def _phrase(result: ForecastResult) -> str:
+    band = result.milestones.noticeable_months_after_last_initial
+    return band_phrase(
+        band.p10,
+        band.p90,
+        p90_censored=band.p90_censored,
+        parameters=result.parameter_uncertainty,
+    )
+
+
 def reading(result: ForecastResult) -> str:
     """One plain-language sentence that reads the chart."""
     m = result.milestones
@@ -73,7 +83,7 @@ def reading(result: ForecastResult) -> str:
         if m.noticeable_censored
         else (
             f"is noticeably firmer for about {_months(band.median)} after the last initial "
-            f"session ({band_phrase(band.p10, band.p90, p90_censored=band.p90_censored)})"
+            f"session ({_phrase(result)})"
         )
     )
     if m.peak_improvement < result.noticeable_threshold:

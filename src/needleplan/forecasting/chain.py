@@ -308,7 +308,7 @@ def forecast(
     span_mid, cens_mid = noticeable_time(day, median[None, :], threshold, last_initial, anchor)
     if band:  # every draw on the knots
         knots = knot_days(s, end, (anchor,))
-        curves = _band_curves(assessment, s, knots, u_r, u_p, p, drawn)
+        curves = improvement(knots, curve_inputs(assessment, s, u_r, p, u_p, drawn))
         k10, k90 = _sample_band(curves)
         p10 = np.minimum(np.interp(day, knots, k10), median)
         p90 = np.maximum(np.interp(day, knots, k90), median)
@@ -354,28 +354,6 @@ def forecast(
         anchor_days=response_peak_days(p),
         parameter_uncertainty=drawn is not None,
     )
-
-
-#: Draws evaluated together on the knots: the temporaries stay in the CPU cache.
-BAND_CHUNK = 200
-
-
-def _band_curves(
-    assessment: Assessment,
-    s: NDArray[np.float64],
-    knots: NDArray[np.float64],
-    u_r: NDArray[np.float64],
-    u_p: NDArray[np.float64],
-    p: ModelParams,
-    drawn: DrawnParams | None,
-) -> NDArray[np.float64]:
-    """Every draw's improvement on the knots ``(draws, K)``, in chunks of :data:`BAND_CHUNK`."""
-    out = np.empty((u_r.size, knots.size))
-    for i in range(0, u_r.size, BAND_CHUNK):
-        j = min(i + BAND_CHUNK, u_r.size)
-        part = None if drawn is None else drawn.rows(i, j)
-        out[i:j] = improvement(knots, curve_inputs(assessment, s, u_r[i:j], p, u_p[i:j], part))
-    return out
 
 
 def _upkeep_envelope(

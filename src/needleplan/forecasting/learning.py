@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -67,6 +67,10 @@ Z_GRID = np.linspace(-6.0, 6.0, 401)
 BASELINE_NODES = np.linspace(-5.0, 5.0, 81)
 #: The predicted band a calibrated model's measurements fall into 80 % of the time.
 BAND = (0.10, 0.90)
+#: Days after a session during which a rating reads swelling, not lasting improvement [days]:
+#: micropores close within 2-3 days and the barrier recovers within about 7 (evidence K3);
+#: twice that, so the wound's swelling and redness have settled. Such measurements are set aside.
+SWELLING_DAYS = 14.0
 
 
 @dataclass(frozen=True)
@@ -135,12 +139,16 @@ class ZPosterior:
     is_prior : bool
         True when no measurement depends on ``z`` (the posterior is the N(0, 1) prior exactly;
         :meth:`transform` is then the identity).
+    set_aside : int
+        Measurements not used because they were taken within :data:`SWELLING_DAYS` after a
+        session (swelling, not lasting improvement).
     """
 
     grid: NDArray[np.float64]
     mass: NDArray[np.float64]
     n_observations: int
     is_prior: bool
+    set_aside: int = 0
 
     @classmethod
     def prior(cls) -> ZPosterior:
@@ -197,6 +205,7 @@ class ZPosterior:
             "p90": round(float(q90), ndigits),
             "measurements": self.n_observations,
             "is_prior": self.is_prior,
+            "set_aside_swelling": self.set_aside,
         }
 
 
@@ -213,6 +222,16 @@ class _Evidence:
     improvement: NDArray[np.float64]  # (G, M) [% of pre-treatment firmness]
     links: tuple[ScaleLink, ...]
     baselines: tuple[tuple[float, float], ...]
+    set_aside: int = 0
+
+
+def in_swelling_window(day: float, session_days: NDArray[np.float64]) -> bool:
+    """True when ``day`` falls 0 < d < :data:`SWELLING_DAYS` days after a session [days].
+
+    A measurement on a session's own day counts as taken before that session.
+    """
+    k = int(np.searchsorted(session_days, day, side="right")) - 1
+    return k >= 0 and 0.0 < day - float(session_days[k]) < SWELLING_DAYS
 
 
 def _evidence(
@@ -225,8 +244,9 @@ def _evidence(
     _check_age(assessment)
     end = horizon_days(MAX_YEARS)
     s = _check_sessions(session_days, end)
-    obs = tuple(observations)
-    _check_observations(obs, end)
+    _check_observations(tuple(observations), end)
+    obs = tuple(o for o in observations if not in_swelling_window(o.day, s))
+    aside = len(observations) - len(obs)
     chosen = tuple(link_for(o.scale, links) for o in obs)
     days = np.array([o.day for o in obs], dtype=np.float64)
     imp = np.zeros((Z_GRID.size, days.size))
@@ -234,7 +254,9 @@ def _evidence(
     if np.any(after):
         inputs = curve_inputs(assessment, s, Z_GRID, params)
         imp[:, after] = improvement(days[after], inputs)
-    return _Evidence(obs, imp, chosen, tuple(baseline_prior(lk, assessment) for lk in chosen))
+    return _Evidence(
+        obs, imp, chosen, tuple(baseline_prior(lk, assessment) for lk in chosen), aside
+    )
 
 
 def _groups(ev: _Evidence) -> dict[tuple[MeasurementScale, str], list[int]]:
@@ -313,10 +335,12 @@ def posterior_z(
     p = default_params() if params is None else params
     ev = _evidence(assessment, session_days, observations, p, links)
     if not ev.observations:
-        return ZPosterior.prior()
+        return replace(ZPosterior.prior(), set_aside=ev.set_aside)
     ll = _log_likelihood(ev)
     flat = bool(np.ptp(ll) == 0.0)
-    return ZPosterior(Z_GRID, _normalise(-0.5 * Z_GRID**2 + ll), len(ev.observations), flat)
+    return ZPosterior(
+        Z_GRID, _normalise(-0.5 * Z_GRID**2 + ll), len(ev.observations), flat, ev.set_aside
+    )
 
 
 def band_shares(
@@ -397,7 +421,9 @@ def personal_forecast(
     N(0, 1) draws of the response effect are mapped through :meth:`ZPosterior.transform` (a
     monotone map); the central curve is at her posterior median, the p10-p90 band across the
     mapped draws, as in the population forecast. With ``ZPosterior.prior()`` the result equals
-    ``forecast``.
+    ``forecast(..., parameter_uncertainty=False)``: her update conditions on the point-fit
+    parameters (her measurements say which ``z`` she has given them), so her band is the spread
+    of patients like her, without the population parameters' own uncertainty.
     """
     return forecast(
         assessment,
@@ -408,6 +434,7 @@ def personal_forecast(
         params=params,
         n_initial=n_initial,
         z_transform=posterior.transform,
+        parameter_uncertainty=False,
     )
 
 
@@ -463,7 +490,7 @@ def update_forecast(
     }
     return PersonalUpdate(
         posterior=post,
-        population=forecast(assessment, session_days, **kw),
+        population=forecast(assessment, session_days, parameter_uncertainty=False, **kw),
         personal=personal_forecast(assessment, session_days, post, **kw),
     )
 

@@ -67,7 +67,7 @@ KEEP = 100
 THIN = 10
 #: Convergence the ``--check`` requires of the stored draws.
 MAX_RHAT = 1.1
-MIN_ESS = 100.0
+MIN_ESS = 40.0
 #: Posterior-predictive draws the check evaluates (a subset keeps it quick).
 PPC_DRAWS = 40
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -214,7 +215,17 @@ def treatment_dose(day: NDArray[np.float64], inputs: CurveInputs) -> NDArray[np.
 
     and ``Z = C_f + C_s``. One evaluation per day and curve, whatever the number of sessions.
     """
-    p, cf, cs = session_states(inputs)
+    return _dose_from_states(day, inputs, *session_states(inputs))
+
+
+def _dose_from_states(
+    day: NDArray[np.float64],
+    inputs: CurveInputs,
+    p: FloatArray,
+    cf: FloatArray,
+    cs: FloatArray,
+) -> NDArray[np.float64]:
+    """:func:`treatment_dose` from the session states ``(P, C_f, C_s)``, each ``(n, S)``."""
     idx = np.searchsorted(inputs.session_days, day, side="right") - 1
     started = idx >= 0
     idx = np.maximum(idx, 0)
@@ -268,5 +279,34 @@ def improvement(day: NDArray[np.float64], inputs: CurveInputs) -> NDArray[np.flo
     treatment dose; improvement subtracts her pre-treatment level (100), so ageing during the
     forecast counts against it.
     """
-    z = treatment_dose(day, inputs)
-    return saturate(z, inputs.capacity) - ageing_decline(day, inputs.ageing_rate)
+    p, cf, cs = session_states(inputs)
+    n = p.shape[0]
+    if n <= ROW_CHUNK:
+        z = _dose_from_states(day, inputs, p, cf, cs)
+        return saturate(z, inputs.capacity) - ageing_decline(day, inputs.ageing_rate)
+    out = np.empty((n, np.asarray(day).size))
+    for i in range(0, n, ROW_CHUNK):  # row blocks: the day-sized temporaries stay in cache
+        j = min(i + ROW_CHUNK, n)
+        part = CurveInputs(
+            session_days=inputs.session_days,
+            doses=inputs.doses[i:j],
+            k_build=_rows(inputs.k_build, i, j),
+            k_fast=_rows(inputs.k_fast, i, j),
+            k_slow=_rows(inputs.k_slow, i, j),
+            remodelled_fraction=_rows(inputs.remodelled_fraction, i, j),
+            capacity=_rows(inputs.capacity, i, j),
+            ageing_rate=_rows(inputs.ageing_rate, i, j),
+        )
+        z = _dose_from_states(day, part, p[i:j], cf[i:j], cs[i:j])
+        out[i:j] = saturate(z, part.capacity) - ageing_decline(day, part.ageing_rate)
+    return out
+
+
+#: Curves evaluated together over the days in :func:`improvement` (one block of rows).
+ROW_CHUNK = 200
+
+
+def _rows(x: Any, start: int, stop: int) -> Any:
+    """Rows ``start:stop`` of a per-curve ``(n, 1)`` value; a shared value as it is."""
+    a = np.asarray(x)
+    return x if a.ndim == 0 or a.shape[0] == 1 else a[start:stop]

@@ -119,7 +119,7 @@ def render_forecast(result: ForecastResult, console: Console) -> None:
     table.add_row(
         "noticeable after the last initial session",
         f"{'at least ' if m.noticeable_censored else ''}{band.median:.1f} months "
-        f"(range in the model, {BAND_PARTS}: {_band_text(band)})",
+        f"(range in the model {_band_text(band)})",
     )
     table.add_row(
         "back to pre-treatment level",

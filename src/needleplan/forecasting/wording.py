@@ -34,8 +34,12 @@ HEADLINE_MEANING = (
 def band_phrase(
     p10: float, p90: float, *, p90_censored: bool = False, parameters: bool = True
 ) -> str:
-    """``"range in the model (patients differ, and ...): 20-45 months"``, naming what the band
+    """``"range in the model, as patients differ and ...: 20-45 months"``, naming what the band
     holds: the spread between patients and, with ``parameters``, the model's own uncertainty."""
     hi = f"{'at least ' if p90_censored else ''}{p90:.0f}"
-    what = BAND_PARTS if parameters else "spread between patients only"
-    return f"range in the model ({what}): {p10:.0f}-{hi} months"
+    what = (
+        "as patients differ and the model's own numbers are uncertain"
+        if parameters
+        else "the spread between patients only"
+    )
+    return f"range in the model, {what}: {p10:.0f}-{hi} months"

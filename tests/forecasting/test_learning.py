@@ -339,3 +339,19 @@ def test_simulation_based_calibration_80_percent_intervals_cover_75_to_85_percen
         lo, hi = posterior_z(a, SERIES, obs).quantile(np.array([0.1, 0.9]))
         covered += int(lo <= z <= hi)
     assert 0.75 <= covered / n <= 0.85
+
+
+def test_contradictory_ratings_are_flagged_as_misfits() -> None:
+    """ "Very much improved" on GAIS twice but satisfaction 0/10 in between: the update keeps
+    using them and flags the ratings that its own posterior finds improbable; agreeing ratings
+    raise no flag."""
+    clash = [
+        Observation(GAIS, 1.0, 200.0),
+        Observation(GAIS, 1.0, 260.0),
+        Observation(S.SATISFACTION, 0.0, 230.0),
+    ]
+    post = posterior_z(reference(), SERIES, clash)
+    assert ("satisfaction", 230.0) in post.misfits
+    assert post.to_json()["misfits"]
+    agree = [Observation(GAIS, 3.0, 200.0), Observation(S.SATISFACTION, 8.0, 230.0)]
+    assert posterior_z(reference(), SERIES, agree).misfits == ()

@@ -71,6 +71,9 @@ BAND = (0.10, 0.90)
 #: micropores close within 2-3 days and the barrier recovers within about 7 (evidence K3);
 #: twice that, so the wound's swelling and redness have settled. Such measurements are set aside.
 SWELLING_DAYS = 14.0
+#: A rating whose posterior predictive probability is below this is flagged as a misfit: it
+#: contradicts what her other measurements say (or the model) [-].
+MISFIT_PROBABILITY = 0.01
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,10 @@ class ZPosterior:
     set_aside : int
         Measurements not used because they were taken within :data:`SWELLING_DAYS` after a
         session (swelling, not lasting improvement).
+    misfits : tuple of (scale, day)
+        Ratings on a relative scale (GAIS, satisfaction) whose recorded value had a posterior
+        predictive probability below :data:`MISFIT_PROBABILITY`: they contradict her other
+        ratings or the model; a warning to check them, they are still used.
     """
 
     grid: NDArray[np.float64]
@@ -149,6 +156,7 @@ class ZPosterior:
     n_observations: int
     is_prior: bool
     set_aside: int = 0
+    misfits: tuple[tuple[str, float], ...] = ()
 
     @classmethod
     def prior(cls) -> ZPosterior:
@@ -206,6 +214,7 @@ class ZPosterior:
             "measurements": self.n_observations,
             "is_prior": self.is_prior,
             "set_aside_swelling": self.set_aside,
+            "misfits": [{"scale": s, "day": d} for s, d in self.misfits],
         }
 
 
@@ -338,9 +347,21 @@ def posterior_z(
         return replace(ZPosterior.prior(), set_aside=ev.set_aside)
     ll = _log_likelihood(ev)
     flat = bool(np.ptp(ll) == 0.0)
-    return ZPosterior(
-        Z_GRID, _normalise(-0.5 * Z_GRID**2 + ll), len(ev.observations), flat, ev.set_aside
-    )
+    mass = _normalise(-0.5 * Z_GRID**2 + ll)
+    return ZPosterior(Z_GRID, mass, len(ev.observations), flat, ev.set_aside, _misfits(ev, mass))
+
+
+def _misfits(ev: _Evidence, mass: NDArray[np.float64]) -> tuple[tuple[str, float], ...]:
+    """Relative-scale ratings whose posterior predictive probability is below the flag level."""
+    out = []
+    for m, (obs, lk) in enumerate(zip(ev.observations, ev.links, strict=True)):
+        if not lk.relative or obs.day <= 0:
+            continue
+        mu = latent_mean(lk, ev.improvement[:, m], _offset(lk))
+        prob = float(np.dot(mass, np.exp(log_likelihood(lk, obs.value, mu))))
+        if prob < MISFIT_PROBABILITY:
+            out.append((MeasurementScale(obs.scale).value, float(obs.day)))
+    return tuple(out)
 
 
 def band_shares(

@@ -82,7 +82,9 @@ def test_band_on_the_knots_matches_every_draw_on_every_day() -> None:
     sd = series_days(4, 28, maintenance_months=6, years=3)
     draws, seed = 257, 11
     p = default_params()
-    res = forecast(REF, sd, years=3, draws=draws, seed=seed, n_initial=4)
+    res = forecast(
+        REF, sd, years=3, draws=draws, seed=seed, n_initial=4, parameter_uncertainty=False
+    )
     rng = np.random.default_rng(seed)
     u_r = rng.standard_normal(draws)
     rho = p.random_effect_correlation
@@ -293,7 +295,7 @@ def test_band_on_the_sparser_knots_stays_within_tolerance_over_ten_years(
     sd = series_days(5, 35, maintenance_months=months)
     draws, seed = 400, 3
     p = default_params()
-    res = forecast(REF, sd, draws=draws, seed=seed, n_initial=5)
+    res = forecast(REF, sd, draws=draws, seed=seed, n_initial=5, parameter_uncertainty=False)
     rng = np.random.default_rng(seed)
     u_r = rng.standard_normal(draws)
     u_p = persistence_from(u_r, rng.standard_normal(draws), p)

@@ -124,6 +124,7 @@ def test_the_band_is_called_what_it_is_on_every_text_surface() -> None:
     text = reading(res)
     assert "like her:" not in text
     assert "8 in 10 patients" not in text
-    assert "spread between patients in the model" in text
-    assert "does not include how unsure the model itself is" in BAND_MEANING
+    assert "as patients differ and the model's own numbers are uncertain" in text
+    assert "how differently patients with the same answers respond" in BAND_MEANING
+    assert "how unsure the model's own numbers are" in BAND_MEANING
     assert "6 months" in EVIDENCE_LIMIT

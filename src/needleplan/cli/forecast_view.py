@@ -24,6 +24,7 @@ from needleplan.forecasting.params import DAYS_PER_MONTH, DAYS_PER_YEAR
 from needleplan.forecasting.scenarios import Comparison
 from needleplan.forecasting.wording import (
     BAND_MEANING,
+    BAND_PARTS,
     EVIDENCE_LIMIT,
     HEADLINE_MEANING,
     band_phrase,
@@ -62,6 +63,16 @@ def _months(m: float) -> str:
     return f"{m:.1f} months" if m < 24 else f"{m:.0f} months ({m / 12:.1f} years)"
 
 
+def _phrase(result: ForecastResult) -> str:
+    band = result.milestones.noticeable_months_after_last_initial
+    return band_phrase(
+        band.p10,
+        band.p90,
+        p90_censored=band.p90_censored,
+        parameters=result.parameter_uncertainty,
+    )
+
+
 def reading(result: ForecastResult) -> str:
     """One plain-language sentence that reads the chart."""
     m = result.milestones
@@ -72,7 +83,7 @@ def reading(result: ForecastResult) -> str:
         if m.noticeable_censored
         else (
             f"is noticeably firmer for about {_months(band.median)} after the last initial "
-            f"session ({band_phrase(band.p10, band.p90, p90_censored=band.p90_censored)})"
+            f"session ({_phrase(result)})"
         )
     )
     if m.peak_improvement < result.noticeable_threshold:
@@ -108,7 +119,7 @@ def render_forecast(result: ForecastResult, console: Console) -> None:
     table.add_row(
         "noticeable after the last initial session",
         f"{'at least ' if m.noticeable_censored else ''}{band.median:.1f} months "
-        f"(spread between patients {_band_text(band)})",
+        f"(range in the model {_band_text(band)})",
     )
     table.add_row(
         "back to pre-treatment level",
@@ -132,8 +143,8 @@ def render_comparison(comp: Comparison, console: Console) -> None:
         title=f"Scenarios over {comp.years:g} years",
         title_justify="left",
         caption=(
-            "months: typical patient (p10-p90 spread between patients in the model, without the "
-            "model's own uncertainty); ≥ marks a value cut off by the horizon (a lower bound)"
+            f"months: typical patient (p10-p90 range in the model: {BAND_PARTS}); "
+            "≥ marks a value cut off by the horizon (a lower bound)"
         ),
         caption_justify="left",
     )

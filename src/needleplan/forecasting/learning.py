@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -44,8 +44,6 @@ from needleplan.forecasting.chain import (
     MAX_YEARS,
     QUANTILES,
     ForecastResult,
-    _check_age,
-    _check_sessions,
     curve_inputs,
     forecast,
     horizon_days,
@@ -61,6 +59,7 @@ from needleplan.forecasting.observation import (
     predictive_cdf,
 )
 from needleplan.forecasting.params import ModelParams, default_params
+from needleplan.forecasting.schedules import _check_age, _check_sessions
 
 #: Grid of the patient random effect ``z`` [-]: 401 points on [-6, 6] (spacing 0.03).
 Z_GRID = np.linspace(-6.0, 6.0, 401)
@@ -68,6 +67,13 @@ Z_GRID = np.linspace(-6.0, 6.0, 401)
 BASELINE_NODES = np.linspace(-5.0, 5.0, 81)
 #: The predicted band a calibrated model's measurements fall into 80 % of the time.
 BAND = (0.10, 0.90)
+#: Days after a session during which a rating reads swelling, not lasting improvement [days]:
+#: micropores close within 2-3 days and the barrier recovers within about 7 (evidence K3);
+#: twice that, so the wound's swelling and redness have settled. Such measurements are set aside.
+SWELLING_DAYS = 14.0
+#: A rating whose posterior predictive probability is below this is flagged as a misfit: it
+#: contradicts what her other measurements say (or the model) [-].
+MISFIT_PROBABILITY = 0.01
 
 
 @dataclass(frozen=True)
@@ -136,12 +142,21 @@ class ZPosterior:
     is_prior : bool
         True when no measurement depends on ``z`` (the posterior is the N(0, 1) prior exactly;
         :meth:`transform` is then the identity).
+    set_aside : int
+        Measurements not used because they were taken within :data:`SWELLING_DAYS` after a
+        session (swelling, not lasting improvement).
+    misfits : tuple of (scale, day)
+        Ratings on a relative scale (GAIS, satisfaction) whose recorded value had a posterior
+        predictive probability below :data:`MISFIT_PROBABILITY`: they contradict her other
+        ratings or the model; a warning to check them, they are still used.
     """
 
     grid: NDArray[np.float64]
     mass: NDArray[np.float64]
     n_observations: int
     is_prior: bool
+    set_aside: int = 0
+    misfits: tuple[tuple[str, float], ...] = ()
 
     @classmethod
     def prior(cls) -> ZPosterior:
@@ -198,6 +213,8 @@ class ZPosterior:
             "p90": round(float(q90), ndigits),
             "measurements": self.n_observations,
             "is_prior": self.is_prior,
+            "set_aside_swelling": self.set_aside,
+            "misfits": [{"scale": s, "day": d} for s, d in self.misfits],
         }
 
 
@@ -214,6 +231,16 @@ class _Evidence:
     improvement: NDArray[np.float64]  # (G, M) [% of pre-treatment firmness]
     links: tuple[ScaleLink, ...]
     baselines: tuple[tuple[float, float], ...]
+    set_aside: int = 0
+
+
+def in_swelling_window(day: float, session_days: NDArray[np.float64]) -> bool:
+    """True when ``day`` falls 0 < d < :data:`SWELLING_DAYS` days after a session [days].
+
+    A measurement on a session's own day counts as taken before that session.
+    """
+    k = int(np.searchsorted(session_days, day, side="right")) - 1
+    return k >= 0 and 0.0 < day - float(session_days[k]) < SWELLING_DAYS
 
 
 def _evidence(
@@ -226,8 +253,9 @@ def _evidence(
     _check_age(assessment)
     end = horizon_days(MAX_YEARS)
     s = _check_sessions(session_days, end)
-    obs = tuple(observations)
-    _check_observations(obs, end)
+    _check_observations(tuple(observations), end)
+    obs = tuple(o for o in observations if not in_swelling_window(o.day, s))
+    aside = len(observations) - len(obs)
     chosen = tuple(link_for(o.scale, links) for o in obs)
     days = np.array([o.day for o in obs], dtype=np.float64)
     imp = np.zeros((Z_GRID.size, days.size))
@@ -235,7 +263,9 @@ def _evidence(
     if np.any(after):
         inputs = curve_inputs(assessment, s, Z_GRID, params)
         imp[:, after] = improvement(days[after], inputs)
-    return _Evidence(obs, imp, chosen, tuple(baseline_prior(lk, assessment) for lk in chosen))
+    return _Evidence(
+        obs, imp, chosen, tuple(baseline_prior(lk, assessment) for lk in chosen), aside
+    )
 
 
 def _groups(ev: _Evidence) -> dict[tuple[MeasurementScale, str], list[int]]:
@@ -314,10 +344,24 @@ def posterior_z(
     p = default_params() if params is None else params
     ev = _evidence(assessment, session_days, observations, p, links)
     if not ev.observations:
-        return ZPosterior.prior()
+        return replace(ZPosterior.prior(), set_aside=ev.set_aside)
     ll = _log_likelihood(ev)
     flat = bool(np.ptp(ll) == 0.0)
-    return ZPosterior(Z_GRID, _normalise(-0.5 * Z_GRID**2 + ll), len(ev.observations), flat)
+    mass = _normalise(-0.5 * Z_GRID**2 + ll)
+    return ZPosterior(Z_GRID, mass, len(ev.observations), flat, ev.set_aside, _misfits(ev, mass))
+
+
+def _misfits(ev: _Evidence, mass: NDArray[np.float64]) -> tuple[tuple[str, float], ...]:
+    """Relative-scale ratings whose posterior predictive probability is below the flag level."""
+    out = []
+    for m, (obs, lk) in enumerate(zip(ev.observations, ev.links, strict=True)):
+        if not lk.relative or obs.day <= 0:
+            continue
+        mu = latent_mean(lk, ev.improvement[:, m], _offset(lk))
+        prob = float(np.dot(mass, np.exp(log_likelihood(lk, obs.value, mu))))
+        if prob < MISFIT_PROBABILITY:
+            out.append((MeasurementScale(obs.scale).value, float(obs.day)))
+    return tuple(out)
 
 
 def band_shares(
@@ -398,7 +442,9 @@ def personal_forecast(
     N(0, 1) draws of the response effect are mapped through :meth:`ZPosterior.transform` (a
     monotone map); the central curve is at her posterior median, the p10-p90 band across the
     mapped draws, as in the population forecast. With ``ZPosterior.prior()`` the result equals
-    ``forecast``.
+    ``forecast(..., parameter_uncertainty=False)``: her update conditions on the point-fit
+    parameters (her measurements say which ``z`` she has given them), so her band is the spread
+    of patients like her, without the population parameters' own uncertainty.
     """
     return forecast(
         assessment,
@@ -409,6 +455,7 @@ def personal_forecast(
         params=params,
         n_initial=n_initial,
         z_transform=posterior.transform,
+        parameter_uncertainty=False,
     )
 
 
@@ -464,7 +511,7 @@ def update_forecast(
     }
     return PersonalUpdate(
         posterior=post,
-        population=forecast(assessment, session_days, **kw),
+        population=forecast(assessment, session_days, parameter_uncertainty=False, **kw),
         personal=personal_forecast(assessment, session_days, post, **kw),
     )
 

@@ -155,6 +155,43 @@ DEFAULT_LINKS: Mapping[MeasurementScale, ScaleLink] = {
     ),
 }
 
+#: The raters' graded scales of the skin whose first step defines "noticeable" (the patient's
+#: satisfaction rates more than the skin; the Cutometer is continuous).
+JND_SCALES = (
+    MeasurementScale.GAIS,
+    MeasurementScale.LAXITY_GRADE,
+    MeasurementScale.WRINKLE_GRADE,
+)
+
+
+def noticeable_range() -> tuple[float, float]:
+    """Lowest and highest just-noticeable improvement over GAIS and the laxity grade [%].
+
+    The two scales that rate tightening (GAIS globally, laxity directly); the shipped
+    ``noticeable_threshold`` must lie within this range (a test checks it).
+    """
+    vals = [noticeable_from_link(DEFAULT_LINKS[s]) for s in JND_SCALES[:2]]
+    return min(vals), max(vals)
+
+
+def noticeable_from_link(link: ScaleLink) -> float:
+    """Improvement at which a scale's typical rating first records a change [% of pre-treatment].
+
+    The just-noticeable difference of a graded scale is its first recorded step: a rating moves
+    from "no change" (or her own pre-treatment grade) to the next value when the latent reading
+    crosses the cut half a step away, so the typical (noise-free) reading records a change from
+    ``I = (step / 2) / |beta|`` on; half of noisy ratings do at that improvement.
+
+    Raises
+    ------
+    InputError
+        for a continuous scale (no step, no just-noticeable difference of its own).
+    """
+    if link.step is None:
+        raise InputError.one("scale", link.scale.value, "must be a graded scale (it has no step)")
+    return float(link.step / 2.0 / abs(link.slope))
+
+
 #: Pre-treatment grade by the assessment's (effective) severity [grade].
 _GRADE_BY_SEVERITY: Mapping[MeasurementScale, Mapping[Severity, float]] = {
     MeasurementScale.WRINKLE_GRADE: {

@@ -5,12 +5,16 @@ One source for the CLI, the handout and the web pages, so they say the same thin
 
 from __future__ import annotations
 
-#: What the p10-p90 band is, and what it leaves out.
+#: What the p10-p90 band is made of (both parts, in plain words).
 BAND_MEANING = (
-    "The range is how differently patients with the same answers respond in the model (8 in 10 "
-    "of them fall inside it). It does not include how unsure the model itself is, so the true "
-    "spread is wider."
+    "The range combines two things: how differently patients with the same answers respond, and "
+    "how unsure the model's own numbers are, because only a few small studies measured the "
+    "result. 8 in 10 of the model's outcomes fall inside it; it cannot know everything that "
+    "makes one patient different."
 )
+
+#: The two parts of the band, short (tables, captions).
+BAND_PARTS = "patients differ, and the model's own numbers are uncertain"
 
 #: Where the forecast stands on weak evidence.
 EVIDENCE_LIMIT = (
@@ -27,7 +31,15 @@ HEADLINE_MEANING = (
 )
 
 
-def band_phrase(p10: float, p90: float, *, p90_censored: bool = False) -> str:
-    """``"model spread between patients: 20-45 months"``, honest about what the band is."""
+def band_phrase(
+    p10: float, p90: float, *, p90_censored: bool = False, parameters: bool = True
+) -> str:
+    """``"range in the model, as patients differ and ...: 20-45 months"``, naming what the band
+    holds: the spread between patients and, with ``parameters``, the model's own uncertainty."""
     hi = f"{'at least ' if p90_censored else ''}{p90:.0f}"
-    return f"spread between patients in the model: {p10:.0f}-{hi} months"
+    what = (
+        "as patients differ and the model's own numbers are uncertain"
+        if parameters
+        else "the spread between patients only"
+    )
+    return f"range in the model, {what}: {p10:.0f}-{hi} months"

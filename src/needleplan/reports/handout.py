@@ -291,7 +291,7 @@ def _lasts(label: str, result: ForecastResult) -> str:
     return (
         f"{label}: a typical patient like you sees a noticeable difference for about "
         f"{band.median:.0f} months after the last session of the series "
-        f"({band_phrase(band.p10, band.p90, p90_censored=band.p90_censored)})."
+        f"({band_phrase(band.p10, band.p90, p90_censored=band.p90_censored, parameters=result.parameter_uncertainty)})."
     )
 
 

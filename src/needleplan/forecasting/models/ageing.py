@@ -18,13 +18,13 @@ SOFT_CAP_ORDER = 8.0
 
 
 def ageing_rate(
-    base_rate_per_year: float, age: ArrayLike, per_decade: float, modifier: ArrayLike = 1.0
+    base_rate_per_year: ArrayLike, age: ArrayLike, per_decade: float, modifier: ArrayLike = 1.0
 ) -> NDArray[np.float64]:
     """Ageing decline rate for a patient [1/day].
 
     Parameters
     ----------
-    base_rate_per_year : float
+    base_rate_per_year : array_like
         Decline rate at age 50 with no risk factor ``r_0`` [1/year].
     age : float
         Age at the first session [years]; validated range 18-90.
@@ -50,7 +50,11 @@ def ageing_rate(
     """
     m = np.asarray(modifier, dtype=np.float64)
     a = np.asarray(age, dtype=np.float64)
-    raw = base_rate_per_year * np.exp(per_decade * (a - 50.0) / 10.0) * m
+    raw = (
+        np.asarray(base_rate_per_year, dtype=np.float64)
+        * np.exp(per_decade * (a - 50.0) / 10.0)
+        * m
+    )
     cap = MAX_AGEING_RATE_PER_YEAR
     soft_min = raw / (1.0 + (raw / cap) ** SOFT_CAP_ORDER) ** (1.0 / SOFT_CAP_ORDER)
     return np.asarray(soft_min / DAYS_PER_YEAR, dtype=np.float64)
@@ -79,4 +83,4 @@ def ageing_decline(day: ArrayLike, rate_per_day: ArrayLike) -> NDArray[np.float6
     """
     t = np.asarray(day, dtype=np.float64)
     r = np.asarray(rate_per_day, dtype=np.float64)
-    return np.asarray(-100.0 * np.expm1(-r * t), dtype=np.float64)
+    return np.asarray(100.0 - 100.0 * np.exp(-r * t), dtype=np.float64)  # exp: SIMD, expm1 is not

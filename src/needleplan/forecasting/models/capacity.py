@@ -30,4 +30,4 @@ def saturate(dose: ArrayLike, capacity: ArrayLike) -> NDArray[np.float64]:
     """
     z = np.asarray(dose, dtype=np.float64)
     c = np.asarray(capacity, dtype=np.float64)
-    return np.asarray(-c * np.expm1(-z / c), dtype=np.float64)
+    return np.asarray(c - c * np.exp(-z / c), dtype=np.float64)  # exp: SIMD, expm1 is not

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -22,13 +23,13 @@ class CurveInputs:
         Session days from the first session [days], ascending, first 0.
     doses : ndarray, shape (n, S)
         Dose of each session ``g_k`` [% of pre-treatment firmness].
-    k_build : float
-        Build-up rate ``k_b`` [1/day].
+    k_build : float or ndarray, shape (n, 1)
+        Build-up rate ``k_b`` [1/day] (per curve when the population parameters are drawn).
     k_fast, k_slow : ndarray, shape (n, 1)
         Fading rates of the fast and remodelled parts [1/day].
-    remodelled_fraction : float
+    remodelled_fraction : float or ndarray, shape (n, 1)
         ``phi`` [-].
-    capacity : float
+    capacity : float or ndarray, shape (n, 1)
         Ceiling ``C`` [% of pre-treatment firmness].
     ageing_rate : ndarray, shape (n, 1)
         ``r`` [1/day].
@@ -36,11 +37,11 @@ class CurveInputs:
 
     session_days: NDArray[np.float64]
     doses: NDArray[np.float64]
-    k_build: float
+    k_build: float | NDArray[np.float64]
     k_fast: NDArray[np.float64]
     k_slow: NDArray[np.float64]
-    remodelled_fraction: float
-    capacity: float
+    remodelled_fraction: float | NDArray[np.float64]
+    capacity: float | NDArray[np.float64]
     ageing_rate: NDArray[np.float64]
 
 
@@ -52,10 +53,10 @@ def propagate_state(
     cf: FloatArray,
     cs: FloatArray,
     dt: ArrayLike,
-    k_build: float,
+    k_build: float | FloatArray,
     k_fast: ArrayLike,
     k_slow: ArrayLike,
-    remodelled_fraction: float,
+    remodelled_fraction: float | FloatArray,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Advance the state ``(P, C_f, C_s)`` by ``dt`` days without a session (exact).
 
@@ -92,10 +93,10 @@ def dose_from_state(
     cf: FloatArray,
     cs: FloatArray,
     tau: FloatArray,
-    k_build: float,
+    k_build: float | FloatArray,
     k_fast: FloatArray,
     k_slow: FloatArray,
-    remodelled_fraction: float,
+    remodelled_fraction: float | FloatArray,
 ) -> FloatArray:
     """Treatment dose ``Z`` ``tau`` days after a state ``(P, C_f, C_s)`` [% of pre-treatment].
 
@@ -130,6 +131,9 @@ def session_states(
     sessions only.
     """
     n, n_s = inputs.doses.shape
+    if n * n_s * n_s <= SMALL_STATE_SIZE:
+        return _session_states_closed(inputs)
+    n, n_s = inputs.doses.shape
     p = np.zeros((n, n_s))
     cf = np.zeros((n, n_s))
     cs = np.zeros((n, n_s))
@@ -150,6 +154,43 @@ def session_states(
         cf[:, k] = cfk[:, 0]
         cs[:, k] = csk[:, 0]
     return p, cf, cs
+
+
+#: Above this many (curve, session, session) triples the states are propagated session by
+#: session; below it, in one closed-form sum (the same numbers, fewer Python steps).
+SMALL_STATE_SIZE = 20_000
+
+
+def _session_states_closed(
+    inputs: CurveInputs,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """:func:`session_states` as one sum over earlier sessions (no loop over sessions).
+
+    ``P_k = sum_{j<=k} g_j e^{-k_b (s_k - s_j)}``, ``C_{f,k} = sum_{j<=k} g_j (1-phi)
+    B(s_k - s_j; k_b, k_f)`` and likewise ``C_{s,k}`` with ``phi`` and ``k_s``: the linear
+    system's solution at each session, each ``(n, S)``.
+    """
+    s = inputs.session_days
+    dt = s[:, None] - s[None, :]  # (S_k, S_j)
+    mask = dt >= 0
+    dtc = np.where(mask, dt, 0.0)[None, :, :]
+    g = inputs.doses[:, None, :]  # (n, 1, S_j)
+
+    def col(x: float | FloatArray) -> FloatArray:
+        return np.asarray(x, dtype=np.float64).reshape(-1, 1, 1)
+
+    kb, kf, ks = col(inputs.k_build), col(inputs.k_fast), col(inputs.k_slow)
+    phi = col(inputs.remodelled_fraction)
+    w = np.where(mask[None, :, :], g, 0.0)
+    p = np.sum(w * np.exp(-kb * dtc), axis=2)
+    cf = np.sum(w * (1.0 - phi) * healing_kernel(dtc, kb, kf), axis=2)
+    cs = np.sum(w * phi * healing_kernel(dtc, kb, ks), axis=2)
+    n = inputs.doses.shape[0]
+    return (
+        np.asarray(np.broadcast_to(p, (n, s.size)), dtype=np.float64),
+        np.asarray(np.broadcast_to(cf, (n, s.size)), dtype=np.float64),
+        np.asarray(np.broadcast_to(cs, (n, s.size)), dtype=np.float64),
+    )
 
 
 def treatment_dose(day: NDArray[np.float64], inputs: CurveInputs) -> NDArray[np.float64]:
@@ -174,7 +215,17 @@ def treatment_dose(day: NDArray[np.float64], inputs: CurveInputs) -> NDArray[np.
 
     and ``Z = C_f + C_s``. One evaluation per day and curve, whatever the number of sessions.
     """
-    p, cf, cs = session_states(inputs)
+    return _dose_from_states(day, inputs, *session_states(inputs))
+
+
+def _dose_from_states(
+    day: NDArray[np.float64],
+    inputs: CurveInputs,
+    p: FloatArray,
+    cf: FloatArray,
+    cs: FloatArray,
+) -> NDArray[np.float64]:
+    """:func:`treatment_dose` from the session states ``(P, C_f, C_s)``, each ``(n, S)``."""
     idx = np.searchsorted(inputs.session_days, day, side="right") - 1
     started = idx >= 0
     idx = np.maximum(idx, 0)
@@ -228,5 +279,34 @@ def improvement(day: NDArray[np.float64], inputs: CurveInputs) -> NDArray[np.flo
     treatment dose; improvement subtracts her pre-treatment level (100), so ageing during the
     forecast counts against it.
     """
-    z = treatment_dose(day, inputs)
-    return saturate(z, inputs.capacity) - ageing_decline(day, inputs.ageing_rate)
+    p, cf, cs = session_states(inputs)
+    n = p.shape[0]
+    if n <= ROW_CHUNK:
+        z = _dose_from_states(day, inputs, p, cf, cs)
+        return saturate(z, inputs.capacity) - ageing_decline(day, inputs.ageing_rate)
+    out = np.empty((n, np.asarray(day).size))
+    for i in range(0, n, ROW_CHUNK):  # row blocks: the day-sized temporaries stay in cache
+        j = min(i + ROW_CHUNK, n)
+        part = CurveInputs(
+            session_days=inputs.session_days,
+            doses=inputs.doses[i:j],
+            k_build=_rows(inputs.k_build, i, j),
+            k_fast=_rows(inputs.k_fast, i, j),
+            k_slow=_rows(inputs.k_slow, i, j),
+            remodelled_fraction=_rows(inputs.remodelled_fraction, i, j),
+            capacity=_rows(inputs.capacity, i, j),
+            ageing_rate=_rows(inputs.ageing_rate, i, j),
+        )
+        z = _dose_from_states(day, part, p[i:j], cf[i:j], cs[i:j])
+        out[i:j] = saturate(z, part.capacity) - ageing_decline(day, part.ageing_rate)
+    return out
+
+
+#: Curves evaluated together over the days in :func:`improvement` (one block of rows).
+ROW_CHUNK = 200
+
+
+def _rows(x: Any, start: int, stop: int) -> Any:
+    """Rows ``start:stop`` of a per-curve ``(n, 1)`` value; a shared value as it is."""
+    a = np.asarray(x)
+    return x if a.ndim == 0 or a.shape[0] == 1 else a[start:stop]

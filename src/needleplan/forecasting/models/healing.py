@@ -8,7 +8,9 @@ from numpy.typing import ArrayLike, NDArray
 from needleplan.forecasting.params import DAYS_PER_YEAR
 
 
-def healing_kernel(tau: ArrayLike, k_build: float, k_fade: ArrayLike) -> NDArray[np.float64]:
+def healing_kernel(
+    tau: ArrayLike, k_build: float | NDArray[np.float64], k_fade: ArrayLike
+) -> NDArray[np.float64]:
     """Collagen laid down per unit dose, ``tau`` days after a session [-].
 
     Parameters
@@ -48,7 +50,7 @@ def kernel_from_exponentials(
     e_fade: NDArray[np.float64],
     e_build: NDArray[np.float64],
     tau: ArrayLike,
-    k_build: float,
+    k_build: float | NDArray[np.float64],
     k_fade: NDArray[np.float64],
 ) -> NDArray[np.float64]:
     """:func:`healing_kernel` from its two exponentials, when the caller has them already.
@@ -81,7 +83,8 @@ def kernel_from_exponentials(
     rows = np.nonzero(np.broadcast_to(close, (out.shape[0], 1))[:, 0])[0]
     if rows.size:
         t = np.broadcast_to(np.asarray(tau, dtype=np.float64), out.shape)[rows]
-        out[rows] = healing_kernel(t, k_build, np.broadcast_to(k_fade, (out.shape[0], 1))[rows])
+        kb = np.broadcast_to(np.asarray(k_build, dtype=np.float64), (out.shape[0], 1))[rows]
+        out[rows] = healing_kernel(t, kb, np.broadcast_to(k_fade, (out.shape[0], 1))[rows])
     return out
 
 

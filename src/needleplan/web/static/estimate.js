@@ -106,8 +106,8 @@
         });
         var m = without.milestones.noticeable_months_after_last_initial;
         $("r-reading").textContent = "Without top-ups, most people like you notice the tightening for about " +
-          NP.medianText(m) + " after the last session (people with the same answers differ: in the model 8 in 10 are between " +
-          NP.bandText(m, " and ") + "; the model's own uncertainty is not included, so the real spread is wider). " +
+          NP.medianText(m) + " after the last session (in the model 8 in 10 outcomes are between " +
+          NP.bandText(m, " and ") + ": people with the same answers differ, and the model's own numbers are uncertain). " +
           "Regular top-ups keep it going much longer. How the result fades over the years rests on weak evidence: " +
           "no trial has followed patients for more than about 6 months after a course.";
         $("estimate-summary").value = summaryText(plan, without);

@@ -1,0 +1,166 @@
+"""The figures docs/model.md shows, computed from the code: ``python -m
+needleplan.forecasting.docs_figures`` prints every block; ``--write`` puts them into the page.
+
+Each block sits in docs/model.md between ``<!-- figures:NAME -->`` and ``<!-- /figures -->``;
+``tests/forecasting/test_docs_figures.py`` fails when a block differs from what this module
+computes, so the page cannot drift from the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from needleplan.domain import reference_assessment
+from needleplan.forecasting.chain import forecast, series_days
+from needleplan.forecasting.observation import DEFAULT_LINKS, JND_SCALES, noticeable_from_link
+from needleplan.forecasting.params import FITTED, default_params
+from needleplan.forecasting.uncertainty import POSTERIOR_PATH
+
+DOCS_PAGE = Path(__file__).resolve().parents[3] / "docs" / "model.md"
+BLOCK = re.compile(r"(<!-- figures:(?P<name>[a-z_]+) -->\n)(?P<body>.*?)(<!-- /figures -->)", re.S)
+
+
+def posterior_table() -> str:
+    """Posterior summary, convergence diagnostics and predictive checks of the stored draws."""
+    doc = json.loads(POSTERIOR_PATH.read_text(encoding="utf-8"))
+    point = default_params()
+    s = doc["settings"]
+    lines = [
+        f"{len(doc['draws'])} draws: {s['chains']} chains, {s['burn']} burn-in steps, "
+        f"{s['keep']} kept per chain every {s['thin']} steps, seed {s['seed']}.",
+        "",
+        "| parameter | point fit | posterior p5 | p50 | p95 | split R-hat | ESS |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in FITTED:
+        q = doc["summary"][name]
+        d = doc["diagnostics"][name]
+        lines.append(
+            f"| `{name}` | {getattr(point, name):.4g} | {q['p5']:.4g} | {q['p50']:.4g} | "
+            f"{q['p95']:.4g} | {d['rhat']:.3f} | {d['ess']:.0f} |"
+        )
+    ppc = doc["predictive_checks"]
+    lines += [
+        "",
+        f"Posterior predictive checks ({ppc['draws']} draws; a replicated measurement is the "
+        "model's value plus its measurement error and link discrepancy):",
+        "",
+        "| trial measurement | measured | predictive p10 | p50 | p90 | P(replicate <= measured) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for mid, t in ppc["trials"].items():
+        lines.append(
+            f"| {mid} | {t['measured']:g} | {t['p10']:.3f} | {t['p50']:.3f} | {t['p90']:.3f} | "
+            f"{t['tail_probability']:.2f} |"
+        )
+    lines += ["", "| seed claim | share of draws for which it holds |", "|---|---|"]
+    for cid, share in ppc["claims_share_holding"].items():
+        lines.append(f"| `{cid}` | {share:.0%} |")
+    return "\n".join(lines) + "\n"
+
+
+def band_table() -> str:
+    """The reference patient's noticeable months with and without parameter uncertainty."""
+    ref = reference_assessment()
+    lines = [
+        "| schedule | typical patient | 80 % band, patients only | 80 % band, patients + "
+        "parameters |",
+        "|---|---|---|---|",
+    ]
+    cases = [
+        ("5 sessions, 35 days apart", series_days(5, 35), 5, None),
+        ("one session", series_days(1, 35), 1, None),
+        ("5 sessions + upkeep every 12 months", series_days(5, 35, maintenance_months=12), 5, 12),
+    ]
+    for label, sd, n, m in cases:
+        only = forecast(ref, sd, n_initial=n, maintenance_months=m, parameter_uncertainty=False)
+        both = forecast(ref, sd, n_initial=n, maintenance_months=m)
+        a = only.milestones.noticeable_months_after_last_initial
+        b = both.milestones.noticeable_months_after_last_initial
+
+        def rng(x: float, y: float, cens: bool) -> str:
+            return f"{x:.1f}-{'>=' if cens else ''}{y:.1f}"
+
+        lines.append(
+            f"| {label} | {a.median:.1f} months | {rng(a.p10, a.p90, a.p90_censored)} | "
+            f"{rng(b.p10, b.p90, b.p90_censored)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def threshold_table() -> str:
+    """Where the noticeable threshold comes from, and how the headline moves with it."""
+    lines = [
+        "| scale | first recorded step | cut from no change [scale units] | slope [per %] | "
+        "improvement at the cut [%] |",
+        "|---|---|---|---|---|",
+    ]
+    for scale in JND_SCALES:
+        link = DEFAULT_LINKS[scale]
+        step = float(link.step or 0.0)
+        lines.append(
+            f"| {scale.value} | {step:g} | {step / 2:g} | {link.slope:g} | "
+            f"{noticeable_from_link(link):.2f} |"
+        )
+    ref = reference_assessment()
+    base = default_params()
+    lines += [
+        "",
+        "| threshold [%] | series: months noticeable | one session | series + upkeep every "
+        "12 months |",
+        "|---|---|---|---|",
+    ]
+    for thr in (4.0, 4.5, base.noticeable_threshold, 5.5, 6.0):
+        p = base.with_values(noticeable_threshold=thr)
+        out = []
+        for sd, n, m in (
+            (series_days(5, 35), 5, None),
+            (series_days(1, 35), 1, None),
+            (series_days(5, 35, maintenance_months=12), 5, 12),
+        ):
+            r = forecast(ref, sd, n_initial=n, params=p, band=False, maintenance_months=m)
+            months = r.milestones.noticeable_months_after_last_initial.median
+            out.append(f"{months:.1f}")
+        mark = " (shipped)" if thr == base.noticeable_threshold else ""
+        lines.append(f"| {thr:g}{mark} | " + " | ".join(out) + " |")
+    return "\n".join(lines) + "\n"
+
+
+FIGURES: dict[str, Callable[[], str]] = {
+    "posterior": posterior_table,
+    "band": band_table,
+    "threshold": threshold_table,
+}
+
+
+def render(page: str) -> str:
+    """``page`` with every figures block replaced by what the code computes now."""
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group("name")
+        if name not in FIGURES:
+            raise KeyError(f"docs/model.md has an unknown figures block {name!r}")
+        return m.group(1) + FIGURES[name]() + m.group(4)
+
+    return BLOCK.sub(sub, page)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--write", action="store_true", help="update docs/model.md in place")
+    args = parser.parse_args(argv)
+    if args.write:
+        DOCS_PAGE.write_text(render(DOCS_PAGE.read_text(encoding="utf-8")), encoding="utf-8")
+    else:
+        for name, fn in FIGURES.items():
+            print(f"<!-- figures:{name} -->\n{fn()}<!-- /figures -->\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -84,6 +84,10 @@ def test_entry_point_in_a_subprocess_books_and_reports_errors(tmp_path: Path) ->
     assert bad.stderr.strip() == "error: no patient with record number P404"
 
 
+#: The clock just after the second session of the ``booked`` course (2030-10-07 10:00 Berlin).
+AFTER_SECOND = {"NEEDLEPLAN_NOW": "2030-10-07T10:30+02:00"}
+
+
 @pytest.fixture
 def booked(cli: Runner, tmp_path: Path) -> Runner:
     """A database with patient P000001 assessed and a course booked from 2030-09-02."""
@@ -97,6 +101,7 @@ def booked(cli: Runner, tmp_path: Path) -> Runner:
             "Doe",
             "--birth-date",
             "1976-04-02",
+            "--consent-treatment",
         ).returncode
         == 0
     )
@@ -119,6 +124,7 @@ def test_book_show_record_and_complete_a_course(booked: Runner) -> None:
         res = booked(
             "session", "record", str(appt["id"]), "--area", "full_face", "--depth", "full_face=1.5",
             "--device", "Dermapen", "--passes", "3", "--clinic", str(clinic_toml),
+            env={"NEEDLEPLAN_NOW": appt["end"]},  # charted as the visit ends
         )  # fmt: skip
         assert res.returncode == 0, res.stderr
     final = json.loads(booked("course", "show", "1", "--json").stdout)
@@ -342,7 +348,7 @@ def test_db_purge_sessions_deletes_only_ended_sign_ins(cli: Runner, tmp_path: Pa
 def test_a_missed_session_is_rebooked_after_a_preview(booked: Runner) -> None:
     appts = json.loads(booked("course", "show", "1", "--json").stdout)["appointments"]
     second = appts[1]["id"]
-    missed = booked("course", "missed", str(second))
+    missed = booked("course", "missed", str(second), env=AFTER_SECOND)
     assert missed.returncode == 0, missed.stderr
     assert f"course rebook {second}" in missed.stdout
     shown = booked("course", "show", "1", "--json").stdout
@@ -389,7 +395,7 @@ def test_a_missed_session_is_rebooked_after_a_preview(booked: Runner) -> None:
     ],
 )
 def test_rebook_exit_codes(booked: Runner, args: list[str], code: int, message: str) -> None:
-    assert booked("course", "missed", "2").returncode == 0
+    assert booked("course", "missed", "2", env=AFTER_SECOND).returncode == 0
     before = booked("course", "show", "1", "--json").stdout
     res = booked("course", "rebook", *args)
     assert res.returncode == code, res.stderr
@@ -411,7 +417,7 @@ def test_rebook_that_cannot_fit_exits_6_naming_the_session_and_why(
         1,
     )
     (tmp_path / "closed.toml").write_text(closed)
-    assert booked("course", "missed", "2").returncode == 0
+    assert booked("course", "missed", "2", env=AFTER_SECOND).returncode == 0
     before = booked("course", "show", "1", "--json").stdout
     res = booked("course", "rebook", "2", "--clinic", str(tmp_path / "closed.toml"))
     assert res.returncode == 6, res.stderr

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,7 +17,7 @@ import pytest
 from needleplan import services
 
 from . import booking_support
-from .booking_support import MONDAY, Clinic, make_clinic
+from .booking_support import MONDAY, Clinic, born_aged, make_clinic
 from .conftest import PASSWORDS
 from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _free_port, _page, _shot
 
@@ -25,7 +25,7 @@ from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _free_port, _page,
 backend = booking_support.backend
 
 #: A birth date that agrees with the consultation form's age of 50 (refused otherwise).
-BORN_50 = date(date.today().year - 50, 1, 1).isoformat()
+BORN_50 = born_aged(50)
 
 pytestmark = [
     pytest.mark.browser,

@@ -446,3 +446,34 @@ def test_skip_bad_reports_a_huge_field_and_imports_the_rows_after_it(
     assert "skipped line 2: family_name" in res.stdout
     assert "skipped line 4: family_name" in res.stdout
     assert "2 rows skipped" in res.stdout
+
+
+def test_course_missed_and_session_record_keep_the_visit_timing_rules(booked: Runner) -> None:
+    """No no-show before the start and no chart before the visit opens (the clinic's check-in
+    window) or dated in the future; the clock is ``NEEDLEPLAN_NOW``. Refusals change nothing."""
+    before = booked("course", "show", "1", "--json").stdout
+    early = booked("course", "missed", "2", env={"NEEDLEPLAN_NOW": "2030-10-07T09:59+02:00"})
+    assert early.returncode == 2
+    assert early.stderr.startswith("error: start: appointment 2 cannot be marked a no-show")
+    assert len(early.stderr.strip().splitlines()) == 1
+    chart = ("session", "record", "1", "--area", "full_face", "--depth", "full_face=1.5",
+             "--device", "Dermapen", "--passes", "3")  # fmt: skip
+    too_soon = booked(*chart, env={"NEEDLEPLAN_NOW": "2030-09-01T12:00+02:00"})
+    assert too_soon.returncode == 2
+    assert "cannot be charted before" in too_soon.stderr
+    future = booked(*chart, "--at", "2030-09-03T10:00+02:00",
+                    env={"NEEDLEPLAN_NOW": "2030-09-02T12:00+02:00"})  # fmt: skip
+    assert future.returncode == 2
+    assert "performed_at: must not be in the future" in future.stderr
+    assert booked("course", "show", "1", "--json").stdout == before
+    assert booked("course", "missed", "2", env=AFTER_SECOND).returncode == 0
+    assert booked(*chart, env={"NEEDLEPLAN_NOW": "2030-09-02T12:00+02:00"}).returncode == 0
+    shown = json.loads(booked("course", "show", "1", "--json").stdout)
+    assert [a["status"] for a in shown["appointments"][:2]] == ["performed", "missed"]
+
+
+def test_a_malformed_clock_setting_is_refused_in_one_line(booked: Runner) -> None:
+    res = booked("course", "missed", "2", env={"NEEDLEPLAN_NOW": "next tuesday"})
+    assert res.returncode == 2
+    assert "NEEDLEPLAN_NOW: must be an ISO 8601 date-time" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1

@@ -270,6 +270,7 @@ def test_a_lost_race_for_a_new_patient_stores_nothing_and_says_what_to_do(
     page.fill("#bk-given", "Nora")
     page.fill("#bk-family", "Newcomer")
     page.fill("#bk-birth", BORN_50)  # the consultation form says age 50
+    page.check("#bk-consent")  # a course needs consent to treatment
     page.fill("#bk-start", MONDAY.isoformat())
     page.click("#bk-submit")
     page.wait_for_selector("#bk-error:not([hidden])")

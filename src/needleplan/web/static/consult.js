@@ -84,7 +84,7 @@
   }
 
   function costs(a, mine) {
-    NP.postJSON("/api/v1/compare", { assessment: a, draws: 300, seed: 11 }).then(function (res) {
+    NP.postJSON("/api/v1/compare", { assessment: a }).then(function (res) {
       if (mine !== seq) return;
       $("costs").classList.remove("stale");
       $("costs").dataset.version = String(mine);
@@ -127,7 +127,7 @@
         last = { results: {}, threshold: null }; draw(); text("plan-status", "blocked"); return null;
       }
       return Promise.all(ORDER.map(function (k) {
-        return NP.postJSON("/api/v1/forecast", Object.assign({ assessment: a, draws: 300, seed: 11, curve_step_days: 7 }, SCENARIOS[k].extra));
+        return NP.postJSON("/api/v1/forecast", Object.assign({ assessment: a, curve_step_days: 7 }, SCENARIOS[k].extra));
       })).then(function (all) {
         if (mine !== seq) return;
         var results = {}, threshold = null, failed = null;

@@ -88,7 +88,7 @@
         var li = document.createElement("li"); li.textContent = w; warn.appendChild(li);
       });
       var upkeep = Math.round((plan.maintenance_interval_months.min + plan.maintenance_interval_months.max) / 2);
-      var base = { assessment: a, draws: 400, seed: 7, curve_step_days: 7 };
+      var base = { assessment: a, curve_step_days: 7 };  // the server's standard draws, seed and horizon
       return Promise.all([
         NP.postJSON("/api/v1/forecast", base),
         NP.postJSON("/api/v1/forecast", Object.assign({ maintenance_months: upkeep }, base))

@@ -48,7 +48,7 @@ def test_every_surface_shows_the_same_forecast_for_the_same_patient(
 
     # the handout
     handout = handout_for_assessment(assessment, clinic_name="C")
-    (plain_label, plain), (upkeep_label, with_upkeep) = handout.scenarios
+    (_, plain), (upkeep_label, with_upkeep) = handout.scenarios
     assert f"every {months} months" in upkeep_label
     assert _band({"milestones": plain.milestones.to_json()}) == expected["series"]
     assert _band({"milestones": with_upkeep.milestones.to_json()}) == expected["upkeep"]

@@ -93,9 +93,7 @@ def _forecasts(
     n = protocol.initial_sessions
     months = upkeep_months(protocol)
     plain = plan_forecast(assessment, protocol, draws=draws, seed=seed)
-    upkeep = plan_forecast(
-        assessment, protocol, maintenance_months=months, draws=draws, seed=seed
-    )
+    upkeep = plan_forecast(assessment, protocol, maintenance_months=months, draws=draws, seed=seed)
     return (
         (f"{n} sessions, no maintenance", plain),
         (f"{n} sessions + maintenance every {months} months", upkeep),

@@ -38,6 +38,7 @@ from needleplan.web.routes import (
     booking,
     calendar,
     clinic_admin,
+    consult,
     pages,
     patients,
     patients_api,
@@ -212,6 +213,7 @@ def create_app(
     app.include_router(patients_api.router)
     app.include_router(appointments_api.router)
     app.include_router(pages.router)
+    app.include_router(consult.router)
     app.include_router(patients.router)
     app.include_router(booking.router)
     app.include_router(calendar.router)

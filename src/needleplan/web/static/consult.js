@@ -84,7 +84,7 @@
   }
 
   function costs(a, mine) {
-    NP.postJSON("/api/v1/compare", { assessment: a }).then(function (res) {
+    NP.postJSON("/app/consult/compare", { assessment: a }).then(function (res) {
       if (mine !== seq) return;
       $("costs").classList.remove("stale");
       $("costs").dataset.version = String(mine);
@@ -105,6 +105,10 @@
         ch.maintenance_months + " months (" + ch.sessions_total + " sessions, " + money(ch.cost, cur) + ")."
         : "No schedule within the guideline keeps it noticeable for " + c.keep_noticeable_years + " years.");
       var u = c.upkeep_vs_lapse;
+      if (!c.noticeable_any) {
+        text("c-upkeep", "No option keeps the improvement noticeable for this patient, so there are no savings to quote: discuss whether treatment is worth it.");
+        return;
+      }
       text("c-upkeep", "Upkeep every " + u.maintenance_months + " months costs " + money(u.upkeep.cost, cur) +
         "; letting results lapse and repeating the series costs " + money(u.lapse_and_repeat.cost, cur) +
         " (saving " + money(u.saving, cur) + ").");

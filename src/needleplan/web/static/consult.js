@@ -42,13 +42,13 @@
     text("p-guideline", "guideline " + plan.guideline_version);
     $("plan-blocked").hidden = !plan.blocked;
     var reasons = $("plan-block-reasons"); reasons.textContent = "";
-    (plan.block_reasons || []).forEach(function (r) { var li = document.createElement("li"); li.textContent = r; reasons.appendChild(li); });
+    (plan.block_reasons || []).forEach(function (r) { var li = document.createElement("li"); li.textContent = NP.plain(r); reasons.appendChild(li); });
     var warnings = $("p-warnings"); warnings.textContent = "";
-    (plan.warnings || []).forEach(function (w) { var li = document.createElement("li"); li.textContent = w; warnings.appendChild(li); });
+    (plan.warnings || []).forEach(function (w) { var li = document.createElement("li"); li.textContent = NP.plain(w); warnings.appendChild(li); });
     var body = $("p-rationale").querySelector("tbody"); body.textContent = "";
     (plan.rationale || []).forEach(function (r) {
       var tr = document.createElement("tr");
-      [r.factor, r.effect].forEach(function (c) { var td = document.createElement("td"); td.textContent = c; tr.appendChild(td); });
+      [r.factor, NP.plain(r.effect)].forEach(function (c) { var td = document.createElement("td"); td.textContent = c; tr.appendChild(td); });
       body.appendChild(tr);
     });
   }

@@ -73,7 +73,7 @@
       if (plan.blocked) {
         var ul = $("blocked-reasons"); ul.textContent = "";
         (plan.block_reasons || []).forEach(function (r) {
-          var li = document.createElement("li"); li.textContent = r; ul.appendChild(li);
+          var li = document.createElement("li"); li.textContent = NP.plain(r); ul.appendChild(li);
         });
         $("result").scrollIntoView({ behavior: "smooth" });
         return null;
@@ -85,7 +85,7 @@
         plan.maintenance_interval_months.max + " months";
       var warn = $("r-warnings"); warn.textContent = "";
       (plan.warnings || []).forEach(function (w) {
-        var li = document.createElement("li"); li.textContent = w; warn.appendChild(li);
+        var li = document.createElement("li"); li.textContent = NP.plain(w); warn.appendChild(li);
       });
       var upkeep = Math.round((plan.maintenance_interval_months.min + plan.maintenance_interval_months.max) / 2);
       var base = { assessment: a, curve_step_days: 7 };  // the server's standard draws, seed and horizon

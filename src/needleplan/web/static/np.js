@@ -60,6 +60,13 @@
 
   function fmt(x) { return Math.round(x * 10) / 10; }
 
+  /* A guideline reason in plain words for a patient: no citation keys ("[seed-sessions]") and no
+     leading code ("active_infection: "). */
+  function plain(text) {
+    return String(text || "").replace(/\s*\[[a-z0-9][a-z0-9._:-]*\]/gi, "")
+      .replace(/^[a-z][a-z0-9_]*:\s+/, "").trim();
+  }
+
   /* Draw forecast curves.
      opts.series: [{key, label, curve: {day[], median[], p10[], p90[]}, session_days[]}]
      opts.threshold: the noticeable improvement [% of pre-treatment firmness]
@@ -166,5 +173,5 @@
   }
 
   window.NP = { debounce: debounce, postJSON: postJSON, drawForecast: drawForecast,
-                showFieldErrors: showFieldErrors, monthsText: monthsText, medianText: medianText, bandText: bandText, fmt: fmt, thin: thin };
+                showFieldErrors: showFieldErrors, monthsText: monthsText, medianText: medianText, bandText: bandText, fmt: fmt, thin: thin, plain: plain };
 })();

@@ -34,6 +34,7 @@ from needleplan.web.routes import (
     account,
     admin,
     api,
+    api_appointments,
     appointments_api,
     booking,
     calendar,
@@ -212,6 +213,7 @@ def create_app(
     app.include_router(api.router)
     app.include_router(patients_api.router)
     app.include_router(appointments_api.router)
+    app.include_router(api_appointments.router)
     app.include_router(pages.router)
     app.include_router(consult.router)
     app.include_router(patients.router)

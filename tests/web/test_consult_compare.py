@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
+from needleplan import services
 from needleplan.domain import reference_assessment
 from needleplan.forecasting.optimise import load_prices
 from needleplan.storage import Database
 from needleplan.web.auth import InMemoryUserStore
 
-from .booking_support import Clinic, make_clinic
+from .booking_support import Clinic, make_clinic, signed_in
 from .conftest import TestClient, login
 
 PRICES = {"initial_session": 410.0, "maintenance_session": 205.0, "currency": "CHF"}
@@ -79,3 +80,53 @@ def test_a_blocked_plan_and_bad_input_are_refused_with_the_field(web: TestClient
     assert "age" in bad.text
     too_many = web.post("/app/consult/compare", json=BODY | {"draws": 20_000}, headers=JSON)
     assert too_many.status_code == 422
+
+
+def test_the_booking_panel_loads_her_latest_assessment(web: TestClient, priced: Clinic) -> None:
+    jane = priced.patient()
+    login(web, "prac")
+    url = f"/app/consult/patients/{jane.id}/assessment"
+    assert web.get(url, headers=JSON).json() == {"assessment": None}
+    services.record_assessment(priced.db, jane.id, BODY["assessment"] | {"severity": "mild"})
+    services.record_assessment(priced.db, jane.id, BODY["assessment"] | {"severity": "advanced"})
+    latest = web.get(url, headers=JSON).json()
+    assert latest["assessment"]["severity"] == "advanced"
+    actions = [e.action for e in services.audit_log(priced.db, patient_id=jane.id)]
+    assert actions.count("assessment.list") == 2
+    login(web, "desk")
+    assert web.get(url, headers=JSON, follow_redirects=False).status_code == 403
+
+
+def test_a_consultation_is_saved_without_booking(web: TestClient, priced: Clinic) -> None:
+    jane = priced.patient()
+    token = signed_in(web, "prac")
+    headers = JSON | {"X-CSRF-Token": token}
+    body = {"patient_id": jane.id, "assessment": BODY["assessment"]}
+    saved = web.post("/app/consult/save", json=body, headers=headers)
+    assert saved.status_code == 201, saved.text
+    assert saved.json()["plan"]["initial_sessions"] == 5
+    (record,) = services.assessment_history(priced.db, jane.id)
+    assert record.id == saved.json()["assessment_id"]
+    assert record.notes.startswith("consultation without booking; plan: 5 sessions")
+    assert services.patient_file(priced.db, jane.id).courses == []
+    actions = [e.action for e in services.audit_log(priced.db, patient_id=jane.id)]
+    assert "assessment.create" in actions
+    wrong_age = body | {"assessment": BODY["assessment"] | {"age": 30}}
+    refused = web.post("/app/consult/save", json=wrong_age, headers=headers)
+    assert refused.status_code == 422
+    (error,) = refused.json()["errors"]
+    assert (error["field"], error["value"]) == ("age", 30)
+    missing = web.post("/app/consult/save", json=body | {"patient_id": 99_999}, headers=headers)
+    assert missing.status_code == 404
+    no_csrf = web.post("/app/consult/save", json=body, headers=JSON)
+    assert no_csrf.status_code == 403
+    assert len(services.assessment_history(priced.db, jane.id)) == 1
+
+
+def test_front_desk_cannot_save_a_consultation(web: TestClient, priced: Clinic) -> None:
+    jane = priced.patient()
+    token = signed_in(web, "desk")
+    body = {"patient_id": jane.id, "assessment": BODY["assessment"]}
+    answer = web.post("/app/consult/save", json=body, headers=JSON | {"X-CSRF-Token": token})
+    assert answer.status_code == 403
+    assert services.assessment_history(priced.db, jane.id) == []

@@ -428,6 +428,49 @@ def book_consultation(
     )
 
 
+@dataclass(frozen=True)
+class SavedConsultation:
+    """What :func:`save_consultation` stored: the assessment, and the plan it gives."""
+
+    assessment: AssessmentRecord
+    protocol: Protocol
+
+
+def save_consultation(
+    db: Database,
+    patient_id: int,
+    assessment: Assessment | Mapping[str, Any],
+    clinic: ClinicConfig,
+    *,
+    guideline: Guideline | None = None,
+    now: datetime | None = None,
+) -> SavedConsultation:
+    """Keep a consultation on the patient's record without booking: the assessment joins her
+    history (its age must agree with her date of birth on the clinic's today) and the plan it
+    gives is named in its note (sessions, spacing, upkeep, or what blocks it). Nothing is
+    booked; a course can be booked from it later (:func:`plan_and_book_course`)."""
+    parsed = parse_assessment(assessment)
+    clock = aware(now, "now")
+    today = clock.astimezone(clinic.tz).date()
+    protocol = make_protocol(parsed, guideline)
+    if protocol.blocked:
+        plan = "plan blocked: " + "; ".join(protocol.block_reasons)
+    else:
+        plan = (
+            f"plan: {protocol.initial_sessions} sessions {protocol.interval_days.min}-"
+            f"{protocol.interval_days.max} days apart, upkeep every "
+            f"{protocol.maintenance_interval_months.min}-{protocol.maintenance_interval_months.max}"
+            " months"
+        )
+    with db.transaction() as uow:
+        patient = uow.patients.get(patient_id)
+        refuse_age_mismatch(parsed.age, patient.birth_date, today)
+        record = uow.assessments.add(
+            patient_id, parsed, clock, None, f"consultation without booking; {plan}"[:2000]
+        )
+    return SavedConsultation(record, protocol)
+
+
 def forecast_maintenance_due(clinic: ClinicConfig) -> DueFunction:
     """A recall due-date rule from the patient's own forecast (:func:`maintenance_due`).
 

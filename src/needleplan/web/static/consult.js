@@ -148,7 +148,22 @@
     }).catch(function () { if (mine === seq) text("plan-status", "server not reachable"); });
   }
 
-  window.NPConsult = { assessment: assessment };  // read by the booking panel (booking.js)
+  // Load a stored assessment into the form (the booking panel, when a patient is chosen).
+  function fill(a) {
+    form.querySelectorAll("select, input[type=number]").forEach(function (input) {
+      if (a[input.name] !== undefined) input.value = a[input.name] === null ? "" : String(a[input.name]);
+    });
+    form.querySelectorAll('input[data-kind="bool"]').forEach(function (i) {
+      if (a[i.name] !== undefined) i.checked = !!a[i.name];
+    });
+    LIST_FIELDS.forEach(function (name) {
+      var on = a[name] || [];
+      form.querySelectorAll('input[name="' + name + '"]').forEach(function (i) { i.checked = on.indexOf(i.value) >= 0; });
+    });
+    update();
+  }
+
+  window.NPConsult = { assessment: assessment, fill: fill };  // used by the booking panel (booking.js)
   var later = NP.debounce(update, 250);
   form.addEventListener("input", later);
   form.addEventListener("change", later);

@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
 from needleplan.domain.assessment import Assessment
 from needleplan.domain.protocol import Protocol
 from needleplan.forecasting.chain import ForecastResult, forecast, series_days
-from needleplan.forecasting.params import ModelParams
+from needleplan.forecasting.models import ageing_decline, ageing_rate, patient_modifiers
+from needleplan.forecasting.params import ModelParams, default_params
 
 #: Population draws behind the median and the p10-p90 band.
 DRAWS = 1000
@@ -65,4 +69,32 @@ def plan_forecast(
     )
 
 
-__all__ = ["CHART_STEP_DAYS", "DRAWS", "SEED", "YEARS", "plan_forecast", "upkeep_months"]
+def untreated_ageing(
+    assessment: Assessment, day: ArrayLike, params: ModelParams | None = None
+) -> NDArray[np.float64]:
+    """Her skin without treatment, on the chart's scale: the typical patient's ageing decline
+    since the first session, ``-D(t)`` (:func:`~needleplan.forecasting.models.ageing_decline`)
+    [% of pre-treatment firmness] on ``day`` [days].
+
+    A chart whose curves fall below zero draws this line, so nobody reads "below the level
+    before treatment" as the treatment harming the skin: untreated skin would be lower still.
+    """
+    p = default_params() if params is None else params
+    rate = ageing_rate(
+        p.ageing_rate_per_year,
+        float(assessment.age),
+        p.age_ageing_per_decade,
+        patient_modifiers(assessment).ageing,
+    )
+    return np.asarray(-ageing_decline(day, rate), dtype=np.float64)
+
+
+__all__ = [
+    "CHART_STEP_DAYS",
+    "DRAWS",
+    "SEED",
+    "YEARS",
+    "plan_forecast",
+    "untreated_ageing",
+    "upkeep_months",
+]

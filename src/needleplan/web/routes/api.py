@@ -146,6 +146,13 @@ class ForecastRequest(_Request):
         le=MAINTENANCE_MONTHS[1],
         description="months between maintenance sessions after the series (default: none)",
     )
+    untreated: bool = Field(
+        default=False,
+        description=(
+            "also return curve.untreated: her skin without treatment (the typical ageing "
+            "decline) on the same days, for a chart that goes below zero"
+        ),
+    )
 
 
 class CompareRequest(_Request):
@@ -257,7 +264,11 @@ def forecast_route(request: Request, body: ForecastRequest) -> Response:
         n_initial=sessions,
         maintenance_months=body.maintenance_months,
     )
-    return FastJSONResponse(forecast_document(result, body.curve_step_days))
+    document = forecast_document(result, body.curve_step_days)
+    if body.untreated:
+        untreated = standard.untreated_ageing(body.assessment, document["curve"]["day"])
+        document["curve"]["untreated"] = np.round(untreated, 3)
+    return FastJSONResponse(document)
 
 
 @router.post(

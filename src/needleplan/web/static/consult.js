@@ -64,8 +64,10 @@
         var r = last.results[k];
         return { key: k, label: SCENARIOS[k].label, colour: SCENARIOS[k].colour, curve: r.curve, session_days: r.session_days };
       });
+    var ref = last.results.series;  // carries her untreated-ageing line (untreated: true)
     NP.drawForecast($("consult-chart"), { series: series, threshold: last.threshold, legend: $("consult-legend"),
-                                          emptyText: "No forecast for a blocked plan" });
+                                          emptyText: "No forecast for a blocked plan",
+                                          untreated: ref && ref.curve.untreated ? { day: ref.curve.day, value: ref.curve.untreated } : null });
     var body = $("milestones").querySelector("tbody"); body.textContent = "";
     ORDER.forEach(function (k) {
       var r = last.results[k]; if (!r) return;
@@ -131,7 +133,7 @@
         last = { results: {}, threshold: null }; draw(); text("plan-status", "blocked"); return null;
       }
       return Promise.all(ORDER.map(function (k) {
-        return NP.postJSON("/api/v1/forecast", Object.assign({ assessment: a, curve_step_days: 7 }, SCENARIOS[k].extra));
+        return NP.postJSON("/api/v1/forecast", Object.assign({ assessment: a, curve_step_days: 7, untreated: k === "series" }, SCENARIOS[k].extra));
       })).then(function (all) {
         if (mine !== seq) return;
         var results = {}, threshold = null, failed = null;

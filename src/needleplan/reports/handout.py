@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import matplotlib
+import numpy as np
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+from numpy.typing import NDArray
 
 from needleplan import DISCLAIMER
 from needleplan.domain.assessment import Assessment
@@ -83,6 +85,9 @@ class Handout:
     visits: tuple[Visit, ...] = ()
     sessions_done: int = 0
     issued: date | None = None
+    #: Her skin without treatment on the forecast's days [% of pre-treatment]; the chart draws
+    #: it when a curve goes below zero (:func:`needleplan.forecasting.standard.untreated_ageing`).
+    untreated: NDArray[np.float64] | None = None
 
 
 def _forecasts(
@@ -130,7 +135,8 @@ def handout_for_assessment(
         patient_name=patient_name,
         timezone=timezone,
         protocol=protocol,
-        scenarios=_forecasts(assessment, protocol, draws=draws, seed=seed),
+        scenarios=(scenarios := _forecasts(assessment, protocol, draws=draws, seed=seed)),
+        untreated=standard.untreated_ageing(assessment, scenarios[0][1].day),
         issued=issued,
     )
 
@@ -210,7 +216,8 @@ def handout_for_patient(
         patient_name=record.patient.display_name,
         timezone=tz_name,
         protocol=protocol,
-        scenarios=_forecasts(latest.assessment, protocol, draws=draws, seed=seed),
+        scenarios=(scenarios := _forecasts(latest.assessment, protocol, draws=draws, seed=seed)),
+        untreated=standard.untreated_ageing(latest.assessment, scenarios[0][1].day),
         visits=visits,
         sessions_done=done,
         issued=issued,
@@ -427,6 +434,7 @@ def render_handout(handout: Handout, path: str | Path | None = None) -> bytes:
             list(handout.scenarios),
             Path(tmp) / "forecast.png",
             title="How firm your skin is expected to be",
+            untreated=handout.untreated,
         )
         for section in handout_sections(handout):
             _section(pdf, section)

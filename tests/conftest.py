@@ -310,6 +310,7 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
             db,
             {
                 "given_name": f"Pat{i}",
+                "consent_treatment": True,
                 "family_name": "Example",
                 "birth_date": f"19{60 + i}-05-0{1 + i % 9}",
                 "phone": "+44 20 7946 0000",

@@ -147,7 +147,13 @@ def test_conflicting_appointments_are_listed_and_need_yes(
     clinic_calendar.save_clinic_config(db, BASE, "setup")
     ids = services.sync_practitioners(db, clinic_calendar.parse_clinic_toml(BASE))
     patient = services.register_patient(
-        db, {"given_name": "Ada", "family_name": "Late", "birth_date": "1970-01-01"}
+        db,
+        {
+            "consent_treatment": True,
+            "given_name": "Ada",
+            "family_name": "Late",
+            "birth_date": "1970-01-01",
+        },
     )
     start = datetime(2031, 3, 3, 15, 0, tzinfo=ZoneInfo("Europe/Berlin"))  # a Monday
     appt = services.book_appointment(

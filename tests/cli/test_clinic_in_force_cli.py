@@ -134,6 +134,7 @@ def _recall_after_last_session(run: Runner, course_id: str, *extra: str) -> int:
         done = run(
             "session", "record", str(appt["id"]), "--area", "full_face",
             "--depth", "full_face=1.5", "--device", "Dermapen", "--passes", "3", *extra,
+            NEEDLEPLAN_NOW=appt["end"],  # charted as the visit ends
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
     patient = str(shown["course"]["patient_id"])

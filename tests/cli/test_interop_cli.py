@@ -31,6 +31,7 @@ def stored(tmp_path: Path) -> Any:
             {
                 "mrn": "P-7",
                 "given_name": "Zoë",
+                "consent_treatment": True,
                 "family_name": "Müller",
                 "birth_date": "1976-04-02",
             },

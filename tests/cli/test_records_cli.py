@@ -84,6 +84,10 @@ def test_entry_point_in_a_subprocess_books_and_reports_errors(tmp_path: Path) ->
     assert bad.stderr.strip() == "error: no patient with record number P404"
 
 
+#: The clock just after the second session of the ``booked`` course (2030-10-07 10:00 Berlin).
+AFTER_SECOND = {"NEEDLEPLAN_NOW": "2030-10-07T10:30+02:00"}
+
+
 @pytest.fixture
 def booked(cli: Runner, tmp_path: Path) -> Runner:
     """A database with patient P000001 assessed and a course booked from 2030-09-02."""
@@ -97,6 +101,7 @@ def booked(cli: Runner, tmp_path: Path) -> Runner:
             "Doe",
             "--birth-date",
             "1976-04-02",
+            "--consent-treatment",
         ).returncode
         == 0
     )
@@ -119,6 +124,7 @@ def test_book_show_record_and_complete_a_course(booked: Runner) -> None:
         res = booked(
             "session", "record", str(appt["id"]), "--area", "full_face", "--depth", "full_face=1.5",
             "--device", "Dermapen", "--passes", "3", "--clinic", str(clinic_toml),
+            env={"NEEDLEPLAN_NOW": appt["end"]},  # charted as the visit ends
         )  # fmt: skip
         assert res.returncode == 0, res.stderr
     final = json.loads(booked("course", "show", "1", "--json").stdout)
@@ -342,7 +348,7 @@ def test_db_purge_sessions_deletes_only_ended_sign_ins(cli: Runner, tmp_path: Pa
 def test_a_missed_session_is_rebooked_after_a_preview(booked: Runner) -> None:
     appts = json.loads(booked("course", "show", "1", "--json").stdout)["appointments"]
     second = appts[1]["id"]
-    missed = booked("course", "missed", str(second))
+    missed = booked("course", "missed", str(second), env=AFTER_SECOND)
     assert missed.returncode == 0, missed.stderr
     assert f"course rebook {second}" in missed.stdout
     shown = booked("course", "show", "1", "--json").stdout
@@ -389,7 +395,7 @@ def test_a_missed_session_is_rebooked_after_a_preview(booked: Runner) -> None:
     ],
 )
 def test_rebook_exit_codes(booked: Runner, args: list[str], code: int, message: str) -> None:
-    assert booked("course", "missed", "2").returncode == 0
+    assert booked("course", "missed", "2", env=AFTER_SECOND).returncode == 0
     before = booked("course", "show", "1", "--json").stdout
     res = booked("course", "rebook", *args)
     assert res.returncode == code, res.stderr
@@ -411,7 +417,7 @@ def test_rebook_that_cannot_fit_exits_6_naming_the_session_and_why(
         1,
     )
     (tmp_path / "closed.toml").write_text(closed)
-    assert booked("course", "missed", "2").returncode == 0
+    assert booked("course", "missed", "2", env=AFTER_SECOND).returncode == 0
     before = booked("course", "show", "1", "--json").stdout
     res = booked("course", "rebook", "2", "--clinic", str(tmp_path / "closed.toml"))
     assert res.returncode == 6, res.stderr
@@ -440,3 +446,34 @@ def test_skip_bad_reports_a_huge_field_and_imports_the_rows_after_it(
     assert "skipped line 2: family_name" in res.stdout
     assert "skipped line 4: family_name" in res.stdout
     assert "2 rows skipped" in res.stdout
+
+
+def test_course_missed_and_session_record_keep_the_visit_timing_rules(booked: Runner) -> None:
+    """No no-show before the start and no chart before the visit opens (the clinic's check-in
+    window) or dated in the future; the clock is ``NEEDLEPLAN_NOW``. Refusals change nothing."""
+    before = booked("course", "show", "1", "--json").stdout
+    early = booked("course", "missed", "2", env={"NEEDLEPLAN_NOW": "2030-10-07T09:59+02:00"})
+    assert early.returncode == 2
+    assert early.stderr.startswith("error: start: appointment 2 cannot be marked a no-show")
+    assert len(early.stderr.strip().splitlines()) == 1
+    chart = ("session", "record", "1", "--area", "full_face", "--depth", "full_face=1.5",
+             "--device", "Dermapen", "--passes", "3")  # fmt: skip
+    too_soon = booked(*chart, env={"NEEDLEPLAN_NOW": "2030-09-01T12:00+02:00"})
+    assert too_soon.returncode == 2
+    assert "cannot be charted before" in too_soon.stderr
+    future = booked(*chart, "--at", "2030-09-03T10:00+02:00",
+                    env={"NEEDLEPLAN_NOW": "2030-09-02T12:00+02:00"})  # fmt: skip
+    assert future.returncode == 2
+    assert "performed_at: must not be in the future" in future.stderr
+    assert booked("course", "show", "1", "--json").stdout == before
+    assert booked("course", "missed", "2", env=AFTER_SECOND).returncode == 0
+    assert booked(*chart, env={"NEEDLEPLAN_NOW": "2030-09-02T12:00+02:00"}).returncode == 0
+    shown = json.loads(booked("course", "show", "1", "--json").stdout)
+    assert [a["status"] for a in shown["appointments"][:2]] == ["performed", "missed"]
+
+
+def test_a_malformed_clock_setting_is_refused_in_one_line(booked: Runner) -> None:
+    res = booked("course", "missed", "2", env={"NEEDLEPLAN_NOW": "next tuesday"})
+    assert res.returncode == 2
+    assert "NEEDLEPLAN_NOW: must be an ISO 8601 date-time" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1

@@ -23,7 +23,13 @@ REF = reference_assessment().model_dump(mode="json")
 
 def _patient(db: Any, name: str) -> int:
     p = services.register_patient(
-        db, {"given_name": name, "family_name": "Test", "birth_date": "1970-05-01"}
+        db,
+        {
+            "consent_treatment": True,
+            "given_name": name,
+            "family_name": "Test",
+            "birth_date": "1970-05-01",
+        },
     )
     return int(p.id)
 

@@ -41,6 +41,7 @@ class Record:
             db,
             {
                 "given_name": "Zoë",
+                "consent_treatment": True,
                 "family_name": "Núñez-Åberg",
                 "birth_date": "1975-09-30",
                 "sex": "female",

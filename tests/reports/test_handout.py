@@ -170,3 +170,28 @@ def test_patient_without_open_course_gets_the_guideline_plan(clinic: Any) -> Non
     assert h.visits == ()
     assert h.protocol.initial_sessions == 5  # the reference patient's default plan
     assert "Your appointments" not in _text(handout_sections(h))
+
+
+def test_the_handout_chart_gets_the_untreated_ageing_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Her curves go below zero within the ten years: the chart draws her untreated skin (lower
+    still, so the dip reads as ageing) from the standard forecast's days."""
+    import matplotlib.axes
+
+    h = handout_for_assessment(reference_assessment(), clinic_name="C", draws=DRAWS)
+    assert h.untreated is not None
+    (_, plain), _ = h.scenarios
+    assert h.untreated.shape == plain.day.shape
+    assert h.untreated[0] == 0
+    assert h.untreated[-1] < float(plain.median[-1]) < 0
+    labels: list[str] = []
+    real_plot = matplotlib.axes.Axes.plot
+
+    def spy(self: Any, *args: Any, **kwargs: Any) -> Any:
+        labels.append(str(kwargs.get("label", "")))
+        return real_plot(self, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot", spy)
+    render_handout(h, tmp_path / "h.pdf")
+    assert "your skin without treatment (ageing)" in labels

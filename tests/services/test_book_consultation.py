@@ -43,7 +43,13 @@ def _counts(db: Any) -> dict[str, int]:
 def _lose_the_race(db: Any, monkeypatch: pytest.MonkeyPatch, times: int) -> list[int]:
     """Each of the first ``times`` datings is followed by another booking of its first slot."""
     rival = services.register_patient(
-        db, {"given_name": "Rita", "family_name": "Rival", "birth_date": "1970-01-01"}
+        db,
+        {
+            "consent_treatment": True,
+            "given_name": "Rita",
+            "family_name": "Rival",
+            "birth_date": "1970-01-01",
+        },
     )
     real = services.booking.schedule_course
     taken: list[int] = []

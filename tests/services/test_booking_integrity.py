@@ -1,4 +1,5 @@
-"""Booking integrity: no start in the past on the clinic's clock, an assessment age that agrees with the date of birth; every refusal names the field, the
+"""Booking integrity: no start in the past on the clinic's clock, treatment consent on record before a
+course, an assessment age that agrees with the date of birth; every refusal names the field, the
 value and the rule and stores nothing."""
 
 from __future__ import annotations
@@ -94,3 +95,47 @@ def test_consultation_refuses_a_past_start_day_and_a_wrong_age(db: Any) -> None:
         now=NOW,
     )
     assert done.booking.appointments[0].start > NOW
+
+
+def test_a_course_needs_treatment_consent_on_record_on_every_booking_path(
+    clinic: Any, protocol: Any
+) -> None:
+    """Without consent to treatment no course is booked (course, planned course, consultation for
+    a stored or a new patient); the refusal names the field, the patient and what to do, and
+    nothing is stored. Recording the consent lets the same booking through."""
+    ann = services.register_patient(
+        clinic.db, {"given_name": "Ann", "family_name": "Lee", "birth_date": "1980-05-06"}
+    )
+    services.record_assessment(
+        clinic.db, ann.id, reference_assessment().model_copy(update={"age": 49})
+    )
+    later = [_slot(NOW + timedelta(days=1), clinic.alice.id)]
+    attempts = [
+        lambda: services.book_course(clinic.db, ann.id, protocol, later, now=NOW),
+        lambda: services.plan_and_book_course(clinic.db, ann.id, date(2030, 4, 1), CLINIC, now=NOW),
+        lambda: services.book_consultation(
+            clinic.db, CLINIC, date(2030, 4, 1), patient_id=ann.id, now=NOW
+        ),
+    ]
+    for attempt in attempts:
+        with pytest.raises(InputError) as err:
+            attempt()
+        (problem,) = err.value.problems
+        assert (problem.field, problem.value) == ("consent_treatment", "no")
+        assert "Ann Lee has no consent on record" in problem.rule
+        assert "agreed to treatment" in problem.rule
+        assert "None" not in str(err.value)
+    newcomer = {"given_name": "Nia", "family_name": "New", "birth_date": "1980-05-06"}
+    with pytest.raises(InputError, match="Nia New has no consent on record"):
+        services.book_consultation(
+            clinic.db,
+            CLINIC,
+            date(2030, 4, 1),
+            new_patient=newcomer,
+            assessment=reference_assessment().model_dump(mode="json") | {"age": 49},
+            now=NOW,
+        )
+    assert [p.given_name for p in services.list_patients(clinic.db)].count("Nia") == 0
+    assert services.patient_file(clinic.db, ann.id).courses == []
+    services.update_patient(clinic.db, ann.id, {"consent_treatment": True})
+    assert services.book_course(clinic.db, ann.id, protocol, later, now=NOW).appointments

@@ -109,7 +109,13 @@ def test_demo_has_every_state_and_consistent_records(demo: Any) -> None:
     assert services.recall_list(db, due_by=TODAY)  # some patients are due now
     assert services.authenticate(db, "frontdesk", "demo-password") is not None
     newcomer = services.register_patient(
-        db, {"given_name": "New", "family_name": "One", "birth_date": "1980-01-01"}
+        db,
+        {
+            "consent_treatment": True,
+            "given_name": "New",
+            "family_name": "One",
+            "birth_date": "1980-01-01",
+        },
     )
     assert newcomer.id == DEMO_PATIENTS + 1
     with pytest.raises(ConflictError):

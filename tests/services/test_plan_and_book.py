@@ -104,7 +104,13 @@ def test_clash_between_dating_and_booking_is_redated_not_double_booked(
     """Another desk books the proposed first slot after it was dated: the course is re-dated."""
     services.record_assessment(clinic.db, clinic.patient.id, reference_assessment())
     other = services.register_patient(
-        clinic.db, {"given_name": "Q", "family_name": "Fast", "birth_date": "1970-01-01"}
+        clinic.db,
+        {
+            "consent_treatment": True,
+            "given_name": "Q",
+            "family_name": "Fast",
+            "birth_date": "1970-01-01",
+        },
     )
     cfg = example_clinic()
     ids = services.sync_practitioners(clinic.db, cfg)

@@ -200,7 +200,13 @@ def test_a_booking_that_takes_the_slot_at_the_same_moment_saves_nothing(
     services.mark_missed(clinic.db, second.id)
     before = _appointments(clinic, course_id)
     other = services.register_patient(
-        clinic.db, {"given_name": "Olga", "family_name": "Other", "birth_date": "1970-01-01"}
+        clinic.db,
+        {
+            "consent_treatment": True,
+            "given_name": "Olga",
+            "family_name": "Other",
+            "birth_date": "1970-01-01",
+        },
     )
     real = services.rebooking.replan
 
@@ -230,7 +236,13 @@ def test_a_proposal_made_before_the_calendar_changed_is_not_saved(clinic: Any) -
         clinic.db, second.id, SYDNEY, preview=True, now=BEFORE_THE_COURSE
     )
     other = services.register_patient(
-        clinic.db, {"given_name": "Olga", "family_name": "Other", "birth_date": "1970-01-01"}
+        clinic.db,
+        {
+            "consent_treatment": True,
+            "given_name": "Olga",
+            "family_name": "Other",
+            "birth_date": "1970-01-01",
+        },
     )
     services.book_appointment(
         clinic.db, other.id, (shown.session.start, shown.session.end, shown.practitioner_id)

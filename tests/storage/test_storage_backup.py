@@ -54,7 +54,13 @@ def test_restore_into_empty_database_gives_identical_rows_in_every_table(
         assert copy["tables"] == original["tables"]
         # identities continue after the restored rows
         newcomer = services.register_patient(
-            target, {"given_name": "N", "family_name": "New", "birth_date": "1990-01-01"}
+            target,
+            {
+                "consent_treatment": True,
+                "given_name": "N",
+                "family_name": "New",
+                "birth_date": "1990-01-01",
+            },
         )
         assert newcomer.id == max(r[0] for r in original["tables"]["patients"]["rows"]) + 1
         assert services.authenticate(target, "frontdesk", "correct horse battery") is not None
@@ -134,7 +140,12 @@ def test_backup_taken_during_a_burst_of_bookings_is_consistent(
                 start = datetime(2033, 1, 1, 8, tzinfo=UTC) + timedelta(hours=k)
                 patient = services.register_patient(
                     clinic.db,
-                    {"given_name": "Burst", "family_name": f"P{k}", "birth_date": "1970-01-01"},
+                    {
+                        "consent_treatment": True,
+                        "given_name": "Burst",
+                        "family_name": f"P{k}",
+                        "birth_date": "1970-01-01",
+                    },
                 )
                 services.book_course(
                     clinic.db,

@@ -36,7 +36,13 @@ def _counts(db: Database) -> dict[str, int]:
 def _prepare(clinic: Any) -> list[int]:
     return [
         services.register_patient(
-            clinic.db, {"given_name": f"P{i}", "family_name": "Race", "birth_date": "1980-01-01"}
+            clinic.db,
+            {
+                "consent_treatment": True,
+                "given_name": f"P{i}",
+                "family_name": "Race",
+                "birth_date": "1980-01-01",
+            },
         ).id
         for i in range(ATTEMPTS)
     ]

@@ -19,7 +19,7 @@ db = Database.open(sys.argv[1], upgrade=False)
 i = 0
 while True:
     p = services.register_patient(
-        db, {"given_name": "Burst", "family_name": f"W{i}", "birth_date": "1985-02-03"}
+        db, {"consent_treatment": True, "given_name": "Burst", "family_name": f"W{i}", "birth_date": "1985-02-03"}
     )
     services.record_measurement(
         db, p.id, {"scale": "satisfaction", "value": i % 11, "measured_at": "2030-01-01T10:00Z"}

@@ -117,6 +117,7 @@ def test_no_patient_data_in_logs_even_with_sql_logging_on(
             db,
             {
                 "given_name": "Zelda",
+                "consent_treatment": True,
                 "family_name": "Uniquename",
                 "birth_date": "1970-01-01",
                 "notes": "private-note",
@@ -129,6 +130,7 @@ def test_no_patient_data_in_logs_even_with_sql_logging_on(
                 {
                     "mrn": p.mrn,
                     "given_name": "Zelda",
+                    "consent_treatment": True,
                     "family_name": "Uniquename",
                     "birth_date": "1970-01-01",
                 },

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -41,6 +41,17 @@ CLINIC: dict[str, Any] = {
 }
 
 
+def born_aged(age: int, on: date | None = None) -> str:
+    """A birth date that makes her ``age`` years old on ``on`` (default today) and for about
+    six months either side (her birthday is half a year away), so the consultation's age check
+    agrees whatever the date the suite runs on and whichever clock (UTC or the clinic's) asks."""
+    shifted = (on or date.today()) - timedelta(days=182)
+    try:
+        return shifted.replace(year=shifted.year - age).isoformat()
+    except ValueError:  # 29 February
+        return shifted.replace(year=shifted.year - age, day=28).isoformat()
+
+
 def clinic_config(**changes: Any) -> ClinicConfig:
     return parse_clinic(CLINIC | changes, source="test clinic")
 
@@ -56,7 +67,7 @@ class Clinic:
         data = {
             "given_name": given,
             "family_name": family,
-            "birth_date": "1976-04-02",
+            "birth_date": born_aged(REFERENCE["age"]),  # agrees with the reference assessment
             "consent_treatment": True,
         }
         return services.register_patient(self.db, data | extra)
@@ -111,7 +122,7 @@ def new_patient_body(start: date | str = MONDAY, **extra: Any) -> dict[str, Any]
         "new_patient": {
             "given_name": "Nora",
             "family_name": "Newcomer",
-            "birth_date": date(date.today().year - REFERENCE["age"], 1, 1).isoformat(),
+            "birth_date": born_aged(REFERENCE["age"]),
             "consent_treatment": True,
         },
         "assessment": REFERENCE,

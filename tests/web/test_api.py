@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -186,3 +187,17 @@ def test_forecast_matches_the_cli_json(client: TestClient, tmp_path: Any) -> Non
         "seed": 4,
     }
     assert client.post("/api/v1/forecast", json=body).json() == json.loads(cli.stdout)
+
+
+def test_the_untreated_ageing_line_comes_on_request(client: TestClient) -> None:
+    """``untreated: true`` adds her skin without treatment on the same days: zero at the start,
+    falling, and below the treated median (treatment never looks like harm)."""
+    body = {"assessment": REFERENCE, "draws": 100, "curve_step_days": 7}
+    plain = client.post("/api/v1/forecast", json=body).json()
+    assert "untreated" not in plain["curve"]
+    got = client.post("/api/v1/forecast", json=body | {"untreated": True}).json()
+    untreated = got["curve"]["untreated"]
+    assert len(untreated) == len(got["curve"]["day"])
+    assert untreated[0] == 0
+    assert all(a > b for a, b in itertools.pairwise(untreated))
+    assert untreated[-1] < got["curve"]["median"][-1] < 0  # ten years on: below zero, but higher

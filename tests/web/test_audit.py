@@ -55,7 +55,13 @@ def test_audit_page_signed_out_redirects(web: TestClient) -> None:
 def test_admin_views_and_filters_the_audit_log(web: TestClient, clinic_app: ClinicApp) -> None:
     pid = clinic_app.patient_id
     other = services.register_patient(
-        clinic_app.db, {"given_name": "O", "family_name": "Other", "birth_date": "1960-01-01"}
+        clinic_app.db,
+        {
+            "consent_treatment": True,
+            "given_name": "O",
+            "family_name": "Other",
+            "birth_date": "1960-01-01",
+        },
     )
     sign_in(web, "prac").get(f"/app/patients/{pid}")
     web.get(f"/app/patients/{other.id}")

@@ -141,6 +141,7 @@ def test_consultation_chart_changes_when_smoking_is_toggled(
     for key in ("single", "m6", "m9"):
         page.check(f'#scenario-toggles input[value="{key}"]')
     assert page.locator("#consult-chart polyline.np-median").count() == 5
+    assert page.locator("#consult-chart polyline.np-untreated").count() == 1  # below zero
     _shot(page, "consult-all-scenarios.png")
 
     # Bad input is shown next to the field, and nothing crashes.
@@ -170,6 +171,9 @@ def test_public_estimator_on_a_phone(server: str, browser: Any, console_errors: 
     page.click("#estimate-button")
     page.wait_for_selector("#estimate-chart polyline.np-median")
     assert page.locator("#estimate-chart polyline.np-median").count() == 2
+    # Her curves dip below zero within ten years: the untreated-ageing line is drawn, lower still.
+    assert page.locator("#estimate-chart polyline.np-untreated").count() == 1
+    assert "without treatment" in page.text_content("#estimate-chart .np-untreated-label")
     assert "sessions" in page.text_content("#r-sessions")
     assert "weeks" in page.text_content("#r-spacing")
     assert "months" in page.text_content("#r-upkeep")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,7 +17,7 @@ import pytest
 from needleplan import services
 
 from . import booking_support
-from .booking_support import MONDAY, Clinic, make_clinic
+from .booking_support import MONDAY, Clinic, born_aged, make_clinic
 from .conftest import PASSWORDS
 from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _free_port, _page, _shot
 
@@ -25,7 +25,7 @@ from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _free_port, _page,
 backend = booking_support.backend
 
 #: A birth date that agrees with the consultation form's age of 50 (refused otherwise).
-BORN_50 = date(date.today().year - 50, 1, 1).isoformat()
+BORN_50 = born_aged(50)
 
 pytestmark = [
     pytest.mark.browser,
@@ -270,6 +270,7 @@ def test_a_lost_race_for_a_new_patient_stores_nothing_and_says_what_to_do(
     page.fill("#bk-given", "Nora")
     page.fill("#bk-family", "Newcomer")
     page.fill("#bk-birth", BORN_50)  # the consultation form says age 50
+    page.check("#bk-consent")  # a course needs consent to treatment
     page.fill("#bk-start", MONDAY.isoformat())
     page.click("#bk-submit")
     page.wait_for_selector("#bk-error:not([hidden])")
@@ -321,4 +322,45 @@ def test_rebook_a_missed_session_from_the_calendar(live: tuple[str, Clinic], chr
     assert booked[0].id != second.id
     _shot(page, "calendar-after-rebook.png")
     assert errors == []
+    page.context.close()
+
+
+def test_choosing_a_patient_loads_her_assessment_and_saves_without_booking(
+    live: tuple[str, Clinic], chromium: Any
+) -> None:
+    """The booking panel fills the consultation form from her latest assessment; "save
+    without booking" keeps a new assessment (and its plan in the note) and books nothing; an
+    age that disagrees with the birth date is refused naming the field."""
+    from .conftest import REFERENCE
+
+    server, site = live
+    jane = site.patient("Jane", "Doe")
+    stored = REFERENCE | {"severity": "advanced", "areas": ["full_face", "neck"]}
+    services.record_assessment(site.db, jane.id, stored)
+    errors: list[str] = []
+    page = _page(chromium, errors, viewport={"width": 1280, "height": 1100})
+    _sign_in(page, server, "/app/consult", "prac")
+    page.wait_for_selector(
+        '#bk-practitioner option:has-text("Alice Practitioner")', state="attached"
+    )
+    page.fill("#bk-search", "jane d")
+    page.click('#bk-results button:has-text("Jane Doe")')
+    page.wait_for_selector("#bk-loaded:has-text('latest assessment')")
+    assert page.input_value('select[name="severity"]') == "advanced"
+    assert page.is_checked('input[name="areas"][value="neck"]')
+    page.fill('input[name="age"]', "40")
+    page.click("#bk-save")
+    page.wait_for_selector("#bk-error:not([hidden])")
+    assert page.text_content("#bk-error").startswith("age: does not agree with the date of birth")
+    page.fill('input[name="age"]', str(REFERENCE["age"]))
+    page.click("#bk-save")
+    page.wait_for_selector("#bk-saved:not([hidden])")
+    assert "nothing was booked" in page.text_content("#bk-saved")
+    history = services.assessment_history(site.db, jane.id)
+    assert len(history) == 2
+    assert history[0].assessment.severity.value == "advanced"
+    assert history[0].notes.startswith("consultation without booking; plan: ")
+    assert services.patient_file(site.db, jane.id).courses == []
+    page.locator("#booking-panel").screenshot(path=str(ARTIFACTS / "booking-panel-saved.png"))
+    assert [e for e in errors if "422" not in e] == []
     page.context.close()

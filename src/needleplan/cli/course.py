@@ -190,10 +190,17 @@ def course_missed(
     appointment_id: int = typer.Argument(..., help="Appointment id."),
     database: str | None = DatabaseOpt,
 ) -> None:
-    """Record that the patient did not come (the session stays owed; see course rebook)."""
+    """Record that the patient did not come (the session stays owed; see course rebook).
+
+    Refused before the appointment's start (the clock: ``NEEDLEPLAN_NOW`` outside production).
+    """
     from needleplan import services
+    from needleplan.domain.visits import VisitRules
 
     with open_records(database) as db, audited(db, "appointment.missed") as event:
+        VisitRules().require_started(
+            services.get_appointment(db, appointment_id), services.utc_now()
+        )
         a = services.mark_missed(db, appointment_id)
         event.patient_id = a.patient_id
         event.detail = f"cli appointment {a.id}"

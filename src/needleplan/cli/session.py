@@ -52,8 +52,14 @@ def session_record(
     clinic_file: Path | None = ClinicOpt,
     database: str | None = DatabaseOpt,
 ) -> None:
-    """Record a performed session; the last one completes the course and opens a recall."""
+    """Record a performed session; the last one completes the course and opens a recall.
+
+    Refused before the visit opens (the clinic's check-in window before its start) and for a
+    time (``--at``) in the future or before that; the clock is ``NEEDLEPLAN_NOW`` outside
+    production.
+    """
     from needleplan import services
+    from needleplan.services.visits import refuse_chart_timing
 
     depths = _parse_depths(depth)
     events = []
@@ -64,8 +70,11 @@ def session_record(
         appt = services.get_appointment(db, appointment_id)
         event.patient_id = appt.patient_id
         event.detail = f"cli appointment {appointment_id}"
+        when = parse_when(performed_at, "--at") if performed_at else appt.start
+        clinic = clinic_in_force(db, clinic_file)
+        refuse_chart_timing(appt, when, clinic, services.utc_now())
         data = {
-            "performed_at": parse_when(performed_at, "--at") if performed_at else appt.start,
+            "performed_at": when,
             "areas": areas,
             "device": device,
             "needle_depth_mm": depths,
@@ -76,7 +85,7 @@ def session_record(
             "practitioner_id": practitioner_id or appt.practitioner_id,
             "adverse_events": events,
         }
-        due = services.forecast_maintenance_due(clinic_in_force(db, clinic_file))
+        due = services.forecast_maintenance_due(clinic)
         s = services.record_session(db, data, appointment_id=appointment_id, maintenance_due=due)
         course = services.course_file(db, s.course_id).course if s.course_id else None
     console.print(f"session {s.id} recorded")

@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 
 from needleplan.domain import Assessment, Protocol
 from needleplan.exceptions import InputError
+from needleplan.forecasting import standard
 from needleplan.forecasting.chain import ForecastResult, forecast, series_days
 from needleplan.forecasting.optimise import (
     CheapestPlan,
@@ -124,9 +125,9 @@ def compare_scenarios(
     protocol: Protocol,
     *,
     prices: Prices | Mapping[str, Any] | None = None,
-    years: float = 10.0,
-    draws: int = 1000,
-    seed: int = 0,
+    years: float = standard.YEARS,
+    draws: int = standard.DRAWS,
+    seed: int = standard.SEED,
     params: ModelParams | None = None,
     keep_years: float = 5.0,
     maintenance_months: Sequence[float] = (6, 9, 12),

@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import FuncFormatter
+from numpy.typing import NDArray
 
 from needleplan import DISCLAIMER
 from needleplan.forecasting.chain import ForecastResult
@@ -25,6 +26,7 @@ def plot_forecast(
     path: str | Path,
     *,
     title: str = "How firm your skin is expected to be after microneedling",
+    untreated: NDArray[np.float64] | None = None,
 ) -> Path:
     """Write a PNG chart of one or more forecasts.
 
@@ -35,6 +37,9 @@ def plot_forecast(
         it) and its sessions marked under the curves.
     path : str or Path
         Output PNG file.
+    untreated : ndarray, optional
+        Her skin without treatment on the first scenario's days [% of pre-treatment]; drawn
+        (dotted) when a band goes below zero, so the dip reads as ageing, not harm.
 
     Returns
     -------
@@ -51,6 +56,9 @@ def plot_forecast(
 
     fig, ax = plt.subplots(figsize=(10, 5.6), dpi=120)
     low = min(float(np.min(r.p10)) for _, r in scenarios)
+    draw_untreated = untreated is not None and low < 0
+    if untreated is not None and draw_untreated:
+        low = min(low, float(np.min(untreated)))
     high = max(float(np.max(r.p90)) for _, r in scenarios)
     for i, (label, res) in enumerate(scenarios):
         colour = COLOURS[i % len(COLOURS)]
@@ -67,6 +75,15 @@ def plot_forecast(
             markersize=7,
             markeredgewidth=2,
             color=colour,
+        )
+    if untreated is not None and draw_untreated:
+        ax.plot(
+            first.day / unit,
+            untreated,
+            color="#555555",
+            linestyle=":",
+            linewidth=1.6,
+            label="your skin without treatment (ageing)",
         )
     thr = first.noticeable_threshold
     ax.axhline(thr, color="#333333", linestyle="--", linewidth=1.2)

@@ -22,15 +22,19 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import matplotlib
+import numpy as np
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+from numpy.typing import NDArray
 
 from needleplan import DISCLAIMER
 from needleplan.domain.assessment import Assessment
 from needleplan.domain.protocol import Protocol
 from needleplan.domain.records import AppointmentStatus, CourseStatus
 from needleplan.exceptions import BlockedError, StateError
-from needleplan.forecasting.chain import ForecastResult, forecast, series_days
+from needleplan.forecasting import standard
+from needleplan.forecasting.chain import ForecastResult
+from needleplan.forecasting.standard import plan_forecast, upkeep_months
 from needleplan.forecasting.wording import BAND_MEANING, EVIDENCE_LIMIT, band_phrase
 from needleplan.guideline import Guideline, make_protocol
 from needleplan.private_files import write_private_bytes
@@ -39,8 +43,8 @@ if TYPE_CHECKING:
     from needleplan.scheduling import ClinicConfig
     from needleplan.storage import Database
 
-FORECAST_YEARS = 6.0
-"""Horizon of the handout chart [years]: long enough to show the series fading without upkeep."""
+FORECAST_YEARS = standard.YEARS
+"""Horizon of the handout's forecast and chart [years]: the standard one every surface uses."""
 
 AFTERCARE = (
     "Your skin may look pink, feel warm or tight for one to three days, like a mild sunburn. "
@@ -81,32 +85,20 @@ class Handout:
     visits: tuple[Visit, ...] = ()
     sessions_done: int = 0
     issued: date | None = None
+    #: Her skin without treatment on the forecast's days [% of pre-treatment]; the chart draws
+    #: it when a curve goes below zero (:func:`needleplan.forecasting.standard.untreated_ageing`).
+    untreated: NDArray[np.float64] | None = None
 
 
 def _forecasts(
     assessment: Assessment, protocol: Protocol, *, draws: int, seed: int
 ) -> tuple[tuple[str, ForecastResult], ...]:
-    """The series without maintenance, and with maintenance in the middle of its window."""
+    """The series without maintenance, and with maintenance in the middle of its window: the
+    standard forecasts (:mod:`needleplan.forecasting.standard`), as every surface shows them."""
     n = protocol.initial_sessions
-    interval = protocol.recommended_interval_days
-    months = round(protocol.maintenance_interval_months.mid)
-    plain = forecast(
-        assessment,
-        series_days(n, interval, years=FORECAST_YEARS),
-        years=FORECAST_YEARS,
-        draws=draws,
-        seed=seed,
-        n_initial=n,
-    )
-    upkeep = forecast(
-        assessment,
-        series_days(n, interval, maintenance_months=months, years=FORECAST_YEARS),
-        years=FORECAST_YEARS,
-        draws=draws,
-        seed=seed,
-        n_initial=n,
-        maintenance_months=months,
-    )
+    months = upkeep_months(protocol)
+    plain = plan_forecast(assessment, protocol, draws=draws, seed=seed)
+    upkeep = plan_forecast(assessment, protocol, maintenance_months=months, draws=draws, seed=seed)
     return (
         (f"{n} sessions, no maintenance", plain),
         (f"{n} sessions + maintenance every {months} months", upkeep),
@@ -127,8 +119,8 @@ def handout_for_assessment(
     timezone: str = "UTC",
     guideline: Guideline | None = None,
     issued: date | None = None,
-    draws: int = 1000,
-    seed: int = 0,
+    draws: int = standard.DRAWS,
+    seed: int = standard.SEED,
 ) -> Handout:
     """A handout for a consultation without stored records (no booked dates).
 
@@ -143,7 +135,8 @@ def handout_for_assessment(
         patient_name=patient_name,
         timezone=timezone,
         protocol=protocol,
-        scenarios=_forecasts(assessment, protocol, draws=draws, seed=seed),
+        scenarios=(scenarios := _forecasts(assessment, protocol, draws=draws, seed=seed)),
+        untreated=standard.untreated_ageing(assessment, scenarios[0][1].day),
         issued=issued,
     )
 
@@ -155,8 +148,8 @@ def handout_for_patient(
     clinic: ClinicConfig | None = None,
     guideline: Guideline | None = None,
     issued: date | None = None,
-    draws: int = 1000,
-    seed: int = 0,
+    draws: int = standard.DRAWS,
+    seed: int = standard.SEED,
 ) -> Handout:
     """A handout for a stored patient: her latest assessment, open course and booked dates.
 
@@ -223,7 +216,8 @@ def handout_for_patient(
         patient_name=record.patient.display_name,
         timezone=tz_name,
         protocol=protocol,
-        scenarios=_forecasts(latest.assessment, protocol, draws=draws, seed=seed),
+        scenarios=(scenarios := _forecasts(latest.assessment, protocol, draws=draws, seed=seed)),
+        untreated=standard.untreated_ageing(latest.assessment, scenarios[0][1].day),
         visits=visits,
         sessions_done=done,
         issued=issued,
@@ -440,6 +434,7 @@ def render_handout(handout: Handout, path: str | Path | None = None) -> bytes:
             list(handout.scenarios),
             Path(tmp) / "forecast.png",
             title="How firm your skin is expected to be",
+            untreated=handout.untreated,
         )
         for section in handout_sections(handout):
             _section(pdf, section)

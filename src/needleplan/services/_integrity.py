@@ -1,5 +1,5 @@
 """Booking integrity rules every front end shares: no start in the past on the clinic's wall
-clock, an assessment age that agrees with the date of birth, no measurement dated in the future
+clock, treatment consent on record before a course, an assessment age that agrees with the date of birth, no measurement dated in the future
 (checked against a given clock). Each refusal names the field, the value and the rule in
 words a receptionist understands."""
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, tzinfo
 
-from needleplan.domain.records import SlotRequest
+from needleplan.domain.records import Patient, PatientDraft, SlotRequest
 from needleplan.exceptions import FieldProblem, InputError
 
 
@@ -49,6 +49,18 @@ def refuse_past_day(field: str, day: date, today: date) -> None:
             field,
             day.isoformat(),
             f"a course cannot start on a day that has passed (today is {today.isoformat()})",
+        )
+
+
+def refuse_without_treatment_consent(patient: Patient | PatientDraft) -> None:
+    """A course needs the patient's consent to treatment on record."""
+    if not patient.consent_treatment:
+        raise InputError.one(
+            "consent_treatment",
+            "no",
+            f"a course can only be booked once the patient has agreed to treatment, and "
+            f"{patient.given_name} {patient.family_name} has no consent on record: tick "
+            "'consent to treatment' on the patient's record (or when registering), then book",
         )
 
 

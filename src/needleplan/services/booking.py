@@ -41,6 +41,7 @@ from needleplan.services._integrity import (
     refuse_age_mismatch,
     refuse_past_day,
     refuse_past_slots,
+    refuse_without_treatment_consent,
 )
 from needleplan.services._slots import check_practitioners, close_recalls_by_booking, parse_slots
 from needleplan.services.appointments import HOLDING, appointments_between
@@ -93,6 +94,7 @@ def book_course_in(
             f"more sessions than the protocol's {protocol.initial_sessions}",
         )
     patient = uow.patients.get(patient_id, lock=True)  # serialises her bookings
+    refuse_without_treatment_consent(patient)
     refuse_second_open_course(uow, patient)
     if assessment_id is not None:
         record = uow.assessments.get(assessment_id)
@@ -122,7 +124,8 @@ def book_course(
 ) -> CourseBooking:
     """Plan a course from ``protocol`` (stored as a snapshot) and book all ``slots`` or none.
 
-    Refused (:class:`InputError`) when a slot starts before ``now`` (default: the clock).
+    Refused (:class:`InputError`) when a slot starts before ``now`` (default: the clock) or the
+    patient has no consent to treatment on record.
 
     The course starts ``planned`` with a ledger entry of ``protocol.initial_sessions``; each slot
     becomes a treatment appointment numbered in time order. Any clash with an existing booking of
@@ -226,7 +229,7 @@ def plan_and_book_course(
     at = aware(now, "now")
     refuse_past_day("start", start, at.astimezone(clinic.tz).date())
     with db.transaction() as uow:
-        uow.patients.get(patient_id)
+        refuse_without_treatment_consent(uow.patients.get(patient_id))
         if assessment_id is None:
             history = uow.assessments.history(patient_id)
             if not history:
@@ -343,6 +346,7 @@ def book_consultation(
     if patient_id is not None:
         with db.transaction() as uow:
             patient = uow.patients.get(patient_id)
+            refuse_without_treatment_consent(patient)
             if parsed is not None:
                 refuse_age_mismatch(parsed.age, patient.birth_date, today)
             refuse_second_open_course(uow, patient)
@@ -356,6 +360,8 @@ def book_consultation(
                 stored = history[0]
     elif parsed is None:
         raise InputError.one("assessment", None, "a new patient needs an assessment")
+    if draft is not None:
+        refuse_without_treatment_consent(draft)
     if draft is not None and parsed is not None:
         refuse_age_mismatch(parsed.age, draft.birth_date, today)
     chosen = parsed if parsed is not None else stored.assessment if stored is not None else None
@@ -420,6 +426,49 @@ def book_consultation(
         f"proposed times {attempts} time{'s' if attempts != 1 else ''} in a row; "
         "book again to date the course around them, or choose another start date or practitioner"
     )
+
+
+@dataclass(frozen=True)
+class SavedConsultation:
+    """What :func:`save_consultation` stored: the assessment, and the plan it gives."""
+
+    assessment: AssessmentRecord
+    protocol: Protocol
+
+
+def save_consultation(
+    db: Database,
+    patient_id: int,
+    assessment: Assessment | Mapping[str, Any],
+    clinic: ClinicConfig,
+    *,
+    guideline: Guideline | None = None,
+    now: datetime | None = None,
+) -> SavedConsultation:
+    """Keep a consultation on the patient's record without booking: the assessment joins her
+    history (its age must agree with her date of birth on the clinic's today) and the plan it
+    gives is named in its note (sessions, spacing, upkeep, or what blocks it). Nothing is
+    booked; a course can be booked from it later (:func:`plan_and_book_course`)."""
+    parsed = parse_assessment(assessment)
+    clock = aware(now, "now")
+    today = clock.astimezone(clinic.tz).date()
+    protocol = make_protocol(parsed, guideline)
+    if protocol.blocked:
+        plan = "plan blocked: " + "; ".join(protocol.block_reasons)
+    else:
+        plan = (
+            f"plan: {protocol.initial_sessions} sessions {protocol.interval_days.min}-"
+            f"{protocol.interval_days.max} days apart, upkeep every "
+            f"{protocol.maintenance_interval_months.min}-{protocol.maintenance_interval_months.max}"
+            " months"
+        )
+    with db.transaction() as uow:
+        patient = uow.patients.get(patient_id)
+        refuse_age_mismatch(parsed.age, patient.birth_date, today)
+        record = uow.assessments.add(
+            patient_id, parsed, clock, None, f"consultation without booking; {plan}"[:2000]
+        )
+    return SavedConsultation(record, protocol)
 
 
 def forecast_maintenance_due(clinic: ClinicConfig) -> DueFunction:

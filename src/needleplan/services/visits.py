@@ -104,6 +104,25 @@ def check_in(
             return uow.visits.check_in(appointment_id, at)
 
 
+def refuse_chart_timing(
+    appt: Appointment, performed_at: datetime, clinic: ClinicConfig, now: datetime
+) -> None:
+    """The timing rules of a chart, shared by the web, the API and ``session record``: not
+    before the visit opens (``check_in_window_minutes`` before its start), and ``performed_at``
+    between that moment and ``now``. An :class:`InputError` naming the field otherwise."""
+    rules = visit_rules(clinic)
+    rules.require_open(appt, now, "charted")
+    opens = rules.opens_at(appt)
+    if performed_at > now:
+        raise InputError.one("performed_at", performed_at.isoformat(), "must not be in the future")
+    if performed_at < opens:
+        raise InputError.one(
+            "performed_at",
+            performed_at.isoformat(),
+            f"must not be before the visit opens ({opens.isoformat()})",
+        )
+
+
 def chart(
     db: Database,
     actor: User,
@@ -141,17 +160,7 @@ def chart(
             raise InputError.one(
                 "practitioner_id", draft.practitioner_id, "is not a practitioner of this clinic"
             )
-        opens = rules.opens_at(appt)
-        if draft.performed_at > at:
-            raise InputError.one(
-                "performed_at", draft.performed_at.isoformat(), "must not be in the future"
-            )
-        if draft.performed_at < opens:
-            raise InputError.one(
-                "performed_at",
-                draft.performed_at.isoformat(),
-                f"must not be before the visit opens ({opens.isoformat()})",
-            )
+        refuse_chart_timing(appt, draft.performed_at, clinic, at)
         session = record_session(
             db,
             draft,
@@ -265,5 +274,6 @@ __all__ = [
     "check_in",
     "lot_sessions",
     "no_show",
+    "refuse_chart_timing",
     "visit_rules",
 ]

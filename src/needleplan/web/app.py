@@ -34,10 +34,12 @@ from needleplan.web.routes import (
     account,
     admin,
     api,
+    api_appointments,
     appointments_api,
     booking,
     calendar,
     clinic_admin,
+    consult,
     pages,
     patients,
     patients_api,
@@ -211,7 +213,9 @@ def create_app(
     app.include_router(api.router)
     app.include_router(patients_api.router)
     app.include_router(appointments_api.router)
+    app.include_router(api_appointments.router)
     app.include_router(pages.router)
+    app.include_router(consult.router)
     app.include_router(patients.router)
     app.include_router(booking.router)
     app.include_router(calendar.router)

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from needleplan.domain import Assessment, Protocol
 from needleplan.exceptions import BlockedError, FieldProblem
+from needleplan.forecasting import standard
 from needleplan.forecasting.chain import (
     INITIAL_INTERVAL_DAYS,
     MAINTENANCE_MONTHS,
@@ -101,14 +102,18 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     assessment: Assessment
-    years: float = Field(default=10.0, gt=0, le=MAX_YEARS, description="forecast horizon [years]")
+    years: float = Field(
+        default=standard.YEARS, gt=0, le=MAX_YEARS, description="forecast horizon [years]"
+    )
     draws: int = Field(
-        default=1000,
+        default=standard.DRAWS,
         ge=10,
         le=20_000,
         description="population draws for the median and p10-p90 band (server cap applies)",
     )
-    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="random seed (reproducible)")
+    seed: int = Field(
+        default=standard.SEED, ge=0, le=2**32 - 1, description="random seed (reproducible)"
+    )
     curve_step_days: int = Field(
         default=1,
         ge=1,
@@ -140,6 +145,13 @@ class ForecastRequest(_Request):
         ge=MAINTENANCE_MONTHS[0],
         le=MAINTENANCE_MONTHS[1],
         description="months between maintenance sessions after the series (default: none)",
+    )
+    untreated: bool = Field(
+        default=False,
+        description=(
+            "also return curve.untreated: her skin without treatment (the typical ageing "
+            "decline) on the same days, for a chart that goes below zero"
+        ),
     )
 
 
@@ -252,7 +264,11 @@ def forecast_route(request: Request, body: ForecastRequest) -> Response:
         n_initial=sessions,
         maintenance_months=body.maintenance_months,
     )
-    return FastJSONResponse(forecast_document(result, body.curve_step_days))
+    document = forecast_document(result, body.curve_step_days)
+    if body.untreated:
+        untreated = standard.untreated_ageing(body.assessment, document["curve"]["day"])
+        document["curve"]["untreated"] = np.round(untreated, 3)
+    return FastJSONResponse(document)
 
 
 @router.post(

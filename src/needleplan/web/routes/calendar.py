@@ -46,7 +46,6 @@ from needleplan.exceptions import (
     StateError,
 )
 from needleplan.scheduling import ClinicConfig, Weekday
-from needleplan.services import visits
 from needleplan.services.moves import (
     MovePreview,
     MoveProposalChangedError,
@@ -65,8 +64,8 @@ from needleplan.web.routes.booking import (
     practitioner_names,
     zone_names,
 )
-from needleplan.web.routes.pages import render, safe_next
-from needleplan.web.routes.visits import acting_account
+from needleplan.web.routes.pages import render
+from needleplan.web.routes.visits import status_change
 from needleplan.web.security import CSRF_FIELD, check_csrf
 
 router = APIRouter(include_in_schema=False)
@@ -646,29 +645,6 @@ def rebook_confirm(
 # --------------------------------------------------------------------------- status changes
 
 
-def _status_change(
-    request: Request,
-    db: Database,
-    clinic: ClinicConfig,
-    user: StaffUser,
-    appointment_id: int,
-    action: str,
-    next_url: str,
-    reason: str = "",
-) -> Response:
-    """Through :mod:`needleplan.services.visits`, so the visit's rules hold here too (no no-show
-    before the start, a cancellation needs its reason); it writes the audit event."""
-    request.state.user = user  # a StateError (not booked any more) becomes a 409 page
-    actor = acting_account(db, user)
-    if action == "missed":
-        visits.no_show(db, actor, appointment_id)
-    else:
-        visits.cancel(db, actor, appointment_id, reason, clinic)
-    target = safe_next(next_url)
-    sep = "&" if "?" in target else "?"
-    return RedirectResponse(f"{target}{sep}done={action}", status_code=303)
-
-
 @router.post("/app/appointments/{appointment_id}/missed")
 def mark_missed(
     request: Request,
@@ -681,7 +657,7 @@ def mark_missed(
 ) -> Response:
     """The patient did not come: the time stays taken and the session stays owed."""
     check_csrf(request, csrf_token)
-    return _status_change(request, db, clinic, user, appointment_id, "missed", next)
+    return status_change(request, db, clinic, user, appointment_id, "no-show", next)
 
 
 @router.post("/app/appointments/{appointment_id}/cancel")
@@ -697,4 +673,4 @@ def cancel(
 ) -> Response:
     """Cancel a booked appointment (with its reason) and free the practitioner's time."""
     check_csrf(request, csrf_token)
-    return _status_change(request, db, clinic, user, appointment_id, "cancel", next, reason)
+    return status_change(request, db, clinic, user, appointment_id, "cancel", next, reason)

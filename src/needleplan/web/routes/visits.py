@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -141,14 +141,40 @@ def no_show(
     appointment_id: int,
     user: CalendarDep,
     db: DbDep,
+    clinic: ClinicDep,
     next: Annotated[str, Form(max_length=500)] = "/app/calendar",
     csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
 ) -> Response:
     """She did not come (booked -> missed, shown as "no-show"); never before the start."""
     check_csrf(request, csrf_token)
+    return status_change(request, db, clinic, user, appointment_id, "no-show", next)
+
+
+def status_change(
+    request: Request,
+    db: Database,
+    clinic: ClinicConfig,
+    user: StaffUser,
+    appointment_id: int,
+    action: Literal["no-show", "cancel"],
+    next_url: str,
+    reason: str = "",
+) -> Response:
+    """A no-show or a cancellation through :mod:`needleplan.services.visits` (the one place for
+    both; the visit pages and the calendar's buttons call it), then back to ``next_url`` with
+    ``done=noshow``, ``cancel`` or ``cancel-late``.
+
+    The service keeps the visit's rules (no no-show before the start, a cancellation needs its
+    reason, lateness by the clinic's notice period) and writes the audit event; its refusals
+    propagate (an :class:`InputError` for the caller to show, a StateError as a 409 page).
+    """
     request.state.user = user
-    visits.no_show(db, acting_account(db, user), appointment_id)
-    return _done(next, "noshow")
+    actor = acting_account(db, user)
+    if action == "no-show":
+        visits.no_show(db, actor, appointment_id)
+        return _done(next_url, "noshow")
+    appt = visits.cancel(db, actor, appointment_id, reason, clinic)
+    return _done(next_url, "cancel-late" if appt.cancelled_late else "cancel")
 
 
 # --------------------------------------------------------------------------- cancel
@@ -207,9 +233,8 @@ def cancel(
 ) -> Response:
     """Cancel with the reason; the time becomes free and a course session stays owed."""
     check_csrf(request, csrf_token)
-    request.state.user = user
     try:
-        appt = visits.cancel(db, acting_account(db, user), appointment_id, reason, clinic)
+        return status_change(request, db, clinic, user, appointment_id, "cancel", next, reason)
     except InputError as exc:
         return _cancel_page(
             request,
@@ -220,7 +245,6 @@ def cancel(
             next_url=next,
             problems=exc.problems,
         )
-    return _done(next, "cancel-late" if appt.cancelled_late else "cancel")
 
 
 # --------------------------------------------------------------------------- chart

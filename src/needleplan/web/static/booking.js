@@ -48,7 +48,40 @@
     chosen = p;
     $("bk-chosen").textContent = "chosen: " + p.name + " (born " + p.birth_date + ", " + p.mrn + ")";
     $("bk-results").textContent = "";
+    $("bk-save").disabled = false;
+    // Her latest assessment fills the consultation form (a newer one is saved or booked from it).
+    getJSON("/app/consult/patients/" + p.id + "/assessment").then(function (res) {
+      if (chosen !== p || !res.ok) return;
+      if (res.data.assessment) {
+        window.NPConsult.fill(res.data.assessment);
+        $("bk-loaded").textContent = "The latest assessment (" + res.data.assessed_at.slice(0, 10) + ") is loaded into the form.";
+      } else {
+        $("bk-loaded").textContent = "No assessment on record yet: the form is kept as it is.";
+      }
+    });
   }
+
+  $("bk-save").addEventListener("click", function () {
+    if (!chosen) { showError("Choose a patient first."); return; }
+    $("bk-save").disabled = true; $("bk-error").hidden = true; $("bk-saved").hidden = true;
+    fetch("/app/consult/save", {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Accept": "application/json",
+                 "X-CSRF-Token": $("booking-csrf").value },
+      body: JSON.stringify({ patient_id: chosen.id, assessment: window.NPConsult.assessment() })
+    }).then(function (r) { return r.json().then(function (d) { return { ok: r.ok, data: d }; }); })
+      .then(function (res) {
+        $("bk-save").disabled = false;
+        if (!res.ok) {
+          var d = res.data || {};
+          showError(d.message || (d.errors || []).map(function (e) { return (e.field ? e.field + ": " : "") + e.rule; }).join("; ") || "not saved");
+          return;
+        }
+        $("bk-saved").hidden = false;
+        $("bk-saved").textContent = "Saved on " + chosen.name + "'s record (assessment " + res.data.assessment_id + "); nothing was booked.";
+      })
+      .catch(function () { $("bk-save").disabled = false; showError("No answer from the server: reload the page and try again."); });
+  });
 
   $("bk-search").addEventListener("input", NP.debounce(function () {
     var q = $("bk-search").value.trim();

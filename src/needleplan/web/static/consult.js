@@ -42,13 +42,13 @@
     text("p-guideline", "guideline " + plan.guideline_version);
     $("plan-blocked").hidden = !plan.blocked;
     var reasons = $("plan-block-reasons"); reasons.textContent = "";
-    (plan.block_reasons || []).forEach(function (r) { var li = document.createElement("li"); li.textContent = r; reasons.appendChild(li); });
+    (plan.block_reasons || []).forEach(function (r) { var li = document.createElement("li"); li.textContent = NP.plain(r); reasons.appendChild(li); });
     var warnings = $("p-warnings"); warnings.textContent = "";
-    (plan.warnings || []).forEach(function (w) { var li = document.createElement("li"); li.textContent = w; warnings.appendChild(li); });
+    (plan.warnings || []).forEach(function (w) { var li = document.createElement("li"); li.textContent = NP.plain(w); warnings.appendChild(li); });
     var body = $("p-rationale").querySelector("tbody"); body.textContent = "";
     (plan.rationale || []).forEach(function (r) {
       var tr = document.createElement("tr");
-      [r.factor, r.effect].forEach(function (c) { var td = document.createElement("td"); td.textContent = c; tr.appendChild(td); });
+      [r.factor, NP.plain(r.effect)].forEach(function (c) { var td = document.createElement("td"); td.textContent = c; tr.appendChild(td); });
       body.appendChild(tr);
     });
   }
@@ -64,8 +64,10 @@
         var r = last.results[k];
         return { key: k, label: SCENARIOS[k].label, colour: SCENARIOS[k].colour, curve: r.curve, session_days: r.session_days };
       });
+    var ref = last.results.series;  // carries her untreated-ageing line (untreated: true)
     NP.drawForecast($("consult-chart"), { series: series, threshold: last.threshold, legend: $("consult-legend"),
-                                          emptyText: "No forecast for a blocked plan" });
+                                          emptyText: "No forecast for a blocked plan",
+                                          untreated: ref && ref.curve.untreated ? { day: ref.curve.day, value: ref.curve.untreated } : null });
     var body = $("milestones").querySelector("tbody"); body.textContent = "";
     ORDER.forEach(function (k) {
       var r = last.results[k]; if (!r) return;
@@ -84,7 +86,7 @@
   }
 
   function costs(a, mine) {
-    NP.postJSON("/api/v1/compare", { assessment: a, draws: 300, seed: 11 }).then(function (res) {
+    NP.postJSON("/app/consult/compare", { assessment: a }).then(function (res) {
       if (mine !== seq) return;
       $("costs").classList.remove("stale");
       $("costs").dataset.version = String(mine);
@@ -105,6 +107,10 @@
         ch.maintenance_months + " months (" + ch.sessions_total + " sessions, " + money(ch.cost, cur) + ")."
         : "No schedule within the guideline keeps it noticeable for " + c.keep_noticeable_years + " years.");
       var u = c.upkeep_vs_lapse;
+      if (!c.noticeable_any) {
+        text("c-upkeep", "No option keeps the improvement noticeable for this patient, so there are no savings to quote: discuss whether treatment is worth it.");
+        return;
+      }
       text("c-upkeep", "Upkeep every " + u.maintenance_months + " months costs " + money(u.upkeep.cost, cur) +
         "; letting results lapse and repeating the series costs " + money(u.lapse_and_repeat.cost, cur) +
         " (saving " + money(u.saving, cur) + ").");
@@ -127,7 +133,7 @@
         last = { results: {}, threshold: null }; draw(); text("plan-status", "blocked"); return null;
       }
       return Promise.all(ORDER.map(function (k) {
-        return NP.postJSON("/api/v1/forecast", Object.assign({ assessment: a, draws: 300, seed: 11, curve_step_days: 7 }, SCENARIOS[k].extra));
+        return NP.postJSON("/api/v1/forecast", Object.assign({ assessment: a, curve_step_days: 7, untreated: k === "series" }, SCENARIOS[k].extra));
       })).then(function (all) {
         if (mine !== seq) return;
         var results = {}, threshold = null, failed = null;
@@ -144,7 +150,22 @@
     }).catch(function () { if (mine === seq) text("plan-status", "server not reachable"); });
   }
 
-  window.NPConsult = { assessment: assessment };  // read by the booking panel (booking.js)
+  // Load a stored assessment into the form (the booking panel, when a patient is chosen).
+  function fill(a) {
+    form.querySelectorAll("select, input[type=number]").forEach(function (input) {
+      if (a[input.name] !== undefined) input.value = a[input.name] === null ? "" : String(a[input.name]);
+    });
+    form.querySelectorAll('input[data-kind="bool"]').forEach(function (i) {
+      if (a[i.name] !== undefined) i.checked = !!a[i.name];
+    });
+    LIST_FIELDS.forEach(function (name) {
+      var on = a[name] || [];
+      form.querySelectorAll('input[name="' + name + '"]').forEach(function (i) { i.checked = on.indexOf(i.value) >= 0; });
+    });
+    update();
+  }
+
+  window.NPConsult = { assessment: assessment, fill: fill };  // used by the booking panel (booking.js)
   var later = NP.debounce(update, 250);
   form.addEventListener("input", later);
   form.addEventListener("change", later);

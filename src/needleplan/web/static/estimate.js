@@ -73,7 +73,7 @@
       if (plan.blocked) {
         var ul = $("blocked-reasons"); ul.textContent = "";
         (plan.block_reasons || []).forEach(function (r) {
-          var li = document.createElement("li"); li.textContent = r; ul.appendChild(li);
+          var li = document.createElement("li"); li.textContent = NP.plain(r); ul.appendChild(li);
         });
         $("result").scrollIntoView({ behavior: "smooth" });
         return null;
@@ -85,12 +85,12 @@
         plan.maintenance_interval_months.max + " months";
       var warn = $("r-warnings"); warn.textContent = "";
       (plan.warnings || []).forEach(function (w) {
-        var li = document.createElement("li"); li.textContent = w; warn.appendChild(li);
+        var li = document.createElement("li"); li.textContent = NP.plain(w); warn.appendChild(li);
       });
       var upkeep = Math.round((plan.maintenance_interval_months.min + plan.maintenance_interval_months.max) / 2);
-      var base = { assessment: a, draws: 400, seed: 7, curve_step_days: 7 };
+      var base = { assessment: a, curve_step_days: 7 };  // the server's standard draws, seed and horizon
       return Promise.all([
-        NP.postJSON("/api/v1/forecast", base),
+        NP.postJSON("/api/v1/forecast", Object.assign({ untreated: true }, base)),
         NP.postJSON("/api/v1/forecast", Object.assign({ maintenance_months: upkeep }, base))
       ]).then(function (both) {
         var bad = both.filter(function (r) { return !r.ok; })[0];
@@ -99,6 +99,7 @@
         NP.drawForecast($("estimate-chart"), {
           threshold: without.noticeable_threshold,
           legend: $("estimate-legend"),
+          untreated: { day: without.curve.day, value: without.curve.untreated },
           series: [
             { key: "series", label: "After the sessions, no top-ups", curve: without.curve, session_days: without.session_days, colour: 1 },
             { key: "maintenance", label: "With a top-up every " + upkeep + " months", curve: withUpkeep.curve, colour: 3 }

@@ -36,6 +36,13 @@
   }
 
   /* Keep at most `max` points of a curve (every k-th, always the last). */
+  function thinLine(line, max) {  // {day[], value[]} to at most ~max points, last day kept
+    var n = line.day.length, step = Math.max(1, Math.ceil(n / max)), out = { day: [], value: [] };
+    for (var i = 0; i < n; i += step) { out.day.push(line.day[i]); out.value.push(line.value[i]); }
+    if ((n - 1) % step !== 0) { out.day.push(line.day[n - 1]); out.value.push(line.value[n - 1]); }
+    return out;
+  }
+
   function thin(curve, max) {
     var n = curve.day.length;
     var step = Math.max(1, Math.ceil(n / max));
@@ -59,6 +66,13 @@
   }
 
   function fmt(x) { return Math.round(x * 10) / 10; }
+
+  /* A guideline reason in plain words for a patient: no citation keys ("[seed-sessions]") and no
+     leading code ("active_infection: "). */
+  function plain(text) {
+    return String(text || "").replace(/\s*\[[a-z0-9][a-z0-9._:-]*\]/gi, "")
+      .replace(/^[a-z][a-z0-9_]*:\s+/, "").trim();
+  }
 
   /* Draw forecast curves.
      opts.series: [{key, label, curve: {day[], median[], p10[], p90[]}, session_days[]}]
@@ -84,6 +98,9 @@
       c.p10.forEach(function (v) { lo = Math.min(lo, v); });
       c.p90.forEach(function (v) { hi = Math.max(hi, v); });
     });
+    // Below zero, her untreated skin is drawn too: lower still, so the dip is ageing, not harm.
+    var untreated = lo < 0 && opts.untreated && opts.untreated.day.length ? thinLine(opts.untreated, 360) : null;
+    if (untreated) untreated.value.forEach(function (v) { lo = Math.min(lo, v); });
     var years = maxDay / 365.25;
     var ystep = niceStep(hi - lo, 5);
     lo = Math.floor(lo / ystep) * ystep; hi = Math.ceil(hi / ystep) * ystep;
@@ -123,6 +140,15 @@
         el("line", { x1: X(d), x2: X(d), y1: H - B, y2: H - B - 6 - 2 * i, class: "np-session " + cls }, svg);
       });
     });
+    if (untreated) {
+      var upts = [];
+      for (var u = 0; u < untreated.day.length; u++) {
+        if (untreated.day[u] <= maxDay) upts.push(fmt(X(untreated.day[u])) + "," + fmt(Y(untreated.value[u])));
+      }
+      el("polyline", { points: upts.join(" "), class: "np-untreated" }, svg);
+      el("text", { x: W - R - 4, y: Y(untreated.value[untreated.value.length - 1]) + 14, "text-anchor": "end",
+                   class: "np-untreated-label" }, svg).textContent = "without treatment (ageing)";
+    }
     if (opts.threshold) {
       el("line", { x1: L, x2: W - R, y1: Y(opts.threshold), y2: Y(opts.threshold), class: "np-threshold" }, svg);
       el("text", { x: W - R - 4, y: Y(opts.threshold) - 5, "text-anchor": "end", class: "np-threshold-label" }, svg)
@@ -166,5 +192,5 @@
   }
 
   window.NP = { debounce: debounce, postJSON: postJSON, drawForecast: drawForecast,
-                showFieldErrors: showFieldErrors, monthsText: monthsText, medianText: medianText, bandText: bandText, fmt: fmt, thin: thin };
+                showFieldErrors: showFieldErrors, monthsText: monthsText, medianText: medianText, bandText: bandText, fmt: fmt, thin: thin, plain: plain };
 })();

@@ -10,7 +10,9 @@ from needleplan.domain.assessment import Assessment, parse_assessment
 from needleplan.domain.records import (
     AssessmentRecord,
 )
-from needleplan.services._clock import aware
+from needleplan.exceptions import InputError
+from needleplan.services._clock import aware, utc_now
+from needleplan.services._integrity import refuse_age_mismatch
 from needleplan.storage import Database
 
 T = TypeVar("T")
@@ -25,11 +27,23 @@ def record_assessment(
     assessed_by: int | None = None,
     notes: str = "",
 ) -> AssessmentRecord:
-    """Add an assessment to the patient's history (earlier ones are kept unchanged)."""
+    """Add an assessment to the patient's history (earlier ones are kept unchanged).
+
+    The assessment's ``age`` must be her age on the assessment day (``assessed_at``, default
+    now) from her date of birth; an assessment dated in the future is refused.
+    """
     parsed = parse_assessment(assessment)
+    now = utc_now()
     at = aware(assessed_at, "assessed_at")
+    if at > now:
+        raise InputError.one(
+            "assessed_at",
+            f"{at:%Y-%m-%d %H:%M}",
+            f"an assessment cannot be dated in the future (it is now {now:%Y-%m-%d %H:%M} UTC)",
+        )
     with db.transaction() as uow:
-        uow.patients.get(patient_id)
+        patient = uow.patients.get(patient_id)
+        refuse_age_mismatch(parsed.age, patient.birth_date, at.date())
         if assessed_by is not None:
             uow.clinics.practitioner(assessed_by)
         return uow.assessments.add(patient_id, parsed, at, assessed_by, notes.strip())

@@ -200,6 +200,10 @@ class _Demo:
         self.rng = np.random.default_rng(seed)
         self.today, self.now = today, now
         self.zone = calendar.tz
+        # The demo's clock for its records: the end of its today (a chosen day may lie ahead).
+        self.end_of_today = max(
+            now, datetime.combine(today + timedelta(days=1), time(0), tzinfo=self.zone)
+        )
         self.guideline: Guideline = load_guideline()
         # The bookings made so far, and the calendar's slot grid worked out once per day.
         self.busy = BusyIndex.build([])
@@ -412,6 +416,7 @@ class _Demo:
             MeasurementDraft(
                 scale=scale, value=value, measured_at=at, measured_by=by, course_id=course_id
             ),
+            now=self.end_of_today,
         )
         self.measurements += 1
 

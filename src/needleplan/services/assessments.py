@@ -10,8 +10,7 @@ from needleplan.domain.assessment import Assessment, parse_assessment
 from needleplan.domain.records import (
     AssessmentRecord,
 )
-from needleplan.exceptions import InputError
-from needleplan.services._clock import aware, utc_now
+from needleplan.services._clock import aware
 from needleplan.services._integrity import refuse_age_mismatch
 from needleplan.storage import Database
 
@@ -30,17 +29,10 @@ def record_assessment(
     """Add an assessment to the patient's history (earlier ones are kept unchanged).
 
     The assessment's ``age`` must be her age on the assessment day (``assessed_at``, default
-    now) from her date of birth; an assessment dated in the future is refused.
+    now) from her date of birth.
     """
     parsed = parse_assessment(assessment)
-    now = utc_now()
     at = aware(assessed_at, "assessed_at")
-    if at > now:
-        raise InputError.one(
-            "assessed_at",
-            f"{at:%Y-%m-%d %H:%M}",
-            f"an assessment cannot be dated in the future (it is now {now:%Y-%m-%d %H:%M} UTC)",
-        )
     with db.transaction() as uow:
         patient = uow.patients.get(patient_id)
         refuse_age_mismatch(parsed.age, patient.birth_date, at.date())

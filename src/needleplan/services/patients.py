@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from needleplan.domain.records import (
@@ -205,6 +205,7 @@ class PatientFile:
     sessions: list[PerformedSession]
     measurements: list[Measurement]
     recalls: list[RecallEntry]
+    consents: list[ConsentChange] = field(default_factory=list)
 
 
 def patient_file(db: Database, patient_id: int) -> PatientFile:
@@ -219,6 +220,7 @@ def patient_file(db: Database, patient_id: int) -> PatientFile:
             recalls=uow.recalls.query(
                 patient_id=patient_id, statuses=tuple(RecallStatus), due_by=None
             ),
+            consents=uow.patients.consent_history(patient_id),
         )
 
 

@@ -73,7 +73,7 @@ def implications_of(outcome: PatientOutcome) -> list[Implication]:
     found: list[Implication] = []
     z, sd = post.mean, post.sd
     evidence = (
-        f"{post.n_observations} measurement(s) say she {_response_words(z)} "
+        f"{post.n_observations} measurement(s) say the patient {_response_words(z)} "
         f"(response score {z:+.2f} ± {sd:.2f}; the population is 0 ± 1)"
     )
     pop, own = outcome.recall_population, outcome.recall_personal
@@ -86,7 +86,7 @@ def implications_of(outcome: PatientOutcome) -> list[Implication]:
                     "recall",
                     f"recall {when}: {own.due.isoformat()} instead of {pop.due.isoformat()} "
                     f"({abs(shift)} days {when})",
-                    f"{evidence}; her own forecast falls to the clinic's recall threshold "
+                    f"{evidence}; the patient's own forecast falls to the recall threshold "
                     f"{'sooner' if shift < 0 else 'later'} than the population's.",
                 )
             )
@@ -98,8 +98,8 @@ def implications_of(outcome: PatientOutcome) -> list[Implication]:
             Implication(
                 "extra_session",
                 "consider one extra session in the initial series",
-                f"{evidence}; each session builds less collagen for her, so one more session "
-                "brings her improvement nearer the planned level.",
+                f"{evidence}; each session builds less collagen than the population's, so "
+                "one more session brings the improvement nearer the planned level.",
             )
         )
     return found

@@ -39,6 +39,7 @@ from needleplan.web.routes import (
     calendar,
     clinic_admin,
     pages,
+    patient_records,
     patients,
     patients_api,
     recall,
@@ -213,6 +214,7 @@ def create_app(
     app.include_router(appointments_api.router)
     app.include_router(pages.router)
     app.include_router(patients.router)
+    app.include_router(patient_records.router)
     app.include_router(booking.router)
     app.include_router(calendar.router)
     app.include_router(visits.router)

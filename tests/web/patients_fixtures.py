@@ -78,7 +78,12 @@ def fill(db: Database) -> tuple[dict[str, int], int, int, int]:
     record = services.record_assessment(
         db,
         jane.id,
-        {"age": 50, "severity": "moderate", "areas": ["full_face"], "smoking": "current"},
+        {
+            "age": jane.age_on((t0 - timedelta(days=7)).date()),
+            "severity": "moderate",
+            "areas": ["full_face"],
+            "smoking": "current",
+        },
         assessed_at=t0 - timedelta(days=7),
     )
     booking = services.book_course(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from needleplan.domain.assessment import Assessment, parse_assessment
 from needleplan.domain.records import (
@@ -29,13 +30,15 @@ def record_assessment(
     """Add an assessment to the patient's history (earlier ones are kept unchanged).
 
     The assessment's ``age`` must be her age on the assessment day (``assessed_at``, default
-    now) from her date of birth.
+    now, as a day in the clinic's time zone) from her date of birth.
     """
     parsed = parse_assessment(assessment)
     at = aware(assessed_at, "assessed_at")
     with db.transaction() as uow:
         patient = uow.patients.get(patient_id)
-        refuse_age_mismatch(parsed.age, patient.birth_date, at.date())
+        clinic = uow.clinics.first()
+        zone = ZoneInfo(clinic.timezone) if clinic is not None else UTC
+        refuse_age_mismatch(parsed.age, patient.birth_date, at.astimezone(zone).date())
         if assessed_by is not None:
             uow.clinics.practitioner(assessed_by)
         return uow.assessments.add(patient_id, parsed, at, assessed_by, notes.strip())

@@ -17,11 +17,7 @@ def test_a_future_measurement_row_is_refused_and_nothing_is_imported(clinic: Any
     mrn = clinic.patient.mrn
     past = (datetime.now(UTC) - timedelta(days=3)).isoformat()
     ahead = (datetime.now(UTC) + timedelta(days=3)).isoformat()
-    text = (
-        "patient_mrn,scale,value,measured_at\n"
-        f"{mrn},gais,2,{past}\n"
-        f"{mrn},gais,2,{ahead}\n"
-    )
+    text = f"patient_mrn,scale,value,measured_at\n{mrn},gais,2,{past}\n{mrn},gais,2,{ahead}\n"
     with pytest.raises(InputError, match="line 3: measured_at: a measurement cannot be dated"):
         import_csv(clinic.db, "measurements", text)
     assert services.measurements_for(clinic.db, clinic.patient.id) == []

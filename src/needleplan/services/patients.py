@@ -21,6 +21,7 @@ from needleplan.domain.records import (
     parse_record,
 )
 from needleplan.exceptions import (
+    ConflictError,
     DuplicatePatientError,
     InputError,
     NotFoundError,
@@ -50,6 +51,8 @@ def register_patient(
     """
     draft = parse_record(PatientDraft, data)
     with db.transaction() as uow:
+        if draft.mrn is not None and uow.patients.by_mrn(draft.mrn) is not None:
+            raise ConflictError(f"mrn {draft.mrn} is already used by another patient")
         matches = uow.patients.likely_duplicates(draft)
         if matches and not confirm_duplicate:
             raise DuplicatePatientError([(p.id, p.mrn, why) for p, why in matches])

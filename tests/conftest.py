@@ -313,7 +313,7 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
                 "consent_treatment": True,
                 "family_name": "Example",
                 "birth_date": f"19{60 + i}-05-0{1 + i % 9}",
-                "phone": "+44 20 7946 0000",
+                "phone": f"+44 20 7946 000{i}",
                 "consent_research": i % 2 == 0,
             },
         )
@@ -324,7 +324,11 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
         record = services.record_assessment(
             db,
             person.id,
-            {"age": 40 + i, "severity": "moderate", "areas": ["full_face"]},
+            {
+                "age": person.age_on((t0 - timedelta(days=7)).date()),
+                "severity": "moderate",
+                "areas": ["full_face"],
+            },
             assessed_at=t0 - timedelta(days=7),
         )
         start = t0 + timedelta(hours=i)
@@ -361,10 +365,9 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
             {
                 "scale": "gais",
                 "value": 2,
-                "measured_at": first.start.isoformat(),
+                "measured_at": (datetime.now(UTC) - timedelta(days=1 + i)).isoformat(),
                 "course_id": booking.course.id,
             },
-            now=first.start + timedelta(days=1),  # measured at that (future) visit
         )
         recall = services.add_recall(
             db, person.id, (t0 + timedelta(days=365)).date(), reason="annual review"

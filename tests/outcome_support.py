@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -75,13 +75,16 @@ def add_patient_with_outcomes(
         {
             "given_name": name,
             "family_name": "Outcome",
-            "birth_date": "1974-03-01",
+            # 50 (the reference age) on her assessment day, a week before ``start``: born
+            # 40 days before the first of the month of ``start``, 50 years earlier
+            "birth_date": (date(start.year - 50, start.month, 1) - timedelta(days=40)).isoformat(),
             "consent_treatment": True,
         },
     )
+    assessed = start - timedelta(days=7)
     assessment = reference()
     record = services.record_assessment(
-        db, patient.id, assessment.model_dump(mode="json"), assessed_at=start - timedelta(days=7)
+        db, patient.id, assessment.model_dump(mode="json"), assessed_at=assessed
     )
     session = {
         "areas": ["full_face"],

@@ -10,6 +10,7 @@ Every error the product raises on purpose derives from :class:`NeedleplanError`:
     ├── ModelRangeError         a forecast asked outside the model's validated range
     ├── SchedulingError         no feasible date for a session (names the session and why)
     ├── ConflictError           a booking collides with another (double booking)
+    │   └── DuplicatePatientError   a new patient likely already has a record (names it)
     ├── NotFoundError           a record that does not exist
     ├── StateError              an illegal state transition (e.g. completed -> active)
     └── PermissionDeniedError   the user's role does not allow the action
@@ -88,6 +89,20 @@ class SchedulingError(NeedleplanError):
 
 class ConflictError(NeedleplanError):
     """A booking that collides with an existing one."""
+
+
+class DuplicatePatientError(ConflictError):
+    """A patient being registered likely already has a record: ``matches`` holds
+    ``(patient id, record number, what matched)`` for each, oldest first."""
+
+    def __init__(self, matches: list[tuple[int, str, str]]) -> None:
+        self.matches = matches
+        first_id, first_mrn, why = matches[0]
+        more = f" (and {len(matches) - 1} more)" if len(matches) > 1 else ""
+        super().__init__(
+            f"likely a duplicate of patient {first_id} (record {first_mrn}): same {why}{more}; "
+            "confirm to register anyway"
+        )
 
 
 class NotFoundError(NeedleplanError, LookupError):

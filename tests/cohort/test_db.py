@@ -21,15 +21,11 @@ from .conftest import settings as cohort_settings
 REF = reference_assessment().model_dump(mode="json")
 
 
-def _patient(db: Any, name: str) -> int:
+def _patient(db: Any, name: str, born: str = "1974-06-01") -> int:
+    """A patient born on ``born`` (her assessments' ages must agree with it)."""
     p = services.register_patient(
         db,
-        {
-            "consent_treatment": True,
-            "given_name": name,
-            "family_name": "Test",
-            "birth_date": "1970-05-01",
-        },
+        {"consent_treatment": True, "given_name": name, "family_name": "Test", "birth_date": born},
     )
     return int(p.id)
 
@@ -41,7 +37,11 @@ def _assess(db: Any, pid: int, when: datetime, **changes: Any) -> None:
 def test_latest_assessment_per_patient(db: Any) -> None:
     """The newest by assessment time (not by insertion order), one per patient, in patient
     order; patients without an assessment are not in it."""
-    a, b, _c = _patient(db, "Ann"), _patient(db, "Bea"), _patient(db, "Cat")
+    a, b, _c = (
+        _patient(db, "Ann", "1984-03-01"),
+        _patient(db, "Bea", "1965-06-01"),
+        _patient(db, "Cat"),
+    )
     _assess(db, a, datetime(2025, 1, 1, tzinfo=UTC), age=40)
     _assess(db, a, datetime(2025, 6, 1, tzinfo=UTC), age=41, smoking="current")
     _assess(db, b, datetime(2025, 9, 1, tzinfo=UTC), age=60)
@@ -53,7 +53,7 @@ def test_latest_assessment_per_patient(db: Any) -> None:
 
 def test_a_clinic_database_cohort_equals_the_loop(db: Any, prices: Prices) -> None:
     for i, age in enumerate((35, 48, 52, 66, 71)):
-        pid = _patient(db, f"P{i}")
+        pid = _patient(db, f"P{i}", f"{2024 - age}-06-01")
         _assess(db, pid, datetime(2025, 1, 1, tzinfo=UTC), age=age, sun_exposure="high")
     blocked = _patient(db, "Q")
     _assess(db, blocked, datetime(2025, 1, 1, tzinfo=UTC), contraindications=["pregnancy"])
@@ -68,7 +68,7 @@ def test_a_clinic_database_cohort_equals_the_loop(db: Any, prices: Prices) -> No
 def test_cli_from_db_reads_without_writing(db: Any, database_url: str, cli: Runner) -> None:
     """`--from-db` simulates the stored patients, prints no name, and changes nothing."""
     for i in range(4):
-        pid = _patient(db, f"Secretname{i}")
+        pid = _patient(db, f"Secretname{i}", f"{2024 - 45 - i}-06-01")
         _assess(db, pid, datetime(2025, 2, 1, tzinfo=UTC), age=45 + i)
     before = services.list_patients(db), services.latest_assessments(db)
     done = cli(

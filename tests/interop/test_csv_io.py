@@ -260,6 +260,7 @@ def test_export_neutralises_formulas_and_import_round_trips_them(db: Any, tmp_pa
                 "birth_date": "1980-01-01",
                 "notes": formula,
             },
+            confirm_duplicate=True,  # the same person on purpose, once per formula
         )
     out = io.StringIO()
     export_csv(db, "patients", out)

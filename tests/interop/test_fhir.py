@@ -89,11 +89,13 @@ class Record:
                 "area": "cheeks",
                 "note": "photos taken",
             },
+            now=T0 + timedelta(days=31),  # the clinic's clock in this 2031 fixture
         )
         self.r2 = services.record_measurement(
             db,
             self.patient.id,
             {"scale": "cutometer_r2", "value": 0.63, "measured_at": T0.isoformat()},
+            now=T0 + timedelta(days=31),
         )
         self.bundle = patient_bundle(db, self.patient.id)
         self.parsed = parse_bundle(self.bundle)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -72,7 +72,7 @@ def test_patients_without_assessment_or_sessions_are_skipped_with_the_reason(cli
             "consent_treatment": True,
             "given_name": "No",
             "family_name": "Session",
-            "birth_date": "1970-01-01",
+            "birth_date": f"{date.today().year - 55}-01-01",
         },
     )
     services.record_assessment(db, other.id, {"age": 55, "severity": "mild", "areas": ["neck"]})

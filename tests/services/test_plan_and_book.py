@@ -36,7 +36,7 @@ def test_second_patient_is_dated_around_existing_bookings(clinic: Any) -> None:
         {
             "given_name": "Ann",
             "family_name": "Other",
-            "birth_date": "1975-01-01",
+            "birth_date": f"{date.today().year - 50}-01-01",  # 50, the reference age
             "consent_treatment": True,
         },
     )

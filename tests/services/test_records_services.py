@@ -35,7 +35,7 @@ def test_duplicate_record_number_is_conflict(clinic: Any) -> None:
     data = {"mrn": "X1", "given_name": "A", "family_name": "B", "birth_date": "1970-01-01"}
     services.register_patient(clinic.db, data)
     with pytest.raises(ConflictError, match="mrn X1"):
-        services.register_patient(clinic.db, data)
+        services.register_patient(clinic.db, data, confirm_duplicate=True)
 
 
 @pytest.mark.parametrize(
@@ -71,16 +71,15 @@ def test_unknown_patient_is_not_found(db: Any) -> None:
 
 
 def test_assessment_history_is_kept_newest_first(clinic: Any) -> None:
-    first = services.record_assessment(
-        clinic.db, clinic.patient.id, reference_assessment(), assessed_at=T0
-    )
-    changed = reference_assessment().to_json_dict() | {"smoking": "current"}
+    aged = reference_assessment().model_copy(update={"age": clinic.patient.age_on(T0.date())})
+    first = services.record_assessment(clinic.db, clinic.patient.id, aged, assessed_at=T0)
+    changed = aged.to_json_dict() | {"smoking": "current"}
     second = services.record_assessment(
         clinic.db, clinic.patient.id, changed, assessed_at=T0 + timedelta(days=90)
     )
     history = services.assessment_history(clinic.db, clinic.patient.id)
     assert [h.id for h in history] == [second.id, first.id]
-    assert history[1].assessment == reference_assessment()
+    assert history[1].assessment == aged
 
 
 def test_bad_assessment_names_field_and_stores_nothing(clinic: Any) -> None:

@@ -22,7 +22,7 @@ while True:
         db, {"consent_treatment": True, "given_name": "Burst", "family_name": f"W{i}", "birth_date": "1985-02-03"}
     )
     services.record_measurement(
-        db, p.id, {"scale": "satisfaction", "value": i % 11, "measured_at": "2030-01-01T10:00Z"}
+        db, p.id, {"scale": "satisfaction", "value": i % 11, "measured_at": "2025-01-01T10:00Z"}
     )
     print(p.id, flush=True)
     i += 1

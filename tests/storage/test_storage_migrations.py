@@ -24,6 +24,7 @@ def test_shipped_revisions_are_initial_then_follow_up() -> None:
         "0006",
         "0007",
         "0008",
+        "0009",
         "0014",
     ]
     assert migrate.head_revision() == migrate.HEAD == "0014"

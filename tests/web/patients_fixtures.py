@@ -6,6 +6,7 @@ import shutil
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,15 @@ DB_PASSWORDS = {
     "desk": "front-desk-password-1",
 }
 ROLES = {"admin": "admin", "prac": "practitioner", "desk": "front_desk"}
+
+
+def _age_today(born: date) -> int:
+    today = date.today()
+    return today.year - born.year - int((today.month, today.day) < (born.month, born.day))
+
+
+#: Jane Doe's age today (born 1976-04-02): an assessment recorded now must state it.
+JANE_AGE = _age_today(date(1976, 4, 2))
 
 
 @dataclass
@@ -78,7 +88,12 @@ def fill(db: Database) -> tuple[dict[str, int], int, int, int]:
     record = services.record_assessment(
         db,
         jane.id,
-        {"age": 50, "severity": "moderate", "areas": ["full_face"], "smoking": "current"},
+        {
+            "age": jane.age_on((t0 - timedelta(days=7)).date()),
+            "severity": "moderate",
+            "areas": ["full_face"],
+            "smoking": "current",
+        },
         assessed_at=t0 - timedelta(days=7),
     )
     booking = services.book_course(

@@ -182,7 +182,10 @@ def test_front_desk_works_the_recall_list_and_books_from_it(
     assert page.locator("#booking-result ol li").count() == 5
     _shot(page, "frontdesk-booking-result.png")
     page.goto(server + "/app/recall?show=closed")
-    assert "closed automatically when she booked" in page.locator("#recall-table").text_content()
+    assert (
+        "closed automatically when the patient booked"
+        in page.locator("#recall-table").text_content()
+    )
     _shot(page, "recall-closed.png")
     assert errors == []
     page.context.close()

@@ -10,12 +10,12 @@ from fastapi.testclient import TestClient
 
 from needleplan import services
 
-from .patients_fixtures import ClinicApp, audit_actions, bearer, clinic_app, web
+from .patients_fixtures import JANE_AGE, ClinicApp, audit_actions, bearer, clinic_app, web
 
 __all__ = ["clinic_app", "web"]
 
-ASSESSMENT = {"age": 52, "severity": "advanced", "areas": ["neck"]}
-MEASUREMENT = {"scale": "gais", "value": 2, "measured_at": "2031-03-01T10:00:00Z"}
+ASSESSMENT = {"age": JANE_AGE, "severity": "advanced", "areas": ["neck"]}
+MEASUREMENT = {"scale": "gais", "value": 2, "measured_at": "2026-03-01T10:00:00Z"}
 
 
 def routes(pid: int) -> list[tuple[str, str, Any]]:
@@ -169,7 +169,11 @@ def test_assessments_are_added_never_overwritten_newest_first(
     before = web.get(path, headers=headers).json()
     made = web.post(
         path,
-        json={"assessment": ASSESSMENT, "assessed_at": "2032-01-01T09:00:00Z", "notes": "n"},
+        json={
+            "assessment": {**ASSESSMENT, "age": 55},  # born 1976-04-02
+            "assessed_at": "2032-01-01T09:00:00Z",
+            "notes": "n",
+        },
         headers=headers,
     ).json()
     assert made["assessed_by"] == clinic_app.practitioner_id
@@ -216,7 +220,7 @@ def test_openapi_documents_the_patient_routes_with_bearer_auth(web: TestClient) 
     spec = web.get("/api/v1/openapi.json").json()
     paths = spec["paths"]
     assert set(paths["/api/v1/patients"]) == {"get", "post"}
-    assert set(paths["/api/v1/patients/{patient_id}"]) == {"get"}
+    assert set(paths["/api/v1/patients/{patient_id}"]) == {"get", "patch"}
     for sub in ("assessments", "measurements"):
         operations = paths[f"/api/v1/patients/{{patient_id}}/{sub}"]
         assert set(operations) == {"get", "post"}

@@ -135,7 +135,7 @@ def test_entry_closes_itself_when_she_books(web: TestClient, site: Clinic) -> No
     assert "Olive" not in _rows(web.get("/app/recall?show=open").text)
     closed = web.get("/app/recall?show=closed").text
     assert "Olive Recall" in closed
-    assert "booked — closed automatically when she booked" in closed
+    assert "booked — closed automatically when the patient booked" in closed
 
 
 def test_due_date_comes_from_her_forecast_when_the_course_completes(

@@ -20,12 +20,12 @@ from needleplan import services
 from needleplan.exceptions import PermissionDeniedError
 from tests.cli_support import invoke
 
-from .patients_fixtures import ClinicApp, bearer, clinic_app, web
+from .patients_fixtures import JANE_AGE, ClinicApp, bearer, clinic_app, web
 
 __all__ = ["clinic_app", "web"]
 
-ASSESSMENT = {"age": 52, "severity": "advanced", "areas": ["neck"]}
-MEASUREMENT = {"scale": "gais", "value": 2, "measured_at": "2031-03-01T10:00:00Z"}
+ASSESSMENT = {"age": JANE_AGE, "severity": "advanced", "areas": ["neck"]}
+MEASUREMENT = {"scale": "gais", "value": 2, "measured_at": "2026-03-01T10:00:00Z"}
 
 
 @dataclass(frozen=True)

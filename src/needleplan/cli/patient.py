@@ -1,4 +1,4 @@
-"""``needleplan patient``: register, list, show and assess patients."""
+"""``needleplan patient``: register, edit, merge, list, show and assess patients."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 app = typer.Typer(
     rich_markup_mode=None,
     name="patient",
-    help="Register, list and show patients.",
+    help="Register, edit, merge, list and show patients.",
     no_args_is_help=True,
 )
 
@@ -58,10 +58,15 @@ def patient_add(
     consent_contact: bool = typer.Option(False, "--consent-contact"),
     consent_research: bool = typer.Option(False, "--consent-research"),
     notes: str = typer.Option("", "--notes"),
+    confirm_duplicate: bool = typer.Option(
+        False,
+        "--confirm-duplicate",
+        help="Register even when name and birth date, phone or e-mail match a record.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the record as JSON."),
     database: str | None = DatabaseOpt,
 ) -> None:
-    """Register a patient."""
+    """Register a patient (exit 5 naming the record when she likely has one already)."""
     from needleplan import services
 
     data: dict[str, Any] = {
@@ -79,12 +84,99 @@ def patient_add(
     if sex is not None:
         data["sex"] = sex
     with open_records(database) as db, audited(db, "patient.create") as event:
-        p = services.register_patient(db, data)
+        p = services.register_patient(db, data, confirm_duplicate=confirm_duplicate, note=event)
         event.patient_id = p.id
     if as_json:
         print_json(p)
     else:
         console.print(f"registered patient {p.id} (record {escape(p.mrn)})")
+
+
+_CONSENT_HELP = "Given (--consent-X) or withdrawn (--no-consent-X); kept in her consent history."
+
+
+@app.command("edit")
+def patient_edit(
+    key: str = typer.Argument(..., help="Record number or id."),
+    given_name: str | None = typer.Option(None, "--given-name"),
+    family_name: str | None = typer.Option(None, "--family-name"),
+    birth_date: str | None = typer.Option(None, "--birth-date", help="YYYY-MM-DD."),
+    sex: str | None = typer.Option(None, "--sex", help="female, male, other, undisclosed."),
+    email: str | None = typer.Option(None, "--email", help="'' clears it."),
+    phone: str | None = typer.Option(None, "--phone", help="'' clears it."),
+    mrn: str | None = typer.Option(None, "--mrn", help="A new record number."),
+    consent_treatment: bool | None = typer.Option(
+        None, "--consent-treatment/--no-consent-treatment", help=_CONSENT_HELP
+    ),
+    consent_contact: bool | None = typer.Option(
+        None, "--consent-contact/--no-consent-contact", help=_CONSENT_HELP
+    ),
+    consent_research: bool | None = typer.Option(
+        None, "--consent-research/--no-consent-research", help=_CONSENT_HELP
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the record as JSON."),
+    database: str | None = DatabaseOpt,
+) -> None:
+    """Change a patient's demographics, contact details or consents (only the options given)."""
+    from needleplan import services
+    from needleplan.exceptions import InputError
+
+    given: dict[str, Any] = {
+        "given_name": given_name,
+        "family_name": family_name,
+        "birth_date": birth_date,
+        "sex": sex,
+        "email": email,
+        "phone": phone,
+        "mrn": mrn,
+        "consent_treatment": consent_treatment,
+        "consent_contact": consent_contact,
+        "consent_research": consent_research,
+    }
+    changes = {k: v for k, v in given.items() if v is not None}
+    for cleared in ("email", "phone"):
+        if changes.get(cleared) == "":
+            changes[cleared] = None
+    if not changes:
+        raise InputError.one("options", "", "give at least one field to change")
+    with open_records(database) as db, audited(db, "patient.update") as event:
+        found = resolve_patient(db, key)
+        event.patient_id = found.id
+        p = services.update_patient(db, found.id, changes, note=event)
+    if as_json:
+        print_json(p)
+    else:
+        console.print(f"patient {p.id} (record {escape(p.mrn)}) changed: {', '.join(changes)}")
+
+
+@app.command("merge")
+def patient_merge(
+    keep: str = typer.Argument(..., help="Record number or id of the record to keep."),
+    remove: str = typer.Argument(..., help="Record number or id of the duplicate to merge in."),
+    yes: bool = typer.Option(False, "--yes", help="Merge without asking."),
+    database: str | None = DatabaseOpt,
+) -> None:
+    """Merge a duplicate record into another: every record of it moves, then it is deleted.
+
+    Refused (exit 5) when both records have an open course.
+    """
+    from needleplan import services
+
+    with open_records(database) as db:
+        kept, gone = resolve_patient(db, keep), resolve_patient(db, remove)
+        if not yes:
+            typer.confirm(
+                f"Merge patient {gone.id} (record {gone.mrn}) into {kept.id} "
+                f"(record {kept.mrn}) and delete record {gone.mrn}?",
+                abort=True,
+            )
+        with audited(db, "patient.merge", kept.id) as event:
+            result = services.merge_patients(db, kept.id, gone.id, note=event)
+    moved = ", ".join(f"{v} {k}" for k, v in result.moved.items() if v) or "no records"
+    console.print(
+        f"merged patient {result.removed_id} into {result.kept.id} "
+        f"(record {escape(result.kept.mrn)}): moved {moved}"
+    )
 
 
 @app.command("list")
@@ -129,6 +221,11 @@ def patient_show(
         f"consent: treatment {p.consent_treatment}, contact {p.consent_contact}, "
         f"research {p.consent_research}"
     )
+    for change in file.consents:
+        console.print(
+            f"  {change.changed_at:%Y-%m-%d %H:%M} {change.consent} consent "
+            f"{'given' if change.granted else 'withdrawn'} by {escape(change.changed_by)}"
+        )
     console.print(f"assessments: {len(file.assessments)}")
     for c in file.courses:
         console.print(

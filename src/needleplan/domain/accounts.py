@@ -76,6 +76,7 @@ ACTION_PERMISSIONS: dict[str, Permission] = {
     "patient.list": Permission.CONTACTS,
     "patient.read": Permission.CONTACTS,
     "patient.update": Permission.CONTACTS,
+    "patient.merge": Permission.CONTACTS,
     # the calendar and bookings: every role
     "calendar.read": Permission.CALENDAR,
     "booking.read": Permission.CALENDAR,
@@ -103,6 +104,7 @@ ACTION_PERMISSIONS: dict[str, Permission] = {
     "session.record": Permission.CLINICAL,
     "patient.handout": Permission.CLINICAL,
     "patient.export": Permission.CLINICAL,
+    "patient.forecast": Permission.CLINICAL,
     # administration: admins
     "user.create": Permission.USERS,
     "user.deactivate": Permission.USERS,

@@ -587,6 +587,21 @@ class AuditEvent(_Record):
     detail: str = ""
 
 
+#: The consents a patient gives or withdraws (columns ``consent_<name>`` of her record).
+CONSENTS = ("treatment", "contact", "research")
+
+
+class ConsentChange(_Record):
+    """One consent given or withdrawn: which, who changed it (account name), when."""
+
+    id: int
+    patient_id: int
+    consent: str
+    granted: bool
+    changed_at: AwareDatetime
+    changed_by: str
+
+
 # --------------------------------------------------------------------------- parsing
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -613,6 +628,7 @@ def parse_record(model: type[_M], data: Any, *, source: str = "") -> _M:
 
 
 __all__ = [
+    "CONSENTS",
     "COURSE_TRANSITIONS",
     "SCALES",
     "AdverseEvent",
@@ -623,6 +639,7 @@ __all__ = [
     "AuditEvent",
     "AwareDatetime",
     "Clinic",
+    "ConsentChange",
     "ContactAttempt",
     "ContactChannel",
     "ContactOutcome",

@@ -87,6 +87,7 @@ def refuse_future_measurement(measured_at: datetime, now: datetime) -> None:
     if measured_at > now:
         raise InputError.one(
             "measured_at",
-            f"{measured_at:%Y-%m-%d %H:%M}",
-            f"a measurement cannot be dated in the future (it is now {now:%Y-%m-%d %H:%M})",
+            f"{measured_at.astimezone(now.tzinfo):%Y-%m-%d %H:%M}",
+            "a measurement cannot be dated in the future "
+            f"(it is now {now:%Y-%m-%d %H:%M} {now.tzname() or 'UTC'})",
         )

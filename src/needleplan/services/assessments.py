@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from needleplan.domain.assessment import Assessment, parse_assessment
 from needleplan.domain.records import (
     AssessmentRecord,
 )
 from needleplan.services._clock import aware
+from needleplan.services._integrity import refuse_age_mismatch
 from needleplan.storage import Database
 
 T = TypeVar("T")
@@ -25,11 +27,18 @@ def record_assessment(
     assessed_by: int | None = None,
     notes: str = "",
 ) -> AssessmentRecord:
-    """Add an assessment to the patient's history (earlier ones are kept unchanged)."""
+    """Add an assessment to the patient's history (earlier ones are kept unchanged).
+
+    The assessment's ``age`` must be her age on the assessment day (``assessed_at``, default
+    now, as a day in the clinic's time zone) from her date of birth.
+    """
     parsed = parse_assessment(assessment)
     at = aware(assessed_at, "assessed_at")
     with db.transaction() as uow:
-        uow.patients.get(patient_id)
+        patient = uow.patients.get(patient_id)
+        clinic = uow.clinics.first()
+        zone = ZoneInfo(clinic.timezone) if clinic is not None else UTC
+        refuse_age_mismatch(parsed.age, patient.birth_date, at.astimezone(zone).date())
         if assessed_by is not None:
             uow.clinics.practitioner(assessed_by)
         return uow.assessments.add(patient_id, parsed, at, assessed_by, notes.strip())

@@ -30,6 +30,8 @@ class AuditNote:
     action: str
     patient_id: int | None = None
     detail: str = ""
+    #: Who acts (the account name, or the name given for an actor without one, or "system").
+    actor: str = "system"
 
 
 def _clean_action(action: str) -> str:
@@ -98,7 +100,12 @@ def audited(
     PermissionDeniedError
         before the block runs, when ``user``'s role may not do ``action``.
     """
-    note = AuditNote(_clean_action(action), patient_id, detail)
+    note = AuditNote(
+        _clean_action(action),
+        patient_id,
+        detail,
+        user.username if user is not None else (username or "system"),
+    )
     if user is not None:
         try:
             require_action(user, note.action)

@@ -200,6 +200,10 @@ class _Demo:
         self.rng = np.random.default_rng(seed)
         self.today, self.now = today, now
         self.zone = calendar.tz
+        # The demo's clock for its records: the end of its today (a chosen day may lie ahead).
+        self.end_of_today = max(
+            now, datetime.combine(today + timedelta(days=1), time(0), tzinfo=self.zone)
+        )
         self.guideline: Guideline = load_guideline()
         # The bookings made so far, and the calendar's slot grid worked out once per day.
         self.busy = BusyIndex.build([])
@@ -242,22 +246,17 @@ class _Demo:
         rng = self.rng
         age = int(rng.integers(32, 72))
         given, family = self.pick(GIVEN), self.pick(FAMILY)
-        patient = register_patient(
-            self.db,
-            PatientDraft(
-                given_name=given,
-                family_name=family,
-                birth_date=date(
-                    self.today.year - age, int(rng.integers(1, 13)), int(rng.integers(1, 29))
-                ),
-                sex=Sex.FEMALE if rng.random() < 0.9 else Sex.MALE,
-                email=f"{given.lower()}.{family.lower()}{i}@example.org",
-                phone=f"+49 30 {int(rng.integers(1_000_000, 9_999_999))}",
-                consent_treatment=True,
-                consent_contact=bool(rng.random() < 0.85),
-                consent_research=bool(rng.random() < 0.4),
-            ),
-        )
+        born_month, born_day = int(rng.integers(1, 13)), int(rng.integers(1, 29))
+        details = {
+            "given_name": given,
+            "family_name": family,
+            "sex": Sex.FEMALE if rng.random() < 0.9 else Sex.MALE,
+            "email": f"{given.lower()}.{family.lower()}{i}@example.org",
+            "phone": f"+49 30 {int(rng.integers(1_000_000, 9_999_999))}",
+            "consent_treatment": True,
+            "consent_contact": bool(rng.random() < 0.85),
+            "consent_research": bool(rng.random() < 0.4),
+        }
         state = STATES[int(rng.choice(len(STATES), p=STATE_WEIGHTS))]
         assessment = self.assessment(age)
         protocol = make_protocol(assessment, self.guideline)
@@ -271,7 +270,14 @@ class _Demo:
             first = self.today - timedelta(days=interval * done - int(rng.integers(1, interval)))
         else:
             first = self.today + timedelta(days=int(rng.integers(3, 60)))
-        assessed = datetime.combine(first - timedelta(days=14), time(0), self.zone).astimezone(UTC)
+        assessed_day = first - timedelta(days=14)
+        assessed = datetime.combine(assessed_day, time(0), self.zone).astimezone(UTC)
+        # Born so that she is ``age`` on the assessment day (the assessment must agree).
+        before_birthday = (born_month, born_day) > (assessed_day.month, assessed_day.day)
+        born = date(assessed_day.year - age - int(before_birthday), born_month, born_day)
+        patient = register_patient(
+            self.db, PatientDraft(birth_date=born, **details), confirm_duplicate=True
+        )
         record = record_assessment(
             self.db,
             patient.id,
@@ -412,6 +418,7 @@ class _Demo:
             MeasurementDraft(
                 scale=scale, value=value, measured_at=at, measured_by=by, course_id=course_id
             ),
+            now=self.end_of_today,
         )
         self.measurements += 1
 

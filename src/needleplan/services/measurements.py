@@ -14,7 +14,7 @@ from needleplan.domain.records import (
 from needleplan.exceptions import (
     InputError,
 )
-from needleplan.services._clock import aware
+from needleplan.services._clock import aware, utc_now
 from needleplan.services._integrity import refuse_future_measurement
 from needleplan.storage import Database, UnitOfWork
 
@@ -30,16 +30,19 @@ def record_measurement(
 ) -> Measurement:
     """Store one outcome measurement on a defined scale (GAIS, grades, Cutometer, satisfaction).
 
-    With ``now``, a measurement dated after it is refused: it cannot have been taken yet.
+    A measurement dated after ``now`` (default: the clock, :func:`~._clock.utc_now`) is
+    refused: it cannot have been taken yet.
     """
     draft = parse_record(MeasurementDraft, data)
-    if now is not None:  # the clock's check is not enforced yet (fixtures date the future)
-        refuse_future_measurement(draft.measured_at, aware(now, "now"))
     with db.transaction() as uow:
-        return record_measurement_in(uow, patient_id, draft)
+        return record_measurement_in(uow, patient_id, draft, now=now)
 
 
-def record_measurement_in(uow: UnitOfWork, patient_id: int, draft: MeasurementDraft) -> Measurement:
+def record_measurement_in(
+    uow: UnitOfWork, patient_id: int, draft: MeasurementDraft, *, now: datetime | None = None
+) -> Measurement:
+    """:func:`record_measurement` inside an open unit of work (CSV import, the demo)."""
+    refuse_future_measurement(draft.measured_at, aware(now, "now") if now else utc_now())
     uow.patients.get(patient_id)
     if draft.measured_by is not None:
         uow.clinics.practitioner(draft.measured_by)

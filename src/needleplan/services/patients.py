@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from needleplan.domain.records import (
+    CONSENTS,
     Appointment,
     AssessmentRecord,
+    ConsentChange,
     Course,
     Measurement,
     Patient,
@@ -19,32 +21,153 @@ from needleplan.domain.records import (
     parse_record,
 )
 from needleplan.exceptions import (
+    ConflictError,
+    DuplicatePatientError,
     InputError,
     NotFoundError,
+    StateError,
 )
 from needleplan.services._clock import utc_now
-from needleplan.storage import Database
+from needleplan.services.audit import AuditNote
+from needleplan.storage import Database, UnitOfWork
 
 T = TypeVar("T")
 
 
-def register_patient(db: Database, data: PatientDraft | Mapping[str, Any]) -> Patient:
-    """Register a patient; the record number (``mrn``) is assigned when not given."""
+def register_patient(
+    db: Database,
+    data: PatientDraft | Mapping[str, Any],
+    *,
+    confirm_duplicate: bool = False,
+    note: AuditNote | None = None,
+) -> Patient:
+    """Register a patient; the record number (``mrn``) is assigned when not given.
+
+    A patient whose name and date of birth, phone or e-mail match an existing record is
+    refused with :class:`DuplicatePatientError` (naming the record) unless
+    ``confirm_duplicate``; registered anyway, ``note`` (the caller's audit event) records
+    which records she matched. Consents given at registration start her consent history,
+    changed by ``note.actor`` (``"system"`` without a note).
+    """
     draft = parse_record(PatientDraft, data)
     with db.transaction() as uow:
-        return uow.patients.add(draft, utc_now())
+        if draft.mrn is not None and uow.patients.by_mrn(draft.mrn) is not None:
+            raise ConflictError(f"mrn {draft.mrn} is already used by another patient")
+        matches = uow.patients.likely_duplicates(draft)
+        if matches and not confirm_duplicate:
+            raise DuplicatePatientError([(p.id, p.mrn, why) for p, why in matches])
+        at = utc_now()
+        patient = uow.patients.add(draft, at)
+        by = note.actor if note is not None else "system"
+        for consent in CONSENTS:
+            if getattr(patient, f"consent_{consent}"):
+                uow.patients.add_consent_change(patient.id, consent, True, at, by)
+        if note is not None and matches:
+            ids = ",".join(str(p.id) for p, _ in matches)
+            note.detail = f"{note.detail} duplicate_confirmed={ids}".strip()
+        return patient
 
 
-def update_patient(db: Database, patient_id: int, changes: Mapping[str, Any]) -> Patient:
+def likely_duplicates(
+    db: Database, data: PatientDraft | Mapping[str, Any], *, exclude_id: int | None = None
+) -> list[tuple[Patient, str]]:
+    """Existing patients who are likely the same person as ``data``, with what matched."""
+    draft = parse_record(PatientDraft, data)
+    with db.transaction() as uow:
+        return uow.patients.likely_duplicates(draft, exclude_id=exclude_id)
+
+
+def update_patient(
+    db: Database,
+    patient_id: int,
+    changes: Mapping[str, Any],
+    *,
+    note: AuditNote | None = None,
+) -> Patient:
     """Change a patient's demographics, contact details or consent flags (validated as a whole).
 
     ``changes`` names only the fields that change; ``mrn`` changes too when given (must stay
-    unique). Unknown fields are refused.
+    unique). Unknown fields are refused. Each consent given or withdrawn is added to her
+    consent history, changed by ``note.actor`` (``"system"`` without a note); ``note.detail``
+    lists the changed fields' names (never their values).
     """
     with db.transaction() as uow:
-        current = uow.patients.get(patient_id).model_dump(exclude={"id", "created_at"})
+        before = uow.patients.get(patient_id, lock=True)
+        current = before.model_dump(exclude={"id", "created_at"})
         draft = parse_record(PatientDraft, current | dict(changes))
-        return uow.patients.update(patient_id, draft)
+        after = uow.patients.update(patient_id, draft)
+        _record_consents(uow, before, after, note.actor if note is not None else "system")
+        if note is not None:
+            changed = sorted(k for k in current if getattr(before, k) != getattr(after, k))
+            note.detail = f"{note.detail} changed={','.join(changed) or 'nothing'}".strip()
+        return after
+
+
+def _record_consents(uow: UnitOfWork, before: Patient, after: Patient, by: str) -> None:
+    at = utc_now()
+    for consent in CONSENTS:
+        was, now = getattr(before, f"consent_{consent}"), getattr(after, f"consent_{consent}")
+        if was != now:
+            uow.patients.add_consent_change(after.id, consent, bool(now), at, by)
+
+
+def consent_history(db: Database, patient_id: int) -> list[ConsentChange]:
+    """Every consent she gave or withdrew (which, who, when), newest first."""
+    with db.transaction() as uow:
+        uow.patients.get(patient_id)
+        return uow.patients.consent_history(patient_id)
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """The record kept, the id of the record merged into it (now gone) and what moved."""
+
+    kept: Patient
+    removed_id: int
+    moved: dict[str, int]
+
+
+def merge_patients(
+    db: Database, keep_id: int, remove_id: int, *, note: AuditNote | None = None
+) -> MergeResult:
+    """Merge patient ``remove_id`` into ``keep_id``: every record of hers (assessments,
+    courses, appointments, performed sessions, measurements, recall entries, consent history)
+    moves to ``keep_id`` and the ``remove_id`` record is deleted.
+
+    The kept record's demographics and consents stay; its empty e-mail or phone is filled from
+    the removed one. Refused (``StateError``) when both have an open (planned or active)
+    course: one person has one course at a time, so one must be closed first.
+    ``note.detail`` records ``merged=<remove_id>`` and the counts moved.
+    """
+    if keep_id == remove_id:
+        raise InputError.one("merge", remove_id, "a record cannot be merged into itself")
+    with db.transaction() as uow:
+        keep = uow.patients.get(keep_id, lock=True)
+        gone = uow.patients.get(remove_id, lock=True)
+        open_keep = [c for c in uow.courses.for_patient(keep_id) if not c.status.is_final]
+        open_gone = [c for c in uow.courses.for_patient(remove_id) if not c.status.is_final]
+        if open_keep and open_gone:
+            raise StateError(
+                f"both records have an open course (course {open_keep[0].id} of patient "
+                f"{keep_id} and course {open_gone[0].id} of patient {remove_id}): "
+                "complete or cancel one of them before merging"
+            )
+        fill: dict[str, Any] = {}
+        if not keep.email and gone.email:
+            fill["email"] = gone.email
+        if not keep.phone and gone.phone:
+            fill["phone"] = gone.phone
+        moved = uow.patients.move_records(remove_id, keep_id)
+        if fill:
+            current = keep.model_dump(exclude={"id", "created_at"})
+            keep = uow.patients.update(keep_id, parse_record(PatientDraft, current | fill))
+        else:
+            keep = uow.patients.get(keep_id)
+        if note is not None:
+            note.patient_id = keep_id
+            counts = " ".join(f"{k}={v}" for k, v in moved.items() if v)
+            note.detail = f"{note.detail} merged={remove_id} {counts}".strip()
+        return MergeResult(kept=keep, removed_id=remove_id, moved=moved)
 
 
 def get_patient(db: Database, patient_id: int) -> Patient:
@@ -85,6 +208,7 @@ class PatientFile:
     sessions: list[PerformedSession]
     measurements: list[Measurement]
     recalls: list[RecallEntry]
+    consents: list[ConsentChange] = field(default_factory=list)
 
 
 def patient_file(db: Database, patient_id: int) -> PatientFile:
@@ -99,6 +223,7 @@ def patient_file(db: Database, patient_id: int) -> PatientFile:
             recalls=uow.recalls.query(
                 patient_id=patient_id, statuses=tuple(RecallStatus), due_by=None
             ),
+            consents=uow.patients.consent_history(patient_id),
         )
 
 

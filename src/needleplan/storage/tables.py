@@ -352,4 +352,18 @@ class IdempotencyKeyRow(Base):
     body: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
+class ConsentChangeRow(Base):
+    """One change of one of a patient's consents (treatment, contact, research): what, who,
+    when. Rows are only ever added; the patient row holds the consents in force."""
+
+    __tablename__ = "consent_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    consent: Mapped[str] = mapped_column(String(20))
+    granted: Mapped[bool] = mapped_column(Boolean)
+    changed_at: Mapped[datetime]
+    changed_by: Mapped[str] = mapped_column(String(40))
+
+
 metadata = Base.metadata

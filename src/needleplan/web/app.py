@@ -41,6 +41,7 @@ from needleplan.web.routes import (
     clinic_admin,
     consult,
     pages,
+    patient_records,
     patients,
     patients_api,
     recall,
@@ -217,6 +218,7 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(consult.router)
     app.include_router(patients.router)
+    app.include_router(patient_records.router)
     app.include_router(booking.router)
     app.include_router(calendar.router)
     app.include_router(visits.router)

@@ -7,10 +7,11 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from needleplan.domain.records import (
+    ConsentChange,
     Patient,
     PatientDraft,
     Sex,
@@ -18,8 +19,38 @@ from needleplan.domain.records import (
 from needleplan.exceptions import ConflictError
 from needleplan.storage.repositories._common import MAX_ROW_ID, get_row, keep
 from needleplan.storage.tables import (
+    AppointmentRow,
+    AssessmentRow,
+    ConsentChangeRow,
+    CourseRow,
+    MeasurementRow,
     PatientRow,
+    PerformedSessionRow,
+    RecallRow,
 )
+
+#: The tables whose rows belong to one patient (moved by :meth:`PatientRepository.move_records`).
+_CHILD_TABLES: tuple[tuple[str, Any], ...] = (
+    ("assessments", AssessmentRow),
+    ("courses", CourseRow),
+    ("appointments", AppointmentRow),
+    ("sessions", PerformedSessionRow),
+    ("measurements", MeasurementRow),
+    ("recalls", RecallRow),
+    ("consent_changes", ConsentChangeRow),
+)
+
+
+def phone_digits(phone: str | None) -> str:
+    """The digits of a phone number (``+49 30 1234-567`` -> ``49301234567``)."""
+    return "".join(ch for ch in phone or "" if ch.isdigit())
+
+
+def _digits_sql(column: Any) -> Any:
+    out = column
+    for ch in (" ", "-", "(", ")", ".", "/", "+"):
+        out = func.replace(out, ch, "")
+    return out
 
 
 def to_patient(row: PatientRow) -> Patient:
@@ -37,6 +68,17 @@ def to_patient(row: PatientRow) -> Patient:
         consent_research=row.consent_research,
         notes=row.notes,
         created_at=row.created_at,
+    )
+
+
+def _to_consent(row: ConsentChangeRow) -> ConsentChange:
+    return ConsentChange.model_construct(
+        id=row.id,
+        patient_id=row.patient_id,
+        consent=row.consent,
+        granted=row.granted,
+        changed_at=row.changed_at,
+        changed_by=row.changed_by,
     )
 
 
@@ -101,6 +143,79 @@ class PatientRepository:
         row.notes = draft.notes
         self.session.flush()
         return to_patient(row)
+
+    def likely_duplicates(
+        self, draft: PatientDraft, *, exclude_id: int | None = None
+    ) -> list[tuple[Patient, str]]:
+        """Patients who are likely the same person as ``draft``, each with what matched:
+        the same given and family name (case-insensitive) and date of birth, the same phone
+        number (its digits), or the same e-mail address (case-insensitive). Oldest first."""
+        matches: list[Any] = [
+            (func.lower(PatientRow.given_name) == draft.given_name.lower())
+            & (func.lower(PatientRow.family_name) == draft.family_name.lower())
+            & (PatientRow.birth_date == draft.birth_date)
+        ]
+        digits = phone_digits(draft.phone)
+        if len(digits) >= 5:
+            matches.append(_digits_sql(PatientRow.phone) == digits)
+        if draft.email:
+            matches.append(func.lower(PatientRow.email) == draft.email.lower())
+        stmt = select(PatientRow).where(or_(*matches)).order_by(PatientRow.id).limit(20)
+        if exclude_id is not None:
+            stmt = stmt.where(PatientRow.id != exclude_id)
+        out: list[tuple[Patient, str]] = []
+        for row in self.session.execute(stmt).scalars():
+            reasons = []
+            if (
+                row.given_name.lower() == draft.given_name.lower()
+                and row.family_name.lower() == draft.family_name.lower()
+                and row.birth_date == draft.birth_date
+            ):
+                reasons.append("name and date of birth")
+            if len(digits) >= 5 and phone_digits(row.phone) == digits:
+                reasons.append("phone")
+            if draft.email and (row.email or "").lower() == draft.email.lower():
+                reasons.append("e-mail")
+            out.append((to_patient(row), ", ".join(reasons) or "contact details"))
+        return out
+
+    def add_consent_change(
+        self, patient_id: int, consent: str, granted: bool, at: datetime, by: str
+    ) -> ConsentChange:
+        row = ConsentChangeRow(
+            patient_id=patient_id, consent=consent, granted=granted, changed_at=at, changed_by=by
+        )
+        self.session.add(row)
+        self.session.flush()
+        return _to_consent(row)
+
+    def consent_history(self, patient_id: int) -> list[ConsentChange]:
+        """Her consent changes, newest first."""
+        rows = self.session.execute(
+            select(ConsentChangeRow)
+            .where(ConsentChangeRow.patient_id == patient_id)
+            .order_by(ConsentChangeRow.changed_at.desc(), ConsentChangeRow.id.desc())
+        ).scalars()
+        return [_to_consent(r) for r in rows]
+
+    def move_records(self, from_id: int, to_id: int) -> dict[str, int]:
+        """Move every record of patient ``from_id`` to ``to_id`` and delete ``from_id``'s row.
+
+        Returns how many rows moved per kind (assessments, courses, appointments, sessions,
+        measurements, recalls, consent_changes). The audit log keeps its events as written.
+        """
+        self._row(to_id, lock=True)
+        self._row(from_id, lock=True)
+        moved: dict[str, int] = {}
+        for name, table in _CHILD_TABLES:
+            result = self.session.execute(
+                update(table).where(table.patient_id == from_id).values(patient_id=to_id)
+            )
+            moved[name] = int(getattr(result, "rowcount", 0) or 0)
+        self.session.execute(delete(PatientRow).where(PatientRow.id == from_id))
+        self.session.flush()
+        self.session.expire_all()
+        return moved
 
     def by_mrn(self, mrn: str) -> Patient | None:
         row = self.session.execute(select(PatientRow).where(PatientRow.mrn == mrn)).scalar()

@@ -38,13 +38,21 @@ from needleplan.domain.records import (
     PerformedSession,
     Sex,
 )
-from needleplan.exceptions import FieldProblem, InputError
+from needleplan.exceptions import (
+    DuplicatePatientError,
+    FieldProblem,
+    InputError,
+    ModelRangeError,
+    NotFoundError,
+)
 from needleplan.forecasting.chain import INITIAL_INTERVAL_DAYS, MAX_INITIAL_SESSIONS
 from needleplan.scheduling import ClinicConfig
+from needleplan.services.learned_forecast import learned_forecast
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
 from needleplan.web.db_stores import audited
 from needleplan.web.deps import ClinicDep, DbDep
+from needleplan.web.learned_chart import learned_chart
 from needleplan.web.routes.booking import local_text, zone_names
 from needleplan.web.routes.pages import render
 from needleplan.web.security import CSRF_FIELD, check_csrf, require_permission
@@ -93,11 +101,12 @@ def _new_form(request: Request, user: StaffUser, **extra: Any) -> HTMLResponse:
     context: dict[str, Any] = {
         "form": {},
         "problems": [],
+        "duplicates": [],
         "sexes": [s.value for s in Sex],
         "clinical": user.can(Permission.CLINICAL),
     }
     context.update(extra)
-    status = 422 if context["problems"] else 200
+    status = 422 if context["problems"] else int(context.pop("status", 200))
     return render(request, "app/patient_new.html", status_code=status, **context)
 
 
@@ -123,8 +132,12 @@ def new_patient(
     consent_contact: Annotated[str, Form(max_length=10)] = "",
     consent_research: Annotated[str, Form(max_length=10)] = "",
     notes: Annotated[str, Form(max_length=8000)] = "",
+    confirm_duplicate: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
-    """Register a patient; clinical notes are accepted only from a practitioner."""
+    """Register a patient; clinical notes are accepted only from a practitioner.
+
+    A likely duplicate (same name and date of birth, phone or e-mail) shows the matching
+    records with links and a "register anyway" button; registering anyway is audited."""
     check_csrf(request, csrf_token)
     form = {
         "given_name": given_name,
@@ -151,10 +164,15 @@ def new_patient(
     }
     try:
         with audited(db, user, "patient.create") as note:
-            patient = services.register_patient(db, data)
+            patient = services.register_patient(
+                db, data, confirm_duplicate=bool(confirm_duplicate), note=note
+            )
             note.patient_id = patient.id
     except InputError as exc:
         return _new_form(request, user, form=form, problems=exc.problems)
+    except DuplicatePatientError:
+        duplicates = services.likely_duplicates(db, data)
+        return _new_form(request, user, form=form, duplicates=duplicates, status=409)
     return RedirectResponse(f"/app/patients/{patient.id}", status_code=303)
 
 
@@ -207,6 +225,19 @@ def _session_days(
     return sorted(done + booked)
 
 
+def learned_section(db: Database, clinic: ClinicConfig, record: Any) -> dict[str, Any]:
+    """Her learned forecast, its chart and what it implies, once she has measurements (else
+    her forecast is the population's and the page shows only that). A record the model cannot
+    use yet (no session) gives the reason instead."""
+    if not record.measurements or not record.assessments:
+        return {"learned": None, "learned_chart": None, "learned_problem": ""}
+    try:
+        found = learned_forecast(db, record.patient.id, clinic=clinic)
+    except (NotFoundError, InputError, ModelRangeError) as exc:
+        return {"learned": None, "learned_chart": None, "learned_problem": str(exc)}
+    return {"learned": found, "learned_chart": learned_chart(found), "learned_problem": ""}
+
+
 def _patient_page(
     request: Request,
     user: StaffUser,
@@ -246,7 +277,9 @@ def _patient_page(
         "appointments": sorted(record.appointments, key=lambda a: a.start, reverse=True),
         "saved": saved,
     }
+    context["consents"] = record.consents
     if clinical:
+        context.update(learned_section(db, clinic, record))
         newest = record.assessments[0] if record.assessments else None
         chart = None
         if newest is not None:

@@ -3,16 +3,23 @@
 - ``GET /patients`` (search, paged), ``POST /patients``, ``GET /patients/{id}``: the ``contacts``
   permission (every role). The patient's clinical ``notes`` appear only for ``clinical`` tokens,
   and only they may send notes.
-- ``GET``/``POST /patients/{id}/assessments`` and ``/patients/{id}/measurements``: ``clinical``
-  (practitioner) only.
+- ``PATCH /patients/{id}``: change demographics, contact details and consents (``contacts``;
+  ``notes`` only from ``clinical`` tokens); each consent change is kept in her consent history.
+- ``POST /patients`` answers 409 with the matching record's id (``duplicate_of``) when the name
+  and date of birth, the phone or the e-mail match an existing record, unless the body says
+  ``"confirm_duplicate": true`` (then registered and audited as confirmed).
+- ``GET``/``POST /patients/{id}/assessments`` and ``/patients/{id}/measurements``, and
+  ``GET /patients/{id}/forecast`` (her forecast learned from her measurements, the population's,
+  and what they imply): ``clinical`` (practitioner) only.
 
 Every call writes one audit event (``detail="api"``): ``patient.list`` (no patient id),
-``patient.create``, ``patient.read``, ``assessment.list``, ``assessment.create``,
-``measurement.list``, ``measurement.create``.
+``patient.create``, ``patient.read``, ``patient.update``, ``patient.forecast``,
+``assessment.list``, ``assessment.create``, ``measurement.list``, ``measurement.create``.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -21,12 +28,14 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from needleplan import services
 from needleplan.domain import Assessment
-from needleplan.domain.records import MeasurementDraft, Patient, PatientDraft
+from needleplan.domain.records import MeasurementDraft, Patient, PatientDraft, Sex
+from needleplan.exceptions import DuplicatePatientError
+from needleplan.services.learned_forecast import learned_forecast
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
 from needleplan.web.bodies import StrictJSONRoute
 from needleplan.web.db_stores import audited
-from needleplan.web.deps import DbDep
+from needleplan.web.deps import ClinicDep, DbDep
 from needleplan.web.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from needleplan.web.routes.patients import MAX_ID
 from needleplan.web.security import require_token
@@ -95,21 +104,50 @@ def list_patients(
     }
 
 
+class PatientIn(PatientDraft):
+    """A new patient; ``confirm_duplicate`` registers her even when she matches a record."""
+
+    confirm_duplicate: bool = Field(
+        default=False,
+        description="register even when name and birth date, phone or e-mail match a record",
+    )
+
+
+def duplicate_json(exc: DuplicatePatientError) -> dict[str, Any]:
+    """The 409 body of a likely duplicate: the usual error list plus the matching records."""
+    return {
+        "errors": [{"field": "confirm_duplicate", "value": False, "rule": str(exc)}],
+        "duplicate_of": exc.matches[0][0],
+        "matches": [{"id": i, "mrn": m, "matched": why} for i, m, why in exc.matches],
+    }
+
+
 @router.post(
     "",
     summary="Register a patient",
     status_code=201,
-    responses={409: {"model": ErrorBody, "description": "the record number is taken"}},
+    responses={
+        409: {
+            "model": ErrorBody,
+            "description": "the record number is taken, or a likely duplicate (``duplicate_of``)",
+        }
+    },
 )
-def create_patient(user: ContactsToken, db: DbDep, body: PatientDraft) -> JSONResponse:
+def create_patient(user: ContactsToken, db: DbDep, body: PatientIn) -> JSONResponse:
     """Register a patient; ``mrn`` is assigned when absent. Only practitioners send ``notes``."""
     if body.notes and not user.can(Permission.CLINICAL):
         raise ApiError.one(
             403, "notes", None, f"the {user.role.value} role may not write clinical notes"
         )
-    with audited(db, user, "patient.create", None, "api") as note:
-        patient = services.register_patient(db, body)
-        note.patient_id = patient.id
+    draft = PatientDraft.model_validate(body.model_dump(exclude={"confirm_duplicate"}))
+    try:
+        with audited(db, user, "patient.create", None, "api") as note:
+            patient = services.register_patient(
+                db, draft, confirm_duplicate=body.confirm_duplicate, note=note
+            )
+            note.patient_id = patient.id
+    except DuplicatePatientError as exc:
+        return JSONResponse(duplicate_json(exc), status_code=409)
     return JSONResponse(
         patient_json(patient, user),
         status_code=201,
@@ -194,3 +232,80 @@ def add_measurement(
         measurement = services.record_measurement(db, patient_id, body)
         note.detail = f"api measurement={measurement.id}"
     return measurement.model_dump(mode="json")
+
+
+class PatientChanges(BaseModel):
+    """The fields to change (only those given); ``null`` clears an e-mail or phone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mrn: str | None = Field(default=None, max_length=40)
+    given_name: str | None = Field(default=None, max_length=100)
+    family_name: str | None = Field(default=None, max_length=100)
+    birth_date: date | None = None
+    sex: Sex | None = None
+    email: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=40)
+    consent_treatment: bool | None = None
+    consent_contact: bool | None = None
+    consent_research: bool | None = None
+    notes: str | None = Field(default=None, max_length=4000)
+
+
+@router.patch(
+    "/{patient_id}",
+    summary="Change demographics, contact details or consents",
+    responses={
+        **_NOT_FOUND,
+        409: {"model": ErrorBody, "description": "the record number is taken"},
+    },
+)
+def edit_patient(
+    user: ContactsToken, db: DbDep, patient_id: PatientId, body: PatientChanges
+) -> dict[str, Any]:
+    """Change only the fields given (validated with the rest of her record); a consent given or
+    withdrawn is kept in her consent history with who and when. Only practitioners send
+    ``notes``."""
+    changes = body.model_dump(exclude_unset=True)
+    if "notes" in changes and not user.can(Permission.CLINICAL):
+        raise ApiError.one(
+            403, "notes", None, f"the {user.role.value} role may not write clinical notes"
+        )
+    if not changes:
+        raise ApiError.one(422, "body", None, "name at least one field to change")
+    with audited(db, user, "patient.update", patient_id, "api") as note:
+        patient = services.update_patient(db, patient_id, changes, note=note)
+    return patient_json(patient, user)
+
+
+@router.get(
+    "/{patient_id}/consents",
+    summary="Consent history",
+    responses=_NOT_FOUND,
+)
+def consent_history(user: ContactsToken, db: DbDep, patient_id: PatientId) -> list[dict[str, Any]]:
+    """Every consent she gave or withdrew (which, given or not, who, when), newest first."""
+    with audited(db, user, "patient.read", patient_id, "api consents"):
+        history = services.consent_history(db, patient_id)
+    return [c.model_dump(mode="json") for c in history]
+
+
+@router.get(
+    "/{patient_id}/forecast",
+    summary="Her forecast learned from her measurements",
+    responses={
+        404: {
+            "model": ErrorBody,
+            "description": "no such patient, or no assessment or session to forecast from",
+        }
+    },
+)
+def patient_forecast(
+    user: ClinicalToken, db: DbDep, clinic: ClinicDep, patient_id: PatientId
+) -> dict[str, Any]:
+    """Her personal forecast (the posterior of her response from her measurements) next to the
+    population forecast, curves included, the maintenance recall day from each, and what they
+    imply (an earlier or later recall, an extra session on a poor response) with the reason."""
+    with audited(db, user, "patient.forecast", patient_id, "api"):
+        found = learned_forecast(db, patient_id, clinic=clinic)
+    return found.to_json(curves=True)

@@ -55,7 +55,7 @@ FILTERS = {
 }
 STATUS_TEXT = {
     RecallStatus.OPEN: "open",
-    RecallStatus.BOOKED: "booked — closed automatically when she booked",
+    RecallStatus.BOOKED: "booked — closed automatically when the patient booked",
     RecallStatus.OPTED_OUT: "opted out",
     RecallStatus.CLOSED: "closed by staff",
 }

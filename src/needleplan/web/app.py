@@ -37,6 +37,8 @@ from needleplan.web.routes import (
     appointments_api,
     booking,
     calendar,
+    calendar_move,
+    calendar_rebook,
     clinic_admin,
     pages,
     patients,
@@ -215,6 +217,8 @@ def create_app(
     app.include_router(patients.router)
     app.include_router(booking.router)
     app.include_router(calendar.router)
+    app.include_router(calendar_move.router)
+    app.include_router(calendar_rebook.router)
     app.include_router(visits.router)
     app.include_router(recall.router)
     app.include_router(admin.router)

@@ -37,8 +37,10 @@ from needleplan.web.routes import (
     appointments_api,
     booking,
     calendar,
+    calendar_find,
     calendar_move,
     calendar_rebook,
+    calendar_waitlist,
     clinic_admin,
     pages,
     patients,
@@ -216,6 +218,8 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(patients.router)
     app.include_router(booking.router)
+    app.include_router(calendar_find.router)
+    app.include_router(calendar_waitlist.router)
     app.include_router(calendar.router)
     app.include_router(calendar_move.router)
     app.include_router(calendar_rebook.router)

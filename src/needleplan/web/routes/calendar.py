@@ -41,6 +41,8 @@ from needleplan.web.routes.calendar_common import (
     parse_day,
     session_text,
 )
+from needleplan.web.routes.calendar_grid import build_grid
+from needleplan.web.routes.calendar_waitlist import freed_offer
 from needleplan.web.routes.pages import render
 
 router = APIRouter(include_in_schema=False)
@@ -57,6 +59,9 @@ def calendar_page(
     practitioner: str | None = None,
     moved: int | None = None,
     done: str | None = None,
+    booked: int | None = None,
+    freed: Annotated[str | None, Query(max_length=80)] = None,
+    freed_kind: Annotated[str | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
     request.state.user = user
     if view not in ("week", "day"):
@@ -86,12 +91,15 @@ def calendar_page(
         s = local(a.start, clinic)
         if s.date() not in by_day:
             continue
+        person = lookup.patient(a.patient_id)
         by_day[s.date()].append(
             Entry(
                 appointment=a,
                 start=s,
                 end=local(a.end, clinic),
-                patient=patient_label(lookup.patient(a.patient_id)),
+                patient=patient_label(person),
+                phone=person.phone or "",
+                email=person.email or "",
                 practitioner=names.get(a.practitioner_id, str(a.practitioner_id)),
                 session_text=session_text(a, lookup),
                 note=a.note if clinical else "",
@@ -103,6 +111,20 @@ def calendar_page(
     if shown:
         scope = f"{view} {days[0].isoformat()}..{days[-1].isoformat()} practitioner={who or 'all'}"
         audit(db, user, "calendar.read", None, services.audit_patients_detail(scope, shown))
+    grid = None
+    if view == "day" or who is not None:
+        entries = [e for d in days for e in by_day[d]]
+        listed = [p.name for p in clinic.practitioners]
+        people = (
+            [names[who]]
+            if who is not None
+            else listed + sorted({e.practitioner for e in entries} - set(listed))
+        )
+        if view == "day":
+            columns = [(day, name, name) for name in people]
+        else:
+            columns = [(d, d.strftime("%a %d %b"), people[0]) for d in days]
+        grid = build_grid(clinic, columns, entries)
     step = timedelta(days=count)
     here = calendar_url(view, day, who)
     shown_names = {names[who]} if who is not None else set(names.values())
@@ -128,4 +150,7 @@ def calendar_page(
         moved=moved,
         done=done,
         clinical=clinical,
+        grid=grid,
+        booked=booked,
+        freed=freed_offer(db, clinic, user, freed, freed_kind),
     )

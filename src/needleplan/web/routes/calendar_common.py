@@ -51,6 +51,18 @@ class Entry:
     note: str
     rebook: bool = False
     rebooked_as: int | None = None
+    phone: str = ""
+    email: str = ""
+
+    @property
+    def patient_id(self) -> int:
+        return self.appointment.patient_id
+
+    @property
+    def kind(self) -> str:
+        """The visit kind as the desk says it (a treatment is a "session")."""
+        kind = self.appointment.kind.value
+        return "session" if kind == "treatment" else kind
 
 
 class Lookup:

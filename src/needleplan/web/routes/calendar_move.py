@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -225,6 +226,8 @@ def move_confirm(
     target = calendar_url(
         "week", local(first.start, clinic).date(), first.practitioner_id, moved=len(moved)
     )
+    if (first.start, first.practitioner_id) != (appt.start, appt.practitioner_id):
+        target += "&" + freed_query(appt, clinic)
     return RedirectResponse(target, status_code=303)
 
 
@@ -245,13 +248,23 @@ def _status_change(
     before the start, a cancellation needs its reason); it writes the audit event."""
     request.state.user = user  # a StateError (not booked any more) becomes a 409 page
     actor = acting_account(db, user)
+    freed = ""
     if action == "missed":
         visits.no_show(db, actor, appointment_id)
     else:
-        visits.cancel(db, actor, appointment_id, reason, clinic)
+        appt = visits.cancel(db, actor, appointment_id, reason, clinic)
+        freed = "&" + freed_query(appt, clinic)
     target = safe_next(next_url)
     sep = "&" if "?" in target else "?"
-    return RedirectResponse(f"{target}{sep}done={action}", status_code=303)
+    return RedirectResponse(f"{target}{sep}done={action}{freed}", status_code=303)
+
+
+def freed_query(appt: Appointment, clinic: ClinicConfig) -> str:
+    """``freed=...&freed_kind=...`` for the slot ``appt`` held (the calendar offers it to the
+    waitlist, :mod:`.calendar_waitlist`)."""
+    key = f"{appt.practitioner_id}@{appt.start.astimezone(clinic.tz).isoformat()}"
+    kind = "session" if appt.kind.value == "treatment" else appt.kind.value
+    return urlencode({"freed": key, "freed_kind": kind})
 
 
 @router.post("/app/appointments/{appointment_id}/missed")

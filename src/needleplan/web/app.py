@@ -46,6 +46,7 @@ from needleplan.web.routes import (
     patients,
     patients_api,
     recall,
+    today,
     visits,
 )
 from needleplan.web.security import (
@@ -215,6 +216,7 @@ def create_app(
     app.include_router(api.router)
     app.include_router(patients_api.router)
     app.include_router(appointments_api.router)
+    app.include_router(today.router)
     app.include_router(pages.router)
     app.include_router(patients.router)
     app.include_router(booking.router)

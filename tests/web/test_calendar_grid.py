@@ -226,3 +226,36 @@ def test_waitlist_refuses_bad_input_and_removes(web: TestClient, site: Clinic) -
     )
     assert removed.status_code == 303
     assert "Nobody is waiting" in web.get("/app/waitlist").text
+
+
+def test_move_form_offers_free_slots_and_the_preview_names_a_practitioner_change(
+    web: TestClient, site: Clinic
+) -> None:
+    token = signed_in(web, "prac")
+    response = booking_support.book_json(web, token, booking_support.new_patient_body())
+    assert response.status_code == 201, response.text
+    data = response.json()
+    second = data["sessions"][1]["appointment_id"]
+    form = web.get(f"/app/appointments/{second}/move")
+    assert 'id="move-free-slots"' in form.text
+    offered = re.findall(r'class="slot" data-slot="(\d+)@([^"]+)"', form.text)
+    assert len(offered) == 8
+    appt = services.get_appointment(site.db, second)
+    assert all(
+        (int(pid), start) != (appt.practitioner_id, appt.start.isoformat())
+        for pid, start in offered
+    )
+    bob = site.practitioners["Bob Practitioner"]
+    day = appt.start.astimezone(booking_support.ZONE).date()
+    preview = web.post(
+        f"/app/appointments/{second}/move",
+        data={
+            "day": day.isoformat(),
+            "time": appt.start.astimezone(booking_support.ZONE).strftime("%H:%M"),
+            "practitioner_id": bob,
+            "csrf_token": csrf_from(form.text),
+        },
+    )
+    assert preview.status_code == 200, preview.text
+    assert "Alice Practitioner → <strong>Bob Practitioner</strong>" in preview.text
+    assert '<td class="move-change"><strong>practitioner</strong></td>' in preview.text

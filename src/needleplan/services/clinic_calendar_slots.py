@@ -104,6 +104,7 @@ def find_free_slots(
     limit: int = 10,
     per_day: int = 3,
     days: int = SEARCH_DAYS,
+    minutes: int | None = None,
     now: datetime | None = None,
 ) -> list[FreeSlot]:
     """The next free start times for a visit of ``kind`` (soonest first, at most ``limit``).
@@ -111,7 +112,8 @@ def find_free_slots(
     ``practitioner`` (a name of ``clinic``; None: anyone), ``not_before`` (a day; None or a day
     that has passed: today, from the clock's next start). Each start is one the booking would
     accept: inside clinic and practitioner hours, not on a closure, public holiday or day off,
-    clear of every appointment that holds its time.
+    clear of every appointment that holds its time. ``minutes`` overrides the kind's length
+    (moving a visit keeps its own length).
     """
     parsed = kind if isinstance(kind, AppointmentKind) else parse_visit_kind(kind)
     if not 1 <= limit <= 100:
@@ -123,7 +125,9 @@ def find_free_slots(
     first = max(not_before or today, today)
     people = [clinic.practitioner(practitioner)] if practitioner else list(clinic.practitioners)
     ids = sync_practitioners(db, clinic)
-    minutes = visit_minutes(clinic, parsed)
+    if minutes is not None and not 5 <= minutes <= 8 * 60:
+        raise InputError.one("minutes", minutes, "must be 5-480")
+    length = minutes if minutes is not None else visit_minutes(clinic, parsed)
     window_start = datetime.combine(first, time(0), tzinfo=clinic.tz)
     busy = BusyIndex.build(
         busy_times(db, clinic, window_start, window_start + timedelta(days=days + 1))
@@ -134,12 +138,12 @@ def find_free_slots(
         day = first + timedelta(days=offset)
         found: list[FreeSlot] = []
         for person in people:
-            options = day_options(clinic, person, day, minutes, busy, grid)
+            options = day_options(clinic, person, day, length, busy, grid)
             starts = [s for s in options.starts if s >= clock][:per_day]
             found.extend(
                 FreeSlot(
                     s,
-                    s + timedelta(minutes=minutes),
+                    s + timedelta(minutes=length),
                     person.name,
                     ids[person.name],
                     kind_label(parsed),

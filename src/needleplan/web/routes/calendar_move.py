@@ -31,6 +31,7 @@ from needleplan.exceptions import (
 )
 from needleplan.scheduling import ClinicConfig
 from needleplan.services import visits
+from needleplan.services.clinic_calendar_slots import FreeSlot, find_free_slots
 from needleplan.services.moves import (
     MovePreview,
     MoveProposalChangedError,
@@ -100,7 +101,22 @@ def _move_form(
             clinic, start.date(), *(r.new_start.date() for r in (preview.rows if preview else []))
         ),
         back=calendar_url("week", start.date(), None),
+        free=_free_slots(db, clinic, appt, day),
     )
+
+
+def _free_slots(
+    db: Database, clinic: ClinicConfig, appt: Appointment, day: str
+) -> list[tuple[FreeSlot, datetime]]:
+    """Free times of the same length from the chosen day (or today) on, for the form to offer."""
+    try:
+        first = date.fromisoformat(day) if day else None
+    except ValueError:
+        first = None
+    kind = "session" if appt.kind.value == "treatment" else appt.kind.value
+    minutes = max(5, min(480, round((appt.end - appt.start).total_seconds() / 60)))
+    slots = find_free_slots(db, clinic, kind, not_before=first, minutes=minutes, limit=8)
+    return [(s, local(s.start, clinic)) for s in slots]
 
 
 @router.get("/app/appointments/{appointment_id}/move", response_class=HTMLResponse)

@@ -26,6 +26,7 @@ from needleplan.exceptions import (
     StateError,
 )
 from needleplan.scheduling import ClinicConfig
+from needleplan.services.clinic_calendar_slots import FreeSlot, find_free_slots
 from needleplan.storage.database import Database
 from needleplan.web.auth import StaffUser
 from needleplan.web.db_stores import audit, audited
@@ -157,7 +158,23 @@ def _rebook_page(
         rows=rebook_rows(plan, clinic) if plan is not None else [],
         zone=zone_names(clinic, *days),
         back=calendar_url("week", start.date(), None),
+        free=_free_days(db, clinic, appt, not_before),
     )
+
+
+def _free_days(
+    db: Database, clinic: ClinicConfig, appt: Appointment, not_before: str
+) -> list[tuple[FreeSlot, datetime]]:
+    """The next free session times (one a day per practitioner) the form offers as a start."""
+    try:
+        first = _parse_not_before(not_before)
+    except InputError:
+        first = None
+    minutes = max(5, min(480, round((appt.end - appt.start).total_seconds() / 60)))
+    slots = find_free_slots(
+        db, clinic, "session", not_before=first, minutes=minutes, per_day=1, limit=6
+    )
+    return [(s, local(s.start, clinic)) for s in slots]
 
 
 @router.get("/app/appointments/{appointment_id}/rebook", response_class=HTMLResponse)

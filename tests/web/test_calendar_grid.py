@@ -259,3 +259,25 @@ def test_move_form_offers_free_slots_and_the_preview_names_a_practitioner_change
     assert preview.status_code == 200, preview.text
     assert "Alice Practitioner → <strong>Bob Practitioner</strong>" in preview.text
     assert '<td class="move-change"><strong>practitioner</strong></td>' in preview.text
+
+
+def test_cancelling_from_the_visit_page_offers_the_slot_too(web: TestClient, site: Clinic) -> None:
+    appt = _visit(site)
+    waiting = site.patient("Vicky", "Visitpage")
+    token = signed_in(web, "desk")
+    web.post(
+        "/app/waitlist",
+        data={"patient_id": waiting.id, "kind": "review", "csrf_token": token},
+    )
+    cancelled = web.post(
+        f"/app/visits/{appt}/cancel",
+        data={
+            "reason": "ill",
+            "next": f"/app/calendar?view=day&date={MONDAY}",
+            "csrf_token": token,
+        },
+        follow_redirects=False,
+    )
+    assert cancelled.status_code == 303
+    assert "freed=" in cancelled.headers["location"]
+    assert "Vicky Visitpage" in web.get(cancelled.headers["location"]).text

@@ -117,3 +117,11 @@ def day_notes(clinic: ClinicConfig, day: date, practitioners: set[str]) -> list[
         if off is not None and p.name in practitioners:
             notes.append(f"{p.name}: {off.reason}")
     return notes
+
+
+def freed_query(appt: Appointment, clinic: ClinicConfig) -> str:
+    """``freed=...&freed_kind=...`` for the slot ``appt`` held (the calendar offers it to the
+    waitlist, :mod:`.calendar_waitlist`)."""
+    key = f"{appt.practitioner_id}@{appt.start.astimezone(clinic.tz).isoformat()}"
+    kind = "session" if appt.kind.value == "treatment" else appt.kind.value
+    return urlencode({"freed": key, "freed_kind": kind})

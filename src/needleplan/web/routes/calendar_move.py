@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -52,6 +51,7 @@ from needleplan.web.routes.booking import (
 from needleplan.web.routes.calendar_common import (
     Lookup,
     calendar_url,
+    freed_query,
     get_appointment,
     session_text,
 )
@@ -273,14 +273,6 @@ def _status_change(
     target = safe_next(next_url)
     sep = "&" if "?" in target else "?"
     return RedirectResponse(f"{target}{sep}done={action}{freed}", status_code=303)
-
-
-def freed_query(appt: Appointment, clinic: ClinicConfig) -> str:
-    """``freed=...&freed_kind=...`` for the slot ``appt`` held (the calendar offers it to the
-    waitlist, :mod:`.calendar_waitlist`)."""
-    key = f"{appt.practitioner_id}@{appt.start.astimezone(clinic.tz).isoformat()}"
-    kind = "session" if appt.kind.value == "treatment" else appt.kind.value
-    return urlencode({"freed": key, "freed_kind": kind})
 
 
 @router.post("/app/appointments/{appointment_id}/missed")

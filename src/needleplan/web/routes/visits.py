@@ -48,6 +48,7 @@ from needleplan.web.routes.booking import (
     practitioner_names,
     zone_names,
 )
+from needleplan.web.routes.calendar_common import freed_query
 from needleplan.web.routes.pages import render, safe_next
 from needleplan.web.security import CSRF_FIELD, check_csrf, require_permission
 
@@ -220,7 +221,8 @@ def cancel(
             next_url=next,
             problems=exc.problems,
         )
-    return _done(next, "cancel-late" if appt.cancelled_late else "cancel")
+    freed = "&" + freed_query(appt, clinic) if next.startswith("/app/calendar") else ""
+    return _done(next, ("cancel-late" if appt.cancelled_late else "cancel") + freed)
 
 
 # --------------------------------------------------------------------------- chart

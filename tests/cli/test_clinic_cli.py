@@ -210,3 +210,28 @@ def test_the_database_option_selects_the_database(
     assert clinic_calendar.clinic_config_history(db) == []
     shown = cli("clinic", "show", "-d", other, env={"NEEDLEPLAN_DATABASE_URL": url})
     assert "saved version 1" in shown.stdout
+
+
+def test_conflicts_lists_future_bookings_the_calendar_in_force_refuses(
+    run: Runner, db: Database
+) -> None:
+    clinic_calendar.save_clinic_config(db, BASE, "setup")
+    none = run("clinic", "conflicts")
+    assert none.returncode == 0, none.stderr
+    assert "no conflicts" in none.stdout
+    ids = services.sync_practitioners(db, clinic_calendar.parse_clinic_toml(BASE))
+    patient = services.register_patient(
+        db, {"given_name": "Ada", "family_name": "Late", "birth_date": "1970-01-01"}
+    )
+    start = datetime(2031, 3, 3, 15, 0, tzinfo=ZoneInfo("Europe/Berlin"))  # a Monday
+    appt = services.book_appointment(
+        db, patient.id, (start, start + timedelta(hours=1), ids["Alice Practitioner"])
+    )
+    assert run("clinic", "conflicts").returncode == 0
+    clinic_calendar.save_clinic_config(db, SHORT, "setup")  # the afternoon is closed now
+    found = run("clinic", "conflicts", COLUMNS="250")
+    assert found.returncode == 5
+    assert "1 future booking(s) the calendar does not allow" in found.stdout
+    assert str(appt.id) in found.stdout
+    assert "2031-03-03 15:00" in found.stdout
+    assert "outside Alice Practitioner's working hours" in found.stdout

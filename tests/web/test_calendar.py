@@ -438,6 +438,7 @@ def test_a_missed_session_is_rebooked_after_the_proposal_is_shown(
     assert "Proposed (not saved yet)" in shown.text
     assert "new appointment" in shown.text
     assert "Rebook session 2" in shown.text
+    assert 'id="rebook-free-slots"' in shown.text  # the form offers free times
     assert services.course_file(site.db, course_id).appointments == before, "nothing saved"
 
     bob = site.practitioners["Bob Practitioner"]

@@ -6,6 +6,9 @@
   appointments it would not allow are listed; without ``--yes`` nothing is saved (exit 5).
 * ``clinic revert VERSION [--note] [--yes]`` — put an older version back in force (a copy is
   appended), with the same check.
+* ``clinic conflicts`` — the future booked appointments the calendar in force does not allow
+  (closure, holiday, day off, outside hours, a practitioner it no longer lists); exit 0 when
+  there are none, 5 when there are (the same list as the admin page's "Appointments to move").
 
 Like the record commands they take ``--database URL`` (default ``$NEEDLEPLAN_DATABASE_URL``).
 Until a version is saved, the calendar in force is the file in ``$NEEDLEPLAN_CLINIC_FILE`` (as for
@@ -227,3 +230,24 @@ def clinic_revert(
             db, old.id, _who(db), note, detail=f"{conflicts} booked appointments conflict"
         )
     console.print(f"version {old.id} is back in force (saved again as version {version.id})")
+
+
+@app.command("conflicts")
+def clinic_conflicts(
+    database: str | None = DatabaseOpt,
+) -> None:
+    """List future booked appointments the calendar in force does not allow (exit 5 if any)."""
+    from needleplan.cli.exit_codes import EXIT_CONFLICT
+    from needleplan.services import clinic_calendar
+
+    with open_records(database) as db:
+        eff = clinic_calendar.effective_clinic(db, clinic_file_setting())
+        affected = clinic_calendar.affected_appointments(db, eff.clinic)
+    console.print(f"in force: {escape(eff.describe())}")
+    if not affected:
+        console.print("no conflicts: every future booking fits the calendar in force")
+        return
+    _print_conflicts(
+        affected, eff.clinic, f"{len(affected)} future booking(s) the calendar does not allow"
+    )
+    raise typer.Exit(EXIT_CONFLICT)

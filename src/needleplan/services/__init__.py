@@ -5,7 +5,8 @@ One module per area (see docs/architecture.md): :mod:`.patients`, :mod:`.assessm
 :mod:`.measurements`, :mod:`.recall`, :mod:`.accounts`, :mod:`.tokens`, :mod:`.staff_sessions`,
 :mod:`.audit`, :mod:`.clinic_calendar`, :mod:`.learning`, :mod:`.imports`, :mod:`.leads`,
 :mod:`.demo`, :mod:`.practitioners`, :mod:`.visits` (check in, chart, no-show, cancel; import it as
-``needleplan.services.visits``); private helpers in ``_clock``, ``_input``, ``_secrets`` and
+``needleplan.services.visits``), :mod:`.clinic_calendar_slots` (find a slot, book a single visit),
+:mod:`.waitlist`; private helpers in ``_clock``, ``_input``, ``_secrets`` and
 ``_slots``. This package re-exports the use-cases most callers need, so ``from needleplan import
 services`` then ``services.book_course(...)`` reads as before.
 

@@ -23,40 +23,41 @@ never changed or deleted, and the newest one is in force.
 
 from __future__ import annotations
 
-import re
-import tomllib
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC
 from enum import Enum, StrEnum
-from importlib import resources
 from pathlib import Path
-from typing import Any, Final
-
-import tomlkit
-from tomlkit.exceptions import TOMLKitError
-from tomlkit.items import AoT, Array, InlineTable, Table
+from typing import Final
 
 from needleplan.domain.accounts import Permission, require_permission
-from needleplan.domain.records import Appointment, AppointmentStatus, User
-from needleplan.exceptions import ConfigError, ConflictError, FieldProblem, InputError
-from needleplan.scheduling import ClinicConfig, Weekday, parse_clinic
-from needleplan.scheduling.calendar import BusyIndex, slot_problem, working_spans
+from needleplan.domain.records import User
+from needleplan.exceptions import ConfigError, ConflictError, InputError
+from needleplan.scheduling import ClinicConfig
 from needleplan.scheduling.clinic import EXAMPLE_CLINIC
 from needleplan.services._clock import utc_now
 from needleplan.services.audit import recorded_as
+from needleplan.services.clinic_calendar_conflicts import (
+    AffectedAppointment,
+    affected_appointments,
+    appointment_problem,
+    new_conflicts,
+)
+from needleplan.services.clinic_calendar_summary import ClinicSummary, clinic_summary
+from needleplan.services.clinic_calendar_text import (
+    MAX_NOTE_CHARS,
+    MAX_REASON_CHARS,
+    MAX_TOML_CHARS,
+    _clean_line,
+    bundled_clinic_toml,
+    parse_clinic_toml,
+    with_closure,
+    with_leave,
+)
 from needleplan.storage import Database
 from needleplan.storage.database import UnitOfWork
 from needleplan.storage.repositories import ClinicConfigRepository, ClinicConfigVersion
 
-#: The longest calendar text accepted [characters] (the bundled example has about 2,600).
-MAX_TOML_CHARS = 100_000
-#: Longest note on a version, closure reason or leave reason [characters].
-MAX_NOTE_CHARS = 200
-MAX_REASON_CHARS = 120
 _USERNAME_CHARS = 40
-#: How far ahead :func:`affected_appointments` looks [days] (booked appointments only).
-_HORIZON_DAYS = 366 * 30
 
 SAVE_ACTION = "clinic.config.save"
 REVERT_ACTION = "clinic.config.revert"
@@ -72,79 +73,6 @@ ANY_VERSION: Final = _Any.ANY
 #: Who saves a version: a database account, a name (CLI, or a web account from another store),
 #: or None for the system itself.
 Actor = User | str | None
-
-
-# --------------------------------------------------------------------------- parsing
-
-_TOML_POSITION = re.compile(r"at line (\d+), column (\d+)")
-
-
-def parse_clinic_toml(text: str, *, source: str = "clinic calendar") -> ClinicConfig:
-    """Validate calendar TOML text into a :class:`~needleplan.scheduling.ClinicConfig`.
-
-    Raises
-    ------
-    ConfigError
-        for text that is empty, too long or not TOML (field ``toml``, the offending line as the
-        value, the position and TOML's complaint as the rule), or for a key that breaks the
-        schema (the key's dotted path, its value, the rule).
-    """
-    if not isinstance(text, str):
-        raise ConfigError.one("toml", type(text).__name__, "must be text", source=source)
-    if not text.strip():
-        raise ConfigError.one("toml", "", "must not be empty", source=source)
-    if len(text) > MAX_TOML_CHARS:
-        raise ConfigError.one(
-            "toml",
-            f"{len(text)} characters",
-            f"must be at most {MAX_TOML_CHARS} characters",
-            source=source,
-        )
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        position = _TOML_POSITION.search(message)
-        line = ""
-        if position is not None:
-            number = int(position.group(1))
-            lines = text.splitlines()
-            line = lines[number - 1].strip()[:120] if 0 < number <= len(lines) else ""
-        raise ConfigError.one(
-            "toml", line, f"is not valid TOML: {message}", source=source
-        ) from None
-    try:
-        return parse_clinic(data, source=source)
-    except ConfigError as exc:
-        # A rule about several keys reports the whole table as its value; keep messages short.
-        raise ConfigError([_compact(p) for p in exc.problems], source=exc.source) from None
-
-
-def _compact(problem: FieldProblem) -> FieldProblem:
-    value = problem.value
-    if isinstance(value, Mapping):
-        return FieldProblem(problem.field, "{...}", problem.rule)
-    if isinstance(value, list):
-        return FieldProblem(problem.field, "[...]", problem.rule)
-    return problem
-
-
-def bundled_clinic_toml() -> str:
-    """The text of the bundled example clinic."""
-    return resources.files("needleplan.scheduling").joinpath(EXAMPLE_CLINIC).read_text("utf-8")
-
-
-def _clean_line(value: str, field: str, limit: int, *, required: bool) -> str:
-    if not isinstance(value, str):
-        raise InputError.one(field, value, "must be text")
-    clean = value.strip()
-    if required and not clean:
-        raise InputError.one(field, value, "must not be empty")
-    if len(clean) > limit:
-        raise InputError.one(field, value[:40] + "…", f"must be at most {limit} characters")
-    if not clean.isprintable():
-        raise InputError.one(field, clean, "must be one line of printable text")
-    return clean
 
 
 def _who(uow: UnitOfWork, user: Actor) -> tuple[int | None, str]:
@@ -395,302 +323,10 @@ def revert_clinic_config(
         )
 
 
-# --------------------------------------------------------------------------- conflicts
-
-
-@dataclass(frozen=True)
-class AffectedAppointment:
-    """A future booked appointment a calendar does not allow, and why.
-
-    ``already`` is True when the calendar in force refuses it too (the change does not cause it).
-    """
-
-    appointment: Appointment
-    practitioner: str
-    reason: str
-    already: bool = False
-
-
-def appointment_problem(
-    clinic: ClinicConfig, practitioner: str, appointment: Appointment
-) -> str | None:
-    """Why ``clinic`` would not allow ``appointment`` with ``practitioner`` (a name), or None."""
-    person = next((p for p in clinic.practitioners if p.name == practitioner), None)
-    if person is None:
-        return f"{practitioner} is not a practitioner in this calendar"
-    minutes = max(1, round((appointment.end - appointment.start).total_seconds() / 60))
-    return slot_problem(clinic, person, appointment.start, minutes, BusyIndex.build([]))
-
-
-def affected_appointments(
-    db: Database,
-    new_clinic: ClinicConfig,
-    now: datetime | None = None,
-    *,
-    current: ClinicConfig | None = None,
-) -> list[AffectedAppointment]:
-    """Booked appointments starting at or after ``now`` that ``new_clinic`` would not allow.
-
-    Each is checked as a booking would be (:func:`~needleplan.scheduling.calendar.slot_problem`
-    without the double-booking check): public holiday, clinic closure, clinic closed that
-    weekday, practitioner's day off or not working that weekday, outside clinic or
-    practitioner hours (wall clock in the new calendar's time zone), or a practitioner the new
-    calendar does not list. With ``current`` (the calendar in force) each is marked ``already``
-    when ``current`` refuses it too. Soonest first.
-    """
-    start = now if now is not None else utc_now()
-    if start.tzinfo is None or start.utcoffset() is None:
-        raise InputError.one("now", start.isoformat(), "must be timezone-aware")
-    with db.transaction() as uow:
-        names = {p.id: p.name for p in uow.clinics.practitioners()}
-        booked = uow.appointments.between(
-            start, start + timedelta(days=_HORIZON_DAYS), None, (AppointmentStatus.BOOKED,)
-        )
-    out: list[AffectedAppointment] = []
-    for appointment in booked:
-        if appointment.start < start:
-            continue  # already under way
-        name = names.get(appointment.practitioner_id, f"practitioner {appointment.practitioner_id}")
-        reason = appointment_problem(new_clinic, name, appointment)
-        if reason is None:
-            continue
-        already = (
-            current is not None and appointment_problem(current, name, appointment) is not None
-        )
-        out.append(AffectedAppointment(appointment, name, reason, already))
-    return out
-
-
-def new_conflicts(affected: Sequence[AffectedAppointment]) -> list[AffectedAppointment]:
-    """The affected appointments the change itself causes (not refused already)."""
-    return [a for a in affected if not a.already]
-
-
-# --------------------------------------------------------------------------- quick edits
-
-
-def _period(start: date, end: date | None, reason: str) -> tuple[date, date | None, str]:
-    if not isinstance(start, date):
-        raise InputError.one("start", start, "must be a date like 2027-03-01")
-    if end is not None and not isinstance(end, date):
-        raise InputError.one("end", end, "must be a date like 2027-03-01 or empty")
-    if end is not None and end < start:
-        raise InputError.one("end", end.isoformat(), f"must be on or after start ({start})")
-    clean = _clean_line(reason, "reason", MAX_REASON_CHARS, required=True)
-    return start, (None if end == start else end), clean
-
-
-def _entry(start: date, end: date | None, reason: str, *, inline: bool) -> Table | InlineTable:
-    table: Table | InlineTable = tomlkit.inline_table() if inline else tomlkit.table()
-    table.append("start", start)
-    if end is not None:
-        table.append("end", end)
-    table.append("reason", reason)
-    return table
-
-
-def _append_entry(container: Any, start: date, end: date | None, reason: str) -> None:
-    if isinstance(container, AoT):
-        container.append(_entry(start, end, reason, inline=False))
-    elif isinstance(container, Array):
-        container.append(_entry(start, end, reason, inline=True))
-    else:
-        raise TypeError(type(container).__name__)
-
-
-def _tidy(text: str) -> str:
-    """A blank line before a table header that directly follows a value (tomlkit appends new
-    ``[[...]]`` tables without one), and never more than one blank line in a row. Layout only:
-    comments and values are untouched, and a header under its own comment stays with it."""
-    lines: list[str] = []
-    for line in text.split("\n"):
-        header = line.lstrip().startswith("[")
-        previous = lines[-1].strip() if lines else ""
-        if header and previous and not previous.startswith("#"):
-            lines.append("")
-        if line.strip() or (lines and lines[-1].strip()):
-            lines.append(line)
-    return "\n".join(lines).rstrip("\n") + "\n"
-
-
-def _edited(toml_text: str, edit: Any) -> str:
-    base = parse_clinic_toml(toml_text)
-    try:
-        document = tomlkit.parse(toml_text)
-        edit(document, base)
-        raw = tomlkit.dumps(document)
-        out = _tidy(raw)
-        if tomllib.loads(out) != tomllib.loads(raw):  # e.g. a multi-line string with a "[" line
-            out = raw
-    except (TOMLKitError, tomllib.TOMLDecodeError, TypeError, KeyError) as exc:
-        raise InputError.one(
-            "toml",
-            type(exc).__name__,
-            "the calendar's TOML is laid out in a way this form cannot extend; "
-            "edit the TOML text instead",
-        ) from None
-    parse_clinic_toml(out)
-    return out
-
-
-def with_closure(toml_text: str, start: date, end: date | None, reason: str) -> str:
-    """``toml_text`` with one more whole-clinic closure (``end`` inclusive; None: one day).
-
-    The text is edited in place: comments and layout stay as they were.
-    """
-    first, last, why = _period(start, end, reason)
-
-    def edit(document: Any, _base: ClinicConfig) -> None:
-        if "closures" in document:
-            _append_entry(document["closures"], first, last, why)
-        else:
-            table = _entry(first, last, why, inline=False)
-            document.append("closures", tomlkit.aot())
-            document["closures"].append(table)
-
-    return _edited(toml_text, edit)
-
-
-def with_leave(
-    toml_text: str, practitioner: str, start: date, end: date | None, reason: str
-) -> str:
-    """``toml_text`` with a period off (``end`` inclusive; None: one day) for ``practitioner``."""
-    first, last, why = _period(start, end, reason)
-
-    def edit(document: Any, base: ClinicConfig) -> None:
-        base.practitioner(practitioner)  # InputError listing the names when unknown
-        for person in document["practitioners"]:
-            if str(person.get("name")) != practitioner:
-                continue
-            if "days_off" in person:
-                _append_entry(person["days_off"], first, last, why)
-            else:
-                days_off = tomlkit.array()
-                days_off.append(_entry(first, last, why, inline=True))
-                person["days_off"] = days_off
-            return
-        raise KeyError(practitioner)
-
-    return _edited(toml_text, edit)
-
-
-# --------------------------------------------------------------------------- summary
-
-
-@dataclass(frozen=True)
-class Period:
-    start: date
-    end: date
-    reason: str
-
-    def __str__(self) -> str:
-        if self.start == self.end:
-            return f"{self.start} ({self.reason})"
-        return f"{self.start} to {self.end} ({self.reason})"
-
-
-@dataclass(frozen=True)
-class PractitionerSummary:
-    name: str
-    #: working spans by weekday label (intersected with opening hours); "" = not working
-    hours: dict[str, str]
-    own_hours: bool
-    days_off: list[Period]
-
-
-@dataclass(frozen=True)
-class ClinicSummary:
-    """What a person needs to read a calendar at a glance (upcoming periods only)."""
-
-    name: str
-    timezone: str
-    location: str
-    opening_hours: dict[str, str]
-    practitioners: list[PractitionerSummary]
-    closures: list[Period]
-    holidays: str
-    upcoming_holidays: list[tuple[date, str]]
-    session_minutes: dict[str, int]
-    slot_minutes: int
-    preferred_start: str
-    first_session_search_days: int
-    recall_threshold: float
-    prices: str
-
-
-WEEKDAY_LABELS = {d: d.value.capitalize() for d in Weekday}
-
-
-def _spans_text(spans: Sequence[tuple[int, int]]) -> str:
-    return ", ".join(f"{a // 60:02d}:{a % 60:02d}-{b // 60:02d}:{b % 60:02d}" for a, b in spans)
-
-
-def clinic_summary(clinic: ClinicConfig, today: date, *, holiday_days: int = 365) -> ClinicSummary:
-    """A readable summary: hours per weekday, practitioners with their hours and upcoming days
-    off, upcoming closures and public holidays (within ``holiday_days``), session lengths,
-    prices."""
-    # A date of each weekday, to ask the calendar code for the working spans.
-    monday = today - timedelta(days=today.weekday())
-    week = {d: monday + timedelta(days=i) for i, d in enumerate(Weekday)}
-    opening = {
-        WEEKDAY_LABELS[d]: _spans_text([(s.start, s.end) for s in clinic.opening_hours.get(d, [])])
-        for d in Weekday
-    }
-    people = [
-        PractitionerSummary(
-            name=p.name,
-            hours={
-                WEEKDAY_LABELS[d]: _spans_text(working_spans(clinic, p, week[d])) for d in Weekday
-            },
-            own_hours=p.hours is not None,
-            days_off=sorted(
-                (Period(o.start, o.last, o.reason) for o in p.days_off if o.last >= today),
-                key=lambda o: o.start,
-            ),
-        )
-        for p in clinic.practitioners
-    ]
-    holidays = ""
-    upcoming: list[tuple[date, str]] = []
-    if clinic.holidays is not None:
-        holidays = clinic.holidays.country + (
-            f"-{clinic.holidays.subdivision}" if clinic.holidays.subdivision else ""
-        )
-        for offset in range(holiday_days):
-            day = today + timedelta(days=offset)
-            name = clinic.holiday(day)
-            if name is not None:
-                upcoming.append((day, name))
-    prices = ""
-    if clinic.prices is not None:
-        p = clinic.prices
-        prices = (
-            f"initial session {p.initial_session:.2f} {p.currency}, "
-            f"maintenance session {p.maintenance_session:.2f} {p.currency}"
-        )
-    return ClinicSummary(
-        name=clinic.name,
-        timezone=clinic.timezone,
-        location=clinic.location,
-        opening_hours=opening,
-        practitioners=people,
-        closures=sorted(
-            (Period(c.start, c.last, c.reason) for c in clinic.closures if c.last >= today),
-            key=lambda c: c.start,
-        ),
-        holidays=holidays,
-        upcoming_holidays=upcoming,
-        session_minutes=dict(clinic.session_minutes),
-        slot_minutes=clinic.slot_minutes,
-        preferred_start=clinic.preferred_start.strftime("%H:%M"),
-        first_session_search_days=clinic.first_session_search_days,
-        recall_threshold=clinic.recall_threshold,
-        prices=prices,
-    )
-
-
 __all__ = [
     "ANY_VERSION",
+    "MAX_NOTE_CHARS",
+    "MAX_REASON_CHARS",
     "MAX_TOML_CHARS",
     "REVERT_ACTION",
     "SAVE_ACTION",

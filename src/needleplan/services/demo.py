@@ -52,8 +52,9 @@ from needleplan.services.appointments import mark_missed
 from needleplan.services.assessments import record_assessment
 from needleplan.services.booking import book_course_in
 from needleplan.services.courses import change_course_status, record_session_in
+from needleplan.services.demo_week import fill_fortnight
 from needleplan.services.measurements import record_measurement_in
-from needleplan.services.patients import register_patient
+from needleplan.services.patients import list_patients, register_patient
 from needleplan.services.practitioners import ensure_clinic, sync_practitioners
 from needleplan.services.recall import opt_out_recall, record_contact
 from needleplan.storage import Database, UnitOfWork
@@ -230,6 +231,21 @@ class _Demo:
         self.front_desk = made["frontdesk"].id
         for i in range(patients):
             self.patient(i)
+        # Single visits around the courses, for patients without an open recall.
+        recalled = {r.patient_id for r in self.uow.recalls.query()}
+        free = [p.id for p in list_patients(self.db, limit=10_000) if p.id not in recalled]
+        self.busy, extra = fill_fortnight(
+            self.uow,
+            self.calendar,
+            self.busy,
+            self.grid,
+            self.staff,
+            free,
+            self.rng,
+            self.today,
+            self.now,
+        )
+        self.appointments += extra
         return DemoSummary(
             patients=patients,
             courses=self.courses,

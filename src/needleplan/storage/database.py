@@ -33,6 +33,7 @@ from needleplan.storage.repositories import (
 )
 from needleplan.storage.repositories.idempotency import IdempotencyRepository
 from needleplan.storage.repositories.visits import VisitRepository
+from needleplan.storage.repositories.waitlist import WaitlistRepository
 
 #: The transaction open in this thread or task, if any (joined by nested ``transaction()`` calls).
 _AMBIENT: ContextVar[tuple[Database, UnitOfWork] | None] = ContextVar(
@@ -65,6 +66,7 @@ class UnitOfWork:
         self.leads = LeadRepository(session)
         self.visits = VisitRepository(session)
         self.idempotency = IdempotencyRepository(session)
+        self.waitlist = WaitlistRepository(session)
 
     def flush(self) -> None:
         self.session.flush()

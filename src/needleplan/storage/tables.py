@@ -366,4 +366,24 @@ class ConsentChangeRow(Base):
     changed_by: Mapped[str] = mapped_column(String(40))
 
 
+class WaitlistRow(Base):
+    """A patient who wants an earlier slot for a visit kind (storage/repositories/waitlist.py).
+
+    ``practitioner_id`` None: anyone; ``not_before`` None: any day. An entry is open until
+    ``closed_at``: she booked (``closed_reason`` "booked") or the desk removed it.
+    """
+
+    __tablename__ = "waitlist"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioners.id"))
+    not_before: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None] = mapped_column(index=True)
+    closed_reason: Mapped[str] = mapped_column(String(40), default="")
+
+
 metadata = Base.metadata

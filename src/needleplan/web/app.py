@@ -38,6 +38,10 @@ from needleplan.web.routes import (
     appointments_api,
     booking,
     calendar,
+    calendar_find,
+    calendar_move,
+    calendar_rebook,
+    calendar_waitlist,
     clinic_admin,
     consult,
     pages,
@@ -45,6 +49,7 @@ from needleplan.web.routes import (
     patients,
     patients_api,
     recall,
+    today,
     visits,
 )
 from needleplan.web.security import (
@@ -215,12 +220,17 @@ def create_app(
     app.include_router(patients_api.router)
     app.include_router(appointments_api.router)
     app.include_router(api_appointments.router)
+    app.include_router(today.router)
     app.include_router(pages.router)
     app.include_router(consult.router)
     app.include_router(patients.router)
     app.include_router(patient_records.router)
     app.include_router(booking.router)
+    app.include_router(calendar_find.router)
+    app.include_router(calendar_waitlist.router)
     app.include_router(calendar.router)
+    app.include_router(calendar_move.router)
+    app.include_router(calendar_rebook.router)
     app.include_router(visits.router)
     app.include_router(recall.router)
     app.include_router(admin.router)

@@ -74,6 +74,7 @@ class ConflictRow:
     patient: str
     reason: str
     already: bool
+    patient_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ def _conflicts(
                 patient=names[appt.patient_id],
                 reason=item.reason,
                 already=item.already,
+                patient_id=appt.patient_id,
             )
         )
     return Conflicts(rows, len(affected), clinic.timezone)

@@ -265,17 +265,6 @@ def logout(
     return response
 
 
-@router.get("/app/", response_class=HTMLResponse)
-def staff_home(request: Request, user: StaffDep) -> HTMLResponse:
-    request.state.user = user
-    return render(request, "app/home.html", Permission=Permission)
-
-
-@router.get("/app", include_in_schema=False)
-def staff_home_slash() -> Response:
-    return RedirectResponse("/app/", status_code=308)
-
-
 @router.get("/app/consult", response_class=HTMLResponse)
 def consult_page(request: Request, user: ClinicalDep) -> HTMLResponse:
     request.state.user = user

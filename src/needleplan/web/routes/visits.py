@@ -48,6 +48,7 @@ from needleplan.web.routes.booking import (
     practitioner_names,
     zone_names,
 )
+from needleplan.web.routes.calendar_common import freed_query
 from needleplan.web.routes.pages import render, safe_next
 from needleplan.web.security import CSRF_FIELD, check_csrf, require_permission
 
@@ -174,7 +175,9 @@ def status_change(
         visits.no_show(db, actor, appointment_id)
         return _done(next_url, "noshow")
     appt = visits.cancel(db, actor, appointment_id, reason, clinic)
-    return _done(next_url, "cancel-late" if appt.cancelled_late else "cancel")
+    # back in the calendar, the freed time is offered to the waitlist
+    freed = "&" + freed_query(appt, clinic) if next_url.startswith("/app/calendar") else ""
+    return _done(next_url, ("cancel-late" if appt.cancelled_late else "cancel") + freed)
 
 
 # --------------------------------------------------------------------------- cancel

@@ -1,0 +1,152 @@
+""" "Today": each role's home page is its day (``GET /app/``).
+
+On a server with clinic records the page shows, for the signed-in role:
+
+* today's appointments (everyone's, soonest first) with their state: booked, checked in,
+  charted, no-show; the patient's name links to her record, phone and e-mail are links, and the
+  visit's buttons (check in, chart, no-show, cancel) are the calendar's;
+* recalls due today (and how many are overdue), for roles with the recall permission;
+* new contact requests (the last :data:`NEW_LEAD_DAYS` days), for roles that see contacts;
+* charts missing (past visits neither charted, cancelled nor a no-show), for practitioners and
+  admins (:func:`needleplan.services.visits.chart_missing`);
+* the next free slots for a session and a consultation (find a slot), and, for admins, how many
+  future bookings the calendar in force does not allow.
+
+Every list of patients shown is audited as one ``calendar.read`` event listing them. A server
+without records shows the tiles only.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from needleplan import services
+from needleplan.domain.records import AppointmentStatus, RecallStatus
+from needleplan.exceptions import NeedleplanError
+from needleplan.services import clinic_calendar, visits
+from needleplan.services.clinic_calendar_slots import find_free_slots
+from needleplan.storage.database import Database
+from needleplan.web.auth import Permission, StaffUser
+from needleplan.web.db_stores import audit
+from needleplan.web.deps import get_clinic
+from needleplan.web.leads import LeadStore
+from needleplan.web.routes.booking import local, patient_label, practitioner_names
+from needleplan.web.routes.calendar_common import Entry, Lookup, session_text
+from needleplan.web.routes.pages import StaffDep, render
+from needleplan.web.routes.visits import acting_account
+
+router = APIRouter(include_in_schema=False)
+
+#: A contact request is "new" on the home page for this many days.
+NEW_LEAD_DAYS = 7
+TODAY_STATUSES = (
+    AppointmentStatus.BOOKED,
+    AppointmentStatus.ARRIVED,
+    AppointmentStatus.PERFORMED,
+    AppointmentStatus.MISSED,
+)
+
+
+def _day(request: Request, db: Database, user: StaffUser) -> dict[str, Any]:
+    clinic = get_clinic(request)
+    now = datetime.now(UTC)
+    today = now.astimezone(clinic.tz).date()
+    start = datetime.combine(today, datetime.min.time(), tzinfo=clinic.tz)
+    names = practitioner_names(db)
+    lookup = Lookup(db)
+    clinical = user.can(Permission.CLINICAL)
+    shown: set[int] = set()
+    entries: list[Entry] = []
+    if user.can(Permission.CALENDAR):
+        for a in services.appointments_between(
+            db,
+            start.astimezone(UTC),
+            (start + timedelta(days=1)).astimezone(UTC),
+            statuses=TODAY_STATUSES,
+        ):
+            person = lookup.patient(a.patient_id)
+            entries.append(
+                Entry(
+                    appointment=a,
+                    start=local(a.start, clinic),
+                    end=local(a.end, clinic),
+                    patient=patient_label(person),
+                    practitioner=names.get(a.practitioner_id, str(a.practitioner_id)),
+                    session_text=session_text(a, lookup),
+                    note=a.note if clinical else "",
+                    phone=person.phone or "",
+                    email=person.email or "",
+                )
+            )
+            shown.add(a.patient_id)
+    recalls_today: list[tuple[object, str]] = []
+    overdue = 0
+    if user.can(Permission.RECALL):
+        for r in services.recall_list(db, due_by=today, statuses=(RecallStatus.OPEN,)):
+            if r.due_date == today:
+                recalls_today.append((r, patient_label(lookup.patient(r.patient_id))))
+                shown.add(r.patient_id)
+            else:
+                overdue += 1
+    new_leads = []
+    if user.can(Permission.CONTACTS):
+        store: LeadStore = request.app.state.lead_store
+        since = now - timedelta(days=NEW_LEAD_DAYS)
+        new_leads = [lead for lead in store.list_leads() if lead.consented_at >= since]
+        new_leads.reverse()
+    missing = []
+    if user.role.value in ("practitioner", "admin"):
+        missing = [
+            (a, patient_label(lookup.patient(a.patient_id)), local(a.start, clinic))
+            for a in visits.chart_missing(db, acting_account(db, user))
+        ]
+    free = {}
+    if user.can(Permission.CALENDAR):
+        for kind in ("session", "consultation"):
+            free[kind] = [
+                (s, local(s.start, clinic), local(s.end, clinic))
+                for s in find_free_slots(db, clinic, kind, limit=4, per_day=2)
+            ]
+    conflicts = None
+    if user.can(Permission.CONFIG):
+        conflicts = len(clinic_calendar.affected_appointments(db, clinic))
+    if shown:
+        audit(
+            db, user, "calendar.read", None, services.audit_patients_detail(f"today {today}", shown)
+        )
+    return {
+        "today": today,
+        "entries": entries,
+        "recalls_today": recalls_today,
+        "overdue": overdue,
+        "new_leads": new_leads,
+        "missing": missing,
+        "free": free,
+        "conflicts": conflicts,
+        "zone": clinic.timezone,
+        "clinical": clinical,
+        "here": "/app/",
+    }
+
+
+@router.get("/app/", response_class=HTMLResponse)
+def staff_home(request: Request, user: StaffDep) -> HTMLResponse:
+    """The signed-in role's day (the tiles only on a server without clinic records)."""
+    request.state.user = user
+    db: Database | None = request.app.state.db
+    day: dict[str, Any] = {}
+    if db is not None:
+        try:
+            day = _day(request, db, user)
+        except NeedleplanError:
+            day = {"day_error": True}
+    return render(request, "app/home.html", Permission=Permission, **day)
+
+
+@router.get("/app", include_in_schema=False)
+def staff_home_slash() -> Response:
+    return RedirectResponse("/app/", status_code=308)

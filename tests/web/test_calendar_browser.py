@@ -1,0 +1,168 @@
+"""Headless Chromium on a live server over a SQLite clinic (the example calendar): find a slot
+-> book a consultation in one click, the day grid with a column per practitioner at tablet
+width (820 px), a practitioner's week grid, and a move preview naming a change of practitioner.
+Skips only where /usr/bin/chromium is absent. Screenshots in test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from needleplan import services
+from needleplan.domain.records import AppointmentKind
+from needleplan.scheduling import example_clinic
+
+from .conftest import cheap_hasher
+from .patients_fixtures import DB_PASSWORDS, ClinicApp, open_clinic_app
+from .test_browser import CHROMIUM, _page, _shot, browser
+from .visits_support import book_visits
+
+__all__ = ["browser"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian package)"),
+]
+
+#: This suite's servers listen on loopback ports in this range.
+PORTS = range(18300, 18400)
+TABLET = {"width": 820, "height": 1180}
+
+
+def _port() -> int:
+    for port in PORTS:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    pytest.fail(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
+
+
+@pytest.fixture(scope="module")
+def live(
+    tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path
+) -> Iterator[tuple[str, ClinicApp]]:
+    import uvicorn
+
+    original = services.accounts.use_password_hasher(cheap_hasher())
+    env = open_clinic_app(tmp_path_factory.mktemp("grid") / "clinic.sqlite3", _sqlite_template)
+    config = uvicorn.Config(
+        env.app, host="127.0.0.1", port=_port(), log_level="warning", lifespan="off"
+    )
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:  # readiness wait, not a timing assertion
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{config.port}", env
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+        env.db.dispose()
+        services.accounts.use_password_hasher(original)
+
+
+def _sign_in(page: Any, base: str, path: str, username: str) -> None:
+    page.goto(base + path)
+    page.fill('input[name="username"]', username)
+    page.fill('input[name="password"]', DB_PASSWORDS[username])
+    page.click('button[type="submit"]')
+    page.wait_for_url(base + path)
+
+
+def test_find_a_slot_books_a_consultation_shown_in_the_day_and_week_grids(
+    live: tuple[str, ClinicApp], browser: Any
+) -> None:
+    base, env = live
+    clinic = example_clinic()
+    patient = services.register_patient(
+        env.db,
+        {
+            "given_name": "Greta",
+            "family_name": "Grid",
+            "birth_date": "1975-05-05",
+            "phone": "+49 30 7654321",
+        },
+    )
+    errors: list[str] = []
+    desk = _page(browser, errors, viewport=TABLET)
+    _sign_in(desk, base, f"/app/calendar/find?kind=consultation&patient={patient.id}", "desk")
+    first = desk.locator("button.slot").first
+    key = first.get_attribute("data-slot")
+    assert key
+    _shot(desk, "calendar-find-slot.png")
+    first.click()
+    desk.wait_for_selector("#booked")
+    (appt,) = [
+        a
+        for a in services.appointments_between(
+            env.db, services.utc_now() - timedelta(days=1), services.utc_now() + timedelta(days=100)
+        )
+        if a.patient_id == patient.id
+    ]
+    assert appt.kind is AppointmentKind.CONSULTATION
+    assert f"{appt.practitioner_id}@" in key
+    # The day grid: a column per practitioner, the block sized by its 30 minutes, no sideways
+    # scrolling on a tablet.
+    assert desk.locator(".tg-practitioner").count() == len(clinic.practitioners)
+    block = desk.locator(f'article[data-appointment="{appt.id}"]')
+    assert "Greta Grid" in (block.text_content() or "")
+    assert block.locator('a[href^="tel:"]').count() == 1
+    box = block.bounding_box()
+    assert box is not None
+    assert box["height"] > 20
+    overflow = desk.evaluate(
+        "() => { const s = document.querySelector('.tg-scroll'); return s.scrollWidth - s.clientWidth; }"
+    )
+    assert overflow <= 1
+    _shot(desk, "calendar-day-grid-tablet.png")
+    # Her practitioner's week as a grid: a column per day.
+    day = appt.start.astimezone(clinic.tz).date()
+    desk.goto(f"{base}/app/calendar?view=week&date={day}&practitioner={appt.practitioner_id}")
+    assert desk.locator(".tg-section").count() == 7
+    assert desk.locator(f'article[data-appointment="{appt.id}"]').count() == 1
+    assert desk.locator(".tg-off").count() > 0  # the weekend at least is unavailable
+    _shot(desk, "calendar-week-grid-tablet.png")
+    assert errors == []
+    desk.context.close()
+
+
+def test_move_preview_shows_a_change_of_practitioner(
+    live: tuple[str, ClinicApp], browser: Any
+) -> None:
+    base, env = live
+    booked = book_visits(env, timedelta(days=30), timedelta(days=60), given="Mona")
+    second = booked.appointments[1]
+    names = {p.id: p.name for p in services.list_practitioners(env.db)}
+    other = next(
+        pid
+        for pid, name in names.items()
+        if pid != second.practitioner_id
+        and name in {p.name for p in example_clinic().practitioners}
+    )
+    errors: list[str] = []
+    desk = _page(browser, errors, viewport=TABLET)
+    _sign_in(desk, base, f"/app/appointments/{second.id}/move", "desk")
+    assert desk.locator("#move-free-slots button.slot").count() > 0
+    desk.select_option('select[name="practitioner_id"]', str(other))
+    desk.click('#move-form button[type="submit"]')
+    desk.wait_for_selector("#move-preview")
+    cell = desk.locator("#move-preview td.move-practitioner").last
+    text = cell.text_content() or ""
+    assert f"{names[second.practitioner_id]} → {names[other]}" in text
+    _shot(desk, "calendar-move-practitioner-change.png")
+    desk.context.close()

@@ -32,6 +32,7 @@ from needleplan.storage.repositories import (
     UserRepository,
 )
 from needleplan.storage.repositories.idempotency import IdempotencyRepository
+from needleplan.storage.repositories.outbox import OutboxRepository
 from needleplan.storage.repositories.visits import VisitRepository
 
 #: The transaction open in this thread or task, if any (joined by nested ``transaction()`` calls).
@@ -65,6 +66,7 @@ class UnitOfWork:
         self.leads = LeadRepository(session)
         self.visits = VisitRepository(session)
         self.idempotency = IdempotencyRepository(session)
+        self.outbox = OutboxRepository(session)
 
     def flush(self) -> None:
         self.session.flush()

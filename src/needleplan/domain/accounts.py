@@ -76,6 +76,8 @@ ACTION_PERMISSIONS: dict[str, Permission] = {
     "patient.list": Permission.CONTACTS,
     "patient.read": Permission.CONTACTS,
     "patient.update": Permission.CONTACTS,
+    "message.read": Permission.CONTACTS,
+    "message.resend": Permission.CONTACTS,
     # the calendar and bookings: every role
     "calendar.read": Permission.CALENDAR,
     "booking.read": Permission.CALENDAR,

@@ -15,7 +15,17 @@ from needleplan.storage.tables import metadata
 
 
 def test_shipped_revisions_are_initial_then_follow_up() -> None:
-    assert migrate.revisions() == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0011"]
+    assert migrate.revisions() == [
+        "0001",
+        "0002",
+        "0003",
+        "0004",
+        "0005",
+        "0006",
+        "0007",
+        "0008",
+        "0011",
+    ]
     assert migrate.head_revision() == migrate.HEAD == "0011"
 
 

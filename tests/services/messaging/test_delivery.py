@@ -16,7 +16,7 @@ from needleplan.scheduling import example_clinic, session_uid
 from needleplan.services.messaging.config import MessagingConfig
 from needleplan.services.messaging.log import message_log
 from needleplan.services.messaging.worker import run_once
-from tests.services.messaging.conftest import MORNING, MailSink, free_port
+from tests.messaging_support import MORNING, MailSink, free_port
 
 
 def config_for(sink: MailSink | None = None, **extra: Any) -> MessagingConfig:

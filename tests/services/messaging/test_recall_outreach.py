@@ -13,7 +13,7 @@ from needleplan.scheduling import example_clinic
 from needleplan.services.messaging.config import MessagingConfig
 from needleplan.services.messaging.log import message_log, unsubscribe
 from needleplan.services.messaging.worker import in_quiet_hours, quiet_hours_end, run_once
-from tests.services.messaging.conftest import MailSink
+from tests.messaging_support import MailSink
 
 DUE = date(2030, 3, 4)
 DUE_MORNING = datetime(2030, 3, 4, 9, 0, tzinfo=UTC)  # 10:00 in Berlin

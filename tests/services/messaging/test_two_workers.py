@@ -12,7 +12,7 @@ from needleplan.scheduling import example_clinic
 from needleplan.services.messaging.config import MessagingConfig
 from needleplan.services.messaging.worker import WorkerReport, deliver_due
 from needleplan.storage import Database
-from tests.services.messaging.conftest import MORNING, MailSink
+from tests.messaging_support import MORNING, MailSink
 
 MESSAGES = 60
 

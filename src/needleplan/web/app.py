@@ -38,6 +38,7 @@ from needleplan.web.routes import (
     booking,
     calendar,
     clinic_admin,
+    messages,
     pages,
     patients,
     patients_api,
@@ -217,6 +218,7 @@ def create_app(
     app.include_router(calendar.router)
     app.include_router(visits.router)
     app.include_router(recall.router)
+    app.include_router(messages.router)
     app.include_router(admin.router)
     app.include_router(account.router)
     app.include_router(clinic_admin.router)

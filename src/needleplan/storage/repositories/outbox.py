@@ -119,7 +119,7 @@ class OutboxRepository:
         rows = self.session.execute(
             select(OutboxRow)
             .where(OutboxRow.patient_id == patient_id)
-            .order_by(OutboxRow.created_at.desc(), OutboxRow.id.desc())
+            .order_by(OutboxRow.id.desc())
             .limit(limit)
         ).scalars()
         return [to_message(r) for r in rows]

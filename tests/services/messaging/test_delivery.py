@@ -237,3 +237,64 @@ def test_a_rolled_back_booking_leaves_no_message(clinic: Any, protocol: Any) -> 
         services.book_course(clinic.db, other.id, protocol, [slot])
     assert message_log(clinic.db, None, other.id) == []
     assert len(message_log(clinic.db, None, clinic.patient.id)) == 1
+
+
+def test_a_worker_that_dies_mid_send_loses_nothing(clinic: Any, smtp_server: MailSink) -> None:
+    """A claimed message whose worker never finished is sent once its lease has expired."""
+    book(clinic)
+    cfg = config_for(smtp_server)
+    with clinic.db.transaction() as uow:  # the dead worker's claim
+        claimed = uow.outbox.claim(
+            MORNING, "dead-worker", MORNING + timedelta(seconds=cfg.lease_s), 10
+        )
+    assert len(claimed) == 1
+    during = run_once(clinic.db, example_clinic(), now=MORNING + timedelta(seconds=10), config=cfg)
+    assert during.sent == 0  # leased: another worker leaves it alone
+    after = run_once(
+        clinic.db, example_clinic(), now=MORNING + timedelta(seconds=cfg.lease_s + 1), config=cfg
+    )
+    assert after.sent == 1
+    assert len(smtp_server.messages) == 1
+
+
+def test_contact_request_is_acknowledged(clinic: Any, smtp_server: MailSink) -> None:
+    from needleplan.domain.records import Lead
+
+    services.add_lead(
+        clinic.db,
+        Lead("abc123", "Vera Visitor", "vera@example.org", "", "call me", "", "yes", MORNING),
+    )
+    assert (
+        run_once(clinic.db, example_clinic(), now=MORNING, config=config_for(smtp_server)).sent == 1
+    )
+    (mail,) = smtp_server.messages
+    assert mail["To"] == "vera@example.org"
+    body = mail.get_body(preferencelist=("plain",))
+    assert body is not None
+    assert "Dear Vera Visitor" in body.get_content()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("NEEDLEPLAN_SMTP_URL", "http://mail.example"),
+        ("NEEDLEPLAN_MAIL_FROM", "not an address"),
+        ("NEEDLEPLAN_SMS_URL", "ftp://sms.example"),
+        ("NEEDLEPLAN_SMS_FORMAT", "carrier-pigeon"),
+        ("NEEDLEPLAN_PUBLIC_URL", "clinic.example"),
+    ],
+)
+def test_bad_settings_are_refused_naming_the_variable(variable: str, value: str) -> None:
+    from needleplan.exceptions import InputError
+
+    with pytest.raises(InputError) as caught:
+        MessagingConfig.from_env({variable: value})
+    assert variable in str(caught.value)
+
+
+def test_smtp_password_is_hidden_in_errors() -> None:
+    from needleplan.exceptions import InputError
+
+    with pytest.raises(InputError) as caught:
+        MessagingConfig.from_env({"NEEDLEPLAN_SMTP_URL": "smtpx://me:hunter2@mail.example"})
+    assert "hunter2" not in str(caught.value)

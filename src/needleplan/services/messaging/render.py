@@ -119,8 +119,11 @@ def render(
     message: OutboxMessage,
     clinic: ClinicConfig,
     config: MessagingConfig,
+    now: datetime,
 ) -> Rendered:
-    """The message to send, or :class:`Skip` (with the reason) or :class:`TemplateRenderError`."""
+    """The message to send at ``now``, or :class:`Skip` (with the reason) or
+    :class:`TemplateRenderError`. Confirmations and change notices list the visits still to
+    come (a course stored after the fact, e.g. the demo clinic, confirms nothing past)."""
     kind = message.kind
     context: dict[str, Any] = {
         "clinic": {"name": clinic.name, "location": clinic.location},
@@ -162,9 +165,11 @@ def render(
             if appt.start.isoformat() != message.payload.get("start"):
                 raise Skip("the visit moved; its new time gets its own reminder")
         elif kind is not MessageKind.VISIT_CANCELLED:
-            appointments = [a for a in appointments if a.status is AppointmentStatus.BOOKED]
+            appointments = [
+                a for a in appointments if a.status is AppointmentStatus.BOOKED and a.start > now
+            ]
             if not appointments:
-                raise Skip("none of its visits is booked any more")
+                raise Skip("none of its visits is booked and still to come")
         context["visits"] = _visits(uow, appointments, clinic)
         course_id = message.payload.get("course_id")
         if kind in (MessageKind.COURSE_BOOKED, MessageKind.DATES_CHANGED) and course_id:

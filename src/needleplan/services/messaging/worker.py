@@ -216,7 +216,7 @@ def deliver_one(
         message = uow.outbox.get(message_id)
         if not message.rendered:
             try:
-                r = render(db, uow, message, clinic, config)
+                r = render(db, uow, message, clinic, config, now)
             except Skip as skip:
                 uow.outbox.finish(
                     message_id, MessageStatus.SKIPPED, now, error=skip.reason, attempted=False

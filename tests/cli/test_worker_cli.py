@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import threading
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from needleplan import services
 from needleplan.domain import reference_assessment
@@ -64,3 +67,38 @@ def test_worker_refuses_a_bad_smtp_url(cli: Runner) -> None:
     result = cli("worker", "--once", env={"NEEDLEPLAN_SMTP_URL": "http://mail.example"})
     assert result.returncode != 0
     assert "NEEDLEPLAN_SMTP_URL" in result.stderr
+
+
+def test_serve_with_worker_runs_the_worker_loop_in_a_thread(
+    tmp_path: Path, smtp_server: MailSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``serve --with-worker`` starts this loop beside the web app; a contact request queued in
+    the database is acknowledged without any `worker` command, and stopping joins the thread."""
+    from needleplan.cli.serve import start_message_worker
+    from needleplan.domain.records import Lead
+
+    monkeypatch.setenv("NEEDLEPLAN_SMTP_URL", smtp_server.url)
+    db = Database.open(f"sqlite:///{tmp_path / 'serve.sqlite3'}")
+    arrived = threading.Event()
+    original = smtp_server.handle_DATA
+
+    async def note(server: object, session: object, envelope: object) -> str:
+        answer = await original(server, session, envelope)
+        arrived.set()
+        return answer
+
+    monkeypatch.setattr(smtp_server, "handle_DATA", note)
+    try:
+        services.add_lead(
+            db,
+            Lead("srv001", "Sam Serve", "sam@example.org", "", "", "", "yes", datetime.now(UTC)),
+        )
+        stop = start_message_worker(db)
+        try:
+            assert arrived.wait(timeout=60)
+        finally:
+            stop()
+        assert [m["To"] for m in smtp_server.messages] == ["sam@example.org"]
+        assert not any(t.name == "needleplan-message-worker" for t in threading.enumerate())
+    finally:
+        db.dispose()

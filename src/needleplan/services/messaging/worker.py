@@ -131,14 +131,18 @@ def plan_due(db: Database, clinic: ClinicConfig, now: datetime) -> int:
         upcoming = uow.appointments.between(now, horizon, statuses=(AppointmentStatus.BOOKED,))
         today = now.astimezone(clinic.tz).date()
         recalls = uow.recalls.query(due_by=today, statuses=(RecallStatus.OPEN,))
+        keys = [f"reminder:{a.id}:{a.start.isoformat()}" for a in upcoming]
+        keys += [f"recall:{r.id}:{n}" for r in recalls for n in (1, 2)]
+        planned_keys = uow.outbox.existing_keys(keys)  # one query: most passes plan nothing
         first_sent = {
             r.id: [m for m in uow.outbox.for_recall(r.id) if m.kind is MessageKind.RECALL]
             for r in recalls
+            if f"recall:{r.id}:1" in planned_keys and f"recall:{r.id}:2" not in planned_keys
         }
     for appt in upcoming:
-        if appt.start <= now:
-            continue
         start = appt.start.isoformat()
+        if appt.start <= now or f"reminder:{appt.id}:{start}" in planned_keys:
+            continue
 
         def reminder(
             uow: UnitOfWork, a_id: int = appt.id, p_id: int = appt.patient_id, s: str = start
@@ -153,10 +157,14 @@ def plan_due(db: Database, clinic: ClinicConfig, now: datetime) -> int:
 
         planned += _plan_one(db, f"reminder:{appt.id}:{start}", reminder)
     for entry in recalls:
-        firsts = first_sent[entry.id]
-        if not firsts:
+        if f"recall:{entry.id}:2" in planned_keys:
+            continue
+        if f"recall:{entry.id}:1" not in planned_keys:
             key, kind = f"recall:{entry.id}:1", MessageKind.RECALL
         else:
+            firsts = first_sent[entry.id]
+            if not firsts:
+                continue
             first = firsts[0]
             nudge_at = (
                 first.sent_at + timedelta(days=settings.recall_nudge_days)

@@ -100,6 +100,20 @@ class OutboxRepository:
         ).first()
         return found is not None
 
+    def existing_keys(self, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` are already planned (one query per 500 keys)."""
+        found: set[str] = set()
+        for i in range(0, len(keys), 500):
+            chunk = list(keys[i : i + 500])
+            found.update(
+                k
+                for k in self.session.scalars(
+                    select(OutboxRow.dedupe_key).where(OutboxRow.dedupe_key.in_(chunk))
+                )
+                if k is not None
+            )
+        return found
+
     def by_key(self, dedupe_key: str) -> OutboxMessage | None:
         row = self.session.execute(
             select(OutboxRow).where(OutboxRow.dedupe_key == dedupe_key)

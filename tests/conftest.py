@@ -404,6 +404,9 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
         owner,
         "test calendar",
     )
+    # A patient who asked for no recall messages (the outbox already holds the confirmations).
+    with db.transaction() as uow:
+        uow.outbox.opt_out(setup.patient.id, t0, "unsubscribe link")
     # A signed-in browser (backups leave staff_sessions out; the backup tests check that).
     from needleplan.services.staff_sessions import SessionPolicy, start_session
 

@@ -220,7 +220,7 @@ def test_update_patient_changes_only_named_fields_and_validates(clinic: Any) -> 
     updated = services.update_patient(
         clinic.db, clinic.patient.id, {"phone": "+44 20 7946 0001", "consent_research": True}
     )
-    assert updated.phone == "+44 20 7946 0001"
+    assert updated.phone == "+442079460001"  # stored in E.164
     assert updated.consent_research is True
     assert updated.family_name == clinic.patient.family_name
     assert updated.mrn == clinic.patient.mrn

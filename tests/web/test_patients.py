@@ -123,7 +123,7 @@ def test_front_desk_and_admin_see_contacts_and_course_but_no_clinical_notes(
 ) -> None:
     page = sign_in(web, who).get(f"/app/patients/{clinic_app.patient_id}")
     assert page.status_code == 200
-    assert "+44 20 7946 0001" in page.text
+    assert "+442079460001" in page.text  # E.164
     assert "consent to treatment: <strong>yes" in page.text
     assert 'id="course-remaining"' in page.text
     for hidden in (

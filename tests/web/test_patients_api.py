@@ -72,7 +72,7 @@ def test_non_clinical_tokens_get_contacts_but_not_clinical_data(
     pid = clinic_app.patient_id
     one = web.get(f"/api/v1/patients/{pid}", headers=headers)
     assert one.status_code == 200
-    assert one.json()["phone"] == "+44 20 7946 0001"
+    assert one.json()["phone"] == "+442079460001"  # stored in E.164
     assert "notes" not in one.json()
     listed = web.get("/api/v1/patients", headers=headers).json()
     assert all("notes" not in p for p in listed["patients"])

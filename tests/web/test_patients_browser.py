@@ -96,6 +96,6 @@ def test_front_desk_patient_page_has_no_chart_or_clinical_record(
     page.wait_for_url(f"{base}/app/patients/{env.patient_id}")
     assert page.locator("#patient-chart").count() == 0
     assert page.locator("#assessments").count() == 0
-    assert "+44 20 7946 0001" in page.text_content("#demographics")
+    assert "+442079460001" in page.text_content("#demographics")  # E.164
     _shot(page, "patient-page-front-desk-phone.png")
     assert errors == []

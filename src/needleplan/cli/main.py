@@ -44,6 +44,7 @@ from needleplan.cli import (
     session,
     transfer,
     user,
+    worker,
 )
 from needleplan.cli.exit_codes import (
     EXIT_ABORTED,
@@ -156,6 +157,7 @@ for _module in (
     demo,
     user,
     serve,
+    worker,
     learning,
     interop,
     clinic,

@@ -5,11 +5,15 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from needleplan.cli.records import open_records
+
+if TYPE_CHECKING:
+    from needleplan.storage import Database
 
 DEMO_LOGINS = ("admin", "practitioner", "frontdesk")
 
@@ -70,6 +74,35 @@ def proxy_options(trusted_proxies: str) -> dict[str, Any]:
     return {"proxy_headers": True, "forwarded_allow_ips": trusted_proxies}
 
 
+def start_message_worker(db: Database) -> Callable[[], None]:
+    """Run the message worker loop in a daemon thread; returns the function that stops it."""
+    import os
+    import threading
+
+    from needleplan.services.clinic_calendar import effective_clinic
+    from needleplan.services.messaging.config import MessagingConfig
+    from needleplan.services.messaging.worker import run_forever
+
+    config = MessagingConfig.from_env()  # a bad setting stops the start, naming the variable
+    clinic_file = os.environ.get("NEEDLEPLAN_CLINIC_FILE") or None
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_forever,
+        args=(db, lambda: effective_clinic(db, clinic_file).clinic, stop),
+        kwargs={"config": config},
+        name="needleplan-message-worker",
+        daemon=True,
+    )
+    thread.start()
+    typer.echo("message worker running in this process (--with-worker)")
+
+    def halt() -> None:
+        stop.set()
+        thread.join(timeout=10)
+
+    return halt
+
+
 #: The commands of this module (added to the root app by needleplan.cli.main).
 app = typer.Typer(rich_markup_mode=None)
 
@@ -115,6 +148,14 @@ def serve(
     ),
     demo_patients: int = typer.Option(
         300, "--demo-patients", min=1, max=5000, help="Patients in a new demo clinic."
+    ),
+    with_worker: bool = typer.Option(
+        False,
+        "--with-worker",
+        help=(
+            "Also deliver patient messages in this process (the `needleplan worker` loop in a "
+            "background thread; docs/messages.md)."
+        ),
     ),
     demo_users: bool = typer.Option(
         False,
@@ -192,13 +233,18 @@ def serve(
             )
             served = "needleplan.web.app:app_from_environment"
             typer.echo(f"{workers} worker processes sharing {db.display_url}")
-        run_server(
-            served,
-            workers=workers,
-            host=bind_host,
-            port=bind_port,
-            server_header=False,
-            **proxy_options(settings.trusted_proxies),
-            log_level="info",
-            log_config=log_config(),
-        )
+        stop_worker = start_message_worker(db) if with_worker else None
+        try:
+            run_server(
+                served,
+                workers=workers,
+                host=bind_host,
+                port=bind_port,
+                server_header=False,
+                **proxy_options(settings.trusted_proxies),
+                log_level="info",
+                log_config=log_config(),
+            )
+        finally:
+            if stop_worker is not None:
+                stop_worker()

@@ -77,6 +77,8 @@ ACTION_PERMISSIONS: dict[str, Permission] = {
     "patient.read": Permission.CONTACTS,
     "patient.update": Permission.CONTACTS,
     "patient.merge": Permission.CONTACTS,
+    "message.read": Permission.CONTACTS,
+    "message.resend": Permission.CONTACTS,
     # the calendar and bookings: every role
     "calendar.read": Permission.CALENDAR,
     "booking.read": Permission.CALENDAR,

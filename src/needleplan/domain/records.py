@@ -51,6 +51,7 @@ from pydantic import (
 
 from needleplan.domain.accounts import Role, User  # the one account model (re-exported)
 from needleplan.domain.assessment import Area, Assessment, problems_from_validation
+from needleplan.domain.contact import normalise_email, normalise_phone
 from needleplan.domain.protocol import Protocol
 from needleplan.exceptions import FieldProblem, InputError, StateError
 
@@ -342,14 +343,22 @@ class PatientDraft(_Record):
     family_name: CleanStr = Field(min_length=1, max_length=100)
     birth_date: date
     sex: Sex = Sex.UNDISCLOSED
-    email: CleanStr | None = Field(
-        default=None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-    )
-    phone: CleanStr | None = Field(default=None, max_length=40, pattern=r"^\+?[0-9 ()./-]{5,}$")
+    email: CleanStr | None = Field(default=None, max_length=200)
+    phone: CleanStr | None = Field(default=None, max_length=40)
     consent_treatment: bool = False
     consent_contact: bool = False
     consent_research: bool = False
     notes: CleanText = Field(default="", max_length=4000)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        return normalise_email(value) if value else None
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return normalise_phone(value) if value else None
 
     @field_validator("birth_date")
     @classmethod

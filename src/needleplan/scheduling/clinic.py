@@ -218,6 +218,28 @@ class Prices(BaseModel):
 TimeOfDay = Annotated[time, PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str)]
 
 
+class MessageSettings(BaseModel):
+    """When patient messages go out (docs/messages.md): reminders, quiet hours, recall nudges."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reminder_hours: int = Field(
+        default=48, ge=1, le=24 * 14, description="remind this long before a visit [hours]"
+    )
+    quiet_start: Annotated[TimeOfDay, Field(description="no messages from this local time")] = time(
+        21, 0
+    )
+    quiet_end: Annotated[TimeOfDay, Field(description="until this local time")] = time(8, 0)
+    recall_nudge_days: int = Field(
+        default=14, ge=1, le=365, description="second recall message after this long [days]"
+    )
+
+    @field_validator("quiet_start", "quiet_end", mode="before")
+    @classmethod
+    def _time(cls, value: Any) -> Any:
+        return _parse_time(value)
+
+
 class ClinicConfig(BaseModel):
     """One clinic's calendar and scheduling settings (validated; see ``docs/scheduling.md``)."""
 
@@ -260,6 +282,7 @@ class ClinicConfig(BaseModel):
         le=24 * 14,
         description="a cancellation later than this before the start is late [hours]",
     )
+    messages: MessageSettings = Field(default_factory=MessageSettings)
 
     @field_validator("preferred_start", mode="before")
     @classmethod

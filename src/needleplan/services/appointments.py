@@ -12,6 +12,7 @@ from needleplan.domain.records import (
 )
 from needleplan.services._clock import aware
 from needleplan.services.courses import renumber_courses
+from needleplan.services.messaging import enqueue as messages
 from needleplan.storage import Database
 
 T = TypeVar("T")
@@ -41,6 +42,7 @@ def cancel_appointment(db: Database, appointment_id: int, *, reason: str = "") -
         uow.flush()
         if appt.course_id is not None:
             renumber_courses(uow, {appt.course_id})
+        messages.notify_cancelled(uow, appointment_id)
         return uow.appointments.get(appointment_id)
 
 

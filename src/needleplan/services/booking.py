@@ -46,6 +46,7 @@ from needleplan.services._integrity import (
 from needleplan.services._slots import check_practitioners, close_recalls_by_booking, parse_slots
 from needleplan.services.appointments import HOLDING, appointments_between
 from needleplan.services.courses import DueFunction, default_maintenance_due
+from needleplan.services.messaging import enqueue as messages
 from needleplan.services.practitioners import list_practitioners, sync_practitioners
 from needleplan.storage import Database, UnitOfWork
 
@@ -107,6 +108,7 @@ def book_course_in(
     if booked:
         close_recalls_by_booking(uow, patient_id, when)
     uow.flush()
+    messages.notify_course_booked(uow, course.id, when)
     return CourseBooking(
         course=uow.courses.get(course.id), appointments=uow.appointments.for_course(course.id)
     )
@@ -193,6 +195,7 @@ def book_appointment_in(
     appt = uow.appointments.add(patient_id, course_id, slot, kind, number, when, note)
     uow.appointments.claim([appt])
     close_recalls_by_booking(uow, patient_id, when)
+    messages.notify_visit_booked(uow, appt.id, when)
     return uow.appointments.get(appt.id)
 
 

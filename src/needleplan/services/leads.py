@@ -10,6 +10,7 @@ from needleplan.domain.records import (
 from needleplan.exceptions import (
     InputError,
 )
+from needleplan.services.messaging import enqueue as messages
 from needleplan.storage import Database
 
 T = TypeVar("T")
@@ -21,6 +22,7 @@ def add_lead(db: Database, lead: Lead) -> None:
         raise InputError.one("consent", False, "a lead is stored only with the consent text")
     with db.transaction() as uow:
         uow.leads.add(lead)
+        messages.notify_contact_request(uow, lead)
 
 
 def list_leads(db: Database) -> list[Lead]:

@@ -32,6 +32,7 @@ from needleplan.services._clock import aware
 from needleplan.services._slots import check_practitioners, close_recalls_by_booking
 from needleplan.services.appointments import HOLDING
 from needleplan.services.courses import renumber_courses
+from needleplan.services.messaging import enqueue as messages
 from needleplan.services.practitioners import sync_practitioners
 from needleplan.services.rescheduling import schedule_of
 from needleplan.storage import Database, UnitOfWork
@@ -355,6 +356,7 @@ def rebook_missed(
         uow.appointments.add_note(missed.id, f"rebooked as appointment {fresh.id}")
         renumber_courses(uow, {course.id})
         close_recalls_by_booking(uow, missed.patient_id, at)
+        messages.notify_dates_changed(uow, [fresh, *moved], at)
         return dataclasses.replace(
             plan,
             saved=True,

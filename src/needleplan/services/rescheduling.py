@@ -34,6 +34,7 @@ from needleplan.services._clock import aware
 from needleplan.services._slots import check_practitioners, parse_slots
 from needleplan.services.audit import audited
 from needleplan.services.courses import course_file, renumber_courses
+from needleplan.services.messaging import enqueue as messages
 from needleplan.services.practitioners import list_practitioners, sync_practitioners
 from needleplan.services.recall import recall_list
 from needleplan.storage import Database
@@ -74,6 +75,7 @@ def reschedule(
         ]
         uow.appointments.claim(moved)
         renumber_courses(uow, {a.course_id for a in moved if a.course_id is not None})
+        messages.notify_dates_changed(uow, moved)
         return [uow.appointments.get(i) for i in ids]
 
 

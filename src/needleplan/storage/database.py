@@ -32,6 +32,7 @@ from needleplan.storage.repositories import (
     UserRepository,
 )
 from needleplan.storage.repositories.idempotency import IdempotencyRepository
+from needleplan.storage.repositories.outbox import OutboxRepository
 from needleplan.storage.repositories.visits import VisitRepository
 from needleplan.storage.repositories.waitlist import WaitlistRepository
 
@@ -67,6 +68,7 @@ class UnitOfWork:
         self.visits = VisitRepository(session)
         self.idempotency = IdempotencyRepository(session)
         self.waitlist = WaitlistRepository(session)
+        self.outbox = OutboxRepository(session)
 
     def flush(self) -> None:
         self.session.flush()

@@ -386,4 +386,54 @@ class WaitlistRow(Base):
     closed_reason: Mapped[str] = mapped_column(String(40), default="")
 
 
+class OutboxRow(Base):
+    """A message to a patient (or a person who asked to be contacted), written in the same
+    transaction as its cause and delivered by the worker (services/messaging, docs/messages.md).
+
+    ``status``: queued -> sent | failed | skipped. A worker claims a due row by setting
+    ``lease_until``/``leased_by`` (SKIP LOCKED on PostgreSQL); an expired lease (a worker that
+    died mid-send) makes the row claimable again. ``subject``/``body_*``/``recipient`` are filled
+    when it is first rendered, then frozen, so a retry sends the same message with the same
+    ``message_id``. ``dedupe_key`` (unique) makes planned messages (reminders, recall outreach)
+    exist once, whichever worker plans them.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_due_at", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
+    recall_id: Mapped[int | None] = mapped_column(ForeignKey("recall_entries.id"), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None]
+    leased_by: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(10))
+    recipient: Mapped[str | None] = mapped_column(String(400))
+    message_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    subject: Mapped[str | None] = mapped_column(String(400))
+    body_text: Mapped[str | None] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    attachments: Mapped[list[Any]] = mapped_column(default=list)
+    unsubscribe_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    sent_at: Mapped[datetime | None]
+    resent_from: Mapped[int | None] = mapped_column(Integer)
+
+
+class MessageOptOutRow(Base):
+    """A patient who asked for no more recall (non-transactional) messages, and how."""
+
+    __tablename__ = "message_opt_outs"
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), primary_key=True)
+    at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(40))
+
+
 metadata = Base.metadata

@@ -44,6 +44,7 @@ from needleplan.web.routes import (
     calendar_waitlist,
     clinic_admin,
     consult,
+    messages,
     pages,
     patient_records,
     patients,
@@ -233,6 +234,7 @@ def create_app(
     app.include_router(calendar_rebook.router)
     app.include_router(visits.router)
     app.include_router(recall.router)
+    app.include_router(messages.router)
     app.include_router(admin.router)
     app.include_router(account.router)
     app.include_router(clinic_admin.router)

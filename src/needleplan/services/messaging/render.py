@@ -1,0 +1,246 @@
+"""From an outbox row to the message she receives: who may get it, on which channel, its text.
+
+Templates are Jinja2 files per kind in ``templates/``: ``<kind>.txt`` holds three blocks
+(``subject``, ``text``, ``sms``) and ``<kind>.html`` the HTML part (autoescaped). Undefined
+placeholders raise, so a broken template fails the message with the placeholder named instead of
+sending a half-filled text.
+
+Consent rules (docs/messages.md): care messages need an e-mail address or a phone number;
+outreach (recall) needs contact consent, no opt-out and an open recall entry. A message that
+may not be sent is *skipped* with the reason, which the message log shows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from needleplan.domain.contact import normalise_phone
+from needleplan.domain.messages import Attachment, Channel, MessageKind, OutboxMessage
+from needleplan.domain.records import Appointment, AppointmentStatus, RecallStatus
+from needleplan.exceptions import NeedleplanError
+from needleplan.scheduling import ClinicConfig, course_ics
+from needleplan.services._secrets import new_secret, secret_digest
+from needleplan.services.messaging.config import MessagingConfig
+from needleplan.storage import Database, UnitOfWork
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+class Skip(Exception):  # noqa: N818 - a decision, not an error
+    """The message must not be sent; ``reason`` goes to the message log."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TemplateRenderError(Exception):
+    """A template that does not render (names the template and the placeholder)."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    channel: Channel
+    recipient: str
+    message_id: str
+    subject: str
+    body_text: str
+    body_html: str | None
+    attachments: tuple[Attachment, ...]
+    unsubscribe_secret: str | None
+
+
+@cache
+def _environments() -> tuple[jinja2.Environment, jinja2.Environment]:
+    loader = jinja2.FileSystemLoader(str(TEMPLATES))
+    plain = jinja2.Environment(
+        loader=loader,
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    html = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+    return plain, html
+
+
+def template_name(kind: MessageKind) -> str:
+    return "recall" if kind is MessageKind.RECALL_NUDGE else kind.value
+
+
+def render_texts(kind: MessageKind, context: dict[str, Any]) -> tuple[str, str, str, str]:
+    """``(subject, text, sms, html)`` of ``kind`` with ``context``.
+
+    Raises
+    ------
+    TemplateRenderError
+        naming the template and what is wrong (an undefined placeholder, a syntax error).
+    """
+    plain, html = _environments()
+    name = template_name(kind)
+    try:
+        tmpl = plain.get_template(f"{name}.txt")
+        ctx = tmpl.new_context(context)
+        parts = {b: "".join(tmpl.blocks[b](ctx)).strip() for b in ("subject", "text", "sms")}
+        page = html.get_template(f"{name}.html").render(context)
+    except jinja2.TemplateError as exc:
+        raise TemplateRenderError(f"template {name}: {exc.__class__.__name__}: {exc}") from None
+    return parts["subject"], parts["text"] + "\n", parts["sms"], page
+
+
+def _when(at: datetime, clinic: ClinicConfig) -> str:
+    local = at.astimezone(clinic.tz)
+    return local.strftime("%A %d %B %Y, %H:%M")
+
+
+def _visits(
+    uow: UnitOfWork, appointments: list[Appointment], clinic: ClinicConfig
+) -> list[dict[str, str]]:
+    names = {p.id: p.name for p in uow.clinics.practitioners()} if appointments else {}
+    return [
+        {
+            "when": _when(a.start, clinic),
+            "day": a.start.astimezone(clinic.tz).strftime("%A %d %B"),
+            "practitioner": names.get(a.practitioner_id, ""),
+        }
+        for a in sorted(appointments, key=lambda a: a.start)
+    ]
+
+
+def render(
+    db: Database,
+    uow: UnitOfWork,
+    message: OutboxMessage,
+    clinic: ClinicConfig,
+    config: MessagingConfig,
+    now: datetime,
+) -> Rendered:
+    """The message to send at ``now``, or :class:`Skip` (with the reason) or
+    :class:`TemplateRenderError`. Confirmations and change notices list the visits still to
+    come (a course stored after the fact, e.g. the demo clinic, confirms nothing past)."""
+    kind = message.kind
+    context: dict[str, Any] = {
+        "clinic": {"name": clinic.name, "location": clinic.location},
+        "unsubscribe_url": None,
+        "nudge": kind is MessageKind.RECALL_NUDGE,
+        "has_ics": False,
+    }
+    email: str | None
+    phone: str | None
+    if kind is MessageKind.CONTACT_ACK:
+        email = str(message.payload.get("email") or "") or None
+        phone = str(message.payload.get("phone") or "") or None
+        context["name"] = str(message.payload.get("name") or "")
+    else:
+        if message.patient_id is None:
+            raise Skip("the message names no patient")
+        patient = uow.patients.get(message.patient_id)
+        email, phone = patient.email, patient.phone
+        context["patient"] = {"given_name": patient.given_name}
+        if kind.is_outreach:
+            if not patient.consent_contact:
+                raise Skip("no contact consent: recall messages need her consent")
+            since = uow.outbox.opted_out(patient.id)
+            if since is not None:
+                raise Skip(f"opted out of recall messages on {since.date().isoformat()}")
+    attachments: list[Attachment] = []
+    if kind in (
+        MessageKind.COURSE_BOOKED,
+        MessageKind.VISIT_BOOKED,
+        MessageKind.DATES_CHANGED,
+        MessageKind.VISIT_CANCELLED,
+        MessageKind.REMINDER,
+    ):
+        appointments = _appointments(uow, message)
+        if kind is MessageKind.REMINDER:
+            appt = appointments[0]
+            if appt.status is not AppointmentStatus.BOOKED:
+                raise Skip(f"the visit is {appt.status.value}; no reminder")
+            if appt.start.isoformat() != message.payload.get("start"):
+                raise Skip("the visit moved; its new time gets its own reminder")
+        elif kind is not MessageKind.VISIT_CANCELLED:
+            appointments = [
+                a for a in appointments if a.status is AppointmentStatus.BOOKED and a.start > now
+            ]
+            if not appointments:
+                raise Skip("none of its visits is booked and still to come")
+        context["visits"] = _visits(uow, appointments, clinic)
+        course_id = message.payload.get("course_id")
+        if kind in (MessageKind.COURSE_BOOKED, MessageKind.DATES_CHANGED) and course_id:
+            attachments.append(_course_ics(db, int(course_id), clinic, message.created_at))
+            context["has_ics"] = True
+    if kind.is_outreach:
+        if message.recall_id is None:
+            raise Skip("the message names no recall entry")
+        entry = uow.recalls.get(message.recall_id)
+        if entry.status is not RecallStatus.OPEN:
+            raise Skip(f"the recall entry is {entry.status.value}")
+        context["due"] = entry.due_date.strftime("%d %B %Y")
+    channel, recipient = _channel(email, phone, config)
+    secret = None
+    if kind.is_outreach:
+        secret = new_secret(24)
+        context["unsubscribe_url"] = f"{config.public_url}/unsubscribe/{secret}"
+    subject, text, sms, html = render_texts(kind, context)
+    if channel is Channel.SMS:
+        text, html, attachments = sms + "\n", "", []
+    return Rendered(
+        channel=channel,
+        recipient=recipient,
+        message_id=f"<needleplan.{message.id}.{uuid.uuid4().hex}@{config.mail_domain}>",
+        subject=subject,
+        body_text=text,
+        body_html=html or None,
+        attachments=tuple(attachments),
+        unsubscribe_secret=secret,
+    )
+
+
+def unsubscribe_digest(secret: str) -> str:
+    return secret_digest(secret)
+
+
+def _appointments(uow: UnitOfWork, message: OutboxMessage) -> list[Appointment]:
+    ids = [int(i) for i in message.payload.get("appointment_ids", [])]
+    if not ids and message.payload.get("course_id"):
+        return uow.appointments.for_course(int(message.payload["course_id"]))
+    if not ids:
+        raise Skip("the message names no visit")
+    return [uow.appointments.get(i) for i in ids]
+
+
+def _course_ics(db: Database, course_id: int, clinic: ClinicConfig, stamp: datetime) -> Attachment:
+    from needleplan.services.rescheduling import course_schedule
+
+    try:
+        schedule = course_schedule(db, course_id, clinic)
+    except NeedleplanError as exc:
+        raise Skip(f"course {course_id} has no calendar to send ({exc})") from None
+    return Attachment("course.ics", "text/calendar", course_ics(schedule, stamp=stamp))
+
+
+def _channel(email: str | None, phone: str | None, config: MessagingConfig) -> tuple[Channel, str]:
+    if email:
+        return Channel.EMAIL, email
+    if phone:
+        try:
+            return Channel.SMS, normalise_phone(phone)
+        except ValueError as exc:
+            raise Skip(f"the phone number {phone!r} {exc}") from None
+    raise Skip("no e-mail address or phone number on file")
+
+
+__all__ = [
+    "Rendered",
+    "Skip",
+    "TemplateRenderError",
+    "render",
+    "render_texts",
+    "unsubscribe_digest",
+]

@@ -15,8 +15,18 @@ from needleplan.storage.tables import metadata
 
 
 def test_shipped_revisions_are_initial_then_follow_up() -> None:
-    assert migrate.revisions() == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]
-    assert migrate.head_revision() == migrate.HEAD == "0008"
+    assert migrate.revisions() == [
+        "0001",
+        "0002",
+        "0003",
+        "0004",
+        "0005",
+        "0006",
+        "0007",
+        "0008",
+        "0012",
+    ]
+    assert migrate.head_revision() == migrate.HEAD == "0012"
 
 
 def test_upgrade_empty_database_to_head_matches_the_tables(empty_database_url: str) -> None:

@@ -31,6 +31,7 @@ from needleplan.storage.repositories import (
     StaffSessionRepository,
     UserRepository,
 )
+from needleplan.storage.repositories.calibrations import CalibrationRepository
 from needleplan.storage.repositories.idempotency import IdempotencyRepository
 from needleplan.storage.repositories.visits import VisitRepository
 
@@ -65,6 +66,7 @@ class UnitOfWork:
         self.leads = LeadRepository(session)
         self.visits = VisitRepository(session)
         self.idempotency = IdempotencyRepository(session)
+        self.calibrations = CalibrationRepository(session)
 
     def flush(self) -> None:
         self.session.flush()

@@ -37,6 +37,7 @@ from needleplan.web.routes import (
     appointments_api,
     booking,
     calendar,
+    calibration,
     clinic_admin,
     pages,
     patients,
@@ -220,6 +221,7 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(account.router)
     app.include_router(clinic_admin.router)
+    app.include_router(calibration.router)
     return app
 
 

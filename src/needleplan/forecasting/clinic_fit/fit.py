@@ -59,6 +59,10 @@ BOUNDS = {
     "log_omega_response": (math.log(0.02), math.log(1.5)),
     "log_omega_fade": (math.log(0.02), math.log(1.5)),
 }
+SQRT_2PI = math.sqrt(2.0 * math.pi)
+#: Relative change of the objective at which L-BFGS-B stops (the objective is the mean
+#: log-likelihood per measurement, so 1e-7 is about 1e-4 in the total for 1000 measurements).
+FTOL = 1e-7
 #: Bound of a scale's offset shift, in noise standard deviations of the scale [-].
 OFFSET_BOUND = 6.0
 
@@ -309,6 +313,10 @@ def _scale_log_lik(
 ) -> NDArray[np.float64]:
     """``log P(y | mu)`` of the observation model (tabulated for stepped scales)."""
     if link.step is None:
+        info = link.info
+        if np.all((value > info.low) & (value < info.high)):  # no censored value: the density
+            z = (value - mean) / link.noise_sd
+            return np.asarray(-0.5 * z * z - math.log(link.noise_sd * SQRT_2PI), dtype=np.float64)
         return log_likelihood(link, value, mean)
     table = _TABLES.get(link)
     if table is None:
@@ -458,7 +466,7 @@ def fit_clinic(
         x0,
         method="L-BFGS-B",
         bounds=space.bounds(),
-        options={"maxiter": max_iterations, "eps": 1e-5},
+        options={"maxiter": max_iterations, "eps": 1e-5, "ftol": FTOL},
     )
     x = np.asarray(res.x, dtype=np.float64)
     cal = space.calibration(x)

@@ -102,7 +102,7 @@ def test_calibration_round_trips_through_json_and_refuses_bad_values() -> None:
     bad["params"]["gain"] = -1.0
     with pytest.raises(InputError, match="gain"):
         ClinicCalibration.from_json(bad)
-    with pytest.raises(InputError, match="offsets.nope"):
+    with pytest.raises(InputError, match=r"offsets\.nope"):
         ClinicCalibration.from_json({"params": {}, "offsets": {"nope": 1.0}})
     with pytest.raises(InputError, match="capacity"):
         ClinicCalibration.from_json({"params": {"capacity": 3.0}, "offsets": {}})

@@ -116,7 +116,8 @@ def test_fit_adopt_and_revert_are_versioned_named_and_audited(
     again = calibrations.adopt_calibration(db, proposal.id, admin, note="same again")
     assert again.version == 2
     back = calibrations.revert_calibration(db, admin)
-    assert back.version == 3 and back.label.startswith("clinic calibration v3")
+    assert back.version == 3
+    assert back.label.startswith("clinic calibration v3")
     assert back.calibration.params == enough.calibration.params
     default = calibrations.revert_calibration(db, admin, to_version=0)
     assert default.label == "default"

@@ -50,8 +50,11 @@ from needleplan.forecasting.params import ModelParams
 RESPONSE_NODES = np.linspace(-4.8, 4.8, 25)
 #: Gauss-Hermite nodes (probabilists') over the persistence effect given the response one.
 PERSISTENCE_NODES, _PW = np.polynomial.hermite_e.hermegauss(7)
-#: Gauss-Hermite nodes over a patient's pre-treatment value on an absolute scale.
-BASELINE_NODES, _BW = np.polynomial.hermite_e.hermegauss(9)
+#: Nodes over a patient's pre-treatment value on a graded absolute scale, in prior sds: an
+#: equally spaced (trapezoid) grid, accurate even when her readings pin the value down to a
+#: fraction of the prior's spread. A continuous scale is integrated in closed form.
+BASELINE_GRID = np.linspace(-4.0, 4.0, 25)
+_LOG_BGW = -0.5 * BASELINE_GRID**2 - logsumexp(-0.5 * BASELINE_GRID**2)
 #: Bounds of the fitted values (log multipliers and log spreads) [-].
 BOUNDS = {
     "log_response": (-1.5, 1.5),
@@ -157,18 +160,17 @@ def _quadrature(rho: float) -> tuple[NDArray[np.float64], NDArray[np.float64], N
 
 @dataclass
 class _Design:
-    """Every measurement the fit reads, flattened, and the maps that sum them per patient."""
+    """Every measurement the fit reads, flattened, and per scale the maps that sum them per
+    patient (relative scales) or per baseline group and then per patient (absolute scales)."""
 
     units: list[tuple[Any, NDArray[np.float64], NDArray[np.float64]]]
-    column: NDArray[np.int64]  # (M,) into the concatenated unit days; -1 = pre-treatment
+    column: NDArray[np.int64]  # (M,) into the concatenated unit days; the last = pre-treatment
     value: NDArray[np.float64]
-    scale: list[MeasurementScale]
     b0: NDArray[np.float64]  # (M,) prior mean of the baseline (absolute scales; 0 otherwise)
     by_scale: dict[MeasurementScale, NDArray[np.int64]]
-    relative: NDArray[np.bool_]
-    to_patient_rel: sparse.csr_matrix  # (N, M_rel)
-    to_group: sparse.csr_matrix  # (G, M_abs)
-    group_to_patient: sparse.csr_matrix  # (N, G)
+    to_patient: dict[MeasurementScale, sparse.csr_matrix]  # relative: (N, M_s)
+    to_group: dict[MeasurementScale, sparse.csr_matrix]  # absolute: (G_s, M_s)
+    group_to_patient: dict[MeasurementScale, sparse.csr_matrix]  # absolute: (N, G_s)
     n_patients: int
 
 
@@ -179,8 +181,7 @@ def _design(
     unit_of: dict[tuple[str, tuple[float, ...]], int] = {}
     unit_days: list[dict[float, int]] = []
     unit_list: list[tuple[Any, NDArray[np.float64]]] = []
-    rows: list[tuple[int, int, float, float, MeasurementScale, int, int]] = []
-    groups: dict[tuple[int, MeasurementScale, str], int] = {}
+    rows: list[tuple[int, int, float, float, MeasurementScale, int, str]] = []
     for i, p in enumerate(patients):
         check_patient(p, i)
         if p.session_days[-1] > end:
@@ -203,12 +204,8 @@ def _design(
             col = -1
             if o.day > 0:
                 col = unit_days[u].setdefault(float(o.day), len(unit_days[u]))
-            g = -1
-            b0 = 0.0
-            if not link.relative:
-                g = groups.setdefault((i, scale, o.group), len(groups))
-                b0, _ = baseline_prior(link, p.assessment)
-            rows.append((u, col, float(o.value), b0, scale, i, g))
+            b0 = 0.0 if link.relative else baseline_prior(link, p.assessment)[0]
+            rows.append((u, col, float(o.value), b0, scale, i, o.group))
     offsets = np.cumsum([0] + [len(d) for d in unit_days])
     units = [
         (a, s, np.array(sorted(unit_days[k], key=unit_days[k].__getitem__), dtype=np.float64))
@@ -216,32 +213,39 @@ def _design(
     ]
     total = int(offsets[-1])
     column = np.array([offsets[u] + c if c >= 0 else total for u, c, *_ in rows], dtype=np.int64)
-    scales = [r[4] for r in rows]
-    relative = np.array([links[s].relative for s in scales], dtype=bool)
-    patient = np.array([r[5] for r in rows], dtype=np.int64)
-    group = np.array([r[6] for r in rows], dtype=np.int64)
     n = len(patients)
-    rel_idx = np.flatnonzero(relative)
-    abs_idx = np.flatnonzero(~relative)
-    n_groups = len(groups)
-    g_patient = np.zeros(n_groups, dtype=np.int64)
-    for (i, _, _), g in groups.items():
-        g_patient[g] = i
+    by_scale: dict[MeasurementScale, NDArray[np.int64]] = {}
+    to_patient: dict[MeasurementScale, sparse.csr_matrix] = {}
+    to_group: dict[MeasurementScale, sparse.csr_matrix] = {}
+    group_to_patient: dict[MeasurementScale, sparse.csr_matrix] = {}
+    for scale in MeasurementScale:
+        idx = np.array([m for m, r in enumerate(rows) if r[4] is scale], dtype=np.int64)
+        if not idx.size:
+            continue
+        by_scale[scale] = idx
+        patient = np.array([rows[m][5] for m in idx], dtype=np.int64)
+        if links[scale].relative:
+            to_patient[scale] = _indicator(patient, n)
+            continue
+        groups: dict[tuple[int, str], int] = {}
+        group = np.array(
+            [groups.setdefault((rows[m][5], rows[m][6]), len(groups)) for m in idx],
+            dtype=np.int64,
+        )
+        g_patient = np.zeros(len(groups), dtype=np.int64)
+        for (i, _), g in groups.items():
+            g_patient[g] = i
+        to_group[scale] = _indicator(group, len(groups))
+        group_to_patient[scale] = _indicator(g_patient, n)
     return _Design(
         units=units,
         column=column,
         value=np.array([r[2] for r in rows], dtype=np.float64),
-        scale=scales,
         b0=np.array([r[3] for r in rows], dtype=np.float64),
-        by_scale={
-            s: np.flatnonzero(np.array([x is s for x in scales], dtype=bool))
-            for s in MeasurementScale
-            if s in set(scales)
-        },
-        relative=relative,
-        to_patient_rel=_indicator(patient[rel_idx], n),
-        to_group=_indicator(group[abs_idx], n_groups),
-        group_to_patient=_indicator(g_patient, n),
+        by_scale=by_scale,
+        to_patient=to_patient,
+        to_group=to_group,
+        group_to_patient=group_to_patient,
         n_patients=n,
     )
 
@@ -332,13 +336,8 @@ def _patient_log_lik(
     log_w: NDArray[np.float64],
 ) -> NDArray[np.float64]:
     """``log L_i`` of every patient, shape (N,)."""
-    rel_pos = np.cumsum(design.relative) - 1
-    abs_pos = np.cumsum(~design.relative) - 1
     q = imp.shape[1]
-    k = BASELINE_NODES.size
-    ll_rel = np.zeros((int(design.relative.sum()), q))
-    ll_abs = np.zeros((int((~design.relative).sum()), q, k))
-    log_bw = np.log(_BW / _BW.sum())
+    total = np.zeros((design.n_patients, q))
     for scale, idx in design.by_scale.items():
         link = links[scale]
         delta = float(deltas.get(scale, 0.0))
@@ -346,17 +345,54 @@ def _patient_log_lik(
         if link.relative:
             assert link.offset is not None
             mu = link.offset + delta + link.slope * imp[idx]
-            ll_rel[rel_pos[idx]] = _scale_log_lik(link, values[:, None], mu)
+            ll = _scale_log_lik(link, values[:, None], mu)
+            total += np.asarray(design.to_patient[scale] @ ll)
+            continue
+        if link.step is None:
+            per_group = _gaussian_groups(design, scale, link, delta, imp)
         else:
-            b = design.b0[idx][:, None] + delta + link.baseline_sd * BASELINE_NODES[None, :]
-            mu = b[:, None, :] + link.slope * imp[idx][:, :, None]
-            ll_abs[abs_pos[idx]] = _scale_log_lik(link, values[:, None, None], mu)
-    total = np.asarray(design.to_patient_rel @ ll_rel).reshape(design.n_patients, q)
-    if ll_abs.size:
-        per_group = np.asarray(design.to_group @ ll_abs.reshape(ll_abs.shape[0], q * k))
-        marg = logsumexp(per_group.reshape(-1, q, k) + log_bw[None, None, :], axis=2)
-        total = total + np.asarray(design.group_to_patient @ marg)
+            nodes = BASELINE_GRID * link.baseline_sd
+            b = design.b0[idx][:, None] + delta + nodes[None, :]
+            mu = b[:, None, :] + link.slope * imp[idx][:, :, None]  # (M_s, Q, K)
+            ll = _scale_log_lik(link, values[:, None, None], mu)
+            k = nodes.size
+            summed = np.asarray(design.to_group[scale] @ ll.reshape(idx.size, q * k))
+            per_group = logsumexp(summed.reshape(-1, q, k) + _LOG_BGW[None, None, :], axis=2)
+        total += np.asarray(design.group_to_patient[scale] @ per_group)
     return np.asarray(logsumexp(total + log_w[None, :], axis=1), dtype=np.float64)
+
+
+def _gaussian_groups(
+    design: _Design,
+    scale: MeasurementScale,
+    link: ScaleLink,
+    delta: float,
+    imp: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """Baseline integral of a continuous scale in closed form, shape (G_s, Q).
+
+    ``n`` readings ``y_m = b + beta I_m + sigma eps_m`` of one baseline ``b ~ N(b_0, tau^2)``
+    have residuals ``r_m = y_m - b_0 - beta I_m`` that are jointly normal with covariance
+    ``sigma^2 1 + tau^2 J``; with ``S = sum r`` and ``R = sum r^2`` (Sherman-Morrison)
+
+        log L = -n/2 log(2 pi sigma^2) - 1/2 log(1 + n tau^2 / sigma^2)
+                - (R - tau^2 S^2 / (sigma^2 + n tau^2)) / (2 sigma^2).
+
+    Readings on the scale's bounds (censored in the observation model) are taken at the bound.
+    """
+    idx = design.by_scale[scale]
+    r = design.value[idx][:, None] - design.b0[idx][:, None] - delta - link.slope * imp[idx]
+    groups = design.to_group[scale]
+    n = np.asarray(groups.sum(axis=1)).reshape(-1, 1)
+    s1 = np.asarray(groups @ r)
+    s2 = np.asarray(groups @ (r * r))
+    var, tau2 = link.noise_sd**2, link.baseline_sd**2
+    out = (
+        -0.5 * n * math.log(2.0 * math.pi * var)
+        - 0.5 * np.log1p(n * tau2 / var)
+        - (s2 - tau2 * s1 * s1 / (var + n * tau2)) / (2.0 * var)
+    )
+    return np.asarray(out, dtype=np.float64)
 
 
 @dataclass(frozen=True)

@@ -164,8 +164,8 @@ def test_malformed_patients_are_refused_naming_the_field() -> None:
 
 @pytest.fixture(scope="module")
 def recovered() -> tuple[ClinicCalibration, object]:
-    """One simulated clinic of 150 patients measured on all five scales, fitted once."""
-    patients = simulate_clinic(150, np.random.default_rng(1), calibration=_truth(), scales=tuple(S))
+    """One simulated clinic of 100 patients measured on all five scales, fitted once."""
+    patients = simulate_clinic(100, np.random.default_rng(1), calibration=_truth(), scales=tuple(S))
     return _truth(), fit_clinic(patients)
 
 

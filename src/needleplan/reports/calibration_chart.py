@@ -100,10 +100,11 @@ def predictive_check_chart(
             fontsize=9,
         )
         ax.grid(alpha=0.3)
-    if not checks:
-        axes[0, 0].text(0.5, 0.5, "no follow-up measurements", ha="center", va="center")
+    if checks:
+        axes[0, 0].legend(fontsize=7, loc="upper right")
+    else:
+        axes[0, 0].text(0.5, 0.5, "no follow-up measurements yet", ha="center", va="center")
     axes[-1, 0].set_xlabel("months since the session before the measurement")
-    axes[0, 0].legend(fontsize=7, loc="upper right")
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     buf = io.BytesIO()

@@ -171,7 +171,7 @@ def recovered() -> tuple[ClinicCalibration, object]:
 
 def test_fit_recovers_the_clinic_parameters(recovered: tuple[ClinicCalibration, object]) -> None:
     """Parameter recovery on a simulated clinic (tolerances stated in docs/calibration.md):
-    mean response within 15 %, mean persistence within 30 %, the response spread within 0.15,
+    mean response within 15 %, mean persistence within 30 %, the response spread within 0.25,
     every scale offset within 0.35 of its noise sd; the fit converged and explains the data
     better than the default."""
     truth, fit = recovered
@@ -185,7 +185,7 @@ def test_fit_recovers_the_clinic_parameters(recovered: tuple[ClinicCalibration, 
     assert p.slow_fade_years / p.fast_fade_days == pytest.approx(
         t.slow_fade_years / t.fast_fade_days
     )
-    assert p.omega_response == pytest.approx(t.omega_response, abs=0.15)
+    assert p.omega_response == pytest.approx(t.omega_response, abs=0.25)
     for scale, delta in truth.offsets.items():
         noise = DEFAULT_LINKS[scale].noise_sd
         assert fit.calibration.offsets[scale] == pytest.approx(delta, abs=0.35 * noise)

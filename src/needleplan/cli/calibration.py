@@ -64,6 +64,10 @@ def _print_fit(fit: dict[str, Any]) -> None:
         f"{fit['measurements']} measurements; "
         f"{'converged' if fit['converged'] else 'NOT converged'}"
     )
+    console.print(
+        "[dim]The spreads (log sd) are weakly determined unless many patients are followed "
+        "for a year or more; the means and offsets are the firmer estimates.[/]"
+    )
     if fit.get("fixed_scales"):
         console.print(
             "offsets kept at the default (too few patients): " + ", ".join(fit["fixed_scales"])

@@ -16,8 +16,9 @@ improvement ``I(t; u_R, u_P, theta)`` of the forecast model, so her likelihood i
 and the fit maximises ``sum_i log L_i`` over ``theta`` = (log mean response, log mean
 persistence, log spread of each, the offset shift ``delta_s`` of every scale with enough data).
 The integrals are fixed quadratures (a 25-point grid on ``u_R``, 7 Gauss-Hermite nodes on
-``u_P`` given ``u_R``, 9 on each ``b``), so the objective is smooth and L-BFGS-B (scipy) finds
-its maximum; all patients' curves are computed at once per distinct assessment and schedule.
+``u_P`` given ``u_R``, a 25-point trapezoid grid on each graded ``b``; a continuous scale's
+``b`` in closed form), so the objective is smooth and L-BFGS-B (scipy) finds its maximum; the
+curves are computed once per distinct assessment and schedule.
 """
 
 from __future__ import annotations

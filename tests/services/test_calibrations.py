@@ -213,3 +213,47 @@ def test_predictive_check_of_a_proposal_and_of_what_is_in_force(
     assert "default" in title
     with pytest.raises(PermissionDeniedError):
         calibrations.predictive_check_of(db, staff["practitioner"], replicates=50)
+
+
+def test_the_recall_due_date_follows_the_calibration_it_is_given(clinic: Any) -> None:
+    """The forecast-driven recall rule runs on the parameters it is given (record_session at a
+    visit passes the calibration in force): a clinic whose patients lose their gain much faster
+    is recalled earlier."""
+    from datetime import date
+
+    from needleplan.domain.assessment import reference_assessment
+    from needleplan.scheduling import example_clinic
+    from needleplan.services.booking import forecast_maintenance_due
+    from needleplan.services.courses import default_maintenance_due
+
+    services.record_assessment(clinic.db, clinic.patient.id, reference_assessment())
+    cfg = example_clinic()
+    planned = services.plan_and_book_course(clinic.db, clinic.patient.id, date(2030, 9, 2), cfg)
+    ids = services.sync_practitioners(clinic.db, cfg)
+    seen: list[Any] = []
+
+    def capture(course: Any, sessions: Any, assessment: Any) -> Any:
+        seen[:] = [course, sessions, assessment]
+        return default_maintenance_due(course, sessions, assessment)
+
+    for s, appt in zip(planned.schedule.sessions, planned.booking.appointments, strict=True):
+        services.record_session(
+            clinic.db,
+            {
+                "performed_at": appt.start.isoformat(),
+                "areas": ["full_face"],
+                "device": "pen",
+                "needle_depth_mm": {"full_face": 1.0},
+                "passes": 2,
+                "practitioner_id": ids[s.practitioner],
+            },
+            appointment_id=appt.id,
+            maintenance_due=capture,
+        )
+    d = default_params()
+    fading = d.with_values(
+        fast_fade_days=d.build_days * 1.2, slow_fade_years=d.slow_fade_years * 0.2
+    )
+    shipped = forecast_maintenance_due(cfg)(*seen)
+    assert forecast_maintenance_due(cfg, d)(*seen) == shipped
+    assert forecast_maintenance_due(cfg, fading)(*seen) < shipped

@@ -82,7 +82,16 @@ def test_a_clinic_with_too_little_data_is_told_how_much_more_and_stays_on_the_de
     needed, nothing is stored, and the read is audited."""
     for i in range(2):
         add_patient_with_outcomes(clinic.db, clinic.alice.id, z=0.5, seed=i, name=f"Few{i}")
+    lone = services.register_patient(
+        clinic.db, {"given_name": "Lone", "family_name": "Rating", "birth_date": "1970-01-01"}
+    )
+    services.record_measurement(
+        clinic.db,
+        lone.id,
+        {"scale": "gais", "value": 3, "measured_at": "2024-05-01T10:00:00+00:00"},
+    )
     data = calibrations.clinic_data(clinic.db)
+    assert data.skipped == {"no assessment or session": 1}
     assert len(data.patients) == 2
     assert all(len(p.observations) == 10 for p in data.patients)
     assert all(p.session_days == (0.0, 35.0, 70.0) for p in data.patients)

@@ -25,6 +25,7 @@ from typing import Any
 
 from needleplan.domain.accounts import User, require_action
 from needleplan.exceptions import InputError, ModelRangeError, NotFoundError
+from needleplan.forecasting.chain import MAX_YEARS, horizon_days
 from needleplan.forecasting.clinic_fit import (
     ClinicCalibration,
     ClinicFit,
@@ -35,6 +36,7 @@ from needleplan.forecasting.clinic_fit import (
     predictive_check,
     sufficiency,
 )
+from needleplan.forecasting.clinic_fit.data import check_patient
 from needleplan.services._clock import utc_now
 from needleplan.services.audit import audited, recorded_as
 from needleplan.services.calibration_state import (
@@ -50,6 +52,7 @@ from needleplan.storage.repositories.calibrations import CalibrationRecord
 
 MAX_NOTE_CHARS = 200
 _PAGE = 1000
+_END = horizon_days(MAX_YEARS)
 
 
 # --------------------------------------------------------------------------- the data
@@ -84,13 +87,18 @@ def clinic_data(db: Database) -> ClinicData:
             except NotFoundError:
                 skipped["no assessment or session"] += 1
                 continue
-            out.append(
-                ClinicPatient(
-                    hist.assessment,
-                    tuple(hist.session_days),
-                    tuple(hist.observations()),
-                )
+            candidate = ClinicPatient(
+                hist.assessment, tuple(hist.session_days), tuple(hist.observations())
             )
+            try:
+                check_patient(candidate, len(out))
+            except InputError:
+                skipped["invalid record for the model"] += 1
+                continue
+            if max([*candidate.session_days, *(o.day for o in candidate.observations)]) > _END:
+                skipped["beyond the model's horizon"] += 1
+                continue
+            out.append(candidate)
         if len(page) < _PAGE:
             break
         offset += _PAGE

@@ -140,14 +140,21 @@ def test_late_follow_ups_are_part_of_the_rule() -> None:
 
 
 def test_swelling_days_are_not_follow_ups() -> None:
-    """A rating 5 days after a session is swelling, not a follow-up; 20 days after is one."""
+    """A rating 5 days after a session is swelling, not a follow-up; 20 days after is one; a
+    rating at a session visit is taken before its needling (35 days after the one before)."""
     p = ClinicPatient(
         REFERENCE,
         (0.0, 35.0),
-        (Observation(S.GAIS, 1.0, 40.0), Observation(S.GAIS, 2.0, 55.0)),
+        (
+            Observation(S.GAIS, 4.0, 0.0),
+            Observation(S.GAIS, 3.0, 35.0),
+            Observation(S.GAIS, 1.0, 40.0),
+            Observation(S.GAIS, 2.0, 55.0),
+        ),
     )
-    assert [o.day for o in p.follow_ups()] == [55.0]
-    assert [o.day for o in p.used()] == [55.0]
+    assert [o.day for o in p.follow_ups()] == [35.0, 55.0]
+    assert [o.day for o in p.used()] == [0.0, 35.0, 55.0]
+    assert p.since_session(35.0) == 35.0
 
 
 def test_malformed_patients_are_refused_naming_the_field() -> None:

@@ -7,7 +7,8 @@ measurements the fit reads:
 - on or before her first session (``day <= 0``): pre-treatment values (``I = 0``), which pin
   down her own baseline on an absolute scale;
 - after it, a **follow-up** only when at least :data:`SWELLING_DAYS` days after the session
-  before it: the first days after a needling session show swelling, not lasting change.
+  before it: the first days after a needling session show swelling, not lasting change. A
+  measurement on a session's day is read as taken before that session's needling.
 
 **Enough data** (the rule the product states): at least :data:`MIN_PATIENTS` patients with at
 least :data:`MIN_FOLLOW_UPS` follow-ups each, of whom at least :data:`MIN_LATE_PATIENTS` have a
@@ -69,8 +70,12 @@ class ClinicPatient:
     observations: tuple[Observation, ...]
 
     def since_session(self, day: float) -> float:
-        """Days since the latest session on or before ``day`` (``nan`` before the first)."""
-        before = [s for s in self.session_days if s <= day]
+        """Days since the latest session before ``day`` (``nan`` on or before the first).
+
+        A measurement on a session's day counts as taken before that session's needling (as
+        at a visit; the model's improvement on a session day does not include that session).
+        """
+        before = [s for s in self.session_days if s < day]
         return day - before[-1] if before and day > 0 else math.nan
 
     def used(self) -> list[Observation]:

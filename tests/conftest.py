@@ -407,6 +407,13 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
     # A patient who asked for no recall messages (the outbox already holds the confirmations).
     with db.transaction() as uow:
         uow.outbox.opt_out(setup.patient.id, t0, "unsubscribe link")
+    # A clinic calibration fit awaiting review (a proposal: the default stays in force).
+    from needleplan.forecasting.clinic_fit import default_calibration
+
+    with db.transaction() as uow:
+        uow.calibrations.add_proposal(
+            {"calibration": default_calibration().to_json()}, "test fit", t0, owner.id, "owner"
+        )
     # A signed-in browser (backups leave staff_sessions out; the backup tests check that).
     from needleplan.services.staff_sessions import SessionPolicy, start_session
 

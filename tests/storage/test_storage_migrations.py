@@ -27,6 +27,7 @@ def test_shipped_revisions_are_initial_then_follow_up() -> None:
         "0009",
         "0010",
         "0011",
+        "0012",
         "0014",
     ]
     assert migrate.head_revision() == migrate.HEAD == "0014"

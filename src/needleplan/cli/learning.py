@@ -43,6 +43,7 @@ def render_outcome(out: PatientOutcome, con: Console) -> None:
         f"{out.performed_sessions} performed, {len(out.session_dates)} in the schedule; "
         f"measurements: {escape(counts) or 'none'}"
     )
+    con.print(f"calibration: {escape(out.calibration)}")
     if post.is_prior:
         con.print("her response so far: no measurement after treatment yet; population forecast")
     else:

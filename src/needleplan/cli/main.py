@@ -26,6 +26,7 @@ from needleplan import DISCLAIMER, __version__
 from needleplan.cli import (
     appointment,
     backup,
+    calibration,
     clinic,
     cohort,
     consult,
@@ -162,6 +163,7 @@ for _module in (
     interop,
     clinic,
     cohort,
+    calibration,
 ):
     app.add_typer(_module.app)
 

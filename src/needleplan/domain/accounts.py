@@ -119,6 +119,10 @@ ACTION_PERMISSIONS: dict[str, Permission] = {
     "lead.list": Permission.CONTACTS,
     "clinic.config.save": Permission.CONFIG,
     "clinic.config.revert": Permission.CONFIG,
+    "calibration.read": Permission.CONFIG,
+    "calibration.fit": Permission.CONFIG,
+    "calibration.adopt": Permission.CONFIG,
+    "calibration.revert": Permission.CONFIG,
 }
 
 #: User names: 3-40 characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit.

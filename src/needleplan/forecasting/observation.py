@@ -64,6 +64,10 @@ class ScaleLink:
         None for a continuous scale.
     source : str
         Where the values come from (shown in ``docs/learning.md``).
+    baseline_shift : float
+        Shift of the population mean of the pre-treatment value ``b_0`` [scale units]
+        (absolute scales): 0 for the shipped model, a clinic calibration's estimate otherwise
+        (``needleplan.forecasting.clinic_fit``).
     """
 
     scale: MeasurementScale
@@ -73,6 +77,7 @@ class ScaleLink:
     baseline_sd: float
     step: float | None
     source: str
+    baseline_shift: float = 0.0
 
     @property
     def info(self) -> ScaleInfo:
@@ -233,17 +238,17 @@ def baseline_prior(link: ScaleLink, assessment: Assessment) -> tuple[float, floa
 
     Relative scales return ``(offset, 0)``. Grades take their mean from the assessment's
     (effective) severity; Cutometer R2 falls linearly with age,
-    ``b_0 = 0.80 - 0.004 (age - 20)`` (at least 0.3).
+    ``b_0 = 0.80 - 0.004 (age - 20)`` (at least 0.3); both plus ``link.baseline_shift``.
     """
     if link.offset is not None:
         return link.offset, 0.0
     if link.scale is MeasurementScale.CUTOMETER_R2:
         mean = max(0.3, R2_AT_20 - R2_PER_YEAR * (assessment.age - 20))
-        return mean, link.baseline_sd
+        return mean + link.baseline_shift, link.baseline_sd
     by_severity = _GRADE_BY_SEVERITY.get(link.scale)
     if by_severity is None:
         raise InputError.one("scale", link.scale.value, "has no baseline prior")
-    return by_severity[assessment.effective_severity], link.baseline_sd
+    return by_severity[assessment.effective_severity] + link.baseline_shift, link.baseline_sd
 
 
 def latent_mean(

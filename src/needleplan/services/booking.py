@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from needleplan.domain.assessment import Assessment, parse_assessment
 from needleplan.domain.protocol import Protocol
@@ -49,6 +49,10 @@ from needleplan.services.courses import DueFunction, default_maintenance_due
 from needleplan.services.messaging import enqueue as messages
 from needleplan.services.practitioners import list_practitioners, sync_practitioners
 from needleplan.storage import Database, UnitOfWork
+
+if TYPE_CHECKING:
+    from needleplan.forecasting.chain import ForecastResult
+    from needleplan.forecasting.params import ModelParams
 
 T = TypeVar("T")
 
@@ -474,14 +478,22 @@ def save_consultation(
     return SavedConsultation(record, protocol)
 
 
-def forecast_maintenance_due(clinic: ClinicConfig) -> DueFunction:
+def forecast_maintenance_due(
+    clinic: ClinicConfig, params: ModelParams | None = None
+) -> DueFunction:
     """A recall due-date rule from the patient's own forecast (:func:`maintenance_due`).
 
     For use as ``record_session(..., maintenance_due=forecast_maintenance_due(clinic))``: when
     the last session of a course is recorded, the recall date is the day her forecast
     improvement falls to the clinic's threshold, within the protocol's maintenance bounds.
     A course planned without an assessment falls back to the protocol's shortest interval.
+    ``params``: the model parameters (the clinic calibration in force; default: shipped).
     """
+
+    def forecaster(assessment: Assessment, days: list[float], **kw: Any) -> ForecastResult:
+        from needleplan.forecasting.chain import forecast  # imported on use: numpy-heavy
+
+        return forecast(assessment, days, params=params, **kw)
 
     def due(
         course: Course, sessions: Sequence[PerformedSession], assessment: Assessment | None
@@ -489,6 +501,6 @@ def forecast_maintenance_due(clinic: ClinicConfig) -> DueFunction:
         if assessment is None:
             return default_maintenance_due(course, sessions, None)
         days = sorted({s.performed_at.date() for s in sessions})
-        return maintenance_due(assessment, days, clinic, course.protocol).due
+        return maintenance_due(assessment, days, clinic, course.protocol, forecaster=forecaster).due
 
     return due

@@ -29,7 +29,7 @@ from needleplan.domain.records import (
     Patient,
 )
 from needleplan.exceptions import InputError, ModelRangeError, NotFoundError
-from needleplan.forecasting.chain import MAX_YEARS, ForecastResult
+from needleplan.forecasting.chain import MAX_YEARS, ForecastResult, forecast
 from needleplan.forecasting.learning import (
     BAND,
     Observation,
@@ -43,6 +43,7 @@ from needleplan.forecasting.learning import (
 from needleplan.forecasting.params import DAYS_PER_YEAR, ModelParams, default_params
 from needleplan.scheduling import ClinicConfig, MaintenanceDue, example_clinic
 from needleplan.scheduling.recall import maintenance_due
+from needleplan.services.calibration_state import DEFAULT_LABEL, calibration_in_force
 from needleplan.services.patients import PatientFile, get_patient, list_patients, patient_file
 from needleplan.storage import Database
 
@@ -142,6 +143,8 @@ class PatientOutcome:
         Posterior of ``z``, the population forecast and her personal forecast.
     recall_population, recall_personal : MaintenanceDue or None
         When to recall her for maintenance from each forecast (None without a course protocol).
+    calibration : str
+        The calibration the forecasts used (``"default"`` or the clinic's adopted version).
     """
 
     patient: Patient
@@ -152,6 +155,7 @@ class PatientOutcome:
     update: PersonalUpdate
     recall_population: MaintenanceDue | None
     recall_personal: MaintenanceDue | None
+    calibration: str = DEFAULT_LABEL
 
     def to_json(self, *, curves: bool = False) -> dict[str, Any]:
         out = self.update.to_json(curves=curves)
@@ -161,6 +165,7 @@ class PatientOutcome:
             "first_session": self.first_session.isoformat(),
             "session_dates": [d.isoformat() for d in self.session_dates],
             "performed_sessions": self.performed_sessions,
+            "calibration": self.calibration,
             "measurements": dict(sorted(by_scale.items())),
             **out,
             "recall": {
@@ -198,7 +203,8 @@ def patient_outcome(
     draws, seed : int
         Population draws and seed (the two forecasts share them).
     params : ModelParams, optional
-        Model parameters (default: the shipped calibration).
+        Model parameters (default: the clinic calibration in force, with its scale offsets;
+        the shipped calibration until the clinic adopts its own).
 
     Raises
     ------
@@ -210,6 +216,11 @@ def patient_outcome(
     patient = get_patient(db, patient_id)
     hist = _history(db, patient_id)
     horizon = _years(hist) if years is None else years
+    links = None
+    label = "given parameters"
+    if params is None:
+        force = calibration_in_force(db)
+        params, links, label = force.calibration.params, force.calibration.links(), force.label
     upd = update_forecast(
         hist.assessment,
         hist.session_days,
@@ -219,6 +230,7 @@ def patient_outcome(
         draws=draws,
         seed=seed,
         params=params,
+        links=links,
     )
     recall_pop = recall_own = None
     if hist.protocol is not None:
@@ -227,8 +239,17 @@ def patient_outcome(
         def own(assessment: Assessment, days: list[float], **kw: Any) -> ForecastResult:
             return personal_forecast(assessment, days, upd.posterior, params=params, **kw)
 
+        def population(assessment: Assessment, days: list[float], **kw: Any) -> ForecastResult:
+            return forecast(assessment, days, params=params, **kw)
+
         recall_pop = maintenance_due(
-            hist.assessment, hist.session_dates, cfg, hist.protocol, draws=draws, seed=seed
+            hist.assessment,
+            hist.session_dates,
+            cfg,
+            hist.protocol,
+            forecaster=population,
+            draws=draws,
+            seed=seed,
         )
         recall_own = maintenance_due(
             hist.assessment,
@@ -248,6 +269,7 @@ def patient_outcome(
         update=upd,
         recall_population=recall_pop,
         recall_personal=recall_own,
+        calibration=label,
     )
 
 

@@ -49,6 +49,7 @@ from needleplan.services.accounts import require_role
 from needleplan.services.appointments import cancel_appointment, get_appointment, mark_missed
 from needleplan.services.audit import AuditNote, audited
 from needleplan.services.booking import forecast_maintenance_due
+from needleplan.services.calibration_state import calibration_in_force
 from needleplan.services.courses import record_session
 from needleplan.services.practitioners import list_practitioners
 from needleplan.storage import Database
@@ -165,7 +166,9 @@ def chart(
             db,
             draft,
             appointment_id=appointment_id,
-            maintenance_due=forecast_maintenance_due(clinic),
+            maintenance_due=forecast_maintenance_due(
+                clinic, calibration_in_force(db).calibration.params
+            ),
         )
         ev.detail = f"appointment {appointment_id} session {session.id}"
         return session

@@ -31,6 +31,7 @@ from needleplan.storage.repositories import (
     StaffSessionRepository,
     UserRepository,
 )
+from needleplan.storage.repositories.calibrations import CalibrationRepository
 from needleplan.storage.repositories.idempotency import IdempotencyRepository
 from needleplan.storage.repositories.outbox import OutboxRepository
 from needleplan.storage.repositories.visits import VisitRepository
@@ -69,6 +70,7 @@ class UnitOfWork:
         self.idempotency = IdempotencyRepository(session)
         self.waitlist = WaitlistRepository(session)
         self.outbox = OutboxRepository(session)
+        self.calibrations = CalibrationRepository(session)
 
     def flush(self) -> None:
         self.session.flush()

@@ -436,4 +436,26 @@ class MessageOptOutRow(Base):
     source: Mapped[str] = mapped_column(String(40))
 
 
+class ClinicCalibrationRow(Base):
+    """A clinic calibration: a fit proposed for review, or an adoption that put one in force.
+
+    Append-only. A fit is stored as a ``proposal`` (``version`` empty). Adopting one appends an
+    ``adoption`` row with the next ``version`` and a copy of the fit; reverting appends an
+    adoption of an older version's fit, or with no body (back to the default). The in-force
+    calibration is the adoption with the highest version.
+    """
+
+    __tablename__ = "clinic_calibrations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    version: Mapped[int | None] = mapped_column(Integer, unique=True)
+    proposal_id: Mapped[int | None] = mapped_column(ForeignKey("clinic_calibrations.id"))
+    body: Mapped[dict[str, Any] | None] = mapped_column()
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    username: Mapped[str] = mapped_column(String(40), default="")
+
+
 metadata = Base.metadata

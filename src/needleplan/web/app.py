@@ -42,6 +42,7 @@ from needleplan.web.routes import (
     calendar_move,
     calendar_rebook,
     calendar_waitlist,
+    calibration,
     clinic_admin,
     consult,
     messages,
@@ -238,6 +239,7 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(account.router)
     app.include_router(clinic_admin.router)
+    app.include_router(calibration.router)
     return app
 
 

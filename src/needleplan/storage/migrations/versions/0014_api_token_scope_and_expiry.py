@@ -1,7 +1,7 @@
 """API tokens carry who issued them, a scope and an expiry
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-03
 
 Adds ``api_tokens.issued_by`` (the issuing account), ``scope`` (``read`` or ``write``) and
@@ -19,7 +19,7 @@ from alembic import op
 import needleplan.storage.types
 
 revision: str = "0014"
-down_revision: str | None = "0011"
+down_revision: str | None = "0012"
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -62,6 +62,7 @@ from needleplan.cohort.population import (
     draw_uniforms,
     guideline_key,
     patients_from,
+    unique_rows,
 )
 from needleplan.cohort.result import CohortResult
 from needleplan.cohort.settings import (
@@ -239,11 +240,11 @@ def courses(table: PatientTable, draws: Draws, setup: RunSetup) -> Courses:
     who = np.nonzero(completed)[0]
     if who.size:
         keys = np.column_stack([table.age[who], table.values[who]])
-        unique, inverse = np.unique(keys, axis=0, return_inverse=True)
+        unique, inverse = unique_rows(keys)
         store = plan_store(
             setup.params, settings.recall_threshold, setup.rounds, float(setup.calendar.days - 1)
         )
-        planned = store.plans(unique)[np.asarray(inverse, dtype=np.int64).reshape(-1)]
+        planned = store.plans(unique)[inverse]
         maintenance[who] = np.where(planned <= own_last[who, None], planned, np.nan)
     # Rounds nobody in the chunk reaches are dropped (they would be zero-dose padding).
     used = int(np.max(np.nonzero(~np.isnan(maintenance).all(axis=0))[0], initial=-1)) + 1

@@ -329,14 +329,17 @@ def improvement_on_days(
     ).reshape(n, t + 1)
     idx = np.cumsum(counts[:, :t], axis=1) - 1
     started = idx >= 0
-    safe = np.maximum(idx, 0)
+    flat = np.maximum(idx, 0) + s.shape[1] * np.arange(n)[:, None]  # into the raveled (n, S)
+
+    def at_slot(a: FloatArray) -> FloatArray:
+        return np.asarray(np.ravel(a)[flat], dtype=np.float64)
+
     day = days[None, :] - start[:, None]
-    tau = day - np.take_along_axis(s, safe, axis=1)
     value = improvement_from(
-        np.take_along_axis(states.p, safe, axis=1),
-        np.take_along_axis(states.cf, safe, axis=1),
-        np.take_along_axis(states.cs, safe, axis=1),
-        np.maximum(tau, 0.0),
+        at_slot(states.p),
+        at_slot(states.cf),
+        at_slot(states.cs),
+        np.maximum(day - at_slot(s), 0.0),
         np.maximum(day, 0.0),
         rates,
         params,

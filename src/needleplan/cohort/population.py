@@ -555,11 +555,11 @@ def patients_from(
     ages = ages_from(spec, uniforms[:, 0])
     codes = codes_from(spec, uniforms[:, 1:])
     scores = tables.scores(codes)
-    unique, first, inverse = np.unique(scores, axis=0, return_index=True, return_inverse=True)
+    unique, inv = unique_rows(scores)
+    first = np.unique(inv, return_index=True)[1]  # each distinct score's first patient
     protocol = np.empty((unique.shape[0], 4))
     for u, i in enumerate(first):  # distinct scores (a handful), not patients
         protocol[u] = _protocol_for_score(spec, codes[i], tuple(unique[u]), guideline, key)
-    inv = np.asarray(inverse, dtype=np.int64).reshape(-1)
     return PatientTable(
         age=ages,
         values=np.column_stack([protocol[inv], tables.modifiers(codes)]),
@@ -568,3 +568,31 @@ def patients_from(
         codes=codes,
         spec=spec,
     )
+
+
+#: Fixed odd 64-bit multipliers of :func:`unique_rows` (any fixed values work).
+_ROW_HASH = np.random.Generator(np.random.PCG64(20261203)).integers(
+    1, 2**63, size=32, dtype=np.uint64
+) | np.uint64(1)
+
+
+def unique_rows(rows: FloatArray) -> tuple[FloatArray, IntArray]:
+    """Distinct rows of a float matrix and, for each row, the index of its distinct row.
+
+    The same partition as ``np.unique(rows, axis=0, return_inverse=True)`` (the distinct rows in
+    another order), from one sort of a 64-bit hash of each row's bytes instead of a sort over
+    all columns; rows with the same hash are checked to be equal, and on a collision the column
+    sort is used.
+    """
+    if rows.shape[0] == 0:
+        return rows, np.zeros(0, dtype=np.int64)
+    bits = np.ascontiguousarray(rows, dtype=np.float64).view(np.uint64)
+    with np.errstate(over="ignore"):
+        h = (bits * _ROW_HASH[: bits.shape[1]]).sum(axis=1, dtype=np.uint64)
+    _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
+    inv = np.asarray(inverse, dtype=np.int64).reshape(-1)
+    distinct = rows[first]
+    if not np.array_equal(bits, distinct.view(np.uint64)[inv]):  # a hash collision
+        distinct, inverse = np.unique(rows, axis=0, return_inverse=True)
+        inv = np.asarray(inverse, dtype=np.int64).reshape(-1)
+    return distinct, inv

@@ -71,7 +71,9 @@ from needleplan.cohort.settings import (
     MAX_REPLICATES,
     SEED_BLOCK,
     Calendar,
+    ChunkResult,
     CohortSettings,
+    RunSetup,
     make_settings,
 )
 from needleplan.cohort.spec import MAX_PATIENTS, PopulationSpec
@@ -111,23 +113,6 @@ Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
-class RunSetup:
-    """What every chunk of a run shares."""
-
-    settings: CohortSettings
-    params: ModelParams
-    guideline: Guideline
-    guideline_key: str
-    calendar: Calendar
-    rounds: int
-    noticeable_threshold: float
-
-    @property
-    def spread_days(self) -> int:
-        return int(self.calendar.month_starts[self.settings.spread_months])
-
-
-@dataclass(frozen=True)
 class ChunkTask:
     """One chunk: patients ``lo:hi`` of replicate ``replicate``, with one seed per block.
 
@@ -158,21 +143,6 @@ class Draws:
     def persistence(self, params: ModelParams) -> FloatArray:
         """Her persistence effect ``u_P = rho z + sqrt(1 - rho^2) e``."""
         return persistence_from(self.z, self.e_persistence, params)
-
-
-@dataclass(frozen=True)
-class ChunkResult:
-    """A chunk's monthly counts and per-patient figures (merged by :func:`merge`)."""
-
-    replicate: int
-    index: int
-    new_patients: IntArray
-    initial: IntArray
-    maintenance: IntArray
-    recalls: IntArray
-    noticeable: IntArray  # patients noticeably firmer on the 15th of each month
-    noticeable_months: IntArray  # per patient: months she is noticeably firmer on the 15th
-    completed: int
 
 
 def draw_chunk(task: ChunkTask) -> tuple[PatientTable, Draws]:

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from needleplan import DISCLAIMER
 from needleplan.cohort.result import CohortMonth, CohortResult, CohortSummary, Spread
+from needleplan.cohort.settings import ChunkResult, RunSetup
 from needleplan.forecasting.optimise import Prices
-
-if TYPE_CHECKING:
-    from needleplan.cohort.engine import ChunkResult, RunSetup
 
 FloatArray = NDArray[np.float64]
 

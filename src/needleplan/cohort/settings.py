@@ -1,4 +1,5 @@
-"""How to run a cohort: validated settings and the simulated calendar months."""
+"""How to run a cohort: validated settings, the simulated months, what a run shares, and what
+a chunk returns."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from needleplan.cohort.result import Adherence
 from needleplan.domain.assessment import problems_from_validation
 from needleplan.exceptions import InputError
 from needleplan.forecasting.chain import MAX_YEARS
+from needleplan.forecasting.params import ModelParams
+from needleplan.guideline import Guideline
 from needleplan.scheduling.clinic import DEFAULT_RECALL_THRESHOLD
 from needleplan.scheduling.recall import add_months
 
@@ -130,3 +133,35 @@ class Calendar:
 
     def month_of(self, day: NDArray[Any]) -> IntArray:
         return np.asarray(np.searchsorted(self.month_starts, day, side="right") - 1, np.int64)
+
+
+@dataclass(frozen=True)
+class RunSetup:
+    """What every chunk of a run shares."""
+
+    settings: CohortSettings
+    params: ModelParams
+    guideline: Guideline
+    guideline_key: str
+    calendar: Calendar
+    rounds: int
+    noticeable_threshold: float
+
+    @property
+    def spread_days(self) -> int:
+        return int(self.calendar.month_starts[self.settings.spread_months])
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """A chunk's monthly counts and per-patient figures (merged by :func:`merge`)."""
+
+    replicate: int
+    index: int
+    new_patients: IntArray
+    initial: IntArray
+    maintenance: IntArray
+    recalls: IntArray
+    noticeable: IntArray  # patients noticeably firmer on the 15th of each month
+    noticeable_months: IntArray  # per patient: months she is noticeably firmer on the 15th
+    completed: int

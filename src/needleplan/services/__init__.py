@@ -67,7 +67,7 @@ from needleplan.services.demo import (
     is_empty_clinic,
     reset_demo_logins,
 )
-from needleplan.services.imports import ImportReport, RowProblem, import_rows
+from needleplan.services.imports import ImportProgress, ImportReport, RowProblem, import_rows
 from needleplan.services.leads import add_lead, list_leads
 from needleplan.services.measurements import (
     measurements_for,
@@ -120,6 +120,7 @@ __all__ = [
     "CourseBooking",
     "CourseFile",
     "DemoSummary",
+    "ImportProgress",
     "ImportReport",
     "PatientFile",
     "PlannedCourse",

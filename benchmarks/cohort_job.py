@@ -65,9 +65,7 @@ def main() -> None:
         "sessions": result.summary.sessions.mean,
     }
     if client is not None:
-        workers_rss = client.run(
-            lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        )
+        workers_rss = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         out["worker_rss_mib"] = max(workers_rss.values())
         client.close()
         cluster.close()

@@ -39,6 +39,7 @@ def test_rows_are_committed_in_batches_each_audited(db: Any) -> None:
             services.utc_now(),
         ),
         batch_rows=2,
+        batch_seconds=600,
         progress=lambda done, total: seen.append((done, total)),
         username="importer",
         detail="patients",
@@ -66,7 +67,7 @@ def test_a_bad_row_in_a_late_batch_removes_what_earlier_batches_added(db: Any) -
     assert [e.detail for e in removal] == ["patients refused, removed 7 rows"]
 
 
-def import_csv_batched(db: Any, text: str, *, batch_rows: int) -> Any:
+def import_csv_batched(db: Any, text: str, *, batch_rows: int, batch_seconds: float = 600) -> Any:
     from needleplan.interop import csv_io
 
     parsed = csv_io.parse_csv("patients", text)
@@ -76,8 +77,16 @@ def import_csv_batched(db: Any, text: str, *, batch_rows: int) -> Any:
         csv_io._APPLIERS[csv_io.Kind.PATIENTS],
         bad=parsed.problems,
         batch_rows=batch_rows,
+        batch_seconds=batch_seconds,
         detail="patients",
     )
+
+
+def test_a_batch_also_ends_when_its_time_is_up(db: Any) -> None:
+    """With no time per batch, each batch takes one row (and always at least one)."""
+    report = import_csv_batched(db, _patients(3), batch_rows=1000, batch_seconds=0.0)
+    assert report.batches == 3
+    assert _count(db) == 3
 
 
 def test_skip_bad_keeps_the_good_rows_of_every_batch(db: Any) -> None:
@@ -128,6 +137,7 @@ def test_another_connection_writes_while_an_import_runs(database_url: str, backe
                 parsed.rows,
                 csv_io._APPLIERS[csv_io.Kind.PATIENTS],
                 batch_rows=2,
+                batch_seconds=600,
                 progress=progress,
             )
         except BaseException as exc:  # reported to the main thread

@@ -12,7 +12,7 @@ its own and every run starts cold:
 
 ``NEEDLEPLAN_BENCH_COHORT=N`` replaces the million by N (e.g. 200000 on a slow machine).
 The side-by-side case times the engine against the per-patient loop
-(:func:`needleplan.cohort.naive.simulate_cohort_naive`) on 1,000 patients over 5 years; the two
+(:func:`needleplan.cohort.naive.simulate_cohort_naive`) on 300 patients over 5 years; the two
 give the same result (``tests/cohort`` checks it). ``python benchmarks/run.py cohort`` runs only
 this file.
 """
@@ -64,7 +64,7 @@ def _naive(patients: int) -> Callable[[], object]:
 
 
 def cases() -> list[tuple[str, Callable[[], object], Callable[[], object]]]:
-    return [("1k patients, 5 y: engine vs per-patient loop", _engine(1_000), _naive(1_000))]
+    return [("300 patients, 5 y: engine vs per-patient loop", _engine(300), _naive(300))]
 
 
 def _job(patients: int, *args: str, src: Path | None = None) -> dict[str, Any]:

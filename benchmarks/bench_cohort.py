@@ -1,38 +1,52 @@
-"""Cohort simulation: the vectorised engine against the per-patient loop, and memory by chunk size.
+"""Cohort simulation at scale: a million patients of the example population over 10 years.
 
-Both sides simulate the same synthetic patients (the bundled example spec) over 5 years with the
-same draws and give the same result (``tests/cohort`` checks that they agree exactly):
+Each run is a separate process (``benchmarks/cohort_job.py``), so its peak resident memory is
+its own and every run starts cold:
 
-- candidate: :func:`needleplan.cohort.simulate_cohort`, numpy over chunks of patients;
-- baseline: :func:`needleplan.cohort.naive.simulate_cohort_naive`, a Python loop over patients
-  through the per-patient API (``make_protocol``, ``forecast`` + ``recall_day`` for every
-  recall, ``simulate`` for her curve).
+- the engine on 100,000 and 1,000,000 patients, serially (time per patient should stay flat:
+  linear in patients), wall and CPU time and peak memory;
+- the same 1,000,000 on a 2-worker ``dask.distributed`` LocalCluster (cluster start-up timed
+  apart), and whether it gives the very same result;
+- the baseline: the engine before this rewrite (commit ``BASELINE``, exported with
+  ``git archive`` into a temporary folder) on the same 100,000 patients.
 
-The side-by-side case uses 1,000 patients because the runner calls each side six times; the
-figures time both sides once on 10,000 patients (the loop takes a few minutes) and measure the
-peak memory of the engine for three chunk sizes. ``python benchmarks/run.py cohort`` runs only
+``NEEDLEPLAN_BENCH_COHORT=N`` replaces the million by N (e.g. 200000 on a slow machine).
+The side-by-side case times the engine against the per-patient loop
+(:func:`needleplan.cohort.naive.simulate_cohort_naive`) on 300 patients over 5 years; the two
+give the same result (``tests/cohort`` checks it). ``python benchmarks/run.py cohort`` runs only
 this file.
 """
 
 from __future__ import annotations
 
-import time
-import tracemalloc
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
 from collections.abc import Callable
 from datetime import date
+from io import BytesIO
+from pathlib import Path
+from typing import Any
 
 from needleplan.cohort import load_population_spec, make_settings, simulate_cohort
 from needleplan.cohort.naive import simulate_cohort_naive
 from needleplan.forecasting.optimise import load_prices
 
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+JOB = HERE / "cohort_job.py"
+#: The engine before the million-patient rewrite (issue 16, point 1).
+BASELINE = "e93f060"
 SPEC = load_population_spec()
 PRICES = load_prices()
 START = date(2026, 1, 1)
-YEARS = 5
 
 
-def _engine(patients: int, chunk_size: int = 512) -> Callable[[], object]:
-    settings = make_settings(start=START, years=YEARS, chunk_size=chunk_size, seed=1)
+def _engine(patients: int) -> Callable[[], object]:
+    settings = make_settings(start=START, years=5, seed=1)
 
     def run() -> object:
         return simulate_cohort(SPEC, settings, patients=patients, prices=PRICES)
@@ -41,7 +55,7 @@ def _engine(patients: int, chunk_size: int = 512) -> Callable[[], object]:
 
 
 def _naive(patients: int) -> Callable[[], object]:
-    settings = make_settings(start=START, years=YEARS, seed=1)
+    settings = make_settings(start=START, years=5, seed=1)
 
     def run() -> object:
         return simulate_cohort_naive(SPEC, settings, patients=patients, prices=PRICES)
@@ -50,54 +64,105 @@ def _naive(patients: int) -> Callable[[], object]:
 
 
 def cases() -> list[tuple[str, Callable[[], object], Callable[[], object]]]:
-    return [
-        ("1k patients, 5 y: engine vs per-patient loop", _engine(1_000), _naive(1_000)),
-        ("10k patients, 5 y: chunk 512 vs chunk 4096", _engine(10_000), _engine(10_000, 4096)),
-    ]
+    return [("300 patients, 5 y: engine vs per-patient loop", _engine(300), _naive(300))]
 
 
-def _once(fn: Callable[[], object]) -> tuple[float, int]:
-    """Wall time [s] and peak traced memory [bytes] of one call (after a warm-up)."""
-    t = time.perf_counter()
-    fn()
-    seconds = time.perf_counter() - t
-    tracemalloc.start()
+def _job(patients: int, *args: str, src: Path | None = None) -> dict[str, Any]:
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    out = subprocess.run(
+        [sys.executable, str(JOB), str(patients), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _baseline_src(folder: Path) -> Path | None:
+    """The baseline commit's ``src`` folder, or None outside a git checkout."""
     try:
-        fn()
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    return seconds, peak
+        tar = subprocess.run(
+            ["git", "archive", BASELINE, "src"], cwd=ROOT, check=True, capture_output=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    with tarfile.open(fileobj=BytesIO(tar)) as archive:
+        archive.extractall(folder, filter="data")
+    return folder / "src"
 
 
-def figures() -> list[tuple[str, str, str, bool]]:
-    _engine(640)()  # warm-up: imports and caches
-    engine_s, engine_peak = _once(_engine(10_000))
-    t = time.perf_counter()
-    _naive(10_000)()
-    naive_s = time.perf_counter() - t
-    rows = [
-        ("10k patients, 5 y, engine, serial (s)", f"{engine_s:.1f}", "< 30", engine_s < 30),
-        ("10k patients, 5 y, per-patient loop, once (s)", f"{naive_s:.0f}", "-", True),
-        (
-            "10k patients: speed-up of the engine",
-            f"{naive_s / engine_s:.0f}x",
-            ">= 10x",
-            naive_s / engine_s >= 10,
-        ),
-    ]
-    peaks = {512: engine_peak}
-    for chunk in (64, 4096):
-        peaks[chunk] = _once(_engine(10_000, chunk))[1]
-    for chunk in sorted(peaks):
-        mib = peaks[chunk] / 2**20
-        rows.append((f"10k patients, chunk {chunk}: peak memory (MiB)", f"{mib:.0f}", "-", True))
+def figures() -> list[tuple[str, ...]]:
+    big = int(os.environ.get("NEEDLEPLAN_BENCH_COHORT", "1000000"))
+    small = 100_000
+    rows: list[tuple[str, ...]] = []
+    s100 = _job(small)
+    s1m = _job(big)
+    d1m = _job(big, "--dask", "local:2")
+    label = f"{big:,}"
     rows.append(
         (
-            "peak memory grows with the chunk size (64 < 512 < 4096)",
-            "yes" if peaks[64] < peaks[512] < peaks[4096] else "no",
-            "yes",
-            peaks[64] < peaks[512] < peaks[4096],
+            f"{label} patients x 10 y, 2-worker Dask: wall (s)",
+            f"{d1m['wall']:.1f}",
+            "<= 10",
+            str(d1m["wall"] <= 10.0),
+            f"serial {s1m['wall']:.1f}",
+            f"{s1m['wall'] / d1m['wall']:.2f}x",
         )
     )
-    return rows
+    rows.append(
+        (
+            "  the cluster's start-up, not included (s)",
+            f"{d1m['startup']:.1f}",
+            "-",
+            "True",
+        )
+    )
+    rows.append(
+        (
+            f"{label} patients x 10 y, serial: wall / CPU (s)",
+            f"{s1m['wall']:.1f} / {s1m['cpu']:.1f}",
+            "<= 10 wall",
+            str(s1m["wall"] <= 10.0),
+        )
+    )
+    peak = max(s1m["rss_mib"], d1m.get("worker_rss_mib", 0.0))
+    rows.append(
+        (
+            f"{label} patients: peak resident memory of a process (MiB)",
+            f"{peak:.0f}",
+            "<= 1024",
+            str(peak <= 1024),
+        )
+    )
+    per_small = s100["cpu"] / small * 1e6
+    per_big = s1m["cpu"] / big * 1e6
+    rows.append(
+        (
+            f"CPU per patient, 100k vs {label} (us)",
+            f"{per_small:.1f} vs {per_big:.1f}",
+            "linear (big <= small)",
+            str(per_big <= per_small * 1.1),
+        )
+    )
+    same = s1m["digest"] == d1m["digest"]
+    rows.append((f"{label}: Dask result identical to serial", str(same), "True", str(same)))
+    with tempfile.TemporaryDirectory() as tmp:
+        src = _baseline_src(Path(tmp))
+        if src is not None:
+            old = _job(small, src=src)
+            rows.append(
+                (
+                    f"100k patients x 10 y, serial: this engine (s), baseline {BASELINE}",
+                    f"{s100['wall']:.1f}",
+                    "-",
+                    "True",
+                    f"{old['wall']:.1f}",
+                    f"{old['wall'] / s100['wall']:.1f}x",
+                )
+            )
+    return [(r[0], r[1], r[2], r[3] == "True", *r[4:]) for r in rows]

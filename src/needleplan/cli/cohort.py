@@ -311,7 +311,7 @@ def simulate_cmd(
     ),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same result)."),
     chunk_size: int = typer.Option(
-        512, "--chunk-size", help="Patients per chunk, a multiple of 64 (memory, not result)."
+        16_384, "--chunk-size", help="Patients per chunk, a multiple of 64 (memory, not result)."
     ),
     replicates: int = typer.Option(
         1, "--replicates", help="Independent runs for a Monte Carlo band (1-200)."

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 
-from needleplan.cli.actor import audited
+from needleplan.cli.actor import audited, resolve_actor
 from needleplan.cli.records import DatabaseOpt, console, open_records
 from needleplan.exceptions import InputError
 from needleplan.private_files import open_private
@@ -57,11 +60,45 @@ def import_cmd(
         raise InputError.one("file", str(file), "file does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError.one("file", str(file), f"cannot be read ({type(exc).__name__})") from None
-    with open_records(database) as db, audited(db, "import") as event:
-        report = csv_io.import_csv(db, k, text, skip_bad=skip_bad)
-        event.detail = f"cli {k.value}"
+    with open_records(database) as db:
+        actor = resolve_actor(db)
+        with import_progress(console, len(text) > 0) as progress:
+            report = csv_io.import_csv(
+                db,
+                k,
+                text,
+                skip_bad=skip_bad,
+                user=actor.user,
+                username=actor.username,
+                progress=progress,
+            )
     console.print(f"imported {report.imported} {k.value}")
     for problem in report.skipped:
         console.print(f"skipped {escape(str(problem))}")
     if report.skipped:
         console.print(f"{len(report.skipped)} rows skipped (listed above); nothing else dropped")
+
+
+@contextmanager
+def import_progress(console: Console, enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A Rich progress bar over the imported rows (on a terminal; silent otherwise)."""
+    if not enabled or not console.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        "importing",
+        BarColumn(),
+        MofNCompleteColumn(),
+        "rows",
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        task = bar.add_task("rows", total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update

@@ -35,23 +35,19 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-)
 
-from needleplan import DISCLAIMER
-from needleplan.cohort.model import improvement, patient_rates, session_doses, session_states
-from needleplan.cohort.plan import initial_days, max_rounds, plan_courses
+from needleplan.cohort.merge import merge
+from needleplan.cohort.model import (
+    improvement_on_days,
+    patient_rates,
+    session_doses,
+    session_states,
+)
+from needleplan.cohort.plan import initial_days, max_rounds, plan_store
 from needleplan.cohort.population import (
     AGEING,
     CAPACITY,
@@ -63,152 +59,57 @@ from needleplan.cohort.population import (
     FixedPopulation,
     PatientTable,
     SpecTables,
+    draw_uniforms,
     guideline_key,
-    sample_patients,
+    patients_from,
+    unique_rows,
 )
-from needleplan.cohort.result import (
-    Adherence,
-    CohortMonth,
-    CohortResult,
-    CohortSummary,
-    Spread,
+from needleplan.cohort.result import CohortResult
+from needleplan.cohort.settings import (
+    DEFAULT_CHUNK_SIZE,
+    MAX_CHUNK_SIZE,
+    MAX_REPLICATES,
+    SEED_BLOCK,
+    Calendar,
+    ChunkResult,
+    CohortSettings,
+    RunSetup,
+    make_settings,
 )
 from needleplan.cohort.spec import MAX_PATIENTS, PopulationSpec
-from needleplan.domain.assessment import problems_from_validation
 from needleplan.exceptions import InputError
-from needleplan.forecasting.chain import MAX_YEARS
 from needleplan.forecasting.models import persistence_from
 from needleplan.forecasting.optimise import Prices
 from needleplan.forecasting.params import ModelParams, default_params
 from needleplan.guideline import Guideline, load_guideline
-from needleplan.scheduling.clinic import DEFAULT_RECALL_THRESHOLD
-from needleplan.scheduling.recall import add_months
+
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "MAX_CHUNK_SIZE",
+    "MAX_REPLICATES",
+    "SEED_BLOCK",
+    "Calendar",
+    "ChunkResult",
+    "ChunkTask",
+    "CohortSettings",
+    "RunSetup",
+    "make_settings",
+    "make_tasks",
+    "merge",
+    "prepare",
+    "simulate_chunk",
+    "simulate_cohort",
+]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
-SEED_BLOCK = 64
-#: Rows evaluated together in the inner kernels: small enough for the CPU cache.
-TILE = 256
-DEFAULT_CHUNK_SIZE = 512
-MAX_CHUNK_SIZE = 65_536
-MAX_REPLICATES = 200
+#: Rows whose monthly improvement is evaluated together: (rows x months) temporaries of a few
+#: MiB stay in the CPU cache.
+TILE = 2_048
 
 #: ``progress(done_chunks, total_chunks)``
 Progress = Callable[[int, int], None]
-
-
-class CohortSettings(BaseModel):
-    """How to run a cohort (validated; every rule names the field).
-
-    Attributes
-    ----------
-    years : int
-        Horizon from ``start`` [years], 1-15 (the model's validated horizon).
-    start : date
-        First day of the first simulated month (must be the 1st of a month).
-    spread_months : int
-        Patients start on a uniformly drawn day of the first ``spread_months`` months.
-    adherence : Adherence
-    seed : int
-    chunk_size : int
-        Patients per chunk (a multiple of 64); memory grows with it, results do not change.
-    replicates : int
-        Independent runs with fresh draws, for the Monte Carlo band.
-    recall_threshold : float
-        The clinic's recall threshold [% of pre-treatment firmness].
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    years: int = Field(default=5, ge=1, le=int(MAX_YEARS))
-    start: date
-    spread_months: int = Field(default=12, ge=1)
-    adherence: Adherence = Field(default_factory=Adherence)
-    seed: int = Field(default=0, ge=0)
-    chunk_size: int = Field(default=DEFAULT_CHUNK_SIZE, ge=SEED_BLOCK, le=MAX_CHUNK_SIZE)
-    replicates: int = Field(default=1, ge=1, le=MAX_REPLICATES)
-    recall_threshold: float = Field(default=DEFAULT_RECALL_THRESHOLD, gt=0, lt=100)
-
-    @field_validator("start")
-    @classmethod
-    def _first_of_month(cls, value: date) -> date:
-        if value.day != 1:
-            raise ValueError("must be the first day of a month")
-        return value
-
-    @field_validator("chunk_size")
-    @classmethod
-    def _whole_blocks(cls, value: int) -> int:
-        if value % SEED_BLOCK:
-            raise ValueError(f"must be a multiple of {SEED_BLOCK} (the seed block)")
-        return value
-
-    @field_validator("spread_months")
-    @classmethod
-    def _spread_fits(cls, value: int, info: ValidationInfo) -> int:
-        years = info.data.get("years")
-        if isinstance(years, int) and value > 12 * years:
-            raise ValueError(f"must not exceed the horizon ({12 * years} months)")
-        return value
-
-
-def make_settings(**values: Any) -> CohortSettings:
-    """Validate settings, raising :class:`InputError` (field, value, rule) on bad values."""
-    try:
-        return CohortSettings.model_validate(values)
-    except ValidationError as exc:
-        raise InputError(problems_from_validation(exc, fallback="settings")) from None
-
-
-@dataclass(frozen=True)
-class Calendar:
-    """The simulated months: day offsets of each month's first day from ``start``."""
-
-    start: date
-    month_starts: IntArray  # shape (M + 1,): the last entry is the horizon [days]
-
-    @classmethod
-    def of(cls, start: date, years: int) -> Calendar:
-        starts = [(add_months(start, m) - start).days for m in range(12 * years + 1)]
-        return cls(start, np.asarray(starts, dtype=np.int64))
-
-    @property
-    def months(self) -> int:
-        return int(self.month_starts.size - 1)
-
-    @property
-    def days(self) -> int:
-        """Days in the horizon; cohort days run 0 .. days - 1."""
-        return int(self.month_starts[-1])
-
-    def labels(self) -> list[str]:
-        return [add_months(self.start, m).strftime("%Y-%m") for m in range(self.months)]
-
-    @property
-    def checkpoints(self) -> FloatArray:
-        """The 15th of each month [days from ``start``]."""
-        return np.asarray(self.month_starts[:-1] + 14, dtype=np.float64)
-
-    def month_of(self, day: NDArray[Any]) -> IntArray:
-        return np.asarray(np.searchsorted(self.month_starts, day, side="right") - 1, np.int64)
-
-
-@dataclass(frozen=True)
-class RunSetup:
-    """What every chunk of a run shares."""
-
-    settings: CohortSettings
-    params: ModelParams
-    guideline: Guideline
-    guideline_key: str
-    calendar: Calendar
-    rounds: int
-    noticeable_threshold: float
-
-    @property
-    def spread_days(self) -> int:
-        return int(self.calendar.month_starts[self.settings.spread_months])
 
 
 @dataclass(frozen=True)
@@ -244,33 +145,21 @@ class Draws:
         return persistence_from(self.z, self.e_persistence, params)
 
 
-@dataclass(frozen=True)
-class ChunkResult:
-    """A chunk's monthly counts and per-patient figures (merged by :func:`merge`)."""
-
-    replicate: int
-    index: int
-    new_patients: IntArray
-    initial: IntArray
-    maintenance: IntArray
-    recalls: IntArray
-    noticeable: IntArray  # patients noticeably firmer on the 15th of each month
-    noticeable_months: IntArray  # per patient: months she is noticeably firmer on the 15th
-    completed: int
-
-
 def draw_chunk(task: ChunkTask) -> tuple[PatientTable, Draws]:
-    """The chunk's patients and their draws, block by block (same for any chunk size)."""
+    """The chunk's patients and their draws, block by block (same for any chunk size).
+
+    Each block draws its uniforms; the patients they stand for are worked out for the whole
+    chunk at once (:func:`~needleplan.cohort.population.patients_from`), the same patients as
+    drawing them block by block.
+    """
     setup = task.setup
-    parts: list[PatientTable] = []
+    uniforms: list[FloatArray] = []
     draws: list[tuple[FloatArray, IntArray, FloatArray, FloatArray, FloatArray, FloatArray]] = []
     for b, seed in enumerate(task.seeds):
         size = min(SEED_BLOCK, task.hi - (task.lo + b * SEED_BLOCK))
         rng = np.random.Generator(np.random.PCG64(seed))
         if isinstance(task.source, SpecTables):
-            parts.append(
-                sample_patients(task.source, rng, size, setup.guideline, setup.guideline_key)
-            )
+            uniforms.append(draw_uniforms(rng, size))
         draws.append(
             (
                 rng.standard_normal(size),
@@ -281,8 +170,12 @@ def draw_chunk(task: ChunkTask) -> tuple[PatientTable, Draws]:
                 rng.standard_normal(size),
             )
         )
-    table = PatientTable.concat(parts) if parts else task.source
-    assert isinstance(table, PatientTable)
+    if isinstance(task.source, SpecTables):
+        table = patients_from(
+            task.source, np.concatenate(uniforms), setup.guideline, setup.guideline_key
+        )
+    else:
+        table = task.source
     z, start, u_c, u_d, u_k, e_p = (np.concatenate(col) for col in zip(*draws, strict=True))
     return table, Draws(z, start.astype(np.int64), u_c, u_d, u_k.reshape(-1, setup.rounds), e_p)
 
@@ -311,29 +204,23 @@ def courses(table: PatientTable, draws: Draws, setup: RunSetup) -> Courses:
     n_given = np.where(completed, n_init, np.minimum(stop_after, n_init))
     k = np.arange(initial.shape[1])[None, :]
     initial_given = (k < n_given[:, None]) & (initial <= own_last[:, None])
-    # Only those who complete the series are recalled: plan maintenance for them.
+    # Only those who complete the series are recalled: plan maintenance for them, once per
+    # distinct (age, profile) in this process (plan_store), up to her own last day.
     maintenance = np.full((table.n, setup.rounds), np.nan)
     who = np.nonzero(completed)[0]
     if who.size:
         keys = np.column_stack([table.age[who], table.values[who]])
-        unique, inverse = np.unique(keys, axis=0, return_inverse=True)
-        inv = np.asarray(inverse, dtype=np.int64).reshape(-1)
-        last_day = np.full(unique.shape[0], -np.inf)
-        np.maximum.at(last_day, inv, own_last[who])
-        plans = [
-            plan_courses(
-                unique[lo : lo + TILE, 0],
-                unique[lo : lo + TILE, 1:],
-                params=setup.params,
-                recall_threshold=settings.recall_threshold,
-                last_day=last_day[lo : lo + TILE],
-                rounds=setup.rounds,
-            ).maintenance
-            for lo in range(0, unique.shape[0], TILE)  # tiles that fit the CPU cache
-        ]
-        maintenance[who] = np.concatenate(plans)[inv]
-    recalled = completed[:, None] & (maintenance <= own_last[:, None])  # NaN compares False
-    kept = recalled & (draws.u_keep < settings.adherence.maintenance)
+        unique, inverse = unique_rows(keys)
+        store = plan_store(
+            setup.params, settings.recall_threshold, setup.rounds, float(setup.calendar.days - 1)
+        )
+        planned = store.plans(unique)[inverse]
+        maintenance[who] = np.where(planned <= own_last[who, None], planned, np.nan)
+    # Rounds nobody in the chunk reaches are dropped (they would be zero-dose padding).
+    used = int(np.max(np.nonzero(~np.isnan(maintenance).all(axis=0))[0], initial=-1)) + 1
+    maintenance = maintenance[:, :used]
+    recalled = completed[:, None] & ~np.isnan(maintenance)
+    kept = recalled & (draws.u_keep[:, :used] < settings.adherence.maintenance)
     return Courses(initial, maintenance, initial_given, recalled, kept, completed)
 
 
@@ -375,9 +262,21 @@ def simulate_chunk(task: ChunkTask) -> ChunkResult:
         persistence=draws.persistence(params),
     )
     states = session_states(days, session_doses(days, given, rates, params), rates, params)
-    # Noticeably firmer on the 15th of each month (her own day; 0 before her first session).
-    own_day = cal.checkpoints[None, :] - start[:, None].astype(np.float64)
-    noticeable = improvement(own_day, states, rates, params) >= setup.noticeable_threshold
+    # Noticeably firmer on the 15th of each month (her own day; 0 before her first session),
+    # tile by tile of rows so the (rows x months) temporaries stay small.
+    noticeable = np.empty((table.n, months), dtype=bool)
+    for lo in range(0, table.n, TILE):
+        rows = slice(lo, lo + TILE)
+        noticeable[rows] = (
+            improvement_on_days(
+                cal.checkpoints,
+                start[rows].astype(np.float64),
+                states.rows(rows),
+                rates.rows(rows),
+                params,
+            )
+            >= setup.noticeable_threshold
+        )
     return ChunkResult(
         replicate=task.replicate,
         index=task.index,
@@ -391,9 +290,6 @@ def simulate_chunk(task: ChunkTask) -> ChunkResult:
     )
 
 
-# --------------------------------------------------------------------------------------------
-# Running the chunks
-# --------------------------------------------------------------------------------------------
 def make_tasks(
     setup: RunSetup, source: PopulationSpec | FixedPopulation, n_patients: int
 ) -> list[ChunkTask]:
@@ -500,100 +396,6 @@ def run_dask(tasks: Sequence[ChunkTask], dask: Any, progress: Progress | None) -
     finally:
         if close is not None:
             close()
-
-
-# --------------------------------------------------------------------------------------------
-# Merging
-# --------------------------------------------------------------------------------------------
-def _spread(values: FloatArray) -> Spread:
-    if values.size == 1:
-        return Spread(mean=float(values[0]))
-    p10, p90 = np.quantile(values, [0.1, 0.9])
-    return Spread(mean=float(values.mean()), p10=float(p10), p90=float(p90))
-
-
-def merge(
-    results: Sequence[ChunkResult],
-    setup: RunSetup,
-    *,
-    n_patients: int,
-    prices: Prices,
-    population: str,
-    excluded: dict[str, int],
-) -> CohortResult:
-    """Sum the chunks of each replicate, then average the replicates month by month."""
-    settings = setup.settings
-    cal = setup.calendar
-    reps = settings.replicates
-    ordered = sorted(results, key=lambda r: (r.replicate, r.index))
-
-    def stack(name: str) -> FloatArray:
-        out = np.zeros((reps, cal.months), dtype=np.int64)
-        for res in ordered:
-            out[res.replicate] += getattr(res, name)
-        return out.astype(np.float64)
-
-    new, initial, maint, recalls, noticeable = (
-        stack(k) for k in ("new_patients", "initial", "maintenance", "recalls", "noticeable")
-    )
-    revenue = initial * prices.initial_session + maint * prices.maintenance_session
-    share = noticeable / max(n_patients, 1)
-    band = np.quantile(share, [0.1, 0.9], axis=0) if reps > 1 else None
-    months = [
-        CohortMonth(
-            month=label,
-            new_patients=float(new[:, m].mean()),
-            initial_sessions=float(initial[:, m].mean()),
-            maintenance_sessions=float(maint[:, m].mean()),
-            sessions=float((initial[:, m] + maint[:, m]).mean()),
-            revenue=float(revenue[:, m].mean()),
-            recalls_due=float(recalls[:, m].mean()),
-            noticeable_share=float(share[:, m].mean()),
-            noticeable_share_p10=None if band is None else float(band[0, m]),
-            noticeable_share_p90=None if band is None else float(band[1, m]),
-        )
-        for m, label in enumerate(cal.labels())
-    ]
-    per_patient = (
-        np.concatenate([r.noticeable_months for r in ordered]).astype(np.float64)
-        if n_patients
-        else np.zeros(1)
-    )
-    q10, q50, q90 = np.quantile(per_patient, [0.1, 0.5, 0.9])
-    completed = sum(r.completed for r in ordered)
-    total_recalls = float(recalls.sum())
-    summary = CohortSummary(
-        patients=n_patients,
-        excluded=dict(excluded),
-        completed_series_share=completed / (n_patients * reps) if n_patients else 0.0,
-        initial_sessions=float(initial.sum(axis=1).mean()),
-        maintenance_sessions=float(maint.sum(axis=1).mean()),
-        sessions=_spread((initial + maint).sum(axis=1)),
-        revenue=_spread(revenue.sum(axis=1)),
-        recalls_due=float(recalls.sum(axis=1).mean()),
-        kept_recall_share=float(maint.sum()) / total_recalls if total_recalls else None,
-        noticeable_months_median=float(q50),
-        noticeable_months_p10=float(q10),
-        noticeable_months_p90=float(q90),
-    )
-    return CohortResult(
-        population=population,
-        start=settings.start,
-        years=settings.years,
-        seed=settings.seed,
-        chunk_size=settings.chunk_size,
-        replicates=reps,
-        spread_months=settings.spread_months,
-        adherence=settings.adherence,
-        currency=prices.currency,
-        prices=prices.to_json(),
-        recall_threshold=settings.recall_threshold,
-        noticeable_threshold=setup.noticeable_threshold,
-        guideline_version=setup.guideline.version,
-        months=months,
-        summary=summary,
-        disclaimer=DISCLAIMER,
-    )
 
 
 def prepare(

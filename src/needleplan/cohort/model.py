@@ -75,7 +75,8 @@ class PatientRates:
     def n(self) -> int:
         return int(self.gain.shape[0])
 
-    def rows(self, rows: slice) -> PatientRates:
+    def rows(self, rows: slice | NDArray[np.int64]) -> PatientRates:
+        """The rates of some rows (a slice or an index array)."""
         return PatientRates(*(getattr(self, f)[rows] for f in _RATE_FIELDS))
 
 
@@ -286,6 +287,59 @@ def improvement(
         np.take_along_axis(states.cf, safe, axis=1),
         np.take_along_axis(states.cs, safe, axis=1),
         np.maximum(tau, 0.0),
+        np.maximum(day, 0.0),
+        rates,
+        params,
+    )
+    return np.asarray(np.where(started, value, 0.0), dtype=np.float64)
+
+
+def improvement_on_days(
+    days: FloatArray,
+    start: FloatArray,
+    states: SessionStates,
+    rates: PatientRates,
+    params: ModelParams,
+) -> FloatArray:
+    """Improvement on shared calendar days [% of pre-treatment firmness], ``(n, T)``.
+
+    Parameters
+    ----------
+    days : ndarray, shape (T,)
+        Calendar days of the cohort, ascending, e.g. the 15th of each month [days from its start].
+    start : ndarray, shape (n,)
+        Each patient's first session [days from the cohort's start]; before it her improvement
+        is 0.
+    states : SessionStates
+        From :func:`session_states`, in her own days.
+
+    Notes
+    -----
+    The same values as :func:`improvement` on her own days ``days - start``. The last session
+    on or before each day is found without a search per value: each session is placed on the
+    first shared day at or after it (one ``searchsorted`` into the ``T`` days), and a running
+    count along the days gives the slot, so the cost per value is the model's exponentials.
+    """
+    s = states.session_days
+    n = s.shape[0]
+    t = days.size
+    first = np.searchsorted(days, start[:, None] + s, side="left")  # (n, S) in 0..T
+    counts = np.bincount(
+        (first + (t + 1) * np.arange(n)[:, None]).ravel(), minlength=n * (t + 1)
+    ).reshape(n, t + 1)
+    idx = np.cumsum(counts[:, :t], axis=1) - 1
+    started = idx >= 0
+    flat = np.maximum(idx, 0) + s.shape[1] * np.arange(n)[:, None]  # into the raveled (n, S)
+
+    def at_slot(a: FloatArray) -> FloatArray:
+        return np.asarray(np.ravel(a)[flat], dtype=np.float64)
+
+    day = days[None, :] - start[:, None]
+    value = improvement_from(
+        at_slot(states.p),
+        at_slot(states.cf),
+        at_slot(states.cs),
+        np.maximum(day - at_slot(s), 0.0),
         np.maximum(day, 0.0),
         rates,
         params,

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import threading
 from dataclasses import dataclass
 from functools import cache
 
@@ -133,9 +134,13 @@ class Plans:
 
 @dataclass(frozen=True)
 class _Round:
-    """The median curve of each row after its latest planned session."""
+    """The median curve of each row after its latest planned session.
 
-    rates: PatientRates  # 2U rows: z_lo then z_hi
+    ``rates`` and the states hold ``U`` rows when the two median curves coincide (the forecast's
+    central curve, :func:`median_z`), else ``2U`` rows: ``z_lo`` then ``z_hi``.
+    """
+
+    rates: PatientRates
     p: FloatArray
     cf: FloatArray
     cs: FloatArray
@@ -143,14 +148,38 @@ class _Round:
     weight: float
     params: ModelParams
 
+    @property
+    def single(self) -> bool:
+        return int(self.p.shape[0]) == int(self.last.size)
+
+    def take(self, rows: NDArray[np.int64]) -> _Round:
+        """The same rounds for a subset of rows (each row's figures depend on it alone)."""
+        both = rows if self.single else np.concatenate([rows, rows + self.last.size])
+        return _Round(
+            self.rates.rows(both),
+            self.p[both],
+            self.cf[both],
+            self.cs[both],
+            self.last[rows],
+            self.weight,
+            self.params,
+        )
+
     def median(self, tau: FloatArray) -> FloatArray:
         """Median improvement ``tau`` days after the last session, ``tau`` (1, T) or (U, T)."""
         u = self.last.size
+        if self.single:
+            day = self.last[:, None] + tau
+            return improvement_from(self.p, self.cf, self.cs, tau, day, self.rates, self.params)
         t = tau if tau.shape[0] == 1 else np.concatenate([tau, tau])
         day = np.concatenate([self.last, self.last])[:, None] + t
         curves = improvement_from(self.p, self.cf, self.cs, t, day, self.rates, self.params)
         lo, hi = curves[:u], curves[u:]
         return np.asarray(lo + self.weight * (hi - lo), dtype=np.float64)
+
+    def at(self, tau: FloatArray) -> FloatArray:
+        """Median improvement of each row on its own day ``tau`` [days after the session], (U,)."""
+        return self.median(tau[:, None])[:, 0]
 
     def dose_peak_bound(self, span: FloatArray) -> tuple[FloatArray, BoolArray]:
         """Upper bound ``P`` of where the median can still rise [days], and whether it holds.
@@ -163,8 +192,10 @@ class _Round:
         kf, ks = r.k_fast[:, 0], r.k_slow[:, 0]
         p, cf, cs = self.p[:, 0], self.cf[:, 0], self.cs[:, 0]
         u = self.last.size
-        span2 = np.concatenate([span, span])
-        end = np.concatenate([self.last, self.last]) + span2
+        k = 1 if self.single else 2
+        span2 = span if self.single else np.concatenate([span, span])
+        last2 = self.last if self.single else np.concatenate([self.last, self.last])
+        end = last2 + span2
         ok = (
             (kf < kb * (1 - 1e-3))
             & (ks < kb * (1 - 1e-3))
@@ -181,16 +212,75 @@ class _Round:
                 -kf * a * np.exp(-kf * t) - ks * b * np.exp(-ks * t) + kb * c * np.exp(-kb * t)
             )
 
-        lo, hi = np.zeros(2 * u), span2.copy()
+        lo, hi = np.zeros(k * u), span2.copy()
         rising_at_end = slope(hi) > 0
         for _ in range(_BISECTIONS):  # the same for every row, whoever shares its batch
             mid = 0.5 * (lo + hi)
             up = slope(mid) > 0
             lo, hi = np.where(up, mid, lo), np.where(up, hi, mid)
-        tau_z = np.where(slope(np.zeros(2 * u)) > 0, hi, 0.0)
+        tau_z = np.where(slope(np.zeros(k * u)) > 0, hi, 0.0)
         tau_z = np.where(rising_at_end, span2, tau_z)
-        bound = np.minimum(np.ceil(np.maximum(tau_z[:u], tau_z[u:])) + 1.0, span)
-        return bound, ok[:u] & ok[u:]
+        peak_z = tau_z if self.single else np.maximum(tau_z[:u], tau_z[u:])
+        bound = np.minimum(np.ceil(peak_z) + 1.0, span)
+        return bound, ok if self.single else ok[:u] & ok[u:]
+
+
+@dataclass(frozen=True)
+class _Found:
+    """Per row: whether the median rises above the threshold, the first whole day ``j`` after
+    its peak at or below it (``found``), and the median on days ``j - 1`` and ``j``."""
+
+    rises: BoolArray
+    found: BoolArray
+    j: FloatArray
+    m0: FloatArray
+    m1: FloatArray
+
+
+def _daily(rnd: _Round, span: FloatArray, threshold: float) -> _Found:
+    """Evaluate every whole day ``0..span`` of each row (the reference search)."""
+    u = rnd.last.size
+    rows = np.arange(u)
+    tau = np.arange(int(span.max()) + 1 if u else 1, dtype=np.float64)[None, :]
+    m = rnd.median(tau)
+    valid = tau <= span[:, None]
+    peak = np.argmax(np.where(valid, m, -np.inf), axis=1)
+    rises = m[rows, peak] > threshold
+    below = valid & (m <= threshold) & (tau >= peak[:, None])
+    found = below.any(axis=1)
+    j = np.where(found, np.argmax(below, axis=1), 1)
+    return _Found(rises, found, j.astype(np.float64), m[rows, np.maximum(j - 1, 0)], m[rows, j])
+
+
+def _bisected(rnd: _Round, bound: FloatArray, span: FloatArray, threshold: float) -> _Found:
+    """The same days by bisection, for rows whose median rises at most once and then falls.
+
+    The peak is the first whole day ``t`` in ``[0, bound]`` with ``m(t + 1) <= m(t)`` (``bound``
+    when there is none): before it the median rises, from it on it falls. The first day at or
+    below the threshold after the peak is then found by bisection over ``[peak, span]``. Each
+    row's steps depend on its own values only.
+    """
+    u = rnd.last.size
+    lo, hi = np.zeros(u), bound.copy()  # invariant: rising before lo; hi is at or past the peak
+    while np.any(hi > lo):
+        mid = np.floor(0.5 * (lo + hi))
+        m = rnd.median(np.column_stack([mid, mid + 1.0]))
+        falls = (m[:, 1] <= m[:, 0]) & (hi > lo)
+        rising = ~falls & (hi > lo)
+        hi = np.where(falls, mid, hi)
+        lo = np.where(rising, mid + 1.0, lo)
+    peak = lo
+    m_peak = rnd.at(peak)
+    rises = m_peak > threshold
+    search = rises & (rnd.at(span) <= threshold)  # it falls below within the window
+    lo, hi = peak.copy(), span.copy()  # m(lo) > threshold >= m(hi) on the searched rows
+    while np.any(search & (hi - lo > 1)):
+        mid = np.floor(0.5 * (lo + hi))
+        below_mid = rnd.at(mid) <= threshold
+        lo = np.where(search & ~below_mid & (hi - lo > 1), mid, lo)
+        hi = np.where(search & below_mid & (hi - lo > 1), mid, hi)
+    m = rnd.median(np.column_stack([hi - 1.0, hi]))
+    return _Found(rises, search, hi, m[:, 0], m[:, 1])
 
 
 def _recall(
@@ -202,45 +292,35 @@ def _recall(
 ) -> tuple[FloatArray, FloatArray]:
     """Recall day (clamped, unrounded) and the forecast crossing (NaN if none) of each row."""
     u = rnd.last.size
-    rows = np.arange(u)
     span = np.ceil(hi_days) + 1.0  # each row looks this far past the session [days]
     if exhaustive:
-        bound, fast = span, np.zeros(u, dtype=bool)
+        f = _daily(rnd, span, threshold)
     else:
         bound, fast = rnd.dose_peak_bound(span)
-        bound = np.where(fast, bound, span)
-    tau = np.arange(int(bound.max()) + 1, dtype=np.float64)[None, :]
-    m = rnd.median(tau)
-    valid = tau <= bound[:, None]
-    peak = np.argmax(np.where(valid, m, -np.inf), axis=1)
-    rises = m[rows, peak] > threshold
-    below = valid & (m <= threshold) & (tau >= peak[:, None])
-    found = below.any(axis=1)
-    j = np.where(found, np.argmax(below, axis=1), 1).astype(np.float64)
-    m0 = m[rows, np.maximum(j.astype(np.int64) - 1, 0)]
-    m1 = m[rows, j.astype(np.int64)]
-    # After the bound the median only falls: bisect over whole days for its first day <= threshold.
-    search = fast & rises & ~found
-    if search.any():
-        at_end = rnd.median(span[:, None])[:, 0]
-        search &= at_end <= threshold
-        lo, hi = bound.copy(), span.copy()
-        while np.any(search & (hi - lo > 1)):
-            mid = np.floor(0.5 * (lo + hi))
-            below_mid = rnd.median(mid[:, None])[:, 0] <= threshold
-            lo = np.where(search & ~below_mid, mid, lo)
-            hi = np.where(search & below_mid, mid, hi)
-        m_hi = rnd.median(hi[:, None])[:, 0]
-        m_prev = rnd.median((hi - 1.0)[:, None])[:, 0]
-        j = np.where(search, hi, j)
-        m0 = np.where(search, m_prev, m0)
-        m1 = np.where(search, m_hi, m1)
-        found = found | search
-    falls = rises & found
-    crossing = rnd.last + (j - 1.0) + (m0 - threshold) / np.where(m0 != m1, m0 - m1, 1.0)
+        f = _Found(
+            np.zeros(u, dtype=bool), np.zeros(u, dtype=bool), np.ones(u), np.zeros(u), np.zeros(u)
+        )
+        for rows, search in (
+            (np.nonzero(fast)[0], True),
+            (np.nonzero(~fast)[0], False),
+        ):
+            if not rows.size:
+                continue
+            sub = rnd.take(rows)
+            part = (
+                _bisected(sub, bound[rows], span[rows], threshold)
+                if search
+                else _daily(sub, span[rows], threshold)
+            )
+            for name in ("rises", "found", "j", "m0", "m1"):
+                getattr(f, name)[rows] = getattr(part, name)
+    falls = f.rises & f.found
+    crossing = (
+        rnd.last + (f.j - 1.0) + (f.m0 - threshold) / np.where(f.m0 != f.m1, f.m0 - f.m1, 1.0)
+    )
     earliest, latest = rnd.last + lo_days, rnd.last + hi_days
     # recall_day: earliest when it never rises, latest when it never falls, else clamped.
-    day = np.where(~rises, earliest, np.where(~falls, latest, crossing.clip(earliest, latest)))
+    day = np.where(~f.rises, earliest, np.where(~falls, latest, crossing.clip(earliest, latest)))
     return day, np.where(falls, crossing, np.nan)
 
 
@@ -282,8 +362,13 @@ def plan_courses(
     if u == 0 or rounds == 0:
         return Plans(maintenance, forecast_recall)
     # The two clinic-median curves per row: rows 0..U-1 at z_lo, U..2U-1 at z_hi.
+    # When the two coincide (the forecast's central curve), one row per plan is enough.
     z_lo, z_hi, w = median_z()
-    both = np.concatenate([np.arange(u), np.arange(u)])
+    if z_lo == z_hi:
+        both, z = np.arange(u), np.full(u, z_lo)
+    else:
+        both = np.concatenate([np.arange(u), np.arange(u)])
+        z = np.concatenate([np.full(u, z_lo), np.full(u, z_hi)])
     rates = patient_rates(
         params,
         age=age[both],
@@ -292,7 +377,7 @@ def plan_courses(
         ageing=values[both, AGEING],
         heal=values[both, HEAL],
         capacity=values[both, CAPACITY],
-        z=np.concatenate([np.full(u, z_lo), np.full(u, z_hi)]),
+        z=z,
     )
     initial = initial_days(values[:, N_INITIAL], values[:, INTERVAL])
     has = ~np.isnan(initial)
@@ -303,19 +388,102 @@ def plan_courses(
     rnd = _Round(rates, states.p[:, -1:], states.cf[:, -1:], states.cs[:, -1:], last, w, params)
     lo_days = values[:, MAINT_MIN] * DAYS_PER_MONTH
     hi_days = values[:, MAINT_MAX] * DAYS_PER_MONTH
-    active = np.ones(u, dtype=bool)
+    rows = np.arange(u)  # the rows still planning; a row past its last day drops out
     for r in range(rounds):  # loop over maintenance rounds, not days or patients
-        day, crossing = _recall(rnd, lo_days, hi_days, recall_threshold, exhaustive)
+        day, crossing = _recall(rnd, lo_days[rows], hi_days[rows], recall_threshold, exhaustive)
         session = np.floor(day)
-        active &= session <= last_day
-        if not active.any():
+        keep = session <= last_day[rows]
+        if not keep.any():
             break
-        maintenance[:, r] = np.where(active, session, np.nan)
-        forecast_recall[:, r] = np.where(active, crossing, np.nan)
+        if not keep.all():
+            sel = np.nonzero(keep)[0]
+            rnd, rows, session, crossing = rnd.take(sel), rows[sel], session[sel], crossing[sel]
+        maintenance[rows, r] = session
+        forecast_recall[rows, r] = crossing
         # Add the maintenance session to both curves' states.
-        gap = (session - rnd.last)[both][:, None]
+        rates = rnd.rates
+        pair = np.arange(rows.size) if rnd.single else np.tile(np.arange(rows.size), 2)
+        gap = (session - rnd.last)[pair][:, None]
         p, cf, cs = propagate(rnd.p, rnd.cf, rnd.cs, gap, rates, params)
-        s2 = session[both][:, None]
+        s2 = session[pair][:, None]
         p = p + rates.gain * -np.expm1(-gap / rates.heal_days) * age_factor(rates, s2, params)
         rnd = _Round(rates, p, cf, cs, session, w, params)
     return Plans(maintenance, forecast_recall)
+
+
+# --------------------------------------------------------------------------------------------
+# Plans shared by the chunks of a process
+# --------------------------------------------------------------------------------------------
+#: Distinct (profile, age) plans kept per process before the store starts afresh.
+CACHE_LIMIT = 2_000_000
+#: Plans computed together: the recall search evaluates a few days per row, so a large batch
+#: keeps numpy's per-call cost small.
+BATCH = 16_384
+
+
+class PlanStore:
+    """Planned maintenance days per distinct (age, profile), computed once per process.
+
+    A plan depends only on its row (age and profile values), the parameters, the recall
+    threshold, the number of rounds and the last day planned, and each row's days are computed
+    from its own values alone, so a plan found for one chunk is the plan of that (age, profile)
+    in every other chunk: reusing it changes no result, whatever the chunk size or worker.
+    Plans run to ``last_day``, the horizon's last day; each patient uses those up to her own
+    last day. A million patients of the example population have about 200,000 distinct rows.
+    """
+
+    def __init__(self, params: ModelParams, threshold: float, rounds: int, last_day: float):
+        self.params, self.threshold, self.rounds, self.last_day = (
+            params,
+            threshold,
+            rounds,
+            last_day,
+        )
+        self._lock = threading.Lock()  # a Dask worker may run several chunks in threads
+        self._index: dict[bytes, int] = {}
+        self._rows = np.empty((0, rounds))
+
+    def plans(self, keys: FloatArray) -> FloatArray:
+        """Maintenance days ``(U, rounds)`` of distinct rows ``[age, *values]`` (``(U, 10)``)."""
+        with self._lock:
+            return self._plans(keys)
+
+    def _plans(self, keys: FloatArray) -> FloatArray:
+        if len(self._index) + keys.shape[0] > CACHE_LIMIT:
+            self._index.clear()
+            self._rows = np.empty((0, self.rounds))
+        raw = [k.tobytes() for k in np.ascontiguousarray(keys)]
+        where = np.asarray([self._index.get(b, -1) for b in raw], dtype=np.int64)
+        missing = np.nonzero(where < 0)[0]
+        if missing.size:
+            new = [
+                plan_courses(
+                    keys[part, 0],
+                    keys[part, 1:],
+                    params=self.params,
+                    recall_threshold=self.threshold,
+                    last_day=np.full(part.size, self.last_day),
+                    rounds=self.rounds,
+                ).maintenance
+                for part in np.array_split(missing, -(-missing.size // BATCH))
+            ]
+            first = self._rows.shape[0]
+            self._rows = np.concatenate([self._rows, *new])
+            for offset, i in enumerate(missing):
+                self._index[raw[i]] = first + offset
+            where[missing] = first + np.arange(missing.size)
+        return np.asarray(self._rows[where], dtype=np.float64)
+
+
+_STORES: dict[tuple[str, float, int, float], PlanStore] = {}
+
+
+def plan_store(params: ModelParams, threshold: float, rounds: int, last_day: float) -> PlanStore:
+    """This process's :class:`PlanStore` for these settings (one per distinct setting)."""
+    key = (repr(params), float(threshold), int(rounds), float(last_day))
+    store = _STORES.get(key)
+    if store is None:
+        if len(_STORES) >= 8:
+            _STORES.clear()
+        store = _STORES[key] = PlanStore(params, threshold, rounds, last_day)
+    return store

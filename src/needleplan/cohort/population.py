@@ -358,8 +358,12 @@ def template_for(spec: PopulationSpec, code: Sequence[int] | IntArray) -> Assess
 
 def sample_ages(spec: PopulationSpec, rng: np.random.Generator, size: int) -> FloatArray:
     """Whole-year ages from the spec's distribution (one uniform draw per patient)."""
+    return ages_from(spec, rng.random(size))
+
+
+def ages_from(spec: PopulationSpec, u: FloatArray) -> FloatArray:
+    """Whole-year ages for uniforms ``u`` in [0, 1) (inverse of the spec's distribution)."""
     a = spec.age
-    u = rng.random(size)
     if a.distribution == "uniform":
         return np.asarray(np.floor(a.min + u * (a.max - a.min + 1)).clip(a.min, a.max))
     assert a.mean is not None  # guaranteed by AgeSpec
@@ -376,13 +380,29 @@ def sample_codes(spec: PopulationSpec, rng: np.random.Generator, size: int) -> I
     Draw order (fixed, so a seed gives the same patients): one uniform per patient per group,
     group after group.
     """
-    codes = np.empty((size, len(GROUPS)), dtype=np.int64)
+    return codes_from(spec, np.column_stack([rng.random(size) for _ in GROUPS]))
+
+
+def codes_from(spec: PopulationSpec, u: FloatArray) -> IntArray:
+    """Level index of each group for uniforms ``u`` of shape ``(size, 14)`` (:data:`GROUPS`)."""
+    codes = np.empty(u.shape, dtype=np.int64)
     for j, group in enumerate(GROUPS):
         _, shares = spec_levels(spec, group)
         cdf = np.cumsum(shares)
         cdf[-1] = 1.0
-        codes[:, j] = np.searchsorted(cdf, rng.random(size), side="right")
+        codes[:, j] = np.searchsorted(cdf, u[:, j], side="right")
     return codes
+
+
+def draw_uniforms(rng: np.random.Generator, size: int) -> FloatArray:
+    """The uniforms one patient draw uses, shape ``(size, 15)``: age, then one per group.
+
+    :func:`sample_patients` draws exactly these, in this order; :func:`patients_from` turns
+    them into patients, so a chunk can draw block by block and map all its patients at once.
+    """
+    # One call: the generator fills the (15, size) array in order, the same numbers as 15 calls
+    # of ``rng.random(size)`` one after the other.
+    return np.ascontiguousarray(rng.random((1 + len(GROUPS), size)).T)
 
 
 @dataclass(frozen=True)
@@ -525,15 +545,23 @@ def sample_patients(
     key: str,
 ) -> PatientTable:
     """Draw ``size`` patients from a spec; the guideline runs once per distinct score."""
+    return patients_from(tables, draw_uniforms(rng, size), guideline, key)
+
+
+def patients_from(
+    tables: SpecTables, uniforms: FloatArray, guideline: Guideline, key: str
+) -> PatientTable:
+    """The patients that the uniforms of :func:`draw_uniforms` stand for (any number of rows)."""
     spec = tables.spec
-    ages = sample_ages(spec, rng, size)
-    codes = sample_codes(spec, rng, size)
+    size = uniforms.shape[0]
+    ages = ages_from(spec, uniforms[:, 0])
+    codes = codes_from(spec, uniforms[:, 1:])
     scores = tables.scores(codes)
-    unique, first, inverse = np.unique(scores, axis=0, return_index=True, return_inverse=True)
+    unique, inv = unique_rows(scores)
+    first = np.unique(inv, return_index=True)[1]  # each distinct score's first patient
     protocol = np.empty((unique.shape[0], 4))
     for u, i in enumerate(first):  # distinct scores (a handful), not patients
         protocol[u] = _protocol_for_score(spec, codes[i], tuple(unique[u]), guideline, key)
-    inv = np.asarray(inverse, dtype=np.int64).reshape(-1)
     return PatientTable(
         age=ages,
         values=np.column_stack([protocol[inv], tables.modifiers(codes)]),
@@ -542,3 +570,31 @@ def sample_patients(
         codes=codes,
         spec=spec,
     )
+
+
+#: Fixed odd 64-bit multipliers of :func:`unique_rows` (any fixed values work).
+_ROW_HASH = np.random.Generator(np.random.PCG64(20261203)).integers(
+    1, 2**63, size=32, dtype=np.uint64
+) | np.uint64(1)
+
+
+def unique_rows(rows: FloatArray) -> tuple[FloatArray, IntArray]:
+    """Distinct rows of a float matrix and, for each row, the index of its distinct row.
+
+    The same partition as ``np.unique(rows, axis=0, return_inverse=True)`` (the distinct rows in
+    another order), from one sort of a 64-bit hash of each row's bytes instead of a sort over
+    all columns; rows with the same hash are checked to be equal, and on a collision the column
+    sort is used.
+    """
+    if rows.shape[0] == 0:
+        return rows, np.zeros(0, dtype=np.int64)
+    bits = np.ascontiguousarray(rows, dtype=np.float64).view(np.uint64)
+    with np.errstate(over="ignore"):
+        h = (bits * _ROW_HASH[: bits.shape[1]]).sum(axis=1, dtype=np.uint64)
+    _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
+    inv = np.asarray(inverse, dtype=np.int64).reshape(-1)
+    distinct = rows[first]
+    if not np.array_equal(bits, distinct.view(np.uint64)[inv]):  # a hash collision
+        distinct, inverse = np.unique(rows, axis=0, return_inverse=True)
+        inv = np.asarray(inverse, dtype=np.int64).reshape(-1)
+    return distinct, inv

@@ -32,6 +32,7 @@ from enum import StrEnum
 from typing import IO, Any, TextIO
 
 from needleplan import services
+from needleplan.domain.accounts import User
 from needleplan.domain.records import (
     AppointmentKind,
     AppointmentStatus,
@@ -405,9 +406,20 @@ _ROW_PARSERS: dict[Kind, Callable[[dict[str, str]], Any]] = {
 
 
 def import_csv(
-    db: Database, kind: Kind | str, source: TextIO | str, *, skip_bad: bool = False
+    db: Database,
+    kind: Kind | str,
+    source: TextIO | str,
+    *,
+    skip_bad: bool = False,
+    user: User | None = None,
+    username: str | None = None,
+    progress: services.ImportProgress | None = None,
 ) -> ImportReport:
-    """Validate and import a CSV file of ``kind`` in one transaction.
+    """Validate and import a CSV file of ``kind``, all or nothing.
+
+    Rows are applied in short audited batches (``user`` or ``username`` acts), so a long import
+    does not hold the database's write lock (:func:`needleplan.services.import_rows`);
+    ``progress(rows_done, rows_total)`` is called after each batch.
 
     Raises
     ------
@@ -419,7 +431,17 @@ def import_csv(
     text = source if isinstance(source, str) else source.read()
     parsed = parse_csv(k, text)
     apply = _APPLIERS[k]
-    return services.import_rows(db, parsed.rows, apply, bad=parsed.problems, skip_bad=skip_bad)
+    return services.import_rows(
+        db,
+        parsed.rows,
+        apply,
+        bad=parsed.problems,
+        skip_bad=skip_bad,
+        user=user,
+        username=username,
+        detail=k.value,
+        progress=progress,
+    )
 
 
 def _patient_id(uow: UnitOfWork, mrn: str) -> int:

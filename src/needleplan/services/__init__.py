@@ -70,7 +70,7 @@ from needleplan.services.demo import (
     is_empty_clinic,
     reset_demo_logins,
 )
-from needleplan.services.imports import ImportReport, RowProblem, import_rows
+from needleplan.services.imports import ImportProgress, ImportReport, RowProblem, import_rows
 from needleplan.services.leads import add_lead, list_leads
 from needleplan.services.measurements import (
     measurements_for,
@@ -128,6 +128,7 @@ __all__ = [
     "CourseBooking",
     "CourseFile",
     "DemoSummary",
+    "ImportProgress",
     "ImportReport",
     "MergeResult",
     "PatientFile",

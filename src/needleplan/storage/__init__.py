@@ -7,10 +7,13 @@ Open a database with :meth:`Database.open` (SQLite in the user's data directory 
 
 from needleplan.storage.database import Database, UnitOfWork
 from needleplan.storage.engine import ENV_VAR, default_database_path, make_engine, resolve_url
+from needleplan.storage.inserts import InsertedRow, InsertLog
 
 __all__ = [
     "ENV_VAR",
     "Database",
+    "InsertLog",
+    "InsertedRow",
     "UnitOfWork",
     "default_database_path",
     "make_engine",

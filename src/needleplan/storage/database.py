@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from needleplan.exceptions import ConflictError, InputError
 from needleplan.storage import migrate
 from needleplan.storage.engine import make_engine
+from needleplan.storage.inserts import InsertedRow, InsertLog, logging_inserts, remove_rows
 from needleplan.storage.repositories import (
     ApiTokenRepository,
     AppointmentRepository,
@@ -76,6 +77,16 @@ class UnitOfWork:
         self.session.flush()
 
     @contextmanager
+    def logging_inserts(self) -> Iterator[InsertLog]:
+        """Log the rows this unit inserts (see :mod:`needleplan.storage.inserts`)."""
+        with logging_inserts(self.session) as log:
+            yield log
+
+    def remove_rows(self, rows: Sequence[InsertedRow]) -> int:
+        """Delete rows an earlier unit inserted (newest first); returns how many."""
+        return remove_rows(self.session, rows)
+
+    @contextmanager
     def savepoint(self) -> Iterator[None]:
         """A nested transaction: an error inside undoes only what happened inside."""
         nested = self.session.begin_nested()
@@ -119,6 +130,12 @@ class Database:
                 f"cannot connect ({first[:160]})",
             ) from None
         return cls(engine)
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether this thread or task is inside a ``transaction()`` of this database."""
+        outer = _AMBIENT.get()
+        return outer is not None and outer[0] is self
 
     @property
     def backend(self) -> str:

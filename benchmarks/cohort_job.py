@@ -1,0 +1,76 @@
+"""One cohort run in its own process, for ``bench_cohort.py``: prints a JSON line.
+
+``python benchmarks/cohort_job.py PATIENTS [--dask local:2] [--chunk N]`` simulates PATIENTS
+patients of the bundled example population over 10 years (seed 1) and prints the wall and CPU
+time of the run, the process's peak resident memory, and a digest of the result, so runs of
+different engines or with and without Dask can be compared. With ``--dask`` the cluster is
+started before the clock starts; its start-up time is printed separately. Run with an older
+checkout's ``src`` on ``PYTHONPATH`` it measures that engine (its default chunk size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import resource
+import time
+from datetime import date
+from typing import Any
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("patients", type=int)
+    ap.add_argument("--dask", default=None)
+    ap.add_argument("--chunk", type=int, default=None)
+    ap.add_argument("--years", type=int, default=10)
+    args = ap.parse_args()
+
+    from needleplan.cohort import load_population_spec, make_settings, simulate_cohort
+    from needleplan.forecasting.optimise import load_prices
+
+    spec, prices = load_population_spec(), load_prices()
+    extra: dict[str, Any] = {} if args.chunk is None else {"chunk_size": args.chunk}
+    settings = make_settings(start=date(2026, 1, 1), years=args.years, seed=1, **extra)
+    client: Any = None
+    startup = 0.0
+    if args.dask:
+        import logging
+
+        from distributed import Client, LocalCluster
+
+        t = time.perf_counter()
+        workers = int(args.dask.removeprefix("local:"))
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address="127.0.0.1:0",
+            silence_logs=logging.ERROR,
+        )
+        client = Client(cluster)
+        startup = time.perf_counter() - t
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = simulate_cohort(spec, settings, patients=args.patients, prices=prices, dask=client)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    digest = result.model_dump_json(exclude={"chunk_size"})
+    out = {
+        "patients": args.patients,
+        "wall": wall,
+        "cpu": cpu,
+        "startup": startup,
+        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "digest": hashlib.sha256(digest.encode()).hexdigest()[:16],
+        "sessions": result.summary.sessions.mean,
+    }
+    if client is not None:
+        workers_rss = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        out["worker_rss_mib"] = max(workers_rss.values())
+        client.close()
+        cluster.close()
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -149,7 +149,7 @@ def record_refusal(db: Database, user: User, attempted: str, patient_id: int | N
     refused for its role. Written in a transaction of its own so the refusal stays on record
     while the attempt is rolled back; skipped inside an open transaction of ``db`` (which the
     refusal would roll back with it)."""
-    if db.in_transaction():
+    if db.in_transaction:
         return
     with db.transaction() as uow:
         _write(uow, user, AuditNote(REFUSED, patient_id, f"attempted {attempted}"[:500]), None)

@@ -187,11 +187,6 @@ class Database:
             _AMBIENT.reset(token)
             session.close()
 
-    def in_transaction(self) -> bool:
-        """Whether this thread (or task) is inside a :meth:`transaction` of this database."""
-        outer = _AMBIENT.get()
-        return outer is not None and outer[0] is self
-
     @contextmanager
     def _nested(self, uow: UnitOfWork) -> Iterator[UnitOfWork]:
         """A joined block: a savepoint in the outer transaction, errors mapped like the outer's."""

@@ -137,19 +137,24 @@ def dose_from_state(
                 np.broadcast_to(np.asarray(a, dtype=np.float64), shape)[rows], dtype=np.float64
             )
 
+        def col(a: float | FloatArray) -> FloatArray:
+            """A per-row parameter (a scalar, or one value per row: per-draw parameters)."""
+            return np.broadcast_to(np.asarray(a, dtype=np.float64), (n, 1))[rows]
+
         t = sub(tau)
+        kb, ph = col(k_build), col(phi)
         out[rows] = _dose_from_exponentials(
             sub(p),
             sub(cf),
             sub(cs),
             t,
-            np.exp(-k_build * t),
+            np.exp(-kb * t),
             np.exp(-kf[rows] * t),
             np.exp(-ks[rows] * t),
-            k_build,
+            kb,
             kf[rows],
             ks[rows],
-            phi,
+            ph,
         )
     return np.asarray(out, dtype=np.float64)
 
@@ -162,10 +167,10 @@ def _dose_from_exponentials(
     e_b: FloatArray,
     e_f: FloatArray,
     e_s: FloatArray,
-    k_build: float,
+    k_build: float | FloatArray,
     k_fast: FloatArray,
     k_slow: FloatArray,
-    phi: float,
+    phi: float | FloatArray,
 ) -> FloatArray:
     """:func:`dose_from_state` with the kernels of :func:`kernel_from_exponentials`."""
     z = cf * e_f

@@ -414,6 +414,10 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
         uow.calibrations.add_proposal(
             {"calibration": default_calibration().to_json()}, "test fit", t0, owner.id, "owner"
         )
+    # A patient on the waitlist for an earlier review.
+    from needleplan.services.waitlist import add_to_waitlist
+
+    add_to_waitlist(db, owner, person.id, "review", note="any earlier day", now=t0)
     # A signed-in browser (backups leave staff_sessions out; the backup tests check that).
     from needleplan.services.staff_sessions import SessionPolicy, start_session
 

@@ -67,6 +67,7 @@ def _check(clinic: Any, before: dict[str, int], outcomes: list[str]) -> None:
         course_ledger=before["course_ledger"] + 1,
         appointments=before["appointments"] + 1,
         slot_claims=before["slot_claims"] + claims,
+        outbox=before["outbox"] + 1,  # the winner's booking confirmation, none for the losers
     )
     assert after == expected
     booked = services.appointments_between(clinic.db, START, END, practitioner_id=clinic.alice.id)

@@ -167,7 +167,7 @@ def test_front_desk_works_the_recall_list_and_books_from_it(
     page.wait_for_url(server + "/app/recall")
     row = page.locator("#recall-table tbody tr").first
     assert "Mia Maintenance" in row.text_content()
-    assert "+49 30 5550101" in row.text_content()
+    assert "+49305550101" in row.text_content()  # E.164
     row.locator('select[name="outcome"]').select_option("call_back")
     row.locator('input[name="note"]').fill("after 5 pm")
     row.locator("button", has_text="Log attempt").click()

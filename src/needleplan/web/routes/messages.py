@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from needleplan import services
@@ -29,12 +29,16 @@ from needleplan.web.security import CSRF_FIELD, check_csrf, require_permission
 router = APIRouter(include_in_schema=False)
 
 ContactsDep = Annotated[StaffUser, Depends(require_permission(Permission.CONTACTS))]
+#: Ids as the database stores them (a larger number is refused with 422, never a 500).
+MAX_ID = 2**31 - 1
+PatientId = Annotated[int, Path(ge=1, le=MAX_ID)]
+MessageId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @router.get("/app/patients/{patient_id}/messages", response_class=HTMLResponse)
 def message_log_page(
     request: Request,
-    patient_id: int,
+    patient_id: PatientId,
     user: ContactsDep,
     db: DbDep,
     clinic: ClinicDep,
@@ -60,7 +64,7 @@ def message_log_page(
 @router.post("/app/messages/{message_id}/resend")
 def resend_message(
     request: Request,
-    message_id: int,
+    message_id: MessageId,
     user: ContactsDep,
     db: DbDep,
     csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
@@ -80,7 +84,9 @@ def _target_or_page(request: Request, db: DbDep, token: str) -> HTMLResponse | N
 
 
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
-def unsubscribe_page(request: Request, token: str, db: DbDep) -> HTMLResponse:
+def unsubscribe_page(
+    request: Request, token: Annotated[str, Path(max_length=200)], db: DbDep
+) -> HTMLResponse:
     unknown = _target_or_page(request, db, token)
     if unknown is not None:
         return unknown
@@ -88,7 +94,9 @@ def unsubscribe_page(request: Request, token: str, db: DbDep) -> HTMLResponse:
 
 
 @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
-def unsubscribe_now(request: Request, token: str, db: DbDep) -> HTMLResponse:
+def unsubscribe_now(
+    request: Request, token: Annotated[str, Path(max_length=200)], db: DbDep
+) -> HTMLResponse:
     unknown = _target_or_page(request, db, token)
     if unknown is not None:
         return unknown

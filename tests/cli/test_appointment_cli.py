@@ -46,7 +46,9 @@ def run(cli: Runner, url: str) -> Runner:
 def _visit(db: Database, starts_in: timedelta) -> int:
     """A one-hour treatment visit starting ``starts_in`` from now (whole minutes, UTC)."""
     patient = services.register_patient(
-        db, {"given_name": "Ana", "family_name": "Visit", "birth_date": "1970-05-01"}
+        db,
+        {"given_name": "Ana", "family_name": "Visit", "birth_date": "1970-05-01"},
+        confirm_duplicate=True,  # one made-up patient per visit, the same on purpose
     )
     who = services.practitioners.add_practitioner(db, "Alice Practitioner")
     start = (datetime.now(UTC) + starts_in).replace(second=0, microsecond=0)

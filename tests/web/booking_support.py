@@ -59,7 +59,8 @@ class Clinic:
             "birth_date": "1976-04-02",
             "consent_treatment": True,
         }
-        return services.register_patient(self.db, data | extra)
+        # Tests make several patients with the fixture's name and birth date on purpose.
+        return services.register_patient(self.db, data | extra, confirm_duplicate=True)
 
 
 def make_clinic(users: InMemoryUserStore, db: Database, **clinic_changes: Any) -> Clinic:

@@ -62,7 +62,9 @@ class Site:
 
     def book(self, day: date, hour: int, who: str = "Alice Practitioner") -> int:
         patient = services.register_patient(
-            self.db, {"given_name": "Mia", "family_name": "Muster", "birth_date": "1970-01-01"}
+            self.db,
+            {"given_name": "Mia", "family_name": "Muster", "birth_date": "1970-01-01"},
+            confirm_duplicate=True,  # one made-up patient per booking
         )
         start = datetime(day.year, day.month, day.day, hour, tzinfo=ZONE)
         return services.book_appointment(

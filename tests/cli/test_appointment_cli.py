@@ -53,6 +53,7 @@ def _visit(db: Database, starts_in: timedelta) -> int:
             "family_name": "Visit",
             "birth_date": "1970-05-01",
         },
+        confirm_duplicate=True,  # one made-up patient per visit, the same on purpose
     )
     who = services.practitioners.add_practitioner(db, "Alice Practitioner")
     start = (datetime.now(UTC) + starts_in).replace(second=0, microsecond=0)

@@ -70,7 +70,8 @@ class Clinic:
             "birth_date": born_aged(REFERENCE["age"]),  # agrees with the reference assessment
             "consent_treatment": True,
         }
-        return services.register_patient(self.db, data | extra)
+        # Tests make several patients with the fixture's name and birth date on purpose.
+        return services.register_patient(self.db, data | extra, confirm_duplicate=True)
 
 
 def make_clinic(users: InMemoryUserStore, db: Database, **clinic_changes: Any) -> Clinic:

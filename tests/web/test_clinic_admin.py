@@ -69,6 +69,7 @@ class Site:
                 "family_name": "Muster",
                 "birth_date": "1970-01-01",
             },
+            confirm_duplicate=True,  # one made-up patient per booking
         )
         start = datetime(day.year, day.month, day.day, hour, tzinfo=ZONE)
         return services.book_appointment(

@@ -35,10 +35,10 @@ def test_api_refuses_a_likely_duplicate_with_409_naming_the_record(
     before = services.list_patients(clinic_app.db)
     response = web.post("/api/v1/patients", json=JANE_AGAIN, headers=headers)
     assert response.status_code == 409
-    body = response.json()
-    assert body["duplicate_of"] == clinic_app.patient_id
-    assert body["matches"][0]["matched"] == "name and date of birth"
-    assert "confirm_duplicate" in body["errors"][0]["field"]
+    (error,) = response.json()["errors"]
+    assert (error["field"], error["value"]) == ("duplicate_of", clinic_app.patient_id)
+    assert "same name and date of birth" in error["rule"]
+    assert "confirm_duplicate" in error["rule"]
     assert services.list_patients(clinic_app.db) == before
 
 
@@ -55,8 +55,9 @@ def test_api_finds_a_duplicate_by_phone_digits_or_email_case(
     body = {"given_name": "Janet", "family_name": "Other", "birth_date": "1980-01-01", **extra}
     response = web.post("/api/v1/patients", json=body, headers=bearer(clinic_app, "desk"))
     assert response.status_code == 409
-    (match,) = response.json()["matches"]
-    assert (match["id"], match["matched"]) == (clinic_app.patient_id, why)
+    (error,) = response.json()["errors"]
+    assert error["value"] == clinic_app.patient_id
+    assert f"same {why}" in error["rule"]
 
 
 def test_api_registers_anyway_when_confirmed_and_audits_it(

@@ -46,6 +46,7 @@ def book_visits(app: ClinicApp, *offsets: timedelta, given: str = "Vera") -> Boo
             "birth_date": "1970-02-03",
             "consent_treatment": True,
         },
+        confirm_duplicate=True,  # one made-up patient per booking, the same on purpose
     )
     starts = [quarter_hour(o) for o in offsets]
     booking = services.book_course(

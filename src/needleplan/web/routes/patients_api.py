@@ -5,7 +5,8 @@
   and only they may send notes.
 - ``PATCH /patients/{id}``: change demographics, contact details and consents (``contacts``;
   ``notes`` only from ``clinical`` tokens); each consent change is kept in her consent history.
-- ``POST /patients`` answers 409 with the matching record's id (``duplicate_of``) when the name
+- ``POST /patients`` answers 409 with the matching record's id (error field ``duplicate_of``,
+  value the id) when the name
   and date of birth, the phone or the e-mail match an existing record, unless the body says
   ``"confirm_duplicate": true`` (then registered and audited as confirmed).
 - ``GET``/``POST /patients/{id}/assessments`` and ``/patients/{id}/measurements``, and
@@ -114,11 +115,18 @@ class PatientIn(PatientDraft):
 
 
 def duplicate_json(exc: DuplicatePatientError) -> dict[str, Any]:
-    """The 409 body of a likely duplicate: the usual error list plus the matching records."""
+    """The 409 body of a likely duplicate in the one error shape: one error per matching
+    record, field ``duplicate_of``, value its id, the rule naming it and what matched."""
     return {
-        "errors": [{"field": "confirm_duplicate", "value": False, "rule": str(exc)}],
-        "duplicate_of": exc.matches[0][0],
-        "matches": [{"id": i, "mrn": m, "matched": why} for i, m, why in exc.matches],
+        "errors": [
+            {
+                "field": "duplicate_of",
+                "value": pid,
+                "rule": f"likely the same person as patient {pid} (record {mrn}): same {why}; "
+                'send "confirm_duplicate": true to register anyway',
+            }
+            for pid, mrn, why in exc.matches
+        ]
     }
 
 
@@ -129,7 +137,8 @@ def duplicate_json(exc: DuplicatePatientError) -> dict[str, Any]:
     responses={
         409: {
             "model": ErrorBody,
-            "description": "the record number is taken, or a likely duplicate (``duplicate_of``)",
+            "description": "the record number is taken, or a likely duplicate (``duplicate_of``: "
+            "the matching record's id)",
         }
     },
 )

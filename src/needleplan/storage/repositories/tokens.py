@@ -29,7 +29,7 @@ class ApiTokenInfo:
     revoked_at: datetime | None
     scope: str
     expires_at: datetime
-    issued_by: str | None  # the issuer's user name (None for tokens from before migration 0014)
+    issued_by: str | None  # the issuer's user name (None for tokens from before migration 0013)
 
     @property
     def active(self) -> bool:

@@ -1,6 +1,6 @@
 """API tokens carry who issued them, a scope and an expiry
 
-Revision ID: 0014
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-03
 
@@ -18,7 +18,7 @@ from alembic import op
 
 import needleplan.storage.types
 
-revision: str = "0014"
+revision: str = "0013"
 down_revision: str | None = "0012"
 branch_labels: str | None = None
 depends_on: str | None = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -24,8 +25,13 @@ _lock = threading.Lock()
 
 def free_port() -> int:
     """A port of this task's range that nothing listens on right now."""
+    # Each pytest-xdist worker probes its own slice of the range, so two workers never both
+    # find a port free and then race to listen on it.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    slot = int(worker) % 4 if worker.isdigit() else 0
+    share = len(PORTS) // 4
     with _lock:
-        for port in PORTS:
+        for port in PORTS[slot * share : (slot + 1) * share]:
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
                 try:
                     s.bind(("127.0.0.1", port))

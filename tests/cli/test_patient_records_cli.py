@@ -65,7 +65,7 @@ def test_edit_changes_only_the_options_given_and_keeps_consent_history(cli: Runn
     )
     assert res.returncode == 0, res.stderr
     shown = json.loads(cli("patient", "show", str(pid), "--json").stdout)
-    assert shown["patient"]["phone"] == "+44 20 7000 0000"
+    assert shown["patient"]["phone"] == "+442070000000"
     assert shown["patient"]["email"] is None
     assert shown["patient"]["family_name"] == "Doe"
     assert [(c["consent"], c["granted"]) for c in shown["consents"]] == [
@@ -88,8 +88,8 @@ def test_edit_refuses_bad_input_and_no_options(cli: Runner) -> None:
 
 
 def test_merge_moves_the_records_and_refuses_two_open_courses(cli: Runner, tmp_path: Path) -> None:
-    keep = _add(cli)
-    dup = _add(cli, "--confirm-duplicate", "--phone", "+44 1234 5678")
+    keep = _add(cli, "--consent-treatment")
+    dup = _add(cli, "--confirm-duplicate", "--phone", "+44 20 7946 0018")
     past = (datetime.now(UTC) - timedelta(days=2)).isoformat()
     assert (
         cli("measure", "add", str(dup), "--scale", "gais", "--value", "2", "--at", past).returncode
@@ -101,10 +101,10 @@ def test_merge_moves_the_records_and_refuses_two_open_courses(cli: Runner, tmp_p
     assert "1 measurements" in res.stdout
     shown = json.loads(cli("patient", "show", str(keep), "--json").stdout)
     assert len(shown["measurements"]) == 1
-    assert shown["patient"]["phone"] == "+44 1234 5678"
+    assert shown["patient"]["phone"] == "+442079460018"
     assert cli("patient", "show", str(dup)).returncode == 4
     # Two open courses: refused with exit 5, nothing moves.
-    other = _add(cli, "--confirm-duplicate")
+    other = _add(cli, "--confirm-duplicate", "--consent-treatment")
     today = datetime.now(UTC).date()
     age = today.year - 1976 - int((today.month, today.day) < (4, 2))
     assessment = {"age": age, "severity": "moderate", "areas": ["full_face"]}

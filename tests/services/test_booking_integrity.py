@@ -107,7 +107,7 @@ def test_a_course_needs_treatment_consent_on_record_on_every_booking_path(
         clinic.db, {"given_name": "Ann", "family_name": "Lee", "birth_date": "1980-05-06"}
     )
     services.record_assessment(
-        clinic.db, ann.id, reference_assessment().model_copy(update={"age": 49})
+        clinic.db, ann.id, reference_assessment().model_copy(update={"age": 49}), assessed_at=NOW
     )
     later = [_slot(NOW + timedelta(days=1), clinic.alice.id)]
     attempts = [

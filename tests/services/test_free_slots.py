@@ -54,7 +54,13 @@ def _desk(role: Role = Role.FRONT_DESK, active: bool = True) -> User:
 
 def _patient(db: Database, given: str = "Ina") -> int:
     return services.register_patient(
-        db, {"given_name": given, "family_name": "Test", "birth_date": "1980-01-01"}
+        db,
+        {
+            "given_name": given,
+            "family_name": "Test",
+            "birth_date": "1980-01-01",
+            "consent_treatment": True,
+        },
     ).id
 
 

@@ -86,7 +86,9 @@ def _booked(clinic: Any, pid: int, start: datetime) -> Any:
 def test_merge_moves_every_child_record_and_deletes_the_duplicate(clinic: Any) -> None:
     db, keep = clinic.db, clinic.patient.id
     dup = services.register_patient(
-        db, {**JANE, "phone": "+44 1234 5678", "consent_research": True}, confirm_duplicate=True
+        db,
+        {**JANE, "phone": "+44 20 7946 0018", "consent_research": True, "consent_treatment": True},
+        confirm_duplicate=True,
     )
     age = dup.age_on(datetime.now(UTC).date())
     services.record_assessment(db, dup.id, {"age": age, "severity": "mild", "areas": ["neck"]})
@@ -104,11 +106,14 @@ def test_merge_moves_every_child_record_and_deletes_the_duplicate(clinic: Any) -
         "sessions": 0,
         "measurements": 1,
         "recalls": 1,
-        "consent_changes": 1,
+        "consent_changes": 2,  # research and treatment, given at registration
+        "outbox": 1,  # the booking's confirmation
+        "waitlist": 0,
+        "message_opt_outs": 0,
     }
     kept = services.patient_file(db, keep)
     assert [c.id for c in kept.courses] == [booking.course.id]
-    assert kept.patient.phone == "+44 1234 5678"  # her empty phone filled from the duplicate
+    assert kept.patient.phone == "+442079460018"  # her empty phone filled from the duplicate
     assert kept.patient.consent_research is False  # consents stay hers
     assert services.list_patients(db) == [kept.patient]
     (event,) = services.audit_log(db, patient_id=keep)
@@ -118,7 +123,7 @@ def test_merge_moves_every_child_record_and_deletes_the_duplicate(clinic: Any) -
 
 def test_merge_refused_when_both_have_an_open_course_and_nothing_moves(clinic: Any) -> None:
     db, keep = clinic.db, clinic.patient.id
-    dup = services.register_patient(db, JANE, confirm_duplicate=True)
+    dup = services.register_patient(db, {**JANE, "consent_treatment": True}, confirm_duplicate=True)
     _booked(clinic, keep, datetime(2032, 3, 1, 9, tzinfo=UTC))
     _booked(clinic, dup.id, datetime(2032, 3, 2, 9, tzinfo=UTC))
     with pytest.raises(StateError, match="both records have an open course"):

@@ -99,7 +99,7 @@ def test_patch_changes_only_the_given_fields_and_keeps_consent_history(
     )
     assert response.status_code == 200, response.text
     data = response.json()
-    assert data["phone"] == "+44 20 7000 0000"
+    assert data["phone"] == "+442070000000"
     assert data["family_name"] == "Doe"
     assert (data["consent_contact"], data["consent_research"]) == (False, True)
     history = web.get(f"/api/v1/patients/{pid}/consents", headers=headers).json()
@@ -278,7 +278,7 @@ def test_edit_form_refuses_bad_input_and_notes_from_the_front_desk(
 def test_merge_moves_every_record_and_is_audited(web: TestClient, clinic_app: ClinicApp) -> None:
     db, keep = clinic_app.db, clinic_app.patient_id
     dup = services.register_patient(
-        db, {**JANE_AGAIN, "phone": "+44 1234 5678"}, confirm_duplicate=True
+        db, {**JANE_AGAIN, "phone": "+44 20 7946 0018"}, confirm_duplicate=True
     )
     services.record_measurement(
         db, dup.id, {"scale": "satisfaction", "value": 7, "measured_at": "2025-01-01T10:00Z"}
@@ -291,7 +291,7 @@ def test_merge_moves_every_record_and_is_audited(web: TestClient, clinic_app: Cl
     assert done.status_code == 303
     kept = services.patient_file(db, keep)
     assert len(kept.measurements) == before + 1
-    assert kept.patient.phone == "+44 20 7946 0001"  # hers stays; only an empty one is filled
+    assert kept.patient.phone == "+442079460001"  # hers stays; only an empty one is filled
     assert [p.id for p in services.list_patients(db) if p.id == dup.id] == []
     (event,) = _events(db, "patient.merge")
     assert event.patient_id == keep
@@ -304,7 +304,9 @@ def test_merge_is_refused_when_both_have_an_open_course(
     from tests.conftest import make_protocol_value
 
     db, keep = clinic_app.db, clinic_app.patient_id
-    dup = services.register_patient(db, JANE_AGAIN, confirm_duplicate=True)
+    dup = services.register_patient(
+        db, {**JANE_AGAIN, "consent_treatment": True}, confirm_duplicate=True
+    )
     start = datetime(2032, 1, 5, 9, 0, tzinfo=UTC)
     slot = (start, start + timedelta(minutes=45), clinic_app.practitioner_id)
     services.book_course(db, dup.id, make_protocol_value(1), [slot])

@@ -111,7 +111,12 @@ def test_front_desk_is_refused_alike_by_library_cli_and_web(
     assert problem["value"] == "front_desk"
     assert "clinical" in problem["rule"]
 
-    assert _stored(clinic_app) == before
+    # nothing stored; each refusal is on the audit trail (issue 17 L3), nothing else
+    assessments, measurements, audit_rows = _stored(clinic_app)
+    assert (assessments, measurements) == before[:2]
+    added = services.audit_log(clinic_app.db, limit=audit_rows - before[2])
+    assert [e.action for e in added] == ["access.refused"] * 3
+    assert {e.username for e in added} == {"desk"}
 
 
 @pytest.mark.parametrize("case", USE_CASES, ids=lambda c: c.action)

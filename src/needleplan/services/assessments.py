@@ -12,7 +12,7 @@ from needleplan.domain.records import (
     AssessmentRecord,
 )
 from needleplan.services._clock import aware
-from needleplan.services._integrity import refuse_age_mismatch
+from needleplan.services._integrity import age_on, refuse_age_mismatch
 from needleplan.storage import Database
 
 T = TypeVar("T")
@@ -29,16 +29,20 @@ def record_assessment(
 ) -> AssessmentRecord:
     """Add an assessment to the patient's history (earlier ones are kept unchanged).
 
-    The assessment's ``age`` must be her age on the assessment day (``assessed_at``, default
-    now, as a day in the clinic's time zone) from her date of birth.
+    The assessment's ``age`` must be the patient's age on the assessment day (``assessed_at``,
+    default now, as a day in the clinic's time zone) from the date of birth; an assessment given
+    as a mapping without ``age`` takes that age (as the consultation form fills it in).
     """
-    parsed = parse_assessment(assessment)
     at = aware(assessed_at, "assessed_at")
     with db.transaction() as uow:
         patient = uow.patients.get(patient_id)
         clinic = uow.clinics.first()
         zone = ZoneInfo(clinic.timezone) if clinic is not None else UTC
-        refuse_age_mismatch(parsed.age, patient.birth_date, at.astimezone(zone).date())
+        day = at.astimezone(zone).date()
+        if isinstance(assessment, Mapping) and assessment.get("age") is None:
+            assessment = {**assessment, "age": age_on(patient.birth_date, day)}
+        parsed = parse_assessment(assessment)
+        refuse_age_mismatch(parsed.age, patient.birth_date, day)
         if assessed_by is not None:
             uow.clinics.practitioner(assessed_by)
         return uow.assessments.add(patient_id, parsed, at, assessed_by, notes.strip())

@@ -27,6 +27,13 @@ def config_for(sink: MailSink | None = None, **extra: Any) -> MessagingConfig:
     )
 
 
+def _ageless() -> dict[str, Any]:
+    """The reference assessment without its age: the patient's comes from her date of birth."""
+    data = reference_assessment().model_dump(mode="json")
+    del data["age"]
+    return data
+
+
 def book(clinic: Any) -> services.PlannedCourse:
     services.record_assessment(clinic.db, clinic.patient.id, reference_assessment())
     return services.plan_and_book_course(
@@ -177,7 +184,7 @@ def test_sms_through_the_json_gateway_and_the_twilio_shape(clinic: Any, sms_gate
             "consent_treatment": True,
         },
     )
-    services.record_assessment(clinic.db, texting.id, reference_assessment())
+    services.record_assessment(clinic.db, texting.id, _ageless())
     services.plan_and_book_course(clinic.db, texting.id, date(2030, 9, 2), example_clinic())
     cfg = MessagingConfig(sms_url=sms_gateway.url, sms_from="Clinic")
     assert run_once(clinic.db, example_clinic(), now=MORNING, config=cfg).sent == 1
@@ -208,7 +215,7 @@ def test_patient_without_contact_details_is_skipped_with_the_reason(clinic: Any)
             "consent_treatment": True,
         },
     )
-    services.record_assessment(clinic.db, silent.id, reference_assessment())
+    services.record_assessment(clinic.db, silent.id, _ageless())
     services.plan_and_book_course(clinic.db, silent.id, date(2030, 9, 2), example_clinic())
     report = run_once(clinic.db, example_clinic(), now=MORNING, config=MessagingConfig())
     assert report.skipped == 1
@@ -231,6 +238,7 @@ def test_a_rolled_back_booking_leaves_no_message(clinic: Any, protocol: Any) -> 
             "family_name": "Other",
             "birth_date": "1975-01-01",
             "email": "ann@example.org",
+            "consent_treatment": True,
         },
     )
     with pytest.raises(ConflictError):

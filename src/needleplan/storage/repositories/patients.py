@@ -41,6 +41,18 @@ _CHILD_TABLES: tuple[tuple[str, Any], ...] = (
 )
 
 
+def _patient_tables() -> list[Any]:
+    """Every table with a ``patient_id`` column referring to ``patients.id``."""
+    from needleplan.storage.tables import metadata
+
+    return [
+        t
+        for t in metadata.sorted_tables
+        if "patient_id" in t.c
+        and any(fk.column.table.name == "patients" for fk in t.c.patient_id.foreign_keys)
+    ]
+
+
 def phone_digits(phone: str | None) -> str:
     """The digits of a phone number (``+49 30 1234-567`` -> ``49301234567``)."""
     return "".join(ch for ch in phone or "" if ch.isdigit())
@@ -202,14 +214,25 @@ class PatientRepository:
         """Move every record of patient ``from_id`` to ``to_id`` and delete ``from_id``'s row.
 
         Returns how many rows moved per kind (assessments, courses, appointments, sessions,
-        measurements, recalls, consent_changes). The audit log keeps its events as written.
+        measurements, recalls, consent_changes, and every other table that refers to a patient:
+        found from the schema, so a table added later moves too). A one-row-per-patient table
+        (a message opt-out) keeps the kept patient's row when both have one. The audit log
+        keeps its events as written.
         """
         self._row(to_id, lock=True)
         self._row(from_id, lock=True)
         moved: dict[str, int] = {}
-        for name, table in _CHILD_TABLES:
+        known = {table.__table__.name for _, table in _CHILD_TABLES}
+        tables = [(name, table.__table__) for name, table in _CHILD_TABLES]
+        tables += [(t.name, t) for t in _patient_tables() if t.name not in known]
+        for name, table in tables:
+            column = table.c.patient_id
+            if column.primary_key:  # one row per patient: the kept patient's row wins
+                kept = select(column).where(column == to_id)
+                if self.session.execute(kept).first() is not None:
+                    self.session.execute(delete(table).where(column == from_id))
             result = self.session.execute(
-                update(table).where(table.patient_id == from_id).values(patient_id=to_id)
+                update(table).where(column == from_id).values(patient_id=to_id)
             )
             moved[name] = int(getattr(result, "rowcount", 0) or 0)
         self.session.execute(delete(PatientRow).where(PatientRow.id == from_id))

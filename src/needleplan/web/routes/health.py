@@ -1,6 +1,7 @@
 """Probes for process supervisors and load balancers (``/healthz``, ``/readyz``) and ``/metrics``.
 
 The probes are unauthenticated and not rate limited, and neither says anything about a patient.
+None of the three is in the OpenAPI document (they are for operators, not API clients).
 
 - ``GET /healthz``: the process is alive and answering. It never touches the database, so a slow
   or unreachable database does not get a healthy server restarted.
@@ -9,7 +10,7 @@ The probes are unauthenticated and not rate limited, and neither says anything a
   one error shape (``{"errors": [{"field", "value", "rule"}]}``) naming what is not ready. The
   database address and the driver's message stay in the server log, not in the answer.
 - ``GET /metrics``: Prometheus metrics for the bearer of ``NEEDLEPLAN_METRICS_TOKEN``
-  (:mod:`needleplan.web.metrics`); not in the OpenAPI document.
+  (:mod:`needleplan.web.metrics`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ _NO_STORE = {"Cache-Control": "no-store"}
 
 @router.get(
     "/healthz",
+    include_in_schema=False,
     summary="Liveness: the process answers (no database access)",
     responses={200: {"content": {"application/json": {"example": {"status": "alive"}}}}},
 )
@@ -73,6 +75,7 @@ def readiness_problems(database: Database | None) -> list[FieldProblem]:
 
 @router.get(
     "/readyz",
+    include_in_schema=False,
     summary="Readiness: the database answers and its migrations are current",
     responses={
         200: {"content": {"application/json": {"example": {"status": "ready"}}}},

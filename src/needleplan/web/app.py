@@ -29,6 +29,7 @@ from needleplan.web.auth import (
 from needleplan.web.bodies import BodyLimitMiddleware
 from needleplan.web.error_handlers import install_error_handlers
 from needleplan.web.leads import InMemoryLeadStore, LeadStore
+from needleplan.web.metrics import Metrics, MetricsMiddleware
 from needleplan.web.ratelimit import Clock, DatabaseLimiter, Limiter, TokenBucketLimiter
 from needleplan.web.routes import (
     account,
@@ -45,6 +46,7 @@ from needleplan.web.routes import (
     calibration,
     clinic_admin,
     consult,
+    health,
     messages,
     pages,
     patient_records,
@@ -191,6 +193,9 @@ def create_app(
     )
     install_security_middleware(app, settings)
     app.add_middleware(SelectiveGZip)
+    # Outermost: counts and times every answer, a 413 or a compressed page included.
+    app.state.metrics = Metrics(database)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
 
     @app.exception_handler(LoginRequiredError)
     async def _login_required(request: Request, exc: LoginRequiredError) -> Response:
@@ -218,6 +223,7 @@ def create_app(
     def swagger_ui(request: Request) -> Response:
         return templates.TemplateResponse(request, "apidocs.html", {"openapi_url": app.openapi_url})
 
+    app.include_router(health.router)
     app.include_router(api.router)
     app.include_router(patients_api.router)
     app.include_router(appointments_api.router)

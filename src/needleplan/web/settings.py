@@ -20,6 +20,7 @@ from needleplan.exceptions import ConfigError, FieldProblem
 #: The development secret: a marker the server refuses in production.
 DEV_SECRET = "dev-only-insecure-secret-change-me"
 MIN_PRODUCTION_SECRET = 32
+MIN_METRICS_TOKEN = 24
 
 
 class Environment(StrEnum):
@@ -71,6 +72,17 @@ class Settings(BaseSettings):
     # machine). Empty (the default): no proxy is trusted and the connection's own address is the
     # client's, so no local process can pick the address rate limits and logs see.
     trusted_proxies: str = ""
+    # The bearer token Prometheus sends to read /metrics; empty (the default): no /metrics.
+    metrics_token: str = Field(default="", description="reads /metrics")
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_metrics_token(cls, value: str) -> str:
+        if value and len(value) < MIN_METRICS_TOKEN:
+            raise ValueError(
+                f"must be empty (no /metrics) or at least {MIN_METRICS_TOKEN} characters"
+            )
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -116,7 +128,9 @@ def load_settings(**overrides: object) -> Settings:
             field = "NEEDLEPLAN_" + loc[0].upper() if loc else "NEEDLEPLAN_SECRET_KEY"
             msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
             value = err.get("input")
-            if field == "NEEDLEPLAN_SECRET_KEY" or isinstance(value, dict):
+            if field in ("NEEDLEPLAN_SECRET_KEY", "NEEDLEPLAN_METRICS_TOKEN") or isinstance(
+                value, dict
+            ):
                 value = "<hidden>"
             problems.append(FieldProblem(field, value, msg))
         raise ConfigError(problems, source="settings") from None

@@ -40,54 +40,35 @@ from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
     field_validator,
 )
 
+from needleplan.domain._values import (
+    AwareDatetime,
+    CleanStr,
+    CleanText,
+    _Record,
+)
 from needleplan.domain.accounts import Role, User  # the one account model (re-exported)
 from needleplan.domain.assessment import Area, Assessment, problems_from_validation
 from needleplan.domain.contact import normalise_email, normalise_phone
 from needleplan.domain.protocol import Protocol
+from needleplan.domain.recall import (
+    CONSENTS,
+    AuditEvent,
+    ConsentChange,
+    ContactAttempt,
+    ContactChannel,
+    ContactOutcome,
+    Lead,
+    RecallEntry,
+    RecallStatus,
+)
 from needleplan.exceptions import FieldProblem, InputError, StateError
-
-
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
-        raise ValueError("must be timezone-aware (add an offset such as +00:00)")
-    return value
-
-
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
-
-
-def _clean_text(value: str) -> str:
-    stripped = value.strip()
-    if any(ord(ch) < 32 and ch not in "\t" for ch in stripped):
-        raise ValueError("must not contain control characters")
-    return stripped
-
-
-CleanStr = Annotated[str, AfterValidator(_clean_text)]
-
-
-def _clean_multiline(value: str) -> str:
-    stripped = value.strip()
-    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in stripped):
-        raise ValueError("must not contain control characters")
-    return stripped
-
-
-CleanText = Annotated[str, AfterValidator(_clean_multiline)]
-
-
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-
 
 # --------------------------------------------------------------------------- enums
 
@@ -215,44 +196,6 @@ class AppointmentKind(StrEnum):
     TREATMENT = "treatment"
     MAINTENANCE = "maintenance"
     REVIEW = "review"
-
-
-@dataclass(frozen=True)
-class Lead:
-    """A contact request from the public estimator, with the consent text the visitor agreed to
-    and when (stored only with that consent; see ``needleplan.web.leads.make_lead``)."""
-
-    public_id: str
-    name: str
-    email: str
-    phone: str
-    message: str
-    estimate_summary: str
-    consent_text: str
-    consented_at: datetime
-
-
-class ContactOutcome(StrEnum):
-    NO_ANSWER = "no_answer"
-    LEFT_MESSAGE = "left_message"
-    CALL_BACK = "call_back"
-    DECLINED = "declined"
-    BOOKED = "booked"
-    WRONG_NUMBER = "wrong_number"
-
-
-class ContactChannel(StrEnum):
-    PHONE = "phone"
-    EMAIL = "email"
-    SMS = "sms"
-    LETTER = "letter"
-
-
-class RecallStatus(StrEnum):
-    OPEN = "open"
-    BOOKED = "booked"  # closed because she booked
-    OPTED_OUT = "opted_out"
-    CLOSED = "closed"  # closed by staff for another reason
 
 
 class Sex(StrEnum):
@@ -556,59 +499,6 @@ class MeasurementDraft(_Record):
 class Measurement(MeasurementDraft):
     id: int
     patient_id: int
-
-
-class ContactAttempt(_Record):
-    id: int
-    recall_id: int
-    at: AwareDatetime
-    channel: ContactChannel
-    outcome: ContactOutcome
-    note: str = ""
-    by_user_id: int | None = None
-
-
-class RecallEntry(_Record):
-    """A patient due for maintenance: a worklist row until she books, opts out or is closed."""
-
-    id: int
-    patient_id: int
-    course_id: int | None
-    due_date: date
-    reason: str
-    status: RecallStatus
-    created_at: AwareDatetime
-    closed_at: AwareDatetime | None = None
-    attempts: list[ContactAttempt] = Field(default_factory=list)
-
-    @property
-    def is_open(self) -> bool:
-        return self.status is RecallStatus.OPEN
-
-
-class AuditEvent(_Record):
-    id: int
-    at: AwareDatetime
-    user_id: int | None
-    username: str
-    action: str
-    patient_id: int | None
-    detail: str = ""
-
-
-#: The consents a patient gives or withdraws (columns ``consent_<name>`` of her record).
-CONSENTS = ("treatment", "contact", "research")
-
-
-class ConsentChange(_Record):
-    """One consent given or withdrawn: which, who changed it (account name), when."""
-
-    id: int
-    patient_id: int
-    consent: str
-    granted: bool
-    changed_at: AwareDatetime
-    changed_by: str
 
 
 # --------------------------------------------------------------------------- parsing

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -351,6 +351,10 @@ def test_choosing_a_patient_loads_her_assessment_and_saves_without_booking(
     page.wait_for_selector("#bk-loaded:has-text('latest assessment')")
     assert page.input_value('select[name="severity"]') == "advanced"
     assert page.is_checked('input[name="areas"][value="neck"]')
+    # her age comes from her date of birth (the form fills it)
+    assert page.input_value('input[name="age"]') == str(
+        jane.age_on(datetime.now(site.clinic.tz).date())
+    )
     page.fill('input[name="age"]', "40")
     page.click("#bk-save")
     page.wait_for_selector("#bk-error:not([hidden])")

@@ -4,6 +4,7 @@ comparison with the clinic's prices in force (not the shipped defaults), per rol
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -86,11 +87,13 @@ def test_the_booking_panel_loads_her_latest_assessment(web: TestClient, priced: 
     jane = priced.patient()
     login(web, "prac")
     url = f"/app/consult/patients/{jane.id}/assessment"
-    assert web.get(url, headers=JSON).json() == {"assessment": None}
+    age_today = jane.age_on(datetime.now(priced.clinic.tz).date())
+    assert web.get(url, headers=JSON).json() == {"assessment": None, "age_today": age_today}
     services.record_assessment(priced.db, jane.id, BODY["assessment"] | {"severity": "mild"})
     services.record_assessment(priced.db, jane.id, BODY["assessment"] | {"severity": "advanced"})
     latest = web.get(url, headers=JSON).json()
     assert latest["assessment"]["severity"] == "advanced"
+    assert latest["age_today"] == age_today  # the form's age comes from her date of birth
     actions = [e.action for e in services.audit_log(priced.db, patient_id=jane.id)]
     assert actions.count("assessment.list") == 2
     login(web, "desk")

@@ -22,6 +22,7 @@ It computes and stores nothing, so it needs no CSRF token; a blocked plan answer
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
@@ -92,19 +93,23 @@ def consult_compare(
 
 @router.get("/app/consult/patients/{patient_id}/assessment")
 def latest_assessment(
-    request: Request, patient_id: int, user: ClinicalDep, db: DbDep
+    request: Request, patient_id: int, user: ClinicalDep, db: DbDep, clinic: ClinicDep
 ) -> dict[str, Any]:
-    """Her newest assessment (what the booking panel loads into the form)."""
+    """Her newest assessment (what the booking panel loads into the form) and her age today on
+    the clinic's calendar (the form's age comes from her date of birth, not the old visit)."""
     request.state.user = user
     history = services.assessment_history(db, patient_id)
+    patient = services.get_patient(db, patient_id)
     audit(db, user, "assessment.list", patient_id, "consultation: latest assessment")
+    age_today = patient.age_on(datetime.now(clinic.tz).date())
     if not history:
-        return {"assessment": None}
+        return {"assessment": None, "age_today": age_today}
     newest = history[0]
     return {
         "id": newest.id,
         "assessed_at": newest.assessed_at.isoformat(),
         "assessment": newest.assessment.model_dump(mode="json"),
+        "age_today": age_today,
     }
 
 

@@ -44,6 +44,15 @@
     });
   });
 
+  // A new patient's date of birth fills the consultation's age (the server checks they agree).
+  $("bk-birth").addEventListener("change", function () {
+    var v = $("bk-birth").value;
+    if (!/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/.test(v)) return;
+    var b = v.split("-").map(Number), t = new Date(), m = t.getMonth() + 1;
+    var age = t.getFullYear() - b[0] - ((m < b[1] || (m === b[1] && t.getDate() < b[2])) ? 1 : 0);
+    if (age >= 0 && age < 130) window.NPConsult.setAge(age);
+  });
+
   function choose(p) {
     chosen = p;
     $("bk-chosen").textContent = "chosen: " + p.name + " (born " + p.birth_date + ", " + p.mrn + ")";
@@ -53,10 +62,11 @@
     getJSON("/app/consult/patients/" + p.id + "/assessment").then(function (res) {
       if (chosen !== p || !res.ok) return;
       if (res.data.assessment) {
-        window.NPConsult.fill(res.data.assessment);
+        window.NPConsult.fill(Object.assign({}, res.data.assessment, { age: res.data.age_today }));
         $("bk-loaded").textContent = "The latest assessment (" + res.data.assessed_at.slice(0, 10) + ") is loaded into the form.";
       } else {
-        $("bk-loaded").textContent = "No assessment on record yet: the form is kept as it is.";
+        window.NPConsult.setAge(res.data.age_today);
+        $("bk-loaded").textContent = "No assessment on record yet: the form keeps its answers, with the age from the date of birth.";
       }
     });
   }

@@ -165,7 +165,13 @@
     update();
   }
 
-  window.NPConsult = { assessment: assessment, fill: fill };  // used by the booking panel (booking.js)
+  // Her age from her date of birth (the booking panel, when a patient is chosen or typed in).
+  function setAge(age) {
+    var input = form.querySelector('input[name="age"]');
+    if (input && typeof age === "number") { input.value = String(age); update(); }
+  }
+
+  window.NPConsult = { assessment: assessment, fill: fill, setAge: setAge };  // used by the booking panel (booking.js)
   var later = NP.debounce(update, 250);
   form.addEventListener("input", later);
   form.addEventListener("change", later);

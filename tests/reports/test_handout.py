@@ -195,3 +195,68 @@ def test_the_handout_chart_gets_the_untreated_ageing_line(
     monkeypatch.setattr(matplotlib.axes.Axes, "plot", spy)
     render_handout(h, tmp_path / "h.pdf")
     assert "your skin without treatment (ageing)" in labels
+
+
+def _chart_session(db: Any, clinic: Any, appointment_id: int, at: datetime) -> None:
+    services.record_session(
+        db,
+        {
+            "performed_at": at.isoformat(),
+            "areas": ["full_face"],
+            "device": "pen",
+            "needle_depth_mm": {"full_face": 1.0},
+            "passes": 2,
+            "practitioner_id": clinic.alice.id,
+        },
+        appointment_id=appointment_id,
+    )
+
+
+def test_the_handout_lists_sessions_still_owed(clinic: Any, protocol: Any) -> None:
+    """Issue 11: a cancelled session of her open course is owed until it is booked again."""
+    db = clinic.db
+    services.record_assessment(db, clinic.patient.id, reference_assessment())
+    t0 = datetime(2031, 6, 2, 8, 0, tzinfo=UTC)
+    booking = services.book_course(
+        db,
+        clinic.patient.id,
+        protocol,
+        [
+            (t0 + timedelta(days=35 * i), t0 + timedelta(days=35 * i, minutes=45), clinic.alice.id)
+            for i in range(3)
+        ],
+    )
+    _chart_session(db, clinic, booking.appointments[0].id, t0)
+    services.cancel_appointment(db, booking.appointments[1].id)
+    h = handout_for_patient(db, clinic.patient.id, draws=DRAWS)
+    assert (h.sessions_done, h.owed) == (1, booking.course.planned_sessions - 2)
+    section = next(s for s in handout_sections(h) if s.title == "Your appointments")
+    text = " ".join(section.paragraphs)
+    assert "still to be booked again (missed or cancelled)" in text
+
+
+def test_after_a_completed_course_the_handout_does_not_suggest_the_series_again(
+    clinic: Any,
+) -> None:
+    from tests.conftest import make_protocol_value
+
+    db = clinic.db
+    services.record_assessment(db, clinic.patient.id, reference_assessment())
+    t0 = datetime(2031, 6, 2, 8, 0, tzinfo=UTC)
+    booking = services.book_course(
+        db,
+        clinic.patient.id,
+        make_protocol_value(1),
+        [(t0, t0 + timedelta(minutes=45), clinic.alice.id)],
+    )
+    _chart_session(db, clinic, booking.appointments[0].id, t0)
+    [recall] = services.patient_file(db, clinic.patient.id).recalls  # opened at completion
+    h = handout_for_patient(db, clinic.patient.id, draws=DRAWS)
+    assert h.completed_on == date(2031, 6, 2)
+    assert h.next_maintenance == recall.due_date
+    text = _text(handout_sections(h))
+    assert "You completed your course of 1 microneedling session" in text
+    assert "on 02 June 2031" in text
+    assert "We suggest" not in text
+    assert f"Your next maintenance visit is due around {recall.due_date:%d %B %Y}" in text
+    assert "Your appointments" not in text

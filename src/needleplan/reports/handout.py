@@ -88,6 +88,12 @@ class Handout:
     #: Her skin without treatment on the forecast's days [% of pre-treatment]; the chart draws
     #: it when a curve goes below zero (:func:`needleplan.forecasting.standard.untreated_ageing`).
     untreated: NDArray[np.float64] | None = None
+    #: Sessions of her open course still owed (missed or cancelled and not booked again).
+    owed: int = 0
+    #: The day her last course was completed, when she has no open course.
+    completed_on: date | None = None
+    #: When her next maintenance visit is due (her open recall entry).
+    next_maintenance: date | None = None
 
 
 def _forecasts(
@@ -190,12 +196,14 @@ def handout_for_patient(
     open_courses = [
         c for c in record.courses if c.status in (CourseStatus.PLANNED, CourseStatus.ACTIVE)
     ]
+    completed = [c for c in record.courses if c.status is CourseStatus.COMPLETED]
+    tz = ZoneInfo(tz_name)
     visits: tuple[Visit, ...] = ()
-    done = 0
+    done = owed = 0
+    completed_on: date | None = None
     if open_courses:
         course = max(open_courses, key=lambda c: (c.created_at, c.id))
         protocol = _usable(course.protocol)
-        tz = ZoneInfo(tz_name)
         mine = [a for a in record.appointments if a.course_id == course.id]
         visits = tuple(
             Visit(
@@ -209,8 +217,24 @@ def handout_for_patient(
             if a.status is AppointmentStatus.BOOKED
         )
         done = sum(1 for a in mine if a.status is AppointmentStatus.PERFORMED)
+        booked = sum(1 for v in visits if v.session_number is not None)
+        owed = max(0, course.remaining_sessions - booked)
+    elif completed:
+        # Her course is done: the handout tells what was done and when upkeep is due, not the
+        # initial series again.
+        course = max(completed, key=lambda c: (c.created_at, c.id))
+        protocol = course.protocol
+        mine = [
+            a
+            for a in record.appointments
+            if a.course_id == course.id and a.status is AppointmentStatus.PERFORMED
+        ]
+        done = len(mine)
+        if mine:
+            completed_on = max(a.start for a in mine).astimezone(tz).date()
     else:
         protocol = _usable(make_protocol(latest.assessment, guideline))
+    due = [r.due_date for r in record.recalls if r.is_open]
     return Handout(
         clinic_name=clinic_name,
         patient_name=record.patient.display_name,
@@ -221,6 +245,9 @@ def handout_for_patient(
         visits=visits,
         sessions_done=done,
         issued=issued,
+        owed=owed,
+        completed_on=completed_on,
+        next_maintenance=min(due) if due else None,
     )
 
 
@@ -308,21 +335,34 @@ def handout_sections(handout: Handout) -> list[Section]:
     p = handout.protocol
     areas = ", ".join(_words(a.value) for a in p.areas)
     m = p.maintenance_interval_months
-    plan = [
-        f"We suggest {p.initial_sessions} microneedling sessions for: {areas} "
-        f"(a range of {p.session_range.min} to {p.session_range.max} is usual for skin like "
-        f"yours).",
-        f"Sessions are {p.interval_days.min} to {p.interval_days.max} days apart, about "
-        f"{p.recommended_interval_days} days. The gap gives your skin time to build new collagen "
-        f"before the next session.",
-        f"After the series, one maintenance session every {m.min} to {m.max} months keeps the "
-        f"results for longer.",
-    ]
+    if handout.completed_on is not None:
+        done = handout.sessions_done
+        plan = [
+            f"You completed your course of {done} microneedling session{'s' if done != 1 else ''}"
+            f" for: {areas} on {handout.completed_on:%d %B %Y}.",
+            f"One maintenance session every {m.min} to {m.max} months keeps the results for "
+            "longer.",
+        ]
+    else:
+        plan = [
+            f"We suggest {p.initial_sessions} microneedling sessions for: {areas} "
+            f"(a range of {p.session_range.min} to {p.session_range.max} is usual for skin like "
+            f"yours).",
+            f"Sessions are {p.interval_days.min} to {p.interval_days.max} days apart, about "
+            f"{p.recommended_interval_days} days. The gap gives your skin time to build new "
+            "collagen before the next session.",
+            f"After the series, one maintenance session every {m.min} to {m.max} months keeps the "
+            f"results for longer.",
+        ]
+    if handout.next_maintenance is not None:
+        plan.append(
+            f"Your next maintenance visit is due around {handout.next_maintenance:%d %B %Y}."
+        )
     sections = [
         Section("Your treatment plan", tuple(plan)),
         Section("Why this plan", tuple(plain_reasons(p)), bullets=True),
     ]
-    if handout.visits or handout.sessions_done:
+    if handout.completed_on is None and (handout.visits or handout.sessions_done or handout.owed):
         lines = [
             (
                 f"{_day(v.start)}: session {v.session_number}"
@@ -336,6 +376,13 @@ def handout_sections(handout: Handout) -> list[Section]:
         if handout.sessions_done:
             done = handout.sessions_done
             intro = f"You have had {done} session{'s' if done != 1 else ''} so far. " + intro
+        if handout.owed:
+            owed = handout.owed
+            lines.append(
+                f"{owed} session{'s' if owed != 1 else ''} of your course "
+                f"{'are' if owed != 1 else 'is'} still to be booked again (missed or cancelled): "
+                "please ask the front desk."
+            )
         if not lines:
             lines = ["No further sessions are booked yet: please ask the front desk."]
         sections.append(Section("Your appointments", tuple(lines), bullets=True, lead=intro))

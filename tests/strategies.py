@@ -17,6 +17,7 @@ from needleplan.domain.assessment import (
     Diet,
     Genetic,
     Goal,
+    Menopause,
     RepairCapacity,
     Severity,
     Smoking,
@@ -66,6 +67,13 @@ def assessment_dicts(draw: st.DrawFn, *, contraindications: bool = True) -> dict
         "diet": draw(st.sampled_from(_values(Diet))),
         "aftercare": draw(st.sampled_from(_values(Aftercare))),
         "contraindications": contra,
+        **draw(
+            st.sampled_from(
+                [{}, {"sex": "male"}, {"sex": "female"}]
+                + [{"sex": "female", "menopause": m} for m in _values(Menopause)]
+                + [{"menopause": m} for m in _values(Menopause)]
+            )
+        ),
     }
 
 

@@ -109,3 +109,19 @@ def test_no_input_crashes_the_parser(data: dict[str, Any]) -> None:
         assert problems
     # Valid by chance only when every required key is present.
     assert problems or "age" in data
+
+
+def test_sex_and_menopause_are_optional_and_checked_together() -> None:
+    """Menopause is understood with sex female or left out; a male patient cannot have it."""
+    base = dict(REFERENCE)
+    assert parse_assessment(base).menopause.value == "none"
+    assert parse_assessment({**base, "menopause": "recent"}).sex is None
+    assert (
+        parse_assessment({**base, "sex": "female", "menopause": "past"}).menopause.value == "past"
+    )
+    with pytest.raises(InputError) as err:
+        parse_assessment({**base, "sex": "male", "menopause": "recent"})
+    assert "menopause recent needs sex female" in str(err.value)
+    with pytest.raises(InputError) as err:
+        parse_assessment({**base, "menopause": "soon"})
+    assert "menopause" in str(err.value)

@@ -51,6 +51,8 @@ RAISING: dict[str, dict[str, Any]] = {
     "face and neck": {"areas": ["full_face", "neck"]},
     "chest": {"areas": ["chest"]},
     "abdomen and under-eyes": {"areas": ["abdomen", "under_eyes"]},
+    "menopause within 5 years": {"sex": "female", "menopause": "recent"},
+    "menopause longer ago": {"sex": "female", "menopause": "past"},
 }
 
 

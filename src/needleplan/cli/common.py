@@ -60,6 +60,8 @@ class AssessmentFlags:
     contraindication: list[str] | None = None
     fitzpatrick_type: int | None = None
     glogau_class: int | None = None
+    sex: str | None = None
+    menopause: str | None = None
 
     def overrides(self) -> dict[str, Any]:
         renamed = {
@@ -153,6 +155,15 @@ ContraOpt = typer.Option(
     show_default=False,
 )
 FitzOpt = typer.Option(None, "--fitzpatrick", help="Fitzpatrick skin type 1-6.", show_default=False)
+SexOpt = typer.Option(
+    None, "--sex", help="female | male (optional; needed only for --menopause).", show_default=False
+)
+MenopauseOpt = typer.Option(
+    None,
+    "--menopause",
+    help="none | recent (within 5 years) | past (longer ago); weak evidence (A5).",
+    show_default=False,
+)
 GlogauOpt = typer.Option(
     None,
     "--glogau",

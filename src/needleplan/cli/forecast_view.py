@@ -28,6 +28,7 @@ from needleplan.forecasting.wording import (
     EVIDENCE_LIMIT,
     HEADLINE_MEANING,
     band_phrase,
+    factor_notes,
 )
 from needleplan.guideline import load_guideline, make_protocol
 
@@ -134,6 +135,8 @@ def render_forecast(result: ForecastResult, console: Console) -> None:
     console.print(table)
     console.print(escape(reading(result)))
     console.print(escape(f"{HEADLINE_MEANING} {BAND_MEANING} {EVIDENCE_LIMIT}"))
+    for note in factor_notes(result.factors):
+        console.print(escape(note))
     console.print(f"[dim]{escape(DISCLAIMER)}[/]")
 
 

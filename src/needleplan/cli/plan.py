@@ -99,6 +99,8 @@ def plan(
     contraindication: list[str] | None = c.ContraOpt,
     fitzpatrick_type: int | None = c.FitzOpt,
     glogau_class: int | None = c.GlogauOpt,
+    sex: str | None = c.SexOpt,
+    menopause: str | None = c.MenopauseOpt,
 ) -> None:
     """Recommend initial sessions, spacing and maintenance, with the reasons.
 
@@ -123,6 +125,8 @@ def plan(
         contraindication=contraindication,
         fitzpatrick_type=fitzpatrick_type,
         glogau_class=glogau_class,
+        sex=sex,
+        menopause=menopause,
     )
     from needleplan.guideline import load_guideline, make_protocol
 

@@ -90,6 +90,21 @@ class Smoking(StrEnum):
     CURRENT = "current"
 
 
+class Sex(StrEnum):
+    """Sex as recorded for the model (optional; only menopause depends on it)."""
+
+    FEMALE = "female"
+    MALE = "male"
+
+
+class Menopause(StrEnum):
+    """Menopause status: skin collagen falls fastest in the first years after it (A5)."""
+
+    NONE = "none"  # not applicable, or before menopause
+    RECENT = "recent"  # within the last 5 years
+    PAST = "past"  # more than 5 years ago
+
+
 class SunExposure(StrEnum):
     LOW = "low"
     MODERATE = "moderate"
@@ -173,6 +188,11 @@ class Assessment(BaseModel):
     contraindications: list[Contraindication] = Field(default_factory=list)
     fitzpatrick_type: StrictInt | None = Field(default=None, ge=1, le=6)
     glogau_class: StrictInt | None = Field(default=None, ge=1, le=4)
+    sex: Sex | None = Field(default=None, description="optional; needed only for menopause")
+    menopause: Menopause = Field(
+        default=Menopause.NONE,
+        description="none (not applicable or before), recent (within 5 years), past (over 5)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -187,6 +207,11 @@ class Assessment(BaseModel):
                     f"severity {self.severity.value} contradicts glogau_class "
                     f"{self.glogau_class} (implies {implied.value}); they may differ by one step"
                 )
+        if self.menopause is not Menopause.NONE and self.sex is Sex.MALE:
+            raise ValueError(
+                f"menopause {self.menopause.value} needs sex female (or sex left out); "
+                "use menopause none"
+            )
         if Area.FULL_FACE in self.areas:
             inside = sorted(a.value for a in self.areas if a in FACE_SUBAREAS)
             if inside:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from needleplan.domain import reference_assessment
 from needleplan.forecasting.chain import forecast, series_days
+from needleplan.forecasting.models.covariates import EFFECTS
 from needleplan.forecasting.observation import DEFAULT_LINKS, JND_SCALES, noticeable_from_link
 from needleplan.forecasting.params import FITTED, default_params
 from needleplan.forecasting.uncertainty import POSTERIOR_PATH
@@ -131,7 +132,21 @@ def threshold_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def covariate_table() -> str:
+    """The covariate multipliers (``EFFECTS``), one row per factor, blank where 1."""
+    names = ("response", "fade", "ageing", "heal", "capacity", "threshold")
+    lines = [
+        "| factor | " + " | ".join(names) + " | source |",
+        "|---|" + "---|" * len(names) + "---|",
+    ]
+    for key, eff in EFFECTS.items():
+        cells = [f"{getattr(eff, n):.2f}" if getattr(eff, n) != 1.0 else "" for n in names]
+        lines.append(f"| {key} | " + " | ".join(cells) + f" | {eff.source} |")
+    return "\n".join(lines) + "\n"
+
+
 FIGURES: dict[str, Callable[[], str]] = {
+    "covariates": covariate_table,
     "posterior": posterior_table,
     "band": band_table,
     "threshold": threshold_table,

@@ -31,6 +31,34 @@ HEADLINE_MEANING = (
 )
 
 
+#: Factors whose effect in the model rests on especially weak evidence, in plain words
+#: (keys of ``ForecastResult.factors``; docs/model.md, "Covariates").
+WEAK_FACTOR_NOTES: dict[str, str] = {
+    "menopause=recent": (
+        "How menopause speeds the loss of firmness rests on weak evidence (a lay summary of "
+        "studies), so her forecast after menopause is less certain than the range shows."
+    ),
+    "menopause=past": (
+        "How menopause speeds the loss of firmness rests on weak evidence (a lay summary of "
+        "studies), so her forecast after menopause is less certain than the range shows."
+    ),
+    "conditions=diabetes": (
+        "How diabetes changes the result is uncertain: one small study found wounds healed as "
+        "fast as in people without diabetes, so the model assumes only a modest effect."
+    ),
+}
+
+
+def factor_notes(factors: tuple[str, ...] | list[str]) -> list[str]:
+    """The weak-evidence notes for the factors present, each once, in a stable order."""
+    seen: list[str] = []
+    for key in factors:
+        note = WEAK_FACTOR_NOTES.get(key)
+        if note is not None and note not in seen:
+            seen.append(note)
+    return seen
+
+
 def band_phrase(
     p10: float, p90: float, *, p90_censored: bool = False, parameters: bool = True
 ) -> str:

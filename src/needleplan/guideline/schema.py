@@ -24,6 +24,7 @@ from needleplan.domain.assessment import (
     Diet,
     Genetic,
     Goal,
+    Menopause,
     RepairCapacity,
     Severity,
     Smoking,
@@ -54,6 +55,8 @@ class FactorId(StrEnum):
     DIET_POOR = "diet:poor"
     AFTERCARE_FAIR = "aftercare:fair"
     AFTERCARE_POOR = "aftercare:poor"
+    MENOPAUSE_RECENT = "menopause:recent"
+    MENOPAUSE_PAST = "menopause:past"
 
 
 # What each factor id means, as (assessment attribute, value that makes it present).
@@ -74,6 +77,8 @@ FACTOR_MEANING: dict[FactorId, tuple[str, object]] = {
     FactorId.DIET_POOR: ("diet", Diet.POOR),
     FactorId.AFTERCARE_FAIR: ("aftercare", Aftercare.FAIR),
     FactorId.AFTERCARE_POOR: ("aftercare", Aftercare.POOR),
+    FactorId.MENOPAUSE_RECENT: ("menopause", Menopause.RECENT),
+    FactorId.MENOPAUSE_PAST: ("menopause", Menopause.PAST),
 }
 
 NonNegative = Annotated[float, Field(ge=0.0, le=10.0)]

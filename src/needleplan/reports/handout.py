@@ -35,7 +35,12 @@ from needleplan.exceptions import BlockedError, StateError
 from needleplan.forecasting import standard
 from needleplan.forecasting.chain import ForecastResult
 from needleplan.forecasting.standard import plan_forecast, upkeep_months
-from needleplan.forecasting.wording import BAND_MEANING, EVIDENCE_LIMIT, band_phrase
+from needleplan.forecasting.wording import (
+    BAND_MEANING,
+    EVIDENCE_LIMIT,
+    band_phrase,
+    factor_notes,
+)
 from needleplan.guideline import Guideline, make_protocol
 from needleplan.private_files import write_private_bytes
 
@@ -395,6 +400,7 @@ def handout_sections(handout: Handout) -> list[Section]:
                 "the last session, then slowly fade as the skin keeps ageing.",
                 *(_lasts(label, result) for label, result in handout.scenarios),
                 f"{BAND_MEANING} {EVIDENCE_LIMIT}",
+                *factor_notes(handout.scenarios[0][1].factors if handout.scenarios else ()),
             ),
         )
     )

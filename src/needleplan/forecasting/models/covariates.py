@@ -30,6 +30,7 @@ from needleplan.domain import (
     Diet,
     Genetic,
     Goal,
+    Menopause,
     RepairCapacity,
     Severity,
     Smoking,
@@ -184,6 +185,18 @@ EFFECTS: dict[str, Effect] = {
         for body in (False, True)
         if extra or body
     },
+    "menopause=recent": Effect(
+        fade=1.05,
+        ageing=2.0,
+        source="A5 (weak: a lay summary): skin collagen falls about 30 % in the first 5 years "
+        "after menopause, about 2 %/year averaged over 15 years, against 0.3-1.2 %/year in "
+        "adults; the rate stays capped at the adult range (judgement: x2; fading x1.05)",
+    ),
+    "menopause=past": Effect(
+        ageing=1.3,
+        source="A5 (weak): the loss slows after the first 5 years but stays above the "
+        "pre-menopausal rate over 15 years (judgement: x1.3)",
+    ),
     "goal=maximal": Effect(
         threshold=1.4,
         source="seeds: eliminating wrinkles or lifting sagging needs more: she notices less of "
@@ -255,6 +268,8 @@ def present_keys(assessment: Assessment) -> list[str]:
     if n_areas >= 2 or body:
         count = "4+" if n_areas >= 4 else str(n_areas)
         keys.append(f"areas={count}{'+body' if body else ''}")
+    if assessment.menopause is not Menopause.NONE:
+        keys.append(f"menopause={assessment.menopause.value}")
     if assessment.goal is not Goal.NOTICEABLE:
         keys.append(f"goal={assessment.goal.value}")
     return keys

@@ -21,6 +21,7 @@
     form.querySelectorAll("select, input[type=number]").forEach(function (input) {
       var kind = input.dataset.kind, v = input.value;
       if (kind === "optint") { if (v !== "") a[input.name] = parseInt(v, 10); }
+      else if (kind === "optenum") { if (v !== "") a[input.name] = v; }
       else if (kind === "int") { a[input.name] = /^-?\d+$/.test(v.trim()) ? parseInt(v, 10) : v; }
       else { a[input.name] = v; }
     });

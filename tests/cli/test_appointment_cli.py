@@ -121,3 +121,21 @@ def test_chart_missing_lists_ended_visits_for_the_practitioner(run: Runner, db: 
     assert listed.returncode == 0, listed.stderr
     assert "1 visit(s) to chart" in listed.stdout
     assert str(ended) in listed.stdout
+
+
+def test_course_cancel_keeps_the_notice_period_and_the_named_account(
+    run: Runner, db: Database
+) -> None:
+    """``course cancel`` is ``appointment cancel`` with an optional reason: same rules."""
+    appt = _visit(db, timedelta(hours=3))
+    anonymous = run("course", "cancel", str(appt))
+    assert anonymous.returncode == 2
+    assert "--as" in anonymous.stderr
+    assert services.get_appointment(db, appt).status is AppointmentStatus.BOOKED
+    done = run("--as", "desk", "course", "cancel", str(appt))
+    assert done.returncode == 0, done.stderr
+    assert "late: inside the clinic's notice period" in done.stdout
+    cancelled = services.get_appointment(db, appt)
+    assert (cancelled.cancelled_late, cancelled.cancel_reason) == (True, "no reason given")
+    (event, *_) = services.audit_log(db)
+    assert (event.action, event.username) == ("appointment.cancel", "desk")

@@ -371,3 +371,58 @@ def test_choosing_a_patient_loads_her_assessment_and_saves_without_booking(
     page.locator("#booking-panel").screenshot(path=str(ARTIFACTS / "booking-panel-saved.png"))
     assert [e for e in errors if "422" not in e] == []
     page.context.close()
+
+
+def _fill_new_patient(page: Any, start: str) -> None:
+    page.wait_for_selector(
+        '#bk-practitioner option:has-text("Alice Practitioner")', state="attached"
+    )
+    page.check('input[name="bk-mode"][value="new"]')
+    page.fill("#bk-given", "Nora")
+    page.fill("#bk-family", "Newcomer")
+    page.fill("#bk-birth", BORN_50)  # the consultation form says age 50
+    page.check("#bk-consent")
+    page.fill("#bk-start", start)
+
+
+def test_a_double_clicked_booking_books_once(live: tuple[str, Clinic], chromium: Any) -> None:
+    """A double click, and a second click that gets through while the first request is still
+    on its way (a browser that ignores the disabled button), book one patient and one course."""
+    server, site = live
+    errors: list[str] = []
+    page = _page(chromium, errors, viewport={"width": 1280, "height": 1100})
+    _sign_in(page, server, "/app/consult", "prac")
+    _fill_new_patient(page, MONDAY.isoformat())
+    page.dblclick("#bk-submit")
+    page.evaluate(
+        "() => { const b = document.getElementById('bk-submit'); b.disabled = false; b.click(); }"
+    )
+    page.wait_for_selector("#bk-result:not([hidden])")
+    page.wait_for_function("() => !document.getElementById('bk-submit').disabled")
+    patients = services.list_patients(site.db)
+    assert [p.family_name for p in patients] == ["Newcomer"]
+    assert len(services.patient_file(site.db, patients[0].id).courses) == 1
+    assert page.locator("#bk-sessions li").count() == 5
+    assert [e for e in errors if "409" not in e] == []
+    page.context.close()
+
+
+def test_a_start_in_the_past_is_refused_in_plain_words(
+    live: tuple[str, Clinic], chromium: Any
+) -> None:
+    server, site = live
+    errors: list[str] = []
+    page = _page(chromium, errors, viewport={"width": 1280, "height": 1100})
+    _sign_in(page, server, "/app/consult", "prac")
+    past = (datetime.now().date() - timedelta(days=3)).isoformat()
+    _fill_new_patient(page, past)
+    page.click("#bk-submit")
+    page.wait_for_selector("#bk-error:not([hidden])")
+    message = page.text_content("#bk-error")
+    assert message.startswith("start: ")
+    assert "day that has passed" in message
+    assert page.is_hidden("#bk-result")
+    assert services.list_patients(site.db) == []
+    _shot(page, "booking-past-start-refused.png")
+    assert [e for e in errors if "422" not in e] == []
+    page.context.close()

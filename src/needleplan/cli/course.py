@@ -304,17 +304,23 @@ def course_rebook(
 @app.command("cancel")
 def course_cancel(
     appointment_id: int = typer.Argument(..., help="Appointment id."),
-    reason: str = typer.Option("", "--reason"),
+    reason: str = typer.Option("no reason given", "--reason", help="Why the visit is cancelled."),
+    clinic_file: Path | None = ClinicOpt,
     database: str | None = DatabaseOpt,
 ) -> None:
-    """Cancel a booked appointment and free the practitioner's time."""
+    """Cancel a booked appointment and free the practitioner's time (the same rules as
+    ``appointment cancel``: a named account, the clinic's notice period)."""
     from needleplan import services
+    from needleplan.cli.appointment import _account
+    from needleplan.services import visits
 
-    with open_records(database) as db, audited(db, "appointment.cancel") as event:
-        a = services.cancel_appointment(db, appointment_id, reason=reason)
-        event.patient_id = a.patient_id
-        event.detail = f"cli appointment {a.id}"
-    console.print(f"appointment {a.id} cancelled")
+    with open_records(database) as db:
+        services.get_appointment(db, appointment_id)  # a missing one exits 4 before the account
+        a = visits.cancel(
+            db, _account(db), appointment_id, reason, clinic_in_force(db, clinic_file)
+        )
+    late = " (late: inside the clinic's notice period)" if a.cancelled_late else ""
+    console.print(f"appointment {a.id} cancelled{late}")
 
 
 @app.command("status")

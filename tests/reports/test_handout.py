@@ -260,3 +260,30 @@ def test_after_a_completed_course_the_handout_does_not_suggest_the_series_again(
     assert "We suggest" not in text
     assert f"Your next maintenance visit is due around {recall.due_date:%d %B %Y}" in text
     assert "Your appointments" not in text
+
+
+def test_the_handout_uses_and_names_the_clinics_calibration_in_force(clinic: Any) -> None:
+    """The shipped calibration by default; an adopted clinic calibration changes the figures
+    and the handout says which one it used."""
+    import numpy as np
+
+    from needleplan.forecasting.clinic_fit import fit_clinic, simulate_clinic
+    from needleplan.services import calibrations
+    from needleplan.services._clock import utc_now
+
+    services.record_assessment(clinic.db, clinic.patient.id, reference_assessment())
+    shipped = handout_for_patient(clinic.db, clinic.patient.id, draws=DRAWS)
+    assert "The forecast uses the model as shipped with needleplan" in _text(
+        handout_sections(shipped)
+    )
+    fit = fit_clinic(
+        simulate_clinic(6, np.random.default_rng(1)), require_enough=False, max_iterations=2
+    )
+    with clinic.db.transaction() as uow:
+        proposal = uow.calibrations.add_proposal(fit.to_json(), "", utc_now(), None, "test").id
+    calibrations.adopt_calibration(clinic.db, proposal, None, username="admin")
+    label = calibrations.calibration_in_force(clinic.db).label
+    own = handout_for_patient(clinic.db, clinic.patient.id, draws=DRAWS)
+    assert own.scenarios[0][1].calibration == label
+    assert f"this clinic's own calibration ({label})" in _text(handout_sections(own))
+    assert not np.array_equal(own.scenarios[0][1].median, shipped.scenarios[0][1].median)

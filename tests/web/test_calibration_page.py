@@ -156,3 +156,31 @@ def test_hostile_input_is_refused_with_a_message_never_a_500(
     assert long_note.status_code == 422
     assert "note" in message(long_note.text)
     assert len(history(db)) == 1
+
+
+def test_every_forecast_uses_and_names_the_calibration_in_force(
+    web: TestClient, db: Database, proposal: int
+) -> None:
+    """The estimator's and consultation's forecasts, the comparison and the handout follow an
+    adopted calibration at once, name it, and go back to the default on revert."""
+    from needleplan.domain import reference_assessment
+
+    body = {"assessment": reference_assessment().to_json_dict(), "draws": 200}
+
+    def forecast() -> dict[str, Any]:
+        res = web.post("/api/v1/forecast", json=body)
+        assert res.status_code == 200, res.text
+        return dict(res.json())
+
+    before = forecast()
+    assert before["calibration"] == "default"
+    token = signed_in(web, "admin")
+    post(web, f"adopt/{proposal}", token, note="first")
+    label = calibrations.calibration_in_force(db).label
+    after = forecast()
+    assert after["calibration"] == label
+    assert after["curve"]["median"] != before["curve"]["median"]
+    compared = web.post("/api/v1/compare", json=body)
+    assert compared.json()["calibration"] == label
+    post(web, "revert", token, to="")
+    assert forecast() == before

@@ -21,6 +21,7 @@ from needleplan.forecasting.chain import (
 )
 from needleplan.forecasting.optimise import Prices, load_prices
 from needleplan.forecasting.params import DAYS_PER_MONTH, DAYS_PER_YEAR
+from needleplan.forecasting.result import calibration_words
 from needleplan.forecasting.scenarios import Comparison
 from needleplan.forecasting.wording import (
     BAND_MEANING,
@@ -132,6 +133,7 @@ def render_forecast(result: ForecastResult, console: Console) -> None:
     table.add_row(
         "horizon / draws / seed", f"{result.years:g} years / {result.draws} / {result.seed}"
     )
+    table.add_row("calibration", calibration_words(result.calibration))
     console.print(table)
     console.print(escape(reading(result)))
     console.print(escape(f"{HEADLINE_MEANING} {BAND_MEANING} {EVIDENCE_LIMIT}"))

@@ -106,6 +106,17 @@ class Milestones:
         }
 
 
+#: How a forecast names the calibration shipped with needleplan.
+DEFAULT_CALIBRATION = "default"
+
+
+def calibration_words(label: str) -> str:
+    """A calibration label as a patient or practitioner reads it."""
+    if label == DEFAULT_CALIBRATION:
+        return "the model as shipped with needleplan (published studies and guidance)"
+    return f"this clinic's own calibration ({label})"
+
+
 @dataclass(frozen=True)
 class ForecastResult:
     """Population forecast for one patient and one schedule.
@@ -131,6 +142,10 @@ class ForecastResult:
     parameter_uncertainty : bool
         True when the band includes the model's own (parameter) uncertainty besides the spread
         between patients (see ``forecast(parameter_uncertainty=...)``).
+    calibration : str
+        Which population calibration the forecast used: ``"default"`` (shipped with needleplan)
+        or the clinic's adopted one (``"clinic calibration v2, adopted 2026-11-30"``), set by
+        the surface that knows the clinic (:func:`named`).
     """
 
     day: NDArray[np.float64]
@@ -147,6 +162,7 @@ class ForecastResult:
     factors: tuple[str, ...] = field(default_factory=tuple)
     anchor_days: float = 0.0
     parameter_uncertainty: bool = False
+    calibration: str = DEFAULT_CALIBRATION
 
     @property
     def last_initial_day(self) -> float:
@@ -168,6 +184,7 @@ class ForecastResult:
             "draws": self.draws,
             "seed": self.seed,
             "factors": list(self.factors),
+            "calibration": self.calibration,
             "milestones": self.milestones.to_json(),
             "curve": {
                 "day": [int(d) for d in self.day],

@@ -26,6 +26,7 @@ from needleplan.forecasting.optimise import (
 from needleplan.forecasting.params import (
     ModelParams,
 )
+from needleplan.forecasting.result import DEFAULT_CALIBRATION
 
 
 # --------------------------------------------------------------------------------------------
@@ -90,6 +91,7 @@ class Comparison:
     upkeep_vs_lapse: UpkeepVsLapse
     prices: Prices
     years: float
+    calibration: str = DEFAULT_CALIBRATION
 
     def scenario(self, key: str) -> Scenario:
         for sc in self.scenarios:
@@ -100,6 +102,7 @@ class Comparison:
     def to_json(self, *, curves: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
             "years": self.years,
+            "calibration": self.calibration,
             "currency": self.prices.currency,
             "prices": self.prices.to_json(),
             "scenarios": [sc.to_json() for sc in self.scenarios],

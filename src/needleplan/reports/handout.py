@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import matplotlib
@@ -34,6 +34,8 @@ from needleplan.domain.records import AppointmentStatus, CourseStatus
 from needleplan.exceptions import BlockedError, StateError
 from needleplan.forecasting import standard
 from needleplan.forecasting.chain import ForecastResult
+from needleplan.forecasting.params import ModelParams
+from needleplan.forecasting.result import DEFAULT_CALIBRATION, calibration_words
 from needleplan.forecasting.standard import plan_forecast, upkeep_months
 from needleplan.forecasting.wording import (
     BAND_MEANING,
@@ -102,14 +104,25 @@ class Handout:
 
 
 def _forecasts(
-    assessment: Assessment, protocol: Protocol, *, draws: int, seed: int
+    assessment: Assessment,
+    protocol: Protocol,
+    *,
+    draws: int,
+    seed: int,
+    params: ModelParams | None = None,
+    calibration: str = DEFAULT_CALIBRATION,
 ) -> tuple[tuple[str, ForecastResult], ...]:
     """The series without maintenance, and with maintenance in the middle of its window: the
-    standard forecasts (:mod:`needleplan.forecasting.standard`), as every surface shows them."""
+    standard forecasts (:mod:`needleplan.forecasting.standard`), as every surface shows them,
+    with the calibration in force (``params`` None: the shipped one) and its name."""
     n = protocol.initial_sessions
     months = upkeep_months(protocol)
-    plain = plan_forecast(assessment, protocol, draws=draws, seed=seed)
-    upkeep = plan_forecast(assessment, protocol, maintenance_months=months, draws=draws, seed=seed)
+    kw: dict[str, Any] = {"draws": draws, "seed": seed, "params": params}
+    plain = replace(plan_forecast(assessment, protocol, **kw), calibration=calibration)
+    upkeep = replace(
+        plan_forecast(assessment, protocol, maintenance_months=months, **kw),
+        calibration=calibration,
+    )
     return (
         (f"{n} sessions, no maintenance", plain),
         (f"{n} sessions + maintenance every {months} months", upkeep),
@@ -178,6 +191,7 @@ def handout_for_patient(
         a contraindication blocks treatment.
     """
     from needleplan import services
+    from needleplan.services.calibration_state import calibration_in_force
 
     record = services.patient_file(db, patient_id)
     if not record.assessments:
@@ -240,13 +254,24 @@ def handout_for_patient(
     else:
         protocol = _usable(make_protocol(latest.assessment, guideline))
     due = [r.due_date for r in record.recalls if r.is_open]
+    force = calibration_in_force(db)
+    cal_params = None if force.is_default else force.calibration.params
     return Handout(
         clinic_name=clinic_name,
         patient_name=record.patient.display_name,
         timezone=tz_name,
         protocol=protocol,
-        scenarios=(scenarios := _forecasts(latest.assessment, protocol, draws=draws, seed=seed)),
-        untreated=standard.untreated_ageing(latest.assessment, scenarios[0][1].day),
+        scenarios=(
+            scenarios := _forecasts(
+                latest.assessment,
+                protocol,
+                draws=draws,
+                seed=seed,
+                params=cal_params,
+                calibration=DEFAULT_CALIBRATION if force.is_default else force.label,
+            )
+        ),
+        untreated=standard.untreated_ageing(latest.assessment, scenarios[0][1].day, cal_params),
         visits=visits,
         sessions_done=done,
         issued=issued,
@@ -401,6 +426,13 @@ def handout_sections(handout: Handout) -> list[Section]:
                 *(_lasts(label, result) for label, result in handout.scenarios),
                 f"{BAND_MEANING} {EVIDENCE_LIMIT}",
                 *factor_notes(handout.scenarios[0][1].factors if handout.scenarios else ()),
+                *(
+                    (
+                        f"The forecast uses {calibration_words(handout.scenarios[0][1].calibration)}.",
+                    )
+                    if handout.scenarios
+                    else ()
+                ),
             ),
         )
     )

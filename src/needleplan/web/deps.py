@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from needleplan.forecasting.params import ModelParams
+from needleplan.forecasting.result import DEFAULT_CALIBRATION
 from needleplan.scheduling import ClinicConfig
 from needleplan.services import clinic_calendar
 from needleplan.services.clinic_calendar import EffectiveClinic
@@ -61,5 +64,29 @@ def get_clinic(request: Request) -> ClinicConfig:
     return effective_clinic(request).clinic
 
 
+@dataclass(frozen=True)
+class ForecastCalibration:
+    """The population parameters a forecast of this clinic uses and the label it names
+    (``params`` None: the shipped calibration with its parameter uncertainty)."""
+
+    params: ModelParams | None
+    label: str
+
+
+def forecast_calibration(request: Request) -> ForecastCalibration:
+    """The clinic's adopted calibration when it has records and one is in force (one indexed
+    query per request, so a newly adopted or reverted one counts at once), else the default."""
+    db: Database | None = request.app.state.db
+    if db is None:
+        return ForecastCalibration(None, DEFAULT_CALIBRATION)
+    from needleplan.services.calibration_state import calibration_in_force
+
+    force = calibration_in_force(db)
+    if force.is_default:
+        return ForecastCalibration(None, DEFAULT_CALIBRATION)
+    return ForecastCalibration(force.calibration.params, force.label)
+
+
 DbDep = Annotated[Database, Depends(get_db)]
 ClinicDep = Annotated[ClinicConfig, Depends(get_clinic)]
+CalibrationDep = Annotated[ForecastCalibration, Depends(forecast_calibration)]

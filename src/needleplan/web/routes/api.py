@@ -12,6 +12,7 @@ forecast (no per-element Python conversion, no second validation of the returned
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from typing import Annotated, Any
 
 import numpy as np
@@ -37,6 +38,7 @@ from needleplan.forecasting.scenarios import compare_scenarios
 from needleplan.guideline import Guideline, load_guideline, make_protocol
 from needleplan.web.auth import StaffUser
 from needleplan.web.bodies import StrictJSONRoute
+from needleplan.web.deps import CalibrationDep
 from needleplan.web.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from needleplan.web.ratelimit import Limiter, client_key, too_many
 from needleplan.web.security import require_token, session_user
@@ -220,6 +222,7 @@ def forecast_document(result: ForecastResult, step: int = 1, ndigits: int = 3) -
         "draws": result.draws,
         "seed": result.seed,
         "factors": list(result.factors),
+        "calibration": result.calibration,
         "milestones": result.milestones.to_json(),
         "curve": {
             "day": np.ascontiguousarray(result.day[keep].astype(np.int64)),
@@ -239,7 +242,9 @@ def forecast_document(result: ForecastResult, step: int = 1, ndigits: int = 3) -
     response_description="The forecast, as `needleplan forecast --json` prints it.",
     responses={409: {"description": "the plan is blocked by an absolute contraindication"}},
 )
-def forecast_route(request: Request, body: ForecastRequest) -> Response:
+def forecast_route(
+    request: Request, body: ForecastRequest, calibration: CalibrationDep
+) -> Response:
     """Improvement over time (median and p10-p90 band) and milestones for one schedule.
 
     Without overrides the schedule is the plan's: its initial sessions at its recommended
@@ -263,10 +268,14 @@ def forecast_route(request: Request, body: ForecastRequest) -> Response:
         seed=body.seed,
         n_initial=sessions,
         maintenance_months=body.maintenance_months,
+        params=calibration.params,
     )
+    result = replace(result, calibration=calibration.label)
     document = forecast_document(result, body.curve_step_days)
     if body.untreated:
-        untreated = standard.untreated_ageing(body.assessment, document["curve"]["day"])
+        untreated = standard.untreated_ageing(
+            body.assessment, document["curve"]["day"], calibration.params
+        )
         document["curve"]["untreated"] = np.round(untreated, 3)
     return FastJSONResponse(document)
 
@@ -280,18 +289,20 @@ def forecast_route(request: Request, body: ForecastRequest) -> Response:
     response_description="The comparison, as `needleplan compare --json` prints it.",
     responses={409: {"description": "the plan is blocked by an absolute contraindication"}},
 )
-def compare_route(request: Request, body: CompareRequest) -> Response:
+def compare_route(request: Request, body: CompareRequest, calibration: CalibrationDep) -> Response:
     """The standard scenarios side by side with costs, the cheapest plan and upkeep vs. lapse."""
     _checked_draws(request, body.draws)
     protocol = _unblocked_plan(body.assessment)
-    result = compare_scenarios(
+    comparison = compare_scenarios(
         body.assessment,
         protocol,
         years=body.years,
         draws=body.draws,
         seed=body.seed,
         keep_years=body.keep_years,
-    ).to_json(curves=body.curves)
+        params=calibration.params,
+    )
+    result = replace(comparison, calibration=calibration.label).to_json(curves=body.curves)
     if body.curves:
         result["day"] = _thin(result["day"], body.curve_step_days)
         result["curves"] = {

@@ -22,6 +22,7 @@ It computes and stores nothing, so it needs no CSRF token; a blocked plan answer
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -34,12 +35,13 @@ from needleplan.domain import Assessment
 from needleplan.domain.records import parse_record
 from needleplan.exceptions import BlockedError, FieldProblem, NeedleplanError, NotFoundError
 from needleplan.forecasting.optimise import Prices
+from needleplan.forecasting.result import DEFAULT_CALIBRATION
 from needleplan.forecasting.scenarios import compare_scenarios
 from needleplan.guideline import make_protocol
 from needleplan.scheduling import ClinicConfig
 from needleplan.web.auth import Permission, StaffUser
 from needleplan.web.db_stores import audit, audited
-from needleplan.web.deps import ClinicDep, DbDep
+from needleplan.web.deps import CalibrationDep, ClinicDep, DbDep, ForecastCalibration
 from needleplan.web.errors import ApiError, error_body, problems_for, status_for
 from needleplan.web.routes.api import CompareRequest, FastJSONResponse
 from needleplan.web.routes.booking import CSRF_HEADER
@@ -60,8 +62,12 @@ def clinic_prices(clinic: ClinicConfig) -> Prices | None:
     return Prices(p.initial_session, p.maintenance_session, p.currency)
 
 
-def consultation_comparison(body: CompareRequest, clinic: ClinicConfig) -> dict[str, Any]:
-    """The comparison document of ``/api/v1/compare`` at the clinic's prices in force."""
+def consultation_comparison(
+    body: CompareRequest, clinic: ClinicConfig, calibration: ForecastCalibration | None = None
+) -> dict[str, Any]:
+    """The comparison document of ``/api/v1/compare`` at the clinic's prices and with the
+    calibration in force."""
+    cal = calibration or ForecastCalibration(None, DEFAULT_CALIBRATION)
     protocol = make_protocol(body.assessment)
     if protocol.blocked:
         raise BlockedError(list(protocol.block_reasons))
@@ -73,22 +79,27 @@ def consultation_comparison(body: CompareRequest, clinic: ClinicConfig) -> dict[
         draws=body.draws,
         seed=body.seed,
         keep_years=body.keep_years,
+        params=cal.params,
     )
-    document = comparison.to_json()
+    document = replace(comparison, calibration=cal.label).to_json()
     document["noticeable_any"] = any(s.noticeable_years > 0 for s in comparison.scenarios)
     return document
 
 
 @router.post("/app/consult/compare")
 def consult_compare(
-    request: Request, body: CompareRequest, user: ClinicalDep, clinic: ClinicDep
+    request: Request,
+    body: CompareRequest,
+    user: ClinicalDep,
+    clinic: ClinicDep,
+    calibration: CalibrationDep,
 ) -> Response:
     """The consultation's scenarios and costs at the clinic's prices in force."""
     request.state.user = user
     cap = request.app.state.settings.max_draws
     if body.draws > cap:
         raise ApiError(422, [FieldProblem("draws", body.draws, f"at most {cap} on this server")])
-    return FastJSONResponse(consultation_comparison(body, clinic))
+    return FastJSONResponse(consultation_comparison(body, clinic, calibration))
 
 
 @router.get("/app/consult/patients/{patient_id}/assessment")

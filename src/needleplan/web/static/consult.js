@@ -143,6 +143,10 @@
           else if (!failed) { failed = r.data.errors; }
         });
         last = { results: results, threshold: threshold };
+        var cal = results.series && results.series.calibration;
+        text("m-calibration", !cal ? "" : cal === "default"
+          ? "Calibration: the model as shipped with needleplan (published studies and guidance)."
+          : "Calibration: this clinic's own (" + cal + ").");
         draw();
         costs(a, mine);
         text("plan-status", failed ? "forecast unavailable: " + failed.map(function (e) { return e.rule; }).join("; ") : "");

@@ -3,10 +3,10 @@ frozen, extra-forbidding base model."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 
 def _aware(value: datetime) -> datetime:
@@ -15,7 +15,16 @@ def _aware(value: datetime) -> datetime:
     return value
 
 
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+def _not_a_number(value: Any) -> Any:
+    """Dates and times are written as text: a number (read as seconds since 1970) is refused."""
+    if isinstance(value, int | float):  # bool is an int
+        raise ValueError("must be written as a date (2030-09-02) or date-time text, not a number")
+    return value
+
+
+AwareDatetime = Annotated[datetime, BeforeValidator(_not_a_number), AfterValidator(_aware)]
+#: A calendar date written as ISO text (or a date), never a number.
+IsoDate = Annotated[date, BeforeValidator(_not_a_number)]
 
 
 def _clean_text(value: str) -> str:

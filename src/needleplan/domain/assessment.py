@@ -164,10 +164,49 @@ def _unique(name: str, values: list[Any]) -> None:
         seen.add(v)
 
 
+#: Lists of an assessment that hold each value once.
+_LISTS = ("areas", "concerns", "conditions", "genetics", "contraindications")
+
+
+def _cross_field_schema(schema: dict[str, Any]) -> None:
+    """State the validator's rules across fields in the JSON schema, so the OpenAPI document
+    says what the API refuses: "severity or glogau_class" and unique lists as schema, the rest
+    in words (conditional rules defeat the test-case generators integrators use)."""
+    props = schema.get("properties", {})
+    for name in _LISTS:
+        if name in props:
+            props[name]["uniqueItems"] = True
+    schema["description"] = (
+        "A patient's assessment. Rules across fields (refused with 422 naming them): severity "
+        "or glogau_class is required, and when both are given they differ by at most one step; "
+        "every list holds each value once; full_face excludes the separate face areas; the "
+        "contraindication uncontrolled_diabetes needs diabetes in conditions; menopause other "
+        "than none needs sex female or sex left out."
+    )
+
+    rules: list[dict[str, Any]] = [
+        {
+            "anyOf": [
+                {"properties": {"severity": {"not": {"type": "null"}}}, "required": ["severity"]},
+                {
+                    "properties": {"glogau_class": {"not": {"type": "null"}}},
+                    "required": ["glogau_class"],
+                },
+            ]
+        },
+    ]
+    schema["allOf"] = rules
+
+
 class Assessment(BaseModel):
     """A patient's assessment at one consultation. Immutable once made."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        use_enum_values=False,
+        json_schema_extra=lambda schema: _cross_field_schema(schema),
+    )
 
     age: StrictInt = Field(ge=MIN_AGE, le=MAX_AGE, description="age [years]")
     severity: Severity | None = Field(

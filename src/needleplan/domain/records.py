@@ -42,6 +42,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import (
     BaseModel,
     Field,
+    StrictBool,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -51,6 +52,7 @@ from needleplan.domain._values import (
     AwareDatetime,
     CleanStr,
     CleanText,
+    IsoDate,
     _Record,
 )
 from needleplan.domain.accounts import Role, User  # the one account model (re-exported)
@@ -284,13 +286,14 @@ class PatientDraft(_Record):
     )
     given_name: CleanStr = Field(min_length=1, max_length=100)
     family_name: CleanStr = Field(min_length=1, max_length=100)
-    birth_date: date
+    birth_date: IsoDate
     sex: Sex = Sex.UNDISCLOSED
     email: CleanStr | None = Field(default=None, max_length=200)
     phone: CleanStr | None = Field(default=None, max_length=40)
-    consent_treatment: bool = False
-    consent_contact: bool = False
-    consent_research: bool = False
+    # Strict: a consent is true or false, never "yes", 1 or "false" read as true.
+    consent_treatment: StrictBool = False
+    consent_contact: StrictBool = False
+    consent_research: StrictBool = False
     notes: CleanText = Field(default="", max_length=4000)
 
     @field_validator("email")
@@ -544,6 +547,7 @@ __all__ = [
     "ContactOutcome",
     "Course",
     "CourseStatus",
+    "IsoDate",
     "Lead",
     "LedgerEntry",
     "Measurement",

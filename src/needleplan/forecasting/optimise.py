@@ -204,6 +204,8 @@ def cheapest_schedule(
     maint_options: list[int | None] = [None, *range(maintenance_range[0], maintenance_range[1] + 1)]
     for n in range(session_range[0], session_range[1] + 1):
         for interval in _grid(interval_range[0], interval_range[1], interval_step_days):
+            if (n - 1) * interval >= until:
+                continue  # the series alone outlasts the period to keep: not a candidate
             for m in maint_options:
                 sd = series_days(n, interval, maintenance_months=m, years=keep_years)
                 checked += 1

@@ -225,6 +225,7 @@ def create_app(
 
     app.include_router(health.router)
     app.include_router(api.router)
+    api.state_server_caps(app, settings.max_draws)
     app.include_router(patients_api.router)
     app.include_router(appointments_api.router)
     app.include_router(api_appointments.router)

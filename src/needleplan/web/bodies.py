@@ -41,13 +41,32 @@ class StrictJSONRequest(Request):
         return self._json
 
 
+def _query_names(dependant: Any) -> set[str]:
+    """The query parameters a route and its dependencies declare (their aliases)."""
+    names = {str(p.alias) for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
 class StrictJSONRoute(APIRoute):
-    """An API route that reads its JSON body with :class:`StrictJSONRequest`."""
+    """An API route that reads its JSON body with :class:`StrictJSONRequest` and refuses query
+    parameters it does not declare (a misspelt ``limt=5`` is an error, not silently ignored)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        declared = frozenset(_query_names(self.dependant))
 
         async def strict_handler(request: Request) -> Response:
+            for name in request.query_params:
+                if name not in declared:
+                    known = ", ".join(sorted(declared)) or "none"
+                    problem = FieldProblem(
+                        name[:80],
+                        request.query_params.get(name, "")[:80],
+                        f"is not a query parameter of this request (it takes: {known})",
+                    )
+                    return JSONResponse(error_body([problem]), status_code=422)
             return await handler(StrictJSONRequest(request.scope, request.receive))
 
         return strict_handler

@@ -6,6 +6,7 @@ The shape itself lives in :mod:`needleplan.web.errors`; this module only install
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -57,6 +58,24 @@ _HTTP_RULES = {
 }
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method the API documents for this path (Starlette's own 405 names only the methods
+    of the first route it tried, when a path has one route per method); "" off the API."""
+    table: list[tuple[re.Pattern[str], str]] | None = getattr(
+        request.app.state, "allow_table", None
+    )
+    if table is None:
+        table = []
+        for path, ops in request.app.openapi().get("paths", {}).items():
+            pattern = re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(path)) + "$")
+            table.append((pattern, ", ".join(sorted(m.upper() for m in ops))))
+        request.app.state.allow_table = table
+    for pattern, methods in table:
+        if pattern.match(request.url.path):
+            return methods
+    return ""
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that turn every error into the one shape (API) or a page (HTML)."""
 
@@ -93,6 +112,10 @@ def install_error_handlers(app: FastAPI) -> None:
         if field == "method":
             value = request.method
         headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            allowed = _allowed_methods(request)
+            if allowed:
+                headers["Allow"] = allowed
         if _is_api(request):
             body = error_body([FieldProblem(field, value, rule)])
             return JSONResponse(body, status_code=exc.status_code, headers=headers)

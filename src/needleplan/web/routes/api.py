@@ -17,10 +17,10 @@ from typing import Annotated, Any
 
 import numpy as np
 import orjson
-from fastapi import APIRouter, Body, Depends, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Body, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
 from needleplan.domain import Assessment, Protocol
 from needleplan.exceptions import BlockedError, FieldProblem
@@ -36,6 +36,7 @@ from needleplan.forecasting.chain import (
 )
 from needleplan.forecasting.scenarios import compare_scenarios
 from needleplan.guideline import Guideline, load_guideline, make_protocol
+from needleplan.web.api_documents import CompareDocument, ForecastDocument, PlanDocument
 from needleplan.web.auth import StaffUser
 from needleplan.web.bodies import StrictJSONRoute
 from needleplan.web.deps import CalibrationDep
@@ -46,7 +47,7 @@ from needleplan.web.security import require_token, session_user
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, route_class=StrictJSONRoute)
 
 
-class FastJSONResponse(Response):
+class FastJSONResponse(JSONResponse):
     """``application/json`` encoded by orjson; numpy arrays are written natively.
 
     Routes return it already built, so FastAPI neither walks nor re-validates the document.
@@ -94,6 +95,7 @@ PublicDep = Depends(rate_limited)
         "The protocol, as `needleplan plan --json` prints it. A plan blocked by an absolute "
         'contraindication is still a plan: 200 with `"blocked": true` and `block_reasons`.'
     ),
+    responses={200: {"model": PlanDocument}},
 )
 def plan(assessment: Annotated[Assessment, Body()]) -> Response:
     """Initial sessions, spacing and maintenance for the assessment, with the rationale."""
@@ -104,19 +106,24 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     assessment: Assessment
-    years: float = Field(
-        default=standard.YEARS, gt=0, le=MAX_YEARS, description="forecast horizon [years]"
+    years: StrictFloat = Field(
+        default=standard.YEARS,
+        gt=0,
+        le=MAX_YEARS,
+        description=(
+            "forecast horizon [years]; the initial series must end inside it (422 otherwise)"
+        ),
     )
-    draws: int = Field(
+    draws: StrictInt = Field(
         default=standard.DRAWS,
         ge=10,
         le=20_000,
         description="population draws for the median and p10-p90 band (server cap applies)",
     )
-    seed: int = Field(
+    seed: StrictInt = Field(
         default=standard.SEED, ge=0, le=2**32 - 1, description="random seed (reproducible)"
     )
-    curve_step_days: int = Field(
+    curve_step_days: StrictInt = Field(
         default=1,
         ge=1,
         le=31,
@@ -130,25 +137,25 @@ class _Request(BaseModel):
 class ForecastRequest(_Request):
     """An assessment and, optionally, the schedule to forecast instead of the plan's."""
 
-    sessions: int | None = Field(
+    sessions: StrictInt | None = Field(
         default=None,
         ge=1,
         le=MAX_INITIAL_SESSIONS,
         description="initial sessions (default: the plan's initial_sessions)",
     )
-    interval_days: int | None = Field(
+    interval_days: StrictInt | None = Field(
         default=None,
         ge=int(INITIAL_INTERVAL_DAYS[0]),
         le=int(INITIAL_INTERVAL_DAYS[1]),
         description="days between initial sessions (default: the plan's recommended interval)",
     )
-    maintenance_months: float | None = Field(
+    maintenance_months: StrictFloat | None = Field(
         default=None,
         ge=MAINTENANCE_MONTHS[0],
         le=MAINTENANCE_MONTHS[1],
         description="months between maintenance sessions after the series (default: none)",
     )
-    untreated: bool = Field(
+    untreated: StrictBool = Field(
         default=False,
         description=(
             "also return curve.untreated: her skin without treatment (the typical ageing "
@@ -160,21 +167,50 @@ class ForecastRequest(_Request):
 class CompareRequest(_Request):
     """An assessment; the scenarios come from its plan."""
 
-    curves: bool = Field(
+    curves: StrictBool = Field(
         default=False, description="include each scenario's median, p10 and p90 curves"
     )
-    keep_years: float = Field(
+    keep_years: StrictFloat = Field(
         default=5.0,
-        gt=0,
+        ge=1,
         le=MAX_YEARS,
         description="the cheapest plan keeps the improvement noticeable this long [years]",
     )
 
 
-def _checked_draws(request: Request, draws: int) -> None:
-    cap = request.app.state.settings.max_draws
-    if draws > cap:
-        raise ApiError(422, [FieldProblem("draws", draws, f"at most {cap} on this server")])
+def state_server_caps(app: FastAPI, max_draws: int) -> None:
+    """Write this server's draw cap into the OpenAPI document, so the schema states the rule
+    the server enforces (a schema-valid request is never refused for it)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        for name in ("ForecastRequest", "CompareRequest"):
+            props = schema.get("components", {}).get("schemas", {}).get(name, {})
+            draws = props.get("properties", {}).get("draws")
+            if draws is not None:
+                draws["maximum"] = min(int(draws.get("maximum", max_draws)), max_draws)
+                draws["default"] = min(int(draws.get("default", max_draws)), max_draws)
+                draws["description"] = (
+                    "population draws for the median and p10-p90 band "
+                    f"(at most {draws['maximum']} on this server)"
+                )
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def checked_draws(request: Request, body: _Request) -> int:
+    """The draws to use: as asked (at most the server's cap), or when not asked the standard
+    number, lowered to the cap on a server that allows fewer."""
+    cap: int = request.app.state.settings.max_draws
+    if "draws" not in body.model_fields_set:
+        return min(body.draws, cap)
+    if body.draws > cap:
+        raise ApiError(422, [FieldProblem("draws", body.draws, f"at most {cap} on this server")])
+    return body.draws
 
 
 def _unblocked_plan(assessment: Assessment) -> Protocol:
@@ -240,7 +276,10 @@ def forecast_document(result: ForecastResult, step: int = 1, ndigits: int = 3) -
     dependencies=[PublicDep],
     response_class=FastJSONResponse,
     response_description="The forecast, as `needleplan forecast --json` prints it.",
-    responses={409: {"description": "the plan is blocked by an absolute contraindication"}},
+    responses={
+        200: {"model": ForecastDocument},
+        409: {"description": "the plan is blocked by an absolute contraindication"},
+    },
 )
 def forecast_route(
     request: Request, body: ForecastRequest, calibration: CalibrationDep
@@ -251,7 +290,7 @@ def forecast_route(
     interval, no maintenance. Days count from the first session; improvement is in % of the
     patient's pre-treatment firmness. A blocked plan answers 409.
     """
-    _checked_draws(request, body.draws)
+    draws = checked_draws(request, body)
     protocol = _unblocked_plan(body.assessment)
     sessions = body.sessions if body.sessions is not None else protocol.initial_sessions
     interval = (
@@ -264,7 +303,7 @@ def forecast_route(
         body.assessment,
         days,
         years=body.years,
-        draws=body.draws,
+        draws=draws,
         seed=body.seed,
         n_initial=sessions,
         maintenance_months=body.maintenance_months,
@@ -287,17 +326,20 @@ def forecast_route(
     dependencies=[PublicDep],
     response_class=FastJSONResponse,
     response_description="The comparison, as `needleplan compare --json` prints it.",
-    responses={409: {"description": "the plan is blocked by an absolute contraindication"}},
+    responses={
+        200: {"model": CompareDocument},
+        409: {"description": "the plan is blocked by an absolute contraindication"},
+    },
 )
 def compare_route(request: Request, body: CompareRequest, calibration: CalibrationDep) -> Response:
     """The standard scenarios side by side with costs, the cheapest plan and upkeep vs. lapse."""
-    _checked_draws(request, body.draws)
+    draws = checked_draws(request, body)
     protocol = _unblocked_plan(body.assessment)
     comparison = compare_scenarios(
         body.assessment,
         protocol,
         years=body.years,
-        draws=body.draws,
+        draws=draws,
         seed=body.seed,
         keep_years=body.keep_years,
         params=calibration.params,

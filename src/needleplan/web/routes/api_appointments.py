@@ -17,9 +17,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from needleplan import services
+from needleplan.domain._values import AwareDatetime
 from needleplan.domain.records import AppointmentKind
 from needleplan.exceptions import InputError, SchedulingError
 from needleplan.scheduling.calendar import BusyIndex, slot_problem

@@ -22,9 +22,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from needleplan import services
+from needleplan.domain._values import AwareDatetime
 from needleplan.domain.assessment import Area
 from needleplan.domain.records import AdverseEvent, Appointment, AppointmentStatus
 from needleplan.services import visits

@@ -214,7 +214,7 @@ def book_from_request(
     if new_patient is not None:
         assert isinstance(new_patient, dict)
         draft = {k: new_patient.get(k) for k in ("given_name", "family_name", "birth_date")} | {
-            "consent_treatment": bool(new_patient.get("consent_treatment", False))
+            "consent_treatment": new_patient.get("consent_treatment", False)
         }
     with audited(db, user, "course.book") as note:
         done = services.book_consultation(

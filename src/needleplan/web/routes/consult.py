@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from needleplan import services
 from needleplan.domain import Assessment
 from needleplan.domain.records import parse_record
-from needleplan.exceptions import BlockedError, FieldProblem, NeedleplanError, NotFoundError
+from needleplan.exceptions import BlockedError, NeedleplanError, NotFoundError
 from needleplan.forecasting.optimise import Prices
 from needleplan.forecasting.result import DEFAULT_CALIBRATION
 from needleplan.forecasting.scenarios import compare_scenarios
@@ -42,8 +42,8 @@ from needleplan.scheduling import ClinicConfig
 from needleplan.web.auth import Permission, StaffUser
 from needleplan.web.db_stores import audit, audited
 from needleplan.web.deps import CalibrationDep, ClinicDep, DbDep, ForecastCalibration
-from needleplan.web.errors import ApiError, error_body, problems_for, status_for
-from needleplan.web.routes.api import CompareRequest, FastJSONResponse
+from needleplan.web.errors import error_body, problems_for, status_for
+from needleplan.web.routes.api import CompareRequest, FastJSONResponse, checked_draws
 from needleplan.web.routes.booking import CSRF_HEADER
 from needleplan.web.routes.patients import MAX_ID
 from needleplan.web.security import check_csrf, require_permission
@@ -96,10 +96,10 @@ def consult_compare(
 ) -> Response:
     """The consultation's scenarios and costs at the clinic's prices in force."""
     request.state.user = user
-    cap = request.app.state.settings.max_draws
-    if body.draws > cap:
-        raise ApiError(422, [FieldProblem("draws", body.draws, f"at most {cap} on this server")])
-    return FastJSONResponse(consultation_comparison(body, clinic, calibration))
+    draws = checked_draws(request, body)
+    return FastJSONResponse(
+        consultation_comparison(body.model_copy(update={"draws": draws}), clinic, calibration)
+    )
 
 
 @router.get("/app/consult/patients/{patient_id}/assessment")

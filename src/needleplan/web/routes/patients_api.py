@@ -20,16 +20,22 @@ Every call writes one audit event (``detail="api"``): ``patient.list`` (no patie
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from needleplan import services
 from needleplan.domain import Assessment
-from needleplan.domain.records import MeasurementDraft, Patient, PatientDraft, Sex
+from needleplan.domain.records import (
+    AwareDatetime,
+    IsoDate,
+    MeasurementDraft,
+    Patient,
+    PatientDraft,
+    Sex,
+)
 from needleplan.exceptions import DuplicatePatientError
 from needleplan.services.learned_forecast import learned_forecast
 from needleplan.storage.database import Database
@@ -108,7 +114,7 @@ def list_patients(
 class PatientIn(PatientDraft):
     """A new patient; ``confirm_duplicate`` registers her even when she matches a record."""
 
-    confirm_duplicate: bool = Field(
+    confirm_duplicate: StrictBool = Field(
         default=False,
         description="register even when name and birth date, phone or e-mail match a record",
     )
@@ -251,13 +257,13 @@ class PatientChanges(BaseModel):
     mrn: str | None = Field(default=None, max_length=40)
     given_name: str | None = Field(default=None, max_length=100)
     family_name: str | None = Field(default=None, max_length=100)
-    birth_date: date | None = None
+    birth_date: IsoDate | None = None
     sex: Sex | None = None
     email: str | None = Field(default=None, max_length=200)
     phone: str | None = Field(default=None, max_length=40)
-    consent_treatment: bool | None = None
-    consent_contact: bool | None = None
-    consent_research: bool | None = None
+    consent_treatment: StrictBool | None = None
+    consent_contact: StrictBool | None = None
+    consent_research: StrictBool | None = None
     notes: str | None = Field(default=None, max_length=4000)
 
 

@@ -102,11 +102,13 @@ def _field_value(field: str, value: Any) -> None:
     kind = FIELD_TYPES[field]
     if kind is bool:
         if not isinstance(value, bool):
-            raise ValueError(f"{field} must be true or false (got {value!r})")
+            raise ValueError(f"{field} must be true or false (got {str(value)[:40]!r})")
         return
     allowed = [m.value for m in kind]
     if value not in allowed:
-        raise ValueError(f"{value!r} is not a valid {field} (must be one of {', '.join(allowed)})")
+        raise ValueError(
+            f"{str(value)[:40]!r} is not a valid {field} (must be one of {', '.join(allowed)})"
+        )
 
 
 class _Strict(BaseModel):
@@ -116,9 +118,7 @@ class _Strict(BaseModel):
 class Effect(_Strict):
     """What one answer does to the draft assessment."""
 
-    set: dict[str, StrictBool | Annotated[str, StringConstraints(max_length=40)]] = Field(
-        default_factory=dict
-    )
+    set: dict[str, Any] = Field(default_factory=dict)
     add: dict[str, list[Annotated[str, StringConstraints(max_length=40)]]] = Field(
         default_factory=dict
     )
@@ -308,6 +308,8 @@ def _named(problems: list[FieldProblem], data: Mapping[str, Any]) -> list[FieldP
     """Problems whose field starts ``questions.<n>`` renamed to the question's id."""
     out: list[FieldProblem] = []
     for p in problems:
+        if not p.field.strip():  # an empty key, e.g. "" = 1 in the file
+            p = FieldProblem('""', p.value, p.rule)
         parts = p.field.split(".")
         if len(parts) >= 2 and parts[0] == "questions" and parts[1].isdigit():
             field = ".".join([_key(data, int(parts[1])), *parts[2:]])

@@ -308,14 +308,12 @@ def _named(problems: list[FieldProblem], data: Mapping[str, Any]) -> list[FieldP
     """Problems whose field starts ``questions.<n>`` renamed to the question's id."""
     out: list[FieldProblem] = []
     for p in problems:
-        if not p.field.strip():  # an empty key, e.g. "" = 1 in the file
-            p = FieldProblem('""', p.value, p.rule)
-        parts = p.field.split(".")
+        field = p.field if p.field.strip() else '""'  # an empty key, e.g. "" = 1 in the file
+        value = None if p.rule == "Field required" else p.value  # not the table around it
+        parts = field.split(".")
         if len(parts) >= 2 and parts[0] == "questions" and parts[1].isdigit():
             field = ".".join([_key(data, int(parts[1])), *parts[2:]])
-            out.append(FieldProblem(field, p.value, p.rule))
-        else:
-            out.append(p)
+        out.append(FieldProblem(field, value, p.rule))
     return out
 
 

@@ -104,8 +104,10 @@ def test_in_kiosk_mode_every_other_app_route_refuses_until_staff_unlock(
         assert answer.status_code == 403, (method, path, answer.status_code)
         assert 'id="kiosk-locked"' in answer.text, (method, path)
         assert "Jane" not in answer.text
-    # the login page cannot be used to leave it either
+    # the login page and signing out cannot be used to leave it either
     assert web.get("/login", follow_redirects=True).status_code == 403
+    token = csrf_from(web.get("/app/kiosk").text)
+    assert web.post("/logout", data={"csrf_token": token}).status_code == 403
     wrong = _unlock(web, "prac", "not-the-password")
     assert wrong.status_code == 401
     assert web.get("/app/patients").status_code == 403

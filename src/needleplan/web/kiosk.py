@@ -3,8 +3,8 @@
 A member of staff starts it from the patient's page and hands the tablet over. From then on the
 session (identified by the digest of its cookie token, kept in ``intake_kiosks``) reaches only
 :data:`KIOSK_PATHS`: :func:`kiosk_guard`, an app-wide dependency, refuses every other ``/app``
-route with a 403 page that shows nothing but the way back to the form, whatever the route and
-whichever role signed the session in. A member of staff ends it with their user name and
+route (and signing out) with a 403 page that shows nothing but the way back to the form, whatever
+the route and whichever role signed the session in. A member of staff ends it with their user name and
 password (``/app/kiosk/unlock``).
 """
 
@@ -47,9 +47,10 @@ def current_kiosk(request: Request) -> KioskLock | None:
 
 
 def kiosk_guard(request: Request) -> None:
-    """App-wide dependency: a session in kiosk mode reaches only :data:`KIOSK_PATHS`."""
+    """App-wide dependency: a session in kiosk mode reaches only :data:`KIOSK_PATHS` (no other
+    staff page, and it cannot be signed out without a staff password)."""
     path = request.url.path
-    if not path.startswith("/app") or path in KIOSK_PATHS:
+    if not (path.startswith("/app") or path == "/logout") or path in KIOSK_PATHS:
         return
     if current_kiosk(request) is not None:
         raise KioskLockedError(path)

@@ -334,3 +334,22 @@ def test_the_portal_view_renders_and_stores_without_staff_chrome(
     (summary,) = intake.intake_summaries(clinic_app.db, pid)
     assert summary.channel.value == "portal"
     assert ("portal", "intake.submit", pid) in audit_actions(clinic_app.db, pid)
+
+
+def test_without_a_session_the_intake_routes_send_to_sign_in_or_refuse(
+    web: TestClient, clinic_app: ClinicApp
+) -> None:
+    assert web.get("/app/kiosk", follow_redirects=False).headers["location"] == "/app/"
+    assert web.get("/app/kiosk/unlock", follow_redirects=False).status_code == 303
+    start = web.post(
+        f"/app/patients/{clinic_app.patient_id}/intake/kiosk", data={}, follow_redirects=False
+    )
+    assert start.status_code == 303
+    assert start.headers["location"].startswith("/login")
+    review = web.get("/app/intake/1", follow_redirects=False)
+    assert review.status_code == 303
+    assert review.headers["location"].startswith("/login")
+    token = csrf_from(web.get("/login").text)
+    sent = web.post("/app/kiosk", data={"csrf_token": token, **CLEAR}, follow_redirects=False)
+    assert sent.headers["location"] == "/app/"
+    assert intake.intake_summaries(clinic_app.db, clinic_app.patient_id) == []

@@ -23,6 +23,12 @@ def backend() -> str:
     return "sqlite"
 
 
+def test_the_base_url_is_the_bundles() -> None:
+    from needleplan.interop import fhir, fhir_intake
+
+    assert fhir_intake.BASE == fhir.BASE
+
+
 def test_the_definition_exports_as_a_questionnaire_with_every_question() -> None:
     q = load_questionnaire()
     doc = Questionnaire.model_validate(questionnaire_json(q))

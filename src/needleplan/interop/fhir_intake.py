@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from fhir.resources.R4B.questionnaire import Questionnaire as FhirQuestionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
@@ -23,8 +24,25 @@ from fhir.resources.R4B.resource import Resource
 
 from needleplan.domain.intake import IntakeResponse, IntakeStatus
 from needleplan.guideline.intake import Question, Questionnaire, load_questionnaire
-from needleplan.interop.fhir import BASE, NAMESPACE, _Context
 from needleplan.storage import Database
+
+#: needleplan's FHIR base URL (the same as ``needleplan.interop.fhir.BASE``, which imports this
+#: module for its Bundle hook; a test keeps the two equal).
+BASE = "https://needleplan.org/fhir"
+
+
+class _Context(Protocol):
+    """What a mapping needs of the Bundle's context (``needleplan.interop.fhir._Context``)."""
+
+    def rid(self, kind: str, record_id: int) -> str: ...
+
+    def identifier(self, kind: str, record_id: int) -> dict[str, Any]: ...
+
+    def local(self, when: datetime) -> str: ...
+
+    @property
+    def patient_ref(self) -> dict[str, Any]: ...
+
 
 ITEM_TYPE = {
     "yes_no": "boolean",
@@ -84,7 +102,7 @@ def questionnaire_resource(questionnaire: Questionnaire | None = None) -> FhirQu
     return FhirQuestionnaire.model_validate(
         {
             "resourceType": "Questionnaire",
-            "id": str(uuid.uuid5(NAMESPACE, f"needleplan:questionnaire:{q.id}:{q.version}")),
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{canonical(q.id)}|{q.version}")),
             "url": canonical(q.id),
             "version": q.version,
             "name": q.id.replace("-", "_"),

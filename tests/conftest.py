@@ -422,6 +422,18 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
     from needleplan.services.staff_sessions import SessionPolicy, start_session
 
     start_session(db, user.id, "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0", SessionPolicy())
+    # Intake answers sent through the portal, confirmed by a practitioner, and a kiosk lock.
+    from needleplan.services import intake
+    from tests.intake_support import CLEAR
+
+    reviewer = services.create_user(
+        db, "reviewer", "correct horse battery", "practitioner", practitioner_id=setup.alice.id
+    )
+    sent = intake.submit_intake(db, setup.patient.id, CLEAR, channel="portal", now=t0)
+    intake.confirm_intake(
+        db, reviewer, sent.id, {**sent.values, "severity": "moderate"}, now=t0 + timedelta(hours=1)
+    )
+    intake.start_kiosk(db, user, "0" * 64, setup.patient.id, now=t0)
     return setup
 
 

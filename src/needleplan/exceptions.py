@@ -6,6 +6,7 @@ Every error the product raises on purpose derives from :class:`NeedleplanError`:
     ├── InputError              bad input: names the field, the value and the rule
     │   └── GuidelineError      a guideline file that fails its schema (adds the file)
     │   └── ConfigError         a clinic configuration file that fails its schema
+    │   └── QuestionnaireError  an intake questionnaire file that fails its schema
     ├── BlockedError            a plan blocked by an absolute contraindication
     ├── ModelRangeError         a forecast asked outside the model's validated range
     ├── SchedulingError         no feasible date for a session (names the session and why)
@@ -69,6 +70,10 @@ class GuidelineError(InputError):
 
 class ConfigError(InputError):
     """A clinic configuration file that cannot be loaded or fails its schema."""
+
+
+class QuestionnaireError(InputError):
+    """An intake questionnaire definition that cannot be loaded or fails its schema."""
 
 
 class BlockedError(NeedleplanError):

@@ -134,3 +134,18 @@ def test_patient_files_are_created_for_their_owner_only(
         assert _mode(tmp_path / folder) == 0o700, folder
     assert _mode(tmp_path / "cli.sqlite3") == 0o600
     assert "P-7" in (tmp_path / "old.csv").read_text()
+
+
+def test_fhir_questionnaire_prints_the_definition_and_names_a_bad_file(
+    cli: Runner, tmp_path: Path
+) -> None:
+    from fhir.resources.R4B.questionnaire import Questionnaire
+
+    printed = cli("fhir", "questionnaire")
+    assert printed.returncode == 0, printed.stderr
+    document = Questionnaire.model_validate(json.loads(printed.stdout))
+    assert document.url == "https://needleplan.org/fhir/Questionnaire/needleplan-intake"
+    (tmp_path / "bad.toml").write_text('schema = 1\nid = "x"\nversion = "1"\ntitle = "T"\n')
+    bad = cli("fhir", "questionnaire", "--definition", "bad.toml")
+    assert bad.returncode == 2
+    assert "bad.toml: sections: Field required" in bad.stderr

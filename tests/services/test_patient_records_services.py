@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from needleplan import services
+from needleplan.domain.intake import IntakeChannel
 from needleplan.domain.records import MeasurementScale
 from needleplan.exceptions import (
     DuplicatePatientError,
@@ -97,6 +98,8 @@ def test_merge_moves_every_child_record_and_deletes_the_duplicate(clinic: Any) -
         db, dup.id, {"scale": "gais", "value": 2, "measured_at": "2025-02-01T10:00Z"}
     )
     services.add_recall(db, dup.id, datetime(2033, 1, 1).date(), reason="annual review")
+    with db.transaction() as uow:  # intake answers she sent under the duplicate record
+        uow.intake.add(dup.id, ("q", "1"), {}, {}, IntakeChannel.PORTAL, datetime.now(UTC), "x")
     with services.audited(db, None, "patient.merge", keep, username="tester") as note:
         result = services.merge_patients(db, keep, dup.id, note=note)
     assert result.moved == {
@@ -110,6 +113,8 @@ def test_merge_moves_every_child_record_and_deletes_the_duplicate(clinic: Any) -
         "outbox": 1,  # the booking's confirmation
         "waitlist": 0,
         "message_opt_outs": 0,
+        "intake_responses": 1,
+        "intake_kiosks": 0,
     }
     kept = services.patient_file(db, keep)
     assert [c.id for c in kept.courses] == [booking.course.id]

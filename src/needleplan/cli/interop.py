@@ -66,6 +66,31 @@ def fhir_patient(
     console.print(f"FHIR Bundle written to {escape(str(out))}: {_summary(bundle)}")
 
 
+@fhir.command("questionnaire")
+def fhir_questionnaire(
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Write the Questionnaire JSON here (default: standard output)."
+    ),
+    definition: Path | None = typer.Option(
+        None, "--definition", help="An intake questionnaire TOML (default: the shipped one)."
+    ),
+) -> None:
+    """Export the intake questionnaire definition as a FHIR R4 Questionnaire (JSON).
+
+    Exit codes: 0 ok, 2 a definition file that fails its schema (the key and the rule named).
+    """
+    from needleplan.guideline.intake import load_questionnaire
+    from needleplan.interop.fhir_intake import questionnaire_json
+
+    document = questionnaire_json(load_questionnaire(definition))  # InputError: exit 2
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    if out is None:
+        typer.echo(text)
+        return
+    write_private_text(out, text + "\n")
+    console.print(f"FHIR Questionnaire {document['version']} written to {escape(str(out))}")
+
+
 @app.command("handout")
 def handout_cmd(
     key: str | None = typer.Argument(

@@ -107,6 +107,11 @@ ACTION_PERMISSIONS: dict[str, Permission] = {
     "patient.handout": Permission.CLINICAL,
     "patient.export": Permission.CLINICAL,
     "patient.forecast": Permission.CLINICAL,
+    "intake.read": Permission.CLINICAL,
+    "intake.confirm": Permission.CLINICAL,
+    # intake kiosk: every role hands the tablet over (the answers stay clinical)
+    "intake.kiosk.start": Permission.CONTACTS,
+    "intake.submit": Permission.CONTACTS,
     # administration: admins
     "user.create": Permission.USERS,
     "user.deactivate": Permission.USERS,

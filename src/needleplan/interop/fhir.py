@@ -514,7 +514,8 @@ def patient_bundle(db: Database, patient_id: int) -> dict[str, Any]:
     dict
         The Bundle (validated by ``fhir.resources``): the Patient, the Practitioners her records
         name, a CarePlan per course, an Appointment per appointment, a Procedure per performed
-        session and an Observation per measurement. Ids and ``fullUrl`` values are stable.
+        session, an Observation per measurement and a QuestionnaireResponse per intake
+        (:mod:`needleplan.interop.fhir_intake`). Ids and ``fullUrl`` values are stable.
 
     Raises
     ------
@@ -542,6 +543,9 @@ def patient_bundle(db: Database, patient_id: int) -> dict[str, Any]:
     resources += [appointment_resource(ctx, a) for a in record.appointments]
     resources += [procedure_resource(ctx, s) for s in record.sessions]
     resources += [observation_resource(ctx, m) for m in record.measurements]
+    from needleplan.interop.fhir_intake import intake_resources  # it imports this module
+
+    resources += intake_resources(ctx, db, patient_id)  # QuestionnaireResponse per intake
     bundle = Bundle.model_validate(
         {
             "resourceType": "Bundle",

@@ -458,4 +458,47 @@ class ClinicCalibrationRow(Base):
     username: Mapped[str] = mapped_column(String(40), default="")
 
 
+class IntakeResponseRow(Base):
+    """A patient's intake answers, kept as submitted with the questionnaire version, and the
+    draft assessment they propose (storage/repositories/intake.py, services/intake.py).
+
+    ``status``: draft -> confirmed. ``answers`` is the submission exactly as received;
+    ``draft`` holds the typed answers, the question texts she saw, the proposed assessment
+    values and the flags. Confirming stores an assessment (``assessment_id``) and who reviewed.
+    """
+
+    __tablename__ = "intake_responses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    questionnaire_id: Mapped[str] = mapped_column(String(80))
+    questionnaire_version: Mapped[str] = mapped_column(String(64))
+    answers: Mapped[dict[str, Any]]
+    draft: Mapped[dict[str, Any]]
+    channel: Mapped[str] = mapped_column(String(10))
+    submitted_at: Mapped[datetime]
+    submitted_by: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    reviewed_at: Mapped[datetime | None]
+    reviewed_by: Mapped[str | None] = mapped_column(String(40))
+    assessment_id: Mapped[int | None] = mapped_column(ForeignKey("assessments.id"))
+
+
+class IntakeKioskRow(Base):
+    """A staff browser session locked to one patient's intake form (kiosk mode on a tablet).
+
+    Keyed by the SHA-256 digest of the session token (never the token). While a row exists,
+    every other staff page refuses that session until a member of staff unlocks it with a
+    password. Not backed up (like the sessions themselves).
+    """
+
+    __tablename__ = "intake_kiosks"
+
+    session_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    started_by: Mapped[str] = mapped_column(String(40))
+    started_at: Mapped[datetime]
+    response_id: Mapped[int | None] = mapped_column(ForeignKey("intake_responses.id"))
+
+
 metadata = Base.metadata

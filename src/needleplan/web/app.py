@@ -8,7 +8,7 @@ import time
 from importlib.resources import files
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -28,6 +28,7 @@ from needleplan.web.auth import (
 )
 from needleplan.web.bodies import BodyLimitMiddleware
 from needleplan.web.error_handlers import install_error_handlers
+from needleplan.web.kiosk import KioskLockedError, kiosk_guard
 from needleplan.web.leads import InMemoryLeadStore, LeadStore
 from needleplan.web.metrics import Metrics, MetricsMiddleware
 from needleplan.web.ratelimit import Clock, DatabaseLimiter, Limiter, TokenBucketLimiter
@@ -47,6 +48,7 @@ from needleplan.web.routes import (
     clinic_admin,
     consult,
     health,
+    intake,
     messages,
     pages,
     patient_records,
@@ -159,6 +161,8 @@ def create_app(
         docs_url=None,  # served below from files bundled with the package, not from a CDN
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
+        # A staff session in kiosk mode reaches only the intake form (needleplan.web.kiosk).
+        dependencies=[Depends(kiosk_guard)],
     )
     app.state.settings = settings
     app.state.db = database
@@ -214,6 +218,10 @@ def create_app(
             ),
         )
 
+    @app.exception_handler(KioskLockedError)
+    async def _kiosk_locked(request: Request, exc: KioskLockedError) -> Response:
+        return intake.kiosk_locked_page(request)
+
     # Swagger UI ships inside the fastapi-offline wheel, so /docs works without network.
     apidocs = Path(str(files("fastapi_offline") / "static"))
     app.mount("/static/apidocs", StaticFiles(directory=str(apidocs)), name="apidocs")
@@ -247,6 +255,7 @@ def create_app(
     app.include_router(account.router)
     app.include_router(clinic_admin.router)
     app.include_router(calibration.router)
+    app.include_router(intake.router)
     return app
 
 

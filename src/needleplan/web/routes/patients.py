@@ -47,6 +47,7 @@ from needleplan.exceptions import (
 )
 from needleplan.forecasting.chain import INITIAL_INTERVAL_DAYS, MAX_INITIAL_SESSIONS
 from needleplan.scheduling import ClinicConfig
+from needleplan.services.intake import intake_summaries
 from needleplan.services.learned_forecast import learned_forecast
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
@@ -278,6 +279,7 @@ def _patient_page(
         "saved": saved,
     }
     context["consents"] = record.consents
+    context["intakes"] = intake_summaries(db, patient_id)  # status only: no answers
     if clinical:
         context.update(learned_section(db, clinic, record))
         newest = record.assessments[0] if record.assessments else None

@@ -1,0 +1,201 @@
+"""Headless Chromium runs the intake on a live server over a SQLite clinic: the front desk starts
+kiosk mode from the patient's page, the "patient" fills the form on the tablet, other /app URLs
+refuse while it is in kiosk mode, a practitioner unlocks it with her password, reviews the draft
+and confirms it, and the course booked from the confirmed assessment has the plan's sessions.
+Skips only where /usr/bin/chromium is absent. Screenshots in test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from needleplan import services
+
+from .conftest import cheap_hasher
+from .patients_fixtures import DB_PASSWORDS, ClinicApp, open_clinic_app
+from .test_browser import CHROMIUM, _page, _shot, browser
+
+__all__ = ["browser"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian package)"),
+]
+
+#: This suite's servers listen on loopback ports in this range.
+PORTS = range(18100, 18200)
+
+#: What the patient ticks on the tablet: a smoker with diabetes (well controlled), heavy sun
+#: without sunscreen, a keloid tendency; face and neck, as much lift as possible.
+ANSWERS: dict[str, str | list[str]] = {
+    "pregnancy": "no",
+    "diabetes": "yes",
+    "diabetes_control": "well",
+    "autoimmune": "no",
+    "recent_radiation": "no",
+    "isotretinoin": "no",
+    "anticoagulants": "no",
+    "allergies": "no",
+    "active_infection": "no",
+    "active_acne": "no",
+    "keloid": "yes",
+    "smoking": "current",
+    "sun_exposure": "high",
+    "spf_daily": "no",
+    "sunburn_history": "yes",
+    "areas": ["full_face", "neck"],
+    "goal": "maximal",
+}
+
+
+def _port() -> int:
+    for port in PORTS:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    pytest.fail(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
+
+
+@pytest.fixture(scope="module")
+def live_intake(
+    tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path
+) -> Iterator[tuple[str, ClinicApp]]:
+    import uvicorn
+
+    original = services.accounts.use_password_hasher(cheap_hasher())
+    env = open_clinic_app(tmp_path_factory.mktemp("intake") / "clinic.sqlite3", _sqlite_template)
+    config = uvicorn.Config(
+        env.app, host="127.0.0.1", port=_port(), log_level="warning", lifespan="off"
+    )
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:  # readiness wait, not a timing assertion
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{config.port}", env
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+        env.db.dispose()
+        services.accounts.use_password_hasher(original)
+
+
+def test_kiosk_intake_review_confirm_and_the_plan_from_the_confirmed_assessment(
+    live_intake: tuple[str, ClinicApp], browser: Any
+) -> None:
+    base, env = live_intake
+    nora = services.register_patient(
+        env.db,
+        {
+            "given_name": "Nora",
+            "family_name": "Intake",
+            "birth_date": "1974-05-06",
+            "consent_treatment": True,
+        },
+    )
+    errors: list[str] = []
+    tablet = _page(browser, errors, viewport={"width": 820, "height": 1180}, has_touch=True)
+
+    # The front desk signs in on the tablet and starts kiosk mode from Nora's page.
+    tablet.goto(f"{base}/app/patients/{nora.id}")
+    tablet.fill('input[name="username"]', "desk")
+    tablet.fill('input[name="password"]', DB_PASSWORDS["desk"])
+    tablet.click('button[type="submit"]')
+    tablet.wait_for_url(f"{base}/app/patients/{nora.id}")
+    assert tablet.locator("#no-intake").count() == 1
+    tablet.click("#start-kiosk")
+    tablet.wait_for_url(f"{base}/app/kiosk")
+    assert "Hello Nora." in tablet.text_content("#intake-intro")
+    assert tablet.locator("header nav").count() == 0  # no staff navigation
+    _shot(tablet, "intake-kiosk-form.png")
+
+    # Nora fills the form; a first send without her goal is refused, naming the question.
+    for question, answer in ANSWERS.items():
+        if question == "goal":
+            continue
+        for value in answer if isinstance(answer, list) else [answer]:
+            tablet.check(f'input[name="{question}"][value="{value}"]')
+    tablet.click("#intake-send")
+    tablet.wait_for_selector("#form-problems")
+    assert "What result are you hoping for?" in tablet.text_content("#form-problems")
+    assert tablet.is_checked('input[name="keloid"][value="yes"]')  # her answers are kept
+    tablet.check('input[name="goal"][value="maximal"]')
+    tablet.click("#intake-send")
+    tablet.wait_for_selector("#intake-thanks")
+    _shot(tablet, "intake-kiosk-thanks.png")
+
+    # While in kiosk mode no other staff page opens, not even another patient's.
+    for path in ("/app/", "/app/patients", f"/app/patients/{env.patient_id}", "/app/calendar"):
+        answer = tablet.goto(base + path)
+        assert answer is not None
+        assert answer.status == 403, path
+        assert tablet.locator("#kiosk-locked").count() == 1
+        assert "Jane" not in tablet.content()
+    tablet.goto(base + "/app/kiosk")
+    assert tablet.locator("#intake-thanks").count() == 1  # not a second form
+
+    # The practitioner unlocks with her own password and lands on the review.
+    tablet.click("#kiosk-unlock-link")
+    tablet.fill('input[name="username"]', "prac")
+    tablet.fill('input[name="password"]', "wrong-password-1")
+    tablet.click('#kiosk-unlock button[type="submit"]')
+    tablet.wait_for_selector("#unlock-error")
+    tablet.fill('input[name="username"]', "prac")
+    tablet.fill('input[name="password"]', DB_PASSWORDS["prac"])
+    tablet.click('#kiosk-unlock button[type="submit"]')
+    tablet.wait_for_url(re.compile(rf"{re.escape(base)}/app/intake/\d+$"))
+    assert tablet.text_content("#intake-status") == "draft"
+    flags = tablet.text_content("#intake-flags") or ""
+    assert "relative contraindication" in flags
+    assert "keloid" in flags
+    assert tablet.is_checked('input[name="contraindications"][value="keloid_tendency"]')
+    assert tablet.is_checked('input[name="conditions"][value="diabetes"]')
+    assert tablet.input_value('select[name="smoking"]') == "current"
+    assert services.assessment_history(env.db, nora.id) == []  # nothing approved yet
+    _shot(tablet, "intake-review.png")
+
+    # She sets what only an examination tells and confirms.
+    tablet.select_option('select[name="severity"]', "advanced")
+    tablet.select_option('select[name="fitzpatrick_type"]', "2")
+    tablet.click("#intake-confirm-button")
+    tablet.wait_for_selector("#intake-plan")
+    assert tablet.text_content("#intake-status") == "confirmed"
+    (stored,) = services.assessment_history(env.db, nora.id)
+    assert stored.assessment.severity is not None
+    assert stored.assessment.severity.value == "advanced"
+    sessions = int(tablet.text_content("#plan-sessions") or "0")
+    assert 8 <= sessions <= 12  # several raising factors: the difficult tier
+    assert tablet.text_content("#plan-interval") == "21–28"
+    _shot(tablet, "intake-confirmed-plan.png")
+
+    # The course booked from her confirmed assessment has the plan's number of sessions.
+    tablet.click("#book-course")
+    tablet.wait_for_selector("#booking-form")
+    today = date.today()
+    monday = today + timedelta(days=28 + (7 - today.weekday()) % 7)
+    tablet.fill('input[name="start"]', monday.isoformat())
+    tablet.click('#booking-form button[type="submit"]')
+    tablet.wait_for_selector("#booking-result")
+    assert tablet.locator("#booking-result ol li").count() == sessions
+    _shot(tablet, "intake-course-booked.png")
+    # only the answers the test provoked: the refused form (422), the wrong password (401) and
+    # the pages refused in kiosk mode (403)
+    expected = ("status of 422", "status of 401", "status of 403")
+    assert [e for e in errors if not any(x in e for x in expected)] == []
+    tablet.context.close()

@@ -44,6 +44,7 @@ from needleplan.domain.assessment import (
     Diet,
     Genetic,
     Goal,
+    Menopause,
     RepairCapacity,
     Smoking,
     SunExposure,
@@ -66,6 +67,7 @@ SET_FIELDS = frozenset(
         "sun_damage_history",
         "diet",
         "aftercare",
+        "menopause",
     }
 )
 #: Assessment list fields an answer may add values to.
@@ -80,6 +82,7 @@ FIELD_TYPES: dict[str, Any] = {
     "sun_damage_history": bool,
     "diet": Diet,
     "aftercare": Aftercare,
+    "menopause": Menopause,
     "areas": Area,
     "concerns": Concern,
     "conditions": Condition,

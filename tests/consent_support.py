@@ -45,9 +45,13 @@ def blank_png(width: int = 300, height: int = 100) -> bytes:
 
 
 def sign_treatment(db: Any, patient_id: int, actor: User | None = None) -> Any:
-    """Her treatment consent, signed now (so her sessions may be charted)."""
-    from needleplan.services.consent_forms import sign_consent
+    """Her current treatment consent, signed now unless she has one (so her sessions may be
+    charted)."""
+    from needleplan.services.consent_forms import current_consent, sign_consent
 
+    current = current_consent(db, patient_id, "treatment")
+    if current is not None:
+        return current
     return sign_consent(
         db, actor or SIGNING_DESK, patient_id, "treatment", signature_png(), "pytest"
     )

@@ -22,6 +22,7 @@ from needleplan.services.learned_forecast import (
     learned_forecast,
 )
 from tests.conftest import make_protocol_value
+from tests.consent_support import sign_treatment
 from tests.outcome_support import add_patient_with_outcomes
 
 JANE = {"given_name": "Jane", "family_name": "Doe", "birth_date": "1976-04-02"}
@@ -97,6 +98,7 @@ def test_merge_moves_every_child_record_and_deletes_the_duplicate(clinic: Any) -
         db, dup.id, {"scale": "gais", "value": 2, "measured_at": "2025-02-01T10:00Z"}
     )
     services.add_recall(db, dup.id, datetime(2033, 1, 1).date(), reason="annual review")
+    sign_treatment(db, dup.id)
     with services.audited(db, None, "patient.merge", keep, username="tester") as note:
         result = services.merge_patients(db, keep, dup.id, note=note)
     assert result.moved == {
@@ -110,6 +112,7 @@ def test_merge_moves_every_child_record_and_deletes_the_duplicate(clinic: Any) -
         "outbox": 1,  # the booking's confirmation
         "waitlist": 0,
         "message_opt_outs": 0,
+        "consent_forms": 1,  # her signed form is kept, now hers
     }
     kept = services.patient_file(db, keep)
     assert [c.id for c in kept.courses] == [booking.course.id]

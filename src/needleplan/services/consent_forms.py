@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
+from datetime import datetime
 
 from needleplan.domain.consent_forms import (
     ConsentKind,
@@ -53,7 +54,7 @@ from needleplan.exceptions import (
     PermissionDeniedError,
     StateError,
 )
-from needleplan.services._clock import utc_now
+from needleplan.services._clock import aware, utc_now
 from needleplan.services.accounts import require_role
 from needleplan.services.audit import AuditNote, audited
 from needleplan.services.consent_pdf import ConsentDocument, check_signature, consent_pdf
@@ -132,6 +133,16 @@ def require_treatment_consent(uow: UnitOfWork, patient_id: int) -> SignedConsent
     return newest
 
 
+def treatment_consent_problem(db: Database, patient_id: int) -> str:
+    """Why her sessions cannot be charted now ("" when she has a current treatment consent)."""
+    with db.transaction() as uow:
+        try:
+            require_treatment_consent(uow, patient_id)
+        except ConsentRequiredError as exc:
+            return str(exc)
+    return ""
+
+
 # --------------------------------------------------------------------------- templates
 
 
@@ -187,6 +198,7 @@ def sign_consent(
     uses: Iterable[PhotoUse | str] | None = None,
     *,
     clinic_name: str | None = None,
+    now: datetime | None = None,
 ) -> SignedConsent:
     """Store the form she signed now on the newest template of ``kind``: the PDF (template kind,
     version and text, her name, the time, ``device``, the signature image) and its SHA-256.
@@ -194,7 +206,7 @@ def sign_consent(
     ``uses`` (photo consent only): any of ``teaching`` and ``marketing``; ``record`` is always
     granted. An empty or unreadable signature, an unknown kind or use is an ``InputError``
     naming the field; nothing is stored then. A newer form of the same kind supersedes her
-    older one.
+    older one. ``now`` (default: the clock) is the signing time, for a demo's history.
     """
     parsed = parse_kind(kind)
     granted = parse_uses(parsed, uses)
@@ -205,7 +217,7 @@ def sign_consent(
             patient = uow.patients.get(patient_id)
             template = uow.consent_forms.latest_template(parsed, utc_now())
             clinic = uow.clinics.first()
-            at = utc_now()
+            at = aware(now, "now")
             name = patient.display_name
             pdf = consent_pdf(
                 ConsentDocument(
@@ -302,5 +314,6 @@ __all__ = [
     "sign_consent",
     "template_version",
     "template_versions",
+    "treatment_consent_problem",
     "withdraw_consent",
 ]

@@ -45,6 +45,7 @@ from needleplan.web.routes import (
     calendar_waitlist,
     calibration,
     clinic_admin,
+    consents,
     consult,
     health,
     messages,
@@ -240,6 +241,7 @@ def create_app(
     app.include_router(calendar_move.router)
     app.include_router(calendar_rebook.router)
     app.include_router(visits.router)
+    app.include_router(consents.router)
     app.include_router(recall.router)
     app.include_router(messages.router)
     app.include_router(admin.router)

@@ -215,10 +215,12 @@ def test_admins_edit_templates_as_new_versions(web: TestClient, clinic_app: Clin
     sign_in(web, "prac")
     assert web.get("/app/consent-templates", follow_redirects=False).status_code == 403
     page = web.get("/app/patients").text
+    assert 'href="/app/consent-templates"' not in page
     web.post("/logout", data={"csrf_token": csrf_from(page)})
     sign_in(web, "admin")
     listing = web.get("/app/consent-templates")
     assert listing.status_code == 200
+    assert 'href="/app/consent-templates">Consent forms</a>' in listing.text
     assert "/app/consent-templates/photo/v1" in listing.text
     editor = web.get("/app/consent-templates/treatment")
     token = csrf_from(editor.text)

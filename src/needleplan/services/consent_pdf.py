@@ -109,10 +109,16 @@ def _wrap(pdf: Any, text: str, width: float) -> list[str]:
     is cut), paragraph breaks kept. Linear in the text, unlike ``multi_cell``'s line breaker,
     which measures the whole line again at every character."""
     widths: dict[str, float] = {}
+    table = getattr(pdf.current_font, "cw", None)  # a core font's glyph widths [1/1000 em]
+    core = isinstance(table, dict) and all(ch in table for ch in text)
 
     def measure(word: str) -> float:
         if word not in widths:
-            widths[word] = float(pdf.get_string_width(word))
+            if core:
+                assert isinstance(table, dict)
+                widths[word] = sum(table[ch] for ch in word) * pdf.font_size / 1000
+            else:
+                widths[word] = float(pdf.get_string_width(word))
         return widths[word]
 
     space = measure(" ")

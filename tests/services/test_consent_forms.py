@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from needleplan import services
 from needleplan.domain.consent_forms import ConsentKind, ConsentStanding, PhotoUse
@@ -240,3 +242,15 @@ def test_a_refused_signature_leaves_no_audit_row(people: Any) -> None:
     assert len(services.audit_log(db, limit=1000)) == before
     assert PhotoUse.RECORD.value == "record"
     assert pid
+
+
+@given(st.binary(max_size=400))
+def test_any_bytes_as_a_signature_are_refused_with_an_input_error(data: bytes) -> None:
+    """Hostile uploads never crash the check: arbitrary bytes, and a PNG header followed by
+    arbitrary bytes, are an InputError naming ``signature``."""
+    from needleplan.services.consent_pdf import PNG_MAGIC, check_signature
+
+    for candidate in (data, PNG_MAGIC + data):
+        with pytest.raises(InputError) as err:
+            check_signature(candidate)
+        assert err.value.problems[0].field == "signature"

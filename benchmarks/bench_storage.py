@@ -20,12 +20,19 @@ from pathlib import Path
 
 from needleplan import services
 from needleplan.domain import reference_assessment
+from needleplan.domain.accounts import Role, User
 from needleplan.guideline import make_protocol
+from needleplan.services.consent_forms import sign_consent
+from needleplan.services.demo import demo_signature_png
 from needleplan.storage import Database
 from needleplan.storage.backup import backup, restore
 
 TODAY = date(2026, 11, 21)
 PATIENTS = 60
+SIGNER = User(
+    id=0, username="bench", role=Role.FRONT_DESK, created_at=datetime(2026, 1, 1, tzinfo=UTC)
+)
+SIGNATURE = demo_signature_png()
 
 
 def _fresh() -> tuple[Database, Path]:
@@ -62,6 +69,8 @@ def _one_by_one(n: int = PATIENTS) -> None:
                 for k in range(protocol.initial_sessions)
             ]
             booking = services.book_course(db, p.id, protocol, slots, assessment_id=record.id)
+            # she signs her treatment consent (one PDF) before a session can be charted
+            sign_consent(db, SIGNER, p.id, "treatment", SIGNATURE, "bench tablet")
             for appt in booking.appointments[:3]:
                 services.record_session(
                     db,

@@ -302,6 +302,7 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
     from datetime import UTC, datetime, timedelta
 
     from needleplan import services
+    from tests.consent_support import sign_treatment
 
     setup = ClinicSetup(db)
     t0 = datetime(2031, 1, 6, 9, 0, tzinfo=UTC)
@@ -347,6 +348,7 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
             assessment_id=record.id,
         )
         first = booking.appointments[0]
+        sign_treatment(db, person.id)
         services.record_session(
             db,
             {

@@ -15,6 +15,7 @@ from needleplan.forecasting.learning import Observation
 from needleplan.forecasting.models import improvement
 from needleplan.forecasting.observation import DEFAULT_LINKS, baseline_prior, simulate
 from needleplan.forecasting.params import default_params
+from tests.consent_support import sign_treatment
 
 SERIES = (0.0, 35.0, 70.0, 105.0, 140.0)
 MONTHLY = tuple(float(d) for d in range(30, 721, 30))
@@ -106,12 +107,14 @@ def add_patient_with_outcomes(
             now=start - timedelta(days=1),  # booked back then (a historical course)
         )
         for appt in booking.appointments:
+            sign_treatment(db, patient.id)
             services.record_session(
                 db, {**session, "performed_at": appt.start.isoformat()}, appointment_id=appt.id
             )
     else:
         for d in sessions:
             when = (start + timedelta(days=d)).isoformat()
+            sign_treatment(db, patient.id)
             services.record_session(db, {**session, "performed_at": when}, patient_id=patient.id)
     obs = simulate_observations(
         assessment, z, np.random.default_rng(seed), sessions=sessions, days=days, scales=scales

@@ -14,6 +14,7 @@ Every error the product raises on purpose derives from :class:`NeedleplanError`:
     │   └── DuplicatePatientError   a new patient likely already has a record (names it)
     ├── NotFoundError           a record that does not exist
     ├── StateError              an illegal state transition (e.g. completed -> active)
+    │   └── ConsentRequiredError    no signed consent in force (names the patient and kind)
     └── PermissionDeniedError   the user's role does not allow the action
 
 The CLI maps them to exit codes (see ``docs/cli.md``); the web API maps them to HTTP status
@@ -116,6 +117,16 @@ class NotFoundError(NeedleplanError, LookupError):
 
 class StateError(NeedleplanError):
     """An illegal state transition."""
+
+
+class ConsentRequiredError(StateError):
+    """The patient has no signed consent of ``kind`` in force (never signed, or withdrawn):
+    the message says which; a caller can offer the signing screen for ``patient_id``."""
+
+    def __init__(self, message: str, *, patient_id: int, kind: str) -> None:
+        super().__init__(message)
+        self.patient_id = patient_id
+        self.kind = kind
 
 
 class PermissionDeniedError(NeedleplanError):

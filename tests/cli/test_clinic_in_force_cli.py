@@ -14,6 +14,7 @@ import pytest
 import needleplan.scheduling
 from needleplan.services import clinic_calendar
 from needleplan.storage import Database
+from tests.consent_support import signature_png
 
 from .conftest import Runner
 
@@ -51,9 +52,12 @@ def run(cli: Runner, tmp_path: Path) -> Runner:
             "--birth-date", "1976-04-02", "--consent-treatment",
         )  # fmt: skip
         assert added.returncode == 0, added.stderr
+    (tmp_path / "signature.png").write_bytes(signature_png())
     for key in ("1", "2"):
         assessed = _run("patient", "assess", key, "--from", str(tmp_path / "reference.json"))
         assert assessed.returncode == 0, assessed.stderr
+        signed = _run("consent", "sign", key, "--signature", str(tmp_path / "signature.png"))
+        assert signed.returncode == 0, signed.stderr
     return _run
 
 

@@ -7,6 +7,7 @@ some sixty invocations); one test runs ``python -m needleplan`` in a subprocess 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -19,6 +20,7 @@ import click
 import pytest
 
 from needleplan.cli.main import run
+from tests.consent_support import signature_png
 
 REFERENCE = {"age": 50, "severity": "moderate", "areas": ["full_face"]}
 
@@ -109,6 +111,9 @@ def booked(cli: Runner, tmp_path: Path) -> Runner:
     assert cli("patient", "assess", "P000001", "--from", "a.json").returncode == 0
     res = cli("course", "book", "P000001", "--start", "2030-09-02")
     assert res.returncode == 0, res.stderr
+    (tmp_path / "signature.png").write_bytes(signature_png())
+    signed = cli("consent", "sign", "P000001", "--signature", "signature.png", "--device", "pad")
+    assert signed.returncode == 0, signed.stderr
     return cli
 
 
@@ -477,3 +482,25 @@ def test_a_malformed_clock_setting_is_refused_in_one_line(booked: Runner) -> Non
     assert res.returncode == 2
     assert "NEEDLEPLAN_NOW: must be an ISO 8601 date-time" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_session_record_needs_a_signed_treatment_consent(booked: Runner, tmp_path: Path) -> None:
+    """The CLI charting path refuses without a current treatment consent (exit 5, one line
+    saying why); ``consent withdraw``/``sign``/``list``/``download`` work through the CLI."""
+    listed = json.loads(booked("consent", "list", "P000001", "--json").stdout)
+    assert [(f["kind"], f["standing"]) for f in listed] == [("treatment", "current")]
+    out = booked("consent", "download", "P000001", str(listed[0]["id"]), "--out", "form.pdf")
+    assert out.returncode == 0, out.stderr
+    assert hashlib.sha256((tmp_path / "form.pdf").read_bytes()).hexdigest() == listed[0]["sha256"]
+    gone = booked("consent", "withdraw", "P000001", str(listed[0]["id"]), "--reason", "by phone")
+    assert gone.returncode == 0, gone.stderr
+    chart = booked(
+        "session", "record", "1", "--area", "full_face", "--depth", "full_face=1.5",
+        "--device", "Dermapen", "--passes", "3", env={"NEEDLEPLAN_NOW": "2030-09-02T12:00+02:00"},
+    )  # fmt: skip
+    assert chart.returncode == 5, chart.stderr
+    assert chart.stderr.startswith("error: patient 1 withdrew her treatment consent")
+    assert len(chart.stderr.strip().splitlines()) == 1
+    blank = booked("consent", "sign", "P000001", "--signature", "form.pdf")
+    assert blank.returncode == 2
+    assert "signature: must be a PNG image" in blank.stderr

@@ -20,6 +20,7 @@ from needleplan.domain import Protocol
 from needleplan.exceptions import NotFoundError
 from needleplan.interop import fhir
 from needleplan.interop.fhir import parse_bundle, patient_bundle, record_uuid
+from tests.consent_support import sign_treatment
 
 # Summer in Europe/London: the clinic's offset is +01:00, so a UTC-only export would show.
 T0 = datetime(2031, 6, 2, 8, 0, tzinfo=UTC)
@@ -61,6 +62,7 @@ class Record:
             note="course note for the team",
         )
         first = self.booking.appointments[0]
+        sign_treatment(db, self.patient.id)
         self.session = services.record_session(
             db,
             {
@@ -114,7 +116,8 @@ def record(clinic: Any, protocol: Any) -> Record:
 
 
 def test_bundle_is_a_collection_that_parses_back_with_each_resource_type(record: Record) -> None:
-    """The dict parses with fhir.resources into the six resource types, in a collection Bundle."""
+    """The dict parses with fhir.resources into the seven resource types (her signed treatment
+    consent is a Consent), in a collection Bundle."""
     assert record.bundle["resourceType"] == "Bundle"
     assert record.parsed.type == "collection"
     kinds = sorted(type(r).__name__ for r in record.by_url.values())
@@ -123,6 +126,7 @@ def test_bundle_is_a_collection_that_parses_back_with_each_resource_type(record:
         + ["Appointment"] * 2
         + ["Procedure"]
         + ["Observation"] * 2
+        + ["Consent"]
     )
     json.dumps(record.bundle)  # plain JSON, no Python objects left
 

@@ -23,6 +23,7 @@ from needleplan.reports.handout import (
     plain_reasons,
     render_handout,
 )
+from tests.consent_support import sign_treatment
 
 DRAWS = 200  # the handout's forecasts; fewer draws keep the tests quick
 
@@ -137,6 +138,7 @@ def test_patient_handout_lists_booked_visits_in_clinic_time(clinic: Any, protoco
             for i in range(3)
         ],
     )
+    sign_treatment(db, clinic.patient.id)
     services.record_session(
         db,
         {
@@ -198,6 +200,7 @@ def test_the_handout_chart_gets_the_untreated_ageing_line(
 
 
 def _chart_session(db: Any, clinic: Any, appointment_id: int, at: datetime) -> None:
+    sign_treatment(db, clinic.patient.id)
     services.record_session(
         db,
         {

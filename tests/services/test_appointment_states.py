@@ -12,6 +12,7 @@ import pytest
 from needleplan import services
 from needleplan.domain.records import Appointment, AppointmentStatus, CourseStatus
 from needleplan.exceptions import StateError
+from tests.consent_support import sign_treatment
 
 T0 = datetime(2030, 3, 4, 9, 0, tzinfo=UTC)
 
@@ -73,6 +74,7 @@ ACTIONS: dict[str, tuple[Callable[[Any, Appointment], None], AppointmentStatus]]
 
 @pytest.mark.parametrize("action", list(ACTIONS))
 def test_each_change_from_booked_is_stored(clinic: Any, protocol: Any, action: str) -> None:
+    sign_treatment(clinic.db, clinic.patient.id)
     booking = services.book_course(clinic.db, clinic.patient.id, protocol, _slots(clinic.alice.id))
     appt = booking.appointments[0]
     do, target = ACTIONS[action]
@@ -88,6 +90,7 @@ def test_no_change_after_a_final_status_and_nothing_is_stored(
     clinic: Any, protocol: Any, first: str, then: str
 ) -> None:
     """E.g. cancelling a performed session, recording on a cancelled one, marking it missed."""
+    sign_treatment(clinic.db, clinic.patient.id)
     booking = services.book_course(clinic.db, clinic.patient.id, protocol, _slots(clinic.alice.id))
     appt = booking.appointments[0]
     do_first, current = ACTIONS[first]
@@ -106,6 +109,7 @@ def test_no_change_after_a_final_status_and_nothing_is_stored(
 def test_cancelling_a_course_cancels_only_its_booked_appointments(
     clinic: Any, protocol: Any
 ) -> None:
+    sign_treatment(clinic.db, clinic.patient.id)
     booking = services.book_course(clinic.db, clinic.patient.id, protocol, _slots(clinic.alice.id))
     first, second, third = booking.appointments
     _record(clinic, first)

@@ -10,6 +10,7 @@ import pytest
 from needleplan import services
 from needleplan.domain.records import AppointmentStatus, CourseStatus
 from needleplan.exceptions import BlockedError, ConflictError, InputError, NotFoundError, StateError
+from tests.consent_support import sign_treatment
 
 T0 = datetime(2030, 3, 4, 9, 0, tzinfo=UTC)
 
@@ -190,6 +191,7 @@ def test_sessions_move_course_through_active_to_completed_and_open_recall(
 ) -> None:
     booking = services.book_course(clinic.db, clinic.patient.id, protocol, slots(clinic.alice.id))
     for i, appt in enumerate(booking.appointments):
+        sign_treatment(clinic.db, clinic.patient.id)
         services.record_session(
             clinic.db, _session(clinic.alice.id, appt.start), appointment_id=appt.id
         )
@@ -209,6 +211,7 @@ def test_record_session_twice_on_one_appointment_is_state_error(clinic: Any, pro
     appt = services.book_course(
         clinic.db, clinic.patient.id, protocol, slots(clinic.alice.id)
     ).appointments[0]
+    sign_treatment(clinic.db, clinic.patient.id)
     services.record_session(
         clinic.db, _session(clinic.alice.id, appt.start), appointment_id=appt.id
     )

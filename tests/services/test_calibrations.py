@@ -23,6 +23,7 @@ from needleplan.forecasting.clinic_fit import (
 from needleplan.forecasting.params import default_params
 from needleplan.services import calibrations
 from needleplan.services.learning import patient_outcome
+from tests.consent_support import sign_treatment
 from tests.outcome_support import add_patient_with_outcomes
 
 
@@ -246,6 +247,7 @@ def test_the_recall_due_date_follows_the_calibration_it_is_given(clinic: Any) ->
         return default_maintenance_due(course, sessions, assessment)
 
     for s, appt in zip(planned.schedule.sessions, planned.booking.appointments, strict=True):
+        sign_treatment(clinic.db, clinic.patient.id)
         services.record_session(
             clinic.db,
             {

@@ -12,6 +12,7 @@ from needleplan import services
 from needleplan.domain.records import MeasurementScale
 from needleplan.exceptions import NotFoundError
 from needleplan.services.learning import clinic_response_report, patient_outcome
+from tests.consent_support import sign_treatment
 from tests.outcome_support import add_patient_with_outcomes
 
 
@@ -119,6 +120,7 @@ def test_patient_without_measurements_keeps_the_population_forecast(clinic: Any)
     services.record_assessment(
         db, clinic.patient.id, {"age": 50, "severity": "moderate", "areas": ["full_face"]}
     )
+    sign_treatment(db, clinic.patient.id)
     services.record_session(
         db,
         {

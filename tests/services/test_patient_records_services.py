@@ -23,6 +23,7 @@ from needleplan.services.learned_forecast import (
     learned_forecast,
 )
 from tests.conftest import make_protocol_value
+from tests.consent_support import sign_treatment
 from tests.outcome_support import add_patient_with_outcomes
 
 JANE = {"given_name": "Jane", "family_name": "Doe", "birth_date": "1976-04-02"}
@@ -100,6 +101,7 @@ def test_merge_moves_every_child_record_and_deletes_the_duplicate(clinic: Any) -
     services.add_recall(db, dup.id, datetime(2033, 1, 1).date(), reason="annual review")
     with db.transaction() as uow:  # intake answers she sent under the duplicate record
         uow.intake.add(dup.id, ("q", "1"), {}, {}, IntakeChannel.PORTAL, datetime.now(UTC), "x")
+    sign_treatment(db, dup.id)
     with services.audited(db, None, "patient.merge", keep, username="tester") as note:
         result = services.merge_patients(db, keep, dup.id, note=note)
     assert result.moved == {
@@ -115,6 +117,7 @@ def test_merge_moves_every_child_record_and_deletes_the_duplicate(clinic: Any) -
         "message_opt_outs": 0,
         "intake_responses": 1,
         "intake_kiosks": 0,
+        "consent_forms": 1,  # her signed form is kept, now hers
     }
     kept = services.patient_file(db, keep)
     assert [c.id for c in kept.courses] == [booking.course.id]

@@ -11,6 +11,7 @@ from needleplan import services
 from needleplan.domain import reference_assessment
 from needleplan.exceptions import BlockedError, StateError
 from needleplan.scheduling import example_clinic
+from tests.consent_support import sign_treatment
 
 
 def test_plans_from_newest_assessment_and_books_every_session(clinic: Any) -> None:
@@ -78,6 +79,7 @@ def test_forecast_drives_recall_due_date_after_last_session(clinic: Any) -> None
     ids = services.sync_practitioners(clinic.db, cfg)
     due_rule = services.forecast_maintenance_due(cfg)
     for s, appt in zip(planned.schedule.sessions, planned.booking.appointments, strict=True):
+        sign_treatment(clinic.db, clinic.patient.id)
         services.record_session(
             clinic.db,
             {

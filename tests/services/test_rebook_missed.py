@@ -16,6 +16,7 @@ from needleplan.domain import reference_assessment
 from needleplan.domain.records import AppointmentStatus, CourseStatus
 from needleplan.exceptions import ConflictError, InputError, SchedulingError, StateError
 from needleplan.scheduling import ClinicConfig, SessionSchedulingError, course_ics, parse_clinic
+from tests.consent_support import sign_treatment
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
 
@@ -106,6 +107,7 @@ def test_the_missed_session_never_counts_as_performed(clinic: Any) -> None:
     first, second = booking.appointments[0], booking.appointments[1]
 
     def record(appointment_id: int, at: datetime) -> None:
+        sign_treatment(clinic.db, clinic.patient.id)
         services.record_session(
             clinic.db,
             {

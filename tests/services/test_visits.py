@@ -10,9 +10,15 @@ import pytest
 
 from needleplan import services
 from needleplan.domain.records import AppointmentStatus, CourseStatus, Role
-from needleplan.exceptions import InputError, PermissionDeniedError, StateError
+from needleplan.exceptions import (
+    ConsentRequiredError,
+    InputError,
+    PermissionDeniedError,
+    StateError,
+)
 from needleplan.scheduling import example_clinic
 from needleplan.services import visits
+from tests.consent_support import sign_treatment
 
 T0 = datetime(2030, 3, 4, 10, 0, tzinfo=UTC)
 CLINIC = example_clinic()
@@ -55,6 +61,7 @@ def setup(clinic: Any, protocol: Any) -> Any:
         protocol.model_copy(update={"initial_sessions": 2}),
         _slots(clinic.alice.id),
     )
+    clinic.consent = sign_treatment(db, clinic.patient.id)
     return clinic
 
 
@@ -96,7 +103,7 @@ def test_chart_and_check_in_are_refused_before_the_window_and_store_nothing(setu
         visits.check_in(db, setup.desk, first.id, CLINIC, now=early)
     assert services.get_appointment(db, first.id).status is AppointmentStatus.BOOKED
     assert services.course_file(db, setup.booking.course.id).course.remaining_sessions == 2
-    assert _actions(db) == []
+    assert _actions(db) == [("consent-desk", "consent.sign")]  # the fixture's, nothing more
 
 
 def test_chart_refuses_a_performed_at_in_the_future_naming_the_field(setup: Any) -> None:
@@ -214,3 +221,19 @@ def test_a_deactivated_account_cannot_act(setup: Any) -> None:
     assert gone is not None
     with pytest.raises(PermissionDeniedError):
         visits.check_in(setup.db, gone, setup.booking.appointments[0].id, CLINIC, now=T0)
+
+
+def test_charting_needs_a_current_treatment_consent(setup: Any) -> None:
+    """Withdrawn consent: the chart is refused naming why, nothing changes (the visit stays
+    booked, the ledger whole, no session); signing again lets the practitioner chart."""
+    from needleplan.services.consent_forms import withdraw_consent
+
+    db, first = setup.db, setup.booking.appointments[0]
+    withdraw_consent(db, setup.prac, setup.patient.id, setup.consent.id, "wants to think")
+    with pytest.raises(ConsentRequiredError, match="withdrew her treatment consent"):
+        visits.chart(db, setup.prac, first.id, _chart(), CLINIC, now=T0 + timedelta(hours=1))
+    assert services.get_appointment(db, first.id).status is AppointmentStatus.BOOKED
+    assert services.course_file(db, setup.booking.course.id).course.remaining_sessions == 2
+    sign_treatment(db, setup.patient.id)
+    visits.chart(db, setup.prac, first.id, _chart(), CLINIC, now=T0 + timedelta(hours=1))
+    assert services.get_appointment(db, first.id).status is AppointmentStatus.PERFORMED

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from needleplan import services
 from needleplan.storage import Database
 from needleplan.web import Settings, create_app
+from tests.consent_support import sign_treatment
 
 from .conftest import TEST_SECRET, FakeClock, Filled, csrf_from
 
@@ -107,6 +108,7 @@ def fill(db: Database) -> tuple[dict[str, int], int, int, int]:
         assessment_id=record.id,
     )
     first = booking.appointments[0]
+    sign_treatment(db, jane.id)
     services.record_session(
         db,
         {

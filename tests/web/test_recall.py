@@ -9,6 +9,7 @@ import pytest
 from needleplan import services
 from needleplan.domain.records import RecallStatus
 from needleplan.scheduling import maintenance_due
+from tests.consent_support import sign_treatment
 
 from . import booking_support
 from .booking_support import ZONE, Clinic, book_json, new_patient_body, signed_in
@@ -163,6 +164,7 @@ def test_due_date_comes_from_her_forecast_when_the_course_completes(
     }
     due_rule = services.forecast_maintenance_due(site.clinic)
     alice = site.practitioners["Alice Practitioner"]
+    sign_treatment(site.db, done.booking.course.patient_id)
     for s in data["sessions"]:
         services.record_session(
             site.db,

@@ -9,6 +9,7 @@ from typing import Any
 from needleplan import services
 from needleplan.domain.records import Appointment
 from tests.conftest import make_protocol_value
+from tests.consent_support import sign_treatment
 
 from .patients_fixtures import ClinicApp
 
@@ -36,8 +37,12 @@ class Booked:
     appointments: list[Appointment]
 
 
-def book_visits(app: ClinicApp, *offsets: timedelta, given: str = "Vera") -> Booked:
-    """A new patient with a course of one session per offset from now (45 minutes each)."""
+def book_visits(
+    app: ClinicApp, *offsets: timedelta, given: str = "Vera", consent: bool = True
+) -> Booked:
+    """A new patient with a course of one session per offset from now (45 minutes each), who
+    signed her treatment consent (unless ``consent=False``: then her sessions cannot be
+    charted)."""
     patient = services.register_patient(
         app.db,
         {
@@ -48,6 +53,8 @@ def book_visits(app: ClinicApp, *offsets: timedelta, given: str = "Vera") -> Boo
         },
         confirm_duplicate=True,  # one made-up patient per booking, the same on purpose
     )
+    if consent:
+        sign_treatment(app.db, patient.id)
     starts = [quarter_hour(o) for o in offsets]
     booking = services.book_course(
         app.db,

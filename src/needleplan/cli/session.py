@@ -56,7 +56,8 @@ def session_record(
 
     Refused before the visit opens (the clinic's check-in window before its start) and for a
     time (``--at``) in the future or before that; the clock is ``NEEDLEPLAN_NOW`` outside
-    production.
+    production. Refused too while she has no current signed treatment consent (sign one
+    with ``needleplan consent sign``).
     """
     from needleplan import services
     from needleplan.services.visits import refuse_chart_timing

@@ -79,6 +79,11 @@ ACTION_PERMISSIONS: dict[str, Permission] = {
     "patient.merge": Permission.CONTACTS,
     "message.read": Permission.CONTACTS,
     "message.resend": Permission.CONTACTS,
+    # signed consent forms: every role signs, lists and withdraws; downloading a signed PDF is
+    # for practitioners and admins (services.consent_forms checks the roles)
+    "consent.sign": Permission.CONTACTS,
+    "consent.read": Permission.CONTACTS,
+    "consent.withdraw": Permission.CONTACTS,
     # the calendar and bookings: every role
     "calendar.read": Permission.CALENDAR,
     "booking.read": Permission.CALENDAR,
@@ -124,6 +129,7 @@ ACTION_PERMISSIONS: dict[str, Permission] = {
     "lead.list": Permission.CONTACTS,
     "clinic.config.save": Permission.CONFIG,
     "clinic.config.revert": Permission.CONFIG,
+    "consent.template.save": Permission.CONFIG,
     "calibration.read": Permission.CONFIG,
     "calibration.fit": Permission.CONFIG,
     "calibration.adopt": Permission.CONFIG,

@@ -11,6 +11,7 @@ Course             ``CarePlan`` (protocol snapshot, one activity per session, ma
 Appointment        ``Appointment`` (times in the clinic's time zone offset)
 PerformedSession   ``Procedure`` (areas, device, needle depth, passes, product, lot)
 Measurement        ``Observation`` (scale code, value with UCUM unit, effective time)
+SignedConsent      ``Consent`` with the signed PDF attached (``fhir_consent.py``)
 =================  ===============================================================
 
 The resources are built with the R4-family models of ``fhir.resources`` (the ``R4B`` package,
@@ -514,8 +515,9 @@ def patient_bundle(db: Database, patient_id: int) -> dict[str, Any]:
     dict
         The Bundle (validated by ``fhir.resources``): the Patient, the Practitioners her records
         name, a CarePlan per course, an Appointment per appointment, a Procedure per performed
-        session, an Observation per measurement and a QuestionnaireResponse per intake
-        (:mod:`needleplan.interop.fhir_intake`). Ids and ``fullUrl`` values are stable.
+        session, an Observation per measurement, a QuestionnaireResponse per intake
+        (:mod:`needleplan.interop.fhir_intake`) and a Consent per signed consent form (its PDF
+        attached). Ids and ``fullUrl`` values are stable.
 
     Raises
     ------
@@ -546,6 +548,7 @@ def patient_bundle(db: Database, patient_id: int) -> dict[str, Any]:
     from needleplan.interop.fhir_intake import intake_resources  # it imports this module
 
     resources += intake_resources(ctx, db, patient_id)  # QuestionnaireResponse per intake
+    resources += _consents(db, ctx)
     bundle = Bundle.model_validate(
         {
             "resourceType": "Bundle",
@@ -556,6 +559,27 @@ def patient_bundle(db: Database, patient_id: int) -> dict[str, Any]:
     )
     result: dict[str, Any] = json.loads(bundle.model_dump_json())
     return result
+
+
+def _consents(db: Database, ctx: _Context) -> list[Resource]:
+    """Her signed consent forms as ``Consent`` resources with the PDFs (fhir_consent.py)."""
+    from needleplan.domain.consent_forms import standings
+    from needleplan.interop.fhir_consent import consent_resource
+
+    with db.transaction() as uow:
+        forms = standings(uow.consent_forms.for_patient(ctx.patient_id))
+        pdfs = {f.id: uow.consent_forms.pdf(f.id) for f in forms}
+    return [
+        consent_resource(
+            f,
+            pdfs[f.id],
+            rid=ctx.rid("consent", f.id),
+            identifier=ctx.identifier("consent", f.id),
+            patient_ref=ctx.patient_ref,
+            local=ctx.local,
+        )
+        for f in forms
+    ]
 
 
 def parse_bundle(data: dict[str, Any]) -> Bundle:

@@ -24,6 +24,7 @@ from needleplan.exceptions import (
     StateError,
 )
 from needleplan.services._clock import add_months, utc_now
+from needleplan.services.consent_forms import require_treatment_consent
 from needleplan.storage import Database, UnitOfWork
 
 T = TypeVar("T")
@@ -152,6 +153,7 @@ def record_session_in(
     if patient_id is None:
         raise InputError.one("patient_id", None, "is required without an appointment")
     uow.patients.get(patient_id)
+    require_treatment_consent(uow, patient_id)
     uow.clinics.practitioner(draft.practitioner_id)
     if course_id is not None:
         course = uow.courses.get(course_id, lock=True)

@@ -19,6 +19,7 @@ from typing import TypeVar
 import numpy as np
 
 from needleplan.domain.assessment import Assessment, parse_assessment
+from needleplan.domain.consent_forms import ConsentKind
 from needleplan.domain.protocol import IntRange, Protocol
 from needleplan.domain.records import (
     AdverseEvent,
@@ -51,6 +52,7 @@ from needleplan.services.accounts import check_password, password_hasher
 from needleplan.services.appointments import mark_missed
 from needleplan.services.assessments import record_assessment
 from needleplan.services.booking import book_course_in
+from needleplan.services.consent_forms import sign_consent
 from needleplan.services.courses import change_course_status, record_session_in
 from needleplan.services.demo_week import fill_fortnight
 from needleplan.services.measurements import record_measurement_in
@@ -149,6 +151,29 @@ def demo_calendar() -> ClinicConfig:
     return example_clinic()
 
 
+#: The course states whose patients have been treated, so signed a treatment consent (one PDF
+#: each); planned and cancelled courses' patients sign at their first visit.
+TREATED_STATES = ("active", "completed", "lapsed")
+DEMO_DEVICE = "demo clinic tablet"
+
+
+def demo_signature_png() -> bytes:
+    """A made-up handwritten signature (dark strokes on a transparent canvas), as a PNG."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGBA", (360, 120), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    draw.line([(14, 86), (48, 22), (70, 90), (104, 30), (128, 84)], fill=(20, 30, 80, 255), width=4)
+    draw.line(
+        [(140, 70), (190, 64), (236, 80), (300, 40), (344, 60)], fill=(20, 30, 80, 255), width=3
+    )
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
 def fill_demo_clinic(
     db: Database,
     *,
@@ -229,6 +254,8 @@ class _Demo:
             for name, role, who in users
         }
         self.front_desk = made["frontdesk"].id
+        self.practitioner = made["practitioner"]
+        self.signature = demo_signature_png()
         for i in range(patients):
             self.patient(i)
         # Single visits around the courses, for patients without an open recall.
@@ -312,6 +339,16 @@ class _Demo:
         booking = book_course_in(
             self.uow, patient.id, protocol, slots, assessment_id=record.id, at=assessed
         )
+        if state in TREATED_STATES:  # she signed the treatment consent at her consultation
+            sign_consent(
+                self.db,
+                self.practitioner,
+                patient.id,
+                ConsentKind.TREATMENT,
+                self.signature,
+                DEMO_DEVICE,
+                now=assessed,
+            )
         self.appointments += len(booking.appointments)
         course_id = booking.course.id
         areas = list(assessment.areas)

@@ -9,7 +9,7 @@ Format (``.json``, or gzip-compressed when the file name ends in ``.gz``)::
     {"format": "needleplan-backup", "version": 1, "schema_revision": "0002",
      "created_at": "...", "tables": {"patients": {"columns": [...], "rows": [[...], ...]}, ...}}
 
-Datetimes are ISO 8601 in UTC, dates ISO 8601. A backup restores only into an empty database
+Datetimes are ISO 8601 in UTC, dates ISO 8601, binary columns (signed consent PDFs) base64. A backup restores only into an empty database
 (fresh or just migrated), on either backend: it doubles as a SQLite -> PostgreSQL move.
 
 Every table is backed up except :data:`EXCLUDED_TABLES`: ``staff_sessions`` holds sign-in
@@ -22,6 +22,7 @@ table is accepted and the table is ignored.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import os
@@ -31,7 +32,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Date, Engine, Table, func, insert, select, text
+from sqlalchemy import Connection, Date, Engine, LargeBinary, Table, func, insert, select, text
 from sqlalchemy.exc import StatementError
 
 from needleplan.exceptions import ConflictError, InputError
@@ -51,6 +52,8 @@ def backed_up_tables() -> list[Table]:
 
 
 def _encode(value: Any) -> Any:
+    if isinstance(value, bytes | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()
     if isinstance(value, date):
@@ -180,6 +183,11 @@ def _decode(column: Any, value: Any, where: str) -> Any:
             return date.fromisoformat(value)
     except (TypeError, ValueError):
         raise InputError.one(where, _short(value), "must be an ISO 8601 date/time") from None
+    if isinstance(column.type, LargeBinary):
+        try:
+            return base64.b64decode(value, validate=True)
+        except (TypeError, ValueError):
+            raise InputError.one(where, _short(value), "must be base64 data") from None
     return value
 
 

@@ -33,6 +33,7 @@ from needleplan.storage.repositories import (
     UserRepository,
 )
 from needleplan.storage.repositories.calibrations import CalibrationRepository
+from needleplan.storage.repositories.consent_forms import ConsentFormRepository
 from needleplan.storage.repositories.idempotency import IdempotencyRepository
 from needleplan.storage.repositories.intake import IntakeRepository
 from needleplan.storage.repositories.outbox import OutboxRepository
@@ -74,6 +75,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(session)
         self.calibrations = CalibrationRepository(session)
         self.intake = IntakeRepository(session)
+        self.consent_forms = ConsentFormRepository(session)
 
     def flush(self) -> None:
         self.session.flush()

@@ -23,9 +23,11 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -499,6 +501,45 @@ class IntakeKioskRow(Base):
     started_by: Mapped[str] = mapped_column(String(40))
     started_at: Mapped[datetime]
     response_id: Mapped[int | None] = mapped_column(ForeignKey("intake_responses.id"))
+
+
+class ConsentTemplateRow(Base):
+    """One version of a consent form's text (kind ``treatment`` or ``photo``). Append-only: an
+    edit adds the next version; the shipped texts are version 1 (migration 0015)."""
+
+    __tablename__ = "consent_templates"
+    __table_args__ = (UniqueConstraint("kind", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(40))
+
+
+class ConsentFormRow(Base):
+    """A consent form a patient signed: the template version, her name, when, the device, the
+    PDF and its SHA-256. Never deleted; a withdrawal fills ``withdrawn_*``."""
+
+    __tablename__ = "consent_forms"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    template_id: Mapped[int] = mapped_column(ForeignKey("consent_templates.id"))
+    template_version: Mapped[int] = mapped_column(Integer)
+    uses: Mapped[str] = mapped_column(String(100), default="")
+    signer_name: Mapped[str] = mapped_column(String(200))
+    signed_at: Mapped[datetime]
+    device: Mapped[str] = mapped_column(String(400))
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    recorded_by: Mapped[str] = mapped_column(String(40))
+    withdrawn_at: Mapped[datetime | None]
+    withdrawn_by: Mapped[str | None] = mapped_column(String(40))
+    withdrawn_reason: Mapped[str] = mapped_column(String(500), default="")
 
 
 metadata = Base.metadata

@@ -46,6 +46,7 @@ from needleplan.web.routes import (
     calendar_waitlist,
     calibration,
     clinic_admin,
+    consents,
     consult,
     health,
     intake,
@@ -249,6 +250,7 @@ def create_app(
     app.include_router(calendar_move.router)
     app.include_router(calendar_rebook.router)
     app.include_router(visits.router)
+    app.include_router(consents.router)
     app.include_router(recall.router)
     app.include_router(messages.router)
     app.include_router(admin.router)

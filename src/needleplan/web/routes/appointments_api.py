@@ -191,6 +191,11 @@ class ChartIn(BaseModel):
     status_code=201,
     responses={
         **_CHANGE,
+        409: {
+            "model": ErrorBody,
+            "description": "the appointment's status does not allow it, or she has no current "
+            "signed treatment consent",
+        },
         422: {"model": ErrorBody, "description": "bad chart, or before the visit opens"},
     },
 )

@@ -55,6 +55,7 @@ from needleplan.web.db_stores import audited
 from needleplan.web.deps import ClinicDep, DbDep
 from needleplan.web.learned_chart import learned_chart
 from needleplan.web.routes.booking import local_text, zone_names
+from needleplan.web.routes.consents import consent_section
 from needleplan.web.routes.pages import render
 from needleplan.web.security import CSRF_FIELD, check_csrf, require_permission
 
@@ -280,6 +281,7 @@ def _patient_page(
     }
     context["consents"] = record.consents
     context["intakes"] = intake_summaries(db, patient_id)  # status only: no answers
+    context.update(consent_section(db, user, patient_id))
     if clinical:
         context.update(learned_section(db, clinic, record))
         newest = record.assessments[0] if record.assessments else None

@@ -34,9 +34,10 @@ from starlette.datastructures import FormData
 from needleplan import services
 from needleplan.domain.assessment import Area
 from needleplan.domain.records import Appointment, AppointmentStatus, Patient, User
-from needleplan.exceptions import FieldProblem, InputError
+from needleplan.exceptions import ConsentRequiredError, FieldProblem, InputError
 from needleplan.scheduling import ClinicConfig
 from needleplan.services import visits
+from needleplan.services.consent_forms import treatment_consent_problem
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
 from needleplan.web.db_stores import audited, database_user_id
@@ -262,6 +263,7 @@ def _chart_page(
     *,
     form: dict[str, Any] | None = None,
     problems: list[FieldProblem] | None = None,
+    status_code: int | None = None,
 ) -> HTMLResponse:
     appt = _read(db, request.state.user, appointment_id)
     visit = _visit(db, clinic, appt)
@@ -286,7 +288,7 @@ def _chart_page(
     return render(
         request,
         "app/visit_chart.html",
-        status_code=422 if problems else 200,
+        status_code=status_code or (422 if problems else 200),
         visit=visit,
         course=course,
         areas=AREAS,
@@ -298,6 +300,7 @@ def _chart_page(
         opens_at=local(rules.opens_at(appt), clinic),
         open_status=appt.status in (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED),
         zone=zone_names(clinic, visit.start.date()),
+        consent_problem=treatment_consent_problem(db, appt.patient_id),
     )
 
 
@@ -418,6 +421,10 @@ def _save_chart(
             session = visits.chart(db, actor, appointment_id, data, clinic)
         except InputError as exc:
             problems = exc.problems
+        except ConsentRequiredError:  # the page says why and links to the signing screen
+            return _chart_page(
+                request, db, clinic, appointment_id, actor, form=shown, status_code=409
+            )
         else:
             return RedirectResponse(
                 f"/app/patients/{session.patient_id}?done=charted#course", status_code=303

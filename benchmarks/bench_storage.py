@@ -11,17 +11,21 @@ consistent backup of it, and a restore.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from needleplan import services
 from needleplan.domain import reference_assessment
 from needleplan.domain.accounts import Role, User
 from needleplan.guideline import make_protocol
+from needleplan.services._clock import NOW_VARIABLE
 from needleplan.services.consent_forms import sign_consent
 from needleplan.services.demo import demo_signature_png
 from needleplan.storage import Database
@@ -33,6 +37,27 @@ SIGNER = User(
     id=0, username="bench", role=Role.FRONT_DESK, created_at=datetime(2026, 1, 1, tzinfo=UTC)
 )
 SIGNATURE = demo_signature_png()
+
+#: The one-by-one case books from this Monday on and charts three sessions of each course: it
+#: runs on the services' clock (NEEDLEPLAN_NOW) set the day before to book, later to chart.
+START = datetime(2026, 1, 5, 9, tzinfo=UTC)
+BOOK_AT = "2026-01-04T12:00+00:00"
+CHART_AT = "2026-12-01T12:00+00:00"
+#: Her birth date: 50 on the booking day, as the reference assessment says (age is checked).
+BORN_50 = "1976-01-01"
+
+
+@contextmanager
+def _clock(iso: str) -> Iterator[None]:
+    before = os.environ.get(NOW_VARIABLE)
+    os.environ[NOW_VARIABLE] = iso
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(NOW_VARIABLE, None)
+        else:
+            os.environ[NOW_VARIABLE] = before
 
 
 def _fresh() -> tuple[Database, Path]:
@@ -54,40 +79,54 @@ def _one_by_one(n: int = PATIENTS) -> None:
     try:
         who = services.add_practitioner(db, "Dr. Bench")
         protocol = make_protocol(reference_assessment())
-        t0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
+        t0 = START
         for i in range(n):
-            p = services.register_patient(
-                db, {"given_name": "Bench", "family_name": f"P{i}", "birth_date": "1975-01-01"}
-            )
-            record = services.record_assessment(db, p.id, reference_assessment())
-            slots = [
-                (
-                    t0 + timedelta(days=35 * k, hours=i % 8),
-                    t0 + timedelta(days=35 * k, hours=i % 8, minutes=60),
-                    who.id,
-                )
-                for k in range(protocol.initial_sessions)
-            ]
-            booking = services.book_course(db, p.id, protocol, slots, assessment_id=record.id)
-            # she signs her treatment consent (one PDF) before a session can be charted
-            sign_consent(db, SIGNER, p.id, "treatment", SIGNATURE, "bench tablet")
-            for appt in booking.appointments[:3]:
-                services.record_session(
-                    db,
-                    {
-                        "performed_at": appt.start,
-                        "areas": ["full_face"],
-                        "device": "pen",
-                        "needle_depth_mm": {"full_face": 1.5},
-                        "passes": 2,
-                        "practitioner_id": who.id,
-                    },
-                    appointment_id=appt.id,
-                )
+            with _clock(BOOK_AT):
+                _book_and_chart(db, who.id, protocol, t0, i)
             t0 += timedelta(days=1) if i % 8 == 7 else timedelta(0)
     finally:
         db.dispose()
         shutil.rmtree(folder)
+
+
+def _book_and_chart(db: Database, who: int, protocol: Any, t0: datetime, i: int) -> None:
+    """One patient through the use-cases: register, assess, book (the clock on the day before),
+    sign the treatment consent, then chart three sessions (the clock after them)."""
+    p = services.register_patient(
+        db,
+        {
+            "given_name": "Bench",
+            "family_name": f"P{i}",
+            "birth_date": BORN_50,
+            "consent_treatment": True,
+        },
+    )
+    record = services.record_assessment(db, p.id, reference_assessment())
+    slots = [
+        (
+            t0 + timedelta(days=35 * k, hours=i % 8),
+            t0 + timedelta(days=35 * k, hours=i % 8, minutes=60),
+            who,
+        )
+        for k in range(protocol.initial_sessions)
+    ]
+    booking = services.book_course(db, p.id, protocol, slots, assessment_id=record.id)
+    # she signs her treatment consent (one PDF) before a session can be charted
+    sign_consent(db, SIGNER, p.id, "treatment", SIGNATURE, "bench tablet")
+    with _clock(CHART_AT):
+        for appt in booking.appointments[:3]:
+            services.record_session(
+                db,
+                {
+                    "performed_at": appt.start,
+                    "areas": ["full_face"],
+                    "device": "pen",
+                    "needle_depth_mm": {"full_face": 1.5},
+                    "passes": 2,
+                    "practitioner_id": who,
+                },
+                appointment_id=appt.id,
+            )
 
 
 def cases() -> list[tuple[str, Callable[[], object], Callable[[], object]]]:

@@ -33,6 +33,7 @@ from needleplan.storage.repositories import (
     UserRepository,
 )
 from needleplan.storage.repositories.calibrations import CalibrationRepository
+from needleplan.storage.repositories.clinic_media import ClinicMediaRepository
 from needleplan.storage.repositories.idempotency import IdempotencyRepository
 from needleplan.storage.repositories.outbox import OutboxRepository
 from needleplan.storage.repositories.visits import VisitRepository
@@ -54,6 +55,7 @@ class UnitOfWork:
         self.session = session
         self.clinics = ClinicRepository(session)
         self.clinic_configs = ClinicConfigRepository(session)
+        self.clinic_media = ClinicMediaRepository(session)
         self.patients = PatientRepository(session)
         self.patient_finder = PatientFinder(session)
         self.assessments = AssessmentRepository(session)

@@ -45,6 +45,7 @@ from needleplan.web.routes import (
     calendar_waitlist,
     calibration,
     clinic_admin,
+    clinic_settings,
     consult,
     health,
     messages,
@@ -245,6 +246,7 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(account.router)
     app.include_router(clinic_admin.router)
+    app.include_router(clinic_settings.router)
     app.include_router(calibration.router)
     return app
 

@@ -54,6 +54,7 @@ from needleplan.web.routes import (
     patients,
     patients_api,
     recall,
+    staff_profiles,
     today,
     visits,
 )
@@ -244,6 +245,7 @@ def create_app(
     app.include_router(recall.router)
     app.include_router(messages.router)
     app.include_router(admin.router)
+    app.include_router(staff_profiles.router)
     app.include_router(account.router)
     app.include_router(clinic_admin.router)
     app.include_router(clinic_settings.router)

@@ -296,6 +296,13 @@ def protocol() -> Any:
     return make_protocol_value()
 
 
+#: A 1x1 PNG (a transparent pixel).
+_TINY_PNG = (
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c6360606060000000050001a5f645400000000049454e44ae426082"
+)
+
+
 def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
     """A clinic with a row in every table: courses, sessions, measurements, recall, users, audit,
     API tokens and leads."""
@@ -420,6 +427,10 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
     from needleplan.services.waitlist import add_to_waitlist
 
     add_to_waitlist(db, owner, person.id, "review", note="any earlier day", now=t0)
+    # The clinic's logo (a 1x1 PNG, checked and re-encoded as an upload would be).
+    from needleplan.services.clinic_identity import check_logo, store_logo
+
+    store_logo(db, check_logo(bytes.fromhex(_TINY_PNG), "logo.png"), "owner")
     # A signed-in browser (backups leave staff_sessions out; the backup tests check that).
     from needleplan.services.staff_sessions import SessionPolicy, start_session
 

@@ -31,8 +31,9 @@ def test_shipped_revisions_are_initial_then_follow_up() -> None:
         "0013",
         "0014",
         "0015",
+        "0018",
     ]
-    assert migrate.head_revision() == migrate.HEAD == "0015"
+    assert migrate.head_revision() == migrate.HEAD == "0018"
 
 
 def test_upgrade_empty_database_to_head_matches_the_tables(empty_database_url: str) -> None:

@@ -120,6 +120,7 @@ ACTION_PERMISSIONS: dict[str, Permission] = {
     # administration: admins
     "user.create": Permission.USERS,
     "user.deactivate": Permission.USERS,
+    "user.profile": Permission.USERS,
     "user.list": Permission.USERS,
     "account.password.reset": Permission.USERS,
     # API tokens: issuing and revoking are checked by may_issue_token / may_revoke_token (one's

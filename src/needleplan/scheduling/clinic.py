@@ -27,6 +27,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -215,6 +216,40 @@ class Prices(BaseModel):
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR")
 
 
+#: How long a visit of each kind lasts when the calendar does not say [minutes].
+DEFAULT_SHORT_VISIT_MINUTES = 30
+
+
+class VisitMinutes(BaseModel):
+    """Length of one visit by kind [minutes], before rounding up to the slot grid.
+
+    Find-a-slot and single-visit booking use it. A treatment ``session`` or ``maintenance``
+    visit the calendar does not size takes ``session_minutes.default``; a course's sessions
+    booked from a protocol are sized by their treated areas (``session_minutes``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    consultation: int = Field(default=DEFAULT_SHORT_VISIT_MINUTES, ge=5, le=8 * 60)
+    session: int = Field(default=60, ge=5, le=8 * 60)
+    maintenance: int = Field(default=60, ge=5, le=8 * 60)
+    review: int = Field(default=DEFAULT_SHORT_VISIT_MINUTES, ge=5, le=8 * 60)
+
+
+_PHONE = re.compile(r"^\+?[0-9 ()/.-]{5,40}$")
+_EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_WEBSITE = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s<>\"']*)?$")
+#: A stored logo: the SHA-256 of its bytes and its type (see ``services/clinic_identity``).
+LOGO_NAME = re.compile(r"^[0-9a-f]{64}\.(png|jpg)$")
+
+
+def _one_line(value: str, field: str) -> str:
+    clean = value.strip()
+    if clean and not clean.isprintable():
+        raise ValueError(f"the {field} must be one line of printable text")
+    return clean
+
+
 TimeOfDay = Annotated[time, PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str)]
 
 
@@ -248,6 +283,12 @@ class ClinicConfig(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     timezone: str = Field(description="IANA time zone, e.g. Europe/Berlin")
     location: str = Field(default="", max_length=300, description="address shown in calendars")
+    phone: str = Field(default="", max_length=40, description="the clinic's public phone number")
+    email: str = Field(default="", max_length=200, description="the clinic's public e-mail address")
+    website: str = Field(
+        default="", max_length=200, description="the clinic's website (http/https)"
+    )
+    logo: str = Field(default="", description="a stored logo (SHA-256 hex + .png/.jpg), or empty")
     opening_hours: WeekHours = Field(description="opening hours by weekday; absent day = closed")
     holidays: HolidaySource | None = None
     closures: list[Closure] = Field(default_factory=list)
@@ -255,6 +296,11 @@ class ClinicConfig(BaseModel):
     session_minutes: dict[str, int] = Field(
         default_factory=lambda: {"default": 60},
         description="session length [minutes] by treated area, plus 'default'",
+    )
+    visit_minutes: VisitMinutes = Field(
+        default_factory=VisitMinutes,
+        description="visit length [minutes] by kind; session and maintenance default to "
+        "session_minutes.default",
     )
     slot_minutes: int = Field(default=15, ge=5, le=240, description="start-time grid [minutes]")
     preferred_start: Annotated[TimeOfDay, Field(description="preferred local start time")] = time(
@@ -288,6 +334,58 @@ class ClinicConfig(BaseModel):
     @classmethod
     def _time(cls, value: Any) -> Any:
         return _parse_time(value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _visit_defaults(cls, data: Any) -> Any:
+        """Treatment and maintenance visits the calendar does not size last
+        ``session_minutes.default`` (as before visit lengths could be set)."""
+        if not isinstance(data, Mapping):
+            return data
+        visits = data.get("visit_minutes", {})
+        minutes = data.get("session_minutes", {})
+        default = minutes.get("default", 60) if isinstance(minutes, Mapping) else 60
+        if isinstance(visits, Mapping) and isinstance(default, int):
+            filled = {"session": default, "maintenance": default, **visits}
+            return {**data, "visit_minutes": filled}
+        return data
+
+    @field_validator("name")
+    @classmethod
+    def _line(cls, value: str, info: ValidationInfo) -> str:
+        return _one_line(value, str(info.field_name))
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        clean = _one_line(value, "phone")
+        if clean and not _PHONE.match(clean):
+            raise ValueError("a phone number is digits, spaces, + ( ) / . - (5-40 characters)")
+        return clean
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        clean = _one_line(value, "email")
+        if clean and not _EMAIL.match(clean):
+            raise ValueError("an e-mail address looks like desk@example-clinic.com")
+        return clean
+
+    @field_validator("website")
+    @classmethod
+    def _website(cls, value: str) -> str:
+        clean = _one_line(value, "website")
+        if clean and not _WEBSITE.match(clean):
+            raise ValueError("a website starts with https:// (or http://) and has no spaces")
+        return clean
+
+    @field_validator("logo")
+    @classmethod
+    def _logo(cls, value: str) -> str:
+        clean = value.strip()
+        if clean and not LOGO_NAME.match(clean):
+            raise ValueError("a logo is a stored image's name (64 hex digits and .png or .jpg)")
+        return clean
 
     @field_validator("timezone")
     @classmethod

@@ -30,7 +30,7 @@ from needleplan.domain.accounts import (
     require_permission,
 )
 from needleplan.domain.accounts import check_password as _check_password
-from needleplan.exceptions import NotFoundError, PermissionDeniedError, StateError
+from needleplan.exceptions import InputError, NotFoundError, PermissionDeniedError, StateError
 from needleplan.services._clock import utc_now
 from needleplan.storage import Database
 
@@ -176,6 +176,56 @@ def deactivate_user(db: Database, user_id: int, *, actor: User | None = None) ->
             raise StateError(f"user {user_id} is the last active admin; make another admin first")
         uow.users.set_active(user_id, False)
         uow.api_tokens.revoke_all(user_id, utc_now())
+
+
+#: Longest display name of a staff account [characters].
+MAX_DISPLAY_NAME = 120
+
+
+def check_display_name(value: str) -> str:
+    """A display name: one printable line, at most :data:`MAX_DISPLAY_NAME` characters."""
+    clean = value.strip() if isinstance(value, str) else ""
+    if not isinstance(value, str) or len(clean) > MAX_DISPLAY_NAME or not clean.isprintable():
+        raise InputError.one(
+            "display_name",
+            str(value)[:40],
+            f"must be one line of printable text, at most {MAX_DISPLAY_NAME} characters",
+        )
+    return clean
+
+
+def set_staff_profile(
+    db: Database,
+    user_id: int,
+    *,
+    display_name: str,
+    practitioner_id: int | None,
+    actor: User | None = None,
+) -> User:
+    """Name an account for people (empty: its user name) and link it to a practitioner (None:
+    none), audited as ``user.profile`` in the same transaction.
+
+    Raises
+    ------
+    InputError
+        for a bad display name or a practitioner id the clinic does not have.
+    NotFoundError
+        for an account that does not exist.
+    """
+    _admin(actor, "change accounts")
+    name = check_display_name(display_name)
+    from needleplan.services.audit import audited  # deferred: audit imports this module's peers
+
+    with audited(db, actor, "user.profile") as note, db.transaction() as uow:
+        if practitioner_id is not None and practitioner_id not in {
+            p.id for p in uow.clinics.practitioners()
+        }:
+            raise InputError.one(
+                "practitioner", practitioner_id, "must be one of the clinic's practitioners"
+            )
+        user = uow.users.set_profile(user_id, name, practitioner_id)
+        note.detail = f"user {user_id} practitioner {practitioner_id}"
+        return user
 
 
 def list_users(db: Database, *, actor: User | None = None) -> list[User]:

@@ -10,9 +10,8 @@
   (a start taken meanwhile raises :class:`~needleplan.exceptions.ConflictError`), refused in
   the past. A "session" for a patient with an open course is added to that course.
 
-Visit lengths: a treatment session or maintenance visit lasts the clinic's
-``session_minutes.default``; a consultation and a review last :data:`SHORT_VISIT_MINUTES`; each
-rounded up to the clinic's slot grid.
+Visit lengths come from the calendar's ``visit_minutes`` (consultation, session, maintenance,
+review; set on the admin's settings forms), each rounded up to the clinic's slot grid.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ from needleplan.domain.records import (
 from needleplan.exceptions import InputError, PermissionDeniedError
 from needleplan.scheduling import ClinicConfig
 from needleplan.scheduling.calendar import BusyIndex, SlotGrid, day_options, slot_problem
+from needleplan.scheduling.clinic import DEFAULT_SHORT_VISIT_MINUTES
 from needleplan.services._clock import aware, utc_now
 from needleplan.services._integrity import refuse_past_start
 from needleplan.services.accounts import require_role
@@ -46,8 +46,8 @@ VISIT_KINDS: dict[str, AppointmentKind] = {
     "maintenance": AppointmentKind.MAINTENANCE,
     "review": AppointmentKind.REVIEW,
 }
-#: Length of a consultation or a review [minutes] (before rounding up to the slot grid).
-SHORT_VISIT_MINUTES = 30
+#: Length of a consultation or a review a calendar does not size [minutes].
+SHORT_VISIT_MINUTES = DEFAULT_SHORT_VISIT_MINUTES
 #: How far ahead the search looks [days].
 SEARCH_DAYS = 92
 #: Who may book a visit.
@@ -86,10 +86,7 @@ def kind_label(kind: AppointmentKind) -> str:
 
 def visit_minutes(clinic: ClinicConfig, kind: AppointmentKind) -> int:
     """How long a visit of ``kind`` lasts in ``clinic`` [minutes], on the slot grid."""
-    if kind in (AppointmentKind.CONSULTATION, AppointmentKind.REVIEW):
-        minutes = SHORT_VISIT_MINUTES
-    else:
-        minutes = clinic.session_minutes["default"]
+    minutes = int(getattr(clinic.visit_minutes, kind_label(kind)))
     step = clinic.slot_minutes
     return -(-minutes // step) * step
 

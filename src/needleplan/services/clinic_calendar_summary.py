@@ -6,7 +6,7 @@ Split out of :mod:`needleplan.services.clinic_calendar`, which re-exports these 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from needleplan.scheduling import ClinicConfig, Weekday
@@ -52,6 +52,7 @@ class ClinicSummary:
     first_session_search_days: int
     recall_threshold: float
     prices: str
+    visit_minutes: dict[str, int] = field(default_factory=dict)
 
 
 WEEKDAY_LABELS = {d: d.value.capitalize() for d in Weekday}
@@ -122,4 +123,5 @@ def clinic_summary(clinic: ClinicConfig, today: date, *, holiday_days: int = 365
         first_session_search_days=clinic.first_session_search_days,
         recall_threshold=clinic.recall_threshold,
         prices=prices,
+        visit_minutes=clinic.visit_minutes.model_dump(),
     )

@@ -34,6 +34,7 @@ from needleplan.storage.repositories import (
 )
 from needleplan.storage.repositories.calibrations import CalibrationRepository
 from needleplan.storage.repositories.consent_forms import ConsentFormRepository
+from needleplan.storage.repositories.clinic_media import ClinicMediaRepository
 from needleplan.storage.repositories.idempotency import IdempotencyRepository
 from needleplan.storage.repositories.intake import IntakeRepository
 from needleplan.storage.repositories.outbox import OutboxRepository
@@ -56,6 +57,7 @@ class UnitOfWork:
         self.session = session
         self.clinics = ClinicRepository(session)
         self.clinic_configs = ClinicConfigRepository(session)
+        self.clinic_media = ClinicMediaRepository(session)
         self.patients = PatientRepository(session)
         self.patient_finder = PatientFinder(session)
         self.assessments = AssessmentRepository(session)

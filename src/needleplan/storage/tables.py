@@ -235,6 +235,7 @@ class UserRow(Base):
     practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioners.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    display_name: Mapped[str] = mapped_column(String(120), default="", server_default="")
 
 
 class AuditRow(Base):
@@ -540,6 +541,21 @@ class ConsentFormRow(Base):
     withdrawn_at: Mapped[datetime | None]
     withdrawn_by: Mapped[str | None] = mapped_column(String(40))
     withdrawn_reason: Mapped[str] = mapped_column(String(500), default="")
+
+
+class ClinicMediaRow(Base):
+    """An image the clinic shows on its public pages (its logo), named by the SHA-256 of its
+    bytes (storage/repositories/clinic_media.py). Base64 text, so backups carry it as JSON;
+    served only by the app, never from a world-readable folder. Rows are only ever added."""
+
+    __tablename__ = "clinic_media"
+
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(40))
+    data: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    username: Mapped[str] = mapped_column(String(40), default="")
 
 
 metadata = Base.metadata

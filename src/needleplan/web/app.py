@@ -47,6 +47,7 @@ from needleplan.web.routes import (
     calibration,
     clinic_admin,
     consents,
+    clinic_settings,
     consult,
     health,
     intake,
@@ -56,6 +57,7 @@ from needleplan.web.routes import (
     patients,
     patients_api,
     recall,
+    staff_profiles,
     today,
     visits,
 )
@@ -254,8 +256,10 @@ def create_app(
     app.include_router(recall.router)
     app.include_router(messages.router)
     app.include_router(admin.router)
+    app.include_router(staff_profiles.router)
     app.include_router(account.router)
     app.include_router(clinic_admin.router)
+    app.include_router(clinic_settings.router)
     app.include_router(calibration.router)
     app.include_router(intake.router)
     return app

@@ -114,6 +114,18 @@ class UserStore(Protocol):
         """Replace the password (InputError for a bad one, NotFoundError when unknown)."""
         ...
 
+    def set_profile(
+        self,
+        user_id: UserId,
+        display_name: str,
+        practitioner_id: int | None,
+        *,
+        actor: User | None = None,
+    ) -> User:
+        """Set how pages name the account (empty: its user name) and the practitioner it is
+        (None: none); InputError for a bad name, NotFoundError when unknown."""
+        ...
+
 
 @dataclass(frozen=True)
 class TokenGrant:
@@ -241,6 +253,27 @@ class InMemoryUserStore:
                 raise NotFoundError(f"user {user_id} does not exist")
             user, _ = self._users[key]
             self._users[key] = (user, digest)
+
+    def set_profile(
+        self,
+        user_id: UserId,
+        display_name: str,
+        practitioner_id: int | None,
+        *,
+        actor: User | None = None,
+    ) -> User:
+        _may_manage(actor, "change accounts")
+        name = accounts.check_display_name(display_name)
+        key = parse_user_id(user_id)
+        with self._lock:
+            if key is None or key not in self._users:
+                raise NotFoundError(f"user {user_id} does not exist")
+            user, digest = self._users[key]
+            changed = user.model_copy(
+                update={"display_name": name or user.username, "practitioner_id": practitioner_id}
+            )
+            self._users[key] = (changed, digest)
+            return changed
 
     def list_users(self) -> list[User]:
         return sorted((u for u, _ in self._users.values()), key=lambda u: u.username)

@@ -73,6 +73,22 @@ class DbUserStore:
         match = services.authenticate(self.db, user.username if user else "", password)
         return user is not None and match is not None and match.id == user.id
 
+    def set_profile(
+        self,
+        user_id: UserId,
+        display_name: str,
+        practitioner_id: int | None,
+        *,
+        actor: User | None = None,
+    ) -> User:
+        return services.accounts.set_staff_profile(
+            self.db,
+            self._known(user_id),
+            display_name=display_name,
+            practitioner_id=practitioner_id,
+            actor=actor,
+        )
+
     def set_password(self, user_id: UserId, password: str, *, actor: User | None = None) -> None:
         services.accounts.check_password(password)
         services.set_password(self.db, self._known(user_id), password, actor=actor)

@@ -20,6 +20,7 @@ from needleplan.storage.repositories.clinic_configs import (
     ClinicConfigRepository,
     ClinicConfigVersion,
 )
+from needleplan.storage.repositories.clinic_media import ClinicMediaRepository, MediaFile
 from needleplan.storage.repositories.clinics import (
     ClinicRepository,
     to_clinic,
@@ -62,10 +63,12 @@ __all__ = [
     "AuditQuery",
     "ClinicConfigRepository",
     "ClinicConfigVersion",
+    "ClinicMediaRepository",
     "ClinicRepository",
     "CourseRepository",
     "LeadRepository",
     "MeasurementRepository",
+    "MediaFile",
     "PatientFinder",
     "PatientRepository",
     "RecallRepository",

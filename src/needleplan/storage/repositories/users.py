@@ -29,6 +29,7 @@ def to_user(row: UserRow) -> User:
         practitioner_id=row.practitioner_id,
         active=row.active,
         created_at=row.created_at,
+        display_name=row.display_name,
     )
 
 
@@ -86,6 +87,14 @@ class UserRepository:
         """Enable or disable sign-in for the account (accounts are never deleted)."""
         row = self._row(user_id)
         row.active = active
+        self.session.flush()
+        return to_user(row)
+
+    def set_profile(self, user_id: int, display_name: str, practitioner_id: int | None) -> User:
+        """How pages name the account (empty: its user name) and the practitioner it is."""
+        row = self._row(user_id)
+        row.display_name = display_name
+        row.practitioner_id = practitioner_id
         self.session.flush()
         return to_user(row)
 

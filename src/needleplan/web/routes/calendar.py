@@ -68,8 +68,11 @@ def calendar_page(
         raise InputError.one("view", view, "must be week or day")
     day = parse_day(on, clinic)
     names = practitioner_names(db)
-    who: int | None = None
-    if practitioner not in (None, "", "all"):
+    # A practitioner's own column by default (her account is linked to her); "all": everyone.
+    who: int | None = user.practitioner_id if user.practitioner_id in names else None
+    if practitioner == "all":
+        who = None
+    elif practitioner not in (None, ""):
         try:
             who = int(str(practitioner))
         except ValueError:

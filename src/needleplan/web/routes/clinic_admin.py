@@ -508,3 +508,7 @@ def add_leave(
             : clinic_calendar.MAX_NOTE_CHARS
         ],
     )
+
+
+#: The booked appointments a calendar does not allow, as the clinic pages list them.
+conflict_rows = _conflicts

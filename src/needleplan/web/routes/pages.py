@@ -314,8 +314,21 @@ def users_page(request: Request, status_code: int = 200, **extra: Any) -> HTMLRe
         token_for={u.id for u in accounts if not u.can(Permission.CLINICAL)},
         token_days=(TOKEN_DAYS_DEFAULT, TOKEN_DAYS_MAX),
         session_counts=store.active_counts(),
+        practitioners=practitioner_choices(request),
         **extra,
     )
+
+
+def practitioner_choices(request: Request) -> dict[int, str]:
+    """The calendar's practitioners by id, for linking an account (none without records)."""
+    db = request.app.state.db
+    if db is None:
+        return {}
+    from needleplan.services.practitioners import sync_practitioners
+    from needleplan.web.deps import get_clinic
+
+    ids = sync_practitioners(db, get_clinic(request))
+    return {pid: name for name, pid in ids.items()}
 
 
 def parse_token_days(value: str) -> int:

@@ -57,6 +57,10 @@ def _day(request: Request, db: Database, user: StaffUser) -> dict[str, Any]:
     today = now.astimezone(clinic.tz).date()
     start = datetime.combine(today, datetime.min.time(), tzinfo=clinic.tz)
     names = practitioner_names(db)
+    # A practitioner linked to her account sees her own column unless she asks for everyone's.
+    mine = user.practitioner_id if user.practitioner_id in names else None
+    if request.query_params.get("everyone") == "1":
+        mine = None
     lookup = Lookup(db)
     clinical = user.can(Permission.CLINICAL)
     shown: set[int] = set()
@@ -67,6 +71,7 @@ def _day(request: Request, db: Database, user: StaffUser) -> dict[str, Any]:
             start.astimezone(UTC),
             (start + timedelta(days=1)).astimezone(UTC),
             statuses=TODAY_STATUSES,
+            practitioner_id=mine,
         ):
             person = lookup.patient(a.patient_id)
             entries.append(
@@ -105,11 +110,20 @@ def _day(request: Request, db: Database, user: StaffUser) -> dict[str, Any]:
             for a in visits.chart_missing(db, acting_account(db, user))
         ]
     free = {}
+    own = names.get(mine, "") if mine is not None else ""
+    known = {p.name for p in clinic.practitioners}
     if user.can(Permission.CALENDAR):
         for kind in ("session", "consultation"):
             free[kind] = [
                 (s, local(s.start, clinic), local(s.end, clinic))
-                for s in find_free_slots(db, clinic, kind, limit=4, per_day=2)
+                for s in find_free_slots(
+                    db,
+                    clinic,
+                    kind,
+                    limit=4,
+                    per_day=2,
+                    practitioner=own if own in known else None,
+                )
             ]
     conflicts = None
     if user.can(Permission.CONFIG):
@@ -130,6 +144,8 @@ def _day(request: Request, db: Database, user: StaffUser) -> dict[str, Any]:
         "zone": clinic.timezone,
         "clinical": clinical,
         "here": "/app/",
+        "mine": own,
+        "linked": user.practitioner_id in names,
     }
 
 

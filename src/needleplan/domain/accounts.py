@@ -79,6 +79,10 @@ ACTION_PERMISSIONS: dict[str, Permission] = {
     "patient.merge": Permission.CONTACTS,
     "message.read": Permission.CONTACTS,
     "message.resend": Permission.CONTACTS,
+    "portal.link.issue": Permission.CONTACTS,
+    "portal.link.read": Permission.CONTACTS,
+    "portal.link.revoke": Permission.CONTACTS,
+    "portal.callback.done": Permission.CONTACTS,
     # the calendar and bookings: every role
     "calendar.read": Permission.CALENDAR,
     "booking.read": Permission.CALENDAR,

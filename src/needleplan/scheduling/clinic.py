@@ -248,6 +248,12 @@ class ClinicConfig(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     timezone: str = Field(description="IANA time zone, e.g. Europe/Berlin")
     location: str = Field(default="", max_length=300, description="address shown in calendars")
+    phone: str = Field(
+        default="",
+        max_length=40,
+        pattern=r"^[+0-9][0-9 ()/-]{3,39}$|^$",
+        description="the number patients call (shown in the patient portal)",
+    )
     opening_hours: WeekHours = Field(description="opening hours by weekday; absent day = closed")
     holidays: HolidaySource | None = None
     closures: list[Closure] = Field(default_factory=list)

@@ -35,6 +35,7 @@ from needleplan.storage.repositories import (
 from needleplan.storage.repositories.calibrations import CalibrationRepository
 from needleplan.storage.repositories.idempotency import IdempotencyRepository
 from needleplan.storage.repositories.outbox import OutboxRepository
+from needleplan.storage.repositories.portal_links import PortalLinkRepository
 from needleplan.storage.repositories.visits import VisitRepository
 from needleplan.storage.repositories.waitlist import WaitlistRepository
 
@@ -72,6 +73,7 @@ class UnitOfWork:
         self.waitlist = WaitlistRepository(session)
         self.outbox = OutboxRepository(session)
         self.calibrations = CalibrationRepository(session)
+        self.portal_links = PortalLinkRepository(session)
 
     def flush(self) -> None:
         self.session.flush()

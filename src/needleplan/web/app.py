@@ -52,6 +52,7 @@ from needleplan.web.routes import (
     patient_records,
     patients,
     patients_api,
+    portal,
     recall,
     today,
     visits,
@@ -180,6 +181,9 @@ def create_app(
     app.state.login_limiter = _limiter(
         database, settings.login_per_minute, settings.login_burst, clock
     )
+    app.state.portal_limiter = _limiter(
+        database, settings.portal_per_minute, settings.portal_burst, clock
+    )
     templates = _templates(str(HERE / "templates"))
     app.state.templates = templates
 
@@ -246,6 +250,8 @@ def create_app(
     app.include_router(account.router)
     app.include_router(clinic_admin.router)
     app.include_router(calibration.router)
+    app.include_router(portal.router)
+    portal.install_portal_handlers(app)
     return app
 
 

@@ -4,7 +4,6 @@ expired, revoked, tampered or unknown link, and past the rate limit (docs/messag
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-
 from urllib.parse import quote
 
 import pytest
@@ -51,7 +50,8 @@ def test_her_link_shows_her_plan_and_dates_and_is_audited_as_the_patient(
     assert "5 microneedling sessions" in page.text
     assert page.text.count('class="visit"') == 5
     assert "Monday 03 March 2031, 10:00" in page.text
-    assert "Staff sign-in" not in page.text and "/app/" not in page.text  # no staff chrome
+    assert "Staff sign-in" not in page.text
+    assert "/app/" not in page.text
     assert PHONE in page.text
     assert page.headers["cache-control"] == "no-store"
     events = _actions(psite.db, nora.patient_id)
@@ -59,7 +59,8 @@ def test_her_link_shows_her_plan_and_dates_and_is_audited_as_the_patient(
     (stored,) = [
         li for li in portal_links.patient_links(psite.db, None, nora.patient_id) if li.id == link_id
     ]
-    assert stored.uses == 1 and stored.last_used_at is not None
+    assert stored.uses == 1
+    assert stored.last_used_at is not None
 
 
 #: Every portal route (the ``book`` page is a link of its own purpose, tested below).
@@ -218,7 +219,8 @@ def test_cancelling_inside_the_notice_period_is_refused_with_the_clinic_phone(
     ask = pweb.get(f"/p/{token}/visits/{soon.id}/cancel")
     assert ask.status_code == 409
     assert "Please call the clinic" in ask.text
-    assert PHONE in ask.text and 'href="tel:+49305550100"' in ask.text
+    assert PHONE in ask.text
+    assert 'href="tel:+49305550100"' in ask.text
     refused = pweb.post(
         f"/p/{token}/visits/{soon.id}/cancel", data={"csrf_token": csrf_from(home.text)}
     )
@@ -325,7 +327,8 @@ def test_call_back_request_reaches_the_desks_today_page(pweb: TestClient, psite:
     desk_csrf = signed_in(pweb, "desk")
     today = pweb.get("/app/")
     assert 'id="today-callbacks"' in today.text
-    assert "Nora Newcomer" in today.text and "about the aftercare" in today.text
+    assert "Nora Newcomer" in today.text
+    assert "about the aftercare" in today.text
     (request,) = portal.callbacks_open(psite.db)
     closed = pweb.post(
         f"/app/callbacks/{request.id}/done", data={"csrf_token": desk_csrf}, follow_redirects=False
@@ -347,7 +350,8 @@ def test_her_forecast_and_handout(pweb: TestClient, psite: Clinic) -> None:
     assert pdf.headers["content-type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF")
     actions = [a for a, u, _ in _actions(psite.db, nora.patient_id) if u == "patient-link"]
-    assert "patient.handout" in actions and "patient.forecast" in actions
+    assert "patient.handout" in actions
+    assert "patient.forecast" in actions
 
 
 def test_a_recall_link_books_her_maintenance_visit(pweb: TestClient, psite: Clinic) -> None:

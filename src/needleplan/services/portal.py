@@ -266,30 +266,54 @@ def reschedule_options(
 def _offered(
     db: Database, clinic: ClinicConfig, appt: Appointment, lo: date, hi: date, at: datetime
 ) -> list[FreeSlot]:
+    """Up to :data:`OFFERED` free times from ``lo`` to ``hi``, spread over the days: on each day
+    the time nearest her present time of day and one in the afternoon, with her own
+    practitioner when the calendar lists them (else anyone)."""
     if hi < lo:
         return []
     kind = "session" if appt.kind is AppointmentKind.TREATMENT else appt.kind.value
     minutes = max(5, min(480, round((appt.end - appt.start).total_seconds() / 60)))
     notice = at + timedelta(hours=clinic.cancellation_notice_hours)
-    slots = find_free_slots(
-        db,
-        clinic,
-        kind,
-        not_before=lo,
-        days=(hi - lo).days + 1,
-        minutes=minutes,
-        limit=100,
-        per_day=2,
-        now=at,
-    )
-    fits = [
-        s
-        for s in slots
-        if s.start >= notice
-        and s.start.astimezone(clinic.tz).date() <= hi
-        and s.start != appt.start
-    ]
-    return fits[:OFFERED]
+    tz = clinic.tz
+    own = _names(db).get(appt.practitioner_id)
+    who = own if own in {p.name for p in clinic.practitioners} else None
+
+    def clock(s: FreeSlot) -> int:
+        local = s.start.astimezone(tz)
+        return local.hour * 60 + local.minute
+
+    wanted = clock(FreeSlot(appt.start, appt.end, "", 0, kind))
+    out: list[FreeSlot] = []
+    day = lo
+    while day <= hi:
+        found = [
+            s
+            for s in find_free_slots(
+                db,
+                clinic,
+                kind,
+                practitioner=who,
+                not_before=day,
+                days=1,
+                minutes=minutes,
+                limit=100,
+                per_day=100,
+                now=at,
+            )
+            if s.start >= notice and s.start.astimezone(tz).date() == day and s.start != appt.start
+        ]
+        if found:
+            best = min(found, key=lambda s: (abs(clock(s) - wanted), clock(s)))
+            out.append(best)
+            later = [s for s in found if clock(s) >= 14 * 60 and abs(clock(s) - clock(best)) >= 120]
+            if later:
+                out.append(later[0])
+        day += timedelta(days=1)
+    out.sort(key=lambda s: s.start)
+    if len(out) <= OFFERED:
+        return out
+    step = len(out) / OFFERED
+    return [out[int(i * step)] for i in range(OFFERED)]
 
 
 def _offered_slot(slot_key: str, offered: Sequence[FreeSlot], clinic: ClinicConfig) -> FreeSlot:

@@ -118,7 +118,9 @@ def _names(db: Database) -> dict[int, str]:
         return {p.id: p.name for p in uow.clinics.practitioners()}
 
 
-def _her_visit(db: Database, actor: LinkActor, appointment_id: int) -> Appointment:
+def her_visit(db: Database, actor: LinkActor, appointment_id: int) -> Appointment:
+    """Her visit ``appointment_id`` (NotFoundError for a visit of anyone else: the same words
+    as for one that does not exist)."""
     with db.transaction() as uow:
         try:
             appt = uow.appointments.get(appointment_id)
@@ -187,7 +189,7 @@ def confirm_visit(
     """She confirms she comes to this visit at its present time (audited ``appointment.confirm``;
     a later move of the visit needs a new confirmation)."""
     at = _now(now)
-    appt = _her_visit(db, actor, appointment_id)
+    appt = her_visit(db, actor, appointment_id)
     if appt.status is not AppointmentStatus.BOOKED or appt.start <= at:
         raise StateError("only a booked visit still to come can be confirmed")
     with (
@@ -215,7 +217,7 @@ def cancel_visit(
     :class:`CallTheClinicError`). The same cancellation as staff's: the time becomes free and
     the cancellation notice is queued (audited ``appointment.cancel``)."""
     at = _now(now)
-    appt = _her_visit(db, actor, appointment_id)
+    appt = her_visit(db, actor, appointment_id)
     if appt.status is not AppointmentStatus.BOOKED:
         raise StateError(f"this visit is {appt.status.value}; it cannot be cancelled")
     _require_notice(appt, clinic, at, "cancelled")
@@ -255,7 +257,7 @@ def reschedule_options(
 ) -> tuple[Appointment, tuple[date, date], list[FreeSlot]]:
     """The visit, its window and the free times she may pick (soonest first)."""
     at = _now(now)
-    appt = _her_visit(db, actor, appointment_id)
+    appt = her_visit(db, actor, appointment_id)
     if appt.status is not AppointmentStatus.BOOKED:
         raise StateError(f"this visit is {appt.status.value}; it cannot be moved")
     _require_notice(appt, clinic, at, "moved")
@@ -493,6 +495,7 @@ __all__ = [
     "callbacks_open",
     "cancel_visit",
     "confirm_visit",
+    "her_visit",
     "maintenance_options",
     "overview",
     "request_callback",

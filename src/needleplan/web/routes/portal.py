@@ -265,7 +265,7 @@ def _visit_or_error(
 ) -> HTMLResponse | None:
     """None when the visit is hers; else her plan with the problem (404)."""
     try:
-        portal._her_visit(db, actor, vid)
+        portal.her_visit(db, actor, vid)
     except NotFoundError as exc:
         return _home(request, db, clinic, token, actor, status_code=404, error=str(exc))
     return None

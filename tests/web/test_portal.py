@@ -179,6 +179,7 @@ def test_another_patients_visit_is_not_found_through_her_link(
             f"/p/{token}/visits/{theirs.id}/{path}", data={"csrf_token": csrf, "slot": "x"}
         )
         assert response.status_code == 404, (path, response.text[:300])
+        assert "is not one of yours" in response.text
     assert pweb.get(f"/p/{token}/visits/{theirs.id}/move").status_code == 404
     assert pweb.get(f"/p/{token}/visits/2147483647/cancel").status_code == 404
     assert pweb.get(f"/p/{token}/visits/99999999999/cancel").status_code == 422

@@ -400,6 +400,8 @@ def move_preview(
     check_csrf(request, csrf_token)
     try:
         preview = portal.reschedule_preview(db, actor, clinic, appointment_id, slot)
+    except NotFoundError as exc:
+        return _home(request, db, clinic, token, actor, status_code=404, error=str(exc))
     except portal.CallTheClinicError as exc:
         return _home(request, db, clinic, token, actor, status_code=409, error=str(exc))
     except (InputError, StateError, SchedulingError, ConflictError) as exc:
@@ -443,6 +445,8 @@ def move_save(
             error="The calendar changed while you were looking: here is your plan with the "
             "new time again. Please check it and save again.",
         )
+    except NotFoundError as exc:
+        return _home(request, db, clinic, token, actor, status_code=404, error=str(exc))
     except portal.CallTheClinicError as exc:
         return _home(request, db, clinic, token, actor, status_code=409, error=str(exc))
     except (InputError, StateError, SchedulingError, ConflictError) as exc:

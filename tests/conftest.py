@@ -431,6 +431,14 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
     from needleplan.services.clinic_identity import check_logo, store_logo
 
     store_logo(db, check_logo(bytes.fromhex(_TINY_PNG), "logo.png"), "owner")
+    # Her portal link, used to confirm a visit and to ask for a call back.
+    from needleplan.services.portal_links import issue_link_in
+
+    with db.transaction() as uow:
+        visit = uow.appointments.all()[0]
+        _, link = issue_link_in(uow, visit.patient_id, "portal", at=t0)
+        uow.portal_links.confirm_visit(visit.id, visit.start, t0, link.id)
+        uow.portal_links.add_callback(visit.patient_id, t0, "about the next visit", link.id)
     # A signed-in browser (backups leave staff_sessions out; the backup tests check that).
     from needleplan.services.staff_sessions import SessionPolicy, start_session
 

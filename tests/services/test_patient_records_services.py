@@ -118,6 +118,8 @@ def test_merge_moves_every_child_record_and_deletes_the_duplicate(clinic: Any) -
         "intake_responses": 1,
         "intake_kiosks": 0,
         "consent_forms": 1,  # her signed form is kept, now hers
+        "portal_links": 0,
+        "callback_requests": 0,
     }
     kept = services.patient_file(db, keep)
     assert [c.id for c in kept.courses] == [booking.course.id]

@@ -84,6 +84,10 @@ ACTION_PERMISSIONS: dict[str, Permission] = {
     "consent.sign": Permission.CONTACTS,
     "consent.read": Permission.CONTACTS,
     "consent.withdraw": Permission.CONTACTS,
+    "portal.link.issue": Permission.CONTACTS,
+    "portal.link.read": Permission.CONTACTS,
+    "portal.link.revoke": Permission.CONTACTS,
+    "portal.callback.done": Permission.CONTACTS,
     # the calendar and bookings: every role
     "calendar.read": Permission.CALENDAR,
     "booking.read": Permission.CALENDAR,

@@ -170,6 +170,43 @@ def parse_slot_key(value: str, clinic: ClinicConfig) -> tuple[int, datetime]:
     return practitioner_id, start
 
 
+def checked_slot(
+    db: Database,
+    clinic: ClinicConfig,
+    kind: AppointmentKind,
+    start: datetime,
+    practitioner_id: int,
+    *,
+    now: datetime | None = None,
+) -> SlotRequest:
+    """The slot a visit of ``kind`` at ``start`` with the practitioner takes, when the calendar
+    in force allows it (staff's :func:`book_visit` and the patient portal's booking).
+
+    Raises
+    ------
+    InputError
+        a start in the past or one the calendar does not allow (field ``start``), or a
+        practitioner the calendar does not list (field ``practitioner``).
+    """
+    begin = aware(start, "start")
+    refuse_past_start("start", begin, aware(now, "now"), clinic.tz)
+    ids = sync_practitioners(db, clinic)
+    names = {pid: name for name, pid in ids.items()}
+    if practitioner_id not in names:
+        raise InputError.one(
+            "practitioner", practitioner_id, "is not a practitioner of the calendar in force"
+        )
+    person = clinic.practitioner(names[practitioner_id])
+    minutes = visit_minutes(clinic, kind)
+    problem = slot_problem(clinic, person, begin, minutes, BusyIndex.build([]))
+    if problem is not None:
+        local = begin.astimezone(clinic.tz)
+        raise InputError.one("start", f"{local:%Y-%m-%d %H:%M}", f"is not bookable: {problem}")
+    return SlotRequest(
+        start=begin, end=begin + timedelta(minutes=minutes), practitioner_id=practitioner_id
+    )
+
+
 def book_visit(
     db: Database,
     actor: User,
@@ -198,23 +235,7 @@ def book_visit(
         raise PermissionDeniedError(f"user {actor.username} is deactivated")
     require_role(actor, *BOOKING_ROLES)
     parsed = kind if isinstance(kind, AppointmentKind) else parse_visit_kind(kind)
-    begin = aware(start, "start")
-    refuse_past_start("start", begin, aware(now, "now"), clinic.tz)
-    ids = sync_practitioners(db, clinic)
-    names = {pid: name for name, pid in ids.items()}
-    if practitioner_id not in names:
-        raise InputError.one(
-            "practitioner", practitioner_id, "is not a practitioner of the calendar in force"
-        )
-    person = clinic.practitioner(names[practitioner_id])
-    minutes = visit_minutes(clinic, parsed)
-    problem = slot_problem(clinic, person, begin, minutes, BusyIndex.build([]))
-    if problem is not None:
-        local = begin.astimezone(clinic.tz)
-        raise InputError.one("start", f"{local:%Y-%m-%d %H:%M}", f"is not bookable: {problem}")
-    slot = SlotRequest(
-        start=begin, end=begin + timedelta(minutes=minutes), practitioner_id=practitioner_id
-    )
+    slot = checked_slot(db, clinic, parsed, start, practitioner_id, now=now)
     stored = actor if actor.id > 0 else None
     with (
         audited(db, stored, BOOK_ACTION, patient_id, username=actor.username) as note_,

@@ -215,12 +215,22 @@ def cancel(
     with _audited(db, actor, "appointment.cancel", f"appointment {appointment_id}") as ev:
         appt = get_appointment(db, appointment_id)
         ev.patient_id = appt.patient_id
-        late = visit_rules(clinic).is_late(appt, at)
-        cancel_appointment(db, appointment_id, reason=clean)
-        with db.transaction() as uow:
-            cancelled = uow.visits.note_cancellation(appointment_id, clean, late)
-            ev.detail = f"appointment {appointment_id} late={'yes' if late else 'no'}"
-            return cancelled
+        cancelled, late = cancel_in(db, appointment_id, clean, clinic, at)
+        ev.detail = f"appointment {appointment_id} late={'yes' if late else 'no'}"
+        return cancelled
+
+
+def cancel_in(
+    db: Database, appointment_id: int, reason: str, clinic: ClinicConfig, at: datetime
+) -> tuple[Appointment, bool]:
+    """The cancellation itself, inside the caller's audited transaction (staff's :func:`cancel`
+    and the patient portal's): the time becomes free, the notice is queued, the reason and
+    whether it was late are recorded. Returns the cancelled visit and whether it was late."""
+    appt = get_appointment(db, appointment_id)
+    late = visit_rules(clinic).is_late(appt, at)
+    cancel_appointment(db, appointment_id, reason=reason)
+    with db.transaction() as uow:
+        return uow.visits.note_cancellation(appointment_id, reason, late), late
 
 
 def chart_missing(

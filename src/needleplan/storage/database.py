@@ -33,11 +33,12 @@ from needleplan.storage.repositories import (
     UserRepository,
 )
 from needleplan.storage.repositories.calibrations import CalibrationRepository
-from needleplan.storage.repositories.consent_forms import ConsentFormRepository
 from needleplan.storage.repositories.clinic_media import ClinicMediaRepository
+from needleplan.storage.repositories.consent_forms import ConsentFormRepository
 from needleplan.storage.repositories.idempotency import IdempotencyRepository
 from needleplan.storage.repositories.intake import IntakeRepository
 from needleplan.storage.repositories.outbox import OutboxRepository
+from needleplan.storage.repositories.portal_links import PortalLinkRepository
 from needleplan.storage.repositories.visits import VisitRepository
 from needleplan.storage.repositories.waitlist import WaitlistRepository
 
@@ -78,6 +79,7 @@ class UnitOfWork:
         self.calibrations = CalibrationRepository(session)
         self.intake = IntakeRepository(session)
         self.consent_forms = ConsentFormRepository(session)
+        self.portal_links = PortalLinkRepository(session)
 
     def flush(self) -> None:
         self.session.flush()

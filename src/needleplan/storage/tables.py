@@ -559,3 +559,53 @@ class ClinicMediaRow(Base):
 
 
 metadata = Base.metadata
+
+
+class PortalLinkRow(Base):
+    """A patient's password-less link (services/portal_links.py, docs/messages.md).
+
+    Only the SHA-256 ``token_digest`` of the token in the address is kept. ``purpose`` says which
+    pages it opens (portal, book, intake, consent, unsubscribe); it works until ``expires_at``
+    unless ``revoked_at`` is set. ``message_id`` names the message that carried it.
+    """
+
+    __tablename__ = "portal_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), index=True)
+    recall_id: Mapped[int | None] = mapped_column(ForeignKey("recall_entries.id"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str] = mapped_column(String(40), default="")
+    last_used_at: Mapped[datetime | None]
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CallbackRequestRow(Base):
+    """A patient asked (through her portal link) to be called back; open until ``done_at``."""
+
+    __tablename__ = "callback_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    link_id: Mapped[int | None] = mapped_column(ForeignKey("portal_links.id"))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None] = mapped_column(index=True)
+    done_by: Mapped[str] = mapped_column(String(40), default="")
+
+
+class VisitConfirmationRow(Base):
+    """She confirmed (through her portal link) that she comes to the visit at ``start``; a move
+    gives the visit a new start, so the confirmation no longer applies."""
+
+    __tablename__ = "visit_confirmations"
+
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id"), primary_key=True)
+    start: Mapped[datetime]
+    confirmed_at: Mapped[datetime]
+    link_id: Mapped[int | None] = mapped_column(ForeignKey("portal_links.id"))

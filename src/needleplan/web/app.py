@@ -46,8 +46,8 @@ from needleplan.web.routes import (
     calendar_waitlist,
     calibration,
     clinic_admin,
-    consents,
     clinic_settings,
+    consents,
     consult,
     health,
     intake,
@@ -56,6 +56,7 @@ from needleplan.web.routes import (
     patient_records,
     patients,
     patients_api,
+    portal,
     recall,
     staff_profiles,
     today,
@@ -187,6 +188,9 @@ def create_app(
     app.state.login_limiter = _limiter(
         database, settings.login_per_minute, settings.login_burst, clock
     )
+    app.state.portal_limiter = _limiter(
+        database, settings.portal_per_minute, settings.portal_burst, clock
+    )
     templates = _templates(str(HERE / "templates"))
     app.state.templates = templates
 
@@ -262,6 +266,8 @@ def create_app(
     app.include_router(clinic_settings.router)
     app.include_router(calibration.router)
     app.include_router(intake.router)
+    app.include_router(portal.router)
+    portal.install_portal_handlers(app)
     return app
 
 

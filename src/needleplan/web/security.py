@@ -202,7 +202,7 @@ class SecurityMiddleware:
             ),
             *self._common,
         ]
-        if api or path.startswith(("/app", "/login")):
+        if api or path.startswith(("/app", "/login", "/p/", "/unsubscribe/")):
             extra.append((b"cache-control", b"no-store"))
         if fresh and not api:  # API clients get no cookies
             cookie = Response()

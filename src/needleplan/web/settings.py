@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # Login attempts per client and per user name.
     login_per_minute: float = Field(default=5.0, gt=0)
     login_burst: int = Field(default=5, ge=1)
+    # Patient portal pages (/p/{token}/...) per client: guessing links stays slow.
+    portal_per_minute: float = Field(default=30.0, gt=0)
+    portal_burst: int = Field(default=30, ge=1)
     # Forecast requests are capped so a public caller cannot ask for unbounded work.
     max_draws: int = Field(default=2000, ge=10, le=20000)
     max_years: float = Field(default=15.0, gt=0, le=30)

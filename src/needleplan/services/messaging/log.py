@@ -6,11 +6,13 @@ from datetime import datetime
 
 from needleplan.domain.accounts import User
 from needleplan.domain.messages import MessageKind, MessageStatus, OutboxMessage
+from needleplan.domain.portal import LINK_ACTOR_NAME, LinkPurpose
 from needleplan.domain.records import RecallStatus
 from needleplan.exceptions import InputError, NotFoundError, StateError
 from needleplan.services._clock import aware, utc_now
 from needleplan.services._secrets import secret_digest
 from needleplan.services.audit import audited
+from needleplan.services.portal_links import LinkRefusedError, resolve_link
 from needleplan.storage import Database
 
 
@@ -64,15 +66,25 @@ def resend(
         return copy
 
 
-def unsubscribe_target(db: Database, secret: str) -> OutboxMessage:
-    """The message whose unsubscribe link carries ``secret`` (NotFoundError when none)."""
+def unsubscribe_target(db: Database, secret: str) -> int:
+    """The patient whose unsubscribe link carries ``secret`` (NotFoundError when none).
+
+    The link is a portal link of purpose ``unsubscribe`` issued when the message was sent; a
+    message sent before portal links existed is found by the digest kept with it. An expired or
+    revoked link is refused like an unknown one.
+    """
     if not secret or len(secret) > 200:
         raise InputError.one("token", secret[:20], "is not an unsubscribe link")
+    try:
+        return resolve_link(db, secret, LinkPurpose.UNSUBSCRIBE, count_use=False).patient_id
+    except LinkRefusedError as exc:
+        if exc.reason != "unknown":
+            raise NotFoundError(f"this unsubscribe link is {exc.reason}") from None
     with db.transaction() as uow:
         message = uow.outbox.by_unsubscribe_digest(secret_digest(secret))
     if message is None or message.patient_id is None:
         raise NotFoundError("this unsubscribe link is not known (it may be mistyped)")
-    return message
+    return message.patient_id
 
 
 def unsubscribe(db: Database, secret: str, *, now: datetime | None = None) -> bool:
@@ -81,21 +93,22 @@ def unsubscribe(db: Database, secret: str, *, now: datetime | None = None) -> bo
     Idempotent (a second click changes nothing and returns False). Audited as
     ``message.unsubscribe`` (by the patient herself, recorded as ``patient-link``).
     """
-    message = unsubscribe_target(db, secret)
-    assert message.patient_id is not None
+    patient_id = unsubscribe_target(db, secret)
     at = aware(now, "now") if now is not None else utc_now()
     with (
-        audited(
-            db, None, "message.unsubscribe", message.patient_id, username="patient-link"
-        ) as note,
+        audited(db, None, "message.unsubscribe", patient_id, username=LINK_ACTOR_NAME) as note,
         db.transaction() as uow,
     ):
-        new = uow.outbox.opt_out(message.patient_id, at, "unsubscribe link")
+        link = uow.portal_links.by_digest(secret_digest(secret))
+        if link is not None:
+            uow.portal_links.used(link.id, at)
+        new = uow.outbox.opt_out(patient_id, at, "unsubscribe link")
         closed = [
             uow.recalls.close(e.id, RecallStatus.OPTED_OUT, at).id
-            for e in uow.recalls.query(patient_id=message.patient_id)
+            for e in uow.recalls.query(patient_id=patient_id)
         ]
-        note.detail = f"via message {message.id}; recall entries closed: {closed or 'none'}"
+        via = f"link={link.id}" if link is not None else "legacy link"
+        note.detail = f"{via}; recall entries closed: {closed or 'none'}"
         return new
 
 

@@ -5,6 +5,11 @@ Templates are Jinja2 files per kind in ``templates/``: ``<kind>.txt`` holds thre
 placeholders raise, so a broken template fails the message with the placeholder named instead of
 sending a half-filled text.
 
+Links (her portal, booking her maintenance visit, unsubscribe) are rendered as placeholders
+(:data:`LINK_MARKS`): the stored message never holds a usable link. The worker issues each link
+when it sends (:func:`needleplan.services.messaging.worker.deliver_one`) and puts it in place of
+its placeholder in the copy that leaves; only the link's digest is kept.
+
 Consent rules (docs/messages.md): care messages need an e-mail address or a phone number;
 outreach (recall) needs contact consent, no opt-out and an open recall entry. A message that
 may not be sent is *skipped* with the reason, which the message log shows.
@@ -23,14 +28,54 @@ import jinja2
 
 from needleplan.domain.contact import normalise_phone
 from needleplan.domain.messages import Attachment, Channel, MessageKind, OutboxMessage
+from needleplan.domain.portal import LinkPurpose
 from needleplan.domain.records import Appointment, AppointmentStatus, RecallStatus
 from needleplan.exceptions import NeedleplanError
 from needleplan.scheduling import ClinicConfig, course_ics
-from needleplan.services._secrets import new_secret, secret_digest
+from needleplan.services._secrets import secret_digest
 from needleplan.services.messaging.config import MessagingConfig
 from needleplan.storage import Database, UnitOfWork
 
 TEMPLATES = Path(__file__).with_name("templates")
+
+#: The placeholder of each link in a stored message, and the purpose of the link that replaces
+#: it when the message is sent. No placeholder is a usable link.
+LINK_MARKS: dict[str, LinkPurpose] = {
+    "[[portal-link]]": LinkPurpose.PORTAL,
+    "[[book-link]]": LinkPurpose.BOOK,
+    "[[unsubscribe-link]]": LinkPurpose.UNSUBSCRIBE,
+}
+_MARK_OF = {purpose: mark for mark, purpose in LINK_MARKS.items()}
+
+#: The kinds that carry her portal link (see her plan, confirm, cancel, reschedule).
+PORTAL_KINDS = (
+    MessageKind.COURSE_BOOKED,
+    MessageKind.VISIT_BOOKED,
+    MessageKind.DATES_CHANGED,
+    MessageKind.VISIT_CANCELLED,
+    MessageKind.REMINDER,
+)
+
+
+def link_url(public_url: str, purpose: LinkPurpose, token: str) -> str:
+    """The address a link of ``purpose`` with ``token`` opens."""
+    if purpose is LinkPurpose.UNSUBSCRIBE:
+        return f"{public_url}/unsubscribe/{token}"
+    if purpose is LinkPurpose.PORTAL:
+        return f"{public_url}/p/{token}"
+    return f"{public_url}/p/{token}/{purpose.value}"
+
+
+def marks_in(*texts: str | None) -> list[LinkPurpose]:
+    """The purposes whose placeholders occur in ``texts`` (in :data:`LINK_MARKS` order)."""
+    return [p for mark, p in LINK_MARKS.items() if any(t and mark in t for t in texts)]
+
+
+def fill_links(text: str, urls: dict[LinkPurpose, str]) -> str:
+    """``text`` with each placeholder replaced by its link."""
+    for purpose, url in urls.items():
+        text = text.replace(_MARK_OF[purpose], url)
+    return text
 
 
 class Skip(Exception):  # noqa: N818 - a decision, not an error
@@ -54,7 +99,6 @@ class Rendered:
     body_text: str
     body_html: str | None
     attachments: tuple[Attachment, ...]
-    unsubscribe_secret: str | None
 
 
 @cache
@@ -128,6 +172,8 @@ def render(
     context: dict[str, Any] = {
         "clinic": {"name": clinic.name, "location": clinic.location},
         "unsubscribe_url": None,
+        "portal_url": _MARK_OF[LinkPurpose.PORTAL] if kind in PORTAL_KINDS else None,
+        "book_url": None,
         "nudge": kind is MessageKind.RECALL_NUDGE,
         "has_ics": False,
     }
@@ -183,10 +229,9 @@ def render(
             raise Skip(f"the recall entry is {entry.status.value}")
         context["due"] = entry.due_date.strftime("%d %B %Y")
     channel, recipient = _channel(email, phone, config)
-    secret = None
     if kind.is_outreach:
-        secret = new_secret(24)
-        context["unsubscribe_url"] = f"{config.public_url}/unsubscribe/{secret}"
+        context["unsubscribe_url"] = _MARK_OF[LinkPurpose.UNSUBSCRIBE]
+        context["book_url"] = _MARK_OF[LinkPurpose.BOOK]
     subject, text, sms, html = render_texts(kind, context)
     if channel is Channel.SMS:
         text, html, attachments = sms + "\n", "", []
@@ -198,7 +243,6 @@ def render(
         body_text=text,
         body_html=html or None,
         attachments=tuple(attachments),
-        unsubscribe_secret=secret,
     )
 
 
@@ -237,9 +281,14 @@ def _channel(email: str | None, phone: str | None, config: MessagingConfig) -> t
 
 
 __all__ = [
+    "LINK_MARKS",
+    "PORTAL_KINDS",
     "Rendered",
     "Skip",
     "TemplateRenderError",
+    "fill_links",
+    "link_url",
+    "marks_in",
     "render",
     "render_texts",
     "unsubscribe_digest",

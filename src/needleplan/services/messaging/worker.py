@@ -23,10 +23,11 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from needleplan.domain.messages import Channel, MessageKind, MessageStatus, OutboxMessage
+from needleplan.domain.portal import LinkPurpose
 from needleplan.domain.records import (
     AppointmentStatus,
     ContactChannel,
@@ -41,8 +42,10 @@ from needleplan.services.messaging.config import MessagingConfig
 from needleplan.services.messaging.render import (
     Skip,
     TemplateRenderError,
+    fill_links,
+    link_url,
+    marks_in,
     render,
-    unsubscribe_digest,
 )
 from needleplan.services.messaging.transport import (
     DeliveryError,
@@ -50,6 +53,7 @@ from needleplan.services.messaging.transport import (
     send_email,
     send_sms,
 )
+from needleplan.services.portal_links import issue_link_in
 from needleplan.storage import Database, UnitOfWork
 
 log = logging.getLogger("needleplan.worker")
@@ -244,9 +248,7 @@ def deliver_one(
                 body_text=r.body_text,
                 body_html=r.body_html,
                 attachments=r.attachments,
-                unsubscribe_digest=unsubscribe_digest(r.unsubscribe_secret)
-                if r.unsubscribe_secret
-                else None,
+                unsubscribe_digest=None,
             )
         quiet = message.channel is Channel.SMS or message.kind in (
             MessageKind.REMINDER,
@@ -256,11 +258,18 @@ def deliver_one(
         if quiet and in_quiet_hours(now, clinic):
             uow.outbox.defer(message_id, quiet_hours_end(now, clinic))
             return "deferred"
+        urls = _issue_links(uow, message, config, now)
+    outgoing = replace(
+        message,
+        body_text=fill_links(message.body_text or "", urls),
+        body_html=fill_links(message.body_html, urls) if message.body_html else None,
+    )
     try:
         if message.channel is Channel.SMS:
-            send_sms(message, config)
+            send_sms(outgoing, config)
         else:
-            send_email(build_email(message, config, clinic.name, _unsubscribe_url(message)), config)
+            unsubscribe = urls.get(LinkPurpose.UNSUBSCRIBE)
+            send_email(build_email(outgoing, config, clinic.name, unsubscribe), config)
     except DeliveryError as exc:
         with db.transaction() as uow:
             if not uow.outbox.holds_lease(message_id, worker):
@@ -289,14 +298,26 @@ def deliver_one(
     return "sent"
 
 
-def _unsubscribe_url(message: OutboxMessage) -> str | None:
-    """The unsubscribe link inside the rendered text (the secret is only in the text)."""
-    if not message.kind.is_outreach or not message.body_text:
-        return None
-    for token in message.body_text.split():
-        if "/unsubscribe/" in token:
-            return token.rstrip(".")
-    return None
+def _issue_links(
+    uow: UnitOfWork, message: OutboxMessage, config: MessagingConfig, now: datetime
+) -> dict[LinkPurpose, str]:
+    """A fresh link for each placeholder in the stored message, issued for this attempt (only
+    its digest is stored, with the message's id): the stored text holds no usable link, and a
+    link an earlier attempt may have delivered keeps working."""
+    urls: dict[LinkPurpose, str] = {}
+    if message.patient_id is None:
+        return urls
+    for purpose in marks_in(message.body_text, message.body_html):
+        token, _ = issue_link_in(
+            uow,
+            message.patient_id,
+            purpose,
+            at=now,
+            message_id=message.id,
+            recall_id=message.recall_id if purpose is LinkPurpose.BOOK else None,
+        )
+        urls[purpose] = link_url(config.public_url, purpose, token)
+    return urls
 
 
 def deliver_due(

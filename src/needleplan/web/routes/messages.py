@@ -3,6 +3,8 @@
 * ``GET  /app/patients/{id}/messages`` — her message log (queued, sent, failed with the reason,
   skipped with why), newest first; the view is audited (``message.read``).
 * ``POST /app/messages/{id}/resend`` — queue a fresh copy (audited ``message.resend``).
+* ``POST /app/portal-links/{id}/revoke`` — switch one of her portal links off at once (the log
+  page lists her links: purpose, issued, expires, last used; audited ``portal.link.revoke``).
 * ``GET  /unsubscribe/{token}`` — a page with one button; ``POST /unsubscribe/{token}`` opts her
   out of recall messages (RFC 8058 one-click: mail clients POST ``List-Unsubscribe=One-Click``
   without a form token; the unguessable token in the address is the authorisation). An unknown
@@ -11,7 +13,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Path, Request
@@ -19,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from needleplan import services
 from needleplan.exceptions import InputError, NotFoundError
+from needleplan.services import portal_links
 from needleplan.services.messaging import log as messages
 from needleplan.web.auth import Permission, StaffUser
 from needleplan.web.deps import ClinicDep, DbDep
@@ -47,6 +50,7 @@ def message_log_page(
     request.state.user = user
     patient = services.get_patient(db, patient_id)
     rows = messages.message_log(db, user, patient_id)
+    links = portal_links.patient_links(db, user, patient_id)
     return render(
         request,
         "app/messages.html",
@@ -55,6 +59,8 @@ def message_log_page(
         rows=rows,
         labels=messages.KIND_LABELS,
         opted_out=messages.recall_opt_out_since(db, patient_id),
+        links=links,
+        now=datetime.now(UTC),
         at=lambda value: local_text(value, clinic) if value else "–",
         zone=zone_names(clinic, datetime.now(clinic.tz).date()),
         done=done,
@@ -73,6 +79,20 @@ def resend_message(
     request.state.user = user
     copy = messages.resend(db, user, message_id)
     return RedirectResponse(f"/app/patients/{copy.patient_id}/messages?done=resend", 303)
+
+
+@router.post("/app/portal-links/{link_id}/revoke")
+def revoke_portal_link(
+    request: Request,
+    link_id: MessageId,
+    user: ContactsDep,
+    db: DbDep,
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
+) -> Response:
+    check_csrf(request, csrf_token)
+    request.state.user = user
+    link = portal_links.revoke_link(db, user, link_id)
+    return RedirectResponse(f"/app/patients/{link.patient_id}/messages?done=revoked", 303)
 
 
 def _target_or_page(request: Request, db: DbDep, token: str) -> HTMLResponse | None:

@@ -7,6 +7,8 @@ On a server with clinic records the page shows, for the signed-in role:
   visit's buttons (check in, chart, no-show, cancel) are the calendar's;
 * recalls due today (and how many are overdue), for roles with the recall permission;
 * new contact requests (the last :data:`NEW_LEAD_DAYS` days), for roles that see contacts;
+* patients who asked through their portal link to be called back, with a "called" button
+  (``POST /app/callbacks/{id}/done``, audited ``portal.callback.done``);
 * charts missing (past visits neither charted, cancelled nor a no-show), for practitioners and
   admins (:func:`needleplan.services.visits.chart_missing`);
 * the next free slots for a session and a consultation (find a slot), and, for admins, how many
@@ -19,15 +21,16 @@ without records shows the tiles only.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from needleplan import services
-from needleplan.domain.records import AppointmentStatus, RecallStatus
-from needleplan.exceptions import NeedleplanError
-from needleplan.services import clinic_calendar, visits
+from needleplan.domain.portal import CallbackRequest
+from needleplan.domain.records import AppointmentStatus, Patient, RecallStatus
+from needleplan.exceptions import NeedleplanError, NotFoundError
+from needleplan.services import clinic_calendar, portal, visits
 from needleplan.services.clinic_calendar_slots import find_free_slots
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
@@ -36,8 +39,9 @@ from needleplan.web.deps import get_clinic
 from needleplan.web.leads import LeadStore
 from needleplan.web.routes.booking import local, patient_label, practitioner_names
 from needleplan.web.routes.calendar_common import Entry, Lookup, session_text
-from needleplan.web.routes.pages import StaffDep, render
+from needleplan.web.routes.pages import ContactsDep, StaffDep, render
 from needleplan.web.routes.visits import acting_account
+from needleplan.web.security import CSRF_FIELD, check_csrf
 
 router = APIRouter(include_in_schema=False)
 
@@ -98,11 +102,15 @@ def _day(request: Request, db: Database, user: StaffUser) -> dict[str, Any]:
             else:
                 overdue += 1
     new_leads = []
+    callbacks: list[tuple[CallbackRequest, Patient]] = []
     if user.can(Permission.CONTACTS):
         store: LeadStore = request.app.state.lead_store
         since = now - timedelta(days=NEW_LEAD_DAYS)
         new_leads = [lead for lead in store.list_leads() if lead.consented_at >= since]
         new_leads.reverse()
+        for request_ in portal.callbacks_open(db):
+            callbacks.append((request_, lookup.patient(request_.patient_id)))
+            shown.add(request_.patient_id)
     missing = []
     if user.role.value in ("practitioner", "admin"):
         missing = [
@@ -138,6 +146,8 @@ def _day(request: Request, db: Database, user: StaffUser) -> dict[str, Any]:
         "recalls_today": recalls_today,
         "overdue": overdue,
         "new_leads": new_leads,
+        "callbacks": callbacks,
+        "tz": clinic.tz,
         "missing": missing,
         "free": free,
         "conflicts": conflicts,
@@ -161,6 +171,23 @@ def staff_home(request: Request, user: StaffDep) -> HTMLResponse:
         except NeedleplanError:
             day = {"day_error": True}
     return render(request, "app/home.html", Permission=Permission, **day)
+
+
+@router.post("/app/callbacks/{request_id}/done")
+def callback_done(
+    request: Request,
+    request_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    user: ContactsDep,
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
+) -> Response:
+    """The desk called her back: the request leaves the Today page."""
+    check_csrf(request, csrf_token)
+    request.state.user = user
+    db: Database | None = request.app.state.db
+    if db is None:
+        raise NotFoundError("this server keeps no clinic records")
+    portal.callback_done(db, user, request_id)
+    return RedirectResponse("/app/", status_code=303)
 
 
 @router.get("/app", include_in_schema=False)

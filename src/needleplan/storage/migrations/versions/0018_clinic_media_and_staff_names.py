@@ -1,7 +1,7 @@
 """clinic media (the logo) and staff display names
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0017
 Create Date: 2026-12-03
 
 Adds ``clinic_media``: images the clinic shows on its public pages (its logo), named by the
@@ -17,7 +17,7 @@ from alembic import op
 import needleplan.storage.types
 
 revision: str = "0018"
-down_revision: str | None = "0015"
+down_revision: str | None = "0017"
 branch_labels: str | None = None
 depends_on: str | None = None
 

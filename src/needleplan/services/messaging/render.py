@@ -5,6 +5,10 @@ Templates are Jinja2 files per kind in ``templates/``: ``<kind>.txt`` holds thre
 placeholders raise, so a broken template fails the message with the placeholder named instead of
 sending a half-filled text.
 
+Messages are written in her language (docs/languages.md): the language of the page she wrote
+from for a contact acknowledgement, else the clinic's ``default_language``; the templates mark
+their texts for gettext and dates are formatted by Babel for that language.
+
 Consent rules (docs/messages.md): care messages need an e-mail address or a phone number;
 outreach (recall) needs contact consent, no opt-out and an open recall entry. A message that
 may not be sent is *skipped* with the reason, which the message log shows.
@@ -21,7 +25,9 @@ from typing import Any
 
 import jinja2
 
+from needleplan import i18n
 from needleplan.domain.contact import normalise_phone
+from needleplan.domain.language import SHIPPED_LANGUAGES
 from needleplan.domain.messages import Attachment, Channel, MessageKind, OutboxMessage
 from needleplan.domain.records import Appointment, AppointmentStatus, RecallStatus
 from needleplan.exceptions import NeedleplanError
@@ -57,6 +63,21 @@ class Rendered:
     unsubscribe_secret: str | None
 
 
+def _language(context: Any) -> str:
+    lang = context.get("lang")
+    return lang if isinstance(lang, str) and lang in SHIPPED_LANGUAGES else "en"
+
+
+@jinja2.pass_context
+def _gettext(context: Any, message: str) -> str:
+    return i18n.gettext(_language(context), message)
+
+
+@jinja2.pass_context
+def _ngettext(context: Any, singular: str, plural: str, n: int) -> str:
+    return i18n.ngettext(_language(context), singular, plural, n)
+
+
 @cache
 def _environments() -> tuple[jinja2.Environment, jinja2.Environment]:
     loader = jinja2.FileSystemLoader(str(TEMPLATES))
@@ -65,8 +86,18 @@ def _environments() -> tuple[jinja2.Environment, jinja2.Environment]:
         autoescape=False,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
     )
-    html = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+    html = jinja2.Environment(
+        loader=loader,
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+    )
+    for env in (plain, html):
+        env.install_gettext_callables(  # type: ignore[attr-defined]
+            gettext=_gettext, ngettext=_ngettext, newstyle=True
+        )
     return plain, html
 
 
@@ -75,7 +106,8 @@ def template_name(kind: MessageKind) -> str:
 
 
 def render_texts(kind: MessageKind, context: dict[str, Any]) -> tuple[str, str, str, str]:
-    """``(subject, text, sms, html)`` of ``kind`` with ``context``.
+    """``(subject, text, sms, html)`` of ``kind`` with ``context`` (in ``context["lang"]``,
+    English when it names none).
 
     Raises
     ------
@@ -84,6 +116,7 @@ def render_texts(kind: MessageKind, context: dict[str, Any]) -> tuple[str, str, 
     """
     plain, html = _environments()
     name = template_name(kind)
+    context = {"lang": "en", **context}
     try:
         tmpl = plain.get_template(f"{name}.txt")
         ctx = tmpl.new_context(context)
@@ -94,23 +127,28 @@ def render_texts(kind: MessageKind, context: dict[str, Any]) -> tuple[str, str, 
     return parts["subject"], parts["text"] + "\n", parts["sms"], page
 
 
-def _when(at: datetime, clinic: ClinicConfig) -> str:
-    local = at.astimezone(clinic.tz)
-    return local.strftime("%A %d %B %Y, %H:%M")
-
-
 def _visits(
-    uow: UnitOfWork, appointments: list[Appointment], clinic: ClinicConfig
+    uow: UnitOfWork, appointments: list[Appointment], clinic: ClinicConfig, language: str
 ) -> list[dict[str, str]]:
+    """Her visits on the clinic's wall clock, dates written as ``language`` writes them."""
     names = {p.id: p.name for p in uow.clinics.practitioners()} if appointments else {}
     return [
         {
-            "when": _when(a.start, clinic),
-            "day": a.start.astimezone(clinic.tz).strftime("%A %d %B"),
+            "when": i18n.format_datetime(a.start.astimezone(clinic.tz), language),
+            "day": i18n.format_datetime(a.start.astimezone(clinic.tz), language, "weekday_day"),
             "practitioner": names.get(a.practitioner_id, ""),
         }
         for a in sorted(appointments, key=lambda a: a.start)
     ]
+
+
+def message_language(message: OutboxMessage, clinic: ClinicConfig) -> str:
+    """The language she reads: the page's language she wrote from (a contact request), else the
+    clinic's default language."""
+    asked = message.payload.get("language")
+    if isinstance(asked, str) and asked in clinic.languages:
+        return asked
+    return clinic.default_language
 
 
 def render(
@@ -125,7 +163,9 @@ def render(
     :class:`TemplateRenderError`. Confirmations and change notices list the visits still to
     come (a course stored after the fact, e.g. the demo clinic, confirms nothing past)."""
     kind = message.kind
+    language = message_language(message, clinic)
     context: dict[str, Any] = {
+        "lang": language,
         "clinic": {"name": clinic.name, "location": clinic.location},
         "unsubscribe_url": None,
         "nudge": kind is MessageKind.RECALL_NUDGE,
@@ -170,7 +210,7 @@ def render(
             ]
             if not appointments:
                 raise Skip("none of its visits is booked and still to come")
-        context["visits"] = _visits(uow, appointments, clinic)
+        context["visits"] = _visits(uow, appointments, clinic, language)
         course_id = message.payload.get("course_id")
         if kind in (MessageKind.COURSE_BOOKED, MessageKind.DATES_CHANGED) and course_id:
             attachments.append(_course_ics(db, int(course_id), clinic, message.created_at))
@@ -181,12 +221,12 @@ def render(
         entry = uow.recalls.get(message.recall_id)
         if entry.status is not RecallStatus.OPEN:
             raise Skip(f"the recall entry is {entry.status.value}")
-        context["due"] = entry.due_date.strftime("%d %B %Y")
+        context["due"] = i18n.format_date(entry.due_date, language)
     channel, recipient = _channel(email, phone, config)
     secret = None
     if kind.is_outreach:
         secret = new_secret(24)
-        context["unsubscribe_url"] = f"{config.public_url}/unsubscribe/{secret}"
+        context["unsubscribe_url"] = f"{config.public_url}/unsubscribe/{secret}?lang={language}"
     subject, text, sms, html = render_texts(kind, context)
     if channel is Channel.SMS:
         text, html, attachments = sms + "\n", "", []
@@ -240,6 +280,7 @@ __all__ = [
     "Rendered",
     "Skip",
     "TemplateRenderError",
+    "message_language",
     "render",
     "render_texts",
     "unsubscribe_digest",

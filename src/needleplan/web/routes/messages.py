@@ -22,6 +22,7 @@ from needleplan.exceptions import InputError, NotFoundError
 from needleplan.services.messaging import log as messages
 from needleplan.web.auth import Permission, StaffUser
 from needleplan.web.deps import ClinicDep, DbDep
+from needleplan.web.i18n import public_context
 from needleplan.web.routes.booking import local_text, patient_label, zone_names
 from needleplan.web.routes.pages import render
 from needleplan.web.security import CSRF_FIELD, check_csrf, require_permission
@@ -79,7 +80,13 @@ def _target_or_page(request: Request, db: DbDep, token: str) -> HTMLResponse | N
     try:
         messages.unsubscribe_target(db, token)
     except (InputError, NotFoundError):
-        return render(request, "unsubscribe.html", state="unknown", status_code=404)
+        return render(
+            request,
+            "unsubscribe.html",
+            **public_context(request),
+            state="unknown",
+            status_code=404,
+        )
     return None
 
 
@@ -90,7 +97,7 @@ def unsubscribe_page(
     unknown = _target_or_page(request, db, token)
     if unknown is not None:
         return unknown
-    return render(request, "unsubscribe.html", state="ask", token=token)
+    return render(request, "unsubscribe.html", **public_context(request), state="ask", token=token)
 
 
 @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
@@ -101,4 +108,4 @@ def unsubscribe_now(
     if unknown is not None:
         return unknown
     messages.unsubscribe(db, token)
-    return render(request, "unsubscribe.html", state="done")
+    return render(request, "unsubscribe.html", **public_context(request), state="done")

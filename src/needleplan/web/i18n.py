@@ -121,6 +121,13 @@ def format_money(context: Any, value: float, currency: str) -> str:
     return i18n.format_money(value, currency, _lang(context))
 
 
+@pass_context
+def clinic_languages(context: Any) -> list[tuple[str, str]]:
+    """``(code, name)`` of each language the clinic offers (e.g. for a handout in each)."""
+    offered, _default = offered_languages(page_clinic(context["request"]))
+    return [(code, LANGUAGE_NAMES.get(code, code)) for code in offered]
+
+
 def install(env: Environment) -> None:
     """Give ``env`` gettext (newstyle: ``_("%(n)s sessions", n=4)``) and the Babel formatters."""
     env.add_extension("jinja2.ext.i18n")
@@ -129,6 +136,7 @@ def install(env: Environment) -> None:
     )
     env.globals["format_number"] = format_number
     env.globals["format_money"] = format_money
+    env.globals["clinic_languages"] = clinic_languages
     env.globals.setdefault("lang", SOURCE_LANGUAGE)
 
 

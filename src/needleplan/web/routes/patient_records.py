@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from needleplan import services
@@ -177,13 +177,24 @@ def merge_patient(
 
 
 @router.get("/app/patients/{patient_id}/handout.pdf")
-def handout_pdf(user: ClinicalDep, db: DbDep, clinic: ClinicDep, patient_id: PatientId) -> Response:
-    """Her patient handout (plan, dates, forecast chart, aftercare) as a PDF download."""
+def handout_pdf(
+    user: ClinicalDep,
+    db: DbDep,
+    clinic: ClinicDep,
+    patient_id: PatientId,
+    lang: Annotated[str | None, Query(max_length=16)] = None,
+) -> Response:
+    """Her patient handout (plan, dates, forecast chart, aftercare) as a PDF download, in
+    ``?lang=`` (a language the clinic offers) or the clinic's default language."""
     from needleplan.reports.handout import handout_for_patient, render_handout
 
+    if lang is not None and lang not in clinic.languages:
+        raise InputError.one(
+            "lang", lang, "must be a language the clinic offers: " + ", ".join(clinic.languages)
+        )
     with audited(db, user, "patient.handout", patient_id, "web"):
         patient = services.get_patient(db, patient_id)
-        handout = handout_for_patient(db, patient_id, clinic=clinic)
+        handout = handout_for_patient(db, patient_id, clinic=clinic, language=lang)
     data = render_handout(handout)
     return Response(
         data,

@@ -263,3 +263,28 @@ def test_after_a_completed_course_the_handout_does_not_suggest_the_series_again(
         in text
     )
     assert "Your appointments" not in text
+
+
+def test_a_german_handout_is_written_in_german_and_prints(tmp_path: Path) -> None:
+    """Issue 14: the handout in her language (every sentence of its own; the guideline's own
+    milestone texts print as the guideline words them)."""
+    h = handout_for_assessment(
+        reference_assessment(),
+        clinic_name="Hautpraxis Müller",
+        patient_name="Jürgen",
+        draws=DRAWS,
+        language="de",
+        issued=date(2027, 3, 5),
+    )
+    sections = handout_sections(h)
+    text = _text(sections)
+    p = h.protocol
+    assert f"Wir empfehlen {p.initial_sessions} Microneedling-Sitzungen für: ganzes Gesicht" in text
+    assert [s.title for s in sections][:2] == ["Ihr Behandlungsplan", "Warum dieser Plan"]
+    assert "Pflege Ihrer Haut" in text
+    assert "needleplan ist eine Entscheidungshilfe" in text
+    assert h.scenarios[0][0] == f"{p.initial_sessions} Sitzungen, ohne Auffrischung"
+    for english in ("We suggest", "Looking after your skin", "Please note", "a typical patient"):
+        assert english not in text
+    data = render_handout(h, tmp_path / "de.pdf")
+    assert page_count(data) >= 1

@@ -121,8 +121,8 @@ def handout_for_patient(
 ) -> Handout:
     """A handout for a stored patient: her latest assessment, open course and booked dates.
 
-    It is written in ``language``, else in the clinic's default language (English without a
-    ``clinic``).
+    It is written in ``language``, else in the language on her record, else in the clinic's
+    default language (English without a ``clinic``).
 
     The plan is the open (planned or active) course's protocol snapshot when she has one, else the
     guideline's protocol for her latest assessment. The clinic name and time zone come from
@@ -140,7 +140,9 @@ def handout_for_patient(
     from needleplan import services
 
     if language is None:
-        language = clinic.default_language if clinic is not None else "en"
+        language = services.patient_language(db, patient_id) or (
+            clinic.default_language if clinic is not None else "en"
+        )
     record = services.patient_file(db, patient_id)
     if not record.assessments:
         raise StateError(

@@ -82,3 +82,18 @@ def test_every_message_renders_in_every_shipped_language() -> None:
         german = render_texts(kind, {**context, "lang": "de"})
         assert all(part.strip() for part in german[:3]), kind
         assert german[0] != english[0], kind  # the subject is translated
+
+
+def test_her_own_language_wins_over_the_clinics(clinic: Any, smtp_server: MailSink) -> None:
+    """An English-speaking clinic writes to a patient who reads German in German."""
+    from needleplan import services
+
+    services.update_patient(clinic.db, clinic.patient.id, {"language": "de"})
+    assert services.patient_language(clinic.db, clinic.patient.id) == "de"
+    book(clinic)
+    run_once(clinic.db, example_clinic(), now=MORNING, config=config_for(smtp_server))
+    (mail,) = smtp_server.messages
+    assert mail["Subject"].strip() == "Ihre Microneedling-Serie bei Example Skin Clinic ist gebucht"
+    # back to the clinic's default
+    services.update_patient(clinic.db, clinic.patient.id, {"language": ""})
+    assert services.patient_language(clinic.db, clinic.patient.id) is None

@@ -5,8 +5,9 @@ Templates are Jinja2 files per kind in ``templates/``: ``<kind>.txt`` holds thre
 placeholders raise, so a broken template fails the message with the placeholder named instead of
 sending a half-filled text.
 
-Messages are written in her language (docs/languages.md): the language of the page she wrote
-from for a contact acknowledgement, else the clinic's ``default_language``; the templates mark
+Messages are written in her language (docs/languages.md): the language on her record, or the
+language of the page she wrote from for a contact acknowledgement, else the clinic's
+``default_language``; the templates mark
 their texts for gettext and dates are formatted by Babel for that language.
 
 Consent rules (docs/messages.md): care messages need an e-mail address or a phone number;
@@ -142,10 +143,13 @@ def _visits(
     ]
 
 
-def message_language(message: OutboxMessage, clinic: ClinicConfig) -> str:
-    """The language she reads: the page's language she wrote from (a contact request), else the
+def message_language(
+    message: OutboxMessage, clinic: ClinicConfig, preferred: str | None = None
+) -> str:
+    """The language she reads: her own (``preferred``, from her record) or, for a contact
+    request, the language of the page she wrote from, when the clinic offers it; else the
     clinic's default language."""
-    asked = message.payload.get("language")
+    asked = preferred or message.payload.get("language")
     if isinstance(asked, str) and asked in clinic.languages:
         return asked
     return clinic.default_language
@@ -163,7 +167,8 @@ def render(
     :class:`TemplateRenderError`. Confirmations and change notices list the visits still to
     come (a course stored after the fact, e.g. the demo clinic, confirms nothing past)."""
     kind = message.kind
-    language = message_language(message, clinic)
+    preferred = uow.patients.language(message.patient_id) if message.patient_id else None
+    language = message_language(message, clinic, preferred)
     context: dict[str, Any] = {
         "lang": language,
         "clinic": {"name": clinic.name, "location": clinic.location},

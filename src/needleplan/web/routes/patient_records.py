@@ -40,9 +40,9 @@ from needleplan.web.security import check_csrf
 router = APIRouter(include_in_schema=False)
 
 
-def _form_of(patient: Patient) -> dict[str, Any]:
+def _form_of(patient: Patient, language: str | None = None) -> dict[str, Any]:
     data = patient.model_dump(mode="json", exclude={"id", "created_at"})
-    return {k: ("" if v is None else v) for k, v in data.items()}
+    return {k: ("" if v is None else v) for k, v in data.items()} | {"language": language or ""}
 
 
 def _edit_page(
@@ -75,7 +75,8 @@ def _edit_page(
 def edit_form(request: Request, user: ContactsDep, db: DbDep, patient_id: PatientId) -> Response:
     with audited(db, user, "patient.read", patient_id, "edit form"):
         patient = services.get_patient(db, patient_id)
-    return _edit_page(request, user, patient)
+        language = services.patient_language(db, patient_id)
+    return _edit_page(request, user, patient, form=_form_of(patient, language))
 
 
 @router.post("/app/patients/{patient_id}/edit", response_class=HTMLResponse)
@@ -96,8 +97,10 @@ def edit_patient(
     consent_contact: Annotated[str, Form(max_length=10)] = "",
     consent_research: Annotated[str, Form(max_length=10)] = "",
     notes: Annotated[str | None, Form(max_length=8000)] = None,
+    language: Annotated[str | None, Form(max_length=16)] = None,
 ) -> Response:
-    """Save the edit form (every field is sent; an empty e-mail or phone clears it)."""
+    """Save the edit form (every field is sent; an empty e-mail or phone clears it; an empty
+    language means the clinic's default)."""
     check_csrf(request, csrf_token)
     patient = services.get_patient(db, patient_id)
     form: dict[str, Any] = {
@@ -117,6 +120,9 @@ def edit_patient(
     changes["phone"] = changes["phone"] or None
     if not changes["mrn"]:
         changes.pop("mrn")  # an empty record number keeps hers
+    if language is not None:
+        form["language"] = language
+        changes["language"] = language.strip() or None
     if notes is not None:
         form["notes"] = notes
         if not user.can(Permission.CLINICAL):

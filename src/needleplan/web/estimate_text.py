@@ -93,7 +93,7 @@ SCRIPT_TEXTS: dict[str, str] = {
     "years": N_("{n} years"),
     "at_least": N_("at least {x}"),
     "axis_years": N_("years from the first session"),
-    "axis_gain": N_("firmness gain, % of pre-treatment level"),
+    "axis_gain": N_("firmness gain (%) vs. before treatment"),
     "untreated": N_("without treatment (ageing)"),
     "noticeable": N_("noticeable"),
     "no_forecast": N_("No forecast"),

@@ -141,7 +141,7 @@
     el("text", { x: (L + W - R) / 2, y: H - 4, "text-anchor": "middle", class: "np-axis" }, svg)
       .textContent = t("axis_years", "years from the first session");
     el("text", { x: 4, y: 12, class: "np-axis" }, svg)
-      .textContent = t("axis_gain", "firmness gain, % of pre-treatment level");
+      .textContent = t("axis_gain", "firmness gain (%) vs. before treatment");
 
     curves.forEach(function (c, i) {
       var s = series[i], cls = "np-s" + (s.colour === undefined ? i : s.colour);

@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced
 CODE := $(wildcard src tests benchmarks)
 
-.PHONY: setup run test lint format bench clean
+.PHONY: setup run test lint format bench clean messages
 
 $(UV):
 	$(PY) -m venv $(TOOLS)
@@ -19,13 +19,29 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 	UV_PYTHON=$(PY) $(UV) sync --frozen --quiet
 	touch $(STAMP)
 
-setup: $(STAMP)
+## Translations (docs/languages.md): the .po catalogues are committed; their .mo files are
+## compiled here (the app also reads a .po directly when its .mo is missing or older).
+LOCALE := src/needleplan/locale
+MO := $(patsubst %.po,%.mo,$(wildcard $(LOCALE)/*/LC_MESSAGES/messages.po))
+PYBABEL_EXTRACT := extract -F babel.cfg --no-location --sort-output --project needleplan \
+  --copyright-holder "needleplan developers" --msgid-bugs-address "" -k N_
+
+$(LOCALE)/%/LC_MESSAGES/messages.mo: $(LOCALE)/%/LC_MESSAGES/messages.po | $(STAMP)
+	$(BIN)/pybabel compile -l $* -i $< -o $@
+
+## messages: extract every marked text into messages.pot and merge it into each catalogue
+## (then translate the new or fuzzy entries; `make test` fails while any is left).
+messages: $(STAMP)
+	$(BIN)/pybabel $(PYBABEL_EXTRACT) -o $(LOCALE)/messages.pot .
+	$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) --ignore-obsolete
+
+setup: $(STAMP) $(MO)
 
 ## run: the main job — a consultation for the reference patient, then the clinic web app with a
 ## demo clinic (SQLite file .demo/needleplan-demo.sqlite3; prints the address and demo logins;
 ## serves until Ctrl-C). DEMO_DB=... picks another database.
 DEMO_DB ?= .demo/needleplan-demo.sqlite3
-run: $(STAMP)
+run: $(STAMP) $(MO)
 	$(BIN)/needleplan consult
 	$(BIN)/needleplan serve --demo --database $(DEMO_DB)
 
@@ -33,7 +49,7 @@ run: $(STAMP)
 ## Bytecode caching is allowed for the suite (PYTHONDONTWRITEBYTECODE unset) so the tests that
 ## start Python subprocesses do not recompile every import. PYTEST_WORKERS=0 runs in one process.
 PYTEST_WORKERS ?= 2
-test: $(STAMP)
+test: $(STAMP) $(MO)
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory lint && \
 	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile \

@@ -416,6 +416,9 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
     # A patient who asked for no recall messages (the outbox already holds the confirmations).
     with db.transaction() as uow:
         uow.outbox.opt_out(setup.patient.id, t0, "unsubscribe link")
+    # She reads German (her messages and handout; docs/languages.md).
+    with db.transaction() as uow:
+        uow.patients.set_language(setup.patient.id, "de", t0)
     # A clinic calibration fit awaiting review (a proposal: the default stays in force).
     from needleplan.forecasting.clinic_fit import default_calibration
 

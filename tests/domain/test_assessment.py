@@ -31,19 +31,19 @@ def test_round_trip_through_json_keeps_every_field() -> None:
 @pytest.mark.parametrize(
     ("changes", "field", "rule_part"),
     [
-        ({"age": 17}, "age", "greater than or equal to 18"),
-        ({"age": 91}, "age", "less than or equal to 90"),
-        ({"age": "50"}, "age", "valid integer"),
-        ({"age": 50.5}, "age", "valid integer"),
-        ({"severity": "extreme"}, "severity", "'mild', 'moderate'"),
-        ({"areas": []}, "areas", "at least 1"),
-        ({"areas": ["elbow"]}, "areas.0", "'under_eyes'"),
+        ({"age": 17}, "age", "please give the age in whole years, from 18 to 90"),
+        ({"age": 91}, "age", "from 18 to 90"),
+        ({"age": "50"}, "age", "in whole years"),
+        ({"age": 50.5}, "age", "in whole years"),
+        ({"severity": "extreme"}, "severity", "please choose one of: mild, moderate"),
+        ({"areas": []}, "areas", "please tick at least one area to treat"),
+        ({"areas": ["elbow"]}, "areas.0", "not an area we treat; choose from under_eyes"),
         ({"areas": ["neck", "neck"]}, "assessment", "areas lists neck more than once"),
         ({"areas": ["full_face", "cheeks"]}, "assessment", "full_face already includes cheeks"),
-        ({"smoking": "sometimes"}, "smoking", "'never', 'former' or 'current'"),
-        ({"spf_habit": "yes"}, "spf_habit", "valid boolean"),
-        ({"fitzpatrick_type": 7}, "fitzpatrick_type", "less than or equal to 6"),
-        ({"glogau_class": 0}, "glogau_class", "greater than or equal to 1"),
+        ({"smoking": "sometimes"}, "smoking", "one of: never, former or current"),
+        ({"spf_habit": "yes"}, "spf_habit", "yes or no (true or false)"),
+        ({"fitzpatrick_type": 7}, "fitzpatrick_type", "a number at most 6"),
+        ({"glogau_class": 0}, "glogau_class", "a number at least 1"),
         ({"colour": "blue"}, "colour", "unknown field"),
         ({"severity": None}, "assessment", "severity is required unless glogau_class"),
         ({"severity": "mild", "glogau_class": 4}, "assessment", "contradicts glogau_class 4"),
@@ -66,7 +66,7 @@ def test_bad_input_names_the_field_the_value_and_the_rule(
 def test_missing_required_field_is_named() -> None:
     data = dict(REFERENCE)
     del data["age"]
-    with pytest.raises(InputError, match="age: Field required"):
+    with pytest.raises(InputError, match=r"age: please answer this question \(it is required\)"):
         parse_assessment(data)
 
 
@@ -125,3 +125,25 @@ def test_sex_and_menopause_are_optional_and_checked_together() -> None:
     with pytest.raises(InputError) as err:
         parse_assessment({**base, "menopause": "soon"})
     assert "menopause" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"age": 12},
+        {"age": "fifty"},
+        {"areas": []},
+        {"areas": ["elbow"]},
+        {"severity": "extreme"},
+        {"spf_habit": "yes"},
+        {"conditions": "diabetes"},
+        {"glogau_class": 9},
+    ],
+)
+def test_rules_are_plain_words_never_validation_internals(changes: dict[str, Any]) -> None:
+    """The estimator and integrators show the rule as it is (issue 12): no pydantic jargon."""
+    with pytest.raises(InputError) as info:
+        parse_assessment(with_(**changes))
+    for problem in info.value.problems:
+        for jargon in ("Input should", "List should", "valid integer", "after validation"):
+            assert jargon not in problem.rule, problem

@@ -259,9 +259,12 @@ def test_after_a_completed_course_the_handout_does_not_suggest_the_series_again(
     assert h.next_maintenance == recall.due_date
     text = _text(handout_sections(h))
     assert "You completed your course of 1 microneedling session" in text
-    assert "on 02 June 2031" in text
+    assert "on 2 June 2031" in text
     assert "We suggest" not in text
-    assert f"Your next maintenance visit is due around {recall.due_date:%d %B %Y}" in text
+    assert (
+        f"Your next maintenance visit is due around {recall.due_date.day} {recall.due_date:%B %Y}"
+        in text
+    )
     assert "Your appointments" not in text
 
 
@@ -290,3 +293,28 @@ def test_the_handout_uses_and_names_the_clinics_calibration_in_force(clinic: Any
     assert own.scenarios[0][1].calibration == label
     assert f"this clinic's own calibration ({label})" in _text(handout_sections(own))
     assert not np.array_equal(own.scenarios[0][1].median, shipped.scenarios[0][1].median)
+
+
+def test_a_german_handout_is_written_in_german_and_prints(tmp_path: Path) -> None:
+    """Issue 14: the handout in her language (every sentence of its own; the guideline's own
+    milestone texts print as the guideline words them)."""
+    h = handout_for_assessment(
+        reference_assessment(),
+        clinic_name="Hautpraxis Müller",
+        patient_name="Jürgen",
+        draws=DRAWS,
+        language="de",
+        issued=date(2027, 3, 5),
+    )
+    sections = handout_sections(h)
+    text = _text(sections)
+    p = h.protocol
+    assert f"Wir empfehlen {p.initial_sessions} Microneedling-Sitzungen für: ganzes Gesicht" in text
+    assert [s.title for s in sections][:2] == ["Ihr Behandlungsplan", "Warum dieser Plan"]
+    assert "Pflege Ihrer Haut" in text
+    assert "needleplan ist eine Entscheidungshilfe" in text
+    assert h.scenarios[0][0] == f"{p.initial_sessions} Sitzungen, ohne Auffrischung"
+    for english in ("We suggest", "Looking after your skin", "Please note", "a typical patient"):
+        assert english not in text
+    data = render_handout(h, tmp_path / "de.pdf")
+    assert page_count(data) >= 1

@@ -120,6 +120,7 @@ def test_merge_moves_every_child_record_and_deletes_the_duplicate(clinic: Any) -
         "consent_forms": 1,  # her signed form is kept, now hers
         "portal_links": 0,
         "callback_requests": 0,
+        "patient_languages": 0,
     }
     kept = services.patient_file(db, keep)
     assert [c.id for c in kept.courses] == [booking.course.id]

@@ -33,8 +33,9 @@ def test_shipped_revisions_are_initial_then_follow_up() -> None:
         "0015",
         "0017",
         "0018",
+        "0021",
     ]
-    assert migrate.head_revision() == migrate.HEAD == "0018"
+    assert migrate.head_revision() == migrate.HEAD == "0021"
 
 
 def test_upgrade_empty_database_to_head_matches_the_tables(empty_database_url: str) -> None:

@@ -60,7 +60,9 @@ def test_a_rule_across_fields_is_reported_on_the_assessment(client: TestClient) 
 def test_missing_required_field(client: TestClient) -> None:
     response = client.post("/api/v1/plan", json={"severity": "mild", "areas": ["neck"]})
     errors = assert_shape(response.json())
-    assert errors == [{"field": "age", "value": None, "rule": "Field required"}]
+    assert errors == [
+        {"field": "age", "value": None, "rule": "please answer this question (it is required)"}
+    ]
 
 
 def test_strings_are_not_numbers(client: TestClient) -> None:

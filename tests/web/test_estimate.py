@@ -30,7 +30,10 @@ def test_estimator_is_public_and_in_plain_words(client: TestClient) -> None:
     ):
         assert words in page, words
     assert DISCLAIMER in page
-    assert "nothing is stored unless you ask us to contact you" in page
+    # the truth about her answers: they go to the clinic's server and are not kept
+    assert "server to work out the estimate and are not stored unless you ask to be" in page
+    assert "stay in this browser" not in page
+    assert "worked out in your browser" not in page
     assert 'name="viewport" content="width=device-width, initial-scale=1"' in page
 
 

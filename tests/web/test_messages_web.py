@@ -96,3 +96,30 @@ def test_one_click_unsubscribe_from_the_mail(
     assert unknown.status_code == 404
     assert "not known" in unknown.text
     assert "Traceback" not in unknown.text
+
+
+def test_a_german_recall_links_to_a_german_unsubscribe_page(
+    web: TestClient, site: Clinic, smtp_server: MailSink
+) -> None:
+    """The clinic writes in German: the recall, its due date and the unsubscribe page too."""
+    german = site.clinic.model_copy(update={"default_language": "de"})
+    mia = site.patient("Mia", "Mail", email="mia@example.org", consent_contact=True)
+    entry = services.add_recall(site.db, mia.id, date(2030, 3, 4))
+    run_once(site.db, german, now=DUE_MORNING, config=MessagingConfig(smtp_url=smtp_server.url))
+    (mail,) = smtp_server.messages
+    assert mail["Subject"].startswith("Zeit für Ihre Auffrischungsbehandlung bei")
+    body = mail.get_body(preferencelist=("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "Guten Tag Mia," in text
+    assert "etwa ab dem 4. März 2030 nach" in text
+    link = str(mail["List-Unsubscribe"]).strip().strip("<>")
+    assert link.endswith("?lang=de")
+    parts = urlsplit(link)
+    ask = web.get(f"{parts.path}?{parts.query}")
+    assert ask.status_code == 200
+    assert "Keine Erinnerungen an Auffrischungen mehr?" in ask.text
+    assert f'action="{parts.path}?lang=de"' in ask.text
+    done = web.post(f"{parts.path}?{parts.query}", data={"List-Unsubscribe": "One-Click"})
+    assert "Sie sind abgemeldet" in done.text
+    assert services.recall_entry(site.db, entry.id).status is RecallStatus.OPTED_OUT

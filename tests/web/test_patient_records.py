@@ -352,3 +352,27 @@ def test_patient_page_shows_the_learned_forecast_to_practitioners_only(
     assert 'class="measurement-dot"' in page
     web.cookies.clear()
     assert 'id="learned-chart"' not in sign_in(web, "desk").get(f"/app/patients/{pid}").text
+
+
+def test_the_edit_form_sets_her_language_and_the_handout_follows_it(
+    web: TestClient, clinic_app: ClinicApp
+) -> None:
+    """Docs/languages.md: her language on the record; her handout is written in it."""
+    pid = clinic_app.patient_id
+    sign_in(web, "prac")
+    form = web.get(f"/app/patients/{pid}/edit").text
+    assert 'id="patient-language"' in form
+    assert '<option value="de" >Deutsch</option>' in form
+    base = {"given_name": "Jane", "family_name": "Doe", "birth_date": "1976-04-02"}
+    refused = _post(web, f"/app/patients/{pid}/edit", {**base, "language": "xx"})
+    assert refused.status_code == 422
+    assert "is not a language needleplan ships" in refused.text
+    saved = _post(web, f"/app/patients/{pid}/edit", {**base, "language": "de"})
+    assert saved.status_code == 303, saved.text
+    assert services.patient_language(clinic_app.db, pid) == "de"
+    assert 'value="de" selected' in web.get(f"/app/patients/{pid}/edit").text
+    assert any("language" in e.detail for e in _events(clinic_app.db, "patient.update"))
+    page = web.get(f"/app/patients/{pid}").text
+    assert f'href="/app/patients/{pid}/handout.pdf?lang=de"' in page
+    bad = web.get(f"/app/patients/{pid}/handout.pdf?lang=fr")
+    assert bad.status_code == 422

@@ -118,6 +118,11 @@ def handout_cmd(
     guideline: Path | None = typer.Option(
         None, "--guideline", help="A clinic's guideline TOML (default: the shipped one)."
     ),
+    language: str | None = typer.Option(
+        None,
+        "--language",
+        help="Language of the handout: en or de (default: the clinic's default_language).",
+    ),
     database: str | None = DatabaseOpt,
 ) -> None:
     """Write a patient handout PDF: the plan and its reasons, dates, forecast chart, aftercare.
@@ -144,6 +149,13 @@ def handout_cmd(
     if out.suffix.lower() != ".pdf":
         raise InputError.one("--out", str(out), "must be a .pdf file")
     rules = load_guideline(guideline) if guideline is not None else None
+    if language is not None:
+        from needleplan.domain.language import check_language
+
+        try:
+            language = check_language(language)
+        except ValueError as exc:
+            raise InputError.one("--language", language, str(exc)) from None
     if key is not None:
         from needleplan import services
 
@@ -152,7 +164,9 @@ def handout_cmd(
             with audited(db, "patient.handout") as event:
                 patient = services.find_patient(db, key)
                 event.patient_id = patient.id
-                handout = handout_for_patient(db, patient.id, clinic=clinic, guideline=rules)
+                handout = handout_for_patient(
+                    db, patient.id, clinic=clinic, guideline=rules, language=language
+                )
     else:
         given = load_clinic(clinic_file) if clinic_file is not None else None
         assessment = c.build_assessment(source, c.AssessmentFlags())
@@ -162,6 +176,7 @@ def handout_cmd(
             timezone=given.timezone if given is not None else "UTC",
             patient_name=name.strip() if name else None,
             guideline=rules,
+            language=language or (given.default_language if given is not None else "en"),
         )
     data = render_handout(handout, out)
     console.print(

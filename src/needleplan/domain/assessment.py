@@ -303,6 +303,67 @@ def problems_from_validation(
     return problems
 
 
+#: Plain-word rules for the assessment's fields, by pydantic error type: the public API returns
+#: them as they are, and the estimator and integrators show them to patients (issue 12).
+_AREA_CHOICES = ", ".join(a.value for a in Area)
+
+
+def friendly_rule(field: str, kind: str, ctx: Mapping[str, Any], fallback: str) -> str:
+    """A plain-word rule for a pydantic error of ``kind`` on ``field`` (``fallback``: the
+    message as it was, kept for rules written by hand, e.g. a model validator's)."""
+    parts = [p for p in field.split(".") if not p.isdigit()]
+    name = parts[-1] if parts else ""
+    if name == "age" and kind in {
+        "int_type",
+        "int_parsing",
+        "int_from_float",
+        "greater_than_equal",
+        "less_than_equal",
+    }:
+        return f"please give the age in whole years, from {MIN_AGE} to {MAX_AGE}"
+    if name == "areas" and kind == "too_short":
+        return "please tick at least one area to treat"
+    if name == "areas" and kind == "enum":
+        return f"is not an area we treat; choose from {_AREA_CHOICES}"
+    if kind == "enum":
+        return f"please choose one of: {ctx.get('expected', '')}".replace("'", "")
+    if kind in {"bool_type", "bool_parsing"}:
+        return "please answer yes or no (true or false)"
+    if kind == "list_type":
+        return "please give a list of choices (it may be empty)"
+    if kind == "too_short":
+        return f"please give at least {ctx.get('min_length', 1)}"
+    if kind == "missing":
+        return "please answer this question (it is required)"
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind in {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}:
+        words = {
+            "greater_than_equal": ("at least", "ge"),
+            "less_than_equal": ("at most", "le"),
+            "greater_than": ("more than", "gt"),
+            "less_than": ("less than", "lt"),
+        }[kind]
+        return f"please give a number {words[0]} {ctx.get(words[1])}"
+    if kind in {"int_type", "int_parsing", "int_from_float"}:
+        return "please give a whole number"
+    if kind in {"float_type", "float_parsing"}:
+        return "please give a number"
+    return fallback
+
+
+def _friendly(exc: ValidationError) -> list[FieldProblem]:
+    problems = problems_from_validation(exc, fallback="assessment")
+    return [
+        FieldProblem(
+            p.field,
+            p.value,
+            friendly_rule(p.field, str(err.get("type", "")), err.get("ctx") or {}, p.rule),
+        )
+        for p, err in zip(problems, exc.errors(include_url=False), strict=True)
+    ]
+
+
 def parse_assessment(data: Any) -> Assessment:
     """Validate ``data`` (a mapping, e.g. parsed JSON) into an :class:`Assessment`.
 
@@ -318,7 +379,7 @@ def parse_assessment(data: Any) -> Assessment:
     try:
         return Assessment.model_validate(dict(data))
     except ValidationError as exc:
-        raise InputError(problems_from_validation(exc, fallback="assessment")) from None
+        raise InputError(_friendly(exc)) from None
 
 
 def reference_assessment() -> Assessment:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-DISCLAIMER = (
+from needleplan.domain.language import N_
+
+DISCLAIMER = N_(
     "needleplan is decision support for trained practitioners, not a diagnosis. "
     "Estimates come from a population model calibrated to published clinic guidance; "
     "a qualified practitioner must assess every patient."

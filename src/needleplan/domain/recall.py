@@ -26,6 +26,8 @@ class Lead:
     estimate_summary: str
     consent_text: str
     consented_at: datetime
+    #: the language of the page she wrote from: her acknowledgement is sent in it
+    language: str = "en"
 
 
 class ContactOutcome(StrEnum):

@@ -5,8 +5,12 @@ One source for the CLI, the handout and the web pages, so they say the same thin
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from needleplan.domain.language import N_
+
 #: What the p10-p90 band is made of (both parts, in plain words).
-BAND_MEANING = (
+BAND_MEANING = N_(
     "The range combines two things: how differently patients with the same answers respond, and "
     "how unsure the model's own numbers are, because only a few small studies measured the "
     "result. 8 in 10 of the model's outcomes fall inside it; it cannot know everything that "
@@ -17,7 +21,7 @@ BAND_MEANING = (
 BAND_PARTS = "patients differ, and the model's own numbers are uncertain"
 
 #: Where the forecast stands on weak evidence.
-EVIDENCE_LIMIT = (
+EVIDENCE_LIMIT = N_(
     "How the result fades over the years rests on weak evidence: no trial has followed patients "
     "for more than about 6 months after a course, so the long-term fade comes from review "
     "articles, not measurements."
@@ -34,15 +38,15 @@ HEADLINE_MEANING = (
 #: Factors whose effect in the model rests on especially weak evidence, in plain words
 #: (keys of ``ForecastResult.factors``; docs/model.md, "Covariates").
 WEAK_FACTOR_NOTES: dict[str, str] = {
-    "menopause=recent": (
+    "menopause=recent": N_(
         "How menopause speeds the loss of firmness rests on weak evidence (a lay summary of "
-        "studies), so her forecast after menopause is less certain than the range shows."
+        "studies), so a forecast after menopause is less certain than the range shows."
     ),
-    "menopause=past": (
+    "menopause=past": N_(
         "How menopause speeds the loss of firmness rests on weak evidence (a lay summary of "
-        "studies), so her forecast after menopause is less certain than the range shows."
+        "studies), so a forecast after menopause is less certain than the range shows."
     ),
-    "conditions=diabetes": (
+    "conditions=diabetes": N_(
         "How diabetes changes the result is uncertain: one small study found wounds healed as "
         "fast as in people without diabetes, so the model assumes only a modest effect."
     ),
@@ -59,15 +63,43 @@ def factor_notes(factors: tuple[str, ...] | list[str]) -> list[str]:
     return seen
 
 
+#: Which calibration a patient's forecast used, in her words (the handout).
+CALIBRATION_SHIPPED = N_(
+    "The forecast uses the model as shipped with needleplan (published studies and guidance)."
+)
+CALIBRATION_CLINIC = N_("The forecast uses this clinic's own calibration (%(label)s).")
+
+
+def _same(text: str) -> str:
+    return text
+
+
 def band_phrase(
-    p10: float, p90: float, *, p90_censored: bool = False, parameters: bool = True
+    p10: float,
+    p90: float,
+    *,
+    p90_censored: bool = False,
+    parameters: bool = True,
+    gettext: Callable[[str], str] = _same,
 ) -> str:
     """``"range in the model, as patients differ and ...: 20-45 months"``, naming what the band
-    holds: the spread between patients and, with ``parameters``, the model's own uncertainty."""
-    hi = f"{'at least ' if p90_censored else ''}{p90:.0f}"
-    what = (
-        "as patients differ and the model's own numbers are uncertain"
-        if parameters
-        else "the spread between patients only"
-    )
-    return f"range in the model, {what}: {p10:.0f}-{hi} months"
+    holds: the spread between patients and, with ``parameters``, the model's own uncertainty.
+    ``gettext`` translates it (a whole sentence per case; the handout passes the reader's)."""
+    values = {"low": f"{p10:.0f}", "high": f"{p90:.0f}"}
+    if parameters and p90_censored:
+        text = N_(
+            "range in the model, as patients differ and the model's own numbers are uncertain: "
+            "%(low)s-at least %(high)s months"
+        )
+    elif parameters:
+        text = N_(
+            "range in the model, as patients differ and the model's own numbers are uncertain: "
+            "%(low)s-%(high)s months"
+        )
+    elif p90_censored:
+        text = N_(
+            "range in the model, the spread between patients only: %(low)s-at least %(high)s months"
+        )
+    else:
+        text = N_("range in the model, the spread between patients only: %(low)s-%(high)s months")
+    return gettext(text) % values

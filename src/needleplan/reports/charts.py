@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from needleplan import DISCLAIMER
 from needleplan.forecasting.chain import ForecastResult
 from needleplan.forecasting.params import DAYS_PER_MONTH, DAYS_PER_YEAR
+from needleplan.i18n import Translator
 
 COLOURS = ("#1f6fb2", "#d1495b", "#2a9d8f", "#e9a03b", "#6a4c93", "#4d4d4d")
 
@@ -27,6 +28,7 @@ def plot_forecast(
     *,
     title: str = "How firm your skin is expected to be after microneedling",
     untreated: NDArray[np.float64] | None = None,
+    language: str = "en",
 ) -> Path:
     """Write a PNG chart of one or more forecasts.
 
@@ -40,6 +42,9 @@ def plot_forecast(
     untreated : ndarray, optional
         Her skin without treatment on the first scenario's days [% of pre-treatment]; drawn
         (dotted) when a band goes below zero, so the dip reads as ageing, not harm.
+    language : str
+        The language of the chart's own words (axes, marks, caption); ``title`` and the labels
+        are given already in it.
 
     Returns
     -------
@@ -48,6 +53,7 @@ def plot_forecast(
     """
     if not scenarios:
         raise ValueError("plot_forecast needs at least one scenario")
+    t = Translator(language)
     out = Path(path)
     first = scenarios[0][1]
     horizon_years = float(first.day[-1]) / DAYS_PER_YEAR
@@ -83,14 +89,14 @@ def plot_forecast(
             color="#555555",
             linestyle=":",
             linewidth=1.6,
-            label="your skin without treatment (ageing)",
+            label=t.gettext("your skin without treatment (ageing)"),
         )
     thr = first.noticeable_threshold
     ax.axhline(thr, color="#333333", linestyle="--", linewidth=1.2)
     ax.text(
         x=float(first.day[-1]) / unit,
         y=thr,
-        s="  noticeable difference",
+        s="  " + t.gettext("noticeable difference"),
         va="bottom",
         ha="right",
         fontsize=9,
@@ -101,7 +107,7 @@ def plot_forecast(
     ax.text(
         x=float(first.day[-1]) / unit,
         y=0.0,
-        s="  your skin before treatment",
+        s="  " + t.gettext("your skin before treatment"),
         va="bottom",
         ha="right",
         fontsize=9,
@@ -111,9 +117,11 @@ def plot_forecast(
     ax.set_xlim(0, float(first.day[-1]) / unit)
     ax.set_ylim(low - (high - low) * (0.1 + 0.04 * len(scenarios)), high + (high - low) * 0.08)
     ax.set_xlabel(
-        "months after the first session" if use_months else "years after the first session"
+        t.gettext("months after the first session")
+        if use_months
+        else t.gettext("years after the first session")
     )
-    ax.set_ylabel("skin firmness compared with before treatment [%]")
+    ax.set_ylabel(t.gettext("skin firmness compared with before treatment [%]"))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:+.0f}%" if v else "0"))
     if use_months:
         ax.set_xticks(np.arange(0, float(first.day[-1]) / unit + 1e-9, 3.0))
@@ -125,9 +133,12 @@ def plot_forecast(
     fig.text(
         0.01,
         0.01,
-        "Lines: the typical patient like you. Shaded: where 8 in 10 patients like you fall. "
-        "Ticks under the curves: treatment sessions.\n"
-        + DISCLAIMER.replace("; a qualified", ";\na qualified"),
+        t.gettext(
+            "Lines: the typical patient like you. Shaded: where 8 in 10 patients like you fall. "
+            "Ticks under the curves: treatment sessions."
+        )
+        + "\n"
+        + t.gettext(DISCLAIMER).replace("; ", ";\n", 1),
         fontsize=7,
         color="#555555",
     )

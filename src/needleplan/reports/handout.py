@@ -15,17 +15,15 @@ from __future__ import annotations
 
 import re
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import matplotlib
-import numpy as np
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
-from numpy.typing import NDArray
 
 from needleplan import DISCLAIMER
 from needleplan.domain.assessment import Assessment
@@ -35,16 +33,21 @@ from needleplan.exceptions import BlockedError, StateError
 from needleplan.forecasting import standard
 from needleplan.forecasting.chain import ForecastResult
 from needleplan.forecasting.params import ModelParams
-from needleplan.forecasting.result import DEFAULT_CALIBRATION, calibration_words
+from needleplan.forecasting.result import DEFAULT_CALIBRATION
 from needleplan.forecasting.standard import plan_forecast, upkeep_months
-from needleplan.forecasting.wording import (
-    BAND_MEANING,
-    EVIDENCE_LIMIT,
-    band_phrase,
-    factor_notes,
-)
 from needleplan.guideline import Guideline, make_protocol
+from needleplan.i18n import Translator
 from needleplan.private_files import write_private_bytes
+from needleplan.reports.handout_text import (
+    AFTERCARE,
+    RESULTS_TITLE,
+    Handout,
+    Section,
+    Visit,
+    handout_sections,
+    plain_reasons,
+    scenario_labels,
+)
 
 if TYPE_CHECKING:
     from needleplan.scheduling import ClinicConfig
@@ -52,55 +55,6 @@ if TYPE_CHECKING:
 
 FORECAST_YEARS = standard.YEARS
 """Horizon of the handout's forecast and chart [years]: the standard one every surface uses."""
-
-AFTERCARE = (
-    "Your skin may look pink, feel warm or tight for one to three days, like a mild sunburn. "
-    "This is the normal start of the repair that firms the skin.",
-    "For the first 24 hours, leave the treated skin bare: no make-up, no perfumed products and "
-    "no exfoliating acids or retinoids. Your practitioner may give you a plain moisturiser.",
-    "Wash gently with lukewarm water and a mild cleanser, and pat dry with a clean towel. "
-    "Do not rub, scrub or pick at flaking skin.",
-    "Stay out of strong sun for the first days and use a broad-spectrum sunscreen (SPF 30 or "
-    "more) every day. Sun protection also helps the results last longer.",
-    "For two days, skip saunas, swimming pools and hard exercise that makes you sweat a lot.",
-    "Wait about a week before restarting retinoids, acids or other strong skincare.",
-    "Call the clinic if redness or swelling gets worse after the third day, if you see pus, or "
-    "if you have a fever.",
-)
-
-
-@dataclass(frozen=True)
-class Visit:
-    """One booked visit, in the clinic's time zone."""
-
-    start: datetime
-    end: datetime
-    practitioner: str
-    session_number: int | None
-    kind: str
-
-
-@dataclass(frozen=True)
-class Handout:
-    """Everything the handout shows."""
-
-    clinic_name: str
-    patient_name: str | None
-    timezone: str
-    protocol: Protocol
-    scenarios: tuple[tuple[str, ForecastResult], ...]
-    visits: tuple[Visit, ...] = ()
-    sessions_done: int = 0
-    issued: date | None = None
-    #: Her skin without treatment on the forecast's days [% of pre-treatment]; the chart draws
-    #: it when a curve goes below zero (:func:`needleplan.forecasting.standard.untreated_ageing`).
-    untreated: NDArray[np.float64] | None = None
-    #: Sessions of her open course still owed (missed or cancelled and not booked again).
-    owed: int = 0
-    #: The day her last course was completed, when she has no open course.
-    completed_on: date | None = None
-    #: When her next maintenance visit is due (her open recall entry).
-    next_maintenance: date | None = None
 
 
 def _forecasts(
@@ -111,6 +65,7 @@ def _forecasts(
     seed: int,
     params: ModelParams | None = None,
     calibration: str = DEFAULT_CALIBRATION,
+    language: str = "en",
 ) -> tuple[tuple[str, ForecastResult], ...]:
     """The series without maintenance, and with maintenance in the middle of its window: the
     standard forecasts (:mod:`needleplan.forecasting.standard`), as every surface shows them,
@@ -123,10 +78,8 @@ def _forecasts(
         plan_forecast(assessment, protocol, maintenance_months=months, **kw),
         calibration=calibration,
     )
-    return (
-        (f"{n} sessions, no maintenance", plain),
-        (f"{n} sessions + maintenance every {months} months", upkeep),
-    )
+    alone, kept = scenario_labels(n, months, language)
+    return ((alone, plain), (kept, upkeep))
 
 
 def _usable(protocol: Protocol) -> Protocol:
@@ -145,8 +98,10 @@ def handout_for_assessment(
     issued: date | None = None,
     draws: int = standard.DRAWS,
     seed: int = standard.SEED,
+    language: str = "en",
 ) -> Handout:
-    """A handout for a consultation without stored records (no booked dates).
+    """A handout for a consultation without stored records (no booked dates), written in
+    ``language``.
 
     Raises
     ------
@@ -159,9 +114,12 @@ def handout_for_assessment(
         patient_name=patient_name,
         timezone=timezone,
         protocol=protocol,
-        scenarios=(scenarios := _forecasts(assessment, protocol, draws=draws, seed=seed)),
+        scenarios=(
+            scenarios := _forecasts(assessment, protocol, draws=draws, seed=seed, language=language)
+        ),
         untreated=standard.untreated_ageing(assessment, scenarios[0][1].day),
         issued=issued,
+        language=language,
     )
 
 
@@ -174,8 +132,12 @@ def handout_for_patient(
     issued: date | None = None,
     draws: int = standard.DRAWS,
     seed: int = standard.SEED,
+    language: str | None = None,
 ) -> Handout:
     """A handout for a stored patient: her latest assessment, open course and booked dates.
+
+    It is written in ``language``, else in the language on her record, else in the clinic's
+    default language (English without a ``clinic``).
 
     The plan is the open (planned or active) course's protocol snapshot when she has one, else the
     guideline's protocol for her latest assessment. The clinic name and time zone come from
@@ -193,6 +155,10 @@ def handout_for_patient(
     from needleplan import services
     from needleplan.services.calibration_state import calibration_in_force
 
+    if language is None:
+        language = services.patient_language(db, patient_id) or (
+            clinic.default_language if clinic is not None else "en"
+        )
     record = services.patient_file(db, patient_id)
     if not record.assessments:
         raise StateError(
@@ -269,6 +235,7 @@ def handout_for_patient(
                 seed=seed,
                 params=cal_params,
                 calibration=DEFAULT_CALIBRATION if force.is_default else force.label,
+                language=language,
             )
         ),
         untreated=standard.untreated_ageing(latest.assessment, scenarios[0][1].day, cal_params),
@@ -278,179 +245,8 @@ def handout_for_patient(
         owed=owed,
         completed_on=completed_on,
         next_maintenance=min(due) if due else None,
+        language=language,
     )
-
-
-# --------------------------------------------------------------------------- plain words
-
-_CITATION = re.compile(r"\s*\[[a-z0-9-]+\](,\s*\[[a-z0-9-]+\])*")
-
-
-def _words(value: str) -> str:
-    return value.replace("_", " ")
-
-
-def plain_reasons(protocol: Protocol) -> list[str]:
-    """The protocol's rationale as sentences a patient understands (no scores, no citations)."""
-    out: list[str] = []
-    for item in protocol.rationale:
-        factor, effect = item.factor, item.effect
-        if factor.startswith("severity:"):
-            level = factor.split(":", 1)[1].split("(")[0].strip()
-            out.append(
-                f"Your skin's looseness is {level}; this sets the starting number of sessions."
-            )
-        elif factor.startswith("areas:"):
-            areas = _words(factor.split(":", 1)[1].strip())
-            out.append(f"Areas to treat: {areas}. Larger or more areas need more sessions.")
-        elif factor.startswith("goal:"):
-            goal = _words(factor.split(":", 1)[1].strip())
-            out.append(f"Your goal ({goal}) changes how many sessions make sense.")
-        elif factor == "difficult case":
-            out.append(
-                "Several things slow your skin's response, so the plan has more sessions, "
-                "closer together."
-            )
-        elif factor == "maintenance":
-            if "shorter window" in effect:
-                out.append(
-                    "Some of your factors make results fade sooner, so maintenance comes "
-                    "earlier than usual."
-                )
-        elif factor == "tier bounds":
-            continue
-        else:
-            reason = effect.split(": ", 1)[1] if ": " in effect else effect
-            out.append(_CITATION.sub("", reason).strip())
-    return out
-
-
-def _day(value: datetime) -> str:
-    return f"{value:%A} {value.day} {value:%B %Y}, {value:%H:%M}"
-
-
-def _lasts(label: str, result: ForecastResult) -> str:
-    m = result.milestones
-    band = m.noticeable_months_after_last_initial
-    if m.peak_improvement < result.noticeable_threshold:
-        return f"{label}: a typical patient like you would not see a noticeable firming."
-    if m.noticeable_censored:
-        return (
-            f"{label}: a typical patient like you still sees a noticeable difference at the end "
-            f"of the chart ({result.years:g} years)."
-        )
-    return (
-        f"{label}: a typical patient like you sees a noticeable difference for about "
-        f"{band.median:.0f} months after the last session of the series "
-        f"({band_phrase(band.p10, band.p90, p90_censored=band.p90_censored, parameters=result.parameter_uncertainty)})."
-    )
-
-
-@dataclass(frozen=True)
-class Section:
-    """One titled block: an optional lead paragraph, then paragraphs or bullet points."""
-
-    title: str
-    paragraphs: tuple[str, ...]
-    bullets: bool = False
-    lead: str = ""
-
-    @property
-    def text(self) -> str:
-        return "\n".join([self.title, *([self.lead] if self.lead else []), *self.paragraphs])
-
-
-def handout_sections(handout: Handout) -> list[Section]:
-    """The handout's text, section by section (the chart goes after "How long results last")."""
-    p = handout.protocol
-    areas = ", ".join(_words(a.value) for a in p.areas)
-    m = p.maintenance_interval_months
-    if handout.completed_on is not None:
-        done = handout.sessions_done
-        plan = [
-            f"You completed your course of {done} microneedling session{'s' if done != 1 else ''}"
-            f" for: {areas} on {handout.completed_on:%d %B %Y}.",
-            f"One maintenance session every {m.min} to {m.max} months keeps the results for "
-            "longer.",
-        ]
-    else:
-        plan = [
-            f"We suggest {p.initial_sessions} microneedling sessions for: {areas} "
-            f"(a range of {p.session_range.min} to {p.session_range.max} is usual for skin like "
-            f"yours).",
-            f"Sessions are {p.interval_days.min} to {p.interval_days.max} days apart, about "
-            f"{p.recommended_interval_days} days. The gap gives your skin time to build new "
-            "collagen before the next session.",
-            f"After the series, one maintenance session every {m.min} to {m.max} months keeps the "
-            f"results for longer.",
-        ]
-    if handout.next_maintenance is not None:
-        plan.append(
-            f"Your next maintenance visit is due around {handout.next_maintenance:%d %B %Y}."
-        )
-    sections = [
-        Section("Your treatment plan", tuple(plan)),
-        Section("Why this plan", tuple(plain_reasons(p)), bullets=True),
-    ]
-    if handout.completed_on is None and (handout.visits or handout.sessions_done or handout.owed):
-        lines = [
-            (
-                f"{_day(v.start)}: session {v.session_number}"
-                if v.session_number is not None
-                else f"{_day(v.start)}: {v.kind}"
-            )
-            + f" with {v.practitioner}"
-            for v in handout.visits
-        ]
-        intro = f"Times are local clinic time ({handout.timezone})."
-        if handout.sessions_done:
-            done = handout.sessions_done
-            intro = f"You have had {done} session{'s' if done != 1 else ''} so far. " + intro
-        if handout.owed:
-            owed = handout.owed
-            lines.append(
-                f"{owed} session{'s' if owed != 1 else ''} of your course "
-                f"{'are' if owed != 1 else 'is'} still to be booked again (missed or cancelled): "
-                "please ask the front desk."
-            )
-        if not lines:
-            lines = ["No further sessions are booked yet: please ask the front desk."]
-        sections.append(Section("Your appointments", tuple(lines), bullets=True, lead=intro))
-    sections.append(
-        Section(
-            "How long results last",
-            (
-                "The chart shows how much firmer your skin is expected to be, compared with "
-                "before treatment, for patients like you. Results build for a few months after "
-                "the last session, then slowly fade as the skin keeps ageing.",
-                *(_lasts(label, result) for label, result in handout.scenarios),
-                f"{BAND_MEANING} {EVIDENCE_LIMIT}",
-                *factor_notes(handout.scenarios[0][1].factors if handout.scenarios else ()),
-                *(
-                    (
-                        f"The forecast uses {calibration_words(handout.scenarios[0][1].calibration)}.",
-                    )
-                    if handout.scenarios
-                    else ()
-                ),
-            ),
-        )
-    )
-    if p.milestones:
-        sections.append(Section("What to expect", tuple(p.milestones), bullets=True))
-    sections.append(Section("Looking after your skin", AFTERCARE, bullets=True))
-    sections.append(
-        Section(
-            "Please note",
-            (
-                "These figures are estimates for patients like you, not a promise: your own "
-                "result may be better or worse. Your practitioner will review the plan at each "
-                "visit.",
-                DISCLAIMER,
-            ),
-        )
-    )
-    return sections
 
 
 # --------------------------------------------------------------------------- PDF
@@ -462,12 +258,15 @@ def _font_dir() -> Path:
 
 class _HandoutPDF(FPDF):
     footer_text = ""
+    page_word = "Page"
 
     def footer(self) -> None:
         self.set_y(-14)
         self.set_font("DejaVu", "", 7)
         self.set_text_color(110, 110, 110)
-        self.multi_cell(0, 3.5, f"{self.footer_text}   Page {self.page_no()}/{{nb}}", align="C")
+        self.multi_cell(
+            0, 3.5, f"{self.footer_text}   {self.page_word} {self.page_no()}/{{nb}}", align="C"
+        )
 
 
 def render_handout(handout: Handout, path: str | Path | None = None) -> bytes:
@@ -486,11 +285,13 @@ def render_handout(handout: Handout, path: str | Path | None = None) -> bytes:
     """
     from needleplan.reports.charts import plot_forecast
 
+    t = Translator(handout.language)
     pdf = _HandoutPDF(format="A4")
-    pdf.footer_text = DISCLAIMER
+    pdf.footer_text = t.gettext(DISCLAIMER)
+    pdf.page_word = t.gettext("Page")
     issued = handout.issued or datetime.now(UTC).date()
     pdf.set_creation_date(datetime(issued.year, issued.month, issued.day, tzinfo=UTC))
-    pdf.set_title("Your microneedling plan")
+    pdf.set_title(t.gettext("Your microneedling plan"))
     pdf.set_creator("needleplan")
     pdf.set_margins(18, 16, 18)
     pdf.set_auto_page_break(auto=True, margin=20)
@@ -504,13 +305,14 @@ def render_handout(handout: Handout, path: str | Path | None = None) -> bytes:
     pdf.cell(0, 6, handout.clinic_name, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_text_color(0, 0, 0)
     pdf.set_font("DejaVu", "B", 18)
-    title = "Your microneedling plan"
+    title = t.gettext("Your microneedling plan")
     if handout.patient_name:
         title += f" \u2013 {handout.patient_name}"
     pdf.multi_cell(0, 9, title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font("DejaVu", "", 9)
     pdf.set_text_color(90, 90, 90)
-    pdf.cell(0, 5, f"Issued {issued.day} {issued:%B %Y}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    issued_text = t.gettext("Issued %(day)s") % {"day": t.date(issued)}
+    pdf.cell(0, 5, issued_text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_text_color(0, 0, 0)
     pdf.ln(2)
 
@@ -518,12 +320,13 @@ def render_handout(handout: Handout, path: str | Path | None = None) -> bytes:
         chart = plot_forecast(
             list(handout.scenarios),
             Path(tmp) / "forecast.png",
-            title="How firm your skin is expected to be",
+            title=t.gettext("How firm your skin is expected to be"),
             untreated=handout.untreated,
+            language=handout.language,
         )
         for section in handout_sections(handout):
             _section(pdf, section)
-            if section.title == "How long results last":
+            if section.title == t.gettext(RESULTS_TITLE):
                 _chart(pdf, chart)
     data = bytes(pdf.output())
     if path is not None:

@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from needleplan.domain.assessment import Area, problems_from_validation
+from needleplan.domain.language import SHIPPED_LANGUAGES, check_language
 from needleplan.exceptions import ConfigError, InputError
 
 EXAMPLE_CLINIC = "example_clinic.toml"
@@ -329,6 +330,55 @@ class ClinicConfig(BaseModel):
         description="a cancellation later than this before the start is late [hours]",
     )
     messages: MessageSettings = Field(default_factory=MessageSettings)
+    # Where the estimator finds a logo that is not uploaded through the settings form (the
+    # identity itself, phone, e-mail, website, logo, is above).
+    logo_url: str = Field(
+        default="",
+        max_length=300,
+        description="its logo: a path on this site, e.g. /media/logo.png",
+    )
+    # Languages (docs/languages.md): patient-facing text is in one of these.
+    default_language: str = Field(default="en", description="language of patient-facing text")
+    languages: list[str] = Field(
+        default_factory=lambda: list(SHIPPED_LANGUAGES),
+        min_length=1,
+        description="languages its public pages offer (the default among them)",
+    )
+
+    @field_validator("logo_url")
+    @classmethod
+    def _logo_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"/[A-Za-z0-9._~/-]+\.(png|jpe?g|svg|webp|gif)", value):
+            raise ValueError(
+                f"{value!r} is not a path on this site to an image "
+                "(e.g. /media/logo.png; the page may show images from its own site only)"
+            )
+        if ".." in value or "//" in value:
+            raise ValueError(f"{value!r} must not contain '..' or '//'")
+        return value
+
+    @field_validator("default_language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        return check_language(value)
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, value: list[str]) -> list[str]:
+        codes = [check_language(v) for v in value]
+        if len(set(codes)) != len(codes):
+            raise ValueError("each language may be listed once")
+        return codes
+
+    @model_validator(mode="after")
+    def _default_offered(self) -> Self:
+        if self.default_language not in self.languages:
+            raise ValueError(
+                f"default_language {self.default_language!r} must be one of languages "
+                f"({', '.join(self.languages)})"
+            )
+        return self
 
     @field_validator("preferred_start", mode="before")
     @classmethod

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from needleplan.domain.language import check_language
 from needleplan.domain.records import (
     CONSENTS,
     Appointment,
@@ -87,20 +88,46 @@ def update_patient(
     """Change a patient's demographics, contact details or consent flags (validated as a whole).
 
     ``changes`` names only the fields that change; ``mrn`` changes too when given (must stay
-    unique). Unknown fields are refused. Each consent given or withdrawn is added to her
-    consent history, changed by ``note.actor`` (``"system"`` without a note); ``note.detail``
-    lists the changed fields' names (never their values).
+    unique). Unknown fields are refused. ``language`` (a shipped language code, or None / ""
+    for the clinic's default) is the language of her messages and handout. Each consent given
+    or withdrawn is added to her consent history, changed by ``note.actor`` (``"system"``
+    without a note); ``note.detail`` lists the changed fields' names (never their values).
     """
+    changes = dict(changes)
+    new_language = _language_change(changes)
     with db.transaction() as uow:
         before = uow.patients.get(patient_id, lock=True)
         current = before.model_dump(exclude={"id", "created_at"})
-        draft = parse_record(PatientDraft, current | dict(changes))
+        draft = parse_record(PatientDraft, current | changes)
         after = uow.patients.update(patient_id, draft)
         _record_consents(uow, before, after, note.actor if note is not None else "system")
+        changed = sorted(k for k in current if getattr(before, k) != getattr(after, k))
+        if new_language is not None and uow.patients.language(patient_id) != new_language[0]:
+            uow.patients.set_language(patient_id, new_language[0], utc_now())
+            changed.append("language")
         if note is not None:
-            changed = sorted(k for k in current if getattr(before, k) != getattr(after, k))
             note.detail = f"{note.detail} changed={','.join(changed) or 'nothing'}".strip()
         return after
+
+
+def _language_change(changes: dict[str, Any]) -> tuple[str | None] | None:
+    """``(code or None,)`` when ``changes`` sets her language (popped from it), else None."""
+    if "language" not in changes:
+        return None
+    value = changes.pop("language")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return (None,)
+    try:
+        return (check_language(value),)
+    except ValueError as exc:
+        raise InputError.one("language", value, str(exc)) from None
+
+
+def patient_language(db: Database, patient_id: int) -> str | None:
+    """The language she reads (her messages and handout), or None for the clinic's default."""
+    with db.transaction() as uow:
+        uow.patients.get(patient_id)
+        return uow.patients.language(patient_id)
 
 
 def _record_consents(uow: UnitOfWork, before: Patient, after: Patient, by: str) -> None:

@@ -558,6 +558,16 @@ class ClinicMediaRow(Base):
     username: Mapped[str] = mapped_column(String(40), default="")
 
 
+class PatientLanguageRow(Base):
+    """The language a patient reads (her messages and handout), when not the clinic's default."""
+
+    __tablename__ = "patient_languages"
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8))
+    changed_at: Mapped[datetime]
+
+
 metadata = Base.metadata
 
 

@@ -2,7 +2,7 @@
 
 Every error response under ``/api/`` has the body::
 
-    {"errors": [{"field": "age", "value": 12, "rule": "Input should be greater than or equal to 18"}]}
+    {"errors": [{"field": "age", "value": 12, "rule": "please give the age in whole years, from 18 to 90"}]}
 
 ``field`` names the input (dotted path into the JSON body, a query parameter, a header, or the
 request itself), ``value`` is what was sent (``null`` when there is nothing to show), ``rule`` is
@@ -32,6 +32,7 @@ from typing import Any
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
+from needleplan.domain.assessment import friendly_rule
 from needleplan.exceptions import (
     BlockedError,
     ConflictError,
@@ -137,11 +138,14 @@ def problems_from_request_validation(exc: RequestValidationError) -> list[FieldP
             field = ".".join(loc) if loc else ("assessment" if kind == "value_error" else "body")
         else:
             field = ".".join(loc) if loc else "request"
-        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        msg = friendly_rule(
+            field,
+            kind,
+            err.get("ctx") or {},
+            str(err.get("msg", "invalid")).removeprefix("Value error, "),
+        )
         value = err.get("input")
-        if kind == "extra_forbidden":
-            msg = "unknown field"
-        elif kind == "json_invalid":
+        if kind == "json_invalid":
             ctx = err.get("ctx") or {}
             msg = f"malformed JSON: {ctx.get('error', 'cannot parse')}"
             value = None

@@ -359,5 +359,9 @@ def template_context(request: Request, **extra: Any) -> dict[str, Any]:
         "user": getattr(request.state, "user", None),
         "disclaimer": DISCLAIMER,
         "version": __version__,
+        "lang": "en",
+        "lang_query": "",
+        "lang_choices": [],
+        "lang_switch_path": "",
         **extra,
     }

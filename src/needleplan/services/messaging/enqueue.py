@@ -82,6 +82,7 @@ def notify_contact_request(uow: UnitOfWork, lead: Lead, at: datetime | None = No
             "name": lead.name,
             "email": lead.email,
             "phone": lead.phone,
+            "language": lead.language,
         },
     )
 

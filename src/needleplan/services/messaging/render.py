@@ -10,6 +10,11 @@ Links (her portal, booking her maintenance visit, unsubscribe) are rendered as p
 when it sends (:func:`needleplan.services.messaging.worker.deliver_one`) and puts it in place of
 its placeholder in the copy that leaves; only the link's digest is kept.
 
+Messages are written in her language (docs/languages.md): the language on her record, or the
+language of the page she wrote from for a contact acknowledgement, else the clinic's
+``default_language``; the templates mark
+their texts for gettext and dates are formatted by Babel for that language.
+
 Consent rules (docs/messages.md): care messages need an e-mail address or a phone number;
 outreach (recall) needs contact consent, no opt-out and an open recall entry. A message that
 may not be sent is *skipped* with the reason, which the message log shows.
@@ -26,7 +31,9 @@ from typing import Any
 
 import jinja2
 
+from needleplan import i18n
 from needleplan.domain.contact import normalise_phone
+from needleplan.domain.language import SHIPPED_LANGUAGES
 from needleplan.domain.messages import Attachment, Channel, MessageKind, OutboxMessage
 from needleplan.domain.portal import LinkPurpose
 from needleplan.domain.records import Appointment, AppointmentStatus, RecallStatus
@@ -101,6 +108,21 @@ class Rendered:
     attachments: tuple[Attachment, ...]
 
 
+def _language(context: Any) -> str:
+    lang = context.get("lang")
+    return lang if isinstance(lang, str) and lang in SHIPPED_LANGUAGES else "en"
+
+
+@jinja2.pass_context
+def _gettext(context: Any, message: str) -> str:
+    return i18n.gettext(_language(context), message)
+
+
+@jinja2.pass_context
+def _ngettext(context: Any, singular: str, plural: str, n: int) -> str:
+    return i18n.ngettext(_language(context), singular, plural, n)
+
+
 @cache
 def _environments() -> tuple[jinja2.Environment, jinja2.Environment]:
     loader = jinja2.FileSystemLoader(str(TEMPLATES))
@@ -109,8 +131,18 @@ def _environments() -> tuple[jinja2.Environment, jinja2.Environment]:
         autoescape=False,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
     )
-    html = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+    html = jinja2.Environment(
+        loader=loader,
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+    )
+    for env in (plain, html):
+        env.install_gettext_callables(  # type: ignore[attr-defined]
+            gettext=_gettext, ngettext=_ngettext, newstyle=True
+        )
     return plain, html
 
 
@@ -119,7 +151,8 @@ def template_name(kind: MessageKind) -> str:
 
 
 def render_texts(kind: MessageKind, context: dict[str, Any]) -> tuple[str, str, str, str]:
-    """``(subject, text, sms, html)`` of ``kind`` with ``context``.
+    """``(subject, text, sms, html)`` of ``kind`` with ``context`` (in ``context["lang"]``,
+    English when it names none).
 
     Raises
     ------
@@ -128,6 +161,7 @@ def render_texts(kind: MessageKind, context: dict[str, Any]) -> tuple[str, str, 
     """
     plain, html = _environments()
     name = template_name(kind)
+    context = {"lang": "en", **context}
     try:
         tmpl = plain.get_template(f"{name}.txt")
         ctx = tmpl.new_context(context)
@@ -138,23 +172,31 @@ def render_texts(kind: MessageKind, context: dict[str, Any]) -> tuple[str, str, 
     return parts["subject"], parts["text"] + "\n", parts["sms"], page
 
 
-def _when(at: datetime, clinic: ClinicConfig) -> str:
-    local = at.astimezone(clinic.tz)
-    return local.strftime("%A %d %B %Y, %H:%M")
-
-
 def _visits(
-    uow: UnitOfWork, appointments: list[Appointment], clinic: ClinicConfig
+    uow: UnitOfWork, appointments: list[Appointment], clinic: ClinicConfig, language: str
 ) -> list[dict[str, str]]:
+    """Her visits on the clinic's wall clock, dates written as ``language`` writes them."""
     names = {p.id: p.name for p in uow.clinics.practitioners()} if appointments else {}
     return [
         {
-            "when": _when(a.start, clinic),
-            "day": a.start.astimezone(clinic.tz).strftime("%A %d %B"),
+            "when": i18n.format_datetime(a.start.astimezone(clinic.tz), language),
+            "day": i18n.format_datetime(a.start.astimezone(clinic.tz), language, "weekday_day"),
             "practitioner": names.get(a.practitioner_id, ""),
         }
         for a in sorted(appointments, key=lambda a: a.start)
     ]
+
+
+def message_language(
+    message: OutboxMessage, clinic: ClinicConfig, preferred: str | None = None
+) -> str:
+    """The language she reads: her own (``preferred``, from her record) or, for a contact
+    request, the language of the page she wrote from, when the clinic offers it; else the
+    clinic's default language."""
+    asked = preferred or message.payload.get("language")
+    if isinstance(asked, str) and asked in clinic.languages:
+        return asked
+    return clinic.default_language
 
 
 def render(
@@ -169,7 +211,10 @@ def render(
     :class:`TemplateRenderError`. Confirmations and change notices list the visits still to
     come (a course stored after the fact, e.g. the demo clinic, confirms nothing past)."""
     kind = message.kind
+    preferred = uow.patients.language(message.patient_id) if message.patient_id else None
+    language = message_language(message, clinic, preferred)
     context: dict[str, Any] = {
+        "lang": language,
         "clinic": {"name": clinic.name, "location": clinic.location},
         "unsubscribe_url": None,
         "portal_url": _MARK_OF[LinkPurpose.PORTAL] if kind in PORTAL_KINDS else None,
@@ -216,7 +261,7 @@ def render(
             ]
             if not appointments:
                 raise Skip("none of its visits is booked and still to come")
-        context["visits"] = _visits(uow, appointments, clinic)
+        context["visits"] = _visits(uow, appointments, clinic, language)
         course_id = message.payload.get("course_id")
         if kind in (MessageKind.COURSE_BOOKED, MessageKind.DATES_CHANGED) and course_id:
             attachments.append(_course_ics(db, int(course_id), clinic, message.created_at))
@@ -227,7 +272,7 @@ def render(
         entry = uow.recalls.get(message.recall_id)
         if entry.status is not RecallStatus.OPEN:
             raise Skip(f"the recall entry is {entry.status.value}")
-        context["due"] = entry.due_date.strftime("%d %B %Y")
+        context["due"] = i18n.format_date(entry.due_date, language)
     channel, recipient = _channel(email, phone, config)
     if kind.is_outreach:
         context["unsubscribe_url"] = _MARK_OF[LinkPurpose.UNSUBSCRIBE]
@@ -289,6 +334,7 @@ __all__ = [
     "fill_links",
     "link_url",
     "marks_in",
+    "message_language",
     "render",
     "render_texts",
     "unsubscribe_digest",

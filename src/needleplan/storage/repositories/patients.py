@@ -24,6 +24,7 @@ from needleplan.storage.tables import (
     ConsentChangeRow,
     CourseRow,
     MeasurementRow,
+    PatientLanguageRow,
     PatientRow,
     PerformedSessionRow,
     RecallRow,
@@ -209,6 +210,25 @@ class PatientRepository:
             .order_by(ConsentChangeRow.changed_at.desc(), ConsentChangeRow.id.desc())
         ).scalars()
         return [_to_consent(r) for r in rows]
+
+    def language(self, patient_id: int) -> str | None:
+        """The language she reads, when she chose one (else None: the clinic's default)."""
+        row = self.session.get(PatientLanguageRow, patient_id)
+        return row.language if row is not None else None
+
+    def set_language(self, patient_id: int, language: str | None, at: datetime) -> None:
+        """Record the language she reads; None goes back to the clinic's default."""
+        row = self.session.get(PatientLanguageRow, patient_id)
+        if language is None:
+            if row is not None:
+                self.session.delete(row)
+        elif row is None:
+            self.session.add(
+                PatientLanguageRow(patient_id=patient_id, language=language, changed_at=at)
+            )
+        else:
+            row.language, row.changed_at = language, at
+        self.session.flush()
 
     def move_records(self, from_id: int, to_id: int) -> dict[str, int]:
         """Move every record of patient ``from_id`` to ``to_id`` and delete ``from_id``'s row.

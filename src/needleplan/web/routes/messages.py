@@ -25,6 +25,7 @@ from needleplan.services import portal_links
 from needleplan.services.messaging import log as messages
 from needleplan.web.auth import Permission, StaffUser
 from needleplan.web.deps import ClinicDep, DbDep
+from needleplan.web.i18n import public_context
 from needleplan.web.routes.booking import local_text, patient_label, zone_names
 from needleplan.web.routes.pages import render
 from needleplan.web.security import CSRF_FIELD, check_csrf, require_permission
@@ -99,7 +100,13 @@ def _target_or_page(request: Request, db: DbDep, token: str) -> HTMLResponse | N
     try:
         messages.unsubscribe_target(db, token)
     except (InputError, NotFoundError):
-        return render(request, "unsubscribe.html", state="unknown", status_code=404)
+        return render(
+            request,
+            "unsubscribe.html",
+            **public_context(request),
+            state="unknown",
+            status_code=404,
+        )
     return None
 
 
@@ -110,7 +117,7 @@ def unsubscribe_page(
     unknown = _target_or_page(request, db, token)
     if unknown is not None:
         return unknown
-    return render(request, "unsubscribe.html", state="ask", token=token)
+    return render(request, "unsubscribe.html", **public_context(request), state="ask", token=token)
 
 
 @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
@@ -121,4 +128,4 @@ def unsubscribe_now(
     if unknown is not None:
         return unknown
     messages.unsubscribe(db, token)
-    return render(request, "unsubscribe.html", state="done")
+    return render(request, "unsubscribe.html", **public_context(request), state="done")

@@ -48,6 +48,17 @@ from needleplan.web.auth import (
     parse_user_id,
 )
 from needleplan.web.errors import ApiError
+from needleplan.web.estimate_text import (
+    ESTIMATE_AFTERCARE,
+    ESTIMATE_AREAS,
+    ESTIMATE_GOAL,
+    ESTIMATE_SEVERITY,
+    ESTIMATE_SMOKING,
+    ESTIMATE_STOPPERS,
+    ESTIMATE_SUN,
+    script_strings,
+)
+from needleplan.web.i18n import clinic_identity, page_clinic, public_context
 from needleplan.web.leads import CONSENT_TEXT, LeadStore, make_lead
 from needleplan.web.ratelimit import TokenBucketLimiter, client_key
 from needleplan.web.security import (
@@ -89,60 +100,6 @@ def safe_next(target: str | None) -> str:
     return "/app/"
 
 
-# Plain-word labels for the forms; the values are the assessment's JSON values.
-ESTIMATE_AREAS: list[tuple[str, str]] = [
-    (Area.FULL_FACE.value, "Whole face"),
-    (Area.UNDER_EYES.value, "Under the eyes"),
-    (Area.FOREHEAD.value, "Forehead"),
-    (Area.CHEEKS.value, "Cheeks"),
-    (Area.PERIORAL.value, "Around the mouth"),
-    (Area.NECK.value, "Neck"),
-    (Area.CHEST.value, "Chest / décolletage"),
-    (Area.HANDS.value, "Backs of the hands"),
-    (Area.ARMS.value, "Upper arms"),
-    (Area.ABDOMEN.value, "Tummy"),
-    (Area.THIGHS.value, "Thighs"),
-    (Area.KNEES.value, "Knees"),
-    (Area.BACK.value, "Back"),
-]
-ESTIMATE_SEVERITY: list[tuple[str, str]] = [
-    (Severity.MILD.value, "Slightly crepey, or I want to prevent ageing"),
-    (Severity.MODERATE.value, "Some loss of firmness and fine lines"),
-    (Severity.ADVANCED.value, "Clear sagging (jowls) and deeper wrinkles"),
-    (Severity.SEVERE.value, "Very loose skin that has lost its bounce"),
-]
-ESTIMATE_GOAL: list[tuple[str, str]] = [
-    (Goal.PREVENTIVE.value, "Keep my skin as it is for longer"),
-    (Goal.SUBTLE.value, "A small, subtle improvement"),
-    (Goal.NOTICEABLE.value, "Tighter skin that people notice"),
-    (Goal.MAXIMAL.value, "As much lift and smoothing as possible"),
-]
-ESTIMATE_SMOKING: list[tuple[str, str]] = [
-    (Smoking.NEVER.value, "I have never smoked"),
-    (Smoking.FORMER.value, "I used to smoke"),
-    (Smoking.CURRENT.value, "I smoke now"),
-]
-ESTIMATE_SUN: list[tuple[str, str]] = [
-    (SunExposure.LOW.value, "Mostly indoors"),
-    (SunExposure.MODERATE.value, "Some time outdoors"),
-    (SunExposure.HIGH.value, "Outdoors a lot (work, sport, sunny holidays)"),
-]
-ESTIMATE_AFTERCARE: list[tuple[str, str]] = [
-    (Aftercare.GOOD.value, "Yes, I will follow the aftercare closely"),
-    (Aftercare.FAIR.value, "Mostly"),
-    (Aftercare.POOR.value, "Probably not"),
-]
-ESTIMATE_STOPPERS: list[tuple[str, str]] = [
-    (Contraindication.PREGNANCY.value, "I am pregnant"),
-    (Contraindication.ACTIVE_INFECTION.value, "I have a skin infection where I want treatment"),
-    (Contraindication.ACTIVE_ACNE.value, "I have active, inflamed acne there"),
-    (Contraindication.ISOTRETINOIN_RECENT.value, "I took isotretinoin in the last 6 months"),
-    (Contraindication.RECENT_RADIATION.value, "I had radiotherapy there recently"),
-    (Contraindication.ANTICOAGULANTS.value, "I take blood thinners"),
-    (Contraindication.KELOID_TENDENCY.value, "My scars tend to grow thick (keloids)"),
-]
-
-
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> Response:
     if session_user(request) is not None:
@@ -152,9 +109,13 @@ def home(request: Request) -> Response:
 
 @router.get("/estimate", response_class=HTMLResponse)
 def estimate_page(request: Request) -> HTMLResponse:
+    """The public estimator: the clinic's page, in her language (docs/languages.md)."""
+    lang = public_context(request)
     return render(
         request,
         "estimate.html",
+        **lang,
+        clinic=clinic_identity(page_clinic(request)),
         areas=ESTIMATE_AREAS,
         severities=ESTIMATE_SEVERITY,
         goals=ESTIMATE_GOAL,
@@ -163,6 +124,7 @@ def estimate_page(request: Request) -> HTMLResponse:
         aftercare=ESTIMATE_AFTERCARE,
         stoppers=ESTIMATE_STOPPERS,
         consent_text=CONSENT_TEXT,
+        js_strings=script_strings(lang["lang"]),
     )
 
 
@@ -182,6 +144,7 @@ def estimate_contact(
     if limiter.take("lead:" + client_key(request)) > 0:
         raise ApiError.one(429, "client", None, "too many contact requests; try again later")
     form = {"name": name, "email": email, "phone": phone, "message": message}
+    lang = {**public_context(request), "lang_switch_path": "/estimate"}
     try:
         lead = make_lead(
             name=name,
@@ -190,12 +153,14 @@ def estimate_contact(
             message=message,
             estimate_summary=estimate_summary,
             consent=consent in ("on", "yes", "true", "1"),
+            language=lang["lang"],
         )
     except InputError as exc:
         return render(
             request,
             "contact_result.html",
             status_code=422,
+            **lang,
             problems=exc.problems,
             form=form,
             estimate_summary=estimate_summary,
@@ -203,7 +168,7 @@ def estimate_contact(
         )
     leads: LeadStore = request.app.state.lead_store
     leads.add_lead(lead)
-    return render(request, "contact_result.html", saved=True, name=lead.name)
+    return render(request, "contact_result.html", **lang, saved=True, name=lead.name)
 
 
 @router.get("/login", response_class=HTMLResponse)

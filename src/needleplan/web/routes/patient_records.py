@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from needleplan import services
@@ -40,9 +40,9 @@ from needleplan.web.security import check_csrf
 router = APIRouter(include_in_schema=False)
 
 
-def _form_of(patient: Patient) -> dict[str, Any]:
+def _form_of(patient: Patient, language: str | None = None) -> dict[str, Any]:
     data = patient.model_dump(mode="json", exclude={"id", "created_at"})
-    return {k: ("" if v is None else v) for k, v in data.items()}
+    return {k: ("" if v is None else v) for k, v in data.items()} | {"language": language or ""}
 
 
 def _edit_page(
@@ -75,7 +75,8 @@ def _edit_page(
 def edit_form(request: Request, user: ContactsDep, db: DbDep, patient_id: PatientId) -> Response:
     with audited(db, user, "patient.read", patient_id, "edit form"):
         patient = services.get_patient(db, patient_id)
-    return _edit_page(request, user, patient)
+        language = services.patient_language(db, patient_id)
+    return _edit_page(request, user, patient, form=_form_of(patient, language))
 
 
 @router.post("/app/patients/{patient_id}/edit", response_class=HTMLResponse)
@@ -96,8 +97,10 @@ def edit_patient(
     consent_contact: Annotated[str, Form(max_length=10)] = "",
     consent_research: Annotated[str, Form(max_length=10)] = "",
     notes: Annotated[str | None, Form(max_length=8000)] = None,
+    language: Annotated[str | None, Form(max_length=16)] = None,
 ) -> Response:
-    """Save the edit form (every field is sent; an empty e-mail or phone clears it)."""
+    """Save the edit form (every field is sent; an empty e-mail or phone clears it; an empty
+    language means the clinic's default)."""
     check_csrf(request, csrf_token)
     patient = services.get_patient(db, patient_id)
     form: dict[str, Any] = {
@@ -117,6 +120,9 @@ def edit_patient(
     changes["phone"] = changes["phone"] or None
     if not changes["mrn"]:
         changes.pop("mrn")  # an empty record number keeps hers
+    if language is not None:
+        form["language"] = language
+        changes["language"] = language.strip() or None
     if notes is not None:
         form["notes"] = notes
         if not user.can(Permission.CLINICAL):
@@ -177,13 +183,24 @@ def merge_patient(
 
 
 @router.get("/app/patients/{patient_id}/handout.pdf")
-def handout_pdf(user: ClinicalDep, db: DbDep, clinic: ClinicDep, patient_id: PatientId) -> Response:
-    """Her patient handout (plan, dates, forecast chart, aftercare) as a PDF download."""
+def handout_pdf(
+    user: ClinicalDep,
+    db: DbDep,
+    clinic: ClinicDep,
+    patient_id: PatientId,
+    lang: Annotated[str | None, Query(max_length=16)] = None,
+) -> Response:
+    """Her patient handout (plan, dates, forecast chart, aftercare) as a PDF download, in
+    ``?lang=`` (a language the clinic offers) or the clinic's default language."""
     from needleplan.reports.handout import handout_for_patient, render_handout
 
+    if lang is not None and lang not in clinic.languages:
+        raise InputError.one(
+            "lang", lang, "must be a language the clinic offers: " + ", ".join(clinic.languages)
+        )
     with audited(db, user, "patient.handout", patient_id, "web"):
         patient = services.get_patient(db, patient_id)
-        handout = handout_for_patient(db, patient_id, clinic=clinic)
+        handout = handout_for_patient(db, patient_id, clinic=clinic, language=lang)
     data = render_handout(handout)
     return Response(
         data,

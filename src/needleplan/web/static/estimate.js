@@ -39,33 +39,71 @@
     };
   }
 
-  var PLAIN_FIELDS = { age: "Age", areas: "Areas", severity: "Skin" };
+  var t = NP.t;
+
+  /* Her answers checked before anything is sent, with friendly words in the page's language. */
+  function localProblems(a) {
+    var out = [];
+    if (typeof a.age !== "number" || a.age < 18 || a.age > 90) {
+      out.push({ field: "age", rule: t("error_age", "Please enter your age in whole years, from 18 to 90.") });
+    }
+    if (!a.areas.length) out.push({ field: "areas", rule: t("error_areas", "Please tick at least one area.") });
+    return out;
+  }
+
+  /* The server's refusal shown in plain words: the fields the page knows get their own message,
+     anything else one friendly line (never the validation internals). */
+  function friendly(errors) {
+    var out = [], general = false;
+    (errors || []).forEach(function (e) {
+      var name = (e.field || "").split(".")[0];
+      if (name === "age") out.push({ field: "age", rule: t("error_age", "Please enter your age in whole years, from 18 to 90.") });
+      else if (name === "areas") out.push({ field: "areas", rule: t("error_areas", "Please tick at least one area.") });
+      else general = true;
+    });
+    if (general || !out.length) out.push({ rule: t("error_answers", "Please check your answers.") });
+    return out;
+  }
 
   function showError(errors) {
     var rest = NP.showFieldErrors(form, errors);
     var box = $("form-error");
     box.hidden = rest.length === 0;
-    box.textContent = rest.join("; ");
+    box.textContent = rest.join(" ");
+  }
+
+  /* A guideline reason in her language: the page has a plain text for each contraindication it
+     asks about ("pregnancy: ..." -> its translation); anything else in plain English words. */
+  function reasonText(r) {
+    var code = (/^([a-z][a-z0-9_]*):/.exec(String(r || "")) || [])[1];
+    return code ? t("reason." + code, NP.plain(r)) : NP.plain(r);
   }
 
   function weeks(days) { return Math.round(days / 7); }
 
+  function englishMonths(m) { return m >= 24 ? NP.fmt(m / 12) + " years" : Math.round(m) + " months"; }
+
+  /* The estimate as the clinic's staff read it with her contact request (English, like the staff
+     pages). */
   function summaryText(plan, series) {
     var m = series && series.milestones && series.milestones.noticeable_months_after_last_initial;
     return "Estimate: " + plan.initial_sessions + " sessions every " + weeks(plan.interval_days.min) +
       "-" + weeks(plan.interval_days.max) + " weeks; top-up every " +
       plan.maintenance_interval_months.min + "-" + plan.maintenance_interval_months.max +
-      " months" + (m ? "; noticeable about " + NP.monthsText(m.median) + " without top-ups" : "");
+      " months" + (m && m.median !== null ? "; noticeable about " + englishMonths(m.median) + " without top-ups" : "") +
+      " (page language: " + (NP.t("lang", "en")) + ")";
   }
 
   function run(ev) {
     if (ev) ev.preventDefault();
     showError([]);
     var a = assessment();
+    var mine = localProblems(a);
+    if (mine.length) { showError(mine); return; }
     var button = $("estimate-button");
     button.disabled = true;
     NP.postJSON("/api/v1/plan", a).then(function (res) {
-      if (!res.ok) { showError((res.data && res.data.errors) || [{ rule: "Please check your answers." }]); return null; }
+      if (!res.ok) { showError(friendly(res.data && res.data.errors)); return null; }
       var plan = res.data;
       $("result").hidden = false;
       $("blocked").hidden = !plan.blocked;
@@ -73,19 +111,21 @@
       if (plan.blocked) {
         var ul = $("blocked-reasons"); ul.textContent = "";
         (plan.block_reasons || []).forEach(function (r) {
-          var li = document.createElement("li"); li.textContent = NP.plain(r); ul.appendChild(li);
+          var li = document.createElement("li"); li.textContent = reasonText(r); ul.appendChild(li);
         });
         $("result").scrollIntoView({ behavior: "smooth" });
         return null;
       }
-      $("r-sessions").textContent = plan.initial_sessions + " sessions" +
+      var n = plan.initial_sessions;
+      $("r-sessions").textContent = (n === 1 ? t("sessions_one", "{n} session", { n: n }) : t("sessions_other", "{n} sessions", { n: n })) +
         (plan.session_range ? " (" + plan.session_range.min + "–" + plan.session_range.max + ")" : "");
-      $("r-spacing").textContent = "every " + weeks(plan.interval_days.min) + "–" + weeks(plan.interval_days.max) + " weeks";
-      $("r-upkeep").textContent = "one session every " + plan.maintenance_interval_months.min + "–" +
-        plan.maintenance_interval_months.max + " months";
+      $("r-spacing").textContent = t("spacing", "every {min}–{max} weeks",
+        { min: weeks(plan.interval_days.min), max: weeks(plan.interval_days.max) });
+      $("r-upkeep").textContent = t("upkeep", "one session every {min}–{max} months",
+        { min: plan.maintenance_interval_months.min, max: plan.maintenance_interval_months.max });
       var warn = $("r-warnings"); warn.textContent = "";
       (plan.warnings || []).forEach(function (w) {
-        var li = document.createElement("li"); li.textContent = NP.plain(w); warn.appendChild(li);
+        var li = document.createElement("li"); li.textContent = reasonText(w); warn.appendChild(li);
       });
       var upkeep = Math.round((plan.maintenance_interval_months.min + plan.maintenance_interval_months.max) / 2);
       var base = { assessment: a, curve_step_days: 7 };  // the server's standard draws, seed and horizon
@@ -94,28 +134,30 @@
         NP.postJSON("/api/v1/forecast", Object.assign({ maintenance_months: upkeep }, base))
       ]).then(function (both) {
         var bad = both.filter(function (r) { return !r.ok; })[0];
-        if (bad) { showError(bad.data.errors || [{ rule: "The forecast is not available." }]); return; }
+        if (bad) { showError([{ rule: t("error_forecast", "The forecast is not available just now. Please try again later.") }]); return; }
         var without = both[0].data, withUpkeep = both[1].data;
         NP.drawForecast($("estimate-chart"), {
           threshold: without.noticeable_threshold,
           legend: $("estimate-legend"),
           untreated: { day: without.curve.day, value: without.curve.untreated },
           series: [
-            { key: "series", label: "After the sessions, no top-ups", curve: without.curve, session_days: without.session_days, colour: 1 },
-            { key: "maintenance", label: "With a top-up every " + upkeep + " months", curve: withUpkeep.curve, colour: 3 }
+            { key: "series", label: t("series_label", "After the sessions, no top-ups"), curve: without.curve, session_days: without.session_days, colour: 1 },
+            { key: "maintenance", label: t("maintenance_label", "With a top-up every {n} months", { n: upkeep }), curve: withUpkeep.curve, colour: 3 }
           ]
         });
         var m = without.milestones.noticeable_months_after_last_initial;
-        $("r-reading").textContent = "Without top-ups, most people like you notice the tightening for about " +
-          NP.medianText(m) + " after the last session (in the model 8 in 10 outcomes are between " +
-          NP.bandText(m, " and ") + ": people with the same answers differ, and the model's own numbers are uncertain). " +
-          "Regular top-ups keep it going much longer. How the result fades over the years rests on weak evidence: " +
-          "no trial has followed patients for more than about 6 months after a course.";
+        $("r-reading").textContent = t("reading",
+          "Without top-ups, most people like you notice the tightening for about {median} after the last session " +
+          "(in the model 8 in 10 outcomes are between {low} and {high}: people with the same answers differ, and " +
+          "the model's own numbers are uncertain). Regular top-ups keep it going much longer. How the result " +
+          "fades over the years rests on weak evidence: no trial has followed patients for more than about " +
+          "6 months after a course.",
+          { median: NP.medianText(m), low: NP.atLeast(m.p10, m.p10_censored), high: NP.atLeast(m.p90, m.p90_censored) });
         $("estimate-summary").value = summaryText(plan, without);
         $("result").scrollIntoView({ behavior: "smooth" });
       });
     }).catch(function () {
-      showError([{ rule: "Could not reach the server. Please try again." }]);
+      showError([{ rule: t("error_network", "Could not reach the clinic's server. Please try again.") }]);
     }).then(function () { button.disabled = false; });
   }
 

@@ -11,6 +11,25 @@
     return node;
   }
 
+  /* The page's texts in its language (a JSON block #np-strings written by the server; see
+     needleplan/web/estimate_text.py). Pages without one get the English fallbacks below. */
+  var STRINGS = (function () {
+    var node = document.getElementById("np-strings");
+    try { return node ? JSON.parse(node.textContent) : {}; } catch (e) { return {}; }
+  })();
+  function t(key, fallback, vars) {
+    var text = Object.prototype.hasOwnProperty.call(STRINGS, key) ? STRINGS[key] : fallback;
+    return String(text).replace(/\{(\w+)\}/g, function (m, name) {
+      return vars && Object.prototype.hasOwnProperty.call(vars, name) ? String(vars[name]) : m;
+    });
+  }
+  var LANG = STRINGS.lang || document.documentElement.lang || "en";
+  /* A number as the page's language writes it (1,5 in German). */
+  function num(x) {
+    try { return new Intl.NumberFormat(LANG, { maximumFractionDigits: 1 }).format(x); }
+    catch (e) { return String(x); }
+  }
+
   function debounce(fn, ms) {
     var timer = null;
     return function () {
@@ -80,7 +99,7 @@
      opts.legend: optional <ul> to fill with the series labels */
   function drawForecast(container, opts) {
     // Draw at the container's own width so text keeps its size on a phone.
-    var W = Math.max(320, Math.min(720, Math.round(container.clientWidth || 640)));
+    var W = Math.max(280, Math.min(720, Math.round(container.clientWidth || 640)));
     var H = Math.max(240, Math.round(W * 0.5)), L = 44, R = 12, T = 24, B = 36;
     container.textContent = "";
     var series = opts.series.filter(function (s) { return s && s.curve && s.curve.day.length; });
@@ -88,7 +107,7 @@
                           preserveAspectRatio: "xMidYMid meet", focusable: "false" }, container);
     if (!series.length) {
       el("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "np-empty" }, svg)
-        .textContent = opts.emptyText || "No forecast";
+        .textContent = opts.emptyText || t("no_forecast", "No forecast");
       return svg;
     }
     var curves = series.map(function (s) { return thin(s.curve, 360); });
@@ -111,18 +130,18 @@
     var grid = el("g", { class: "np-grid" }, svg);
     for (var v = lo; v <= hi + 1e-9; v += ystep) {
       el("line", { x1: L, x2: W - R, y1: Y(v), y2: Y(v), class: v === 0 ? "np-zero" : "" }, grid);
-      el("text", { x: L - 6, y: Y(v) + 4, "text-anchor": "end" }, grid).textContent = fmt(v) + "%";
+      el("text", { x: L - 6, y: Y(v) + 4, "text-anchor": "end" }, grid).textContent = num(fmt(v)) + "%";
     }
     var xstep = years <= 3 ? 0.5 : years <= 12 ? 1 : 2;
     for (var yr = 0; yr <= years + 0.01; yr += xstep) {
       el("line", { x1: X(yr * 365.25), x2: X(yr * 365.25), y1: T, y2: H - B }, grid);
       el("text", { x: X(yr * 365.25), y: H - B + 16, "text-anchor": "middle" }, grid)
-        .textContent = String(fmt(yr));
+        .textContent = num(fmt(yr));
     }
     el("text", { x: (L + W - R) / 2, y: H - 4, "text-anchor": "middle", class: "np-axis" }, svg)
-      .textContent = "years from the first session";
+      .textContent = t("axis_years", "years from the first session");
     el("text", { x: 4, y: 12, class: "np-axis" }, svg)
-      .textContent = "firmness gain, % of the level before treatment";
+      .textContent = t("axis_gain", "firmness gain (%) vs. before treatment");
 
     curves.forEach(function (c, i) {
       var s = series[i], cls = "np-s" + (s.colour === undefined ? i : s.colour);
@@ -147,12 +166,12 @@
       }
       el("polyline", { points: upts.join(" "), class: "np-untreated" }, svg);
       el("text", { x: W - R - 4, y: Y(untreated.value[untreated.value.length - 1]) + 14, "text-anchor": "end",
-                   class: "np-untreated-label" }, svg).textContent = "without treatment (ageing)";
+                   class: "np-untreated-label" }, svg).textContent = t("untreated", "without treatment (ageing)");
     }
     if (opts.threshold) {
       el("line", { x1: L, x2: W - R, y1: Y(opts.threshold), y2: Y(opts.threshold), class: "np-threshold" }, svg);
       el("text", { x: W - R - 4, y: Y(opts.threshold) - 5, "text-anchor": "end", class: "np-threshold-label" }, svg)
-        .textContent = "noticeable";
+        .textContent = t("noticeable", "noticeable");
     }
     if (opts.legend) {
       opts.legend.textContent = "";
@@ -180,17 +199,21 @@
 
   function monthsText(m) {
     if (m === null || m === undefined) return "–";
-    return m >= 24 ? fmt(m / 12) + " years" : Math.round(m) + " months";
+    if (m >= 24) return t("years", "{n} years", { n: num(fmt(m / 12)) });
+    var n = Math.round(m);
+    return n === 1 ? t("months_one", "{n} month", { n: n }) : t("months_other", "{n} months", { n: n });
   }
 
   // "noticeable months" band of a forecast's milestones: a value the horizon cut off is a lower
   // bound and reads "at least ...".
-  function atLeast(m, censored) { return (censored ? "at least " : "") + monthsText(m); }
+  function atLeast(m, censored) {
+    return censored ? t("at_least", "at least {x}", { x: monthsText(m) }) : monthsText(m);
+  }
   function medianText(n) { return atLeast(n.median, n.censored_at_horizon); }
   function bandText(n, joiner) {
     return atLeast(n.p10, n.p10_censored) + (joiner || "–") + atLeast(n.p90, n.p90_censored);
   }
 
   window.NP = { debounce: debounce, postJSON: postJSON, drawForecast: drawForecast,
-                showFieldErrors: showFieldErrors, monthsText: monthsText, medianText: medianText, bandText: bandText, fmt: fmt, thin: thin, plain: plain };
+                showFieldErrors: showFieldErrors, monthsText: monthsText, atLeast: atLeast, t: t, num: num, medianText: medianText, bandText: bandText, fmt: fmt, thin: thin, plain: plain };
 })();

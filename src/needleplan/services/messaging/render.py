@@ -275,7 +275,8 @@ def render(
         context["due"] = i18n.format_date(entry.due_date, language)
     channel, recipient = _channel(email, phone, config)
     if kind.is_outreach:
-        context["unsubscribe_url"] = _MARK_OF[LinkPurpose.UNSUBSCRIBE]
+        # her language travels with the link, so the unsubscribe page speaks it too
+        context["unsubscribe_url"] = f"{_MARK_OF[LinkPurpose.UNSUBSCRIBE]}?lang={language}"
         context["book_url"] = _MARK_OF[LinkPurpose.BOOK]
     subject, text, sms, html = render_texts(kind, context)
     if channel is Channel.SMS:

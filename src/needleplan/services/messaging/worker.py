@@ -20,6 +20,7 @@ again with the same Message-ID, which lets the receiving server drop the copy.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import uuid
 from collections.abc import Callable
@@ -269,6 +270,10 @@ def deliver_one(
             send_sms(outgoing, config)
         else:
             unsubscribe = urls.get(LinkPurpose.UNSUBSCRIBE)
+            if unsubscribe is not None:  # the header keeps the language the body's link has
+                text = outgoing.body_text or ""
+                lang = re.search(re.escape(unsubscribe) + r"(\?lang=[a-z]{2})", text)
+                unsubscribe += lang.group(1) if lang else ""
             send_email(build_email(outgoing, config, clinic.name, unsubscribe), config)
     except DeliveryError as exc:
         with db.transaction() as uow:

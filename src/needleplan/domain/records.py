@@ -65,6 +65,7 @@ from needleplan.domain.recall import (
     ContactChannel,
     ContactOutcome,
     Lead,
+    LeadStatus,
     RecallEntry,
     RecallStatus,
 )
@@ -545,6 +546,7 @@ __all__ = [
     "Course",
     "CourseStatus",
     "Lead",
+    "LeadStatus",
     "LedgerEntry",
     "Measurement",
     "MeasurementDraft",

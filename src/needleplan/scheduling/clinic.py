@@ -283,6 +283,12 @@ class ClinicConfig(BaseModel):
         description="a cancellation later than this before the start is late [hours]",
     )
     messages: MessageSettings = Field(default_factory=MessageSettings)
+    lead_retention_days: int = Field(
+        default=180,
+        ge=1,
+        le=3650,
+        description="contact requests are deleted this long after they arrive [days]",
+    )
 
     @field_validator("preferred_start", mode="before")
     @classmethod

@@ -33,6 +33,7 @@ from needleplan.storage.repositories import (
     UserRepository,
 )
 from needleplan.storage.repositories.calibrations import CalibrationRepository
+from needleplan.storage.repositories.figures import FigureQuery
 from needleplan.storage.repositories.idempotency import IdempotencyRepository
 from needleplan.storage.repositories.outbox import OutboxRepository
 from needleplan.storage.repositories.visits import VisitRepository
@@ -72,6 +73,7 @@ class UnitOfWork:
         self.waitlist = WaitlistRepository(session)
         self.outbox = OutboxRepository(session)
         self.calibrations = CalibrationRepository(session)
+        self.figures = FigureQuery(session)
 
     def flush(self) -> None:
         self.session.flush()

@@ -46,6 +46,7 @@ from needleplan.web.routes import (
     calibration,
     clinic_admin,
     consult,
+    dashboard,
     health,
     messages,
     pages,
@@ -241,6 +242,7 @@ def create_app(
     app.include_router(calendar_rebook.router)
     app.include_router(visits.router)
     app.include_router(recall.router)
+    app.include_router(dashboard.router)
     app.include_router(messages.router)
     app.include_router(admin.router)
     app.include_router(account.router)

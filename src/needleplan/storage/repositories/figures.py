@@ -57,7 +57,7 @@ class FigureQuery:
             select(bucket, key, func.count())
             .where(*_within(column, bounds), *where)
             .group_by(bucket, key)
-        ).tuples()
+        ).all()
         return _spread(rows, len(bounds) - 1)
 
     def sessions(self, bounds: Sequence[datetime]) -> dict[str, list[int]]:
@@ -71,7 +71,7 @@ class FigureQuery:
             .outerjoin(AppointmentRow, AppointmentRow.id == PerformedSessionRow.appointment_id)
             .where(*_within(PerformedSessionRow.performed_at, bounds))
             .group_by(bucket, kind)
-        ).tuples()
+        ).all()
         return _spread(rows, len(bounds) - 1)
 
     def new_patients(self, bounds: Sequence[datetime]) -> list[int]:
@@ -107,7 +107,7 @@ class FigureQuery:
             .outerjoin(LeadStateRow, LeadStateRow.lead_id == LeadRow.id)
             .where(*_within(LeadRow.consented_at, bounds))
             .group_by(bucket, state)
-        ).tuples()
+        ).all()
         return _spread(rows, len(bounds) - 1)
 
     def booked_minutes(self, bounds: Sequence[datetime]) -> dict[int, list[int]]:
@@ -125,7 +125,7 @@ class FigureQuery:
             select(bucket, AppointmentRow.practitioner_id, func.sum(minutes))
             .where(*_within(AppointmentRow.start_at, bounds), AppointmentRow.status != "cancelled")
             .group_by(bucket, AppointmentRow.practitioner_id)
-        ).tuples()
+        ).all()
         out: dict[int, list[int]] = {}
         for b, pid, total in rows:
             out.setdefault(int(pid), [0] * (len(bounds) - 1))[int(b)] += round(float(total or 0))

@@ -108,7 +108,7 @@ class RecallRepository:
                 select(RecallCloseReasonRow.recall_id, RecallCloseReasonRow.reason).where(
                     RecallCloseReasonRow.recall_id.in_(chunk)
                 )
-            ).tuples():
+            ).all():
                 reasons[rid] = reason
         return [to_recall(r, attempts.get(r.id, []), reasons.get(r.id, "")) for r in rows]
 

@@ -97,14 +97,22 @@ def purge_leads(
     retention_days: int,
     *,
     actor: User | None = None,
+    username: str = "system",
     now: datetime | None = None,
 ) -> int:
     """Delete every request received more than ``retention_days`` ago; how many. Audited as
-    ``lead.purge`` (by ``actor``, or the system) with the count and the cutoff."""
+    ``lead.purge`` (by ``actor``, else ``username``) with the count and the cutoff; when there
+    is nothing to delete, nothing is written (the worker calls this on every pass)."""
     if isinstance(retention_days, bool) or not 1 <= retention_days <= 3650:
         raise InputError.one("lead_retention_days", retention_days, "must be 1-3650 days")
     cutoff = aware(now, "now") - timedelta(days=retention_days)
-    with audited(db, actor, "lead.purge", username="system") as note, db.transaction() as uow:
+    with db.transaction() as uow:
+        if uow.leads.count_before(cutoff) == 0:
+            return 0
+    with (
+        audited(db, actor, "lead.purge", username=username) as note,
+        db.transaction() as uow,
+    ):
         count = uow.leads.purge_before(cutoff)
         note.detail = f"deleted={count} received before {cutoff.isoformat(timespec='seconds')}"
     return count

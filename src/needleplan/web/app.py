@@ -48,6 +48,7 @@ from needleplan.web.routes import (
     consult,
     dashboard,
     health,
+    leads,
     messages,
     pages,
     patient_records,
@@ -231,6 +232,7 @@ def create_app(
     app.include_router(api_appointments.router)
     app.include_router(today.router)
     app.include_router(pages.router)
+    app.include_router(leads.router)
     app.include_router(consult.router)
     app.include_router(patients.router)
     app.include_router(patient_records.router)

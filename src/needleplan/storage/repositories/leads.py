@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from needleplan.domain.records import (
@@ -98,6 +98,14 @@ class LeadRepository:
         self.session.execute(delete(LeadStateRow).where(LeadStateRow.lead_id == row.id))
         self.session.delete(row)
         self.session.flush()
+
+    def count_before(self, cutoff: datetime) -> int:
+        """How many requests arrived before ``cutoff``."""
+        return int(
+            self.session.execute(
+                select(func.count()).select_from(LeadRow).where(LeadRow.consented_at < cutoff)
+            ).scalar_one()
+        )
 
     def purge_before(self, cutoff: datetime) -> int:
         """Delete every request received before ``cutoff`` (and its state); how many."""

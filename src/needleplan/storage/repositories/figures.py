@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import case, func, literal_column, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -76,8 +76,15 @@ class FigureQuery:
 
     def new_patients(self, bounds: Sequence[datetime]) -> list[int]:
         """Patients registered per month."""
-        grouped = self._grouped(PatientRow.created_at, literal_column("'all'"), bounds)
-        return grouped.get("all", [0] * (len(bounds) - 1))
+        bucket = _bucket(PatientRow.created_at, bounds).label("bucket")
+        out = [0] * (len(bounds) - 1)
+        for b, count in self.session.execute(
+            select(bucket, func.count())
+            .where(*_within(PatientRow.created_at, bounds))
+            .group_by(bucket)
+        ).all():
+            out[int(b)] += int(count)
+        return out
 
     def course_endings(self, bounds: Sequence[datetime]) -> dict[str, list[int]]:
         """Courses that reached a final status (completed, lapsed, cancelled) per month."""

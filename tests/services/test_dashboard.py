@@ -218,7 +218,8 @@ def test_known_dataset_gives_the_numbers_worked_out_by_hand(db: Any) -> None:
     # an empty month: zero counts, no rates
     april_2030 = board.months[0]
     assert (april_2030.sessions, april_2030.revenue, april_2030.no_show_rate) == (0, 0.0, None)
-    assert april_2030.recall_conversion is None and april_2030.completion_rate is None
+    assert april_2030.recall_conversion is None
+    assert april_2030.completion_rate is None
 
 
 def test_the_view_is_audited_and_needs_the_reports_permission(db: Any) -> None:
@@ -287,7 +288,8 @@ def test_the_demo_clinic_gives_plausible_figures_and_a_projection(db: Any) -> No
     assessments, invalid = services.latest_assessments(db)
     projection = clinic_projection(assessments, clinic, 24, today=today, invalid=invalid)
     result = projection.result
-    assert len(result.months) == 24 and result.months[0].month == "2026-12"
+    assert len(result.months) == 24
+    assert result.months[0].month == "2026-12"
     assert result.summary.patients + sum(result.summary.excluded.values()) == 60
     assert 60 <= result.summary.sessions.mean <= 60 * 24
     assert f"the {result.summary.patients} patients" in projection.assumptions[0]

@@ -27,8 +27,9 @@ class Series:
 
 
 def _nice_top(value: float) -> float:
-    if value <= 0:
-        return 1.0
+    """A round axis top at or above ``value`` (at least 2, so the half-way tick is whole)."""
+    if value <= 2:
+        return 2.0
     step = 10 ** len(str(int(value))) / 10 if value >= 1 else 0.1
     for mult in (1, 2, 2.5, 5, 10):
         if value <= step * mult:

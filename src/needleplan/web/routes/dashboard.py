@@ -56,6 +56,11 @@ def _money(currency: str | None) -> Any:
     return fmt
 
 
+def _compact(v: float) -> str:
+    """A bar label: 950, 12.4k."""
+    return f"{v / 1000:.1f}k" if abs(v) >= 10_000 else f"{v:,.0f}"
+
+
 @dataclass(frozen=True)
 class Figure:
     """One chart of the dashboard: its CSV name, title, columns and the values per month."""
@@ -91,7 +96,6 @@ def figures(board: Dashboard) -> list[Figure]:
             chart_id=f"chart-{key}",
         )
 
-    money = _money(board.currency)
     out = [
         Figure(
             "sessions",
@@ -125,7 +129,7 @@ def figures(board: Dashboard) -> list[Figure]:
                     f"Revenue from sessions ({board.currency})",
                     labels,
                     [Series("revenue", [m.revenue for m in ms])],
-                    fmt=money,
+                    fmt=_compact,
                     highlight=hi,
                     chart_id="chart-revenue",
                 ),

@@ -217,3 +217,27 @@ def test_each_worker_pass_purges_requests_past_the_clinic_retention(site: Clinic
 
     run_forever(site.db, clinic_of, stop, interval_s=1.0)
     assert [lead.name for lead in services.list_leads(site.db)] == ["New Request"]
+
+
+def test_today_lists_only_requests_nobody_handled_yet(web: TestClient, site: Clinic) -> None:
+    waiting = _lead(site.db, "Waiting Person", days_ago=1)
+    answered = _lead(site.db, "Answered Person", days_ago=1)
+    services.mark_lead_handled(site.db, _admin(), answered.public_id)
+    signed_in(web, "desk")
+    home = web.get("/app/").text
+    assert waiting.name in home
+    assert answered.name not in home
+    assert "New contact requests (1)" in home
+
+
+@pytest.mark.parametrize("username", ["admin", "prac", "desk"])
+def test_every_role_marks_handled_and_deletes(web: TestClient, site: Clinic, username: str) -> None:
+    one, two = _lead(site.db, "First Person"), _lead(site.db, "Second Person")
+    signed_in(web, username)
+    token = csrf_from(web.get("/app/leads").text)
+    ok = web.post(f"/app/leads/{one.public_id}/handled", data={"csrf_token": token})
+    assert ok.status_code == 200
+    assert web.post(f"/app/leads/{two.public_id}/delete", data={"csrf_token": token}).is_success
+    assert [(lead.name, lead.status) for lead in services.list_leads(site.db)] == [
+        ("First Person", "handled")
+    ]

@@ -211,3 +211,22 @@ def test_the_service_tabs_mean_what_they_say(site: Clinic) -> None:
     assert names("overdue") == (["Last", "First"] if today > first else ["Last"])
     assert names("open") == ["Last", "First", "Next"]
     assert names("closed") == []
+
+
+@pytest.mark.parametrize("username", ["admin", "prac", "desk"])
+def test_every_role_closes_and_books_from_the_worklist(
+    web: TestClient, site: Clinic, username: str
+) -> None:
+    ids = _many(site, 2)
+    signed_in(web, username)
+    page = web.get("/app/recall?show=overdue").text
+    token = csrf_from(page)
+    slot = re.findall(r'<option value="(\d+@[^"]+)"', page)[0]
+    closed = web.post(
+        f"/app/recall/{ids[0]}/close", data={"reason": "moved away", "csrf_token": token}
+    )
+    assert closed.status_code == 200
+    booked = web.post(f"/app/recall/{ids[1]}/book", data={"slot": slot, "csrf_token": token})
+    assert booked.status_code == 200
+    assert services.recall_entry(site.db, ids[0]).status is RecallStatus.CLOSED
+    assert services.recall_entry(site.db, ids[1]).status is RecallStatus.BOOKED

@@ -110,6 +110,7 @@ def test_merge_moves_every_child_record_and_deletes_the_duplicate(clinic: Any) -
         "outbox": 1,  # the booking's confirmation
         "waitlist": 0,
         "message_opt_outs": 0,
+        "lead_states": 0,  # a contact request converted into her would follow her
     }
     kept = services.patient_file(db, keep)
     assert [c.id for c in kept.courses] == [booking.course.id]

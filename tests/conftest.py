@@ -413,6 +413,10 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
         owner,
         "test calendar",
     )
+    # The contact request became a patient; a closed recall entry kept its reason.
+    services.link_lead_to_patient(db, owner, "lead0001", setup.patient.id)
+    closed = services.add_recall(db, setup.patient.id, (t0 - timedelta(days=30)).date())
+    services.close_recall(db, closed.id, "moved away")
     # A patient who asked for no recall messages (the outbox already holds the confirmations).
     with db.transaction() as uow:
         uow.outbox.opt_out(setup.patient.id, t0, "unsubscribe link")

@@ -37,7 +37,7 @@ def test_records_re_exports_the_same_account_types() -> None:
 @pytest.mark.parametrize(
     ("role", "allowed"),
     [
-        (Role.ADMIN, {"users", "config", "audit", "calendar", "recall", "contacts"}),
+        (Role.ADMIN, {"users", "config", "audit", "reports", "calendar", "recall", "contacts"}),
         (Role.PRACTITIONER, {"clinical", "calendar", "recall", "contacts"}),
         (Role.FRONT_DESK, {"calendar", "recall", "contacts"}),
     ],

@@ -25,13 +25,19 @@ def _today() -> date:
     return datetime.now(ZONE).date()
 
 
+def _last_month() -> date:
+    """The 1st of last month: overdue, and never due this month."""
+    first = _today().replace(day=1)
+    return (first - timedelta(days=1)).replace(day=1)
+
+
 def _seed(site: Clinic) -> dict[str, int]:
-    """Three open entries: overdue, due today, due in 45 days."""
+    """Three open entries: overdue since last month, due today, due in 45 days."""
     today = _today()
     out = {}
-    for given, due in (("Olive", -10), ("Tara", 0), ("Lena", 45)):
+    for given, due in (("Olive", _last_month()), ("Tara", today), ("Lena", today + timedelta(45))):
         p = site.patient(given, "Recall", consent_contact=True, phone="+49 30 1234567")
-        out[given] = services.add_recall(site.db, p.id, today + timedelta(days=due)).id
+        out[given] = services.add_recall(site.db, p.id, due).id
     return out
 
 
@@ -43,10 +49,11 @@ def test_filters_due_this_month_overdue_and_all(web: TestClient, site: Clinic) -
     _seed(site)
     signed_in(web, "desk")
     month = web.get("/app/recall").text
-    assert _rows(month) == ["Olive", "Tara"]
-    assert "10 days overdue" in month
+    assert _rows(month) == ["Tara"]  # due this month means due this month, not overdue since
     assert "due today" in month
-    assert _rows(web.get("/app/recall?show=overdue").text) == ["Olive"]
+    overdue = web.get("/app/recall?show=overdue").text
+    assert _rows(overdue) == ["Olive"]
+    assert f"{(_today() - _last_month()).days} days overdue" in overdue
     assert _rows(web.get("/app/recall?show=open").text) == ["Olive", "Tara", "Lena"]
     assert _rows(web.get("/app/recall?show=closed").text) == []
     assert web.get("/app/recall?show=someday").status_code == 422
@@ -67,18 +74,20 @@ def test_contact_attempts_are_logged_with_channel_outcome_and_note(
 ) -> None:
     ids = _seed(site)
     signed_in(web, "desk")
-    token = csrf_from(web.get("/app/recall").text)
+    token = csrf_from(web.get("/app/recall?show=overdue").text)
     response = web.post(
         f"/app/recall/{ids['Olive']}/contact",
         data={
             "channel": "phone",
             "outcome": "left_message",
             "note": "call after 5",
+            "back": "show=overdue",
             "csrf_token": token,
         },
         follow_redirects=False,
     )
     assert response.status_code == 303
+    assert response.headers["location"].endswith(f"show=overdue&done=contact#recall-{ids['Olive']}")
     page = web.get(response.headers["location"]).text
     assert "Contact attempt logged" in page
     assert "phone · left message · call after 5" in page
@@ -107,11 +116,17 @@ def test_opt_out_and_close_move_the_entry_to_closed(web: TestClient, site: Clini
     signed_in(web, "prac")
     token = csrf_from(web.get("/app/recall").text)
     web.post(f"/app/recall/{ids['Olive']}/opt-out", data={"csrf_token": token})
-    web.post(f"/app/recall/{ids['Tara']}/close", data={"csrf_token": token})
-    assert _rows(web.get("/app/recall").text) == []
+    no_reason = web.post(f"/app/recall/{ids['Tara']}/close", data={"csrf_token": token})
+    assert no_reason.status_code == 422
+    assert "reason" in no_reason.text
+    web.post(
+        f"/app/recall/{ids['Tara']}/close",
+        data={"csrf_token": token, "reason": "other", "other": "moved to Hamburg"},
+    )
+    assert _rows(web.get("/app/recall?show=open").text) == ["Lena"]
     closed = web.get("/app/recall?show=closed").text
     assert "opted out" in closed
-    assert "closed by staff" in closed
+    assert 'closed by staff: <span class="close-reason">moved to Hamburg</span>' in closed
     again = web.post(
         f"/app/recall/{ids['Olive']}/contact",
         data={"channel": "sms", "outcome": "no_answer", "csrf_token": token},
@@ -242,13 +257,12 @@ def test_each_worklist_view_writes_one_read_audit_listing_the_patients(
     ids = _seed(site)
     entries = {e.id: e.patient_id for e in services.recall_list(site.db, due_by=None)}
     signed_in(web, "desk")
-    web.get("/app/recall")  # Olive and Tara are due this month
+    web.get("/app/recall?show=overdue")  # Olive is overdue
     events, total = services.search_audit(site.db, action="recall.read")
     assert total == 1
     (event,) = events
     assert event.patient_id is None
-    shown = sorted([entries[ids["Olive"]], entries[ids["Tara"]]])
-    assert f"show=month patients={shown[0]},{shown[1]}" in event.detail
+    assert f"show=overdue patients={entries[ids['Olive']]}" in event.detail
     assert "Recall" not in event.detail  # ids only, no names
     lena = entries[ids["Lena"]]
     assert services.search_audit(site.db, patient_id=lena, action="recall.")[1] == 0

@@ -12,11 +12,14 @@ Roles and their permissions (SPEC capability 8):
 role          permissions
 ============  ==================================================================
 admin         users (accounts, API tokens), config (clinic calendar), audit,
-              calendar, recall, contacts
+              reports (the owner's dashboard), calendar, recall, contacts
 practitioner  clinical (assessments, plans, forecasts, notes, measurements),
               calendar, recall, contacts
 front_desk    calendar, recall, contacts (no clinical notes or measurements)
 ============  ==================================================================
+
+The clinic owner signs in with an admin account: the business figures (``reports``) are the
+admins' alone, as are accounts and settings; there is no separate owner role.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class Permission(StrEnum):
     USERS = "users"
     CONFIG = "config"
     AUDIT = "audit"
+    REPORTS = "reports"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -56,6 +60,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.USERS,
             Permission.CONFIG,
             Permission.AUDIT,
+            Permission.REPORTS,
             Permission.CALENDAR,
             Permission.RECALL,
             Permission.CONTACTS,
@@ -106,6 +111,7 @@ ACTION_PERMISSIONS: dict[str, Permission] = {
     "recall.read": Permission.RECALL,
     "recall.contact": Permission.RECALL,
     "recall.opt-out": Permission.RECALL,
+    "recall.close": Permission.RECALL,
     # clinical records: practitioners
     "assessment.create": Permission.CLINICAL,
     "assessment.record": Permission.CLINICAL,
@@ -132,6 +138,12 @@ ACTION_PERMISSIONS: dict[str, Permission] = {
     "token.list": Permission.USERS,
     "audit.read": Permission.AUDIT,
     "lead.list": Permission.CONTACTS,
+    "lead.handled": Permission.CONTACTS,
+    "lead.convert": Permission.CONTACTS,
+    "lead.delete": Permission.CONTACTS,
+    "lead.purge": Permission.CONTACTS,
+    # the owner's dashboard: admins
+    "dashboard.read": Permission.REPORTS,
     "clinic.config.save": Permission.CONFIG,
     "clinic.config.revert": Permission.CONFIG,
     "consent.template.save": Permission.CONFIG,

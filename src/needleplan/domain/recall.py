@@ -28,6 +28,19 @@ class Lead:
     consented_at: datetime
     #: the language of the page she wrote from: her acknowledgement is sent in it
     language: str = "en"
+    #: what staff did with it (:class:`LeadStatus`), when, by whom; the patient it became
+    status: str = "new"
+    changed_at: datetime | None = None
+    changed_by: str = ""
+    patient_id: int | None = None
+
+
+class LeadStatus(StrEnum):
+    """Where a contact request stands: new, handled (answered), or converted into a patient."""
+
+    NEW = "new"
+    HANDLED = "handled"
+    CONVERTED = "converted"
 
 
 class ContactOutcome(StrEnum):
@@ -75,6 +88,8 @@ class RecallEntry(_Record):
     created_at: AwareDatetime
     closed_at: AwareDatetime | None = None
     attempts: list[ContactAttempt] = Field(default_factory=list)
+    #: why staff closed it or opted her out (empty when open, booked, or closed without one)
+    close_reason: str = ""
 
     @property
     def is_open(self) -> bool:

@@ -67,6 +67,7 @@ from needleplan.domain.recall import (
     ContactChannel,
     ContactOutcome,
     Lead,
+    LeadStatus,
     RecallEntry,
     RecallStatus,
 )
@@ -549,6 +550,7 @@ __all__ = [
     "CourseStatus",
     "IsoDate",
     "Lead",
+    "LeadStatus",
     "LedgerEntry",
     "Measurement",
     "MeasurementDraft",

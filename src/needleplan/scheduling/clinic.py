@@ -380,6 +380,13 @@ class ClinicConfig(BaseModel):
             )
         return self
 
+    lead_retention_days: int = Field(
+        default=180,
+        ge=1,
+        le=3650,
+        description="contact requests are deleted this long after they arrive [days]",
+    )
+
     @field_validator("preferred_start", mode="before")
     @classmethod
     def _time(cls, value: Any) -> Any:

@@ -35,6 +35,7 @@ from needleplan.storage.repositories import (
 from needleplan.storage.repositories.calibrations import CalibrationRepository
 from needleplan.storage.repositories.clinic_media import ClinicMediaRepository
 from needleplan.storage.repositories.consent_forms import ConsentFormRepository
+from needleplan.storage.repositories.figures import FigureQuery
 from needleplan.storage.repositories.idempotency import IdempotencyRepository
 from needleplan.storage.repositories.intake import IntakeRepository
 from needleplan.storage.repositories.outbox import OutboxRepository
@@ -80,6 +81,7 @@ class UnitOfWork:
         self.intake = IntakeRepository(session)
         self.consent_forms = ConsentFormRepository(session)
         self.portal_links = PortalLinkRepository(session)
+        self.figures = FigureQuery(session)
 
     def flush(self) -> None:
         self.session.flush()

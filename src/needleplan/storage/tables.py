@@ -568,6 +568,31 @@ class PatientLanguageRow(Base):
     changed_at: Mapped[datetime]
 
 
+class LeadStateRow(Base):
+    """Where a contact request stands once staff act on it (absent: new): ``handled`` or
+    ``converted`` (then ``patient_id`` is the patient registered from it). Deleted with its lead.
+    """
+
+    __tablename__ = "lead_states"
+
+    lead_id: Mapped[int] = mapped_column(
+        ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(20))
+    changed_at: Mapped[datetime]
+    changed_by: Mapped[str] = mapped_column(String(40), default="")
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
+
+
+class RecallCloseReasonRow(Base):
+    """Why staff closed a recall entry (closed or opted out), in their words."""
+
+    __tablename__ = "recall_close_reasons"
+
+    recall_id: Mapped[int] = mapped_column(ForeignKey("recall_entries.id"), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(200))
+
+
 metadata = Base.metadata
 
 

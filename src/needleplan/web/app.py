@@ -50,8 +50,10 @@ from needleplan.web.routes import (
     clinic_settings,
     consents,
     consult,
+    dashboard,
     health,
     intake,
+    leads,
     messages,
     pages,
     patient_records,
@@ -248,6 +250,7 @@ def create_app(
     app.include_router(api_appointments.router)
     app.include_router(today.router)
     app.include_router(pages.router)
+    app.include_router(leads.router)
     app.include_router(consult.router)
     app.include_router(patients.router)
     app.include_router(patient_records.router)
@@ -260,6 +263,7 @@ def create_app(
     app.include_router(visits.router)
     app.include_router(consents.router)
     app.include_router(recall.router)
+    app.include_router(dashboard.router)
     app.include_router(messages.router)
     app.include_router(admin.router)
     app.include_router(staff_profiles.router)

@@ -385,13 +385,21 @@ def run_forever(
     """Pass after pass every ``interval_s`` until ``stop`` is set (``needleplan worker``).
 
     ``clinic_of`` is called before each pass, so a newly saved clinic calendar (reminder hours,
-    quiet hours) applies without a restart. A pass that fails is logged and the loop goes on.
+    quiet hours) applies without a restart. Each pass also deletes the contact requests older
+    than the clinic's ``lead_retention_days`` (:func:`needleplan.services.leads.purge_leads`).
+    A pass that fails is logged and the loop goes on.
     """
+    from needleplan.services.leads import purge_leads
+
     cfg = config or MessagingConfig.from_env()
     name = f"worker-{uuid.uuid4().hex[:8]}"
     while not stop.is_set():
         try:
-            report = run_once(db, clinic_of(), config=cfg, worker=name)
+            clinic = clinic_of()
+            report = run_once(db, clinic, config=cfg, worker=name)
+            purged = purge_leads(db, clinic.lead_retention_days)
+            if purged:
+                log.info("contact requests past retention deleted: %d", purged)
             if report.planned or report.sent or report.failed or report.retried:
                 log.info("messages: %s", report.summary())
         except Exception:  # keep the loop alive; the next pass retries

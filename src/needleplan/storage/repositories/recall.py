@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
 from needleplan.domain.records import (
@@ -16,10 +16,16 @@ from needleplan.domain.records import (
     RecallStatus,
 )
 from needleplan.storage.repositories._common import get_row, keep
+from needleplan.storage.repositories.patients import PatientFinder
 from needleplan.storage.tables import (
     ContactAttemptRow,
+    PatientRow,
+    RecallCloseReasonRow,
     RecallRow,
 )
+
+#: Orders of the worklist page: name -> the columns it sorts by.
+WORKLIST_ORDERS = ("due", "-due", "name", "-name", "closed")
 
 
 def to_attempt(row: ContactAttemptRow) -> ContactAttempt:
@@ -34,7 +40,9 @@ def to_attempt(row: ContactAttemptRow) -> ContactAttempt:
     )
 
 
-def to_recall(row: RecallRow, attempts: Sequence[ContactAttemptRow] = ()) -> RecallEntry:
+def to_recall(
+    row: RecallRow, attempts: Sequence[ContactAttemptRow] = (), close_reason: str = ""
+) -> RecallEntry:
     return RecallEntry(
         id=row.id,
         patient_id=row.patient_id,
@@ -45,6 +53,7 @@ def to_recall(row: RecallRow, attempts: Sequence[ContactAttemptRow] = ()) -> Rec
         created_at=row.created_at,
         closed_at=row.closed_at,
         attempts=[to_attempt(a) for a in attempts],
+        close_reason=close_reason,
     )
 
 
@@ -75,15 +84,68 @@ class RecallRepository:
     def get(self, recall_id: int, *, lock: bool = False) -> RecallEntry:
         """The entry with its contact attempts; ``lock`` holds its row to the commit."""
         row = self._row(recall_id, lock=lock)
-        return to_recall(row, self._attempts([row.id]).get(row.id, []))
+        return self._entries([row])[0]
 
-    def close(self, recall_id: int, status: RecallStatus, at: datetime) -> RecallEntry:
-        """Close the entry with ``status`` (booked, opted out, closed) at ``at``."""
+    def close(
+        self, recall_id: int, status: RecallStatus, at: datetime, reason: str = ""
+    ) -> RecallEntry:
+        """Close the entry with ``status`` (booked, opted out, closed) at ``at``, and why."""
         row = self._row(recall_id)
         row.status = status.value
         row.closed_at = at
+        if reason:
+            self.session.add(RecallCloseReasonRow(recall_id=recall_id, reason=reason[:200]))
         self.session.flush()
         return self.get(recall_id)
+
+    def _entries(self, rows: Sequence[RecallRow]) -> list[RecallEntry]:
+        ids = [r.id for r in rows]
+        attempts = self._attempts(ids)
+        reasons: dict[int, str] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            for rid, reason in self.session.execute(
+                select(RecallCloseReasonRow.recall_id, RecallCloseReasonRow.reason).where(
+                    RecallCloseReasonRow.recall_id.in_(chunk)
+                )
+            ).all():
+                reasons[rid] = reason
+        return [to_recall(r, attempts.get(r.id, []), reasons.get(r.id, "")) for r in rows]
+
+    def worklist(
+        self,
+        *,
+        statuses: Sequence[RecallStatus],
+        due_from: date | None = None,
+        due_to: date | None = None,
+        search: str = "",
+        order: str = "due",
+        limit: int = 25,
+        offset: int = 0,
+    ) -> tuple[list[RecallEntry], int]:
+        """One page of the worklist and how many entries match in all (one count, one page
+        query). ``search`` finds patients as the patient list does (name words, date of birth,
+        record number, phone digits, id)."""
+        where: list[ColumnElement[bool]] = [RecallRow.status.in_([s.value for s in statuses])]
+        if due_from is not None:
+            where.append(RecallRow.due_date >= due_from)
+        if due_to is not None:
+            where.append(RecallRow.due_date <= due_to)
+        where.extend(PatientFinder(self.session)._where(search))
+        base = select(RecallRow).join(PatientRow, PatientRow.id == RecallRow.patient_id)
+        base = base.where(and_(*where))
+        total = self.session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+        sort = {
+            "due": (RecallRow.due_date, RecallRow.id),
+            "-due": (RecallRow.due_date.desc(), RecallRow.id.desc()),
+            "name": (PatientRow.family_name, PatientRow.given_name, RecallRow.id),
+            "-name": (PatientRow.family_name.desc(), PatientRow.given_name.desc(), RecallRow.id),
+            "closed": (RecallRow.closed_at.desc(), RecallRow.id.desc()),
+        }[order]
+        rows = list(
+            self.session.execute(base.order_by(*sort).limit(limit).offset(offset)).scalars()
+        )
+        return self._entries(rows), int(total)
 
     def close_open_for_patient(
         self, patient_id: int, status: RecallStatus, at: datetime
@@ -116,8 +178,7 @@ class RecallRepository:
         if patient_id is not None:
             stmt = stmt.where(RecallRow.patient_id == patient_id)
         rows = list(self.session.execute(stmt.order_by(RecallRow.due_date, RecallRow.id)).scalars())
-        attempts = self._attempts([r.id for r in rows])
-        return [to_recall(r, attempts.get(r.id, [])) for r in rows]
+        return self._entries(rows)
 
     def _attempts(self, recall_ids: Sequence[int]) -> dict[int, list[ContactAttemptRow]]:
         out: dict[int, list[ContactAttemptRow]] = {}

@@ -254,16 +254,6 @@ def consult_page(request: Request, user: ClinicalDep) -> HTMLResponse:
     return render(request, "app/consult.html", options=options)
 
 
-@router.get("/app/leads", response_class=HTMLResponse)
-def leads_page(request: Request, user: ContactsDep) -> HTMLResponse:
-    """Contact requests from the public estimator, newest first (each with its consent)."""
-    request.state.user = user
-    leads: LeadStore = request.app.state.lead_store
-    shown = list(reversed(leads.list_leads()))
-    audit_account(request, user, "lead.list", f"contact requests shown={len(shown)}")
-    return render(request, "app/leads.html", leads=shown)
-
-
 def users_page(request: Request, status_code: int = 200, **extra: Any) -> HTMLResponse:
     """The staff accounts page: every active account with its number of live sessions."""
     users: UserStore = request.app.state.user_store

@@ -113,8 +113,17 @@ def _new_form(request: Request, user: StaffUser, **extra: Any) -> HTMLResponse:
 
 
 @router.get("/app/patients/new", response_class=HTMLResponse)
-def new_patient_form(request: Request, user: ContactsDep, db: DbDep) -> HTMLResponse:
-    return _new_form(request, user)
+def new_patient_form(
+    request: Request,
+    user: ContactsDep,
+    db: DbDep,
+    lead: Annotated[str, Query(max_length=40)] = "",
+) -> HTMLResponse:
+    """The registration form; ``lead`` prefills it from a contact request (converting it)."""
+    if not lead:
+        return _new_form(request, user)
+    found = services.get_lead(db, lead)
+    return _new_form(request, user, form=services.leads.registration_draft(found), lead=found)
 
 
 @router.post("/app/patients/new", response_class=HTMLResponse)
@@ -135,8 +144,10 @@ def new_patient(
     consent_research: Annotated[str, Form(max_length=10)] = "",
     notes: Annotated[str, Form(max_length=8000)] = "",
     confirm_duplicate: Annotated[str, Form(max_length=10)] = "",
+    lead: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    """Register a patient; clinical notes are accepted only from a practitioner.
+    """Register a patient; clinical notes are accepted only from a practitioner. With
+    ``lead``, the contact request it came from is linked to her in the same transaction.
 
     A likely duplicate (same name and date of birth, phone or e-mail) shows the matching
     records with links and a "register anyway" button; registering anyway is audited."""
@@ -154,11 +165,13 @@ def new_patient(
         "consent_research": bool(consent_research),
         "notes": notes,
     }
+    source = services.get_lead(db, lead) if lead else None
     if notes.strip() and not user.can(Permission.CLINICAL):
         return _new_form(
             request,
             user,
             form=form,
+            lead=source,
             problems=[FieldProblem("notes", None, "only a practitioner writes clinical notes")],
         )
     data: dict[str, Any] = {
@@ -170,11 +183,13 @@ def new_patient(
                 db, data, confirm_duplicate=bool(confirm_duplicate), note=note
             )
             note.patient_id = patient.id
+            if source is not None:
+                services.link_lead_to_patient(db, user, source.public_id, patient.id)
     except InputError as exc:
-        return _new_form(request, user, form=form, problems=exc.problems)
+        return _new_form(request, user, form=form, problems=exc.problems, lead=source)
     except DuplicatePatientError:
         duplicates = services.likely_duplicates(db, data)
-        return _new_form(request, user, form=form, duplicates=duplicates, status=409)
+        return _new_form(request, user, form=form, duplicates=duplicates, status=409, lead=source)
     return RedirectResponse(f"/app/patients/{patient.id}", status_code=303)
 
 

@@ -6,7 +6,8 @@ On a server with clinic records the page shows, for the signed-in role:
   charted, no-show; the patient's name links to her record, phone and e-mail are links, and the
   visit's buttons (check in, chart, no-show, cancel) are the calendar's;
 * recalls due today (and how many are overdue), for roles with the recall permission;
-* new contact requests (the last :data:`NEW_LEAD_DAYS` days), for roles that see contacts;
+* new contact requests (the last :data:`NEW_LEAD_DAYS` days, not yet handled or converted),
+  for roles that see contacts;
 * patients who asked through their portal link to be called back, with a "called" button
   (``POST /app/callbacks/{id}/done``, audited ``portal.callback.done``);
 * charts missing (past visits neither charted, cancelled nor a no-show), for practitioners and
@@ -106,7 +107,11 @@ def _day(request: Request, db: Database, user: StaffUser) -> dict[str, Any]:
     if user.can(Permission.CONTACTS):
         store: LeadStore = request.app.state.lead_store
         since = now - timedelta(days=NEW_LEAD_DAYS)
-        new_leads = [lead for lead in store.list_leads() if lead.consented_at >= since]
+        new_leads = [
+            lead
+            for lead in store.list_leads()
+            if lead.consented_at >= since and lead.status == "new"  # not yet handled
+        ]
         new_leads.reverse()
         for request_ in portal.callbacks_open(db):
             callbacks.append((request_, lookup.patient(request_.patient_id)))

@@ -1,7 +1,7 @@
 """The language a patient reads
 
 Revision ID: 0021
-Revises: 0018
+Revises: 0020
 Create Date: 2026-12-03
 
 Adds ``patient_languages``: one row for a patient who reads another language than the clinic's
@@ -17,7 +17,7 @@ from alembic import op
 from needleplan.storage.types import UtcDateTime
 
 revision: str = "0021"
-down_revision: str | None = "0018"
+down_revision: str | None = "0020"
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -10,7 +10,8 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
 
@@ -141,12 +142,30 @@ def test_find_a_slot_books_a_consultation_shown_in_the_day_and_week_grids(
     desk.context.close()
 
 
+def _tuesday_morning(min_days: int) -> timedelta:
+    """From now to a Tuesday 10:00 clinic time at least ``min_days`` ahead, on no holiday,
+    closure or anyone's day off: every example practitioner works then, whatever the time of
+    day the suite runs (a visit booked at "now + 30 days" fell in a lunch break at 13:30)."""
+    clinic = example_clinic()
+    day = datetime.now(clinic.tz).date() + timedelta(days=min_days)
+    while (
+        day.weekday() != 1
+        or clinic.holiday(day)
+        or clinic.closure(day)
+        or any(p.day_off(day) for p in clinic.practitioners)
+    ):
+        day += timedelta(days=1)
+    target = datetime.combine(day, time_of_day(10, 0), clinic.tz)
+    return target - datetime.now(UTC) + timedelta(minutes=5)  # floored to 10:00 by the helper
+
+
 def test_move_preview_shows_a_change_of_practitioner(
     live: tuple[str, ClinicApp], browser: Any
 ) -> None:
     base, env = live
-    booked = book_visits(env, timedelta(days=30), timedelta(days=60), given="Mona")
+    booked = book_visits(env, _tuesday_morning(30), _tuesday_morning(60), given="Mona")
     second = booked.appointments[1]
+    services.sync_practitioners(env.db, example_clinic())  # whether or not a test ran before
     names = {p.id: p.name for p in services.list_practitioners(env.db)}
     other = next(
         pid

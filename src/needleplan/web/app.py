@@ -60,6 +60,7 @@ from needleplan.web.routes import (
     patients,
     patients_api,
     portal,
+    portal_intake,
     recall,
     staff_profiles,
     today,
@@ -272,6 +273,7 @@ def create_app(
     app.include_router(clinic_settings.router)
     app.include_router(calibration.router)
     app.include_router(intake.router)
+    app.include_router(portal_intake.router)  # before the portal's catch-all /p/... route
     app.include_router(portal.router)
     portal.install_portal_handlers(app)
     return app

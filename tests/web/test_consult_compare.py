@@ -133,3 +133,35 @@ def test_front_desk_cannot_save_a_consultation(web: TestClient, priced: Clinic) 
     answer = web.post("/app/consult/save", json=body, headers=JSON | {"X-CSRF-Token": token})
     assert answer.status_code == 403
     assert services.assessment_history(priced.db, jane.id) == []
+
+
+#: An 88-year-old with severe laxity over a large area and every risk factor the guideline
+#: knows: even twelve sessions with upkeep every 6 months never make a noticeable difference
+#: for the typical patient like her.
+HARD_CASE = {
+    "age": 88,
+    "severity": "severe",
+    "areas": ["full_face", "neck", "chest"],
+    "goal": "maximal",
+    "smoking": "current",
+    "sun_exposure": "high",
+    "spf_habit": False,
+    "sun_damage_history": True,
+    "diet": "poor",
+    "aftercare": "poor",
+    "conditions": ["diabetes", "autoimmune"],
+    "genetics": ["accelerated_aging", "slow_healing"],
+    "repair_capacity": "reduced",
+    "concerns": ["deep_wrinkles", "loose_neck_skin"],
+}
+
+
+def test_when_no_option_stays_noticeable_the_page_is_told_so(web: TestClient) -> None:
+    """The page quotes no savings for her (consult.js reads ``noticeable_any``)."""
+    login(web, "prac")
+    answer = web.post("/app/consult/compare", json={"assessment": HARD_CASE, "draws": 200})
+    assert answer.status_code == 200, answer.text
+    doc = answer.json()
+    assert [s["noticeable_years_total"] for s in doc["scenarios"]] == [0.0] * len(doc["scenarios"])
+    assert doc["noticeable_any"] is False
+    assert doc["cheapest"] is None

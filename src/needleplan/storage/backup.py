@@ -42,7 +42,9 @@ from needleplan.storage.types import UtcDateTime
 FORMAT = "needleplan-backup"
 VERSION = 1
 #: Tables neither written to a backup nor restored from one (transient sign-in secrets).
-EXCLUDED_TABLES = frozenset({"staff_sessions", "rate_limits", "idempotency_keys"})
+EXCLUDED_TABLES = frozenset(
+    {"staff_sessions", "rate_limits", "idempotency_keys", "worker_heartbeats"}
+)
 
 
 def backed_up_tables() -> list[Table]:

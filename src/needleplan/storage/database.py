@@ -35,6 +35,11 @@ from needleplan.storage.repositories import (
 from needleplan.storage.repositories.calibrations import CalibrationRepository
 from needleplan.storage.repositories.idempotency import IdempotencyRepository
 from needleplan.storage.repositories.outbox import OutboxRepository
+from needleplan.storage.repositories.security import (
+    AccountSecurityRepository,
+    HeartbeatRepository,
+    SettingsRepository,
+)
 from needleplan.storage.repositories.visits import VisitRepository
 from needleplan.storage.repositories.waitlist import WaitlistRepository
 
@@ -72,6 +77,9 @@ class UnitOfWork:
         self.waitlist = WaitlistRepository(session)
         self.outbox = OutboxRepository(session)
         self.calibrations = CalibrationRepository(session)
+        self.account_security = AccountSecurityRepository(session)
+        self.settings = SettingsRepository(session)
+        self.heartbeats = HeartbeatRepository(session)
 
     def flush(self) -> None:
         self.session.flush()

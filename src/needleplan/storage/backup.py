@@ -16,7 +16,7 @@ Every table is backed up except :data:`EXCLUDED_TABLES`: ``staff_sessions`` hold
 sessions, short-lived secrets that a restore must not bring back (a restored session would sign a
 browser in again, perhaps one whose session had been ended since). After a restore everybody signs
 in afresh; ``rate_limits`` holds short-lived rate-limit counters and ``idempotency_keys`` the
-24-hour replay answers of booking requests. A file that does carry such a
+24-hour replay answers of booking requests, ``worker_heartbeats`` when each worker last ran. A file that does carry such a
 table is accepted and the table is ignored.
 """
 

@@ -9,7 +9,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -54,6 +54,7 @@ from needleplan.web.routes import (
     patients_api,
     recall,
     today,
+    two_factor,
     visits,
 )
 from needleplan.web.security import (
@@ -61,6 +62,7 @@ from needleplan.web.security import (
     LoginRequiredError,
     SelectiveGZip,
     SessionManager,
+    SetupRequiredError,
     install_security_middleware,
 )
 from needleplan.web.settings import Settings, load_settings
@@ -201,6 +203,10 @@ def create_app(
     async def _login_required(request: Request, exc: LoginRequiredError) -> Response:
         return pages.login_redirect(exc.next_path)
 
+    @app.exception_handler(SetupRequiredError)
+    async def _setup_required(request: Request, exc: SetupRequiredError) -> Response:
+        return RedirectResponse(exc.target, status_code=303)
+
     @app.exception_handler(ForbiddenError)
     async def _forbidden(request: Request, exc: ForbiddenError) -> Response:
         request.state.user = exc.user
@@ -244,6 +250,7 @@ def create_app(
     app.include_router(messages.router)
     app.include_router(admin.router)
     app.include_router(account.router)
+    app.include_router(two_factor.router)
     app.include_router(clinic_admin.router)
     app.include_router(calibration.router)
     return app

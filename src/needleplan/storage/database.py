@@ -35,6 +35,7 @@ from needleplan.storage.repositories import (
 from needleplan.storage.repositories.calibrations import CalibrationRepository
 from needleplan.storage.repositories.idempotency import IdempotencyRepository
 from needleplan.storage.repositories.outbox import OutboxRepository
+from needleplan.storage.repositories.retention import RetentionRepository
 from needleplan.storage.repositories.security import (
     AccountSecurityRepository,
     HeartbeatRepository,
@@ -80,6 +81,7 @@ class UnitOfWork:
         self.account_security = AccountSecurityRepository(session)
         self.settings = SettingsRepository(session)
         self.heartbeats = HeartbeatRepository(session)
+        self.retention = RetentionRepository(session)
 
     def flush(self) -> None:
         self.session.flush()

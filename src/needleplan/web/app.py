@@ -29,6 +29,7 @@ from needleplan.web.auth import (
 from needleplan.web.bodies import BodyLimitMiddleware
 from needleplan.web.error_handlers import install_error_handlers
 from needleplan.web.leads import InMemoryLeadStore, LeadStore
+from needleplan.web.logs import RequestIdMiddleware
 from needleplan.web.metrics import Metrics, MetricsMiddleware
 from needleplan.web.ratelimit import Clock, DatabaseLimiter, Limiter, TokenBucketLimiter
 from needleplan.web.routes import (
@@ -198,6 +199,8 @@ def create_app(
     # Outermost: counts and times every answer, a 413 or a compressed page included.
     app.state.metrics = Metrics(database)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    # Outermost of all: the request id is bound before anything logs and ends on every answer.
+    app.add_middleware(RequestIdMiddleware)
 
     @app.exception_handler(LoginRequiredError)
     async def _login_required(request: Request, exc: LoginRequiredError) -> Response:

@@ -345,7 +345,20 @@ def run_once(
     cfg = config or MessagingConfig.from_env()
     report = WorkerReport(planned=plan_due(db, clinic, at))
     report.add(deliver_due(db, clinic, cfg, at, batch=batch, worker=worker))
+    beat(db, worker or "once")
     return report
+
+
+def beat(db: Database, worker: str) -> None:
+    """Record that ``worker`` finished a pass now (``/readyz`` checks the newest heartbeat)."""
+    with db.transaction() as uow:
+        uow.heartbeats.beat(worker[:64], utc_now())
+
+
+def last_heartbeat(db: Database) -> datetime | None:
+    """When any worker last finished a pass, or None when none ever did."""
+    with db.transaction() as uow:
+        return uow.heartbeats.latest()
 
 
 def run_forever(
@@ -361,13 +374,20 @@ def run_forever(
     ``clinic_of`` is called before each pass, so a newly saved clinic calendar (reminder hours,
     quiet hours) applies without a restart. A pass that fails is logged and the loop goes on.
     """
+    from needleplan.services.data_rights import run_retention
+
     cfg = config or MessagingConfig.from_env()
     name = f"worker-{uuid.uuid4().hex[:8]}"
+    retention_day = None
     while not stop.is_set():
         try:
             report = run_once(db, clinic_of(), config=cfg, worker=name)
             if report.planned or report.sent or report.failed or report.retried:
                 log.info("messages: %s", report.summary())
+            today = utc_now().date()
+            if retention_day != today:  # the retention rules, once a day
+                retention_day = today
+                log.info("retention: %s", run_retention(db).summary())
         except Exception:  # keep the loop alive; the next pass retries
             log.exception("message worker pass failed")
         stop.wait(interval_s)
@@ -375,9 +395,11 @@ def run_forever(
 
 __all__ = [
     "WorkerReport",
+    "beat",
     "deliver_due",
     "deliver_one",
     "in_quiet_hours",
+    "last_heartbeat",
     "plan_due",
     "quiet_hours_end",
     "run_forever",

@@ -175,6 +175,17 @@ def run_retention(
     periods = retention_settings(db)
     cutoff = add_months(at.date(), -12 * periods.clinical_years)
     report = RetentionReport()
+    # The audit log first, so the events of this run's anonymisations are never trimmed.
+    audit_cutoff = at - timedelta(days=round(365.25 * periods.audit_years))
+    with db.transaction() as uow:
+        report.audit_events_deleted = uow.retention.delete_audit_before(audit_cutoff)
+        if report.audit_events_deleted:
+            record_audit(
+                db,
+                actor,
+                "audit.purge",
+                detail=f"deleted={report.audit_events_deleted} audit_years={periods.audit_years}",
+            )
     with db.transaction() as uow:
         done = uow.retention.anonymised_ids()
         due = sorted(
@@ -195,16 +206,6 @@ def run_retention(
                 detail=f"retention clinical_years={periods.clinical_years}",
             )
         report.anonymised.append(patient_id)
-    audit_cutoff = at - timedelta(days=round(365.25 * periods.audit_years))
-    with db.transaction() as uow:
-        report.audit_events_deleted = uow.retention.delete_audit_before(audit_cutoff)
-        if report.audit_events_deleted:
-            record_audit(
-                db,
-                actor,
-                "audit.purge",
-                detail=f"deleted={report.audit_events_deleted} audit_years={periods.audit_years}",
-            )
     return report
 
 

@@ -47,6 +47,7 @@ from needleplan.web.routes import (
     calibration,
     clinic_admin,
     consult,
+    data_rights,
     health,
     messages,
     pages,
@@ -242,6 +243,7 @@ def create_app(
     app.include_router(consult.router)
     app.include_router(patients.router)
     app.include_router(patient_records.router)
+    app.include_router(data_rights.router)
     app.include_router(booking.router)
     app.include_router(calendar_find.router)
     app.include_router(calendar_waitlist.router)

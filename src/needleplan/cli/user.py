@@ -101,7 +101,7 @@ def user_list(database: str | None = DatabaseOpt) -> None:
         required = two_factor.two_factor_required(db)
     for u in users:
         console.print(
-            f"{escape(u.username)}\t{u.role.value}\t{'active' if u.active else 'closed'}\t"
+            f"{escape(u.username):<40} {u.role.value:<12} {'active' if u.active else 'closed':<6} "
             f"2fa {'on' if u.id in enrolled else 'off'}"
         )
     console.print(f"two-factor sign-in required: {'on' if required else 'off'}")

@@ -101,7 +101,12 @@ def test_an_admin_resets_a_lost_second_factor_and_a_password_that_must_be_change
         two_factor.reset_password(db, admin.id, "a-new-password-1", actor=admin)
     with pytest.raises(InputError, match="new_password"):
         two_factor.reset_password(db, prac.id, "short", actor=admin)
+    from needleplan.services import staff_sessions
+
+    policy = staff_sessions.SessionPolicy()
+    staff_sessions.start_session(db, prac.id, "Firefox/128.0", policy)
     two_factor.reset_password(db, prac.id, "temporary-password-1", actor=admin)
+    assert staff_sessions.active_sessions(db, prac.id, policy) == []  # signed out everywhere
     assert two_factor.status(db, prac.id).must_change_password
     assert services.authenticate(db, "prac", "temporary-password-1") is not None
     services.set_password(db, prac.id, "her-own-password-1", actor=prac)

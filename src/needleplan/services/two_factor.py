@@ -254,15 +254,22 @@ def disable_two_factor(db: Database, user_id: int, *, actor: User | None) -> Non
 
 def reset_password(db: Database, user_id: int, password: str, *, actor: User | None) -> None:
     """An admin (or the system, from the server's CLI) gives account ``user_id`` a new password
-    that it must change at its next sign-in; its API tokens end. Not one's own."""
+    that it must change at its next sign-in; its API tokens and browser sessions end. Not one's
+    own."""
     if actor is not None:
         require_permission(actor, Permission.USERS, "reset another account's password")
         if actor.id == user_id:
             raise StateError("change your own password under My account (it asks for it)")
+    from needleplan.services.staff_sessions import SessionPolicy, end_user_sessions
+
     check_password(password, "new_password")
-    with audited(db, actor, "account.password.reset", detail=f"user {user_id} must_change=yes"):
+    with audited(
+        db, actor, "account.password.reset", detail=f"user {user_id} must_change=yes"
+    ) as note:
         _account(db, user_id)
         set_password(db, user_id, password, actor=actor, force_change=True)
+        ended = end_user_sessions(db, user_id, SessionPolicy())
+        note.detail = f"{note.detail} sessions_ended={ended}"
 
 
 def clear_password_change(db: Database, user_id: int) -> None:

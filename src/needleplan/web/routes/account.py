@@ -78,7 +78,7 @@ def _account_page(
         else None
     )
     from needleplan.services import two_factor
-    from needleplan.web.routes.two_factor import account_database
+    from needleplan.web.second_factor import account_database
 
     db = account_database(request)
     return render(

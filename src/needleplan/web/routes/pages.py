@@ -246,10 +246,10 @@ def login(
             username=username,
             error="Wrong user name or password.",
         )
-    from needleplan.web.routes import two_factor
+    from needleplan.web import second_factor
 
-    if two_factor.needs_second_factor(request, user):
-        return two_factor.ask_for_code(request, user, next)
+    if second_factor.needs_second_factor(request, user):
+        return second_factor.ask_for_code(request, user, safe_next(next))
     response = RedirectResponse(safe_next(next), status_code=303)
     sessions: SessionManager = request.app.state.sessions
     sessions.sign_in(request, response, user)
@@ -305,7 +305,7 @@ def users_page(request: Request, status_code: int = 200, **extra: Any) -> HTMLRe
     store: SessionStore = request.app.state.session_store
     extra.setdefault("new_token", None)
     accounts = users.list_users()
-    from needleplan.web.routes.two_factor import account_database
+    from needleplan.web.second_factor import account_database
 
     db = account_database(request)
     if db is not None:

@@ -1,21 +1,15 @@
-"""Two-factor sign-in on the web (issue 17, accounts): the code step after the password, my
-enrolment (QR code, confirmation code, recovery codes shown once), and the admin's controls
-(require it for every staff account, reset a lost second factor).
+"""Two-factor sign-in on the web (issue 17, accounts): the code step after the password
+(:mod:`needleplan.web.second_factor` holds the pending state), my enrolment (QR code,
+confirmation code, recovery codes shown once), and the admin's controls (require it for every
+staff account, reset a lost second factor).
 
 Second factors live in the clinic database (:mod:`needleplan.services.two_factor`); an app with
-in-memory accounts has none (its pages answer 503).
-
-Between the password and the code the browser holds ``needleplan_2fa``: the account id and an
-expiry (:data:`PENDING_S`) signed with the app's secret and bound to the visitor's CSRF cookie. It
-is not a session: only a right code (or an unused recovery code) starts one. Code attempts share
-the sign-in rate limiter (per account and per client).
+in-memory accounts has none (its pages answer 503). Code attempts share the sign-in rate
+limiter (per account and per client).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import time
 from typing import Annotated, Any
 
 import segno
@@ -29,34 +23,16 @@ from needleplan.web.auth import Permission, StaffUser, UserStore, parse_user_id
 from needleplan.web.errors import ApiError
 from needleplan.web.ratelimit import TokenBucketLimiter, client_key
 from needleplan.web.routes.pages import render, safe_next, users_page
+from needleplan.web.second_factor import PENDING_COOKIE, account_database, pending_user
 from needleplan.web.security import (
-    CSRF_COOKIE,
     CSRF_FIELD,
     SessionManager,
     check_csrf,
     require_permission,
     require_staff,
 )
-from needleplan.web.settings import Settings
 
 router = APIRouter(include_in_schema=False)
-
-StaffDep = Annotated[StaffUser, Depends(require_staff)]
-AdminDep = Annotated[StaffUser, Depends(require_permission(Permission.USERS))]
-CsrfField = Annotated[str, Form(alias=CSRF_FIELD, max_length=200)]
-CodeField = Annotated[str, Form(max_length=100)]
-
-PENDING_COOKIE = "needleplan_2fa"
-#: Seconds between a right password and the code before the browser starts over.
-PENDING_S = 300
-
-
-def account_database(request: Request) -> Database | None:
-    """The clinic database when the app's accounts live there (else no second factors)."""
-    from needleplan.web.db_stores import DbUserStore
-
-    store = request.app.state.user_store
-    return store.db if isinstance(store, DbUserStore) else None
 
 
 def _database(request: Request) -> Database:
@@ -68,46 +44,10 @@ def _database(request: Request) -> Database:
     return db
 
 
-def _signature(request: Request, user_id: int, expires: int) -> str:
-    settings: Settings = request.app.state.settings
-    raw = request.cookies.get(CSRF_COOKIE, "")
-    message = f"2fa:{user_id}:{expires}:{raw}".encode()
-    return hmac.new(settings.secret_key.encode(), message, hashlib.sha256).hexdigest()
-
-
-def needs_second_factor(request: Request, user: StaffUser) -> bool:
-    """Whether ``user``'s sign-in needs a code after the password."""
-    db = account_database(request)
-    return db is not None and two_factor.status(db, user.id).enabled
-
-
-def ask_for_code(request: Request, user: StaffUser, next_path: str) -> Response:
-    """The password was right: remember that for :data:`PENDING_S` and ask for the code."""
-    expires = int(time.time()) + PENDING_S
-    response = RedirectResponse("/login/2fa?next=" + safe_next(next_path), status_code=303)
-    settings: Settings = request.app.state.settings
-    response.set_cookie(
-        PENDING_COOKIE,
-        f"{user.id}.{expires}.{_signature(request, user.id, expires)}",
-        max_age=PENDING_S,
-        httponly=True,
-        samesite="lax",
-        secure=settings.production,
-        path="/login",
-    )
-    return response
-
-
-def _pending_user(request: Request) -> int | None:
-    parts = request.cookies.get(PENDING_COOKIE, "").split(".")
-    if len(parts) != 3 or not parts[1].isascii() or not parts[1].isdigit():
-        return None
-    user_id, expires = parse_user_id(parts[0]), int(parts[1])
-    if user_id is None or expires < time.time() or len(parts[1]) > 12:
-        return None
-    if not hmac.compare_digest(_signature(request, user_id, expires), parts[2]):
-        return None
-    return user_id
+StaffDep = Annotated[StaffUser, Depends(require_staff)]
+AdminDep = Annotated[StaffUser, Depends(require_permission(Permission.USERS))]
+CsrfField = Annotated[str, Form(alias=CSRF_FIELD, max_length=200)]
+CodeField = Annotated[str, Form(max_length=100)]
 
 
 def _code_page(
@@ -125,7 +65,7 @@ def _code_page(
 @router.get("/login/2fa", response_class=HTMLResponse)
 def code_page(request: Request, next: str | None = None) -> Response:
     """The second step of signing in: the authenticator's code or a recovery code."""
-    if _pending_user(request) is None:
+    if pending_user(request) is None:
         return RedirectResponse("/login", status_code=303)
     return _code_page(request, next or "/app/")
 
@@ -139,7 +79,7 @@ def submit_code(
 ) -> Response:
     """Check the code; a right one starts the session (every attempt is audited)."""
     check_csrf(request, csrf_token)
-    user_id = _pending_user(request)
+    user_id = pending_user(request)
     if user_id is None:
         return RedirectResponse("/login", status_code=303)
     limiter: TokenBucketLimiter = request.app.state.login_limiter

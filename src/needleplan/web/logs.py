@@ -34,6 +34,13 @@ from needleplan.web.metrics import route_template
 REQUEST_ID_HEADER = b"x-request-id"
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
+
+def _drop_color_message(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    """uvicorn passes a coloured copy of each message as an extra; one copy is enough."""
+    event.pop("color_message", None)
+    return event
+
+
 #: The processors every line goes through before it is rendered (structlog and stdlib lines).
 SHARED_PROCESSORS: list[Any] = [
     structlog.contextvars.merge_contextvars,
@@ -41,6 +48,7 @@ SHARED_PROCESSORS: list[Any] = [
     structlog.stdlib.add_log_level,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
     structlog.stdlib.ExtraAdder(),
+    _drop_color_message,
 ]
 
 structlog.configure(

@@ -110,6 +110,7 @@ def test_merge_moves_every_child_record_and_deletes_the_duplicate(clinic: Any) -
         "outbox": 1,  # the booking's confirmation
         "waitlist": 0,
         "message_opt_outs": 0,
+        "patient_anonymisations": 0,  # found from the schema (issue 17, retention)
     }
     kept = services.patient_file(db, keep)
     assert [c.id for c in kept.courses] == [booking.course.id]

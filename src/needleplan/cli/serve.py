@@ -20,7 +20,7 @@ def log_config(fmt: str = "json") -> dict[str, Any]:
     """The logging set-up of the server processes: structured lines (JSON by default) with the
     request id, uvicorn's access log replaced by the app's ``request`` line, which names the
     route template and never the query string (see :mod:`needleplan.web.logs`)."""
-    from needleplan.web.logs import logging_config
+    from needleplan.log_format import logging_config
 
     return logging_config(fmt)
 

@@ -10,8 +10,8 @@ every line written while a request is answered, and never patient data.
   may hold a searched name), status and duration.
 - :func:`logging_config` is the ``logging.config.dictConfig`` of ``needleplan serve``: every
   logger (needleplan's, uvicorn's) through structlog's formatter, JSON by default
-  (``NEEDLEPLAN_LOG_FORMAT=text`` for a terminal). uvicorn's own access log is off: the
-  ``request`` line replaces it.
+  (``NEEDLEPLAN_LOG_FORMAT=text`` for a terminal); uvicorn's access lines keep the client
+  address and lose their query string (:class:`needleplan.log_format.RedactQuery`).
 
 What the app logs carries ids, counts, route templates and exception class names; names, birth
 dates, phone numbers, e-mail addresses and notes are never passed to a logger (tested by driving

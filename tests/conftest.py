@@ -446,6 +446,18 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
         _, link = issue_link_in(uow, visit.patient_id, "portal", at=t0)
         uow.portal_links.confirm_visit(visit.id, visit.start, t0, link.id)
         uow.portal_links.add_callback(visit.patient_id, t0, "about the next visit", link.id)
+    # Two-factor sign-in for the owner (secret and hashed recovery codes), a retention setting,
+    # and a worker heartbeat (left out of backups).
+    import pyotp
+
+    from needleplan.services import two_factor
+    from needleplan.services.data_rights import set_retention
+    from needleplan.services.messaging.worker import beat
+
+    enrolment = two_factor.start_enrolment(db, owner)
+    two_factor.confirm_enrolment(db, owner, pyotp.TOTP(enrolment.secret).at(t0), now=t0)
+    set_retention(db, clinical_years=12, actor=owner)
+    beat(db, "worker-test")
     # A signed-in browser (backups leave staff_sessions out; the backup tests check that).
     from needleplan.services.staff_sessions import SessionPolicy, start_session
 

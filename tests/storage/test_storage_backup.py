@@ -39,8 +39,16 @@ def test_restore_into_empty_database_gives_identical_rows_in_every_table(
 ) -> None:
     """Every table but the sign-in sessions, which backups leave out on purpose."""
     file = tmp_path / "clinic-backup.json.gz"
+    with populated.db.transaction() as uow:  # an anonymised record (issue 17, retention)
+        uow.retention.anonymise(populated.patient.id, datetime(2031, 2, 1, tzinfo=UTC), "test")
     counts = backup(populated.db.engine, file)
-    assert {"staff_sessions", "rate_limits", "idempotency_keys", "intake_kiosks"} == EXCLUDED_TABLES
+    assert {
+        "staff_sessions",
+        "rate_limits",
+        "idempotency_keys",
+        "intake_kiosks",
+        "worker_heartbeats",
+    } == EXCLUDED_TABLES
     assert set(counts) == {t.name for t in metadata.sorted_tables} - EXCLUDED_TABLES
     assert all(counts[t.name] > 0 for t in backed_up_tables()), counts
     assert _rows(populated.db.engine, "staff_sessions") == 1  # there was one to leave out

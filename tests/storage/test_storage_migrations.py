@@ -33,6 +33,7 @@ def test_shipped_revisions_are_initial_then_follow_up() -> None:
         "0015",
         "0017",
         "0018",
+        "0019",
         "0020",
         "0021",
     ]

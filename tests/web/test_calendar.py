@@ -166,6 +166,23 @@ def test_move_far_beyond_the_window_shows_the_gap_cost_and_advice(
     assert "forecast median stays noticeable" in preview.text
 
 
+def test_front_desk_sees_the_gap_but_no_forecast_figures(web: TestClient, site: Clinic) -> None:
+    """Issue 17, L2: the gap's cost comes from her clinical assessment; the front desk sees the
+    scheduling facts only."""
+    data = _book(web, signed_in(web, "prac"))
+    second = data["sessions"][1]
+    signed_in(web, "desk")
+    late = (MONDAY + timedelta(days=35 + 120)).isoformat()
+    alice = site.practitioners["Alice Practitioner"]
+    preview = _move_preview(web, second["appointment_id"], late, "10:00", alice)
+    assert preview.status_code == 200, preview.text
+    assert "Gap before session 2" in preview.text
+    assert "beyond the 42-day window" in preview.text
+    assert "a practitioner can say what this means for her results" in preview.text
+    for figure in ("forecast", "noticeable", "peak", "extra session"):
+        assert figure not in preview.text.split('id="move-preview"')[1]
+
+
 def test_move_into_a_taken_slot_is_refused_with_a_clear_message(
     web: TestClient, site: Clinic
 ) -> None:

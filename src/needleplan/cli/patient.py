@@ -271,3 +271,49 @@ def patient_assess(
         event.patient_id = p.id
         event.detail = f"cli assessment={record.id}"
     console.print(f"assessment {record.id} recorded for patient {p.id}")
+
+
+@app.command("export-all")
+def patient_export_all(
+    key: str = typer.Argument(..., help="Record number or id."),
+    out: Path = typer.Option(..., "--out", help="The ZIP file to write (created 0600)."),
+    database: str | None = DatabaseOpt,
+) -> None:
+    """Subject access: everything stored about one patient in one ZIP (FHIR record, handout,
+    messages, audit trail, README). Practitioners and admins; audited."""
+    from needleplan.cli.actor import resolve_actor
+    from needleplan.private_files import write_private_bytes
+    from needleplan.reports.subject_access import subject_access_archive
+
+    with open_records(database) as db:
+        found = resolve_patient(db, key)
+        data = subject_access_archive(db, found.id, actor=resolve_actor(db).user)
+    write_private_bytes(out, data)
+    console.print(f"wrote {escape(str(out))} ({len(data)} bytes) for patient {found.id}")
+
+
+@app.command("erase")
+def patient_erase(
+    key: str = typer.Argument(..., help="Record number or id."),
+    yes: bool = typer.Option(False, "--yes", help="Erase without asking."),
+    database: str | None = DatabaseOpt,
+) -> None:
+    """Erasure on request: her contact requests, her consent to be contacted and her messages'
+    texts. Clinical records stay for the retention period. Admins; audited (counts only)."""
+    from needleplan.cli.actor import resolve_actor
+    from needleplan.services.data_rights import erase_on_request
+
+    with open_records(database) as db:
+        found = resolve_patient(db, key)
+        if not yes:
+            typer.confirm(
+                f"Erase the contact requests, contact consent and message texts of patient "
+                f"{found.id} (record {found.mrn})? This cannot be undone.",
+                abort=True,
+            )
+        report = erase_on_request(db, found.id, actor=resolve_actor(db).user)
+    consent = "withdrawn" if report.contact_consent_withdrawn else "was not given"
+    console.print(
+        f"patient {found.id}: {report.contact_requests} contact request(s) deleted, "
+        f"{report.messages} message text(s) erased, contact consent {consent}"
+    )

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import copy
-import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -18,26 +16,13 @@ if TYPE_CHECKING:
 DEMO_LOGINS = ("admin", "practitioner", "frontdesk")
 
 
-class RedactQuery(logging.Filter):
-    """Drop the query string from access-log lines: a patient search may carry her name."""
+def log_config(fmt: str = "json") -> dict[str, Any]:
+    """The logging set-up of the server processes: structured lines (JSON by default) with the
+    request id; uvicorn's access lines (the client address) without their query string, next to
+    the app's ``request`` line naming the route template (see :mod:`needleplan.web.logs`)."""
+    from needleplan.log_format import logging_config
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
-            path, _, query = args[2].partition("?")
-            if query:
-                record.args = (*args[:2], path + "?…", *args[3:])
-        return True
-
-
-def log_config() -> dict[str, Any]:
-    """uvicorn's logging set-up with :class:`RedactQuery` on the access log."""
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config.setdefault("filters", {})["redact_query"] = {"()": RedactQuery}
-    config["handlers"]["access"]["filters"] = ["redact_query"]
-    return config
+    return logging_config(fmt)
 
 
 def run_server(app: Any, *, workers: int, **options: Any) -> None:
@@ -243,7 +228,7 @@ def serve(
                 server_header=False,
                 **proxy_options(settings.trusted_proxies),
                 log_level="info",
-                log_config=log_config(),
+                log_config=log_config(settings.log_format),
             )
         finally:
             if stop_worker is not None:

@@ -151,14 +151,31 @@ def authenticate(db: Database, username: str, password: str) -> User | None:
         return user
 
 
-def set_password(db: Database, user_id: int, password: str, *, actor: User | None = None) -> None:
-    """Replace an account's password: one's own, or anyone's as an admin."""
+def set_password(
+    db: Database,
+    user_id: int,
+    password: str,
+    *,
+    actor: User | None = None,
+    force_change: bool | None = None,
+) -> None:
+    """Replace an account's password: one's own, or anyone's as an admin.
+
+    A password an admin sets for another account must be changed at that account's next
+    sign-in (``force_change`` overrides: the CLI's ``user reset-password`` forces it too); one's
+    own new password clears a pending forced change.
+    """
     if actor is not None and actor.id != user_id:
         _admin(actor, "set another account's password")
+    force = (
+        force_change if force_change is not None else (actor is not None and actor.id != user_id)
+    )
     digest = hash_password(password)
     with db.transaction() as uow:
         uow.users.set_password_hash(user_id, digest)
         uow.api_tokens.revoke_all(user_id, utc_now())  # a new password ends its API tokens
+        if force or uow.account_security.get(user_id).must_change_password:
+            uow.account_security.update(user_id, utc_now(), must_change_password=force)
 
 
 def deactivate_user(db: Database, user_id: int, *, actor: User | None = None) -> None:

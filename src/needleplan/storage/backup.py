@@ -16,7 +16,7 @@ Every table is backed up except :data:`EXCLUDED_TABLES`: ``staff_sessions`` hold
 sessions, short-lived secrets that a restore must not bring back (a restored session would sign a
 browser in again, perhaps one whose session had been ended since). After a restore everybody signs
 in afresh; ``rate_limits`` holds short-lived rate-limit counters and ``idempotency_keys`` the
-24-hour replay answers of booking requests, ``intake_kiosks`` the kiosk locks of those sessions. A file that does carry such a
+24-hour replay answers of booking requests, ``intake_kiosks`` the kiosk locks of those sessions, ``worker_heartbeats`` when each worker last ran. A file that does carry such a
 table is accepted and the table is ignored.
 """
 
@@ -43,7 +43,9 @@ from needleplan.storage.types import UtcDateTime
 FORMAT = "needleplan-backup"
 VERSION = 1
 #: Tables neither written to a backup nor restored from one (transient sign-in secrets).
-EXCLUDED_TABLES = frozenset({"staff_sessions", "rate_limits", "idempotency_keys", "intake_kiosks"})
+EXCLUDED_TABLES = frozenset(
+    {"staff_sessions", "rate_limits", "idempotency_keys", "intake_kiosks", "worker_heartbeats"}
+)
 
 
 def backed_up_tables() -> list[Table]:

@@ -40,6 +40,12 @@ from needleplan.storage.repositories.idempotency import IdempotencyRepository
 from needleplan.storage.repositories.intake import IntakeRepository
 from needleplan.storage.repositories.outbox import OutboxRepository
 from needleplan.storage.repositories.portal_links import PortalLinkRepository
+from needleplan.storage.repositories.retention import RetentionRepository
+from needleplan.storage.repositories.security import (
+    AccountSecurityRepository,
+    HeartbeatRepository,
+    SettingsRepository,
+)
 from needleplan.storage.repositories.visits import VisitRepository
 from needleplan.storage.repositories.waitlist import WaitlistRepository
 
@@ -82,6 +88,10 @@ class UnitOfWork:
         self.consent_forms = ConsentFormRepository(session)
         self.portal_links = PortalLinkRepository(session)
         self.figures = FigureQuery(session)
+        self.account_security = AccountSecurityRepository(session)
+        self.settings = SettingsRepository(session)
+        self.heartbeats = HeartbeatRepository(session)
+        self.retention = RetentionRepository(session)
 
     def flush(self) -> None:
         self.session.flush()

@@ -644,3 +644,64 @@ class VisitConfirmationRow(Base):
     start: Mapped[datetime]
     confirmed_at: Mapped[datetime]
     link_id: Mapped[int | None] = mapped_column(ForeignKey("portal_links.id"))
+
+
+class AccountSecurityRow(Base):
+    """An account's second factor and password state (issue 17, accounts): the TOTP secret once
+    confirmed (``totp_pending`` while enrolling), the last accepted time step (a code is never
+    accepted twice) and whether the password must be changed at the next sign-in (after an
+    admin reset it)."""
+
+    __tablename__ = "account_security"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_pending: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    updated_at: Mapped[datetime]
+
+
+class RecoveryCodeRow(Base):
+    """A single-use recovery code of an account, stored as its SHA-256 digest only."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class SiteSettingRow(Base):
+    """One clinic-wide setting (``two_factor_required``, ``retention_years``, ...) as text."""
+
+    __tablename__ = "site_settings"
+
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(40), default="")
+
+
+class WorkerHeartbeatRow(Base):
+    """When each worker process last finished a round (``/readyz`` checks it is recent)."""
+
+    __tablename__ = "worker_heartbeats"
+
+    worker: Mapped[str] = mapped_column(String(64), primary_key=True)
+    beat_at: Mapped[datetime]
+
+
+class PatientAnonymisationRow(Base):
+    """A patient whose record was anonymised after the retention period (when, and why)."""
+
+    __tablename__ = "patient_anonymisations"
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), primary_key=True)
+    at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(200), default="")

@@ -9,7 +9,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -31,6 +31,7 @@ from needleplan.web.bodies import BodyLimitMiddleware
 from needleplan.web.error_handlers import install_error_handlers
 from needleplan.web.kiosk import KioskLockedError, kiosk_guard
 from needleplan.web.leads import InMemoryLeadStore, LeadStore
+from needleplan.web.logs import RequestIdMiddleware
 from needleplan.web.metrics import Metrics, MetricsMiddleware
 from needleplan.web.ratelimit import Clock, DatabaseLimiter, Limiter, TokenBucketLimiter
 from needleplan.web.routes import (
@@ -51,6 +52,7 @@ from needleplan.web.routes import (
     consents,
     consult,
     dashboard,
+    data_rights,
     health,
     intake,
     leads,
@@ -64,6 +66,7 @@ from needleplan.web.routes import (
     recall,
     staff_profiles,
     today,
+    two_factor,
     visits,
 )
 from needleplan.web.security import (
@@ -71,6 +74,7 @@ from needleplan.web.security import (
     LoginRequiredError,
     SelectiveGZip,
     SessionManager,
+    SetupRequiredError,
     install_security_middleware,
 )
 from needleplan.web.settings import Settings, load_settings
@@ -212,10 +216,16 @@ def create_app(
     # Outermost: counts and times every answer, a 413 or a compressed page included.
     app.state.metrics = Metrics(database)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    # Outermost of all: the request id is bound before anything logs and ends on every answer.
+    app.add_middleware(RequestIdMiddleware)
 
     @app.exception_handler(LoginRequiredError)
     async def _login_required(request: Request, exc: LoginRequiredError) -> Response:
         return pages.login_redirect(exc.next_path)
+
+    @app.exception_handler(SetupRequiredError)
+    async def _setup_required(request: Request, exc: SetupRequiredError) -> Response:
+        return RedirectResponse(exc.target, status_code=303)
 
     @app.exception_handler(ForbiddenError)
     async def _forbidden(request: Request, exc: ForbiddenError) -> Response:
@@ -255,6 +265,7 @@ def create_app(
     app.include_router(consult.router)
     app.include_router(patients.router)
     app.include_router(patient_records.router)
+    app.include_router(data_rights.router)
     app.include_router(booking.router)
     app.include_router(calendar_find.router)
     app.include_router(calendar_waitlist.router)
@@ -269,6 +280,7 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(staff_profiles.router)
     app.include_router(account.router)
+    app.include_router(two_factor.router)
     app.include_router(clinic_admin.router)
     app.include_router(clinic_settings.router)
     app.include_router(calibration.router)

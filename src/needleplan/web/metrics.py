@@ -8,6 +8,10 @@ What is measured:
   search terms never become label values; a path no route matches counts as ``<unmatched>``.
 - ``needleplan_db_pool_size`` and ``needleplan_db_pool_checked_out``: the SQLAlchemy connection
   pool of this process (both 0 without a database or with a pool that keeps no count).
+- ``needleplan_outbox_messages{status}`` (messages by status), ``needleplan_worker_lag_seconds``
+  (age of the oldest due queued message: how far the workers are behind) and
+  ``needleplan_worker_heartbeat_age_seconds``: read from the database at each scrape (with a
+  database only).
 
 ``/metrics`` answers only with ``Authorization: Bearer <NEEDLEPLAN_METRICS_TOKEN>``: 404 when
 the setting is empty (the path does not exist), 401 for a missing or wrong token.
@@ -109,13 +113,50 @@ class Metrics:
 
     def render(self) -> bytes:
         """The text exposition format: this process's values, or every worker's in multiprocess
-        mode."""
+        mode, then the outbox and worker figures read from the database at this scrape."""
         self.update_pool()
         if self.multiprocess_dir is None:
-            return generate_latest(self.registry)
-        combined = CollectorRegistry()
-        MultiProcessCollector(combined, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
-        return generate_latest(combined)
+            own = generate_latest(self.registry)
+        else:
+            combined = CollectorRegistry()
+            MultiProcessCollector(combined, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
+            own = generate_latest(combined)
+        return own + self.render_outbox()
+
+    def render_outbox(self) -> bytes:
+        """Outbox depth by status, worker lag and heartbeat age, read now (every process reads
+        the same database, so these are not summed over processes)."""
+        if self.database is None:
+            return b""
+        from needleplan.services._clock import utc_now
+
+        registry = CollectorRegistry()
+        depth = Gauge(
+            "needleplan_outbox_messages",
+            "Messages in the outbox, by status (queued, sent, failed, skipped)",
+            ["status"],
+            registry=registry,
+        )
+        lag = Gauge(
+            "needleplan_worker_lag_seconds",
+            "Age of the oldest queued message that is due [s] (0: nothing waits)",
+            registry=registry,
+        )
+        heartbeat = Gauge(
+            "needleplan_worker_heartbeat_age_seconds",
+            "Seconds since a message worker last finished a pass (-1: never)",
+            registry=registry,
+        )
+        now = utc_now()
+        with self.database.transaction() as uow:
+            counts = uow.outbox.counts()
+            oldest = uow.outbox.oldest_due(now)
+            beat = uow.heartbeats.latest()
+        for status in ("queued", "sent", "failed", "skipped", *sorted(counts)):
+            depth.labels(status).set(counts.get(status, 0))
+        lag.set(max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0)
+        heartbeat.set((now - beat).total_seconds() if beat is not None else -1.0)
+        return generate_latest(registry)
 
 
 class MetricsMiddleware:

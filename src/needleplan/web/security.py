@@ -71,6 +71,15 @@ class LoginRequiredError(Exception):
         super().__init__(next_path)
 
 
+class SetupRequiredError(Exception):
+    """A signed-in user who must first change the password an admin set, or enrol a second
+    factor the clinic requires; answered with a redirect to ``target``."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        super().__init__(target)
+
+
 class ForbiddenError(Exception):
     """A signed-in user whose role lacks a permission (HTML pages)."""
 
@@ -270,14 +279,47 @@ def _record_refusal(request: Request, user: StaffUser) -> None:
         record_refusal(db, user, f"{request.method} {request.url.path}")
 
 
+#: Where an account that must do something first is sent, and the paths it may use meanwhile.
+SETUP_PATHS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "password": ("/app/account", ("/app/account", "/app/account/password")),
+    "enrol": ("/app/account/2fa", ("/app/account/2fa",)),
+}
+
+
+def pending_setup(request: Request, user: StaffUser) -> str | None:
+    """Where ``user`` must go before any other staff page, or None: first a password an admin
+    set must be changed, then a second factor the clinic requires must be enrolled. Only for
+    accounts in the clinic database (:mod:`needleplan.services.two_factor`)."""
+    from needleplan.web.db_stores import DbUserStore
+
+    store = request.app.state.user_store
+    if not isinstance(store, DbUserStore):
+        return None
+    from needleplan.services import two_factor
+
+    state = two_factor.status(store.db, user.id)
+    need = "password" if state.must_change_password else "enrol" if state.must_enrol else None
+    if need is None:
+        return None
+    target, allowed = SETUP_PATHS[need]
+    path = request.url.path
+    if path in allowed or (need == "enrol" and path.startswith(target + "/")):
+        return None
+    return target
+
+
 def require_staff(request: Request) -> StaffUser:
-    """Page dependency: the signed-in user, or a redirect to /login (via LoginRequiredError)."""
+    """Page dependency: the signed-in user, or a redirect to /login (via LoginRequiredError),
+    or to the password change or enrolment the account must do first (SetupRequiredError)."""
     user = session_user(request)
     if user is None:
         target = request.url.path
         if request.url.query:
             target += "?" + request.url.query
         raise LoginRequiredError(target)
+    setup = pending_setup(request, user)
+    if setup is not None:
+        raise SetupRequiredError(setup)
     return user
 
 

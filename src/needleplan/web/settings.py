@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     # machine). Empty (the default): no proxy is trusted and the connection's own address is the
     # client's, so no local process can pick the address rate limits and logs see.
     trusted_proxies: str = ""
+    # The server's log lines: one JSON object per line ("json", the default) or text ("text").
+    log_format: Literal["json", "text"] = "json"
+    # A message worker is configured (the systemd worker unit, `serve --with-worker`): /readyz
+    # answers 503 when no worker finished a pass within this many seconds. 0 (the default): no
+    # worker is expected and /readyz does not look.
+    worker_stale_after_s: int = Field(default=0, ge=0, le=7 * 24 * 3600)
     # The bearer token Prometheus sends to read /metrics; empty (the default): no /metrics.
     metrics_token: str = Field(default="", description="reads /metrics")
 

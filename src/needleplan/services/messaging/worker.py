@@ -371,7 +371,20 @@ def run_once(
     cfg = config or MessagingConfig.from_env()
     report = WorkerReport(planned=plan_due(db, clinic, at))
     report.add(deliver_due(db, clinic, cfg, at, batch=batch, worker=worker))
+    beat(db, worker or "once")
     return report
+
+
+def beat(db: Database, worker: str) -> None:
+    """Record that ``worker`` finished a pass now (``/readyz`` checks the newest heartbeat)."""
+    with db.transaction() as uow:
+        uow.heartbeats.beat(worker[:64], utc_now())
+
+
+def last_heartbeat(db: Database) -> datetime | None:
+    """When any worker last finished a pass, or None when none ever did."""
+    with db.transaction() as uow:
+        return uow.heartbeats.latest()
 
 
 def run_forever(
@@ -389,10 +402,12 @@ def run_forever(
     than the clinic's ``lead_retention_days`` (:func:`needleplan.services.leads.purge_leads`).
     A pass that fails is logged and the loop goes on.
     """
+    from needleplan.services.data_rights import run_retention
     from needleplan.services.leads import purge_leads
 
     cfg = config or MessagingConfig.from_env()
     name = f"worker-{uuid.uuid4().hex[:8]}"
+    retention_day = None
     while not stop.is_set():
         try:
             clinic = clinic_of()
@@ -402,6 +417,10 @@ def run_forever(
                 log.info("contact requests past retention deleted: %d", purged)
             if report.planned or report.sent or report.failed or report.retried:
                 log.info("messages: %s", report.summary())
+            today = utc_now().date()
+            if retention_day != today:  # the retention rules, once a day
+                retention_day = today
+                log.info("retention: %s", run_retention(db).summary())
         except Exception:  # keep the loop alive; the next pass retries
             log.exception("message worker pass failed")
         stop.wait(interval_s)
@@ -409,9 +428,11 @@ def run_forever(
 
 __all__ = [
     "WorkerReport",
+    "beat",
     "deliver_due",
     "deliver_one",
     "in_quiet_hours",
+    "last_heartbeat",
     "plan_due",
     "quiet_hours_end",
     "run_forever",

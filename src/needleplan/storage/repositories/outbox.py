@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from needleplan.domain.messages import (
@@ -281,3 +281,11 @@ class OutboxRepository:
         for status in rows:
             out[status] = out.get(status, 0) + 1
         return out
+
+    def oldest_due(self, now: datetime) -> datetime | None:
+        """The due time of the oldest queued message that is due at ``now`` (worker lag)."""
+        query = select(func.min(OutboxRow.due_at)).where(
+            OutboxRow.status == "queued", OutboxRow.due_at <= now
+        )
+        value: datetime | None = self.session.scalar(query)
+        return value

@@ -77,9 +77,14 @@ def _account_page(
         if isinstance(tokens, DbTokenStore)
         else None
     )
+    from needleplan.services import two_factor
+    from needleplan.web.second_factor import account_database
+
+    db = account_database(request)
     return render(
         request,
         "app/account.html",
+        two_factor_state=two_factor.status(db, user.id) if db is not None else None,
         status_code=status_code,
         sessions=sessions,
         my_tokens=mine,

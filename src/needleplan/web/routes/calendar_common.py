@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from typing import Any
 from urllib.parse import urlencode
 
 from needleplan import services
+from needleplan.domain.accounts import Permission, User
 from needleplan.domain.records import Appointment, AppointmentStatus, Course, Patient
 from needleplan.exceptions import InputError
 from needleplan.scheduling import ClinicConfig, Weekday
+from needleplan.scheduling.models import GapReport
 from needleplan.storage.database import Database
 
 SHOWN = (
@@ -125,3 +128,27 @@ def freed_query(appt: Appointment, clinic: ClinicConfig) -> str:
     key = f"{appt.practitioner_id}@{appt.start.astimezone(clinic.tz).isoformat()}"
     kind = "session" if appt.kind.value == "treatment" else appt.kind.value
     return urlencode({"freed": key, "freed_kind": kind})
+
+
+def gaps_for(user: User, gaps: Sequence[GapReport]) -> list[GapReport]:
+    """The gap reports ``user`` may see: with clinical access, what each gap costs in her
+    forecast; without it (the front desk), the scheduling facts only (which session, how many
+    days past the window), since the forecast comes from her clinical assessment (issue 17, L2).
+    """
+    if user.can(Permission.CLINICAL):
+        return list(gaps)
+    return [
+        replace(
+            g,
+            noticeable_days_planned=None,
+            noticeable_days_replanned=None,
+            noticeable_days_with_extra=None,
+            peak_difference=None,
+            extra_session_advised=False,
+            explanation=(
+                f"session {g.session_number} comes {g.overrun_days} days after the window "
+                "closes; a practitioner can say what this means for her results"
+            ),
+        )
+        for g in gaps
+    ]

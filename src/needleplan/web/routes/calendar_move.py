@@ -51,6 +51,7 @@ from needleplan.web.routes.calendar_common import (
     Lookup,
     calendar_url,
     freed_query,
+    gaps_for,
     get_appointment,
     session_text,
 )
@@ -95,6 +96,7 @@ def _move_form(
         practitioner_id=practitioner_id or appt.practitioner_id,
         error=error,
         preview=preview,
+        gaps=gaps_for(user, preview.gaps) if preview else [],
         timezone=clinic.timezone,
         zone=zone_names(
             clinic, start.date(), *(r.new_start.date() for r in (preview.rows if preview else []))

@@ -42,6 +42,7 @@ from needleplan.web.routes.booking import (
 from needleplan.web.routes.calendar_common import (
     Lookup,
     calendar_url,
+    gaps_for,
     get_appointment,
     session_text,
 )
@@ -155,6 +156,7 @@ def _rebook_page(
         error=error,
         notice=notice,
         plan=plan,
+        gaps=gaps_for(user, plan.replan.gaps) if plan is not None else [],
         rows=rebook_rows(plan, clinic) if plan is not None else [],
         zone=zone_names(clinic, *days),
         back=calendar_url("week", start.date(), None),

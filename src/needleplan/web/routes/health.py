@@ -5,8 +5,9 @@ None of the three is in the OpenAPI document (they are for operators, not API cl
 
 - ``GET /healthz``: the process is alive and answering. It never touches the database, so a slow
   or unreachable database does not get a healthy server restarted.
-- ``GET /readyz``: the server can do its work. 200 when the database answers and its schema is
-  at the revision this version ships (``needleplan.storage.migrate.HEAD``); otherwise 503 in the
+- ``GET /readyz``: the server can do its work. 200 when the database answers, its schema is
+  at the revision this version ships (``needleplan.storage.migrate.HEAD``) and, when a worker is
+  configured (``NEEDLEPLAN_WORKER_STALE_AFTER_S``), a worker finished a pass recently; otherwise 503 in the
   one error shape (``{"errors": [{"field", "value", "rule"}]}``) naming what is not ready. The
   database address and the driver's message stay in the server log, not in the answer.
 - ``GET /metrics``: Prometheus metrics for the bearer of ``NEEDLEPLAN_METRICS_TOKEN``
@@ -49,10 +50,14 @@ async def healthz() -> JSONResponse:
     return JSONResponse({"status": "alive", "version": __version__}, headers=_NO_STORE)
 
 
-def readiness_problems(database: Database | None) -> list[FieldProblem]:
+def readiness_problems(
+    database: Database | None, worker_stale_after_s: int = 0
+) -> list[FieldProblem]:
     """What keeps ``database`` from serving requests (empty: ready).
 
-    No database configured (an app with in-memory stores) is ready: nothing to wait for.
+    No database configured (an app with in-memory stores) is ready: nothing to wait for. With
+    ``worker_stale_after_s`` (a worker is configured), the newest worker heartbeat must be at
+    most that many seconds old.
     """
     if database is None:
         return []
@@ -70,6 +75,22 @@ def readiness_problems(database: Database | None) -> list[FieldProblem]:
                 "run `needleplan db upgrade` or restart `needleplan serve` (it migrates on start)",
             )
         ]
+    if worker_stale_after_s:
+        from needleplan.services._clock import utc_now
+        from needleplan.services.messaging.worker import last_heartbeat
+
+        beat = last_heartbeat(database)
+        age = (utc_now() - beat).total_seconds() if beat is not None else None
+        if age is None or age > worker_stale_after_s:
+            seen = "never" if age is None else f"{round(age)} s ago"
+            return [
+                FieldProblem(
+                    "worker",
+                    seen,
+                    f"no message worker finished a pass in the last {worker_stale_after_s} s; "
+                    "start or restart `needleplan worker`",
+                )
+            ]
     return []
 
 
@@ -83,7 +104,8 @@ def readiness_problems(database: Database | None) -> list[FieldProblem]:
     },
 )
 def readyz(request: Request) -> JSONResponse:
-    problems = readiness_problems(request.app.state.db)
+    settings: Settings = request.app.state.settings
+    problems = readiness_problems(request.app.state.db, settings.worker_stale_after_s)
     if problems:
         return JSONResponse(error_body(problems), status_code=503, headers=_NO_STORE)
     body: dict[str, Any] = {"status": "ready", "version": __version__}

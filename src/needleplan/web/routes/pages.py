@@ -213,6 +213,10 @@ def login(
             username=username,
             error="Wrong user name or password.",
         )
+    from needleplan.web import second_factor
+
+    if second_factor.needs_second_factor(request, user):
+        return second_factor.ask_for_code(request, user, safe_next(next))
     response = RedirectResponse(safe_next(next), status_code=303)
     sessions: SessionManager = request.app.state.sessions
     sessions.sign_in(request, response, user)
@@ -260,6 +264,14 @@ def users_page(request: Request, status_code: int = 200, **extra: Any) -> HTMLRe
     store: SessionStore = request.app.state.session_store
     extra.setdefault("new_token", None)
     accounts = users.list_users()
+    from needleplan.web.second_factor import account_database
+
+    db = account_database(request)
+    if db is not None:
+        from needleplan.services import two_factor
+
+        extra.setdefault("two_factor_on", two_factor.enrolled_ids(db))
+        extra.setdefault("two_factor_required", two_factor.two_factor_required(db))
     return render(
         request,
         "app/users.html",

@@ -1,7 +1,7 @@
 """Contact requests carry what staff did with them; a closed recall entry keeps its reason
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 Create Date: 2026-12-03
 
 Adds ``lead_states`` (a contact request marked handled, or converted into a patient, by whom and
@@ -18,7 +18,7 @@ from alembic import op
 import needleplan.storage.types
 
 revision: str = "0020"
-down_revision: str | None = "0018"
+down_revision: str | None = "0019"
 branch_labels: str | None = None
 depends_on: str | None = None
 

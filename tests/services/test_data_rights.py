@@ -18,6 +18,7 @@ from needleplan.domain.messages import MessageKind
 from needleplan.exceptions import InputError, PermissionDeniedError
 from needleplan.reports import subject_access
 from needleplan.services import data_rights
+from tests.consent_support import sign_treatment
 
 
 @pytest.fixture
@@ -41,17 +42,27 @@ def test_the_archive_holds_her_record_handout_messages_audit_trail_and_a_readme(
     clinic: Any,
 ) -> None:
     db, patient = clinic.db, clinic.patient
+    sign_treatment(db, patient.id)  # a signed consent form goes in as its PDF
     data = subject_access.subject_access_archive(db, patient.id, actor=clinic.staff["prac"])
     archive = zipfile.ZipFile(io.BytesIO(data))
     names = archive.namelist()
     assert names[0] == "README.txt"
+    with db.transaction() as uow:
+        forms = uow.consent_forms.for_patient(patient.id)
+        pdfs = {f.id: uow.consent_forms.pdf(f.id) for f in forms}
+    signed = {f"consent-forms/{f.id}-{f.kind.value}-v{f.template_version}.pdf" for f in forms}
     assert set(names) == {
         "README.txt",
         "record.fhir.json",
         "handout.pdf",
         "messages.json",
         "audit-trail.csv",
+        *signed,
     }
+    assert signed
+    for f in forms:  # the PDFs she signed, byte for byte
+        name = f"consent-forms/{f.id}-{f.kind.value}-v{f.template_version}.pdf"
+        assert archive.read(name) == pdfs[f.id]
     bundle = json.loads(archive.read("record.fhir.json"))
     assert bundle["resourceType"] == "Bundle"
     assert bundle["entry"][0]["resource"]["name"][0]["family"] == patient.family_name

@@ -123,9 +123,29 @@ def audit_trail(request: ArchiveRequest) -> Iterable[ArchiveFile]:
     )
 
 
-#: The parts of every archive, in order. Append a contributor to add files (signed consent
-#: forms, photos) to every subject access archive.
-CONTRIBUTORS: list[Contributor] = [fhir_record, handout, messages, audit_trail]
+def signed_consents(request: ArchiveRequest) -> Iterable[ArchiveFile]:
+    """Every consent form she signed, as the PDF that was signed (withdrawn ones too)."""
+    with request.db.transaction() as uow:
+        forms = uow.consent_forms.for_patient(request.patient_id)
+        for form in forms:
+            state = "withdrawn" if form.withdrawn_at is not None else "signed"
+            yield ArchiveFile(
+                f"consent-forms/{form.id}-{form.kind.value}-v{form.template_version}.pdf",
+                uow.consent_forms.pdf(form.id),
+                f"the {form.kind.value} consent form you signed on "
+                f"{form.signed_at.date().isoformat()} ({state}; SHA-256 {form.sha256})",
+            )
+
+
+#: The parts of every archive, in order. Append a contributor to add files (photos) to every
+#: subject access archive.
+CONTRIBUTORS: list[Contributor] = [
+    fhir_record,
+    handout,
+    messages,
+    audit_trail,
+    signed_consents,
+]
 
 
 def _readme(patient_id: int, at: datetime, files: Sequence[ArchiveFile]) -> bytes:

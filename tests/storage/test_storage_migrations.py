@@ -30,8 +30,9 @@ def test_shipped_revisions_are_initial_then_follow_up() -> None:
         "0012",
         "0013",
         "0015",
+        "0016",
     ]
-    assert migrate.head_revision() == migrate.HEAD == "0015"
+    assert migrate.head_revision() == migrate.HEAD == "0016"
 
 
 def test_upgrade_empty_database_to_head_matches_the_tables(empty_database_url: str) -> None:

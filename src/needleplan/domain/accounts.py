@@ -112,6 +112,12 @@ ACTION_PERMISSIONS: dict[str, Permission] = {
     "patient.handout": Permission.CLINICAL,
     "patient.export": Permission.CLINICAL,
     "patient.forecast": Permission.CLINICAL,
+    # before and after photos: practitioners only (front desk and admins see no photos)
+    "photo.upload": Permission.CLINICAL,
+    "photo.list": Permission.CLINICAL,
+    "photo.view": Permission.CLINICAL,
+    "photo.thumb": Permission.CLINICAL,
+    "photo.download": Permission.CLINICAL,
     # administration: admins
     "user.create": Permission.USERS,
     "user.deactivate": Permission.USERS,

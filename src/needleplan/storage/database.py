@@ -36,6 +36,7 @@ from needleplan.storage.repositories.calibrations import CalibrationRepository
 from needleplan.storage.repositories.consent_forms import ConsentFormRepository
 from needleplan.storage.repositories.idempotency import IdempotencyRepository
 from needleplan.storage.repositories.outbox import OutboxRepository
+from needleplan.storage.repositories.photos import PhotoRepository
 from needleplan.storage.repositories.visits import VisitRepository
 from needleplan.storage.repositories.waitlist import WaitlistRepository
 
@@ -74,6 +75,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(session)
         self.calibrations = CalibrationRepository(session)
         self.consent_forms = ConsentFormRepository(session)
+        self.photos = PhotoRepository(session)
 
     def flush(self) -> None:
         self.session.flush()

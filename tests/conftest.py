@@ -58,7 +58,7 @@ _counter = itertools.count()
 
 
 @pytest.fixture(autouse=True)
-def _media_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def media_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test stores uploaded photos in a folder of its own (``NEEDLEPLAN_MEDIA_DIR``),
     never in the user data folder."""
     folder = tmp_path_factory.mktemp("media")

@@ -55,6 +55,7 @@ from needleplan.domain.records import (
     Practitioner,
     Sex,
 )
+from needleplan.interop.fhir_media import media_resources
 from needleplan.storage import Database
 
 BASE = "https://needleplan.org/fhir"
@@ -545,6 +546,7 @@ def patient_bundle(db: Database, patient_id: int) -> dict[str, Any]:
     resources += [procedure_resource(ctx, s) for s in record.sessions]
     resources += [observation_resource(ctx, m) for m in record.measurements]
     resources += _consents(db, ctx)
+    resources += media_resources(db, ctx)  # her photos (fhir_media.py)
     bundle = Bundle.model_validate(
         {
             "resourceType": "Bundle",

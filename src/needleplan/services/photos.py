@@ -16,8 +16,7 @@ An upload needs her current photo consent (:func:`~needleplan.services.consent_f
 current_in`): the ``record`` use that every photo consent grants is enough to store a photo in
 her record. Without one (never signed, or withdrawn) :class:`ConsentRequiredError` says why and
 nothing is stored. Photos taken while a consent was in force stay part of her record after a
-withdrawal (records are kept, as the withdrawn form is); what leaves the clinic is decided
-where it leaves (the handout, see :func:`handout_photos`).
+withdrawal (records are kept, as the withdrawn form is) and in her FHIR export.
 
 The image is cleaned first (:func:`needleplan.services.photo_images.clean_photo`: type, size
 and pixel limits, orientation, every piece of metadata removed, a thumbnail), then both files
@@ -210,24 +209,3 @@ def timeline(photos: Iterable[Photo]) -> dict[PhotoView, list[Photo]]:
     for photo in sorted(photos, key=lambda p: (p.taken_at, p.id)):
         by_view[photo.view].append(photo)
     return by_view
-
-
-def handout_photos(uow: UnitOfWork, patient_id: int) -> list[Photo]:
-    """The photos her own handout may show, inside the handout's transaction: all of them
-    while her photo consent is in force (its ``record`` use covers a copy for herself), none
-    without one. Per view the first and the newest (before and latest)."""
-    newest = uow.consent_forms.newest(patient_id, ConsentKind.PHOTO)
-    if newest is None or newest.withdrawn:
-        return []
-    chosen: list[Photo] = []
-    for series in timeline(uow.photos.of_patient(patient_id)).values():
-        if series:
-            chosen.append(series[0])
-            if len(series) > 1:
-                chosen.append(series[-1])
-    return chosen
-
-
-def read_thumb(db: Database, photo: Photo, media_root: Path | None = None) -> bytes:
-    """A photo's thumbnail bytes for a document the caller already audits (the handout)."""
-    return read_media(root_of(db, media_root), photo.thumb_sha256)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
@@ -48,13 +48,16 @@ ClinicalDep = Annotated[StaffUser, Depends(require_permission(Permission.CLINICA
 #: The upload route's body limit [bytes]: the largest photo plus room for the form fields.
 UPLOAD_PATH = "/app/photos"
 UPLOAD_BODY_LIMIT = MAX_PHOTO_BYTES + 256 * 1024
+#: The largest record id a route accepts (the id columns are 32-bit integers).
+MAX_ID = 2**31 - 1
+RecordId = Annotated[int, Path(ge=1, le=MAX_ID)]
 IMAGE_HEADERS = {"Cache-Control": "no-store, private", "X-Content-Type-Options": "nosniff"}
 
 
 def _int(value: str, field: str) -> int:
     text = (value or "").strip()
-    if not text.isdigit() or len(text) > 12:
-        raise InputError.one(field, text[:30], "must be a record id (a whole number)")
+    if not text.isascii() or not text.isdigit() or len(text) > 12 or not 1 <= int(text) <= MAX_ID:
+        raise InputError.one(field, text[:30], f"must be a record id (1 to {MAX_ID})")
     return int(text)
 
 
@@ -67,7 +70,7 @@ def _page(
     request: Request,
     db: Database,
     user: StaffUser,
-    patient_id: int,
+    patient_id: RecordId,
     *,
     status_code: int = 200,
     problems: list[FieldProblem] | None = None,
@@ -101,7 +104,7 @@ def _page(
 
 @router.get("/app/patients/{patient_id}/photos", response_class=HTMLResponse)
 def photos_page(
-    request: Request, patient_id: int, user: ClinicalDep, db: DbDep, uploaded: int = 0
+    request: Request, patient_id: RecordId, user: ClinicalDep, db: DbDep, uploaded: int = 0
 ) -> HTMLResponse:
     """Her photos: upload form, consent standing and the timeline per view."""
     return _page(request, db, user, patient_id, uploaded=uploaded)
@@ -130,7 +133,7 @@ def _store(
     request: Request,
     db: Database,
     user: StaffUser,
-    patient_id: int,
+    patient_id: RecordId,
     fields: dict[str, str],
     data: bytes,
     name: str,
@@ -175,27 +178,27 @@ def _local_time(request: Request, value: str) -> str | None:
 
 
 def _image(
-    db: Database, user: StaffUser, patient_id: int, photo_id: int, kind: str
+    db: Database, user: StaffUser, patient_id: RecordId, photo_id: int, kind: str
 ) -> tuple[Photo, bytes]:
     return ph.photo_file(db, acting_account(db, user), patient_id, photo_id, kind)
 
 
 @router.get("/app/patients/{patient_id}/photos/{photo_id}/image")
-def image(patient_id: int, photo_id: int, user: ClinicalDep, db: DbDep) -> Response:
+def image(patient_id: RecordId, photo_id: RecordId, user: ClinicalDep, db: DbDep) -> Response:
     """The photo (audited ``photo.view``)."""
     _, data = _image(db, user, patient_id, photo_id, "view")
     return Response(data, media_type="image/jpeg", headers=IMAGE_HEADERS)
 
 
 @router.get("/app/patients/{patient_id}/photos/{photo_id}/thumb")
-def thumb(patient_id: int, photo_id: int, user: ClinicalDep, db: DbDep) -> Response:
+def thumb(patient_id: RecordId, photo_id: RecordId, user: ClinicalDep, db: DbDep) -> Response:
     """The thumbnail (audited ``photo.thumb``)."""
     _, data = _image(db, user, patient_id, photo_id, "thumb")
     return Response(data, media_type="image/jpeg", headers=IMAGE_HEADERS)
 
 
 @router.get("/app/patients/{patient_id}/photos/{photo_id}/download")
-def download(patient_id: int, photo_id: int, user: ClinicalDep, db: DbDep) -> Response:
+def download(patient_id: RecordId, photo_id: RecordId, user: ClinicalDep, db: DbDep) -> Response:
     """The photo as an attachment (audited ``photo.download``)."""
     photo, data = _image(db, user, patient_id, photo_id, "download")
     name = f"photo-{patient_id}-{photo.view.value}-{photo.taken_at:%Y%m%d}-{photo.id}.jpg"
@@ -209,12 +212,12 @@ def download(patient_id: int, photo_id: int, user: ClinicalDep, db: DbDep) -> Re
 @router.get("/app/patients/{patient_id}/photos/compare", response_class=HTMLResponse)
 def compare(
     request: Request,
-    patient_id: int,
+    patient_id: RecordId,
     user: ClinicalDep,
     db: DbDep,
     view: str = "front",
-    before: int = 0,
-    after: int = 0,
+    before: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> HTMLResponse:
     """Before and after of one view, side by side and as an overlay with an opacity slider.
     Without ``before``/``after`` the first and the newest photo of the view are compared."""

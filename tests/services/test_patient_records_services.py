@@ -113,6 +113,7 @@ def test_merge_moves_every_child_record_and_deletes_the_duplicate(clinic: Any) -
         "waitlist": 0,
         "message_opt_outs": 0,
         "consent_forms": 1,  # her signed form is kept, now hers
+        "photos": 0,
     }
     kept = services.patient_file(db, keep)
     assert [c.id for c in kept.courses] == [booking.course.id]

@@ -57,6 +57,15 @@ BACKENDS = [
 _counter = itertools.count()
 
 
+@pytest.fixture(autouse=True)
+def media_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test stores uploaded photos in a folder of its own (``NEEDLEPLAN_MEDIA_DIR``),
+    never in the user data folder."""
+    folder = tmp_path_factory.mktemp("media")
+    monkeypatch.setenv("NEEDLEPLAN_MEDIA_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _cheap_password_hasher() -> Iterator[None]:
     """argon2id with small costs for every account the tests create (no test checks the
@@ -458,6 +467,24 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
     two_factor.confirm_enrolment(db, owner, pyotp.TOTP(enrolment.secret).at(t0), now=t0)
     set_retention(db, clinical_years=12, actor=owner)
     beat(db, "worker-test")
+    # A before photo of the first patient's first session (with her photo consent).
+    from needleplan.services.photos import upload_photo
+    from tests.photo_support import jpeg, sign_photo
+
+    sign_photo(db, setup.patient.id)
+    with db.transaction() as uow:
+        first_visit = uow.appointments.for_patient(setup.patient.id)[0]
+    practitioner = services.create_user(db, "photographer", "correct horse battery", "practitioner")
+    upload_photo(
+        db,
+        practitioner,
+        setup.patient.id,
+        first_visit.id,
+        "front",
+        jpeg(),
+        taken_at=t0,
+        now=t0 + timedelta(hours=1),
+    )
     # A signed-in browser (backups leave staff_sessions out; the backup tests check that).
     from needleplan.services.staff_sessions import SessionPolicy, start_session
 

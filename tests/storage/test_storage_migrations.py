@@ -31,6 +31,7 @@ def test_shipped_revisions_are_initial_then_follow_up() -> None:
         "0013",
         "0014",
         "0015",
+        "0016",
         "0017",
         "0018",
         "0019",

@@ -127,6 +127,12 @@ ACTION_PERMISSIONS: dict[str, Permission] = {
     # intake kiosk: every role hands the tablet over (the answers stay clinical)
     "intake.kiosk.start": Permission.CONTACTS,
     "intake.submit": Permission.CONTACTS,
+    # before and after photos: practitioners only (front desk and admins see no photos)
+    "photo.upload": Permission.CLINICAL,
+    "photo.list": Permission.CLINICAL,
+    "photo.view": Permission.CLINICAL,
+    "photo.thumb": Permission.CLINICAL,
+    "photo.download": Permission.CLINICAL,
     # administration: admins
     "user.create": Permission.USERS,
     "user.deactivate": Permission.USERS,

@@ -55,6 +55,7 @@ from needleplan.domain.records import (
     Practitioner,
     Sex,
 )
+from needleplan.interop.fhir_media import media_resources
 from needleplan.storage import Database
 
 BASE = "https://needleplan.org/fhir"
@@ -549,6 +550,7 @@ def patient_bundle(db: Database, patient_id: int) -> dict[str, Any]:
 
     resources += intake_resources(ctx, db, patient_id)  # QuestionnaireResponse per intake
     resources += _consents(db, ctx)
+    resources += media_resources(db, ctx)  # her photos (fhir_media.py)
     bundle = Bundle.model_validate(
         {
             "resourceType": "Bundle",

@@ -12,6 +12,11 @@ Format (``.json``, or gzip-compressed when the file name ends in ``.gz``)::
 Datetimes are ISO 8601 in UTC, dates ISO 8601, binary columns (signed consent PDFs) base64. A backup restores only into an empty database
 (fresh or just migrated), on either backend: it doubles as a SQLite -> PostgreSQL move.
 
+Media files (photos and their thumbnails, :mod:`needleplan.storage.media`) travel in the same
+file: ``"media": {"<sha256>": "<base64>", ...}`` holds every file a ``photos`` row refers to,
+read from the media folder. A restore checks each file's SHA-256 against its name, refuses a
+backup whose photos lack a file, and writes the files (0600) into the target's media folder.
+
 Every table is backed up except :data:`EXCLUDED_TABLES`: ``staff_sessions`` holds sign-in
 sessions, short-lived secrets that a restore must not bring back (a restored session would sign a
 browser in again, perhaps one whose session had been ended since). After a restore everybody signs
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
 import json
 import os
 import tempfile
@@ -36,7 +42,7 @@ from sqlalchemy import Connection, Date, Engine, LargeBinary, Table, func, inser
 from sqlalchemy.exc import StatementError
 
 from needleplan.exceptions import ConflictError, InputError
-from needleplan.storage import migrate
+from needleplan.storage import media, migrate
 from needleplan.storage.tables import metadata
 from needleplan.storage.types import UtcDateTime
 
@@ -63,8 +69,9 @@ def _encode(value: Any) -> Any:
     return value
 
 
-def snapshot(engine: Engine) -> dict[str, Any]:
-    """Every row of every backed-up table, read in one consistent transaction."""
+def snapshot(engine: Engine, media_root: Path | None = None) -> dict[str, Any]:
+    """Every row of every backed-up table, read in one consistent transaction, and the media
+    files the photos refer to (from ``media_root``, default :func:`media.media_dir`)."""
     conn = engine.connect()
     try:
         if engine.dialect.name == "postgresql":
@@ -82,13 +89,26 @@ def snapshot(engine: Engine) -> dict[str, Any]:
                 }
     finally:
         conn.close()
+    root = media_root if media_root is not None else media.media_dir(engine)
     return {
         "format": FORMAT,
         "version": VERSION,
         "schema_revision": revision,
         "created_at": datetime.now(UTC).isoformat(),
         "tables": tables,
+        "media": {
+            digest: base64.b64encode(media.read_media(root, digest)).decode("ascii")
+            for digest in sorted(_media_hashes(tables))
+        },
     }
+
+
+def _media_hashes(tables: dict[str, Any]) -> set[str]:
+    """The media files the ``photos`` rows of a snapshot refer to."""
+    entry = tables.get("photos") or {"columns": [], "rows": []}
+    columns = entry["columns"]
+    wanted = [columns.index(c) for c in ("sha256", "thumb_sha256") if c in columns]
+    return {str(row[k]) for row in entry["rows"] for k in wanted}
 
 
 def _revision(conn: Connection) -> str | None:
@@ -99,10 +119,11 @@ def _revision(conn: Connection) -> str | None:
     return str(row[0]) if row else None
 
 
-def backup(engine: Engine, path: str | Path) -> dict[str, int]:
-    """Write a consistent snapshot to ``path`` atomically; returns the row count per table."""
+def backup(engine: Engine, path: str | Path, media_root: Path | None = None) -> dict[str, int]:
+    """Write a consistent snapshot (with the media files) to ``path`` atomically; returns the
+    row count per table."""
     target = Path(path)
-    data = snapshot(engine)
+    data = snapshot(engine, media_root)
     payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     if target.name.endswith(".gz"):
         payload = gzip.compress(payload, mtime=0)
@@ -165,7 +186,35 @@ def read_backup(path: str | Path) -> dict[str, Any]:
     extra = sorted(set(tables) - {t.name for t in metadata.sorted_tables})
     if extra:
         raise InputError.one("tables", extra, "unknown tables")
+    _check_media(data)
     return data
+
+
+def _check_media(data: dict[str, Any]) -> None:
+    """The ``media`` section: hash -> base64 bytes that match the hash, one per photo file."""
+    files = data.setdefault("media", {})
+    if not isinstance(files, dict):
+        raise InputError.one("media", _short(files), "must be an object of files by SHA-256")
+    decoded: dict[str, bytes] = {}
+    for digest, encoded in files.items():
+        media.check_hash(digest, f"media.{str(digest)[:70]}")
+        try:
+            raw = base64.b64decode(encoded, validate=True)
+        except (TypeError, ValueError):
+            raise InputError.one(
+                f"media.{digest}", _short(encoded), "must be base64 data"
+            ) from None
+        if hashlib.sha256(raw).hexdigest() != digest:
+            raise InputError.one(f"media.{digest}", f"{len(raw)} bytes", "must match its SHA-256")
+        decoded[digest] = raw
+    try:
+        wanted = _media_hashes(data["tables"])
+    except (TypeError, ValueError, KeyError, IndexError):
+        raise InputError.one("tables.photos", "...", "needs sha256 columns") from None
+    missing = sorted(wanted - set(decoded))
+    if missing:
+        raise InputError.one("media", missing[:3], "must hold every photo's file; missing")
+    data["media"] = decoded
 
 
 def _short(value: Any) -> str:
@@ -323,8 +372,9 @@ def is_empty(engine: Engine) -> bool:
     return True
 
 
-def restore(engine: Engine, path: str | Path) -> dict[str, int]:
-    """Load a backup into an empty database (migrated to head first); all rows or none.
+def restore(engine: Engine, path: str | Path, media_root: Path | None = None) -> dict[str, int]:
+    """Load a backup into an empty database (migrated to head first); all rows or none. Its
+    media files are written into ``media_root`` (default :func:`media.media_dir`).
 
     Returns the rows restored per backed-up table; :data:`EXCLUDED_TABLES` stay empty even when
     the file carries them.
@@ -367,6 +417,9 @@ def restore(engine: Engine, path: str | Path) -> dict[str, int]:
                     ) from None
             counts[table.name] = len(rows)
         check_readable(conn)
+        root = media_root if media_root is not None else media.media_dir(engine)
+        for raw in data["media"].values():
+            media.store_media(root, raw)
         if engine.dialect.name == "postgresql":
             for table in metadata.sorted_tables:
                 if "id" in table.c and table.c.id.primary_key:

@@ -39,6 +39,7 @@ from needleplan.storage.repositories.figures import FigureQuery
 from needleplan.storage.repositories.idempotency import IdempotencyRepository
 from needleplan.storage.repositories.intake import IntakeRepository
 from needleplan.storage.repositories.outbox import OutboxRepository
+from needleplan.storage.repositories.photos import PhotoRepository
 from needleplan.storage.repositories.portal_links import PortalLinkRepository
 from needleplan.storage.repositories.retention import RetentionRepository
 from needleplan.storage.repositories.security import (
@@ -92,6 +93,7 @@ class UnitOfWork:
         self.settings = SettingsRepository(session)
         self.heartbeats = HeartbeatRepository(session)
         self.retention = RetentionRepository(session)
+        self.photos = PhotoRepository(session)
 
     def flush(self) -> None:
         self.session.flush()

@@ -705,3 +705,26 @@ class PatientAnonymisationRow(Base):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), primary_key=True)
     at: Mapped[datetime]
     reason: Mapped[str] = mapped_column(String(200), default="")
+
+
+class PhotoRow(Base):
+    """A before/after photo of a patient at a course session (appointment), in one standard
+    view. The image and its thumbnail are files in the media folder named by the SHA-256 of
+    their bytes (:mod:`needleplan.storage.media`); the row holds the hashes and sizes."""
+
+    __tablename__ = "photos"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id"))
+    view: Mapped[str] = mapped_column(String(20))
+    taken_at: Mapped[datetime]
+    sha256: Mapped[str] = mapped_column(String(64))
+    byte_size: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    thumb_sha256: Mapped[str] = mapped_column(String(64))
+    thumb_width: Mapped[int] = mapped_column(Integer)
+    thumb_height: Mapped[int] = mapped_column(Integer)
+    uploaded_by: Mapped[str] = mapped_column(String(40))
+    uploaded_at: Mapped[datetime]

@@ -61,6 +61,7 @@ from needleplan.web.routes import (
     patient_records,
     patients,
     patients_api,
+    photos,
     portal,
     portal_intake,
     recall,
@@ -209,7 +210,8 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware,
         default=settings.max_body_bytes,
-        overrides=settings.max_body_overrides,
+        # a photo upload takes a full-size phone photo unless the settings say otherwise
+        overrides={photos.UPLOAD_PATH: photos.UPLOAD_BODY_LIMIT, **settings.max_body_overrides},
     )
     install_security_middleware(app, settings)
     app.add_middleware(SelectiveGZip)
@@ -274,6 +276,7 @@ def create_app(
     app.include_router(calendar_rebook.router)
     app.include_router(visits.router)
     app.include_router(consents.router)
+    app.include_router(photos.router)
     app.include_router(recall.router)
     app.include_router(dashboard.router)
     app.include_router(messages.router)

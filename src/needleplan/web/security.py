@@ -13,7 +13,7 @@
   (a signed double-submit: a forged cookie cannot produce a matching field without the secret).
 - Security headers on every response: a strict Content-Security-Policy (scripts and styles only
   from this site, no inline script), no framing, no sniffing, same-origin referrer, and HSTS in
-  production. Staff pages and the API are ``Cache-Control: no-store``.
+  production. Staff pages are ``Cache-Control: no-store, private``, the API ``no-store``.
 """
 
 from __future__ import annotations
@@ -212,7 +212,7 @@ class SecurityMiddleware:
             *self._common,
         ]
         if api or path.startswith(("/app", "/login", "/p/", "/unsubscribe/")):
-            extra.append((b"cache-control", b"no-store"))
+            extra.append((b"cache-control", b"no-store" if api else b"no-store, private"))
         if fresh and not api:  # API clients get no cookies
             cookie = Response()
             cookie.set_cookie(

@@ -24,7 +24,7 @@ import base64
 import binascii
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -48,6 +48,8 @@ from needleplan.web.security import CSRF_FIELD, check_csrf, require_permission
 
 router = APIRouter(include_in_schema=False)
 
+#: Record ids in paths are bounded by the 32-bit id columns (never a 500 for a huge id).
+RecordId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 ContactsDep = Annotated[StaffUser, Depends(require_permission(Permission.CONTACTS))]
 ConfigDep = Annotated[StaffUser, Depends(require_permission(Permission.CONFIG))]
 
@@ -115,7 +117,7 @@ def _kind_or_problem(kind: str) -> ConsentKind:
 @router.get("/app/patients/{patient_id}/consents/sign", response_class=HTMLResponse)
 def sign_page(
     request: Request,
-    patient_id: int,
+    patient_id: RecordId,
     user: ContactsDep,
     db: DbDep,
     kind: str = "treatment",
@@ -137,7 +139,7 @@ def sign_page(
 
 
 @router.post("/app/patients/{patient_id}/consents/sign", response_class=HTMLResponse)
-async def sign_post(request: Request, patient_id: int, user: ContactsDep) -> Response:
+async def sign_post(request: Request, patient_id: RecordId, user: ContactsDep) -> Response:
     """Store the signed form; the screen comes back naming the problem when it is refused."""
     db = get_db(request)
     form = await request.form()
@@ -180,7 +182,7 @@ def _sign(
 
 @router.get("/app/patients/{patient_id}/consents/{form_id}.pdf")
 def download(
-    request: Request, patient_id: int, form_id: int, user: ContactsDep, db: DbDep
+    request: Request, patient_id: RecordId, form_id: RecordId, user: ContactsDep, db: DbDep
 ) -> Response:
     """The signed PDF, as stored (its SHA-256 is the one on the patient page)."""
     form, pdf = cf.consent_pdf_of(db, acting_account(db, user), patient_id, form_id)
@@ -199,8 +201,8 @@ def download(
 @router.post("/app/patients/{patient_id}/consents/{form_id}/withdraw")
 def withdraw(
     request: Request,
-    patient_id: int,
-    form_id: int,
+    patient_id: RecordId,
+    form_id: RecordId,
     user: ContactsDep,
     db: DbDep,
     reason: Annotated[str, Form(max_length=2000)] = "",

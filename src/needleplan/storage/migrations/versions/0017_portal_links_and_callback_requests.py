@@ -1,7 +1,7 @@
 """patient portal: links (stored as digests), call-back requests, visit confirmations
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-03
 
 Adds ``portal_links`` (a patient's password-less links: only the SHA-256 digest of the token,
@@ -18,7 +18,7 @@ from alembic import op
 from needleplan.storage.types import UtcDateTime
 
 revision: str = "0017"
-down_revision: str | None = "0015"
+down_revision: str | None = "0016"
 branch_labels: str | None = None
 depends_on: str | None = None
 

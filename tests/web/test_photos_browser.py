@@ -1,0 +1,122 @@
+"""Headless Chromium: a practitioner uploads two front photos through the form (the file
+input a tablet's camera fills), then compares them: side by side, and as an overlay whose
+opacity follows the slider (moved with the keyboard, as a user would). Skips only where
+/usr/bin/chromium is absent. Screenshots in test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from needleplan import services
+from tests.photo_support import jpeg, sign_photo
+
+from .conftest import cheap_hasher
+from .patients_fixtures import DB_PASSWORDS, ClinicApp, open_clinic_app
+from .test_browser import CHROMIUM, _page, _shot, browser
+
+__all__ = ["browser"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian package)"),
+]
+
+#: This suite's servers listen on loopback ports in this range.
+PORTS = range(18800, 18900)
+TABLET = {"width": 1024, "height": 1366}
+
+
+def _port() -> int:
+    for port in PORTS:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    pytest.fail(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
+
+
+@pytest.fixture(scope="module")
+def live_photos(
+    tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path
+) -> Iterator[tuple[str, ClinicApp]]:
+    import uvicorn
+
+    original = services.accounts.use_password_hasher(cheap_hasher())
+    env = open_clinic_app(tmp_path_factory.mktemp("photos") / "clinic.sqlite3", _sqlite_template)
+    config = uvicorn.Config(
+        env.app, host="127.0.0.1", port=_port(), log_level="warning", lifespan="off"
+    )
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:  # readiness wait, not a timing assertion
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{config.port}", env
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+        env.db.dispose()
+        services.accounts.use_password_hasher(original)
+
+
+def _opacity(page: Any) -> float:
+    value: str = page.evaluate("getComputedStyle(document.getElementById('overlay-after')).opacity")
+    return float(value)
+
+
+def test_upload_two_photos_and_move_the_overlay_slider(
+    live_photos: tuple[str, ClinicApp], browser: Any, tmp_path: Path
+) -> None:
+    base, env = live_photos
+    pid = env.patient_id
+    sign_photo(env.db, pid)
+    errors: list[str] = []
+    page = _page(browser, errors, viewport=TABLET, has_touch=True, is_mobile=True)
+    path = f"/app/patients/{pid}/photos"
+    page.goto(base + path)
+    page.fill('input[name="username"]', "prac")
+    page.fill('input[name="password"]', DB_PASSWORDS["prac"])
+    page.click('button[type="submit"]')
+    page.wait_for_url(base + path)
+    for day, color in (("2026-01-06T09:30", (220, 150, 130)), ("2026-03-06T09:30", (90, 60, 50))):
+        picture = tmp_path / f"face-{day[:10]}.jpg"
+        picture.write_bytes(jpeg(600, 400, color=color))
+        page.select_option("#photo-view", "front")
+        page.fill("#photo-taken-at", day)
+        page.set_input_files("#photo-file", str(picture))
+        page.click("#photo-submit")
+        page.wait_for_selector("#photo-uploaded")
+    assert page.locator("#timeline-front li").count() == 2
+    _shot(page, "photos-timeline.png")
+
+    page.click("#compare-front")
+    page.wait_for_selector("#overlay-opacity")
+    loaded = page.evaluate(
+        "[...document.querySelectorAll('#photo-compare img')].every(i => i.complete && i.naturalWidth === 600)"
+    )
+    assert loaded
+    assert _opacity(page) == pytest.approx(0.5)
+    page.focus("#overlay-opacity")
+    for _ in range(30):
+        page.keyboard.press("ArrowRight")
+    assert _opacity(page) == pytest.approx(0.8)
+    assert page.text_content("#overlay-value") == "80"
+    page.keyboard.press("Home")
+    assert _opacity(page) == pytest.approx(0.0)
+    assert page.get_attribute("#overlay-after", "data-opacity") == "0"
+    _shot(page, "photos-overlay.png")
+    assert errors == []

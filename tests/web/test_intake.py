@@ -9,13 +9,10 @@ import re
 from typing import Any
 
 import pytest
-from fastapi import Request
-from fastapi.responses import HTMLResponse
 from fastapi.testclient import TestClient
 
 from needleplan import services
 from needleplan.services import intake
-from needleplan.web.intake_form import intake_form_page, intake_form_submit
 from needleplan.web.kiosk import KIOSK_PATHS
 from tests.intake_support import CLEAR, RAISING
 
@@ -305,32 +302,26 @@ def test_unknown_intake_is_404_and_hostile_ids_are_refused(
 def test_the_portal_view_renders_and_stores_without_staff_chrome(
     clinic_app: ClinicApp,
 ) -> None:
-    """The integrator wires /p/<token>/intake to these two functions; here a test route does."""
+    """/p/<token>/intake serves these two functions through her intake link."""
+    from needleplan.services.portal_links import issue_link
+
     app = clinic_app.app
     pid = clinic_app.patient_id
-
-    @app.get("/p/{token}/intake", response_class=HTMLResponse)
-    def portal_page(request: Request, token: str) -> HTMLResponse:
-        return intake_form_page(request, clinic_app.db, pid, f"/p/{token}/intake")
-
-    @app.post("/p/{token}/intake", response_class=HTMLResponse)
-    async def portal_send(request: Request, token: str) -> HTMLResponse:
-        form = await request.form()
-        return intake_form_submit(request, clinic_app.db, pid, f"/p/{token}/intake", form)
+    tok, _ = issue_link(clinic_app.db, None, pid, "intake")
 
     with TestClient(app) as client:  # nobody signed in
-        page = client.get("/p/tok123/intake")
+        page = client.get(f"/p/{tok}/intake")
         assert page.status_code == 200
-        assert 'action="/p/tok123/intake"' in page.text
+        assert f'action="/p/{tok}/intake"' in page.text
         assert "Sign out" not in page.text
         assert "unlock" not in page.text
         token = csrf_from(page.text)
-        bad = client.post("/p/tok123/intake", data={"csrf_token": token, "keloid": "yes"})
+        bad = client.post(f"/p/{tok}/intake", data={"csrf_token": token, "keloid": "yes"})
         assert bad.status_code == 422
-        sent = client.post("/p/tok123/intake", data={"csrf_token": token, **CLEAR})
+        sent = client.post(f"/p/{tok}/intake", data={"csrf_token": token, **CLEAR})
         assert sent.status_code == 200
         assert 'id="intake-thanks"' in sent.text
-        assert client.post("/p/tok123/intake", data=CLEAR).status_code == 403  # no CSRF
+        assert client.post(f"/p/{tok}/intake", data=CLEAR).status_code == 403  # no CSRF
     (summary,) = intake.intake_summaries(clinic_app.db, pid)
     assert summary.channel.value == "portal"
     assert ("portal", "intake.submit", pid) in audit_actions(clinic_app.db, pid)

@@ -110,7 +110,10 @@ def test_recall_message_links_are_issued_at_send_time_and_not_stored_in_the_body
     text, html = _texts(recall)
     (unsubscribe,) = _tokens(text, r"/unsubscribe/([A-Za-z0-9_-]{43})\b")
     (book,) = _tokens(text, r"/p/([A-Za-z0-9_-]{43})/book\b")
-    assert str(recall["List-Unsubscribe"]).strip() == f"<{PUBLIC}/unsubscribe/{unsubscribe}>"
+    # her language travels with the link (the unsubscribe page speaks it)
+    assert (
+        str(recall["List-Unsubscribe"]).strip() == f"<{PUBLIC}/unsubscribe/{unsubscribe}?lang=en>"
+    )
     assert f"{PUBLIC}/p/{book}/book" in html
     stored = next(
         m for m in message_log(psite.db, None, nora.patient_id) if m.kind is MessageKind.RECALL

@@ -74,6 +74,8 @@ def test_every_message_renders_in_every_shipped_language() -> None:
         ],
         "due": "DUE",
         "unsubscribe_url": "https://x/unsubscribe/t?lang=de",
+        "portal_url": "https://x/p/t",
+        "book_url": "https://x/p/t/book",
         "nudge": True,
         "has_ics": True,
     }

@@ -53,7 +53,7 @@ def test_her_link_shows_her_plan_and_dates_and_is_audited_as_the_patient(
     assert "Staff sign-in" not in page.text
     assert "/app/" not in page.text
     assert PHONE in page.text
-    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["cache-control"] == "no-store, private"
     events = _actions(psite.db, nora.patient_id)
     assert ("portal.read", "patient-link", f"overview link={link_id}") in events
     (stored,) = [

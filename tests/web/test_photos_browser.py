@@ -105,10 +105,11 @@ def test_upload_two_photos_and_move_the_overlay_slider(
 
     page.click("#compare-front")
     page.wait_for_selector("#overlay-opacity")
-    loaded = page.evaluate(
-        "[...document.querySelectorAll('#photo-compare img')].every(i => i.complete && i.naturalWidth === 600)"
+    # both images decoded at their full width (waits for them to load; fails after its timeout)
+    page.wait_for_function(
+        "[...document.querySelectorAll('#photo-compare img')]"
+        ".every(i => i.complete && i.naturalWidth === 600)"
     )
-    assert loaded
     assert _opacity(page) == pytest.approx(0.5)
     page.focus("#overlay-opacity")
     for _ in range(30):

@@ -105,11 +105,17 @@ def test_upload_two_photos_and_move_the_overlay_slider(
 
     page.click("#compare-front")
     page.wait_for_selector("#overlay-opacity")
-    # both images decoded at their full width (waits for them to load; fails after its timeout)
-    page.wait_for_function(
-        "[...document.querySelectorAll('#photo-compare img')]"
+    # both images decoded at their full width: polled from here, since the page's CSP forbids
+    # the eval Playwright's wait_for_function uses (bounded: 10 s)
+    check = "[...document.querySelectorAll('#photo-compare img')]" + (
         ".every(i => i.complete && i.naturalWidth === 600)"
     )
+    for _ in range(100):
+        if page.evaluate(check):
+            break
+        page.wait_for_timeout(100)
+    else:
+        pytest.fail("the compared images did not load")
     assert _opacity(page) == pytest.approx(0.5)
     page.focus("#overlay-opacity")
     for _ in range(30):

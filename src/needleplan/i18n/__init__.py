@@ -50,12 +50,16 @@ _PATTERNS: dict[str, dict[str, str]] = {
         "weekday_datetime": "EEEE d MMMM y, HH:mm",
         "weekday_day": "EEEE d MMMM",
         "date": "d MMMM y",
+        "day_month": "d MMMM",
+        "short_day": "EEE d MMM",
         "time": "HH:mm",
     },
     "de": {
         "weekday_datetime": "EEEE, d. MMMM y, HH:mm 'Uhr'",
         "weekday_day": "EEEE, d. MMMM",
         "date": "d. MMMM y",
+        "day_month": "d. MMMM",
+        "short_day": "EEE, d. MMM",
         "time": "HH:mm",
     },
 }

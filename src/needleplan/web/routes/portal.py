@@ -23,18 +23,24 @@ renders a template extending ``portal/base.html``.
   book one.
 
 Forms carry the site's CSRF token like every other form.
+
+Her pages speak her language (docs/languages.md): ``?lang=`` when the clinic offers it (then kept
+in the page's links, forms and redirects), else the language on her record, else her browser's,
+else the clinic's default; dates follow the language (Babel).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from needleplan import i18n
+from needleplan.domain.language import N_, SOURCE_LANGUAGE
 from needleplan.domain.portal import LinkActor, LinkPurpose
 from needleplan.exceptions import (
     ConflictError,
@@ -50,6 +56,7 @@ from needleplan.services.moves import MovePreview, MoveProposalChangedError
 from needleplan.services.portal_links import LinkRefusedError, portal_audited, resolve_link
 from needleplan.storage import Database
 from needleplan.web.deps import ClinicDep, DbDep
+from needleplan.web.i18n import offered_languages, public_context
 from needleplan.web.ratelimit import client_key
 from needleplan.web.routes.pages import render
 from needleplan.web.security import CSRF_FIELD, check_csrf
@@ -78,7 +85,9 @@ def portal_link(request: Request, db: Database, token: str, purpose: LinkPurpose
     wait = limiter.take("portal:" + client_key(request))
     if wait > 0:
         raise PortalRateLimitedError(wait)
-    return resolve_link(db, token, purpose)
+    actor = resolve_link(db, token, purpose)
+    portal_language(request, db, actor.patient_id)
+    return actor
 
 
 def install_portal_handlers(app: FastAPI) -> None:
@@ -92,6 +101,7 @@ def install_portal_handlers(app: FastAPI) -> None:
             status_code=REFUSED_STATUS.get(exc.reason, 404),
             reason=exc.reason,
             clinic=_clinic_or_none(request),
+            **public_context(request),
         )
 
     @app.exception_handler(PortalRateLimitedError)
@@ -103,6 +113,7 @@ def install_portal_handlers(app: FastAPI) -> None:
             reason="slow",
             retry_after=exc.retry_after,
             clinic=_clinic_or_none(request),
+            **public_context(request),
         )
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
@@ -119,18 +130,68 @@ def _clinic_or_none(request: Request) -> ClinicConfig | None:
 
 @dataclass(frozen=True)
 class _Times:
-    """Local-time formatting for the pages (the clinic's wall clock)."""
+    """Dates and times for the pages, on the clinic's wall clock, in the page's language."""
 
     clinic: ClinicConfig
+    lang: str = SOURCE_LANGUAGE
 
     def __call__(self, value: datetime) -> str:
-        return value.astimezone(self.clinic.tz).strftime("%A %d %B %Y, %H:%M")
+        return i18n.format_datetime(value.astimezone(self.clinic.tz), self.lang)
 
     def day(self, value: datetime) -> str:
-        return value.astimezone(self.clinic.tz).strftime("%a %d %b")
+        return i18n.format_date(value.astimezone(self.clinic.tz).date(), self.lang, "short_day")
 
     def hour(self, value: datetime) -> str:
-        return value.astimezone(self.clinic.tz).strftime("%H:%M")
+        return i18n.format_datetime(value.astimezone(self.clinic.tz), self.lang, "time")
+
+    def long_date(self, value: date) -> str:
+        return i18n.format_date(value, self.lang)
+
+    def day_month(self, value: date) -> str:
+        return i18n.format_date(value, self.lang, "day_month")
+
+
+def portal_language(request: Request, db: Database, patient_id: int) -> dict[str, Any]:
+    """Her page's language and what its links need to keep it (see the module docstring)."""
+    from needleplan.services.patients import patient_language
+    from needleplan.web.i18n import page_clinic
+
+    cached: dict[str, Any] | None = getattr(request.state, "portal_lang", None)
+    if cached is not None:
+        return cached
+    offered, default = offered_languages(page_clinic(request))
+    own = patient_language(db, patient_id)
+    requested = request.query_params.get("lang")
+    lang = i18n.negotiate(
+        requested=requested[:16] if requested else None,
+        accept_language=None
+        if own in offered
+        else request.headers.get("accept-language", "")[:1000],
+        offered=offered,
+        default=own if own in offered else default,
+    )
+    keep = bool(requested) and requested == lang
+    found = {
+        **public_context(request),
+        "lang": lang,
+        "lang_query": f"?lang={lang}" if keep else "",
+        "lang_param": f"&lang={lang}" if keep else "",
+    }
+    request.state.portal_lang = found
+    return found
+
+
+def _keep(request: Request) -> str:
+    """``&lang=..`` when the page's language came from ``?lang=`` (so a redirect keeps it)."""
+    found: str = getattr(request.state, "portal_lang", {}).get("lang_param", "")
+    return found
+
+
+def _t(request: Request, message: str, **values: Any) -> str:
+    """``message`` in the page's language (once :func:`portal_language` has run)."""
+    lang = getattr(request.state, "portal_lang", {}).get("lang", SOURCE_LANGUAGE)
+    text = i18n.gettext(lang, message)
+    return text % values if values else text
 
 
 def _page(
@@ -141,13 +202,15 @@ def _page(
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
+    lang: dict[str, Any] = getattr(request.state, "portal_lang", None) or public_context(request)
     return render(
         request,
         template,
         status_code=status_code,
         clinic=clinic,
         base=f"/p/{token}",
-        at=_Times(clinic),
+        at=_Times(clinic, lang["lang"]),
+        **lang,
         **context,
     )
 
@@ -177,10 +240,10 @@ def _home(
 
 
 DONE_WORDS = {
-    "confirmed": "Thank you: your visit is confirmed.",
-    "cancelled": "Your visit is cancelled. We have sent you a confirmation.",
-    "moved": "Your new dates are saved. We have sent you the new dates.",
-    "callback": "Thank you: the clinic will call you back.",
+    "confirmed": N_("Thank you: your visit is confirmed."),
+    "cancelled": N_("Your visit is cancelled. We have sent you a confirmation."),
+    "moved": N_("Your new dates are saved. We have sent you the new dates."),
+    "callback": N_("Thank you: the clinic will call you back."),
 }
 
 
@@ -189,7 +252,8 @@ def home(
     request: Request, token: Token, db: DbDep, clinic: ClinicDep, done: str = ""
 ) -> HTMLResponse:
     actor = portal_link(request, db, token, LinkPurpose.PORTAL)
-    return _home(request, db, clinic, token, actor, done=DONE_WORDS.get(done, ""))
+    words = DONE_WORDS.get(done)
+    return _home(request, db, clinic, token, actor, done=_t(request, words) if words else "")
 
 
 @router.get("/p/{token}/forecast", response_class=HTMLResponse)
@@ -204,7 +268,10 @@ def forecast(request: Request, token: Token, db: DbDep, clinic: ClinicDep) -> HT
         try:
             found = learned_forecast(db, actor.patient_id, clinic=clinic)
         except NeedleplanError:
-            problem = "There is no forecast for you yet: it is drawn after your first session."
+            problem = _t(
+                request,
+                N_("There is no forecast for you yet: it is drawn after your first session."),
+            )
     if found is not None:
         chart = learned_chart(found)
     return _page(
@@ -229,7 +296,9 @@ def handout(request: Request, token: Token, db: DbDep, clinic: ClinicDep) -> Res
             token,
             actor,
             status_code=409,
-            error="Your handout is not ready yet: the clinic prepares it with your plan.",
+            error=_t(
+                request, N_("Your handout is not ready yet: the clinic prepares it with your plan.")
+            ),
         )
     return Response(
         render_handout(made),
@@ -256,8 +325,10 @@ def confirm(
         portal.confirm_visit(db, actor, appointment_id)
     except (StateError, NotFoundError) as exc:
         code = 404 if isinstance(exc, NotFoundError) else 409
-        return _home(request, db, clinic, token, actor, status_code=code, error=str(exc))
-    return RedirectResponse(f"/p/{token}?done=confirmed", status_code=303)
+        return _home(
+            request, db, clinic, token, actor, status_code=code, error=_problem(request, exc)
+        )
+    return RedirectResponse(f"/p/{token}?done=confirmed{_keep(request)}", status_code=303)
 
 
 def _visit_or_error(
@@ -267,7 +338,9 @@ def _visit_or_error(
     try:
         portal.her_visit(db, actor, vid)
     except NotFoundError as exc:
-        return _home(request, db, clinic, token, actor, status_code=404, error=str(exc))
+        return _home(
+            request, db, clinic, token, actor, status_code=404, error=_problem(request, exc)
+        )
     return None
 
 
@@ -287,7 +360,13 @@ def _cancel_page(
     visit = next((v for v in view.upcoming if v.appointment.id == appointment_id), None)
     if visit is None:
         return _home(
-            request, db, clinic, token, actor, status_code=409, error="This visit is not booked."
+            request,
+            db,
+            clinic,
+            token,
+            actor,
+            status_code=409,
+            error=_t(request, N_("This visit is not booked.")),
         )
     late = visit.inside_notice
     return _page(
@@ -327,8 +406,10 @@ def cancel(
         return _cancel_page(request, db, clinic, token, actor, appointment_id)
     except (StateError, NotFoundError) as exc:
         code = 404 if isinstance(exc, NotFoundError) else 409
-        return _home(request, db, clinic, token, actor, status_code=code, error=str(exc))
-    return RedirectResponse(f"/p/{token}?done=cancelled", status_code=303)
+        return _home(
+            request, db, clinic, token, actor, status_code=code, error=_problem(request, exc)
+        )
+    return RedirectResponse(f"/p/{token}?done=cancelled{_keep(request)}", status_code=303)
 
 
 def _move_page(
@@ -347,10 +428,14 @@ def _move_page(
     try:
         appt, window, offered = portal.reschedule_options(db, actor, clinic, appointment_id)
     except portal.CallTheClinicError as exc:
-        return _home(request, db, clinic, token, actor, status_code=409, error=str(exc))
+        return _home(
+            request, db, clinic, token, actor, status_code=409, error=_problem(request, exc)
+        )
     except (StateError, NotFoundError, SchedulingError) as exc:
         code = 404 if isinstance(exc, NotFoundError) else 409
-        return _home(request, db, clinic, token, actor, status_code=code, error=str(exc))
+        return _home(
+            request, db, clinic, token, actor, status_code=code, error=_problem(request, exc)
+        )
     return _page(
         request,
         "portal/move.html",
@@ -374,15 +459,48 @@ def move_form(
     return _move_page(request, db, clinic, token, actor, appointment_id)
 
 
-def _problem(exc: NeedleplanError) -> str:
-    if isinstance(exc, InputError):
-        return "; ".join(p.rule for p in exc.problems)
-    if isinstance(exc, ConflictError | SchedulingError):
-        return (
-            "That time is no longer free, or the rest of your course cannot be fitted around "
-            "it. Please pick another time."
+def _problem(request: Request, exc: NeedleplanError) -> str:
+    """What went wrong, in her words and her language.
+
+    The services word their refusals in English; a refusal whose exact words the catalogue
+    translates is shown translated, any other one as a plain sentence of its kind."""
+    lang = getattr(request.state, "portal_lang", {}).get("lang", SOURCE_LANGUAGE)
+    if isinstance(exc, portal.CallTheClinicError):
+        if exc.phone:
+            return _t(
+                request,
+                N_(
+                    "This visit is less than %(hours)s hours away, so it can no longer be changed "
+                    "online: please call the clinic on %(phone)s."
+                ),
+                hours=exc.hours,
+                phone=exc.phone,
+            )
+        return _t(
+            request,
+            N_(
+                "This visit is less than %(hours)s hours away, so it can no longer be changed "
+                "online: please call the clinic."
+            ),
+            hours=exc.hours,
         )
-    return str(exc)
+    if isinstance(exc, ConflictError | SchedulingError):
+        return _t(
+            request,
+            N_(
+                "That time is no longer free, or the rest of your course cannot be fitted around "
+                "it. Please pick another time."
+            ),
+        )
+    if isinstance(exc, NotFoundError):
+        return _t(request, N_("This visit is not one of yours, or it no longer exists."))
+    english = "; ".join(p.rule for p in exc.problems) if isinstance(exc, InputError) else str(exc)
+    translated = i18n.gettext(lang, english)
+    if translated != english or lang == SOURCE_LANGUAGE:
+        return translated
+    if isinstance(exc, InputError):
+        return _t(request, N_("Please pick one of the times shown."))
+    return _t(request, N_("This cannot be changed online any more. Please call the clinic."))
 
 
 @router.post("/p/{token}/visits/{appointment_id}/move", response_class=HTMLResponse)
@@ -401,13 +519,24 @@ def move_preview(
     try:
         preview = portal.reschedule_preview(db, actor, clinic, appointment_id, slot)
     except NotFoundError as exc:
-        return _home(request, db, clinic, token, actor, status_code=404, error=str(exc))
+        return _home(
+            request, db, clinic, token, actor, status_code=404, error=_problem(request, exc)
+        )
     except portal.CallTheClinicError as exc:
-        return _home(request, db, clinic, token, actor, status_code=409, error=str(exc))
+        return _home(
+            request, db, clinic, token, actor, status_code=409, error=_problem(request, exc)
+        )
     except (InputError, StateError, SchedulingError, ConflictError) as exc:
         code = 422 if isinstance(exc, InputError) else 409
         return _move_page(
-            request, db, clinic, token, actor, appointment_id, status_code=code, error=_problem(exc)
+            request,
+            db,
+            clinic,
+            token,
+            actor,
+            appointment_id,
+            status_code=code,
+            error=_problem(request, exc),
         )
     return _move_page(
         request, db, clinic, token, actor, appointment_id, picked=slot, preview=preview
@@ -442,19 +571,35 @@ def move_save(
             status_code=409,
             picked=slot,
             preview=exc.preview,
-            error="The calendar changed while you were looking: here is your plan with the "
-            "new time again. Please check it and save again.",
+            error=_t(
+                request,
+                N_(
+                    "The calendar changed while you were looking: here is your plan with the "
+                    "new time again. Please check it and save again."
+                ),
+            ),
         )
     except NotFoundError as exc:
-        return _home(request, db, clinic, token, actor, status_code=404, error=str(exc))
+        return _home(
+            request, db, clinic, token, actor, status_code=404, error=_problem(request, exc)
+        )
     except portal.CallTheClinicError as exc:
-        return _home(request, db, clinic, token, actor, status_code=409, error=str(exc))
+        return _home(
+            request, db, clinic, token, actor, status_code=409, error=_problem(request, exc)
+        )
     except (InputError, StateError, SchedulingError, ConflictError) as exc:
         code = 422 if isinstance(exc, InputError) else 409
         return _move_page(
-            request, db, clinic, token, actor, appointment_id, status_code=code, error=_problem(exc)
+            request,
+            db,
+            clinic,
+            token,
+            actor,
+            appointment_id,
+            status_code=code,
+            error=_problem(request, exc),
         )
-    return RedirectResponse(f"/p/{token}?done=moved", status_code=303)
+    return RedirectResponse(f"/p/{token}?done=moved{_keep(request)}", status_code=303)
 
 
 @router.post("/p/{token}/callback", response_class=HTMLResponse)
@@ -472,8 +617,10 @@ def callback(
         portal.request_callback(db, actor, note)
     except (InputError, StateError) as exc:
         code = 422 if isinstance(exc, InputError) else 409
-        return _home(request, db, clinic, token, actor, status_code=code, error=_problem(exc))
-    return RedirectResponse(f"/p/{token}?done=callback", status_code=303)
+        return _home(
+            request, db, clinic, token, actor, status_code=code, error=_problem(request, exc)
+        )
+    return RedirectResponse(f"/p/{token}?done=callback{_keep(request)}", status_code=303)
 
 
 def _book_page(
@@ -528,7 +675,9 @@ def book(
         appt = portal.book_maintenance(db, actor, clinic, link_of(db, actor).recall_id, slot)
     except (InputError, StateError, ConflictError, SchedulingError, NotFoundError) as exc:
         code = 422 if isinstance(exc, InputError) else 409
-        return _book_page(request, db, clinic, token, actor, status_code=code, error=_problem(exc))
+        return _book_page(
+            request, db, clinic, token, actor, status_code=code, error=_problem(request, exc)
+        )
     return _book_page(request, db, clinic, token, actor, booked=appt)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 from datetime import UTC, date, datetime, timedelta
@@ -296,8 +297,7 @@ def test_the_handout_uses_and_names_the_clinics_calibration_in_force(clinic: Any
 
 
 def test_a_german_handout_is_written_in_german_and_prints(tmp_path: Path) -> None:
-    """Issue 14: the handout in her language (every sentence of its own; the guideline's own
-    milestone texts print as the guideline words them)."""
+    """Issue 14: the handout in her language, every sentence of its own."""
     h = handout_for_assessment(
         reference_assessment(),
         clinic_name="Hautpraxis Müller",
@@ -318,3 +318,23 @@ def test_a_german_handout_is_written_in_german_and_prints(tmp_path: Path) -> Non
         assert english not in text
     data = render_handout(h, tmp_path / "de.pdf")
     assert page_count(data) >= 1
+
+
+def test_the_guideline_texts_on_a_german_handout_are_german() -> None:
+    """The bundled guideline's reasons and milestones come from the catalogue (issue 14); a
+    clinic's own wording the catalogue does not hold prints as written."""
+    smoker = parse_assessment(
+        {**reference_assessment().model_dump(mode="json"), "smoking": "current"}
+    )
+    h = handout_for_assessment(smoker, clinic_name="C", draws=DRAWS, language="de")
+    text = _text(handout_sections(h))
+    assert "Rauchen baut Kollagen ab und verlangsamt die Heilung." in text
+    assert "1–3 Monate nach der letzten Sitzung" in text
+    assert "Smoking degrades collagen" not in text
+    assert "[seed-" not in text
+    assert "months after the last session" not in text
+    english = _text(handout_sections(handout_for_assessment(smoker, clinic_name="C", draws=DRAWS)))
+    assert "Smoking degrades collagen and slows healing." in english
+    own = h.protocol.model_copy(update={"milestones": ["Unsere eigene Notiz."]})
+    mine = dataclasses.replace(h, protocol=own)
+    assert "Unsere eigene Notiz." in _text(handout_sections(mine))

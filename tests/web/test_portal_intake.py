@@ -53,3 +53,28 @@ def test_a_tampered_intake_link_gets_the_plain_refusal(web: TestClient) -> None:
     refused = web.get("/p/" + "x" * 43 + "/intake")
     assert refused.status_code == 404
     assert "Traceback" not in refused.text
+
+
+def test_her_intake_link_shows_the_questionnaire_in_her_language(
+    web: TestClient, clinic_app: ClinicApp
+) -> None:
+    """The questionnaire's own texts and the refusals come in German for a German patient."""
+    from needleplan import services
+
+    services.update_patient(clinic_app.db, clinic_app.patient_id, {"language": "de"})
+    sign_in(web, "desk")
+    token = _make_link(web, clinic_app.patient_id)
+    with TestClient(clinic_app.app, base_url="http://testserver") as home:
+        form = home.get(f"/p/{token}/intake")
+        assert form.status_code == 200
+        assert '<html lang="de">' in form.text
+        assert "Vor Ihrem Microneedling-Beratungsgespräch" in form.text
+        assert "Haben Sie Diabetes?" in form.text
+        assert "Meine Antworten senden" in form.text
+        assert "Do you have diabetes?" not in form.text
+        empty = home.post(f"/p/{token}/intake", data={"csrf_token": csrf_from(form.text)})
+        assert empty.status_code == 422
+        assert "muss beantwortet werden" in empty.text
+        assert "is required" not in empty.text
+        # HbA1c's help has a literal % sign: shown as written, never a formatting error
+        assert "(in %)" in form.text or "(in %)" in home.get(f"/p/{token}/intake?lang=en").text

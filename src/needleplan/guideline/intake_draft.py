@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any
 
 from needleplan.domain.assessment import Contraindication
+from needleplan.domain.language import N_
 from needleplan.exceptions import FieldProblem, InputError
 from needleplan.guideline.intake import ANSWERED, Effect, Question, Questionnaire
 from needleplan.guideline.schema import Guideline, load_guideline
@@ -75,7 +76,7 @@ def _empty(value: Any) -> bool:
 def _one(value: Any) -> Any:
     if isinstance(value, list):
         if len(value) != 1:
-            raise ValueError("must be one answer, not a list")
+            raise ValueError(N_("must be one answer, not a list"))
         return value[0]
     return value
 
@@ -86,7 +87,7 @@ def _parse_yes_no(value: Any) -> bool:
         return value
     if isinstance(value, str) and value.strip().lower() in ("yes", "no"):
         return value.strip().lower() == "yes"
-    raise ValueError("must be yes or no")
+    raise ValueError(N_("must be yes or no"))
 
 
 def _parse_choice(q: Question, value: Any) -> str | list[str]:
@@ -112,26 +113,26 @@ def _parse_choice(q: Question, value: Any) -> str | list[str]:
 def _parse_number(q: Question, value: Any) -> int | float:
     value = _one(value)
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError("must be a number")
+        raise ValueError(N_("must be a number"))
     if isinstance(value, str):
         text = value.strip().replace(",", ".")
         if len(text) > 30:
-            raise ValueError("must be a number")
+            raise ValueError(N_("must be a number"))
         try:
             number = float(text)
         except ValueError:
-            raise ValueError("must be a number") from None
+            raise ValueError(N_("must be a number")) from None
     else:
         number = float(value)
     if not math.isfinite(number):
-        raise ValueError("must be a finite number")
+        raise ValueError(N_("must be a finite number"))
     if q.min is not None and number < q.min:
         raise ValueError(f"must be at least {q.min:g}")
     if q.max is not None and number > q.max:
         raise ValueError(f"must be at most {q.max:g}")
     if q.integer:
         if not number.is_integer():
-            raise ValueError("must be a whole number")
+            raise ValueError(N_("must be a whole number"))
         return int(number)
     return int(number) if number.is_integer() else number
 
@@ -139,28 +140,28 @@ def _parse_number(q: Question, value: Any) -> int | float:
 def _parse_text(q: Question, value: Any) -> str:
     value = _one(value)
     if not isinstance(value, str):
-        raise ValueError("must be text")
+        raise ValueError(N_("must be text"))
     text = value.replace("\r\n", "\n").strip()
     limit = q.max_length or TEXT_MAX
     if len(text) > limit:
         raise ValueError(f"must be at most {limit} characters")
     if any(ord(c) < 32 and c not in "\n\t" for c in text) or "\x7f" in text:
-        raise ValueError("must not contain control characters")
+        raise ValueError(N_("must not contain control characters"))
     return text
 
 
 def _parse_date(q: Question, value: Any, today: date) -> str:
     value = _one(value)
     if not isinstance(value, str) or len(value.strip()) != 10:
-        raise ValueError("must be a date as YYYY-MM-DD")
+        raise ValueError(N_("must be a date as YYYY-MM-DD"))
     try:
         day = date.fromisoformat(value.strip())
     except ValueError:
-        raise ValueError("must be a date as YYYY-MM-DD") from None
+        raise ValueError(N_("must be a date as YYYY-MM-DD")) from None
     if day.year < 1900:
-        raise ValueError("must not be before 1900")
+        raise ValueError(N_("must not be before 1900"))
     if q.past_only and day > today:
-        raise ValueError("must not be in the future")
+        raise ValueError(N_("must not be in the future"))
     return day.isoformat()
 
 
@@ -211,7 +212,7 @@ def parse_answers(
         value = raw.get(q.id)
         if _empty(value):
             if q.required:
-                problems.append(FieldProblem(q.id, None, "is required"))
+                problems.append(FieldProblem(q.id, None, N_("is required")))
             continue
         try:
             answers[q.id] = _parse_one(q, value, today)
@@ -222,7 +223,7 @@ def parse_answers(
             problems.append(FieldProblem(q.id, shown, str(exc)))
             continue
         if q.type == "choice" and q.multiple and not answers[q.id] and q.required:
-            problems.append(FieldProblem(q.id, None, "is required"))
+            problems.append(FieldProblem(q.id, None, N_("is required")))
     if problems:
         raise InputError(problems)
     return answers

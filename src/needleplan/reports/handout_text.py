@@ -3,13 +3,13 @@
 :class:`Handout` holds what the handout shows; :func:`handout_sections` writes it as titled
 plain-text sections in ``handout.language``: every sentence is a whole gettext message with
 named placeholders (never pieced together across languages), dates and numbers formatted by
-Babel. The guideline's own texts (its reasons and milestones) are the clinic's data and print as
-the guideline file words them.
+Babel. The guideline's own texts (its reasons and milestones) are the clinic's data: the bundled
+guideline's are in the catalogue (``needleplan.guideline.texts``), a clinic's own wording prints
+as its guideline file words it.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -29,6 +29,7 @@ from needleplan.forecasting.wording import (
     band_phrase,
     factor_notes,
 )
+from needleplan.guideline.texts import patient_reason
 from needleplan.i18n import Translator
 
 AFTERCARE = (
@@ -139,8 +140,6 @@ def scenario_labels(sessions: int, months: int, language: str = "en") -> tuple[s
 
 # --------------------------------------------------------------------------- plain words
 
-_CITATION = re.compile(r"\s*\[[a-z0-9-]+\](,\s*\[[a-z0-9-]+\])*")
-
 
 def _words(value: str) -> str:
     return value.replace("_", " ")
@@ -194,7 +193,7 @@ def plain_reasons(protocol: Protocol, language: str = "en") -> list[str]:
             continue
         else:
             reason = effect.split(": ", 1)[1] if ": " in effect else effect
-            out.append(_CITATION.sub("", reason).strip())
+            out.append(t.gettext(patient_reason(reason)))
     return out
 
 
@@ -386,7 +385,13 @@ def handout_sections(handout: Handout) -> list[Section]:
         )
     )
     if p.milestones:
-        sections.append(Section(t.gettext("What to expect"), tuple(p.milestones), bullets=True))
+        sections.append(
+            Section(
+                t.gettext("What to expect"),
+                tuple(t.gettext(m) for m in p.milestones),
+                bullets=True,
+            )
+        )
     sections.append(
         Section(
             t.gettext("Looking after your skin"),

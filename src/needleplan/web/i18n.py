@@ -131,12 +131,22 @@ def clinic_languages(context: Any) -> list[tuple[str, str]]:
     return [(code, LANGUAGE_NAMES.get(code, code)) for code in offered]
 
 
+@pass_context
+def translate_data(context: Any, value: Any) -> str:
+    """The ``tr`` filter: a text from the clinic's data files (guideline, questionnaire) or a
+    service's fixed words, in the page's language when the catalogue holds it, else as written.
+    Unlike ``_()`` it formats nothing, so a ``%`` in the text is safe."""
+    text = "" if value is None else str(value)
+    return i18n.gettext(_lang(context), text) if text else text
+
+
 def install(env: Environment) -> None:
     """Give ``env`` gettext (newstyle: ``_("%(n)s sessions", n=4)``) and the Babel formatters."""
     env.add_extension("jinja2.ext.i18n")
     env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=_gettext, ngettext=_ngettext, newstyle=True
     )
+    env.filters["tr"] = translate_data
     env.globals["format_number"] = format_number
     env.globals["format_money"] = format_money
     env.globals["clinic_languages"] = clinic_languages

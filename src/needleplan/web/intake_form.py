@@ -34,6 +34,7 @@ from needleplan.guideline.intake import Questionnaire, load_questionnaire
 from needleplan.services import intake as intake_service
 from needleplan.services.patients import get_patient
 from needleplan.storage.database import Database
+from needleplan.web.i18n import public_context
 from needleplan.web.security import CSRF_FIELD, check_csrf, template_context
 
 #: The most form fields an intake post may carry (the questions, a few extras).
@@ -49,8 +50,10 @@ class FormData(Protocol):
 
 
 def _render(request: Request, template: str, status_code: int, **context: Any) -> HTMLResponse:
+    # her language: her portal page's (set when her link was resolved), else the public rule
+    lang: dict[str, Any] = getattr(request.state, "portal_lang", None) or public_context(request)
     response: HTMLResponse = request.app.state.templates.TemplateResponse(
-        request, template, template_context(request, **context), status_code=status_code
+        request, template, template_context(request, **lang, **context), status_code=status_code
     )
     return response
 

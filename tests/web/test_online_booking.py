@@ -84,7 +84,7 @@ def _problem_fields(html: str) -> set[str]:
 def test_the_page_lists_free_consultation_times_from_tomorrow_in_her_language(
     pweb: TestClient, psite: Clinic
 ) -> None:
-    csrf, slots = _open(pweb)
+    _, slots = _open(pweb)
     assert slots, "the clinic has free times in the next three weeks"
     tomorrow = datetime.now(psite.clinic.tz).date() + timedelta(days=1)
     starts = [datetime.fromisoformat(s.split("@", 1)[1]) for s in slots]

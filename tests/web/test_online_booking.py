@@ -398,3 +398,53 @@ def test_when_the_clinic_does_not_book_online_the_page_says_so_and_stores_nothin
         estimate = client.get("/estimate")
         assert 'href="#contact" id="book-consultation"' in estimate.text
     assert _count(site, OnlineBookingRow) == 0
+
+
+def test_her_erasure_and_anonymisation_reach_what_she_typed_on_the_booking_page(
+    pweb: TestClient, psite: Clinic
+) -> None:
+    from needleplan.services import data_rights
+
+    assert _post(pweb).status_code == 200
+    token = _link(psite, _held(psite).id)
+    csrf = csrf_from(pweb.get(f"/book/confirm/{token}").text)
+    assert pweb.post(f"/book/confirm/{token}", data={"csrf_token": csrf}).status_code == 200
+    patient_id = _held(psite).patient_id or 0
+    data_rights.erase_on_request(psite.db, patient_id, actor=None)
+    erased = _held(psite)
+    assert (erased.email, erased.phone, erased.given_name) == ("", "", "Maria")
+    with psite.db.transaction() as uow:
+        uow.retention.anonymise(patient_id, datetime.now(UTC), "test")
+    anonymised = _held(psite)
+    assert (anonymised.given_name, anonymised.family_name) == ("", "")
+    assert (anonymised.birth_date.month, anonymised.birth_date.day) == (1, 1)
+    assert anonymised.appointment_id is not None  # the visit stays flagged "booked online"
+
+
+def test_an_expired_hold_keeps_no_name_in_the_e_mail_that_was_sent(
+    pweb: TestClient, psite: Clinic
+) -> None:
+    from needleplan.services.messaging.config import MessagingConfig
+    from tests.messaging_support import MailSink
+
+    from .test_online_booking_browser import PORTS, _port
+
+    assert _post(pweb).status_code == 200
+    booking = _held(psite)
+    sink = MailSink(_port(reversed(PORTS)))
+    sink.start()
+    try:
+        config = MessagingConfig(smtp_url=sink.url, public_url="http://testserver")
+        assert run_once(psite.db, psite.clinic, config=config).sent == 1
+    finally:
+        sink.stop()
+    (mail,) = sink.messages
+    assert "Maria" in str(mail.get_body(preferencelist=("plain",)).get_content())  # type: ignore[union-attr]
+    with psite.db.transaction() as uow:
+        (before,) = uow.session.scalars(select(OutboxRow)).all()
+        assert before.body_text is not None
+        assert "Maria" in before.body_text
+    run_once(psite.db, psite.clinic, now=booking.hold_until, config=config)
+    with psite.db.transaction() as uow:
+        (after,) = uow.session.scalars(select(OutboxRow)).all()
+        assert (after.body_text, after.recipient, after.status) == (None, None, "sent")

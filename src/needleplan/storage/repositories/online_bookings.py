@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +21,7 @@ from needleplan.storage.repositories._common import slot_starts
 from needleplan.storage.tables import (
     OnlineBookingLinkRow,
     OnlineBookingRow,
+    OutboxRow,
     PatientRow,
     SlotClaimRow,
 )
@@ -161,7 +163,8 @@ class OnlineBookingRepository:
 
     def expire_due(self, now: datetime) -> list[OnlineBooking]:
         """Every hold that ran out by ``now``: marked expired, its claims deleted, and her name
-        and contact details blanked (she never confirmed; nothing of hers is kept)."""
+        and contact details blanked, in the request and in the e-mail sent to her (she never
+        confirmed; nothing that names her is kept)."""
         rows = list(
             self.session.scalars(
                 select(OnlineBookingRow)
@@ -189,6 +192,14 @@ class OnlineBookingRepository:
                 phone="",
             )
         )
+        sent = select(OnlineBookingLinkRow.message_id).where(
+            OnlineBookingLinkRow.booking_id.in_(ids), OnlineBookingLinkRow.message_id.is_not(None)
+        )
+        self.session.execute(  # the e-mail that went out keeps when and how, not to whom
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(sent))
+            .values(subject=None, body_text=None, body_html=None, recipient=None)
+        )
         self.session.flush()
         return [self.get(i) for i in ids]
 
@@ -212,6 +223,16 @@ class OnlineBookingRepository:
             select(OnlineBookingRow.appointment_id).where(OnlineBookingRow.appointment_id.in_(ids))
         )
         return {i for i in found if i is not None}
+
+    def erase_contact(self, patient_id: int) -> int:
+        """Blank the e-mail address and phone number she gave on the booking page (her erasure
+        request, docs/record-of-processing.md)."""
+        result: Any = self.session.execute(
+            update(OnlineBookingRow)
+            .where(OnlineBookingRow.patient_id == patient_id)
+            .values(email="", phone="")
+        )
+        return int(result.rowcount or 0)
 
     def matching_patient(self, email: str, birth_date: date) -> int | None:
         """The one patient with this e-mail address and date of birth (None: none, or more

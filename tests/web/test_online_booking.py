@@ -448,3 +448,36 @@ def test_an_expired_hold_keeps_no_name_in_the_e_mail_that_was_sent(
     with psite.db.transaction() as uow:
         (after,) = uow.session.scalars(select(OutboxRow)).all()
         assert (after.body_text, after.recipient, after.status) == (None, None, "sent")
+
+
+def test_today_flags_a_visit_booked_online(user_store: InMemoryUserStore, db: Any) -> None:
+    """Open every day, so today has consultation times whatever the day the suite runs."""
+    week = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    site = make_clinic(user_store, db, opening_hours={d: ["09:00-18:00"] for d in week})
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    today = datetime.now(site.clinic.tz).date()
+    (slot, *_) = [
+        s
+        for s in online.offered_slots(site.db, site.clinic, now=yesterday)
+        if s.start.astimezone(site.clinic.tz).date() == today
+    ]
+    held = online.request_booking(
+        site.db,
+        site.clinic,
+        slot=slot.key,
+        **{k: v for k, v in HER.items() if k != "consent_care"},
+        consent_care=True,
+        consent_marketing=False,
+        language="en",
+        now=yesterday,
+    )
+    token = _link(site, held.booking.id)
+    done = online.confirm_booking(site.db, site.clinic, token, now=yesterday + timedelta(minutes=1))
+    with TestClient(site.app, base_url="http://testserver") as client:
+        signed_in(client, "desk")
+        page = client.get("/app/")
+    card = re.search(
+        rf'<article[^>]*data-appointment="{done.appointment_id}".*?</article>', page.text, re.S
+    )
+    assert card is not None, "today's list shows the visit"
+    assert "booked online" in card.group(0)

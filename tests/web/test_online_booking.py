@@ -481,3 +481,15 @@ def test_today_flags_a_visit_booked_online(user_store: InMemoryUserStore, db: An
     )
     assert card is not None, "today's list shows the visit"
     assert "booked online" in card.group(0)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("slot", "1@" + "9" * 500), ("given_name", "A" * 5000), ("email", "a" * 500 + "@x.org")],
+)
+def test_over_long_input_is_refused_never_a_server_error(
+    pweb: TestClient, psite: Clinic, field: str, value: str
+) -> None:
+    response = _post(pweb, **{field: value})
+    assert response.status_code == 422
+    assert _count(psite, OnlineBookingRow) == 0

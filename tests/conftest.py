@@ -315,7 +315,7 @@ _TINY_PNG = (
 def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
     """A clinic with a row in every table: courses, sessions, measurements, recall, users, audit,
     API tokens and leads."""
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC, date, datetime, timedelta
 
     from needleplan import services
     from tests.consent_support import sign_treatment
@@ -501,6 +501,22 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
         db, reviewer, sent.id, {**sent.values, "severity": "moderate"}, now=t0 + timedelta(hours=1)
     )
     intake.start_kiosk(db, user, "0" * 64, setup.patient.id, now=t0)
+    # A consultation held on the public booking page, and its confirmation link's digest.
+    from needleplan.domain.online_booking import OnlineBookingForm
+    from needleplan.domain.records import SlotRequest as _Slot
+
+    with db.transaction() as uow:
+        start = datetime(2040, 1, 2, 9, 0, tzinfo=UTC)
+        held = uow.online_bookings.hold(
+            OnlineBookingForm(
+                "Olga", "Online", date(1979, 3, 4), "olga@example.org", "+49301234568", False
+            ),
+            _Slot(start=start, end=start + timedelta(minutes=30), practitioner_id=setup.alice.id),
+            "en",
+            t0,
+            t0 + timedelta(minutes=30),
+        )
+        uow.online_bookings.add_link("f" * 64, held.id, t0, None)
     return setup
 
 

@@ -26,6 +26,7 @@ class MessageKind(StrEnum):
     RECALL = "recall"
     RECALL_NUDGE = "recall_nudge"
     CONTACT_ACK = "contact_ack"
+    ONLINE_BOOKING = "online_booking"  # double opt-in: confirm the consultation she booked online
 
     @property
     def is_outreach(self) -> bool:

@@ -276,6 +276,29 @@ class MessageSettings(BaseModel):
         return _parse_time(value)
 
 
+class OnlineBookingSettings(BaseModel):
+    """The public booking page (docs/online-booking.md): whether it is open, how long a chosen
+    slot is held for her confirmation, how far ahead it offers slots."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(default=True, description="the public booking page /book is open")
+    hold_minutes: int = Field(
+        default=30,
+        ge=5,
+        le=24 * 60,
+        description="a chosen slot is held this long for her e-mail confirmation [minutes]",
+    )
+    days_ahead: int = Field(
+        default=21, ge=1, le=92, description="the page offers slots this far ahead [days]"
+    )
+    course_start: bool = Field(
+        default=False,
+        description="returning patients with a confirmed plan may also book their course "
+        "start online (not offered yet: the page books consultations only)",
+    )
+
+
 class ClinicConfig(BaseModel):
     """One clinic's calendar and scheduling settings (validated; see ``docs/scheduling.md``)."""
 
@@ -330,6 +353,7 @@ class ClinicConfig(BaseModel):
         description="a cancellation later than this before the start is late [hours]",
     )
     messages: MessageSettings = Field(default_factory=MessageSettings)
+    online_booking: OnlineBookingSettings = Field(default_factory=OnlineBookingSettings)
     # Where the estimator finds a logo that is not uploaded through the settings form (the
     # identity itself, phone, e-mail, website, logo, is above).
     logo_url: str = Field(

@@ -279,16 +279,21 @@ def busy_times(db: Database, clinic: ClinicConfig, start: datetime, end: datetim
     """Appointments of the clinic's practitioners overlapping ``[start, end)`` as busy times.
 
     Booked, missed and performed appointments all count: each keeps its slot claims (a missed
-    appointment's time stays taken), so the scheduler never proposes a time the database would
-    refuse.
+    appointment's time stays taken), and so do online bookings held for the patient's e-mail
+    confirmation, so the scheduler never proposes a time the database would refuse.
     """
     names = {p.id: p.name for p in list_practitioners(db)}
     known = {p.name for p in clinic.practitioners}
+    with db.transaction() as uow:  # online bookings waiting for her confirmation hold theirs
+        held = [
+            (h.practitioner_id, h.start, h.end)
+            for h in uow.online_bookings.held_between(start, end)
+        ]
     return [
         Busy(names[a.practitioner_id], a.start, a.end)
         for a in appointments_between(db, start, end, statuses=HOLDING)
         if names.get(a.practitioner_id) in known
-    ]
+    ] + [Busy(names[p], s, e) for p, s, e in held if names.get(p) in known]
 
 
 @dataclass(frozen=True)

@@ -151,6 +151,7 @@ def erase_on_request(db: Database, patient_id: int, *, actor: User | None) -> Er
         patient = uow.patients.get(patient_id, lock=True)
         leads = uow.retention.erase_leads(patient.email, patient.phone)
         messages = uow.retention.erase_message_bodies(patient_id)
+        uow.online_bookings.erase_contact(patient_id)
         withdrawn = patient.consent_contact or patient.consent_research
         if withdrawn:
             update_patient(

@@ -57,6 +57,7 @@ from needleplan.web.routes import (
     intake,
     leads,
     messages,
+    online_booking,
     pages,
     patient_records,
     patients,
@@ -290,6 +291,7 @@ def create_app(
     app.include_router(intake.router)
     app.include_router(portal_intake.router)  # before the portal's catch-all /p/... route
     app.include_router(portal.router)
+    app.include_router(online_booking.router)
     portal.install_portal_handlers(app)
     return app
 

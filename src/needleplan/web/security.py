@@ -211,7 +211,7 @@ class SecurityMiddleware:
             ),
             *self._common,
         ]
-        if api or path.startswith(("/app", "/login", "/p/", "/unsubscribe/")):
+        if api or path.startswith(("/app", "/login", "/p/", "/unsubscribe/", "/book/confirm/")):
             extra.append((b"cache-control", b"no-store" if api else b"no-store, private"))
         if fresh and not api:  # API clients get no cookies
             cookie = Response()

@@ -78,6 +78,8 @@ def test_every_message_renders_in_every_shipped_language() -> None:
         "book_url": "https://x/p/t/book",
         "nudge": True,
         "has_ics": True,
+        "confirm_url": "https://x/book/confirm/t",
+        "until": "UNTIL",
     }
     for kind in MessageKind:
         english = render_texts(kind, {**context, "lang": "en"})

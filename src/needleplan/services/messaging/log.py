@@ -130,6 +130,7 @@ KIND_LABELS = {
     MessageKind.RECALL: "Recall",
     MessageKind.RECALL_NUDGE: "Recall (second message)",
     MessageKind.CONTACT_ACK: "Contact request acknowledgement",
+    MessageKind.ONLINE_BOOKING: "Online booking: confirm by e-mail",
 }
 
 __all__ = [

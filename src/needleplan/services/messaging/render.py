@@ -228,6 +228,8 @@ def render(
         email = str(message.payload.get("email") or "") or None
         phone = str(message.payload.get("phone") or "") or None
         context["name"] = str(message.payload.get("name") or "")
+    elif kind is MessageKind.ONLINE_BOOKING:
+        email, phone = _online_booking(uow, message, clinic, language, now, context), None
     else:
         if message.patient_id is None:
             raise Skip("the message names no patient")
@@ -292,6 +294,46 @@ def render(
     )
 
 
+#: The placeholder of the confirmation link in an online booking's e-mail (the worker issues
+#: the link when it sends: :func:`needleplan.services.messaging.worker.deliver_one`).
+ONLINE_BOOKING_MARK = "[[online-booking-link]]"
+
+
+def online_booking_url(public_url: str, token: str) -> str:
+    """The address of the page where she confirms the consultation she booked online."""
+    return f"{public_url}/book/confirm/{token}"
+
+
+def _online_booking(
+    uow: UnitOfWork,
+    message: OutboxMessage,
+    clinic: ClinicConfig,
+    language: str,
+    now: datetime,
+    context: dict[str, Any],
+) -> str:
+    """Fill ``context`` for the double opt-in e-mail; returns her address. Only by e-mail: the
+    link proves she reads that mailbox. Skipped once the hold is over (nothing to confirm)."""
+    from needleplan.domain.online_booking import OnlineBookingStatus
+
+    booking = uow.online_bookings.get(int(message.payload.get("booking_id", 0)))
+    if booking.status is not OnlineBookingStatus.HELD or booking.hold_until <= now:
+        raise Skip(f"online booking {booking.id} is no longer held; nothing to confirm")
+    names = {p.id: p.name for p in uow.clinics.practitioners()}
+    local = booking.start.astimezone(clinic.tz)
+    context["name"] = booking.given_name
+    context["visits"] = [
+        {
+            "when": i18n.format_datetime(local, language),
+            "day": i18n.format_datetime(local, language, "weekday_day"),
+            "practitioner": names.get(booking.practitioner_id, ""),
+        }
+    ]
+    context["until"] = i18n.format_datetime(booking.hold_until.astimezone(clinic.tz), language)
+    context["confirm_url"] = ONLINE_BOOKING_MARK
+    return booking.email
+
+
 def unsubscribe_digest(secret: str) -> str:
     return secret_digest(secret)
 
@@ -328,6 +370,7 @@ def _channel(email: str | None, phone: str | None, config: MessagingConfig) -> t
 
 __all__ = [
     "LINK_MARKS",
+    "ONLINE_BOOKING_MARK",
     "PORTAL_KINDS",
     "Rendered",
     "Skip",
@@ -336,6 +379,7 @@ __all__ = [
     "link_url",
     "marks_in",
     "message_language",
+    "online_booking_url",
     "render",
     "render_texts",
     "unsubscribe_digest",

@@ -13,6 +13,9 @@ One pass (:func:`run_once`, ``needleplan worker --once [--now ISO-TIME]``):
    exponential backoff (``retry_base_s * 2**(attempt-1)``) and gives up as *failed* with the
    reason after ``max_attempts``; one that will not pass (address refused) fails at once.
 
+Each pass also releases the online bookings whose hold ran out
+(:func:`needleplan.services.online_booking.release_expired_holds`): their slots are free again.
+
 A worker killed mid-send leaves its rows leased; the lease expires and another pass sends them
 again with the same Message-ID, which lets the receiving server drop the copy.
 """
@@ -39,13 +42,16 @@ from needleplan.exceptions import ConflictError, NeedleplanError
 from needleplan.scheduling import ClinicConfig
 from needleplan.scheduling.clinic import MessageSettings
 from needleplan.services._clock import aware, utc_now
+from needleplan.services._secrets import new_secret, secret_digest
 from needleplan.services.messaging.config import MessagingConfig
 from needleplan.services.messaging.render import (
+    ONLINE_BOOKING_MARK,
     Skip,
     TemplateRenderError,
     fill_links,
     link_url,
     marks_in,
+    online_booking_url,
     render,
 )
 from needleplan.services.messaging.transport import (
@@ -73,6 +79,7 @@ class WorkerReport:
     skipped: int = 0
     deferred: int = 0
     lost_lease: int = 0
+    released: int = 0  # online bookings whose hold ran out (their slots are free again)
     sent_ids: list[int] = field(default_factory=list)
 
     def add(self, other: WorkerReport) -> None:
@@ -81,10 +88,11 @@ class WorkerReport:
         self.sent_ids.extend(other.sent_ids)
 
     def summary(self) -> str:
-        return (
+        text = (
             f"planned {self.planned}, sent {self.sent}, retried {self.retried}, "
             f"failed {self.failed}, skipped {self.skipped}, deferred {self.deferred}"
         )
+        return text + (f", holds released {self.released}" if self.released else "")
 
 
 # --------------------------------------------------------------------------- quiet hours
@@ -260,10 +268,15 @@ def deliver_one(
             uow.outbox.defer(message_id, quiet_hours_end(now, clinic))
             return "deferred"
         urls = _issue_links(uow, message, config, now)
+        confirm = _online_booking_link(uow, message, config, now)
     outgoing = replace(
         message,
-        body_text=fill_links(message.body_text or "", urls),
-        body_html=fill_links(message.body_html, urls) if message.body_html else None,
+        body_text=fill_links(message.body_text or "", urls).replace(ONLINE_BOOKING_MARK, confirm),
+        body_html=(
+            fill_links(message.body_html, urls).replace(ONLINE_BOOKING_MARK, confirm)
+            if message.body_html
+            else None
+        ),
     )
     try:
         if message.channel is Channel.SMS:
@@ -325,6 +338,19 @@ def _issue_links(
     return urls
 
 
+def _online_booking_link(
+    uow: UnitOfWork, message: OutboxMessage, config: MessagingConfig, now: datetime
+) -> str:
+    """The confirmation link of an online booking's e-mail, issued for this attempt (its digest
+    is stored with the booking; the stored message keeps the placeholder)."""
+    if message.kind is not MessageKind.ONLINE_BOOKING:
+        return ONLINE_BOOKING_MARK
+    token = new_secret(32)
+    booking_id = int(message.payload.get("booking_id", 0))
+    uow.online_bookings.add_link(secret_digest(token), booking_id, now, message.id)
+    return online_booking_url(config.public_url, token)
+
+
 def deliver_due(
     db: Database,
     clinic: ClinicConfig,
@@ -369,7 +395,10 @@ def run_once(
     """Plan and deliver everything due at ``now`` (default: the clock), then return."""
     at = aware(now, "now") if now is not None else utc_now()
     cfg = config or MessagingConfig.from_env()
+    from needleplan.services.online_booking import release_expired_holds
+
     report = WorkerReport(planned=plan_due(db, clinic, at))
+    report.released = len(release_expired_holds(db, at))
     report.add(deliver_due(db, clinic, cfg, at, batch=batch, worker=worker))
     beat(db, worker or "once")
     return report
@@ -415,7 +444,7 @@ def run_forever(
             purged = purge_leads(db, clinic.lead_retention_days)
             if purged:
                 log.info("contact requests past retention deleted: %d", purged)
-            if report.planned or report.sent or report.failed or report.retried:
+            if report.planned or report.sent or report.failed or report.retried or report.released:
                 log.info("messages: %s", report.summary())
             today = utc_now().date()
             if retention_day != today:  # the retention rules, once a day

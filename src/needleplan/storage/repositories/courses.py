@@ -302,6 +302,20 @@ class AppointmentRepository:
                     f"{taken.start_at.isoformat()} to {taken.end_at.isoformat()} "
                     f"(appointment {taken.id})"
                 )
+            held = self.session.execute(
+                select(SlotClaimRow.slot_start)
+                .where(
+                    SlotClaimRow.practitioner_id == practitioner_id,
+                    SlotClaimRow.slot_start.in_(wanted),
+                    SlotClaimRow.hold_id.is_not(None),
+                )
+                .limit(1)
+            ).scalar()
+            if held is not None:
+                raise ConflictError(
+                    f"practitioner {practitioner_id} has the time from {held.isoformat()} held "
+                    "for an online booking waiting for the patient's e-mail confirmation"
+                )
         if not claims:
             return
         try:

@@ -21,6 +21,7 @@ from needleplan.storage.tables import (
     CourseRow,
     LeadRow,
     MeasurementRow,
+    OnlineBookingRow,
     OutboxRow,
     PatientAnonymisationRow,
     PatientRow,
@@ -134,6 +135,17 @@ class RetentionRepository:
             .values(note="")
         )
         self.erase_message_bodies(patient_id)
+        self.session.execute(  # what she typed on the public booking page
+            update(OnlineBookingRow)
+            .where(OnlineBookingRow.patient_id == patient_id)
+            .values(
+                given_name="",
+                family_name="",
+                email="",
+                phone="",
+                birth_date=date(patient.birth_date.year, 1, 1),
+            )
+        )
         self.session.add(PatientAnonymisationRow(patient_id=patient_id, at=at, reason=reason))
         self.session.flush()
 

@@ -50,6 +50,7 @@ from needleplan.storage.tables.messaging import (
     PortalLinkRow,
     VisitConfirmationRow,
 )
+from needleplan.storage.tables.online import OnlineBookingLinkRow, OnlineBookingRow
 from needleplan.storage.tables.records import (
     ClinicCalibrationRow,
     ClinicConfigRow,
@@ -90,6 +91,8 @@ __all__ = [
     "LedgerRow",
     "MeasurementRow",
     "MessageOptOutRow",
+    "OnlineBookingLinkRow",
+    "OnlineBookingRow",
     "OutboxRow",
     "PatientAnonymisationRow",
     "PatientLanguageRow",

@@ -124,14 +124,21 @@ class AppointmentRow(Base):
 
 
 class SlotClaimRow(Base):
-    """One practitioner slot held by one live appointment. The primary key forbids a second."""
+    """One practitioner slot held by one live appointment, or by an online booking waiting for
+    her confirmation (``hold_id``, migration 0022). The primary key forbids a second."""
 
     __tablename__ = "slot_claims"
+    __table_args__ = (
+        CheckConstraint("(appointment_id IS NULL) <> (hold_id IS NULL)", name="one_holder"),
+    )
 
     practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioners.id"), primary_key=True)
     slot_start: Mapped[datetime] = mapped_column(primary_key=True)
-    appointment_id: Mapped[int] = mapped_column(
+    appointment_id: Mapped[int | None] = mapped_column(
         ForeignKey("appointments.id", ondelete="CASCADE"), index=True
+    )
+    hold_id: Mapped[int | None] = mapped_column(
+        ForeignKey("online_bookings.id", ondelete="CASCADE"), index=True
     )
 
 

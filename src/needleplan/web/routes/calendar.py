@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse
 
 from needleplan import services
 from needleplan.exceptions import InputError
+from needleplan.services.online_booking import booked_online
 from needleplan.web.auth import Permission
 from needleplan.web.db_stores import audit
 from needleplan.web.deps import ClinicDep, DbDep
@@ -89,6 +90,7 @@ def calendar_page(
     )
     lookup = Lookup(db)
     clinical = user.can(Permission.CLINICAL)
+    online = booked_online(db, [a.id for a in appointments])
     by_day: dict[date, list[Entry]] = {d: [] for d in days}
     for a in sorted(appointments, key=lambda a: a.start):
         s = local(a.start, clinic)
@@ -108,6 +110,7 @@ def calendar_page(
                 note=a.note if clinical else "",
                 rebook=services.can_rebook(a),
                 rebooked_as=services.rebooked_as(a),
+                online=a.id in online,
             )
         )
     shown = {e.appointment.patient_id for entries in by_day.values() for e in entries}

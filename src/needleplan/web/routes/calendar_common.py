@@ -56,6 +56,7 @@ class Entry:
     rebooked_as: int | None = None
     phone: str = ""
     email: str = ""
+    online: bool = False  # she booked it on the public booking page (docs/online-booking.md)
 
     @property
     def patient_id(self) -> int:

@@ -111,11 +111,15 @@ def home(request: Request) -> Response:
 def estimate_page(request: Request) -> HTMLResponse:
     """The public estimator: the clinic's page, in her language (docs/languages.md)."""
     lang = public_context(request)
+    clinic = page_clinic(request)
     return render(
         request,
         "estimate.html",
         **lang,
-        clinic=clinic_identity(page_clinic(request)),
+        clinic=clinic_identity(clinic),
+        online_booking=clinic is not None
+        and clinic.online_booking.enabled
+        and request.app.state.db is not None,
         areas=ESTIMATE_AREAS,
         severities=ESTIMATE_SEVERITY,
         goals=ESTIMATE_GOAL,

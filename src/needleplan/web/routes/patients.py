@@ -49,6 +49,7 @@ from needleplan.forecasting.chain import INITIAL_INTERVAL_DAYS, MAX_INITIAL_SESS
 from needleplan.scheduling import ClinicConfig
 from needleplan.services.intake import intake_summaries
 from needleplan.services.learned_forecast import learned_forecast
+from needleplan.services.online_booking import booked_online
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
 from needleplan.web.db_stores import audited
@@ -292,6 +293,7 @@ def _patient_page(
         "ledger": ledger,
         "courses": sorted(record.courses, key=lambda c: c.id, reverse=True),
         "appointments": sorted(record.appointments, key=lambda a: a.start, reverse=True),
+        "booked_online": booked_online(db, [a.id for a in record.appointments]),
         "saved": saved,
     }
     context["consents"] = record.consents

@@ -33,6 +33,7 @@ from needleplan.domain.records import AppointmentStatus, Patient, RecallStatus
 from needleplan.exceptions import NeedleplanError, NotFoundError
 from needleplan.services import clinic_calendar, portal, visits
 from needleplan.services.clinic_calendar_slots import find_free_slots
+from needleplan.services.online_booking import booked_online
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
 from needleplan.web.db_stores import audit
@@ -71,13 +72,15 @@ def _day(request: Request, db: Database, user: StaffUser) -> dict[str, Any]:
     shown: set[int] = set()
     entries: list[Entry] = []
     if user.can(Permission.CALENDAR):
-        for a in services.appointments_between(
+        todays = services.appointments_between(
             db,
             start.astimezone(UTC),
             (start + timedelta(days=1)).astimezone(UTC),
             statuses=TODAY_STATUSES,
             practitioner_id=mine,
-        ):
+        )
+        online = booked_online(db, [a.id for a in todays])
+        for a in todays:
             person = lookup.patient(a.patient_id)
             entries.append(
                 Entry(
@@ -90,6 +93,7 @@ def _day(request: Request, db: Database, user: StaffUser) -> dict[str, Any]:
                     note=a.note if clinical else "",
                     phone=person.phone or "",
                     email=person.email or "",
+                    online=a.id in online,
                 )
             )
             shown.add(a.patient_id)

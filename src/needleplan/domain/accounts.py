@@ -92,6 +92,7 @@ ACTION_PERMISSIONS: dict[str, Permission] = {
     "portal.link.issue": Permission.CONTACTS,
     "portal.link.read": Permission.CONTACTS,
     "portal.link.revoke": Permission.CONTACTS,
+    "portal.link.send": Permission.CONTACTS,
     "portal.callback.done": Permission.CONTACTS,
     # the calendar and bookings: every role
     "calendar.read": Permission.CALENDAR,

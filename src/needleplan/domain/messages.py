@@ -26,6 +26,8 @@ class MessageKind(StrEnum):
     RECALL = "recall"
     RECALL_NUDGE = "recall_nudge"
     CONTACT_ACK = "contact_ack"
+    INTAKE_LINK = "intake_link"  # her pre-visit questionnaire link, sent from her page
+    CONSENT_LINK = "consent_link"  # a link to sign a consent form at home
 
     @property
     def is_outreach(self) -> bool:

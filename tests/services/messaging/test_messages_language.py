@@ -78,6 +78,9 @@ def test_every_message_renders_in_every_shipped_language() -> None:
         "book_url": "https://x/p/t/book",
         "nudge": True,
         "has_ics": True,
+        "intake_url": "https://x/p/t/intake",
+        "consent_url": "https://x/p/t/consent",
+        "consent_kind": "photo",
     }
     for kind in MessageKind:
         english = render_texts(kind, {**context, "lang": "en"})

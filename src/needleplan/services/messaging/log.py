@@ -130,6 +130,8 @@ KIND_LABELS = {
     MessageKind.RECALL: "Recall",
     MessageKind.RECALL_NUDGE: "Recall (second message)",
     MessageKind.CONTACT_ACK: "Contact request acknowledgement",
+    MessageKind.INTAKE_LINK: "Questionnaire link",
+    MessageKind.CONSENT_LINK: "Consent form link",
 }
 
 __all__ = [

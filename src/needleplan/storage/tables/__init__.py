@@ -60,6 +60,7 @@ from needleplan.storage.tables.records import (
     IntakeResponseRow,
     PhotoRow,
 )
+from needleplan.storage.tables.records2 import ConsentLinkRow
 
 metadata = Base.metadata
 
@@ -79,6 +80,7 @@ __all__ = [
     "ClinicRow",
     "ConsentChangeRow",
     "ConsentFormRow",
+    "ConsentLinkRow",
     "ConsentTemplateRow",
     "ContactAttemptRow",
     "CourseRow",

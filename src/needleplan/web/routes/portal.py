@@ -62,7 +62,13 @@ VisitId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Csrf = Annotated[str, Form(alias=CSRF_FIELD, max_length=200)]
 
 #: The status code of each refusal (the page's words are in ``portal/refused.html``).
-REFUSED_STATUS = {"unknown": 404, "expired": 410, "revoked": 410, "wrong-purpose": 403}
+REFUSED_STATUS = {
+    "unknown": 404,
+    "expired": 410,
+    "revoked": 410,
+    "wrong-purpose": 403,
+    "used": 410,  # a one-time link (a consent form) that already did its job
+}
 
 
 class PortalRateLimitedError(Exception):

@@ -134,6 +134,7 @@ ACTION_PERMISSIONS: dict[str, Permission] = {
     "photo.view": Permission.CLINICAL,
     "photo.thumb": Permission.CLINICAL,
     "photo.download": Permission.CLINICAL,
+    "photo.handout": Permission.CLINICAL,
     # administration: admins
     "user.create": Permission.USERS,
     "user.deactivate": Permission.USERS,

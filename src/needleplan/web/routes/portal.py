@@ -226,7 +226,9 @@ def handout(request: Request, token: Token, db: DbDep, clinic: ClinicDep) -> Res
     actor = portal_link(request, db, token, LinkPurpose.PORTAL)
     try:
         with portal_audited(db, actor, "patient.handout", "portal"):
-            made = handout_for_patient(db, actor.patient_id, clinic=clinic)
+            made = handout_for_patient(
+                db, actor.patient_id, clinic=clinic, photos_for=actor.audit_name
+            )
     except NeedleplanError:
         return _home(
             request,

@@ -455,6 +455,11 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
         _, link = issue_link_in(uow, visit.patient_id, "portal", at=t0)
         uow.portal_links.confirm_visit(visit.id, visit.start, t0, link.id)
         uow.portal_links.add_callback(visit.patient_id, t0, "about the next visit", link.id)
+    # A link to sign her photo consent at home (its kind in consent_links).
+    from needleplan.services.consent_links import issue_consent_link_in
+
+    with db.transaction() as uow:
+        issue_consent_link_in(uow, visit.patient_id, "photo", at=t0)
     # Two-factor sign-in for the owner (secret and hashed recovery codes), a retention setting,
     # and a worker heartbeat (left out of backups).
     import pyotp

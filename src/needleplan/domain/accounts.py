@@ -92,6 +92,7 @@ ACTION_PERMISSIONS: dict[str, Permission] = {
     "portal.link.issue": Permission.CONTACTS,
     "portal.link.read": Permission.CONTACTS,
     "portal.link.revoke": Permission.CONTACTS,
+    "portal.link.send": Permission.CONTACTS,
     "portal.callback.done": Permission.CONTACTS,
     # the calendar and bookings: every role
     "calendar.read": Permission.CALENDAR,
@@ -133,6 +134,7 @@ ACTION_PERMISSIONS: dict[str, Permission] = {
     "photo.view": Permission.CLINICAL,
     "photo.thumb": Permission.CLINICAL,
     "photo.download": Permission.CLINICAL,
+    "photo.handout": Permission.CLINICAL,
     # administration: admins
     "user.create": Permission.USERS,
     "user.deactivate": Permission.USERS,

@@ -27,6 +27,8 @@ class MessageKind(StrEnum):
     RECALL_NUDGE = "recall_nudge"
     CONTACT_ACK = "contact_ack"
     ONLINE_BOOKING = "online_booking"  # double opt-in: confirm the consultation she booked online
+    INTAKE_LINK = "intake_link"  # her pre-visit questionnaire link, sent from her page
+    CONSENT_LINK = "consent_link"  # a link to sign a consent form at home
 
     @property
     def is_outreach(self) -> bool:

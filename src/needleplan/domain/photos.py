@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from needleplan.domain.language import N_
 from needleplan.exceptions import InputError
 
 
@@ -25,12 +26,13 @@ class PhotoView(StrEnum):
     RIGHT_PROFILE = "right_profile"
 
 
+#: The views' names (marked for translation: her handout shows them in her language).
 VIEW_LABELS: dict[PhotoView, str] = {
-    PhotoView.FRONT: "Front",
-    PhotoView.LEFT_45: "Left 45°",
-    PhotoView.RIGHT_45: "Right 45°",
-    PhotoView.LEFT_PROFILE: "Left profile",
-    PhotoView.RIGHT_PROFILE: "Right profile",
+    PhotoView.FRONT: N_("Front"),
+    PhotoView.LEFT_45: N_("Left 45°"),
+    PhotoView.RIGHT_45: N_("Right 45°"),
+    PhotoView.LEFT_PROFILE: N_("Left profile"),
+    PhotoView.RIGHT_PROFILE: N_("Right profile"),
 }
 
 
@@ -42,6 +44,25 @@ def parse_view(value: PhotoView | str, field: str = "view") -> PhotoView:
         raise InputError.one(
             field, value, "must be one of " + ", ".join(v.value for v in PhotoView)
         ) from None
+
+
+@dataclass(frozen=True)
+class HandoutPhoto:
+    """One thumbnail on her handout: its view, when it was taken, the JPEG bytes."""
+
+    photo_id: int
+    view: PhotoView
+    taken_at: datetime
+    jpeg: bytes
+
+
+@dataclass(frozen=True)
+class PhotoPair:
+    """The before and after thumbnails of one view, side by side on her handout."""
+
+    view: PhotoView
+    before: HandoutPhoto
+    after: HandoutPhoto
 
 
 @dataclass(frozen=True)

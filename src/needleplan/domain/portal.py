@@ -20,8 +20,8 @@ class LinkPurpose(StrEnum):
 
     PORTAL = "portal"  # her plan, dates, forecast, handout; confirm, cancel, reschedule, call back
     BOOK = "book"  # recall outreach: book her maintenance visit
-    INTAKE = "intake"  # reserved: the pre-visit medical questionnaire
-    CONSENT = "consent"  # reserved: signing a consent form
+    INTAKE = "intake"  # the pre-visit medical questionnaire (/p/<token>/intake)
+    CONSENT = "consent"  # signing one consent form at home, once (/p/<token>/consent)
     UNSUBSCRIBE = "unsubscribe"  # one-click unsubscribe from recall messages
 
 

@@ -13,6 +13,7 @@ Text is set in DejaVu Sans (the TTF matplotlib ships), so accented names print c
 
 from __future__ import annotations
 
+import io
 import re
 import tempfile
 from dataclasses import replace
@@ -50,6 +51,7 @@ from needleplan.reports.handout_text import (
 )
 
 if TYPE_CHECKING:
+    from needleplan.domain.records import User
     from needleplan.scheduling import ClinicConfig
     from needleplan.storage import Database
 
@@ -133,8 +135,14 @@ def handout_for_patient(
     draws: int = standard.DRAWS,
     seed: int = standard.SEED,
     language: str | None = None,
+    photos_for: User | str | None = None,
 ) -> Handout:
     """A handout for a stored patient: her latest assessment, open course and booked dates.
+
+    ``photos_for`` (the account asking, or the name of her own link) adds her before and after
+    thumbnails per view when her photo consent is in force, audited as ``photo.handout`` for
+    it (:func:`needleplan.services.handout_photos.handout_photo_pairs`); without it (the
+    default: a CLI print, the subject-access archive) the handout shows no photos.
 
     It is written in ``language``, else in the language on her record, else in the clinic's
     default language (English without a ``clinic``).
@@ -154,6 +162,7 @@ def handout_for_patient(
     """
     from needleplan import services
     from needleplan.services.calibration_state import calibration_in_force
+    from needleplan.services.handout_photos import handout_photo_pairs
 
     if language is None:
         language = services.patient_language(db, patient_id) or (
@@ -246,6 +255,7 @@ def handout_for_patient(
         completed_on=completed_on,
         next_maintenance=min(due) if due else None,
         language=language,
+        photos=tuple(handout_photo_pairs(db, patient_id, photos_for)) if photos_for else (),
     )
 
 
@@ -328,6 +338,8 @@ def render_handout(handout: Handout, path: str | Path | None = None) -> bytes:
             _section(pdf, section)
             if section.title == t.gettext(RESULTS_TITLE):
                 _chart(pdf, chart)
+    if handout.photos:
+        _photos(pdf, handout, t)
     data = bytes(pdf.output())
     if path is not None:
         write_private_bytes(path, data)
@@ -393,6 +405,51 @@ def _chart(pdf: FPDF, chart: Path) -> None:
         alt_text="Forecast of skin firmness over the years",
     )
     pdf.ln(2)
+
+
+PHOTO_HEIGHT = 48.0  # height of a thumbnail on the handout [mm]
+
+
+def _photos(pdf: FPDF, handout: Handout, t: Translator) -> None:
+    """Her before and after thumbnails, one row per view, each with the day it was taken."""
+    from needleplan.domain.photos import VIEW_LABELS
+
+    tz = ZoneInfo(handout.timezone)
+    _section(
+        pdf,
+        Section(
+            t.gettext("Your photos"),
+            (),
+            lead=t.gettext(
+                "The same view before your treatment and at your latest photo, side by side."
+            ),
+        ),
+    )
+    half = (pdf.epw - 6) / 2
+    for pair in handout.photos:
+        if pdf.page_break_trigger - pdf.get_y() < PHOTO_HEIGHT + 16:
+            pdf.add_page()
+        pdf.set_font("DejaVu", "B", 10.5)
+        pdf.cell(0, 6, t.gettext(VIEW_LABELS[pair.view]), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        top = pdf.get_y()
+        for column, (shot, word) in enumerate(
+            ((pair.before, t.gettext("Before")), (pair.after, t.gettext("After")))
+        ):
+            x = pdf.l_margin + column * (half + 6)
+            pdf.image(
+                io.BytesIO(shot.jpeg),
+                x=x,
+                y=top,
+                h=PHOTO_HEIGHT,
+                keep_aspect_ratio=True,
+                w=half,
+                alt_text=f"{word}: {t.gettext(VIEW_LABELS[pair.view])}",
+            )
+            pdf.set_xy(x, top + PHOTO_HEIGHT + 1)
+            pdf.set_font("DejaVu", "", 9)
+            day = t.date(shot.taken_at.astimezone(tz).date())
+            pdf.cell(half, 5, f"{word}, {day}")
+        pdf.set_xy(pdf.l_margin, top + PHOTO_HEIGHT + 8)
 
 
 def page_count(data: bytes) -> int:

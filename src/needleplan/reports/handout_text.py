@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from needleplan import DISCLAIMER
 from needleplan.domain.language import N_
+from needleplan.domain.photos import PhotoPair
 from needleplan.domain.protocol import Protocol
 from needleplan.forecasting.chain import ForecastResult
 from needleplan.forecasting.result import DEFAULT_CALIBRATION
@@ -121,6 +122,9 @@ class Handout:
     next_maintenance: date | None = None
     #: The language it is written in (a shipped language code).
     language: str = "en"
+    #: Her before and after thumbnails per view (only with her photo consent in force;
+    #: :func:`needleplan.services.handout_photos.handout_photo_pairs`).
+    photos: tuple[PhotoPair, ...] = ()
 
 
 def scenario_labels(sessions: int, months: int, language: str = "en") -> tuple[str, str]:

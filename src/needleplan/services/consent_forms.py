@@ -12,12 +12,18 @@ Every use-case acts as a named account and writes its audit event in the same tr
 =======================  ==========================  =========================
 use-case                 roles                       audit action
 =======================  ==========================  =========================
-sign_consent             admin, practitioner, desk   ``consent.sign``
+sign_consent             admin, practitioner, desk,  ``consent.sign``
+                         or she through her link
 consent_forms_of         admin, practitioner, desk   ``consent.read``
 consent_pdf_of           admin, practitioner         ``consent.download``
 withdraw_consent         admin, practitioner, desk   ``consent.withdraw``
 save_template            admin                       ``consent.template.save``
 =======================  ==========================  =========================
+
+She may also sign at home through a ``consent`` portal link (:mod:`.consent_links`): then
+:func:`sign_consent` takes her :class:`~needleplan.domain.portal.LinkActor` instead of a staff
+account, and the form is audited as ``patient-link`` (``link=<id>`` in the detail), records
+no witness, and claims the link (one signature per link).
 
 Front desk may open the signing screen and record a signature (she often signs at reception)
 and sees which forms are signed, current or withdrawn, but may not open a signed PDF.
@@ -47,6 +53,7 @@ from needleplan.domain.consent_forms import (
     parse_uses,
     standings,
 )
+from needleplan.domain.portal import LINK_ACTOR_NAME, LinkActor, LinkPurpose
 from needleplan.domain.records import Role, User
 from needleplan.exceptions import (
     ConsentRequiredError,
@@ -58,6 +65,7 @@ from needleplan.services._clock import aware, utc_now
 from needleplan.services.accounts import require_role
 from needleplan.services.audit import AuditNote, audited
 from needleplan.services.consent_pdf import ConsentDocument, check_signature, consent_pdf
+from needleplan.services.portal_links import LinkRefusedError, portal_audited
 from needleplan.storage import Database, UnitOfWork
 
 SIGN_ROLES = (Role.ADMIN, Role.PRACTITIONER, Role.FRONT_DESK)
@@ -67,6 +75,8 @@ WITHDRAW_ROLES = SIGN_ROLES
 TEMPLATE_ROLES = (Role.ADMIN,)
 #: The clinic name on a form when the records hold no clinic.
 DEFAULT_CLINIC_NAME = "Clinic"
+#: The witness line of a form she signed through her own link (nobody from the clinic saw it).
+NO_WITNESS = "nobody (signed through her own portal link)"
 
 
 def _act(
@@ -188,9 +198,35 @@ def save_template(
 # --------------------------------------------------------------------------- forms
 
 
+def _sign_act(
+    db: Database, actor: User | LinkActor, patient_id: int
+) -> AbstractContextManager[AuditNote]:
+    """The audited transaction of a signature: a staff account's role is checked; her link
+    must be a consent link of hers (the route resolved it; it is checked again inside)."""
+    if isinstance(actor, LinkActor):
+        if actor.purpose is not LinkPurpose.CONSENT or actor.patient_id != patient_id:
+            raise PermissionDeniedError("this link may not sign a consent form for this patient")
+        return portal_audited(db, actor, "consent.sign")
+    return _act(db, actor, SIGN_ROLES, "consent.sign", patient_id)
+
+
+def _claim_link(uow: UnitOfWork, actor: LinkActor, kind: ConsentKind, form_id: int) -> None:
+    """Check her link again inside the signing transaction (still valid, for this kind, not
+    used) and record the form as its one signature."""
+    link = uow.portal_links.get(actor.link_id)
+    problem = link.problem(LinkPurpose.CONSENT, utc_now())
+    if problem is not None:
+        raise LinkRefusedError(problem, link)
+    wanted = uow.consent_links.get(actor.link_id)
+    if wanted.kind is not kind:
+        raise PermissionDeniedError(f"this link is for the {wanted.kind.value} consent form")
+    if wanted.used or not uow.consent_links.claim(actor.link_id, form_id, utc_now()):
+        raise LinkRefusedError("used", link)
+
+
 def sign_consent(
     db: Database,
-    actor: User,
+    actor: User | LinkActor,
     patient_id: int,
     kind: ConsentKind | str,
     signature_png: bytes,
@@ -207,12 +243,19 @@ def sign_consent(
     granted. An empty or unreadable signature, an unknown kind or use is an ``InputError``
     naming the field; nothing is stored then. A newer form of the same kind supersedes her
     older one. ``now`` (default: the clock) is the signing time, for a demo's history.
+
+    ``actor`` is the staff account that recorded it, or her :class:`LinkActor` when she signs
+    at home through a consent link: then the form is witnessed by nobody, and the link is
+    claimed in the same transaction (:class:`LinkRefusedError` ``used`` when it already
+    carried a signature, and nothing is stored).
     """
     parsed = parse_kind(kind)
     granted = parse_uses(parsed, uses)
     png = check_signature(signature_png)
     where = clean_device(device)
-    with _act(db, actor, SIGN_ROLES, "consent.sign", patient_id) as note:
+    recorder = LINK_ACTOR_NAME if isinstance(actor, LinkActor) else actor.username
+    witness = NO_WITNESS if isinstance(actor, LinkActor) else (actor.display_name or actor.username)
+    with _sign_act(db, actor, patient_id) as note:
         with db.transaction() as uow:
             patient = uow.patients.get(patient_id)
             template = uow.consent_forms.latest_template(parsed, utc_now())
@@ -228,7 +271,7 @@ def sign_consent(
                     signed_at=at,
                     device=where,
                     signature_png=png,
-                    recorded_by=actor.display_name or actor.username,
+                    recorded_by=witness,
                 )
             )
             form = uow.consent_forms.add_form(
@@ -240,8 +283,10 @@ def sign_consent(
                 where,
                 pdf,
                 hashlib.sha256(pdf).hexdigest(),
-                actor.username,
+                recorder,
             )
+            if isinstance(actor, LinkActor):
+                _claim_link(uow, actor, parsed, form.id)
         note.detail = f"form {form.id} {parsed.value} v{template.version}"
         if granted:
             note.detail += " uses=" + ",".join(sorted(u.value for u in granted))
@@ -299,6 +344,7 @@ def withdraw_consent(
 
 __all__ = [
     "DOWNLOAD_ROLES",
+    "NO_WITNESS",
     "READ_ROLES",
     "SIGN_ROLES",
     "TEMPLATE_ROLES",

@@ -10,6 +10,7 @@ use-case           audit action
 upload_photo       ``photo.upload`` (``photo=<id> view=<view> appointment=<id>``)
 photos_of          ``photo.list``
 photo_file         ``photo.view`` / ``photo.thumb`` / ``photo.download`` (``photo=<id>``)
+handout_photos     ``photo.handout`` (``photos=<ids>``; see :mod:`.handout_photos`)
 =================  ======================================================================
 
 An upload needs her current photo consent (:func:`~needleplan.services.consent_forms.
@@ -201,6 +202,23 @@ def photo_file(
         photo = uow.photos.get(patient_id, photo_id)
         data = read_media(root, photo.thumb_sha256 if kind == "thumb" else photo.sha256)
     return photo, data
+
+
+def photo_owner(db: Database, actor: User, photo_id: int) -> int:
+    """The patient whose photo ``photo_id`` is (``NotFoundError`` when there is none), for an
+    actor with the clinical permission (others are refused first, and the refusal recorded,
+    so a refused account learns nothing of which ids exist); the caller then reads it through
+    :func:`photo_file`, which audits."""
+    from needleplan.domain.accounts import require_action
+    from needleplan.services.audit import record_refusal
+
+    try:
+        require_action(actor, "photo.download")
+    except PermissionDeniedError:
+        record_refusal(db, actor, "photo.download")
+        raise
+    with db.transaction() as uow:
+        return uow.photos.patient_of(photo_id)
 
 
 def timeline(photos: Iterable[Photo]) -> dict[PhotoView, list[Photo]]:

@@ -35,6 +35,7 @@ from needleplan.storage.repositories import (
 from needleplan.storage.repositories.calibrations import CalibrationRepository
 from needleplan.storage.repositories.clinic_media import ClinicMediaRepository
 from needleplan.storage.repositories.consent_forms import ConsentFormRepository
+from needleplan.storage.repositories.consent_links import ConsentLinkRepository
 from needleplan.storage.repositories.figures import FigureQuery
 from needleplan.storage.repositories.idempotency import IdempotencyRepository
 from needleplan.storage.repositories.intake import IntakeRepository
@@ -96,6 +97,7 @@ class UnitOfWork:
         self.retention = RetentionRepository(session)
         self.photos = PhotoRepository(session)
         self.online_bookings = OnlineBookingRepository(session)
+        self.consent_links = ConsentLinkRepository(session)
 
     def flush(self) -> None:
         self.session.flush()

@@ -80,6 +80,9 @@ def test_every_message_renders_in_every_shipped_language() -> None:
         "has_ics": True,
         "confirm_url": "https://x/book/confirm/t",
         "until": "UNTIL",
+        "intake_url": "https://x/p/t/intake",
+        "consent_url": "https://x/p/t/consent",
+        "consent_kind": "photo",
     }
     for kind in MessageKind:
         english = render_texts(kind, {**context, "lang": "en"})

@@ -87,10 +87,33 @@ def notify_contact_request(uow: UnitOfWork, lead: Lead, at: datetime | None = No
     )
 
 
+def notify_intake_link(uow: UnitOfWork, patient_id: int, at: datetime | None = None) -> None:
+    """A message with a link to her pre-visit questionnaire (the worker issues the link when
+    it sends, so the stored message holds none)."""
+    uow.patients.get(patient_id)
+    uow.outbox.add(MessageKind.INTAKE_LINK, at or utc_now(), patient_id=patient_id, payload={})
+
+
+def notify_consent_link(
+    uow: UnitOfWork, patient_id: int, kind: str, at: datetime | None = None
+) -> None:
+    """A message with a link to sign her ``kind`` consent form at home (the worker issues the
+    link, for that kind, when it sends)."""
+    uow.patients.get(patient_id)
+    uow.outbox.add(
+        MessageKind.CONSENT_LINK,
+        at or utc_now(),
+        patient_id=patient_id,
+        payload={"consent_kind": kind},
+    )
+
+
 __all__ = [
     "notify_cancelled",
+    "notify_consent_link",
     "notify_contact_request",
     "notify_course_booked",
     "notify_dates_changed",
+    "notify_intake_link",
     "notify_visit_booked",
 ]

@@ -131,6 +131,8 @@ KIND_LABELS = {
     MessageKind.RECALL_NUDGE: "Recall (second message)",
     MessageKind.CONTACT_ACK: "Contact request acknowledgement",
     MessageKind.ONLINE_BOOKING: "Online booking: confirm by e-mail",
+    MessageKind.INTAKE_LINK: "Questionnaire link",
+    MessageKind.CONSENT_LINK: "Consent form link",
 }
 
 __all__ = [

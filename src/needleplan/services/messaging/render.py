@@ -51,6 +51,8 @@ LINK_MARKS: dict[str, LinkPurpose] = {
     "[[portal-link]]": LinkPurpose.PORTAL,
     "[[book-link]]": LinkPurpose.BOOK,
     "[[unsubscribe-link]]": LinkPurpose.UNSUBSCRIBE,
+    "[[intake-link]]": LinkPurpose.INTAKE,
+    "[[consent-link]]": LinkPurpose.CONSENT,
 }
 _MARK_OF = {purpose: mark for mark, purpose in LINK_MARKS.items()}
 
@@ -221,6 +223,9 @@ def render(
         "book_url": None,
         "nudge": kind is MessageKind.RECALL_NUDGE,
         "has_ics": False,
+        "intake_url": _MARK_OF[LinkPurpose.INTAKE] if kind is MessageKind.INTAKE_LINK else None,
+        "consent_url": _MARK_OF[LinkPurpose.CONSENT] if kind is MessageKind.CONSENT_LINK else None,
+        "consent_kind": str(message.payload.get("consent_kind") or ""),
     }
     email: str | None
     phone: str | None

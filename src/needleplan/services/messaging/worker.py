@@ -43,6 +43,7 @@ from needleplan.scheduling import ClinicConfig
 from needleplan.scheduling.clinic import MessageSettings
 from needleplan.services._clock import aware, utc_now
 from needleplan.services._secrets import new_secret, secret_digest
+from needleplan.services.consent_links import issue_consent_link_in
 from needleplan.services.messaging.config import MessagingConfig
 from needleplan.services.messaging.render import (
     ONLINE_BOOKING_MARK,
@@ -326,6 +327,16 @@ def _issue_links(
     if message.patient_id is None:
         return urls
     for purpose in marks_in(message.body_text, message.body_html):
+        if purpose is LinkPurpose.CONSENT:  # a consent link names the form she signs
+            token, _ = issue_consent_link_in(
+                uow,
+                message.patient_id,
+                str(message.payload.get("consent_kind") or "treatment"),
+                at=now,
+                message_id=message.id,
+            )
+            urls[purpose] = link_url(config.public_url, purpose, token)
+            continue
         token, _ = issue_link_in(
             uow,
             message.patient_id,

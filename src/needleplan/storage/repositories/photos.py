@@ -80,6 +80,13 @@ class PhotoRepository:
             raise NotFoundError(f"patient {patient_id} has no photo {photo_id}")
         return to_photo(row)
 
+    def patient_of(self, photo_id: int) -> int:
+        """Whose photo ``photo_id`` is; NotFoundError when there is none."""
+        row = self.session.get(PhotoRow, photo_id)
+        if row is None:
+            raise NotFoundError(f"photo {photo_id} does not exist")
+        return row.patient_id
+
     def of_patient(self, patient_id: int) -> list[Photo]:
         """Her photos, oldest first (by when they were taken, then id)."""
         rows = self.session.scalars(

@@ -61,6 +61,7 @@ from needleplan.storage.tables.records import (
     IntakeResponseRow,
     PhotoRow,
 )
+from needleplan.storage.tables.records2 import ConsentLinkRow
 
 metadata = Base.metadata
 
@@ -80,6 +81,7 @@ __all__ = [
     "ClinicRow",
     "ConsentChangeRow",
     "ConsentFormRow",
+    "ConsentLinkRow",
     "ConsentTemplateRow",
     "ContactAttemptRow",
     "CourseRow",

@@ -36,6 +36,7 @@ from needleplan.domain.consent_forms import (
     SignedConsent,
     parse_kind,
 )
+from needleplan.domain.language import N_
 from needleplan.domain.records import Patient
 from needleplan.exceptions import FieldProblem, InputError
 from needleplan.services import consent_forms as cf
@@ -57,10 +58,11 @@ ConfigDep = Annotated[StaffUser, Depends(require_permission(Permission.CONFIG))]
 SIGNATURE_FIELD_MAX = 3_000_000
 DATA_URL_PREFIX = "data:image/png;base64,"
 
+#: The uses on the signing screen (marked for translation; the page translates them).
 USE_LABELS = {
-    PhotoUse.RECORD: "Kept in my clinical record (always part of a photo consent)",
-    PhotoUse.TEACHING: "Teaching clinicians, anonymised",
-    PhotoUse.MARKETING: "The clinic's marketing (website, leaflets, social media)",
+    PhotoUse.RECORD: N_("Kept in my clinical record (always part of a photo consent)"),
+    PhotoUse.TEACHING: N_("Teaching clinicians, anonymised"),
+    PhotoUse.MARKETING: N_("The clinic's marketing (website, leaflets, social media)"),
 }
 
 

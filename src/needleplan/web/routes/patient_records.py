@@ -200,7 +200,7 @@ def handout_pdf(
         )
     with audited(db, user, "patient.handout", patient_id, "web"):
         patient = services.get_patient(db, patient_id)
-        handout = handout_for_patient(db, patient_id, clinic=clinic, language=lang)
+        handout = handout_for_patient(db, patient_id, clinic=clinic, language=lang, photos_for=user)
     data = render_handout(handout)
     return Response(
         data,

@@ -69,7 +69,13 @@ VisitId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Csrf = Annotated[str, Form(alias=CSRF_FIELD, max_length=200)]
 
 #: The status code of each refusal (the page's words are in ``portal/refused.html``).
-REFUSED_STATUS = {"unknown": 404, "expired": 410, "revoked": 410, "wrong-purpose": 403}
+REFUSED_STATUS = {
+    "unknown": 404,
+    "expired": 410,
+    "revoked": 410,
+    "wrong-purpose": 403,
+    "used": 410,  # a one-time link (a consent form) that already did its job
+}
 
 
 class PortalRateLimitedError(Exception):
@@ -287,7 +293,9 @@ def handout(request: Request, token: Token, db: DbDep, clinic: ClinicDep) -> Res
     actor = portal_link(request, db, token, LinkPurpose.PORTAL)
     try:
         with portal_audited(db, actor, "patient.handout", "portal"):
-            made = handout_for_patient(db, actor.patient_id, clinic=clinic)
+            made = handout_for_patient(
+                db, actor.patient_id, clinic=clinic, photos_for=actor.audit_name
+            )
     except NeedleplanError:
         return _home(
             request,

@@ -3,6 +3,8 @@
 - ``POST /app/patients/{id}/intake/link`` (staff who see contacts): issue an ``intake`` link
   for her (audited ``portal.link.issue``) and show its address once on her page, to send or
   read out; the link is stored only as a digest and can be switched off on her messages page.
+- ``POST /app/patients/{id}/intake/link/send``: the same link by message instead (kind
+  ``intake_link``, in her language; the worker issues the link when it sends).
 - ``GET /p/{token}/intake``: her form, without staff chrome (the portal's resolver: rate-limited,
   a refused link gets the portal's plain page); ``POST`` stores her answers as a draft for the
   practitioner to review (``intake.submit`` as ``portal``), then thanks her.
@@ -20,6 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from needleplan.domain.intake import IntakeChannel
 from needleplan.domain.portal import LinkPurpose
+from needleplan.services.link_messages import send_intake_link
 from needleplan.services.portal_links import issue_link
 from needleplan.web.auth import Permission, StaffUser
 from needleplan.web.deps import DbDep
@@ -46,6 +49,16 @@ def issue_intake_link(
     return RedirectResponse(
         f"/app/patients/{patient_id}?intake_link={quote(token)}#intake", status_code=303
     )
+
+
+@router.post("/app/patients/{patient_id}/intake/link/send")
+def send_intake_link_message(
+    request: Request, user: ContactsDep, db: DbDep, patient_id: Id, csrf_token: CsrfField = ""
+) -> Response:
+    """E-mail her (or text her) an intake link, in her language."""
+    check_csrf(request, csrf_token)
+    send_intake_link(db, acting_account(db, user), patient_id)
+    return RedirectResponse(f"/app/patients/{patient_id}?link_sent=intake#intake", status_code=303)
 
 
 @router.get("/p/{token}/intake", response_class=HTMLResponse)

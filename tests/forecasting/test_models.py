@@ -163,7 +163,7 @@ def test_many_curves_with_their_own_parameters_equal_the_sum_of_session_kernels(
 def test_shipped_parameters_load_and_differ_from_the_priors() -> None:
     p = load_params(None)
     assert p == default_params()
-    assert p.noticeable_threshold == 4.9
+    assert p.noticeable_threshold == 4.6
     assert p != ModelParams()
 
 

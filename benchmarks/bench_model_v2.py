@@ -3,8 +3,9 @@
 The target of issue 15: a 1000-draw, 10-year daily forecast with 6-monthly maintenance within
 20 ms. The baseline is the plain approach with the same draws (two random effects and, as the
 product forecasts by default, a posterior draw of the population parameters each): every draw
-computed on every day, then ``numpy.quantile`` per day. Before this round the same call took
-about 31 ms (issue 15's closing note; 12-14 ms for the series alone).
+computed on every day, then ``numpy.quantile`` per day. The product's call took about 31 ms two
+rounds ago and 21-27 ms before the blocked in-place evaluation (docs/model.md, "How it is
+computed fast").
 """
 
 from __future__ import annotations

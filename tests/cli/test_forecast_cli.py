@@ -25,7 +25,7 @@ def test_forecast_json_has_the_issue_shape_and_the_protocol_schedule(
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
     assert doc["session_days"] == [0, 35, 70, 105, 140]
-    assert doc["noticeable_threshold"] == 4.9
+    assert doc["noticeable_threshold"] == 4.6
     ms = doc["milestones"]
     assert {"peak_day", "peak_improvement", "back_to_baseline_day"} <= set(ms)
     band = ms["noticeable_months_after_last_initial"]

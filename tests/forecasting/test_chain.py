@@ -64,7 +64,7 @@ def test_forecast_returns_a_daily_curve_with_an_ordered_band() -> None:
     assert np.all(res.p10 <= res.median + 1e-12)
     assert np.all(res.median <= res.p90 + 1e-12)
     assert res.median[0] == 0.0
-    assert res.noticeable_threshold == 4.9
+    assert res.noticeable_threshold == 4.6  # derived from the observation model
 
 
 def test_forecast_is_reproducible_with_a_seed_and_varies_between_seeds() -> None:
@@ -168,7 +168,7 @@ def test_forecast_rejects_bad_settings(kwargs: dict[str, object], error: type[Ex
 def test_to_json_has_the_documented_shape() -> None:
     doc = forecast(REF, series_days(5, 35), draws=200, n_initial=5).to_json()
     assert doc["session_days"] == [0, 35, 70, 105, 140]
-    assert doc["noticeable_threshold"] == 4.9
+    assert doc["noticeable_threshold"] == 4.6
     ms = doc["milestones"]
     assert set(ms) >= {
         "peak_day",

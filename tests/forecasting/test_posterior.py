@@ -115,7 +115,7 @@ def test_the_band_combines_parameter_uncertainty_and_the_spread_between_patients
     curves = improvement(both.day, curve_inputs(REF, sd, u_r, p, u_p, drawn))
     q = np.quantile(curves, [0.1, 0.9], axis=0)
     # the posterior's faster-bending curves put the knots' linear error a little above the 0.05
-    # points of the between-patient band (docs/model.md, "Population variability")
+    # points of the between-patient band (docs/model.md, "Between patients")
     np.testing.assert_allclose(both.p10, np.minimum(q[0], both.median), atol=0.08)
     np.testing.assert_allclose(both.p90, np.maximum(q[1], both.median), atol=0.08)
 

@@ -137,6 +137,21 @@ def test_consultation_chart_changes_when_smoking_is_toggled(
     assert "smoking" in page.text_content("#p-rationale").lower()
     _shot(page, "consult-smoker.png")
 
+    # Where the forecast is weakly informed, in words: always the fade over years, and the
+    # note of a weak-evidence factor once the forecast carries it (diabetes).
+    assert "6 months" in page.text_content("#m-evidence")
+    diabetes = '#m-weak li[data-factor="conditions=diabetes"]'
+    assert page.locator(diabetes).is_hidden()
+    version = page.get_attribute("#consult-chart", "data-version")
+    page.check('input[name="conditions"][value="diabetes"]')
+    page.wait_for_function(
+        "v => document.querySelector('#consult-chart').dataset.version !== v", arg=version
+    )
+    page.wait_for_selector(diabetes, state="visible")
+    assert "diabetes" in page.text_content(diabetes)
+    page.uncheck('input[name="conditions"][value="diabetes"]')
+    page.wait_for_selector(diabetes, state="hidden")
+
     # Scenario toggles redraw without a request: show all five.
     for key in ("single", "m6", "m9"):
         page.check(f'#scenario-toggles input[value="{key}"]')
@@ -168,9 +183,11 @@ def test_public_estimator_on_a_phone(server: str, browser: Any, console_errors: 
     page.check('input[name="severity"][value="advanced"]')
     page.check('input[name="areas"][value="neck"]')
     page.check('input[name="smoking"][value="current"]')
+    page.check('input[name="conditions"][value="diabetes"]')
     page.click("#estimate-button")
     page.wait_for_selector("#estimate-chart polyline.np-median")
     assert page.locator("#estimate-chart polyline.np-median").count() == 2
+    assert "diabetes" in page.text_content("#r-weak")  # where her forecast is weakly informed
     # Her curves dip below zero within ten years: the untreated-ageing line is drawn, lower still.
     assert page.locator("#estimate-chart polyline.np-untreated").count() == 1
     assert "without treatment" in page.text_content("#estimate-chart .np-untreated-label")

@@ -69,6 +69,8 @@ def test_lang_de_gives_the_estimator_in_german_and_keeps_the_language(web: TestC
     assert strings["lang"] == "de"
     assert strings["error_areas"] == "Bitte kreuzen Sie mindestens einen Bereich an."
     assert strings["sessions_other"] == "{n} Sitzungen"
+    # the weak-evidence note of a factor her forecast carries, in her language
+    assert strings["weak:conditions=diabetes"].startswith("Wie Diabetes das Ergebnis")
 
 
 def test_her_browser_language_is_honoured_among_the_clinics(web: TestClient) -> None:

@@ -376,3 +376,27 @@ def test_the_edit_form_sets_her_language_and_the_handout_follows_it(
     assert f'href="/app/patients/{pid}/handout.pdf?lang=de"' in page
     bad = web.get(f"/app/patients/{pid}/handout.pdf?lang=fr")
     assert bad.status_code == 422
+
+
+def test_patient_page_names_contradictory_and_set_aside_ratings_and_the_weak_evidence(
+    web: TestClient, clinic_app: ClinicApp
+) -> None:
+    """A satisfaction of 0/10 between "exceptional improvement" ratings is flagged on her page
+    (still used), a rating 3 days after a session is set aside as swelling, and the forecast
+    says that the fade over years is weakly informed."""
+    pid = clinic_app.patient_id
+    _rate_her_excellent(clinic_app)
+    course = services.course_file(clinic_app.db, clinic_app.course_id)
+    first = min(a.start for a in course.appointments)
+    for days, scale, value in ((150, "satisfaction", 0), (3, "gais", 1)):
+        services.record_measurement(
+            clinic_app.db,
+            pid,
+            {"scale": scale, "value": value, "measured_at": first + timedelta(days=days)},
+            now=first + timedelta(days=365),
+        )
+    page = sign_in(web, "prac").get(f"/app/patients/{pid}").text
+    assert 'id="misfits"' in page
+    assert "The satisfaction rating of day 150 after the first session is improbable" in page
+    assert 'id="set-aside"' in page
+    assert "6 months after a course" in page

@@ -309,10 +309,10 @@ def forecast(
     if band:  # every draw on the knots
         knots = knot_days(s, end, (anchor,))
         curves = improvement(knots, curve_inputs(assessment, s, u_r, p, u_p, drawn))
-        k10, k90 = _sample_band(curves)
+        span, cens = noticeable_time(knots, curves, threshold, last_initial, anchor)
+        k10, k90 = _sample_band(curves, overwrite=True)  # the curves are not needed after
         p10 = np.minimum(np.interp(day, knots, k10), median)
         p90 = np.maximum(np.interp(day, knots, k90), median)
-        span, cens = noticeable_time(knots, curves, threshold, last_initial, anchor)
         s10, s90, c10, c90 = _sample_band(span[:, None], cens[:, None])
     else:
         p10, p90, span = median, median, span_mid
@@ -321,7 +321,16 @@ def forecast(
     head, head_cens = float(span_mid[0]), bool(cens_mid[0])
     if maintenance_months is not None:
         head, head_cens = _upkeep_envelope(
-            assessment, s, n_init, maintenance_months, end, p, centre, threshold, anchor
+            assessment,
+            s,
+            n_init,
+            maintenance_months,
+            end,
+            p,
+            centre,
+            threshold,
+            anchor,
+            (head, head_cens),
         )
     months = Band(
         median=head / DAYS_PER_MONTH,
@@ -366,10 +375,13 @@ def _upkeep_envelope(
     centre: NDArray[np.float64],
     threshold: float,
     anchor: float,
+    own: tuple[float, bool],
 ) -> tuple[float, bool]:
     """The typical patient's least time noticeable over upkeep every 3..ceil(M) months [days].
 
-    Also whether that least value is censored by the horizon (a lower bound).
+    Also whether that least value is censored by the horizon (a lower bound). ``own`` is the
+    time (and censoring) of the given schedule, already computed by the caller: the schedule
+    of a whole ``M`` is one of the grid's and is not evaluated twice.
     """
     m = maintenance_months
     if isinstance(m, bool) or not isinstance(m, int | float) or not m == m:
@@ -391,6 +403,10 @@ def _upkeep_envelope(
     best, best_cens = math.inf, False
     for g in upkeep_grid(float(m)):  # at most 22 schedules, the typical patient only
         sd = np.concatenate([s[:n_init], _upkeep_days(last_initial, float(g), end)])
+        if np.array_equal(sd, s):
+            if own[0] < best:
+                best, best_cens = own
+            continue
         curve = improvement(day, curve_inputs(assessment, sd, centre, p))
         t, c = noticeable_time(day, curve, threshold, last_initial, anchor)
         if float(t[0]) < best:

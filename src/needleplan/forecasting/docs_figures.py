@@ -15,10 +15,25 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from needleplan.domain import reference_assessment
-from needleplan.forecasting.chain import forecast, series_days
+from needleplan.domain.records import MeasurementScale
+from needleplan.forecasting.chain import curve_inputs, forecast, series_days
+from needleplan.forecasting.docs_fit import claims_table, parameters_table
+from needleplan.forecasting.learning import Observation, ZPosterior, posterior_z
+from needleplan.forecasting.models import improvement
 from needleplan.forecasting.models.covariates import EFFECTS
-from needleplan.forecasting.observation import DEFAULT_LINKS, JND_SCALES, noticeable_from_link
+from needleplan.forecasting.observation import (
+    DEFAULT_LINKS,
+    JND_SCALES,
+    TIGHTENING_SCALES,
+    baseline_prior,
+    derived_noticeable_threshold,
+    noticeable_from_link,
+    shipped_noticeable_threshold,
+    simulate,
+)
 from needleplan.forecasting.params import FITTED, default_params
 from needleplan.forecasting.uncertainty import POSTERIOR_PATH
 
@@ -98,16 +113,26 @@ def threshold_table() -> str:
     """Where the noticeable threshold comes from, and how the headline moves with it."""
     lines = [
         "| scale | first recorded step | cut from no change [scale units] | slope [per %] | "
-        "improvement at the cut [%] |",
-        "|---|---|---|---|---|",
+        "rater noise sd | own just-noticeable improvement [%] | weight in the threshold |",
+        "|---|---|---|---|---|---|---|",
     ]
+    weights = {s: abs(DEFAULT_LINKS[s].slope) / DEFAULT_LINKS[s].noise_sd for s in JND_SCALES}
+    total = sum(weights[s] for s in TIGHTENING_SCALES)
     for scale in JND_SCALES:
         link = DEFAULT_LINKS[scale]
         step = float(link.step or 0.0)
+        share = f"{weights[scale] / total:.2f}" if scale in TIGHTENING_SCALES else "- (lines)"
         lines.append(
-            f"| {scale.value} | {step:g} | {step / 2:g} | {link.slope:g} | "
-            f"{noticeable_from_link(link):.2f} |"
+            f"| {scale.value} | {step:g} | {step / 2:g} | {link.slope:g} | {link.noise_sd:g} | "
+            f"{noticeable_from_link(link):.2f} | {share} |"
         )
+    derived = derived_noticeable_threshold()
+    shipped = shipped_noticeable_threshold()
+    lines += [
+        "",
+        f"Derived: a rating on GAIS or the laxity grade records a change half of the time at "
+        f"**{derived:.3f} %**; shipped as **{shipped:g} %**.",
+    ]
     ref = reference_assessment()
     base = default_params()
     lines += [
@@ -116,7 +141,7 @@ def threshold_table() -> str:
         "12 months |",
         "|---|---|---|---|",
     ]
-    for thr in (4.0, 4.5, base.noticeable_threshold, 5.5, 6.0):
+    for thr in sorted({4.0, 4.5, base.noticeable_threshold, 5.0, 5.5, 6.0}):
         p = base.with_values(noticeable_threshold=thr)
         out = []
         for sd, n, m in (
@@ -127,8 +152,69 @@ def threshold_table() -> str:
             r = forecast(ref, sd, n_initial=n, params=p, band=False, maintenance_months=m)
             months = r.milestones.noticeable_months_after_last_initial.median
             out.append(f"{months:.1f}")
-        mark = " (shipped)" if thr == base.noticeable_threshold else ""
+        mark = " (derived, shipped)" if thr == base.noticeable_threshold else ""
         lines.append(f"| {thr:g}{mark} | " + " | ".join(out) + " |")
+    return "\n".join(lines) + "\n"
+
+
+#: Follow-up days of the shrinkage table: 2-12 months after the last of 5 sessions 35 days apart
+#: (day 140) [days from the first session].
+SHRINKAGE_FOLLOW_UPS = {1: (320.0,), 5: (200.0, 260.0, 320.0, 410.0, 500.0)}
+#: Simulated patients per cell of the shrinkage table (seeded).
+SHRINKAGE_PATIENTS = 10
+SHRINKAGE_SEED = 20261203
+
+
+def _simulated_ratings(
+    z: float, scales: Sequence[MeasurementScale], days: Sequence[float], rng: np.random.Generator
+) -> list[Observation]:
+    """One patient's ratings drawn through the observation model (a pre-treatment rating first
+    on an absolute scale, her own pre-treatment value drawn from its prior)."""
+    ref = reference_assessment()
+    sessions = series_days(5, 35)
+    d = np.asarray(days, dtype=np.float64)
+    imp = improvement(d, curve_inputs(ref, sessions, [z], default_params()))[0]
+    out: list[Observation] = []
+    for scale in scales:
+        link = DEFAULT_LINKS[scale]
+        b0, tau = baseline_prior(link, ref)
+        b = b0 + tau * float(rng.standard_normal())
+        if not link.relative:
+            out.append(Observation(scale, float(simulate(link, np.zeros(1), b, rng)[0]), -1.0))
+        values = simulate(link, imp, b, rng)
+        out += [Observation(scale, float(v), float(t)) for v, t in zip(values, d, strict=True)]
+    return out
+
+
+def shrinkage_table() -> str:
+    """How much each scale's follow-ups narrow her response effect's 80 % interval."""
+    ref = reference_assessment()
+    sessions = series_days(5, 35)
+    prior = ZPosterior.prior().quantile(np.array([0.1, 0.9]))
+    prior_width = float(prior[1] - prior[0])
+    rows: list[tuple[str, tuple[MeasurementScale, ...]]] = [
+        (s.value, (s,)) for s in MeasurementScale
+    ]
+    rows.append(("all five", tuple(MeasurementScale)))
+    counts = sorted(SHRINKAGE_FOLLOW_UPS)
+    lines = [
+        "| scale | "
+        + " | ".join(f"{k} follow-up{'s' if k > 1 else ''}: interval narrowed by" for k in counts)
+        + " |",
+        "|---|" + "---|" * len(counts),
+    ]
+    for label, scales in rows:
+        cells = []
+        for k in counts:
+            rng = np.random.default_rng(SHRINKAGE_SEED)
+            widths = []
+            for _ in range(SHRINKAGE_PATIENTS):
+                z = float(rng.standard_normal())
+                obs = _simulated_ratings(z, scales, SHRINKAGE_FOLLOW_UPS[k], rng)
+                lo, hi = posterior_z(ref, sessions, obs).quantile(np.array([0.1, 0.9]))
+                widths.append(float(hi - lo))
+            cells.append(f"{1.0 - float(np.mean(widths)) / prior_width:.0%}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -146,7 +232,10 @@ def covariate_table() -> str:
 
 
 FIGURES: dict[str, Callable[[], str]] = {
+    "parameters": parameters_table,
+    "claims": claims_table,
     "covariates": covariate_table,
+    "shrinkage": shrinkage_table,
     "posterior": posterior_table,
     "band": band_table,
     "threshold": threshold_table,

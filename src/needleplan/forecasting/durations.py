@@ -91,6 +91,10 @@ def noticeable_span(
     return span, censored
 
 
+#: Values (rows x segments) of the mask converted at once in :func:`noticeable_time`.
+_BLOCK_VALUES = 65_536
+
+
 def noticeable_time(
     day: NDArray[np.float64],
     curves: NDArray[np.float64],
@@ -129,9 +133,15 @@ def noticeable_time(
     w_post = np.where(seg >= i_anchor, width, 0.0)
     up = curves >= threshold
     both = up[:, :-1] & up[:, 1:]
-    # whole segments at or above the threshold (no per-day loop)
-    pre: NDArray[np.float64] = np.asarray(both @ w_pre, dtype=np.float64)
-    post: NDArray[np.float64] = np.asarray(both @ w_post, dtype=np.float64)
+    # whole segments at or above the threshold (no per-day loop), in blocks of rows so the
+    # float copy of the mask that the product needs stays small
+    pre = np.empty(n)
+    post = np.empty(n)
+    rows_per_block = max(1, _BLOCK_VALUES // max(last, 1))
+    for i in range(0, n, rows_per_block):
+        block = both[i : i + rows_per_block].astype(np.float64)
+        pre[i : i + rows_per_block] = block @ w_pre
+        post[i : i + rows_per_block] = block @ w_post
     rows, cols = np.nonzero(up[:, :-1] ^ up[:, 1:])  # the few segments that cross it
     if rows.size:
         v0 = curves[rows, cols]

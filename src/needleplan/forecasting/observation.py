@@ -105,7 +105,7 @@ DEFAULT_LINKS: Mapping[MeasurementScale, ScaleLink] = {
         step=1.0,
         source=(
             "judgement: 4 = no change at I = 0; the no change | improved cut (3.5) at I = 5 %, "
-            "the just-noticeable improvement (4.9 %), then one grade per 10 %; sigma 0.5 grade "
+            "then one grade per 10 %; sigma 0.5 grade "
             "(raters disagree by one grade in about a third of ratings)"
         ),
     ),
@@ -167,6 +167,78 @@ JND_SCALES = (
     MeasurementScale.LAXITY_GRADE,
     MeasurementScale.WRINKLE_GRADE,
 )
+
+
+#: The raters' scales of tightening itself (GAIS globally, the laxity grade directly): the
+#: noticeable threshold is derived from these two (the wrinkle grade rates lines, not firmness).
+TIGHTENING_SCALES = (MeasurementScale.GAIS, MeasurementScale.LAXITY_GRADE)
+#: Decimals the shipped threshold keeps [%]: the links' slopes and noise are judgement given to
+#: one or two significant digits, so a finer threshold would claim a precision they lack.
+THRESHOLD_DECIMALS = 1
+
+
+def change_recorded_probability(link: ScaleLink, improvement: ArrayLike) -> NDArray[np.float64]:
+    """Probability that one rating on a graded scale records a change [-] (broadcasts).
+
+    ``Phi((|beta| I - step/2) / sigma)``: the latent reading moves ``|beta| I`` towards better
+    and the rating leaves "no change" (or her own pre-treatment grade) once it is past the cut
+    half a step away; ``sigma`` is the rater's noise. The psychometric function of the scale.
+
+    Raises
+    ------
+    InputError
+        for a continuous scale (no step).
+    """
+    if link.step is None:
+        raise InputError.one("scale", link.scale.value, "must be a graded scale (it has no step)")
+    i = np.asarray(improvement, dtype=np.float64)
+    return np.asarray(ndtr((abs(link.slope) * i - link.step / 2.0) / link.noise_sd))
+
+
+def derived_noticeable_threshold(
+    links: Mapping[MeasurementScale, ScaleLink] | None = None,
+    scales: tuple[MeasurementScale, ...] = TIGHTENING_SCALES,
+) -> float:
+    """The improvement raters notice half of the time, on the tightening scales [% of pre-treatment].
+
+    The just-noticeable difference of psychophysics (the 50 % point of the psychometric
+    function; Gescheider 1997, *Psychophysics: the fundamentals*, 3rd ed., ch. 1-3) applied to
+    the observation model: the improvement ``I*`` at which a rating on GAIS or on the laxity
+    grade (equally likely) records a change with probability one half,
+
+    ``mean_i Phi((|beta_i| I* - h_i/2) / sigma_i) = 1/2``,
+
+    with each scale's slope ``beta_i``, recorded step ``h_i`` and rater noise ``sigma_i``
+    (:data:`DEFAULT_LINKS`). For two scales it is the noise-weighted mean of their own
+    just-noticeable improvements ``J_i = (h_i/2)/|beta_i|`` (:func:`noticeable_from_link`) with
+    weights ``|beta_i|/sigma_i``: the scale that tells a change from noise more sharply counts
+    more. It lies between the scales' own values. Solved by bisection (the mean probability
+    increases in ``I``).
+    """
+    table = DEFAULT_LINKS if links is None else links
+    chosen = [link_for(s, table) for s in scales]
+    own = [noticeable_from_link(link) for link in chosen]
+    lo, hi = min(own), max(own)
+    if hi - lo < 1e-12:
+        return lo
+
+    def excess(i: float) -> float:
+        return float(np.mean([change_recorded_probability(lk, i) for lk in chosen])) - 0.5
+
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if hi - lo <= 1e-12:
+            break
+        if excess(mid) < 0.0:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def shipped_noticeable_threshold() -> float:
+    """:func:`derived_noticeable_threshold` of the shipped links, to :data:`THRESHOLD_DECIMALS`."""
+    return round(derived_noticeable_threshold(), THRESHOLD_DECIMALS)
 
 
 def noticeable_range() -> tuple[float, float]:
@@ -388,12 +460,19 @@ __all__ = [
     "DEFAULT_LINKS",
     "R2_AT_20",
     "R2_PER_YEAR",
+    "THRESHOLD_DECIMALS",
+    "TIGHTENING_SCALES",
     "ScaleLink",
     "baseline_prior",
+    "change_recorded_probability",
+    "derived_noticeable_threshold",
     "latent_mean",
     "link_for",
     "log_likelihood",
+    "noticeable_from_link",
+    "noticeable_range",
     "predictive_cdf",
     "record",
+    "shipped_noticeable_threshold",
     "simulate",
 ]

@@ -241,17 +241,24 @@ def knot_days(
 
 
 def _sample_band(
-    values: NDArray[np.float64], censored: NDArray[np.bool_] | None = None
+    values: NDArray[np.float64],
+    censored: NDArray[np.bool_] | None = None,
+    *,
+    overwrite: bool = False,
 ) -> tuple[NDArray[np.float64], ...]:
     """numpy's default sample p10 and p90 across draws (axis 0) and, with ``censored``, whether
-    both order statistics behind each are censored."""
+    both order statistics behind each are censored. ``overwrite`` lets it reorder ``values``
+    in place (without ``censored``) instead of partitioning a copy."""
     n = values.shape[0]
     pos = [_quantile_positions(n, q) for q in (QUANTILES[0], QUANTILES[2])]
     kth = sorted({i for j, k, _ in pos for i in (j, k)})
     out: list[NDArray[np.float64]] = []
     flags: list[NDArray[np.float64]] = []
-    if censored is None:
-        srt = np.partition(values, kth, axis=0)  # O(n) per column, the order statistics only
+    if censored is None and overwrite:
+        values.partition(kth, axis=0)  # O(n) per column, the order statistics only
+        srt = values
+    elif censored is None:
+        srt = np.partition(values, kth, axis=0)
     else:
         order = np.argsort(values, axis=0, kind="stable")
         srt = np.take_along_axis(values, order, axis=0)

@@ -39,8 +39,10 @@ from needleplan.exceptions import ConfigError, InputError
 EXAMPLE_CLINIC = "example_clinic.toml"
 
 #: Default recall threshold: improvement [% of pre-treatment firmness] below which the
-#: improvement is no longer noticeable. Matches the forecast model's "noticeable" level.
-DEFAULT_RECALL_THRESHOLD = 4.9
+#: improvement is no longer noticeable: the forecast model's "noticeable" level, derived from
+#: the observation model (``forecasting.observation.shipped_noticeable_threshold``; a test keeps
+#: them equal). A clinic's ``recall_threshold`` setting overrides it.
+DEFAULT_RECALL_THRESHOLD = 4.6
 
 
 class Weekday(StrEnum):

@@ -18,6 +18,7 @@ from needleplan.domain import (
     SunExposure,
 )
 from needleplan.domain.language import N_
+from needleplan.forecasting.wording import WEAK_FACTOR_NOTES
 
 # Plain-word labels for the forms; the values are the assessment's JSON values.
 ESTIMATE_AREAS: list[tuple[str, str]] = [
@@ -128,6 +129,9 @@ SCRIPT_TEXTS: dict[str, str] = {
         "Scars that grow thick: the practitioner tests a small area first and needles gently."
     ),
 }
+#: The weak-evidence note of each factor (``weak:<factor>``; the estimator shows those of the
+#: factors her forecast carries: the same words as the CLI and the handout).
+SCRIPT_TEXTS.update({f"weak:{key}": note for key, note in WEAK_FACTOR_NOTES.items()})
 
 
 def script_strings(language: str) -> dict[str, str]:

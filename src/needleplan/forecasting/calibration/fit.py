@@ -46,6 +46,10 @@ from needleplan.forecasting.calibration.trials import (
     trial_residuals,
 )
 from needleplan.forecasting.chain import simulate
+from needleplan.forecasting.observation import (
+    derived_noticeable_threshold,
+    shipped_noticeable_threshold,
+)
 from needleplan.forecasting.params import FITTED, PARAMS_PATH, ModelParams, load_params
 
 #: Prior centre, log-scale sd and source of each fitted parameter.
@@ -61,7 +65,12 @@ PRIORS: dict[str, tuple[float, float, str]] = {
     "fast_fade_days": (120.0, 0.6, "seed: some tightness reverses within 3-12 months"),
     "slow_fade_years": (3.0, 0.6, "seed: remodelled tone retained 1-3 years"),
     "remodelled_fraction": (0.3, 0.6, "judgement"),
-    "ageing_rate_per_year": (0.01, 0.3, "Shuster, Black & McVitie 1975 (~1 %/year)"),
+    "ageing_rate_per_year": (
+        0.01,
+        0.3,
+        "the often cited ~1 %/year (Shuster, Black & McVitie 1975) is unverified (A4); the adult "
+        "range of A1/A2 is about 0.3-1.2 %/year",
+    ),
 }
 
 #: Starting points of the multi-start fit (gain, capacity, remodelled_fraction, build_days);
@@ -180,6 +189,7 @@ def fit_claims(
             ModelParams(
                 **{
                     **centre,
+                    "noticeable_threshold": shipped_noticeable_threshold(),
                     "gain": g,
                     "capacity": c,
                     "remodelled_fraction": f,
@@ -278,7 +288,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     for m in load_trials().measurements:
         z = (pred[m.id] - m.value) / m.total_sd
         print(f"trial {m.id:44s} measured {m.value:+.3f}  model {pred[m.id]:+.3f}  ({z:+.2f} sd)")
-    ok = True
+    derived = shipped_noticeable_threshold()
+    ok = params.noticeable_threshold == derived
+    print(
+        f"{'ok  ' if ok else 'FAIL'} noticeable_threshold {params.noticeable_threshold:g} "
+        f"(derived from the observation links: {derived_noticeable_threshold():.3f}, kept to "
+        f"{derived:g})"
+    )
     for r in results:
         ok &= r.holds
         lo = "" if r.lower is None else f"{r.lower:g} <= "

@@ -2,7 +2,7 @@
 
 Run ``python -m needleplan.forecasting.calibration.posterior`` (seeded; writes
 ``forecasting/posterior.json``, the draws every forecast samples) or add ``--check`` to verify
-the stored draws quickly (CI). docs/model.md, "Parameter uncertainty", states the model.
+the stored draws quickly (CI). docs/model.md, "The fit" and "Posterior", states the model.
 
 Likelihood and priors (the same terms the point fit minimises, :mod:`.fit`, read as a density)
 ----------------------------------------------------------------------------------------------
@@ -62,9 +62,9 @@ FloatArray = NDArray[np.float64]
 #: Settings of the shipped run (``python -m needleplan.forecasting.calibration.posterior``).
 SEED = 20261203
 CHAINS = 4
-BURN = 400
+BURN = 800
 KEEP = 200
-THIN = 10
+THIN = 15
 #: Convergence the ``--check`` requires of the stored draws.
 MAX_RHAT = 1.1
 MIN_ESS = 50.0

@@ -201,21 +201,28 @@ def session_states(
     cf = np.zeros((n, n_s))
     cs = np.zeros((n, n_s))
     p[:, 0] = inputs.doses[:, 0]
+    # The step factors of propagate_state depend on the gap only: a course has few distinct
+    # gaps (the series interval, the upkeep interval), so each is computed once.
+    steps: dict[float, tuple[FloatArray, ...]] = {}
+    kb, phi = inputs.k_build, inputs.remodelled_fraction
+    kf = np.asarray(inputs.k_fast, dtype=np.float64)
+    ks = np.asarray(inputs.k_slow, dtype=np.float64)
     for k in range(1, n_s):
-        dt = inputs.session_days[k] - inputs.session_days[k - 1]
-        pk, cfk, csk = propagate_state(
-            p[:, k - 1 : k],
-            cf[:, k - 1 : k],
-            cs[:, k - 1 : k],
-            dt,
-            inputs.k_build,
-            inputs.k_fast,
-            inputs.k_slow,
-            inputs.remodelled_fraction,
-        )
-        p[:, k] = pk[:, 0] + inputs.doses[:, k]
-        cf[:, k] = cfk[:, 0]
-        cs[:, k] = csk[:, 0]
+        dt = float(inputs.session_days[k] - inputs.session_days[k - 1])
+        if dt not in steps:
+            steps[dt] = (
+                np.exp(-kb * np.float64(dt)),
+                np.exp(-kf * dt),
+                healing_kernel(np.float64(dt), kb, kf),
+                np.exp(-ks * dt),
+                healing_kernel(np.float64(dt), kb, ks),
+            )
+        e_b, e_f, b_f, e_s, b_s = steps[dt]
+        prev = p[:, k - 1 : k]
+        # as propagate_state: C <- C e^{-k dt} + P (1-phi or phi) B(dt), P <- P e^{-k_b dt}
+        cf[:, k] = (cf[:, k - 1 : k] * e_f + prev * (1.0 - phi) * b_f)[:, 0]
+        cs[:, k] = (cs[:, k - 1 : k] * e_s + prev * phi * b_s)[:, 0]
+        p[:, k] = (prev * e_b)[:, 0] + inputs.doses[:, k]
     return p, cf, cs
 
 
@@ -340,14 +347,21 @@ def improvement(day: NDArray[np.float64], inputs: CurveInputs) -> NDArray[np.flo
     -----
     Firmness is the patient's own untreated, ageing level plus the visible part of the
     treatment dose; improvement subtracts her pre-treatment level (100), so ageing during the
-    forecast counts against it.
+    forecast counts against it. Evaluated in blocks of rows into scratch buffers that every
+    block reuses (:func:`_improvement_fused`): the same operations in the same order as
+    :func:`treatment_dose`, :func:`~needleplan.forecasting.models.capacity.saturate` and
+    :func:`~needleplan.forecasting.models.ageing.ageing_decline`, so the same numbers, without a
+    fresh day-sized temporary per operation (each one is page faults on a loaded machine).
     """
     p, cf, cs = session_states(inputs)
     n = p.shape[0]
-    if n <= ROW_CHUNK:
-        z = _dose_from_states(day, inputs, p, cf, cs)
-        return saturate(z, inputs.capacity) - ageing_decline(day, inputs.ageing_rate)
-    out = np.empty((n, np.asarray(day).size))
+    d = np.asarray(day, dtype=np.float64)
+    kb = inputs.k_build
+    kf = np.broadcast_to(np.asarray(inputs.k_fast, dtype=np.float64), (n, 1))
+    ks = np.broadcast_to(np.asarray(inputs.k_slow, dtype=np.float64), (n, 1))
+    if not (np.any(np.abs(kb - kf) < 1e-3 * kb) or np.any(np.abs(kb - ks) < 1e-3 * kb)):
+        return _improvement_fused(d, inputs, p, cf, cs, kf, ks)
+    out = np.empty((n, d.size))
     for i in range(0, n, ROW_CHUNK):  # row blocks: the day-sized temporaries stay in cache
         j = min(i + ROW_CHUNK, n)
         part = CurveInputs(
@@ -360,13 +374,96 @@ def improvement(day: NDArray[np.float64], inputs: CurveInputs) -> NDArray[np.flo
             capacity=_rows(inputs.capacity, i, j),
             ageing_rate=_rows(inputs.ageing_rate, i, j),
         )
-        z = _dose_from_states(day, part, p[i:j], cf[i:j], cs[i:j])
-        out[i:j] = saturate(z, part.capacity) - ageing_decline(day, part.ageing_rate)
+        z = _dose_from_states(d, part, p[i:j], cf[i:j], cs[i:j])
+        out[i:j] = saturate(z, part.capacity) - ageing_decline(d, part.ageing_rate)
     return out
 
 
 #: Curves evaluated together over the days in :func:`improvement` (one block of rows).
 ROW_CHUNK = 200
+#: Values (rows x days) per block of the fused evaluation: three such blocks (the output rows
+#: and two scratch buffers) stay in the CPU's cache.
+FUSED_BLOCK_VALUES = 32_768
+
+
+def _per_row(x: float | FloatArray, n: int) -> FloatArray:
+    """A shared or per-curve ``(n, 1)`` parameter as an ``(n, 1)`` array (a view)."""
+    return np.broadcast_to(np.asarray(x, dtype=np.float64).reshape(-1, 1), (n, 1))
+
+
+def _improvement_fused(
+    day: FloatArray,
+    inputs: CurveInputs,
+    p: FloatArray,
+    cf: FloatArray,
+    cs: FloatArray,
+    kf: FloatArray,
+    ks: FloatArray,
+) -> FloatArray:
+    """:func:`improvement` when no fading rate is within 0.1 % of ``k_b`` (the usual case).
+
+    Per block of rows, in place: ``Z = A_k e^{-k_f tau} + B_k e^{-k_s tau} - C_k e^{-k_b tau}``
+    (the coefficients combined on the session states, see :func:`_dose_from_states`), exactly
+    ``C_f + C_s`` on session days and 0 before the first session; then ``C - C e^{-Z/C}`` and
+    minus ``100 - 100 e^{-r t}``.
+    """
+    n, d = p.shape[0], day.size
+    s = inputs.session_days
+    idx = np.searchsorted(s, day, side="right") - 1
+    started = idx >= 0
+    idx = np.maximum(idx, 0)
+    tau = np.where(started, day - s[idx], 0.0)[None, :]
+    on_session = np.nonzero(tau[0] == 0.0)[0]
+    not_started = np.nonzero(~started)[0]
+    kb, phi = inputs.k_build, inputs.remodelled_fraction
+    a_f = (1.0 - phi) * kb / (kb - kf)
+    a_s = phi * kb / (kb - ks)
+    coef_f = cf + p * a_f
+    coef_s = cs + p * a_s
+    coef_b = p * (a_f + a_s)
+    on_day = cf + cs
+    neg_kf, neg_ks, neg_kb = -kf, -ks, -_per_row(kb, n)
+    cap = _per_row(inputs.capacity, n)
+    neg_r = -_per_row(inputs.ageing_rate, n)
+    out = np.empty((n, d))
+    rows = max(1, min(n, FUSED_BLOCK_VALUES // max(d, 1)))
+    gathered = np.empty((rows, d))
+    scratch = np.empty((rows, d))
+    for i in range(0, n, rows):
+        j = min(i + rows, n)
+        z, g, e = out[i:j], gathered[: j - i], scratch[: j - i]
+        np.take(coef_f[i:j], idx, axis=1, out=g, mode="clip")
+        np.multiply(neg_kf[i:j], tau, out=e)
+        np.exp(e, out=e)
+        np.multiply(g, e, out=z)
+        np.take(coef_s[i:j], idx, axis=1, out=g, mode="clip")
+        np.multiply(neg_ks[i:j], tau, out=e)
+        np.exp(e, out=e)
+        np.multiply(g, e, out=g)
+        z += g
+        np.take(coef_b[i:j], idx, axis=1, out=g, mode="clip")
+        np.multiply(neg_kb[i:j], tau, out=e)
+        np.exp(e, out=e)
+        np.multiply(g, e, out=g)
+        z -= g
+        if on_session.size:  # B(0) = 0 exactly, not a rounding residue
+            z[:, on_session] = on_day[i:j][:, idx[on_session]]
+        if not_started.size:
+            z[:, not_started] = 0.0
+        # saturate: C - C e^{-Z/C}
+        c = cap[i:j]
+        np.negative(z, out=e)
+        np.divide(e, c, out=e)
+        np.exp(e, out=e)
+        np.multiply(c, e, out=e)
+        np.subtract(c, e, out=z)
+        # minus the ageing decline 100 - 100 e^{-r t}
+        np.multiply(neg_r[i:j], day[None, :], out=e)
+        np.exp(e, out=e)
+        np.multiply(100.0, e, out=e)
+        np.subtract(100.0, e, out=e)
+        z -= e
+    return out
 
 
 def _rows(x: Any, start: int, stop: int) -> Any:

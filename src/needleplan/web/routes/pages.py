@@ -39,6 +39,7 @@ from needleplan.exceptions import (
     PermissionDeniedError,
     StateError,
 )
+from needleplan.forecasting.wording import EVIDENCE_LIMIT, WEAK_FACTOR_NOTES
 from needleplan.web.auth import (
     Permission,
     SessionStore,
@@ -259,7 +260,13 @@ def consult_page(request: Request, user: ClinicalDep) -> HTMLResponse:
         "aftercare": [a.value for a in Aftercare],
         "contraindications": [c.value for c in Contraindication],
     }
-    return render(request, "app/consult.html", options=options)
+    return render(
+        request,
+        "app/consult.html",
+        options=options,
+        evidence_limit=EVIDENCE_LIMIT,
+        weak_notes=WEAK_FACTOR_NOTES,
+    )
 
 
 def users_page(request: Request, status_code: int = 200, **extra: Any) -> HTMLResponse:

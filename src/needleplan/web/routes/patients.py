@@ -46,6 +46,7 @@ from needleplan.exceptions import (
     NotFoundError,
 )
 from needleplan.forecasting.chain import INITIAL_INTERVAL_DAYS, MAX_INITIAL_SESSIONS
+from needleplan.forecasting.wording import EVIDENCE_LIMIT
 from needleplan.scheduling import ClinicConfig
 from needleplan.services.intake import intake_summaries
 from needleplan.services.learned_forecast import learned_forecast
@@ -319,6 +320,7 @@ def _patient_page(
             measurement_form=measurement_form
             or {"measured_at": datetime.now(clinic.tz).strftime("%Y-%m-%dT%H:%M")},
             measurement_problems=measurement_problems or [],
+            evidence_limit=EVIDENCE_LIMIT,
         )
     return render(request, "app/patient.html", status_code=status_code, **context)
 

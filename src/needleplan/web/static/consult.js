@@ -147,6 +147,11 @@
         text("m-calibration", !cal ? "" : cal === "default"
           ? "Calibration: the model as shipped with needleplan (published studies and guidance)."
           : "Calibration: this clinic's own (" + cal + ").");
+        // the weak-evidence notes of the factors this forecast carries (texts from the page)
+        var factors = (results.series && results.series.factors) || [];
+        document.querySelectorAll("#m-weak li").forEach(function (li) {
+          li.hidden = factors.indexOf(li.dataset.factor) < 0;
+        });
         draw();
         costs(a, mine);
         text("plan-status", failed ? "forecast unavailable: " + failed.map(function (e) { return e.rule; }).join("; ") : "");

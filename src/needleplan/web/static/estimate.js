@@ -153,6 +153,12 @@
           "fades over the years rests on weak evidence: no trial has followed patients for more than about " +
           "6 months after a course.",
           { median: NP.medianText(m), low: NP.atLeast(m.p10, m.p10_censored), high: NP.atLeast(m.p90, m.p90_censored) });
+        var notes = [];
+        (without.factors || []).forEach(function (f) {
+          var note = t("weak:" + f, "");
+          if (note && notes.indexOf(note) < 0) notes.push(note);
+        });
+        $("r-weak").textContent = notes.join(" ");
         $("estimate-summary").value = summaryText(plan, without);
         $("result").scrollIntoView({ behavior: "smooth" });
       });

@@ -3,13 +3,14 @@ settings and worker heartbeats."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from needleplan.storage.secret_key import is_sealed, seal, server_key, unseal
+from needleplan.storage.secret_key import seal, server_key, unseal
 from needleplan.storage.tables import (
     AccountSecurityRow,
     RecoveryCodeRow,
@@ -43,12 +44,12 @@ def sealing_context(column: str, user_id: int) -> str:
     return f"account_security.{column}:{user_id}"
 
 
-def _open(key: bytes, row: AccountSecurityRow, column: str) -> str | None:
+def _open(key: Callable[[], bytes], row: AccountSecurityRow, column: str) -> str | None:
     value: str | None = getattr(row, column)
-    return None if value is None else unseal(key, value, sealing_context(column, row.user_id))
+    return None if value is None else unseal(key(), value, sealing_context(column, row.user_id))
 
 
-def _to_security(row: AccountSecurityRow, key: bytes) -> AccountSecurity:
+def _to_security(row: AccountSecurityRow, key: Callable[[], bytes]) -> AccountSecurity:
     return AccountSecurity(
         user_id=row.user_id,
         totp_secret=_open(key, row, "totp_secret"),
@@ -68,13 +69,14 @@ class AccountSecurityRepository:
         self._key: bytes | None = None
 
     def key(self) -> bytes:
+        """The server's key, read (or its file made) only when a secret is sealed or opened."""
         if self._key is None:
             self._key = server_key(self.session.get_bind().engine)
         return self._key
 
     def get(self, user_id: int, *, lock: bool = False) -> AccountSecurity:
         row = self._row(user_id, lock=lock)
-        return _to_security(row, self.key()) if row is not None else AccountSecurity(user_id)
+        return _to_security(row, self.key) if row is not None else AccountSecurity(user_id)
 
     def _row(self, user_id: int, *, lock: bool = False) -> AccountSecurityRow | None:
         query = select(AccountSecurityRow).where(AccountSecurityRow.user_id == user_id)
@@ -96,22 +98,7 @@ class AccountSecurityRepository:
             setattr(row, name, value)
         row.updated_at = at
         self.session.flush()
-        return _to_security(row, self.key())
-
-    def seal_plaintext(self) -> int:
-        """Seal every TOTP secret still stored in clear (written before sealing existed);
-        returns how many values were sealed."""
-        sealed = 0
-        for row in self.session.scalars(select(AccountSecurityRow)).all():
-            for column in SEALED:
-                value = getattr(row, column)
-                if value is not None and not is_sealed(value):
-                    setattr(
-                        row, column, seal(self.key(), value, sealing_context(column, row.user_id))
-                    )
-                    sealed += 1
-        self.session.flush()
-        return sealed
+        return _to_security(row, self.key)
 
     def enrolled_ids(self) -> set[int]:
         query = select(AccountSecurityRow.user_id).where(

@@ -49,6 +49,12 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
 # when they print (the CLI tests set COLUMNS for each command).
 os.environ.pop("COLUMNS", None)
 
+# One sealing key (TOTP secrets are sealed with it) for the whole run, its subprocesses and every
+# xdist worker, so databases built once and copied open in every test, whatever
+# NEEDLEPLAN_SECRET_KEY a test sets; the other sources are tested with this variable removed
+# (tests/storage/test_secret_key.py).
+os.environ["NEEDLEPLAN_SECRET_KEY_FILE"] = str(Path(__file__).with_name("test-secret.key"))
+
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),

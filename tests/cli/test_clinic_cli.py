@@ -235,3 +235,11 @@ def test_conflicts_lists_future_bookings_the_calendar_in_force_refuses(
     assert str(appt.id) in found.stdout
     assert "2031-03-03 15:00" in found.stdout
     assert "outside Alice Practitioner's working hours" in found.stdout
+    # the list is on her audit trail (L3), and needs the clinic configuration permission
+    events, _ = services.search_audit(db, patient_id=patient.id)
+    [read] = [e for e in events if e.action == "clinic.conflicts.read"]
+    assert read.detail == f"cli in force shown=1 patients={patient.id}"
+    services.create_user(db, "desk", "front-desk-password-1", "front_desk")
+    refused = run("--as", "desk", "clinic", "conflicts")
+    assert refused.returncode == 7
+    assert "clinic.conflicts.read" in refused.stderr

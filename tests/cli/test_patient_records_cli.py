@@ -37,6 +37,12 @@ def test_add_refuses_a_likely_duplicate_with_exit_5_naming_the_record(cli: Runne
     assert "same phone" in by_phone.stderr
     listed = json.loads(cli("patient", "list", "--json").stdout)
     assert len(listed) == 1
+    db = Database.open(os.environ["NEEDLEPLAN_DATABASE_URL"])
+    try:  # the list's audit event names the patients it showed (L3)
+        lists, _ = services.search_audit(db, action="patient.list", patient_id=first)
+        assert [e.detail for e in lists] == [f"cli results=1 patients={first}"]
+    finally:
+        db.dispose()
 
 
 def test_confirm_duplicate_registers_and_audits_it(cli: Runner) -> None:

@@ -50,14 +50,19 @@ def test_the_archive_holds_her_record_handout_messages_audit_trail_and_a_readme(
     with db.transaction() as uow:
         forms = uow.consent_forms.for_patient(patient.id)
         pdfs = {f.id: uow.consent_forms.pdf(f.id) for f in forms}
+        stored = uow.photos.of_patient(patient.id)
     signed = {f"consent-forms/{f.id}-{f.kind.value}-v{f.template_version}.pdf" for f in forms}
+    shots = {f"photos/{p.id}-{p.view.value}-{p.taken_at.date().isoformat()}.jpg" for p in stored}
+    assert stored  # the populated clinic has a photo of her first session
     assert set(names) == {
         "README.txt",
         "record.fhir.json",
         "handout.pdf",
         "messages.json",
         "audit-trail.csv",
+        "photos/manifest.json",
         *signed,
+        *shots,
     }
     assert signed
     for f in forms:  # the PDFs she signed, byte for byte
@@ -79,6 +84,50 @@ def test_the_archive_holds_her_record_handout_messages_audit_trail_and_a_readme(
     last = _actions(db, patient.id)[-1]
     assert last[:2] == ("prac", "patient.export_all")
     assert "handout.pdf" in last[2]
+
+
+def test_her_photos_are_in_the_archive_byte_for_byte_with_a_manifest(clinic: Any) -> None:
+    import hashlib
+
+    from needleplan.storage import media
+
+    db, patient = clinic.db, clinic.patient
+    with db.transaction() as uow:
+        stored = uow.photos.of_patient(patient.id)
+    root = media.media_dir(db.engine)
+    data = subject_access.subject_access_archive(db, patient.id, actor=clinic.staff["boss"])
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    manifest = json.loads(archive.read("photos/manifest.json"))
+    assert [m["id"] for m in manifest] == [p.id for p in stored]
+    for entry, photo in zip(manifest, stored, strict=True):
+        image = archive.read(entry["file"])
+        assert image == media.read_media(root, photo.sha256)
+        assert hashlib.sha256(image).hexdigest() == entry["sha256"] == photo.sha256
+        assert image[:2] == b"\xff\xd8"  # JPEG
+        assert entry["view"] == photo.view.value
+        assert entry["taken_at"] == photo.taken_at.isoformat()
+    readme = archive.read("README.txt").decode()
+    assert "- photos/manifest.json:" in readme
+    # a file gone from the media folder is listed as missing by the photos part
+    media.media_path(root, stored[0].sha256).unlink()
+    request = subject_access.ArchiveRequest(db, patient.id, datetime.now(UTC))
+    parts = list(subject_access.photos(request))
+    assert [f.name for f in parts] == ["photos/manifest.json"]
+    entry = json.loads(parts[0].data)[0]
+    assert entry["file"] is None
+    assert "missing" in entry["missing"]
+
+
+def test_a_patient_without_photos_gets_no_photo_folder(clinic: Any) -> None:
+    from needleplan import services as svc
+
+    other = svc.register_patient(
+        clinic.db,
+        {"given_name": "Ann", "family_name": "Roe", "birth_date": "1980-01-01"},
+    )
+    data = subject_access.subject_access_archive(clinic.db, other.id, actor=clinic.staff["boss"])
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert not [n for n in names if n.startswith("photos/")]
 
 
 def test_signed_forms_and_photos_join_through_a_contributor(clinic: Any) -> None:

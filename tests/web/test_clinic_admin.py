@@ -127,7 +127,12 @@ def saved(db: Database) -> int:
 
 
 def clinic_audit(db: Database) -> list[Any]:
-    return [e for e in services.audit_log(db, limit=500) if e.action.startswith("clinic.")]
+    """The configuration changes (saves and reverts) on the audit trail, newest first."""
+    return [e for e in services.audit_log(db, limit=500) if e.action.startswith("clinic.config")]
+
+
+def conflict_reads(db: Database) -> list[Any]:
+    return [e for e in services.audit_log(db, limit=500) if e.action == "clinic.conflicts.read"]
 
 
 # --------------------------------------------------------------------------- access
@@ -206,6 +211,15 @@ def test_check_shows_the_draft_and_its_conflicts_and_saves_nothing(
     assert editor_text(page) == SHORT_MONDAYS
     assert 'value="shorter Mondays"' in page
     assert saved(site.db) == 1
+    # showing her in the conflict list is on her audit trail (L3): one event naming the patients
+    with site.db.transaction() as uow:
+        shown_patient = uow.appointments.get(late).patient_id
+    [read] = conflict_reads(site.db)
+    assert read.patient_id is None
+    assert read.detail.startswith(f"draft new shown=1 of 1 patients={shown_patient}")
+    assert "user=admin" in read.detail  # this site's admin is not a database account
+    hers, _ = services.search_audit(site.db, patient_id=shown_patient)
+    assert "clinic.conflicts.read" in [e.action for e in hers]
 
 
 @pytest.mark.parametrize(
@@ -276,6 +290,10 @@ def test_conflicting_save_needs_the_confirmation_and_the_appointments_stay_booke
     assert to_move
     assert f'href="/app/appointments/{late}/move"' in to_move.group(1)
     assert "1 booked appointments conflict" in clinic_audit(site.db)[0].detail
+    # the refused save listed her, the confirmed one again, and so does the page's
+    # "Appointments to move" afterwards
+    scopes = [e.detail.split(" shown=")[0] for e in reversed(conflict_reads(site.db))]
+    assert scopes == ["draft new", "draft new", "to move"]
 
 
 def test_appointments_the_calendar_in_force_already_refuses_need_no_confirmation(

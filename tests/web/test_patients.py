@@ -47,6 +47,11 @@ def test_every_role_lists_patients_and_the_list_read_is_audited_without_a_patien
     assert page.status_code == 200
     assert "Doe, Jane" in page.text
     assert (who, "patient.list", None) in audit_actions(clinic_app.db)
+    # the rows shown are on the event (L3): her audit trail finds the list that showed her
+    hers, _ = services.search_audit(clinic_app.db, patient_id=clinic_app.patient_id)
+    [listed] = [e for e in hers if e.action == "patient.list"]
+    assert listed.detail.endswith(f"patients={clinic_app.patient_id}")
+    assert listed.username == who
 
 
 @pytest.mark.parametrize(

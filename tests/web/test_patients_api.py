@@ -198,6 +198,9 @@ def test_every_api_call_is_audited_with_its_patient(web: TestClient, clinic_app:
     ):
         assert ("prac", action, pid) in actions, action
     assert ("prac", "patient.list", None) in actions
+    lists, _ = services.search_audit(clinic_app.db, action="patient.list", patient_id=pid)
+    [listed] = lists
+    assert listed.detail.startswith(f"api results=1 patients={pid}")
     events, _ = services.search_audit(clinic_app.db, username="prac")
     assert all(e.detail.startswith("api") for e in events)
 

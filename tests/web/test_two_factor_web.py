@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import time
+from typing import Any
 
 import httpx
 import pyotp
@@ -207,3 +208,19 @@ def test_a_password_an_admin_set_must_be_changed_at_the_next_sign_in(
     )
     assert changed.status_code == 200, changed.text
     assert web.get("/app/patients").status_code == 200
+
+
+def test_a_secret_the_server_key_no_longer_opens_is_a_clear_page_not_a_500(
+    web: TestClient, clinic_app: ClinicApp, tmp_path: Any, monkeypatch: Any
+) -> None:
+    sign_in(web, "prac")
+    _enrol(web)
+    _sign_out(web)
+    other = tmp_path / "another.key"
+    other.write_text("a different server key of forty characters")
+    monkeypatch.setenv("NEEDLEPLAN_SECRET_KEY_FILE", str(other))
+    _refill(clinic_app)
+    page = _password_step(web, "prac")  # the password step reads her second-factor state
+    assert page.status_code == 409, page.text
+    assert "cannot be opened with this server&#39;s secret key" in page.text
+    assert "2fa-reset" in page.text

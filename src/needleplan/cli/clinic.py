@@ -88,7 +88,19 @@ def _print_summary(s: ClinicSummary) -> None:
     console.print(f"prices: {s.prices or 'not set'}")
 
 
-def _print_conflicts(items: list[AffectedAppointment], clinic: ClinicConfig, title: str) -> None:
+def _print_conflicts(
+    db: Database, items: list[AffectedAppointment], clinic: ClinicConfig, title: str, scope: str
+) -> None:
+    """Print a conflict list, audited as one ``clinic.conflicts.read`` listing its patients
+    (the account needs the clinic configuration permission, as on the web page)."""
+    from needleplan import services
+    from needleplan.cli.actor import audited
+
+    detail = services.audit_patients_detail(
+        f"{scope} shown={len(items)}", (a.appointment.patient_id for a in items)
+    )
+    with audited(db, "clinic.conflicts.read", detail=detail):
+        pass
     table = Table(title=title, title_justify="left")
     for col in ("appointment", "patient", "start", "practitioner", "why"):
         table.add_column(col)
@@ -117,7 +129,9 @@ def _check_and_list(db: Database, new: ClinicConfig, yes: bool) -> int:
     fresh = clinic_calendar.new_conflicts(affected)
     already = len(affected) - len(fresh)
     if fresh:
-        _print_conflicts(fresh, new, f"{len(fresh)} booked appointment(s) conflict with it")
+        _print_conflicts(
+            db, fresh, new, f"{len(fresh)} booked appointment(s) conflict with it", "draft new"
+        )
     if already:
         console.print(
             f"{already} more booked appointment(s) do not fit it, nor the calendar in force"
@@ -243,11 +257,15 @@ def clinic_conflicts(
     with open_records(database) as db:
         eff = clinic_calendar.effective_clinic(db, clinic_file_setting())
         affected = clinic_calendar.affected_appointments(db, eff.clinic)
-    console.print(f"in force: {escape(eff.describe())}")
-    if not affected:
-        console.print("no conflicts: every future booking fits the calendar in force")
-        return
-    _print_conflicts(
-        affected, eff.clinic, f"{len(affected)} future booking(s) the calendar does not allow"
-    )
+        console.print(f"in force: {escape(eff.describe())}")
+        if not affected:
+            console.print("no conflicts: every future booking fits the calendar in force")
+            return
+        _print_conflicts(
+            db,
+            affected,
+            eff.clinic,
+            f"{len(affected)} future booking(s) the calendar does not allow",
+            "in force",
+        )
     raise typer.Exit(EXIT_CONFLICT)

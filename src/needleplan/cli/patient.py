@@ -191,7 +191,9 @@ def patient_list(
 
     with open_records(database) as db, audited(db, "patient.list") as event:
         rows = services.list_patients(db, search, limit=limit)
-        event.detail = f"cli results={len(rows)}"
+        event.detail = services.audit_patients_detail(
+            f"cli results={len(rows)}", (r.id for r in rows)
+        )
     if as_json:
         print_json(rows)
     else:

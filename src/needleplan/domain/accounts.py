@@ -153,6 +153,7 @@ ACTION_PERMISSIONS: dict[str, Permission] = {
     # the owner's dashboard: admins
     "dashboard.read": Permission.REPORTS,
     "clinic.config.save": Permission.CONFIG,
+    "clinic.conflicts.read": Permission.CONFIG,
     "clinic.config.revert": Permission.CONFIG,
     "consent.template.save": Permission.CONFIG,
     "calibration.read": Permission.CONFIG,

@@ -9,11 +9,16 @@ What is inside (``README.txt`` in the archive says the same, for her):
 - ``messages.json``: every message the clinic sent or planned to send her (bodies erased on her
   request stay erased);
 - ``audit-trail.csv``: every access to and change of her record (who, when, what; ids only);
+- ``consent-forms/``: every consent form she signed, as the signed PDF;
+- ``photos/``: every photo in her record, the image as stored (JPEG, metadata already removed
+  at upload), and ``photos/manifest.json`` listing each one (id, session, view, when taken and
+  uploaded, by whom, size, SHA-256; a file missing from the media folder is listed as missing
+  rather than failing the archive);
 - ``README.txt``.
 
 The archive is assembled from :data:`CONTRIBUTORS`, a list of functions that each give files for
-one patient; signed consent forms and photos join by appending a contributor (or by passing
-``contributors=``): nothing else changes. Taking the archive is audited as
+one patient; more parts join by appending a contributor (or by passing ``contributors=``):
+nothing else changes. Taking the archive is audited as
 ``patient.export_all`` in the same transaction as the reads, and only a practitioner or an admin
 may do it (:func:`needleplan.services.data_rights.may_export_all`).
 """
@@ -137,14 +142,64 @@ def signed_consents(request: ArchiveRequest) -> Iterable[ArchiveFile]:
             )
 
 
-#: The parts of every archive, in order. Append a contributor to add files (photos) to every
-#: subject access archive.
+def photos(request: ArchiveRequest) -> Iterable[ArchiveFile]:
+    """Every photo in her record (the image as stored, without metadata) and a manifest."""
+    from needleplan.exceptions import NotFoundError
+    from needleplan.storage.media import media_dir, read_media
+
+    root = media_dir(request.db.engine)
+    with request.db.transaction() as uow:
+        stored = uow.photos.of_patient(request.patient_id)
+    files: list[ArchiveFile] = []
+    manifest: list[dict[str, object]] = []
+    for photo in stored:
+        name = f"photos/{photo.id}-{photo.view.value}-{photo.taken_at.date().isoformat()}.jpg"
+        entry: dict[str, object] = {
+            "id": photo.id,
+            "file": name,
+            "appointment_id": photo.appointment_id,
+            "view": photo.view.value,
+            "taken_at": photo.taken_at.isoformat(),
+            "uploaded_at": photo.uploaded_at.isoformat(),
+            "uploaded_by": photo.uploaded_by,
+            "width": photo.width,
+            "height": photo.height,
+            "bytes": photo.byte_size,
+            "sha256": photo.sha256,
+        }
+        try:
+            data = read_media(root, photo.sha256)
+        except NotFoundError:
+            entry["file"] = None
+            entry["missing"] = "the image file is missing from the clinic's media folder"
+        else:
+            files.append(
+                ArchiveFile(
+                    name,
+                    data,
+                    f"your {photo.view_label} photo taken {photo.taken_at.date().isoformat()}",
+                )
+            )
+        manifest.append(entry)
+    if not stored:
+        return
+    yield ArchiveFile(
+        "photos/manifest.json",
+        json.dumps(manifest, indent=2, ensure_ascii=False).encode(),
+        f"the list of the {len(stored)} photo(s) in your record (when, which view, checksums)",
+    )
+    yield from files
+
+
+#: The parts of every archive, in order. Append a contributor to add files to every subject
+#: access archive.
 CONTRIBUTORS: list[Contributor] = [
     fhir_record,
     handout,
     messages,
     audit_trail,
     signed_consents,
+    photos,
 ]
 
 
@@ -200,5 +255,7 @@ __all__ = [
     "fhir_record",
     "handout",
     "messages",
+    "photos",
+    "signed_consents",
     "subject_access_archive",
 ]

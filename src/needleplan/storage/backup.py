@@ -17,6 +17,11 @@ file: ``"media": {"<sha256>": "<base64>", ...}`` holds every file a ``photos`` r
 read from the media folder. A restore checks each file's SHA-256 against its name, refuses a
 backup whose photos lack a file, and writes the files (0600) into the target's media folder.
 
+Encrypted backups (``key=``, :mod:`needleplan.storage.backup_crypto`): the gzip-compressed JSON
+sealed with AES-256-GCM under a key file or a passphrase; :func:`read_backup` recognises them by
+their header and needs the key. Every backup file is created 0600 (its folders 0700). Scheduled,
+verified and rotated backups: :mod:`needleplan.storage.backup_schedule`.
+
 Every table is backed up except :data:`EXCLUDED_TABLES`: ``staff_sessions`` holds sign-in
 sessions, short-lived secrets that a restore must not bring back (a restored session would sign a
 browser in again, perhaps one whose session had been ended since). After a restore everybody signs
@@ -42,7 +47,9 @@ from sqlalchemy import Connection, Date, Engine, LargeBinary, Table, func, inser
 from sqlalchemy.exc import StatementError
 
 from needleplan.exceptions import ConflictError, InputError
+from needleplan.private_files import private_parent
 from needleplan.storage import media, migrate
+from needleplan.storage.backup_crypto import BackupKey, decrypt, encrypt, is_encrypted
 from needleplan.storage.tables import metadata
 from needleplan.storage.types import UtcDateTime
 
@@ -119,15 +126,23 @@ def _revision(conn: Connection) -> str | None:
     return str(row[0]) if row else None
 
 
-def backup(engine: Engine, path: str | Path, media_root: Path | None = None) -> dict[str, int]:
-    """Write a consistent snapshot (with the media files) to ``path`` atomically; returns the
-    row count per table."""
+def backup(
+    engine: Engine,
+    path: str | Path,
+    media_root: Path | None = None,
+    *,
+    key: BackupKey | None = None,
+) -> dict[str, int]:
+    """Write a consistent snapshot (with the media files) to ``path`` atomically, 0600, sealed
+    with ``key`` when given (compressed first); returns the row count per table."""
     target = Path(path)
     data = snapshot(engine, media_root)
     payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    if target.name.endswith(".gz"):
+    if target.name.endswith(".gz") or key is not None:
         payload = gzip.compress(payload, mtime=0)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if key is not None:
+        payload = encrypt(payload, key)
+    private_parent(target)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -141,13 +156,16 @@ def backup(engine: Engine, path: str | Path, media_root: Path | None = None) -> 
     return {name: len(t["rows"]) for name, t in data["tables"].items()}
 
 
-def read_backup(path: str | Path) -> dict[str, Any]:
-    """Load and check a backup file (raises :class:`InputError` naming what is wrong)."""
+def read_backup(path: str | Path, key: BackupKey | None = None) -> dict[str, Any]:
+    """Load and check a backup file, opening it with ``key`` when it is encrypted (raises
+    :class:`InputError` naming what is wrong: a wrong key names ``key_file``/``passphrase``)."""
     source = Path(path)
     try:
         raw = source.read_bytes()
     except OSError as exc:
         raise InputError.one("file", str(source), f"cannot be read ({exc.strerror})") from None
+    if is_encrypted(raw):
+        raw = decrypt(raw, key, str(source))
     try:
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
@@ -372,9 +390,16 @@ def is_empty(engine: Engine) -> bool:
     return True
 
 
-def restore(engine: Engine, path: str | Path, media_root: Path | None = None) -> dict[str, int]:
-    """Load a backup into an empty database (migrated to head first); all rows or none. Its
-    media files are written into ``media_root`` (default :func:`media.media_dir`).
+def restore(
+    engine: Engine,
+    path: str | Path,
+    media_root: Path | None = None,
+    *,
+    key: BackupKey | None = None,
+) -> dict[str, int]:
+    """Load a backup (opened with ``key`` when encrypted) into an empty database (migrated to
+    head first); all rows or none. Its media files are written into ``media_root`` (default
+    :func:`media.media_dir`).
 
     Returns the rows restored per backed-up table; :data:`EXCLUDED_TABLES` stay empty even when
     the file carries them.
@@ -386,7 +411,7 @@ def restore(engine: Engine, path: str | Path, media_root: Path | None = None) ->
     InputError
         when the file is not a valid backup.
     """
-    data = read_backup(path)
+    data = read_backup(path, key)
     migrate.upgrade(engine)
     counts: dict[str, int] = {}
     with engine.connect() as conn, conn.begin():

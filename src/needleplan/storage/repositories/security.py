@@ -3,12 +3,14 @@ settings and worker heartbeats."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from needleplan.storage.secret_key import seal, server_key, unseal
 from needleplan.storage.tables import (
     AccountSecurityRow,
     RecoveryCodeRow,
@@ -33,11 +35,25 @@ class AccountSecurity:
         return self.totp_secret is not None
 
 
-def _to_security(row: AccountSecurityRow) -> AccountSecurity:
+#: The columns kept sealed with the server's key (:mod:`needleplan.storage.secret_key`).
+SEALED = ("totp_secret", "totp_pending")
+
+
+def sealing_context(column: str, user_id: int) -> str:
+    """The associated data a sealed column value is bound to (its column and account)."""
+    return f"account_security.{column}:{user_id}"
+
+
+def _open(key: Callable[[], bytes], row: AccountSecurityRow, column: str) -> str | None:
+    value: str | None = getattr(row, column)
+    return None if value is None else unseal(key(), value, sealing_context(column, row.user_id))
+
+
+def _to_security(row: AccountSecurityRow, key: Callable[[], bytes]) -> AccountSecurity:
     return AccountSecurity(
         user_id=row.user_id,
-        totp_secret=row.totp_secret,
-        totp_pending=row.totp_pending,
+        totp_secret=_open(key, row, "totp_secret"),
+        totp_pending=_open(key, row, "totp_pending"),
         totp_enabled_at=row.totp_enabled_at,
         totp_last_step=row.totp_last_step,
         must_change_password=row.must_change_password,
@@ -45,12 +61,22 @@ def _to_security(row: AccountSecurityRow) -> AccountSecurity:
 
 
 class AccountSecurityRepository:
+    """The TOTP secrets are sealed on the way in and opened on the way out with the server's
+    key (:func:`needleplan.storage.secret_key.server_key`); callers see plain values."""
+
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._key: bytes | None = None
+
+    def key(self) -> bytes:
+        """The server's key, read (or its file made) only when a secret is sealed or opened."""
+        if self._key is None:
+            self._key = server_key(self.session.get_bind().engine)
+        return self._key
 
     def get(self, user_id: int, *, lock: bool = False) -> AccountSecurity:
         row = self._row(user_id, lock=lock)
-        return _to_security(row) if row is not None else AccountSecurity(user_id)
+        return _to_security(row, self.key) if row is not None else AccountSecurity(user_id)
 
     def _row(self, user_id: int, *, lock: bool = False) -> AccountSecurityRow | None:
         query = select(AccountSecurityRow).where(AccountSecurityRow.user_id == user_id)
@@ -67,10 +93,12 @@ class AccountSecurityRepository:
         for name, value in values.items():
             if name not in _COLUMNS:
                 raise AttributeError(name)
+            if name in SEALED and isinstance(value, str):
+                value = seal(self.key(), value, sealing_context(name, user_id))
             setattr(row, name, value)
         row.updated_at = at
         self.session.flush()
-        return _to_security(row)
+        return _to_security(row, self.key)
 
     def enrolled_ids(self) -> set[int]:
         query = select(AccountSecurityRow.user_id).where(

@@ -120,13 +120,14 @@ class AccountSecurityRow(Base):
     """An account's second factor and password state (issue 17, accounts): the TOTP secret once
     confirmed (``totp_pending`` while enrolling), the last accepted time step (a code is never
     accepted twice) and whether the password must be changed at the next sign-in (after an
-    admin reset it)."""
+    admin reset it). Both secrets are stored sealed with the server's key (AES-256-GCM,
+    :mod:`needleplan.storage.secret_key`), never in clear."""
 
     __tablename__ = "account_security"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
-    totp_pending: Mapped[str | None] = mapped_column(String(64))
+    totp_secret: Mapped[str | None] = mapped_column(String(200))
+    totp_pending: Mapped[str | None] = mapped_column(String(200))
     totp_enabled_at: Mapped[datetime | None]
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
     must_change_password: Mapped[bool] = mapped_column(

@@ -44,6 +44,7 @@ from needleplan.services.clinic_calendar import (
 from needleplan.storage.clinic_configs import ClinicConfigVersion
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser
+from needleplan.web.db_stores import audit
 from needleplan.web.deps import DbDep, effective_clinic
 from needleplan.web.routes.booking import patient_label
 from needleplan.web.routes.pages import render
@@ -94,8 +95,14 @@ class Draft:
 
 
 def _conflicts(
-    db: Database, affected: list[AffectedAppointment], clinic: ClinicConfig
+    db: Database,
+    affected: list[AffectedAppointment],
+    clinic: ClinicConfig,
+    user: StaffUser,
+    scope: str,
 ) -> Conflicts:
+    """The rows of a conflict list (the first :data:`SHOWN`), audited as one
+    ``clinic.conflicts.read`` listing the patients shown (``scope`` says which list)."""
     names: dict[int, str] = {}
     rows: list[ConflictRow] = []
     for item in affected[:SHOWN]:
@@ -113,6 +120,15 @@ def _conflicts(
                 already=item.already,
                 patient_id=appt.patient_id,
             )
+        )
+    if rows:
+        shown = f"{scope} shown={len(rows)} of {len(affected)}"
+        audit(
+            db,
+            user,
+            "clinic.conflicts.read",
+            None,
+            services.audit_patients_detail(shown, (r.patient_id for r in rows)),
         )
     return Conflicts(rows, len(affected), clinic.timezone)
 
@@ -186,7 +202,9 @@ def _page(
     summary = to_move = None
     if clinic is not None:
         summary = clinic_calendar.clinic_summary(clinic, _today(clinic))
-        to_move = _conflicts(db, clinic_calendar.affected_appointments(db, clinic), clinic)
+        to_move = _conflicts(
+            db, clinic_calendar.affected_appointments(db, clinic), clinic, user, "to move"
+        )
     return render(
         request,
         "app/clinic.html",
@@ -219,7 +237,9 @@ def _in_force_clinic(request: Request) -> ClinicConfig | None:
         return None
 
 
-def _assess(request: Request, db: Database, text: str) -> tuple[ClinicConfig, Draft, int]:
+def _assess(
+    request: Request, user: StaffUser, db: Database, text: str
+) -> tuple[ClinicConfig, Draft, int]:
     """Validate ``text`` and find the booked appointments it would conflict with.
 
     Returns the draft calendar, what the page shows about it, and how many appointments the
@@ -231,8 +251,8 @@ def _assess(request: Request, db: Database, text: str) -> tuple[ClinicConfig, Dr
     already = [a for a in affected if a.already]
     shown = Draft(
         summary=clinic_calendar.clinic_summary(draft, _today(draft)),
-        new=_conflicts(db, fresh, draft),
-        already=_conflicts(db, already, draft),
+        new=_conflicts(db, fresh, draft, user, "draft new"),
+        already=_conflicts(db, already, draft, user, "draft already"),
     )
     return draft, shown, len(fresh)
 
@@ -287,7 +307,7 @@ def check_draft(
     check_csrf(request, csrf_token)
     editor = {"toml": toml, "note": note, "base_version": base_version}
     try:
-        _draft, shown, fresh = _assess(request, db, toml)
+        _draft, shown, fresh = _assess(request, user, db, toml)
     except InputError as exc:
         return _page(request, user, db, status_code=422, editor=editor, problem=str(exc))
     notice = "The draft is valid. Nothing was saved." + (
@@ -312,7 +332,7 @@ def save_draft(
     editor = {"toml": toml, "note": note, "base_version": base_version}
     shown: Draft | None = None
     try:
-        _draft, shown, fresh = _assess(request, db, toml)
+        _draft, shown, fresh = _assess(request, user, db, toml)
         if fresh and not confirm:
             return _page(
                 request,
@@ -362,7 +382,7 @@ def revert_version(
     old = clinic_calendar.clinic_config_version(db, version_id)
     shown: Draft | None = None
     try:
-        _draft, shown, fresh = _assess(request, db, old.toml)
+        _draft, shown, fresh = _assess(request, user, db, old.toml)
         if fresh and not confirm:
             return _page(
                 request,
@@ -405,7 +425,7 @@ def _quick_save(
     try:
         eff = effective_clinic(request)
         text = edit(eff.toml)
-        _draft, shown, fresh = _assess(request, db, text)
+        _draft, shown, fresh = _assess(request, user, db, text)
         if fresh and not confirm:
             return _page(
                 request,

@@ -178,7 +178,7 @@ def _save(
         affected = clinic_calendar.affected_appointments(db, draft, current=eff.clinic)
         fresh = clinic_calendar.new_conflicts(affected)
         if fresh and not values.get("confirm"):
-            failed.conflicts = conflict_rows(db, fresh, draft)
+            failed.conflicts = conflict_rows(db, fresh, draft, user, f"settings {section}")
             return _page(
                 request,
                 user,

@@ -86,7 +86,9 @@ def patient_list(
         found, total = services.search_patients(
             db, q, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
         )
-        note.detail = f"page={page} results={len(found)}"
+        note.detail = services.audit_patients_detail(
+            f"page={page} results={len(found)}", (p.id for p in found)
+        )
     pages = max(1, math.ceil(total / PAGE_SIZE))
     return render(
         request,

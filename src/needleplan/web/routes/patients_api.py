@@ -102,7 +102,9 @@ def list_patients(
     """Patients ordered by family name, given name; ``total`` counts every match."""
     with audited(db, user, "patient.list") as note:
         found, total = services.search_patients(db, q, limit=limit, offset=offset)
-        note.detail = f"api results={len(found)}"
+        note.detail = services.audit_patients_detail(
+            f"api results={len(found)}", (p.id for p in found)
+        )
     return {
         "total": total,
         "limit": limit,

@@ -9,6 +9,7 @@ import shlex
 import shutil
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,7 @@ def test_the_shipped_backup_unit_runs_verifies_and_rotates(clinic: Runner, tmp_p
     assert first.returncode == 0, first.stderr
     assert "verified: a scratch restore holds the same" in first.stdout
     (made,) = folder.glob("needleplan-*.json.gz.enc")
+    time.sleep(1.05)  # backups are named to the second: the next one is a second later
     second = clinic(*args)  # later the same day: the day's newest backup replaces it
     assert second.returncode == 0, second.stderr
     assert f"deleted {made.name}" in second.stdout

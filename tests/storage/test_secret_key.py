@@ -140,8 +140,12 @@ def test_migration_0027_seals_secrets_stored_in_clear_and_its_downgrade_opens_th
         prac = services.create_user(db, "prac", "prac-password-1", "practitioner")
         secret = _enrol(db, prac)
         from alembic import command
+        from alembic.script import ScriptDirectory
 
-        command.downgrade(migrate.alembic_config(db.engine), "0021")
+        config = migrate.alembic_config(db.engine)
+        before = ScriptDirectory.from_config(config).get_revision("0027").down_revision
+        assert isinstance(before, str)
+        command.downgrade(config, before)
         assert _stored(db, prac.id) == (secret, None)  # as the 0019 schema kept it
         migrate.upgrade(db.engine)
         stored, _ = _stored(db, prac.id)

@@ -110,7 +110,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DELETE FROM slot_claims WHERE hold_id IS NOT NULL")
     with op.batch_alter_table("slot_claims", schema=None) as batch_op:
-        batch_op.drop_constraint("ck_slot_claims_one_holder", type_="check")
+        batch_op.drop_constraint(batch_op.f("ck_slot_claims_one_holder"), type_="check")
         batch_op.drop_constraint(
             batch_op.f("fk_slot_claims_hold_id_online_bookings"), type_="foreignkey"
         )

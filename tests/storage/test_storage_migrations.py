@@ -37,8 +37,9 @@ def test_shipped_revisions_are_initial_then_follow_up() -> None:
         "0019",
         "0020",
         "0021",
+        "0023",
     ]
-    assert migrate.head_revision() == migrate.HEAD == "0021"
+    assert migrate.head_revision() == migrate.HEAD == "0023"
 
 
 def test_upgrade_empty_database_to_head_matches_the_tables(empty_database_url: str) -> None:

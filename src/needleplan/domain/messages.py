@@ -26,10 +26,17 @@ class MessageKind(StrEnum):
     RECALL = "recall"
     RECALL_NUDGE = "recall_nudge"
     CONTACT_ACK = "contact_ack"
+    SURVEY = "survey"  # the follow-up survey some weeks after a performed session
+    WEBHOOK = "webhook"  # an event for an integration (no patient reads it)
 
     @property
     def is_outreach(self) -> bool:
         """Non-transactional: needs contact consent, carries List-Unsubscribe."""
+        return self in (MessageKind.RECALL, MessageKind.RECALL_NUDGE, MessageKind.SURVEY)
+
+    @property
+    def is_recall(self) -> bool:
+        """Recall outreach: tied to a recall entry, carries her booking link."""
         return self in (MessageKind.RECALL, MessageKind.RECALL_NUDGE)
 
 

@@ -38,6 +38,11 @@ from needleplan.storage.repositories.consent_forms import ConsentFormRepository
 from needleplan.storage.repositories.figures import FigureQuery
 from needleplan.storage.repositories.idempotency import IdempotencyRepository
 from needleplan.storage.repositories.intake import IntakeRepository
+from needleplan.storage.repositories.integrations import (
+    MessageTemplateRepository,
+    SurveyRepository,
+    WebhookRepository,
+)
 from needleplan.storage.repositories.outbox import OutboxRepository
 from needleplan.storage.repositories.photos import PhotoRepository
 from needleplan.storage.repositories.portal_links import PortalLinkRepository
@@ -94,6 +99,9 @@ class UnitOfWork:
         self.heartbeats = HeartbeatRepository(session)
         self.retention = RetentionRepository(session)
         self.photos = PhotoRepository(session)
+        self.webhooks = WebhookRepository(session)
+        self.surveys = SurveyRepository(session)
+        self.message_templates = MessageTemplateRepository(session)
 
     def flush(self) -> None:
         self.session.flush()

@@ -54,6 +54,7 @@ from needleplan.services.messaging.transport import (
     send_email,
     send_sms,
 )
+from needleplan.services.messaging.webhooks import deliver_webhook, webhook_call
 from needleplan.services.portal_links import issue_link_in
 from needleplan.storage import Database, UnitOfWork
 
@@ -227,6 +228,13 @@ def deliver_one(
         if not uow.outbox.holds_lease(message_id, worker):
             return "lost_lease"
         message = uow.outbox.get(message_id)
+        call = webhook_call(uow, message, now) if message.kind is MessageKind.WEBHOOK else None
+    if message.kind is MessageKind.WEBHOOK:
+        if call is None:
+            return "skipped"
+        next_try = now + _retry_delay(config, message.attempts + 1)
+        return deliver_webhook(db, message, call, worker, config, now, next_try)
+    with db.transaction() as uow:
         if not message.rendered:
             try:
                 r = render(db, uow, message, clinic, config, now)

@@ -41,6 +41,12 @@ from needleplan.storage.tables.clinical import (
     SlotClaimRow,
     WaitlistRow,
 )
+from needleplan.storage.tables.integrations import (
+    MessageTemplateRow,
+    SurveyAnswerRow,
+    WebhookDeliveryRow,
+    WebhookEndpointRow,
+)
 from needleplan.storage.tables.messaging import (
     CallbackRequestRow,
     LeadRow,
@@ -90,6 +96,7 @@ __all__ = [
     "LedgerRow",
     "MeasurementRow",
     "MessageOptOutRow",
+    "MessageTemplateRow",
     "OutboxRow",
     "PatientAnonymisationRow",
     "PatientLanguageRow",
@@ -105,9 +112,12 @@ __all__ = [
     "SiteSettingRow",
     "SlotClaimRow",
     "StaffSessionRow",
+    "SurveyAnswerRow",
     "UserRow",
     "VisitConfirmationRow",
     "WaitlistRow",
+    "WebhookDeliveryRow",
+    "WebhookEndpointRow",
     "WorkerHeartbeatRow",
     "metadata",
 ]

@@ -501,6 +501,30 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
         db, reviewer, sent.id, {**sent.values, "severity": "moderate"}, now=t0 + timedelta(hours=1)
     )
     intake.start_kiosk(db, user, "0" * 64, setup.patient.id, now=t0)
+    # A webhook endpoint and one event queued for it (patient.created, emitted with its audit).
+    from needleplan.services.audit import audited
+    from needleplan.services.webhooks import add_endpoint
+
+    add_endpoint(db, None, "https://hooks.example/needleplan", ["patient.created"], now=t0)
+    with audited(db, None, "patient.create") as note:
+        hooked = services.register_patient(
+            db,
+            {
+                "given_name": "Hook",
+                "family_name": "Example",
+                "birth_date": "1981-01-01",
+                "consent_treatment": True,
+            },
+        )
+        note.patient_id = hooked.id
+    # Her answer to a follow-up survey (a measurement, one per link) and a clinic template.
+    with db.transaction() as uow:
+        _, survey_link = issue_link_in(uow, setup.patient.id, "survey", at=t0)
+        answer = uow.measurements.for_patient(setup.patient.id)[0]
+        uow.surveys.add(survey_link.id, setup.patient.id, None, answer.id, t0)
+        uow.message_templates.add(
+            "reminder", "en", t0, "owner", subject="See you soon", text="Hello", html="<p>Hi</p>"
+        )
     return setup
 
 

@@ -48,6 +48,7 @@ from needleplan.cli import (
     session,
     transfer,
     user,
+    webhook,
     worker,
 )
 from needleplan.cli.exit_codes import (
@@ -170,6 +171,7 @@ for _module in (
     clinic,
     cohort,
     calibration,
+    webhook,
 ):
     app.add_typer(_module.app)
 

@@ -33,6 +33,7 @@ def add_endpoint(
     *,
     secret: str | None = None,
     now: datetime | None = None,
+    username: str | None = None,
 ) -> WebhookEndpoint:
     """Register ``url`` for ``events`` (names or :class:`WebhookEvent`, a list or a
     comma-separated string). Without ``secret`` a random one is made; the returned endpoint
@@ -41,40 +42,57 @@ def add_endpoint(
     chosen = parse_events(events)
     clean_secret = check_secret(secret) if secret is not None else new_secret(32)
     at = aware(now, "now") if now is not None else utc_now()
-    by = actor.username if actor is not None else "system"
-    with audited(db, actor, "webhook.add") as note, db.transaction() as uow:
+    by = actor.username if actor is not None else (username or "system")
+    with (
+        audited(db, actor, "webhook.add", username=username) as note,
+        db.transaction() as uow,
+    ):
         endpoint = uow.webhooks.add(clean_url, clean_secret, chosen, at, by[:40])
         note.detail = f"webhook {endpoint.id} events={','.join(e.value for e in chosen)}"
         return endpoint
 
 
 def list_endpoints(
-    db: Database, actor: User | None, *, include_removed: bool = False
+    db: Database,
+    actor: User | None,
+    *,
+    include_removed: bool = False,
+    username: str | None = None,
 ) -> list[WebhookEndpoint]:
     """The registered endpoints (removed ones too when asked)."""
-    with audited(db, actor, "webhook.list"), db.transaction() as uow:
+    with audited(db, actor, "webhook.list", username=username), db.transaction() as uow:
         return uow.webhooks.all(include_removed=include_removed)
 
 
 def remove_endpoint(
-    db: Database, actor: User | None, endpoint_id: int, *, now: datetime | None = None
+    db: Database,
+    actor: User | None,
+    endpoint_id: int,
+    *,
+    now: datetime | None = None,
+    username: str | None = None,
 ) -> WebhookEndpoint:
     """Stop sending to an endpoint (its queued events are skipped; its log stays)."""
     at = aware(now, "now") if now is not None else utc_now()
     with (
-        audited(db, actor, "webhook.remove", detail=f"webhook {endpoint_id}"),
+        audited(db, actor, "webhook.remove", detail=f"webhook {endpoint_id}", username=username),
         db.transaction() as uow,
     ):
         return uow.webhooks.remove(endpoint_id, at)
 
 
 def delivery_log(
-    db: Database, actor: User | None, endpoint_id: int, *, limit: int = 100
+    db: Database,
+    actor: User | None,
+    endpoint_id: int,
+    *,
+    limit: int = 100,
+    username: str | None = None,
 ) -> tuple[WebhookEndpoint, list[WebhookDelivery]]:
     """The endpoint and its deliveries, newest first: status, receiver's HTTP status code,
     attempts and the last error."""
     with (
-        audited(db, actor, "webhook.log", detail=f"webhook {endpoint_id}"),
+        audited(db, actor, "webhook.log", detail=f"webhook {endpoint_id}", username=username),
         db.transaction() as uow,
     ):
         endpoint = uow.webhooks.get(endpoint_id)

@@ -69,6 +69,7 @@ from needleplan.web.routes import (
     today,
     two_factor,
     visits,
+    webhooks_admin,
 )
 from needleplan.web.security import (
     ForbiddenError,
@@ -288,6 +289,7 @@ def create_app(
     app.include_router(clinic_settings.router)
     app.include_router(calibration.router)
     app.include_router(intake.router)
+    app.include_router(webhooks_admin.router)
     app.include_router(portal_intake.router)  # before the portal's catch-all /p/... route
     app.include_router(portal.router)
     portal.install_portal_handlers(app)

@@ -64,6 +64,7 @@ from needleplan.web.routes import (
     photos,
     portal,
     portal_intake,
+    portal_survey,
     recall,
     staff_profiles,
     today,
@@ -291,6 +292,7 @@ def create_app(
     app.include_router(intake.router)
     app.include_router(webhooks_admin.router)
     app.include_router(portal_intake.router)  # before the portal's catch-all /p/... route
+    app.include_router(portal_survey.router)  # before the portal's catch-all /p/... route
     app.include_router(portal.router)
     portal.install_portal_handlers(app)
     return app

@@ -130,6 +130,8 @@ KIND_LABELS = {
     MessageKind.RECALL: "Recall",
     MessageKind.RECALL_NUDGE: "Recall (second message)",
     MessageKind.CONTACT_ACK: "Contact request acknowledgement",
+    MessageKind.SURVEY: "Follow-up survey",
+    MessageKind.WEBHOOK: "Webhook event",
 }
 
 __all__ = [

@@ -16,7 +16,8 @@ language of the page she wrote from for a contact acknowledgement, else the clin
 their texts for gettext and dates are formatted by Babel for that language.
 
 Consent rules (docs/messages.md): care messages need an e-mail address or a phone number;
-outreach (recall) needs contact consent, no opt-out and an open recall entry. A message that
+outreach (recall, the follow-up survey) needs contact consent and no opt-out, and recall an
+open recall entry. A message that
 may not be sent is *skipped* with the reason, which the message log shows.
 """
 
@@ -51,6 +52,7 @@ LINK_MARKS: dict[str, LinkPurpose] = {
     "[[portal-link]]": LinkPurpose.PORTAL,
     "[[book-link]]": LinkPurpose.BOOK,
     "[[unsubscribe-link]]": LinkPurpose.UNSUBSCRIBE,
+    "[[survey-link]]": LinkPurpose.SURVEY,
 }
 _MARK_OF = {purpose: mark for mark, purpose in LINK_MARKS.items()}
 
@@ -219,6 +221,7 @@ def render(
         "unsubscribe_url": None,
         "portal_url": _MARK_OF[LinkPurpose.PORTAL] if kind in PORTAL_KINDS else None,
         "book_url": None,
+        "survey_url": None,
         "nudge": kind is MessageKind.RECALL_NUDGE,
         "has_ics": False,
     }
@@ -266,18 +269,28 @@ def render(
         if kind in (MessageKind.COURSE_BOOKED, MessageKind.DATES_CHANGED) and course_id:
             attachments.append(_course_ics(db, int(course_id), clinic, message.created_at))
             context["has_ics"] = True
-    if kind.is_outreach:
+    if kind.is_recall:
         if message.recall_id is None:
             raise Skip("the message names no recall entry")
         entry = uow.recalls.get(message.recall_id)
         if entry.status is not RecallStatus.OPEN:
             raise Skip(f"the recall entry is {entry.status.value}")
         context["due"] = i18n.format_date(entry.due_date, language)
+    if kind is MessageKind.SURVEY:
+        performed = str(message.payload.get("performed_at") or "")
+        try:
+            day = datetime.fromisoformat(performed).astimezone(clinic.tz).date()
+        except ValueError:
+            raise Skip("the survey names no session") from None
+        context["session_day"] = i18n.format_date(day, language)
     channel, recipient = _channel(email, phone, config)
     if kind.is_outreach:
         # her language travels with the link, so the unsubscribe page speaks it too
         context["unsubscribe_url"] = f"{_MARK_OF[LinkPurpose.UNSUBSCRIBE]}?lang={language}"
-        context["book_url"] = _MARK_OF[LinkPurpose.BOOK]
+        if kind.is_recall:
+            context["book_url"] = _MARK_OF[LinkPurpose.BOOK]
+        else:
+            context["survey_url"] = _MARK_OF[LinkPurpose.SURVEY]
     subject, text, sms, html = render_texts(kind, context)
     if channel is Channel.SMS:
         text, html, attachments = sms + "\n", "", []

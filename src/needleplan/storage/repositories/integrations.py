@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from needleplan.domain.integrations import (
     MessageTemplate,
@@ -17,6 +17,7 @@ from needleplan.exceptions import NotFoundError
 from needleplan.storage.tables import (
     MessageTemplateRow,
     OutboxRow,
+    PerformedSessionRow,
     SurveyAnswerRow,
     WebhookDeliveryRow,
     WebhookEndpointRow,
@@ -113,6 +114,37 @@ class WebhookRepository:
 class SurveyRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    def sessions_due(
+        self, since: datetime, until: datetime, now: datetime
+    ) -> list[tuple[int, int, int | None, datetime]]:
+        """Sessions performed in ``[since, until]`` with no later session of hers by ``now``:
+        ``(session id, patient id, course id, performed at)``."""
+        later = aliased(PerformedSessionRow)
+        newer = (
+            select(later.id)
+            .where(
+                later.patient_id == PerformedSessionRow.patient_id,
+                later.performed_at > PerformedSessionRow.performed_at,
+                later.performed_at <= now,
+            )
+            .exists()
+        )
+        rows = self.session.execute(
+            select(
+                PerformedSessionRow.id,
+                PerformedSessionRow.patient_id,
+                PerformedSessionRow.course_id,
+                PerformedSessionRow.performed_at,
+            )
+            .where(
+                PerformedSessionRow.performed_at >= since,
+                PerformedSessionRow.performed_at <= until,
+                ~newer,
+            )
+            .order_by(PerformedSessionRow.id)
+        ).all()
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     def answered(self, link_id: int) -> datetime | None:
         row = self.session.get(SurveyAnswerRow, link_id)

@@ -291,7 +291,10 @@ def render(
             context["book_url"] = _MARK_OF[LinkPurpose.BOOK]
         else:
             context["survey_url"] = _MARK_OF[LinkPurpose.SURVEY]
-    subject, text, sms, html = render_texts(kind, context)
+    from needleplan.services.messaging.clinic_templates import custom_texts
+
+    custom = custom_texts(uow, kind, context)  # the clinic's own wording, when it has one
+    subject, text, sms, html = custom if custom is not None else render_texts(kind, context)
     if channel is Channel.SMS:
         text, html, attachments = sms + "\n", "", []
     return Rendered(

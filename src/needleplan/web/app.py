@@ -56,6 +56,7 @@ from needleplan.web.routes import (
     health,
     intake,
     leads,
+    message_templates,
     messages,
     pages,
     patient_records,
@@ -291,6 +292,7 @@ def create_app(
     app.include_router(calibration.router)
     app.include_router(intake.router)
     app.include_router(webhooks_admin.router)
+    app.include_router(message_templates.router)
     app.include_router(portal_intake.router)  # before the portal's catch-all /p/... route
     app.include_router(portal_survey.router)  # before the portal's catch-all /p/... route
     app.include_router(portal.router)

@@ -501,22 +501,13 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
         db, reviewer, sent.id, {**sent.values, "severity": "moderate"}, now=t0 + timedelta(hours=1)
     )
     intake.start_kiosk(db, user, "0" * 64, setup.patient.id, now=t0)
-    # A webhook endpoint and one event queued for it (patient.created, emitted with its audit).
-    from needleplan.services.audit import audited
+    # A webhook endpoint (on a closed loopback port) and one event queued for it.
+    from needleplan.services.messaging.webhooks import emit_in
     from needleplan.services.webhooks import add_endpoint
 
-    add_endpoint(db, None, "https://hooks.example/needleplan", ["patient.created"], now=t0)
-    with audited(db, None, "patient.create") as note:
-        hooked = services.register_patient(
-            db,
-            {
-                "given_name": "Hook",
-                "family_name": "Example",
-                "birth_date": "1981-01-01",
-                "consent_treatment": True,
-            },
-        )
-        note.patient_id = hooked.id
+    add_endpoint(db, None, "http://127.0.0.1:18299/hook", ["patient.created"], now=t0)
+    with db.transaction() as uow:
+        emit_in(uow, "patient.create", setup.patient.id, "", t0)
     # Her answer to a follow-up survey (a measurement, one per link) and a clinic template.
     with db.transaction() as uow:
         _, survey_link = issue_link_in(uow, setup.patient.id, "survey", at=t0)

@@ -32,7 +32,7 @@ from needleplan.exceptions import FieldProblem, InputError
 from needleplan.scheduling import ClinicConfig
 from needleplan.services._clock import aware, utc_now
 from needleplan.services.audit import audited
-from needleplan.services.messaging.render import render_texts, template_name
+from needleplan.services.messaging.texts import render_texts, template_name
 from needleplan.storage import Database, UnitOfWork
 
 #: The kinds a clinic may word itself (a recall nudge uses the recall template).

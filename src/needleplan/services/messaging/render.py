@@ -26,15 +26,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from pathlib import Path
 from typing import Any
-
-import jinja2
 
 from needleplan import i18n
 from needleplan.domain.contact import normalise_phone
-from needleplan.domain.language import SHIPPED_LANGUAGES
 from needleplan.domain.messages import Attachment, Channel, MessageKind, OutboxMessage
 from needleplan.domain.portal import LinkPurpose
 from needleplan.domain.records import Appointment, AppointmentStatus, RecallStatus
@@ -42,9 +37,13 @@ from needleplan.exceptions import NeedleplanError
 from needleplan.scheduling import ClinicConfig, course_ics
 from needleplan.services._secrets import secret_digest
 from needleplan.services.messaging.config import MessagingConfig
+from needleplan.services.messaging.texts import (
+    TEMPLATES,
+    TemplateRenderError,
+    render_texts,
+    template_name,
+)
 from needleplan.storage import Database, UnitOfWork
-
-TEMPLATES = Path(__file__).with_name("templates")
 
 #: The placeholder of each link in a stored message, and the purpose of the link that replaces
 #: it when the message is sent. No placeholder is a usable link.
@@ -95,10 +94,6 @@ class Skip(Exception):  # noqa: N818 - a decision, not an error
         self.reason = reason
 
 
-class TemplateRenderError(Exception):
-    """A template that does not render (names the template and the placeholder)."""
-
-
 @dataclass(frozen=True)
 class Rendered:
     channel: Channel
@@ -108,70 +103,6 @@ class Rendered:
     body_text: str
     body_html: str | None
     attachments: tuple[Attachment, ...]
-
-
-def _language(context: Any) -> str:
-    lang = context.get("lang")
-    return lang if isinstance(lang, str) and lang in SHIPPED_LANGUAGES else "en"
-
-
-@jinja2.pass_context
-def _gettext(context: Any, message: str) -> str:
-    return i18n.gettext(_language(context), message)
-
-
-@jinja2.pass_context
-def _ngettext(context: Any, singular: str, plural: str, n: int) -> str:
-    return i18n.ngettext(_language(context), singular, plural, n)
-
-
-@cache
-def _environments() -> tuple[jinja2.Environment, jinja2.Environment]:
-    loader = jinja2.FileSystemLoader(str(TEMPLATES))
-    plain = jinja2.Environment(
-        loader=loader,
-        autoescape=False,
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        extensions=["jinja2.ext.i18n"],
-    )
-    html = jinja2.Environment(
-        loader=loader,
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        extensions=["jinja2.ext.i18n"],
-    )
-    for env in (plain, html):
-        env.install_gettext_callables(  # type: ignore[attr-defined]
-            gettext=_gettext, ngettext=_ngettext, newstyle=True
-        )
-    return plain, html
-
-
-def template_name(kind: MessageKind) -> str:
-    return "recall" if kind is MessageKind.RECALL_NUDGE else kind.value
-
-
-def render_texts(kind: MessageKind, context: dict[str, Any]) -> tuple[str, str, str, str]:
-    """``(subject, text, sms, html)`` of ``kind`` with ``context`` (in ``context["lang"]``,
-    English when it names none).
-
-    Raises
-    ------
-    TemplateRenderError
-        naming the template and what is wrong (an undefined placeholder, a syntax error).
-    """
-    plain, html = _environments()
-    name = template_name(kind)
-    context = {"lang": "en", **context}
-    try:
-        tmpl = plain.get_template(f"{name}.txt")
-        ctx = tmpl.new_context(context)
-        parts = {b: "".join(tmpl.blocks[b](ctx)).strip() for b in ("subject", "text", "sms")}
-        page = html.get_template(f"{name}.html").render(context)
-    except jinja2.TemplateError as exc:
-        raise TemplateRenderError(f"template {name}: {exc.__class__.__name__}: {exc}") from None
-    return parts["subject"], parts["text"] + "\n", parts["sms"], page
 
 
 def _visits(
@@ -345,6 +276,7 @@ def _channel(email: str | None, phone: str | None, config: MessagingConfig) -> t
 __all__ = [
     "LINK_MARKS",
     "PORTAL_KINDS",
+    "TEMPLATES",
     "Rendered",
     "Skip",
     "TemplateRenderError",
@@ -354,5 +286,6 @@ __all__ = [
     "message_language",
     "render",
     "render_texts",
+    "template_name",
     "unsubscribe_digest",
 ]

@@ -528,6 +528,21 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
             t0 + timedelta(minutes=30),
         )
         uow.online_bookings.add_link("f" * 64, held.id, t0, None)
+    # A webhook endpoint (on a closed loopback port) and one event queued for it.
+    from needleplan.services.messaging.webhooks import emit_in
+    from needleplan.services.webhooks import add_endpoint
+
+    add_endpoint(db, None, "http://127.0.0.1:18299/hook", ["patient.created"], now=t0)
+    with db.transaction() as uow:
+        emit_in(uow, "patient.create", setup.patient.id, "", t0)
+    # Her answer to a follow-up survey (a measurement, one per link) and a clinic template.
+    with db.transaction() as uow:
+        _, survey_link = issue_link_in(uow, setup.patient.id, "survey", at=t0)
+        answer = uow.measurements.for_patient(setup.patient.id)[0]
+        uow.surveys.add(survey_link.id, setup.patient.id, None, answer.id, t0)
+        uow.message_templates.add(
+            "reminder", "en", t0, "owner", subject="See you soon", text="Hello", html="<p>Hi</p>"
+        )
     return setup
 
 

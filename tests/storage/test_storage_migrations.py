@@ -38,6 +38,7 @@ def test_shipped_revisions_are_initial_then_follow_up() -> None:
         "0020",
         "0021",
         "0022",
+        "0023",
         "0024",
         "0027",
     ]

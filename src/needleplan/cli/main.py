@@ -49,6 +49,7 @@ from needleplan.cli import (
     session,
     transfer,
     user,
+    webhook,
     worker,
 )
 from needleplan.cli.exit_codes import (
@@ -172,6 +173,7 @@ for _module in (
     clinic,
     cohort,
     calibration,
+    webhook,
 ):
     app.add_typer(_module.app)
 

@@ -160,6 +160,13 @@ ACTION_PERMISSIONS: dict[str, Permission] = {
     "calibration.fit": Permission.CONFIG,
     "calibration.adopt": Permission.CONFIG,
     "calibration.revert": Permission.CONFIG,
+    "webhook.add": Permission.CONFIG,
+    "webhook.list": Permission.CONFIG,
+    "webhook.remove": Permission.CONFIG,
+    "webhook.log": Permission.CONFIG,
+    "message.template.read": Permission.CONFIG,
+    "message.template.save": Permission.CONFIG,
+    "message.template.revert": Permission.CONFIG,
 }
 
 #: User names: 3-40 characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit.

@@ -29,10 +29,17 @@ class MessageKind(StrEnum):
     ONLINE_BOOKING = "online_booking"  # double opt-in: confirm the consultation she booked online
     INTAKE_LINK = "intake_link"  # her pre-visit questionnaire link, sent from her page
     CONSENT_LINK = "consent_link"  # a link to sign a consent form at home
+    SURVEY = "survey"  # the follow-up survey some weeks after a performed session
+    WEBHOOK = "webhook"  # an event for an integration (no patient reads it)
 
     @property
     def is_outreach(self) -> bool:
         """Non-transactional: needs contact consent, carries List-Unsubscribe."""
+        return self in (MessageKind.RECALL, MessageKind.RECALL_NUDGE, MessageKind.SURVEY)
+
+    @property
+    def is_recall(self) -> bool:
+        """Recall outreach: tied to a recall entry, carries her booking link."""
         return self in (MessageKind.RECALL, MessageKind.RECALL_NUDGE)
 
 

@@ -23,6 +23,7 @@ class LinkPurpose(StrEnum):
     INTAKE = "intake"  # the pre-visit medical questionnaire (/p/<token>/intake)
     CONSENT = "consent"  # signing one consent form at home, once (/p/<token>/consent)
     UNSUBSCRIBE = "unsubscribe"  # one-click unsubscribe from recall messages
+    SURVEY = "survey"  # the follow-up survey: one answer on the satisfaction scale
 
 
 #: How long a link of each purpose works after it is issued.
@@ -32,6 +33,7 @@ LINK_LIFETIME: dict[LinkPurpose, timedelta] = {
     LinkPurpose.INTAKE: timedelta(days=14),
     LinkPurpose.CONSENT: timedelta(days=14),
     LinkPurpose.UNSUBSCRIBE: timedelta(days=400),
+    LinkPurpose.SURVEY: timedelta(days=30),
 }
 
 #: The audit trail's name for the patient acting through a link (the link id is in the detail).

@@ -271,6 +271,9 @@ class MessageSettings(BaseModel):
     recall_nudge_days: int = Field(
         default=14, ge=1, le=365, description="second recall message after this long [days]"
     )
+    survey_weeks: int = Field(
+        default=6, ge=1, le=52, description="follow-up survey this long after a session [weeks]"
+    )
 
     @field_validator("quiet_start", "quiet_end", mode="before")
     @classmethod

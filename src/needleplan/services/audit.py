@@ -20,6 +20,7 @@ from needleplan.exceptions import (
     PermissionDeniedError,
 )
 from needleplan.services._clock import aware, utc_now
+from needleplan.services.messaging.webhooks import emit_in
 from needleplan.storage import Database, UnitOfWork
 
 
@@ -60,14 +61,18 @@ def _write(uow: UnitOfWork, user: User | None, note: AuditNote, username: str | 
         detail = f"{detail} user={user.username}".strip()
     if user is not None and user.via_token is not None:
         detail = f"{detail} token={user.via_token}".strip()  # it acted through an API token
-    return uow.users.add_audit(
-        utc_now(),
+    at = utc_now()
+    event = uow.users.add_audit(
+        at,
         user_id,
         stored_name or username or "system",
         _clean_action(note.action),
         note.patient_id,
         detail,
     )
+    # The webhook events of this change join its transaction (services/messaging/webhooks.py).
+    emit_in(uow, event.action, note.patient_id, detail, at)
+    return event
 
 
 @contextmanager

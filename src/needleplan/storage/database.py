@@ -39,6 +39,11 @@ from needleplan.storage.repositories.consent_links import ConsentLinkRepository
 from needleplan.storage.repositories.figures import FigureQuery
 from needleplan.storage.repositories.idempotency import IdempotencyRepository
 from needleplan.storage.repositories.intake import IntakeRepository
+from needleplan.storage.repositories.integrations import (
+    MessageTemplateRepository,
+    SurveyRepository,
+    WebhookRepository,
+)
 from needleplan.storage.repositories.online_bookings import OnlineBookingRepository
 from needleplan.storage.repositories.outbox import OutboxRepository
 from needleplan.storage.repositories.photos import PhotoRepository
@@ -98,6 +103,9 @@ class UnitOfWork:
         self.photos = PhotoRepository(session)
         self.online_bookings = OnlineBookingRepository(session)
         self.consent_links = ConsentLinkRepository(session)
+        self.webhooks = WebhookRepository(session)
+        self.surveys = SurveyRepository(session)
+        self.message_templates = MessageTemplateRepository(session)
 
     def flush(self) -> None:
         self.session.flush()

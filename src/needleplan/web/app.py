@@ -56,6 +56,7 @@ from needleplan.web.routes import (
     health,
     intake,
     leads,
+    message_templates,
     messages,
     online_booking,
     pages,
@@ -66,11 +67,13 @@ from needleplan.web.routes import (
     portal,
     portal_consent,
     portal_intake,
+    portal_survey,
     recall,
     staff_profiles,
     today,
     two_factor,
     visits,
+    webhooks_admin,
 )
 from needleplan.web.security import (
     ForbiddenError,
@@ -290,8 +293,11 @@ def create_app(
     app.include_router(clinic_settings.router)
     app.include_router(calibration.router)
     app.include_router(intake.router)
+    app.include_router(webhooks_admin.router)
+    app.include_router(message_templates.router)
     app.include_router(portal_intake.router)  # before the portal's catch-all /p/... route
     app.include_router(portal_consent.router)  # before the portal's catch-all too
+    app.include_router(portal_survey.router)  # before the portal's catch-all /p/... route
     app.include_router(portal.router)
     app.include_router(online_booking.router)
     portal.install_portal_handlers(app)

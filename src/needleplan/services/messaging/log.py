@@ -133,6 +133,8 @@ KIND_LABELS = {
     MessageKind.ONLINE_BOOKING: "Online booking: confirm by e-mail",
     MessageKind.INTAKE_LINK: "Questionnaire link",
     MessageKind.CONSENT_LINK: "Consent form link",
+    MessageKind.SURVEY: "Follow-up survey",
+    MessageKind.WEBHOOK: "Webhook event",
 }
 
 __all__ = [

@@ -16,7 +16,8 @@ language of the page she wrote from for a contact acknowledgement, else the clin
 their texts for gettext and dates are formatted by Babel for that language.
 
 Consent rules (docs/messages.md): care messages need an e-mail address or a phone number;
-outreach (recall) needs contact consent, no opt-out and an open recall entry. A message that
+outreach (recall, the follow-up survey) needs contact consent and no opt-out, and recall an
+open recall entry. A message that
 may not be sent is *skipped* with the reason, which the message log shows.
 """
 
@@ -25,15 +26,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from pathlib import Path
 from typing import Any
-
-import jinja2
 
 from needleplan import i18n
 from needleplan.domain.contact import normalise_phone
-from needleplan.domain.language import SHIPPED_LANGUAGES
 from needleplan.domain.messages import Attachment, Channel, MessageKind, OutboxMessage
 from needleplan.domain.portal import LinkPurpose
 from needleplan.domain.records import Appointment, AppointmentStatus, RecallStatus
@@ -41,9 +37,13 @@ from needleplan.exceptions import NeedleplanError
 from needleplan.scheduling import ClinicConfig, course_ics
 from needleplan.services._secrets import secret_digest
 from needleplan.services.messaging.config import MessagingConfig
+from needleplan.services.messaging.texts import (
+    TEMPLATES,
+    TemplateRenderError,
+    render_texts,
+    template_name,
+)
 from needleplan.storage import Database, UnitOfWork
-
-TEMPLATES = Path(__file__).with_name("templates")
 
 #: The placeholder of each link in a stored message, and the purpose of the link that replaces
 #: it when the message is sent. No placeholder is a usable link.
@@ -53,6 +53,7 @@ LINK_MARKS: dict[str, LinkPurpose] = {
     "[[unsubscribe-link]]": LinkPurpose.UNSUBSCRIBE,
     "[[intake-link]]": LinkPurpose.INTAKE,
     "[[consent-link]]": LinkPurpose.CONSENT,
+    "[[survey-link]]": LinkPurpose.SURVEY,
 }
 _MARK_OF = {purpose: mark for mark, purpose in LINK_MARKS.items()}
 
@@ -95,10 +96,6 @@ class Skip(Exception):  # noqa: N818 - a decision, not an error
         self.reason = reason
 
 
-class TemplateRenderError(Exception):
-    """A template that does not render (names the template and the placeholder)."""
-
-
 @dataclass(frozen=True)
 class Rendered:
     channel: Channel
@@ -108,70 +105,6 @@ class Rendered:
     body_text: str
     body_html: str | None
     attachments: tuple[Attachment, ...]
-
-
-def _language(context: Any) -> str:
-    lang = context.get("lang")
-    return lang if isinstance(lang, str) and lang in SHIPPED_LANGUAGES else "en"
-
-
-@jinja2.pass_context
-def _gettext(context: Any, message: str) -> str:
-    return i18n.gettext(_language(context), message)
-
-
-@jinja2.pass_context
-def _ngettext(context: Any, singular: str, plural: str, n: int) -> str:
-    return i18n.ngettext(_language(context), singular, plural, n)
-
-
-@cache
-def _environments() -> tuple[jinja2.Environment, jinja2.Environment]:
-    loader = jinja2.FileSystemLoader(str(TEMPLATES))
-    plain = jinja2.Environment(
-        loader=loader,
-        autoescape=False,
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        extensions=["jinja2.ext.i18n"],
-    )
-    html = jinja2.Environment(
-        loader=loader,
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        extensions=["jinja2.ext.i18n"],
-    )
-    for env in (plain, html):
-        env.install_gettext_callables(  # type: ignore[attr-defined]
-            gettext=_gettext, ngettext=_ngettext, newstyle=True
-        )
-    return plain, html
-
-
-def template_name(kind: MessageKind) -> str:
-    return "recall" if kind is MessageKind.RECALL_NUDGE else kind.value
-
-
-def render_texts(kind: MessageKind, context: dict[str, Any]) -> tuple[str, str, str, str]:
-    """``(subject, text, sms, html)`` of ``kind`` with ``context`` (in ``context["lang"]``,
-    English when it names none).
-
-    Raises
-    ------
-    TemplateRenderError
-        naming the template and what is wrong (an undefined placeholder, a syntax error).
-    """
-    plain, html = _environments()
-    name = template_name(kind)
-    context = {"lang": "en", **context}
-    try:
-        tmpl = plain.get_template(f"{name}.txt")
-        ctx = tmpl.new_context(context)
-        parts = {b: "".join(tmpl.blocks[b](ctx)).strip() for b in ("subject", "text", "sms")}
-        page = html.get_template(f"{name}.html").render(context)
-    except jinja2.TemplateError as exc:
-        raise TemplateRenderError(f"template {name}: {exc.__class__.__name__}: {exc}") from None
-    return parts["subject"], parts["text"] + "\n", parts["sms"], page
 
 
 def _visits(
@@ -221,6 +154,7 @@ def render(
         "unsubscribe_url": None,
         "portal_url": _MARK_OF[LinkPurpose.PORTAL] if kind in PORTAL_KINDS else None,
         "book_url": None,
+        "survey_url": None,
         "nudge": kind is MessageKind.RECALL_NUDGE,
         "has_ics": False,
         "intake_url": _MARK_OF[LinkPurpose.INTAKE] if kind is MessageKind.INTAKE_LINK else None,
@@ -273,19 +207,32 @@ def render(
         if kind in (MessageKind.COURSE_BOOKED, MessageKind.DATES_CHANGED) and course_id:
             attachments.append(_course_ics(db, int(course_id), clinic, message.created_at))
             context["has_ics"] = True
-    if kind.is_outreach:
+    if kind.is_recall:
         if message.recall_id is None:
             raise Skip("the message names no recall entry")
         entry = uow.recalls.get(message.recall_id)
         if entry.status is not RecallStatus.OPEN:
             raise Skip(f"the recall entry is {entry.status.value}")
         context["due"] = i18n.format_date(entry.due_date, language)
+    if kind is MessageKind.SURVEY:
+        performed = str(message.payload.get("performed_at") or "")
+        try:
+            day = datetime.fromisoformat(performed).astimezone(clinic.tz).date()
+        except ValueError:
+            raise Skip("the survey names no session") from None
+        context["session_day"] = i18n.format_date(day, language)
     channel, recipient = _channel(email, phone, config)
     if kind.is_outreach:
         # her language travels with the link, so the unsubscribe page speaks it too
         context["unsubscribe_url"] = f"{_MARK_OF[LinkPurpose.UNSUBSCRIBE]}?lang={language}"
-        context["book_url"] = _MARK_OF[LinkPurpose.BOOK]
-    subject, text, sms, html = render_texts(kind, context)
+        if kind.is_recall:
+            context["book_url"] = _MARK_OF[LinkPurpose.BOOK]
+        else:
+            context["survey_url"] = _MARK_OF[LinkPurpose.SURVEY]
+    from needleplan.services.messaging.clinic_templates import custom_texts
+
+    custom = custom_texts(uow, kind, context)  # the clinic's own wording, when it has one
+    subject, text, sms, html = custom if custom is not None else render_texts(kind, context)
     if channel is Channel.SMS:
         text, html, attachments = sms + "\n", "", []
     return Rendered(
@@ -377,6 +324,7 @@ __all__ = [
     "LINK_MARKS",
     "ONLINE_BOOKING_MARK",
     "PORTAL_KINDS",
+    "TEMPLATES",
     "Rendered",
     "Skip",
     "TemplateRenderError",
@@ -387,5 +335,6 @@ __all__ = [
     "online_booking_url",
     "render",
     "render_texts",
+    "template_name",
     "unsubscribe_digest",
 ]

@@ -61,6 +61,7 @@ from needleplan.services.messaging.transport import (
     send_email,
     send_sms,
 )
+from needleplan.services.messaging.webhooks import deliver_webhook, webhook_call
 from needleplan.services.portal_links import issue_link_in
 from needleplan.storage import Database, UnitOfWork
 
@@ -207,6 +208,44 @@ def plan_due(db: Database, clinic: ClinicConfig, now: datetime) -> int:
             )
 
         planned += _plan_one(db, key, outreach)
+    return planned + plan_surveys(db, settings, now)
+
+
+#: A survey still goes out this long after it fell due (a worker that was down), never later:
+#: a history imported or restored does not send surveys about sessions long past.
+SURVEY_GRACE = timedelta(days=14)
+
+
+def plan_surveys(db: Database, settings: MessageSettings, now: datetime) -> int:
+    """The follow-up survey ``survey_weeks`` after a performed session (key ``survey:<id>``),
+    unless she had another session since (the survey follows her latest one)."""
+    due_by = now - timedelta(weeks=settings.survey_weeks)
+    with db.transaction() as uow:
+        sessions = uow.surveys.sessions_due(due_by - SURVEY_GRACE, due_by, now)
+        planned_keys = uow.outbox.existing_keys([f"survey:{s[0]}" for s in sessions])
+    planned = 0
+    for session_id, patient_id, course_id, performed_at in sessions:
+        key = f"survey:{session_id}"
+        if key in planned_keys:
+            continue
+
+        def survey(
+            uow: UnitOfWork,
+            s_id: int = session_id,
+            p_id: int = patient_id,
+            c_id: int | None = course_id,
+            at: datetime = performed_at,
+            dk: str = key,
+        ) -> None:
+            uow.outbox.add(
+                MessageKind.SURVEY,
+                now,
+                patient_id=p_id,
+                payload={"session_id": s_id, "course_id": c_id, "performed_at": at.isoformat()},
+                dedupe_key=dk,
+            )
+
+        planned += _plan_one(db, key, survey)
     return planned
 
 
@@ -236,6 +275,13 @@ def deliver_one(
         if not uow.outbox.holds_lease(message_id, worker):
             return "lost_lease"
         message = uow.outbox.get(message_id)
+        call = webhook_call(uow, message, now) if message.kind is MessageKind.WEBHOOK else None
+    if message.kind is MessageKind.WEBHOOK:
+        if call is None:
+            return "skipped"
+        next_try = now + _retry_delay(config, message.attempts + 1)
+        return deliver_webhook(db, message, call, worker, config, now, next_try)
+    with db.transaction() as uow:
         if not message.rendered:
             try:
                 r = render(db, uow, message, clinic, config, now)
@@ -264,6 +310,7 @@ def deliver_one(
             MessageKind.REMINDER,
             MessageKind.RECALL,
             MessageKind.RECALL_NUDGE,
+            MessageKind.SURVEY,
         )
         if quiet and in_quiet_hours(now, clinic):
             uow.outbox.defer(message_id, quiet_hours_end(now, clinic))

@@ -41,6 +41,12 @@ from needleplan.storage.tables.clinical import (
     SlotClaimRow,
     WaitlistRow,
 )
+from needleplan.storage.tables.integrations import (
+    MessageTemplateRow,
+    SurveyAnswerRow,
+    WebhookDeliveryRow,
+    WebhookEndpointRow,
+)
 from needleplan.storage.tables.messaging import (
     CallbackRequestRow,
     LeadRow,
@@ -93,6 +99,7 @@ __all__ = [
     "LedgerRow",
     "MeasurementRow",
     "MessageOptOutRow",
+    "MessageTemplateRow",
     "OnlineBookingLinkRow",
     "OnlineBookingRow",
     "OutboxRow",
@@ -110,9 +117,12 @@ __all__ = [
     "SiteSettingRow",
     "SlotClaimRow",
     "StaffSessionRow",
+    "SurveyAnswerRow",
     "UserRow",
     "VisitConfirmationRow",
     "WaitlistRow",
+    "WebhookDeliveryRow",
+    "WebhookEndpointRow",
     "WorkerHeartbeatRow",
     "metadata",
 ]

@@ -1,7 +1,7 @@
 """The consent form a portal link is for
 
 Revision ID: 0024
-Revises: 0022
+Revises: 0023
 Create Date: 2026-12-03
 
 Adds ``consent_links``: for each ``consent`` portal link, the kind of form it lets her sign at
@@ -17,7 +17,7 @@ from alembic import op
 from needleplan.storage.types import UtcDateTime
 
 revision: str = "0024"
-down_revision: str | None = "0022"
+down_revision: str | None = "0023"
 branch_labels: str | None = None
 depends_on: str | None = None
 

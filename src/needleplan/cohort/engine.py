@@ -96,6 +96,7 @@ __all__ = [
     "make_settings",
     "make_tasks",
     "merge",
+    "run_processes",
     "prepare",
     "simulate_chunk",
     "simulate_cohort",
@@ -338,6 +339,49 @@ def run_serial(tasks: Sequence[ChunkTask], progress: Progress | None) -> list[Ch
     return out
 
 
+#: The tasks of the running :func:`run_processes` (forked children read them from here, so
+#: a task is never pickled on its way to a child process).
+_FORKED_TASKS: Sequence[ChunkTask] = ()
+#: Most local worker processes (``processes``).
+MAX_PROCESSES = 64
+
+
+def _forked_chunk(i: int) -> ChunkResult:
+    return simulate_chunk(_FORKED_TASKS[i])
+
+
+def run_processes(
+    tasks: Sequence[ChunkTask], processes: int, progress: Progress | None
+) -> list[ChunkResult]:
+    """Run the chunks in ``processes`` worker processes of this machine (shared nothing).
+
+    Each process runs whole chunks with its own plan store; the results come back in chunk
+    order, so the result is the serial one. Where the platform can fork, the children inherit
+    the tasks; elsewhere each task is pickled to a spawned child.
+    """
+    global _FORKED_TASKS
+    import multiprocessing
+
+    out: list[ChunkResult] = []
+    if "fork" in multiprocessing.get_all_start_methods():
+        _FORKED_TASKS = tasks
+        try:
+            with multiprocessing.get_context("fork").Pool(processes) as pool:
+                for i, result in enumerate(pool.imap(_forked_chunk, range(len(tasks))), 1):
+                    out.append(result)
+                    if progress is not None:
+                        progress(i, len(tasks))
+        finally:
+            _FORKED_TASKS = ()
+        return out
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:  # pragma: no cover
+        for i, result in enumerate(pool.imap(simulate_chunk, tasks), 1):
+            out.append(result)
+            if progress is not None:
+                progress(i, len(tasks))
+    return out  # pragma: no cover
+
+
 def _dask_client(spec: str) -> tuple[Any, Callable[[], None]]:
     """A Dask client for ``local:N`` (a LocalCluster of N worker processes) or an address."""
     try:
@@ -428,6 +472,7 @@ def simulate_cohort(
     params: ModelParams | None = None,
     guideline: Guideline | None = None,
     dask: Any = None,
+    processes: int = 1,
     progress: Progress | None = None,
 ) -> CohortResult:
     """Simulate a cohort month by month.
@@ -452,6 +497,10 @@ def simulate_cohort(
     dask : str or distributed.Client, optional
         ``None`` runs serially in this process; ``"local:N"`` starts a LocalCluster of N worker
         processes; ``"tcp://host:8786"`` connects to a scheduler; a Client is used as it is.
+    processes : int
+        Worker processes on this machine (1, the default: in this process). Each runs whole
+        chunks with its own plan store; the result is the same whatever the number. Not with
+        ``dask``.
     progress : callable, optional
         Called as ``progress(done_chunks, total_chunks)`` after each chunk.
 
@@ -464,6 +513,14 @@ def simulate_cohort(
     InputError
         for bad settings or population size, or ``--dask`` without Dask installed.
     """
+    if (
+        isinstance(processes, bool)
+        or not isinstance(processes, int)
+        or not 1 <= processes <= MAX_PROCESSES
+    ):
+        raise InputError.one("processes", processes, f"must be a whole number 1-{MAX_PROCESSES}")
+    if processes > 1 and dask is not None:
+        raise InputError.one("processes", processes, "cannot be combined with dask (use one)")
     setup = prepare(settings, params=params, guideline=guideline)
     if isinstance(population, PopulationSpec):
         n = population.patients if patients is None else patients
@@ -477,7 +534,12 @@ def simulate_cohort(
             )
         n, description, excluded = population.size, population.description, population.excluded
     tasks = make_tasks(setup, population, n) if n else []
-    results = run_serial(tasks, progress) if dask is None else run_dask(tasks, dask, progress)
+    if dask is not None:
+        results = run_dask(tasks, dask, progress)
+    elif processes > 1 and len(tasks) > 1:
+        results = run_processes(tasks, min(processes, len(tasks)), progress)
+    else:
+        results = run_serial(tasks, progress)
     return merge(
         results, setup, n_patients=n, prices=prices, population=description, excluded=excluded
     )

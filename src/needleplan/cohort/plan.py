@@ -63,6 +63,7 @@ from needleplan.cohort.population import (
     MAINT_MIN,
     N_INITIAL,
     RESPONSE,
+    row_hash,
 )
 from needleplan.forecasting.chain import MAINTENANCE_MONTHS
 from needleplan.forecasting.params import DAYS_PER_MONTH, ModelParams
@@ -440,23 +441,28 @@ class PlanStore:
             last_day,
         )
         self._lock = threading.Lock()  # a Dask worker may run several chunks in threads
-        self._index: dict[bytes, int] = {}
-        self._rows = np.empty((0, rounds))
+        self._clear()
+
+    def _clear(self) -> None:
+        # The index: the stored rows' hashes in ascending order, and where each row is stored.
+        self._hashes = np.empty(0, dtype=np.uint64)
+        self._slot = np.empty(0, dtype=np.int64)
+        # The rows and their plans, in a buffer that doubles when full (no copy per chunk).
+        self._keys = np.empty((1024, 10))
+        self._rows = np.empty((1024, self.rounds))
+        self._size = 0
 
     def plans(self, keys: FloatArray) -> FloatArray:
         """Maintenance days ``(U, rounds)`` of distinct rows ``[age, *values]`` (``(U, 10)``)."""
         with self._lock:
             return self._plans(keys)
 
-    def _plans(self, keys: FloatArray) -> FloatArray:
-        if len(self._index) + keys.shape[0] > CACHE_LIMIT:
-            self._index.clear()
-            self._rows = np.empty((0, self.rounds))
-        raw = [k.tobytes() for k in np.ascontiguousarray(keys)]
-        where = np.asarray([self._index.get(b, -1) for b in raw], dtype=np.int64)
-        missing = np.nonzero(where < 0)[0]
-        if missing.size:
-            new = [
+    def _compute(self, keys: FloatArray) -> FloatArray:
+        u = keys.shape[0]
+        if u == 0:
+            return np.empty((0, self.rounds))
+        return np.concatenate(
+            [
                 plan_courses(
                     keys[part, 0],
                     keys[part, 1:],
@@ -465,14 +471,51 @@ class PlanStore:
                     last_day=np.full(part.size, self.last_day),
                     rounds=self.rounds,
                 ).maintenance
-                for part in np.array_split(missing, -(-missing.size // BATCH))
+                for part in np.array_split(np.arange(u), -(-u // BATCH))
             ]
-            first = self._rows.shape[0]
-            self._rows = np.concatenate([self._rows, *new])
-            for offset, i in enumerate(missing):
-                self._index[raw[i]] = first + offset
-            where[missing] = first + np.arange(missing.size)
-        return np.asarray(self._rows[where], dtype=np.float64)
+        )
+
+    def _plans(self, keys: FloatArray) -> FloatArray:
+        """Look the rows up by hash (one ``searchsorted``; a hit is checked bit for bit), plan
+        the missing ones together, and add them to the index."""
+        keys = np.ascontiguousarray(keys, dtype=np.float64)
+        if self._size + keys.shape[0] > CACHE_LIMIT:
+            self._clear()
+        h = row_hash(keys)
+        pos = np.minimum(np.searchsorted(self._hashes, h), max(self._hashes.size - 1, 0))
+        where = np.full(keys.shape[0], -1, dtype=np.int64)
+        if self._hashes.size:
+            hit = self._hashes[pos] == h
+            slot = self._slot[pos[hit]]
+            same = np.all(
+                self._keys[slot].view(np.uint64) == keys[hit].view(np.uint64), axis=1
+            )
+            where[np.nonzero(hit)[0][same]] = slot[same]
+        missing = np.nonzero(where < 0)[0]
+        if not missing.size:
+            return np.asarray(self._rows[where], dtype=np.float64)
+        new = self._compute(keys[missing])
+        # Only rows whose hash is new are stored (the keys given are distinct; a row whose hash
+        # collides with a stored other row is planned each time, never stored).
+        fresh = ~np.isin(h[missing], self._hashes)
+        store = missing[fresh]
+        first, count = self._size, store.size
+        while first + count > self._rows.shape[0]:
+            grow = self._rows.shape[0]
+            self._rows = np.concatenate([self._rows, np.empty((grow, self.rounds))])
+            self._keys = np.concatenate([self._keys, np.empty((grow, 10))])
+        self._rows[first : first + count] = new[fresh]
+        self._keys[first : first + count] = keys[store]
+        self._size += count
+        order = np.argsort(h[store], kind="stable")
+        at = np.searchsorted(self._hashes, h[store][order])
+        self._hashes = np.insert(self._hashes, at, h[store][order])
+        self._slot = np.insert(self._slot, at, first + order)
+        out = np.empty((keys.shape[0], self.rounds))
+        known = where >= 0
+        out[known] = self._rows[where[known]]
+        out[missing] = new
+        return out
 
 
 _STORES: dict[tuple[str, float, int, float], PlanStore] = {}

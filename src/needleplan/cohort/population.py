@@ -578,6 +578,13 @@ _ROW_HASH = np.random.Generator(np.random.PCG64(20261203)).integers(
 ) | np.uint64(1)
 
 
+def row_hash(rows: FloatArray) -> NDArray[np.uint64]:
+    """A 64-bit hash of each row's bytes (equal rows, equal hashes; rows of up to 32 columns)."""
+    bits = np.ascontiguousarray(rows, dtype=np.float64).view(np.uint64)
+    with np.errstate(over="ignore"):
+        return np.asarray((bits * _ROW_HASH[: bits.shape[1]]).sum(axis=1, dtype=np.uint64))
+
+
 def unique_rows(rows: FloatArray) -> tuple[FloatArray, IntArray]:
     """Distinct rows of a float matrix and, for each row, the index of its distinct row.
 
@@ -589,8 +596,7 @@ def unique_rows(rows: FloatArray) -> tuple[FloatArray, IntArray]:
     if rows.shape[0] == 0:
         return rows, np.zeros(0, dtype=np.int64)
     bits = np.ascontiguousarray(rows, dtype=np.float64).view(np.uint64)
-    with np.errstate(over="ignore"):
-        h = (bits * _ROW_HASH[: bits.shape[1]]).sum(axis=1, dtype=np.uint64)
+    h = row_hash(rows)
     _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
     inv = np.asarray(inverse, dtype=np.int64).reshape(-1)
     distinct = rows[first]

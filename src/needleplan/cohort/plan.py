@@ -66,6 +66,7 @@ from needleplan.cohort.population import (
     row_hash,
 )
 from needleplan.forecasting.chain import MAINTENANCE_MONTHS
+from needleplan.forecasting.models import ageing_decline, saturate
 from needleplan.forecasting.params import DAYS_PER_MONTH, ModelParams
 
 FloatArray = NDArray[np.float64]
@@ -114,6 +115,9 @@ def initial_days(n_initial: FloatArray, interval: FloatArray) -> FloatArray:
 #: Longest recall window [days] and the bisection steps that narrow it below one day.
 _MAX_SPAN = math.ceil(MAINTENANCE_MONTHS[1] * DAYS_PER_MONTH) + 1
 _BISECTIONS = math.ceil(math.log2(_MAX_SPAN)) + 1
+#: A bound of the median this far below the threshold [% of pre-treatment] settles the row
+#: (rounding in the model's sums is about 1e-13 here).
+_MARGIN = 1e-9
 
 
 @dataclass(frozen=True)
@@ -182,11 +186,32 @@ class _Round:
         """Median improvement of each row on its own day ``tau`` [days after the session], (U,)."""
         return self.median(tau[:, None])[:, 0]
 
-    def dose_peak_bound(self, span: FloatArray) -> tuple[FloatArray, BoolArray]:
-        """Upper bound ``P`` of where the median can still rise [days], and whether it holds.
+    def unimodal(self, span: FloatArray) -> BoolArray:
+        """Where the conditions of the module docstring hold (the median rises at most once,
+        then falls for good), per row: the cheap part of :meth:`dose_peak_bound`."""
+        kb = self.params.k_build
+        r = self.rates
+        u = self.last.size
+        span2 = span if self.single else np.concatenate([span, span])
+        last2 = self.last if self.single else np.concatenate([self.last, self.last])
+        ok = (
+            (r.k_fast[:, 0] < kb * (1 - 1e-3))
+            & (r.k_slow[:, 0] < kb * (1 - 1e-3))
+            & (r.capacity[:, 0] < 100.0 * np.exp(-r.ageing_rate[:, 0] * (last2 + span2)))
+        )
+        return np.asarray(ok if self.single else ok[:u] & ok[u:])
+
+    def dose_peak_bound(self, span: FloatArray) -> tuple[FloatArray, BoolArray, FloatArray]:
+        """Upper bound ``P`` of where the median can still rise [days], whether it holds, and
+        an upper bound of the median over the window [% of pre-treatment firmness].
 
         ``P = ceil(max tau_Z) + 1`` over the two curves, capped at ``span``; ``False`` where the
-        conditions of the module docstring fail (evaluate those rows day by day).
+        conditions of the module docstring fail (evaluate those rows day by day). The bound of
+        the median: ``Z`` is concave while it rises, so its peak is at most
+        ``Z(t_0) + Z'(t_0) (t_1 - t_0)`` for the last bisection step ``t_0`` where it still
+        rises and the first ``t_1`` where it no longer does (``Z(0)`` when it never rises,
+        ``Z(span)`` when it still rises at the end); the visible gain ``C (1 - e^{-Z/C})``
+        increases with ``Z`` and the ageing decline is smallest at the session.
         """
         kb, phi = self.params.k_build, self.params.remodelled_fraction
         r = self.rates
@@ -219,11 +244,21 @@ class _Round:
             mid = 0.5 * (lo + hi)
             up = slope(mid) > 0
             lo, hi = np.where(up, mid, lo), np.where(up, hi, mid)
-        tau_z = np.where(slope(np.zeros(k * u)) > 0, hi, 0.0)
+        rises_at_start = slope(np.zeros(k * u)) > 0
+        tau_z = np.where(rises_at_start, hi, 0.0)
         tau_z = np.where(rising_at_end, span2, tau_z)
         peak_z = tau_z if self.single else np.maximum(tau_z[:u], tau_z[u:])
         bound = np.minimum(np.ceil(peak_z) + 1.0, span)
-        return bound, ok if self.single else ok[:u] & ok[u:]
+
+        def dose(t: FloatArray) -> FloatArray:  # Z(t)
+            return np.asarray(a * np.exp(-kf * t) + b * np.exp(-ks * t) - c * np.exp(-kb * t))
+
+        z_top = np.where(rises_at_start, dose(lo) + slope(lo) * (hi - lo), cf + cs)
+        z_top = np.where(rising_at_end, dose(span2), z_top)
+        cap = r.capacity[:, 0]
+        top = saturate(z_top, cap) - ageing_decline(last2, r.ageing_rate[:, 0])
+        top = top if self.single else np.maximum(top[:u], top[u:])
+        return bound, ok if self.single else ok[:u] & ok[u:], np.asarray(top)
 
 
 @dataclass(frozen=True)
@@ -258,8 +293,9 @@ def _bisected(rnd: _Round, bound: FloatArray, span: FloatArray, threshold: float
 
     The peak is the first whole day ``t`` in ``[0, bound]`` with ``m(t + 1) <= m(t)`` (``bound``
     when there is none): before it the median rises, from it on it falls. The first day at or
-    below the threshold after the peak is then found by bisection over ``[peak, span]``. Each
-    row's steps depend on its own values only.
+    below the threshold after the peak is then found by bisection over ``[peak, span]``, on the
+    rows that fall below it within the window only. Each row's steps depend on its own values
+    only.
     """
     u = rnd.last.size
     lo, hi = np.zeros(u), bound.copy()  # invariant: rising before lo; hi is at or past the peak
@@ -274,14 +310,47 @@ def _bisected(rnd: _Round, bound: FloatArray, span: FloatArray, threshold: float
     m_peak = rnd.at(peak)
     rises = m_peak > threshold
     search = rises & (rnd.at(span) <= threshold)  # it falls below within the window
-    lo, hi = peak.copy(), span.copy()  # m(lo) > threshold >= m(hi) on the searched rows
-    while np.any(search & (hi - lo > 1)):
-        mid = np.floor(0.5 * (lo + hi))
-        below_mid = rnd.at(mid) <= threshold
-        lo = np.where(search & ~below_mid & (hi - lo > 1), mid, lo)
-        hi = np.where(search & below_mid & (hi - lo > 1), mid, hi)
-    m = rnd.median(np.column_stack([hi - 1.0, hi]))
-    return _Found(rises, search, hi, m[:, 0], m[:, 1])
+    j, m0, m1 = span.copy(), np.zeros(u), np.zeros(u)
+    rows = np.nonzero(search)[0]
+    if rows.size:
+        sub = rnd.take(rows)
+        lo, hi = peak[rows], span[rows]  # m(lo) > threshold >= m(hi)
+        while np.any(hi - lo > 1):
+            mid = np.floor(0.5 * (lo + hi))
+            below_mid = sub.at(mid) <= threshold
+            narrow = hi - lo > 1
+            lo = np.where(~below_mid & narrow, mid, lo)
+            hi = np.where(below_mid & narrow, mid, hi)
+        m = sub.median(np.column_stack([hi - 1.0, hi]))
+        j[rows], m0[rows], m1[rows] = hi, m[:, 0], m[:, 1]
+    return _Found(rises, search, j, m0, m1)
+
+
+def _searched(rnd: _Round, span: FloatArray, threshold: float) -> _Found:
+    """:func:`_bisected` for rows whose median rises at most once and then falls, with the
+    median at the window's end evaluated first: where it is still above the threshold, the
+    peak (the highest value of the window) is above it too and no day after the peak is at or
+    below it, so only the other rows (most rows never fall below it within their window) are
+    searched; where an upper bound of the median over the window
+    (:meth:`_Round.dose_peak_bound`) is below the threshold, it never rises above it. The same
+    days as the exhaustive search (:func:`_daily`)."""
+    u = rnd.last.size
+    f = _Found(
+        np.ones(u, dtype=bool), np.zeros(u, dtype=bool), np.ones(u), np.zeros(u), np.zeros(u)
+    )
+    bound, _, top = rnd.dose_peak_bound(span)
+    # Never above the threshold (with a margin far above rounding): it does not rise.
+    low = top < threshold - _MARGIN
+    f.rises[low] = False
+    rows = np.nonzero(~low)[0]
+    if rows.size:
+        sub = rnd.take(rows)
+        rows = rows[sub.at(span[rows]) <= threshold]
+    if rows.size:
+        part = _bisected(rnd.take(rows), bound[rows], span[rows], threshold)
+        for name in ("rises", "found", "j", "m0", "m1"):
+            getattr(f, name)[rows] = getattr(part, name)
+    return f
 
 
 def _recall(
@@ -297,7 +366,7 @@ def _recall(
     if exhaustive:
         f = _daily(rnd, span, threshold)
     else:
-        bound, fast = rnd.dose_peak_bound(span)
+        fast = rnd.unimodal(span)
         f = _Found(
             np.zeros(u, dtype=bool), np.zeros(u, dtype=bool), np.ones(u), np.zeros(u), np.zeros(u)
         )
@@ -309,7 +378,7 @@ def _recall(
                 continue
             sub = rnd.take(rows)
             part = (
-                _bisected(sub, bound[rows], span[rows], threshold)
+                _searched(sub, span[rows], threshold)
                 if search
                 else _daily(sub, span[rows], threshold)
             )
@@ -487,9 +556,7 @@ class PlanStore:
         if self._hashes.size:
             hit = self._hashes[pos] == h
             slot = self._slot[pos[hit]]
-            same = np.all(
-                self._keys[slot].view(np.uint64) == keys[hit].view(np.uint64), axis=1
-            )
+            same = np.all(self._keys[slot].view(np.uint64) == keys[hit].view(np.uint64), axis=1)
             where[np.nonzero(hit)[0][same]] = slot[same]
         missing = np.nonzero(where < 0)[0]
         if not missing.size:

@@ -580,9 +580,16 @@ _ROW_HASH = np.random.Generator(np.random.PCG64(20261203)).integers(
 
 def row_hash(rows: FloatArray) -> NDArray[np.uint64]:
     """A 64-bit hash of each row's bytes (equal rows, equal hashes; rows of up to 32 columns)."""
-    bits = np.ascontiguousarray(rows, dtype=np.float64).view(np.uint64)
+    z = np.ascontiguousarray(rows, dtype=np.float64).view(np.uint64) + _ROW_HASH[: rows.shape[1]]
+    # splitmix64's finaliser on each value first: float bits often end in many zeros, which a
+    # plain multiply-and-add would map onto few hashes (collisions, then the slow path).
     with np.errstate(over="ignore"):
-        return np.asarray((bits * _ROW_HASH[: bits.shape[1]]).sum(axis=1, dtype=np.uint64))
+        z ^= z >> np.uint64(30)
+        z *= np.uint64(0xBF58476D1CE4E5B9)
+        z ^= z >> np.uint64(27)
+        z *= np.uint64(0x94D049BB133111EB)
+        z ^= z >> np.uint64(31)
+        return np.asarray((z * _ROW_HASH[: rows.shape[1]]).sum(axis=1, dtype=np.uint64))
 
 
 def unique_rows(rows: FloatArray) -> tuple[FloatArray, IntArray]:

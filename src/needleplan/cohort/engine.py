@@ -107,7 +107,7 @@ IntArray = NDArray[np.int64]
 
 #: Rows whose monthly improvement is evaluated together: (rows x months) temporaries of a few
 #: MiB stay in the CPU cache.
-TILE = 2_048
+TILE = 512
 
 #: ``progress(done_chunks, total_chunks)``
 Progress = Callable[[int, int], None]

@@ -12,7 +12,8 @@ Patients are grouped in seed blocks of :data:`SEED_BLOCK` = 64 consecutive patie
 ``r`` and block ``b`` draw from ``Generator(PCG64(SeedSequence(seed).spawn(R)[r].spawn(B)[b]))``,
 in a fixed order: the block's synthetic patients (if any), then her response effect ``z``
 (``u_R``), start day, series completion, dropout point, one uniform per maintenance round, and
-last the independent normal ``e`` of her persistence effect ``u_P = rho u_R + sqrt(1-rho^2) e``. A chunk is a whole number of
+the independent normal ``e`` of her persistence effect ``u_P = rho u_R + sqrt(1-rho^2) e``, and
+last the uniform of her menopause status (synthetic patients). A chunk is a whole number of
 blocks (the chunk size must be a multiple of 64), so
 
 - the same seed gives the same result, serially or on Dask, with any number of workers or
@@ -54,6 +55,7 @@ from needleplan.cohort.population import (
     FADE,
     HEAL,
     INTERVAL,
+    LATE,
     N_INITIAL,
     RESPONSE,
     FixedPopulation,
@@ -155,6 +157,7 @@ def draw_chunk(task: ChunkTask) -> tuple[PatientTable, Draws]:
     """
     setup = task.setup
     uniforms: list[FloatArray] = []
+    late: list[FloatArray] = []
     draws: list[tuple[FloatArray, IntArray, FloatArray, FloatArray, FloatArray, FloatArray]] = []
     for b, seed in enumerate(task.seeds):
         size = min(SEED_BLOCK, task.hi - (task.lo + b * SEED_BLOCK))
@@ -171,9 +174,14 @@ def draw_chunk(task: ChunkTask) -> tuple[PatientTable, Draws]:
                 rng.standard_normal(size),
             )
         )
+        if isinstance(task.source, SpecTables):  # the late groups (menopause), drawn last
+            late.append(rng.random((size, len(LATE))))
     if isinstance(task.source, SpecTables):
         table = patients_from(
-            task.source, np.concatenate(uniforms), setup.guideline, setup.guideline_key
+            task.source,
+            np.hstack([np.concatenate(uniforms), np.concatenate(late)]),
+            setup.guideline,
+            setup.guideline_key,
         )
     else:
         table = task.source

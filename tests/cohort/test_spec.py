@@ -176,7 +176,8 @@ def test_menopause_share_applies_from_its_age_on() -> None:
     )
     status = np.asarray([table.assessment(i).menopause for i in range(table.n)])
     young = table.age < 48
-    assert young.any() and (~young).any()
+    assert young.any()
+    assert (~young).any()
     assert np.all(status[young] == Menopause.NONE)
     older = status[~young]
     for level, share in (("none", 0.2), ("recent", 0.5), ("past", 0.3)):
@@ -184,6 +185,9 @@ def test_menopause_share_applies_from_its_age_on() -> None:
     i = int(np.nonzero(status == Menopause.RECENT)[0][0])
     ageing = table.values[i, AGEING]
     assert ageing == patient_modifiers(table.assessment(i)).ageing
-    assert ageing > patient_modifiers(
-        table.assessment(i).model_copy(update={"menopause": Menopause.NONE})
-    ).ageing
+    assert (
+        ageing
+        > patient_modifiers(
+            table.assessment(i).model_copy(update={"menopause": Menopause.NONE})
+        ).ageing
+    )

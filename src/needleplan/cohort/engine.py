@@ -48,7 +48,7 @@ from needleplan.cohort.model import (
     session_doses,
     session_states,
 )
-from needleplan.cohort.plan import initial_days, max_rounds, plan_store
+from needleplan.cohort.plan import initial_days, max_rounds
 from needleplan.cohort.population import (
     AGEING,
     CAPACITY,
@@ -64,9 +64,9 @@ from needleplan.cohort.population import (
     draw_uniforms,
     guideline_key,
     patients_from,
-    unique_rows,
 )
 from needleplan.cohort.result import CohortResult
+from needleplan.cohort.rows import unique_rows
 from needleplan.cohort.settings import (
     DEFAULT_CHUNK_SIZE,
     MAX_CHUNK_SIZE,
@@ -79,6 +79,7 @@ from needleplan.cohort.settings import (
     make_settings,
 )
 from needleplan.cohort.spec import MAX_PATIENTS, PopulationSpec
+from needleplan.cohort.store import plan_store
 from needleplan.exceptions import InputError
 from needleplan.forecasting.models import persistence_from
 from needleplan.forecasting.optimise import Prices
@@ -98,7 +99,6 @@ __all__ = [
     "make_settings",
     "make_tasks",
     "merge",
-    "run_processes",
     "prepare",
     "simulate_chunk",
     "simulate_cohort",
@@ -106,6 +106,9 @@ __all__ = [
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+
+#: Most local worker processes (``processes``).
+MAX_PROCESSES = 64
 
 #: Rows whose monthly improvement is evaluated together: (rows x months) temporaries of a few
 #: MiB stay in the CPU cache.
@@ -201,6 +204,21 @@ class Courses:
     completed: NDArray[np.bool_]  # (n,)
 
 
+def completes_series(table: PatientTable, draws: Draws, setup: RunSetup) -> NDArray[np.bool_]:
+    """Who completes her initial series (probability ``series``; a one-session protocol
+    always)."""
+    n_init = table.values[:, N_INITIAL].astype(np.int64)
+    return np.asarray((draws.u_complete < setup.settings.adherence.series) | (n_init == 1))
+
+
+def plan_keys(task: ChunkTask) -> FloatArray:
+    """The distinct ``[age, *profile]`` rows whose recall plans the chunk needs (those who
+    complete the series), so another process can plan them ahead."""
+    table, draws = draw_chunk(task)
+    who = np.nonzero(completes_series(table, draws, task.setup))[0]
+    return unique_rows(np.column_stack([table.age[who], table.values[who]]))[0]
+
+
 def courses(table: PatientTable, draws: Draws, setup: RunSetup) -> Courses:
     """Series and recall plans (recalls once per distinct profile and age), with adherence."""
     settings = setup.settings
@@ -208,7 +226,7 @@ def courses(table: PatientTable, draws: Draws, setup: RunSetup) -> Courses:
     initial = initial_days(table.values[:, N_INITIAL], table.values[:, INTERVAL])
     own_last = (setup.calendar.days - 1 - draws.start).astype(np.float64)  # her last day
     # Series: completed with probability `series`; otherwise she stops after 1..n-1 sessions.
-    completed = (draws.u_complete < settings.adherence.series) | (n_init == 1)
+    completed = completes_series(table, draws, setup)
     stop_after = 1 + np.floor(draws.u_drop * (n_init - 1)).astype(np.int64)
     n_given = np.where(completed, n_init, np.minimum(stop_after, n_init))
     k = np.arange(initial.shape[1])[None, :]
@@ -345,49 +363,6 @@ def run_serial(tasks: Sequence[ChunkTask], progress: Progress | None) -> list[Ch
         if progress is not None:
             progress(i + 1, len(tasks))
     return out
-
-
-#: The tasks of the running :func:`run_processes` (forked children read them from here, so
-#: a task is never pickled on its way to a child process).
-_FORKED_TASKS: Sequence[ChunkTask] = ()
-#: Most local worker processes (``processes``).
-MAX_PROCESSES = 64
-
-
-def _forked_chunk(i: int) -> ChunkResult:
-    return simulate_chunk(_FORKED_TASKS[i])
-
-
-def run_processes(
-    tasks: Sequence[ChunkTask], processes: int, progress: Progress | None
-) -> list[ChunkResult]:
-    """Run the chunks in ``processes`` worker processes of this machine (shared nothing).
-
-    Each process runs whole chunks with its own plan store; the results come back in chunk
-    order, so the result is the serial one. Where the platform can fork, the children inherit
-    the tasks; elsewhere each task is pickled to a spawned child.
-    """
-    global _FORKED_TASKS
-    import multiprocessing
-
-    out: list[ChunkResult] = []
-    if "fork" in multiprocessing.get_all_start_methods():
-        _FORKED_TASKS = tasks
-        try:
-            with multiprocessing.get_context("fork").Pool(processes) as pool:
-                for i, result in enumerate(pool.imap(_forked_chunk, range(len(tasks))), 1):
-                    out.append(result)
-                    if progress is not None:
-                        progress(i, len(tasks))
-        finally:
-            _FORKED_TASKS = ()
-        return out
-    with multiprocessing.get_context("spawn").Pool(processes) as pool:  # pragma: no cover
-        for i, result in enumerate(pool.imap(simulate_chunk, tasks), 1):
-            out.append(result)
-            if progress is not None:
-                progress(i, len(tasks))
-    return out  # pragma: no cover
 
 
 def _dask_client(spec: str) -> tuple[Any, Callable[[], None]]:
@@ -545,6 +520,8 @@ def simulate_cohort(
     if dask is not None:
         results = run_dask(tasks, dask, progress)
     elif processes > 1 and len(tasks) > 1:
+        from needleplan.cohort.parallel import run_processes
+
         results = run_processes(tasks, min(processes, len(tasks)), progress)
     else:
         results = run_serial(tasks, progress)

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from needleplan.cohort.engine import ChunkTask, Progress, plan_keys, simulate_chunk
 from needleplan.cohort.rows import unique_rows
 from needleplan.cohort.settings import ChunkResult
-from needleplan.cohort.store import plan_store
+from needleplan.cohort.store import PlanStore, plan_store
 
 FloatArray = NDArray[np.float64]
 T = TypeVar("T")
@@ -63,6 +63,21 @@ def _forked(
     return out
 
 
+def _plan_ahead(processes: int, store: PlanStore) -> None:
+    """Steps 1 and 2 of :func:`run_processes`: every plan the run needs, in ``store``."""
+    found = [k for k in _forked(processes, _keys_of, len(_SHARED["tasks"])) if k.size]
+    if not found:
+        return
+    keys = unique_rows(np.concatenate(found))[0]
+    del found
+    keys = keys[store.missing(keys)]
+    if keys.shape[0]:
+        _SHARED["parts"] = np.array_split(keys, processes)
+        plans = np.concatenate(_forked(processes, _plans_of, processes))
+        del _SHARED["parts"]
+        store.add(keys, plans)
+
+
 def run_processes(
     tasks: Sequence[ChunkTask], processes: int, progress: Progress | None
 ) -> list[ChunkResult]:
@@ -89,15 +104,9 @@ def run_processes(
     _SHARED["tasks"] = tasks
     try:
         # 1. The rows each chunk needs; 2. their plans, made once, split among the processes.
-        found = [k for k in _forked(processes, _keys_of, len(tasks)) if k.size]
-        if found:
-            keys = unique_rows(np.concatenate(found))[0]
-            keys = keys[store.missing(keys)]
-            if keys.shape[0]:
-                _SHARED["parts"] = np.array_split(keys, processes)
-                plans = _forked(processes, _plans_of, processes)
-                store.add(keys, np.concatenate(plans))
-        # 3. The chunks, in processes forked now: they inherit every plan.
+        _plan_ahead(processes, store)
+        # 3. The chunks, in processes forked now: they inherit every plan (and nothing else
+        # of the first two steps, which _plan_ahead has let go).
         return _forked(processes, _chunk_of, len(tasks), done)
     finally:
         _SHARED.clear()

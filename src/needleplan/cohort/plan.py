@@ -113,6 +113,9 @@ def initial_days(n_initial: FloatArray, interval: FloatArray) -> FloatArray:
 #: Longest recall window [days] and the bisection steps that narrow it below one day.
 _MAX_SPAN = math.ceil(MAINTENANCE_MONTHS[1] * DAYS_PER_MONTH) + 1
 _BISECTIONS = math.ceil(math.log2(_MAX_SPAN)) + 1
+#: Bisection steps of the rough first bound of the median (most rows never rise to the
+#: threshold, and a bound from a window of about three weeks shows it).
+_ROUGH_STEPS = 4
 #: A bound of the median this far below the threshold [% of pre-treatment] settles the row
 #: (rounding in the model's sums is about 1e-13 here).
 _MARGIN = 1e-9
@@ -199,7 +202,9 @@ class _Round:
         )
         return np.asarray(ok if self.single else ok[:u] & ok[u:])
 
-    def dose_peak_bound(self, span: FloatArray) -> tuple[FloatArray, BoolArray, FloatArray]:
+    def dose_peak_bound(
+        self, span: FloatArray, steps: int = _BISECTIONS
+    ) -> tuple[FloatArray, BoolArray, FloatArray]:
         """Upper bound ``P`` of where the median can still rise [days], whether it holds, and
         an upper bound of the median over the window [% of pre-treatment firmness].
 
@@ -209,7 +214,9 @@ class _Round:
         ``Z(t_0) + Z'(t_0) (t_1 - t_0)`` for the last bisection step ``t_0`` where it still
         rises and the first ``t_1`` where it no longer does (``Z(0)`` when it never rises,
         ``Z(span)`` when it still rises at the end); the visible gain ``C (1 - e^{-Z/C})``
-        increases with ``Z`` and the ageing decline is smallest at the session.
+        increases with ``Z`` and the ageing decline is smallest at the session. With fewer
+        bisection ``steps`` the bound of the median is looser (still a bound) and ``P`` is not
+        to be used.
         """
         kb, phi = self.params.k_build, self.params.remodelled_fraction
         r = self.rates
@@ -238,7 +245,7 @@ class _Round:
 
         lo, hi = np.zeros(k * u), span2.copy()
         rising_at_end = slope(hi) > 0
-        for _ in range(_BISECTIONS):  # the same for every row, whoever shares its batch
+        for _ in range(steps):  # the same for every row, whoever shares its batch
             mid = 0.5 * (lo + hi)
             up = slope(mid) > 0
             lo, hi = np.where(up, mid, lo), np.where(up, hi, mid)
@@ -336,16 +343,22 @@ def _searched(rnd: _Round, span: FloatArray, threshold: float) -> _Found:
     f = _Found(
         np.ones(u, dtype=bool), np.zeros(u, dtype=bool), np.ones(u), np.zeros(u), np.zeros(u)
     )
-    bound, _, top = rnd.dose_peak_bound(span)
-    # Never above the threshold (with a margin far above rounding): it does not rise.
-    low = top < threshold - _MARGIN
-    f.rises[low] = False
-    rows = np.nonzero(~low)[0]
+    # Never above the threshold (with a margin far above rounding): it does not rise. A rough
+    # bound (few bisection steps) settles most rows; the others get the tight one.
+    _, _, top = rnd.dose_peak_bound(span, _ROUGH_STEPS)
+    rows = np.nonzero(top >= threshold - _MARGIN)[0]
+    f.rises[:] = False
     if rows.size:
         sub = rnd.take(rows)
-        rows = rows[sub.at(span[rows]) <= threshold]
+        bound, _, top = sub.dose_peak_bound(span[rows])
+        keep = top >= threshold - _MARGIN
+        rows, bound = rows[keep], bound[keep]
+        f.rises[rows] = True
     if rows.size:
-        part = _bisected(rnd.take(rows), bound[rows], span[rows], threshold)
+        above = rnd.take(rows).at(span[rows]) > threshold
+        rows, bound = rows[~above], bound[~above]
+    if rows.size:
+        part = _bisected(rnd.take(rows), bound, span[rows], threshold)
         for name in ("rises", "found", "j", "m0", "m1"):
             getattr(f, name)[rows] = getattr(part, name)
     return f

@@ -202,6 +202,33 @@ class _Round:
         )
         return np.asarray(ok if self.single else ok[:u] & ok[u:])
 
+    def quick_bound(self) -> FloatArray:
+        """An upper bound of the median after the session, in closed form [% of pre-treatment].
+
+        ``Z = a e^{-k_f t} + b e^{-k_s t} - c e^{-k_b t} <= (a + b) e^{-k_s t} - c e^{-k_b t}``
+        (``k_s <= k_f``), whose peak is at ``t* = ln(c k_b / ((a + b) k_s)) / (k_b - k_s)``
+        (at 0 when that is negative); then as :meth:`dose_peak_bound`. Only for rows where
+        :meth:`unimodal` holds (``a, b, c >= 0``, ``k_b > k_f, k_s``); others get ``inf``.
+        """
+        kb, phi = self.params.k_build, self.params.remodelled_fraction
+        r = self.rates
+        kf, ks = r.k_fast[:, 0], r.k_slow[:, 0]
+        p, cf, cs = self.p[:, 0], self.cf[:, 0], self.cs[:, 0]
+        ok = (kf < kb * (1 - 1e-3)) & (ks < kb * (1 - 1e-3)) & (ks <= kf)
+        gf = np.where(ok, kb - kf, 1.0)
+        gs = np.where(ok, kb - ks, 1.0)
+        ab = cf + cs + p * ((1 - phi) * kb / gf + phi * kb / gs)
+        c = p * ((1 - phi) * kb / gf + phi * kb / gs)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.log(np.where(ok & (ab > 0), c * kb / (ab * ks), 1.0)) / gs
+        t = np.maximum(np.where(np.isfinite(t), t, 0.0), 0.0)
+        z_top = ab * np.exp(-ks * t) - c * np.exp(-kb * t)
+        last2 = self.last if self.single else np.concatenate([self.last, self.last])
+        top = saturate(z_top, r.capacity[:, 0]) - ageing_decline(last2, r.ageing_rate[:, 0])
+        top = np.where(ok, top, np.inf)
+        u = self.last.size
+        return np.asarray(top if self.single else np.maximum(top[:u], top[u:]))
+
     def dose_peak_bound(
         self, span: FloatArray, steps: int = _BISECTIONS
     ) -> tuple[FloatArray, BoolArray, FloatArray]:
@@ -345,8 +372,10 @@ def _searched(rnd: _Round, span: FloatArray, threshold: float) -> _Found:
     )
     # Never above the threshold (with a margin far above rounding): it does not rise. A rough
     # bound (few bisection steps) settles most rows; the others get the tight one.
-    _, _, top = rnd.dose_peak_bound(span, _ROUGH_STEPS)
-    rows = np.nonzero(top >= threshold - _MARGIN)[0]
+    rows = np.nonzero(rnd.quick_bound() >= threshold - _MARGIN)[0]
+    if rows.size:
+        _, _, top = rnd.take(rows).dose_peak_bound(span[rows], _ROUGH_STEPS)
+        rows = rows[top >= threshold - _MARGIN]
     f.rises[:] = False
     if rows.size:
         sub = rnd.take(rows)

@@ -135,7 +135,9 @@ class PlanStore:
         """Store the plans ``new`` of rows ``missing`` of ``keys``."""
         # Only rows whose hash is new are stored (the keys given are distinct; a row whose hash
         # collides with a stored other row is planned each time, never stored).
-        fresh = ~np.isin(h[missing], self._hashes)
+        hm = h[missing]
+        pos = np.minimum(np.searchsorted(self._hashes, hm), max(self._hashes.size - 1, 0))
+        fresh = self._hashes[pos] != hm if self._hashes.size else np.ones(hm.size, dtype=bool)
         store = missing[fresh]
         first, count = self._size, store.size
         while first + count > self._rows.shape[0]:

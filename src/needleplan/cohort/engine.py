@@ -61,7 +61,7 @@ from needleplan.cohort.population import (
     FixedPopulation,
     PatientTable,
     SpecTables,
-    draw_uniforms,
+    draw_uniforms_by_column,
     guideline_key,
     patients_from,
 )
@@ -166,7 +166,7 @@ def draw_chunk(task: ChunkTask) -> tuple[PatientTable, Draws]:
         size = min(SEED_BLOCK, task.hi - (task.lo + b * SEED_BLOCK))
         rng = np.random.Generator(np.random.PCG64(seed))
         if isinstance(task.source, SpecTables):
-            uniforms.append(draw_uniforms(rng, size))
+            uniforms.append(draw_uniforms_by_column(rng, size))
         draws.append(
             (
                 rng.standard_normal(size),
@@ -182,7 +182,7 @@ def draw_chunk(task: ChunkTask) -> tuple[PatientTable, Draws]:
     if isinstance(task.source, SpecTables):
         table = patients_from(
             task.source,
-            np.hstack([np.concatenate(uniforms), np.concatenate(late)]),
+            np.hstack([np.concatenate(uniforms, axis=1).T, np.concatenate(late)]),
             setup.guideline,
             setup.guideline_key,
         )

@@ -413,7 +413,12 @@ def draw_uniforms(rng: np.random.Generator, size: int) -> FloatArray:
     """
     # One call: the generator fills the (15, size) array in order, the same numbers as 15 calls
     # of ``rng.random(size)`` one after the other.
-    return np.ascontiguousarray(rng.random((1 + len(TABLES) + len(TRAITS), size)).T)
+    return np.ascontiguousarray(draw_uniforms_by_column(rng, size).T)
+
+
+def draw_uniforms_by_column(rng: np.random.Generator, size: int) -> FloatArray:
+    """:func:`draw_uniforms` transposed, ``(15, size)`` (blocks stack along axis 1)."""
+    return rng.random((1 + len(TABLES) + len(TRAITS), size))
 
 
 @dataclass(frozen=True)

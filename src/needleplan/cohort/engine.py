@@ -48,6 +48,7 @@ from needleplan.cohort.model import (
     session_doses,
     session_states,
 )
+from needleplan.cohort.parallel import run_processes
 from needleplan.cohort.plan import initial_days, max_rounds
 from needleplan.cohort.population import (
     AGEING,
@@ -520,9 +521,9 @@ def simulate_cohort(
     if dask is not None:
         results = run_dask(tasks, dask, progress)
     elif processes > 1 and len(tasks) > 1:
-        from needleplan.cohort.parallel import run_processes
-
-        results = run_processes(tasks, min(processes, len(tasks)), progress)
+        results = run_processes(
+            tasks, min(processes, len(tasks)), progress, chunk=simulate_chunk, keys=plan_keys
+        )
     else:
         results = run_serial(tasks, progress)
     return merge(

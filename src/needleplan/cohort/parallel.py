@@ -18,9 +18,8 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from needleplan.cohort.engine import ChunkTask, Progress, plan_keys, simulate_chunk
 from needleplan.cohort.rows import unique_rows
-from needleplan.cohort.settings import ChunkResult
+from needleplan.cohort.settings import ChunkResult, RunSetup
 from needleplan.cohort.store import PlanStore, plan_store
 
 FloatArray = NDArray[np.float64]
@@ -31,12 +30,12 @@ _SHARED: dict[str, Any] = {}
 
 
 def _keys_of(i: int) -> FloatArray:
-    return plan_keys(_SHARED["tasks"][i])
+    keys: FloatArray = _SHARED["keys"](_SHARED["tasks"][i])
+    return keys
 
 
 def _plans_of(i: int) -> FloatArray:
-    task = _SHARED["tasks"][0]
-    setup = task.setup
+    setup: RunSetup = _SHARED["tasks"][0].setup
     store = plan_store(
         setup.params,
         setup.settings.recall_threshold,
@@ -48,7 +47,8 @@ def _plans_of(i: int) -> FloatArray:
 
 
 def _chunk_of(i: int) -> ChunkResult:
-    return simulate_chunk(_SHARED["tasks"][i])
+    result: ChunkResult = _SHARED["chunk"](_SHARED["tasks"][i])
+    return result
 
 
 def _forked(
@@ -79,9 +79,19 @@ def _plan_ahead(processes: int, store: PlanStore) -> None:
 
 
 def run_processes(
-    tasks: Sequence[ChunkTask], processes: int, progress: Progress | None
+    tasks: Sequence[Any],
+    processes: int,
+    progress: Callable[[int, int], None] | None,
+    *,
+    chunk: Callable[[Any], ChunkResult],
+    keys: Callable[[Any], FloatArray],
 ) -> list[ChunkResult]:
-    """Run the chunks in ``processes`` worker processes; results in chunk order."""
+    """Run the chunks in ``processes`` worker processes; results in chunk order.
+
+    ``chunk`` simulates one task (:func:`~needleplan.cohort.engine.simulate_chunk`) and ``keys``
+    gives the plan rows a task needs (:func:`~needleplan.cohort.engine.plan_keys`); the tasks
+    carry their :class:`~needleplan.cohort.settings.RunSetup` as ``setup``.
+    """
 
     def done(i: int) -> None:
         if progress is not None:
@@ -90,18 +100,18 @@ def run_processes(
     if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover - not Linux
         with multiprocessing.get_context("spawn").Pool(processes) as pool:
             out = []
-            for i, result in enumerate(pool.imap(simulate_chunk, tasks), 1):
+            for i, result in enumerate(pool.imap(chunk, tasks), 1):
                 out.append(result)
                 done(i)
             return out
-    setup = tasks[0].setup
+    setup: RunSetup = tasks[0].setup
     store = plan_store(
         setup.params,
         setup.settings.recall_threshold,
         setup.rounds,
         float(setup.calendar.days - 1),
     )
-    _SHARED["tasks"] = tasks
+    _SHARED.update(tasks=tasks, chunk=chunk, keys=keys)
     try:
         # 1. The rows each chunk needs; 2. their plans, made once, split among the processes.
         _plan_ahead(processes, store)

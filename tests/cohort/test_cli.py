@@ -97,6 +97,11 @@ def test_clinic_prices_and_recall_threshold(cli: Runner, tmp_path: Path) -> None
         ),
         (("--reference", "3", "--start", "May"), "--start: must be a month like 2026-01"),
         (("--reference", "3", "--dask", "nowhere"), "--dask: must be local:N or a scheduler"),
+        (("--reference", "3", "--processes", "0"), "--processes: must be a whole number 1-64"),
+        (
+            ("--reference", "3", "--processes", "2", "--dask", "local:2"),
+            "--processes: cannot be combined with --dask",
+        ),
         (("--reference", "3", "--prices", "a.toml", "--clinic", "b.toml"), "not both"),
         (("--population", "missing.toml"), "--population: file does not exist"),
     ],
@@ -135,6 +140,15 @@ def test_dask_local_cluster_from_the_cli_matches_serial(cli: Runner) -> None:
     on_dask = cli(*args, "--dask", "local:2")
     assert on_dask.returncode == 0, on_dask.stderr
     assert on_dask.stdout == serial.stdout
+
+
+def test_processes_from_the_cli_match_serial(cli: Runner) -> None:
+    """`--processes 2` runs the chunks in two forked processes; the JSON is the serial one."""
+    args = (*BASE, "--reference", "300", "--chunk-size", "64", "--json")
+    serial = cli(*args)
+    parallel = cli(*args, "--processes", "2")
+    assert parallel.returncode == 0, parallel.stderr
+    assert parallel.stdout == serial.stdout
 
 
 def test_progress_bar_renders_on_a_terminal(prices: Prices) -> None:

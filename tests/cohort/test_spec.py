@@ -22,6 +22,8 @@ def test_bundled_example_loads_and_its_shares_add_up() -> None:
     for table in ("severity", "areas", "goal", "smoking", "sun_exposure", "diet", "aftercare"):
         assert sum(getattr(spec, table).values()) == pytest.approx(1.0)
     assert 0 < spec.diabetes < 1
+    assert sum(spec.menopause.values()) == pytest.approx(1.0)
+    assert 18 <= spec.menopause_from_age <= 90
 
 
 def test_example_text_is_the_bundled_file(tmp_path: Path) -> None:
@@ -52,6 +54,14 @@ def test_empty_spec_is_the_reference_patient() -> None:
         ({"age": {"distribution": "normal"}}, "age", "normal", "needs mean and sd"),
         ({"patients": 0}, "patients", "0", "greater than or equal to 1"),
         ({"smokers": 0.1}, "smokers", "0.1", "unknown field"),
+        (
+            {"menopause": {"none": 0.5, "recent": 0.2}},
+            "menopause",
+            "'recent': 0.2",
+            "shares must add up to 1",
+        ),
+        ({"menopause": {"early": 1.0}}, "menopause.early", "'early'", "Input should be 'none'"),
+        ({"menopause_from_age": 12}, "menopause_from_age", "12", "greater than or equal to 18"),
     ],
 )
 def test_bad_spec_names_field_value_and_rule(
@@ -102,6 +112,8 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
         "diet": draw(share_tables(["poor", "average", "good"])),
         "aftercare": draw(share_tables(["good", "fair", "poor"])),
         "repair_capacity": draw(share_tables(["reduced", "normal", "good"])),
+        "menopause": draw(share_tables(["none", "recent", "past"])),
+        "menopause_from_age": draw(st.integers(18, 90)),
         "diabetes": draw(st.floats(0, 1)),
         "autoimmune": draw(st.floats(0, 1)),
         "spf_habit": draw(st.floats(0, 1)),
@@ -137,3 +149,45 @@ def test_drawn_shares_follow_the_spec() -> None:
         assert seen == pytest.approx(shares, abs=0.01)
     ages = sample_ages(spec, np.random.default_rng(4), 40_000)
     assert ages.mean() == pytest.approx(spec.age.mean, abs=0.3)
+
+
+def test_menopause_share_applies_from_its_age_on() -> None:
+    """Patients below ``menopause_from_age`` are drawn menopause none; from that age on the
+    statuses follow the spec's shares; and her status reaches the model (fading, ageing)."""
+    from needleplan.cohort.population import AGEING, SpecTables, guideline_key, sample_patients
+    from needleplan.domain.assessment import Menopause
+    from needleplan.forecasting.models import patient_modifiers
+    from needleplan.guideline import load_guideline
+
+    guideline = load_guideline()
+    spec = parse_population_spec(
+        {
+            "age": {"min": 30, "max": 70},
+            "menopause": {"none": 0.2, "recent": 0.5, "past": 0.3},
+            "menopause_from_age": 48,
+        }
+    )
+    table = sample_patients(
+        SpecTables.build(spec, guideline),
+        np.random.default_rng(7),
+        4000,
+        guideline,
+        guideline_key(guideline),
+    )
+    status = np.asarray([table.assessment(i).menopause for i in range(table.n)])
+    young = table.age < 48
+    assert young.any()
+    assert (~young).any()
+    assert np.all(status[young] == Menopause.NONE)
+    older = status[~young]
+    for level, share in (("none", 0.2), ("recent", 0.5), ("past", 0.3)):
+        assert np.mean(older == Menopause(level)) == pytest.approx(share, abs=0.04)
+    i = int(np.nonzero(status == Menopause.RECENT)[0][0])
+    ageing = table.values[i, AGEING]
+    assert ageing == patient_modifiers(table.assessment(i)).ageing
+    assert (
+        ageing
+        > patient_modifiers(
+            table.assessment(i).model_copy(update={"menopause": Menopause.NONE})
+        ).ageing
+    )

@@ -333,6 +333,11 @@ def simulate_cmd(
         help="Run the chunks on Dask: local:N (N worker processes) or tcp://host:8786.",
         show_default=False,
     ),
+    processes: int = typer.Option(
+        1,
+        "--processes",
+        help="Run the chunks in N worker processes of this machine (same result; not with --dask).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Sessions, revenue, recalls and the share noticeably firmer, month by month.
@@ -347,6 +352,10 @@ def simulate_cmd(
 
     if patients is not None and population is None:
         raise InputError.one("--patients", patients, "only applies to --population")
+    if not 1 <= processes <= 64:
+        raise InputError.one("--processes", processes, "must be a whole number 1-64")
+    if processes > 1 and dask is not None:
+        raise InputError.one("--processes", processes, "cannot be combined with --dask")
     g = load_guideline(guideline) if guideline is not None else load_guideline()
     found_prices, threshold = _prices_and_threshold(prices, clinic)
     adh: dict[str, float] = {}
@@ -387,6 +396,7 @@ def simulate_cmd(
             prices=found_prices,
             guideline=g,
             dask=dask,
+            processes=processes,
             progress=progress,
         )
     if plot is not None:

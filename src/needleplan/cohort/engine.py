@@ -12,7 +12,8 @@ Patients are grouped in seed blocks of :data:`SEED_BLOCK` = 64 consecutive patie
 ``r`` and block ``b`` draw from ``Generator(PCG64(SeedSequence(seed).spawn(R)[r].spawn(B)[b]))``,
 in a fixed order: the block's synthetic patients (if any), then her response effect ``z``
 (``u_R``), start day, series completion, dropout point, one uniform per maintenance round, and
-last the independent normal ``e`` of her persistence effect ``u_P = rho u_R + sqrt(1-rho^2) e``. A chunk is a whole number of
+the independent normal ``e`` of her persistence effect ``u_P = rho u_R + sqrt(1-rho^2) e``, and
+last the uniform of her menopause status (synthetic patients). A chunk is a whole number of
 blocks (the chunk size must be a multiple of 64), so
 
 - the same seed gives the same result, serially or on Dask, with any number of workers or
@@ -47,24 +48,26 @@ from needleplan.cohort.model import (
     session_doses,
     session_states,
 )
-from needleplan.cohort.plan import initial_days, max_rounds, plan_store
+from needleplan.cohort.parallel import run_processes
+from needleplan.cohort.plan import initial_days, max_rounds
 from needleplan.cohort.population import (
     AGEING,
     CAPACITY,
     FADE,
     HEAL,
     INTERVAL,
+    LATE,
     N_INITIAL,
     RESPONSE,
     FixedPopulation,
     PatientTable,
     SpecTables,
-    draw_uniforms,
+    draw_uniforms_by_column,
     guideline_key,
     patients_from,
-    unique_rows,
 )
 from needleplan.cohort.result import CohortResult
+from needleplan.cohort.rows import unique_rows
 from needleplan.cohort.settings import (
     DEFAULT_CHUNK_SIZE,
     MAX_CHUNK_SIZE,
@@ -77,6 +80,7 @@ from needleplan.cohort.settings import (
     make_settings,
 )
 from needleplan.cohort.spec import MAX_PATIENTS, PopulationSpec
+from needleplan.cohort.store import plan_store
 from needleplan.exceptions import InputError
 from needleplan.forecasting.models import persistence_from
 from needleplan.forecasting.optimise import Prices
@@ -104,9 +108,12 @@ __all__ = [
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
+#: Most local worker processes (``processes``).
+MAX_PROCESSES = 64
+
 #: Rows whose monthly improvement is evaluated together: (rows x months) temporaries of a few
 #: MiB stay in the CPU cache.
-TILE = 2_048
+TILE = 512
 
 #: ``progress(done_chunks, total_chunks)``
 Progress = Callable[[int, int], None]
@@ -154,12 +161,13 @@ def draw_chunk(task: ChunkTask) -> tuple[PatientTable, Draws]:
     """
     setup = task.setup
     uniforms: list[FloatArray] = []
+    late: list[FloatArray] = []
     draws: list[tuple[FloatArray, IntArray, FloatArray, FloatArray, FloatArray, FloatArray]] = []
     for b, seed in enumerate(task.seeds):
         size = min(SEED_BLOCK, task.hi - (task.lo + b * SEED_BLOCK))
         rng = np.random.Generator(np.random.PCG64(seed))
         if isinstance(task.source, SpecTables):
-            uniforms.append(draw_uniforms(rng, size))
+            uniforms.append(draw_uniforms_by_column(rng, size))
         draws.append(
             (
                 rng.standard_normal(size),
@@ -170,9 +178,14 @@ def draw_chunk(task: ChunkTask) -> tuple[PatientTable, Draws]:
                 rng.standard_normal(size),
             )
         )
+        if isinstance(task.source, SpecTables):  # the late groups (menopause), drawn last
+            late.append(rng.random((size, len(LATE))))
     if isinstance(task.source, SpecTables):
         table = patients_from(
-            task.source, np.concatenate(uniforms), setup.guideline, setup.guideline_key
+            task.source,
+            np.hstack([np.concatenate(uniforms, axis=1).T, np.concatenate(late)]),
+            setup.guideline,
+            setup.guideline_key,
         )
     else:
         table = task.source
@@ -192,6 +205,21 @@ class Courses:
     completed: NDArray[np.bool_]  # (n,)
 
 
+def completes_series(table: PatientTable, draws: Draws, setup: RunSetup) -> NDArray[np.bool_]:
+    """Who completes her initial series (probability ``series``; a one-session protocol
+    always)."""
+    n_init = table.values[:, N_INITIAL].astype(np.int64)
+    return np.asarray((draws.u_complete < setup.settings.adherence.series) | (n_init == 1))
+
+
+def plan_keys(task: ChunkTask) -> FloatArray:
+    """The distinct ``[age, *profile]`` rows whose recall plans the chunk needs (those who
+    complete the series), so another process can plan them ahead."""
+    table, draws = draw_chunk(task)
+    who = np.nonzero(completes_series(table, draws, task.setup))[0]
+    return unique_rows(np.column_stack([table.age[who], table.values[who]]))[0]
+
+
 def courses(table: PatientTable, draws: Draws, setup: RunSetup) -> Courses:
     """Series and recall plans (recalls once per distinct profile and age), with adherence."""
     settings = setup.settings
@@ -199,7 +227,7 @@ def courses(table: PatientTable, draws: Draws, setup: RunSetup) -> Courses:
     initial = initial_days(table.values[:, N_INITIAL], table.values[:, INTERVAL])
     own_last = (setup.calendar.days - 1 - draws.start).astype(np.float64)  # her last day
     # Series: completed with probability `series`; otherwise she stops after 1..n-1 sessions.
-    completed = (draws.u_complete < settings.adherence.series) | (n_init == 1)
+    completed = completes_series(table, draws, setup)
     stop_after = 1 + np.floor(draws.u_drop * (n_init - 1)).astype(np.int64)
     n_given = np.where(completed, n_init, np.minimum(stop_after, n_init))
     k = np.arange(initial.shape[1])[None, :]
@@ -428,6 +456,7 @@ def simulate_cohort(
     params: ModelParams | None = None,
     guideline: Guideline | None = None,
     dask: Any = None,
+    processes: int = 1,
     progress: Progress | None = None,
 ) -> CohortResult:
     """Simulate a cohort month by month.
@@ -452,6 +481,10 @@ def simulate_cohort(
     dask : str or distributed.Client, optional
         ``None`` runs serially in this process; ``"local:N"`` starts a LocalCluster of N worker
         processes; ``"tcp://host:8786"`` connects to a scheduler; a Client is used as it is.
+    processes : int
+        Worker processes on this machine (1, the default: in this process). Each runs whole
+        chunks with its own plan store; the result is the same whatever the number. Not with
+        ``dask``.
     progress : callable, optional
         Called as ``progress(done_chunks, total_chunks)`` after each chunk.
 
@@ -464,6 +497,14 @@ def simulate_cohort(
     InputError
         for bad settings or population size, or ``--dask`` without Dask installed.
     """
+    if (
+        isinstance(processes, bool)
+        or not isinstance(processes, int)
+        or not 1 <= processes <= MAX_PROCESSES
+    ):
+        raise InputError.one("processes", processes, f"must be a whole number 1-{MAX_PROCESSES}")
+    if processes > 1 and dask is not None:
+        raise InputError.one("processes", processes, "cannot be combined with dask (use one)")
     setup = prepare(settings, params=params, guideline=guideline)
     if isinstance(population, PopulationSpec):
         n = population.patients if patients is None else patients
@@ -477,7 +518,14 @@ def simulate_cohort(
             )
         n, description, excluded = population.size, population.description, population.excluded
     tasks = make_tasks(setup, population, n) if n else []
-    results = run_serial(tasks, progress) if dask is None else run_dask(tasks, dask, progress)
+    if dask is not None:
+        results = run_dask(tasks, dask, progress)
+    elif processes > 1 and len(tasks) > 1:
+        results = run_processes(
+            tasks, min(processes, len(tasks)), progress, chunk=simulate_chunk, keys=plan_keys
+        )
+    else:
+        results = run_serial(tasks, progress)
     return merge(
         results, setup, n_patients=n, prices=prices, population=description, excluded=excluded
     )

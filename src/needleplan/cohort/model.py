@@ -36,6 +36,7 @@ from needleplan.forecasting.models import (
     spacing_factor,
 )
 from needleplan.forecasting.models.firmness import dose_from_state, propagate_state
+from needleplan.forecasting.models.healing import kernel_from_exponentials
 from needleplan.forecasting.params import ModelParams
 
 FloatArray = NDArray[np.float64]
@@ -198,18 +199,29 @@ def session_states(
 ) -> SessionStates:
     """The state just after every session slot (loop over slots only)."""
     n, n_slots = session_days.shape
-    p = np.zeros((n, n_slots))
-    cf = np.zeros((n, n_slots))
-    cs = np.zeros((n, n_slots))
-    p[:, 0] = doses[:, 0]
+    # Slot-major (S, n) while the loop runs: each slot's values are contiguous.
+    days_t = np.ascontiguousarray(session_days.T)
+    doses_t = np.ascontiguousarray(doses.T)
+    p = np.zeros((n_slots, n))
+    cf = np.zeros((n_slots, n))
+    cs = np.zeros((n_slots, n))
+    p[0] = doses_t[0]
+    kb, phi = params.k_build, params.remodelled_fraction
+    kf, ks = rates.k_fast[:, 0], rates.k_slow[:, 0]
     for k in range(1, n_slots):
-        dt = (session_days[:, k] - session_days[:, k - 1])[:, None]
-        pk, cfk, csk = propagate(
-            p[:, k - 1 : k], cf[:, k - 1 : k], cs[:, k - 1 : k], dt, rates, params
-        )
-        p[:, k] = pk[:, 0] + doses[:, k]
-        cf[:, k] = cfk[:, 0]
-        cs[:, k] = csk[:, 0]
+        # propagate() from the exponentials it needs anyway: the kernels
+        # (kernel_from_exponentials) reuse e^{-k_f dt}, e^{-k_s dt} and e^{-k_b dt}.
+        dt = days_t[k] - days_t[k - 1]
+        e_b = np.exp(-kb * dt)
+        e_f = np.exp(-kf * dt)
+        e_s = np.exp(-ks * dt)
+        b_f = kernel_from_exponentials(e_f[:, None], e_b[:, None], dt[:, None], kb, rates.k_fast)
+        b_s = kernel_from_exponentials(e_s[:, None], e_b[:, None], dt[:, None], kb, rates.k_slow)
+        prev = p[k - 1]
+        p[k] = prev * e_b + doses_t[k]
+        cf[k] = cf[k - 1] * e_f + prev * (1.0 - phi) * b_f[:, 0]
+        cs[k] = cs[k - 1] * e_s + prev * phi * b_s[:, 0]
+    p, cf, cs = (np.ascontiguousarray(a.T) for a in (p, cf, cs))
     return SessionStates(session_days, p, cf, cs)
 
 

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import threading
 from dataclasses import dataclass
 from functools import cache
 
@@ -65,6 +64,7 @@ from needleplan.cohort.population import (
     RESPONSE,
 )
 from needleplan.forecasting.chain import MAINTENANCE_MONTHS
+from needleplan.forecasting.models import ageing_decline, saturate
 from needleplan.forecasting.params import DAYS_PER_MONTH, ModelParams
 
 FloatArray = NDArray[np.float64]
@@ -113,6 +113,12 @@ def initial_days(n_initial: FloatArray, interval: FloatArray) -> FloatArray:
 #: Longest recall window [days] and the bisection steps that narrow it below one day.
 _MAX_SPAN = math.ceil(MAINTENANCE_MONTHS[1] * DAYS_PER_MONTH) + 1
 _BISECTIONS = math.ceil(math.log2(_MAX_SPAN)) + 1
+#: Bisection steps of the rough first bound of the median (most rows never rise to the
+#: threshold, and a bound from a window of about three weeks shows it).
+_ROUGH_STEPS = 4
+#: A bound of the median this far below the threshold [% of pre-treatment] settles the row
+#: (rounding in the model's sums is about 1e-13 here).
+_MARGIN = 1e-9
 
 
 @dataclass(frozen=True)
@@ -181,11 +187,63 @@ class _Round:
         """Median improvement of each row on its own day ``tau`` [days after the session], (U,)."""
         return self.median(tau[:, None])[:, 0]
 
-    def dose_peak_bound(self, span: FloatArray) -> tuple[FloatArray, BoolArray]:
-        """Upper bound ``P`` of where the median can still rise [days], and whether it holds.
+    def unimodal(self, span: FloatArray) -> BoolArray:
+        """Where the conditions of the module docstring hold (the median rises at most once,
+        then falls for good), per row: the cheap part of :meth:`dose_peak_bound`."""
+        kb = self.params.k_build
+        r = self.rates
+        u = self.last.size
+        span2 = span if self.single else np.concatenate([span, span])
+        last2 = self.last if self.single else np.concatenate([self.last, self.last])
+        ok = (
+            (r.k_fast[:, 0] < kb * (1 - 1e-3))
+            & (r.k_slow[:, 0] < kb * (1 - 1e-3))
+            & (r.capacity[:, 0] < 100.0 * np.exp(-r.ageing_rate[:, 0] * (last2 + span2)))
+        )
+        return np.asarray(ok if self.single else ok[:u] & ok[u:])
+
+    def quick_bound(self) -> FloatArray:
+        """An upper bound of the median after the session, in closed form [% of pre-treatment].
+
+        ``Z = a e^{-k_f t} + b e^{-k_s t} - c e^{-k_b t} <= (a + b) e^{-k_s t} - c e^{-k_b t}``
+        (``k_s <= k_f``), whose peak is at ``t* = ln(c k_b / ((a + b) k_s)) / (k_b - k_s)``
+        (at 0 when that is negative); then as :meth:`dose_peak_bound`. Only for rows where
+        :meth:`unimodal` holds (``a, b, c >= 0``, ``k_b > k_f, k_s``); others get ``inf``.
+        """
+        kb, phi = self.params.k_build, self.params.remodelled_fraction
+        r = self.rates
+        kf, ks = r.k_fast[:, 0], r.k_slow[:, 0]
+        p, cf, cs = self.p[:, 0], self.cf[:, 0], self.cs[:, 0]
+        ok = (kf < kb * (1 - 1e-3)) & (ks < kb * (1 - 1e-3)) & (ks <= kf)
+        gf = np.where(ok, kb - kf, 1.0)
+        gs = np.where(ok, kb - ks, 1.0)
+        ab = cf + cs + p * ((1 - phi) * kb / gf + phi * kb / gs)
+        c = p * ((1 - phi) * kb / gf + phi * kb / gs)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.log(np.where(ok & (ab > 0), c * kb / (ab * ks), 1.0)) / gs
+        t = np.maximum(np.where(np.isfinite(t), t, 0.0), 0.0)
+        z_top = ab * np.exp(-ks * t) - c * np.exp(-kb * t)
+        last2 = self.last if self.single else np.concatenate([self.last, self.last])
+        top = saturate(z_top, r.capacity[:, 0]) - ageing_decline(last2, r.ageing_rate[:, 0])
+        top = np.where(ok, top, np.inf)
+        u = self.last.size
+        return np.asarray(top if self.single else np.maximum(top[:u], top[u:]))
+
+    def dose_peak_bound(
+        self, span: FloatArray, steps: int = _BISECTIONS
+    ) -> tuple[FloatArray, BoolArray, FloatArray]:
+        """Upper bound ``P`` of where the median can still rise [days], whether it holds, and
+        an upper bound of the median over the window [% of pre-treatment firmness].
 
         ``P = ceil(max tau_Z) + 1`` over the two curves, capped at ``span``; ``False`` where the
-        conditions of the module docstring fail (evaluate those rows day by day).
+        conditions of the module docstring fail (evaluate those rows day by day). The bound of
+        the median: ``Z`` is concave while it rises, so its peak is at most
+        ``Z(t_0) + Z'(t_0) (t_1 - t_0)`` for the last bisection step ``t_0`` where it still
+        rises and the first ``t_1`` where it no longer does (``Z(0)`` when it never rises,
+        ``Z(span)`` when it still rises at the end); the visible gain ``C (1 - e^{-Z/C})``
+        increases with ``Z`` and the ageing decline is smallest at the session. With fewer
+        bisection ``steps`` the bound of the median is looser (still a bound) and ``P`` is not
+        to be used.
         """
         kb, phi = self.params.k_build, self.params.remodelled_fraction
         r = self.rates
@@ -214,15 +272,25 @@ class _Round:
 
         lo, hi = np.zeros(k * u), span2.copy()
         rising_at_end = slope(hi) > 0
-        for _ in range(_BISECTIONS):  # the same for every row, whoever shares its batch
+        for _ in range(steps):  # the same for every row, whoever shares its batch
             mid = 0.5 * (lo + hi)
             up = slope(mid) > 0
             lo, hi = np.where(up, mid, lo), np.where(up, hi, mid)
-        tau_z = np.where(slope(np.zeros(k * u)) > 0, hi, 0.0)
+        rises_at_start = slope(np.zeros(k * u)) > 0
+        tau_z = np.where(rises_at_start, hi, 0.0)
         tau_z = np.where(rising_at_end, span2, tau_z)
         peak_z = tau_z if self.single else np.maximum(tau_z[:u], tau_z[u:])
         bound = np.minimum(np.ceil(peak_z) + 1.0, span)
-        return bound, ok if self.single else ok[:u] & ok[u:]
+
+        def dose(t: FloatArray) -> FloatArray:  # Z(t)
+            return np.asarray(a * np.exp(-kf * t) + b * np.exp(-ks * t) - c * np.exp(-kb * t))
+
+        z_top = np.where(rises_at_start, dose(lo) + slope(lo) * (hi - lo), cf + cs)
+        z_top = np.where(rising_at_end, dose(span2), z_top)
+        cap = r.capacity[:, 0]
+        top = saturate(z_top, cap) - ageing_decline(last2, r.ageing_rate[:, 0])
+        top = top if self.single else np.maximum(top[:u], top[u:])
+        return bound, ok if self.single else ok[:u] & ok[u:], np.asarray(top)
 
 
 @dataclass(frozen=True)
@@ -257,8 +325,9 @@ def _bisected(rnd: _Round, bound: FloatArray, span: FloatArray, threshold: float
 
     The peak is the first whole day ``t`` in ``[0, bound]`` with ``m(t + 1) <= m(t)`` (``bound``
     when there is none): before it the median rises, from it on it falls. The first day at or
-    below the threshold after the peak is then found by bisection over ``[peak, span]``. Each
-    row's steps depend on its own values only.
+    below the threshold after the peak is then found by bisection over ``[peak, span]``, on the
+    rows that fall below it within the window only. Each row's steps depend on its own values
+    only.
     """
     u = rnd.last.size
     lo, hi = np.zeros(u), bound.copy()  # invariant: rising before lo; hi is at or past the peak
@@ -273,14 +342,55 @@ def _bisected(rnd: _Round, bound: FloatArray, span: FloatArray, threshold: float
     m_peak = rnd.at(peak)
     rises = m_peak > threshold
     search = rises & (rnd.at(span) <= threshold)  # it falls below within the window
-    lo, hi = peak.copy(), span.copy()  # m(lo) > threshold >= m(hi) on the searched rows
-    while np.any(search & (hi - lo > 1)):
-        mid = np.floor(0.5 * (lo + hi))
-        below_mid = rnd.at(mid) <= threshold
-        lo = np.where(search & ~below_mid & (hi - lo > 1), mid, lo)
-        hi = np.where(search & below_mid & (hi - lo > 1), mid, hi)
-    m = rnd.median(np.column_stack([hi - 1.0, hi]))
-    return _Found(rises, search, hi, m[:, 0], m[:, 1])
+    j, m0, m1 = span.copy(), np.zeros(u), np.zeros(u)
+    rows = np.nonzero(search)[0]
+    if rows.size:
+        sub = rnd.take(rows)
+        lo, hi = peak[rows], span[rows]  # m(lo) > threshold >= m(hi)
+        while np.any(hi - lo > 1):
+            mid = np.floor(0.5 * (lo + hi))
+            below_mid = sub.at(mid) <= threshold
+            narrow = hi - lo > 1
+            lo = np.where(~below_mid & narrow, mid, lo)
+            hi = np.where(below_mid & narrow, mid, hi)
+        m = sub.median(np.column_stack([hi - 1.0, hi]))
+        j[rows], m0[rows], m1[rows] = hi, m[:, 0], m[:, 1]
+    return _Found(rises, search, j, m0, m1)
+
+
+def _searched(rnd: _Round, span: FloatArray, threshold: float) -> _Found:
+    """:func:`_bisected` for rows whose median rises at most once and then falls, with the
+    median at the window's end evaluated first: where it is still above the threshold, the
+    peak (the highest value of the window) is above it too and no day after the peak is at or
+    below it, so only the other rows (most rows never fall below it within their window) are
+    searched; where an upper bound of the median over the window
+    (:meth:`_Round.dose_peak_bound`) is below the threshold, it never rises above it. The same
+    days as the exhaustive search (:func:`_daily`)."""
+    u = rnd.last.size
+    f = _Found(
+        np.ones(u, dtype=bool), np.zeros(u, dtype=bool), np.ones(u), np.zeros(u), np.zeros(u)
+    )
+    # Never above the threshold (with a margin far above rounding): it does not rise. A rough
+    # bound (few bisection steps) settles most rows; the others get the tight one.
+    rows = np.nonzero(rnd.quick_bound() >= threshold - _MARGIN)[0]
+    if rows.size:
+        _, _, top = rnd.take(rows).dose_peak_bound(span[rows], _ROUGH_STEPS)
+        rows = rows[top >= threshold - _MARGIN]
+    f.rises[:] = False
+    if rows.size:
+        sub = rnd.take(rows)
+        bound, _, top = sub.dose_peak_bound(span[rows])
+        keep = top >= threshold - _MARGIN
+        rows, bound = rows[keep], bound[keep]
+        f.rises[rows] = True
+    if rows.size:
+        above = rnd.take(rows).at(span[rows]) > threshold
+        rows, bound = rows[~above], bound[~above]
+    if rows.size:
+        part = _bisected(rnd.take(rows), bound, span[rows], threshold)
+        for name in ("rises", "found", "j", "m0", "m1"):
+            getattr(f, name)[rows] = getattr(part, name)
+    return f
 
 
 def _recall(
@@ -296,7 +406,7 @@ def _recall(
     if exhaustive:
         f = _daily(rnd, span, threshold)
     else:
-        bound, fast = rnd.dose_peak_bound(span)
+        fast = rnd.unimodal(span)
         f = _Found(
             np.zeros(u, dtype=bool), np.zeros(u, dtype=bool), np.ones(u), np.zeros(u), np.zeros(u)
         )
@@ -308,7 +418,7 @@ def _recall(
                 continue
             sub = rnd.take(rows)
             part = (
-                _bisected(sub, bound[rows], span[rows], threshold)
+                _searched(sub, span[rows], threshold)
                 if search
                 else _daily(sub, span[rows], threshold)
             )
@@ -409,81 +519,3 @@ def plan_courses(
         p = p + rates.gain * -np.expm1(-gap / rates.heal_days) * age_factor(rates, s2, params)
         rnd = _Round(rates, p, cf, cs, session, w, params)
     return Plans(maintenance, forecast_recall)
-
-
-# --------------------------------------------------------------------------------------------
-# Plans shared by the chunks of a process
-# --------------------------------------------------------------------------------------------
-#: Distinct (profile, age) plans kept per process before the store starts afresh.
-CACHE_LIMIT = 2_000_000
-#: Plans computed together: the recall search evaluates a few days per row, so a large batch
-#: keeps numpy's per-call cost small.
-BATCH = 16_384
-
-
-class PlanStore:
-    """Planned maintenance days per distinct (age, profile), computed once per process.
-
-    A plan depends only on its row (age and profile values), the parameters, the recall
-    threshold, the number of rounds and the last day planned, and each row's days are computed
-    from its own values alone, so a plan found for one chunk is the plan of that (age, profile)
-    in every other chunk: reusing it changes no result, whatever the chunk size or worker.
-    Plans run to ``last_day``, the horizon's last day; each patient uses those up to her own
-    last day. A million patients of the example population have about 200,000 distinct rows.
-    """
-
-    def __init__(self, params: ModelParams, threshold: float, rounds: int, last_day: float):
-        self.params, self.threshold, self.rounds, self.last_day = (
-            params,
-            threshold,
-            rounds,
-            last_day,
-        )
-        self._lock = threading.Lock()  # a Dask worker may run several chunks in threads
-        self._index: dict[bytes, int] = {}
-        self._rows = np.empty((0, rounds))
-
-    def plans(self, keys: FloatArray) -> FloatArray:
-        """Maintenance days ``(U, rounds)`` of distinct rows ``[age, *values]`` (``(U, 10)``)."""
-        with self._lock:
-            return self._plans(keys)
-
-    def _plans(self, keys: FloatArray) -> FloatArray:
-        if len(self._index) + keys.shape[0] > CACHE_LIMIT:
-            self._index.clear()
-            self._rows = np.empty((0, self.rounds))
-        raw = [k.tobytes() for k in np.ascontiguousarray(keys)]
-        where = np.asarray([self._index.get(b, -1) for b in raw], dtype=np.int64)
-        missing = np.nonzero(where < 0)[0]
-        if missing.size:
-            new = [
-                plan_courses(
-                    keys[part, 0],
-                    keys[part, 1:],
-                    params=self.params,
-                    recall_threshold=self.threshold,
-                    last_day=np.full(part.size, self.last_day),
-                    rounds=self.rounds,
-                ).maintenance
-                for part in np.array_split(missing, -(-missing.size // BATCH))
-            ]
-            first = self._rows.shape[0]
-            self._rows = np.concatenate([self._rows, *new])
-            for offset, i in enumerate(missing):
-                self._index[raw[i]] = first + offset
-            where[missing] = first + np.arange(missing.size)
-        return np.asarray(self._rows[where], dtype=np.float64)
-
-
-_STORES: dict[tuple[str, float, int, float], PlanStore] = {}
-
-
-def plan_store(params: ModelParams, threshold: float, rounds: int, last_day: float) -> PlanStore:
-    """This process's :class:`PlanStore` for these settings (one per distinct setting)."""
-    key = (repr(params), float(threshold), int(rounds), float(last_day))
-    store = _STORES.get(key)
-    if store is None:
-        if len(_STORES) >= 8:
-            _STORES.clear()
-        store = _STORES[key] = PlanStore(params, threshold, rounds, last_day)
-    return store

@@ -20,8 +20,9 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import ndtr, ndtri
 
+from needleplan.cohort.rows import unique_rows
 from needleplan.cohort.spec import PopulationSpec, parse_area_set
-from needleplan.domain.assessment import Assessment, reference_assessment
+from needleplan.domain.assessment import Assessment, Menopause, reference_assessment
 from needleplan.forecasting.chain import (
     INITIAL_INTERVAL_DAYS,
     MAINTENANCE_MONTHS,
@@ -296,7 +297,12 @@ TRAITS = (
     "accelerated_aging",
     "slow_healing",
 )
-GROUPS = TABLES + TRAITS
+#: Groups drawn after the others (added later: their uniform is drawn last in a seed block, so
+#: the earlier draws keep their values).
+LATE = ("menopause",)
+GROUPS = TABLES + TRAITS + LATE
+#: Column of the menopause status in the codes.
+MENOPAUSE = GROUPS.index("menopause")
 #: The order in which :func:`needleplan.forecasting.models.covariates.present_keys` lists the
 #: factors; multiplying in this order reproduces ``patient_modifiers`` bit for bit.
 MODIFIER_ORDER = (
@@ -313,6 +319,7 @@ MODIFIER_ORDER = (
     "repair_capacity",
     "severity",
     "areas",
+    "menopause",
     "goal",
 )
 #: The multipliers the cohort uses. The goal's ``threshold`` is not among them: the cohort
@@ -326,6 +333,8 @@ def spec_levels(spec: PopulationSpec, group: str) -> tuple[list[Any], FloatArray
         share = float(getattr(spec, group))
         return [False, True], np.asarray([1.0 - share, share])
     table: dict[Any, float] = getattr(spec, group)
+    if group == "menopause" and Menopause.NONE not in table:
+        table = {Menopause.NONE: 0.0, **table}  # the level of patients below the age
     shares = np.asarray(list(table.values()), dtype=np.float64)
     return list(table), shares / shares.sum()
 
@@ -375,7 +384,7 @@ def ages_from(spec: PopulationSpec, u: FloatArray) -> FloatArray:
 
 
 def sample_codes(spec: PopulationSpec, rng: np.random.Generator, size: int) -> IntArray:
-    """Level index of each group, shape ``(size, 14)`` in :data:`GROUPS` order.
+    """Level index of each group, shape ``(size, 15)`` in :data:`GROUPS` order.
 
     Draw order (fixed, so a seed gives the same patients): one uniform per patient per group,
     group after group.
@@ -384,7 +393,7 @@ def sample_codes(spec: PopulationSpec, rng: np.random.Generator, size: int) -> I
 
 
 def codes_from(spec: PopulationSpec, u: FloatArray) -> IntArray:
-    """Level index of each group for uniforms ``u`` of shape ``(size, 14)`` (:data:`GROUPS`)."""
+    """Level index of each group for uniforms ``u`` of shape ``(size, 15)`` (:data:`GROUPS`)."""
     codes = np.empty(u.shape, dtype=np.int64)
     for j, group in enumerate(GROUPS):
         _, shares = spec_levels(spec, group)
@@ -395,14 +404,21 @@ def codes_from(spec: PopulationSpec, u: FloatArray) -> IntArray:
 
 
 def draw_uniforms(rng: np.random.Generator, size: int) -> FloatArray:
-    """The uniforms one patient draw uses, shape ``(size, 15)``: age, then one per group.
+    """The first uniforms one patient draw uses, shape ``(size, 15)``: age, then one per group
+    of :data:`TABLES` and :data:`TRAITS`; the groups of :data:`LATE` draw theirs later.
 
-    :func:`sample_patients` draws exactly these, in this order; :func:`patients_from` turns
-    them into patients, so a chunk can draw block by block and map all its patients at once.
+    :func:`sample_patients` draws exactly these, then the late ones; :func:`patients_from`
+    turns them into patients, so a chunk can draw block by block and map all its patients at
+    once.
     """
     # One call: the generator fills the (15, size) array in order, the same numbers as 15 calls
     # of ``rng.random(size)`` one after the other.
-    return np.ascontiguousarray(rng.random((1 + len(GROUPS), size)).T)
+    return np.ascontiguousarray(draw_uniforms_by_column(rng, size).T)
+
+
+def draw_uniforms_by_column(rng: np.random.Generator, size: int) -> FloatArray:
+    """:func:`draw_uniforms` transposed, ``(15, size)`` (blocks stack along axis 1)."""
+    return rng.random((1 + len(TABLES) + len(TRAITS), size))
 
 
 @dataclass(frozen=True)
@@ -545,17 +561,25 @@ def sample_patients(
     key: str,
 ) -> PatientTable:
     """Draw ``size`` patients from a spec; the guideline runs once per distinct score."""
-    return patients_from(tables, draw_uniforms(rng, size), guideline, key)
+    first = draw_uniforms(rng, size)
+    late = np.column_stack([rng.random(size) for _ in LATE])
+    return patients_from(tables, np.hstack([first, late]), guideline, key)
 
 
 def patients_from(
     tables: SpecTables, uniforms: FloatArray, guideline: Guideline, key: str
 ) -> PatientTable:
-    """The patients that the uniforms of :func:`draw_uniforms` stand for (any number of rows)."""
+    """The patients that uniforms stand for (any number of rows): those of
+    :func:`draw_uniforms` followed by one column per :data:`LATE` group, ``(n, 16)``.
+
+    A patient younger than the spec's ``menopause_from_age`` gets menopause ``none``.
+    """
     spec = tables.spec
     size = uniforms.shape[0]
     ages = ages_from(spec, uniforms[:, 0])
     codes = codes_from(spec, uniforms[:, 1:])
+    levels, _ = spec_levels(spec, "menopause")
+    codes[ages < spec.menopause_from_age, MENOPAUSE] = levels.index(Menopause.NONE)
     scores = tables.scores(codes)
     unique, inv = unique_rows(scores)
     first = np.unique(inv, return_index=True)[1]  # each distinct score's first patient
@@ -570,31 +594,3 @@ def patients_from(
         codes=codes,
         spec=spec,
     )
-
-
-#: Fixed odd 64-bit multipliers of :func:`unique_rows` (any fixed values work).
-_ROW_HASH = np.random.Generator(np.random.PCG64(20261203)).integers(
-    1, 2**63, size=32, dtype=np.uint64
-) | np.uint64(1)
-
-
-def unique_rows(rows: FloatArray) -> tuple[FloatArray, IntArray]:
-    """Distinct rows of a float matrix and, for each row, the index of its distinct row.
-
-    The same partition as ``np.unique(rows, axis=0, return_inverse=True)`` (the distinct rows in
-    another order), from one sort of a 64-bit hash of each row's bytes instead of a sort over
-    all columns; rows with the same hash are checked to be equal, and on a collision the column
-    sort is used.
-    """
-    if rows.shape[0] == 0:
-        return rows, np.zeros(0, dtype=np.int64)
-    bits = np.ascontiguousarray(rows, dtype=np.float64).view(np.uint64)
-    with np.errstate(over="ignore"):
-        h = (bits * _ROW_HASH[: bits.shape[1]]).sum(axis=1, dtype=np.uint64)
-    _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
-    inv = np.asarray(inverse, dtype=np.int64).reshape(-1)
-    distinct = rows[first]
-    if not np.array_equal(bits, distinct.view(np.uint64)[inv]):  # a hash collision
-        distinct, inverse = np.unique(rows, axis=0, return_inverse=True)
-        inv = np.asarray(inverse, dtype=np.int64).reshape(-1)
-    return distinct, inv

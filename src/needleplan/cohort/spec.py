@@ -36,6 +36,7 @@ from needleplan.domain.assessment import (
     Area,
     Diet,
     Goal,
+    Menopause,
     RepairCapacity,
     Severity,
     Smoking,
@@ -115,7 +116,9 @@ class PopulationSpec(BaseModel):
     """Shares of each factor level in a synthetic population (see ``docs/cohort.md``).
 
     Share tables (``severity``, ``areas``, ``goal``, ``smoking``, ``sun_exposure``, ``diet``,
-    ``aftercare``, ``repair_capacity``) map each level to its share; the shares add up to 1.
+    ``aftercare``, ``repair_capacity``, ``menopause``) map each level to its share; the shares
+    add up to 1. Menopause is drawn for every patient and set to ``none`` below
+    ``menopause_from_age``, so its shares are those among the patients of that age or older.
     Single shares (``diabetes``, ``autoimmune``, ``spf_habit``, ``sun_damage_history``,
     ``accelerated_aging``, ``slow_healing``) are the share of patients with that trait.
     """
@@ -137,6 +140,13 @@ class PopulationSpec(BaseModel):
     repair_capacity: dict[RepairCapacity, Share] = Field(
         default_factory=lambda: {RepairCapacity.NORMAL: 1.0}
     )
+    menopause: dict[Menopause, Share] = Field(default_factory=lambda: {Menopause.NONE: 1.0})
+    menopause_from_age: int = Field(
+        default=45,
+        ge=MIN_AGE,
+        le=MAX_AGE,
+        description="patients younger than this are drawn menopause none [years]",
+    )
     diabetes: Share = 0.0
     autoimmune: Share = 0.0
     spf_habit: Share = 1.0
@@ -153,6 +163,7 @@ class PopulationSpec(BaseModel):
         "aftercare",
         "repair_capacity",
         "areas",
+        "menopause",
     )
     @classmethod
     def _table(cls, value: dict[Any, float]) -> dict[Any, float]:

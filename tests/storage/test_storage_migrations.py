@@ -56,6 +56,9 @@ def test_upgrade_empty_database_to_head_matches_the_tables(empty_database_url: s
             warnings.filterwarnings(
                 "ignore", "Skipped unsupported reflection of expression-based index"
             )
+            warnings.filterwarnings(
+                "ignore", "autogenerate skipping metadata-specified expression-based index"
+            )
             diff = compare_metadata(
                 MigrationContext.configure(conn, opts={"compare_type": True}), metadata
             )

@@ -12,6 +12,7 @@ her signature first, as for any patient without one.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -24,6 +25,7 @@ from needleplan.scheduling import ClinicConfig
 from needleplan.scheduling.clinic import parse_clinic
 from needleplan.services._clock import utc_now
 from needleplan.services.accounts import password_hasher
+from needleplan.services.clinic_calendar import save_clinic_config
 from needleplan.services.practitioners import add_practitioner, ensure_clinic
 from needleplan.storage import Database
 from needleplan.storage.large_clinic import CourseTemplate, write_large_clinic
@@ -52,22 +54,28 @@ class LargeClinicSummary:
     users: list[str]
 
 
-def large_clinic_calendar(practitioners: int = 20) -> ClinicConfig:
-    """The calendar the large clinic's bookings obey: Monday to Friday 09:00-17:00 (Berlin),
-    half-hour sessions on a half-hour grid, ``Practitioner 01`` ... working whenever it is open."""
-    weekdays = ("monday", "tuesday", "wednesday", "thursday", "friday")
-    return parse_clinic(
-        {
-            "name": LARGE_CLINIC_NAME,
-            "timezone": LARGE_TIMEZONE,
-            "slot_minutes": 30,
-            "preferred_start": "09:00",
-            "opening_hours": {day: ["09:00-17:00"] for day in weekdays},
-            "session_minutes": {"default": 30},
-            "practitioners": [{"name": f"Practitioner {k + 1:02d}"} for k in range(practitioners)],
-        },
-        source="<large clinic>",
+def large_clinic_toml(practitioners: int = 20) -> str:
+    """The calendar the large clinic's bookings obey, as clinic TOML (docs/scheduling.md):
+    Monday to Friday 09:00-17:00 (Berlin), half-hour sessions on a half-hour grid, no holidays,
+    ``Practitioner 01`` ... working whenever it is open. The generator saves it as the clinic's
+    calendar in force."""
+    days = "\n".join(
+        f'{day} = ["09:00-17:00"]'
+        for day in ("monday", "tuesday", "wednesday", "thursday", "friday")
     )
+    staff = "\n".join(
+        f'[[practitioners]]\nname = "Practitioner {k + 1:02d}"\n' for k in range(practitioners)
+    )
+    return (
+        f'name = "{LARGE_CLINIC_NAME}"\ntimezone = "{LARGE_TIMEZONE}"\nslot_minutes = 30\n'
+        f'preferred_start = "09:00"\n\n[opening_hours]\n{days}\n\n'
+        f"[session_minutes]\ndefault = 30\n\n{staff}"
+    )
+
+
+def large_clinic_calendar(practitioners: int = 20) -> ClinicConfig:
+    """:func:`large_clinic_toml` as a clinic configuration."""
+    return parse_clinic(tomllib.loads(large_clinic_toml(practitioners)), source="<large clinic>")
 
 
 def course_templates() -> list[CourseTemplate]:
@@ -131,6 +139,7 @@ def fill_large_clinic(
         add_practitioner(db, p.name, clinic_id=clinic.id).id
         for p in large_clinic_calendar(practitioners).practitioners
     ]
+    save_clinic_config(db, large_clinic_toml(practitioners), None, "large clinic group")
     digest = password_hasher().hash(LARGE_PASSWORD)
     with db.transaction() as uow:
         now = utc_now()

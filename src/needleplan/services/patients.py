@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -200,6 +200,12 @@ def merge_patients(
 def get_patient(db: Database, patient_id: int) -> Patient:
     with db.transaction() as uow:
         return uow.patients.get(patient_id)
+
+
+def patients_by_id(db: Database, patient_ids: Iterable[int]) -> dict[int, Patient]:
+    """The patients with these ids, in a few queries (a page listing many patients)."""
+    with db.transaction() as uow:
+        return uow.patients.many(patient_ids)
 
 
 def find_patient(db: Database, key: str) -> Patient:

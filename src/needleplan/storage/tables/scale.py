@@ -14,12 +14,17 @@ from needleplan.storage.tables.clinical import AppointmentRow, PatientRow, Recal
 PHONE_PUNCTUATION = (" ", "-", "(", ")", ".", "/", "+")
 
 
-def phone_digits_sql(column: Any) -> ColumnElement[str]:
-    """The digits of a phone column, as SQL (the expression :data:`ix_patients_phone_digits`
-    indexes; its constants are written into the statement so the index matches it)."""
+def phone_digits_sql(column: Any, *, inline: bool = True) -> ColumnElement[str]:
+    """The digits of a phone column, as SQL: the expression :data:`ix_patients_phone_digits`
+    indexes. Queries write its constants into the statement (``inline``) so that PostgreSQL
+    matches the expression to the index; the index declaration itself uses plain values, which
+    its DDL renders the same way."""
     out = column
     for ch in PHONE_PUNCTUATION:
-        out = func.replace(out, literal_column(f"'{ch}'"), literal_column("''"))
+        if inline:
+            out = func.replace(out, literal_column(f"'{ch}'"), literal_column("''"))
+        else:
+            out = func.replace(out, ch, "")
     result: ColumnElement[str] = out
     return result
 
@@ -31,7 +36,9 @@ ix_patients_given_name_lower = Index(
     "ix_patients_given_name_lower", func.lower(PatientRow.given_name)
 )
 ix_patients_email_lower = Index("ix_patients_email_lower", func.lower(PatientRow.email))
-ix_patients_phone_digits = Index("ix_patients_phone_digits", phone_digits_sql(PatientRow.phone))
+ix_patients_phone_digits = Index(
+    "ix_patients_phone_digits", phone_digits_sql(PatientRow.phone, inline=False)
+)
 ix_patients_family_name_given_name_id = Index(
     "ix_patients_family_name_given_name_id",
     PatientRow.family_name,

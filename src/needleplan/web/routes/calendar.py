@@ -88,6 +88,7 @@ def calendar_page(
         db, start, end, practitioner_id=who, statuses=SHOWN
     )
     lookup = Lookup(db)
+    lookup.prefetch(appointments)
     clinical = user.can(Permission.CLINICAL)
     by_day: dict[date, list[Entry]] = {d: [] for d in days}
     for a in sorted(appointments, key=lambda a: a.start):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from typing import Any
@@ -14,6 +14,8 @@ from needleplan.domain.records import Appointment, AppointmentStatus, Course, Pa
 from needleplan.exceptions import InputError
 from needleplan.scheduling import ClinicConfig, Weekday
 from needleplan.scheduling.models import GapReport
+from needleplan.services.courses import courses_by_id
+from needleplan.services.patients import patients_by_id
 from needleplan.storage.database import Database
 
 SHOWN = (
@@ -76,6 +78,14 @@ class Lookup:
         self.patients: dict[int, Patient] = {}
         self.courses: dict[int, Course] = {}
 
+    def prefetch(self, appointments: Iterable[Appointment]) -> None:
+        """Load the patients and courses of these appointments in a few queries at once."""
+        shown = list(appointments)
+        wanted = {a.patient_id for a in shown} - self.patients.keys()
+        self.patients.update(patients_by_id(self.db, wanted))
+        courses = {a.course_id for a in shown if a.course_id is not None} - self.courses.keys()
+        self.courses.update(courses_by_id(self.db, courses))
+
     def patient(self, patient_id: int) -> Patient:
         if patient_id not in self.patients:
             self.patients[patient_id] = services.get_patient(self.db, patient_id)
@@ -83,7 +93,10 @@ class Lookup:
 
     def course(self, course_id: int) -> Course:
         if course_id not in self.courses:
-            self.courses[course_id] = services.course_file(self.db, course_id).course
+            found = courses_by_id(self.db, [course_id])
+            if course_id not in found:  # NotFoundError, as before
+                found[course_id] = services.course_file(self.db, course_id).course
+            self.courses[course_id] = found[course_id]
         return self.courses[course_id]
 
 

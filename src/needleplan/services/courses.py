@@ -44,6 +44,12 @@ def courses_by_id(db: Database, course_ids: Iterable[int]) -> dict[int, Course]:
         return uow.courses.many(course_ids)
 
 
+def planned_sessions_by_course(db: Database, course_ids: Iterable[int]) -> dict[int, int]:
+    """Each course's planned session count, in a few queries (a calendar showing many)."""
+    with db.transaction() as uow:
+        return uow.courses.planned_sessions(course_ids)
+
+
 def course_file(db: Database, course_id: int) -> CourseFile:
     with db.transaction() as uow:
         return CourseFile(

@@ -266,8 +266,9 @@ def search_patients(
     """One page of patients matching ``query`` and the number of matches.
 
     ``query`` is a date of birth (``YYYY-MM-DD``, ``DD.MM.YYYY`` or ``DD/MM/YYYY``), a patient id
-    or record number (digits), or words each found in the given name, family name or record
-    number. Ordered by family name, given name.
+    or record number, the start of a phone number (its digits) or of an e-mail address, or
+    words each the start of the given name, family name or record number (answered from the
+    indexes of migration 0026, docs/scale.md). Ordered by family name, given name.
     """
     if not 1 <= limit <= 500:
         raise InputError.one("limit", limit, "must be between 1 and 500")

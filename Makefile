@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced
 CODE := $(wildcard src tests benchmarks)
 
-.PHONY: setup run test lint format bench clean messages
+.PHONY: setup run test lint format bench bench-scale clean messages
 
 $(UV):
 	$(PY) -m venv $(TOOLS)
@@ -67,6 +67,14 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+## bench-scale (opt-in, docs/scale.md): a large clinic group in .scale/ (PostgreSQL through
+## pgserver with SCALE_PG patients, SQLite with SCALE_SQLITE; kept between runs), then its pages.
+SCALE_PG ?= 1000000
+SCALE_SQLITE ?= 100000
+bench-scale: $(STAMP)
+	$(BIN)/python benchmarks/scale_setup.py --dir .scale --pg-patients $(SCALE_PG) --sqlite-patients $(SCALE_SQLITE)
+	NEEDLEPLAN_SCALE_DIR=.scale $(BIN)/python benchmarks/run.py scale
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .coverage

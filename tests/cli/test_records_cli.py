@@ -309,6 +309,19 @@ def test_demo_fills_a_clinic_with_every_course_state(cli: Runner, tmp_path: Path
     assert cli("demo").returncode == 5  # refuses a database that already has patients
 
 
+def test_demo_large_writes_a_clinic_group_in_bulk(cli: Runner) -> None:
+    res = cli("demo", "--large", "--patients", "400", "--seed", "3")
+    assert res.returncode == 0, res.stderr
+    assert "400 patients, 20 practitioners" in res.stdout
+    assert "completed" in res.stdout
+    listed = json.loads(cli("patient", "list", "--limit", "1000", "--json").stdout)
+    assert len(listed) == 400
+    assert cli("demo", "--large", "--patients", "5").returncode == 5  # not an empty database
+    bad = cli("demo", "--large", "--patients", "0")
+    assert bad.returncode == 2
+    assert "patients" in bad.stderr
+
+
 def test_user_add_reads_password_from_environment(cli: Runner) -> None:
     res = cli(
         "user",

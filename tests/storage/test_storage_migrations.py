@@ -40,6 +40,7 @@ def test_shipped_revisions_are_initial_then_follow_up() -> None:
         "0022",
         "0023",
         "0024",
+        "0026",
         "0027",
     ]
     assert migrate.head_revision() == migrate.HEAD == "0027"

@@ -44,7 +44,7 @@ from needleplan.services._integrity import (
     refuse_without_treatment_consent,
 )
 from needleplan.services._slots import check_practitioners, close_recalls_by_booking, parse_slots
-from needleplan.services.appointments import HOLDING, appointments_between
+from needleplan.services.appointments import HOLDING
 from needleplan.services.courses import DueFunction, default_maintenance_due
 from needleplan.services.messaging import enqueue as messages
 from needleplan.services.practitioners import list_practitioners, sync_practitioners
@@ -285,15 +285,16 @@ def busy_times(db: Database, clinic: ClinicConfig, start: datetime, end: datetim
     names = {p.id: p.name for p in list_practitioners(db)}
     known = {p.name for p in clinic.practitioners}
     with db.transaction() as uow:  # online bookings waiting for her confirmation hold theirs
+        spans = uow.appointments.spans_between(aware(start, "start"), aware(end, "end"), HOLDING)
         held = [
             (h.practitioner_id, h.start, h.end)
             for h in uow.online_bookings.held_between(start, end)
         ]
     return [
-        Busy(names[a.practitioner_id], a.start, a.end)
-        for a in appointments_between(db, start, end, statuses=HOLDING)
-        if names.get(a.practitioner_id) in known
-    ] + [Busy(names[p], s, e) for p, s, e in held if names.get(p) in known]
+        Busy(names[who], begin, finish)
+        for who, begin, finish in [*spans, *held]
+        if names.get(who) in known
+    ]
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,8 @@ VISIT_KINDS: dict[str, AppointmentKind] = {
 SHORT_VISIT_MINUTES = DEFAULT_SHORT_VISIT_MINUTES
 #: How far ahead the search looks [days].
 SEARCH_DAYS = 92
+#: The free-slot search reads the busy times this many days at a time.
+BUSY_CHUNK_DAYS = 7
 #: Who may book a visit.
 BOOKING_ROLES = (Role.ADMIN, Role.PRACTITIONER, Role.FRONT_DESK)
 BOOK_ACTION = "appointment.book"
@@ -125,14 +127,18 @@ def find_free_slots(
     if minutes is not None and not 5 <= minutes <= 8 * 60:
         raise InputError.one("minutes", minutes, "must be 5-480")
     length = minutes if minutes is not None else visit_minutes(clinic, parsed)
-    window_start = datetime.combine(first, time(0), tzinfo=clinic.tz)
-    busy = BusyIndex.build(
-        busy_times(db, clinic, window_start, window_start + timedelta(days=days + 1))
-    )
     grid = SlotGrid(clinic)
     out: list[FreeSlot] = []
+    busy = BusyIndex.build([])
     for offset in range(days):
         day = first + timedelta(days=offset)
+        if offset % BUSY_CHUNK_DAYS == 0:
+            # The busy times of the next days only: the search usually ends within days, and
+            # a clinic group's three months are tens of thousands of appointments.
+            chunk = datetime.combine(day, time(0), tzinfo=clinic.tz)
+            busy = BusyIndex.build(
+                busy_times(db, clinic, chunk, chunk + timedelta(days=BUSY_CHUNK_DAYS + 1))
+            )
         found: list[FreeSlot] = []
         for person in people:
             options = day_options(clinic, person, day, length, busy, grid)

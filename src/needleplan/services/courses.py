@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
@@ -36,6 +36,18 @@ class CourseFile:
     appointments: list[Appointment]
     sessions: list[PerformedSession]
     ledger: list[LedgerEntry]
+
+
+def courses_by_id(db: Database, course_ids: Iterable[int]) -> dict[int, Course]:
+    """The courses with these ids, in a few queries (a calendar showing many sessions)."""
+    with db.transaction() as uow:
+        return uow.courses.many(course_ids)
+
+
+def planned_sessions_by_course(db: Database, course_ids: Iterable[int]) -> dict[int, int]:
+    """Each course's planned session count, in a few queries (a calendar showing many)."""
+    with db.transaction() as uow:
+        return uow.courses.planned_sessions(course_ids)
 
 
 def course_file(db: Database, course_id: int) -> CourseFile:

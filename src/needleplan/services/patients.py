@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -202,6 +202,12 @@ def get_patient(db: Database, patient_id: int) -> Patient:
         return uow.patients.get(patient_id)
 
 
+def patients_by_id(db: Database, patient_ids: Iterable[int]) -> dict[int, Patient]:
+    """The patients with these ids, in a few queries (a page listing many patients)."""
+    with db.transaction() as uow:
+        return uow.patients.many(patient_ids)
+
+
 def find_patient(db: Database, key: str) -> Patient:
     """A patient by record number, or by numeric id when ``key`` is all digits."""
     with db.transaction() as uow:
@@ -260,8 +266,9 @@ def search_patients(
     """One page of patients matching ``query`` and the number of matches.
 
     ``query`` is a date of birth (``YYYY-MM-DD``, ``DD.MM.YYYY`` or ``DD/MM/YYYY``), a patient id
-    or record number (digits), or words each found in the given name, family name or record
-    number. Ordered by family name, given name.
+    or record number, the start of a phone number (its digits) or of an e-mail address, or
+    words each the start of the given name, family name or record number (answered from the
+    indexes of migration 0026, docs/scale.md). Ordered by family name, given name.
     """
     if not 1 <= limit <= 500:
         raise InputError.one("limit", limit, "must be between 1 and 500")

@@ -229,9 +229,7 @@ def recall_worklist(
                 limit=per_page,
                 offset=(page - 1) * per_page,
             )
-        patients = {
-            pid: uow.patients.get(pid) for pid in dict.fromkeys(e.patient_id for e in entries)
-        }
+        patients = uow.patients.many(e.patient_id for e in entries)  # one query for the page
     return WorklistPage(tab, search, order, page, per_page, total, entries, patients)
 
 

@@ -3,8 +3,8 @@ the sessions performed in it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -146,6 +146,31 @@ class CourseRepository:
     def get(self, course_id: int, *, lock: bool = False) -> Course:
         """The course (``NotFoundError`` when none); ``lock`` holds its row to the commit."""
         return to_course(self._row(course_id, lock=lock))
+
+    def planned_sessions(self, course_ids: Iterable[int]) -> dict[int, int]:
+        """Each course's planned session count (a calendar's "session 2 of 5"), read as one
+        column instead of whole courses with their protocols, in queries of 500 ids."""
+        wanted = sorted(set(course_ids))
+        out: dict[int, int] = {}
+        for i in range(0, len(wanted), 500):
+            rows = self.session.execute(
+                select(CourseRow.id, CourseRow.planned_sessions).where(
+                    CourseRow.id.in_(wanted[i : i + 500])
+                )
+            )
+            out.update((cid, n) for cid, n in rows)
+        return out
+
+    def many(self, course_ids: Iterable[int]) -> dict[int, Course]:
+        """The courses with these ids (ids with no course are left out), in queries of 500."""
+        wanted = sorted(set(course_ids))
+        out: dict[int, Course] = {}
+        for i in range(0, len(wanted), 500):
+            rows = self.session.execute(
+                select(CourseRow).where(CourseRow.id.in_(wanted[i : i + 500]))
+            ).scalars()
+            out.update((r.id, to_course(r)) for r in rows)
+        return out
 
     def set_status(
         self, course_id: int, target: CourseStatus, at: datetime, *, note: str = ""
@@ -435,6 +460,9 @@ class AppointmentRepository:
     ) -> list[Appointment]:
         stmt = select(AppointmentRow).where(
             AppointmentRow.start_at < end,
+            # No appointment lasts over 12 hours (SlotRequest), so the index on start_at
+            # answers the window from both ends (migration 0026, docs/scale.md).
+            AppointmentRow.start_at > start - timedelta(hours=12),
             AppointmentRow.end_at > start,
             AppointmentRow.status.in_([s.value for s in statuses]),
         )
@@ -442,6 +470,24 @@ class AppointmentRepository:
             stmt = stmt.where(AppointmentRow.practitioner_id == practitioner_id)
         rows = self.session.execute(stmt.order_by(AppointmentRow.start_at, AppointmentRow.id))
         return [to_appointment(r) for r in rows.scalars()]
+
+    def spans_between(
+        self, start: datetime, end: datetime, statuses: Sequence[AppointmentStatus]
+    ) -> list[tuple[int, datetime, datetime]]:
+        """(practitioner id, start, end) of the appointments in ``statuses`` overlapping
+        ``[start, end)``, in time order: a scheduler's busy times, read as three columns
+        instead of whole appointments (weeks of a clinic group's calendar are thousands)."""
+        rows = self.session.execute(
+            select(AppointmentRow.practitioner_id, AppointmentRow.start_at, AppointmentRow.end_at)
+            .where(
+                AppointmentRow.start_at < end,
+                AppointmentRow.start_at > start - timedelta(hours=12),
+                AppointmentRow.end_at > start,
+                AppointmentRow.status.in_([s.value for s in statuses]),
+            )
+            .order_by(AppointmentRow.start_at, AppointmentRow.id)
+        )
+        return [(p, s, e) for p, s, e in rows]
 
     def all(self) -> list[Appointment]:
         rows = self.session.execute(select(AppointmentRow).order_by(AppointmentRow.id)).scalars()

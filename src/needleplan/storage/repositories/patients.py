@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from needleplan.domain.records import (
@@ -29,6 +29,7 @@ from needleplan.storage.tables import (
     PerformedSessionRow,
     RecallRow,
 )
+from needleplan.storage.tables.scale import phone_digits_sql
 
 #: The tables whose rows belong to one patient (moved by :meth:`PatientRepository.move_records`).
 _CHILD_TABLES: tuple[tuple[str, Any], ...] = (
@@ -60,10 +61,7 @@ def phone_digits(phone: str | None) -> str:
 
 
 def _digits_sql(column: Any) -> Any:
-    out = column
-    for ch in (" ", "-", "(", ")", ".", "/", "+"):
-        out = func.replace(out, ch, "")
-    return out
+    return phone_digits_sql(column)
 
 
 def to_patient(row: PatientRow) -> Patient:
@@ -127,6 +125,17 @@ class PatientRepository:
         """The patient (``NotFoundError`` when none); ``lock`` holds her row to the commit, which
         serialises bookings for the same patient."""
         return to_patient(self._row(patient_id, lock=lock))
+
+    def many(self, patient_ids: Iterable[int]) -> dict[int, Patient]:
+        """The patients with these ids (ids with no patient are left out), in queries of 500."""
+        wanted = sorted(set(patient_ids))
+        out: dict[int, Patient] = {}
+        for i in range(0, len(wanted), 500):
+            rows = self.session.execute(
+                select(PatientRow).where(PatientRow.id.in_(wanted[i : i + 500]))
+            ).scalars()
+            out.update((r.id, to_patient(r)) for r in rows)
+        return out
 
     def _row(self, patient_id: int, *, lock: bool = False) -> PatientRow:
         row: PatientRow = get_row(self.session, PatientRow, patient_id, "patient", lock=lock)
@@ -279,16 +288,8 @@ class PatientRepository:
         return {pid: m for pid, m in self.session.execute(select(PatientRow.id, PatientRow.mrn))}
 
     def search(self, search: str | None = None, limit: int = 100, offset: int = 0) -> list[Patient]:
-        stmt = select(PatientRow)
-        if search:
-            like = f"%{search.lower()}%"
-            stmt = stmt.where(
-                or_(
-                    func.lower(PatientRow.family_name).like(like),
-                    func.lower(PatientRow.given_name).like(like),
-                    func.lower(PatientRow.mrn).like(like),
-                )
-            )
+        """Patients in name order; ``search`` matches as the staff list's search does."""
+        stmt = select(PatientRow).where(*PatientFinder(self.session)._where(search or ""))
         stmt = stmt.order_by(PatientRow.family_name, PatientRow.given_name, PatientRow.id)
         rows = self.session.execute(stmt.limit(limit).offset(offset)).scalars()
         return [to_patient(r) for r in rows]
@@ -307,8 +308,25 @@ def parse_birth_date(text: str) -> date | None:
     return None
 
 
+def _prefix(expr: Any, word: str) -> Any:
+    """``expr`` starts with ``word``, as a range an index on ``expr`` answers (a LIKE with a
+    pattern rechecks it, for databases whose collation orders text other than by code point)."""
+    clean = word.replace("\\", "").replace("%", "").replace("_", "")
+    if not clean or ord(clean[-1]) >= 0x10FFFF:
+        return expr.like(clean + "%")
+    upper = clean[:-1] + chr(ord(clean[-1]) + 1)
+    return and_(expr >= clean, expr < upper, expr.like(clean + "%"))
+
+
+#: Characters besides digits that make a search term a phone number (``+49 30 1234-567``).
+_PHONE_CHARS = frozenset("0123456789 -()./+")
+
+
 class PatientFinder:
-    """Patient search for the staff list: name words, date of birth, id or record number."""
+    """Patient search for the staff list: name prefixes, date of birth, id, record number,
+    e-mail address or phone number. Every term is answered from an index (migration 0026,
+    docs/scale.md): a name word matches the start of the given or family name, an e-mail the
+    start of the address, a phone number the start of the stored number's digits."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -320,33 +338,49 @@ class PatientFinder:
         born = parse_birth_date(text)
         if born is not None:
             return [PatientRow.birth_date == born]
-        if text.isascii() and text.isdigit():
-            # Digits are compared as text (record number, phone); as an id only when they are
-            # one (no leading zero, within the 32-bit column), so no term overflows the column.
-            matches = [
-                func.lower(PatientRow.mrn) == text.lower(),
-                PatientRow.phone.like(f"%{text}%"),
-            ]
-            if text[0] != "0" and len(text) <= 10 and int(text) <= MAX_ROW_ID:
+        digits = phone_digits(text)
+        if text.isascii() and set(text) <= _PHONE_CHARS and digits:
+            # Digits are compared as text (record number, phone digits); as an id only when
+            # they are one (no leading zero, within the 32-bit column), so no term overflows
+            # the column.
+            matches = [PatientRow.mrn == text, _prefix(phone_digits_sql(PatientRow.phone), digits)]
+            if text.isdigit() and text[0] != "0" and len(text) <= 10 and int(text) <= MAX_ROW_ID:
                 matches.append(PatientRow.id == int(text))
             return [or_(*matches)]
+        if "@" in text:
+            return [_prefix(func.lower(PatientRow.email), text.lower())]
         conditions: list[Any] = []
         for word in text.lower().split()[:5]:
-            like = "%" + word.replace("\\", "").replace("%", "").replace("_", "") + "%"
             conditions.append(
                 or_(
-                    func.lower(PatientRow.family_name).like(like),
-                    func.lower(PatientRow.given_name).like(like),
-                    func.lower(PatientRow.mrn).like(like),
+                    _prefix(func.lower(PatientRow.family_name), word),
+                    _prefix(func.lower(PatientRow.given_name), word),
+                    _prefix(PatientRow.mrn, word.upper()),
+                    _prefix(PatientRow.mrn, word),
                 )
             )
         return conditions
+
+    def _phone_fallback(self, query: str) -> list[Any]:
+        """A phone number written without its country code (``7987654321`` for ``+44 7987
+        654321``): digits anywhere in the number. No index answers it (a scan), so it runs only
+        when the indexed search found nobody."""
+        text = query.strip()
+        digits = phone_digits(text)
+        if text.isascii() and set(text) <= _PHONE_CHARS and len(digits) >= 6:
+            return [phone_digits_sql(PatientRow.phone).like(f"%{digits}%")]
+        return []
 
     def page(self, query: str, limit: int, offset: int) -> tuple[list[Patient], int]:
         where = self._where(query)
         total = self.session.execute(
             select(func.count()).select_from(PatientRow).where(*where)
         ).scalar_one()
+        if not total and self._phone_fallback(query):
+            where = self._phone_fallback(query)
+            total = self.session.execute(
+                select(func.count()).select_from(PatientRow).where(*where)
+            ).scalar_one()
         stmt = (
             select(PatientRow)
             .where(*where)

@@ -126,3 +126,6 @@ __all__ = [
     "WorkerHeartbeatRow",
     "metadata",
 ]
+
+# Indexes of a large clinic group (migration 0026); importing the module attaches them.
+from needleplan.storage.tables import scale as scale  # noqa: E402

@@ -89,6 +89,7 @@ def calendar_page(
         db, start, end, practitioner_id=who, statuses=SHOWN
     )
     lookup = Lookup(db)
+    lookup.prefetch(appointments)
     clinical = user.can(Permission.CLINICAL)
     online = booked_online(db, [a.id for a in appointments])
     by_day: dict[date, list[Entry]] = {d: [] for d in days}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from typing import Any
@@ -14,6 +14,8 @@ from needleplan.domain.records import Appointment, AppointmentStatus, Course, Pa
 from needleplan.exceptions import InputError
 from needleplan.scheduling import ClinicConfig, Weekday
 from needleplan.scheduling.models import GapReport
+from needleplan.services.courses import planned_sessions_by_course
+from needleplan.services.patients import patients_by_id
 from needleplan.storage.database import Database
 
 SHOWN = (
@@ -76,6 +78,16 @@ class Lookup:
         self.db = db
         self.patients: dict[int, Patient] = {}
         self.courses: dict[int, Course] = {}
+        self.totals: dict[int, int] = {}
+
+    def prefetch(self, appointments: Iterable[Appointment]) -> None:
+        """Load the patients of these appointments and their courses' session counts in a few
+        queries at once (instead of one query per appointment)."""
+        shown = list(appointments)
+        wanted = {a.patient_id for a in shown} - self.patients.keys()
+        self.patients.update(patients_by_id(self.db, wanted))
+        courses = {a.course_id for a in shown if a.course_id is not None} - self.totals.keys()
+        self.totals.update(planned_sessions_by_course(self.db, courses))
 
     def patient(self, patient_id: int) -> Patient:
         if patient_id not in self.patients:
@@ -87,12 +99,18 @@ class Lookup:
             self.courses[course_id] = services.course_file(self.db, course_id).course
         return self.courses[course_id]
 
+    def planned_sessions(self, course_id: int) -> int:
+        """The course's planned session count (prefetched, else read with its course)."""
+        if course_id not in self.totals:
+            self.totals[course_id] = self.course(course_id).planned_sessions
+        return self.totals[course_id]
+
 
 def session_text(appt: Appointment, lookup: Lookup) -> str:
     kind = appt.kind.value
     if appt.course_id is None or appt.session_number is None:
         return kind
-    total = lookup.course(appt.course_id).planned_sessions
+    total = lookup.planned_sessions(appt.course_id)
     return f"session {appt.session_number} of {total}"
 
 

@@ -1,7 +1,7 @@
 """TOTP secrets sealed with the server's key
 
 Revision ID: 0027
-Revises: 0024
+Revises: 0026
 Create Date: 2026-12-03
 
 Widens ``account_security.totp_secret`` and ``totp_pending`` to 200 characters and seals every
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0027"
-down_revision: str | None = "0024"
+down_revision: str | None = "0026"
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -1,0 +1,101 @@
+"""Make the large clinics ``benchmarks/bench_scale.py`` measures (docs/scale.md).
+
+    python benchmarks/scale_setup.py [--dir .scale] [--pg-patients 1000000]
+                                     [--sqlite-patients 100000]
+
+Starts a PostgreSQL server with the ``pgserver`` wheel in ``DIR/pg`` (it keeps running after
+this script ends; ``--stop`` stops it), fills a database with ``needleplan demo --large`` and a
+SQLite file ``DIR/large.sqlite3`` likewise, and writes their URLs to ``DIR/urls.json``. A
+database that is already filled is kept. Prints how long each fill took.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+from pathlib import Path
+
+from needleplan.services.large_clinic import fill_large_clinic
+from needleplan.storage import Database
+
+
+def pg_server(folder: Path) -> str:
+    """The base URI of the pgserver instance in ``folder`` (started when not running)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+
+        server = pgserver.get_server(folder, cleanup_mode=None)
+    return str(server.get_uri())
+
+
+def pg_url(base: str, database: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(base).set(drivername="postgresql+psycopg", database=database)
+    return url.render_as_string(hide_password=False)
+
+
+def fill(url: str, patients: int) -> dict[str, object]:
+    db = Database.open(url)
+    try:
+        with db.transaction() as uow:
+            if uow.patients.count():
+                print(f"{db.display_url}: already filled ({uow.patients.count()} patients)")
+                return {"url": url, "patients": uow.patients.count()}
+        started = time.perf_counter()
+        cpu = time.process_time()
+        summary = fill_large_clinic(
+            db,
+            patients=patients,
+            progress=lambda t, n: print(f"  {t}: {n} ({time.perf_counter() - started:.0f} s)"),
+        )
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+        print(f"{db.display_url}: {summary.patients} patients in {wall:.0f} s ({cpu:.0f} s CPU)")
+        return {"url": url, "patients": patients, "fill_s": round(wall, 1), "cpu_s": round(cpu, 1)}
+    finally:
+        db.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", type=Path, default=Path(".scale"))
+    parser.add_argument("--pg-patients", type=int, default=1_000_000)
+    parser.add_argument("--sqlite-patients", type=int, default=100_000)
+    parser.add_argument("--stop", action="store_true", help="stop the PostgreSQL server")
+    args = parser.parse_args()
+    folder: Path = args.dir.resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    if args.stop:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pgserver
+
+            pgserver.get_server(folder / "pg", cleanup_mode="stop").cleanup()
+        return
+    base = pg_server(folder / "pg")
+    from sqlalchemy import create_engine, text
+
+    name = f"large_{args.pg_patients}"
+    engine = create_engine(pg_url(base, "postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        if (
+            conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+            is None
+        ):
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    urls = {
+        "postgresql": {**fill(pg_url(base, name), args.pg_patients), "pg_dir": str(folder / "pg")},
+        "sqlite": fill(
+            f"sqlite:///{folder / f'large_{args.sqlite_patients}.sqlite3'}", args.sqlite_patients
+        ),
+    }
+    (folder / "urls.json").write_text(json.dumps(urls, indent=2) + "\n", encoding="utf-8")
+    print(f"written {folder / 'urls.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Indexes for a large clinic group (migration 0026, docs/scale.md): the patient search by
+name prefix, e-mail and phone digits, the recall worklist by status and due date, and the
+calendar by start time. No new tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Index, func, literal_column
+
+from needleplan.storage.tables.clinical import AppointmentRow, PatientRow, RecallRow
+
+#: Characters a phone number is written with besides its digits (``+49 (30) 1234-567``).
+PHONE_PUNCTUATION = (" ", "-", "(", ")", ".", "/", "+")
+
+
+def phone_digits_sql(column: Any, *, inline: bool = True) -> ColumnElement[str]:
+    """The digits of a phone column, as SQL: the expression :data:`ix_patients_phone_digits`
+    indexes. Queries write its constants into the statement (``inline``) so that PostgreSQL
+    matches the expression to the index; the index declaration itself uses plain values, which
+    its DDL renders the same way."""
+    out = column
+    for ch in PHONE_PUNCTUATION:
+        if inline:
+            out = func.replace(out, literal_column(f"'{ch}'"), literal_column("''"))
+        else:
+            out = func.replace(out, ch, "")
+    result: ColumnElement[str] = out
+    return result
+
+
+ix_patients_family_name_lower = Index(
+    "ix_patients_family_name_lower", func.lower(PatientRow.family_name)
+)
+ix_patients_given_name_lower = Index(
+    "ix_patients_given_name_lower", func.lower(PatientRow.given_name)
+)
+ix_patients_email_lower = Index("ix_patients_email_lower", func.lower(PatientRow.email))
+ix_patients_phone_digits = Index(
+    "ix_patients_phone_digits", phone_digits_sql(PatientRow.phone, inline=False)
+)
+ix_patients_family_name_given_name_id = Index(
+    "ix_patients_family_name_given_name_id",
+    PatientRow.family_name,
+    PatientRow.given_name,
+    PatientRow.id,
+)
+ix_recall_entries_status_due_date_id = Index(
+    "ix_recall_entries_status_due_date_id", RecallRow.status, RecallRow.due_date, RecallRow.id
+)
+ix_appointments_start_at = Index("ix_appointments_start_at", AppointmentRow.start_at)
+
+SCALE_INDEXES = (
+    ix_patients_family_name_lower,
+    ix_patients_given_name_lower,
+    ix_patients_email_lower,
+    ix_patients_phone_digits,
+    ix_patients_family_name_given_name_id,
+    ix_recall_entries_status_due_date_id,
+    ix_appointments_start_at,
+)

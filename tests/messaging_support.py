@@ -21,6 +21,7 @@ import pytest
 
 PORTS = range(18400, 18500)
 _lock = threading.Lock()
+_next = 0
 
 
 def free_port() -> int:
@@ -30,13 +31,19 @@ def free_port() -> int:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
     slot = int(worker) % 4 if worker.isdigit() else 0
     share = len(PORTS) // 4
+    mine = PORTS[slot * share : (slot + 1) * share]
     with _lock:
-        for port in PORTS[slot * share : (slot + 1) * share]:
+        # start after the port handed out last, so a sender left over from an earlier test
+        # (a retry in flight) never reaches the next test's server on a reused port
+        global _next
+        order = [*mine[_next % len(mine) :], *mine[: _next % len(mine)]]
+        for port in order:
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
                 try:
                     s.bind(("127.0.0.1", port))
                 except OSError:
                     continue
+                _next = mine.index(port) + 1
                 return port
     raise RuntimeError("no free port in 18400-18499")
 

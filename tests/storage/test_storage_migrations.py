@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, date, datetime
 
 from alembic.autogenerate import compare_metadata
@@ -52,7 +53,16 @@ def test_upgrade_empty_database_to_head_matches_the_tables(empty_database_url: s
         assert migrate.current_revision(engine) is None
         migrate.upgrade(engine)
         assert migrate.current_revision(engine) == migrate.HEAD
-        with engine.connect() as conn:
+        with engine.connect() as conn, warnings.catch_warnings():
+            # SQLite's reflection skips expression indexes (migration 0026) with this warning,
+            # and Alembic then leaves them out of the comparison on SQLite;
+            # tests/storage/test_scale_indexes.py checks they exist on both backends.
+            warnings.filterwarnings(
+                "ignore", "Skipped unsupported reflection of expression-based index"
+            )
+            warnings.filterwarnings(
+                "ignore", "autogenerate skipping metadata-specified expression-based index"
+            )
             diff = compare_metadata(
                 MigrationContext.configure(conn, opts={"compare_type": True}), metadata
             )

@@ -316,7 +316,7 @@ class _Plan:
         for aid, _pid, _cid, prac, _n, start, st in self.appts:
             if st != "cancelled":
                 for off in offsets:  # appointments start on the half hour: the same slots
-                    yield (prac, start + off, aid)
+                    yield (prac, start + off, aid, None)  # no online hold (hold_id)
                 self.counts.slot_claims += len(offsets)
 
     def session_rows(self) -> Iterator[tuple[Any, ...]]:

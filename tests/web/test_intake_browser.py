@@ -199,3 +199,74 @@ def test_kiosk_intake_review_confirm_and_the_plan_from_the_confirmed_assessment(
     expected = ("status of 422", "status of 401", "status of 403")
     assert [e for e in errors if not any(x in e for x in expected)] == []
     tablet.context.close()
+
+
+def test_intake_through_her_link_in_german_then_the_practitioner_confirms(
+    live_intake: tuple[str, ClinicApp], browser: Any
+) -> None:
+    """Issue 14: she fills the questionnaire at home through her link, on a phone, in her
+    language; the practitioner finds the draft on her page, reviews and confirms it."""
+    base, env = live_intake
+    lena = services.register_patient(
+        env.db,
+        {
+            "given_name": "Lena",
+            "family_name": "Zuhause",
+            "birth_date": "1971-02-03",
+            "consent_treatment": True,
+        },
+    )
+    services.update_patient(env.db, lena.id, {"language": "de"})
+    errors: list[str] = []
+    desk = _page(browser, errors)
+    desk.goto(f"{base}/app/patients/{lena.id}")
+    desk.fill('input[name="username"]', "desk")
+    desk.fill('input[name="password"]', DB_PASSWORDS["desk"])
+    desk.click('button[type="submit"]')
+    desk.wait_for_url(f"{base}/app/patients/{lena.id}")
+    desk.click("#intake-link")
+    desk.wait_for_selector("#intake-link-address")
+    address = (desk.text_content("#intake-link-address code") or "").strip()
+    assert re.search(r"/p/[A-Za-z0-9_-]+/intake$", address), address
+
+    phone = _page(browser, errors, viewport={"width": 390, "height": 844}, has_touch=True)
+    phone.goto(address)
+    assert phone.get_attribute("html", "lang") == "de"
+    assert "Hallo Lena." in (phone.text_content("#intake-intro") or "")
+    assert phone.locator("header nav").count() == 0
+    for question, answer in ANSWERS.items():
+        if question == "goal":
+            continue
+        for value in answer if isinstance(answer, list) else [answer]:
+            phone.check(f'input[name="{question}"][value="{value}"]')
+    phone.click("#intake-send")
+    phone.wait_for_selector("#form-problems")
+    problems = phone.text_content("#form-problems") or ""
+    assert "Welches Ergebnis wünschen Sie sich?" in problems
+    assert "muss beantwortet werden" in problems
+    phone.check('input[name="goal"][value="maximal"]')
+    phone.click("#intake-send")
+    phone.wait_for_selector("#intake-thanks")
+    assert "Vielen Dank" in (phone.text_content("#intake-thanks") or "")
+    _shot(phone, "intake-link-german-thanks.png")
+
+    # The practitioner opens her page, follows the draft to its review and confirms it.
+    prac = _page(browser, errors)
+    prac.goto(f"{base}/app/patients/{lena.id}")
+    prac.fill('input[name="username"]', "prac")
+    prac.fill('input[name="password"]', DB_PASSWORDS["prac"])
+    prac.click('button[type="submit"]')
+    prac.wait_for_url(f"{base}/app/patients/{lena.id}")
+    prac.click("a.intake-review")
+    prac.wait_for_url(re.compile(rf"{re.escape(base)}/app/intake/\d+$"))
+    assert prac.text_content("#intake-status") == "draft"
+    assert prac.is_checked('input[name="contraindications"][value="keloid_tendency"]')
+    prac.select_option('select[name="severity"]', "moderate")
+    prac.select_option('select[name="fitzpatrick_type"]', "2")
+    prac.click("#intake-confirm-button")
+    prac.wait_for_selector("#intake-plan")
+    assert prac.text_content("#intake-status") == "confirmed"
+    (stored,) = services.assessment_history(env.db, lena.id)
+    assert stored.assessment.severity is not None
+    assert stored.assessment.severity.value == "moderate"
+    assert [e for e in errors if "status of 422" not in e] == []

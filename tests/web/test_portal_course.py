@@ -66,9 +66,12 @@ def test_she_picks_her_start_sees_the_whole_course_and_books_it(
     slots = _slots(page.text)
     assert slots
     tomorrow = datetime.now(osite.clinic.tz).date() + timedelta(days=1)
-    for key in slots:
-        day = datetime.fromisoformat(key.split("@", 1)[1]).astimezone(osite.clinic.tz).date()
-        assert tomorrow <= day < tomorrow + timedelta(days=21)
+    days = {
+        datetime.fromisoformat(key.split("@", 1)[1]).astimezone(osite.clinic.tz).date()
+        for key in slots
+    }
+    assert all(tomorrow <= day < tomorrow + timedelta(days=21) for day in days)
+    assert len(days) > 3  # spread over the weeks, not the first free hours
     csrf = csrf_from(page.text)
     picked = slots[-1]
     preview = oweb.post(f"/p/{token}/course", data={"csrf_token": csrf, "slot": picked})

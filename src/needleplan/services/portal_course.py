@@ -36,9 +36,10 @@ from needleplan.services.clinic_calendar_slots import FreeSlot, find_free_slots,
 from needleplan.services.portal_links import portal_audited
 from needleplan.storage import Database
 
-#: How many free start times her page offers, and how many per day.
+#: How many free start times her page offers.
 OFFERED = 12
-PER_DAY = 2
+#: A day offers its first morning time and its first time from this hour on.
+AFTERNOON = 14
 ONLINE_NOTE = "booked by the patient online"
 
 
@@ -118,26 +119,45 @@ def course_start_offered(db: Database, actor: LinkActor, clinic: ClinicConfig) -
     return True
 
 
-def course_start_options(
-    db: Database, actor: LinkActor, clinic: ClinicConfig, *, now: datetime | None = None
-) -> tuple[CoursePlan, list[FreeSlot]]:
-    """Her plan and the free first-session times from tomorrow over the next ``days_ahead``
-    days (at most :data:`OFFERED`, :data:`PER_DAY` a day; audited ``portal.read``)."""
-    at = _now(now)
-    with portal_audited(db, actor, "portal.read", "course start times"):
-        plan = her_plan(db, actor, clinic)
-        tomorrow = at.astimezone(clinic.tz).date() + timedelta(days=1)
-        slots = find_free_slots(
+def _spread(db: Database, clinic: ClinicConfig, minutes: int, at: datetime) -> list[FreeSlot]:
+    """Free first-session times from tomorrow over ``days_ahead`` days: on each day the first
+    morning time and the first afternoon time (from 14:00), then at most :data:`OFFERED`
+    spread evenly over the days."""
+    tz = clinic.tz
+    day = at.astimezone(tz).date() + timedelta(days=1)
+    out: list[FreeSlot] = []
+    for _ in range(clinic.online_booking.days_ahead):
+        found = find_free_slots(
             db,
             clinic,
             "session",
-            not_before=tomorrow,
-            days=clinic.online_booking.days_ahead,
-            minutes=plan.minutes,
-            limit=OFFERED,
-            per_day=PER_DAY,
+            not_before=day,
+            days=1,
+            minutes=minutes,
+            limit=100,
+            per_day=100,
             now=at,
         )
+        found = [f for f in found if f.start.astimezone(tz).date() == day]
+        afternoon = [f for f in found if f.start.astimezone(tz).hour >= AFTERNOON]
+        morning = [f for f in found if f.start.astimezone(tz).hour < AFTERNOON]
+        out.extend(f[0] for f in (morning, afternoon) if f)
+        day += timedelta(days=1)
+    if len(out) <= OFFERED:
+        return out
+    step = len(out) / OFFERED
+    return [out[int(i * step)] for i in range(OFFERED)]
+
+
+def course_start_options(
+    db: Database, actor: LinkActor, clinic: ClinicConfig, *, now: datetime | None = None
+) -> tuple[CoursePlan, list[FreeSlot]]:
+    """Her plan and the free first-session times she may pick (:func:`_spread`; audited
+    ``portal.read``)."""
+    at = _now(now)
+    with portal_audited(db, actor, "portal.read", "course start times"):
+        plan = her_plan(db, actor, clinic)
+        slots = _spread(db, clinic, plan.minutes, at)
     return plan, slots
 
 

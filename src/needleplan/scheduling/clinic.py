@@ -299,8 +299,8 @@ class OnlineBookingSettings(BaseModel):
     )
     course_start: bool = Field(
         default=False,
-        description="returning patients with a confirmed plan may also book their course "
-        "start online (not offered yet: the page books consultations only)",
+        description="a patient with a confirmed plan may book her course start through her "
+        "portal link (the whole course dated and booked as staff book it)",
     )
 
 

@@ -251,18 +251,9 @@ def plan_and_book_course(
     protocol = make_protocol(record.assessment, guideline)
     if protocol.blocked:
         raise BlockedError(protocol.block_reasons or ["the protocol is blocked"])
-    ids = sync_practitioners(db, clinic)
-    horizon_days = 60 + (protocol.initial_sessions + 1) * (protocol.interval_days.max + 14)
-    window_start = datetime.combine(start, datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
-    window_end = window_start + timedelta(days=horizon_days)
     last_conflict: ConflictError | None = None
     for _ in range(attempts):
-        busy = busy_times(db, clinic, window_start, window_end)
-        schedule = schedule_course(protocol, start, clinic, practitioner=practitioner, busy=busy)
-        slots = [
-            SlotRequest(start=s.start, end=s.end, practitioner_id=ids[s.practitioner])
-            for s in schedule.sessions
-        ]
+        schedule, slots = date_course(db, clinic, protocol, start, practitioner=practitioner)
         refuse_past_slots(slots, at, clinic.tz)
         try:
             with db.transaction() as uow:
@@ -273,6 +264,34 @@ def plan_and_book_course(
         return PlannedCourse(booking=booking, schedule=schedule, assessment=record)
     assert last_conflict is not None
     raise last_conflict
+
+
+def date_course(
+    db: Database,
+    clinic: ClinicConfig,
+    protocol: Protocol,
+    start: date,
+    *,
+    practitioner: str | None = None,
+    preferred: time | None = None,
+) -> tuple[CourseSchedule, list[SlotRequest]]:
+    """Date the protocol's sessions in the clinic calendar around every booking and held time
+    (nothing saved): the schedule and the slots :func:`book_course_in` would book.
+    ``preferred``: the time of day session 1 aims at (default: the clinic's)."""
+    ids = sync_practitioners(db, clinic)
+    horizon_days = 60 + (protocol.initial_sessions + 1) * (protocol.interval_days.max + 14)
+    window_start = datetime.combine(start, datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
+    window_end = window_start + timedelta(days=horizon_days)
+    busy = busy_times(db, clinic, window_start, window_end)
+    calendar = (
+        clinic if preferred is None else clinic.model_copy(update={"preferred_start": preferred})
+    )
+    schedule = schedule_course(protocol, start, calendar, practitioner=practitioner, busy=busy)
+    slots = [
+        SlotRequest(start=s.start, end=s.end, practitioner_id=ids[s.practitioner])
+        for s in schedule.sessions
+    ]
+    return schedule, slots
 
 
 def busy_times(db: Database, clinic: ClinicConfig, start: datetime, end: datetime) -> list[Busy]:

@@ -66,6 +66,7 @@ from needleplan.web.routes import (
     photos,
     portal,
     portal_consent,
+    portal_course,
     portal_intake,
     portal_survey,
     recall,
@@ -298,6 +299,7 @@ def create_app(
     app.include_router(portal_intake.router)  # before the portal's catch-all /p/... route
     app.include_router(portal_consent.router)  # before the portal's catch-all too
     app.include_router(portal_survey.router)  # before the portal's catch-all /p/... route
+    app.include_router(portal_course.router)  # before the portal's catch-all too
     app.include_router(portal.router)
     app.include_router(online_booking.router)
     portal.install_portal_handlers(app)

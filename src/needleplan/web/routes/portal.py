@@ -232,6 +232,8 @@ def _home(
     done: str = "",
     error: str = "",
 ) -> HTMLResponse:
+    from needleplan.services.portal_course import course_start_offered
+
     view = portal.overview(db, actor, clinic)
     return _page(
         request,
@@ -240,6 +242,7 @@ def _home(
         token,
         status_code=status_code,
         view=view,
+        course_offer=course_start_offered(db, actor, clinic),
         done=done,
         error=error,
     )
@@ -250,6 +253,7 @@ DONE_WORDS = {
     "cancelled": N_("Your visit is cancelled. We have sent you a confirmation."),
     "moved": N_("Your new dates are saved. We have sent you the new dates."),
     "callback": N_("Thank you: the clinic will call you back."),
+    "course": N_("Your course is booked. We have sent you the dates."),
 }
 
 

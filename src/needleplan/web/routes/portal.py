@@ -32,15 +32,12 @@ else the clinic's default; dates follow the language (Babel).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from needleplan import i18n
-from needleplan.domain.language import N_, SOURCE_LANGUAGE
+from needleplan.domain.language import N_
 from needleplan.domain.portal import LinkActor, LinkPurpose
 from needleplan.exceptions import (
     ConflictError,
@@ -56,7 +53,14 @@ from needleplan.services.moves import MovePreview, MoveProposalChangedError
 from needleplan.services.portal_links import LinkRefusedError, portal_audited, resolve_link
 from needleplan.storage import Database
 from needleplan.web.deps import ClinicDep, DbDep
-from needleplan.web.i18n import offered_languages, public_context
+from needleplan.web.i18n import public_context
+from needleplan.web.portal_words import (
+    PortalTimes,
+    keep_language,
+    portal_language,
+    problem_words,
+    say,
+)
 from needleplan.web.ratelimit import client_key
 from needleplan.web.routes.pages import render
 from needleplan.web.security import CSRF_FIELD, check_csrf
@@ -134,72 +138,6 @@ def _clinic_or_none(request: Request) -> ClinicConfig | None:
         return None
 
 
-@dataclass(frozen=True)
-class _Times:
-    """Dates and times for the pages, on the clinic's wall clock, in the page's language."""
-
-    clinic: ClinicConfig
-    lang: str = SOURCE_LANGUAGE
-
-    def __call__(self, value: datetime) -> str:
-        return i18n.format_datetime(value.astimezone(self.clinic.tz), self.lang)
-
-    def day(self, value: datetime) -> str:
-        return i18n.format_date(value.astimezone(self.clinic.tz).date(), self.lang, "short_day")
-
-    def hour(self, value: datetime) -> str:
-        return i18n.format_datetime(value.astimezone(self.clinic.tz), self.lang, "time")
-
-    def long_date(self, value: date) -> str:
-        return i18n.format_date(value, self.lang)
-
-    def day_month(self, value: date) -> str:
-        return i18n.format_date(value, self.lang, "day_month")
-
-
-def portal_language(request: Request, db: Database, patient_id: int) -> dict[str, Any]:
-    """Her page's language and what its links need to keep it (see the module docstring)."""
-    from needleplan.services.patients import patient_language
-    from needleplan.web.i18n import page_clinic
-
-    cached: dict[str, Any] | None = getattr(request.state, "portal_lang", None)
-    if cached is not None:
-        return cached
-    offered, default = offered_languages(page_clinic(request))
-    own = patient_language(db, patient_id)
-    requested = request.query_params.get("lang")
-    lang = i18n.negotiate(
-        requested=requested[:16] if requested else None,
-        accept_language=None
-        if own in offered
-        else request.headers.get("accept-language", "")[:1000],
-        offered=offered,
-        default=own if own in offered else default,
-    )
-    keep = bool(requested) and requested == lang
-    found = {
-        **public_context(request),
-        "lang": lang,
-        "lang_query": f"?lang={lang}" if keep else "",
-        "lang_param": f"&lang={lang}" if keep else "",
-    }
-    request.state.portal_lang = found
-    return found
-
-
-def _keep(request: Request) -> str:
-    """``&lang=..`` when the page's language came from ``?lang=`` (so a redirect keeps it)."""
-    found: str = getattr(request.state, "portal_lang", {}).get("lang_param", "")
-    return found
-
-
-def _t(request: Request, message: str, **values: Any) -> str:
-    """``message`` in the page's language (once :func:`portal_language` has run)."""
-    lang = getattr(request.state, "portal_lang", {}).get("lang", SOURCE_LANGUAGE)
-    text = i18n.gettext(lang, message)
-    return text % values if values else text
-
-
 def _page(
     request: Request,
     template: str,
@@ -215,7 +153,7 @@ def _page(
         status_code=status_code,
         clinic=clinic,
         base=f"/p/{token}",
-        at=_Times(clinic, lang["lang"]),
+        at=PortalTimes(clinic, lang["lang"]),
         **lang,
         **context,
     )
@@ -263,7 +201,7 @@ def home(
 ) -> HTMLResponse:
     actor = portal_link(request, db, token, LinkPurpose.PORTAL)
     words = DONE_WORDS.get(done)
-    return _home(request, db, clinic, token, actor, done=_t(request, words) if words else "")
+    return _home(request, db, clinic, token, actor, done=say(request, words) if words else "")
 
 
 @router.get("/p/{token}/forecast", response_class=HTMLResponse)
@@ -278,7 +216,7 @@ def forecast(request: Request, token: Token, db: DbDep, clinic: ClinicDep) -> HT
         try:
             found = learned_forecast(db, actor.patient_id, clinic=clinic)
         except NeedleplanError:
-            problem = _t(
+            problem = say(
                 request,
                 N_("There is no forecast for you yet: it is drawn after your first session."),
             )
@@ -308,7 +246,7 @@ def handout(request: Request, token: Token, db: DbDep, clinic: ClinicDep) -> Res
             token,
             actor,
             status_code=409,
-            error=_t(
+            error=say(
                 request, N_("Your handout is not ready yet: the clinic prepares it with your plan.")
             ),
         )
@@ -338,9 +276,9 @@ def confirm(
     except (StateError, NotFoundError) as exc:
         code = 404 if isinstance(exc, NotFoundError) else 409
         return _home(
-            request, db, clinic, token, actor, status_code=code, error=_problem(request, exc)
+            request, db, clinic, token, actor, status_code=code, error=problem_words(request, exc)
         )
-    return RedirectResponse(f"/p/{token}?done=confirmed{_keep(request)}", status_code=303)
+    return RedirectResponse(f"/p/{token}?done=confirmed{keep_language(request)}", status_code=303)
 
 
 def _visit_or_error(
@@ -351,7 +289,7 @@ def _visit_or_error(
         portal.her_visit(db, actor, vid)
     except NotFoundError as exc:
         return _home(
-            request, db, clinic, token, actor, status_code=404, error=_problem(request, exc)
+            request, db, clinic, token, actor, status_code=404, error=problem_words(request, exc)
         )
     return None
 
@@ -378,7 +316,7 @@ def _cancel_page(
             token,
             actor,
             status_code=409,
-            error=_t(request, N_("This visit is not booked.")),
+            error=say(request, N_("This visit is not booked.")),
         )
     late = visit.inside_notice
     return _page(
@@ -419,9 +357,9 @@ def cancel(
     except (StateError, NotFoundError) as exc:
         code = 404 if isinstance(exc, NotFoundError) else 409
         return _home(
-            request, db, clinic, token, actor, status_code=code, error=_problem(request, exc)
+            request, db, clinic, token, actor, status_code=code, error=problem_words(request, exc)
         )
-    return RedirectResponse(f"/p/{token}?done=cancelled{_keep(request)}", status_code=303)
+    return RedirectResponse(f"/p/{token}?done=cancelled{keep_language(request)}", status_code=303)
 
 
 def _move_page(
@@ -441,12 +379,12 @@ def _move_page(
         appt, window, offered = portal.reschedule_options(db, actor, clinic, appointment_id)
     except portal.CallTheClinicError as exc:
         return _home(
-            request, db, clinic, token, actor, status_code=409, error=_problem(request, exc)
+            request, db, clinic, token, actor, status_code=409, error=problem_words(request, exc)
         )
     except (StateError, NotFoundError, SchedulingError) as exc:
         code = 404 if isinstance(exc, NotFoundError) else 409
         return _home(
-            request, db, clinic, token, actor, status_code=code, error=_problem(request, exc)
+            request, db, clinic, token, actor, status_code=code, error=problem_words(request, exc)
         )
     return _page(
         request,
@@ -471,50 +409,6 @@ def move_form(
     return _move_page(request, db, clinic, token, actor, appointment_id)
 
 
-def _problem(request: Request, exc: NeedleplanError) -> str:
-    """What went wrong, in her words and her language.
-
-    The services word their refusals in English; a refusal whose exact words the catalogue
-    translates is shown translated, any other one as a plain sentence of its kind."""
-    lang = getattr(request.state, "portal_lang", {}).get("lang", SOURCE_LANGUAGE)
-    if isinstance(exc, portal.CallTheClinicError):
-        if exc.phone:
-            return _t(
-                request,
-                N_(
-                    "This visit is less than %(hours)s hours away, so it can no longer be changed "
-                    "online: please call the clinic on %(phone)s."
-                ),
-                hours=exc.hours,
-                phone=exc.phone,
-            )
-        return _t(
-            request,
-            N_(
-                "This visit is less than %(hours)s hours away, so it can no longer be changed "
-                "online: please call the clinic."
-            ),
-            hours=exc.hours,
-        )
-    if isinstance(exc, ConflictError | SchedulingError):
-        return _t(
-            request,
-            N_(
-                "That time is no longer free, or the rest of your course cannot be fitted around "
-                "it. Please pick another time."
-            ),
-        )
-    if isinstance(exc, NotFoundError):
-        return _t(request, N_("This visit is not one of yours, or it no longer exists."))
-    english = "; ".join(p.rule for p in exc.problems) if isinstance(exc, InputError) else str(exc)
-    translated = i18n.gettext(lang, english)
-    if translated != english or lang == SOURCE_LANGUAGE:
-        return translated
-    if isinstance(exc, InputError):
-        return _t(request, N_("Please pick one of the times shown."))
-    return _t(request, N_("This cannot be changed online any more. Please call the clinic."))
-
-
 @router.post("/p/{token}/visits/{appointment_id}/move", response_class=HTMLResponse)
 def move_preview(
     request: Request,
@@ -532,11 +426,11 @@ def move_preview(
         preview = portal.reschedule_preview(db, actor, clinic, appointment_id, slot)
     except NotFoundError as exc:
         return _home(
-            request, db, clinic, token, actor, status_code=404, error=_problem(request, exc)
+            request, db, clinic, token, actor, status_code=404, error=problem_words(request, exc)
         )
     except portal.CallTheClinicError as exc:
         return _home(
-            request, db, clinic, token, actor, status_code=409, error=_problem(request, exc)
+            request, db, clinic, token, actor, status_code=409, error=problem_words(request, exc)
         )
     except (InputError, StateError, SchedulingError, ConflictError) as exc:
         code = 422 if isinstance(exc, InputError) else 409
@@ -548,7 +442,7 @@ def move_preview(
             actor,
             appointment_id,
             status_code=code,
-            error=_problem(request, exc),
+            error=problem_words(request, exc),
         )
     return _move_page(
         request, db, clinic, token, actor, appointment_id, picked=slot, preview=preview
@@ -583,7 +477,7 @@ def move_save(
             status_code=409,
             picked=slot,
             preview=exc.preview,
-            error=_t(
+            error=say(
                 request,
                 N_(
                     "The calendar changed while you were looking: here is your plan with the "
@@ -593,11 +487,11 @@ def move_save(
         )
     except NotFoundError as exc:
         return _home(
-            request, db, clinic, token, actor, status_code=404, error=_problem(request, exc)
+            request, db, clinic, token, actor, status_code=404, error=problem_words(request, exc)
         )
     except portal.CallTheClinicError as exc:
         return _home(
-            request, db, clinic, token, actor, status_code=409, error=_problem(request, exc)
+            request, db, clinic, token, actor, status_code=409, error=problem_words(request, exc)
         )
     except (InputError, StateError, SchedulingError, ConflictError) as exc:
         code = 422 if isinstance(exc, InputError) else 409
@@ -609,9 +503,9 @@ def move_save(
             actor,
             appointment_id,
             status_code=code,
-            error=_problem(request, exc),
+            error=problem_words(request, exc),
         )
-    return RedirectResponse(f"/p/{token}?done=moved{_keep(request)}", status_code=303)
+    return RedirectResponse(f"/p/{token}?done=moved{keep_language(request)}", status_code=303)
 
 
 @router.post("/p/{token}/callback", response_class=HTMLResponse)
@@ -630,9 +524,9 @@ def callback(
     except (InputError, StateError) as exc:
         code = 422 if isinstance(exc, InputError) else 409
         return _home(
-            request, db, clinic, token, actor, status_code=code, error=_problem(request, exc)
+            request, db, clinic, token, actor, status_code=code, error=problem_words(request, exc)
         )
-    return RedirectResponse(f"/p/{token}?done=callback{_keep(request)}", status_code=303)
+    return RedirectResponse(f"/p/{token}?done=callback{keep_language(request)}", status_code=303)
 
 
 def _book_page(
@@ -688,7 +582,7 @@ def book(
     except (InputError, StateError, ConflictError, SchedulingError, NotFoundError) as exc:
         code = 422 if isinstance(exc, InputError) else 409
         return _book_page(
-            request, db, clinic, token, actor, status_code=code, error=_problem(request, exc)
+            request, db, clinic, token, actor, status_code=code, error=problem_words(request, exc)
         )
     return _book_page(request, db, clinic, token, actor, booked=appt)
 

@@ -25,7 +25,8 @@ from needleplan.services import portal_course as service
 from needleplan.services.portal_links import LinkRefusedError
 from needleplan.storage import Database
 from needleplan.web.deps import ClinicDep, DbDep
-from needleplan.web.routes.portal import Csrf, Token, _home, _keep, _page, _t, portal_link
+from needleplan.web.portal_words import keep_language, say
+from needleplan.web.routes.portal import Csrf, Token, _home, _page, portal_link
 from needleplan.web.security import check_csrf
 
 router = APIRouter(include_in_schema=False)
@@ -60,13 +61,13 @@ def _refused(
     exc: service.CourseStartRefusedError,
 ) -> HTMLResponse:
     words = REFUSED_WORDS.get(exc.reason, REFUSED_WORDS["no-plan"])
-    return _home(request, db, clinic, token, actor, status_code=409, error=_t(request, words))
+    return _home(request, db, clinic, token, actor, status_code=409, error=say(request, words))
 
 
-def _problem(request: Request, exc: Exception) -> str:
+def problem_words(request: Request, exc: Exception) -> str:
     if isinstance(exc, InputError):
-        return _t(request, N_("Please pick one of the times shown."))
-    return _t(
+        return say(request, N_("Please pick one of the times shown."))
+    return say(
         request,
         N_(
             "Your course cannot start at that time: the time was just taken, or the sessions "
@@ -127,7 +128,7 @@ def course_preview(
     except (InputError, SchedulingError) as exc:
         code = 422 if isinstance(exc, InputError) else 409
         return _course_page(
-            request, db, clinic, token, actor, status_code=code, error=_problem(request, exc)
+            request, db, clinic, token, actor, status_code=code, error=problem_words(request, exc)
         )
     return _course_page(request, db, clinic, token, actor, picked=slot, preview=preview)
 
@@ -157,7 +158,7 @@ def course_save(
             status_code=409,
             picked=slot,
             preview=exc.preview,
-            error=_t(
+            error=say(
                 request,
                 N_(
                     "The calendar changed while you were looking: here are your dates again. "
@@ -170,9 +171,9 @@ def course_save(
     except (InputError, SchedulingError, ConflictError, StateError) as exc:
         code = 422 if isinstance(exc, InputError) else 409
         return _course_page(
-            request, db, clinic, token, actor, status_code=code, error=_problem(request, exc)
+            request, db, clinic, token, actor, status_code=code, error=problem_words(request, exc)
         )
-    return RedirectResponse(f"/p/{token}?done=course{_keep(request)}", status_code=303)
+    return RedirectResponse(f"/p/{token}?done=course{keep_language(request)}", status_code=303)
 
 
 __all__ = ["router"]

@@ -63,6 +63,57 @@ BACKENDS = [
 _counter = itertools.count()
 
 
+def _share_fastapi_route_state() -> None:
+    """Build each included route's FastAPI state once per test process, not once per app.
+
+    FastAPI (0.16x) builds an included route's request state (its dependant: a pydantic
+    TypeAdapter per parameter, and its request handler) lazily, per app, on the app's first
+    requests: about 0.5 s of CPU for every ``create_app``, which most web tests pay once each. The
+    state depends only on the route and how its router is included, never on the app (no code
+    uses ``app.dependency_overrides``), so the apps of one test process share it: the first app
+    builds it and later apps reuse it. An app with dependency overrides set still builds its own.
+    ``NEEDLEPLAN_TEST_SHARED_ROUTES=0`` turns this off (FastAPI's own behaviour).
+    """
+    if os.environ.get("NEEDLEPLAN_TEST_SHARED_ROUTES", "1") == "0":
+        return
+    from fastapi import routing
+    from fastapi.datastructures import DefaultPlaceholder
+
+    context_class: Any = getattr(routing, "_EffectiveRouteContext", None)
+    if context_class is None or not hasattr(context_class, "from_api_route"):
+        return  # another FastAPI: nothing to share (its own behaviour)
+    build = context_class.from_api_route
+    built: dict[tuple[int, str], tuple[Any, Any]] = {}
+
+    def plain(value: Any) -> Any:
+        return value.value if isinstance(value, DefaultPlaceholder) else value
+
+    def shared(*, original_route: Any, include_context: Any) -> Any:
+        provider = include_context.dependency_overrides_provider
+        if getattr(provider, "dependency_overrides", None):
+            return build(original_route=original_route, include_context=include_context)
+        fields = {
+            name: plain(value)
+            for name, value in vars(include_context).items()
+            if name != "dependency_overrides_provider"
+        }
+        key = (id(original_route), repr(sorted(fields.items(), key=lambda kv: kv[0])))
+        found = built.get(key)
+        # The route is kept alive with its state, so its id is never reused by another route.
+        if found is None or found[0] is not original_route:
+            found = (
+                original_route,
+                build(original_route=original_route, include_context=include_context),
+            )
+            built[key] = found
+        return found[1]
+
+    context_class.from_api_route = shared
+
+
+_share_fastapi_route_state()
+
+
 @pytest.fixture(autouse=True)
 def media_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test stores uploaded photos in a folder of its own (``NEEDLEPLAN_MEDIA_DIR``),

@@ -124,6 +124,8 @@ def test_merge_moves_every_child_record_and_deletes_the_duplicate(clinic: Any) -
         "lead_states": 0,  # a contact request converted into her would follow her
         "patient_anonymisations": 0,  # found from the schema (issue 17, retention)
         "photos": 0,
+        "online_bookings": 0,  # a consultation she booked on the public page would follow her
+        "survey_answers": 0,
     }
     kept = services.patient_file(db, keep)
     assert [c.id for c in kept.courses] == [booking.course.id]

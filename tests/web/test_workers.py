@@ -31,7 +31,8 @@ def free_port() -> int:
     # neighbour before uvicorn binds it.
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
     shift = 10 * (int(worker) % 4) if worker.isdigit() else 0
-    for port in [p - shift for p in reversed(PORTS)]:
+    ordered = list(reversed(PORTS))
+    for port in ordered[shift:] + ordered[:shift]:
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,8 +18,8 @@ import pytest
 from needleplan import services
 from needleplan.services import consent_forms as cf
 
-from .conftest import cheap_hasher
-from .patients_fixtures import ClinicApp, open_clinic_app
+from .live_support import served_clinic
+from .patients_fixtures import ClinicApp
 from .test_browser import CHROMIUM, _page, _shot, browser
 from .test_consent_browser import _finger_stroke, _sign_in
 
@@ -38,43 +35,12 @@ PORTS = range(18300, 18400)
 PHONE = {"width": 390, "height": 844}
 
 
-def _port() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    pytest.fail(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
-
-
 @pytest.fixture(scope="module")
 def live_portal(
     tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path
 ) -> Iterator[tuple[str, ClinicApp]]:
-    import uvicorn
-
-    original = services.accounts.use_password_hasher(cheap_hasher())
-    env = open_clinic_app(tmp_path_factory.mktemp("portal") / "clinic.sqlite3", _sqlite_template)
-    config = uvicorn.Config(
-        env.app, host="127.0.0.1", port=_port(), log_level="warning", lifespan="off"
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:  # readiness wait, not a timing assertion
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{config.port}", env
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
-        env.db.dispose()
-        services.accounts.use_password_hasher(original)
+    with served_clinic(tmp_path_factory, _sqlite_template, "portal", PORTS) as live:
+        yield live
 
 
 def test_she_signs_at_home_with_her_finger_through_the_link(

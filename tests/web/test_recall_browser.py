@@ -5,9 +5,6 @@ tablet. Skips only where /usr/bin/chromium is absent. Screenshots in test-artifa
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,8 +16,8 @@ import pytest
 from needleplan import services
 from needleplan.scheduling import example_clinic
 
-from .conftest import cheap_hasher
-from .patients_fixtures import DB_PASSWORDS, ClinicApp, open_clinic_app
+from .live_support import served_clinic
+from .patients_fixtures import DB_PASSWORDS, ClinicApp
 from .test_browser import CHROMIUM, _page, _shot, browser
 
 __all__ = ["browser"]
@@ -35,43 +32,12 @@ PORTS = range(18500, 18600)
 TABLET = {"width": 820, "height": 1180}
 
 
-def _port() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    pytest.fail(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
-
-
 @pytest.fixture(scope="module")
 def live(
     tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path
 ) -> Iterator[tuple[str, ClinicApp]]:
-    import uvicorn
-
-    original = services.accounts.use_password_hasher(cheap_hasher())
-    env = open_clinic_app(tmp_path_factory.mktemp("recall") / "clinic.sqlite3", _sqlite_template)
-    config = uvicorn.Config(
-        env.app, host="127.0.0.1", port=_port(), log_level="warning", lifespan="off"
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:  # readiness wait, not a timing assertion
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{config.port}", env
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
-        env.db.dispose()
-        services.accounts.use_password_hasher(original)
+    with served_clinic(tmp_path_factory, _sqlite_template, "recall", PORTS) as live:
+        yield live
 
 
 def _sign_in(page: Any, base: str, path: str, username: str) -> None:

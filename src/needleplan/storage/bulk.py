@@ -86,7 +86,9 @@ def load_tables(
                 for index in table.indexes:
                     conn.execute(CreateIndex(index))
                 for fk in table.foreign_key_constraints:
-                    conn.execute(AddConstraint(fk))
+                    # isolate_from_table=False: the shared table definitions must still
+                    # create this key inline when a new database is built from them later
+                    conn.execute(AddConstraint(fk, isolate_from_table=False))
                 if "id" in table.c:
                     conn.execute(
                         text(

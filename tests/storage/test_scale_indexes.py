@@ -52,6 +52,8 @@ def _plans(db: Any, call: Any) -> str:
                 cur.execute("EXPLAIN QUERY PLAN " + statement, params)
                 out += [str(r[-1]) for r in cur.fetchall()]
             else:
+                # statistics of this test's rows, not of rows earlier tests left and deleted
+                cur.execute("ANALYZE")
                 cur.execute("SET enable_seqscan = off")
                 cur.execute("EXPLAIN " + statement, params)
                 out += [str(r[0]) for r in cur.fetchall()]

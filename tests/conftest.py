@@ -142,6 +142,7 @@ class PostgresHandle:
     def __init__(self, server: Any, base_uri: str) -> None:
         self.server = server
         self.base_uri = base_uri  # postgresql://postgres:@/postgres?host=/tmp/...
+        self._admin: Any = None
 
     def url(self, database: str) -> str:
         from sqlalchemy.engine import make_url
@@ -155,14 +156,17 @@ class PostgresHandle:
     def create_database(self, name: str, template: str | None = None) -> str:
         from sqlalchemy import create_engine, text
 
-        engine = create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT")
-        try:
-            with engine.connect() as conn:
-                suffix = f" TEMPLATE {template}" if template else ""
-                conn.execute(text(f'CREATE DATABASE "{name}"{suffix}'))
-        finally:
-            engine.dispose()
+        if self._admin is None:  # one connection pool for every CREATE DATABASE of the session
+            self._admin = create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT")
+        with self._admin.connect() as conn:
+            suffix = f" TEMPLATE {template}" if template else ""
+            conn.execute(text(f'CREATE DATABASE "{name}"{suffix}'))
         return self.url(name)
+
+    def close(self) -> None:
+        if self._admin is not None:
+            self._admin.dispose()
+            self._admin = None
 
 
 @pytest.fixture(scope="session")
@@ -188,6 +192,7 @@ def pg_server() -> Iterator[PostgresHandle]:
     try:
         yield handle
     finally:
+        handle.close()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             server.cleanup()

@@ -11,14 +11,17 @@ from needleplan.domain.language import N_
 
 #: What the p10-p90 band is made of (both parts, in plain words).
 BAND_MEANING = N_(
-    "The range combines two things: how differently patients with the same answers respond, and "
-    "how unsure the model's own numbers are, because only a few small studies measured the "
-    "result. 8 in 10 of the model's outcomes fall inside it; it cannot know everything that "
-    "makes one patient different."
+    "The range combines two things. First, patients with the same answers respond differently. "
+    "Second, the model's own numbers are uncertain, including how much each answer (such as "
+    "smoking or diabetes) changes the result, because only a few small studies measured it. 8 "
+    "in 10 of the model's outcomes fall inside it; it cannot know everything that makes one "
+    "patient different."
 )
 
 #: The two parts of the band, short (tables, captions).
-BAND_PARTS = "patients differ, and the model's own numbers are uncertain"
+BAND_PARTS = (
+    "patients differ, and the model's own numbers (including each answer's effect) are uncertain"
+)
 
 #: Where the forecast stands on weak evidence.
 EVIDENCE_LIMIT = N_(

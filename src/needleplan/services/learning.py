@@ -237,7 +237,8 @@ def patient_outcome(
         cfg = example_clinic() if clinic is None else clinic
 
         def own(assessment: Assessment, days: list[float], **kw: Any) -> ForecastResult:
-            return personal_forecast(assessment, days, upd.posterior, params=params, **kw)
+            post = upd.posterior if upd.effects is None else upd.effects  # both her effects
+            return personal_forecast(assessment, days, post, params=params, **kw)
 
         def population(assessment: Assessment, days: list[float], **kw: Any) -> ForecastResult:
             return forecast(assessment, days, params=params, **kw)

@@ -167,3 +167,22 @@ def test_a_raising_factor_never_lengthens_any_single_draw(change: dict[str, Any]
         out.append((curves, t))
     assert np.all(out[1][0] <= out[0][0] + 1e-9)
     assert np.all(out[1][1] <= out[0][1] + 1e-9)
+
+
+def test_rows_near_the_build_rate_take_the_stable_path_and_the_others_are_unchanged() -> None:
+    """Drawn effects put a few rows' fading rate near k_b: those rows are evaluated with the
+    stable kernels, every other row exactly as it is alone (rows are independent)."""
+    p = default_params()
+    inputs = curve_inputs(SMOKER_DIABETIC, SERIES, np.zeros(4), p, np.zeros(4))
+    k_fast = np.array([[p.k_fast], [p.k_build], [p.k_fast * 1.3], [p.k_build * (1 + 1e-5)]])
+    mixed = type(inputs)(**{**inputs.__dict__, "k_fast": k_fast})
+    days = np.arange(0.0, 800.0)
+    together = improvement(days, mixed)
+    for i in range(4):
+        row = {
+            k: (v[i : i + 1] if np.ndim(v) == 2 and k != "session_days" else v)
+            for k, v in mixed.__dict__.items()
+        }
+        one = type(inputs)(**row)
+        np.testing.assert_allclose(together[i], improvement(days, one)[0], rtol=0, atol=1e-12)
+    assert np.all(np.isfinite(together))

@@ -39,7 +39,7 @@ from needleplan.forecasting.models.covariates import (
     drawn_modifiers,
     effect_strengths,
 )
-from needleplan.forecasting.params import DAYS_PER_MONTH, ModelParams, default_params
+from needleplan.forecasting.params import DAYS_PER_MONTH, ModelParams, default_params, shipped_fit
 from needleplan.forecasting.result import (
     KNOT_DENSE_DAYS,
     KNOT_EARLY_DAYS,
@@ -277,8 +277,10 @@ def forecast(
         Whether each drawn patient also gets her own draw of the fitted population parameters
         from the stored posterior (:func:`~needleplan.forecasting.uncertainty.load_posterior`),
         so the band combines the model's own uncertainty with the spread between patients.
-        Default: on with the shipped calibration (``params`` None), off with given ``params``
-        (the draws belong to the shipped calibration).
+        Default: on with the shipped calibration (``params`` None, or the shipped parameters
+        with only ``noticeable_threshold`` changed, such as a clinic's own threshold: the draws
+        do not depend on it), off with other ``params`` (the draws belong to the shipped
+        calibration).
     covariate_uncertainty : bool, optional
         Whether each drawn patient also gets her own draw of the size of every covariate effect
         present (smoking, diabetes, area, goal, ..., and the age terms; spreads in
@@ -341,7 +343,7 @@ def forecast(
         u_p = persistence_from(u_r, e, p)
     drawn: DrawnParams | None = None
     if parameter_uncertainty is None:
-        parameter_uncertainty = params is None
+        parameter_uncertainty = params is None or shipped_fit(params)
     if parameter_uncertainty and band:
         posterior = load_posterior()
         drawn = posterior.rates(rng.integers(0, len(posterior), draws), p)
@@ -418,6 +420,7 @@ def forecast(
         anchor_days=response_peak_days(p),
         parameter_uncertainty=drawn is not None,
         covariate_uncertainty=drawn_mods is not None,
+        base_threshold=p.noticeable_threshold,
     )
 
 

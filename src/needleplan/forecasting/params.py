@@ -203,3 +203,18 @@ def default_params() -> ModelParams:
     if _DEFAULT is None:
         _DEFAULT = load_params(None)
     return _DEFAULT
+
+
+def shipped_fit(params: ModelParams) -> bool:
+    """True when ``params`` are the shipped calibration's apart from ``noticeable_threshold``
+    (a clinic's own threshold for what counts as noticeable leaves the fit, and its posterior
+    draws, as they are)."""
+    base = default_params()
+    return replace(params, noticeable_threshold=base.noticeable_threshold) == base
+
+
+def with_noticeable_threshold(params: ModelParams | None, threshold: float) -> ModelParams:
+    """``params`` (``None``: the shipped calibration) with the noticeable threshold ``threshold``
+    [% of pre-treatment firmness] (a clinic setting; her goal still scales it)."""
+    base = default_params() if params is None else params
+    return replace(base, noticeable_threshold=float(threshold))

@@ -106,3 +106,23 @@ def band_phrase(
     else:
         text = N_("range in the model, the spread between patients only: %(low)s-%(high)s months")
     return gettext(text) % values
+
+
+#: A clinic's own noticeable threshold, named where its months are shown (a whole sentence).
+THRESHOLD_NOTE = N_(
+    "Months noticeable count from this clinic's threshold of %(value)s %% improvement (the "
+    "model's own value, derived from the rating scales, is %(derived)s %%)."
+)
+
+
+def threshold_note(
+    base_threshold: float | None, *, gettext: Callable[[str], str] = _same
+) -> str | None:
+    """The sentence naming a clinic's own noticeable threshold, or ``None`` when the forecast
+    used the model's derived value (``ForecastResult.base_threshold``)."""
+    from needleplan.forecasting.params import default_params
+
+    derived = default_params().noticeable_threshold
+    if base_threshold is None or abs(base_threshold - derived) < 1e-9:
+        return None
+    return gettext(THRESHOLD_NOTE) % {"value": f"{base_threshold:g}", "derived": f"{derived:g}"}

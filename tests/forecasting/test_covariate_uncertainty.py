@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -120,19 +121,21 @@ def test_the_band_carries_the_covariate_effects_and_the_centre_does_not_move() -
     assert not np.array_equal(with_.p90, other.p90)
 
 
-def test_given_parameters_draw_no_covariate_effects_unless_asked() -> None:
-    res = forecast(SMOKER_DIABETIC, SERIES, n_initial=5, params=default_params(), draws=50)
+def test_other_parameters_draw_no_covariate_effects_unless_asked() -> None:
+    """Given parameters (a clinic calibration) carry neither the posterior nor the covariate
+    draws unless asked; the shipped fit with only a clinic's threshold changed carries both."""
+    other = replace(default_params(), gain=default_params().gain * 1.05)
+    res = forecast(SMOKER_DIABETIC, SERIES, n_initial=5, params=other, draws=50)
     assert not res.covariate_uncertainty
     assert not res.parameter_uncertainty
     asked = forecast(
-        SMOKER_DIABETIC,
-        SERIES,
-        n_initial=5,
-        params=default_params(),
-        draws=50,
-        covariate_uncertainty=True,
+        SMOKER_DIABETIC, SERIES, n_initial=5, params=other, draws=50, covariate_uncertainty=True
     )
     assert asked.covariate_uncertainty
+    own = replace(default_params(), noticeable_threshold=6.0)  # a clinic's own threshold
+    shipped = forecast(SMOKER_DIABETIC, SERIES, n_initial=5, params=own, draws=50)
+    assert shipped.parameter_uncertainty
+    assert shipped.covariate_uncertainty
 
 
 @pytest.mark.parametrize(

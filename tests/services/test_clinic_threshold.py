@@ -10,7 +10,11 @@ import pytest
 from needleplan.domain import reference_assessment
 from needleplan.domain.records import MeasurementScale
 from needleplan.forecasting.chain import forecast, series_days
-from needleplan.forecasting.params import default_params, shipped_fit, with_noticeable_threshold
+from needleplan.forecasting.params import (
+    default_params,
+    own_threshold_only,
+    with_noticeable_threshold,
+)
 from needleplan.forecasting.wording import threshold_note
 from needleplan.reports.handout import handout_for_patient, handout_sections
 from needleplan.scheduling import example_clinic
@@ -33,9 +37,10 @@ def test_clinic_params_carry_the_setting_only_when_it_differs() -> None:
     own = clinic_params(None, OWN)
     assert own is not None
     assert own.noticeable_threshold == 6.5
-    assert shipped_fit(own)  # only the threshold differs: the posterior still applies
+    assert own_threshold_only(own)  # only the threshold differs: the posterior still applies
+    assert not own_threshold_only(default_params())  # given explicitly: as always, no draws
     refit = with_noticeable_threshold(None, 5.0)
-    assert not shipped_fit(type(refit)(**{**refit.__dict__, "gain": refit.gain * 1.1}))
+    assert not own_threshold_only(type(refit)(**{**refit.__dict__, "gain": refit.gain * 1.1}))
 
 
 def test_the_library_keeps_the_derived_value_and_a_clinic_threshold_keeps_the_band() -> None:

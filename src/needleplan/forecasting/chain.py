@@ -39,7 +39,12 @@ from needleplan.forecasting.models.covariates import (
     drawn_modifiers,
     effect_strengths,
 )
-from needleplan.forecasting.params import DAYS_PER_MONTH, ModelParams, default_params, shipped_fit
+from needleplan.forecasting.params import (
+    DAYS_PER_MONTH,
+    ModelParams,
+    default_params,
+    own_threshold_only,
+)
 from needleplan.forecasting.result import (
     KNOT_DENSE_DAYS,
     KNOT_EARLY_DAYS,
@@ -279,8 +284,8 @@ def forecast(
         so the band combines the model's own uncertainty with the spread between patients.
         Default: on with the shipped calibration (``params`` None, or the shipped parameters
         with only ``noticeable_threshold`` changed, such as a clinic's own threshold: the draws
-        do not depend on it), off with other ``params`` (the draws belong to the shipped
-        calibration).
+        do not depend on it; :func:`~needleplan.forecasting.params.own_threshold_only`), off
+        with other ``params`` (the draws belong to the shipped calibration).
     covariate_uncertainty : bool, optional
         Whether each drawn patient also gets her own draw of the size of every covariate effect
         present (smoking, diabetes, area, goal, ..., and the age terms; spreads in
@@ -343,7 +348,7 @@ def forecast(
         u_p = persistence_from(u_r, e, p)
     drawn: DrawnParams | None = None
     if parameter_uncertainty is None:
-        parameter_uncertainty = params is None or shipped_fit(params)
+        parameter_uncertainty = params is None or own_threshold_only(params)
     if parameter_uncertainty and band:
         posterior = load_posterior()
         drawn = posterior.rates(rng.integers(0, len(posterior), draws), p)

@@ -205,12 +205,16 @@ def default_params() -> ModelParams:
     return _DEFAULT
 
 
-def shipped_fit(params: ModelParams) -> bool:
-    """True when ``params`` are the shipped calibration's apart from ``noticeable_threshold``
-    (a clinic's own threshold for what counts as noticeable leaves the fit, and its posterior
-    draws, as they are)."""
+def own_threshold_only(params: ModelParams) -> bool:
+    """True when ``params`` differ from the shipped calibration in ``noticeable_threshold``
+    only (a clinic's own threshold for what counts as noticeable leaves the fit, and its
+    posterior draws, as they are). The shipped parameters themselves, given explicitly, are
+    not (a caller who passes them, such as the calibration at its optimum, gets what it always
+    got: no posterior draws unless it asks)."""
     base = default_params()
-    return replace(params, noticeable_threshold=base.noticeable_threshold) == base
+    return (
+        params != base and replace(params, noticeable_threshold=base.noticeable_threshold) == base
+    )
 
 
 def with_noticeable_threshold(params: ModelParams | None, threshold: float) -> ModelParams:

@@ -21,7 +21,7 @@ def clinic_params(params: ModelParams | None, clinic: ClinicConfig | None) -> Mo
     calibration) with the clinic's recall threshold as the noticeable threshold; ``params``
     unchanged without a clinic or when the setting is already theirs. The shipped fit with only
     the threshold changed keeps its parameter uncertainty
-    (:func:`~needleplan.forecasting.params.shipped_fit`)."""
+    (:func:`~needleplan.forecasting.params.own_threshold_only`)."""
     if clinic is None:
         return params
     base = default_params() if params is None else params

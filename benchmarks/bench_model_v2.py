@@ -15,13 +15,17 @@ from collections.abc import Callable
 
 import numpy as np
 
-from needleplan.domain import reference_assessment
+from needleplan.domain import Condition, Smoking, reference_assessment
 from needleplan.forecasting.chain import curve_inputs, forecast, horizon_days, series_days
 from needleplan.forecasting.models import improvement, persistence_from
 from needleplan.forecasting.params import default_params
 from needleplan.forecasting.uncertainty import load_posterior
 
 REF = reference_assessment()
+#: A patient with factors: every draw also carries its own size of each covariate effect.
+SMOKER_DIABETIC = REF.model_copy(
+    update={"smoking": Smoking.CURRENT, "conditions": frozenset({Condition.DIABETES})}
+)
 SERIES = series_days(5, 35)
 UPKEEP = series_days(5, 35, maintenance_months=6)
 
@@ -90,8 +94,19 @@ def figures() -> list[tuple[str, str, str, bool, str, str]]:
             base_upkeep,
         ),
     ]
+    cases.append(
+        (
+            "series + maintenance 6 mo, a smoker with diabetes, patients + parameters + "
+            "covariate effects",
+            UPKEEP,
+            {"maintenance_months": 6, "who": SMOKER_DIABETIC},
+            base_upkeep,
+        )
+    )
     for label, sd, kw, base in cases:
-        t = _best(lambda sd=sd, kw=kw: forecast(REF, sd, n_initial=5, **kw))
+        kw = dict(kw)
+        who = kw.pop("who", REF)
+        t = _best(lambda sd=sd, kw=kw, who=who: forecast(who, sd, n_initial=5, **kw))
         rows.append(
             (
                 f"v2 forecast(), 1000 draws x 10 y daily, {label}",

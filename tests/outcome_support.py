@@ -34,14 +34,18 @@ def simulate_observations(
     sessions: Sequence[float] = SERIES,
     days: Sequence[float] = MONTHLY,
     scales: Sequence[MeasurementScale] = ALL_SCALES,
+    persistence: float | None = None,
 ) -> list[Observation]:
     """Measurements of a patient with random effect ``z`` drawn through the observation model.
 
+    ``persistence`` is her persistence effect ``u_P`` (default: its mean given ``z``).
     Absolute scales get a pre-treatment value drawn from their prior and one measurement of it
     the day before the first session.
     """
     d = np.asarray(days, dtype=np.float64)
-    imp = improvement(d, curve_inputs(assessment, np.asarray(sessions), [z], default_params()))[0]
+    up = None if persistence is None else [persistence]
+    inputs = curve_inputs(assessment, np.asarray(sessions), [z], default_params(), up)
+    imp = improvement(d, inputs)[0]
     out: list[Observation] = []
     for scale in scales:
         link = DEFAULT_LINKS[scale]

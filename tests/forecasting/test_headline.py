@@ -125,6 +125,7 @@ def test_the_band_is_called_what_it_is_on_every_text_surface() -> None:
     assert "like her:" not in text
     assert "8 in 10 patients" not in text
     assert "as patients differ and the model's own numbers are uncertain" in text
-    assert "how differently patients with the same answers respond" in BAND_MEANING
-    assert "how unsure the model's own numbers are" in BAND_MEANING
+    assert "patients with the same answers respond differently" in BAND_MEANING
+    assert "the model's own numbers are uncertain" in BAND_MEANING
+    assert "how much each answer" in BAND_MEANING  # the covariate effects' uncertainty
     assert "6 months" in EVIDENCE_LIMIT

@@ -82,7 +82,12 @@ def test_every_surface_shows_the_same_forecast_for_the_same_patient(
 
 def test_the_pages_post_no_forecast_settings_of_their_own() -> None:
     """The scripts leave draws, seed and horizon to the server (one configuration)."""
-    for script in ("consult.js", "estimate.js"):
+    # the consultation page asks the staff route: the public forecast with the clinic's own
+    # noticeable threshold (tests/web/test_clinic_threshold.py), the same settings otherwise
+    for script, route in (
+        ("consult.js", "/app/consult/forecast"),
+        ("estimate.js", "/api/v1/forecast"),
+    ):
         text = (STATIC / script).read_text(encoding="utf-8")
-        assert "/api/v1/forecast" in text
+        assert route in text
         assert not re.search(r"[{,]\s*(draws|seed|years)\s*:", text), script

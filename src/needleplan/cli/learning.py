@@ -52,6 +52,15 @@ def render_outcome(out: PatientOutcome, con: Console) -> None:
             f"her response z: mean {post.mean:+.2f}, sd {post.sd:.2f} (80 % {q10:+.2f} to "
             f"{q90:+.2f}); population prior N(0, 1)"
         )
+        fx = out.update.effects
+        if fx is not None:
+            pers = fx.persistence
+            p10, p90 = (float(x) for x in pers.quantile([0.1, 0.9]))
+            con.print(
+                f"her persistence u_P: mean {pers.mean:+.2f}, sd {pers.sd:.2f} (80 % {p10:+.2f} "
+                f"to {p90:+.2f}); population prior N(0, 1), correlation with z "
+                f"{fx.correlation:+.2f}"
+            )
     table = Table(title_justify="left")
     table.add_column("")
     table.add_column("population (patients like her)")

@@ -25,6 +25,7 @@ from needleplan.forecasting.durations import (
 )
 from needleplan.forecasting.models import (
     CurveInputs,
+    PatientModifiers,
     ageing_rate,
     conditional_persistence,
     improvement,
@@ -33,7 +34,17 @@ from needleplan.forecasting.models import (
     random_effects,
     session_doses,
 )
-from needleplan.forecasting.params import DAYS_PER_MONTH, ModelParams, default_params
+from needleplan.forecasting.models.covariates import (
+    DrawnModifiers,
+    drawn_modifiers,
+    effect_strengths,
+)
+from needleplan.forecasting.params import (
+    DAYS_PER_MONTH,
+    ModelParams,
+    default_params,
+    own_threshold_only,
+)
 from needleplan.forecasting.result import (
     KNOT_DENSE_DAYS,
     KNOT_EARLY_DAYS,
@@ -101,6 +112,7 @@ def curve_inputs(
     params: ModelParams,
     persistence: ArrayLike | None = None,
     drawn: DrawnParams | None = None,
+    modifiers: DrawnModifiers | None = None,
 ) -> CurveInputs:
     """Model inputs for ``n`` curves of one patient, one per random-effect pair.
 
@@ -110,7 +122,10 @@ def curve_inputs(
     multipliers and the random effects into session doses, fading rates, capacity and ageing.
     With ``drawn`` (one row per curve, :class:`~needleplan.forecasting.uncertainty.DrawnParams`)
     the fitted population parameters are those rows instead of ``params``' values: parameter
-    uncertainty.
+    uncertainty. With ``modifiers`` (one row per curve,
+    :func:`~needleplan.forecasting.models.covariates.drawn_modifiers`) each curve has its own
+    draw of the covariate effects (and of the age terms' strength) instead of their central
+    values: the covariate effects' uncertainty.
     """
     zz = np.atleast_1d(np.asarray(z, dtype=np.float64))[:, None]
     up = (
@@ -120,7 +135,14 @@ def curve_inputs(
     )
     if up.shape != zz.shape:
         raise InputError.one("persistence", up.shape, f"must match the response effects {zz.shape}")
-    mods = patient_modifiers(assessment)
+    mods: PatientModifiers | DrawnModifiers = patient_modifiers(assessment)
+    age_scale: float | NDArray[np.float64] = 1.0
+    if modifiers is not None:
+        if modifiers.response.shape[0] != zz.shape[0]:
+            raise InputError.one(
+                "modifiers", modifiers.response.shape, f"must match the effects {zz.shape}"
+            )
+        mods, age_scale = modifiers, modifiers.age
     re = random_effects(zz, up, params)
     if drawn is not None:
         if drawn.gain.shape[0] != zz.shape[0]:
@@ -142,7 +164,7 @@ def curve_inputs(
         gain,
         age=float(assessment.age),
         heal_days=params.heal_days * mods.heal,
-        age_response_per_decade=params.age_response_per_decade,
+        age_response_per_decade=params.age_response_per_decade * age_scale,
     )
     return CurveInputs(
         session_days=session_days,
@@ -159,7 +181,7 @@ def curve_inputs(
         ageing_rate=ageing_rate(
             base.ageing_rate_per_year,
             float(assessment.age),
-            params.age_ageing_per_decade,
+            params.age_ageing_per_decade * age_scale,
             mods.ageing * re.ageing,
         ),
     )
@@ -208,6 +230,12 @@ def forecast(
     band: bool = True,
     maintenance_months: float | None = None,
     parameter_uncertainty: bool | None = None,
+    covariate_uncertainty: bool | None = None,
+    effects_transform: Callable[
+        [NDArray[np.float64], NDArray[np.float64]],
+        tuple[NDArray[np.float64], NDArray[np.float64]],
+    ]
+    | None = None,
 ) -> ForecastResult:
     """Forecast the improvement for a patient and a schedule, with the population band.
 
@@ -234,6 +262,12 @@ def forecast(
         ``u_R`` (and to its median 0): a patient's posterior over ``u_R``
         (:meth:`needleplan.forecasting.learning.ZPosterior.transform`) instead of the
         population prior. Her persistence effect follows its prior given ``u_R``.
+    effects_transform : callable, optional
+        Instead of ``z_transform``: a map from the seeded independent normals ``(u_r, e)`` to
+        her two effects ``(u_R, u_P)``
+        (:meth:`needleplan.forecasting.joint_posterior.EffectsPosterior.transform`, her joint
+        posterior); the central curve is at its image of ``(0, 0)`` (her median response and
+        the median persistence given it).
     band : bool
         False skips the draws: the typical patient only, the band collapsed onto it (for
         searches that read the central curve, such as the optimiser's).
@@ -248,8 +282,16 @@ def forecast(
         Whether each drawn patient also gets her own draw of the fitted population parameters
         from the stored posterior (:func:`~needleplan.forecasting.uncertainty.load_posterior`),
         so the band combines the model's own uncertainty with the spread between patients.
-        Default: on with the shipped calibration (``params`` None), off with given ``params``
-        (the draws belong to the shipped calibration).
+        Default: on with the shipped calibration (``params`` None, or the shipped parameters
+        with only ``noticeable_threshold`` changed, such as a clinic's own threshold: the draws
+        do not depend on it; :func:`~needleplan.forecasting.params.own_threshold_only`), off
+        with other ``params`` (the draws belong to the shipped calibration).
+    covariate_uncertainty : bool, optional
+        Whether each drawn patient also gets her own draw of the size of every covariate effect
+        present (smoking, diabetes, area, goal, ..., and the age terms; spreads in
+        :data:`~needleplan.forecasting.models.covariates.SPREADS`), so the band carries how
+        unsure those effects are. Default: as ``parameter_uncertainty`` (both are the model's
+        own uncertainty). The central curve always uses the central effects.
 
     Returns
     -------
@@ -266,7 +308,12 @@ def forecast(
     parameters: both random effects at their median (``u_R = 0`` or its posterior median,
     ``u_P`` its mean given ``u_R``), every day, exactly. With parameter uncertainty, draw ``i``
     also takes posterior draw ``j_i``, ``j`` the next ``draws`` integers of the generator
-    (uniform over the stored draws), so the band is a posterior predictive band. The band (``p10``, ``p90``) is the daily sample quantile across ``draws``
+    (uniform over the stored draws), so the band is a posterior predictive band. With
+    covariate uncertainty, draw ``i`` then takes the strengths of every covariate effect from
+    the next ``draws x K`` standard normals (one column per key of
+    :data:`~needleplan.forecasting.models.covariates.UNCERTAIN_KEYS`, present or not, so adding
+    a factor leaves the other factors' draws as they were); her goal's threshold is drawn too,
+    so the noticeable months' band carries it. The band (``p10``, ``p90``) is the daily sample quantile across ``draws``
     patients, each with her own pair ``(u_R, u_P)``: ``u_R`` is the first ``draws`` standard
     normals of the seeded generator, ``u_P = rho u_R + sqrt(1 - rho^2) e`` with ``e`` the next
     ``draws``. The draws are evaluated on :func:`knot_days` and the quantiles interpolated
@@ -288,28 +335,43 @@ def forecast(
     u_r = rng.standard_normal(draws)
     e = rng.standard_normal(draws)
     centre = np.zeros(1)
+    centre_p: NDArray[np.float64] | None = None  # None: its mean given the centre's u_R
+    if z_transform is not None and effects_transform is not None:
+        raise InputError.one("effects_transform", "given", "cannot be combined with z_transform")
     if z_transform is not None:
         u_r = np.asarray(z_transform(u_r), dtype=np.float64)
         centre = np.asarray(z_transform(centre), dtype=np.float64)
-    u_p = persistence_from(u_r, e, p)
+    if effects_transform is not None:
+        u_r, u_p = effects_transform(u_r, e)
+        centre, centre_p = effects_transform(np.zeros(1), np.zeros(1))
+    else:
+        u_p = persistence_from(u_r, e, p)
     drawn: DrawnParams | None = None
     if parameter_uncertainty is None:
-        parameter_uncertainty = params is None
+        parameter_uncertainty = params is None or own_threshold_only(params)
     if parameter_uncertainty and band:
         posterior = load_posterior()
         drawn = posterior.rates(rng.integers(0, len(posterior), draws), p)
+    if covariate_uncertainty is None:
+        covariate_uncertainty = parameter_uncertainty
+    mods = patient_modifiers(assessment)
+    drawn_mods: DrawnModifiers | None = None
+    if covariate_uncertainty and band:
+        drawn_mods = drawn_modifiers(mods.factors, effect_strengths(rng, draws))
     day = np.arange(end + 1, dtype=np.float64)
     last_initial = float(s[n_init - 1])
     anchor = last_initial + response_peak_days(p)
-    mods = patient_modifiers(assessment)
     threshold = p.noticeable_threshold * mods.threshold  # her goal sets what she notices
     # The typical patient, every day.
-    median = improvement(day, curve_inputs(assessment, s, centre, p))[0]
+    median = improvement(day, curve_inputs(assessment, s, centre, p, centre_p))[0]
     span_mid, cens_mid = noticeable_time(day, median[None, :], threshold, last_initial, anchor)
     if band:  # every draw on the knots
         knots = knot_days(s, end, (anchor,))
-        curves = improvement(knots, curve_inputs(assessment, s, u_r, p, u_p, drawn))
-        span, cens = noticeable_time(knots, curves, threshold, last_initial, anchor)
+        curves = improvement(knots, curve_inputs(assessment, s, u_r, p, u_p, drawn, drawn_mods))
+        draw_threshold = (
+            threshold if drawn_mods is None else p.noticeable_threshold * drawn_mods.threshold
+        )
+        span, cens = noticeable_time(knots, curves, draw_threshold, last_initial, anchor)
         k10, k90 = _sample_band(curves, overwrite=True)  # the curves are not needed after
         p10 = np.minimum(np.interp(day, knots, k10), median)
         p90 = np.maximum(np.interp(day, knots, k90), median)
@@ -327,7 +389,7 @@ def forecast(
             maintenance_months,
             end,
             p,
-            centre,
+            (centre, centre_p),
             threshold,
             anchor,
             (head, head_cens),
@@ -362,6 +424,8 @@ def forecast(
         factors=mods.factors,
         anchor_days=response_peak_days(p),
         parameter_uncertainty=drawn is not None,
+        covariate_uncertainty=drawn_mods is not None,
+        base_threshold=p.noticeable_threshold,
     )
 
 
@@ -372,7 +436,7 @@ def _upkeep_envelope(
     maintenance_months: float,
     end: int,
     p: ModelParams,
-    centre: NDArray[np.float64],
+    centre: tuple[NDArray[np.float64], NDArray[np.float64] | None],
     threshold: float,
     anchor: float,
     own: tuple[float, bool],
@@ -407,7 +471,7 @@ def _upkeep_envelope(
             if own[0] < best:
                 best, best_cens = own
             continue
-        curve = improvement(day, curve_inputs(assessment, sd, centre, p))
+        curve = improvement(day, curve_inputs(assessment, sd, centre[0], p, centre[1]))
         t, c = noticeable_time(day, curve, threshold, last_initial, anchor)
         if float(t[0]) < best:
             best, best_cens = float(t[0]), bool(c[0])

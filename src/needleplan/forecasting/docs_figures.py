@@ -17,13 +17,20 @@ from pathlib import Path
 
 import numpy as np
 
-from needleplan.domain import reference_assessment
+from needleplan.domain import Condition, Smoking, reference_assessment
 from needleplan.domain.records import MeasurementScale
 from needleplan.forecasting.chain import curve_inputs, forecast, series_days
 from needleplan.forecasting.docs_fit import claims_table, parameters_table
-from needleplan.forecasting.learning import Observation, ZPosterior, posterior_z
+from needleplan.forecasting.learning import Observation, ZPosterior, posterior_effects
 from needleplan.forecasting.models import improvement
-from needleplan.forecasting.models.covariates import EFFECTS
+from needleplan.forecasting.models.covariates import (
+    AGE_KEY,
+    EFFECTS,
+    SPREADS,
+    UNCERTAIN_KEYS,
+    family_of,
+    spread_of,
+)
 from needleplan.forecasting.observation import (
     DEFAULT_LINKS,
     JND_SCALES,
@@ -81,11 +88,12 @@ def posterior_table() -> str:
 
 
 def band_table() -> str:
-    """The reference patient's noticeable months with and without parameter uncertainty."""
+    """Noticeable months with and without the model's own uncertainty (the fitted parameters
+    and, for a patient with factors, the covariate effects' sizes)."""
     ref = reference_assessment()
     lines = [
         "| schedule | typical patient | 80 % band, patients only | 80 % band, patients + "
-        "parameters |",
+        "parameters + covariate effects |",
         "|---|---|---|---|",
     ]
     cases = [
@@ -93,9 +101,14 @@ def band_table() -> str:
         ("one session", series_days(1, 35), 1, None),
         ("5 sessions + upkeep every 12 months", series_days(5, 35, maintenance_months=12), 5, 12),
     ]
+    smoker = ref.model_copy(
+        update={"smoking": Smoking.CURRENT, "conditions": frozenset({Condition.DIABETES})}
+    )
+    cases.append(("a smoker with diabetes, 5 sessions", series_days(5, 35), 5, None))
     for label, sd, n, m in cases:
-        only = forecast(ref, sd, n_initial=n, maintenance_months=m, parameter_uncertainty=False)
-        both = forecast(ref, sd, n_initial=n, maintenance_months=m)
+        who = smoker if label.startswith("a smoker") else ref
+        only = forecast(who, sd, n_initial=n, maintenance_months=m, parameter_uncertainty=False)
+        both = forecast(who, sd, n_initial=n, maintenance_months=m)
         a = only.milestones.noticeable_months_after_last_initial
         b = both.milestones.noticeable_months_after_last_initial
 
@@ -166,14 +179,20 @@ SHRINKAGE_SEED = 20261203
 
 
 def _simulated_ratings(
-    z: float, scales: Sequence[MeasurementScale], days: Sequence[float], rng: np.random.Generator
+    z: float,
+    scales: Sequence[MeasurementScale],
+    days: Sequence[float],
+    rng: np.random.Generator,
+    persistence: float | None = None,
 ) -> list[Observation]:
     """One patient's ratings drawn through the observation model (a pre-treatment rating first
-    on an absolute scale, her own pre-treatment value drawn from its prior)."""
+    on an absolute scale, her own pre-treatment value drawn from its prior); ``persistence``
+    her ``u_P`` (default: its mean given ``z``)."""
     ref = reference_assessment()
     sessions = series_days(5, 35)
     d = np.asarray(days, dtype=np.float64)
-    imp = improvement(d, curve_inputs(ref, sessions, [z], default_params()))[0]
+    up = None if persistence is None else [persistence]
+    imp = improvement(d, curve_inputs(ref, sessions, [z], default_params(), up))[0]
     out: list[Observation] = []
     for scale in scales:
         link = DEFAULT_LINKS[scale]
@@ -187,9 +206,11 @@ def _simulated_ratings(
 
 
 def shrinkage_table() -> str:
-    """How much each scale's follow-ups narrow her response effect's 80 % interval."""
+    """How much each scale's follow-ups narrow her response and persistence effects' 80 %
+    intervals (patients drawn from the joint prior)."""
     ref = reference_assessment()
     sessions = series_days(5, 35)
+    rho = default_params().random_effect_correlation
     prior = ZPosterior.prior().quantile(np.array([0.1, 0.9]))
     prior_width = float(prior[1] - prior[0])
     rows: list[tuple[str, tuple[MeasurementScale, ...]]] = [
@@ -199,7 +220,10 @@ def shrinkage_table() -> str:
     counts = sorted(SHRINKAGE_FOLLOW_UPS)
     lines = [
         "| scale | "
-        + " | ".join(f"{k} follow-up{'s' if k > 1 else ''}: interval narrowed by" for k in counts)
+        + " | ".join(
+            f"{k} follow-up{'s' if k > 1 else ''}: response / persistence interval narrowed by"
+            for k in counts
+        )
         + " |",
         "|---|" + "---|" * len(counts),
     ]
@@ -207,13 +231,19 @@ def shrinkage_table() -> str:
         cells = []
         for k in counts:
             rng = np.random.default_rng(SHRINKAGE_SEED)
-            widths = []
+            w_r, w_p = [], []
             for _ in range(SHRINKAGE_PATIENTS):
                 z = float(rng.standard_normal())
-                obs = _simulated_ratings(z, scales, SHRINKAGE_FOLLOW_UPS[k], rng)
-                lo, hi = posterior_z(ref, sessions, obs).quantile(np.array([0.1, 0.9]))
-                widths.append(float(hi - lo))
-            cells.append(f"{1.0 - float(np.mean(widths)) / prior_width:.0%}")
+                u_p = rho * z + float(np.sqrt(1.0 - rho * rho) * rng.standard_normal())
+                obs = _simulated_ratings(z, scales, SHRINKAGE_FOLLOW_UPS[k], rng, u_p)
+                post = posterior_effects(ref, sessions, obs)
+                lo, hi = post.response.quantile(np.array([0.1, 0.9]))
+                w_r.append(float(hi - lo))
+                lo, hi = post.persistence.quantile(np.array([0.1, 0.9]))
+                w_p.append(float(hi - lo))
+            r = 1.0 - float(np.mean(w_r)) / prior_width
+            p = 1.0 - float(np.mean(w_p)) / prior_width
+            cells.append(f"{r:.0%} / {p:.0%}")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -231,10 +261,44 @@ def covariate_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def spread_table() -> str:
+    """Each factor's strength spread: its 80 % range and what it does to the strongest level's
+    response (or threshold) multiplier, with the source of the spread."""
+    z = 1.2815515655446004  # the standard normal's 90th percentile
+    lines = [
+        "| factor | spread sigma | strength, 80 % of draws | strongest level: multiplier (before the "
+        "stacking bounds), 80 % of draws | source of the spread |",
+        "|---|---|---|---|---|",
+    ]
+    for fam in UNCERTAIN_KEYS:
+        sigma = spread_of(fam)
+        lo, hi = float(np.exp(-z * sigma)), float(np.exp(z * sigma))
+        if fam == AGE_KEY:
+            level = "age terms beta_A, beta_r: x" + f"{lo:.2f}-x{hi:.2f}"
+        else:
+            keys = [k for k in EFFECTS if family_of(k) == fam]
+            name, m = "response", 1.0
+            for k in keys:
+                for attr in ("response", "threshold"):
+                    v = getattr(EFFECTS[k], attr)
+                    if abs(np.log(v)) > abs(np.log(m)):
+                        name, m, key = attr, v, k
+            if m == 1.0:
+                key, name, m = keys[0], "ageing", EFFECTS[keys[0]].ageing
+                if m == 1.0:
+                    name, m = "fade", EFFECTS[keys[0]].fade
+            a, b = sorted((m**lo, m**hi))
+            level = f"{key} {name} {m:.2f}: {a:.2f}-{b:.2f}"
+        source = SPREADS[fam][1] if fam in SPREADS else "judgement prior"
+        lines.append(f"| {fam} | {sigma:g} | {lo:.2f}-{hi:.2f} | {level} | {source} |")
+    return "\n".join(lines) + "\n"
+
+
 FIGURES: dict[str, Callable[[], str]] = {
     "parameters": parameters_table,
     "claims": claims_table,
     "covariates": covariate_table,
+    "spreads": spread_table,
     "shrinkage": shrinkage_table,
     "posterior": posterior_table,
     "band": band_table,

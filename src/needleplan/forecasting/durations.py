@@ -98,7 +98,7 @@ _BLOCK_VALUES = 65_536
 def noticeable_time(
     day: NDArray[np.float64],
     curves: NDArray[np.float64],
-    threshold: float,
+    threshold: float | NDArray[np.float64],
     from_day: float,
     anchor_day: float,
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
@@ -131,7 +131,8 @@ def noticeable_time(
     # the weight of each segment in the count before and after the anchor
     w_pre = np.where((seg >= i_from) & (seg < i_anchor), width, 0.0)
     w_post = np.where(seg >= i_anchor, width, 0.0)
-    up = curves >= threshold
+    thr = np.broadcast_to(np.asarray(threshold, dtype=np.float64).reshape(-1, 1), (n, 1))
+    up = curves >= thr  # a threshold per curve (n, 1) or one for all
     both = up[:, :-1] & up[:, 1:]
     # whole segments at or above the threshold (no per-day loop), in blocks of rows so the
     # float copy of the mask that the product needs stays small
@@ -146,7 +147,7 @@ def noticeable_time(
     if rows.size:
         v0 = curves[rows, cols]
         v1 = curves[rows, cols + 1]
-        frac = np.clip((np.maximum(v0, v1) - threshold) / np.abs(v1 - v0), 0.0, 1.0)
+        frac = np.clip((np.maximum(v0, v1) - thr[rows, 0]) / np.abs(v1 - v0), 0.0, 1.0)
         pre = pre + np.bincount(rows, frac * w_pre[cols], minlength=n)
         post = post + np.bincount(rows, frac * w_post[cols], minlength=n)
     at_anchor = up[:, i_anchor]

@@ -1,28 +1,26 @@
-"""Per-patient learning: her response effect ``z`` from her measurements, and her own forecast.
+"""Per-patient learning: her response and persistence effects from her measurements.
 
 The population model (``docs/model.md``) gives every patient two correlated random effects, her
-response ``z = u_R`` and her persistence ``u_P`` (correlation ``rho``). The update learns ``z``;
-in the likelihood her persistence is at its mean given ``z`` (``rho z``), and in her forecast
-each draw's persistence follows its prior given the drawn ``z``. The improvement ``I(t; z)``
-increases with ``z`` on every day. Her outcome measurements, read through the observation model
-(:mod:`needleplan.forecasting.observation`), tell which ``z`` she has:
+response ``u_R`` and her persistence ``u_P`` (correlation ``rho``). The improvement
+``I(t; u_R, u_P)`` increases in each on every day. Her outcome measurements, read through the
+observation model (:mod:`needleplan.forecasting.observation`), tell which pair she has:
 
 .. math::
 
-    p(z \\mid y) \\propto \\varphi(z) \\prod_{m \\in \\text{relative}} p(y_m \\mid b_s + \\beta_s I(t_m; z))
+    p(u \\mid y) \\propto N_2(u; \\rho) \\prod_{m \\in \\text{relative}} p(y_m \\mid b_s + \\beta_s I(t_m; u))
     \\prod_{g \\in \\text{absolute}} \\int N(b; b_{0g}, \\tau_g^2)
-    \\prod_{m \\in g} p(y_m \\mid b + \\beta_g I(t_m; z))\\, db,
+    \\prod_{m \\in g} p(y_m \\mid b + \\beta_g I(t_m; u))\\, db,
 
-evaluated on a fixed grid of ``z`` (401 points on [-6, 6]); each absolute scale (and area) has
-its own unknown pre-treatment value ``b``, integrated out on a grid of 81 points. Measurements on
-or before the first session have ``I = 0``: they inform only ``b``.
+evaluated on a fixed grid of pairs (:mod:`needleplan.forecasting.joint_posterior`); each
+absolute scale (and area) has its own unknown pre-treatment value ``b``, integrated out on a grid
+of 81 points. Measurements on or before the first session have ``I = 0``: they inform only
+``b``. Measurements 6-24 months after a session separate the two effects ("responds well, fades
+fast").
 
-Her personalised forecast maps the population draws through the posterior's quantile function,
-``z_i = F_post^{-1}(Phi(z_i^{prior}))``, and then proceeds exactly as
-:func:`needleplan.forecasting.chain.forecast` (same seed, same draws), so with no
-measurement it is the population forecast, and a posterior that is stochastically larger gives
-a curve that is higher on every day and durations that are never shorter. Equations and checks:
-``docs/learning.md``.
+Her personalised forecast maps the population draws through her joint posterior
+(:meth:`~needleplan.forecasting.joint_posterior.EffectsPosterior.transform`) and then proceeds
+exactly as :func:`needleplan.forecasting.chain.forecast` (same seed, same draws), so with no
+measurement it is the population forecast. Equations and checks: ``docs/learning.md``.
 """
 
 from __future__ import annotations
@@ -35,19 +33,26 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import logsumexp, ndtr
+from scipy.special import logsumexp
 
 from needleplan.domain import Assessment
 from needleplan.domain.records import Measurement, MeasurementScale
 from needleplan.exceptions import InputError, ModelRangeError
 from needleplan.forecasting.chain import (
     MAX_YEARS,
-    QUANTILES,
     ForecastResult,
     curve_inputs,
     forecast,
     horizon_days,
 )
+from needleplan.forecasting.joint_posterior import (
+    PERSISTENCE_GRID,
+    RESPONSE_GRID,
+    EffectsPosterior,
+    grid_pairs,
+    log_prior,
+)
+from needleplan.forecasting.learning_grid import Z_GRID, ZPosterior, normalise
 from needleplan.forecasting.models import improvement
 from needleplan.forecasting.observation import (
     DEFAULT_LINKS,
@@ -61,8 +66,6 @@ from needleplan.forecasting.observation import (
 from needleplan.forecasting.params import ModelParams, default_params
 from needleplan.forecasting.schedules import _check_age, _check_sessions
 
-#: Grid of the patient random effect ``z`` [-]: 401 points on [-6, 6] (spacing 0.03).
-Z_GRID = np.linspace(-6.0, 6.0, 401)
 #: Nodes of the pre-treatment value integral, in prior standard deviations.
 BASELINE_NODES = np.linspace(-5.0, 5.0, 81)
 #: The predicted band a calibrated model's measurements fall into 80 % of the time.
@@ -128,107 +131,11 @@ def _check_observations(observations: Sequence[Observation], last_day: int) -> N
 
 
 @dataclass(frozen=True)
-class ZPosterior:
-    """Posterior of the patient random effect ``z`` on a grid.
-
-    Attributes
-    ----------
-    grid : ndarray, shape (G,)
-        Equally spaced values of ``z`` [-].
-    mass : ndarray, shape (G,)
-        Posterior probability of the grid cell around each value (sums to 1).
-    n_observations : int
-        Measurements it was computed from.
-    is_prior : bool
-        True when no measurement depends on ``z`` (the posterior is the N(0, 1) prior exactly;
-        :meth:`transform` is then the identity).
-    set_aside : int
-        Measurements not used because they were taken within :data:`SWELLING_DAYS` after a
-        session (swelling, not lasting improvement).
-    misfits : tuple of (scale, day)
-        Ratings on a relative scale (GAIS, satisfaction) whose recorded value had a posterior
-        predictive probability below :data:`MISFIT_PROBABILITY`: they contradict her other
-        ratings or the model; a warning to check them, they are still used.
-    """
-
-    grid: NDArray[np.float64]
-    mass: NDArray[np.float64]
-    n_observations: int
-    is_prior: bool
-    set_aside: int = 0
-    misfits: tuple[tuple[str, float], ...] = ()
-
-    @classmethod
-    def prior(cls) -> ZPosterior:
-        """The population prior N(0, 1) (no measurement)."""
-        log_p = -0.5 * Z_GRID**2
-        return cls(Z_GRID, _normalise(log_p), 0, True)
-
-    @property
-    def mean(self) -> float:
-        return float(np.dot(self.grid, self.mass))
-
-    @property
-    def sd(self) -> float:
-        h = float(self.grid[1] - self.grid[0])
-        var = float(np.dot((self.grid - self.mean) ** 2, self.mass)) + h * h / 12.0
-        return math.sqrt(var)
-
-    def _edges(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        h = float(self.grid[1] - self.grid[0])
-        edges = np.concatenate([self.grid - h / 2.0, [self.grid[-1] + h / 2.0]])
-        cdf = np.concatenate([[0.0], np.cumsum(self.mass)])
-        cdf[-1] = 1.0
-        return edges, np.minimum(cdf, 1.0)
-
-    def cdf(self, z: ArrayLike) -> NDArray[np.float64]:
-        """Posterior ``P(Z <= z)`` (piecewise linear between cell edges)."""
-        edges, cdf = self._edges()
-        return np.asarray(np.interp(np.asarray(z, dtype=np.float64), edges, cdf), dtype=np.float64)
-
-    def quantile(self, q: ArrayLike) -> NDArray[np.float64]:
-        """Posterior quantiles ``F^{-1}(q)`` for ``q`` in [0, 1] [-] (monotone in ``q``)."""
-        qq = np.clip(np.asarray(q, dtype=np.float64), 0.0, 1.0)
-        edges, cdf = self._edges()
-        idx = np.clip(np.searchsorted(cdf, qq, side="left"), 1, cdf.size - 1)
-        width = cdf[idx] - cdf[idx - 1]
-        frac = np.where(width > 0, (qq - cdf[idx - 1]) / np.where(width > 0, width, 1.0), 0.0)
-        h = edges[1] - edges[0]
-        return np.asarray(edges[idx - 1] + np.clip(frac, 0.0, 1.0) * h, dtype=np.float64)
-
-    def transform(self, z_prior: ArrayLike) -> NDArray[np.float64]:
-        """Map prior draws to posterior draws, ``F_post^{-1}(Phi(z))`` (identity for the prior)."""
-        z = np.asarray(z_prior, dtype=np.float64)
-        if self.is_prior:
-            return z
-        return self.quantile(ndtr(z))
-
-    def to_json(self, ndigits: int = 3) -> dict[str, Any]:
-        q10, q50, q90 = self.quantile(np.array(QUANTILES))
-        return {
-            "mean": round(self.mean, ndigits),
-            "sd": round(self.sd, ndigits),
-            "p10": round(float(q10), ndigits),
-            "median": round(float(q50), ndigits),
-            "p90": round(float(q90), ndigits),
-            "measurements": self.n_observations,
-            "is_prior": self.is_prior,
-            "set_aside_swelling": self.set_aside,
-            "misfits": [{"scale": s, "day": d} for s, d in self.misfits],
-        }
-
-
-def _normalise(log_p: NDArray[np.float64]) -> NDArray[np.float64]:
-    p = np.exp(log_p - logsumexp(log_p))
-    return np.asarray(p / p.sum(), dtype=np.float64)
-
-
-@dataclass(frozen=True)
 class _Evidence:
     """Improvement of every grid ``z`` on every observation day, shared by the computations."""
 
     observations: tuple[Observation, ...]
-    improvement: NDArray[np.float64]  # (G, M) [% of pre-treatment firmness]
+    improvement: NDArray[np.float64]  # (G, M) [% of pre-treatment firmness], G grid pairs
     links: tuple[ScaleLink, ...]
     baselines: tuple[tuple[float, float], ...]
     set_aside: int = 0
@@ -258,10 +165,11 @@ def _evidence(
     aside = len(observations) - len(obs)
     chosen = tuple(link_for(o.scale, links) for o in obs)
     days = np.array([o.day for o in obs], dtype=np.float64)
-    imp = np.zeros((Z_GRID.size, days.size))
+    u_r, u_p = grid_pairs()
+    imp = np.zeros((u_r.size, days.size))
     after = days > 0
     if np.any(after):
-        inputs = curve_inputs(assessment, s, Z_GRID, params)
+        inputs = curve_inputs(assessment, s, u_r, params, u_p)
         imp[:, after] = improvement(days[after], inputs)
     return _Evidence(
         obs, imp, chosen, tuple(baseline_prior(lk, assessment) for lk in chosen), aside
@@ -290,8 +198,8 @@ def _baseline_nodes(ev: _Evidence, m: int) -> tuple[NDArray[np.float64], NDArray
 
 
 def _log_likelihood(ev: _Evidence) -> NDArray[np.float64]:
-    """``log p(y | z)`` on the grid, shape (G,)."""
-    total = np.zeros(Z_GRID.size)
+    """``log p(y | u_R, u_P)`` on the grid pairs, shape (G,)."""
+    total = np.zeros(ev.improvement.shape[0])
     for m, (obs, lk) in enumerate(zip(ev.observations, ev.links, strict=True)):
         if lk.relative:
             total += log_likelihood(
@@ -300,22 +208,50 @@ def _log_likelihood(ev: _Evidence) -> NDArray[np.float64]:
     for idx in _groups(ev).values():
         lk = ev.links[idx[0]]
         nodes, log_w = _baseline_nodes(ev, idx[0])
-        values = np.array([ev.observations[m].value for m in idx])
-        mu = nodes[None, :, None] + lk.slope * ev.improvement[:, idx][:, None, :]  # (G, K, M)
-        ll = log_likelihood(lk, values[None, None, :], mu).sum(axis=2)
+        ll = np.zeros((total.size, nodes.size))
+        for m in idx:  # the measurements of one scale and area (few), each over every pair
+            ll += _tabulated(lk, ev.observations[m].value, ev.improvement[:, m], nodes)
         total += logsumexp(ll + log_w[None, :], axis=1)
     return total
 
 
-def posterior_z(
+#: Improvement values the absolute scales' likelihood is tabulated on, per measurement.
+TABLE_POINTS = 512
+
+
+def _tabulated(
+    link: ScaleLink, value: float, imp: NDArray[np.float64], nodes: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """``log p(y | b_k + beta I_g)`` for every grid pair ``g`` and baseline node ``k``, ``(G, K)``.
+
+    Tabulated on :data:`TABLE_POINTS` improvements spanning the pairs' and linearly
+    interpolated (the log-likelihood is smooth in ``I``: the error is below 1e-3 of a log
+    unit; a test compares with direct quadrature), so its cost does not grow with the grid.
+    A pre-treatment measurement (``I = 0`` for every pair) is one row, broadcast.
+    """
+    lo, hi = float(imp.min()), float(imp.max())
+    if hi - lo <= 1e-12:
+        return log_likelihood(link, value, nodes[None, :] + link.slope * lo)
+    grid = np.linspace(lo, hi, TABLE_POINTS)
+    table = log_likelihood(link, value, nodes[None, :] + link.slope * grid[:, None])
+    pos = (imp - lo) * ((TABLE_POINTS - 1) / (hi - lo))
+    i0 = np.clip(pos.astype(np.int64), 0, TABLE_POINTS - 2)
+    frac = (pos - i0)[:, None]
+    out = table[i0]
+    out *= 1.0 - frac
+    out += table[i0 + 1] * frac
+    return np.asarray(out, dtype=np.float64)
+
+
+def posterior_effects(
     assessment: Assessment,
     session_days: Sequence[float] | ArrayLike,
     observations: Sequence[Observation],
     *,
     params: ModelParams | None = None,
     links: Mapping[MeasurementScale, ScaleLink] | None = None,
-) -> ZPosterior:
-    """Posterior over her random effect ``z`` given her measurements.
+) -> EffectsPosterior:
+    """Posterior over her response and persistence effects given her measurements.
 
     Parameters
     ----------
@@ -327,28 +263,60 @@ def posterior_z(
     observations : sequence of Observation
         Her measurements, dated from the first session.
     params : ModelParams, optional
-        Model parameters (default: the shipped calibration).
+        Model parameters (default: the shipped calibration); ``rho`` is its
+        ``random_effect_correlation``.
     links : mapping, optional
         Observation model per scale (default: :data:`DEFAULT_LINKS`).
 
     Returns
     -------
-    ZPosterior
+    EffectsPosterior
 
     Raises
     ------
     InputError
         for a value off its scale or malformed session days; ``ModelRangeError`` outside the
         model's validated range.
+
+    Notes
+    -----
+    ``p(u_R, u_P | y) ∝ N_2(u_R, u_P; rho) p(y | I(t; u_R, u_P))`` on every grid pair at once
+    (one evaluation of the model for all :data:`RESPONSE_GRID` x :data:`PERSISTENCE_GRID`
+    pairs on her measurement days; the absolute scales' pre-treatment values integrated out as
+    before). Measurements late after a session (months 6-24) separate the two: a high
+    improvement early that falls fast reads as "responds well, fades fast".
     """
     p = default_params() if params is None else params
+    rho = p.random_effect_correlation
     ev = _evidence(assessment, session_days, observations, p, links)
     if not ev.observations:
-        return replace(ZPosterior.prior(), set_aside=ev.set_aside)
+        return EffectsPosterior.prior(rho, ev.set_aside)
     ll = _log_likelihood(ev)
     flat = bool(np.ptp(ll) == 0.0)
-    mass = _normalise(-0.5 * Z_GRID**2 + ll)
-    return ZPosterior(Z_GRID, mass, len(ev.observations), flat, ev.set_aside, _misfits(ev, mass))
+    if flat:
+        return replace(
+            EffectsPosterior.prior(rho, ev.set_aside), n_observations=len(ev.observations)
+        )
+    shape = (RESPONSE_GRID.size, PERSISTENCE_GRID.size)
+    mass = normalise(log_prior(rho) + ll.reshape(shape))
+    return EffectsPosterior(
+        mass, rho, len(ev.observations), False, ev.set_aside, _misfits(ev, mass.ravel())
+    )
+
+
+def posterior_z(
+    assessment: Assessment,
+    session_days: Sequence[float] | ArrayLike,
+    observations: Sequence[Observation],
+    *,
+    params: ModelParams | None = None,
+    links: Mapping[MeasurementScale, ScaleLink] | None = None,
+) -> ZPosterior:
+    """Her response effect's marginal posterior (:func:`posterior_effects`, persistence
+    integrated out)."""
+    return posterior_effects(
+        assessment, session_days, observations, params=params, links=links
+    ).response
 
 
 def _misfits(ev: _Evidence, mass: NDArray[np.float64]) -> tuple[tuple[str, float], ...]:
@@ -374,8 +342,8 @@ def band_shares(
 ) -> list[tuple[Observation, float]]:
     """For each follow-up measurement, the chance it falls inside the predicted 80 % band.
 
-    The prediction is the default calibration's, before her response is seen: ``z ~ N(0, 1)``
-    and, for absolute scales, her pre-treatment value as known from her measurements on or
+    The prediction is the default calibration's, before her response is seen: both effects from
+    their population prior and, for absolute scales, her pre-treatment value as known from her measurements on or
     before the first session (else the population prior). With the predictive ``F`` and the
     recorded value ``y``, the randomised PIT lies uniformly in ``[F(y-), F(y)]``; the share is
     the part of that interval inside ``[0.1, 0.9]`` (for a continuous value, 1 or 0). A
@@ -388,7 +356,7 @@ def band_shares(
     """
     p = default_params() if params is None else params
     ev = _evidence(assessment, session_days, observations, p, links)
-    prior_w = ZPosterior.prior().mass
+    prior_w = normalise(log_prior(p.random_effect_correlation)).ravel()  # both effects
     out: list[tuple[Observation, float]] = []
     base_log: dict[tuple[MeasurementScale, str], NDArray[np.float64]] = {}
     for key, idx in _groups(ev).items():
@@ -398,7 +366,7 @@ def band_shares(
         if pre:
             values = np.array([ev.observations[m].value for m in pre])
             log_w = log_w + log_likelihood(lk, values[None, :], nodes[:, None]).sum(axis=1)
-        base_log[key] = _normalise(log_w)
+        base_log[key] = normalise(log_w)
     for m, (obs, lk) in enumerate(zip(ev.observations, ev.links, strict=True)):
         if obs.day <= 0:
             continue
@@ -428,7 +396,7 @@ def _share_inside(f_lo: float, f_hi: float) -> float:
 def personal_forecast(
     assessment: Assessment,
     session_days: Sequence[float] | NDArray[np.float64],
-    posterior: ZPosterior,
+    posterior: EffectsPosterior | ZPosterior,
     *,
     years: float = 10.0,
     draws: int = 1000,
@@ -436,16 +404,23 @@ def personal_forecast(
     params: ModelParams | None = None,
     n_initial: int | None = None,
 ) -> ForecastResult:
-    """Her forecast with ``z`` drawn from her posterior instead of the population prior.
+    """Her forecast with her effects drawn from her posterior instead of the population prior.
 
-    Same arguments and result as :func:`needleplan.forecasting.chain.forecast`: the seeded
-    N(0, 1) draws of the response effect are mapped through :meth:`ZPosterior.transform` (a
-    monotone map); the central curve is at her posterior median, the p10-p90 band across the
-    mapped draws, as in the population forecast. With ``ZPosterior.prior()`` the result equals
-    ``forecast(..., parameter_uncertainty=False)``: her update conditions on the point-fit
-    parameters (her measurements say which ``z`` she has given them), so her band is the spread
-    of patients like her, without the population parameters' own uncertainty.
+    Same arguments and result as :func:`needleplan.forecasting.chain.forecast`. With an
+    :class:`EffectsPosterior` the seeded draws of both effects are mapped through
+    :meth:`EffectsPosterior.transform` (her response from its marginal, her persistence from
+    its conditional given her response); the central curve is at her posterior median response
+    and the median persistence given it. With a :class:`ZPosterior` (her response only) her
+    persistence follows its prior given the drawn response. With no measurement the result
+    equals ``forecast(..., parameter_uncertainty=False)``: her update conditions on the
+    point-fit parameters (her measurements say which effects she has given them), so her band
+    is the spread of patients like her, without the population parameters' own uncertainty.
     """
+    kw: dict[str, Any] = {}
+    if isinstance(posterior, EffectsPosterior):
+        kw["effects_transform"] = posterior.transform
+    else:
+        kw["z_transform"] = posterior.transform
     return forecast(
         assessment,
         session_days,
@@ -454,18 +429,23 @@ def personal_forecast(
         seed=seed,
         params=params,
         n_initial=n_initial,
-        z_transform=posterior.transform,
         parameter_uncertainty=False,
+        **kw,
     )
 
 
 @dataclass(frozen=True)
 class PersonalUpdate:
-    """Her posterior, the population forecast and her personalised forecast, side by side."""
+    """Her posterior, the population forecast and her personalised forecast, side by side.
+
+    ``posterior`` is her response effect's marginal (as before), ``effects`` the joint
+    posterior of her response and persistence that her forecast uses.
+    """
 
     posterior: ZPosterior
     population: ForecastResult
     personal: ForecastResult
+    effects: EffectsPosterior | None = None
 
     def to_json(self, *, curves: bool = False) -> dict[str, Any]:
         pop, own = self.population.to_json(), self.personal.to_json()
@@ -477,6 +457,9 @@ class PersonalUpdate:
             "population": {"milestones": pop["milestones"]},
             "personal": {"milestones": own["milestones"]},
         }
+        if self.effects is not None:
+            out["posterior_persistence"] = self.effects.persistence.to_json()
+            out["posterior_correlation"] = round(self.effects.correlation, 3)
         if curves:
             out["day"] = own["curve"]["day"]
             out["population"]["curve"] = {k: v for k, v in pop["curve"].items() if k != "day"}
@@ -496,12 +479,13 @@ def update_forecast(
     n_initial: int | None = None,
     links: Mapping[MeasurementScale, ScaleLink] | None = None,
 ) -> PersonalUpdate:
-    """Posterior over ``z`` from her measurements, then her population and personal forecasts.
+    """Posterior over both her effects from her measurements, then her population and personal
+    forecasts.
 
-    See :func:`posterior_z` and :func:`personal_forecast`; the two forecasts share the seed, so
-    they differ only by what her measurements say.
+    See :func:`posterior_effects` and :func:`personal_forecast`; the two forecasts share the
+    seed, so they differ only by what her measurements say.
     """
-    post = posterior_z(assessment, session_days, observations, params=params, links=links)
+    post = posterior_effects(assessment, session_days, observations, params=params, links=links)
     kw: dict[str, Any] = {
         "years": years,
         "draws": draws,
@@ -510,9 +494,10 @@ def update_forecast(
         "n_initial": n_initial,
     }
     return PersonalUpdate(
-        posterior=post,
+        posterior=post.response,
         population=forecast(assessment, session_days, parameter_uncertainty=False, **kw),
         personal=personal_forecast(assessment, session_days, post, **kw),
+        effects=post,
     )
 
 
@@ -520,12 +505,14 @@ __all__ = [
     "BAND",
     "DEFAULT_LINKS",
     "Z_GRID",
+    "EffectsPosterior",
     "Observation",
     "PersonalUpdate",
     "ZPosterior",
     "band_shares",
     "observations_from",
     "personal_forecast",
+    "posterior_effects",
     "posterior_z",
     "update_forecast",
 ]

@@ -203,3 +203,22 @@ def default_params() -> ModelParams:
     if _DEFAULT is None:
         _DEFAULT = load_params(None)
     return _DEFAULT
+
+
+def own_threshold_only(params: ModelParams) -> bool:
+    """True when ``params`` differ from the shipped calibration in ``noticeable_threshold``
+    only (a clinic's own threshold for what counts as noticeable leaves the fit, and its
+    posterior draws, as they are). The shipped parameters themselves, given explicitly, are
+    not (a caller who passes them, such as the calibration at its optimum, gets what it always
+    got: no posterior draws unless it asks)."""
+    base = default_params()
+    return (
+        params != base and replace(params, noticeable_threshold=base.noticeable_threshold) == base
+    )
+
+
+def with_noticeable_threshold(params: ModelParams | None, threshold: float) -> ModelParams:
+    """``params`` (``None``: the shipped calibration) with the noticeable threshold ``threshold``
+    [% of pre-treatment firmness] (a clinic setting; her goal still scales it)."""
+    base = default_params() if params is None else params
+    return replace(base, noticeable_threshold=float(threshold))

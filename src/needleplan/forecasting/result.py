@@ -142,6 +142,12 @@ class ForecastResult:
     parameter_uncertainty : bool
         True when the band includes the model's own (parameter) uncertainty besides the spread
         between patients (see ``forecast(parameter_uncertainty=...)``).
+    base_threshold : float or None
+        The noticeable threshold before her goal scales it [% of pre-treatment firmness]: the
+        model's derived value, or a clinic's own setting (``params.noticeable_threshold``).
+    covariate_uncertainty : bool
+        True when each draw also carries its own size of every covariate effect present
+        (``forecast(covariate_uncertainty=...)``): part of the model's own uncertainty.
     calibration : str
         Which population calibration the forecast used: ``"default"`` (shipped with needleplan)
         or the clinic's adopted one (``"clinic calibration v2, adopted 2026-11-30"``), set by
@@ -163,6 +169,8 @@ class ForecastResult:
     anchor_days: float = 0.0
     parameter_uncertainty: bool = False
     calibration: str = DEFAULT_CALIBRATION
+    covariate_uncertainty: bool = False
+    base_threshold: float | None = None
 
     @property
     def last_initial_day(self) -> float:

@@ -11,14 +11,17 @@ from needleplan.domain.language import N_
 
 #: What the p10-p90 band is made of (both parts, in plain words).
 BAND_MEANING = N_(
-    "The range combines two things: how differently patients with the same answers respond, and "
-    "how unsure the model's own numbers are, because only a few small studies measured the "
-    "result. 8 in 10 of the model's outcomes fall inside it; it cannot know everything that "
-    "makes one patient different."
+    "The range combines two things. First, patients with the same answers respond differently. "
+    "Second, the model's own numbers are uncertain, including how much each answer (such as "
+    "smoking or diabetes) changes the result, because only a few small studies measured it. 8 "
+    "in 10 of the model's outcomes fall inside it; it cannot know everything that makes one "
+    "patient different."
 )
 
 #: The two parts of the band, short (tables, captions).
-BAND_PARTS = "patients differ, and the model's own numbers are uncertain"
+BAND_PARTS = (
+    "patients differ, and the model's own numbers (including each answer's effect) are uncertain"
+)
 
 #: Where the forecast stands on weak evidence.
 EVIDENCE_LIMIT = N_(
@@ -103,3 +106,23 @@ def band_phrase(
     else:
         text = N_("range in the model, the spread between patients only: %(low)s-%(high)s months")
     return gettext(text) % values
+
+
+#: A clinic's own noticeable threshold, named where its months are shown (a whole sentence).
+THRESHOLD_NOTE = N_(
+    "Months noticeable count from this clinic's threshold of %(value)s %% improvement (the "
+    "model's own value, derived from the rating scales, is %(derived)s %%)."
+)
+
+
+def threshold_note(
+    base_threshold: float | None, *, gettext: Callable[[str], str] = _same
+) -> str | None:
+    """The sentence naming a clinic's own noticeable threshold, or ``None`` when the forecast
+    used the model's derived value (``ForecastResult.base_threshold``)."""
+    from needleplan.forecasting.params import default_params
+
+    derived = default_params().noticeable_threshold
+    if base_threshold is None or abs(base_threshold - derived) < 1e-9:
+        return None
+    return gettext(THRESHOLD_NOTE) % {"value": f"{base_threshold:g}", "derived": f"{derived:g}"}

@@ -162,6 +162,7 @@ def handout_for_patient(
     """
     from needleplan import services
     from needleplan.services.calibration_state import calibration_in_force
+    from needleplan.services.clinic_threshold import clinic_params
     from needleplan.services.handout_photos import handout_photo_pairs
 
     if language is None:
@@ -230,7 +231,8 @@ def handout_for_patient(
         protocol = _usable(make_protocol(latest.assessment, guideline))
     due = [r.due_date for r in record.recalls if r.is_open]
     force = calibration_in_force(db)
-    cal_params = None if force.is_default else force.calibration.params
+    # the calibration in force, with the clinic's own noticeable threshold for her months
+    cal_params = clinic_params(None if force.is_default else force.calibration.params, clinic)
     return Handout(
         clinic_name=clinic_name,
         patient_name=record.patient.display_name,

@@ -29,6 +29,7 @@ from needleplan.forecasting.wording import (
     EVIDENCE_LIMIT,
     band_phrase,
     factor_notes,
+    threshold_note,
 )
 from needleplan.guideline.texts import patient_reason
 from needleplan.i18n import Translator
@@ -356,6 +357,9 @@ def _evidence_notes(handout: Handout, t: Translator) -> list[str]:
         notes.append(t.gettext(CALIBRATION_SHIPPED))
     else:
         notes.append(t.gettext(CALIBRATION_CLINIC) % {"label": result.calibration})
+    threshold = threshold_note(result.base_threshold, gettext=t.gettext)  # the clinic's own
+    if threshold is not None:
+        notes.append(threshold)
     return notes
 
 

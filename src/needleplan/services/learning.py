@@ -44,6 +44,7 @@ from needleplan.forecasting.params import DAYS_PER_YEAR, ModelParams, default_pa
 from needleplan.scheduling import ClinicConfig, MaintenanceDue, example_clinic
 from needleplan.scheduling.recall import maintenance_due
 from needleplan.services.calibration_state import DEFAULT_LABEL, calibration_in_force
+from needleplan.services.clinic_threshold import clinic_params
 from needleplan.services.patients import PatientFile, get_patient, list_patients, patient_file
 from needleplan.storage import Database
 
@@ -196,7 +197,9 @@ def patient_outcome(
     db : Database
     patient_id : int
     clinic : ClinicConfig, optional
-        Gives the recall threshold (default: the bundled example clinic).
+        Gives the recall threshold (default: the bundled example clinic); with a clinic, both
+        forecasts count her months noticeable from it too
+        (:func:`needleplan.services.clinic_threshold.clinic_params`).
     years : float, optional
         Forecast horizon from her first session [years] (default: at least 10, covering her
         sessions and measurements plus two years; at most 15).
@@ -221,6 +224,7 @@ def patient_outcome(
     if params is None:
         force = calibration_in_force(db)
         params, links, label = force.calibration.params, force.calibration.links(), force.label
+    params = clinic_params(params, clinic)  # her months count from the clinic's threshold
     upd = update_forecast(
         hist.assessment,
         hist.session_days,
@@ -237,7 +241,8 @@ def patient_outcome(
         cfg = example_clinic() if clinic is None else clinic
 
         def own(assessment: Assessment, days: list[float], **kw: Any) -> ForecastResult:
-            return personal_forecast(assessment, days, upd.posterior, params=params, **kw)
+            post = upd.posterior if upd.effects is None else upd.effects  # both her effects
+            return personal_forecast(assessment, days, post, params=params, **kw)
 
         def population(assessment: Assessment, days: list[float], **kw: Any) -> ForecastResult:
             return forecast(assessment, days, params=params, **kw)

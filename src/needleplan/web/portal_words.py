@@ -22,8 +22,10 @@ from needleplan.exceptions import (
     NotFoundError,
     SchedulingError,
 )
+from needleplan.forecasting.wording import threshold_note
 from needleplan.scheduling import ClinicConfig
 from needleplan.services import portal
+from needleplan.services.learned_forecast import LearnedForecast
 from needleplan.storage import Database
 from needleplan.web.i18n import offered_languages, public_context
 
@@ -139,3 +141,12 @@ def problem_words(request: Request, exc: NeedleplanError) -> str:
 
 
 __all__ = ["PortalTimes", "keep_language", "portal_language", "problem_words", "say"]
+
+
+def threshold_words(request: Request, found: LearnedForecast | None) -> str | None:
+    """The clinic's own noticeable threshold named in her language, or ``None`` when her
+    forecast counts from the model's derived value (or there is none)."""
+    if found is None:
+        return None
+    base = found.outcome.update.personal.base_threshold
+    return threshold_note(base, gettext=lambda text: say(request, text))

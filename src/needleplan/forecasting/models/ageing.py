@@ -18,7 +18,7 @@ SOFT_CAP_ORDER = 8.0
 
 
 def ageing_rate(
-    base_rate_per_year: ArrayLike, age: ArrayLike, per_decade: float, modifier: ArrayLike = 1.0
+    base_rate_per_year: ArrayLike, age: ArrayLike, per_decade: ArrayLike, modifier: ArrayLike = 1.0
 ) -> NDArray[np.float64]:
     """Ageing decline rate for a patient [1/day].
 
@@ -28,7 +28,7 @@ def ageing_rate(
         Decline rate at age 50 with no risk factor ``r_0`` [1/year].
     age : float
         Age at the first session [years]; validated range 18-90.
-    per_decade : float
+    per_decade : float or ndarray, shape (n, 1)
         Log-increase of the rate per decade of age above 50 ``beta_r`` [1/decade].
     modifier : array_like
         Product of covariate and random-effect multipliers [-] (broadcasts).
@@ -52,7 +52,7 @@ def ageing_rate(
     a = np.asarray(age, dtype=np.float64)
     raw = (
         np.asarray(base_rate_per_year, dtype=np.float64)
-        * np.exp(per_decade * (a - 50.0) / 10.0)
+        * np.exp(np.asarray(per_decade, dtype=np.float64) * (a - 50.0) / 10.0)
         * m
     )
     cap = MAX_AGEING_RATE_PER_YEAR

@@ -17,11 +17,20 @@ lengthen a forecast; each also lowers the capacity in proportion to the guidelin
 past the reference patient (the Hypothesis properties in ``tests/forecasting``). The directions
 come from the seeds; the magnitudes are judgement, anchored where a source gives one (smoking,
 diabetes) and listed in ``docs/model.md``.
+
+Each effect's size is uncertain. :data:`SPREADS` states, per factor (and for age), the spread of
+its *strength* (one per field: the levels of a field share it) ``s = e^{sigma eps}``, ``eps ~ N(0, 1)``: a forecast draw raises every multiplier of
+the factor to the power ``s`` (:func:`drawn_modifiers`), so a draw can make smoking weaker or
+stronger than its central value but never helpful. Where the evidence file gives a range the
+spread reproduces it; elsewhere it is a stated judgement prior (:data:`JUDGEMENT_SPREAD`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
 
 from needleplan.domain import (
     Aftercare,
@@ -297,3 +306,131 @@ def patient_modifiers(assessment: Assessment) -> PatientModifiers:
     for name, (lo, hi) in BOUNDS.items():
         out[name] = min(max(out[name], lo), hi)
     return PatientModifiers(**out, factors=tuple(keys))
+
+
+#: Spread of an effect's strength where no source gives a range: a judgement prior, the
+#: strength known within a factor of about 1.9 either way (80 % of draws: ``s`` in 0.53-1.90).
+JUDGEMENT_SPREAD = 0.5
+#: The key of age's effect (the age terms ``beta_A`` of the response and ``beta_r`` of the
+#: ageing rate), drawn like a factor's.
+AGE_KEY = "age"
+
+#: Fields that can hold several values at once: each value is its own factor (they stack).
+MULTI_VALUED = ("conditions", "concerns", "genetics")
+
+
+def family_of(key: str) -> str:
+    """The factor a covariate key belongs to: its field (``"smoking"`` for ``"smoking=current"``
+    and ``"smoking=former"``), or the key itself for a field that holds several values.
+
+    The levels of one field share one strength in a draw, so a draw keeps their order (current
+    smoking stays worse than former smoking in every draw).
+    """
+    field_name = key.split("=", 1)[0]
+    return key if field_name in MULTI_VALUED else field_name
+
+
+#: Spread ``sigma`` of each factor's strength [-] and its source; keys are factors
+#: (:func:`family_of`) and :data:`AGE_KEY`. A factor missing here has :data:`JUDGEMENT_SPREAD`
+#: (a judgement prior).
+SPREADS: dict[str, tuple[float, str]] = {
+    "smoking": (
+        0.25,
+        "evidence: smoking response 0.75-0.90 (procollagen synthesis 18-22 % lower); "
+        "sigma 0.25 puts 80 % of draws of the current smoker's response multiplier at 0.74-0.85",
+    ),
+    "conditions=diabetes": (
+        0.8,
+        "evidence: modest with wide uncertainty (C4); sigma 0.8 puts 80 % of draws of the "
+        "response multiplier at 0.96-0.75",
+    ),
+    "menopause": (0.6, "weak evidence (A5, a lay summary): a wider judgement prior"),
+    AGE_KEY: (
+        0.3,
+        "judgement prior: the age terms rest on fibroblast and skin-thickness studies (A1, "
+        "A2, Varani 2006) that give a direction and a rough size",
+    ),
+}
+
+#: The factors a forecast draws a strength for, in order: every one, whether present or not,
+#: so that the same seed gives each factor the same strength in every patient (common random
+#: numbers: adding a factor leaves the others' draws as they were).
+UNCERTAIN_KEYS: tuple[str, ...] = (*dict.fromkeys(family_of(k) for k in EFFECTS), AGE_KEY)
+_MULTIPLIERS = ("response", "fade", "ageing", "heal", "capacity", "threshold")
+#: Natural logs of the multipliers, one row per key of :data:`EFFECTS`.
+_LOG_EFFECTS = np.log(np.array([[getattr(EFFECTS[k], m) for m in _MULTIPLIERS] for k in EFFECTS]))
+_KEY_ROWS = {k: i for i, k in enumerate(EFFECTS)}
+
+
+def spread_of(factor: str) -> float:
+    """The spread ``sigma`` of a factor's strength [-] (:data:`SPREADS`, else the judgement
+    prior); ``factor`` is a covariate key or its family."""
+    fam = factor if factor in SPREADS or factor == AGE_KEY else family_of(factor)
+    return SPREADS.get(fam, (JUDGEMENT_SPREAD, ""))[0]
+
+
+_SIGMAS = np.array([spread_of(k) for k in UNCERTAIN_KEYS])
+
+
+def effect_strengths(rng: np.random.Generator, n: int) -> NDArray[np.float64]:
+    """Strengths ``s = e^{sigma eps}`` of every factor of :data:`UNCERTAIN_KEYS`, ``(n, K)`` [-].
+
+    One matrix of standard normals from ``rng`` (seeded by the caller), no loop over draws.
+    """
+    eps = rng.standard_normal((n, len(UNCERTAIN_KEYS)))
+    return np.asarray(np.exp(eps * _SIGMAS[None, :]), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class DrawnModifiers:
+    """Covariate multipliers per forecast draw, each ``(n, 1)`` [-], as PatientModifiers.
+
+    ``age`` is the strength of the age terms (multiplies ``beta_A`` and ``beta_r``).
+    """
+
+    response: NDArray[np.float64]
+    fade: NDArray[np.float64]
+    ageing: NDArray[np.float64]
+    heal: NDArray[np.float64]
+    capacity: NDArray[np.float64]
+    threshold: NDArray[np.float64]
+    age: NDArray[np.float64]
+
+
+def drawn_modifiers(
+    keys: list[str] | tuple[str, ...], strengths: NDArray[np.float64]
+) -> DrawnModifiers:
+    """The multipliers of the factors ``keys`` for each row of ``strengths``.
+
+    Parameters
+    ----------
+    keys : sequence of str
+        The factors present (:func:`present_keys`).
+    strengths : ndarray, shape (n, K)
+        From :func:`effect_strengths`, columns in :data:`UNCERTAIN_KEYS` order.
+
+    Notes
+    -----
+    ``log m_j = sum_k s_{f(k)} log m_{kj}`` over the keys ``k`` present (``f(k)`` its factor),
+    then clipped to
+    :data:`BOUNDS` like :func:`patient_modifiers`: one matrix product for every draw. Each
+    factor's multiplier stays on its side of 1 in every draw (``s > 0``), so the directions hold
+    draw by draw; with every ``s = 1`` it is :func:`patient_modifiers`.
+    """
+    cols = [UNCERTAIN_KEYS.index(family_of(k)) for k in keys]
+    logs = strengths[:, cols] @ _LOG_EFFECTS[[_KEY_ROWS[k] for k in keys]]  # (n, 6)
+    out = np.exp(logs)
+    for j, name in enumerate(_MULTIPLIERS):
+        lo, hi = BOUNDS[name]
+        np.clip(out[:, j], lo, hi, out=out[:, j])
+    age = strengths[:, UNCERTAIN_KEYS.index(AGE_KEY)]
+    col = {name: out[:, j : j + 1] for j, name in enumerate(_MULTIPLIERS)}
+    return DrawnModifiers(
+        response=col["response"],
+        fade=col["fade"],
+        ageing=col["ageing"],
+        heal=col["heal"],
+        capacity=col["capacity"],
+        threshold=col["threshold"],
+        age=age[:, None],
+    )

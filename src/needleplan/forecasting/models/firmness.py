@@ -359,8 +359,19 @@ def improvement(day: NDArray[np.float64], inputs: CurveInputs) -> NDArray[np.flo
     kb = inputs.k_build
     kf = np.broadcast_to(np.asarray(inputs.k_fast, dtype=np.float64), (n, 1))
     ks = np.broadcast_to(np.asarray(inputs.k_slow, dtype=np.float64), (n, 1))
-    if not (np.any(np.abs(kb - kf) < 1e-3 * kb) or np.any(np.abs(kb - ks) < 1e-3 * kb)):
+    close = ((np.abs(kb - kf) < 1e-3 * kb) | (np.abs(kb - ks) < 1e-3 * kb))[:, 0]
+    if not np.any(close):
         return _improvement_fused(d, inputs, p, cf, cs, kf, ks)
+    if not np.all(close):
+        # Rows are independent: the few rows with a fading rate near k_b take the stable path
+        # below, the others the fused one (the same numbers as each path gives them alone).
+        far = np.nonzero(~close)[0]
+        near = np.nonzero(close)[0]
+        out = np.empty((n, d.size))
+        sub = _take_rows(inputs, far, n)
+        out[far] = _improvement_fused(d, sub, p[far], cf[far], cs[far], kf[far], ks[far])
+        out[near] = improvement(d, _take_rows(inputs, near, n))
+        return out
     out = np.empty((n, d.size))
     for i in range(0, n, ROW_CHUNK):  # row blocks: the day-sized temporaries stay in cache
         j = min(i + ROW_CHUNK, n)
@@ -464,6 +475,25 @@ def _improvement_fused(
         np.subtract(100.0, e, out=e)
         z -= e
     return out
+
+
+def _take_rows(inputs: CurveInputs, rows: NDArray[np.intp], n: int) -> CurveInputs:
+    """The curves ``rows`` of ``n`` (per-curve values indexed, shared values as they are)."""
+
+    def pick(x: Any) -> Any:
+        a = np.asarray(x)
+        return x if a.ndim == 0 or a.shape[0] == 1 else np.asarray(a[rows], dtype=np.float64)
+
+    return CurveInputs(
+        session_days=inputs.session_days,
+        doses=np.asarray(np.broadcast_to(inputs.doses, (n, inputs.doses.shape[-1]))[rows]),
+        k_build=pick(inputs.k_build),
+        k_fast=pick(inputs.k_fast),
+        k_slow=pick(inputs.k_slow),
+        remodelled_fraction=pick(inputs.remodelled_fraction),
+        capacity=pick(inputs.capacity),
+        ageing_rate=pick(inputs.ageing_rate),
+    )
 
 
 def _rows(x: Any, start: int, stop: int) -> Any:

@@ -116,6 +116,12 @@ def spacing_factor(
     apart keeps 95 % and 35 days 99.3 %; 7 days apart only 63 %.
     """
     s = np.asarray(session_days, dtype=np.float64)
+    h = np.asarray(heal_days, dtype=np.float64)
+    if given is None and s.ndim == 1 and h.ndim == 2:  # one schedule, a recovery time per row
+        q = np.ones((h.shape[0], s.size))
+        if s.size > 1:
+            q[:, 1:] = -np.expm1(-np.diff(s)[None, :] / h)
+        return q
     if given is None and s.ndim == 1:
         q = np.ones_like(s)
         if s.size > 1:
@@ -135,7 +141,7 @@ def spacing_factor(
 
 
 def age_response_factor(
-    age: ArrayLike, session_days: ArrayLike, per_decade: float
+    age: ArrayLike, session_days: ArrayLike, per_decade: ArrayLike
 ) -> NDArray[np.float64]:
     """Response multiplier for the patient's age at each session [-].
 
@@ -146,7 +152,8 @@ def age_response_factor(
     """
     s = np.asarray(session_days, dtype=np.float64)
     a = np.asarray(age, dtype=np.float64)
-    return np.asarray(np.exp(-per_decade * (a + s / DAYS_PER_YEAR - 50.0) / 10.0))
+    beta = np.asarray(per_decade, dtype=np.float64)
+    return np.asarray(np.exp(-beta * (a + s / DAYS_PER_YEAR - 50.0) / 10.0))
 
 
 def session_doses(
@@ -154,8 +161,8 @@ def session_doses(
     gain: ArrayLike,
     *,
     age: float,
-    heal_days: float,
-    age_response_per_decade: float,
+    heal_days: ArrayLike,
+    age_response_per_decade: ArrayLike,
 ) -> NDArray[np.float64]:
     """Collagen-induction dose of each session [% of pre-treatment firmness].
 
@@ -168,10 +175,10 @@ def session_doses(
         included) [% of pre-treatment firmness], shape ``()`` or ``(n, 1)``.
     age : float
         Age at the first session [years].
-    heal_days : float
-        Healing recovery time constant (covariate-adjusted) [days].
-    age_response_per_decade : float
-        ``beta_A`` [1/decade].
+    heal_days : float or ndarray, shape (n, 1)
+        Healing recovery time constant (covariate-adjusted) [days], per row when drawn.
+    age_response_per_decade : float or ndarray, shape (n, 1)
+        ``beta_A`` [1/decade], per row when drawn.
 
     Returns
     -------

@@ -34,6 +34,7 @@ from needleplan.forecasting.chain import (
     forecast,
     series_days,
 )
+from needleplan.forecasting.params import ModelParams
 from needleplan.forecasting.scenarios import compare_scenarios
 from needleplan.guideline import Guideline, load_guideline, make_protocol
 from needleplan.web.api_documents import CompareDocument, ForecastDocument, PlanDocument
@@ -290,6 +291,14 @@ def forecast_route(
     interval, no maintenance. Days count from the first session; improvement is in % of the
     patient's pre-treatment firmness. A blocked plan answers 409.
     """
+    return FastJSONResponse(forecast_for(request, body, calibration.params, calibration.label))
+
+
+def forecast_for(
+    request: Request, body: ForecastRequest, params: ModelParams | None, label: str
+) -> dict[str, Any]:
+    """The ``/forecast`` document for ``body`` with ``params`` (the calibration in force, or a
+    clinic's own threshold on it: the staff pages' route) named ``label``."""
     draws = checked_draws(request, body)
     protocol = _unblocked_plan(body.assessment)
     sessions = body.sessions if body.sessions is not None else protocol.initial_sessions
@@ -307,16 +316,14 @@ def forecast_route(
         seed=body.seed,
         n_initial=sessions,
         maintenance_months=body.maintenance_months,
-        params=calibration.params,
+        params=params,
     )
-    result = replace(result, calibration=calibration.label)
+    result = replace(result, calibration=label)
     document = forecast_document(result, body.curve_step_days)
     if body.untreated:
-        untreated = standard.untreated_ageing(
-            body.assessment, document["curve"]["day"], calibration.params
-        )
+        untreated = standard.untreated_ageing(body.assessment, document["curve"]["day"], params)
         document["curve"]["untreated"] = np.round(untreated, 3)
-    return FastJSONResponse(document)
+    return document
 
 
 @router.post(

@@ -8,7 +8,13 @@
   the calendar has none), and ``noticeable_any`` says whether any option keeps the improvement
   noticeable at all (when none does the page says so instead of quoting savings).
 
-It computes and stores nothing, so it needs no CSRF token; a blocked plan answers 409.
+It computes and stores nothing, so it needs no CSRF token; a blocked plan answers 409. Its
+months noticeable count from the clinic's own threshold (``recall_threshold``;
+``threshold_note`` names it when it differs from the model's derived value).
+
+* ``POST /app/consult/forecast`` (clinical permission) - the public ``POST /api/v1/forecast``
+  for the staff pages (the consultation chart and her record's chart), with the clinic's
+  threshold and ``threshold_note``; stores nothing, no CSRF token.
 
 * ``GET /app/consult/patients/{id}/assessment`` (clinical) - her latest assessment, for the
   booking panel to load into the form when she is chosen (``{"assessment": null}`` without one);
@@ -37,13 +43,21 @@ from needleplan.exceptions import BlockedError, NeedleplanError, NotFoundError
 from needleplan.forecasting.optimise import Prices
 from needleplan.forecasting.result import DEFAULT_CALIBRATION
 from needleplan.forecasting.scenarios import compare_scenarios
+from needleplan.forecasting.wording import threshold_note
 from needleplan.guideline import make_protocol
 from needleplan.scheduling import ClinicConfig
+from needleplan.services.clinic_threshold import clinic_params
 from needleplan.web.auth import Permission, StaffUser
 from needleplan.web.db_stores import audit, audited
 from needleplan.web.deps import CalibrationDep, ClinicDep, DbDep, ForecastCalibration
 from needleplan.web.errors import error_body, problems_for, status_for
-from needleplan.web.routes.api import CompareRequest, FastJSONResponse, checked_draws
+from needleplan.web.routes.api import (
+    CompareRequest,
+    FastJSONResponse,
+    ForecastRequest,
+    checked_draws,
+    forecast_for,
+)
 from needleplan.web.routes.booking import CSRF_HEADER
 from needleplan.web.routes.patients import MAX_ID
 from needleplan.web.security import check_csrf, require_permission
@@ -68,6 +82,7 @@ def consultation_comparison(
     """The comparison document of ``/api/v1/compare`` at the clinic's prices and with the
     calibration in force."""
     cal = calibration or ForecastCalibration(None, DEFAULT_CALIBRATION)
+    params = clinic_params(cal.params, clinic)  # months count from the clinic's threshold
     protocol = make_protocol(body.assessment)
     if protocol.blocked:
         raise BlockedError(list(protocol.block_reasons))
@@ -79,11 +94,33 @@ def consultation_comparison(
         draws=body.draws,
         seed=body.seed,
         keep_years=body.keep_years,
-        params=cal.params,
+        params=params,
     )
     document = replace(comparison, calibration=cal.label).to_json()
     document["noticeable_any"] = any(s.noticeable_years > 0 for s in comparison.scenarios)
+    base = None if params is None else params.noticeable_threshold
+    document["threshold_note"] = threshold_note(base)
     return document
+
+
+@router.post("/app/consult/forecast")
+def consult_forecast(
+    request: Request,
+    body: ForecastRequest,
+    user: ClinicalDep,
+    clinic: ClinicDep,
+    calibration: CalibrationDep,
+) -> Response:
+    """``/api/v1/forecast`` for the staff pages (consultation chart, her record's chart): the
+    same document with the calibration in force and the clinic's own noticeable threshold, and
+    ``threshold_note`` naming that threshold when it differs from the model's derived value
+    (``null`` otherwise)."""
+    request.state.user = user
+    params = clinic_params(calibration.params, clinic)
+    document = forecast_for(request, body, params, calibration.label)
+    base = None if params is None else params.noticeable_threshold
+    document["threshold_note"] = threshold_note(base)
+    return FastJSONResponse(document)
 
 
 @router.post("/app/consult/compare")

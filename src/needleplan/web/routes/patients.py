@@ -46,7 +46,7 @@ from needleplan.exceptions import (
     NotFoundError,
 )
 from needleplan.forecasting.chain import INITIAL_INTERVAL_DAYS, MAX_INITIAL_SESSIONS
-from needleplan.forecasting.wording import EVIDENCE_LIMIT
+from needleplan.forecasting.wording import EVIDENCE_LIMIT, threshold_note
 from needleplan.scheduling import ClinicConfig
 from needleplan.services.intake import intake_summaries
 from needleplan.services.learned_forecast import learned_forecast
@@ -256,7 +256,12 @@ def learned_section(db: Database, clinic: ClinicConfig, record: Any) -> dict[str
         found = learned_forecast(db, record.patient.id, clinic=clinic)
     except (NotFoundError, InputError, ModelRangeError) as exc:
         return {"learned": None, "learned_chart": None, "learned_problem": str(exc)}
-    return {"learned": found, "learned_chart": learned_chart(found), "learned_problem": ""}
+    return {
+        "learned": found,
+        "learned_chart": learned_chart(found),
+        "learned_problem": "",
+        "learned_threshold_note": threshold_note(found.outcome.update.personal.base_threshold),
+    }
 
 
 def _patient_page(

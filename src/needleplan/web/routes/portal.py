@@ -60,6 +60,7 @@ from needleplan.web.portal_words import (
     portal_language,
     problem_words,
     say,
+    threshold_words,
 )
 from needleplan.web.ratelimit import client_key
 from needleplan.web.routes.pages import render
@@ -211,7 +212,7 @@ def forecast(request: Request, token: Token, db: DbDep, clinic: ClinicDep) -> HT
     from needleplan.web.learned_chart import learned_chart
 
     actor = portal_link(request, db, token, LinkPurpose.PORTAL)
-    found, chart, problem = None, None, ""
+    found, problem = None, ""
     with portal_audited(db, actor, "patient.forecast", "portal"):
         try:
             found = learned_forecast(db, actor.patient_id, clinic=clinic)
@@ -220,11 +221,10 @@ def forecast(request: Request, token: Token, db: DbDep, clinic: ClinicDep) -> HT
                 request,
                 N_("There is no forecast for you yet: it is drawn after your first session."),
             )
-    if found is not None:
-        chart = learned_chart(found)
-    return _page(
-        request, "portal/forecast.html", clinic, token, found=found, chart=chart, problem=problem
-    )
+    chart = learned_chart(found) if found is not None else None
+    note = threshold_words(request, found)  # the clinic's own threshold, in her words
+    page = "portal/forecast.html"
+    return _page(request, page, clinic, token, found=found, chart=chart, problem=problem, note=note)
 
 
 @router.get("/p/{token}/handout.pdf")

@@ -134,7 +134,7 @@
         last = { results: {}, threshold: null }; draw(); text("plan-status", "blocked"); return null;
       }
       return Promise.all(ORDER.map(function (k) {
-        return NP.postJSON("/api/v1/forecast", Object.assign({ assessment: a, curve_step_days: 7, untreated: k === "series" }, SCENARIOS[k].extra));
+        return NP.postJSON("/app/consult/forecast", Object.assign({ assessment: a, curve_step_days: 7, untreated: k === "series" }, SCENARIOS[k].extra));
       })).then(function (all) {
         if (mine !== seq) return;
         var results = {}, threshold = null, failed = null;
@@ -147,6 +147,8 @@
         text("m-calibration", !cal ? "" : cal === "default"
           ? "Calibration: the model as shipped with needleplan (published studies and guidance)."
           : "Calibration: this clinic's own (" + cal + ").");
+        var note = results.series && results.series.threshold_note;
+        text("m-threshold", note || "");
         // the weak-evidence notes of the factors this forecast carries (texts from the page)
         var factors = (results.series && results.series.factors) || [];
         document.querySelectorAll("#m-weak li").forEach(function (li) {

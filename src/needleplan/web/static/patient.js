@@ -1,4 +1,4 @@
-/* Patient page: her newest assessment's forecast with her own schedule (via /api/v1/forecast). */
+/* Patient page: her newest assessment's forecast with her own schedule (via /app/consult/forecast: the clinic's threshold). */
 (function () {
   "use strict";
   var box = document.getElementById("patient-chart");
@@ -6,7 +6,7 @@
   var status = document.getElementById("patient-chart-status");
   var request = JSON.parse(box.dataset.request);
   var marks = JSON.parse(box.dataset.sessionDays || "[]");
-  NP.postJSON("/api/v1/forecast", request).then(function (res) {
+  NP.postJSON("/app/consult/forecast", request).then(function (res) {
     if (!res.ok) {
       NP.drawForecast(box, { series: [], emptyText: "No forecast (blocked plan or incomplete assessment)" });
       status.textContent = (res.data.errors || []).map(function (e) { return e.rule; }).join("; ");
@@ -19,6 +19,6 @@
                            legend: document.getElementById("patient-legend") });
     var n = r.milestones && r.milestones.noticeable_months_after_last_initial;
     status.textContent = n ? "Stays noticeable about " + NP.medianText(n) + " after the last initial session (" +
-      NP.bandText(n) + ")." : "";
+      NP.bandText(n) + ")." + (r.threshold_note ? " " + r.threshold_note : "") : "";
   });
 })();

@@ -41,9 +41,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from needleplan.cohort.draws import Draws, draw, replicate_key, uniforms
 from needleplan.cohort.merge import merge
 from needleplan.cohort.model import (
-    improvement_on_days,
+    PatientRates,
+    SessionStates,
     patient_rates,
     session_doses,
     session_states,
@@ -58,11 +60,11 @@ from needleplan.cohort.population import (
     INTERVAL,
     LATE,
     N_INITIAL,
+    PATIENT_UNIFORMS,
     RESPONSE,
     FixedPopulation,
     PatientTable,
     SpecTables,
-    draw_uniforms_by_column,
     guideline_key,
     patients_from,
 )
@@ -80,9 +82,9 @@ from needleplan.cohort.settings import (
     make_settings,
 )
 from needleplan.cohort.spec import MAX_PATIENTS, PopulationSpec
+from needleplan.cohort.status import noticeable_on_days
 from needleplan.cohort.store import plan_store
 from needleplan.exceptions import InputError
-from needleplan.forecasting.models import persistence_from
 from needleplan.forecasting.optimise import Prices
 from needleplan.forecasting.params import ModelParams, default_params
 from needleplan.guideline import Guideline, load_guideline
@@ -111,17 +113,14 @@ IntArray = NDArray[np.int64]
 #: Most local worker processes (``processes``).
 MAX_PROCESSES = 64
 
-#: Rows whose monthly improvement is evaluated together: (rows x months) temporaries of a few
-#: MiB stay in the CPU cache.
-TILE = 512
-
 #: ``progress(done_chunks, total_chunks)``
 Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
 class ChunkTask:
-    """One chunk: patients ``lo:hi`` of replicate ``replicate``, with one seed per block.
+    """One chunk: patients ``lo:hi`` of replicate ``replicate`` (``key``: its Philox key,
+    :func:`~needleplan.cohort.draws.replicate_key`).
 
     ``source`` is the population spec (patients are drawn in the chunk) or the chunk's slice of
     a fixed population.
@@ -132,65 +131,30 @@ class ChunkTask:
     index: int
     lo: int
     hi: int
-    seeds: tuple[np.random.SeedSequence, ...]
+    key: tuple[int, int]
     source: SpecTables | PatientTable
 
 
-@dataclass(frozen=True)
-class Draws:
-    """Per-patient random draws of a chunk (see the module docstring for the order)."""
-
-    z: FloatArray
-    start: IntArray
-    u_complete: FloatArray
-    u_drop: FloatArray
-    u_keep: FloatArray  # shape (n, rounds)
-    e_persistence: FloatArray
-
-    def persistence(self, params: ModelParams) -> FloatArray:
-        """Her persistence effect ``u_P = rho z + sqrt(1 - rho^2) e``."""
-        return persistence_from(self.z, self.e_persistence, params)
-
-
 def draw_chunk(task: ChunkTask) -> tuple[PatientTable, Draws]:
-    """The chunk's patients and their draws, block by block (same for any chunk size).
-
-    Each block draws its uniforms; the patients they stand for are worked out for the whole
-    chunk at once (:func:`~needleplan.cohort.population.patients_from`), the same patients as
-    drawing them block by block.
-    """
+    """The chunk's patients and their draws (:mod:`~needleplan.cohort.draws`: each patient's
+    draws are the same for any chunk size)."""
     setup = task.setup
-    uniforms: list[FloatArray] = []
-    late: list[FloatArray] = []
-    draws: list[tuple[FloatArray, IntArray, FloatArray, FloatArray, FloatArray, FloatArray]] = []
-    for b, seed in enumerate(task.seeds):
-        size = min(SEED_BLOCK, task.hi - (task.lo + b * SEED_BLOCK))
-        rng = np.random.Generator(np.random.PCG64(seed))
-        if isinstance(task.source, SpecTables):
-            uniforms.append(draw_uniforms_by_column(rng, size))
-        draws.append(
-            (
-                rng.standard_normal(size),
-                rng.integers(0, setup.spread_days, size, dtype=np.int64),
-                rng.random(size),
-                rng.random(size),
-                rng.random((size, setup.rounds)),
-                rng.standard_normal(size),
-            )
-        )
-        if isinstance(task.source, SpecTables):  # the late groups (menopause), drawn last
-            late.append(rng.random((size, len(LATE))))
+    lo, hi = task.lo, task.hi
     if isinstance(task.source, SpecTables):
         table = patients_from(
             task.source,
-            np.hstack([np.concatenate(uniforms, axis=1).T, np.concatenate(late)]),
+            np.hstack(
+                [
+                    uniforms(task.key, "patient", lo, hi, PATIENT_UNIFORMS),
+                    uniforms(task.key, "late", lo, hi, len(LATE)).reshape(hi - lo, len(LATE)),
+                ]
+            ),
             setup.guideline,
             setup.guideline_key,
         )
     else:
         table = task.source
-    z, start, u_c, u_d, u_k, e_p = (np.concatenate(col) for col in zip(*draws, strict=True))
-    return table, Draws(z, start.astype(np.int64), u_c, u_d, u_k.reshape(-1, setup.rounds), e_p)
+    return table, draw(task.key, lo, hi, rounds=setup.rounds, spread_days=setup.spread_days)
 
 
 @dataclass(frozen=True)
@@ -252,24 +216,15 @@ def courses(table: PatientTable, draws: Draws, setup: RunSetup) -> Courses:
     return Courses(initial, maintenance, initial_given, recalled, kept, completed)
 
 
-def simulate_chunk(task: ChunkTask) -> ChunkResult:
-    """Simulate one chunk of patients (the function the serial loop and Dask both run)."""
-    setup = task.setup
-    cal = setup.calendar
+def own_curves(
+    table: PatientTable, draws: Draws, c: Courses, setup: RunSetup
+) -> tuple[SessionStates, PatientRates]:
+    """Each patient's own model state after each of her session slots, and her rates."""
     params = setup.params
-    table, draws = draw_chunk(task)
-    c = courses(table, draws, setup)
-    months = cal.months
-    start = draws.start
-
-    def per_month(days: FloatArray, mask: NDArray[np.bool_]) -> IntArray:
-        cohort_day = (start[:, None] + np.nan_to_num(days, nan=0.0))[mask].astype(np.int64)
-        return np.bincount(cal.month_of(cohort_day), minlength=months).astype(np.int64)
-
     # Her sessions: the initial series (past her last initial day: repeats of it, zero dose),
     # then maintenance (past the horizon: a day beyond it), all in ascending order per row.
     last_initial = np.nanmax(c.initial, axis=1, keepdims=True)
-    pad = float(cal.days + 1)
+    pad = float(setup.calendar.days + 1)
     days = np.concatenate(
         [
             np.where(np.isnan(c.initial), last_initial, c.initial),
@@ -289,22 +244,34 @@ def simulate_chunk(task: ChunkTask) -> ChunkResult:
         z=draws.z,
         persistence=draws.persistence(params),
     )
-    states = session_states(days, session_doses(days, given, rates, params), rates, params)
-    # Noticeably firmer on the 15th of each month (her own day; 0 before her first session),
-    # tile by tile of rows so the (rows x months) temporaries stay small.
-    noticeable = np.empty((table.n, months), dtype=bool)
-    for lo in range(0, table.n, TILE):
-        rows = slice(lo, lo + TILE)
-        noticeable[rows] = (
-            improvement_on_days(
-                cal.checkpoints,
-                start[rows].astype(np.float64),
-                states.rows(rows),
-                rates.rows(rows),
-                params,
-            )
-            >= setup.noticeable_threshold
-        )
+    return session_states(days, session_doses(days, given, rates, params), rates, params), rates
+
+
+def simulate_chunk(task: ChunkTask) -> ChunkResult:
+    """Simulate one chunk of patients (the function the serial loop and Dask both run)."""
+    setup = task.setup
+    cal = setup.calendar
+    params = setup.params
+    table, draws = draw_chunk(task)
+    c = courses(table, draws, setup)
+    months = cal.months
+    start = draws.start
+
+    def per_month(days: FloatArray, mask: NDArray[np.bool_]) -> IntArray:
+        cohort_day = (start[:, None] + np.nan_to_num(days, nan=0.0))[mask].astype(np.int64)
+        return np.bincount(cal.month_of(cohort_day), minlength=months).astype(np.int64)
+
+    states, rates = own_curves(table, draws, c, setup)
+    # Noticeably firmer on the 15th of each month (her own day; 0 before her first session):
+    # single precision, the undecided values again in double precision (cohort.status).
+    noticeable = noticeable_on_days(
+        cal.checkpoints,
+        start.astype(np.float64),
+        states,
+        rates,
+        params,
+        setup.noticeable_threshold,
+    )
     return ChunkResult(
         replicate=task.replicate,
         index=task.index,
@@ -331,9 +298,8 @@ def make_tasks(
     n_blocks = math.ceil(n_patients / SEED_BLOCK)
     per_chunk = settings.chunk_size // SEED_BLOCK
     tasks: list[ChunkTask] = []
-    replicate_seeds = np.random.SeedSequence(settings.seed).spawn(settings.replicates)
-    for r, rseed in enumerate(replicate_seeds):
-        block_seeds = rseed.spawn(n_blocks)
+    for r in range(settings.replicates):
+        key = replicate_key(settings.seed, r, settings.replicates)
         for index, first in enumerate(range(0, n_blocks, per_chunk)):
             lo = first * SEED_BLOCK
             hi = min(n_patients, lo + settings.chunk_size)
@@ -350,7 +316,7 @@ def make_tasks(
                     index,
                     lo,
                     hi,
-                    tuple(block_seeds[first : first + per_chunk]),
+                    key,
                     src,
                 )
             )

@@ -303,6 +303,8 @@ LATE = ("menopause",)
 GROUPS = TABLES + TRAITS + LATE
 #: Column of the menopause status in the codes.
 MENOPAUSE = GROUPS.index("menopause")
+#: Uniforms a synthetic patient draws first: her age and one per group of TABLES and TRAITS.
+PATIENT_UNIFORMS = 1 + len(TABLES) + len(TRAITS)
 #: The order in which :func:`needleplan.forecasting.models.covariates.present_keys` lists the
 #: factors; multiplying in this order reproduces ``patient_modifiers`` bit for bit.
 MODIFIER_ORDER = (
@@ -418,7 +420,7 @@ def draw_uniforms(rng: np.random.Generator, size: int) -> FloatArray:
 
 def draw_uniforms_by_column(rng: np.random.Generator, size: int) -> FloatArray:
     """:func:`draw_uniforms` transposed, ``(15, size)`` (blocks stack along axis 1)."""
-    return rng.random((1 + len(TABLES) + len(TRAITS), size))
+    return rng.random((PATIENT_UNIFORMS, size))
 
 
 @dataclass(frozen=True)

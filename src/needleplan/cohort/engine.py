@@ -32,7 +32,6 @@ The serial path never imports Dask.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from needleplan.cohort.cluster import run_dask
 from needleplan.cohort.draws import Draws, draw, replicate_key, uniforms
 from needleplan.cohort.merge import merge
 from needleplan.cohort.model import (
@@ -332,66 +332,6 @@ def run_serial(tasks: Sequence[ChunkTask], progress: Progress | None) -> list[Ch
     return out
 
 
-def _dask_client(spec: str) -> tuple[Any, Callable[[], None]]:
-    """A Dask client for ``local:N`` (a LocalCluster of N worker processes) or an address."""
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise InputError.one(
-            "--dask",
-            spec,
-            "needs the optional Dask dependency: pip install 'needleplan[cohort]'",
-        ) from None
-    if spec.startswith("local:"):
-        count = spec.removeprefix("local:")
-        if not count.isdigit() or not 1 <= int(count) <= 256:
-            raise InputError.one("--dask", spec, "local:N needs N workers, 1-256")
-        cluster = LocalCluster(
-            n_workers=int(count),
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address="127.0.0.1:0",  # None still binds port 8787 (clashes)
-            silence_logs=logging.ERROR,
-        )
-        client = Client(cluster)
-
-        def close_local() -> None:
-            client.close()
-            cluster.close()
-
-        return client, close_local
-    if "://" not in spec:
-        raise InputError.one(
-            "--dask", spec, "must be local:N or a scheduler address like tcp://host:8786"
-        )
-    try:
-        client = Client(spec, timeout="10s")
-    except (OSError, TimeoutError) as exc:
-        raise InputError.one("--dask", spec, f"cannot connect ({exc.__class__.__name__})") from None
-    return client, client.close
-
-
-def run_dask(tasks: Sequence[ChunkTask], dask: Any, progress: Progress | None) -> list[ChunkResult]:
-    """Run the chunks as Dask tasks (``dask`` is ``local:N``, an address, or a Client)."""
-    close: Callable[[], None] | None = None
-    if isinstance(dask, str):
-        client, close = _dask_client(dask)
-    else:
-        client = dask
-    try:
-        from distributed import as_completed
-
-        futures = client.map(simulate_chunk, list(tasks), pure=False)
-        for done, _ in enumerate(as_completed(futures), start=1):
-            if progress is not None:
-                progress(done, len(tasks))
-        results: list[ChunkResult] = client.gather(futures)
-        return results
-    finally:
-        if close is not None:
-            close()
-
-
 def prepare(
     settings: CohortSettings,
     *,
@@ -485,7 +425,7 @@ def simulate_cohort(
         n, description, excluded = population.size, population.description, population.excluded
     tasks = make_tasks(setup, population, n) if n else []
     if dask is not None:
-        results = run_dask(tasks, dask, progress)
+        results = run_dask(tasks, dask, progress, chunk=simulate_chunk, keys=plan_keys)
     elif processes > 1 and len(tasks) > 1:
         results = run_processes(
             tasks, min(processes, len(tasks)), progress, chunk=simulate_chunk, keys=plan_keys

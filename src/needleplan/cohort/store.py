@@ -6,6 +6,7 @@ See :mod:`needleplan.cohort.plan` for how one plan is found.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -165,3 +166,33 @@ def plan_store(params: ModelParams, threshold: float, rounds: int, last_day: flo
             _STORES.clear()
         store = _STORES[key] = PlanStore(params, threshold, rounds, last_day)
     return store
+
+
+@dataclass(frozen=True)
+class SharedPlans:
+    """The plans of a run, made once and shipped to every worker (Dask: one broadcast)."""
+
+    token: str  # one per run: a worker installs a run's plans once
+    params: ModelParams
+    threshold: float
+    rounds: int
+    last_day: float
+    keys: FloatArray  # (U, 10) distinct [age, *profile] rows
+    plans: FloatArray  # (U, rounds)
+
+
+_INSTALLED: set[str] = set()
+_INSTALL_LOCK = threading.Lock()
+
+
+def install(shared: SharedPlans) -> None:
+    """Put a run's plans into this process's store (once per process and run)."""
+    with _INSTALL_LOCK:
+        if shared.token in _INSTALLED:
+            return
+        if shared.keys.shape[0]:
+            store = plan_store(shared.params, shared.threshold, shared.rounds, shared.last_day)
+            store.add(shared.keys, shared.plans)
+        if len(_INSTALLED) >= 64:
+            _INSTALLED.clear()
+        _INSTALLED.add(shared.token)

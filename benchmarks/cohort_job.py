@@ -37,7 +37,10 @@ def main() -> None:
     args = ap.parse_args()
 
     from needleplan.cohort import load_population_spec, make_settings, simulate_cohort
+    from needleplan.cohort.allocator import keep_freed_memory
     from needleplan.forecasting.optimise import load_prices
+
+    keep_freed_memory()  # as `needleplan cohort simulate` does
 
     spec, prices = load_population_spec(), load_prices()
     extra: dict[str, Any] = {} if args.chunk is None else {"chunk_size": args.chunk}

@@ -12,6 +12,7 @@ chunk order, so the result is the serial result. Dask is imported only here, onl
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from needleplan.cohort.allocator import keep_freed_memory
 from needleplan.cohort.rows import unique_rows
 from needleplan.cohort.settings import ChunkResult, RunSetup
 from needleplan.cohort.store import SharedPlans, install, plan_store
@@ -80,10 +82,12 @@ def _plans_of(part: FloatArray, setup: RunSetup) -> FloatArray:
 
 
 def _chunk_with_plans(
-    task: Any, shared: SharedPlans, chunk: Callable[[Any], ChunkResult]
+    task: Any, shared: SharedPlans, chunk: Callable[[Any], ChunkResult], client_pid: int
 ) -> ChunkResult:
     """One chunk task: the run's plans into this worker's store (once per worker), then the
     chunk."""
+    if os.getpid() != client_pid:  # a worker process of its own (cohort/allocator.py)
+        keep_freed_memory()
     install(shared)
     return chunk(task)
 
@@ -134,7 +138,14 @@ def run_dask(
         from distributed import as_completed
 
         shared = client.scatter(_shared_plans(client, tasks, keys), broadcast=True)
-        futures = client.map(_chunk_with_plans, list(tasks), shared=shared, chunk=chunk, pure=False)
+        futures = client.map(
+            _chunk_with_plans,
+            list(tasks),
+            shared=shared,
+            chunk=chunk,
+            client_pid=os.getpid(),
+            pure=False,
+        )
         for done, _ in enumerate(as_completed(futures), start=1):
             if progress is not None:
                 progress(done, len(tasks))

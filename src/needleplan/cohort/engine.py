@@ -139,9 +139,17 @@ def draw_chunk(task: ChunkTask) -> tuple[PatientTable, Draws]:
     """The chunk's patients and their draws (:mod:`~needleplan.cohort.draws`: each patient's
     draws are the same for any chunk size)."""
     setup = task.setup
+    return chunk_patients(task), draw(
+        task.key, task.lo, task.hi, rounds=setup.rounds, spread_days=setup.spread_days
+    )
+
+
+def chunk_patients(task: ChunkTask) -> PatientTable:
+    """The chunk's patients: drawn from the spec, or its slice of a fixed population."""
+    setup = task.setup
     lo, hi = task.lo, task.hi
     if isinstance(task.source, SpecTables):
-        table = patients_from(
+        return patients_from(
             task.source,
             np.hstack(
                 [
@@ -152,9 +160,7 @@ def draw_chunk(task: ChunkTask) -> tuple[PatientTable, Draws]:
             setup.guideline,
             setup.guideline_key,
         )
-    else:
-        table = task.source
-    return table, draw(task.key, lo, hi, rounds=setup.rounds, spread_days=setup.spread_days)
+    return task.source
 
 
 @dataclass(frozen=True)
@@ -172,15 +178,20 @@ class Courses:
 def completes_series(table: PatientTable, draws: Draws, setup: RunSetup) -> NDArray[np.bool_]:
     """Who completes her initial series (probability ``series``; a one-session protocol
     always)."""
+    return _completes(table, draws.u_complete, setup)
+
+
+def _completes(table: PatientTable, u_complete: FloatArray, setup: RunSetup) -> NDArray[np.bool_]:
     n_init = table.values[:, N_INITIAL].astype(np.int64)
-    return np.asarray((draws.u_complete < setup.settings.adherence.series) | (n_init == 1))
+    return np.asarray((u_complete < setup.settings.adherence.series) | (n_init == 1))
 
 
 def plan_keys(task: ChunkTask) -> FloatArray:
     """The distinct ``[age, *profile]`` rows whose recall plans the chunk needs (those who
     complete the series), so another process can plan them ahead."""
-    table, draws = draw_chunk(task)
-    who = np.nonzero(completes_series(table, draws, task.setup))[0]
+    table = chunk_patients(task)  # and of the draws only the one that decides it
+    u_complete = uniforms(task.key, "complete", task.lo, task.hi)
+    who = np.nonzero(_completes(table, u_complete, task.setup))[0]
     return unique_rows(np.column_stack([table.age[who], table.values[who]]))[0]
 
 

@@ -34,8 +34,8 @@ IntArray = NDArray[np.int64]
 SEED_BLOCK = 64
 #: Patients per chunk by default: large enough that numpy's per-call cost is small, small
 #: enough that a chunk's arrays stay far below 1 GiB.
-DEFAULT_CHUNK_SIZE = 16_384
-MAX_CHUNK_SIZE = 65_536
+DEFAULT_CHUNK_SIZE = 65_536
+MAX_CHUNK_SIZE = 262_144
 MAX_REPLICATES = 200
 
 

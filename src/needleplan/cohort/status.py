@@ -122,18 +122,19 @@ def noticeable_on_days(
     # Each session placed on the first shared day at or after it; the days are walked in
     # order, and on each day only the patients with a new session get their coefficients
     # (a tenth of them a month), so nothing of size (n, T) is gathered.
-    first = _first_days(days, start, s).ravel()
-    placed = np.flatnonzero(first < t)  # sessions past the last day are never needed
-    small = first[placed].astype(np.int16 if t < 2**15 else np.int64)  # a radix sort
-    order = placed[np.argsort(small, kind="stable")]  # by day, then patient, then slot
-    day_of = first[order]
-    # Of several sessions of a patient placed on the same day, the last (highest slot) counts.
+    first = _first_days(days, start, s)
+    # Of several sessions of a patient placed on the same day, the last (highest slot) counts;
+    # sessions past the last day are never needed.
+    keep = first < t
+    keep[:, :-1] &= first[:, :-1] != first[:, 1:]
+    placed = np.flatnonzero(keep)  # patient by patient
+    day_of = first.ravel()[placed].astype(np.int16 if t < 2**15 else np.int64)
+    perm = np.argsort(day_of, kind="stable")  # by day, then patient (a radix sort)
+    order = placed[perm]
+    bounds = np.searchsorted(day_of[perm], np.arange(t + 1))
     who_all, slot_all = np.divmod(order, n_slots)
-    last = np.ones(order.size, dtype=bool)
-    last[:-1] = (who_all[1:] != who_all[:-1]) | (day_of[1:] != day_of[:-1])
-    order, day_of, who_all, slot_all = order[last], day_of[last], who_all[last], slot_all[last]
-    bounds = np.searchsorted(day_of, np.arange(t + 1))
-    ev_a, ev_b, ev_c, ev_s = (np.take(x, order) for x in (cf32, cs32, cb32, s32))
+    # Gathered patient by patient (in memory order), then put in day order.
+    ev_a, ev_b, ev_c, ev_s = (np.take(x, placed)[perm] for x in (cf32, cs32, cb32, s32))
     ev_slot = slot_all.astype(np.int16 if n_slots < 2**15 else np.int64)
     cur = np.full(n, -1, dtype=np.int16 if n_slots < 2**15 else np.int64)
     a_, b_, c_, s_ = (np.zeros(n, dtype=f32) for _ in range(4))

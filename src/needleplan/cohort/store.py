@@ -141,10 +141,11 @@ class PlanStore:
         fresh = self._hashes[pos] != hm if self._hashes.size else np.ones(hm.size, dtype=bool)
         store = missing[fresh]
         first, count = self._size, store.size
-        while first + count > self._rows.shape[0]:
-            grow = self._rows.shape[0]
-            self._rows = np.concatenate([self._rows, np.empty((grow, self.rounds))])
-            self._keys = np.concatenate([self._keys, np.empty((grow, 10))])
+        if first + count > self._rows.shape[0]:  # grow once, to at least twice the size
+            size = max(2 * self._rows.shape[0], first + count)
+            rows, keys_ = np.empty((size, self.rounds)), np.empty((size, 10))
+            rows[:first], keys_[:first] = self._rows[:first], self._keys[:first]
+            self._rows, self._keys = rows, keys_
         self._rows[first : first + count] = new[fresh]
         self._keys[first : first + count] = keys[store]
         self._size += count

@@ -2,19 +2,20 @@
 
 The work is split into chunks of patients. One chunk is one call of :func:`simulate_chunk`,
 a pure function of its :class:`ChunkTask`: numpy over the chunk's patients (loops run over
-seed blocks, session slots and maintenance rounds, never over days or patients), so its memory
+session slots, months and maintenance rounds, never over days or patients), so its memory
 is bounded by the chunk size. The chunks run one after the other in this process, or as tasks on
-a Dask cluster (the same function, ``client.map``); the results are merged in chunk order.
+a Dask cluster (the same function, ``client.map``, :mod:`needleplan.cohort.cluster`); the
+results are merged in chunk order.
 
 Randomness
 ----------
-Patients are grouped in seed blocks of :data:`SEED_BLOCK` = 64 consecutive patients. Replicate
-``r`` and block ``b`` draw from ``Generator(PCG64(SeedSequence(seed).spawn(R)[r].spawn(B)[b]))``,
-in a fixed order: the block's synthetic patients (if any), then her response effect ``z``
-(``u_R``), start day, series completion, dropout point, one uniform per maintenance round, and
-the independent normal ``e`` of her persistence effect ``u_P = rho u_R + sqrt(1-rho^2) e``, and
-last the uniform of her menopause status (synthetic patients). A chunk is a whole number of
-blocks (the chunk size must be a multiple of 64), so
+Each random quantity has its own counter-based stream (:mod:`needleplan.cohort.draws`: Philox
+under the replicate's key, the stream's number in the counter), addressed by the patient's
+position: the synthetic patient's uniforms, her response effect ``z`` (``u_R``), start day,
+series completion, dropout point, one uniform per maintenance round, the independent normal
+``e`` of her persistence effect ``u_P = rho u_R + sqrt(1-rho^2) e`` and her menopause status. A
+chunk draws exactly its own patients' values and starts at a multiple of :data:`SEED_BLOCK`
+= 64 patients (the chunk size must be a multiple of 64), so
 
 - the same seed gives the same result, serially or on Dask, with any number of workers or
   threads, in any completion order (each chunk is computed by the same code from the same

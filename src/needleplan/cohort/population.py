@@ -297,7 +297,7 @@ TRAITS = (
     "accelerated_aging",
     "slow_healing",
 )
-#: Groups drawn after the others (added later: their uniform is drawn last in a seed block, so
+#: Groups drawn after the others (added later: their uniforms have a stream of their own, so
 #: the earlier draws keep their values).
 LATE = ("menopause",)
 GROUPS = TABLES + TRAITS + LATE

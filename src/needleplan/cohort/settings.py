@@ -30,12 +30,12 @@ from needleplan.scheduling.recall import add_months
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
-#: Patients per seed block: the unit of the random draws (see :mod:`needleplan.cohort.engine`).
+#: Chunks start at multiples of this many patients (see :mod:`needleplan.cohort.draws`).
 SEED_BLOCK = 64
 #: Patients per chunk by default: large enough that numpy's per-call cost is small, small
 #: enough that a chunk's arrays stay far below 1 GiB.
 DEFAULT_CHUNK_SIZE = 65_536
-MAX_CHUNK_SIZE = 262_144
+MAX_CHUNK_SIZE = 131_072
 MAX_REPLICATES = 200
 
 

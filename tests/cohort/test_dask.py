@@ -7,9 +7,13 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 
 from needleplan.cohort import load_population_spec, simulate_cohort
+from needleplan.cohort import store as store_module
+from needleplan.cohort.engine import make_tasks, plan_keys, prepare
+from needleplan.cohort.rows import unique_rows
 from needleplan.exceptions import InputError
 from needleplan.forecasting.optimise import Prices
 
@@ -49,6 +53,39 @@ def test_serial_and_dask_give_identical_results(
     )
     assert on_dask == serial
     assert seen == list(range(1, 7 * replicates + 1))
+
+
+def test_each_plan_is_made_once_on_the_cluster_and_shipped(
+    client: Any, prices: Prices, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chunk tasks find every plan in their worker's store: each distinct (age, profile)
+    row is planned once for the run (in the planning step), none again in a chunk."""
+    # A threshold of its own: no earlier test's plans are in the stores.
+    s = cohort_settings(years=4, seed=9, chunk_size=128, recall_threshold=4.321)
+    tasks = make_tasks(prepare(s), SPEC, 700)
+    distinct = unique_rows(np.concatenate([plan_keys(t) for t in tasks]))[0].shape[0]
+    planned: list[int] = []
+    real = store_module.plan_courses
+
+    def counting(age: Any, *args: Any, **kwargs: Any) -> Any:
+        planned.append(int(np.size(age)))
+        return real(age, *args, **kwargs)
+
+    missing_in_chunks: list[int] = []
+    lookup = store_module.PlanStore._plans
+
+    def chunk_lookup(self: Any, keys: Any) -> Any:
+        missing_in_chunks.append(int(np.sum(self._lookup(keys)[1] < 0)))
+        return lookup(self, keys)
+
+    monkeypatch.setattr(store_module, "plan_courses", counting)
+    monkeypatch.setattr(store_module.PlanStore, "_plans", chunk_lookup)
+    on_dask = simulate_cohort(SPEC, s, patients=700, prices=prices, dask=client)
+    assert sum(planned) == distinct
+    assert len(missing_in_chunks) == len(tasks)
+    assert sum(missing_in_chunks) == 0
+    monkeypatch.setattr(store_module, "plan_courses", real)
+    assert on_dask == simulate_cohort(SPEC, s, patients=700, prices=prices)
 
 
 def test_dask_without_the_package_is_a_clear_input_error(

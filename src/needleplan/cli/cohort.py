@@ -311,7 +311,7 @@ def simulate_cmd(
     ),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same result)."),
     chunk_size: int = typer.Option(
-        16_384, "--chunk-size", help="Patients per chunk, a multiple of 64 (memory, not result)."
+        65_536, "--chunk-size", help="Patients per chunk, a multiple of 64 (memory, not result)."
     ),
     replicates: int = typer.Option(
         1, "--replicates", help="Independent runs for a Monte Carlo band (1-200)."
@@ -388,6 +388,9 @@ def simulate_cmd(
     )
     pop = _population(from_db, database, population, reference, g)
     err = Console(stderr=True, highlight=False)
+    from needleplan.cohort.allocator import keep_freed_memory
+
+    keep_freed_memory()  # this process runs the cohort, then exits (cohort/allocator.py)
     with progress_bar(err, enabled=not quiet and err.is_terminal) as progress:
         result = simulate_cohort(
             pop,

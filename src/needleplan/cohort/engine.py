@@ -2,19 +2,20 @@
 
 The work is split into chunks of patients. One chunk is one call of :func:`simulate_chunk`,
 a pure function of its :class:`ChunkTask`: numpy over the chunk's patients (loops run over
-seed blocks, session slots and maintenance rounds, never over days or patients), so its memory
+session slots, months and maintenance rounds, never over days or patients), so its memory
 is bounded by the chunk size. The chunks run one after the other in this process, or as tasks on
-a Dask cluster (the same function, ``client.map``); the results are merged in chunk order.
+a Dask cluster (the same function, ``client.map``, :mod:`needleplan.cohort.cluster`); the
+results are merged in chunk order.
 
 Randomness
 ----------
-Patients are grouped in seed blocks of :data:`SEED_BLOCK` = 64 consecutive patients. Replicate
-``r`` and block ``b`` draw from ``Generator(PCG64(SeedSequence(seed).spawn(R)[r].spawn(B)[b]))``,
-in a fixed order: the block's synthetic patients (if any), then her response effect ``z``
-(``u_R``), start day, series completion, dropout point, one uniform per maintenance round, and
-the independent normal ``e`` of her persistence effect ``u_P = rho u_R + sqrt(1-rho^2) e``, and
-last the uniform of her menopause status (synthetic patients). A chunk is a whole number of
-blocks (the chunk size must be a multiple of 64), so
+Each random quantity has its own counter-based stream (:mod:`needleplan.cohort.draws`: Philox
+under the replicate's key, the stream's number in the counter), addressed by the patient's
+position: the synthetic patient's uniforms, her response effect ``z`` (``u_R``), start day,
+series completion, dropout point, one uniform per maintenance round, the independent normal
+``e`` of her persistence effect ``u_P = rho u_R + sqrt(1-rho^2) e`` and her menopause status. A
+chunk draws exactly its own patients' values and starts at a multiple of :data:`SEED_BLOCK`
+= 64 patients (the chunk size must be a multiple of 64), so
 
 - the same seed gives the same result, serially or on Dask, with any number of workers or
   threads, in any completion order (each chunk is computed by the same code from the same
@@ -32,7 +33,6 @@ The serial path never imports Dask.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -41,9 +41,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from needleplan.cohort.cluster import run_dask
+from needleplan.cohort.draws import Draws, draw, replicate_key, uniforms
 from needleplan.cohort.merge import merge
 from needleplan.cohort.model import (
-    improvement_on_days,
+    PatientRates,
+    SessionStates,
     patient_rates,
     session_doses,
     session_states,
@@ -58,11 +61,11 @@ from needleplan.cohort.population import (
     INTERVAL,
     LATE,
     N_INITIAL,
+    PATIENT_UNIFORMS,
     RESPONSE,
     FixedPopulation,
     PatientTable,
     SpecTables,
-    draw_uniforms_by_column,
     guideline_key,
     patients_from,
 )
@@ -80,9 +83,9 @@ from needleplan.cohort.settings import (
     make_settings,
 )
 from needleplan.cohort.spec import MAX_PATIENTS, PopulationSpec
+from needleplan.cohort.status import noticeable_on_days
 from needleplan.cohort.store import plan_store
 from needleplan.exceptions import InputError
-from needleplan.forecasting.models import persistence_from
 from needleplan.forecasting.optimise import Prices
 from needleplan.forecasting.params import ModelParams, default_params
 from needleplan.guideline import Guideline, load_guideline
@@ -111,17 +114,14 @@ IntArray = NDArray[np.int64]
 #: Most local worker processes (``processes``).
 MAX_PROCESSES = 64
 
-#: Rows whose monthly improvement is evaluated together: (rows x months) temporaries of a few
-#: MiB stay in the CPU cache.
-TILE = 512
-
 #: ``progress(done_chunks, total_chunks)``
 Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
 class ChunkTask:
-    """One chunk: patients ``lo:hi`` of replicate ``replicate``, with one seed per block.
+    """One chunk: patients ``lo:hi`` of replicate ``replicate`` (``key``: its Philox key,
+    :func:`~needleplan.cohort.draws.replicate_key`).
 
     ``source`` is the population spec (patients are drawn in the chunk) or the chunk's slice of
     a fixed population.
@@ -132,65 +132,36 @@ class ChunkTask:
     index: int
     lo: int
     hi: int
-    seeds: tuple[np.random.SeedSequence, ...]
+    key: tuple[int, int]
     source: SpecTables | PatientTable
 
 
-@dataclass(frozen=True)
-class Draws:
-    """Per-patient random draws of a chunk (see the module docstring for the order)."""
-
-    z: FloatArray
-    start: IntArray
-    u_complete: FloatArray
-    u_drop: FloatArray
-    u_keep: FloatArray  # shape (n, rounds)
-    e_persistence: FloatArray
-
-    def persistence(self, params: ModelParams) -> FloatArray:
-        """Her persistence effect ``u_P = rho z + sqrt(1 - rho^2) e``."""
-        return persistence_from(self.z, self.e_persistence, params)
-
-
 def draw_chunk(task: ChunkTask) -> tuple[PatientTable, Draws]:
-    """The chunk's patients and their draws, block by block (same for any chunk size).
-
-    Each block draws its uniforms; the patients they stand for are worked out for the whole
-    chunk at once (:func:`~needleplan.cohort.population.patients_from`), the same patients as
-    drawing them block by block.
-    """
+    """The chunk's patients and their draws (:mod:`~needleplan.cohort.draws`: each patient's
+    draws are the same for any chunk size)."""
     setup = task.setup
-    uniforms: list[FloatArray] = []
-    late: list[FloatArray] = []
-    draws: list[tuple[FloatArray, IntArray, FloatArray, FloatArray, FloatArray, FloatArray]] = []
-    for b, seed in enumerate(task.seeds):
-        size = min(SEED_BLOCK, task.hi - (task.lo + b * SEED_BLOCK))
-        rng = np.random.Generator(np.random.PCG64(seed))
-        if isinstance(task.source, SpecTables):
-            uniforms.append(draw_uniforms_by_column(rng, size))
-        draws.append(
-            (
-                rng.standard_normal(size),
-                rng.integers(0, setup.spread_days, size, dtype=np.int64),
-                rng.random(size),
-                rng.random(size),
-                rng.random((size, setup.rounds)),
-                rng.standard_normal(size),
-            )
-        )
-        if isinstance(task.source, SpecTables):  # the late groups (menopause), drawn last
-            late.append(rng.random((size, len(LATE))))
+    return chunk_patients(task), draw(
+        task.key, task.lo, task.hi, rounds=setup.rounds, spread_days=setup.spread_days
+    )
+
+
+def chunk_patients(task: ChunkTask) -> PatientTable:
+    """The chunk's patients: drawn from the spec, or its slice of a fixed population."""
+    setup = task.setup
+    lo, hi = task.lo, task.hi
     if isinstance(task.source, SpecTables):
-        table = patients_from(
+        return patients_from(
             task.source,
-            np.hstack([np.concatenate(uniforms, axis=1).T, np.concatenate(late)]),
+            np.hstack(
+                [
+                    uniforms(task.key, "patient", lo, hi, PATIENT_UNIFORMS),
+                    uniforms(task.key, "late", lo, hi, len(LATE)).reshape(hi - lo, len(LATE)),
+                ]
+            ),
             setup.guideline,
             setup.guideline_key,
         )
-    else:
-        table = task.source
-    z, start, u_c, u_d, u_k, e_p = (np.concatenate(col) for col in zip(*draws, strict=True))
-    return table, Draws(z, start.astype(np.int64), u_c, u_d, u_k.reshape(-1, setup.rounds), e_p)
+    return task.source
 
 
 @dataclass(frozen=True)
@@ -208,15 +179,20 @@ class Courses:
 def completes_series(table: PatientTable, draws: Draws, setup: RunSetup) -> NDArray[np.bool_]:
     """Who completes her initial series (probability ``series``; a one-session protocol
     always)."""
+    return _completes(table, draws.u_complete, setup)
+
+
+def _completes(table: PatientTable, u_complete: FloatArray, setup: RunSetup) -> NDArray[np.bool_]:
     n_init = table.values[:, N_INITIAL].astype(np.int64)
-    return np.asarray((draws.u_complete < setup.settings.adherence.series) | (n_init == 1))
+    return np.asarray((u_complete < setup.settings.adherence.series) | (n_init == 1))
 
 
 def plan_keys(task: ChunkTask) -> FloatArray:
     """The distinct ``[age, *profile]`` rows whose recall plans the chunk needs (those who
     complete the series), so another process can plan them ahead."""
-    table, draws = draw_chunk(task)
-    who = np.nonzero(completes_series(table, draws, task.setup))[0]
+    table = chunk_patients(task)  # and of the draws only the one that decides it
+    u_complete = uniforms(task.key, "complete", task.lo, task.hi)
+    who = np.nonzero(_completes(table, u_complete, task.setup))[0]
     return unique_rows(np.column_stack([table.age[who], table.values[who]]))[0]
 
 
@@ -252,24 +228,15 @@ def courses(table: PatientTable, draws: Draws, setup: RunSetup) -> Courses:
     return Courses(initial, maintenance, initial_given, recalled, kept, completed)
 
 
-def simulate_chunk(task: ChunkTask) -> ChunkResult:
-    """Simulate one chunk of patients (the function the serial loop and Dask both run)."""
-    setup = task.setup
-    cal = setup.calendar
+def own_curves(
+    table: PatientTable, draws: Draws, c: Courses, setup: RunSetup
+) -> tuple[SessionStates, PatientRates]:
+    """Each patient's own model state after each of her session slots, and her rates."""
     params = setup.params
-    table, draws = draw_chunk(task)
-    c = courses(table, draws, setup)
-    months = cal.months
-    start = draws.start
-
-    def per_month(days: FloatArray, mask: NDArray[np.bool_]) -> IntArray:
-        cohort_day = (start[:, None] + np.nan_to_num(days, nan=0.0))[mask].astype(np.int64)
-        return np.bincount(cal.month_of(cohort_day), minlength=months).astype(np.int64)
-
     # Her sessions: the initial series (past her last initial day: repeats of it, zero dose),
     # then maintenance (past the horizon: a day beyond it), all in ascending order per row.
     last_initial = np.nanmax(c.initial, axis=1, keepdims=True)
-    pad = float(cal.days + 1)
+    pad = float(setup.calendar.days + 1)
     days = np.concatenate(
         [
             np.where(np.isnan(c.initial), last_initial, c.initial),
@@ -289,22 +256,34 @@ def simulate_chunk(task: ChunkTask) -> ChunkResult:
         z=draws.z,
         persistence=draws.persistence(params),
     )
-    states = session_states(days, session_doses(days, given, rates, params), rates, params)
-    # Noticeably firmer on the 15th of each month (her own day; 0 before her first session),
-    # tile by tile of rows so the (rows x months) temporaries stay small.
-    noticeable = np.empty((table.n, months), dtype=bool)
-    for lo in range(0, table.n, TILE):
-        rows = slice(lo, lo + TILE)
-        noticeable[rows] = (
-            improvement_on_days(
-                cal.checkpoints,
-                start[rows].astype(np.float64),
-                states.rows(rows),
-                rates.rows(rows),
-                params,
-            )
-            >= setup.noticeable_threshold
-        )
+    return session_states(days, session_doses(days, given, rates, params), rates, params), rates
+
+
+def simulate_chunk(task: ChunkTask) -> ChunkResult:
+    """Simulate one chunk of patients (the function the serial loop and Dask both run)."""
+    setup = task.setup
+    cal = setup.calendar
+    params = setup.params
+    table, draws = draw_chunk(task)
+    c = courses(table, draws, setup)
+    months = cal.months
+    start = draws.start
+
+    def per_month(days: FloatArray, mask: NDArray[np.bool_]) -> IntArray:
+        cohort_day = (start[:, None] + np.nan_to_num(days, nan=0.0))[mask].astype(np.int64)
+        return np.bincount(cal.month_of(cohort_day), minlength=months).astype(np.int64)
+
+    states, rates = own_curves(table, draws, c, setup)
+    # Noticeably firmer on the 15th of each month (her own day; 0 before her first session):
+    # single precision, the undecided values again in double precision (cohort.status).
+    noticeable = noticeable_on_days(
+        cal.checkpoints,
+        start.astype(np.float64),
+        states,
+        rates,
+        params,
+        setup.noticeable_threshold,
+    )
     return ChunkResult(
         replicate=task.replicate,
         index=task.index,
@@ -331,9 +310,8 @@ def make_tasks(
     n_blocks = math.ceil(n_patients / SEED_BLOCK)
     per_chunk = settings.chunk_size // SEED_BLOCK
     tasks: list[ChunkTask] = []
-    replicate_seeds = np.random.SeedSequence(settings.seed).spawn(settings.replicates)
-    for r, rseed in enumerate(replicate_seeds):
-        block_seeds = rseed.spawn(n_blocks)
+    for r in range(settings.replicates):
+        key = replicate_key(settings.seed, r, settings.replicates)
         for index, first in enumerate(range(0, n_blocks, per_chunk)):
             lo = first * SEED_BLOCK
             hi = min(n_patients, lo + settings.chunk_size)
@@ -350,7 +328,7 @@ def make_tasks(
                     index,
                     lo,
                     hi,
-                    tuple(block_seeds[first : first + per_chunk]),
+                    key,
                     src,
                 )
             )
@@ -364,66 +342,6 @@ def run_serial(tasks: Sequence[ChunkTask], progress: Progress | None) -> list[Ch
         if progress is not None:
             progress(i + 1, len(tasks))
     return out
-
-
-def _dask_client(spec: str) -> tuple[Any, Callable[[], None]]:
-    """A Dask client for ``local:N`` (a LocalCluster of N worker processes) or an address."""
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise InputError.one(
-            "--dask",
-            spec,
-            "needs the optional Dask dependency: pip install 'needleplan[cohort]'",
-        ) from None
-    if spec.startswith("local:"):
-        count = spec.removeprefix("local:")
-        if not count.isdigit() or not 1 <= int(count) <= 256:
-            raise InputError.one("--dask", spec, "local:N needs N workers, 1-256")
-        cluster = LocalCluster(
-            n_workers=int(count),
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address="127.0.0.1:0",  # None still binds port 8787 (clashes)
-            silence_logs=logging.ERROR,
-        )
-        client = Client(cluster)
-
-        def close_local() -> None:
-            client.close()
-            cluster.close()
-
-        return client, close_local
-    if "://" not in spec:
-        raise InputError.one(
-            "--dask", spec, "must be local:N or a scheduler address like tcp://host:8786"
-        )
-    try:
-        client = Client(spec, timeout="10s")
-    except (OSError, TimeoutError) as exc:
-        raise InputError.one("--dask", spec, f"cannot connect ({exc.__class__.__name__})") from None
-    return client, client.close
-
-
-def run_dask(tasks: Sequence[ChunkTask], dask: Any, progress: Progress | None) -> list[ChunkResult]:
-    """Run the chunks as Dask tasks (``dask`` is ``local:N``, an address, or a Client)."""
-    close: Callable[[], None] | None = None
-    if isinstance(dask, str):
-        client, close = _dask_client(dask)
-    else:
-        client = dask
-    try:
-        from distributed import as_completed
-
-        futures = client.map(simulate_chunk, list(tasks), pure=False)
-        for done, _ in enumerate(as_completed(futures), start=1):
-            if progress is not None:
-                progress(done, len(tasks))
-        results: list[ChunkResult] = client.gather(futures)
-        return results
-    finally:
-        if close is not None:
-            close()
 
 
 def prepare(
@@ -519,7 +437,7 @@ def simulate_cohort(
         n, description, excluded = population.size, population.description, population.excluded
     tasks = make_tasks(setup, population, n) if n else []
     if dask is not None:
-        results = run_dask(tasks, dask, progress)
+        results = run_dask(tasks, dask, progress, chunk=simulate_chunk, keys=plan_keys)
     elif processes > 1 and len(tasks) > 1:
         results = run_processes(
             tasks, min(processes, len(tasks)), progress, chunk=simulate_chunk, keys=plan_keys

@@ -208,19 +208,51 @@ def session_states(
     p[0] = doses_t[0]
     kb, phi = params.k_build, params.remodelled_fraction
     kf, ks = rates.k_fast[:, 0], rates.k_slow[:, 0]
+    # kernel_from_exponentials' factors k_b/(k_b - k), once per row instead of once per slot;
+    # rows with a rate within 0.1 % of k_b take the stable kernel, as there.
+    near = (np.abs(kb - kf) < 1e-3 * kb) | (np.abs(kb - ks) < 1e-3 * kb)
+    ratio_f = kb / np.where(near, 1.0, kb - kf)
+    ratio_s = kb / np.where(near, 1.0, kb - ks)
+    rows = np.nonzero(near)[0]
+    e_b, e_f, e_s, tmp, share = (np.empty(n) for _ in range(5))
     for k in range(1, n_slots):
-        # propagate() from the exponentials it needs anyway: the kernels
-        # (kernel_from_exponentials) reuse e^{-k_f dt}, e^{-k_s dt} and e^{-k_b dt}.
+        # propagate() from the exponentials it needs anyway (kernel_from_exponentials):
+        # B = k_b/(k_b - k) (e^{-k dt} - e^{-k_b dt}).
         dt = days_t[k] - days_t[k - 1]
-        e_b = np.exp(-kb * dt)
-        e_f = np.exp(-kf * dt)
-        e_s = np.exp(-ks * dt)
-        b_f = kernel_from_exponentials(e_f[:, None], e_b[:, None], dt[:, None], kb, rates.k_fast)
-        b_s = kernel_from_exponentials(e_s[:, None], e_b[:, None], dt[:, None], kb, rates.k_slow)
+        np.multiply(-kb, dt, out=e_b)
+        np.exp(e_b, out=e_b)
+        np.multiply(kf, dt, out=e_f)
+        np.negative(e_f, out=e_f)
+        np.exp(e_f, out=e_f)
+        np.multiply(ks, dt, out=e_s)
+        np.negative(e_s, out=e_s)
+        np.exp(e_s, out=e_s)
         prev = p[k - 1]
-        p[k] = prev * e_b + doses_t[k]
-        cf[k] = cf[k - 1] * e_f + prev * (1.0 - phi) * b_f[:, 0]
-        cs[k] = cs[k - 1] * e_s + prev * phi * b_s[:, 0]
+        np.multiply(prev, e_b, out=p[k])
+        p[k] += doses_t[k]
+        # C_f <- C_f e_f + (P (1 - phi)) B_f, in this order (the same numbers as propagate()).
+        np.multiply(cf[k - 1], e_f, out=cf[k])
+        np.subtract(e_f, e_b, out=tmp)
+        tmp *= ratio_f
+        np.multiply(prev, 1.0 - phi, out=share)
+        tmp *= share
+        cf[k] += tmp
+        np.multiply(cs[k - 1], e_s, out=cs[k])
+        np.subtract(e_s, e_b, out=tmp)
+        tmp *= ratio_s
+        np.multiply(prev, phi, out=share)
+        tmp *= share
+        cs[k] += tmp
+        if rows.size:
+            d = dt[rows, None]
+            b_f = kernel_from_exponentials(
+                e_f[rows, None], e_b[rows, None], d, kb, rates.k_fast[rows]
+            )
+            b_s = kernel_from_exponentials(
+                e_s[rows, None], e_b[rows, None], d, kb, rates.k_slow[rows]
+            )
+            cf[k, rows] = cf[k - 1, rows] * e_f[rows] + prev[rows] * (1.0 - phi) * b_f[:, 0]
+            cs[k, rows] = cs[k - 1, rows] * e_s[rows] + prev[rows] * phi * b_s[:, 0]
     p, cf, cs = (np.ascontiguousarray(a.T) for a in (p, cf, cs))
     return SessionStates(session_days, p, cf, cs)
 

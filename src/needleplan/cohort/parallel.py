@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from needleplan.cohort.allocator import release_freed_memory
 from needleplan.cohort.rows import unique_rows
 from needleplan.cohort.settings import ChunkResult, RunSetup
 from needleplan.cohort.store import PlanStore, plan_store
@@ -55,6 +56,7 @@ def _forked(
     processes: int, fn: Callable[[int], T], count: int, done: Callable[[int], None] | None = None
 ) -> list[T]:
     out: list[T] = []
+    release_freed_memory()  # the children would copy the parent's free pages on write
     with multiprocessing.get_context("fork").Pool(processes) as pool:
         for i, result in enumerate(pool.imap(fn, range(count)), 1):
             out.append(result)

@@ -43,6 +43,7 @@ from functools import cache
 import numpy as np
 from numpy.typing import NDArray
 
+from needleplan.cohort.curve import MedianCurve, median_values
 from needleplan.cohort.model import (
     PatientRates,
     age_factor,
@@ -153,6 +154,23 @@ class _Round:
     last: FloatArray  # (U,)
     weight: float
     params: ModelParams
+    curve: MedianCurve | None = None  # the regrouped median (single curve only)
+
+    @classmethod
+    def after(
+        cls,
+        rates: PatientRates,
+        p: FloatArray,
+        cf: FloatArray,
+        cs: FloatArray,
+        last: FloatArray,
+        weight: float,
+        params: ModelParams,
+    ) -> _Round:
+        """The round after a session on day ``last`` with the state ``(P, C_f, C_s)``."""
+        single = int(p.shape[0]) == int(last.size)
+        curve = MedianCurve.of(p, cf, cs, last, rates, params) if single else None
+        return cls(rates, p, cf, cs, last, weight, params, curve)
 
     @property
     def single(self) -> bool:
@@ -169,11 +187,14 @@ class _Round:
             self.last[rows],
             self.weight,
             self.params,
+            None if self.curve is None else self.curve.take(rows),
         )
 
     def median(self, tau: FloatArray) -> FloatArray:
         """Median improvement ``tau`` days after the last session, ``tau`` (1, T) or (U, T)."""
         u = self.last.size
+        if self.curve is not None:
+            return median_values(self.curve, tau, self.p, self.cf, self.cs, self.rates, self.params)
         if self.single:
             day = self.last[:, None] + tau
             return improvement_from(self.p, self.cf, self.cs, tau, day, self.rates, self.params)
@@ -495,7 +516,9 @@ def plan_courses(
     # Pad each row with its last initial day (zero dose, zero gap: the state is unchanged).
     padded = np.where(has, initial, last[:, None])[both]
     states = session_states(padded, session_doses(padded, has[both], rates, params), rates, params)
-    rnd = _Round(rates, states.p[:, -1:], states.cf[:, -1:], states.cs[:, -1:], last, w, params)
+    rnd = _Round.after(
+        rates, states.p[:, -1:], states.cf[:, -1:], states.cs[:, -1:], last, w, params
+    )
     lo_days = values[:, MAINT_MIN] * DAYS_PER_MONTH
     hi_days = values[:, MAINT_MAX] * DAYS_PER_MONTH
     rows = np.arange(u)  # the rows still planning; a row past its last day drops out
@@ -517,5 +540,5 @@ def plan_courses(
         p, cf, cs = propagate(rnd.p, rnd.cf, rnd.cs, gap, rates, params)
         s2 = session[pair][:, None]
         p = p + rates.gain * -np.expm1(-gap / rates.heal_days) * age_factor(rates, s2, params)
-        rnd = _Round(rates, p, cf, cs, session, w, params)
+        rnd = _Round.after(rates, p, cf, cs, session, w, params)
     return Plans(maintenance, forecast_recall)

@@ -297,12 +297,14 @@ TRAITS = (
     "accelerated_aging",
     "slow_healing",
 )
-#: Groups drawn after the others (added later: their uniform is drawn last in a seed block, so
+#: Groups drawn after the others (added later: their uniforms have a stream of their own, so
 #: the earlier draws keep their values).
 LATE = ("menopause",)
 GROUPS = TABLES + TRAITS + LATE
 #: Column of the menopause status in the codes.
 MENOPAUSE = GROUPS.index("menopause")
+#: Uniforms a synthetic patient draws first: her age and one per group of TABLES and TRAITS.
+PATIENT_UNIFORMS = 1 + len(TABLES) + len(TRAITS)
 #: The order in which :func:`needleplan.forecasting.models.covariates.present_keys` lists the
 #: factors; multiplying in this order reproduces ``patient_modifiers`` bit for bit.
 MODIFIER_ORDER = (
@@ -394,12 +396,16 @@ def sample_codes(spec: PopulationSpec, rng: np.random.Generator, size: int) -> I
 
 def codes_from(spec: PopulationSpec, u: FloatArray) -> IntArray:
     """Level index of each group for uniforms ``u`` of shape ``(size, 15)`` (:data:`GROUPS`)."""
-    codes = np.empty(u.shape, dtype=np.int64)
+    # Column by column (Fortran order): the level is how many of the cumulative shares are at
+    # or below the uniform, searchsorted(cdf, u, "right") by a few comparisons per group.
+    codes = np.zeros(u.shape, dtype=np.int64, order="F")
+    columns = np.asfortranarray(u)
     for j, group in enumerate(GROUPS):
         _, shares = spec_levels(spec, group)
         cdf = np.cumsum(shares)
         cdf[-1] = 1.0
-        codes[:, j] = np.searchsorted(cdf, u[:, j], side="right")
+        for edge in cdf[:-1]:  # u < 1 = cdf[-1] always
+            codes[:, j] += columns[:, j] >= edge
     return codes
 
 
@@ -418,7 +424,7 @@ def draw_uniforms(rng: np.random.Generator, size: int) -> FloatArray:
 
 def draw_uniforms_by_column(rng: np.random.Generator, size: int) -> FloatArray:
     """:func:`draw_uniforms` transposed, ``(15, size)`` (blocks stack along axis 1)."""
-    return rng.random((1 + len(TABLES) + len(TRAITS), size))
+    return rng.random((PATIENT_UNIFORMS, size))
 
 
 @dataclass(frozen=True)

@@ -30,12 +30,12 @@ from needleplan.scheduling.recall import add_months
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
-#: Patients per seed block: the unit of the random draws (see :mod:`needleplan.cohort.engine`).
+#: Chunks start at multiples of this many patients (see :mod:`needleplan.cohort.draws`).
 SEED_BLOCK = 64
 #: Patients per chunk by default: large enough that numpy's per-call cost is small, small
 #: enough that a chunk's arrays stay far below 1 GiB.
-DEFAULT_CHUNK_SIZE = 16_384
-MAX_CHUNK_SIZE = 65_536
+DEFAULT_CHUNK_SIZE = 65_536
+MAX_CHUNK_SIZE = 131_072
 MAX_REPLICATES = 200
 
 
@@ -132,7 +132,28 @@ class Calendar:
         return np.asarray(self.month_starts[:-1] + 14, dtype=np.float64)
 
     def month_of(self, day: NDArray[Any]) -> IntArray:
-        return np.asarray(np.searchsorted(self.month_starts, day, side="right") - 1, np.int64)
+        """The month of each cohort day (-1 before the start, ``months`` from the horizon on):
+        by a table over the days for whole days in range, else by ``searchsorted``."""
+        d = np.asarray(day)
+        if d.size and d.dtype.kind in "iu" and d.min() >= 0 and d.max() < self.days:
+            return np.asarray(_month_table(self)[d], dtype=np.int64)
+        return np.asarray(np.searchsorted(self.month_starts, d, side="right") - 1, np.int64)
+
+
+_TABLES: dict[tuple[date, int], IntArray] = {}
+
+
+def _month_table(cal: Calendar) -> IntArray:
+    """Month index of every day of the horizon (one table per calendar)."""
+    key = (cal.start, cal.months)
+    table = _TABLES.get(key)
+    if table is None:
+        days = np.arange(cal.days)
+        table = np.searchsorted(cal.month_starts, days, side="right").astype(np.int64) - 1
+        if len(_TABLES) >= 16:
+            _TABLES.clear()
+        _TABLES[key] = table
+    return table
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ See :mod:`needleplan.cohort.plan` for how one plan is found.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -140,10 +141,11 @@ class PlanStore:
         fresh = self._hashes[pos] != hm if self._hashes.size else np.ones(hm.size, dtype=bool)
         store = missing[fresh]
         first, count = self._size, store.size
-        while first + count > self._rows.shape[0]:
-            grow = self._rows.shape[0]
-            self._rows = np.concatenate([self._rows, np.empty((grow, self.rounds))])
-            self._keys = np.concatenate([self._keys, np.empty((grow, 10))])
+        if first + count > self._rows.shape[0]:  # grow once, to at least twice the size
+            size = max(2 * self._rows.shape[0], first + count)
+            rows, keys_ = np.empty((size, self.rounds)), np.empty((size, 10))
+            rows[:first], keys_[:first] = self._rows[:first], self._keys[:first]
+            self._rows, self._keys = rows, keys_
         self._rows[first : first + count] = new[fresh]
         self._keys[first : first + count] = keys[store]
         self._size += count
@@ -165,3 +167,33 @@ def plan_store(params: ModelParams, threshold: float, rounds: int, last_day: flo
             _STORES.clear()
         store = _STORES[key] = PlanStore(params, threshold, rounds, last_day)
     return store
+
+
+@dataclass(frozen=True)
+class SharedPlans:
+    """The plans of a run, made once and shipped to every worker (Dask: one broadcast)."""
+
+    token: str  # one per run: a worker installs a run's plans once
+    params: ModelParams
+    threshold: float
+    rounds: int
+    last_day: float
+    keys: FloatArray  # (U, 10) distinct [age, *profile] rows
+    plans: FloatArray  # (U, rounds)
+
+
+_INSTALLED: set[str] = set()
+_INSTALL_LOCK = threading.Lock()
+
+
+def install(shared: SharedPlans) -> None:
+    """Put a run's plans into this process's store (once per process and run)."""
+    with _INSTALL_LOCK:
+        if shared.token in _INSTALLED:
+            return
+        if shared.keys.shape[0]:
+            store = plan_store(shared.params, shared.threshold, shared.rounds, shared.last_day)
+            store.add(shared.keys, shared.plans)
+        if len(_INSTALLED) >= 64:
+            _INSTALLED.clear()
+        _INSTALLED.add(shared.token)

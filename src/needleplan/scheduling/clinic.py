@@ -25,7 +25,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PlainSerializer,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -35,6 +34,16 @@ from pydantic import (
 from needleplan.domain.assessment import Area, problems_from_validation
 from needleplan.domain.language import SHIPPED_LANGUAGES, check_language
 from needleplan.exceptions import ConfigError, InputError
+from needleplan.scheduling.clinic_settings import (
+    DEFAULT_SHORT_VISIT_MINUTES as DEFAULT_SHORT_VISIT_MINUTES,
+)
+from needleplan.scheduling.clinic_settings import HolidaySource as HolidaySource
+from needleplan.scheduling.clinic_settings import MessageSettings as MessageSettings
+from needleplan.scheduling.clinic_settings import OnlineBookingSettings as OnlineBookingSettings
+from needleplan.scheduling.clinic_settings import Prices as Prices
+from needleplan.scheduling.clinic_settings import TimeOfDay as TimeOfDay
+from needleplan.scheduling.clinic_settings import VisitMinutes as VisitMinutes
+from needleplan.scheduling.clinic_settings import minutes_of_day, parse_time
 
 EXAMPLE_CLINIC = "example_clinic.toml"
 
@@ -62,14 +71,6 @@ class Weekday(StrEnum):
 
 
 _SPAN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
-_TIME = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
-
-
-def _minutes(hours: str, minutes: str, *, allow_24: bool) -> int:
-    h, m = int(hours), int(minutes)
-    if m > 59 or h > 24 or (h == 24 and (m != 0 or not allow_24)):
-        raise ValueError(f"{hours}:{minutes} is not a time of day")
-    return h * 60 + m
 
 
 class TimeSpan(BaseModel):
@@ -92,8 +93,8 @@ class TimeSpan(BaseModel):
                 raise ValueError(f"{value!r} is not a span like '09:00-18:00'")
             a, b, c, d = match.groups()
             return {
-                "start": _minutes(a, b, allow_24=False),
-                "end": _minutes(c, d, allow_24=True),
+                "start": minutes_of_day(a, b, allow_24=False),
+                "end": minutes_of_day(c, d, allow_24=True),
             }
         return value
 
@@ -107,16 +108,6 @@ class TimeSpan(BaseModel):
         return (
             f"{self.start // 60:02d}:{self.start % 60:02d}-{self.end // 60:02d}:{self.end % 60:02d}"
         )
-
-
-def _parse_time(value: Any) -> Any:
-    if isinstance(value, str):
-        match = _TIME.match(value)
-        if match is None:
-            raise ValueError(f"{value!r} is not a time like '10:00'")
-        minutes = _minutes(*match.groups(), allow_24=False)
-        return time(minutes // 60, minutes % 60)
-    return value
 
 
 WeekHours = dict[Weekday, list[TimeSpan]]
@@ -185,60 +176,6 @@ class Practitioner(BaseModel):
         return None
 
 
-class HolidaySource(BaseModel):
-    """Public holidays from the ``holidays`` package (ISO 3166 country and subdivision codes)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    country: str = Field(min_length=2, max_length=3)
-    subdivision: str | None = None
-
-    @model_validator(mode="after")
-    def _known(self) -> Self:
-        import holidays  # deferred: importing it takes about 0.4 s
-
-        supported = holidays.list_supported_countries()
-        if self.country not in supported:
-            raise ValueError(f"country {self.country!r} is not supported by the holidays package")
-        subdivisions = supported[self.country]
-        if self.subdivision is not None and self.subdivision not in subdivisions:
-            raise ValueError(
-                f"subdivision {self.subdivision!r} is not one of {self.country}'s: "
-                + ", ".join(subdivisions)
-            )
-        return self
-
-
-class Prices(BaseModel):
-    """Session prices, read by the forecast helper's cost code."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    initial_session: float = Field(gt=0, description="price of one initial-series session")
-    maintenance_session: float = Field(gt=0, description="price of one maintenance session")
-    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR")
-
-
-#: How long a visit of each kind lasts when the calendar does not say [minutes].
-DEFAULT_SHORT_VISIT_MINUTES = 30
-
-
-class VisitMinutes(BaseModel):
-    """Length of one visit by kind [minutes], before rounding up to the slot grid.
-
-    Find-a-slot and single-visit booking use it. A treatment ``session`` or ``maintenance``
-    visit the calendar does not size takes ``session_minutes.default``; a course's sessions
-    booked from a protocol are sized by their treated areas (``session_minutes``).
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    consultation: int = Field(default=DEFAULT_SHORT_VISIT_MINUTES, ge=5, le=8 * 60)
-    session: int = Field(default=60, ge=5, le=8 * 60)
-    maintenance: int = Field(default=60, ge=5, le=8 * 60)
-    review: int = Field(default=DEFAULT_SHORT_VISIT_MINUTES, ge=5, le=8 * 60)
-
-
 _PHONE = re.compile(r"^\+?[0-9 ()/.-]{5,40}$")
 _EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _WEBSITE = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s<>\"']*)?$")
@@ -251,57 +188,6 @@ def _one_line(value: str, field: str) -> str:
     if clean and not clean.isprintable():
         raise ValueError(f"the {field} must be one line of printable text")
     return clean
-
-
-TimeOfDay = Annotated[time, PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str)]
-
-
-class MessageSettings(BaseModel):
-    """When patient messages go out (docs/messages.md): reminders, quiet hours, recall nudges."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    reminder_hours: int = Field(
-        default=48, ge=1, le=24 * 14, description="remind this long before a visit [hours]"
-    )
-    quiet_start: Annotated[TimeOfDay, Field(description="no messages from this local time")] = time(
-        21, 0
-    )
-    quiet_end: Annotated[TimeOfDay, Field(description="until this local time")] = time(8, 0)
-    recall_nudge_days: int = Field(
-        default=14, ge=1, le=365, description="second recall message after this long [days]"
-    )
-    survey_weeks: int = Field(
-        default=6, ge=1, le=52, description="follow-up survey this long after a session [weeks]"
-    )
-
-    @field_validator("quiet_start", "quiet_end", mode="before")
-    @classmethod
-    def _time(cls, value: Any) -> Any:
-        return _parse_time(value)
-
-
-class OnlineBookingSettings(BaseModel):
-    """The public booking page (docs/online-booking.md): whether it is open, how long a chosen
-    slot is held for her confirmation, how far ahead it offers slots."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    enabled: bool = Field(default=True, description="the public booking page /book is open")
-    hold_minutes: int = Field(
-        default=30,
-        ge=5,
-        le=24 * 60,
-        description="a chosen slot is held this long for her e-mail confirmation [minutes]",
-    )
-    days_ahead: int = Field(
-        default=21, ge=1, le=92, description="the page offers slots this far ahead [days]"
-    )
-    course_start: bool = Field(
-        default=False,
-        description="a patient with a confirmed plan may book her course start through her "
-        "portal link (the whole course dated and booked as staff book it)",
-    )
 
 
 class ClinicConfig(BaseModel):
@@ -419,7 +305,7 @@ class ClinicConfig(BaseModel):
     @field_validator("preferred_start", mode="before")
     @classmethod
     def _time(cls, value: Any) -> Any:
-        return _parse_time(value)
+        return parse_time(value)
 
     @model_validator(mode="before")
     @classmethod

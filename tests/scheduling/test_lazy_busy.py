@@ -64,8 +64,8 @@ def test_a_course_is_dated_the_same_with_a_lazy_index_in_a_few_reads() -> None:
     assert lazy.reads == len(store.asked)
     # the first days, then one read per session window: never one read per day
     assert len(store.asked) <= protocol.initial_sessions + 2
-    read_days = {f + timedelta(days=i) for f, l in store.asked for i in range((l - f).days + 1)}
-    assert len(read_days) == sum((l - f).days + 1 for f, l in store.asked)  # each day once
+    read_days = {f + timedelta(days=i) for f, t in store.asked for i in range((t - f).days + 1)}
+    assert len(read_days) == sum((t - f).days + 1 for f, t in store.asked)  # each day once
     assert len(read_days) < 200  # not the 400 days of the calendar
 
 

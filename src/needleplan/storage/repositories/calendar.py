@@ -4,8 +4,7 @@ A clinic group's week is about a thousand appointments (docs/scale.md). Reading 
 rows, then their patients and courses by id lists of 500, then which were booked online,
 cost five round trips and thousands of ORM objects; this read joins the patient's name and
 contact, the course's planned session count and the online booking's existence into the
-appointment's row, reads plain columns, and makes each appointment from values the database
-has already checked (as :func:`~needleplan.storage.repositories.patients.to_patient` does).
+appointment's row and reads plain columns instead of ORM objects.
 """
 
 from __future__ import annotations
@@ -112,7 +111,7 @@ class CalendarQuery:
             planned,
             booked_online,
         ) in self.session.execute(stmt):
-            appointment = Appointment.model_construct(
+            appointment = Appointment(
                 id=id_,
                 patient_id=patient_id,
                 course_id=course_id,

@@ -1,5 +1,5 @@
 """The scheduler's busy-time reads (docs/scale.md): epoch seconds worked out by the database
-equal the appointments' own times, and a course dated from reads of a few windows is the course
+equal the appointments' own times (and an online booking held for confirmation counts), and a course dated from reads of a few windows is the course
 dated from every busy time, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from needleplan.guideline import make_protocol
 from needleplan.scheduling import example_clinic, schedule_course
 from needleplan.services.appointments import HOLDING
 from needleplan.services.booking import busy_index, busy_loader
+from needleplan.storage.tables import OnlineBookingRow
 
 START = date(2030, 9, 2)
 
@@ -26,14 +27,43 @@ def _booked(clinic: Any) -> Any:
     return cfg
 
 
+def _hold(db: Any, practitioner_id: int, start: datetime) -> None:
+    """An online booking held for her confirmation (its time is taken)."""
+    with db.transaction() as uow:
+        uow.session.add(
+            OnlineBookingRow(
+                status="held",
+                created_at=start - timedelta(days=3),
+                hold_until=start - timedelta(days=2),
+                practitioner_id=practitioner_id,
+                start_at=start,
+                end_at=start + timedelta(minutes=30),
+                given_name="Held",
+                family_name="Slot",
+                birth_date=date(1980, 1, 1),
+                email="held@example.org",
+                phone="+4930555",
+                language="en",
+                consent_marketing=False,
+            )
+        )
+
+
 def test_busy_epochs_are_the_appointments_times(clinic: Any) -> None:
-    _booked(clinic)
+    cfg = _booked(clinic)
+    ids = services.sync_practitioners(clinic.db, cfg)
+    _hold(clinic.db, next(iter(ids.values())), datetime(2030, 9, 20, 7, 0, tzinfo=UTC))
     window = datetime(2030, 8, 1, tzinfo=UTC), datetime(2031, 6, 1, tzinfo=UTC)
     with clinic.db.transaction() as uow:
         spans = uow.appointments.spans_between(*window, HOLDING)
-        epochs = uow.appointments.busy_epochs_between(*window, HOLDING)
+        held = uow.online_bookings.held_between(*window)
+        epochs = uow.calendar.busy_epochs(*window, HOLDING)
     assert len(spans) >= 3
-    assert epochs == [(p, int(s.timestamp()), int(e.timestamp())) for p, s, e in spans]
+    assert len(held) == 1
+    expected = [(p, int(s.timestamp()), int(e.timestamp())) for p, s, e in spans] + [
+        (h.practitioner_id, int(h.start.timestamp()), int(h.end.timestamp())) for h in held
+    ]
+    assert sorted(epochs) == sorted(expected)
 
 
 def test_a_course_dated_from_window_reads_is_the_one_dated_from_every_busy_time(

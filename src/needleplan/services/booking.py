@@ -283,9 +283,14 @@ def date_course(
     calendar = (
         clinic if preferred is None else clinic.model_copy(update={"preferred_start": preferred})
     )
-    schedule = schedule_course(
-        protocol, start, calendar, practitioner=practitioner, busy=busy_index(db, clinic)
-    )
+    with db.transaction() as uow:  # the search's reads share one transaction
+        schedule = schedule_course(
+            protocol,
+            start,
+            calendar,
+            practitioner=practitioner,
+            busy=busy_index(db, clinic, uow=uow),
+        )
     slots = [
         SlotRequest(start=s.start, end=s.end, practitioner_id=ids[s.practitioner])
         for s in schedule.sessions
@@ -315,26 +320,30 @@ def busy_times(db: Database, clinic: ClinicConfig, start: datetime, end: datetim
     ]
 
 
-def busy_loader(db: Database, clinic: ClinicConfig) -> BusyLoader:
+def busy_loader(db: Database, clinic: ClinicConfig, uow: UnitOfWork | None = None) -> BusyLoader:
     """What :class:`~needleplan.scheduling.calendar.LazyBusyIndex` calls to read busy times:
-    ``load(first, last)`` reads, in one transaction and two queries, what
-    :func:`busy_times` gives for the clinic days ``first`` to ``last`` (appointments that hold
-    their time and online bookings held for confirmation), straight into an index of epoch
-    seconds (no :class:`Busy` per appointment)."""
-    names = {p.id: p.name for p in list_practitioners(db)}
+    ``load(first, last)`` reads what :func:`busy_times` gives for the clinic days ``first``
+    to ``last`` (appointments that hold their time and online bookings held for
+    confirmation) in ONE query, straight into an index of epoch seconds (no :class:`Busy`
+    per appointment). ``uow``: read inside that open transaction (a search's reads then
+    share one connection and one snapshot); None: each read is its own transaction."""
+    staff = uow.clinics.practitioners() if uow is not None else list_practitioners(db)
+    names = {p.id: p.name for p in staff}
     known = {p.name for p in clinic.practitioners}
 
-    def load(first: date, last: date) -> BusyIndex:
+    def read(into: UnitOfWork, first: date, last: date) -> list[tuple[int, int, int]]:
         start = datetime.combine(first, time(0), tzinfo=clinic.tz)
         end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=clinic.tz)
-        with db.transaction() as uow:
-            spans = uow.appointments.busy_epochs_between(start, end, HOLDING)
-            held = [
-                (h.practitioner_id, int(h.start.timestamp()), int(h.end.timestamp()))
-                for h in uow.online_bookings.held_between(start, end)
-            ]
+        return into.calendar.busy_epochs(start, end, HOLDING)
+
+    def load(first: date, last: date) -> BusyIndex:
+        if uow is not None:
+            rows = read(uow, first, last)
+        else:
+            with db.transaction() as own:
+                rows = read(own, first, last)
         periods: dict[str, list[tuple[int, int]]] = {}
-        for who, begin, finish in [*spans, *held]:
+        for who, begin, finish in rows:
             name = names.get(who)
             if name in known:
                 periods.setdefault(name, []).append((begin, finish))
@@ -343,11 +352,14 @@ def busy_loader(db: Database, clinic: ClinicConfig) -> BusyLoader:
     return load
 
 
-def busy_index(db: Database, clinic: ClinicConfig, chunk_days: int = 7) -> LazyBusyIndex:
+def busy_index(
+    db: Database, clinic: ClinicConfig, chunk_days: int = 7, uow: UnitOfWork | None = None
+) -> LazyBusyIndex:
     """The clinic's busy times as a scheduler reads them: a window of days at a time, as its
     search reaches them (:class:`~needleplan.scheduling.calendar.LazyBusyIndex`), instead of
-    every appointment of the months a course could span (docs/scale.md)."""
-    return LazyBusyIndex(busy_loader(db, clinic), clinic.tz, chunk_days)
+    every appointment of the months a course could span (docs/scale.md). ``uow``: read
+    inside that open transaction (see :func:`busy_loader`)."""
+    return LazyBusyIndex(busy_loader(db, clinic, uow), clinic.tz, chunk_days)
 
 
 @dataclass(frozen=True)
@@ -438,15 +450,15 @@ def book_consultation(
     ids = sync_practitioners(db, clinic)
     last: ConflictError | None = None
     for _ in range(attempts):
-        busy = busy_index(db, clinic)
-        schedule = schedule_course(
-            protocol,
-            start,
-            clinic,
-            practitioner=practitioner,
-            busy=busy,
-            allow_overrun=allow_overrun,
-        )
+        with db.transaction() as reads:  # the search's reads share one transaction
+            schedule = schedule_course(
+                protocol,
+                start,
+                clinic,
+                practitioner=practitioner,
+                busy=busy_index(db, clinic, uow=reads),
+                allow_overrun=allow_overrun,
+            )
         slots = [
             SlotRequest(start=s.start, end=s.end, practitioner_id=ids[s.practitioner])
             for s in schedule.sessions

@@ -131,26 +131,27 @@ def find_free_slots(
     out: list[FreeSlot] = []
     # The busy times of the next days only, a week per read as the search goes: it usually
     # ends within days, and a clinic group's three months are tens of thousands of appointments.
-    busy = busy_index(db, clinic, BUSY_CHUNK_DAYS)
-    for offset in range(days):
-        day = first + timedelta(days=offset)
-        found: list[FreeSlot] = []
-        for person in people:
-            options = day_options(clinic, person, day, length, busy, grid)
-            starts = [s for s in options.starts if s >= clock][:per_day]
-            found.extend(
-                FreeSlot(
-                    s,
-                    s + timedelta(minutes=length),
-                    person.name,
-                    ids[person.name],
-                    kind_label(parsed),
+    with db.transaction() as reads:  # the search's reads share one transaction
+        busy = busy_index(db, clinic, BUSY_CHUNK_DAYS, uow=reads)
+        for offset in range(days):
+            day = first + timedelta(days=offset)
+            found: list[FreeSlot] = []
+            for person in people:
+                options = day_options(clinic, person, day, length, busy, grid)
+                starts = [s for s in options.starts if s >= clock][:per_day]
+                found.extend(
+                    FreeSlot(
+                        s,
+                        s + timedelta(minutes=length),
+                        person.name,
+                        ids[person.name],
+                        kind_label(parsed),
+                    )
+                    for s in starts
                 )
-                for s in starts
-            )
-        out.extend(sorted(found, key=lambda f: (f.start, f.practitioner)))
-        if len(out) >= limit:
-            break
+            out.extend(sorted(found, key=lambda f: (f.start, f.practitioner)))
+            if len(out) >= limit:
+                break
     return out[:limit]
 
 

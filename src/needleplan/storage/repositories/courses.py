@@ -33,7 +33,6 @@ from needleplan.storage.tables import (
     PerformedSessionRow,
     SlotClaimRow,
 )
-from needleplan.storage.types import epoch_seconds
 
 
 def _protocol(row: CourseRow) -> Protocol:
@@ -489,27 +488,6 @@ class AppointmentRepository:
             .order_by(AppointmentRow.start_at, AppointmentRow.id)
         )
         return [(p, s, e) for p, s, e in rows]
-
-    def busy_epochs_between(
-        self, start: datetime, end: datetime, statuses: Sequence[AppointmentStatus]
-    ) -> list[tuple[int, int, int]]:
-        """As :meth:`spans_between`, with start and end as whole epoch seconds worked out by
-        the database (a scheduler's busy times: thousands of rows it only compares)."""
-        rows = self.session.execute(
-            select(
-                AppointmentRow.practitioner_id,
-                epoch_seconds(AppointmentRow.start_at),
-                epoch_seconds(AppointmentRow.end_at),
-            )
-            .where(
-                AppointmentRow.start_at < end,
-                AppointmentRow.start_at > start - timedelta(hours=12),
-                AppointmentRow.end_at > start,
-                AppointmentRow.status.in_([s.value for s in statuses]),
-            )
-            .order_by(AppointmentRow.start_at, AppointmentRow.id)
-        )
-        return [(p, int(s), int(e)) for p, s, e in rows]
 
     def all(self) -> list[Appointment]:
         rows = self.session.execute(select(AppointmentRow).order_by(AppointmentRow.id)).scalars()

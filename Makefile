@@ -70,11 +70,14 @@ bench: $(STAMP)
 
 ## bench-scale (opt-in, docs/scale.md): a large clinic group in .scale/ (PostgreSQL through
 ## pgserver with SCALE_PG patients, SQLite with SCALE_SQLITE; kept between runs), then its pages.
+## SCALE_DIR: where they live; SCALE_SETUP_ARGS: e.g. --pg-url URL --pg-dir DIR (an existing one).
 SCALE_PG ?= 1000000
 SCALE_SQLITE ?= 100000
+SCALE_DIR ?= .scale
+SCALE_SETUP_ARGS ?=
 bench-scale: $(STAMP)
-	$(BIN)/python benchmarks/scale_setup.py --dir .scale --pg-patients $(SCALE_PG) --sqlite-patients $(SCALE_SQLITE)
-	NEEDLEPLAN_SCALE_DIR=.scale $(BIN)/python benchmarks/run.py scale
+	$(BIN)/python benchmarks/scale_setup.py --dir $(SCALE_DIR) --pg-patients $(SCALE_PG) --sqlite-patients $(SCALE_SQLITE) $(SCALE_SETUP_ARGS)
+	NEEDLEPLAN_SCALE_DIR=$(SCALE_DIR) $(BIN)/python benchmarks/run.py scale
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .coverage

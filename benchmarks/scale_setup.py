@@ -1,12 +1,14 @@
 """Make the large clinics ``benchmarks/bench_scale.py`` measures (docs/scale.md).
 
     python benchmarks/scale_setup.py [--dir .scale] [--pg-patients 1000000]
-                                     [--sqlite-patients 100000]
+                                     [--sqlite-patients 100000] [--pg-url URL [--pg-dir DIR]]
 
 Starts a PostgreSQL server with the ``pgserver`` wheel in ``DIR/pg`` (it keeps running after
 this script ends; ``--stop`` stops it), fills a database with ``needleplan demo --large`` and a
 SQLite file ``DIR/large.sqlite3`` likewise, and writes their URLs to ``DIR/urls.json``. A
-database that is already filled is kept. Prints how long each fill took.
+database that is already filled is kept (upgraded to the newest schema). ``--pg-url`` uses an
+existing PostgreSQL database instead of the pgserver one (``--pg-dir``: the pgserver folder
+that serves it, started when not running). Prints how long each fill took.
 """
 
 from __future__ import annotations
@@ -38,6 +40,21 @@ def pg_url(base: str, database: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+def _pg_database(base: str, name: str) -> str:
+    """The URL of database ``name`` on the server at ``base`` (created when missing)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(pg_url(base, "postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        if (
+            conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+            is None
+        ):
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return pg_url(base, name)
+
+
 def fill(url: str, patients: int) -> dict[str, object]:
     db = Database.open(url)
     try:
@@ -64,6 +81,8 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=Path(".scale"))
     parser.add_argument("--pg-patients", type=int, default=1_000_000)
     parser.add_argument("--sqlite-patients", type=int, default=100_000)
+    parser.add_argument("--pg-url", help="an existing PostgreSQL database to fill or reuse")
+    parser.add_argument("--pg-dir", type=Path, help="the pgserver folder serving --pg-url")
     parser.add_argument("--stop", action="store_true", help="stop the PostgreSQL server")
     args = parser.parse_args()
     folder: Path = args.dir.resolve()
@@ -75,25 +94,30 @@ def main() -> None:
 
             pgserver.get_server(folder / "pg", cleanup_mode="stop").cleanup()
         return
-    base = pg_server(folder / "pg")
-    from sqlalchemy import create_engine, text
-
-    name = f"large_{args.pg_patients}"
-    engine = create_engine(pg_url(base, "postgres"), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        if (
-            conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
-            is None
-        ):
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
+    pg_dir = args.pg_dir or folder / "pg"
+    if args.pg_url:
+        if args.pg_dir:
+            pg_server(pg_dir)
+        url = args.pg_url
+    else:
+        url = _pg_database(pg_server(pg_dir), f"large_{args.pg_patients}")
     urls = {
-        "postgresql": {**fill(pg_url(base, name), args.pg_patients), "pg_dir": str(folder / "pg")},
+        "postgresql": {
+            **fill(url, args.pg_patients),
+            **({"pg_dir": str(pg_dir)} if args.pg_dir or not args.pg_url else {}),
+        },
         "sqlite": fill(
             f"sqlite:///{folder / f'large_{args.sqlite_patients}.sqlite3'}", args.sqlite_patients
         ),
     }
-    (folder / "urls.json").write_text(json.dumps(urls, indent=2) + "\n", encoding="utf-8")
+    written = folder / "urls.json"
+    if written.exists():  # a database kept from an earlier run keeps that run's fill time
+        earlier = json.loads(written.read_text(encoding="utf-8"))
+        for backend, entry in urls.items():
+            old = earlier.get(backend, {})
+            if old.get("url") == entry["url"] and "fill_s" in old and "fill_s" not in entry:
+                entry.update(fill_s=old["fill_s"], cpu_s=old["cpu_s"])
+    written.write_text(json.dumps(urls, indent=2) + "\n", encoding="utf-8")
     print(f"written {folder / 'urls.json'}")
 
 

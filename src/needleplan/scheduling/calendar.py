@@ -9,9 +9,10 @@ seconds with numpy, vectorised over every candidate start of a day.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -116,9 +117,32 @@ class BusyIndex:
             ends[name] = arr[:, 1]
         return cls(starts, ends)
 
+    @classmethod
+    def from_periods(cls, periods: Mapping[str, Sequence[tuple[int, int]]]) -> BusyIndex:
+        """An index from ``{practitioner: [(start, end) epoch seconds, ...]}``, in any order.
+
+        For busy times read from a database, whose columns are aware already: it skips making
+        one validated :class:`Busy` per period (a clinic group's months are tens of thousands).
+        """
+        starts: dict[str, npt.NDArray[np.int64]] = {}
+        ends: dict[str, npt.NDArray[np.int64]] = {}
+        for name, spans in periods.items():
+            if not spans:
+                continue
+            arr = np.array(spans, dtype=np.int64).reshape(-1, 2)
+            order = np.lexsort((arr[:, 1], arr[:, 0]))
+            starts[name], ends[name] = arr[order, 0], arr[order, 1]
+        return cls(starts, ends)
+
+    def prefetch(self, first: date, last: date) -> None:
+        """Nothing to read: every busy period is in memory (see :class:`LazyBusyIndex`)."""
+
     def with_busy(self, more: Iterable[Busy]) -> BusyIndex:
         """This index plus ``more`` busy periods (a new index; this one is unchanged)."""
-        added = BusyIndex.build(more)
+        return self.merged(BusyIndex.build(more))
+
+    def merged(self, added: BusyIndex) -> BusyIndex:
+        """This index plus the periods of ``added`` (a new index; both are unchanged)."""
         starts, ends = dict(self.starts), dict(self.ends)
         for name, new_starts in added.starts.items():
             if name not in starts:
@@ -153,6 +177,76 @@ class BusyIndex:
         clash = (bs[None, :] < ends[:, None]) & (be[None, :] > starts[:, None])
         free: npt.NDArray[np.bool_] = np.asarray(~clash.any(axis=1), dtype=bool)
         return free
+
+
+#: Reads the busy periods overlapping the clinic days ``first`` to ``last`` (both included).
+BusyLoader = Callable[[date, date], BusyIndex]
+
+
+class LazyBusyIndex:
+    """Busy periods read from a store a range of days at a time, when a search reaches them.
+
+    A scheduler that dates a course looks at a few weeks spread over months (the days of session
+    1, then each session's window); reading every appointment of those months first costs far
+    more than the search. This index asks ``load`` for whole ranges of clinic days:
+    :meth:`prefetch` reads a window the caller is about to search in one call, and
+    :meth:`free_mask` reads the ``chunk_days`` from the first day it has not seen yet when a
+    search goes beyond what was read. A day is read once; the answers are those of a
+    :class:`BusyIndex` holding every period.
+
+    Parameters
+    ----------
+    load : BusyLoader
+        ``load(first, last)``: the busy periods overlapping the local days ``first`` to
+        ``last`` of the clinic (both included), as an index.
+    tz : ZoneInfo
+        The clinic's zone (which local day a start falls on).
+    chunk_days : int
+        How many days one read covers when a search goes past the days read [days].
+    """
+
+    def __init__(self, load: BusyLoader, tz: ZoneInfo, chunk_days: int = 7) -> None:
+        if chunk_days < 1:
+            raise ValueError("chunk_days must be 1 or more")
+        self._load = load
+        self._tz = tz
+        self._chunk = chunk_days
+        self._index = BusyIndex({}, {})
+        self._read: set[date] = set()
+        #: How many times ``load`` was called (a search reads a few ranges, never one per day).
+        self.reads = 0
+
+    def prefetch(self, first: date, last: date) -> None:
+        """Read the days ``first`` to ``last`` not read yet: one call per run of such days."""
+        run: list[date] = []
+        for i in range((last - first).days + 1):
+            day = first + timedelta(days=i)
+            if day in self._read:
+                if run:
+                    self._read_run(run[0], run[-1])
+                    run = []
+            else:
+                run.append(day)
+        if run:
+            self._read_run(run[0], run[-1])
+
+    def _read_run(self, first: date, last: date) -> None:
+        self.reads += 1
+        self._index = self._index.merged(self._load(first, last))
+        self._read.update(first + timedelta(days=i) for i in range((last - first).days + 1))
+
+    def free_mask(
+        self, practitioner: str, starts: npt.NDArray[np.int64], duration_s: int
+    ) -> npt.NDArray[np.bool_]:
+        """As :meth:`BusyIndex.free_mask`, after reading the days the candidates touch."""
+        if starts.size:
+            first = datetime.fromtimestamp(int(starts.min()), self._tz).date()
+            last = datetime.fromtimestamp(int(starts.max()) + duration_s - 1, self._tz).date()
+            if (first not in self._read or last not in self._read) or any(
+                first + timedelta(days=i) not in self._read for i in range(1, (last - first).days)
+            ):
+                self.prefetch(first, max(last, first + timedelta(days=self._chunk - 1)))
+        return self._index.free_mask(practitioner, starts, duration_s)
 
 
 @dataclass(frozen=True)
@@ -204,9 +298,18 @@ def _day_grid(
     reason = closed_reason(clinic, practitioner, day)
     if reason is not None:
         return _DayGrid(reason, (), none)
-    tz = clinic.tz
-    step = clinic.slot_minutes
     spans = working_spans(clinic, practitioner, day)
+    return _grid_starts(clinic.tz, clinic.slot_minutes, day, tuple(spans), duration_minutes)
+
+
+@lru_cache(maxsize=8192)
+def _grid_starts(
+    tz: ZoneInfo, step: int, day: date, spans: tuple[tuple[int, int], ...], duration_minutes: int
+) -> _DayGrid:
+    """The slot-grid starts of ``duration_minutes`` inside the working ``spans`` of ``day``
+    (a pure function of its arguments, remembered: a clinic's practitioners mostly share their
+    hours, so a search over twenty of them works each day's grid out once)."""
+    none = np.zeros(0, dtype=np.int64)
     midnight = datetime.combine(day, time(0), tz)
     next_midnight = datetime.combine(day + timedelta(days=1), time(0), tz)
     if midnight.utcoffset() == next_midnight.utcoffset():
@@ -223,7 +326,7 @@ def _day_grid(
         return _DayGrid(
             None,
             tuple(datetime.combine(day, time(m // 60, m % 60), tz) for m in minutes),
-            np.array([base + 60 * m for m in minutes], dtype=np.int64),
+            _frozen(np.array([base + 60 * m for m in minutes], dtype=np.int64)),
         )
     candidates: list[datetime] = []
     for lo, hi in spans:
@@ -241,7 +344,13 @@ def _day_grid(
     if not candidates:
         return _DayGrid(f"no {duration_minutes}-minute slot in working hours", (), none)
     epochs = np.array([int(c.timestamp()) for c in candidates], dtype=np.int64)
-    return _DayGrid(None, tuple(candidates), epochs)
+    return _DayGrid(None, tuple(candidates), _frozen(epochs))
+
+
+def _frozen(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """``values`` made read-only (a remembered grid is shared between searches)."""
+    values.setflags(write=False)
+    return values
 
 
 def day_options(
@@ -249,7 +358,7 @@ def day_options(
     practitioner: Practitioner,
     day: date,
     duration_minutes: int,
-    busy: BusyIndex,
+    busy: BusyIndex | LazyBusyIndex,
     grid: SlotGrid | None = None,
 ) -> DayOptions:
     """Every start time on ``day`` (on the clinic's slot grid) where a session fits.
@@ -277,7 +386,7 @@ def slot_problem(
     practitioner: Practitioner,
     start: datetime,
     duration_minutes: int,
-    busy: BusyIndex,
+    busy: BusyIndex | LazyBusyIndex,
 ) -> str | None:
     """Why a session at ``start`` (any minute, not only the slot grid) cannot happen, or None."""
     local = start.astimezone(clinic.tz)

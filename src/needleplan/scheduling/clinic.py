@@ -67,7 +67,10 @@ class Weekday(StrEnum):
 
     @classmethod
     def of(cls, day: date) -> Weekday:
-        return list(cls)[day.weekday()]
+        return _WEEKDAYS[day.weekday()]
+
+
+_WEEKDAYS = tuple(Weekday)  # Weekday.of without listing the enum per call (a scheduler's hot path)
 
 
 _SPAN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")

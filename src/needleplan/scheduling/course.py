@@ -37,6 +37,7 @@ from needleplan.exceptions import BlockedError, InputError, SchedulingError
 from needleplan.scheduling.calendar import (
     BusyIndex,
     DayOptions,
+    LazyBusyIndex,
     SlotGrid,
     add_minutes,
     day_options,
@@ -127,8 +128,8 @@ class Planner:
         Who may treat (one when a practitioner was asked for).
     duration_minutes : int
         Session length [minutes].
-    busy : BusyIndex
-        Existing appointments.
+    busy : BusyIndex or LazyBusyIndex
+        Existing appointments (a lazy index is read a window at a time as the search goes).
     interval : tuple[int, int]
         The protocol's interval window (min, max) [days].
     grid : SlotGrid, optional
@@ -138,7 +139,7 @@ class Planner:
     clinic: ClinicConfig
     practitioners: list[Practitioner]
     duration_minutes: int
-    busy: BusyIndex
+    busy: BusyIndex | LazyBusyIndex
     interval: tuple[int, int]
     grid: SlotGrid | None = None
     _cache: dict[date, list[DayOptions]] = field(default_factory=dict)
@@ -220,9 +221,10 @@ class Planner:
     # -- the series ---------------------------------------------------------------------------
     def ranked_days(self, prev: date, anchor: Anchor) -> list[tuple[date, datetime, str]]:
         """Days of the window after ``prev`` with a free slot, best first."""
-        lo, _ = self.window(prev)
+        lo, hi = self.window(prev)
         width = self.interval[1] - self.interval[0]
         mid = (self.interval[0] + self.interval[1]) / 2
+        self.busy.prefetch(max(lo, self.floor or lo), hi)  # the window's bookings in one read
         ranked: list[tuple[float, int, date, datetime, str]] = []
         for i in range(width + 1):
             day = lo + timedelta(days=i)
@@ -344,7 +346,7 @@ def make_planner(
     protocol: Protocol,
     clinic: ClinicConfig,
     practitioner: str | None,
-    busy: Sequence[Busy] | BusyIndex,
+    busy: Sequence[Busy] | BusyIndex | LazyBusyIndex,
     duration_minutes: int | None,
     grid: SlotGrid | None = None,
 ) -> Planner:
@@ -361,7 +363,7 @@ def make_planner(
         clinic,
         practitioners,
         duration_minutes,
-        busy if isinstance(busy, BusyIndex) else BusyIndex.build(busy),
+        busy if isinstance(busy, BusyIndex | LazyBusyIndex) else BusyIndex.build(busy),
         (protocol.interval_days.min, protocol.interval_days.max),
         grid,
     )
@@ -402,7 +404,7 @@ def schedule_course(
     clinic: ClinicConfig,
     *,
     practitioner: str | None = None,
-    busy: Sequence[Busy] | BusyIndex = (),
+    busy: Sequence[Busy] | BusyIndex | LazyBusyIndex = (),
     session_duration: int | None = None,
     course_id: str | None = None,
     sessions: int | None = None,
@@ -421,9 +423,10 @@ def schedule_course(
         Opening hours, holidays, closures, practitioners, session lengths.
     practitioner : str, optional
         Who treats; None lets any practitioner treat (continuity preferred).
-    busy : sequence of Busy, or BusyIndex
+    busy : sequence of Busy, BusyIndex or LazyBusyIndex
         Existing appointments per practitioner; no session overlaps them (a caller dating
-        many courses may keep one :class:`BusyIndex` and extend it).
+        many courses may keep one :class:`BusyIndex` and extend it; a :class:`LazyBusyIndex`
+        reads them from a store a window of days at a time as the search reaches them).
     session_duration : int, optional
         Session length [minutes]; default from ``clinic.session_minutes`` for the areas.
     course_id : str, optional

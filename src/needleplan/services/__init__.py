@@ -34,6 +34,7 @@ from needleplan.services.accounts import (
 )
 from needleplan.services.appointments import (
     appointments_between,
+    calendar_window,
     cancel_appointment,
     get_appointment,
     mark_missed,
@@ -162,6 +163,7 @@ __all__ = [
     "book_consultation",
     "book_course",
     "busy_times",
+    "calendar_window",
     "can_rebook",
     "cancel_appointment",
     "change_course_status",

@@ -14,6 +14,7 @@ from needleplan.services._clock import aware
 from needleplan.services.courses import renumber_courses
 from needleplan.services.messaging import enqueue as messages
 from needleplan.storage import Database
+from needleplan.storage.repositories import CalendarItem
 
 T = TypeVar("T")
 
@@ -67,6 +68,24 @@ def appointments_between(
     """Appointments overlapping ``[start, end)`` (default: booked ones, i.e. busy times)."""
     with db.transaction() as uow:
         return uow.appointments.between(
+            aware(start, "start"), aware(end, "end"), practitioner_id, statuses
+        )
+
+
+def calendar_window(
+    db: Database,
+    start: datetime,
+    end: datetime,
+    *,
+    practitioner_id: int | None = None,
+    statuses: Sequence[AppointmentStatus] = (AppointmentStatus.BOOKED,),
+) -> list[CalendarItem]:
+    """What a calendar shows for ``[start, end)``: the appointments (as
+    :func:`appointments_between`) with the patient's name and contact, the course's planned
+    session count and whether each was booked online, read in one query (a clinic group's
+    week is a thousand appointments; docs/scale.md)."""
+    with db.transaction() as uow:
+        return uow.calendar.window(
             aware(start, "start"), aware(end, "end"), practitioner_id, statuses
         )
 

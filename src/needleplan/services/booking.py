@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from needleplan.domain.assessment import Assessment, parse_assessment
@@ -35,6 +35,7 @@ from needleplan.scheduling import (
     maintenance_due,
     schedule_course,
 )
+from needleplan.scheduling.calendar import BusyIndex, BusyLoader, LazyBusyIndex
 from needleplan.services._clock import aware, utc_now
 from needleplan.services._input import parse_enum
 from needleplan.services._integrity import (
@@ -279,14 +280,17 @@ def date_course(
     (nothing saved): the schedule and the slots :func:`book_course_in` would book.
     ``preferred``: the time of day session 1 aims at (default: the clinic's)."""
     ids = sync_practitioners(db, clinic)
-    horizon_days = 60 + (protocol.initial_sessions + 1) * (protocol.interval_days.max + 14)
-    window_start = datetime.combine(start, datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
-    window_end = window_start + timedelta(days=horizon_days)
-    busy = busy_times(db, clinic, window_start, window_end)
     calendar = (
         clinic if preferred is None else clinic.model_copy(update={"preferred_start": preferred})
     )
-    schedule = schedule_course(protocol, start, calendar, practitioner=practitioner, busy=busy)
+    with db.transaction() as uow:  # the search's reads share one transaction
+        schedule = schedule_course(
+            protocol,
+            start,
+            calendar,
+            practitioner=practitioner,
+            busy=busy_index(db, clinic, uow=uow),
+        )
     slots = [
         SlotRequest(start=s.start, end=s.end, practitioner_id=ids[s.practitioner])
         for s in schedule.sessions
@@ -314,6 +318,48 @@ def busy_times(db: Database, clinic: ClinicConfig, start: datetime, end: datetim
         for who, begin, finish in [*spans, *held]
         if names.get(who) in known
     ]
+
+
+def busy_loader(db: Database, clinic: ClinicConfig, uow: UnitOfWork | None = None) -> BusyLoader:
+    """What :class:`~needleplan.scheduling.calendar.LazyBusyIndex` calls to read busy times:
+    ``load(first, last)`` reads what :func:`busy_times` gives for the clinic days ``first``
+    to ``last`` (appointments that hold their time and online bookings held for
+    confirmation) in ONE query, straight into an index of epoch seconds (no :class:`Busy`
+    per appointment). ``uow``: read inside that open transaction (a search's reads then
+    share one connection and one snapshot); None: each read is its own transaction."""
+    staff = uow.clinics.practitioners() if uow is not None else list_practitioners(db)
+    names = {p.id: p.name for p in staff}
+    known = {p.name for p in clinic.practitioners}
+
+    def read(into: UnitOfWork, first: date, last: date) -> list[tuple[int, int, int]]:
+        start = datetime.combine(first, time(0), tzinfo=clinic.tz)
+        end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=clinic.tz)
+        return into.calendar.busy_epochs(start, end, HOLDING)
+
+    def load(first: date, last: date) -> BusyIndex:
+        if uow is not None:
+            rows = read(uow, first, last)
+        else:
+            with db.transaction() as own:
+                rows = read(own, first, last)
+        periods: dict[str, list[tuple[int, int]]] = {}
+        for who, begin, finish in rows:
+            name = names.get(who)
+            if name in known:
+                periods.setdefault(name, []).append((begin, finish))
+        return BusyIndex.from_periods(periods)
+
+    return load
+
+
+def busy_index(
+    db: Database, clinic: ClinicConfig, chunk_days: int = 7, uow: UnitOfWork | None = None
+) -> LazyBusyIndex:
+    """The clinic's busy times as a scheduler reads them: a window of days at a time, as its
+    search reaches them (:class:`~needleplan.scheduling.calendar.LazyBusyIndex`), instead of
+    every appointment of the months a course could span (docs/scale.md). ``uow``: read
+    inside that open transaction (see :func:`busy_loader`)."""
+    return LazyBusyIndex(busy_loader(db, clinic, uow), clinic.tz, chunk_days)
 
 
 @dataclass(frozen=True)
@@ -402,20 +448,17 @@ def book_consultation(
     if protocol.blocked:
         raise BlockedError(protocol.block_reasons or ["the protocol is blocked"])
     ids = sync_practitioners(db, clinic)
-    horizon_days = 260 + (protocol.initial_sessions + 1) * (protocol.interval_days.max + 14)
-    window_start = datetime.combine(start, time(0), tzinfo=clinic.tz) - timedelta(days=1)
-    window_end = window_start + timedelta(days=horizon_days)
     last: ConflictError | None = None
     for _ in range(attempts):
-        busy = busy_times(db, clinic, window_start, window_end)
-        schedule = schedule_course(
-            protocol,
-            start,
-            clinic,
-            practitioner=practitioner,
-            busy=busy,
-            allow_overrun=allow_overrun,
-        )
+        with db.transaction() as reads:  # the search's reads share one transaction
+            schedule = schedule_course(
+                protocol,
+                start,
+                clinic,
+                practitioner=practitioner,
+                busy=busy_index(db, clinic, uow=reads),
+                allow_overrun=allow_overrun,
+            )
         slots = [
             SlotRequest(start=s.start, end=s.end, practitioner_id=ids[s.practitioner])
             for s in schedule.sessions

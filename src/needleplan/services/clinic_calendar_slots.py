@@ -17,7 +17,7 @@ review; set on the admin's settings forms), each rounded up to the clinic's slot
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from needleplan.domain.records import (
     Appointment,
@@ -35,7 +35,7 @@ from needleplan.services._clock import aware, utc_now
 from needleplan.services._integrity import refuse_past_start
 from needleplan.services.accounts import require_role
 from needleplan.services.audit import audited
-from needleplan.services.booking import book_appointment_in, busy_times
+from needleplan.services.booking import book_appointment_in, busy_index
 from needleplan.services.practitioners import sync_practitioners
 from needleplan.storage import Database
 
@@ -129,33 +129,29 @@ def find_free_slots(
     length = minutes if minutes is not None else visit_minutes(clinic, parsed)
     grid = SlotGrid(clinic)
     out: list[FreeSlot] = []
-    busy = BusyIndex.build([])
-    for offset in range(days):
-        day = first + timedelta(days=offset)
-        if offset % BUSY_CHUNK_DAYS == 0:
-            # The busy times of the next days only: the search usually ends within days, and
-            # a clinic group's three months are tens of thousands of appointments.
-            chunk = datetime.combine(day, time(0), tzinfo=clinic.tz)
-            busy = BusyIndex.build(
-                busy_times(db, clinic, chunk, chunk + timedelta(days=BUSY_CHUNK_DAYS + 1))
-            )
-        found: list[FreeSlot] = []
-        for person in people:
-            options = day_options(clinic, person, day, length, busy, grid)
-            starts = [s for s in options.starts if s >= clock][:per_day]
-            found.extend(
-                FreeSlot(
-                    s,
-                    s + timedelta(minutes=length),
-                    person.name,
-                    ids[person.name],
-                    kind_label(parsed),
+    # The busy times of the next days only, a week per read as the search goes: it usually
+    # ends within days, and a clinic group's three months are tens of thousands of appointments.
+    with db.transaction() as reads:  # the search's reads share one transaction
+        busy = busy_index(db, clinic, BUSY_CHUNK_DAYS, uow=reads)
+        for offset in range(days):
+            day = first + timedelta(days=offset)
+            found: list[FreeSlot] = []
+            for person in people:
+                options = day_options(clinic, person, day, length, busy, grid)
+                starts = [s for s in options.starts if s >= clock][:per_day]
+                found.extend(
+                    FreeSlot(
+                        s,
+                        s + timedelta(minutes=length),
+                        person.name,
+                        ids[person.name],
+                        kind_label(parsed),
+                    )
+                    for s in starts
                 )
-                for s in starts
-            )
-        out.extend(sorted(found, key=lambda f: (f.start, f.practitioner)))
-        if len(out) >= limit:
-            break
+            out.extend(sorted(found, key=lambda f: (f.start, f.practitioner)))
+            if len(out) >= limit:
+                break
     return out[:limit]
 
 

@@ -20,6 +20,7 @@ from needleplan.storage.repositories import (
     AppointmentRepository,
     AssessmentRepository,
     AuditQuery,
+    CalendarQuery,
     ClinicConfigRepository,
     ClinicRepository,
     CourseRepository,
@@ -106,6 +107,7 @@ class UnitOfWork:
         self.webhooks = WebhookRepository(session)
         self.surveys = SurveyRepository(session)
         self.message_templates = MessageTemplateRepository(session)
+        self.calendar = CalendarQuery(session)
 
     def flush(self) -> None:
         self.session.flush()

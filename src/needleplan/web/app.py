@@ -17,7 +17,7 @@ from needleplan import DISCLAIMER, __version__
 from needleplan.services import clinic_calendar
 from needleplan.services.staff_sessions import SessionPolicy
 from needleplan.storage.database import Database
-from needleplan.web import clinic_time
+from needleplan.web import calendar_card, clinic_time
 from needleplan.web import i18n as web_i18n
 from needleplan.web.auth import (
     InMemorySessionStore,
@@ -110,6 +110,7 @@ def _templates(directory: str) -> Jinja2Templates:
     """
     templates = Jinja2Templates(directory=directory)
     clinic_time.install(templates.env)
+    calendar_card.install(templates.env)
     web_i18n.install(templates.env)
     return templates
 

@@ -16,6 +16,7 @@ from needleplan.storage.repositories.audit import (
     audit_patients_detail,
     to_audit,
 )
+from needleplan.storage.repositories.calendar import CalendarItem, CalendarQuery
 from needleplan.storage.repositories.clinic_configs import (
     ClinicConfigRepository,
     ClinicConfigVersion,
@@ -61,6 +62,8 @@ __all__ = [
     "AppointmentRepository",
     "AssessmentRepository",
     "AuditQuery",
+    "CalendarItem",
+    "CalendarQuery",
     "ClinicConfigRepository",
     "ClinicConfigVersion",
     "ClinicMediaRepository",

@@ -21,26 +21,23 @@ from fastapi.responses import HTMLResponse
 
 from needleplan import services
 from needleplan.exceptions import InputError
-from needleplan.services.online_booking import booked_online
 from needleplan.web.auth import Permission
 from needleplan.web.db_stores import audit
 from needleplan.web.deps import ClinicDep, DbDep
 from needleplan.web.routes.booking import (
     CalendarDep,
     local,
-    patient_label,
     practitioner_names,
     zone_names,
 )
 from needleplan.web.routes.calendar_common import (
     SHOWN,
     Entry,
-    Lookup,
     calendar_url,
     day_notes,
     local_midnight,
     parse_day,
-    session_text,
+    planned_text,
 )
 from needleplan.web.routes.calendar_grid import build_grid
 from needleplan.web.routes.calendar_waitlist import freed_offer
@@ -85,33 +82,30 @@ def calendar_page(
     days = [first + timedelta(days=i) for i in range(count)]
     start = local_midnight(days[0], clinic).astimezone(UTC)
     end = local_midnight(days[-1] + timedelta(days=1), clinic).astimezone(UTC)
-    appointments = services.appointments_between(
-        db, start, end, practitioner_id=who, statuses=SHOWN
-    )
-    lookup = Lookup(db)
-    lookup.prefetch(appointments)
+    # One query: the appointments with the names, contacts, course sizes and online flags
+    # their cards show (a clinic group's week is a thousand appointments; docs/scale.md).
+    items = services.calendar_window(db, start, end, practitioner_id=who, statuses=SHOWN)
     clinical = user.can(Permission.CLINICAL)
-    online = booked_online(db, [a.id for a in appointments])
     by_day: dict[date, list[Entry]] = {d: [] for d in days}
-    for a in sorted(appointments, key=lambda a: a.start):
+    for item in items:
+        a = item.appointment
         s = local(a.start, clinic)
         if s.date() not in by_day:
             continue
-        person = lookup.patient(a.patient_id)
         by_day[s.date()].append(
             Entry(
                 appointment=a,
                 start=s,
                 end=local(a.end, clinic),
-                patient=patient_label(person),
-                phone=person.phone or "",
-                email=person.email or "",
+                patient=f"{item.given_name} {item.family_name}",
+                phone=item.phone,
+                email=item.email,
                 practitioner=names.get(a.practitioner_id, str(a.practitioner_id)),
-                session_text=session_text(a, lookup),
+                session_text=planned_text(a, item.planned_sessions),
                 note=a.note if clinical else "",
                 rebook=services.can_rebook(a),
                 rebooked_as=services.rebooked_as(a),
-                online=a.id in online,
+                online=item.online,
             )
         )
     shown = {e.appointment.patient_id for entries in by_day.values() for e in entries}

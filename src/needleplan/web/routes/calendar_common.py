@@ -107,11 +107,20 @@ class Lookup:
 
 
 def session_text(appt: Appointment, lookup: Lookup) -> str:
-    kind = appt.kind.value
-    if appt.course_id is None or appt.session_number is None:
-        return kind
-    total = lookup.planned_sessions(appt.course_id)
-    return f"session {appt.session_number} of {total}"
+    total = (
+        lookup.planned_sessions(appt.course_id)
+        if appt.course_id is not None and appt.session_number is not None
+        else None
+    )
+    return planned_text(appt, total)
+
+
+def planned_text(appt: Appointment, planned_sessions: int | None) -> str:
+    """``session 2 of 5`` for a course session (``planned_sessions``: its course's), else
+    the visit kind."""
+    if appt.course_id is None or appt.session_number is None or planned_sessions is None:
+        return appt.kind.value
+    return f"session {appt.session_number} of {planned_sessions}"
 
 
 def calendar_url(view: str, day: date, practitioner: int | None, **extra: Any) -> str:

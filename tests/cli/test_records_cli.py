@@ -20,6 +20,7 @@ import click
 import pytest
 
 from needleplan.cli.main import run
+from tests.cli_support import migrated_sqlite
 from tests.consent_support import signature_png
 
 REFERENCE = {"age": 50, "severity": "moderate", "areas": ["full_face"]}
@@ -29,11 +30,16 @@ Runner = Callable[..., subprocess.CompletedProcess[str]]
 
 @pytest.fixture
 def cli(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    _sqlite_template: Path,
 ) -> Runner:
-    """Run ``needleplan ARGS`` in-process with a fresh SQLite database in ``tmp_path``."""
+    """Run ``needleplan ARGS`` in-process with a fresh SQLite database in ``tmp_path``
+    (``cli.sqlite3``, a copy of one already migrated)."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("NEEDLEPLAN_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+    url = migrated_sqlite(_sqlite_template, tmp_path / "cli.sqlite3")
+    monkeypatch.setenv("NEEDLEPLAN_DATABASE_URL", url)
     monkeypatch.setenv("COLUMNS", "160")
 
     def invoke(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

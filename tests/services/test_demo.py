@@ -89,16 +89,15 @@ def test_same_seed_gives_the_same_clinic_on_either_backend(pg_server: Any, tmp_p
     tests restore from the shared SQLite build hold the clinic a PostgreSQL fill makes)."""
     from needleplan.storage import Database
 
-    built = []
-    for url in (f"sqlite:///{tmp_path / 'a.sqlite3'}", pg_server.create_database("same_seed")):
-        database = Database.open(url)
-        built.append(database)
-        summary = services.fill_demo_clinic(
-            database, patients=SAME_SEED_PATIENTS, seed=5, today=TODAY
-        )
-        assert sum(1 for n in summary.courses.values() if n) >= 3  # a varied clinic to compare
-    db, other = built
+    built: list[Database] = []
     try:
+        for url in (f"sqlite:///{tmp_path / 'a.sqlite3'}", pg_server.create_database("same_seed")):
+            built.append(Database.open(url))
+            summary = services.fill_demo_clinic(
+                built[-1], patients=SAME_SEED_PATIENTS, seed=5, today=TODAY
+            )
+            assert sum(1 for n in summary.courses.values() if n) >= 3  # a varied clinic
+        db, other = built
         a = [(p.mrn, p.display_name, p.birth_date) for p in services.list_patients(db, limit=100)]
         b = [
             (p.mrn, p.display_name, p.birth_date) for p in services.list_patients(other, limit=100)

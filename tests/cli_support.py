@@ -10,10 +10,13 @@ tests/cli/test_records_cli.py, the ``needleplan`` console script in tests/web/te
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -52,3 +55,13 @@ def invoke(
         stdout = out.getvalue().decode("utf-8", "replace")
         stderr = err.getvalue().decode("utf-8", "replace")
     return subprocess.CompletedProcess(["needleplan", *args], code, stdout, stderr)
+
+
+def migrated_sqlite(template: Path, target: Path) -> str:
+    """Put a copy of ``template`` (a SQLite file already migrated to head, the session fixture
+    ``_sqlite_template``) at ``target``, created 0600 as the product creates a database file, and
+    return its URL: a command's first run then skips the 27 migrations (about a second)."""
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out, template.open("rb") as source:
+        shutil.copyfileobj(source, out)
+    return f"sqlite:///{target}"

@@ -629,3 +629,14 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
 def populated(db: Any) -> ClinicSetup:
     """A clinic with a few patients and at least one row in every table."""
     return populate_clinic(db)
+
+
+@pytest.fixture
+def demo_clinic(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A fresh copy of the shared demo clinic (tests/demo_support.py: ``DEMO``, 120 patients)
+    on the backend under test, as a ``DemoClinic`` (``db``, ``summary``, ``spec``). It is built
+    through the services once per run and copied per test."""
+    from tests.demo_support import open_demo_clinic
+
+    with open_demo_clinic(request, backend, tmp_path) as demo:
+        yield demo

@@ -14,6 +14,7 @@ import pytest
 import needleplan.scheduling
 from needleplan.services import clinic_calendar
 from needleplan.storage import Database
+from tests.cli_support import migrated_sqlite
 from tests.consent_support import signature_png
 
 from .conftest import Runner
@@ -39,8 +40,8 @@ def closed(first: str, last: str, reason: str) -> str:
 
 
 @pytest.fixture
-def run(cli: Runner, tmp_path: Path) -> Runner:
-    url = f"sqlite:///{tmp_path / 'in-force.sqlite3'}"
+def run(cli: Runner, tmp_path: Path, _sqlite_template: Path) -> Runner:
+    url = migrated_sqlite(_sqlite_template, tmp_path / "in-force.sqlite3")
 
     def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         return cli(*args, env={"NEEDLEPLAN_DATABASE_URL": url, **env})

@@ -132,7 +132,11 @@ def test_patient_files_are_created_for_their_owner_only(
         assert _mode(tmp_path / path) == 0o600, path
     for folder in ("fhir", "fhir/deep", "handouts", "exports"):
         assert _mode(tmp_path / folder) == 0o700, folder
-    assert _mode(tmp_path / "cli.sqlite3") == 0o600
+    # A database file the CLI creates itself (cli.sqlite3 is the fixture's migrated copy).
+    created = cli("patient", "list", "--database", f"sqlite:///{tmp_path / 'records/new.sqlite3'}")
+    assert created.returncode == 0, created.stderr
+    assert _mode(tmp_path / "records/new.sqlite3") == 0o600
+    assert _mode(tmp_path / "records") == 0o700
     assert "P-7" in (tmp_path / "old.csv").read_text()
 
 

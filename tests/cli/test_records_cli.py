@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -20,6 +21,7 @@ import click
 import pytest
 
 from needleplan.cli.main import run
+from tests.cli_support import migrated_sqlite
 from tests.consent_support import signature_png
 
 REFERENCE = {"age": 50, "severity": "moderate", "areas": ["full_face"]}
@@ -29,11 +31,16 @@ Runner = Callable[..., subprocess.CompletedProcess[str]]
 
 @pytest.fixture
 def cli(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    _sqlite_template: Path,
 ) -> Runner:
-    """Run ``needleplan ARGS`` in-process with a fresh SQLite database in ``tmp_path``."""
+    """Run ``needleplan ARGS`` in-process with a fresh SQLite database in ``tmp_path``
+    (``cli.sqlite3``, a copy of one already migrated)."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("NEEDLEPLAN_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+    url = migrated_sqlite(_sqlite_template, tmp_path / "cli.sqlite3")
+    monkeypatch.setenv("NEEDLEPLAN_DATABASE_URL", url)
     monkeypatch.setenv("COLUMNS", "160")
 
     def invoke(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -300,12 +307,20 @@ def test_backup_restore_round_trip_and_db_commands(booked: Runner, tmp_path: Pat
     assert again.returncode == 5
 
 
+#: The clinic's clock for the demo command, so the clinic it makes is the same on any day.
+DEMO_NOW = "2026-11-21T10:00+01:00"
+
+
 def test_demo_fills_a_clinic_with_every_course_state(cli: Runner, tmp_path: Path) -> None:
-    res = cli("demo", "--patients", "60", "--seed", "3")
+    """24 patients (seed 3, on a fixed day) are enough for a course in every state; the summary
+    counts each of them."""
+    res = cli("demo", "--patients", "24", "--seed", "3", env={"NEEDLEPLAN_NOW": DEMO_NOW})
     assert res.returncode == 0, res.stderr
-    for state in ("planned", "active", "completed", "lapsed", "cancelled"):
-        assert state in res.stdout
-    assert len(json.loads(cli("patient", "list", "--limit", "1000", "--json").stdout)) == 60
+    found = re.findall(r"(\d+) (planned|active|completed|lapsed|cancelled)", res.stdout)
+    counts = {state: int(n) for n, state in found}
+    assert set(counts) == {"planned", "active", "completed", "lapsed", "cancelled"}
+    assert all(n > 0 for n in counts.values()), res.stdout
+    assert len(json.loads(cli("patient", "list", "--limit", "1000", "--json").stdout)) == 24
     assert cli("demo").returncode == 5  # refuses a database that already has patients
 
 

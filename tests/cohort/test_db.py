@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -110,11 +110,12 @@ def test_cli_from_db_with_no_assessment(cli: Runner, database_url: str) -> None:
     assert "the database holds no assessment" in done.stderr
 
 
-def test_demo_clinic_population(db: Any, prices: Prices) -> None:
-    services.fill_demo_clinic(db, patients=30, today=date(2026, 1, 1))
-    found, invalid = services.latest_assessments(db)
+def test_demo_clinic_population(demo_clinic: Any, prices: Prices) -> None:
+    """The shared demo clinic (tests/demo_support.py) read back as a cohort population."""
+    n = demo_clinic.spec.patients
+    found, invalid = services.latest_assessments(demo_clinic.db)
     assert invalid == 0
-    assert len(found) == 30
+    assert len(found) == n
     pop = fixed_population(found, load_guideline(), description="demo")
     r = simulate_cohort(pop, cohort_settings(years=2), prices=prices)
-    assert r.summary.patients + sum(r.summary.excluded.values()) == 30
+    assert r.summary.patients + sum(r.summary.excluded.values()) == n

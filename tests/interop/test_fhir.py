@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +23,7 @@ from needleplan.domain import Protocol
 from needleplan.exceptions import NotFoundError
 from needleplan.interop import fhir
 from needleplan.interop.fhir import parse_bundle, patient_bundle, record_uuid
+from tests.conftest import ClinicSetup, make_protocol_value
 from tests.consent_support import sign_treatment
 
 # Summer in Europe/London: the clinic's offset is +01:00, so a UTC-only export would show.
@@ -110,9 +114,19 @@ class Record:
         return [r for r in self.by_url.values() if isinstance(r, kind)]
 
 
-@pytest.fixture
-def record(clinic: Any, protocol: Any) -> Record:
-    return Record(clinic, protocol)
+@pytest.fixture(scope="module")
+def record(_sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Record]:
+    """One record for the module, on a copy of the migrated SQLite file: the tests that take it
+    only read it (and its bundle)."""
+    from needleplan.storage import Database
+
+    target = tmp_path_factory.mktemp("fhir-record") / "record.sqlite3"
+    shutil.copyfile(_sqlite_template, target)
+    db = Database.open(f"sqlite:///{target}", upgrade=False)
+    try:
+        yield Record(ClinicSetup(db), make_protocol_value())
+    finally:
+        db.dispose()
 
 
 def test_bundle_is_a_collection_that_parses_back_with_each_resource_type(record: Record) -> None:

@@ -262,19 +262,20 @@ def test_a_bad_month_names_the_field(bad: str) -> None:
     assert info.value.problems[0].field == "month"
 
 
-def test_the_demo_clinic_gives_plausible_figures_and_a_projection(db: Any) -> None:
-    """The demo clinic (60 patients, the bundled calendar) on 21 November 2026: every figure is
-    within what a small clinic can do, and the projection runs on its patients."""
+def test_the_demo_clinic_gives_plausible_figures_and_a_projection(demo_clinic: Any) -> None:
+    """The demo clinic (tests/demo_support.py: 120 patients, the bundled calendar) on 21 November
+    2026: every figure is within what a small clinic can do, and the projection runs on its
+    patients."""
     from needleplan.cohort.projection import clinic_projection
     from needleplan.services.demo import demo_calendar
 
-    today = date(2026, 11, 21)
-    services.fill_demo_clinic(db, patients=60, seed=4, today=today)
+    db, today, n = demo_clinic.db, demo_clinic.spec.today, demo_clinic.spec.patients
+    assert today == date(2026, 11, 21)
     clinic = demo_calendar()
     board = month_figures(db, clinic, today, actor=ADMIN, today=today)
     assert board.currency == "EUR"
     total = sum(m.sessions for m in board.months)
-    assert 20 <= total <= 60 * 12
+    assert 20 <= total <= n * 12
     for m in board.months:
         assert m.revenue == pytest.approx(m.initial_sessions * 350 + m.maintenance_sessions * 300)
         for rate in (m.completion_rate, m.no_show_rate, m.recall_conversion, m.lead_conversion):
@@ -290,7 +291,7 @@ def test_the_demo_clinic_gives_plausible_figures_and_a_projection(db: Any) -> No
     result = projection.result
     assert len(result.months) == 24
     assert result.months[0].month == "2026-12"
-    assert result.summary.patients + sum(result.summary.excluded.values()) == 60
-    assert 60 <= result.summary.sessions.mean <= 60 * 24
+    assert result.summary.patients + sum(result.summary.excluded.values()) == n
+    assert n <= result.summary.sessions.mean <= n * 24
     assert f"the {result.summary.patients} patients" in projection.assumptions[0]
     assert "4.9%" in " ".join(projection.assumptions)  # the clinic's recall threshold

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections import Counter
-from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -17,55 +13,19 @@ from needleplan.domain.records import AppointmentStatus, CourseStatus
 from needleplan.exceptions import ConflictError
 from needleplan.storage.backup import snapshot
 from needleplan.storage.repositories import slot_starts
+from tests.demo_support import DEMO, DemoClinic
 
-TODAY = date(2026, 11, 21)
-DEMO_PATIENTS, DEMO_SEED = 120, 4
-
-# One demo clinic per backend for this module, built once and copied for each test that reads
-# it (a SQLite file copy; a PostgreSQL ``CREATE DATABASE ... TEMPLATE``): building one through
-# the services takes seconds, copying it milliseconds.
-_BUILT: dict[str, tuple[str, services.DemoSummary]] = {}
+TODAY = DEMO.today
+DEMO_PATIENTS = DEMO.patients
+#: The same-seed comparison: small, yet with patients in several course states.
+SAME_SEED_PATIENTS = 16
 
 
 @pytest.fixture
-def demo(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    """A database holding the demo clinic (DEMO_PATIENTS, DEMO_SEED, TODAY) and its summary."""
-    from needleplan.storage import Database
-
-    if backend not in _BUILT:
-        if backend == "sqlite":
-            folder = request.getfixturevalue("tmp_path_factory").mktemp("demo-template")
-            template = str(folder / "demo.sqlite3")
-            source = f"sqlite:///{template}"
-        else:
-            pg = request.getfixturevalue("pg_server")
-            template = f"demo_template_{os.getpid()}"
-            source = pg.create_database(template)
-        built = Database.open(source)
-        try:
-            summary = services.fill_demo_clinic(
-                built, patients=DEMO_PATIENTS, seed=DEMO_SEED, today=TODAY
-            )
-        finally:
-            built.dispose()
-        _BUILT[backend] = (template, summary)
-    template, summary = _BUILT[backend]
-    if backend == "sqlite":
-        target = tmp_path / "demo.sqlite3"
-        shutil.copyfile(template, target)
-        url = f"sqlite:///{target}"
-    else:
-        url = request.getfixturevalue("pg_server").create_database(
-            f"demo_{os.getpid()}_{request.node.name[-40:]}".replace("-", "_")
-            .replace("[", "_")
-            .replace("]", ""),
-            template=template,
-        )
-    database = Database.open(url, upgrade=False)
-    try:
-        yield database, summary
-    finally:
-        database.dispose()
+def demo(demo_clinic: DemoClinic) -> tuple[Any, services.DemoSummary]:
+    """A database holding the shared demo clinic (tests/demo_support.py: DEMO, built once per run
+    through the services and copied for each test) and the summary its fill returned."""
+    return demo_clinic.db, demo_clinic.summary
 
 
 def test_demo_has_every_state_and_consistent_records(demo: Any) -> None:
@@ -122,18 +82,27 @@ def test_demo_has_every_state_and_consistent_records(demo: Any) -> None:
         services.fill_demo_clinic(db, patients=5, seed=11, today=TODAY)
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_same_seed_gives_the_same_clinic(db: Any, empty_database_url: str) -> None:
+@pytest.mark.postgres
+def test_same_seed_gives_the_same_clinic_on_either_backend(pg_server: Any, tmp_path: Path) -> None:
+    """Filled twice with the same seed and day, once on SQLite and once on PostgreSQL, the demo
+    clinics have the same patients, courses and appointments (so the PostgreSQL copies the other
+    tests restore from the shared SQLite build hold the clinic a PostgreSQL fill makes)."""
     from needleplan.storage import Database
 
-    services.fill_demo_clinic(db, patients=30, seed=5, today=TODAY)
-    other = Database.open(empty_database_url)
+    built: list[Database] = []
     try:
-        services.fill_demo_clinic(other, patients=30, seed=5, today=TODAY)
+        for url in (f"sqlite:///{tmp_path / 'a.sqlite3'}", pg_server.create_database("same_seed")):
+            built.append(Database.open(url))
+            summary = services.fill_demo_clinic(
+                built[-1], patients=SAME_SEED_PATIENTS, seed=5, today=TODAY
+            )
+            assert sum(1 for n in summary.courses.values() if n) >= 3  # a varied clinic
+        db, other = built
         a = [(p.mrn, p.display_name, p.birth_date) for p in services.list_patients(db, limit=100)]
         b = [
             (p.mrn, p.display_name, p.birth_date) for p in services.list_patients(other, limit=100)
         ]
+        assert len(a) == SAME_SEED_PATIENTS
         assert a == b
         with db.transaction() as u1, other.transaction() as u2:
             assert [(c.status, c.planned_sessions) for c in u1.courses.all()] == [
@@ -143,7 +112,8 @@ def test_same_seed_gives_the_same_clinic(db: Any, empty_database_url: str) -> No
                 (x.start, x.status) for x in u2.appointments.all()
             ]
     finally:
-        other.dispose()
+        for database in built:
+            database.dispose()
 
 
 def test_demo_practitioners_all_work_in_the_bundled_example_clinic() -> None:

@@ -14,9 +14,11 @@ from needleplan.services.demo import demo_calendar
 TODAY = date(2026, 11, 21)  # a Saturday: the fortnight is the next two weeks
 
 
-def test_demo_fortnight_is_busy_and_fits_the_calendar(db: Any) -> None:
+def test_demo_fortnight_is_busy_and_fits_the_calendar(demo_clinic: Any) -> None:
+    """The shared demo clinic (tests/demo_support.py) seen on TODAY."""
+    assert demo_clinic.spec.today == TODAY
+    db = demo_clinic.db
     calendar = demo_calendar()
-    services.fill_demo_clinic(db, patients=60, seed=3, today=TODAY)
     start = datetime.combine(TODAY + timedelta(days=2), time(0), tzinfo=calendar.tz)
     week = services.appointments_between(
         db, start.astimezone(UTC), (start + timedelta(days=5)).astimezone(UTC)

@@ -28,6 +28,7 @@ import pytest
 
 from needleplan import services
 from needleplan.storage import Database
+from tests.cli_support import migrated_sqlite
 
 from .conftest import csrf_from
 
@@ -110,13 +111,14 @@ def _clean_env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("caddy")
     http_port, https_port, app_port = _free_ports(3)
-    database = f"sqlite:///{tmp / 'clinic.sqlite3'}"
+    # A copy of the session's migrated SQLite file (0600), so nobody runs the migrations again.
+    database = migrated_sqlite(_sqlite_template, tmp / "clinic.sqlite3")
     env = _clean_env(tmp)
-    # The first admin, in this process (`needleplan user add` has its own tests); migrates too.
-    records = Database.open(database)
+    # The first admin, in this process (`needleplan user add` has its own tests).
+    records = Database.open(database, upgrade=False)
     try:
         services.create_user(records, "admin", PASSWORD, "admin")
     finally:

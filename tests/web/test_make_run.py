@@ -8,6 +8,7 @@ import contextlib
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -37,9 +38,17 @@ def _env() -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def demo_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], list[str]]]:
-    with _serve_demo(tmp_path / "demo.sqlite3") as running:
+@pytest.fixture(scope="module")
+def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the module's demo server keeps its records (a new SQLite file)."""
+    return tmp_path_factory.mktemp("make-run") / "demo.sqlite3"
+
+
+@pytest.fixture(scope="module")
+def demo_server(demo_database: Path) -> Iterator[tuple[str, dict[str, str], list[str]]]:
+    """One ``serve --demo`` on a new database for the module: its address, the printed logins
+    and its output up to them. Tests leave its accounts and passwords as they are."""
+    with _serve_demo(demo_database) as running:
         yield running
 
 
@@ -157,18 +166,26 @@ def _sign_in(client: httpx.Client, username: str, password: str) -> None:
 
 
 def test_restarting_the_demo_ends_sessions_signed_in_with_the_old_passwords(
-    tmp_path: Path,
+    demo_server: tuple[str, dict[str, str], list[str]], demo_database: Path, tmp_path: Path
 ) -> None:
-    database = tmp_path / "demo.sqlite3"
-    with (
-        _serve_demo(database) as (base, logins, _),
-        httpx.Client(base_url=base, timeout=60) as client,
-    ):
+    """A sign-in on the running demo, then ``serve --demo`` started again on those records (a
+    consistent copy of its database, so the module's server keeps its own logins): the new
+    start keeps the records, gives new passwords and ends the session."""
+    base, logins, _ = demo_server
+    with httpx.Client(base_url=base, timeout=60) as client:
         _sign_in(client, "frontdesk", logins["frontdesk"])
         assert client.get("/app/calendar").status_code == 200
         cookies = dict(client.cookies)
-    with _serve_demo(database) as (base, _, out):
+    database = tmp_path / "demo.sqlite3"
+    source, copy = sqlite3.connect(demo_database), sqlite3.connect(database)
+    try:
+        source.backup(copy)  # consistent while the server writes
+    finally:
+        source.close()
+        copy.close()
+    with _serve_demo(database) as (base, new_logins, out):
         assert any("using the existing records" in line for line in out)
+        assert new_logins["frontdesk"] != logins["frontdesk"]
         with httpx.Client(base_url=base, cookies=cookies, timeout=60) as client:
             again = client.get("/app/calendar")
             assert again.status_code == 303

@@ -195,7 +195,13 @@ def serve(
             users, passwords = demo_user_store()
             tokens = InMemoryTokenStore(users)
             logins.update(passwords)
-        web_app = create_app(settings, database=db, user_store=users, token_store=tokens)
+        # With several workers each builds its own app from the same settings and database: an
+        # app built here would never serve a request.
+        web_app = (
+            create_app(settings, database=db, user_store=users, token_store=tokens)
+            if workers <= 1
+            else None
+        )
         address = f"http://{bind_host}:{bind_port}/"
         typer.echo(f"needleplan web app on {address}  (API docs: {address}docs)")
         if not logins and not services.list_users(db):
@@ -210,7 +216,6 @@ def serve(
             typer.echo("(passwords are new at every start; press Ctrl-C to stop)")
         served: Any = web_app
         if workers > 1:
-            # Each worker builds its own app from the same settings and database.
             import os
 
             os.environ["NEEDLEPLAN_DATABASE_URL"] = db.engine.url.render_as_string(

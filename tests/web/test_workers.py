@@ -25,7 +25,7 @@ PORTS = range(18100, 18200)
 STARTED = re.compile(r"Started server process \[(\d+)\]")
 
 
-def free_port() -> int:
+def free_port(avoid: set[int] | frozenset[int] = frozenset()) -> int:
     # The other modules of this range (live servers) scan it from its start; the worker tests
     # scan from its far end, per pytest-xdist worker, so a port found free is not taken by a
     # neighbour before uvicorn binds it.
@@ -33,6 +33,8 @@ def free_port() -> int:
     shift = 10 * (int(worker) % 4) if worker.isdigit() else 0
     ordered = list(reversed(PORTS))
     for port in ordered[shift:] + ordered[:shift]:
+        if port in avoid:
+            continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
@@ -46,30 +48,27 @@ def free_port() -> int:
 def serve_workers(
     database_url: str, workers: int, **settings: str
 ) -> Iterator[tuple[str, set[str]]]:
-    """Run ``needleplan serve --workers N``; yield its address and the worker process ids."""
-    port = free_port()
+    """Run ``needleplan serve --workers N``; yield its address and the worker process ids.
+
+    A port found free can still be taken by another process before the server binds it (the
+    server needs a second or two to start): then the start is tried again on another port, three
+    times at most.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEEDLEPLAN_")}
     env.update({"PYTHONUNBUFFERED": "1", "NEEDLEPLAN_ENVIRONMENT": "test"})
     env.update({f"NEEDLEPLAN_{k.upper()}": v for k, v in settings.items()})
     exe = Path(sys.executable).with_name("needleplan")
-    proc = subprocess.Popen(
-        [
-            str(exe),
-            "serve",
-            "--workers",
-            str(workers),
-            "--port",
-            str(port),
-            "--database",
-            database_url,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    drain: threading.Thread | None = None
-    try:
+    taken: set[int] = set()
+    for _attempt in range(3):
+        port = free_port(avoid=taken)
+        command = [str(exe), "serve", "--workers", str(workers), "--port", str(port)]
+        proc = subprocess.Popen(
+            [*command, "--database", database_url],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         assert proc.stderr is not None
         pids: set[str] = set()
         ready = 0
@@ -81,20 +80,25 @@ def serve_workers(
             ready += "Application startup complete" in line
             if ready == workers:
                 break
-        else:
+        if ready == workers:
+            break
+        proc.terminate()
+        proc.communicate(timeout=30)
+        proc.stderr.close()
+        if not any("Address already in use" in line for line in seen):
             pytest.fail("the workers did not start:\n" + "".join(seen[-30:]))
-        drain = threading.Thread(target=proc.stderr.read, daemon=True)  # keep the pipe flowing
-        drain.start()
+        taken.add(port)
+    else:
+        pytest.fail(f"ports {sorted(taken)} were all taken before the server could bind them")
+    drain = threading.Thread(target=proc.stderr.read, daemon=True)  # keep the pipe flowing
+    drain.start()
+    try:
         yield f"http://127.0.0.1:{port}", pids
     finally:
         proc.terminate()
-        if drain is not None:
-            proc.wait(timeout=30)
-            drain.join(timeout=30)
-        else:
-            proc.communicate(timeout=30)
-        if proc.stderr is not None:
-            proc.stderr.close()
+        proc.wait(timeout=30)
+        drain.join(timeout=30)
+        proc.stderr.close()
 
 
 def _plan_status(base: str) -> int:

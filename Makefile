@@ -52,7 +52,7 @@ PYTEST_WORKERS ?= 2
 test: $(STAMP) $(MO)
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory lint && \
-	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile \
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal \
 	  --cov --cov-report=term:skip-covered -q; \
 	status=$$?; echo "make test: $$(( $$(date +%s) - start )) s wall"; exit $$status
 

@@ -15,7 +15,7 @@ from needleplan.domain.records import AppointmentStatus
 
 from .conftest import csrf_from
 from .patients_fixtures import ClinicApp, audit_actions, clinic_app, sign_in, web
-from .visits_support import book_visits
+from .visits_support import book_visits, until_tomorrow_at
 
 __all__ = ["clinic_app", "web"]
 
@@ -50,7 +50,7 @@ def _day(web: TestClient, when: Any) -> str:
 def test_calendar_and_patient_page_show_the_visit_buttons_by_role(
     web: TestClient, clinic_app: ClinicApp
 ) -> None:
-    appt = book_visits(clinic_app, timedelta(days=1)).appointments[0]
+    appt = book_visits(clinic_app, until_tomorrow_at(11)).appointments[0]
     sign_in(web, "prac")
     page = _day(web, appt.start)
     for action in ("check-in", "no-show"):

@@ -30,6 +30,14 @@ def quarter_hour(offset: timedelta) -> datetime:
     return now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
 
 
+def until_tomorrow_at(hour: int) -> timedelta:
+    """The offset from now to tomorrow at ``hour``:00 UTC (inside the calendar's opening hours,
+    whatever the time of day the test runs)."""
+    now = datetime.now(UTC)
+    tomorrow = (now + timedelta(days=1)).replace(hour=hour, minute=0, second=0, microsecond=0)
+    return tomorrow - now
+
+
 @dataclass
 class Booked:
     patient_id: int

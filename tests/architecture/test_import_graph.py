@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import sys
 from collections.abc import Iterable
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -57,11 +58,15 @@ def _imports(name: str, path: Path) -> set[str]:
     return out
 
 
-GRAPH = {name: _imports(name, path) for name, path in MODULES.items()}
+@cache
+def graph() -> dict[str, set[str]]:
+    """Every module's imports, parsed once, on the first test that asks (not at collection:
+    both xdist workers collect this file)."""
+    return {name: _imports(name, path) for name, path in MODULES.items()}
 
 
 def _internal(name: str) -> set[str]:
-    return {d for d in GRAPH[name] if d in MODULES and d != name}
+    return {d for d in graph()[name] if d in MODULES and d != name}
 
 
 def _cycles() -> list[list[str]]:
@@ -72,7 +77,7 @@ def _cycles() -> list[list[str]]:
     on_stack: set[str] = set()
     found: list[list[str]] = []
     counter = 0
-    for root in sorted(GRAPH):
+    for root in sorted(graph()):
         if root in index:
             continue
         work: list[tuple[str, Iterable[str]]] = [(root, iter(sorted(_internal(root))))]
@@ -117,8 +122,8 @@ def _layer(name: str) -> str:
 def test_the_graph_sees_every_module_and_lazy_imports() -> None:
     """A sanity check of the checker: it finds modules and an import made inside a function."""
     assert "needleplan.services.booking" in MODULES
-    assert "needleplan.domain.records" in GRAPH["needleplan.services.booking"]
-    lazy = GRAPH["needleplan.cli.main"] | GRAPH["needleplan.cli.serve"]
+    assert "needleplan.domain.records" in graph()["needleplan.services.booking"]
+    lazy = graph()["needleplan.cli.main"] | graph()["needleplan.cli.serve"]
     assert any(d.startswith("needleplan.web") for d in lazy)
 
 
@@ -131,7 +136,7 @@ def test_there_is_no_import_cycle() -> None:
 def test_the_core_imports_no_framework(layer: str) -> None:
     """domain, guideline, forecasting and scheduling never import web, CLI or database frameworks."""
     offenders = {
-        name: sorted({d for d in GRAPH[name] if d.split(".")[0] in FRAMEWORKS})
+        name: sorted({d for d in graph()[name] if d.split(".")[0] in FRAMEWORKS})
         for name in MODULES
         if _layer(name) == layer
     }
@@ -148,7 +153,7 @@ def test_domain_imports_only_pydantic_and_the_standard_library() -> None:
             continue
         bad = sorted(
             d
-            for d in GRAPH[name]
+            for d in graph()[name]
             if not d.startswith(allowed_inside)
             and d.split(".")[0] not in sys.stdlib_module_names
             and d.split(".")[0]

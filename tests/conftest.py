@@ -625,10 +625,81 @@ def populate_clinic(db: Any, patients: int = 4) -> ClinicSetup:
     return setup
 
 
+#: Per test process and backend: (template: a SQLite path or a PostgreSQL database name, the
+#: setup's values, the media folder the build stored its files in).
+_POPULATED: dict[str, tuple[str, dict[str, Any], Path]] = {}
+
+
+def _populated_template(
+    request: pytest.FixtureRequest, backend: str
+) -> tuple[str, dict[str, Any], Path]:
+    """``populate_clinic`` run once per test process and backend, into a database that every
+    ``populated`` test copies (and a media folder holding the photo it uploads)."""
+    if backend not in _POPULATED:
+        from needleplan.storage import Database, migrate
+        from needleplan.storage.engine import make_engine
+        from needleplan.storage.media import ENV_VAR
+
+        factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
+        folder = factory.mktemp(f"populated-{backend}")
+        if backend == "sqlite":
+            template = str(folder / "populated.sqlite3")
+            shutil.copyfile(request.getfixturevalue("_sqlite_template"), template)
+            url = f"sqlite:///{template}"
+        else:
+            template = "populated_template"
+            url = request.getfixturevalue("pg_server").create_database(template)
+            engine = make_engine(url)
+            try:
+                migrate.upgrade(engine)
+            finally:
+                engine.dispose()
+        media = folder / "media"
+        previous = os.environ.get(ENV_VAR)
+        os.environ[ENV_VAR] = str(media)
+        db = Database.open(url, upgrade=False)
+        try:
+            setup = populate_clinic(db)
+        finally:
+            db.dispose()  # SQLite: checkpoints the WAL; PostgreSQL: no session left on it
+            if previous is None:
+                os.environ.pop(ENV_VAR, None)
+            else:
+                os.environ[ENV_VAR] = previous
+        values = {k: v for k, v in vars(setup).items() if k != "db"}
+        _POPULATED[backend] = (template, values, media)
+    return _POPULATED[backend]
+
+
 @pytest.fixture
-def populated(db: Any) -> ClinicSetup:
-    """A clinic with a few patients and at least one row in every table."""
-    return populate_clinic(db)
+def populated(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path, media_folder: Path
+) -> Iterator[ClinicSetup]:
+    """A clinic with a few patients and at least one row in every table (``populate_clinic``),
+    on the backend under test, with its photo in the test's media folder.
+
+    Built through the services once per test process and backend, then copied for each test
+    (SQLite: the file; PostgreSQL: ``CREATE DATABASE ... TEMPLATE``): the same rows and ids as
+    populating a fresh database, for milliseconds instead of a second and a half.
+    """
+    from needleplan.storage import Database
+
+    template, values, media = _populated_template(request, backend)
+    if backend == "sqlite":
+        target = tmp_path / "populated.sqlite3"
+        shutil.copyfile(template, target)
+        url = f"sqlite:///{target}"
+    else:
+        pg: PostgresHandle = request.getfixturevalue("pg_server")
+        url = pg.create_database(f"populated_{next(_counter)}", template=template)
+    shutil.copytree(media, media_folder, dirs_exist_ok=True)
+    db = Database.open(url, upgrade=False)
+    setup = ClinicSetup.__new__(ClinicSetup)
+    vars(setup).update(values, db=db)
+    try:
+        yield setup
+    finally:
+        db.dispose()
 
 
 @pytest.fixture

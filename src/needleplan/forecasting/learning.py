@@ -208,39 +208,63 @@ def _log_likelihood(ev: _Evidence) -> NDArray[np.float64]:
     for idx in _groups(ev).values():
         lk = ev.links[idx[0]]
         nodes, log_w = _baseline_nodes(ev, idx[0])
-        ll = np.zeros((total.size, nodes.size))
-        for m in idx:  # the measurements of one scale and area (few), each over every pair
-            ll += _tabulated(lk, ev.observations[m].value, ev.improvement[:, m], nodes)
-        total += logsumexp(ll + log_w[None, :], axis=1)
+        # the measurements of one scale and area (few), each over every pair and node
+        tables = [_Table(lk, ev.observations[m].value, ev.improvement[:, m], nodes) for m in idx]
+        weights = log_w[None, :]
+        for start in range(0, total.size, PAIR_BLOCK):
+            stop = min(start + PAIR_BLOCK, total.size)
+            ll = np.zeros((stop - start, nodes.size))
+            for table in tables:
+                table.add_to(ll, start, stop)
+            total[start:stop] += logsumexp(ll + weights, axis=1)
     return total
 
 
 #: Improvement values the absolute scales' likelihood is tabulated on, per measurement.
 TABLE_POINTS = 512
+#: Grid pairs whose (pairs, baseline nodes) likelihood is summed at once: a block stays in the
+#: processor's cache (the same operations on every element as one pass over all pairs).
+PAIR_BLOCK = 512
 
 
-def _tabulated(
-    link: ScaleLink, value: float, imp: NDArray[np.float64], nodes: NDArray[np.float64]
-) -> NDArray[np.float64]:
+class _Table:
     """``log p(y | b_k + beta I_g)`` for every grid pair ``g`` and baseline node ``k``, ``(G, K)``.
 
     Tabulated on :data:`TABLE_POINTS` improvements spanning the pairs' and linearly
     interpolated (the log-likelihood is smooth in ``I``: the error is below 1e-3 of a log
     unit; a test compares with direct quadrature), so its cost does not grow with the grid.
-    A pre-treatment measurement (``I = 0`` for every pair) is one row, broadcast.
+    A pre-treatment measurement (``I = 0`` for every pair) is one row, broadcast. The rows of
+    a block of pairs are added to a running sum by :meth:`add_to`.
     """
-    lo, hi = float(imp.min()), float(imp.max())
-    if hi - lo <= 1e-12:
-        return log_likelihood(link, value, nodes[None, :] + link.slope * lo)
-    grid = np.linspace(lo, hi, TABLE_POINTS)
-    table = log_likelihood(link, value, nodes[None, :] + link.slope * grid[:, None])
-    pos = (imp - lo) * ((TABLE_POINTS - 1) / (hi - lo))
-    i0 = np.clip(pos.astype(np.int64), 0, TABLE_POINTS - 2)
-    frac = (pos - i0)[:, None]
-    out = table[i0]
-    out *= 1.0 - frac
-    out += table[i0 + 1] * frac
-    return np.asarray(out, dtype=np.float64)
+
+    def __init__(
+        self, link: ScaleLink, value: float, imp: NDArray[np.float64], nodes: NDArray[np.float64]
+    ) -> None:
+        lo, hi = float(imp.min()), float(imp.max())
+        self.imp = imp
+        self.lo = lo
+        self.row: NDArray[np.float64] | None = None
+        if hi - lo <= 1e-12:
+            self.row = log_likelihood(link, value, nodes[None, :] + link.slope * lo)
+            return
+        grid = np.linspace(lo, hi, TABLE_POINTS)
+        self.table = log_likelihood(link, value, nodes[None, :] + link.slope * grid[:, None])
+        self.scale = (TABLE_POINTS - 1) / (hi - lo)
+
+    def add_to(self, ll: NDArray[np.float64], start: int, stop: int) -> None:
+        """Add the rows of pairs ``start:stop`` to ``ll`` (shape ``(stop - start, K)``)."""
+        if self.row is not None:
+            ll += self.row
+            return
+        pos = (self.imp[start:stop] - self.lo) * self.scale
+        i0 = np.clip(pos.astype(np.int64), 0, TABLE_POINTS - 2)
+        frac = (pos - i0)[:, None]
+        out = self.table[i0]
+        out *= 1.0 - frac
+        upper = self.table[i0 + 1]
+        upper *= frac
+        out += upper
+        ll += out
 
 
 def posterior_effects(
@@ -367,6 +391,10 @@ def band_shares(
             values = np.array([ev.observations[m].value for m in pre])
             log_w = log_w + log_likelihood(lk, values[None, :], nodes[:, None]).sum(axis=1)
         base_log[key] = normalise(log_w)
+    # the absolute scales' predictive CDFs over pairs and baseline nodes, (G, K) each: filled a
+    # block of pairs at a time (the same values as at once, in the cache), reused per follow-up
+    cdf_lo = np.empty((prior_w.size, BASELINE_NODES.size))
+    cdf_hi = np.empty((prior_w.size, BASELINE_NODES.size))
     for m, (obs, lk) in enumerate(zip(ev.observations, ev.links, strict=True)):
         if obs.day <= 0:
             continue
@@ -378,9 +406,11 @@ def band_shares(
         else:
             nodes, _ = _baseline_nodes(ev, m)
             w_b = base_log[(lk.scale, obs.group)]
-            mu = nodes[None, :] + lk.slope * ev.improvement[:, m][:, None]  # (G, K)
-            lo, hi = predictive_cdf(lk, obs.value, mu)
-            f_lo, f_hi = float(prior_w @ lo @ w_b), float(prior_w @ hi @ w_b)
+            for start in range(0, prior_w.size, PAIR_BLOCK):
+                stop = min(start + PAIR_BLOCK, prior_w.size)
+                mu = nodes[None, :] + lk.slope * ev.improvement[start:stop, m][:, None]
+                cdf_lo[start:stop], cdf_hi[start:stop] = predictive_cdf(lk, obs.value, mu)
+            f_lo, f_hi = float(prior_w @ cdf_lo @ w_b), float(prior_w @ cdf_hi @ w_b)
         out.append((obs, _share_inside(f_lo, f_hi)))
     return out
 

@@ -28,6 +28,7 @@ explicit ``numpy.random.Generator``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -408,6 +409,8 @@ def predictive_cdf(
     """
     v = np.asarray(value, dtype=np.float64)
     mu = np.asarray(mean, dtype=np.float64)
+    if v.ndim == 0:  # one value (a band check over many means): its edges once
+        return _predictive_cdf_one(link, v, mu)
     v, mu = np.broadcast_arrays(v, mu)
     lo, hi = _edges(link, v)
     s = link.noise_sd
@@ -417,6 +420,22 @@ def predictive_cdf(
         inside = np.isfinite(lo) & np.isfinite(hi)
         below = np.where(inside, ndtr((v - mu) / s), below)
         at_or_below = np.where(inside, below, at_or_below)
+    return np.asarray(below, dtype=np.float64), np.asarray(at_or_below, dtype=np.float64)
+
+
+def _predictive_cdf_one(
+    link: ScaleLink, value: NDArray[np.float64], mu: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """:func:`predictive_cdf` of one recorded value over an array of latent means: the same
+    values, without evaluating ``Phi`` at an open end (0 or 1) or twice at a continuous value.
+    """
+    lo, hi = (float(e) for e in _edges(link, value))
+    s = link.noise_sd
+    if link.step is None and math.isfinite(lo) and math.isfinite(hi):
+        inside = np.asarray(ndtr((value - mu) / s), dtype=np.float64)
+        return inside, inside.copy()
+    below = np.zeros(mu.shape) if lo == -math.inf else ndtr((lo - mu) / s)
+    at_or_below = np.ones(mu.shape) if hi == math.inf else ndtr((hi - mu) / s)
     return np.asarray(below, dtype=np.float64), np.asarray(at_or_below, dtype=np.float64)
 
 

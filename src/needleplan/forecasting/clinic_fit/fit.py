@@ -296,18 +296,29 @@ class _LogLikTable:
         grid = np.arange(self.start, stop + self.h, self.h)
         values = np.arange(info.low, info.high + link.step / 2.0, link.step)
         self.table = log_likelihood(link, values[:, None], grid[None, :])
+        self.flat = self.table.ravel()
         self.size = grid.size
 
     def __call__(
         self, value: NDArray[np.float64], mean: NDArray[np.float64]
     ) -> NDArray[np.float64]:
         row = np.rint((value - self.low) / self.step).astype(np.int64)
-        pos = np.clip((mean - self.start) / self.h, 0.0, self.size - 1.000001)
+        # in place and read from the flat table by one index (the same values as
+        # ``table[row, i]``, without a broadcast pair of index arrays)
+        pos = mean - self.start
+        pos /= self.h
+        np.clip(pos, 0.0, self.size - 1.000001, out=pos)
         i = pos.astype(np.int64)
-        frac = pos - i
-        row = np.broadcast_to(row, i.shape)
-        lo = self.table[row, i]
-        return np.asarray(lo + frac * (self.table[row, i + 1] - lo), dtype=np.float64)
+        frac = pos
+        frac -= i
+        i += row * self.size
+        lo = self.flat.take(i)
+        i += 1
+        out = self.flat.take(i)
+        out -= lo
+        out *= frac
+        out += lo
+        return out
 
 
 _TABLES: dict[ScaleLink, _LogLikTable] = {}
@@ -335,32 +346,61 @@ def _patient_log_lik(
     links: Mapping[MeasurementScale, ScaleLink],
     deltas: Mapping[MeasurementScale, float],
     log_w: NDArray[np.float64],
+    terms: Any = None,
 ) -> NDArray[np.float64]:
-    """``log L_i`` of every patient, shape (N,)."""
-    q = imp.shape[1]
-    total = np.zeros((design.n_patients, q))
-    for scale, idx in design.by_scale.items():
-        link = links[scale]
+    """``log L_i`` of every patient, shape (N,).
+
+    ``terms``, when given, returns each scale's ``(N, Q)`` term (``terms(scale, delta)``):
+    the fit keeps the terms of the scales whose offset a step of the optimiser leaves alone.
+    """
+    total = np.zeros((design.n_patients, imp.shape[1]))
+    for scale in design.by_scale:
         delta = float(deltas.get(scale, 0.0))
-        values = design.value[idx]
-        if link.relative:
-            assert link.offset is not None
-            mu = link.offset + delta + link.slope * imp[idx]
-            ll = _scale_log_lik(link, values[:, None], mu)
-            total += np.asarray(design.to_patient[scale] @ ll)
-            continue
-        if link.step is None:
-            per_group = _gaussian_groups(design, scale, link, delta, imp)
+        if terms is None:
+            total += _scale_term(design, imp, links[scale], scale, delta)
         else:
-            nodes = BASELINE_GRID * link.baseline_sd
-            b = design.b0[idx][:, None] + delta + nodes[None, :]
-            mu = b[:, None, :] + link.slope * imp[idx][:, :, None]  # (M_s, Q, K)
-            ll = _scale_log_lik(link, values[:, None, None], mu)
-            k = nodes.size
-            summed = np.asarray(design.to_group[scale] @ ll.reshape(idx.size, q * k))
-            per_group = logsumexp(summed.reshape(-1, q, k) + _LOG_BGW[None, None, :], axis=2)
-        total += np.asarray(design.group_to_patient[scale] @ per_group)
+            total += terms(scale, delta)
     return np.asarray(logsumexp(total + log_w[None, :], axis=1), dtype=np.float64)
+
+
+#: Quadrature nodes whose stepped absolute-scale likelihoods are computed at once (the same
+#: values as all at once, in arrays small enough for the processor's cache).
+NODE_BLOCK = 25
+
+
+def _scale_term(
+    design: _Design,
+    imp: NDArray[np.float64],
+    link: ScaleLink,
+    scale: MeasurementScale,
+    delta: float,
+) -> NDArray[np.float64]:
+    """One scale's part of ``log L_i`` at every quadrature node, shape (N, Q)."""
+    idx = design.by_scale[scale]
+    values = design.value[idx]
+    if link.relative:
+        assert link.offset is not None
+        mu = link.offset + delta + link.slope * imp[idx]
+        ll = _scale_log_lik(link, values[:, None], mu)
+        return np.asarray(design.to_patient[scale] @ ll)
+    if link.step is None:
+        per_group = _gaussian_groups(design, scale, link, delta, imp)
+    else:
+        nodes = BASELINE_GRID * link.baseline_sd
+        b = design.b0[idx][:, None] + delta + nodes[None, :]
+        k = nodes.size
+        q = imp.shape[1]
+        per_group = np.empty((design.to_group[scale].shape[0], q))
+        imp_s = imp[idx]
+        for start in range(0, q, NODE_BLOCK):
+            stop = min(start + NODE_BLOCK, q)
+            mu = b[:, None, :] + link.slope * imp_s[:, start:stop, None]  # (M_s, Qb, K)
+            ll = _scale_log_lik(link, values[:, None, None], mu)
+            summed = np.asarray(design.to_group[scale] @ ll.reshape(idx.size, (stop - start) * k))
+            per_group[:, start:stop] = logsumexp(
+                summed.reshape(-1, stop - start, k) + _LOG_BGW[None, None, :], axis=2
+            )
+    return np.asarray(design.group_to_patient[scale] @ per_group)
 
 
 def _gaussian_groups(
@@ -483,6 +523,9 @@ def fit_clinic(
     ur, up, log_w = _quadrature(base_cal.params.random_effect_correlation)
     n_obs = max(1, design.value.size)
     cache: dict[tuple[float, ...], NDArray[np.float64]] = {}
+    # each scale's term at the model parameters and its offset: a gradient step in one
+    # offset changes that scale's term only (the others are read back, the same values)
+    scale_terms: dict[tuple[tuple[float, ...], MeasurementScale, float], NDArray[np.float64]] = {}
     evaluations = 0
 
     def objective(x: NDArray[np.float64]) -> float:
@@ -493,7 +536,17 @@ def fit_clinic(
             if len(cache) > 8:  # a gradient needs the point and its 4 model-parameter steps
                 cache.pop(next(iter(cache)))
             cache[key] = _improvements(design, space.params(x), ur, up)
-        ll = _patient_log_lik(design, cache[key], links, space.deltas(x), log_w)
+        imp = cache[key]
+
+        def terms(scale: MeasurementScale, delta: float) -> NDArray[np.float64]:
+            term_key = (key, scale, delta)
+            if term_key not in scale_terms:
+                if len(scale_terms) > 40:  # a gradient adds at most 6 per scale
+                    scale_terms.pop(next(iter(scale_terms)))
+                scale_terms[term_key] = _scale_term(design, imp, links[scale], scale, delta)
+            return scale_terms[term_key]
+
+        ll = _patient_log_lik(design, imp, links, space.deltas(x), log_w, terms)
         return -float(ll.sum()) / n_obs
 
     x0 = space.start()

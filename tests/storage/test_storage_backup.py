@@ -1,9 +1,21 @@
-"""Backup and restore: a consistent snapshot while writes go on; restore gives identical rows."""
+"""Backup and restore: a consistent snapshot while writes go on; restore gives identical rows.
+
+The populated clinic (tests/conftest.py's ``populate_clinic``: a row in every table, photo files
+in the media folder) is filled once per test process and backend and copied for each test
+(:func:`populated_copy`, also used by test_storage_media_backup.py); a restore's target is a
+copy of an empty database already migrated to head, the state ``Database.open`` gave the empty
+database before (the restore's own ``migrate.upgrade`` finds nothing to do in both cases).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import itertools
 import json
+import shutil
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +40,108 @@ from needleplan.storage.repositories import slot_starts
 from needleplan.storage.tables import metadata
 from tests.strategies import examples
 
+#: Per test process and backend: (a SQLite file or a PostgreSQL template database, the
+#: ``ClinicSetup`` its fill returned, the folder of its media files).
+_POPULATED: dict[str, tuple[str, Any, Path]] = {}
+#: Per test process: the PostgreSQL template database migrated to head and left empty.
+_MIGRATED: dict[str, str] = {}
+_copies = itertools.count(1)
+
+
+def _populated_template(request: pytest.FixtureRequest, backend: str) -> tuple[str, Any, Path]:
+    if backend not in _POPULATED:
+        from tests.conftest import populate_clinic
+
+        factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
+        folder = factory.mktemp(f"populated-{backend}")
+        media = folder / "media"
+        media.mkdir()
+        if backend == "sqlite":
+            source = str(folder / "populated.sqlite3")
+            shutil.copyfile(request.getfixturevalue("_sqlite_template"), source)
+            url = f"sqlite:///{source}"
+        else:
+            source = "populated_template"
+            url = request.getfixturevalue("pg_server").create_database(source)
+        db = Database.open(url)
+        try:
+            with pytest.MonkeyPatch.context() as m:
+                m.setenv("NEEDLEPLAN_MEDIA_DIR", str(media))
+                setup = populate_clinic(db)
+        finally:
+            db.dispose()  # SQLite: checkpoints the WAL into the file; PostgreSQL: no session left
+        setup.db = None
+        _POPULATED[backend] = (source, setup, media)
+    return _POPULATED[backend]
+
+
+@contextlib.contextmanager
+def populated_copy(
+    request: pytest.FixtureRequest, backend: str, tmp_path: Path, media_folder: Path
+) -> Iterator[Any]:
+    """A fresh copy of the populated clinic on ``backend``: a ``ClinicSetup`` (``db``,
+    ``clinic``, ``alice``, ``bob``, ``patient``) with the same rows and ids as
+    ``populate_clinic`` on a new database, and its media files in ``media_folder``."""
+    source, setup, media = _populated_template(request, backend)
+    if backend == "sqlite":
+        target = tmp_path / "populated.sqlite3"
+        shutil.copyfile(source, target)
+        url = f"sqlite:///{target}"
+    else:
+        pg = request.getfixturevalue("pg_server")
+        url = pg.create_database(f"populated_{next(_copies)}", template=source)
+    shutil.copytree(media, media_folder, dirs_exist_ok=True)
+    db = Database.open(url, upgrade=False)
+    try:
+        clinic = copy.copy(setup)
+        clinic.db = db
+        yield clinic
+    finally:
+        db.dispose()
+
+
+def migrated_empty_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:
+    """A new database on ``backend`` with the schema at head and no rows (SQLite: a copy of the
+    session's migrated file; PostgreSQL: a copy of a template migrated once per process)."""
+    if backend == "sqlite":
+        target = tmp_path / "empty.sqlite3"
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), target)
+        return f"sqlite:///{target}"
+    pg = request.getfixturevalue("pg_server")
+    if "name" not in _MIGRATED:
+        from needleplan.storage import migrate
+        from needleplan.storage.engine import make_engine
+
+        engine = make_engine(pg.create_database("migrated_template"))
+        try:
+            migrate.upgrade(engine)
+        finally:
+            engine.dispose()
+        _MIGRATED["name"] = "migrated_template"
+    url: str = pg.create_database(f"migrated_{next(_copies)}", template=_MIGRATED["name"])
+    return url
+
+
+@pytest.fixture
+def populated(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path, media_folder: Path
+) -> Iterator[Any]:
+    """A clinic with a few patients and at least one row in every table (a copy)."""
+    with populated_copy(request, backend, tmp_path, media_folder) as clinic:
+        yield clinic
+
+
+@pytest.fixture(scope="session")
+def migrated_file(_sqlite_template: Path) -> Path:
+    """The session's SQLite file migrated to head, without rows (copy it, never open it)."""
+    return _sqlite_template
+
+
+@pytest.fixture
+def empty_target_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A restore's target: a new database at the newest schema, without rows."""
+    return migrated_empty_url(request, backend, tmp_path)
+
 
 def _rows(engine: Any, table: str) -> int:
     with engine.connect() as conn:
@@ -35,7 +149,7 @@ def _rows(engine: Any, table: str) -> int:
 
 
 def test_restore_into_empty_database_gives_identical_rows_in_every_table(
-    populated: Any, empty_database_url: str, tmp_path: Path
+    populated: Any, empty_target_url: str, tmp_path: Path
 ) -> None:
     """Every table but the sign-in sessions, which backups leave out on purpose."""
     file = tmp_path / "clinic-backup.json.gz"
@@ -53,7 +167,7 @@ def test_restore_into_empty_database_gives_identical_rows_in_every_table(
     assert all(counts[t.name] > 0 for t in backed_up_tables()), counts
     assert _rows(populated.db.engine, "staff_sessions") == 1  # there was one to leave out
     assert "staff_sessions" not in read_backup(file)["tables"]
-    target = Database.open(empty_database_url)
+    target = Database.open(empty_target_url)
     try:
         restored = restore(target.engine, file)
         assert restored == counts
@@ -77,7 +191,7 @@ def test_restore_into_empty_database_gives_identical_rows_in_every_table(
 
 
 def test_sessions_in_a_backup_file_are_never_restored(
-    populated: Any, empty_database_url: str, tmp_path: Path
+    populated: Any, empty_target_url: str, tmp_path: Path
 ) -> None:
     """A file that carries staff_sessions (written by hand or by an older build) restores
     everything else; the sessions stay out, so nobody is signed in by a restore."""
@@ -91,7 +205,7 @@ def test_sessions_in_a_backup_file_are_never_restored(
         "rows": [[1, "a" * 64, user_id, start, start, end, None, "curl"]],
     }
     file.write_text(json.dumps(doc))
-    target = Database.open(empty_database_url)
+    target = Database.open(empty_target_url)
     try:
         counts = restore(target.engine, file)
         assert "staff_sessions" not in counts
@@ -202,12 +316,12 @@ def test_backup_taken_during_a_burst_of_bookings_is_consistent(
 @pytest.mark.postgres
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_sqlite_backup_restores_into_postgresql_identically(
-    populated: Any, pg_server: Any, tmp_path: Path
+    populated: Any, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     """A backup moves a clinic from the default SQLite file to PostgreSQL."""
     file = tmp_path / "move.json"
     backup(populated.db.engine, file)
-    target = Database.open(pg_server.create_database("moved_from_sqlite"))
+    target = Database.open(migrated_empty_url(request, "postgresql", tmp_path))
     try:
         restore(target.engine, file)
         assert snapshot(target.engine)["tables"] == snapshot(populated.db.engine)["tables"]
@@ -239,9 +353,12 @@ _json = st.recursive(
     raw=st.binary(max_size=40),
 )
 def test_restoring_any_file_never_crashes(
-    tmp_path: Path, table: str, rows: list[list[Any]], raw: bytes
+    tmp_path: Path, migrated_file: Path, table: str, rows: list[list[Any]], raw: bytes
 ) -> None:
-    """Random bytes and random tables give InputError (or restore cleanly), nothing else."""
+    """Random bytes and random tables give InputError (or restore cleanly), nothing else.
+
+    Each restore goes into a new copy of the migrated empty database (the state the restore's
+    own ``migrate.upgrade`` gives a new file; here it has nothing to do)."""
     from needleplan.storage.engine import make_engine
 
     columns = [c.name for c in metadata.tables[table].columns][
@@ -257,6 +374,7 @@ def test_restoring_any_file_never_crashes(
     for i, payload in enumerate([raw, json.dumps(doc).encode()]):
         file = tmp_path / f"f{i}.json"
         file.write_bytes(payload)
+        shutil.copyfile(migrated_file, tmp_path / "target.sqlite3")
         engine = make_engine(f"sqlite:///{tmp_path / 'target.sqlite3'}")
         try:
             restore(engine, file)
@@ -279,7 +397,7 @@ def test_restoring_any_file_never_crashes(
 def test_a_backup_with_values_outside_the_domain_restores_nothing(
     populated: Any,
     tmp_path: Path,
-    empty_database_url: str,
+    empty_target_url: str,
     table: str,
     column: str,
     value: Any,
@@ -294,7 +412,7 @@ def test_a_backup_with_values_outside_the_domain_restores_nothing(
     entry["rows"][0][entry["columns"].index(column)] = value
     row_id = entry["rows"][0][entry["columns"].index("id")]
     file.write_text(json.dumps(data), encoding="utf-8")
-    target = Database.open(empty_database_url)
+    target = Database.open(empty_target_url)
     try:
         with pytest.raises(InputError) as err:
             restore(target.engine, file)

@@ -11,16 +11,14 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from needleplan.cli.main import run
+from tests.cli_support import serve_in_this_process
 
 from .conftest import csrf_from
 
@@ -168,74 +166,6 @@ def _sign_in(client: httpx.Client, username: str, password: str) -> None:
     assert response.status_code == 303, response.text
 
 
-class _Server(uvicorn.Server):
-    """uvicorn's server, telling ``started`` when it listens (or when it gave up)."""
-
-    def __init__(self, config: uvicorn.Config, started: threading.Event) -> None:
-        super().__init__(config)
-        self.started_event = started
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        try:
-            await super().startup(sockets)
-        finally:
-            self.started_event.set()
-
-
-@contextlib.contextmanager
-def _serve_demo_in_this_process(
-    database: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[tuple[str, dict[str, str], list[str]]]:
-    """``needleplan serve --demo`` as ``_serve_demo`` starts it, but through the console-script
-    function in a thread of this process: the same command (records, demo logins, app), served
-    by uvicorn on a loopback port; only its logging set-up is left out, as uvicorn would apply
-    it to the whole test process. Yields what ``_serve_demo`` yields."""
-    import needleplan.cli.serve
-
-    port = free_port()
-    for key in [k for k in os.environ if k.startswith("NEEDLEPLAN_")]:
-        monkeypatch.delenv(key)  # the environment _env() gives the subprocess
-    started = threading.Event()
-    servers: list[_Server] = []
-    exits: list[object] = []
-
-    def run_server(app: Any, *, workers: int, **options: Any) -> None:
-        assert workers == 1
-        options.pop("log_config")
-        servers.append(_Server(uvicorn.Config(app, **options), started))
-        servers[0].run()
-
-    def command() -> None:
-        try:
-            run()
-            exits.append(0)
-        except SystemExit as exc:
-            exits.append(exc.code or 0)
-        except BaseException as exc:  # reported by the test below
-            exits.append(exc)
-        finally:
-            started.set()
-
-    monkeypatch.setattr(needleplan.cli.serve, "run_server", run_server)
-    argv = ["serve", "--demo", "--demo-patients", "6", "--port", str(port), "--database"]
-    monkeypatch.setattr(sys, "argv", ["needleplan", *argv, str(database)])
-    capsys.readouterr()
-    thread = threading.Thread(target=command, name="serve-demo", daemon=True)
-    thread.start()
-    try:
-        assert started.wait(timeout=120), "serve --demo did not start in 120 s"
-        out = capsys.readouterr().out.splitlines(keepends=True)
-        assert servers, f"serve --demo stopped before serving: {exits} {out}"
-        assert servers[0].started, f"the server did not start: {exits} {out}"
-        yield f"http://127.0.0.1:{port}", dict(LOGIN_RE.findall("".join(out))), out
-    finally:
-        for server in servers:
-            server.should_exit = True
-        thread.join(timeout=60)
-    assert not thread.is_alive()
-    assert exits == [0]
-
-
 def test_restarting_the_demo_ends_sessions_signed_in_with_the_old_passwords(
     demo_server: tuple[str, dict[str, str], list[str]],
     demo_database: Path,
@@ -246,8 +176,9 @@ def test_restarting_the_demo_ends_sessions_signed_in_with_the_old_passwords(
     """A sign-in on the running demo, then ``serve --demo`` started again on those records (a
     consistent copy of its database, so the module's server keeps its own logins): the new
     start keeps the records, gives new passwords and ends the session, and its new passwords
-    sign in. The restart runs in this process (``_serve_demo_in_this_process``); the module's
-    server is the ``needleplan`` console script as a process."""
+    sign in. The restart runs in this process (tests/cli_support.py's
+    ``serve_in_this_process``: the same command, arguments and environment as ``_serve_demo``);
+    the module's server is the ``needleplan`` console script as a process."""
     base, logins, _ = demo_server
     with httpx.Client(base_url=base, timeout=60) as client:
         _sign_in(client, "frontdesk", logins["frontdesk"])
@@ -260,7 +191,11 @@ def test_restarting_the_demo_ends_sessions_signed_in_with_the_old_passwords(
     finally:
         source.close()
         copy.close()
-    with _serve_demo_in_this_process(database, monkeypatch, capsys) as (base, new_logins, out):
+    port = free_port()
+    args = ["--demo", "--demo-patients", "6", "--port", str(port), "--database", str(database)]
+    with serve_in_this_process(args, monkeypatch, capsys) as out:
+        base = f"http://127.0.0.1:{port}"
+        new_logins = dict(LOGIN_RE.findall("".join(out)))
         assert any("using the existing records" in line for line in out)
         assert new_logins["frontdesk"] != logins["frontdesk"]
         with httpx.Client(base_url=base, cookies=cookies, timeout=60) as client:

@@ -7,10 +7,12 @@ some sixty invocations); one test runs ``python -m needleplan`` in a subprocess 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -21,7 +23,7 @@ import click
 import pytest
 
 from needleplan.cli.main import run
-from tests.cli_support import migrated_sqlite
+from tests.cli_support import invoke, migrated_sqlite
 from tests.consent_support import signature_png
 
 REFERENCE = {"age": 50, "severity": "moderate", "areas": ["full_face"]}
@@ -97,11 +99,30 @@ def test_entry_point_in_a_subprocess_books_and_reports_errors(tmp_path: Path) ->
 AFTER_SECOND = {"NEEDLEPLAN_NOW": "2030-10-07T10:30+02:00"}
 
 
-@pytest.fixture
-def booked(cli: Runner, tmp_path: Path) -> Runner:
-    """A database with patient P000001 assessed and a course booked from 2030-09-02."""
-    assert (
-        cli(
+#: The files of the ``booked`` clinic: its database, and the inputs its commands read.
+BOOKED_FILES = ("cli.sqlite3", "a.json", "signature.png")
+
+
+@pytest.fixture(scope="session")
+def _booked_template(tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path) -> Path:
+    """A folder holding the ``booked`` clinic, built once per session through the same commands
+    (in-process, tests/cli_support.py) that ``booked`` used to run for every test: patient
+    P000001 added, assessed, a course booked from 2030-09-02 and her treatment consent signed.
+    Its media folder (``media/``) holds whatever those commands stored there."""
+    folder = tmp_path_factory.mktemp("booked-template")
+    (folder / "media").mkdir()
+    env = {
+        "NEEDLEPLAN_DATABASE_URL": migrated_sqlite(_sqlite_template, folder / "cli.sqlite3"),
+        "NEEDLEPLAN_MEDIA_DIR": str(folder / "media"),
+        "COLUMNS": "160",
+    }
+    with contextlib.chdir(folder):  # the commands name their input files relative to it
+
+        def step(*args: str) -> None:
+            res = invoke(args, env=env)
+            assert res.returncode == 0, (args, res.stdout, res.stderr)
+
+        step(
             "patient",
             "add",
             "--given-name",
@@ -111,16 +132,26 @@ def booked(cli: Runner, tmp_path: Path) -> Runner:
             "--birth-date",
             "1976-04-02",
             "--consent-treatment",
-        ).returncode
-        == 0
-    )
-    (tmp_path / "a.json").write_text(json.dumps(REFERENCE))
-    assert cli("patient", "assess", "P000001", "--from", "a.json").returncode == 0
-    res = cli("course", "book", "P000001", "--start", "2030-09-02")
-    assert res.returncode == 0, res.stderr
-    (tmp_path / "signature.png").write_bytes(signature_png())
-    signed = cli("consent", "sign", "P000001", "--signature", "signature.png", "--device", "pad")
-    assert signed.returncode == 0, signed.stderr
+        )
+        (folder / "a.json").write_text(json.dumps(REFERENCE))
+        step("patient", "assess", "P000001", "--from", "a.json")
+        step("course", "book", "P000001", "--start", "2030-09-02")
+        (folder / "signature.png").write_bytes(signature_png())
+        step("consent", "sign", "P000001", "--signature", "signature.png", "--device", "pad")
+    # Each command closes its database, which folds the write-ahead log into the file: the file
+    # alone is the clinic.
+    assert not (folder / "cli.sqlite3-wal").exists()
+    return folder
+
+
+@pytest.fixture
+def booked(cli: Runner, tmp_path: Path, media_folder: Path, _booked_template: Path) -> Runner:
+    """A database with patient P000001 assessed and a course booked from 2030-09-02: a copy of
+    ``_booked_template`` (its database file, input files and media files) in ``tmp_path``."""
+    for name in BOOKED_FILES:
+        # Onto the 0600 file ``cli`` made (copyfile keeps the target's mode).
+        shutil.copyfile(_booked_template / name, tmp_path / name)
+    shutil.copytree(_booked_template / "media", media_folder, dirs_exist_ok=True)
     return cli
 
 

@@ -1,8 +1,17 @@
-"""Backup and restore: a consistent snapshot while writes go on; restore gives identical rows."""
+"""Backup and restore: a consistent snapshot while writes go on; restore gives identical rows.
+
+The populated clinic is tests/conftest.py's copy of one fill per test process and backend; a
+restore's target is a copy of an empty database already migrated to head
+(:func:`migrated_empty_url`, also used by test_storage_media_backup.py), the state
+``Database.open`` gave the empty database before (the restore's own ``migrate.upgrade`` finds
+nothing to do in both cases).
+"""
 
 from __future__ import annotations
 
+import itertools
 import json
+import shutil
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +37,44 @@ from needleplan.storage.repositories import slot_starts
 from needleplan.storage.tables import metadata
 from tests.strategies import examples
 
+#: Per test process: the PostgreSQL template database migrated to head and left empty.
+_MIGRATED: dict[str, str] = {}
+_copies = itertools.count(1)
+
+
+def migrated_empty_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:
+    """A new database on ``backend`` with the schema at head and no rows (SQLite: a copy of the
+    session's migrated file; PostgreSQL: a copy of a template migrated once per process)."""
+    if backend == "sqlite":
+        target = tmp_path / "empty.sqlite3"
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), target)
+        return f"sqlite:///{target}"
+    pg = request.getfixturevalue("pg_server")
+    if "name" not in _MIGRATED:
+        from needleplan.storage import migrate
+        from needleplan.storage.engine import make_engine
+
+        engine = make_engine(pg.create_database("migrated_template"))
+        try:
+            migrate.upgrade(engine)
+        finally:
+            engine.dispose()
+        _MIGRATED["name"] = "migrated_template"
+    url: str = pg.create_database(f"migrated_{next(_copies)}", template=_MIGRATED["name"])
+    return url
+
+
+@pytest.fixture(scope="session")
+def migrated_file(_sqlite_template: Path) -> Path:
+    """The session's SQLite file migrated to head, without rows (copy it, never open it)."""
+    return _sqlite_template
+
+
+@pytest.fixture
+def empty_target_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A restore's target: a new database at the newest schema, without rows."""
+    return migrated_empty_url(request, backend, tmp_path)
+
 
 def _rows(engine: Any, table: str) -> int:
     with engine.connect() as conn:
@@ -35,7 +82,7 @@ def _rows(engine: Any, table: str) -> int:
 
 
 def test_restore_into_empty_database_gives_identical_rows_in_every_table(
-    populated: Any, empty_database_url: str, tmp_path: Path
+    populated: Any, empty_target_url: str, tmp_path: Path
 ) -> None:
     """Every table but the sign-in sessions, which backups leave out on purpose."""
     file = tmp_path / "clinic-backup.json.gz"
@@ -53,7 +100,7 @@ def test_restore_into_empty_database_gives_identical_rows_in_every_table(
     assert all(counts[t.name] > 0 for t in backed_up_tables()), counts
     assert _rows(populated.db.engine, "staff_sessions") == 1  # there was one to leave out
     assert "staff_sessions" not in read_backup(file)["tables"]
-    target = Database.open(empty_database_url)
+    target = Database.open(empty_target_url)
     try:
         restored = restore(target.engine, file)
         assert restored == counts
@@ -77,7 +124,7 @@ def test_restore_into_empty_database_gives_identical_rows_in_every_table(
 
 
 def test_sessions_in_a_backup_file_are_never_restored(
-    populated: Any, empty_database_url: str, tmp_path: Path
+    populated: Any, empty_target_url: str, tmp_path: Path
 ) -> None:
     """A file that carries staff_sessions (written by hand or by an older build) restores
     everything else; the sessions stay out, so nobody is signed in by a restore."""
@@ -91,7 +138,7 @@ def test_sessions_in_a_backup_file_are_never_restored(
         "rows": [[1, "a" * 64, user_id, start, start, end, None, "curl"]],
     }
     file.write_text(json.dumps(doc))
-    target = Database.open(empty_database_url)
+    target = Database.open(empty_target_url)
     try:
         counts = restore(target.engine, file)
         assert "staff_sessions" not in counts
@@ -202,12 +249,12 @@ def test_backup_taken_during_a_burst_of_bookings_is_consistent(
 @pytest.mark.postgres
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_sqlite_backup_restores_into_postgresql_identically(
-    populated: Any, pg_server: Any, tmp_path: Path
+    populated: Any, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     """A backup moves a clinic from the default SQLite file to PostgreSQL."""
     file = tmp_path / "move.json"
     backup(populated.db.engine, file)
-    target = Database.open(pg_server.create_database("moved_from_sqlite"))
+    target = Database.open(migrated_empty_url(request, "postgresql", tmp_path))
     try:
         restore(target.engine, file)
         assert snapshot(target.engine)["tables"] == snapshot(populated.db.engine)["tables"]
@@ -239,9 +286,12 @@ _json = st.recursive(
     raw=st.binary(max_size=40),
 )
 def test_restoring_any_file_never_crashes(
-    tmp_path: Path, table: str, rows: list[list[Any]], raw: bytes
+    tmp_path: Path, migrated_file: Path, table: str, rows: list[list[Any]], raw: bytes
 ) -> None:
-    """Random bytes and random tables give InputError (or restore cleanly), nothing else."""
+    """Random bytes and random tables give InputError (or restore cleanly), nothing else.
+
+    Each restore goes into a new copy of the migrated empty database (the state the restore's
+    own ``migrate.upgrade`` gives a new file; here it has nothing to do)."""
     from needleplan.storage.engine import make_engine
 
     columns = [c.name for c in metadata.tables[table].columns][
@@ -257,6 +307,7 @@ def test_restoring_any_file_never_crashes(
     for i, payload in enumerate([raw, json.dumps(doc).encode()]):
         file = tmp_path / f"f{i}.json"
         file.write_bytes(payload)
+        shutil.copyfile(migrated_file, tmp_path / "target.sqlite3")
         engine = make_engine(f"sqlite:///{tmp_path / 'target.sqlite3'}")
         try:
             restore(engine, file)
@@ -279,7 +330,7 @@ def test_restoring_any_file_never_crashes(
 def test_a_backup_with_values_outside_the_domain_restores_nothing(
     populated: Any,
     tmp_path: Path,
-    empty_database_url: str,
+    empty_target_url: str,
     table: str,
     column: str,
     value: Any,
@@ -294,7 +345,7 @@ def test_a_backup_with_values_outside_the_domain_restores_nothing(
     entry["rows"][0][entry["columns"].index(column)] = value
     row_id = entry["rows"][0][entry["columns"].index("id")]
     file.write_text(json.dumps(data), encoding="utf-8")
-    target = Database.open(empty_database_url)
+    target = Database.open(empty_target_url)
     try:
         with pytest.raises(InputError) as err:
             restore(target.engine, file)

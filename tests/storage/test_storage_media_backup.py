@@ -1,6 +1,11 @@
 """Backups carry the photos' media files: a restore into another media folder gives the same
 bytes (checked against their SHA-256), private; a backup missing a photo's file, or holding a
-file that does not match its hash, restores nothing."""
+file that does not match its hash, restores nothing.
+
+The populated clinic (tests/conftest.py) and the restore's empty target
+(test_storage_backup.py's ``migrated_empty_url``) are copies: the same rows, ids and media files
+as filling and migrating new databases for each test.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,14 @@ from needleplan.storage import Database
 from needleplan.storage.backup import backup, restore
 from needleplan.storage.media import media_path
 
+from .test_storage_backup import migrated_empty_url
+
+
+@pytest.fixture
+def empty_target_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A restore's target: a new database at the newest schema, without rows."""
+    return migrated_empty_url(request, backend, tmp_path)
+
 
 def _photo_hashes(db: Database) -> set[str]:
     with db.transaction() as uow:
@@ -25,7 +38,7 @@ def _photo_hashes(db: Database) -> set[str]:
 
 
 def test_backup_and_restore_keep_the_media_files(
-    populated: Any, empty_database_url: str, tmp_path: Path, media_folder: Path
+    populated: Any, empty_target_url: str, tmp_path: Path, media_folder: Path
 ) -> None:
     wanted = _photo_hashes(populated.db)
     assert len(wanted) == 2  # the image and its thumbnail
@@ -34,7 +47,7 @@ def test_backup_and_restore_keep_the_media_files(
     data = json.loads(gzip.decompress(file.read_bytes()))
     assert set(data["media"]) == wanted
     elsewhere = tmp_path / "restored-media"
-    target = Database.open(empty_database_url)
+    target = Database.open(empty_target_url)
     try:
         restore(target.engine, file, media_root=elsewhere)
         assert _photo_hashes(target) == wanted
@@ -49,7 +62,7 @@ def test_backup_and_restore_keep_the_media_files(
 
 @pytest.mark.parametrize("damage", ["missing", "altered", "not-base64"])
 def test_a_backup_with_a_missing_or_altered_media_file_restores_nothing(
-    populated: Any, empty_database_url: str, tmp_path: Path, damage: str
+    populated: Any, empty_target_url: str, tmp_path: Path, damage: str
 ) -> None:
     file = tmp_path / "clinic.json"
     backup(populated.db.engine, file)
@@ -62,7 +75,7 @@ def test_a_backup_with_a_missing_or_altered_media_file_restores_nothing(
     else:
         data["media"][digest] = "%%%"
     file.write_text(json.dumps(data))
-    target = Database.open(empty_database_url)
+    target = Database.open(empty_target_url)
     try:
         with pytest.raises(InputError, match="media"):
             restore(target.engine, file, media_root=tmp_path / "out")

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from needleplan.cli.main import run
+from tests.cli_support import serve_in_this_process
 
 from .conftest import csrf_from
 
@@ -166,11 +167,18 @@ def _sign_in(client: httpx.Client, username: str, password: str) -> None:
 
 
 def test_restarting_the_demo_ends_sessions_signed_in_with_the_old_passwords(
-    demo_server: tuple[str, dict[str, str], list[str]], demo_database: Path, tmp_path: Path
+    demo_server: tuple[str, dict[str, str], list[str]],
+    demo_database: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A sign-in on the running demo, then ``serve --demo`` started again on those records (a
     consistent copy of its database, so the module's server keeps its own logins): the new
-    start keeps the records, gives new passwords and ends the session."""
+    start keeps the records, gives new passwords and ends the session, and its new passwords
+    sign in. The restart runs in this process (tests/cli_support.py's
+    ``serve_in_this_process``: the same command, arguments and environment as ``_serve_demo``);
+    the module's server is the ``needleplan`` console script as a process."""
     base, logins, _ = demo_server
     with httpx.Client(base_url=base, timeout=60) as client:
         _sign_in(client, "frontdesk", logins["frontdesk"])
@@ -183,10 +191,17 @@ def test_restarting_the_demo_ends_sessions_signed_in_with_the_old_passwords(
     finally:
         source.close()
         copy.close()
-    with _serve_demo(database) as (base, new_logins, out):
+    port = free_port()
+    args = ["--demo", "--demo-patients", "6", "--port", str(port), "--database", str(database)]
+    with serve_in_this_process(args, monkeypatch, capsys) as out:
+        base = f"http://127.0.0.1:{port}"
+        new_logins = dict(LOGIN_RE.findall("".join(out)))
         assert any("using the existing records" in line for line in out)
         assert new_logins["frontdesk"] != logins["frontdesk"]
         with httpx.Client(base_url=base, cookies=cookies, timeout=60) as client:
             again = client.get("/app/calendar")
             assert again.status_code == 303
             assert again.headers["location"].startswith("/login")
+        with httpx.Client(base_url=base, timeout=60) as client:
+            _sign_in(client, "frontdesk", new_logins["frontdesk"])
+            assert client.get("/app/calendar").status_code == 200

@@ -159,8 +159,7 @@ def serve(
 
     from needleplan import services
     from needleplan.exceptions import ConfigError
-    from needleplan.web import create_app, load_settings
-    from needleplan.web.auth import InMemoryTokenStore, demo_user_store
+    from needleplan.web.settings import load_settings
 
     settings = load_settings()
     for flag, wanted in (("--demo", demo), ("--demo-users", demo_users)):
@@ -192,16 +191,18 @@ def serve(
                 end_user_sessions(db, account.id, SessionPolicy())
         users = tokens = None
         if demo_users:
+            from needleplan.web.auth import InMemoryTokenStore, demo_user_store
+
             users, passwords = demo_user_store()
             tokens = InMemoryTokenStore(users)
             logins.update(passwords)
         # With several workers each builds its own app from the same settings and database: an
         # app built here would never serve a request.
-        web_app = (
-            create_app(settings, database=db, user_store=users, token_store=tokens)
-            if workers <= 1
-            else None
-        )
+        web_app = None
+        if workers <= 1:
+            from needleplan.web.app import create_app
+
+            web_app = create_app(settings, database=db, user_store=users, token_store=tokens)
         address = f"http://{bind_host}:{bind_port}/"
         typer.echo(f"needleplan web app on {address}  (API docs: {address}docs)")
         if not logins and not services.list_users(db):

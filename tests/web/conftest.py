@@ -207,3 +207,27 @@ def as_user(client: TestClient) -> Callable[[str], TestClient]:
         return client
 
     return _login
+
+
+@pytest.fixture(scope="session")
+def _shared_chromium() -> Iterator[object]:
+    """One Playwright driver and Chromium per test process, started by the first browser test
+    (tests/web/browser_support.py)."""
+    from .browser_support import SharedChromium
+
+    shared = SharedChromium()
+    try:
+        yield shared
+    finally:
+        shared.close()
+
+
+@pytest.fixture
+def browser(_shared_chromium: object) -> Iterator[object]:
+    """The process's headless Chromium for this test: open contexts with ``new_page``; every
+    context left open is closed after the test."""
+    from .browser_support import SharedChromium
+
+    assert isinstance(_shared_chromium, SharedChromium)
+    with _shared_chromium.in_use() as chromium:
+        yield chromium

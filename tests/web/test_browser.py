@@ -6,11 +6,7 @@ Screenshots land in test-artifacts/ (git-ignored) for a person to look at.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,80 +14,22 @@ import pytest
 from needleplan.web import Settings, create_app
 from needleplan.web.auth import InMemoryUserStore
 
+from .browser_support import ARTIFACTS, BROWSER_MARKS, new_page, serving, shot
 from .conftest import PASSWORDS, TEST_SECRET
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian package)"),
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
 def server(user_store: InMemoryUserStore) -> Iterator[str]:
-    import uvicorn
-
     app = create_app(Settings(environment="test", secret_key=TEST_SECRET), user_store=user_store)
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:  # readiness wait, not a timing assertion
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    with serving(app) as base:
+        yield base
 
 
 @pytest.fixture
 def console_errors() -> list[str]:
     return []
-
-
-def _page(browser: Any, errors: list[str], **context: Any) -> Any:
-    ctx = browser.new_context(**context)
-    page = ctx.new_page()
-    page.set_default_timeout(15_000)
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    return page
-
-
-def _shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
 def _median_points(page: Any, key: str) -> str:
@@ -102,7 +40,7 @@ def _median_points(page: Any, key: str) -> str:
 def test_consultation_chart_changes_when_smoking_is_toggled(
     server: str, browser: Any, console_errors: list[str]
 ) -> None:
-    page = _page(browser, console_errors, viewport={"width": 1280, "height": 1000})
+    page = new_page(browser, console_errors, viewport={"width": 1280, "height": 1000})
     page.goto(server + "/app/consult")
     assert page.url.startswith(server + "/login"), "unauthenticated: sent to the login page"
     page.fill('input[name="username"]', "prac")
@@ -119,7 +57,7 @@ def test_consultation_chart_changes_when_smoking_is_toggled(
     assert "Cheapest plan" in page.text_content("#c-cheapest")
     before = _median_points(page, "series")
     months_before = page.text_content("#milestones tbody")
-    _shot(page, "consult-nonsmoker.png")
+    shot(page, "consult-nonsmoker.png")
 
     version = page.get_attribute("#consult-chart", "data-version")
     page.select_option('select[name="smoking"]', "current")
@@ -135,7 +73,7 @@ def test_consultation_chart_changes_when_smoking_is_toggled(
     assert page.text_content("#cost-table tbody tr:nth-child(2) td:nth-child(2)") == "6"
     assert page.text_content("#milestones tbody") != months_before
     assert "smoking" in page.text_content("#p-rationale").lower()
-    _shot(page, "consult-smoker.png")
+    shot(page, "consult-smoker.png")
 
     # Where the forecast is weakly informed, in words: always the fade over years, and the
     # note of a weak-evidence factor once the forecast carries it (diabetes).
@@ -157,7 +95,7 @@ def test_consultation_chart_changes_when_smoking_is_toggled(
         page.check(f'#scenario-toggles input[value="{key}"]')
     assert page.locator("#consult-chart polyline.np-median").count() == 5
     assert page.locator("#consult-chart polyline.np-untreated").count() == 1  # below zero
-    _shot(page, "consult-all-scenarios.png")
+    shot(page, "consult-all-scenarios.png")
 
     # Bad input is shown next to the field, and nothing crashes.
     page.fill('input[name="age"]', "12")
@@ -168,7 +106,7 @@ def test_consultation_chart_changes_when_smoking_is_toggled(
 
 
 def test_public_estimator_on_a_phone(server: str, browser: Any, console_errors: list[str]) -> None:
-    page = _page(
+    page = new_page(
         browser,
         console_errors,
         viewport={"width": 390, "height": 844},
@@ -178,7 +116,7 @@ def test_public_estimator_on_a_phone(server: str, browser: Any, console_errors: 
     )
     page.goto(server + "/estimate")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, "no sideways scrolling"
-    _shot(page, "estimate-phone-form.png")
+    shot(page, "estimate-phone-form.png")
     page.fill("#age", "58")
     page.check('input[name="severity"][value="advanced"]')
     page.check('input[name="areas"][value="neck"]')
@@ -198,7 +136,7 @@ def test_public_estimator_on_a_phone(server: str, browser: Any, console_errors: 
     assert "decision support" in page.text_content("#result")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.locator("#result").screenshot(path=str(ARTIFACTS / "estimate-phone-result.png"))
-    _shot(page, "estimate-phone-full.png")
+    shot(page, "estimate-phone-full.png")
 
     # Contact me: the browser will not send the form without consent; with it, one lead.
     page.fill('#contact-form input[name="name"]', "Maria Example")
@@ -209,7 +147,7 @@ def test_public_estimator_on_a_phone(server: str, browser: Any, console_errors: 
     page.click('#contact-form button[type="submit"]')
     page.wait_for_url(server + "/estimate/contact")
     assert "Thank you, Maria Example" in page.text_content("main")
-    _shot(page, "estimate-phone-contact.png")
+    shot(page, "estimate-phone-contact.png")
     assert console_errors == []
     page.context.close()
 
@@ -217,14 +155,14 @@ def test_public_estimator_on_a_phone(server: str, browser: Any, console_errors: 
 def test_estimator_explains_a_blocked_plan(
     server: str, browser: Any, console_errors: list[str]
 ) -> None:
-    page = _page(browser, console_errors, viewport={"width": 390, "height": 844})
+    page = new_page(browser, console_errors, viewport={"width": 390, "height": 844})
     page.goto(server + "/estimate")
     page.check('input[name="contraindications"][value="pregnancy"]')
     page.click("#estimate-button")
     page.wait_for_selector("#blocked:not([hidden])")
     assert "talk to a practitioner first" in page.text_content("#blocked")
     assert page.locator("#estimate-figures").is_hidden()
-    _shot(page, "estimate-phone-blocked.png")
+    shot(page, "estimate-phone-blocked.png")
     assert console_errors == []
     page.context.close()
 
@@ -234,7 +172,7 @@ def test_swagger_ui_renders_with_the_network_cut_off(
 ) -> None:
     """Swagger UI comes from this server: every other host is refused, and /docs still lists the
     API's operations, with no Content-Security-Policy violation in the console."""
-    page = _page(browser, console_errors, viewport={"width": 1280, "height": 900})
+    page = new_page(browser, console_errors, viewport={"width": 1280, "height": 900})
     outside: list[str] = []
 
     def _local_only(route: Any) -> None:
@@ -250,6 +188,6 @@ def test_swagger_ui_renders_with_the_network_cut_off(
     paths = page.locator(".opblock-summary-path").all_text_contents()
     assert "/api/v1/plan" in paths
     assert "/api/v1/forecast" in paths
-    _shot(page, "apidocs-swagger.png")
+    shot(page, "apidocs-swagger.png")
     assert outside == [], f"the docs page tried to reach {outside}"
     assert console_errors == []

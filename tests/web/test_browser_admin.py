@@ -8,8 +8,6 @@ test-artifacts/ for a person to look at.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,13 +18,10 @@ from needleplan.storage import Database
 from needleplan.web import Settings, create_app
 from needleplan.web.auth import InMemoryUserStore
 
+from .browser_support import BROWSER_MARKS, new_page, serving, shot
 from .conftest import PASSWORDS, TEST_SECRET, fresh_user_store
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, _page, _shot
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian package)"),
-]
+pytestmark = BROWSER_MARKS
 
 CALENDAR = """\
 name = "Browser Test Clinic"
@@ -46,8 +41,6 @@ name = "Alice Practitioner"
 
 @pytest.fixture
 def live(db: Database) -> Iterator[tuple[str, Database, InMemoryUserStore]]:
-    import uvicorn
-
     users = fresh_user_store()
     app = create_app(
         Settings(environment="test", secret_key=TEST_SECRET),  # type: ignore[call-arg]
@@ -55,29 +48,8 @@ def live(db: Database) -> Iterator[tuple[str, Database, InMemoryUserStore]]:
         database=db,
     )
     clinic_calendar.save_clinic_config(db, CALENDAR, None, "first version")
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:  # readiness wait, not a timing assertion
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", db, users
-    srv.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    with serving(app) as base:
+        yield base, db, users
 
 
 def _sign_in(page: Any, server: str, path: str, who: str, password: str | None = None) -> None:
@@ -89,14 +61,14 @@ def _sign_in(page: Any, server: str, path: str, who: str, password: str | None =
 
 
 def test_admin_adds_a_closure_and_the_calendar_follows(
-    live: tuple[str, Database, InMemoryUserStore], chromium: Any
+    live: tuple[str, Database, InMemoryUserStore], browser: Any
 ) -> None:
     server, db, _ = live
     errors: list[str] = []
-    page = _page(chromium, errors, viewport={"width": 1280, "height": 1000})
+    page = new_page(browser, errors, viewport={"width": 1280, "height": 1000})
     _sign_in(page, server, "/app/admin/clinic", "admin")
     assert "saved version 1" in page.text_content("#source")
-    _shot(page, "clinic-admin.png")
+    shot(page, "clinic-admin.png")
 
     page.fill('#closure-form input[name="start"]', "2027-03-10")
     page.fill('#closure-form input[name="reason"]', "staff training")
@@ -110,11 +82,11 @@ def test_admin_adds_a_closure_and_the_calendar_follows(
     version, calendar = newest
     assert version.id == 2
     assert [c.reason for c in calendar.closures] == ["staff training"]
-    _shot(page, "clinic-admin-closure-added.png")
+    shot(page, "clinic-admin-closure-added.png")
 
     page.goto(server + "/app/calendar?view=day&date=2027-03-10")
     assert "staff training" in page.text_content("main")
-    _shot(page, "calendar-closed-day.png")
+    shot(page, "calendar-closed-day.png")
 
     assert errors == []
     # A broken edit is refused (422) with the key and the rule, and what was typed stays.
@@ -125,18 +97,18 @@ def test_admin_adds_a_closure_and_the_calendar_follows(
     page.wait_for_selector("#problem")
     assert "timezone" in page.text_content("#problem")
     assert "Mars/Olympus" in page.input_value("#toml")
-    _shot(page, "clinic-admin-bad-edit.png")
+    shot(page, "clinic-admin-bad-edit.png")
     assert [e for e in errors if "422" not in e] == []
     page.context.close()
 
 
 def test_changing_my_password_signs_out_my_other_browser(
-    live: tuple[str, Database, InMemoryUserStore], chromium: Any
+    live: tuple[str, Database, InMemoryUserStore], browser: Any
 ) -> None:
     server, _, _ = live
     errors: list[str] = []
-    laptop = _page(chromium, errors, viewport={"width": 1280, "height": 900})
-    phone = _page(chromium, errors, viewport={"width": 390, "height": 844})
+    laptop = new_page(browser, errors, viewport={"width": 1280, "height": 900})
+    phone = new_page(browser, errors, viewport={"width": 390, "height": 844})
     _sign_in(laptop, server, "/app/account", "desk")
     _sign_in(phone, server, "/app/calendar", "desk")
     laptop.reload()
@@ -150,7 +122,7 @@ def test_changing_my_password_signs_out_my_other_browser(
     laptop.wait_for_selector("#password-changed")
     assert "1 other session signed out" in laptop.text_content("#password-changed")
     assert laptop.locator("#sessions tbody tr").count() == 1
-    _shot(laptop, "account-password-changed.png")
+    shot(laptop, "account-password-changed.png")
 
     phone.goto(server + "/app/calendar")
     assert phone.url.startswith(server + "/login"), "the other browser is signed out"

@@ -6,8 +6,6 @@ test-artifacts/ for a person to look at.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,8 +16,8 @@ from needleplan import services
 
 from . import booking_support
 from .booking_support import MONDAY, Clinic, born_aged, make_clinic
+from .browser_support import ARTIFACTS, BROWSER_MARKS, new_page, serving, shot
 from .conftest import PASSWORDS
-from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _free_port, _page, _shot
 
 # Fixtures shared with the other booking tests (a database-backed app and its client).
 backend = booking_support.backend
@@ -27,16 +25,11 @@ backend = booking_support.backend
 #: A birth date that agrees with the consultation form's age of 50 (refused otherwise).
 BORN_50 = born_aged(50)
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian package)"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
 def live(user_store: Any, db: Any) -> Iterator[tuple[str, Clinic]]:
-    import uvicorn
-
     leave = {
         "start": (MONDAY + timedelta(days=20)).isoformat(),
         "end": (MONDAY + timedelta(days=60)).isoformat(),
@@ -50,39 +43,16 @@ def live(user_store: Any, db: Any) -> Iterator[tuple[str, Clinic]]:
             {"name": "Bob Practitioner", "days_off": [leave]},
         ],
     )
-    port = _free_port()
-    config = uvicorn.Config(
-        site.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:  # readiness wait, not a timing assertion
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", site
-    srv.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    with serving(site.app) as base:
+        yield base, site
 
 
 def test_book_a_course_from_the_consultation_and_find_it_in_the_calendar(
-    live: tuple[str, Clinic], chromium: Any
+    live: tuple[str, Clinic], browser: Any
 ) -> None:
     server, site = live
     errors: list[str] = []
-    page = _page(chromium, errors, viewport={"width": 1280, "height": 1100})
+    page = new_page(browser, errors, viewport={"width": 1280, "height": 1100})
     page.goto(server + "/app/consult")
     page.fill('input[name="username"]', "prac")
     page.fill('input[name="password"]', PASSWORDS["prac"])
@@ -102,7 +72,7 @@ def test_book_a_course_from_the_consultation_and_find_it_in_the_calendar(
     page.check("#bk-consent")
     page.fill("#bk-start", MONDAY.isoformat())
     page.locator("#booking-panel").scroll_into_view_if_needed()
-    _shot(page, "booking-panel-filled.png")
+    shot(page, "booking-panel-filled.png")
     page.click("#bk-submit")
     page.wait_for_selector("#bk-result:not([hidden])")
     sessions = page.locator("#bk-sessions li")
@@ -127,25 +97,25 @@ def test_book_a_course_from_the_consultation_and_find_it_in_the_calendar(
     assert "Nora Newcomer" in card.text_content()
     assert "session 1 of 5" in card.text_content()
     assert "10:00–11:00" in card.text_content()
-    _shot(page, "calendar-week-first-session.png")
+    shot(page, "calendar-week-first-session.png")
 
     # Move session 1 an hour later: the preview lists the course before anything is saved.
     card.locator("a", has_text="move").click()
     page.fill('input[name="time"]', "14:00")
     page.click('#move-form button[type="submit"]')
     page.wait_for_selector("#move-preview")
-    _shot(page, "calendar-move-preview.png")
+    shot(page, "calendar-move-preview.png")
     assert len(services.list_patients(site.db)) == 1, "the preview stored nothing new"
     page.click('#confirm-form button[type="submit"]')
     page.wait_for_selector("text=Moved")
     assert "14:00–15:00" in page.locator(".cal-day[data-date='2031-03-03']").text_content()
-    _shot(page, "calendar-after-move.png")
+    shot(page, "calendar-after-move.png")
     assert [e for e in errors if "422" not in e] == []
     page.context.close()
 
 
 def test_front_desk_works_the_recall_list_and_books_from_it(
-    live: tuple[str, Clinic], chromium: Any
+    live: tuple[str, Clinic], browser: Any
 ) -> None:
     """Log a call, then book her from the stored assessment: the entry closes by itself."""
     from datetime import datetime
@@ -159,7 +129,7 @@ def test_front_desk_works_the_recall_list_and_books_from_it(
     services.record_assessment(site.db, mia.id, REFERENCE)
     services.add_recall(site.db, mia.id, today, reason="maintenance after course")
     errors: list[str] = []
-    page = _page(chromium, errors, viewport={"width": 1280, "height": 900})
+    page = new_page(browser, errors, viewport={"width": 1280, "height": 900})
     page.goto(server + "/app/recall")
     page.fill('input[name="username"]', "desk")
     page.fill('input[name="password"]', PASSWORDS["desk"])
@@ -173,33 +143,33 @@ def test_front_desk_works_the_recall_list_and_books_from_it(
     row.locator("button", has_text="Log attempt").click()
     page.wait_for_selector("text=Contact attempt logged")
     assert "call back · after 5 pm" in page.locator("#recall-table").text_content()
-    _shot(page, "recall-worklist.png")
+    shot(page, "recall-worklist.png")
 
     page.locator("#recall-table a", has_text="book").first.click()
     page.fill('input[name="start"]', MONDAY.isoformat())
     page.click('#booking-form button[type="submit"]')
     page.wait_for_selector("#booking-result")
     assert page.locator("#booking-result ol li").count() == 5
-    _shot(page, "frontdesk-booking-result.png")
+    shot(page, "frontdesk-booking-result.png")
     page.goto(server + "/app/recall?show=closed")
     assert (
         "closed automatically when the patient booked"
         in page.locator("#recall-table").text_content()
     )
-    _shot(page, "recall-closed.png")
+    shot(page, "recall-closed.png")
     assert errors == []
     page.context.close()
 
 
 def test_unschedulable_course_books_nothing_then_the_alternative_on_request(
-    live: tuple[str, Clinic], chromium: Any
+    live: tuple[str, Clinic], browser: Any
 ) -> None:
     """Bob is on leave through session 2's window: the panel says so; one click books the
     alternative. The patient is found by name search."""
     server, site = live
     site.patient("Jane", "Doe")
     errors: list[str] = []
-    page = _page(chromium, errors, viewport={"width": 1280, "height": 1100})
+    page = new_page(browser, errors, viewport={"width": 1280, "height": 1100})
     page.goto(server + "/app/consult")
     page.fill('input[name="username"]', "prac")
     page.fill('input[name="password"]', PASSWORDS["prac"])
@@ -247,7 +217,7 @@ def _sign_in(page: Any, server: str, path: str, who: str) -> None:
 
 
 def test_a_lost_race_for_a_new_patient_stores_nothing_and_says_what_to_do(
-    live: tuple[str, Clinic], chromium: Any, monkeypatch: pytest.MonkeyPatch
+    live: tuple[str, Clinic], browser: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every time the series is dated, someone else books its first slot: the panel says that
     nothing (not even the patient) was stored and what to do next."""
@@ -264,7 +234,7 @@ def test_a_lost_race_for_a_new_patient_stores_nothing_and_says_what_to_do(
 
     monkeypatch.setattr(services.booking, "schedule_course", schedule_then_someone_books)
     errors: list[str] = []
-    page = _page(chromium, errors, viewport={"width": 1280, "height": 1100})
+    page = new_page(browser, errors, viewport={"width": 1280, "height": 1100})
     _sign_in(page, server, "/app/consult", "prac")
     page.wait_for_selector(
         '#bk-practitioner option:has-text("Alice Practitioner")', state="attached"
@@ -286,7 +256,7 @@ def test_a_lost_race_for_a_new_patient_stores_nothing_and_says_what_to_do(
     page.context.close()
 
 
-def test_rebook_a_missed_session_from_the_calendar(live: tuple[str, Clinic], chromium: Any) -> None:
+def test_rebook_a_missed_session_from_the_calendar(live: tuple[str, Clinic], browser: Any) -> None:
     """Session 2 was a no-show (recorded through the service: its 2031 start has not come, and
     the page refuses a no-show before the start); open "rebook" in the week view, see the
     proposal, save it."""
@@ -301,7 +271,7 @@ def test_rebook_a_missed_session_from_the_calendar(live: tuple[str, Clinic], chr
     second = planned.booking.appointments[1]
     day = second.start.astimezone(site.clinic.tz).date().isoformat()
     errors: list[str] = []
-    page = _page(chromium, errors, viewport={"width": 1280, "height": 1000})
+    page = new_page(browser, errors, viewport={"width": 1280, "height": 1000})
     _sign_in(page, server, f"/app/calendar?view=week&date={day}", "desk")
     card = page.locator(f".cal-appt[data-appointment='{second.id}']")
     assert card.locator("button.no-show").count() == 1
@@ -312,7 +282,7 @@ def test_rebook_a_missed_session_from_the_calendar(live: tuple[str, Clinic], chr
     card.locator("a.rebook").click()
     page.wait_for_selector("#rebook-preview")
     assert "Rebook session 2" in page.text_content("#rebook-confirm")
-    _shot(page, "calendar-rebook-preview.png")
+    shot(page, "calendar-rebook-preview.png")
     page.click('#rebook-confirm button[type="submit"]')
     page.wait_for_selector("#rebooked")
     booked = [
@@ -323,13 +293,13 @@ def test_rebook_a_missed_session_from_the_calendar(live: tuple[str, Clinic], chr
     assert len(booked) == 1
     assert booked[0].status.value == "booked"
     assert booked[0].id != second.id
-    _shot(page, "calendar-after-rebook.png")
+    shot(page, "calendar-after-rebook.png")
     assert errors == []
     page.context.close()
 
 
 def test_choosing_a_patient_loads_her_assessment_and_saves_without_booking(
-    live: tuple[str, Clinic], chromium: Any
+    live: tuple[str, Clinic], browser: Any
 ) -> None:
     """The booking panel fills the consultation form from her latest assessment; "save
     without booking" keeps a new assessment (and its plan in the note) and books nothing; an
@@ -341,7 +311,7 @@ def test_choosing_a_patient_loads_her_assessment_and_saves_without_booking(
     stored = REFERENCE | {"severity": "advanced", "areas": ["full_face", "neck"]}
     services.record_assessment(site.db, jane.id, stored)
     errors: list[str] = []
-    page = _page(chromium, errors, viewport={"width": 1280, "height": 1100})
+    page = new_page(browser, errors, viewport={"width": 1280, "height": 1100})
     _sign_in(page, server, "/app/consult", "prac")
     page.wait_for_selector(
         '#bk-practitioner option:has-text("Alice Practitioner")', state="attached"
@@ -385,12 +355,12 @@ def _fill_new_patient(page: Any, start: str) -> None:
     page.fill("#bk-start", start)
 
 
-def test_a_double_clicked_booking_books_once(live: tuple[str, Clinic], chromium: Any) -> None:
+def test_a_double_clicked_booking_books_once(live: tuple[str, Clinic], browser: Any) -> None:
     """A double click, and a second click that gets through while the first request is still
     on its way (a browser that ignores the disabled button), book one patient and one course."""
     server, site = live
     errors: list[str] = []
-    page = _page(chromium, errors, viewport={"width": 1280, "height": 1100})
+    page = new_page(browser, errors, viewport={"width": 1280, "height": 1100})
     _sign_in(page, server, "/app/consult", "prac")
     _fill_new_patient(page, MONDAY.isoformat())
     page.dblclick("#bk-submit")
@@ -408,11 +378,11 @@ def test_a_double_clicked_booking_books_once(live: tuple[str, Clinic], chromium:
 
 
 def test_a_start_in_the_past_is_refused_in_plain_words(
-    live: tuple[str, Clinic], chromium: Any
+    live: tuple[str, Clinic], browser: Any
 ) -> None:
     server, site = live
     errors: list[str] = []
-    page = _page(chromium, errors, viewport={"width": 1280, "height": 1100})
+    page = new_page(browser, errors, viewport={"width": 1280, "height": 1100})
     _sign_in(page, server, "/app/consult", "prac")
     past = (datetime.now().date() - timedelta(days=3)).isoformat()
     _fill_new_patient(page, past)
@@ -423,6 +393,6 @@ def test_a_start_in_the_past_is_refused_in_plain_words(
     assert "day that has passed" in message
     assert page.is_hidden("#bk-result")
     assert services.list_patients(site.db) == []
-    _shot(page, "booking-past-start-refused.png")
+    shot(page, "booking-past-start-refused.png")
     assert [e for e in errors if "422" not in e] == []
     page.context.close()

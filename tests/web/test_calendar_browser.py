@@ -18,17 +18,12 @@ from needleplan import services
 from needleplan.domain.records import AppointmentKind
 from needleplan.scheduling import example_clinic
 
+from .browser_support import BROWSER_MARKS, new_page, shot
 from .live_support import served_clinic
 from .patients_fixtures import DB_PASSWORDS, ClinicApp
-from .test_browser import CHROMIUM, _page, _shot, browser
 from .visits_support import book_visits
 
-__all__ = ["browser"]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian package)"),
-]
+pytestmark = BROWSER_MARKS
 
 #: This suite's servers listen on loopback ports in this range.
 PORTS = range(18300, 18400)
@@ -66,12 +61,12 @@ def test_find_a_slot_books_a_consultation_shown_in_the_day_and_week_grids(
         },
     )
     errors: list[str] = []
-    desk = _page(browser, errors, viewport=TABLET)
+    desk = new_page(browser, errors, viewport=TABLET)
     _sign_in(desk, base, f"/app/calendar/find?kind=consultation&patient={patient.id}", "desk")
     first = desk.locator("button.slot").first
     key = first.get_attribute("data-slot")
     assert key
-    _shot(desk, "calendar-find-slot.png")
+    shot(desk, "calendar-find-slot.png")
     first.click()
     desk.wait_for_selector("#booked")
     (appt,) = [
@@ -96,14 +91,14 @@ def test_find_a_slot_books_a_consultation_shown_in_the_day_and_week_grids(
         "() => { const s = document.querySelector('.tg-scroll'); return s.scrollWidth - s.clientWidth; }"
     )
     assert overflow <= 1
-    _shot(desk, "calendar-day-grid-tablet.png")
+    shot(desk, "calendar-day-grid-tablet.png")
     # Her practitioner's week as a grid: a column per day.
     day = appt.start.astimezone(clinic.tz).date()
     desk.goto(f"{base}/app/calendar?view=week&date={day}&practitioner={appt.practitioner_id}")
     assert desk.locator(".tg-section").count() == 7
     assert desk.locator(f'article[data-appointment="{appt.id}"]').count() == 1
     assert desk.locator(".tg-off").count() > 0  # the weekend at least is unavailable
-    _shot(desk, "calendar-week-grid-tablet.png")
+    shot(desk, "calendar-week-grid-tablet.png")
     assert errors == []
     desk.context.close()
 
@@ -140,7 +135,7 @@ def test_move_preview_shows_a_change_of_practitioner(
         and name in {p.name for p in example_clinic().practitioners}
     )
     errors: list[str] = []
-    desk = _page(browser, errors, viewport=TABLET)
+    desk = new_page(browser, errors, viewport=TABLET)
     _sign_in(desk, base, f"/app/appointments/{second.id}/move", "desk")
     assert desk.locator("#move-free-slots button.slot").count() > 0
     desk.select_option('select[name="practitioner_id"]', str(other))
@@ -149,5 +144,5 @@ def test_move_preview_shows_a_change_of_practitioner(
     cell = desk.locator("#move-preview td.move-practitioner").last
     text = cell.text_content() or ""
     assert f"{names[second.practitioner_id]} → {names[other]}" in text
-    _shot(desk, "calendar-move-practitioner-change.png")
+    shot(desk, "calendar-move-practitioner-change.png")
     desk.context.close()

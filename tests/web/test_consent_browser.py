@@ -20,17 +20,12 @@ from needleplan import services
 from needleplan.domain.records import AppointmentStatus
 from needleplan.services import consent_forms as cf
 
+from .browser_support import BROWSER_MARKS, new_page, shot
 from .live_support import served_clinic
 from .patients_fixtures import DB_PASSWORDS, ClinicApp
-from .test_browser import CHROMIUM, _page, _shot, browser
 from .visits_support import book_visits
 
-__all__ = ["browser"]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian package)"),
-]
+pytestmark = BROWSER_MARKS
 
 #: This suite's servers listen on loopback ports in this range.
 PORTS = range(18200, 18300)
@@ -75,11 +70,11 @@ def test_chart_refused_then_signed_with_a_finger_and_the_pdf_hash_matches(
     booked = book_visits(env, timedelta(minutes=15), given="Tessa", consent=False)
     appt = booked.appointments[0]
     errors: list[str] = []
-    page = _page(browser, errors, viewport=TABLET, has_touch=True, is_mobile=True)
+    page = new_page(browser, errors, viewport=TABLET, has_touch=True, is_mobile=True)
     _sign_in(page, base, f"/app/visits/{appt.id}/chart", "prac")
     assert "no signed treatment consent" in (page.text_content("#chart-needs-consent") or "")
     assert page.is_disabled("#chart-save")
-    _shot(page, "consent-chart-refused.png")
+    shot(page, "consent-chart-refused.png")
     page.click("#open-signing")
     page.wait_for_selector("#signature-pad")
     assert page.text_content("#consent-signer") == "Tessa Visit"
@@ -98,7 +93,7 @@ def test_chart_refused_then_signed_with_a_finger_and_the_pdf_hash_matches(
     _finger_stroke(page, steps)
     _finger_stroke(page, [(x0 + w * 0.2, y0 + h * 0.8), (x0 + w * 0.5, y0 + h * 0.75),
                           (x0 + w * 0.85, y0 + h * 0.8)])  # fmt: skip
-    _shot(page, "consent-signed-canvas.png")
+    shot(page, "consent-signed-canvas.png")
     page.click("#consent-submit")
     page.wait_for_url(f"{base}/app/visits/{appt.id}/chart?signed=treatment*")
     assert page.locator("#chart-needs-consent").count() == 0
@@ -114,7 +109,7 @@ def test_chart_refused_then_signed_with_a_finger_and_the_pdf_hash_matches(
     data = Path(info.value.path()).read_bytes()
     assert data.startswith(b"%PDF-")
     assert hashlib.sha256(data).hexdigest() == form.sha256
-    _shot(page, "consent-patient-forms.png")
+    shot(page, "consent-patient-forms.png")
 
     # now the session charts
     page.goto(f"{base}/app/visits/{appt.id}/chart")

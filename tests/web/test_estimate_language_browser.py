@@ -6,10 +6,6 @@ on a port of this task's range (18700-18799).
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,60 +14,19 @@ import pytest
 from needleplan.web import Settings, create_app
 from needleplan.web.auth import InMemoryUserStore
 
+from .browser_support import BROWSER_MARKS, new_page, serving, shot
 from .conftest import TEST_SECRET
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, _page, _shot
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian package)"),
-]
+pytestmark = BROWSER_MARKS
 
 PORTS = range(18700, 18800)
 
 
-def _port() -> int:
-    """A free port of the range; each pytest-xdist worker probes its own slice."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
-    slot = int(worker) % 4 if worker.isdigit() else 0
-    share = len(PORTS) // 4
-    for port in PORTS[slot * share : (slot + 1) * share]:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    pytest.fail("no free port in 18700-18799")
-
-
 @pytest.fixture(scope="module")
 def server(user_store: InMemoryUserStore) -> Iterator[str]:
-    import uvicorn
-
     app = create_app(Settings(environment="test", secret_key=TEST_SECRET), user_store=user_store)
-    port = _port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:  # readiness wait, not a timing assertion
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    with serving(app, PORTS) as base:
+        yield base
 
 
 @pytest.fixture
@@ -91,7 +46,7 @@ SMALLEST_CHART_TEXT = """() => {
 def test_the_german_estimator_on_a_phone(
     server: str, browser: Any, console_errors: list[str]
 ) -> None:
-    page = _page(
+    page = new_page(
         browser,
         console_errors,
         viewport={"width": 360, "height": 780},
@@ -137,7 +92,7 @@ def test_the_german_estimator_on_a_phone(
     # The next step books a consultation through the contact form, still in German.
     page.click("#book-consultation")
     assert page.get_attribute("#contact-form", "action") == "/estimate/contact?lang=de"
-    _shot(page, "estimate-de-phone.png")
+    shot(page, "estimate-de-phone.png")
     assert console_errors == []
     page.context.close()
 
@@ -145,7 +100,9 @@ def test_the_german_estimator_on_a_phone(
 def test_her_browser_language_picks_german_and_reasons_are_plain_german(
     server: str, browser: Any, console_errors: list[str]
 ) -> None:
-    page = _page(browser, console_errors, locale="de-DE", viewport={"width": 1024, "height": 900})
+    page = new_page(
+        browser, console_errors, locale="de-DE", viewport={"width": 1024, "height": 900}
+    )
     page.goto(server + "/estimate")
     assert page.get_attribute("html", "lang") == "de"
     page.check('input[name="contraindications"][value="pregnancy"]')

@@ -17,16 +17,11 @@ import pytest
 
 from needleplan import services
 
+from .browser_support import BROWSER_MARKS, new_page, shot
 from .live_support import served_clinic
 from .patients_fixtures import DB_PASSWORDS, ClinicApp
-from .test_browser import CHROMIUM, _page, _shot, browser
 
-__all__ = ["browser"]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian package)"),
-]
+pytestmark = BROWSER_MARKS
 
 #: This suite's servers listen on loopback ports in this range.
 PORTS = range(18100, 18200)
@@ -76,7 +71,7 @@ def test_kiosk_intake_review_confirm_and_the_plan_from_the_confirmed_assessment(
         },
     )
     errors: list[str] = []
-    tablet = _page(browser, errors, viewport={"width": 820, "height": 1180}, has_touch=True)
+    tablet = new_page(browser, errors, viewport={"width": 820, "height": 1180}, has_touch=True)
 
     # The front desk signs in on the tablet and starts kiosk mode from Nora's page.
     tablet.goto(f"{base}/app/patients/{nora.id}")
@@ -89,7 +84,7 @@ def test_kiosk_intake_review_confirm_and_the_plan_from_the_confirmed_assessment(
     tablet.wait_for_url(f"{base}/app/kiosk")
     assert "Hello Nora." in tablet.text_content("#intake-intro")
     assert tablet.locator("header nav").count() == 0  # no staff navigation
-    _shot(tablet, "intake-kiosk-form.png")
+    shot(tablet, "intake-kiosk-form.png")
 
     # Nora fills the form; a first send without her goal is refused, naming the question.
     for question, answer in ANSWERS.items():
@@ -104,7 +99,7 @@ def test_kiosk_intake_review_confirm_and_the_plan_from_the_confirmed_assessment(
     tablet.check('input[name="goal"][value="maximal"]')
     tablet.click("#intake-send")
     tablet.wait_for_selector("#intake-thanks")
-    _shot(tablet, "intake-kiosk-thanks.png")
+    shot(tablet, "intake-kiosk-thanks.png")
 
     # While in kiosk mode no other staff page opens, not even another patient's.
     for path in ("/app/", "/app/patients", f"/app/patients/{env.patient_id}", "/app/calendar"):
@@ -134,7 +129,7 @@ def test_kiosk_intake_review_confirm_and_the_plan_from_the_confirmed_assessment(
     assert tablet.is_checked('input[name="conditions"][value="diabetes"]')
     assert tablet.input_value('select[name="smoking"]') == "current"
     assert services.assessment_history(env.db, nora.id) == []  # nothing approved yet
-    _shot(tablet, "intake-review.png")
+    shot(tablet, "intake-review.png")
 
     # She sets what only an examination tells and confirms.
     tablet.select_option('select[name="severity"]', "advanced")
@@ -148,7 +143,7 @@ def test_kiosk_intake_review_confirm_and_the_plan_from_the_confirmed_assessment(
     sessions = int(tablet.text_content("#plan-sessions") or "0")
     assert 8 <= sessions <= 12  # several raising factors: the difficult tier
     assert tablet.text_content("#plan-interval") == "21–28"
-    _shot(tablet, "intake-confirmed-plan.png")
+    shot(tablet, "intake-confirmed-plan.png")
 
     # The course booked from her confirmed assessment has the plan's number of sessions.
     tablet.click("#book-course")
@@ -159,7 +154,7 @@ def test_kiosk_intake_review_confirm_and_the_plan_from_the_confirmed_assessment(
     tablet.click('#booking-form button[type="submit"]')
     tablet.wait_for_selector("#booking-result")
     assert tablet.locator("#booking-result ol li").count() == sessions
-    _shot(tablet, "intake-course-booked.png")
+    shot(tablet, "intake-course-booked.png")
     # only the answers the test provoked: the refused form (422), the wrong password (401) and
     # the pages refused in kiosk mode (403)
     expected = ("status of 422", "status of 401", "status of 403")
@@ -184,7 +179,7 @@ def test_intake_through_her_link_in_german_then_the_practitioner_confirms(
     )
     services.update_patient(env.db, lena.id, {"language": "de"})
     errors: list[str] = []
-    desk = _page(browser, errors)
+    desk = new_page(browser, errors)
     desk.goto(f"{base}/app/patients/{lena.id}")
     desk.fill('input[name="username"]', "desk")
     desk.fill('input[name="password"]', DB_PASSWORDS["desk"])
@@ -195,7 +190,7 @@ def test_intake_through_her_link_in_german_then_the_practitioner_confirms(
     address = (desk.text_content("#intake-link-address code") or "").strip()
     assert re.search(r"/p/[A-Za-z0-9_-]+/intake$", address), address
 
-    phone = _page(browser, errors, viewport={"width": 390, "height": 844}, has_touch=True)
+    phone = new_page(browser, errors, viewport={"width": 390, "height": 844}, has_touch=True)
     phone.goto(address)
     assert phone.get_attribute("html", "lang") == "de"
     assert "Hallo Lena." in (phone.text_content("#intake-intro") or "")
@@ -214,10 +209,10 @@ def test_intake_through_her_link_in_german_then_the_practitioner_confirms(
     phone.click("#intake-send")
     phone.wait_for_selector("#intake-thanks")
     assert "Vielen Dank" in (phone.text_content("#intake-thanks") or "")
-    _shot(phone, "intake-link-german-thanks.png")
+    shot(phone, "intake-link-german-thanks.png")
 
     # The practitioner opens her page, follows the draft to its review and confirms it.
-    prac = _page(browser, errors)
+    prac = new_page(browser, errors)
     prac.goto(f"{base}/app/patients/{lena.id}")
     prac.fill('input[name="username"]', "prac")
     prac.fill('input[name="password"]', DB_PASSWORDS["prac"])

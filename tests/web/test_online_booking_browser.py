@@ -7,9 +7,6 @@ Screenshots in test-artifacts/."""
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -28,35 +25,21 @@ from tests.messaging_support import MailSink
 
 from . import booking_support
 from .booking_support import Clinic
+from .browser_support import BROWSER_MARKS, free_port, new_page, serving, shot
 from .portal_support import psite, pweb
-from .test_browser import CHROMIUM, _page, _shot, browser
 
 backend = booking_support.backend
-__all__ = ["browser", "psite", "pweb"]
+__all__ = ["psite", "pweb"]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian package)"),
-]
+pytestmark = BROWSER_MARKS
 
 #: This task's loopback ports (web server low, SMTP server high).
 PORTS = range(18100, 18200)
 
 
-def _port(ports: range | reversed[int]) -> int:
-    for port in ports:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    pytest.fail("no free port in 18100-18199")
-
-
 @pytest.fixture
 def mail() -> Iterator[MailSink]:
-    sink = MailSink(_port(reversed(PORTS)))
+    sink = MailSink(free_port(range(PORTS.stop - 1, PORTS.start - 1, -1)))
     sink.start()
     try:
         yield sink
@@ -66,24 +49,8 @@ def mail() -> Iterator[MailSink]:
 
 @pytest.fixture
 def live(psite: Clinic) -> Iterator[str]:
-    import uvicorn
-
-    config = uvicorn.Config(
-        psite.app, host="127.0.0.1", port=_port(PORTS), log_level="warning", lifespan="off"
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:  # readiness wait, not a timing assertion
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{config.port}"
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
+    with serving(psite.app, PORTS) as base:
+        yield base
 
 
 def _plain(message: EmailMessage) -> str:
@@ -97,7 +64,7 @@ def test_she_books_a_consultation_online_and_confirms_it_from_her_e_mail(
 ) -> None:
     config = MessagingConfig(smtp_url=mail.url, public_url=live)
     errors: list[str] = []
-    page = _page(browser, errors, viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = new_page(browser, errors, viewport={"width": 390, "height": 844}, is_mobile=True)
     page.goto(f"{live}/book?lang=de")
     assert page.locator("h1").inner_text() == "Beratungstermin vereinbaren"
     first = page.locator('input[name="slot"]').first
@@ -110,7 +77,7 @@ def test_she_books_a_consultation_online_and_confirms_it_from_her_e_mail(
     page.fill('input[name="email"]', "maria@example.org")
     page.fill('input[name="phone"]', "+49 30 1234567")
     page.check('input[name="consent_care"]')
-    _shot(page, "online-booking-form.png")
+    shot(page, "online-booking-form.png")
     page.locator("#book-submit").click()
     page.wait_for_selector('#booking-result[data-stage="held"]')
     assert "maria@example.org" in page.locator("#booking-result").inner_text()
@@ -134,11 +101,11 @@ def test_she_books_a_consultation_online_and_confirms_it_from_her_e_mail(
     page.wait_for_selector('#booking-result[data-stage="confirm"]')
     with psite.db.transaction() as uow:  # opening the link booked nothing
         assert uow.session.scalars(select(PatientRow)).all() == []
-    _shot(page, "online-booking-confirm.png")
+    shot(page, "online-booking-confirm.png")
     page.locator("#confirm-booking").click()
     page.wait_for_selector('#booking-result[data-stage="booked"]')
     assert "Ihr Beratungstermin ist gebucht" in page.locator("h1").inner_text()
-    _shot(page, "online-booking-booked.png")
+    shot(page, "online-booking-booked.png")
     assert not errors, errors
 
     # the normal visit confirmation follows, in German, with her portal link

@@ -6,8 +6,6 @@ measurements. Skips only where /usr/bin/chromium is absent. Screenshots in test-
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,45 +15,19 @@ import pytest
 
 from needleplan import services
 
-from .conftest import cheap_hasher
-from .patients_fixtures import DB_PASSWORDS, ClinicApp, open_clinic_app
-from .test_browser import CHROMIUM, _free_port, _page, _shot, browser
+from .browser_support import BROWSER_MARKS, new_page, shot
+from .live_support import served_clinic
+from .patients_fixtures import DB_PASSWORDS, ClinicApp
 
-__all__ = ["browser"]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian package)"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
 def live_clinic(
     tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path
 ) -> Iterator[tuple[str, ClinicApp]]:
-    import uvicorn
-
-    original = services.accounts.use_password_hasher(cheap_hasher())
-    env = open_clinic_app(tmp_path_factory.mktemp("records") / "clinic.sqlite3", _sqlite_template)
-    port = _free_port()
-    config = uvicorn.Config(
-        env.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:  # readiness wait, not a timing assertion
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}", env
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
-        env.db.dispose()
-        services.accounts.use_password_hasher(original)
+    with served_clinic(tmp_path_factory, _sqlite_template, "records") as live:
+        yield live
 
 
 def _sign_in(page: Any, base: str, who: str, target: str) -> None:
@@ -72,7 +44,7 @@ def test_duplicate_warning_edit_with_consent_history_and_merge(
     base, env = live_clinic
     jane = env.patient_id
     errors: list[str] = []
-    page = _page(browser, errors, viewport={"width": 1280, "height": 1000})
+    page = new_page(browser, errors, viewport={"width": 1280, "height": 1000})
     _sign_in(page, base, "desk", "/app/patients/new")
     page.fill('input[name="given_name"]', "Jane")
     page.fill('input[name="family_name"]', "Doe")
@@ -81,7 +53,7 @@ def test_duplicate_warning_edit_with_consent_history_and_merge(
     page.click("#register")
     page.wait_for_selector("#duplicates")
     assert page.locator(f'#duplicates a[href="/app/patients/{jane}"]').count() == 1
-    _shot(page, "records-duplicate-warning.png")
+    shot(page, "records-duplicate-warning.png")
     page.click("#register")  # now "Register anyway"
     page.wait_for_selector("#record-actions")
     dup = int(page.url.rsplit("/", 1)[1])
@@ -106,7 +78,7 @@ def test_duplicate_warning_edit_with_consent_history_and_merge(
     page.click("#merge-button")
     page.wait_for_selector("#merged")
     assert page.url.startswith(f"{base}/app/patients/{jane}")
-    _shot(page, "records-merged.png")
+    shot(page, "records-merged.png")
     assert [p.id for p in services.list_patients(env.db) if p.id == dup] == []
     # The duplicate warning answers 409 on purpose (Chromium logs it); nothing else failed.
     assert [e for e in errors if "409 (Conflict)" not in e] == []
@@ -126,7 +98,7 @@ def test_practitioner_sees_the_learned_forecast_differ_from_the_population(
             now=first + timedelta(days=365),
         )
     errors: list[str] = []
-    page = _page(browser, errors, viewport={"width": 1280, "height": 1200})
+    page = new_page(browser, errors, viewport={"width": 1280, "height": 1200})
     _sign_in(page, base, "prac", f"/app/patients/{env.patient_id}")
     page.wait_for_selector("#learned-chart")
     population = page.get_attribute("#population-line", "points")
@@ -138,5 +110,5 @@ def test_practitioner_sees_the_learned_forecast_differ_from_the_population(
     assert page.locator("#learned-figures tbody tr").count() >= 2
     assert page.locator("#implications").count() == 1
     assert page.locator("#handout-button").count() == 1
-    _shot(page, "records-learned-forecast.png")
+    shot(page, "records-learned-forecast.png")
     assert errors == []

@@ -14,16 +14,11 @@ import pytest
 
 from tests.photo_support import jpeg, sign_photo
 
+from .browser_support import BROWSER_MARKS, new_page, shot
 from .live_support import served_clinic
 from .patients_fixtures import DB_PASSWORDS, ClinicApp
-from .test_browser import CHROMIUM, _page, _shot, browser
 
-__all__ = ["browser"]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian package)"),
-]
+pytestmark = BROWSER_MARKS
 
 #: This suite's servers listen on loopback ports in this range.
 PORTS = range(18800, 18900)
@@ -50,7 +45,7 @@ def test_upload_two_photos_and_move_the_overlay_slider(
     pid = env.patient_id
     sign_photo(env.db, pid)
     errors: list[str] = []
-    page = _page(browser, errors, viewport=TABLET, has_touch=True, is_mobile=True)
+    page = new_page(browser, errors, viewport=TABLET, has_touch=True, is_mobile=True)
     path = f"/app/patients/{pid}/photos"
     page.goto(base + path)
     page.fill('input[name="username"]', "prac")
@@ -66,7 +61,7 @@ def test_upload_two_photos_and_move_the_overlay_slider(
         page.click("#photo-submit")
         page.wait_for_selector("#photo-uploaded")
     assert page.locator("#timeline-front li").count() == 2
-    _shot(page, "photos-timeline.png")
+    shot(page, "photos-timeline.png")
 
     page.click("#compare-front")
     page.wait_for_selector("#overlay-opacity")
@@ -90,5 +85,5 @@ def test_upload_two_photos_and_move_the_overlay_slider(
     page.keyboard.press("Home")
     assert _opacity(page) == pytest.approx(0.0)
     assert page.get_attribute("#overlay-after", "data-opacity") == "0"
-    _shot(page, "photos-overlay.png")
+    shot(page, "photos-overlay.png")
     assert errors == []

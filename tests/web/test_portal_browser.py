@@ -5,9 +5,6 @@ is absent. Screenshots in test-artifacts/."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -20,53 +17,23 @@ from needleplan.services.messaging.log import message_log
 
 from . import booking_support
 from .booking_support import Clinic, signed_in
+from .browser_support import BROWSER_MARKS, new_page, serving, shot
 from .conftest import TestClient
 from .portal_support import PHONE, book_nora, link, psite, pweb, soon_visit
-from .test_browser import CHROMIUM, _page, _shot, browser
 
 backend = booking_support.backend
-__all__ = ["browser", "psite", "pweb"]
+__all__ = ["psite", "pweb"]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian package)"),
-]
+pytestmark = BROWSER_MARKS
 
 PORTS = range(18300, 18400)
 PHONE_SCREEN = {"width": 390, "height": 844}
 
 
-def _port() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    pytest.fail(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
-
-
 @pytest.fixture
 def live(psite: Clinic) -> Iterator[str]:
-    import uvicorn
-
-    config = uvicorn.Config(
-        psite.app, host="127.0.0.1", port=_port(), log_level="warning", lifespan="off"
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:  # readiness wait, not a timing assertion
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{config.port}"
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
+    with serving(psite.app, PORTS) as base:
+        yield base
 
 
 def test_she_reschedules_a_session_and_sees_the_whole_course_replanned_before_saving(
@@ -76,7 +43,7 @@ def test_she_reschedules_a_session_and_sees_the_whole_course_replanned_before_sa
     token, _ = link(psite, nora.patient_id)
     second = nora.appointments[1]
     errors: list[str] = []
-    page = _page(browser, errors, viewport=PHONE_SCREEN, is_mobile=True)
+    page = new_page(browser, errors, viewport=PHONE_SCREEN, is_mobile=True)
     page.goto(f"{live}/p/{token}")
     assert page.locator("h1").inner_text() == "Hello Nora"
     visit = page.locator(f'li.visit[data-appointment="{second.id}"]')
@@ -88,14 +55,14 @@ def test_she_reschedules_a_session_and_sees_the_whole_course_replanned_before_sa
     key = picked.get_attribute("value")
     assert key is not None
     picked.check()
-    _shot(page, "portal-move-pick.png")
+    shot(page, "portal-move-pick.png")
     page.get_by_role("button", name="Show my new plan").click()
     page.wait_for_selector("#replanned")
     rows = page.locator("#replanned tbody tr")
     assert rows.count() == 4  # sessions 2-5: the rest of her course, re-planned
     assert page.locator("#replanned tr.changed").count() >= 1
     assert services.get_appointment(psite.db, second.id).start == second.start  # not saved yet
-    _shot(page, "portal-move-preview.png")
+    shot(page, "portal-move-preview.png")
     page.get_by_role("button", name="Save the new times").click()
     page.wait_for_selector("#done")
     assert "Your new dates are saved" in page.locator("#done").inner_text()
@@ -119,7 +86,7 @@ def test_inside_the_notice_period_she_is_asked_to_call_and_sees_the_phone(
     soon = soon_visit(psite, nora.patient_id)
     token, _ = link(psite, nora.patient_id)
     errors: list[str] = []
-    page = _page(browser, errors, viewport=PHONE_SCREEN, is_mobile=True)
+    page = new_page(browser, errors, viewport=PHONE_SCREEN, is_mobile=True)
     page.goto(f"{live}/p/{token}")
     visit = page.locator(f'li.visit[data-appointment="{soon.id}"]')
     assert visit.get_by_role("link", name="Change the time").count() == 0
@@ -128,6 +95,6 @@ def test_inside_the_notice_period_she_is_asked_to_call_and_sees_the_phone(
     assert page.locator("h1").inner_text() == "Please call the clinic"
     assert page.locator("#clinic-phone").inner_text() == PHONE
     assert page.locator("#clinic-phone").get_attribute("href") == "tel:+49305550100"
-    _shot(page, "portal-call-the-clinic.png")
+    shot(page, "portal-call-the-clinic.png")
     # The page itself answers 409 (the change was refused); nothing else went wrong.
     assert [e for e in errors if "status of 409" not in e] == []

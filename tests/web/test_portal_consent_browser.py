@@ -18,17 +18,12 @@ import pytest
 from needleplan import services
 from needleplan.services import consent_forms as cf
 
+from .browser_support import BROWSER_MARKS, new_page, shot
 from .live_support import served_clinic
 from .patients_fixtures import ClinicApp
-from .test_browser import CHROMIUM, _page, _shot, browser
 from .test_consent_browser import _finger_stroke, _sign_in
 
-__all__ = ["browser"]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian package)"),
-]
+pytestmark = BROWSER_MARKS
 
 #: This suite's servers listen on loopback ports in this range.
 PORTS = range(18300, 18400)
@@ -49,7 +44,7 @@ def test_she_signs_at_home_with_her_finger_through_the_link(
     base, env = live_portal
     pid = env.patient_id
     errors: list[str] = []
-    desk = _page(browser, errors)
+    desk = new_page(browser, errors)
     _sign_in(desk, base, f"/app/patients/{pid}", "desk")
     desk.select_option("#consent-link-kind", "treatment")
     desk.click("#consent-link")
@@ -59,7 +54,7 @@ def test_she_signs_at_home_with_her_finger_through_the_link(
     assert match, address
     link = base + match.group(0)
 
-    phone = _page(browser, errors, viewport=PHONE, has_touch=True, is_mobile=True)
+    phone = new_page(browser, errors, viewport=PHONE, has_touch=True, is_mobile=True)
     phone.goto(link)
     phone.wait_for_selector("#signature-pad")
     assert phone.locator("nav").count() == 0  # no staff or portal navigation
@@ -74,11 +69,11 @@ def test_she_signs_at_home_with_her_finger_through_the_link(
     _finger_stroke(
         phone, [(x0 + w * (0.1 + 0.08 * i), y0 + h * (0.3 + 0.4 * (i % 2))) for i in range(10)]
     )
-    _shot(phone, "portal-consent-signed-canvas.png")
+    shot(phone, "portal-consent-signed-canvas.png")
     phone.click("#consent-submit")
     phone.wait_for_selector("#consent-done")
     shown = phone.get_attribute("#consent-done", "data-sha256")
-    _shot(phone, "portal-consent-thanks.png")
+    shot(phone, "portal-consent-thanks.png")
 
     form = cf.current_consent(env.db, pid, "treatment")
     assert form is not None

@@ -16,16 +16,11 @@ import pytest
 from needleplan import services
 from needleplan.scheduling import example_clinic
 
+from .browser_support import BROWSER_MARKS, new_page, shot
 from .live_support import served_clinic
 from .patients_fixtures import DB_PASSWORDS, ClinicApp
-from .test_browser import CHROMIUM, _page, _shot, browser
 
-__all__ = ["browser"]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian package)"),
-]
+pytestmark = BROWSER_MARKS
 
 #: This suite's servers listen on loopback ports in this range.
 PORTS = range(18500, 18600)
@@ -67,7 +62,7 @@ def test_a_logged_attempt_keeps_the_page_the_order_and_the_row(
         )
         ids[i] = services.add_recall(env.db, p.id, first - timedelta(days=i + 1)).id
     errors: list[str] = []
-    desk = _page(browser, errors, viewport=TABLET)
+    desk = new_page(browser, errors, viewport=TABLET)
     path = "/app/recall?show=overdue&sort=-name&page=2"
     _sign_in(desk, base, path, "desk")
     target = ids[3]  # Worklist03: on page 2 in Z-A order (39..15 on page 1)
@@ -94,14 +89,14 @@ def test_a_logged_attempt_keeps_the_page_the_order_and_the_row(
     assert desk.evaluate("window.scrollY") > 0
     assert "try again Friday" in desk.locator(f"#recall-{target}").inner_text()
     assert desk.locator("#recall-count").inner_text().endswith("page 2 of 2")
-    _shot(desk, "recall-kept-place.png")
+    shot(desk, "recall-kept-place.png")
     assert errors == []
 
 
 def test_the_dashboard_charts_fit_a_tablet(live: tuple[str, ClinicApp], browser: Any) -> None:
     base, _env = live
     errors: list[str] = []
-    owner = _page(browser, errors, viewport=TABLET)
+    owner = new_page(browser, errors, viewport=TABLET)
     _sign_in(owner, base, "/app/dashboard", "admin")
     charts = owner.locator("svg.chart")
     assert charts.count() >= 8
@@ -110,5 +105,5 @@ def test_the_dashboard_charts_fit_a_tablet(live: tuple[str, ClinicApp], browser:
         assert box is not None
         assert box["width"] <= TABLET["width"]
     assert owner.evaluate("document.documentElement.scrollWidth") <= TABLET["width"]
-    _shot(owner, "dashboard-tablet.png")
+    shot(owner, "dashboard-tablet.png")
     assert errors == []

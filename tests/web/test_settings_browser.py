@@ -8,9 +8,6 @@ test-artifacts/.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,64 +21,26 @@ from needleplan.web import Settings, create_app
 
 from ..cli_support import invoke
 from .booking_support import MONDAY, ZONE
+from .browser_support import BROWSER_MARKS, new_page, serving, shot
 from .conftest import TEST_SECRET, fresh_user_store
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, _page, _shot
 from .test_browser_admin import CALENDAR, _sign_in
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian package)"),
-]
+pytestmark = BROWSER_MARKS
 
 #: This suite's loopback ports.
 PORTS = range(18400, 18500)
 
 
-def _port() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    pytest.fail("no free port in 18400-18499")
-
-
 @pytest.fixture
 def live(db: Database) -> Iterator[str]:
-    import uvicorn
-
     app = create_app(
         Settings(environment="test", secret_key=TEST_SECRET),  # type: ignore[call-arg]
         user_store=fresh_user_store(),
         database=db,
     )
     clinic_calendar.save_clinic_config(db, CALENDAR, None, "first version")
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=_port(), log_level="warning", lifespan="off"
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:  # readiness wait, not a timing assertion
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{config.port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    with serving(app, PORTS) as base:
+        yield base
 
 
 def _book_late_monday(db: Database) -> int:
@@ -96,7 +55,7 @@ def _book_late_monday(db: Database) -> int:
 
 
 def test_shorter_hours_list_the_booking_confirm_and_the_cli_reports_it(
-    live: str, db: Database, chromium: Any
+    live: str, db: Database, browser: Any
 ) -> None:
     appointment = _book_late_monday(db)
     url = db.engine.url.render_as_string(hide_password=False)
@@ -104,7 +63,7 @@ def test_shorter_hours_list_the_booking_confirm_and_the_cli_reports_it(
     assert before.returncode == 0, before.stderr
 
     errors: list[str] = []
-    page = _page(chromium, errors, viewport={"width": 820, "height": 1100})  # a tablet
+    page = new_page(browser, errors, viewport={"width": 820, "height": 1100})  # a tablet
     _sign_in(page, live, "/app/admin/settings", "admin")
     assert page.input_value('#hours-form input[name="monday"]') == "09:00-17:00"
     page.fill('#hours-form input[name="monday"]', "09:00-13:00, 14:00-15:00")
@@ -117,7 +76,7 @@ def test_shorter_hours_list_the_booking_confirm_and_the_cli_reports_it(
     # What was typed stays; nothing was saved.
     assert page.input_value('#hours-form input[name="monday"]') == "09:00-13:00, 14:00-15:00"
     assert len(clinic_calendar.clinic_config_history(db)) == 1
-    _shot(page, "settings-hours-conflict.png")
+    shot(page, "settings-hours-conflict.png")
 
     page.check('#hours-form input[name="confirm"]')
     page.click('#hours-form button[type="submit"]')
@@ -125,7 +84,7 @@ def test_shorter_hours_list_the_booking_confirm_and_the_cli_reports_it(
     assert "Saved version 2" in page.text_content("#notice")
     assert "1 booked appointment conflicts with it" in page.text_content("#notice")
     assert page.input_value('#hours-form input[name="monday"]') == "09:00-13:00, 14:00-15:00"
-    _shot(page, "settings-hours-saved.png")
+    shot(page, "settings-hours-saved.png")
 
     # A wrong value is named beside its field.
     page.fill('#visits-form input[name="review"]', "2")

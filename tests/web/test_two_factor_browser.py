@@ -8,8 +8,6 @@ loopback, on a port from 18700-18799.
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -19,58 +17,22 @@ import pytest
 
 from needleplan import services
 
+from .browser_support import BROWSER_MARKS, new_page, serving, shot
 from .patients_fixtures import DB_PASSWORDS, ClinicApp, clinic_app
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, _page, _shot
 
 __all__ = ["clinic_app"]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian package)"),
-]
+pytestmark = BROWSER_MARKS
 
 
-def _port() -> int:
-    """A free loopback port from this suite's range (18700-18799)."""
-    for port in range(18700, 18800):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    pytest.skip("no free port in 18700-18799")
+#: This suite's loopback ports.
+PORTS = range(18700, 18800)
 
 
 @pytest.fixture
 def live(clinic_app: ClinicApp) -> Iterator[str]:
-    import uvicorn
-
-    port = _port()
-    config = uvicorn.Config(
-        clinic_app.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:  # readiness wait, not a timing assertion
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    with serving(clinic_app.app, PORTS) as base:
+        yield base
 
 
 def _password(page: Any, server: str) -> None:
@@ -93,11 +55,11 @@ def _sign_out(page: Any, server: str) -> None:
 
 
 def test_enrol_sign_out_sign_in_with_a_code_then_a_recovery_code_once(
-    live: str, chromium: Any, clinic_app: ClinicApp
+    live: str, browser: Any, clinic_app: ClinicApp
 ) -> None:
     server = live
     errors: list[str] = []
-    page = _page(chromium, errors, viewport={"width": 1280, "height": 900})
+    page = new_page(browser, errors, viewport={"width": 1280, "height": 900})
     _password(page, server)
     page.wait_for_url(server + "/app/patients")
 
@@ -117,7 +79,7 @@ def test_enrol_sign_out_sign_in_with_a_code_then_a_recovery_code_once(
     codes = [c.strip() for c in page.locator("#recovery-codes code").all_text_contents()]
     assert len(codes) == 10
     assert "Status: on" in page.text_content("#two-factor-state")
-    _shot(page, "two-factor-enrolled.png")
+    shot(page, "two-factor-enrolled.png")
     _sign_out(page, server)
 
     # password, then the app's code (the next 30-second step: this one's was used to enrol)
@@ -149,7 +111,7 @@ def test_enrol_sign_out_sign_in_with_a_code_then_a_recovery_code_once(
     assert "already used" in page.text_content("#code-error")
     page.goto(server + "/app/patients")
     assert "/login" in page.url
-    _shot(page, "two-factor-recovery-code-reused.png")
+    shot(page, "two-factor-recovery-code-reused.png")
 
     actions = [e.action for e in services.search_audit(clinic_app.db, username="prac")[0]]
     assert actions.count("account.2fa.recovery_used") == 1

@@ -17,17 +17,12 @@ from needleplan import services
 from needleplan.domain.records import AppointmentStatus, CourseStatus
 from needleplan.scheduling import example_clinic
 
+from .browser_support import BROWSER_MARKS, new_page, shot
 from .live_support import served_clinic
 from .patients_fixtures import DB_PASSWORDS, ClinicApp
-from .test_browser import CHROMIUM, _page, _shot, browser
 from .visits_support import book_visits
 
-__all__ = ["browser"]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian package)"),
-]
+pytestmark = BROWSER_MARKS
 
 #: This suite's servers listen on loopback ports in this range.
 PORTS = range(18400, 18500)
@@ -58,7 +53,7 @@ def test_check_in_chart_ledger_and_the_recall_opens(
     day = appt.start.astimezone(example_clinic().tz).date().isoformat()
     errors: list[str] = []
 
-    desk = _page(browser, errors, viewport={"width": 1280, "height": 900})
+    desk = new_page(browser, errors, viewport={"width": 1280, "height": 900})
     _sign_in(desk, base, f"/app/calendar?view=day&date={day}", "desk")
     card = desk.locator(f'article[data-appointment="{appt.id}"]')
     assert card.locator("a.chart").count() == 0  # the front desk does not chart
@@ -66,9 +61,9 @@ def test_check_in_chart_ledger_and_the_recall_opens(
     desk.wait_for_selector("#checked-in")
     card = desk.locator(f'article[data-appointment="{appt.id}"]')
     assert card.locator(".cal-status").text_content() == "checked in"
-    _shot(desk, "visit-calendar-checked-in.png")
+    shot(desk, "visit-calendar-checked-in.png")
 
-    prac = _page(browser, errors, viewport={"width": 1280, "height": 1000})
+    prac = new_page(browser, errors, viewport={"width": 1280, "height": 1000})
     _sign_in(prac, base, f"/app/patients/{booked.patient_id}", "prac")
     assert prac.text_content("#course-remaining") == "1"
     prac.click(f'tr[data-appointment="{appt.id}"] a.chart')
@@ -85,7 +80,7 @@ def test_check_in_chart_ledger_and_the_recall_opens(
     prac.fill('input[name="ae_kind_0"]', "pinpoint bleeding")
     prac.select_option('select[name="ae_severity_0"]', "mild")
     prac.fill('textarea[name="notes"]', "topical anaesthetic 20 min before")
-    _shot(prac, "visit-chart-form.png")
+    shot(prac, "visit-chart-form.png")
     prac.click("#chart-save")
     prac.wait_for_selector("#charted")
     assert prac.text_content("#course-status") == "completed"
@@ -96,7 +91,7 @@ def test_check_in_chart_ledger_and_the_recall_opens(
     sessions = prac.text_content("#sessions") or ""
     assert "full_face 1.25 mm" in sessions
     assert "lot LOT-2031-07" in sessions
-    _shot(prac, "visit-patient-after-chart.png")
+    shot(prac, "visit-patient-after-chart.png")
 
     assert services.get_appointment(env.db, appt.id).status is AppointmentStatus.PERFORMED
     course = services.course_file(env.db, booked.course_id).course
@@ -116,7 +111,7 @@ def test_a_visit_days_ahead_cannot_be_charted(
     booked = book_visits(env, timedelta(days=3), given="Fiona")
     appt = booked.appointments[0]
     errors: list[str] = []
-    prac = _page(browser, errors, viewport={"width": 1280, "height": 1000})
+    prac = new_page(browser, errors, viewport={"width": 1280, "height": 1000})
     _sign_in(prac, base, f"/app/visits/{appt.id}/chart", "prac")
     assert prac.locator("#chart-too-early").is_visible()
     prac.check('input[name="areas"][value="full_face"]')
@@ -127,7 +122,7 @@ def test_a_visit_days_ahead_cannot_be_charted(
     prac.wait_for_selector("#form-problems")
     assert "cannot be charted before" in (prac.text_content("#form-problems") or "")
     assert prac.input_value('input[name="device"]') == "Dermapen 4"
-    _shot(prac, "visit-chart-refused-too-early.png")
+    shot(prac, "visit-chart-refused-too-early.png")
     assert services.get_appointment(env.db, appt.id).status is AppointmentStatus.BOOKED
     assert services.course_file(env.db, booked.course_id).course.remaining_sessions == 1
     assert errors == [] or all("422" in e for e in errors)

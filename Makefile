@@ -56,8 +56,7 @@ COVERAGE_FLOOR ?= 90
 test: $(STAMP) $(MO)
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory lint && \
-	env -u PYTHONDONTWRITEBYTECODE PYTHONWARNINGS=ignore::RuntimeWarning:slipcover.importer \
-	  $(BIN)/python -m slipcover --branch --source src/needleplan \
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m slipcover --branch --source src/needleplan \
 	  --skip-covered --missing-width 50 --fail-under $(COVERAGE_FLOOR) \
 	  -m pytest -p no:cov -n $(PYTEST_WORKERS) --dist worksteal -q; \
 	status=$$?; echo "make test: $$(( $$(date +%s) - start )) s wall"; exit $$status

@@ -14,9 +14,9 @@ from needleplan import services
 from needleplan.storage import Database
 from tests.photo_support import GPS_IFD, gif, jpeg, png_bomb
 
-from .test_records_cli import Runner, booked, cli
+from .test_records_cli import Runner, _booked_template, booked, cli
 
-__all__ = ["booked", "cli"]
+__all__ = ["_booked_template", "booked", "cli"]
 
 
 def _photo_consent(cli: Runner) -> None:

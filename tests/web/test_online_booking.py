@@ -427,11 +427,12 @@ def test_an_expired_hold_keeps_no_name_in_the_e_mail_that_was_sent(
     from needleplan.services.messaging.config import MessagingConfig
     from tests.messaging_support import MailSink
 
-    from .test_online_booking_browser import PORTS, _port
+    from .browser_support import free_port
+    from .test_online_booking_browser import PORTS
 
     assert _post(pweb).status_code == 200
     booking = _held(psite)
-    sink = MailSink(_port(reversed(PORTS)))
+    sink = MailSink(free_port(PORTS[::-1]))
     sink.start()
     try:
         config = MessagingConfig(smtp_url=sink.url, public_url="http://testserver")

@@ -20,9 +20,10 @@ from needleplan import services
 from needleplan.domain.accounts import TOKEN_DAYS_DEFAULT, TokenScope
 from needleplan.domain.records import Lead, Role, User
 from needleplan.exceptions import InputError, NotFoundError
-from needleplan.services import staff_sessions
+from needleplan.services import staff_identity, staff_sessions
 from needleplan.services._clock import utc_now
 from needleplan.services.audit import AuditNote
+from needleplan.services.staff_identity import StaffIdentity
 from needleplan.services.staff_sessions import SessionPolicy, StaffSessionInfo
 from needleplan.storage.database import Database
 from needleplan.storage.repositories import ApiTokenInfo
@@ -177,6 +178,16 @@ class DbSessionStore:
     def find(self, token: str) -> StaffSession | None:
         info = staff_sessions.find_session(self.db, token, self._policy, now=self.now())
         return _session(info) if info is not None else None
+
+    def identify(self, token: str) -> StaffIdentity | None:
+        """The live session behind ``token`` with its account, kiosk lock and pending setup,
+        read in one transaction (see :func:`needleplan.services.staff_identity.identify`)."""
+        return staff_identity.identify(self.db, token, self._policy, now=self.now())
+
+    @staticmethod
+    def as_staff_session(identity: StaffIdentity) -> StaffSession:
+        """The web's view of an identity's session."""
+        return _session(identity.session)
 
     def end(self, token: str) -> None:
         staff_sessions.end_session(self.db, token, now=self.now())

@@ -16,7 +16,7 @@ from needleplan.domain.intake import KioskLock
 from needleplan.services.intake import kiosk_lock
 from needleplan.services.staff_sessions import session_digest
 from needleplan.storage.database import Database
-from needleplan.web.security import SESSION_COOKIE, current_session
+from needleplan.web.security import SESSION_COOKIE, current_session, staff_identity
 
 #: The only staff paths a session in kiosk mode reaches.
 KIOSK_PATHS = frozenset({"/app/kiosk", "/app/kiosk/unlock"})
@@ -41,7 +41,11 @@ def current_kiosk(request: Request) -> KioskLock | None:
         return cached if isinstance(cached, KioskLock) else None
     db: Database | None = getattr(request.app.state, "db", None)
     key = session_key(request) if db is not None else None
-    lock = kiosk_lock(db, key) if db is not None and key is not None else None
+    identity = staff_identity(request) if key is not None else None
+    if identity is not None:  # read with the session, in the same transaction
+        lock = identity.kiosk
+    else:
+        lock = kiosk_lock(db, key) if db is not None and key is not None else None
     request.state.kiosk = lock
     return lock
 

@@ -6,7 +6,9 @@
   HttpOnly, SameSite=Lax, Secure in production, ``Max-Age`` = ``session_max_age_s``. Every
   request looks the session up: an unknown, revoked, expired (absolute lifetime
   ``session_max_age_s``) or idle (``idle_timeout_s``) session, or one whose user is gone, counts
-  as signed out. Signing in always starts a new session (a cookie planted before sign-in is
+  as signed out. With the clinic database, the session, its account, the browser's kiosk lock
+  and any setup the account must do first are read in one transaction
+  (:mod:`needleplan.services.staff_identity`). Signing in always starts a new session (a cookie planted before sign-in is
   never promoted, and the browser's previous session is revoked); signing out revokes it.
 - CSRF: every visitor gets a random ``needleplan_csrf`` cookie; forms carry
   ``HMAC(secret, cookie)`` in a hidden ``csrf_token`` field and each POST is checked against it
@@ -23,7 +25,7 @@ import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -43,6 +45,9 @@ from needleplan.web.auth import (
 )
 from needleplan.web.errors import ApiError
 from needleplan.web.settings import Settings
+
+if TYPE_CHECKING:
+    from needleplan.services.staff_identity import StaffIdentity
 
 SESSION_COOKIE = "needleplan_session"
 CSRF_COOKIE = "needleplan_csrf"
@@ -132,7 +137,15 @@ class SessionManager:
         if cached is not False:
             return cached if isinstance(cached, StaffSession) else None
         token = request.cookies.get(SESSION_COOKIE)
-        session = self.store.find(token) if token else None
+        from needleplan.web.db_stores import DbSessionStore
+
+        if token and isinstance(self.store, DbSessionStore):
+            # Session, account, kiosk lock and pending setup in one transaction.
+            identity = self.store.identify(token)
+            request.state.staff_identity = identity
+            session = DbSessionStore.as_staff_session(identity) if identity is not None else None
+        else:
+            session = self.store.find(token) if token else None
         request.state.staff_session = session
         return session
 
@@ -264,10 +277,32 @@ def current_session(request: Request) -> StaffSession | None:
     return sessions.current(request)
 
 
+def staff_identity(request: Request) -> StaffIdentity | None:
+    """This request's session, account, kiosk lock and pending setup as read together by
+    :meth:`SessionManager.current`, when the app keeps sessions and accounts in the same
+    database; else None (the callers then ask the stores one by one)."""
+    if current_session(request) is None:
+        return None
+    identity: StaffIdentity | None = getattr(request.state, "staff_identity", None)
+    if identity is None:
+        return None
+    from needleplan.web.db_stores import DbUserStore
+
+    users = _user_store(request)
+    sessions: SessionManager = request.app.state.sessions
+    db = getattr(sessions.store, "db", None)
+    return identity if isinstance(users, DbUserStore) and users.db is db else None
+
+
 def session_user(request: Request) -> StaffUser | None:
     """The signed-in staff user of this request, or None (also when the account is gone)."""
     session = current_session(request)
-    return _user_store(request).get_user(session.user_id) if session is not None else None
+    if session is None:
+        return None
+    identity = staff_identity(request)
+    if identity is not None:
+        return identity.user
+    return _user_store(request).get_user(session.user_id)
 
 
 def _record_refusal(request: Request, user: StaffUser) -> None:
@@ -295,10 +330,15 @@ def pending_setup(request: Request, user: StaffUser) -> str | None:
     store = request.app.state.user_store
     if not isinstance(store, DbUserStore):
         return None
-    from needleplan.services import two_factor
+    identity = staff_identity(request)
+    if identity is not None and identity.session.user_id == user.id:
+        must_change, must_enrol = identity.must_change_password, identity.must_enrol
+    else:
+        from needleplan.services import two_factor
 
-    state = two_factor.status(store.db, user.id)
-    need = "password" if state.must_change_password else "enrol" if state.must_enrol else None
+        state = two_factor.status(store.db, user.id)
+        must_change, must_enrol = state.must_change_password, state.must_enrol
+    need = "password" if must_change else "enrol" if must_enrol else None
     if need is None:
         return None
     target, allowed = SETUP_PATHS[need]

@@ -15,8 +15,12 @@ $(UV):
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==0.13.*" || \
 	  $(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv
 
+## The installed packages and src/ are compiled to bytecode at setup (uv compiles in parallel):
+## these machines set PYTHONDONTWRITEBYTECODE, so otherwise every command would compile its
+## imports again, and a fresh clone's first test run would compile them in every process.
 $(STAMP): pyproject.toml uv.lock | $(UV)
-	UV_PYTHON=$(PY) $(UV) sync --frozen --quiet
+	UV_PYTHON=$(PY) $(UV) sync --frozen --quiet --compile-bytecode
+	$(VENV)/bin/python -m compileall -q src
 	touch $(STAMP)
 
 ## Translations (docs/languages.md): the .po catalogues are committed; their .mo files are

@@ -8,8 +8,9 @@
   ``session_max_age_s``) or idle (``idle_timeout_s``) session, or one whose user is gone, counts
   as signed out. With the clinic database, the session, its account, the browser's kiosk lock
   and any setup the account must do first are read in one transaction
-  (:mod:`needleplan.services.staff_identity`). Signing in always starts a new session (a cookie planted before sign-in is
-  never promoted, and the browser's previous session is revoked); signing out revokes it.
+  (:mod:`needleplan.services.staff_identity`). Signing in always starts a new session (a
+  cookie planted before sign-in is never promoted, and the browser's previous session is
+  revoked); signing out revokes it.
 - CSRF: every visitor gets a random ``needleplan_csrf`` cookie; forms carry
   ``HMAC(secret, cookie)`` in a hidden ``csrf_token`` field and each POST is checked against it
   (a signed double-submit: a forged cookie cannot produce a matching field without the secret).

@@ -11,6 +11,7 @@ password (``/app/kiosk/unlock``).
 from __future__ import annotations
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from needleplan.domain.intake import KioskLock
 from needleplan.services.intake import kiosk_lock
@@ -50,13 +51,16 @@ def current_kiosk(request: Request) -> KioskLock | None:
     return lock
 
 
-def kiosk_guard(request: Request) -> None:
+async def kiosk_guard(request: Request) -> None:
     """App-wide dependency: a session in kiosk mode reaches only :data:`KIOSK_PATHS` (no other
-    staff page, and it cannot be signed out without a staff password)."""
+    staff page, and it cannot be signed out without a staff password).
+
+    Asynchronous, so the requests it does not concern (the API, the portal, public pages) pay
+    no hand-off to the thread pool; the lock is looked up there (it reads the database)."""
     path = request.url.path
     if not (path.startswith("/app") or path == "/logout") or path in KIOSK_PATHS:
         return
-    if current_kiosk(request) is not None:
+    if await run_in_threadpool(current_kiosk, request) is not None:
         raise KioskLockedError(path)
 
 

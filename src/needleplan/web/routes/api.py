@@ -21,6 +21,7 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
+from starlette.concurrency import run_in_threadpool
 
 from needleplan.domain import Assessment, Protocol
 from needleplan.exceptions import BlockedError, FieldProblem
@@ -42,8 +43,8 @@ from needleplan.web.auth import StaffUser
 from needleplan.web.bodies import StrictJSONRoute
 from needleplan.web.deps import CalibrationDep
 from needleplan.web.errors import ERROR_RESPONSES, ApiError, ErrorBody
-from needleplan.web.ratelimit import Limiter, client_key, too_many
-from needleplan.web.security import require_token, session_user
+from needleplan.web.ratelimit import Limiter, TokenBucketLimiter, client_key, too_many
+from needleplan.web.security import SESSION_COOKIE, require_token, session_user
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, route_class=StrictJSONRoute)
 
@@ -70,15 +71,24 @@ def _protocol(assessment: Assessment) -> Protocol:
     return make_protocol(assessment, default_guideline())
 
 
-def rate_limited(request: Request) -> None:
+async def rate_limited(request: Request) -> None:
     """Public-endpoint dependency: one token from this client's bucket, or 429.
 
     Signed-in staff (the consultation page calls these endpoints live) are not limited.
+    Asynchronous, so a request without a session cookie and with the in-memory limiter costs no
+    hand-off to the thread pool; a session lookup or a take from the database's buckets still
+    runs there (they wait on the database).
     """
-    if session_user(request) is not None:
+    if SESSION_COOKIE in request.cookies and (
+        await run_in_threadpool(session_user, request) is not None
+    ):
         return
     limiter: Limiter = request.app.state.api_limiter
-    wait = limiter.take("api:" + client_key(request))
+    key = "api:" + client_key(request)
+    if isinstance(limiter, TokenBucketLimiter):
+        wait = limiter.take(key)
+    else:
+        wait = await run_in_threadpool(limiter.take, key)
     if wait > 0:
         raise too_many(wait, "requests")
 
@@ -98,8 +108,11 @@ PublicDep = Depends(rate_limited)
     ),
     responses={200: {"model": PlanDocument}},
 )
-def plan(assessment: Annotated[Assessment, Body()]) -> Response:
-    """Initial sessions, spacing and maintenance for the assessment, with the rationale."""
+async def plan(assessment: Annotated[Assessment, Body()]) -> Response:
+    """Initial sessions, spacing and maintenance for the assessment, with the rationale.
+
+    Asynchronous: the rule lookup takes about 60 microseconds of CPU and reads nothing, less
+    than a hand-off to the thread pool would cost."""
     return FastJSONResponse(_protocol(assessment).to_public_json())
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -100,3 +102,56 @@ def test_two_apps_on_one_database_share_the_api_limit(db: object) -> None:
         assert statuses == [200, 200, 200]
         assert two.post("/api/v1/plan", json=REFERENCE).status_code == 429
         assert one.post("/api/v1/plan", json=REFERENCE).status_code == 429
+
+
+def _sqlite_limiter(tmp_path: Path, burst: int) -> tuple[Any, str]:
+    from needleplan.storage import Database
+    from needleplan.web.ratelimit import DatabaseLimiter
+
+    path = tmp_path / "clinic.sqlite3"
+    db = Database.open(f"sqlite:///{path}")
+    return DatabaseLimiter(db.engine, per_minute=1, burst=burst), str(path)
+
+
+def test_a_take_without_waiting_shares_the_buckets_of_the_waiting_one(tmp_path: Path) -> None:
+    limiter, _ = _sqlite_limiter(tmp_path, burst=3)
+    assert [limiter.take_now("api:a"), limiter.take("api:a"), limiter.take_now("api:a")] == [0] * 3
+    refused = limiter.take_now("api:a")
+    assert refused is not None
+    assert refused > 0
+    assert limiter.take("api:a") > 0
+    assert limiter.take_now("api:b") == 0  # another client's bucket
+
+
+def test_a_take_without_waiting_gives_way_to_any_lock_holder(tmp_path: Path) -> None:
+    """Another process's take (the lock file) or a writer holding SQLite's lock: None at once,
+    nothing taken; the waiting take then counts as usual."""
+    import fcntl
+    import os
+    import sqlite3
+
+    limiter, path = _sqlite_limiter(tmp_path, burst=2)
+    fd = os.open(path + ".ratelimit.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        assert limiter.take_now("api:a") is None
+    finally:
+        os.close(fd)
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        assert limiter.take_now("api:a") is None
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert [limiter.take_now("api:a"), limiter.take("api:a")] == [0, 0]  # both tokens were left
+    assert limiter.take_now("api:a") > 0  # type: ignore[operator]
+
+
+def test_no_take_without_waiting_off_a_sqlite_file(db: Any) -> None:
+    from needleplan.web.ratelimit import DatabaseLimiter
+
+    limiter = DatabaseLimiter(db.engine, per_minute=1, burst=5)
+    if db.backend == "postgresql":
+        assert limiter.take_now("api:a") is None  # a network round trip: in a thread
+    assert limiter.take("api:a") == 0

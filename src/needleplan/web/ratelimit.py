@@ -131,6 +131,24 @@ def _file_lock(path: str | None) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
+def _try_file_lock(path: str) -> int | None:
+    """An exclusive ``flock`` on ``path`` taken without waiting: the descriptor holding it (close
+    it to release), or None when another holder has it or the platform has no ``flock``."""
+    if fcntl is None:
+        return None
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+#: The lock file beside a SQLite database that the takes of every process queue on.
+LOCK_SUFFIX = ".ratelimit.lock"
+
+
 class DatabaseLimiter:
     """Per-key token buckets in the database (``rate_limits``), shared by every process.
 
@@ -174,10 +192,11 @@ class DatabaseLimiter:
         self._takes = 0
         self._thread_lock = threading.Lock()
         self._raw: sqlite3.Connection | None = None
+        self._raw_now: sqlite3.Connection | None = None  # busy timeout 0, for take_now
         self._lock_path: str | None = None
         database = engine.url.database
         if engine.dialect.name == "sqlite" and database and database != ":memory:":
-            self._lock_path = database + ".ratelimit.lock"
+            self._lock_path = database + LOCK_SUFFIX
 
     def take(self, key: str) -> float:
         """Take one token for ``key``; return 0 when allowed, else the seconds to wait."""
@@ -204,6 +223,47 @@ class DatabaseLimiter:
                 raw, self._raw = self._raw, None
                 raw.close()
                 raise
+
+    def take_now(self, key: str) -> float | None:
+        """:meth:`take` if it can be done without waiting, else None (then call :meth:`take`
+        where waiting is allowed, e.g. a worker thread).
+
+        For the event loop of a server process: on a SQLite file a take costs about 40
+        microseconds when nothing holds its locks, less than handing it to a thread. It waits on
+        nothing: the thread lock and the lock file are tried without blocking and the
+        connection's busy timeout is 0, so another take in progress (this process or another),
+        a writer holding SQLite's lock or a due purge all answer None. Elsewhere (PostgreSQL, an
+        in-memory database) always None.
+        """
+        if self._lock_path is None or (self._takes + 1) % self.purge_every == 0:
+            return None
+        if not self._thread_lock.acquire(blocking=False):
+            return None
+        try:
+            fd = _try_file_lock(self._lock_path)
+            if fd is None:
+                return None
+            try:
+                if self._raw_now is None:
+                    self._raw_now = rate_limits.connect_sqlite(self._lock_path[: -len(LOCK_SUFFIX)])
+                    self._raw_now.execute("PRAGMA busy_timeout = 0")
+                    weakref.finalize(self, self._raw_now.close)
+                try:
+                    wait = rate_limits.take_sqlite(
+                        self._raw_now, key, self.clock(), self.rate, self.burst
+                    )
+                except sqlite3.OperationalError as exc:
+                    if "locked" in str(exc).lower() or "busy" in str(exc).lower():
+                        return None  # a writer holds SQLite's lock; BEGIN did not start
+                    raw, self._raw_now = self._raw_now, None
+                    raw.close()
+                    raise
+                self._takes += 1
+                return wait
+            finally:
+                os.close(fd)  # releases the lock file
+        finally:
+            self._thread_lock.release()
 
     def __len__(self) -> int:
         with self.engine.connect() as conn:

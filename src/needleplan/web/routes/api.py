@@ -43,7 +43,13 @@ from needleplan.web.auth import StaffUser
 from needleplan.web.bodies import StrictJSONRoute
 from needleplan.web.deps import CalibrationDep
 from needleplan.web.errors import ERROR_RESPONSES, ApiError, ErrorBody
-from needleplan.web.ratelimit import Limiter, TokenBucketLimiter, client_key, too_many
+from needleplan.web.ratelimit import (
+    DatabaseLimiter,
+    Limiter,
+    TokenBucketLimiter,
+    client_key,
+    too_many,
+)
 from needleplan.web.security import SESSION_COOKIE, require_token, session_user
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, route_class=StrictJSONRoute)
@@ -75,9 +81,10 @@ async def rate_limited(request: Request) -> None:
     """Public-endpoint dependency: one token from this client's bucket, or 429.
 
     Signed-in staff (the consultation page calls these endpoints live) are not limited.
-    Asynchronous, so a request without a session cookie and with the in-memory limiter costs no
-    hand-off to the thread pool; a session lookup or a take from the database's buckets still
-    runs there (they wait on the database).
+    Asynchronous, so a request without a session cookie costs no hand-off to the thread pool
+    when its take needs no waiting (the in-memory buckets, or a SQLite file whose locks are free:
+    :meth:`DatabaseLimiter.take_now`); a session lookup, a take on PostgreSQL or one that would
+    wait for a lock runs there.
     """
     if SESSION_COOKIE in request.cookies and (
         await run_in_threadpool(session_user, request) is not None
@@ -85,10 +92,13 @@ async def rate_limited(request: Request) -> None:
         return
     limiter: Limiter = request.app.state.api_limiter
     key = "api:" + client_key(request)
+    now = None
     if isinstance(limiter, TokenBucketLimiter):
-        wait = limiter.take(key)
-    else:
-        wait = await run_in_threadpool(limiter.take, key)
+        now = limiter.take(key)
+    elif isinstance(limiter, DatabaseLimiter):
+        now = limiter.take_now(key)
+    # Otherwise it would wait for a lock or the network: not on the event loop.
+    wait = now if now is not None else await run_in_threadpool(limiter.take, key)
     if wait > 0:
         raise too_many(wait, "requests")
 

@@ -236,6 +236,34 @@ def _json_row(library: Callable[[], object]) -> Row:
     )
 
 
+def _gzip_row(library: Callable[[], object]) -> Row:
+    """What a browser's ``Accept-Encoding: gzip`` adds: compressing the daily-curve answer at the
+    API's level against Starlette's default level 9 (the baseline)."""
+    import gzip
+    import inspect
+
+    from needleplan.forecasting.result import ForecastResult
+    from needleplan.web.routes.api import FastJSONResponse, forecast_document
+    from needleplan.web.security import SelectiveGZip
+
+    result = library()
+    assert isinstance(result, ForecastResult)
+    body = FastJSONResponse(forecast_document(result)).body
+    level = inspect.signature(SelectiveGZip).parameters["api_level"].default
+    ours = _median_time(lambda: gzip.compress(body, compresslevel=level))
+    default = _median_time(lambda: gzip.compress(body, compresslevel=9))
+    size, size9 = len(gzip.compress(body, level)), len(gzip.compress(body, 9))
+    return (
+        f"gzip of the daily-curve answer (what a browser asks for): level {level}, "
+        f"{size:,} bytes (baseline: level 9, {size9:,} bytes)",
+        f"{ours * 1e3:.2f} ms",
+        "(informative)",
+        True,
+        f"{default * 1e3:.2f} ms",
+        f"{default / ours:.1f}x",
+    )
+
+
 def figures() -> list[Row]:
     from needleplan.domain import reference_assessment
     from needleplan.forecasting.chain import forecast, series_days
@@ -257,8 +285,7 @@ def figures() -> list[Row]:
         days = series_days(p.initial_sessions, p.recommended_interval_days, years=10.0)
         return forecast(ref, days, years=10.0, draws=300, n_initial=p.initial_sessions)
 
-    lib = _median_time(library)
-    rows: list[Row] = [_json_row(library)]
+    rows: list[Row] = [_json_row(library), _gzip_row(library)]
     folder = Path(tempfile.mkdtemp(prefix="needleplan-bench-api-"))
     try:
         measured: dict[int, tuple[dict[str, float], dict[str, float]]] = {}
@@ -270,9 +297,16 @@ def figures() -> list[Row]:
                 plan = run_wrk(wrk, base + "/api/v1/plan", plan_body)
                 if workers == 1:
                     fc = run_wrk(wrk, base + "/api/v1/forecast", weekly)
-                    served = run_wrk(wrk, base + "/api/v1/forecast", daily, connections=1)
-                    # The library call again right after, on the same (shared) machine.
-                    lib = statistics.median([lib, _median_time(library)])
+                    # Three rounds, each the served p50 and the library call right after it
+                    # on the same (shared, noisy) machine; the median round's difference counts.
+                    rounds = []
+                    for _ in range(3):
+                        served = run_wrk(wrk, base + "/api/v1/forecast", daily, connections=1)
+                        rounds.append((served["p50"] - _median_time(library), served["p50"]))
+                    rounds.sort()
+                    cost, served_p50 = rounds[1]
+                    lib = served_p50 - cost
+                    spread = f"{rounds[0][0] * 1e3:.1f}-{rounds[2][0] * 1e3:.1f}"
             measured[workers] = (plan, trivial)
             rows.append(
                 _throughput_row(
@@ -295,16 +329,16 @@ def figures() -> list[Row]:
                         f"{fc['rps'] / trivial['rps']:.1%}",
                     )
                 )
-                cost = served["p50"] - lib
                 rows.append(
                     (
                         "HTTP + JSON cost of /api/v1/forecast with the daily curve "
-                        "(300 draws, 10 y, p50 of 1 connection minus the library call)",
+                        "(300 draws, 10 y, p50 of 1 connection minus the library call; "
+                        f"median of 3 rounds, range {spread} ms)",
                         f"{cost * 1e3:.1f} ms",
                         "<= 2 ms",
                         cost <= 0.002,
                         f"library call {lib * 1e3:.1f} ms",
-                        f"{served['p50'] / lib:.2f}x",
+                        f"{served_p50 / lib:.2f}x",
                     )
                 )
         one, two = measured[1][0], measured[2][0]

@@ -184,3 +184,34 @@ def test_every_forecast_uses_and_names_the_calibration_in_force(
     assert compared.json()["calibration"] == label
     post(web, "revert", token, to="")
     assert forecast() == before
+
+
+def test_a_calibration_adopted_through_another_worker_counts_at_once(
+    web: TestClient, db: Database, proposal: int, user_store: InMemoryUserStore
+) -> None:
+    """Each worker process caches the parsed calibration per version number; an adoption or a
+    revert made through another worker is noticed on the next forecast, not after a restart."""
+    from needleplan.domain import reference_assessment
+
+    other = create_app(
+        Settings(environment="test", secret_key=TEST_SECRET),  # type: ignore[call-arg]
+        user_store=user_store,
+        database=Database(db.engine),
+    )
+    body = {"assessment": reference_assessment().to_json_dict(), "draws": 200}
+    with TestClient(other, base_url="http://testserver") as second:
+
+        def label() -> str:
+            res = second.post("/api/v1/forecast", json=body)
+            assert res.status_code == 200, res.text
+            return str(res.json()["calibration"])
+
+        assert label() == "default"
+        token = signed_in(web, "admin")
+        post(web, f"adopt/{proposal}", token, note="first")
+        adopted = calibrations.calibration_in_force(db).label
+        assert adopted != "default"
+        assert label() == adopted
+        assert label() == adopted  # from the worker's cache: the same version number
+        post(web, "revert", token, to="")
+        assert label() == "default"

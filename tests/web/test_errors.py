@@ -196,6 +196,10 @@ def test_api_json_is_gzipped_but_html_pages_are_not(client: TestClient) -> None:
     body = {"assessment": REFERENCE, "draws": 50}
     api = client.post("/api/v1/forecast", json=body, headers={"Accept-Encoding": "gzip"})
     assert api.headers["content-encoding"] == "gzip"
+    assert api.json()["curve"]["median"]  # decoded by the client: a whole, valid answer
+    script = client.get("/static/estimate.js", headers={"Accept-Encoding": "gzip"})
+    assert script.status_code == 200
+    assert script.headers["content-encoding"] == "gzip"
     page = client.get("/estimate", headers={"Accept-Encoding": "gzip"})
     assert "content-encoding" not in page.headers
 

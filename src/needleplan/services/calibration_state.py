@@ -70,4 +70,16 @@ def calibration_in_force(db: Database) -> CalibrationInForce:
         return in_force_of(uow.calibrations.in_force())
 
 
-__all__ = ["DEFAULT_LABEL", "CalibrationInForce", "calibration_in_force", "in_force_of"]
+def in_force_version(db: Database) -> int | None:
+    """The version number of the adoption in force (None: nothing adopted yet). One indexed read
+    on a bare connection: what a cache of :func:`calibration_in_force` is keyed on."""
+    return db.calibration_version()
+
+
+__all__ = [
+    "DEFAULT_LABEL",
+    "CalibrationInForce",
+    "calibration_in_force",
+    "in_force_of",
+    "in_force_version",
+]

@@ -158,9 +158,9 @@ def _parse_version(version: ClinicConfigVersion) -> ClinicConfig:
 
 
 def newest_clinic_version_id(db: Database) -> int | None:
-    """The number of the saved version in force, or None (one cheap query; for caches)."""
-    with db.transaction() as uow:
-        return uow.clinic_configs.newest_id()
+    """The number of the saved version in force, or None (one indexed read on a bare
+    connection, inside a running unit of work through it; for caches)."""
+    return db.clinic_calendar_version()
 
 
 def newest_clinic_version(db: Database) -> ClinicConfigVersion | None:

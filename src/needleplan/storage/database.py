@@ -7,12 +7,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from needleplan.exceptions import ConflictError, InputError
-from needleplan.storage import migrate
+from needleplan.storage import migrate, probes
 from needleplan.storage.engine import make_engine
 from needleplan.storage.inserts import InsertedRow, InsertLog, logging_inserts, remove_rows
 from needleplan.storage.repositories import (
@@ -166,6 +166,21 @@ class Database:
                 f"cannot connect ({first[:160]})",
             ) from None
         return cls(engine)
+
+    def calibration_version(self) -> int | None:
+        """The version number of the calibration adoption in force, or None (the default is):
+        one indexed read on a bare connection, for caches (see :mod:`needleplan.storage.probes`)."""
+        return self._probe(probes.CALIBRATION_VERSION)
+
+    def clinic_calendar_version(self) -> int | None:
+        """The number of the saved clinic calendar in force, or None when none was saved (a
+        cheap probe like :meth:`calibration_version`)."""
+        return self._probe(probes.CLINIC_VERSION)
+
+    def _probe(self, statement: Select[Any]) -> int | None:
+        outer = _AMBIENT.get()
+        session = outer[1].session if outer is not None and outer[0] is self else None
+        return probes.read_version(self.engine, session, statement)
 
     @property
     def in_transaction(self) -> bool:

@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from needleplan.forecasting.params import ModelParams
 from needleplan.forecasting.result import DEFAULT_CALIBRATION
 from needleplan.scheduling import ClinicConfig
-from needleplan.services import clinic_calendar
+from needleplan.services import calibration_state, clinic_calendar
 from needleplan.services.clinic_calendar import EffectiveClinic
 from needleplan.storage.database import Database
 from needleplan.web.errors import ApiError
@@ -73,18 +73,33 @@ class ForecastCalibration:
     label: str
 
 
-def forecast_calibration(request: Request) -> ForecastCalibration:
-    """The clinic's adopted calibration when it has records and one is in force (one indexed
-    query per request, so a newly adopted or reverted one counts at once), else the default."""
-    db: Database | None = request.app.state.db
-    if db is None:
-        return ForecastCalibration(None, DEFAULT_CALIBRATION)
-    from needleplan.services.calibration_state import calibration_in_force
+_SHIPPED = ForecastCalibration(None, DEFAULT_CALIBRATION)
 
-    force = calibration_in_force(db)
-    if force.is_default:
-        return ForecastCalibration(None, DEFAULT_CALIBRATION)
-    return ForecastCalibration(force.calibration.params, force.label)
+
+def forecast_calibration(request: Request) -> ForecastCalibration:
+    """The clinic's adopted calibration when it has records and one is in force, else the default.
+
+    Each call reads only the version number in force (one indexed query on a bare connection), so
+    a calibration adopted or reverted in any worker process counts at once; the parsed calibration
+    is cached per version number in the app's state.
+    """
+    state = request.app.state
+    db: Database | None = state.db
+    if db is None:
+        return _SHIPPED
+    version = calibration_state.in_force_version(db)
+    cached: tuple[int | None, ForecastCalibration] | None = getattr(
+        state, "calibration_cache", None
+    )
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    current = _SHIPPED
+    if version is not None:
+        force = calibration_state.calibration_in_force(db)
+        if not force.is_default:
+            current = ForecastCalibration(force.calibration.params, force.label)
+    state.calibration_cache = (version, current)
+    return current
 
 
 DbDep = Annotated[Database, Depends(get_db)]

@@ -253,16 +253,25 @@ class SelectiveGZip:
     """Gzip the API's JSON and the static files, never the HTML pages.
 
     Pages carry the CSRF token next to text the visitor typed; compressing them would open the
-    BREACH side channel. JSON curves shrink about fourfold.
+    BREACH side channel. JSON curves shrink about 2.5-fold. The API's answers are compressed at
+    level 1: a daily-curve forecast (89 KB) takes 0.7 ms there against 8.4 ms at Starlette's
+    default level 9, for an answer 2 % larger (``make bench``); static files, sent once and then
+    cached by the browser, at level 6.
     """
 
-    def __init__(self, app: ASGIApp, minimum_size: int = 1000) -> None:
+    def __init__(
+        self, app: ASGIApp, minimum_size: int = 1000, api_level: int = 1, static_level: int = 6
+    ) -> None:
         self.app = app
-        self.gzip = GZipMiddleware(app, minimum_size=minimum_size)
+        self.api = GZipMiddleware(app, minimum_size=minimum_size, compresslevel=api_level)
+        self.static = GZipMiddleware(app, minimum_size=minimum_size, compresslevel=static_level)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and str(scope.get("path", "")).startswith(("/api/", "/static/")):
-            await self.gzip(scope, receive, send)
+        path = str(scope.get("path", "")) if scope["type"] == "http" else ""
+        if path.startswith("/api/"):
+            await self.api(scope, receive, send)
+        elif path.startswith("/static/"):
+            await self.static(scope, receive, send)
         else:
             await self.app(scope, receive, send)
 

@@ -41,7 +41,7 @@ from needleplan.guideline import Guideline, load_guideline, make_protocol
 from needleplan.web.api_documents import CompareDocument, ForecastDocument, PlanDocument
 from needleplan.web.auth import StaffUser
 from needleplan.web.bodies import StrictJSONRoute
-from needleplan.web.deps import CalibrationDep
+from needleplan.web.deps import forecast_calibration
 from needleplan.web.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from needleplan.web.ratelimit import (
     DatabaseLimiter,
@@ -305,15 +305,16 @@ def forecast_document(result: ForecastResult, step: int = 1, ndigits: int = 3) -
         409: {"description": "the plan is blocked by an absolute contraindication"},
     },
 )
-def forecast_route(
-    request: Request, body: ForecastRequest, calibration: CalibrationDep
-) -> Response:
+def forecast_route(request: Request, body: ForecastRequest) -> Response:
     """Improvement over time (median and p10-p90 band) and milestones for one schedule.
 
     Without overrides the schedule is the plan's: its initial sessions at its recommended
     interval, no maintenance. Days count from the first session; improvement is in % of the
     patient's pre-treatment firmness. A blocked plan answers 409.
     """
+    # Looked up here, in the route's own worker thread: as a dependency it would cost one more
+    # hop to the thread pool on every call (the version probe is a database read).
+    calibration = forecast_calibration(request)
     return FastJSONResponse(forecast_for(request, body, calibration.params, calibration.label))
 
 
@@ -361,8 +362,9 @@ def forecast_for(
         409: {"description": "the plan is blocked by an absolute contraindication"},
     },
 )
-def compare_route(request: Request, body: CompareRequest, calibration: CalibrationDep) -> Response:
+def compare_route(request: Request, body: CompareRequest) -> Response:
     """The standard scenarios side by side with costs, the cheapest plan and upkeep vs. lapse."""
+    calibration = forecast_calibration(request)  # in this thread, as in forecast_route
     draws = checked_draws(request, body)
     protocol = _unblocked_plan(body.assessment)
     comparison = compare_scenarios(

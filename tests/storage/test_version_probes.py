@@ -1,0 +1,44 @@
+"""The version probes the app's caches are keyed on (``Database.calibration_version`` and
+``Database.clinic_calendar_version``): committed versions from any connection, the open unit's
+own uncommitted version inside it, nothing from a unit rolled back; SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from needleplan.services._clock import utc_now
+from needleplan.storage import Database
+
+
+def test_an_empty_database_has_no_version(db: Database) -> None:
+    assert db.calibration_version() is None
+    assert db.clinic_calendar_version() is None
+
+
+def test_committed_versions_are_seen_by_any_handle_on_the_database(db: Database) -> None:
+    other = Database(db.engine.execution_options())  # another process's view of one database
+    with db.transaction() as uow:
+        saved = uow.clinic_configs.add("# calendar", "", utc_now(), None, "test")
+        proposal = uow.calibrations.add_proposal({}, "", utc_now(), None, "test")
+        uow.calibrations.add_adoption(None, proposal.id, "", utc_now(), None, "test")
+        # Inside the unit the probes read through it: its own versions count already.
+        assert db.clinic_calendar_version() == saved.id
+        assert db.calibration_version() == 1
+    assert other.clinic_calendar_version() == saved.id
+    assert other.calibration_version() == 1
+    with db.transaction() as uow:  # a revert to the default is the next adoption
+        uow.calibrations.add_adoption(None, None, "revert", utc_now(), None, "test")
+    assert other.calibration_version() == 2
+
+
+def test_a_rolled_back_version_is_never_seen(db: Database) -> None:
+    def save_then_fail() -> None:
+        with db.transaction() as uow:
+            uow.clinic_configs.add("# calendar", "", utc_now(), None, "test")
+            uow.calibrations.add_adoption(None, None, "", utc_now(), None, "test")
+            raise RuntimeError("undo")
+
+    with pytest.raises(RuntimeError):
+        save_then_fail()
+    assert db.clinic_calendar_version() is None
+    assert db.calibration_version() is None

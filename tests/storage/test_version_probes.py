@@ -42,3 +42,27 @@ def test_a_rolled_back_version_is_never_seen(db: Database) -> None:
         save_then_fail()
     assert db.clinic_calendar_version() is None
     assert db.calibration_version() is None
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # PostgreSQL's readers never wait (MVCC)
+def test_a_probe_answers_at_once_while_another_connection_writes(db: Database) -> None:
+    """SQLite: the probe reads the last committed version while a writer holds the database's
+    lock (a long import, a backup restore), where a ``BEGIN IMMEDIATE`` would queue behind it
+    for up to the 30-second busy timeout."""
+    import threading
+
+    with db.transaction() as uow:
+        saved = uow.clinic_configs.add("# calendar", "", utc_now(), None, "test")
+    answers: list[int | None] = []
+    writer = db.engine.connect()
+    try:
+        # Its transaction begins with BEGIN IMMEDIATE (the engine's rule): it holds the lock.
+        writer.exec_driver_sql("DELETE FROM clinic_configs")
+        probe = threading.Thread(target=lambda: answers.append(db.clinic_calendar_version()))
+        probe.start()
+        probe.join(timeout=5)
+        assert not probe.is_alive(), "the probe waited for the writer"
+        assert answers == [saved.id]  # the committed state, not the writer's uncommitted one
+    finally:
+        writer.rollback()
+        writer.close()

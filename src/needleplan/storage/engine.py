@@ -10,7 +10,9 @@ busy timeout. Bound parameters are hidden from SQLAlchemy's log lines and error 
 dropped from its DEBUG lines, so patient data never reaches a log even when a host application
 logs SQL. Every SQLite transaction
 starts with ``BEGIN IMMEDIATE`` so that concurrent writers
-queue on the database lock instead of failing when a read lock cannot be upgraded.
+queue on the database lock instead of failing when a read lock cannot be upgraded; a connection
+marked read-only (the :data:`READ_ONLY` execution option, used by the version probes) begins
+deferred instead, so it reads the last committed state at once while a writer holds the lock.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ from needleplan.private_files import touch_private
 ENV_VAR = "NEEDLEPLAN_DATABASE_URL"
 DEFAULT_FILENAME = "needleplan.sqlite3"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: A connection execution option: this connection only reads. On SQLite its transactions begin
+#: deferred (a WAL snapshot that never waits for a writer) instead of ``BEGIN IMMEDIATE``.
+READ_ONLY = "needleplan_read_only"
 
 
 class _NoResultRows(logging.Filter):
@@ -131,4 +136,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")  # a reader: never queues behind a writer
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -4,8 +4,10 @@ A web request that needs the clinic calendar or the calibration in force asks on
 of the newest saved version and keeps the parsed one in memory per number, so every worker process
 notices a version saved by another at once. These numbers are read on a bare connection (SQLAlchemy
 Core, no ORM session and no unit of work): 60-100 µs on SQLite against 200-400 µs for the same
-read through a unit of work. Inside a unit of work the probe reads through it instead, so a version
-that unit saved and has not committed yet is seen.
+read through a unit of work. On SQLite the read begins deferred, not ``BEGIN IMMEDIATE``: it sees
+the last committed version at once even while another connection writes (a long import, say).
+Inside a unit of work the probe reads through it instead, so a version that unit saved and has not
+committed yet is seen.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
+from needleplan.storage.engine import READ_ONLY
 from needleplan.storage.repositories.calibrations import ADOPTION
 from needleplan.storage.tables import ClinicCalibrationRow, ClinicConfigRow
 
@@ -33,6 +36,7 @@ def read_version(engine: Engine, session: Session | None, statement: Select[Any]
         inside: int | None = session.execute(statement).scalar()
         return inside
     with engine.connect() as connection:
+        connection.execution_options(**{READ_ONLY: True})  # SQLite: never waits for a writer
         value: int | None = connection.execute(statement).scalar()
     return value
 

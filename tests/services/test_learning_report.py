@@ -87,6 +87,42 @@ def test_patients_without_assessment_or_sessions_are_skipped_with_the_reason(cli
     assert report.verdict.startswith("too few patients")
 
 
+def test_the_report_reads_only_the_files_of_measured_patients(clinic: Any) -> None:
+    """Patients without a measurement cost no reads: adding 20 of them leaves the number of SQL
+    statements the report runs unchanged (it read every patient's whole file before)."""
+    from sqlalchemy import event
+
+    db = clinic.db
+    add_patient_with_outcomes(db, clinic.alice.id, z=0.5, seed=3, name="Measured")
+
+    def statements() -> tuple[int, int]:
+        seen: list[str] = []
+
+        def count(*args: Any) -> None:
+            seen.append(args[2])
+
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            report = clinic_response_report(db)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        return report.n, len(seen)
+
+    used, before = statements()
+    for i in range(20):
+        services.register_patient(
+            db,
+            {
+                "consent_treatment": True,
+                "given_name": f"Unmeasured{i}",
+                "family_name": "Patient",
+                "birth_date": "1970-01-01",
+            },
+        )
+    assert statements() == (used, before)
+    assert used == 1
+
+
 def test_patient_outcome_updates_her_forecast_and_recall(clinic: Any, make_protocol: Any) -> None:
     """A good responder's own forecast outlasts the population's; her recall is not earlier."""
     patient = add_patient_with_outcomes(

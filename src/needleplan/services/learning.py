@@ -438,10 +438,14 @@ def clinic_response_report(
     variances: list[float] = []
     scale_n: Counter[MeasurementScale] = Counter()
     scale_in: dict[MeasurementScale, float] = {}
+    with db.transaction() as uow:
+        measured = uow.measurements.patient_ids()
     offset = 0
-    while True:
+    while measured:
         page = list_patients(db, limit=_PAGE, offset=offset)
         for patient in page:
+            if patient.id not in measured:
+                continue  # her file is not read at all: most patients have no measurement yet
             pf = patient_file(db, patient.id)
             if not pf.measurements:
                 continue

@@ -57,6 +57,10 @@ class MeasurementRepository:
         ).scalars()
         return [to_measurement(r) for r in rows]
 
+    def patient_ids(self) -> set[int]:
+        """The patients with at least one measurement (one query over the patient index)."""
+        return set(self.session.execute(select(MeasurementRow.patient_id).distinct()).scalars())
+
     def all(self) -> list[Measurement]:
         rows = self.session.execute(select(MeasurementRow).order_by(MeasurementRow.id)).scalars()
         return [to_measurement(r) for r in rows]

@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from needleplan.forecasting.params import ModelParams
 from needleplan.forecasting.result import DEFAULT_CALIBRATION
 from needleplan.scheduling import ClinicConfig
-from needleplan.services import clinic_calendar
+from needleplan.services import calibration_state, clinic_calendar
 from needleplan.services.clinic_calendar import EffectiveClinic
 from needleplan.storage.database import Database
 from needleplan.web.errors import ApiError
@@ -87,9 +87,6 @@ def forecast_calibration(request: Request) -> ForecastCalibration:
     db: Database | None = state.db
     if db is None:
         return _SHIPPED
-    # Imported here: the calibration's fit (scipy) is not needed to start the app.
-    from needleplan.services import calibration_state
-
     version = calibration_state.in_force_version(db)
     cached: tuple[int | None, ForecastCalibration] | None = getattr(
         state, "calibration_cache", None

@@ -152,6 +152,36 @@ def test_no_take_without_waiting_off_a_sqlite_file(db: Any) -> None:
     from needleplan.web.ratelimit import DatabaseLimiter
 
     limiter = DatabaseLimiter(db.engine, per_minute=1, burst=5)
+    assert limiter.takes_now is (db.backend == "sqlite")  # the API retries it on the loop
     if db.backend == "postgresql":
         assert limiter.take_now("api:a") is None  # a network round trip: in a thread
     assert limiter.take("api:a") == 0
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_request_takes_its_turn_while_another_worker_holds_the_lock(db: Any) -> None:
+    """Another worker's take holds the lock file: the request tries again on the event loop a
+    few times, then waits in the thread pool until the lock is free, and its token counts."""
+    import fcntl
+    import os
+    import threading
+
+    from needleplan.web import Settings, create_app
+    from needleplan.web.ratelimit import LOCK_SUFFIX
+
+    from .conftest import TEST_SECRET
+
+    settings = Settings(  # type: ignore[call-arg]
+        environment="test", secret_key=TEST_SECRET, api_burst=2, api_per_minute=1
+    )
+    app = create_app(settings, database=db)
+    fd = os.open(str(db.engine.url.database) + LOCK_SUFFIX, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    release = threading.Timer(0.3, os.close, args=(fd,))  # the other worker finishes its take
+    release.start()
+    try:
+        with TestClient(app) as client:
+            statuses = [client.post("/api/v1/plan", json=REFERENCE).status_code for _ in range(3)]
+    finally:
+        release.join(timeout=10)
+    assert statuses == [200, 200, 429]

@@ -198,6 +198,11 @@ class DatabaseLimiter:
         if engine.dialect.name == "sqlite" and database and database != ":memory:":
             self._lock_path = database + LOCK_SUFFIX
 
+    @property
+    def takes_now(self) -> bool:
+        """Whether :meth:`take_now` can succeed at all (a SQLite file; never PostgreSQL)."""
+        return self._lock_path is not None
+
     def take(self, key: str) -> float:
         """Take one token for ``key``; return 0 when allowed, else the seconds to wait."""
         self._takes += 1

@@ -11,6 +11,7 @@ forecast (no per-element Python conversion, no second validation of the returned
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from dataclasses import replace
 from typing import Annotated, Any
@@ -77,6 +78,12 @@ def _protocol(assessment: Assessment) -> Protocol:
     return make_protocol(assessment, default_guideline())
 
 
+#: A take on a SQLite file that finds its lock held (another worker process taking) is tried
+#: again this many times on the event loop, this long apart, before it waits in the thread pool.
+LOCK_RETRIES = 5
+LOCK_RETRY_SECONDS = 0.0002
+
+
 async def rate_limited(request: Request) -> None:
     """Public-endpoint dependency: one token from this client's bucket, or 429.
 
@@ -97,6 +104,12 @@ async def rate_limited(request: Request) -> None:
         now = limiter.take(key)
     elif isinstance(limiter, DatabaseLimiter):
         now = limiter.take_now(key)
+        if limiter.takes_now:
+            for _ in range(LOCK_RETRIES):
+                if now is not None:
+                    break
+                await asyncio.sleep(LOCK_RETRY_SECONDS)
+                now = limiter.take_now(key)
     # Otherwise it would wait for a lock or the network: not on the event loop.
     wait = now if now is not None else await run_in_threadpool(limiter.take, key)
     if wait > 0:

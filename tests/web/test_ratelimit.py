@@ -175,13 +175,13 @@ def test_a_request_takes_its_turn_while_another_worker_holds_the_lock(db: Any) -
         environment="test", secret_key=TEST_SECRET, api_burst=2, api_per_minute=1
     )
     app = create_app(settings, database=db)
-    fd = os.open(str(db.engine.url.database) + LOCK_SUFFIX, os.O_RDWR | os.O_CREAT, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    release = threading.Timer(0.3, os.close, args=(fd,))  # the other worker finishes its take
-    release.start()
-    try:
-        with TestClient(app) as client:
+    with TestClient(app) as client:
+        fd = os.open(str(db.engine.url.database) + LOCK_SUFFIX, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        release = threading.Timer(0.3, os.close, args=(fd,))  # the other worker's take ends
+        release.start()
+        try:
             statuses = [client.post("/api/v1/plan", json=REFERENCE).status_code for _ in range(3)]
-    finally:
-        release.join(timeout=10)
+        finally:
+            release.join(timeout=10)
     assert statuses == [200, 200, 429]

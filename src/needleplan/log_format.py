@@ -41,18 +41,6 @@ structlog.configure(
 )
 
 
-class RedactQuery(logging.Filter):
-    """Drop the query string from uvicorn's access lines: a patient search may carry her name."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
-            path, _, query = args[2].partition("?")
-            if query:
-                record.args = (*args[:2], path + "?…", *args[3:])
-        return True
-
-
 def formatter(fmt: str = "json") -> logging.Formatter:
     """The formatter of every handler: JSON lines, or coloured text for a terminal."""
     renderer: Any = (
@@ -76,7 +64,6 @@ def logging_config(fmt: str = "json") -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"structured": {"()": formatter, "fmt": fmt}},
-        "filters": {"redact_query": {"()": RedactQuery}},
         "handlers": {
             "default": {
                 "class": "logging.StreamHandler",
@@ -88,11 +75,6 @@ def logging_config(fmt: str = "json") -> dict[str, Any]:
         "loggers": {
             "uvicorn": {"handlers": [], "level": "INFO", "propagate": True},
             "uvicorn.error": {"handlers": [], "level": "INFO", "propagate": True},
-            "uvicorn.access": {
-                "handlers": [],
-                "level": "INFO",
-                "propagate": True,
-                "filters": ["redact_query"],
-            },
+            "uvicorn.access": {"handlers": [], "level": "INFO", "propagate": True},
         },
     }

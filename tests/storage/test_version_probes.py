@@ -66,3 +66,33 @@ def test_a_probe_answers_at_once_while_another_connection_writes(db: Database) -
     finally:
         writer.rollback()
         writer.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_sqlite_file_is_probed_on_a_connection_of_its_own_that_outlives_dispose(
+    db: Database,
+) -> None:
+    """The probes' own sqlite3 connection (microseconds a read, no pool checkout) sees what the
+    engine's connections commit; after ``dispose()`` it reopens at the next read."""
+    from needleplan.storage.probes import SQLiteProbe
+
+    assert isinstance(db._raw_probe, SQLiteProbe)
+    assert db.clinic_calendar_version() is None
+    with db.transaction() as uow:
+        saved = uow.clinic_configs.add("# calendar", "", utc_now(), None, "test")
+    assert db.clinic_calendar_version() == saved.id
+    db.dispose()
+    assert db.clinic_calendar_version() == saved.id
+
+
+def test_a_private_in_memory_database_is_probed_through_the_engine() -> None:
+    """``sqlite://`` lives in the engine's one connection: no second connection could see it."""
+    memory = Database.open("sqlite://")
+    try:
+        assert memory._raw_probe is None
+        assert memory.calibration_version() is None
+        with memory.transaction() as uow:
+            saved = uow.clinic_configs.add("# calendar", "", utc_now(), None, "test")
+        assert memory.clinic_calendar_version() == saved.id
+    finally:
+        memory.dispose()

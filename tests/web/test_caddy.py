@@ -9,6 +9,7 @@ multiprocess folder. The client connects from 127.0.0.2 so its address differs f
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -211,15 +212,18 @@ def client(stack: Stack) -> Iterator[httpx.Client]:
         yield c
 
 
-def _logged_line(log: Path, path: str) -> str:
-    """The access-log line of ``path`` (bounded wait: a worker writes it after answering)."""
+def _logged_request(log: Path, request_id: str) -> dict[str, object]:
+    """The app's ``request`` line (the access log) of the request that sent ``request_id``
+    (bounded wait: a worker writes it after answering)."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         for line in log.read_text(errors="replace").splitlines():
-            if f" {path} " in line:
-                return line
+            if request_id in line and line.startswith("{"):
+                entry: dict[str, object] = json.loads(line)
+                if entry.get("event") == "request" and entry.get("request_id") == request_id:
+                    return entry
         time.sleep(0.1)
-    raise AssertionError(f"{path} not in the server log")
+    raise AssertionError(f"no request line with id {request_id} in the server log")
 
 
 def test_the_page_answers_over_https_with_one_hsts_header_and_compression(
@@ -252,23 +256,26 @@ def test_the_session_cookie_is_secure_behind_the_proxy(client: httpx.Client) -> 
 def test_the_real_client_address_passes_through_and_a_spoofed_one_does_not(
     client: httpx.Client, stack: Stack
 ) -> None:
-    path = f"/probe-{uuid.uuid4().hex}"
-    assert client.get(path, headers={"X-Forwarded-For": SPOOFED}).status_code == 404
-    line = _logged_line(stack.server_log, path)
-    assert f"{CLIENT_ADDRESS}:" in line  # Caddy's X-Forwarded-For, believed from 127.0.0.1
-    assert SPOOFED not in line
-    assert "127.0.0.1:" not in line.split(" - ")[0].split()[-1]
+    request_id = f"probe-{uuid.uuid4().hex}"
+    headers = {"X-Forwarded-For": SPOOFED, "X-Request-ID": request_id}
+    assert client.get("/no-such-page", headers=headers).status_code == 404
+    entry = _logged_request(stack.server_log, request_id)
+    assert entry["client"] == CLIENT_ADDRESS  # Caddy's X-Forwarded-For, believed from 127.0.0.1
+    assert SPOOFED not in json.dumps(entry)
 
 
 def test_a_client_calling_the_app_directly_cannot_spoof_its_address(stack: Stack) -> None:
-    path = f"/direct-{uuid.uuid4().hex}"
+    request_id = f"direct-{uuid.uuid4().hex}"
     transport = httpx.HTTPTransport(local_address=CLIENT_ADDRESS)
     with httpx.Client(transport=transport, timeout=20) as direct:
-        answer = direct.get(stack.app_url + path, headers={"X-Forwarded-For": SPOOFED})
+        answer = direct.get(
+            stack.app_url + "/no-such-page",
+            headers={"X-Forwarded-For": SPOOFED, "X-Request-ID": request_id},
+        )
     assert answer.status_code == 404
-    line = _logged_line(stack.server_log, path)
-    assert f"{CLIENT_ADDRESS}:" in line
-    assert SPOOFED not in line
+    entry = _logged_request(stack.server_log, request_id)
+    assert entry["client"] == CLIENT_ADDRESS
+    assert SPOOFED not in json.dumps(entry)
 
 
 def _healthz_count(client: httpx.Client) -> float:

@@ -71,6 +71,7 @@ def test_every_request_has_an_id_in_its_log_lines_and_answer(
     ]
     assert requests[0]["route"] == "/healthz"
     assert requests[0]["status"] == 200
+    assert requests[0]["client"] == "testclient"  # the access log: no uvicorn line besides
     assert requests[0]["level"] == "info"
     assert "timestamp" in requests[0]
 

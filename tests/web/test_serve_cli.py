@@ -96,6 +96,7 @@ def test_serve_starts_uvicorn_with_the_settings(
     assert "http://127.0.0.2:8123/" in out
     assert "no staff accounts yet" in out
     assert seen["log_config"]
+    assert seen["access_log"] is False  # the app's `request` line is the access log
 
 
 def test_serve_workers_runs_the_app_factory_on_the_same_database(

@@ -18,8 +18,9 @@ DEMO_LOGINS = ("admin", "practitioner", "frontdesk")
 
 def log_config(fmt: str = "json") -> dict[str, Any]:
     """The logging set-up of the server processes: structured lines (JSON by default) with the
-    request id; uvicorn's access lines (the client address) without their query string, next to
-    the app's ``request`` line naming the route template (see :mod:`needleplan.web.logs`)."""
+    request id. uvicorn's own access lines are off (``access_log=False``): the app's one
+    ``request`` line per request names the client address, the route template, the status and
+    the duration (see :mod:`needleplan.web.logs`)."""
     from needleplan.log_format import logging_config
 
     return logging_config(fmt)
@@ -235,6 +236,7 @@ def serve(
                 **proxy_options(settings.trusted_proxies),
                 log_level="info",
                 log_config=log_config(settings.log_format),
+                access_log=False,  # the app writes one `request` line per request
             )
         finally:
             if stop_worker is not None:

@@ -145,6 +145,7 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        self._raw_probe = probes.sqlite_probe(engine)
 
     @classmethod
     def open(
@@ -180,7 +181,7 @@ class Database:
     def _probe(self, statement: Select[Any]) -> int | None:
         outer = _AMBIENT.get()
         session = outer[1].session if outer is not None and outer[0] is self else None
-        return probes.read_version(self.engine, session, statement)
+        return probes.read_version(self.engine, session, statement, self._raw_probe)
 
     @property
     def in_transaction(self) -> bool:
@@ -255,6 +256,8 @@ class Database:
             raise
 
     def dispose(self) -> None:
+        if self._raw_probe is not None:
+            self._raw_probe.close()
         self.engine.dispose()
 
 

@@ -5,13 +5,14 @@ every line written while a request is answered, and never patient data.
   ``X-Request-ID`` when it is a plain token of at most 64 characters (``[A-Za-z0-9._-]``, so a
   proxy's id is kept end to end), else a fresh random one. The id is bound to the log context
   for the request (every line, the app's and uvicorn's, carries ``request_id``), returned in the
-  ``X-Request-ID`` answer header, and ends the request with one ``request`` line: method,
-  **route template** (``/app/patients/{patient_id}``, never the path or its query string, which
-  may hold a searched name), status and duration.
+  ``X-Request-ID`` answer header, and ends the request with one ``request`` line: the client
+  address (the proxy's forwarded one when the proxy is trusted), method, **route template**
+  (``/app/patients/{patient_id}``, never the path or its query string, which may hold a
+  searched name), status and duration. It is the access log: uvicorn's own access lines are off,
+  so each request costs one line, not two.
 - :func:`logging_config` is the ``logging.config.dictConfig`` of ``needleplan serve``: every
   logger (needleplan's, uvicorn's) through structlog's formatter, JSON by default
-  (``NEEDLEPLAN_LOG_FORMAT=text`` for a terminal); uvicorn's access lines keep the client
-  address and lose their query string (:class:`needleplan.log_format.RedactQuery`).
+  (``NEEDLEPLAN_LOG_FORMAT=text`` for a terminal).
 
 What the app logs carries ids, counts, route templates and exception class names; names, birth
 dates, phone numbers, e-mail addresses and notes are never passed to a logger (tested by driving
@@ -85,8 +86,10 @@ class RequestIdMiddleware:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
+                client = scope.get("client")
                 log.info(
                     "request",
+                    client=client[0] if client else None,
                     method=str(scope.get("method", "")),
                     route=route_template(scope),
                     status=status,

@@ -123,6 +123,29 @@ def test_a_take_without_waiting_shares_the_buckets_of_the_waiting_one(tmp_path: 
     assert limiter.take_now("api:b") == 0  # another client's bucket
 
 
+def test_a_take_without_waiting_purges_full_buckets_itself_when_a_purge_is_due(
+    tmp_path: Path,
+) -> None:
+    """The purge due every ``purge_every`` takes runs on the event loop's take too (it once made
+    that take go to the thread pool, and the takes behind it followed)."""
+    from needleplan.storage import Database
+    from needleplan.web.ratelimit import DatabaseLimiter
+
+    now = [1_800_000_000.0]
+    db = Database.open(f"sqlite:///{tmp_path / 'clinic.sqlite3'}")
+    try:
+        limiter = DatabaseLimiter(
+            db.engine, per_minute=60, burst=2, clock=lambda: now[0], purge_every=3
+        )
+        assert [limiter.take_now("api:a"), limiter.take_now("api:b")] == [0, 0]
+        assert len(limiter) == 2
+        now[0] += 10  # both buckets are full again
+        assert limiter.take_now("api:c") == 0  # the third take: purged first, then taken
+        assert len(limiter) == 1
+    finally:
+        db.dispose()
+
+
 def test_a_take_without_waiting_gives_way_to_any_lock_holder(tmp_path: Path) -> None:
     """Another process's take (the lock file) or a writer holding SQLite's lock: None at once,
     nothing taken; the waiting take then counts as usual."""

@@ -89,6 +89,16 @@ def take_sqlite(
     return 0.0 if left is None else max(0.0, (1.0 - float(left)) / rate)
 
 
+def purge_sqlite(dbapi: sqlite3.Connection, now: float) -> int:
+    """:func:`purge` on a raw ``sqlite3`` connection in autocommit mode: one ``DELETE`` (its own
+    transaction, on the ``full_at`` index); returns how many buckets went."""
+    cursor = dbapi.execute("DELETE FROM rate_limits WHERE full_at <= ?", (float(now),))
+    try:
+        return int(cursor.rowcount)
+    finally:
+        cursor.close()
+
+
 def take(conn: Connection, key: str, now: float, rate: float, burst: float) -> float:
     """Take one token from ``key``'s bucket; return 0 when allowed, else the seconds to wait.
 

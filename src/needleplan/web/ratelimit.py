@@ -236,11 +236,14 @@ class DatabaseLimiter:
         For the event loop of a server process: on a SQLite file a take costs about 40
         microseconds when nothing holds its locks, less than handing it to a thread. It waits on
         nothing: the thread lock and the lock file are tried without blocking and the
-        connection's busy timeout is 0, so another take in progress (this process or another),
-        a writer holding SQLite's lock or a due purge all answer None. Elsewhere (PostgreSQL, an
-        in-memory database) always None.
+        connection's busy timeout is 0, so another take in progress (this process or another)
+        or a writer holding SQLite's lock answer None. A purge that is due runs here too, under
+        the same locks (one indexed ``DELETE``): handed to the thread pool, it held the locks
+        while that thread waited for the interpreter, and the takes behind it on the event loop
+        found them held and followed it there (a run of hand-offs from one purge). Elsewhere
+        (PostgreSQL, an in-memory database) always None.
         """
-        if self._lock_path is None or (self._takes + 1) % self.purge_every == 0:
+        if self._lock_path is None:
             return None
         if not self._thread_lock.acquire(blocking=False):
             return None
@@ -254,9 +257,10 @@ class DatabaseLimiter:
                     self._raw_now.execute("PRAGMA busy_timeout = 0")
                     weakref.finalize(self, self._raw_now.close)
                 try:
-                    wait = rate_limits.take_sqlite(
-                        self._raw_now, key, self.clock(), self.rate, self.burst
-                    )
+                    now = self.clock()
+                    if (self._takes + 1) % self.purge_every == 0:
+                        rate_limits.purge_sqlite(self._raw_now, now)
+                    wait = rate_limits.take_sqlite(self._raw_now, key, now, self.rate, self.burst)
                 except sqlite3.OperationalError as exc:
                     if "locked" in str(exc).lower() or "busy" in str(exc).lower():
                         return None  # a writer holds SQLite's lock; BEGIN did not start

@@ -25,6 +25,7 @@ the same code path with small costs). Hypothesis runs the ``fast`` profile unles
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import shutil
@@ -112,6 +113,24 @@ def _share_fastapi_route_state() -> None:
 
 
 _share_fastapi_route_state()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Keep the collector's work out of every later garbage collection.
+
+    Everything imported and collected so far (the package, the libraries, the test functions)
+    lives to the end of the run, yet CPython's full collections scan it again each time.
+    Freezing it moves it out of the collector's generations; a larger youngest generation makes
+    collections rarer (freezing alone makes the full ones more frequent: CPython runs one when
+    the objects it has not yet scanned exceed a quarter of those it has). Measured per worker
+    over the whole suite: 29-30 s in collections with CPython's settings, 17-18 s with these.
+    ``NEEDLEPLAN_TEST_GC=default`` keeps CPython's settings.
+    """
+    if os.environ.get("NEEDLEPLAN_TEST_GC") == "default":
+        return
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
 
 
 @pytest.fixture(autouse=True)

@@ -78,6 +78,38 @@ def test_cheapest_schedule_holds_and_no_cheaper_candidate_does() -> None:
                     assert not noticeable_throughout(res, horizon_days(5)), (n, interval, m)
 
 
+def test_cheapest_schedule_is_the_least_of_every_candidate_that_holds() -> None:
+    """The search forecasts cheapest first and stops early: it must pick what forecasting every
+    candidate would (least cost, then fewest sessions, then longest noticeable, then the first
+    in count x interval x maintenance order)."""
+    plan = cheapest_schedule(
+        REF,
+        keep_years=4,
+        session_range=(2, 5),
+        interval_range=(28, 42),
+        maintenance_range=(6, 12),
+        prices=PRICES,
+        draws=51,
+    )
+    holding = []
+    for n in range(2, 6):
+        for interval in (28, 35, 42):
+            for m in [None, *range(6, 13)]:
+                sd = series_days(n, interval, maintenance_months=m, years=4)
+                res = forecast(REF, sd, years=4, draws=51, n_initial=n, band=False)
+                if noticeable_throughout(res, horizon_days(4)):
+                    key = (
+                        PRICES.cost(n, sd.size - n),
+                        sd.size,
+                        -res.milestones.noticeable_years_total,
+                    )
+                    holding.append((key, len(holding), (n, interval, m)))
+    assert plan is not None
+    assert holding
+    assert (plan.sessions, plan.interval_days, plan.maintenance_months) == min(holding)[2]
+    assert plan.candidates_checked == 4 * 3 * 8
+
+
 def test_cheapest_schedule_is_none_when_nothing_in_the_bounds_holds() -> None:
     plan = cheapest_schedule(
         REF,

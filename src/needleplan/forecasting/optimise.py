@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from needleplan.domain import Assessment
 from needleplan.exceptions import ConfigError, FieldProblem, InputError
@@ -186,7 +187,9 @@ def cheapest_schedule(
     Notes
     -----
     Costs count the sessions within ``keep_years``. Ties go to fewer sessions, then to the
-    longer-lasting plan.
+    longer-lasting plan, then to the first in count x interval x maintenance order. Candidates
+    are forecast cheapest first, so the search stops after the equals of the first that holds;
+    ``candidates_checked`` counts every candidate costed.
     """
     pr = resolve_prices(prices)
     if not keep_years > 0:
@@ -199,36 +202,39 @@ def cheapest_schedule(
         if lo > hi or lo < 1:
             raise InputError.one(name, (lo, hi), "must be 1 <= min <= max")
     until = horizon_days(keep_years)
-    best: tuple[tuple[float, int, float], CheapestPlan] | None = None
-    checked = 0
     maint_options: list[int | None] = [None, *range(maintenance_range[0], maintenance_range[1] + 1)]
+    candidates: list[tuple[float, int, int, int, int, int | None, NDArray[np.float64]]] = []
     for n in range(session_range[0], session_range[1] + 1):
         for interval in _grid(interval_range[0], interval_range[1], interval_step_days):
             if (n - 1) * interval >= until:
                 continue  # the series alone outlasts the period to keep: not a candidate
             for m in maint_options:
                 sd = series_days(n, interval, maintenance_months=m, years=keep_years)
-                checked += 1
-                n_maint = sd.size - n
-                cost = pr.cost(n, n_maint)
-                if best is not None and cost > best[0][0]:
-                    continue
-                res = forecast(
-                    assessment,
-                    sd,
-                    years=keep_years,
-                    draws=draws,
-                    seed=seed,
-                    params=params,
-                    n_initial=n,
-                    band=False,  # the search reads the typical patient's curve only
-                )
-                if not noticeable_throughout(res, until):
-                    continue
-                key = (cost, int(sd.size), -res.milestones.noticeable_years_total)
-                if best is None or key < best[0]:
-                    plan = CheapestPlan(n, interval, m, cost, int(sd.size), keep_years, 0, res)
-                    best = (key, plan)
+                cost = pr.cost(n, sd.size - n)
+                candidates.append((cost, int(sd.size), len(candidates), n, interval, m, sd))
+    # Cheapest first (then fewer sessions, then the order above): the first schedule that holds
+    # fixes the cost and the count to beat, so only its equals are forecast after it.
+    candidates.sort(key=lambda c: (c[0], c[1], c[2]))
+    best: tuple[tuple[float, int, float], CheapestPlan] | None = None
+    for cost, size, _, n, interval, m, sd in candidates:
+        if best is not None and (cost, size) > best[0][:2]:
+            break
+        res = forecast(
+            assessment,
+            sd,
+            years=keep_years,
+            draws=draws,
+            seed=seed,
+            params=params,
+            n_initial=n,
+            band=False,  # the search reads the typical patient's curve only
+        )
+        if not noticeable_throughout(res, until):
+            continue
+        key = (cost, size, -res.milestones.noticeable_years_total)
+        if best is None or key < best[0]:
+            best = (key, CheapestPlan(n, interval, m, cost, size, keep_years, 0, res))
+    checked = len(candidates)
     if best is None:
         return None
     p = best[1]
@@ -323,14 +329,22 @@ def upkeep_vs_lapse(
     Upkeep: the series, then maintenance every ``maintenance_months``. Lapse and repeat: the
     series; when the median improvement falls below the noticeable threshold, the full series
     again; and so on to the horizon. Both are costed and their noticeable time counted on the
-    median curve.
+    median curve: only the typical patient's curves are computed (``band=False``), so
+    ``draws`` and ``seed`` are checked but change nothing.
     """
     pr = resolve_prices(prices)
     sd_up = series_days(
         n_sessions, interval_days, maintenance_months=maintenance_months, years=years
     )
     res_up = forecast(
-        assessment, sd_up, years=years, draws=draws, seed=seed, params=params, n_initial=n_sessions
+        assessment,
+        sd_up,
+        years=years,
+        draws=draws,
+        seed=seed,
+        params=params,
+        n_initial=n_sessions,
+        band=False,
     )
     upkeep = PlanCost(
         [int(d) for d in sd_up],
@@ -344,7 +358,14 @@ def upkeep_vs_lapse(
     starts = [0.0]
     days = one.copy()
     res = forecast(
-        assessment, days, years=years, draws=draws, seed=seed, params=params, n_initial=n_sessions
+        assessment,
+        days,
+        years=years,
+        draws=draws,
+        seed=seed,
+        params=params,
+        n_initial=n_sessions,
+        band=False,
     )
     while True:
         last = days[-1]
@@ -369,6 +390,7 @@ def upkeep_vs_lapse(
             seed=seed,
             params=params,
             n_initial=n_sessions,
+            band=False,
         )
     lapse = PlanCost(
         [int(d) for d in days],

@@ -115,6 +115,17 @@ def _templates(directory: str) -> Jinja2Templates:
     return templates
 
 
+def _swagger_ui(request: Request) -> Response:
+    """The API reference page (served from the package: no network needed).
+
+    A module function, not a closure over the app: FastAPI caches every route's callable in
+    process-wide caches (4,096 entries), so a closure per app would keep each app alive.
+    """
+    templates = _templates(str(HERE / "templates"))
+    context = {"openapi_url": request.app.openapi_url}
+    return templates.TemplateResponse(request, "apidocs.html", context)
+
+
 def _limiter(
     database: Database | None, per_minute: float, burst: int, clock: Clock | None
 ) -> Limiter:
@@ -258,9 +269,7 @@ def create_app(
     app.mount("/static/apidocs", StaticFiles(directory=str(apidocs)), name="apidocs")
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    @app.get("/docs", include_in_schema=False, response_class=HTMLResponse)
-    def swagger_ui(request: Request) -> Response:
-        return templates.TemplateResponse(request, "apidocs.html", {"openapi_url": app.openapi_url})
+    app.add_api_route("/docs", _swagger_ui, include_in_schema=False, response_class=HTMLResponse)
 
     app.include_router(health.router)
     app.include_router(api.router)

@@ -115,6 +115,24 @@ def _share_fastapi_route_state() -> None:
 _share_fastapi_route_state()
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the browser test modules first, whole and in file order; the rest as collected.
+
+    A browser test keeps its worker's core about half busy (it waits on Chromium and on the
+    server in its thread: 72 CPU-seconds for 130 seconds of the workers' time). pytest-xdist's
+    ``worksteal`` gives the first half of this list to one worker and the second half to the
+    other, so put first the browser tests run on one worker while the other runs tests that keep
+    a core busy; in file order (tests/web) both workers met them together near the end. Whole
+    modules move, so no module fixture is built twice. ``NEEDLEPLAN_TEST_ORDER=files`` keeps
+    the collected order.
+    """
+    if os.environ.get("NEEDLEPLAN_TEST_ORDER") == "files":
+        return
+    browser = {item.path for item in items if item.get_closest_marker("browser") is not None}
+    items.sort(key=lambda item: item.path not in browser)  # stable: file order within each
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Keep the collector's work out of every later garbage collection.
 

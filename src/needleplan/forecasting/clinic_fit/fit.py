@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import optimize, sparse
+from scipy import sparse
 from scipy.special import logsumexp
 
 from needleplan.domain.records import MeasurementScale
@@ -548,6 +548,10 @@ def fit_clinic(
 
         ll = _patient_log_lik(design, imp, links, space.deltas(x), log_w, terms)
         return -float(ll.sum()) / n_obs
+
+    # Imported here: scipy.optimize adds about 0.1 s to every process that imports the web app
+    # or the services, and only a fit needs it.
+    from scipy import optimize
 
     x0 = space.start()
     ll_default = -objective(x0) * n_obs

@@ -77,6 +77,7 @@ def test_a_sqlite_file_is_probed_on_a_connection_of_its_own_that_outlives_dispos
     from needleplan.storage.probes import SQLiteProbe
 
     assert isinstance(db._raw_probe, SQLiteProbe)
+    assert db.probes_locally  # so the API may probe from its event loop
     assert db.clinic_calendar_version() is None
     with db.transaction() as uow:
         saved = uow.clinic_configs.add("# calendar", "", utc_now(), None, "test")
@@ -90,6 +91,7 @@ def test_a_private_in_memory_database_is_probed_through_the_engine() -> None:
     memory = Database.open("sqlite://")
     try:
         assert memory._raw_probe is None
+        assert not memory.probes_locally
         assert memory.calibration_version() is None
         with memory.transaction() as uow:
             saved = uow.clinic_configs.add("# calendar", "", utc_now(), None, "test")

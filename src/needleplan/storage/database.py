@@ -178,6 +178,12 @@ class Database:
         cheap probe like :meth:`calibration_version`)."""
         return self._probe(probes.CLINIC_VERSION)
 
+    @property
+    def probes_locally(self) -> bool:
+        """True when the version probes read a local file on a connection of their own (a
+        SQLite file): a few microseconds, no network, so an event loop may call them."""
+        return self._raw_probe is not None
+
     def _probe(self, statement: Select[Any]) -> int | None:
         outer = _AMBIENT.get()
         session = outer[1].session if outer is not None and outer[0] is self else None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import orjson
@@ -52,6 +52,9 @@ from needleplan.web.ratelimit import (
     too_many,
 )
 from needleplan.web.security import SESSION_COOKIE, require_token, session_user
+
+if TYPE_CHECKING:
+    from needleplan.storage import Database
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, route_class=StrictJSONRoute)
 
@@ -318,14 +321,36 @@ def forecast_document(result: ForecastResult, step: int = 1, ndigits: int = 3) -
         409: {"description": "the plan is blocked by an absolute contraindication"},
     },
 )
-def forecast_route(request: Request, body: ForecastRequest) -> Response:
+async def forecast_route(request: Request, body: ForecastRequest) -> Response:
     """Improvement over time (median and p10-p90 band) and milestones for one schedule.
 
     Without overrides the schedule is the plan's: its initial sessions at its recommended
     interval, no maintenance. Days count from the first session; improvement is in % of the
     patient's pre-treatment firmness. A blocked plan answers 409.
     """
-    # Looked up here, in the route's own worker thread: as a dependency it would cost one more
+    if _small_enough_for_the_loop(request, body):
+        return _forecast_response(request, body)
+    return await run_in_threadpool(_forecast_response, request, body)
+
+
+#: A forecast of at most this many draws is computed on the event loop when the calibration
+#: probe reads a local file (a SQLite clinic, or none): 2-5 ms of CPU on this kind of machine
+#: (most of it holding the interpreter lock, so a worker thread runs no faster), where the
+#: hand-off to the thread pool and back cost about 1 ms more per request (measured with
+#: ``make bench``'s paired requests). Larger forecasts, and any that would wait on the network
+#: for the probe (PostgreSQL), run in the thread pool and leave the loop free.
+INLINE_DRAWS = 300
+
+
+def _small_enough_for_the_loop(request: Request, body: ForecastRequest) -> bool:
+    db: Database | None = request.app.state.db
+    if db is not None and not db.probes_locally:
+        return False
+    return checked_draws(request, body) <= INLINE_DRAWS
+
+
+def _forecast_response(request: Request, body: ForecastRequest) -> Response:
+    # The calibration is looked up here, not as a dependency: a dependency would cost one more
     # hop to the thread pool on every call (the version probe is a database read).
     calibration = forecast_calibration(request)
     return FastJSONResponse(forecast_for(request, body, calibration.params, calibration.label))

@@ -333,19 +333,24 @@ def upkeep_vs_lapse(
     ``draws`` and ``seed`` are checked but change nothing.
     """
     pr = resolve_prices(prices)
+
+    def typical(days: NDArray[np.float64]) -> ForecastResult:
+        """The schedule's forecast, the typical patient's curve only (all this reads)."""
+        return forecast(
+            assessment,
+            days,
+            years=years,
+            draws=draws,
+            seed=seed,
+            params=params,
+            n_initial=n_sessions,
+            band=False,
+        )
+
     sd_up = series_days(
         n_sessions, interval_days, maintenance_months=maintenance_months, years=years
     )
-    res_up = forecast(
-        assessment,
-        sd_up,
-        years=years,
-        draws=draws,
-        seed=seed,
-        params=params,
-        n_initial=n_sessions,
-        band=False,
-    )
+    res_up = typical(sd_up)
     upkeep = PlanCost(
         [int(d) for d in sd_up],
         n_sessions,
@@ -357,16 +362,7 @@ def upkeep_vs_lapse(
     one = series_days(n_sessions, interval_days, years=years)
     starts = [0.0]
     days = one.copy()
-    res = forecast(
-        assessment,
-        days,
-        years=years,
-        draws=draws,
-        seed=seed,
-        params=params,
-        n_initial=n_sessions,
-        band=False,
-    )
+    res = typical(days)
     while True:
         last = days[-1]
         below = np.nonzero((res.day > last) & (res.median < res.noticeable_threshold))[0]
@@ -382,16 +378,7 @@ def upkeep_vs_lapse(
         starts.append(nxt)
         days = np.concatenate([days, nxt + one])
         # The first series is the initial series; each repeat is a later course.
-        res = forecast(
-            assessment,
-            days,
-            years=years,
-            draws=draws,
-            seed=seed,
-            params=params,
-            n_initial=n_sessions,
-            band=False,
-        )
+        res = typical(days)
     lapse = PlanCost(
         [int(d) for d in days],
         int(days.size),

@@ -82,7 +82,7 @@ def figures() -> list[tuple[str, str, str, bool]]:
     )
     a = reference_assessment()
     days = series_days(5, 35)
-    lib = _best(lambda: forecast(a, days, years=10, draws=1000, seed=0).to_json())
+    lib = _best(lambda: forecast(a, days, years=10, draws=1000, seed=0, n_initial=5).to_json())
     api = _best(lambda: _post("/api/v1/forecast", {"assessment": REF, "draws": 1000}))
     rows.append(
         (

@@ -122,9 +122,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     A browser test keeps its worker's core about half busy (it waits on Chromium and on the
     server in its thread: 72 CPU-seconds for 130 seconds of the workers' time). pytest-xdist's
     ``worksteal`` gives the first half of this list to one worker and the second half to the
-    other, so put first the browser tests run on one worker while the other runs tests that keep
-    a core busy; in file order (tests/web) both workers met them together near the end. Whole
-    modules move, so no module fixture is built twice. ``NEEDLEPLAN_TEST_ORDER=files`` keeps
+    other: with the browser tests first, they run on one worker while the other runs tests that
+    keep a core busy; in file order (tests/web) both workers met them together near the end.
+    Whole modules move, so no module fixture is built twice. ``NEEDLEPLAN_TEST_ORDER=files`` keeps
     the collected order.
     """
     if os.environ.get("NEEDLEPLAN_TEST_ORDER") == "files":

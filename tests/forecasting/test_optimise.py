@@ -159,3 +159,53 @@ def test_compare_scenarios_lists_the_standard_scenarios_with_costs() -> None:
     assert doc["cheapest"] is not None
     assert doc["currency"] == "EUR"
     assert set(doc["upkeep_vs_lapse"]) >= {"upkeep", "lapse_and_repeat", "saving"}
+
+
+def test_a_comparison_reuses_the_typical_upkeep_curves_and_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The maintenance scenarios' upkeep envelopes (every 3..6, 3..9, 3..12 months) share their
+    schedules inside one comparison (``same_patient``): each typical curve is evaluated once,
+    and every forecast is exactly what it is alone."""
+    from needleplan.forecasting import chain
+
+    a = reference_assessment()
+    p = make_protocol(a)
+    n, interval = p.initial_sessions, float(p.recommended_interval_days)
+    evaluated: list[int] = []
+    real = chain.improvement
+
+    def counting(day: object, inputs: object) -> object:
+        evaluated.append(1)
+        return real(day, inputs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(chain, "improvement", counting)
+
+    def upkeep_forecasts() -> list[chain.ForecastResult]:
+        return [
+            forecast(
+                a,
+                series_days(n, interval, maintenance_months=m),
+                draws=50,
+                n_initial=n,
+                maintenance_months=m,
+            )
+            for m in (6, 9, 12)
+        ]
+
+    alone = upkeep_forecasts()
+    # Each: her typical curve and the draws', plus the other schedules every 3..M months.
+    assert len(evaluated) == 3 * 2 + 3 + 6 + 9
+    evaluated.clear()
+    with chain.same_patient():
+        together = upkeep_forecasts()
+    # Every 3, 4, 5 months for the first; 7, 8 and 10, 11 new for the next two (6, 9 and 12
+    # months are the scenarios' own curves).
+    assert len(evaluated) == 3 * 2 + 3 + 2 + 2
+    for one, other in zip(alone, together, strict=True):
+        assert one.milestones == other.milestones
+        assert (one.median == other.median).all()
+        assert (one.p10 == other.p10).all()
+    compared = compare_scenarios(a, p, draws=50)
+    for sc, one in zip(compared.scenarios[2:], alone, strict=True):
+        assert sc.result.milestones == one.milestones

@@ -84,19 +84,21 @@ def test_signed_in_staff_are_not_limited(env: Env, as_user: Callable[[str], Test
     assert statuses == {200}
 
 
-def test_two_apps_on_one_database_share_the_api_limit(db: object) -> None:
+def test_two_apps_on_one_database_share_the_api_limit(db: Any) -> None:
     """Two apps (as two worker processes build them) on one database: a burst of 3 is 3 answers
-    in all, not 3 each; the fourth request, to either app, is refused."""
+    in all, not 3 each; the fourth request, to either app, is refused. A SQLite clinic shares
+    the buckets in the table file beside it, PostgreSQL in the database."""
     from needleplan.web import Settings, create_app
-    from needleplan.web.ratelimit import DatabaseLimiter
+    from needleplan.web.ratelimit import DatabaseLimiter, FileLimiter
 
     from .conftest import TEST_SECRET
 
     settings = Settings(  # type: ignore[call-arg]
         environment="test", secret_key=TEST_SECRET, api_burst=3, api_per_minute=1
     )
-    apps = [create_app(settings, database=db) for _ in range(2)]  # type: ignore[arg-type]
-    assert isinstance(apps[0].state.api_limiter, DatabaseLimiter)
+    apps = [create_app(settings, database=db) for _ in range(2)]
+    shared = FileLimiter if db.backend == "sqlite" else DatabaseLimiter
+    assert isinstance(apps[0].state.api_limiter, shared)
     with TestClient(apps[0]) as one, TestClient(apps[1]) as two:
         statuses = [c.post("/api/v1/plan", json=REFERENCE).status_code for c in (one, two, one)]
         assert statuses == [200, 200, 200]
@@ -104,93 +106,150 @@ def test_two_apps_on_one_database_share_the_api_limit(db: object) -> None:
         assert one.post("/api/v1/plan", json=REFERENCE).status_code == 429
 
 
-def _sqlite_limiter(tmp_path: Path, burst: int) -> tuple[Any, str]:
-    from needleplan.storage import Database
-    from needleplan.web.ratelimit import DatabaseLimiter
-
-    path = tmp_path / "clinic.sqlite3"
-    db = Database.open(f"sqlite:///{path}")
-    return DatabaseLimiter(db.engine, per_minute=1, burst=burst), str(path)
-
-
-def test_a_take_without_waiting_shares_the_buckets_of_the_waiting_one(tmp_path: Path) -> None:
-    limiter, _ = _sqlite_limiter(tmp_path, burst=3)
-    assert [limiter.take_now("api:a"), limiter.take("api:a"), limiter.take_now("api:a")] == [0] * 3
-    refused = limiter.take_now("api:a")
-    assert refused is not None
-    assert refused > 0
-    assert limiter.take("api:a") > 0
-    assert limiter.take_now("api:b") == 0  # another client's bucket
-
-
-def test_a_take_without_waiting_purges_full_buckets_itself_when_a_purge_is_due(
-    tmp_path: Path,
-) -> None:
-    """The purge due every ``purge_every`` takes runs on the event loop's take too (it once made
-    that take go to the thread pool, and the takes behind it followed)."""
-    from needleplan.storage import Database
-    from needleplan.web.ratelimit import DatabaseLimiter
+def _file_limiter(
+    path: Path, burst: int = 3, per_minute: float = 60, slots: int = 64
+) -> tuple[Any, list[float]]:
+    from needleplan.web.ratelimit import FileLimiter
 
     now = [1_800_000_000.0]
-    db = Database.open(f"sqlite:///{tmp_path / 'clinic.sqlite3'}")
-    try:
-        limiter = DatabaseLimiter(
-            db.engine, per_minute=60, burst=2, clock=lambda: now[0], purge_every=3
-        )
-        assert [limiter.take_now("api:a"), limiter.take_now("api:b")] == [0, 0]
-        assert len(limiter) == 2
-        now[0] += 10  # both buckets are full again
-        assert limiter.take_now("api:c") == 0  # the third take: purged first, then taken
-        assert len(limiter) == 1
-    finally:
-        db.dispose()
+    limiter = FileLimiter(
+        str(path), per_minute=per_minute, burst=burst, clock=lambda: now[0], slots=slots
+    )
+    return limiter, now
 
 
-def test_a_take_without_waiting_gives_way_to_any_lock_holder(tmp_path: Path) -> None:
-    """Another process's take (the lock file) or a writer holding SQLite's lock: None at once,
-    nothing taken; the waiting take then counts as usual."""
+def test_the_shared_file_allows_a_burst_then_refills_at_the_rate(tmp_path: Path) -> None:
+    limiter, now = _file_limiter(tmp_path / "t.ratelimit")
+    assert [limiter.take("a") for _ in range(3)] == [0, 0, 0]
+    assert limiter.take("a") == pytest.approx(1.0)
+    now[0] += 0.5
+    assert limiter.take_now("a") == pytest.approx(0.5)
+    now[0] += 0.5
+    assert limiter.take_now("a") == 0
+    assert limiter.take("b") == 0, "another client has its own bucket"
+    now[0] -= 30  # a clock that steps back refills nothing (and breaks nothing)
+    assert limiter.take("a") == pytest.approx(1.0)
+
+
+@given(st.lists(st.floats(min_value=0, max_value=30), min_size=1, max_size=40))
+def test_the_shared_file_never_allows_more_than_burst_plus_refill(gaps: list[float]) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        limiter, now = _file_limiter(Path(folder) / "t.ratelimit", burst=4, per_minute=30)
+        start, allowed = now[0], 0
+        for gap in gaps:
+            now[0] += gap
+            allowed += limiter.take("k") == 0
+        assert allowed <= 4 + (now[0] - start) * 30 / 60 + 1e-9
+
+
+def test_two_limiters_on_one_file_share_every_bucket(tmp_path: Path) -> None:
+    """As two worker processes: each maps the file; a bucket emptied by one is empty for both."""
+    one, now = _file_limiter(tmp_path / "t.ratelimit", burst=2)
+    two, _ = _file_limiter(tmp_path / "t.ratelimit", burst=2)
+    two.clock = one.clock
+    assert [one.take("a"), two.take("a")] == [0, 0]
+    assert one.take("a") > 0
+    assert two.take_now("a") > 0  # type: ignore[operator]
+    assert (len(one), len(two)) == (1, 1)
+    now[0] += 120  # full again: a free slot, no longer counted
+    assert len(one) == 0
+
+
+def test_a_crowded_table_forgets_the_bucket_nearest_to_full(tmp_path: Path) -> None:
+    """One home slot (a table of 1), so every key competes for the same PROBE slots."""
+    from needleplan.web.ratelimit import PROBE
+
+    limiter, now = _file_limiter(tmp_path / "t.ratelimit", burst=2, per_minute=1, slots=1)
+    for i in range(PROBE):
+        assert limiter.take(f"client-{i}") == 0
+        now[0] += 1
+    assert len(limiter) == PROBE
+    assert limiter.take("newcomer") == 0  # took client-0's slot, the nearest to full
+    assert limiter.take("client-1") == 0  # the others still count: one token left each
+    assert limiter.take("client-1") > 0
+    assert limiter.take("client-0") == 0  # forgotten: a full bucket again (client-2's slot)
+    now[0] += 120  # every bucket full again: free slots, reused by new clients
+    assert [limiter.take(f"later-{i}") for i in range(PROBE)] == [0] * PROBE
+    assert len(limiter) == PROBE
+
+
+def test_a_file_that_is_not_a_table_is_rebuilt_private(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    path = tmp_path / "t.ratelimit"
+    path.write_bytes(b"not a table")
+    limiter, _ = _file_limiter(path, burst=1)
+    assert limiter.take("a") == 0
+    assert limiter.take("a") > 0
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    size = path.stat().st_size
+    again, _ = _file_limiter(path, burst=1, slots=8)  # an existing table keeps its size
+    again.clock = limiter.clock
+    assert again.take("a") > 0
+    assert path.stat().st_size == size
+
+
+def test_a_slot_torn_by_a_crash_counts_as_a_full_bucket(tmp_path: Path) -> None:
+    import mmap
+    import struct
+
+    path = tmp_path / "t.ratelimit"
+    limiter, _ = _file_limiter(path, burst=2, slots=1)
+    assert limiter.take("a") == 0
+    with path.open("r+b") as f, mmap.mmap(f.fileno(), 0) as table:
+        # The header is 32 bytes; a slot is its key's 16-byte digest, then the tokens.
+        struct.pack_into("<d", table, 32 + 16, float("nan"))  # the tokens of slot 0
+    assert [limiter.take("a"), limiter.take("a")] == [0, 0]
+    assert limiter.take("a") > 0
+
+
+def test_a_take_without_waiting_gives_way_to_another_holder(tmp_path: Path) -> None:
+    """Another process's take holds the table (its ``flock``): None at once, nothing taken; the
+    waiting take then counts as usual. A writer holding SQLite's lock is no obstacle any more."""
     import fcntl
     import os
-    import sqlite3
 
-    limiter, path = _sqlite_limiter(tmp_path, burst=2)
-    fd = os.open(path + ".ratelimit.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    path = tmp_path / "t.ratelimit"
+    limiter, _ = _file_limiter(path, burst=2)
+    assert limiter.take("warm") == 0  # the table exists
+    fd = os.open(path, os.O_RDWR)
     fcntl.flock(fd, fcntl.LOCK_EX)
     try:
         assert limiter.take_now("api:a") is None
     finally:
         os.close(fd)
-    writer = sqlite3.connect(path, isolation_level=None)
-    writer.execute("BEGIN IMMEDIATE")
-    try:
-        assert limiter.take_now("api:a") is None
-    finally:
-        writer.execute("ROLLBACK")
-        writer.close()
     assert [limiter.take_now("api:a"), limiter.take("api:a")] == [0, 0]  # both tokens were left
     assert limiter.take_now("api:a") > 0  # type: ignore[operator]
 
 
-def test_no_take_without_waiting_off_a_sqlite_file(db: Any) -> None:
+def test_the_database_limiter_purges_buckets_that_are_full_again(db: Any) -> None:
     from needleplan.web.ratelimit import DatabaseLimiter
 
-    limiter = DatabaseLimiter(db.engine, per_minute=1, burst=5)
-    assert limiter.takes_now is (db.backend == "sqlite")  # the API retries it on the loop
-    if db.backend == "postgresql":
-        assert limiter.take_now("api:a") is None  # a network round trip: in a thread
-    assert limiter.take("api:a") == 0
+    now = [1_800_000_000.0]
+    limiter = DatabaseLimiter(
+        db.engine, per_minute=60, burst=2, clock=lambda: now[0], purge_every=5
+    )
+    assert [limiter.take("api:a"), limiter.take("api:b"), limiter.take("api:a")] == [0, 0, 0]
+    assert limiter.take("api:a") > 0
+    assert len(limiter) == 2
+    now[0] += 10  # both buckets are full again
+    assert limiter.take("api:c") == 0  # the fifth take: purged first, then taken
+    assert len(limiter) == 1
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
-def test_a_request_takes_its_turn_while_another_worker_holds_the_lock(db: Any) -> None:
-    """Another worker's take holds the lock file: the request tries again on the event loop a
-    few times, then waits in the thread pool until the lock is free, and its token counts."""
+def test_a_request_takes_its_turn_while_another_worker_holds_the_table(db: Any) -> None:
+    """Another worker's take holds the table file: the request tries again on the event loop a
+    few times, then waits in the thread pool until the table is free, and its token counts."""
     import fcntl
     import os
     import threading
 
     from needleplan.web import Settings, create_app
-    from needleplan.web.ratelimit import LOCK_SUFFIX
+    from needleplan.web.ratelimit import TABLE_SUFFIX
 
     from .conftest import TEST_SECRET
 
@@ -199,7 +258,7 @@ def test_a_request_takes_its_turn_while_another_worker_holds_the_lock(db: Any) -
     )
     app = create_app(settings, database=db)
     with TestClient(app) as client:
-        fd = os.open(str(db.engine.url.database) + LOCK_SUFFIX, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(str(db.engine.url.database) + TABLE_SUFFIX, os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX)
         release = threading.Timer(0.3, os.close, args=(fd,))  # the other worker's take ends
         release.start()

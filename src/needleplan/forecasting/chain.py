@@ -11,7 +11,9 @@ re-exported here, where callers have always imported them.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -381,6 +383,9 @@ def forecast(
         s10 = s90 = span_mid
         c10 = c90 = cens_mid.astype(np.float64)
     head, head_cens = float(span_mid[0]), bool(cens_mid[0])
+    memo = _TYPICAL_TIMES.get()
+    if memo is not None:
+        memo[_typical_key(s, centre, centre_p, threshold, anchor, end)] = (head, head_cens)
     if maintenance_months is not None:
         head, head_cens = _upkeep_envelope(
             assessment,
@@ -465,14 +470,60 @@ def _upkeep_envelope(
         )
     day = np.arange(end + 1, dtype=np.float64)
     best, best_cens = math.inf, False
+    memo = _TYPICAL_TIMES.get()
     for g in upkeep_grid(float(m)):  # at most 22 schedules, the typical patient only
         sd = np.concatenate([s[:n_init], _upkeep_days(last_initial, float(g), end)])
         if np.array_equal(sd, s):
-            if own[0] < best:
-                best, best_cens = own
-            continue
-        curve = improvement(day, curve_inputs(assessment, sd, centre[0], p, centre[1]))
-        t, c = noticeable_time(day, curve, threshold, last_initial, anchor)
-        if float(t[0]) < best:
-            best, best_cens = float(t[0]), bool(c[0])
+            time_cens = own
+        else:
+            key = None if memo is None else _typical_key(sd, *centre, threshold, anchor, end)
+            if key is not None and memo is not None and key in memo:
+                time_cens = memo[key]
+            else:
+                curve = improvement(day, curve_inputs(assessment, sd, centre[0], p, centre[1]))
+                t, c = noticeable_time(day, curve, threshold, last_initial, anchor)
+                time_cens = (float(t[0]), bool(c[0]))
+                if key is not None and memo is not None:
+                    memo[key] = time_cens
+        if time_cens[0] < best:
+            best, best_cens = time_cens
     return best, best_cens
+
+
+#: The typical patient's time noticeable per schedule, shared by the forecasts of one
+#: :func:`same_patient` block (None outside one).
+_TYPICAL_TIMES: ContextVar[dict[tuple[object, ...], tuple[float, bool]] | None] = ContextVar(
+    "needleplan_typical_times", default=None
+)
+
+
+def _typical_key(
+    s: NDArray[np.float64],
+    centre: NDArray[np.float64],
+    centre_p: NDArray[np.float64] | None,
+    threshold: float,
+    anchor: float,
+    end: int,
+) -> tuple[object, ...]:
+    return (
+        s.tobytes(),
+        centre.tobytes(),
+        None if centre_p is None else centre_p.tobytes(),
+        threshold,
+        anchor,
+        end,
+    )
+
+
+@contextmanager
+def same_patient() -> Iterator[None]:
+    """A block in which every :func:`forecast` is of the same patient, assessment and model
+    parameters (as in :func:`~needleplan.forecasting.scenarios.compare_scenarios`): the typical
+    patient's time noticeable under a schedule is worked out once and reused, so the upkeep
+    envelopes of several maintenance intervals share the schedules they have in common. Nothing
+    else changes; outside such a block nothing is kept."""
+    token = _TYPICAL_TIMES.set({})
+    try:
+        yield
+    finally:
+        _TYPICAL_TIMES.reset(token)

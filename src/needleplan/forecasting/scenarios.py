@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 from needleplan.domain import Assessment, Protocol
 from needleplan.exceptions import InputError
 from needleplan.forecasting import standard
-from needleplan.forecasting.chain import ForecastResult, forecast, series_days
+from needleplan.forecasting.chain import ForecastResult, forecast, same_patient, series_days
 from needleplan.forecasting.optimise import (
     CheapestPlan,
     Prices,
@@ -176,18 +176,20 @@ def compare_scenarios(
         n_maint = int(sd.size - n_init)
         return Scenario(key, label, res, n_init, n_maint, pr.cost(n_init, n_maint))
 
-    scenarios = [
-        run("single", "One session", series_days(1, interval, years=years), 1),
-        run(
-            "series",
-            f"{n} sessions, no upkeep",
-            series_days(n, interval, years=years),
-            n,
-        ),
-    ]
-    for m in maintenance_months:
-        sd = series_days(n, interval, maintenance_months=m, years=years)
-        scenarios.append(run(f"maintenance_{m:g}m", f"{n} sessions + every {m:g} months", sd, n, m))
+    with same_patient():  # the maintenance scenarios' upkeep envelopes share schedules
+        scenarios = [
+            run("single", "One session", series_days(1, interval, years=years), 1),
+            run(
+                "series",
+                f"{n} sessions, no upkeep",
+                series_days(n, interval, years=years),
+                n,
+            ),
+        ]
+        for m in maintenance_months:
+            sd = series_days(n, interval, maintenance_months=m, years=years)
+            key, label = f"maintenance_{m:g}m", f"{n} sessions + every {m:g} months"
+            scenarios.append(run(key, label, sd, n, m))
     cheapest = cheapest_schedule(
         assessment,
         keep_years=keep_years,

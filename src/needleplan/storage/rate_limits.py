@@ -15,12 +15,10 @@ next.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, text
 
-from needleplan.storage.engine import SQLITE_BUSY_TIMEOUT_MS
 from needleplan.storage.tables import RateLimitRow
 
 #: Longest bucket name stored as is; longer ones are stored as their SHA-256.
@@ -52,51 +50,6 @@ _TAKE = text(
     "RETURNING tokens"
 )
 _LEFT = text(f"SELECT {_REFILLED} FROM rate_limits WHERE bucket = :bucket")
-
-
-def connect_sqlite(path: str) -> sqlite3.Connection:
-    """A connection of its own to the SQLite file ``path`` for :func:`take_sqlite`: autocommit
-    mode, usable from any thread (the caller serialises), with the engine's pragmas."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    return conn
-
-
-def take_sqlite(
-    dbapi: sqlite3.Connection, key: str, now: float, rate: float, burst: float
-) -> float:
-    """:func:`take` on a raw ``sqlite3`` connection in autocommit mode (``isolation_level`` None),
-    in a transaction of its own (``BEGIN IMMEDIATE`` ... ``COMMIT``).
-
-    The limiter's hot path on SQLite: the same statements without the engine's per-call work.
-    """
-    values = {"bucket": bucket_name(key), "now": float(now), "rate": float(rate)}
-    values["burst"] = float(burst)
-    cursor = dbapi.cursor()
-    try:
-        cursor.execute("BEGIN IMMEDIATE")
-        try:
-            allowed = cursor.execute(_TAKE.text, values).fetchone() is not None
-            left = None if allowed else cursor.execute(_LEFT.text, values).fetchone()[0]
-        except BaseException:
-            cursor.execute("ROLLBACK")
-            raise
-        cursor.execute("COMMIT")
-    finally:
-        cursor.close()
-    return 0.0 if left is None else max(0.0, (1.0 - float(left)) / rate)
-
-
-def purge_sqlite(dbapi: sqlite3.Connection, now: float) -> int:
-    """:func:`purge` on a raw ``sqlite3`` connection in autocommit mode: one ``DELETE`` (its own
-    transaction, on the ``full_at`` index); returns how many buckets went."""
-    cursor = dbapi.execute("DELETE FROM rate_limits WHERE full_at <= ?", (float(now),))
-    try:
-        return int(cursor.rowcount)
-    finally:
-        cursor.close()
 
 
 def take(conn: Connection, key: str, now: float, rate: float, burst: float) -> float:

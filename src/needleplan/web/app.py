@@ -33,7 +33,14 @@ from needleplan.web.kiosk import KioskLockedError, kiosk_guard
 from needleplan.web.leads import InMemoryLeadStore, LeadStore
 from needleplan.web.logs import RequestIdMiddleware
 from needleplan.web.metrics import Metrics, MetricsMiddleware
-from needleplan.web.ratelimit import Clock, DatabaseLimiter, Limiter, TokenBucketLimiter
+from needleplan.web.ratelimit import (
+    TABLE_SUFFIX,
+    Clock,
+    DatabaseLimiter,
+    FileLimiter,
+    Limiter,
+    TokenBucketLimiter,
+)
 from needleplan.web.routes import (
     account,
     admin,
@@ -129,8 +136,13 @@ def _swagger_ui(request: Request) -> Response:
 def _limiter(
     database: Database | None, per_minute: float, burst: int, clock: Clock | None
 ) -> Limiter:
-    """Buckets in the database when there is one (shared by worker processes), else in memory."""
+    """Buckets shared by the worker processes when there is a database (a SQLite file: a table
+    file beside it; else the database), else in this process's memory."""
     if database is not None:
+        url = database.engine.url
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            path = str(url.database) + TABLE_SUFFIX
+            return FileLimiter(path, per_minute, burst, clock=clock or time.time)
         return DatabaseLimiter(database.engine, per_minute, burst, clock=clock or time.time)
     return TokenBucketLimiter(per_minute, burst, clock=clock or time.monotonic)
 

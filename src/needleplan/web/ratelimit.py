@@ -1,4 +1,4 @@
-"""Token-bucket rate limiting, per client key: in the process's memory or in the database.
+"""Token-bucket rate limiting, per client key: in the process, in a shared file or the database.
 
 Each key (a client address, or ``login-user:<name>``) owns a bucket holding up to ``burst``
 tokens, refilled continuously at ``per_minute / 60`` tokens per second. A request takes one
@@ -6,21 +6,23 @@ token; an empty bucket answers "retry after N seconds". The clock is injectable 
 time instead of sleeping.
 
 :class:`TokenBucketLimiter` keeps the buckets in the process (an app without a database).
-:class:`DatabaseLimiter` keeps them in the ``rate_limits`` table, so every server process
-(``needleplan serve --workers N``) takes from the same buckets: a limit means the same with one
-worker or four (docs/api.md).
+The two others are shared by every server process (``needleplan serve --workers N``), so a limit
+means the same with one worker or four (docs/api.md): :class:`FileLimiter` keeps them in a
+file beside a SQLite clinic, mapped into each process's memory; :class:`DatabaseLimiter` in the
+``rate_limits`` table of a PostgreSQL clinic.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import mmap
 import os
-import sqlite3
+import struct
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,7 +35,7 @@ from needleplan.web.errors import ApiError
 
 try:
     import fcntl
-except ImportError:  # pragma: no cover - Windows: SQLite's busy handler alone
+except ImportError:  # pragma: no cover - Windows: the buckets stay in the database
     fcntl = None  # type: ignore[assignment]
 
 Clock = Callable[[], float]
@@ -117,50 +119,214 @@ class Limiter(Protocol):
     def take(self, key: str) -> float: ...
 
 
-@contextmanager
-def _file_lock(path: str | None) -> Iterator[None]:
-    """An exclusive ``flock`` on ``path`` (created if missing); nothing when None or not POSIX."""
-    if path is None or fcntl is None:
-        yield
-        return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
-
-
-def _try_file_lock(path: str) -> int | None:
-    """An exclusive ``flock`` on ``path`` taken without waiting: the descriptor holding it (close
-    it to release), or None when another holder has it or the platform has no ``flock``."""
-    if fcntl is None:
-        return None
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+def _try_flock(fd: int) -> bool:
+    """An exclusive ``flock`` on ``fd`` taken without waiting: whether it was taken."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
+        return False
+    return True
 
 
-#: The lock file beside a SQLite database that the takes of every process queue on.
-LOCK_SUFFIX = ".ratelimit.lock"
+#: The bucket table beside a SQLite database, shared by the server's worker processes.
+TABLE_SUFFIX = ".ratelimit"
+_MAGIC = b"NPRL0001"
+_HEADER = struct.Struct("<8sI4x16s")  # magic, slots, (padding), the digest's salt
+_SLOT = struct.Struct("<16sddd")  # key digest, tokens, updated [s], full again at [s]
+#: Slots a key may sit in: its home slot and the next ones (linear probing, no wrap-around).
+PROBE = 32
+#: Bucket slots of a new table: 65,536 (2.6 MB, sparse on disk).
+SLOTS = 1 << 16
+_EMPTY = bytes(16)
+
+
+class FileLimiter:
+    """Per-key token buckets in a file mapped into every server process's memory.
+
+    For a SQLite clinic (``needleplan serve --workers N`` on one machine): the buckets live in
+    ``<database>.ratelimit``, a fixed table of :data:`SLOTS` slots, mapped with ``mmap`` by every
+    worker process and changed only under an exclusive ``flock`` on that file, so every process
+    takes from the same bucket and a limit means the same with one worker or four. A take reads
+    and writes a few dozen bytes of shared memory: no SQLite write lock (which the clinic's own
+    writes need), no disk write, about 10 microseconds.
+
+    A key is stored as its 16-byte BLAKE2b digest salted with a random salt of the table (so no
+    client can choose addresses that crowd one part of the table); its slot is the digest's home
+    slot or one of the next :data:`PROBE`. A bucket that is full again is a free slot. When all
+    of a key's slots hold buckets that are not full (tens of thousands of clients limited at
+    once), the bucket nearest to full is forgotten: that client gets a full bucket early.
+
+    The table is a cache of counts, not a record: it may be deleted while the server is stopped
+    (every bucket then starts full); a table that is not this format, or the wrong size, is
+    rebuilt empty. Created with mode 0600. Same semantics as :class:`DatabaseLimiter`: the
+    clock is wall-clock seconds shared by the processes (one that steps back refills nothing).
+
+    Parameters
+    ----------
+    path
+        the table file (created if missing).
+    per_minute, burst
+        as :class:`TokenBucketLimiter`.
+    clock
+        wall-clock time source [s since the epoch]; ``time.time`` by default.
+    slots
+        the table's size when this limiter creates it (tests use small tables).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        per_minute: float,
+        burst: int,
+        *,
+        clock: Clock = time.time,
+        slots: int = SLOTS,
+    ) -> None:
+        if per_minute <= 0 or burst < 1:
+            raise ValueError("per_minute must be > 0 and burst >= 1")
+        if fcntl is None:  # pragma: no cover - Windows
+            raise RuntimeError("a shared rate-limit file needs POSIX file locks")
+        self.path = path
+        self.rate = per_minute / 60.0
+        self.burst = float(burst)
+        self.clock = clock
+        self.slots = slots
+        self._thread_lock = threading.Lock()
+        self._opened: tuple[int, int, mmap.mmap, bytes, int] | None = None  # pid, fd, map, salt, n
+
+    def _table(self) -> tuple[int, mmap.mmap, bytes, int]:
+        """The open table (opened again in a forked child: a ``flock`` is per open file)."""
+        opened = self._opened
+        if opened is not None and opened[0] == os.getpid():
+            return opened[1:]
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                salt, n = self._check_or_build(fd)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            table = mmap.mmap(fd, _HEADER.size + (n + PROBE) * _SLOT.size)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._opened = (os.getpid(), fd, table, salt, n)
+        weakref.finalize(self, _close, fd, table)
+        return fd, table, salt, n
+
+    def _check_or_build(self, fd: int) -> tuple[bytes, int]:
+        """The table's salt and slot count; an empty table first when the file is not one."""
+        head = os.pread(fd, _HEADER.size, 0)
+        if len(head) == _HEADER.size:
+            magic, n, salt = _HEADER.unpack(head)
+            size = _HEADER.size + (n + PROBE) * _SLOT.size
+            if magic == _MAGIC and n > 0 and os.fstat(fd).st_size == size:
+                return salt, n
+        n, salt = self.slots, os.urandom(16)
+        os.fchmod(fd, 0o600)
+        os.ftruncate(fd, 0)  # zeros: every slot empty
+        os.ftruncate(fd, _HEADER.size + (n + PROBE) * _SLOT.size)
+        os.pwrite(fd, _HEADER.pack(_MAGIC, n, salt), 0)
+        return salt, n
+
+    def take(self, key: str) -> float:
+        """Take one token for ``key``; return 0 when allowed, else the seconds to wait."""
+        with self._thread_lock:
+            fd, table, salt, n = self._table()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                return self._take(table, salt, n, key)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def take_now(self, key: str) -> float | None:
+        """:meth:`take` if no other thread or process is taking at this moment, else None (then
+        call :meth:`take`, which waits; on an event loop, try again first). Also None before
+        this process's first :meth:`take` has opened the table."""
+        opened = self._opened
+        if opened is None or opened[0] != os.getpid():
+            return None  # opening it may wait for the file: :meth:`take` does it
+        if not self._thread_lock.acquire(blocking=False):
+            return None
+        try:
+            fd, table, salt, n = self._table()
+            if not _try_flock(fd):
+                return None
+            try:
+                return self._take(table, salt, n, key)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+    def _take(self, table: mmap.mmap, salt: bytes, n: int, key: str) -> float:
+        """The take itself, under both locks."""
+        now = self.clock()
+        digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16, key=salt)
+        found = digest.digest()
+        home = _HEADER.size + (int.from_bytes(found[:8], "little") % n) * _SLOT.size
+        window = table[home : home + PROBE * _SLOT.size]
+        at = window.find(found)
+        while at >= 0 and at % _SLOT.size:  # only a whole slot's key counts
+            at = window.find(found, at + 1)
+        if at >= 0:
+            tokens, updated = (float(v) for v in _SLOT.unpack_from(window, at)[1:3])
+            if not 0.0 <= tokens <= self.burst or updated != updated:  # torn by a crash: full
+                tokens, updated = self.burst, now
+            elapsed = now - updated if updated < now else 0.0
+            refilled = min(self.burst, tokens + elapsed * self.rate)
+            if refilled < 1.0:
+                return (1.0 - refilled) / self.rate
+            left = refilled - 1.0
+            full_at = now + (self.burst - left) / self.rate
+            _SLOT.pack_into(table, home + at, found, left, max(updated, now), full_at)
+            return 0.0
+        # A new bucket (full, minus this take) in the first free slot, else the nearest to full.
+        best, best_full = 0, math.inf
+        for offset in range(0, PROBE * _SLOT.size, _SLOT.size):
+            if window[offset : offset + 16] == _EMPTY:
+                best = offset
+                break
+            full_at = _SLOT.unpack_from(window, offset)[3]
+            if full_at <= now:
+                best = offset
+                break
+            if full_at < best_full:
+                best, best_full = offset, full_at
+        _SLOT.pack_into(table, home + best, found, self.burst - 1.0, now, now + 1.0 / self.rate)
+        return 0.0
+
+    def __len__(self) -> int:
+        """How many buckets are not full at this moment (the others are free slots)."""
+        with self._thread_lock:
+            fd, table, _, n = self._table()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                now = self.clock()
+                return sum(
+                    1
+                    for offset in range(
+                        _HEADER.size, _HEADER.size + (n + PROBE) * _SLOT.size, _SLOT.size
+                    )
+                    if table[offset : offset + 16] != _EMPTY
+                    and _SLOT.unpack_from(table, offset)[3] > now
+                )
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _close(fd: int, table: mmap.mmap) -> None:
+    table.close()
+    os.close(fd)
 
 
 class DatabaseLimiter:
     """Per-key token buckets in the database (``rate_limits``), shared by every process.
 
-    Each :meth:`take` is one short transaction of its own on its own connection (an atomic
-    UPSERT, see :mod:`needleplan.storage.rate_limits`); never call it inside a transaction of
-    the same SQLite database. Every ``purge_every`` takes, buckets that are full again are
-    deleted.
-
-    On SQLite the takes of all threads and processes queue on a lock file beside the database
-    (``<file>.ratelimit.lock``, ``flock``) before they ask for SQLite's write lock: SQLite's own
-    busy handler retries by sleeping 1, 2, 5, 10 ... ms, which under load costs far more than
-    the take itself, while a waiter on ``flock`` is woken as soon as the lock is free.
+    For PostgreSQL (several servers may share it). Each :meth:`take` is one short transaction of
+    its own (an atomic UPSERT, see :mod:`needleplan.storage.rate_limits`); never call it inside a
+    transaction of the same database. Every ``purge_every`` takes, buckets that are full again
+    are deleted.
 
     Parameters
     ----------
@@ -190,89 +356,15 @@ class DatabaseLimiter:
         self.clock = clock
         self.purge_every = purge_every
         self._takes = 0
-        self._thread_lock = threading.Lock()
-        self._raw: sqlite3.Connection | None = None
-        self._raw_now: sqlite3.Connection | None = None  # busy timeout 0, for take_now
-        self._lock_path: str | None = None
-        database = engine.url.database
-        if engine.dialect.name == "sqlite" and database and database != ":memory:":
-            self._lock_path = database + LOCK_SUFFIX
-
-    @property
-    def takes_now(self) -> bool:
-        """Whether :meth:`take_now` can succeed at all (a SQLite file; never PostgreSQL)."""
-        return self._lock_path is not None
 
     def take(self, key: str) -> float:
         """Take one token for ``key``; return 0 when allowed, else the seconds to wait."""
         self._takes += 1
-        if self._takes % self.purge_every == 0:
-            with self._thread_lock, _file_lock(self._lock_path), self.engine.begin() as conn:
-                rate_limits.purge(conn, self.clock())
-        if self.engine.dialect.name != "sqlite":
-            with self.engine.begin() as conn:
-                return rate_limits.take(conn, key, self.clock(), self.rate, self.burst)
-        with self._thread_lock, _file_lock(self._lock_path):
-            # One connection of its own, used under the lock: the hot path skips the engine's
-            # per-call work (pool checkout, events, statement bookkeeping).
-            if self._raw is None:
-                database = self.engine.url.database or ":memory:"
-                if database == ":memory:":  # a private in-memory database: the engine's own
-                    with self.engine.begin() as conn:
-                        return rate_limits.take(conn, key, self.clock(), self.rate, self.burst)
-                self._raw = rate_limits.connect_sqlite(database)
-                weakref.finalize(self, self._raw.close)
-            try:
-                return rate_limits.take_sqlite(self._raw, key, self.clock(), self.rate, self.burst)
-            except BaseException:
-                raw, self._raw = self._raw, None
-                raw.close()
-                raise
-
-    def take_now(self, key: str) -> float | None:
-        """:meth:`take` if it can be done without waiting, else None (then call :meth:`take`
-        where waiting is allowed, e.g. a worker thread).
-
-        For the event loop of a server process: on a SQLite file a take costs about 40
-        microseconds when nothing holds its locks, less than handing it to a thread. It waits on
-        nothing: the thread lock and the lock file are tried without blocking and the
-        connection's busy timeout is 0, so another take in progress (this process or another)
-        or a writer holding SQLite's lock answer None. A purge that is due runs here too, under
-        the same locks (one indexed ``DELETE``): handed to the thread pool, it held the locks
-        while that thread waited for the interpreter, and the takes behind it on the event loop
-        found them held and followed it there (a run of hand-offs from one purge). Elsewhere
-        (PostgreSQL, an in-memory database) always None.
-        """
-        if self._lock_path is None:
-            return None
-        if not self._thread_lock.acquire(blocking=False):
-            return None
-        try:
-            fd = _try_file_lock(self._lock_path)
-            if fd is None:
-                return None
-            try:
-                if self._raw_now is None:
-                    self._raw_now = rate_limits.connect_sqlite(self._lock_path[: -len(LOCK_SUFFIX)])
-                    self._raw_now.execute("PRAGMA busy_timeout = 0")
-                    weakref.finalize(self, self._raw_now.close)
-                try:
-                    now = self.clock()
-                    if (self._takes + 1) % self.purge_every == 0:
-                        rate_limits.purge_sqlite(self._raw_now, now)
-                    wait = rate_limits.take_sqlite(self._raw_now, key, now, self.rate, self.burst)
-                except sqlite3.OperationalError as exc:
-                    if "locked" in str(exc).lower() or "busy" in str(exc).lower():
-                        return None  # a writer holds SQLite's lock; BEGIN did not start
-                    raw, self._raw_now = self._raw_now, None
-                    raw.close()
-                    raise
-                self._takes += 1
-                return wait
-            finally:
-                os.close(fd)  # releases the lock file
-        finally:
-            self._thread_lock.release()
+        with self.engine.begin() as conn:
+            now = self.clock()
+            if self._takes % self.purge_every == 0:
+                rate_limits.purge(conn, now)
+            return rate_limits.take(conn, key, now, self.rate, self.burst)
 
     def __len__(self) -> int:
         with self.engine.connect() as conn:

@@ -15,7 +15,7 @@ from needleplan.services._clock import utc_now
 from needleplan.web.auth import SessionStore, StaffUser, TokenStore, UserStore
 from needleplan.web.db_stores import DbTokenStore
 from needleplan.web.errors import ApiError
-from needleplan.web.ratelimit import TokenBucketLimiter
+from needleplan.web.ratelimit import Limiter
 from needleplan.web.routes.pages import audit_account, parse_token_days, render
 from needleplan.web.routes.patients import MAX_ID
 from needleplan.web.security import CSRF_FIELD, check_csrf, current_session, require_staff
@@ -113,7 +113,7 @@ def change_password(
 ) -> HTMLResponse:
     """Change my own password (the current one is asked for); my other sessions end."""
     check_csrf(request, csrf_token)
-    limiter: TokenBucketLimiter = request.app.state.login_limiter
+    limiter: Limiter = request.app.state.login_limiter
     wait = limiter.take(f"password-user:{user.id}")
     if wait > 0:
         minutes = max(1, round(wait / 60))

@@ -45,7 +45,7 @@ from needleplan.web.bodies import StrictJSONRoute
 from needleplan.web.deps import forecast_calibration
 from needleplan.web.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from needleplan.web.ratelimit import (
-    DatabaseLimiter,
+    FileLimiter,
     Limiter,
     TokenBucketLimiter,
     client_key,
@@ -81,8 +81,8 @@ def _protocol(assessment: Assessment) -> Protocol:
     return make_protocol(assessment, default_guideline())
 
 
-#: A take on a SQLite file that finds its lock held (another worker process taking) is tried
-#: again this many times on the event loop, this long apart, before it waits in the thread pool.
+#: A take on a SQLite clinic's shared table that finds it held (another worker process taking)
+#: is tried again this many times on the event loop, this long apart, before it waits in the thread pool.
 LOCK_RETRIES = 5
 LOCK_RETRY_SECONDS = 0.0002
 
@@ -92,9 +92,9 @@ async def rate_limited(request: Request) -> None:
 
     Signed-in staff (the consultation page calls these endpoints live) are not limited.
     Asynchronous, so a request without a session cookie costs no hand-off to the thread pool
-    when its take needs no waiting (the in-memory buckets, or a SQLite file whose locks are free:
-    :meth:`DatabaseLimiter.take_now`); a session lookup, a take on PostgreSQL or one that would
-    wait for a lock runs there.
+    when its take needs no waiting (the in-memory buckets, or the shared table file of a SQLite
+    clinic when no other take holds it: :meth:`FileLimiter.take_now`, tried a few times); a
+    session lookup, a take on PostgreSQL or one that would wait for the table runs there.
     """
     if SESSION_COOKIE in request.cookies and (
         await run_in_threadpool(session_user, request) is not None
@@ -105,14 +105,13 @@ async def rate_limited(request: Request) -> None:
     now = None
     if isinstance(limiter, TokenBucketLimiter):
         now = limiter.take(key)
-    elif isinstance(limiter, DatabaseLimiter):
+    elif isinstance(limiter, FileLimiter):
         now = limiter.take_now(key)
-        if limiter.takes_now:
-            for _ in range(LOCK_RETRIES):
-                if now is not None:
-                    break
-                await asyncio.sleep(LOCK_RETRY_SECONDS)
-                now = limiter.take_now(key)
+        for _ in range(LOCK_RETRIES):
+            if now is not None:
+                break
+            await asyncio.sleep(LOCK_RETRY_SECONDS)
+            now = limiter.take_now(key)
     # Otherwise it would wait for a lock or the network: not on the event loop.
     wait = now if now is not None else await run_in_threadpool(limiter.take, key)
     if wait > 0:

@@ -48,7 +48,7 @@ from needleplan.web.intake_form import (
     intake_thanks_page,
 )
 from needleplan.web.kiosk import current_kiosk, session_key
-from needleplan.web.ratelimit import TokenBucketLimiter, client_key
+from needleplan.web.ratelimit import Limiter, client_key
 from needleplan.web.routes.pages import render
 from needleplan.web.security import (
     CSRF_FIELD,
@@ -165,7 +165,7 @@ def kiosk_unlock(
     key = session_key(request)
     if lock is None or owner is None or key is None:
         return RedirectResponse("/app/", status_code=303)
-    limiter: TokenBucketLimiter = request.app.state.login_limiter
+    limiter: Limiter = request.app.state.login_limiter
     wait = max(
         limiter.take("login-client:" + client_key(request)),
         limiter.take("login-user:" + normalise_username(username)),

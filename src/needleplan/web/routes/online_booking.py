@@ -33,7 +33,7 @@ from needleplan.storage import Database
 from needleplan.web.deps import ClinicDep, DbDep
 from needleplan.web.errors import ApiError
 from needleplan.web.i18n import clinic_identity, public_context
-from needleplan.web.ratelimit import TokenBucketLimiter, client_key
+from needleplan.web.ratelimit import Limiter, client_key
 from needleplan.web.routes.pages import render
 from needleplan.web.routes.portal import PortalRateLimitedError
 from needleplan.web.security import CSRF_FIELD, check_csrf
@@ -121,7 +121,7 @@ def book_request(
 ) -> HTMLResponse:
     """Hold the time for her and queue the e-mail with her confirmation link."""
     check_csrf(request, csrf_token)
-    limiter: TokenBucketLimiter = request.app.state.api_limiter
+    limiter: Limiter = request.app.state.api_limiter
     if limiter.take("book:" + client_key(request)) > 0:
         raise ApiError.one(429, "client", None, "too many booking requests; try again later")
     form = {

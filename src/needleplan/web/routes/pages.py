@@ -61,7 +61,7 @@ from needleplan.web.estimate_text import (
 )
 from needleplan.web.i18n import clinic_identity, page_clinic, public_context
 from needleplan.web.leads import CONSENT_TEXT, LeadStore, make_lead
-from needleplan.web.ratelimit import TokenBucketLimiter, client_key
+from needleplan.web.ratelimit import Limiter, client_key
 from needleplan.web.security import (
     CSRF_FIELD,
     SessionManager,
@@ -145,7 +145,7 @@ def estimate_contact(
     csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
 ) -> HTMLResponse:
     check_csrf(request, csrf_token)
-    limiter: TokenBucketLimiter = request.app.state.api_limiter
+    limiter: Limiter = request.app.state.api_limiter
     if limiter.take("lead:" + client_key(request)) > 0:
         raise ApiError.one(429, "client", None, "too many contact requests; try again later")
     form = {"name": name, "email": email, "phone": phone, "message": message}
@@ -192,7 +192,7 @@ def login(
     csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
 ) -> Response:
     check_csrf(request, csrf_token)
-    limiter: TokenBucketLimiter = request.app.state.login_limiter
+    limiter: Limiter = request.app.state.login_limiter
     wait = max(
         limiter.take("login-client:" + client_key(request)),
         limiter.take("login-user:" + normalise_username(username)),

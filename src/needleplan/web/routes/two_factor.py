@@ -21,7 +21,7 @@ from needleplan.services import two_factor
 from needleplan.storage.database import Database
 from needleplan.web.auth import Permission, StaffUser, UserStore, parse_user_id
 from needleplan.web.errors import ApiError
-from needleplan.web.ratelimit import TokenBucketLimiter, client_key
+from needleplan.web.ratelimit import Limiter, client_key
 from needleplan.web.routes.pages import render, safe_next, users_page
 from needleplan.web.second_factor import PENDING_COOKIE, account_database, pending_user
 from needleplan.web.security import (
@@ -82,7 +82,7 @@ def submit_code(
     user_id = pending_user(request)
     if user_id is None:
         return RedirectResponse("/login", status_code=303)
-    limiter: TokenBucketLimiter = request.app.state.login_limiter
+    limiter: Limiter = request.app.state.login_limiter
     wait = max(
         limiter.take(f"2fa-user:{user_id}"), limiter.take("2fa-client:" + client_key(request))
     )
@@ -145,7 +145,7 @@ def start(request: Request, user: StaffDep, csrf_token: CsrfField = "") -> Any:
 
 
 def _limited(request: Request, user: StaffUser) -> bool:
-    limiter: TokenBucketLimiter = request.app.state.login_limiter
+    limiter: Limiter = request.app.state.login_limiter
     return limiter.take(f"2fa-user:{user.id}") > 0
 
 

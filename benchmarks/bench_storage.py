@@ -153,9 +153,13 @@ def figures() -> list[tuple[str, str, str, bool]]:
         shutil.rmtree(folder)
     rows = sum(counts.values())
     return [
-        # The target holds on an idle 2-core machine; CPU time tells a loaded one apart.
-        ("demo clinic, 300 patients, wall [s]", f"{demo_s:.2f}", "< 3", demo_s < 3),
-        ("demo clinic, 300 patients, CPU [s]", f"{demo_cpu:.2f}", "< 3", demo_cpu < 3),
+        # What `make run` and `needleplan demo` keep a user waiting, once. The target was 3 s
+        # while the demo was bulk inserts; since issue 10 every demo record goes through the
+        # services (1,800 bookings checked against the demo calendar, 230 signed consent PDFs,
+        # every change audited), about 30 ms a patient, so the target is 10 s now. CPU time
+        # tells a loaded machine apart.
+        ("demo clinic, 300 patients, wall [s]", f"{demo_s:.2f}", "< 10", demo_s < 10),
+        ("demo clinic, 300 patients, CPU [s]", f"{demo_cpu:.2f}", "< 10", demo_cpu < 10),
         (f"backup, {rows} rows [s]", f"{backup_s:.2f}", "< 5", backup_s < 5),
         (f"restore, {rows} rows [s]", f"{restore_s:.2f}", "< 10", restore_s < 10),
     ]

@@ -123,6 +123,43 @@ def test_the_report_reads_only_the_files_of_measured_patients(clinic: Any) -> No
     assert used == 1
 
 
+def test_the_report_reads_measured_patients_a_page_at_a_time(clinic: Any) -> None:
+    """Measured patients' records are read with one query per kind for a page of patients, not
+    per patient: four more measured patients add no SQL statement to the report (or to the
+    calibration fit's data), and each one's records are exactly her patient file's."""
+    from sqlalchemy import event
+
+    from needleplan.services.calibrations import clinic_data
+    from needleplan.services.patients import TreatmentRecord, patient_file, treatment_records
+
+    db = clinic.db
+    add_patient_with_outcomes(db, clinic.alice.id, z=0.5, seed=3, name="First")
+
+    def statements() -> tuple[int, int, int]:
+        seen: list[str] = []
+
+        def count(*args: Any) -> None:
+            seen.append(args[2])
+
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            n = clinic_response_report(db).n
+            fitted = len(clinic_data(db).patients)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        return n, fitted, len(seen)
+
+    n, fitted, before = statements()
+    for i in range(4):
+        add_patient_with_outcomes(db, clinic.alice.id, z=-0.5 + i / 4, seed=10 + i, name=f"P{i}")
+    assert statements() == (n + 4, fitted + 4, before)
+    ids = [p.id for p in services.list_patients(db, limit=100)]
+    assert treatment_records(db, [*ids, 999_999]) == [
+        *(TreatmentRecord.of(patient_file(db, i)) for i in ids),
+        TreatmentRecord(999_999, [], [], [], [], []),
+    ]
+
+
 def test_patient_outcome_updates_her_forecast_and_recall(clinic: Any, make_protocol: Any) -> None:
     """A good responder's own forecast outlasts the population's; her recall is not earlier."""
     patient = add_patient_with_outcomes(

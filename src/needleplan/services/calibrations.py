@@ -46,7 +46,7 @@ from needleplan.services.calibration_state import (
     in_force_of,
 )
 from needleplan.services.learning import _history_of
-from needleplan.services.patients import list_patients, patient_file
+from needleplan.services.patients import list_patients, treatment_records
 from needleplan.storage import Database, UnitOfWork
 from needleplan.storage.repositories.calibrations import CalibrationRecord
 
@@ -76,10 +76,13 @@ def clinic_data(db: Database) -> ClinicData:
     out: list[ClinicPatient] = []
     skipped: Counter[str] = Counter()
     offset = 0
-    while True:
+    with db.transaction() as uow:
+        measured = uow.measurements.patient_ids()
+    while measured:
         page = list_patients(db, limit=_PAGE, offset=offset)
-        for patient in page:
-            pf = patient_file(db, patient.id)
+        # A patient without a measurement adds nothing: only the others' records are read, a
+        # page at a time (services.patients.treatment_records).
+        for pf in treatment_records(db, (p.id for p in page if p.id in measured)):
             if not pf.measurements:
                 continue
             try:

@@ -45,7 +45,13 @@ from needleplan.scheduling import ClinicConfig, MaintenanceDue, example_clinic
 from needleplan.scheduling.recall import maintenance_due
 from needleplan.services.calibration_state import DEFAULT_LABEL, calibration_in_force
 from needleplan.services.clinic_threshold import clinic_params
-from needleplan.services.patients import PatientFile, get_patient, list_patients, patient_file
+from needleplan.services.patients import (
+    TreatmentRecord,
+    get_patient,
+    list_patients,
+    patient_file,
+    treatment_records,
+)
 from needleplan.storage import Database
 
 #: Page size when walking every patient of the clinic.
@@ -82,11 +88,11 @@ class _History:
 
 
 def _history(db: Database, patient_id: int) -> _History:
-    return _history_of(patient_file(db, patient_id))
+    return _history_of(TreatmentRecord.of(patient_file(db, patient_id)))
 
 
-def _history_of(pf: PatientFile) -> _History:
-    patient_id = pf.patient.id
+def _history_of(pf: TreatmentRecord) -> _History:
+    patient_id = pf.patient_id
     if not pf.assessments:
         raise NotFoundError(f"patient {patient_id} has no assessment; record one first")
     performed = sorted({s.performed_at.date() for s in pf.sessions})
@@ -443,10 +449,9 @@ def clinic_response_report(
     offset = 0
     while measured:
         page = list_patients(db, limit=_PAGE, offset=offset)
-        for patient in page:
-            if patient.id not in measured:
-                continue  # her file is not read at all: most patients have no measurement yet
-            pf = patient_file(db, patient.id)
+        # Only the measured patients' records are read (most patients have no measurement
+        # yet), a page at a time (services.patients.treatment_records).
+        for pf in treatment_records(db, (p.id for p in page if p.id in measured)):
             if not pf.measurements:
                 continue
             try:
@@ -464,7 +469,7 @@ def clinic_response_report(
             variances.append(post.sd**2)
             rows.append(
                 PatientResponse(
-                    patient_id=patient.id,
+                    patient_id=pf.patient_id,
                     measurements=len(obs),
                     follow_ups=len(shares),
                     z_mean=post.mean,

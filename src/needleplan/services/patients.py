@@ -244,6 +244,59 @@ class PatientFile:
     consents: list[ConsentChange] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class TreatmentRecord:
+    """What the outcome model reads of one patient: her assessments (newest first), courses,
+    appointments, performed sessions and measurements (oldest first), as in her
+    :class:`PatientFile`."""
+
+    patient_id: int
+    assessments: list[AssessmentRecord]
+    courses: list[Course]
+    appointments: list[Appointment]
+    sessions: list[PerformedSession]
+    measurements: list[Measurement]
+
+    @classmethod
+    def of(cls, pf: PatientFile) -> TreatmentRecord:
+        return cls(
+            pf.patient.id, pf.assessments, pf.courses, pf.appointments, pf.sessions, pf.measurements
+        )
+
+
+#: Patients whose records :func:`treatment_records` reads with one query per kind.
+RECORDS_BATCH = 500
+
+
+def treatment_records(db: Database, patient_ids: Iterable[int]) -> list[TreatmentRecord]:
+    """The :class:`TreatmentRecord` of each patient in ``patient_ids``, in that order, read in one
+    transaction with one query per kind of record for each :data:`RECORDS_BATCH` patients (a
+    clinic-wide report or fit reads thousands of patients; a query per patient and kind would
+    be most of its time). An id without any record gets empty lists."""
+    ids = list(patient_ids)
+    out: list[TreatmentRecord] = []
+    with db.transaction() as uow:
+        for start in range(0, len(ids), RECORDS_BATCH):
+            part = ids[start : start + RECORDS_BATCH]
+            assessments = uow.assessments.histories(part)
+            courses = uow.courses.for_patients(part)
+            appointments = uow.appointments.for_patients(part)
+            sessions = uow.sessions.for_patients(part)
+            measurements = uow.measurements.for_patients(part)
+            out.extend(
+                TreatmentRecord(
+                    i,
+                    assessments.get(i, []),
+                    courses.get(i, []),
+                    appointments.get(i, []),
+                    sessions.get(i, []),
+                    measurements.get(i, []),
+                )
+                for i in part
+            )
+    return out
+
+
 def patient_file(db: Database, patient_id: int) -> PatientFile:
     with db.transaction() as uow:
         return PatientFile(

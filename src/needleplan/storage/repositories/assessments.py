@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -62,6 +63,20 @@ class AssessmentRepository:
             .order_by(AssessmentRow.assessed_at.desc(), AssessmentRow.id.desc())
         ).scalars()
         return [to_assessment(r) for r in rows]
+
+    def histories(self, patient_ids: Sequence[int]) -> dict[int, list[AssessmentRecord]]:
+        """:meth:`history` of each patient in ``patient_ids`` (one query; none: no key)."""
+        out: dict[int, list[AssessmentRecord]] = {}
+        rows = self.session.execute(
+            select(AssessmentRow)
+            .where(AssessmentRow.patient_id.in_(patient_ids))
+            .order_by(
+                AssessmentRow.patient_id, AssessmentRow.assessed_at.desc(), AssessmentRow.id.desc()
+            )
+        ).scalars()
+        for r in rows:
+            out.setdefault(r.patient_id, []).append(to_assessment(r))
+        return out
 
     def latest_data(self) -> list[dict[str, Any]]:
         """The stored data of every patient's newest assessment, by patient id (no identities).

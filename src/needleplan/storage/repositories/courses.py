@@ -215,6 +215,18 @@ class CourseRepository:
         ).scalars()
         return [to_course(r) for r in rows]
 
+    def for_patients(self, patient_ids: Sequence[int]) -> dict[int, list[Course]]:
+        """:meth:`for_patient` of each patient in ``patient_ids`` (one query; none: no key)."""
+        out: dict[int, list[Course]] = {}
+        rows = self.session.execute(
+            select(CourseRow)
+            .where(CourseRow.patient_id.in_(patient_ids))
+            .order_by(CourseRow.patient_id, CourseRow.id)
+        ).scalars()
+        for r in rows:
+            out.setdefault(r.patient_id, []).append(to_course(r))
+        return out
+
     def all(self, status: CourseStatus | None = None) -> list[Course]:
         stmt = select(CourseRow).order_by(CourseRow.id)
         if status is not None:
@@ -451,6 +463,18 @@ class AppointmentRepository:
         ).scalars()
         return [to_appointment(r) for r in rows]
 
+    def for_patients(self, patient_ids: Sequence[int]) -> dict[int, list[Appointment]]:
+        """:meth:`for_patient` of each patient in ``patient_ids`` (one query; none: no key)."""
+        out: dict[int, list[Appointment]] = {}
+        rows = self.session.execute(
+            select(AppointmentRow)
+            .where(AppointmentRow.patient_id.in_(patient_ids))
+            .order_by(AppointmentRow.patient_id, AppointmentRow.start_at, AppointmentRow.id)
+        ).scalars()
+        for r in rows:
+            out.setdefault(r.patient_id, []).append(to_appointment(r))
+        return out
+
     def between(
         self,
         start: datetime,
@@ -531,6 +555,22 @@ class SessionRepository:
             .order_by(PerformedSessionRow.performed_at, PerformedSessionRow.id)
         ).scalars()
         return [to_session(r) for r in rows]
+
+    def for_patients(self, patient_ids: Sequence[int]) -> dict[int, list[PerformedSession]]:
+        """:meth:`for_patient` of each patient in ``patient_ids`` (one query; none: no key)."""
+        out: dict[int, list[PerformedSession]] = {}
+        rows = self.session.execute(
+            select(PerformedSessionRow)
+            .where(PerformedSessionRow.patient_id.in_(patient_ids))
+            .order_by(
+                PerformedSessionRow.patient_id,
+                PerformedSessionRow.performed_at,
+                PerformedSessionRow.id,
+            )
+        ).scalars()
+        for r in rows:
+            out.setdefault(r.patient_id, []).append(to_session(r))
+        return out
 
     def for_course(self, course_id: int) -> list[PerformedSession]:
         rows = self.session.execute(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -56,6 +58,18 @@ class MeasurementRepository:
             .order_by(MeasurementRow.measured_at, MeasurementRow.id)
         ).scalars()
         return [to_measurement(r) for r in rows]
+
+    def for_patients(self, patient_ids: Sequence[int]) -> dict[int, list[Measurement]]:
+        """:meth:`for_patient` of each patient in ``patient_ids`` (one query; none: no key)."""
+        out: dict[int, list[Measurement]] = {}
+        rows = self.session.execute(
+            select(MeasurementRow)
+            .where(MeasurementRow.patient_id.in_(patient_ids))
+            .order_by(MeasurementRow.patient_id, MeasurementRow.measured_at, MeasurementRow.id)
+        ).scalars()
+        for r in rows:
+            out.setdefault(r.patient_id, []).append(to_measurement(r))
+        return out
 
     def patient_ids(self) -> set[int]:
         """The patients with at least one measurement (one query over the patient index)."""

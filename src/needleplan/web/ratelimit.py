@@ -41,6 +41,11 @@ except ImportError:  # pragma: no cover - Windows: the buckets stay in the datab
 Clock = Callable[[], float]
 
 
+def _check_limits(per_minute: float, burst: int) -> None:
+    if per_minute <= 0 or burst < 1:
+        raise ValueError("per_minute must be > 0 and burst >= 1")
+
+
 @dataclass
 class _Bucket:
     tokens: float
@@ -70,8 +75,7 @@ class TokenBucketLimiter:
         clock: Clock = time.monotonic,
         max_keys: int = 10_000,
     ) -> None:
-        if per_minute <= 0 or burst < 1:
-            raise ValueError("per_minute must be > 0 and burst >= 1")
+        _check_limits(per_minute, burst)
         self.rate = per_minute / 60.0
         self.burst = float(burst)
         self.clock = clock
@@ -182,8 +186,7 @@ class FileLimiter:
         clock: Clock = time.time,
         slots: int = SLOTS,
     ) -> None:
-        if per_minute <= 0 or burst < 1:
-            raise ValueError("per_minute must be > 0 and burst >= 1")
+        _check_limits(per_minute, burst)
         if fcntl is None:  # pragma: no cover - Windows
             raise RuntimeError("a shared rate-limit file needs POSIX file locks")
         self.path = path
@@ -348,8 +351,7 @@ class DatabaseLimiter:
         clock: Clock = time.time,
         purge_every: int = 1000,
     ) -> None:
-        if per_minute <= 0 or burst < 1:
-            raise ValueError("per_minute must be > 0 and burst >= 1")
+        _check_limits(per_minute, burst)
         self.engine = engine
         self.rate = per_minute / 60.0
         self.burst = float(burst)

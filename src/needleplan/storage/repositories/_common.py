@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from needleplan.exceptions import NotFoundError
 from needleplan.storage.tables import (
@@ -72,3 +74,25 @@ def get_row(
     if row is None:
         raise NotFoundError(f"{what} {row_id} does not exist")
     return keep(session, row)
+
+
+T = TypeVar("T")
+
+
+def by_patient(
+    session: Session,
+    row_type: Any,
+    patient_ids: Sequence[int],
+    order: Sequence[Any],
+    convert: Callable[[Any], T],
+) -> dict[int, list[T]]:
+    """Rows of ``row_type`` of each patient in ``patient_ids``, converted, in ``order`` within a
+    patient (one query); a patient without rows has no key."""
+    column: InstrumentedAttribute[int] = row_type.patient_id
+    out: dict[int, list[T]] = {}
+    rows = session.execute(
+        select(row_type).where(column.in_(patient_ids)).order_by(column, *order)
+    ).scalars()
+    for r in rows:
+        out.setdefault(r.patient_id, []).append(convert(r))
+    return out

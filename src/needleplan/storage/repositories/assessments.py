@@ -13,7 +13,7 @@ from needleplan.domain.assessment import Assessment
 from needleplan.domain.records import (
     AssessmentRecord,
 )
-from needleplan.storage.repositories._common import get_row, keep
+from needleplan.storage.repositories._common import by_patient, get_row, keep
 from needleplan.storage.tables import (
     AssessmentRow,
 )
@@ -66,17 +66,8 @@ class AssessmentRepository:
 
     def histories(self, patient_ids: Sequence[int]) -> dict[int, list[AssessmentRecord]]:
         """:meth:`history` of each patient in ``patient_ids`` (one query; none: no key)."""
-        out: dict[int, list[AssessmentRecord]] = {}
-        rows = self.session.execute(
-            select(AssessmentRow)
-            .where(AssessmentRow.patient_id.in_(patient_ids))
-            .order_by(
-                AssessmentRow.patient_id, AssessmentRow.assessed_at.desc(), AssessmentRow.id.desc()
-            )
-        ).scalars()
-        for r in rows:
-            out.setdefault(r.patient_id, []).append(to_assessment(r))
-        return out
+        order = (AssessmentRow.assessed_at.desc(), AssessmentRow.id.desc())
+        return by_patient(self.session, AssessmentRow, patient_ids, order, to_assessment)
 
     def latest_data(self) -> list[dict[str, Any]]:
         """The stored data of every patient's newest assessment, by patient id (no identities).

@@ -25,7 +25,7 @@ from needleplan.domain.records import (
     SlotRequest,
 )
 from needleplan.exceptions import ConflictError
-from needleplan.storage.repositories._common import get_row, keep, slot_starts
+from needleplan.storage.repositories._common import by_patient, get_row, keep, slot_starts
 from needleplan.storage.tables import (
     AppointmentRow,
     CourseRow,
@@ -217,15 +217,8 @@ class CourseRepository:
 
     def for_patients(self, patient_ids: Sequence[int]) -> dict[int, list[Course]]:
         """:meth:`for_patient` of each patient in ``patient_ids`` (one query; none: no key)."""
-        out: dict[int, list[Course]] = {}
-        rows = self.session.execute(
-            select(CourseRow)
-            .where(CourseRow.patient_id.in_(patient_ids))
-            .order_by(CourseRow.patient_id, CourseRow.id)
-        ).scalars()
-        for r in rows:
-            out.setdefault(r.patient_id, []).append(to_course(r))
-        return out
+        order = (CourseRow.id,)
+        return by_patient(self.session, CourseRow, patient_ids, order, to_course)
 
     def all(self, status: CourseStatus | None = None) -> list[Course]:
         stmt = select(CourseRow).order_by(CourseRow.id)
@@ -465,15 +458,8 @@ class AppointmentRepository:
 
     def for_patients(self, patient_ids: Sequence[int]) -> dict[int, list[Appointment]]:
         """:meth:`for_patient` of each patient in ``patient_ids`` (one query; none: no key)."""
-        out: dict[int, list[Appointment]] = {}
-        rows = self.session.execute(
-            select(AppointmentRow)
-            .where(AppointmentRow.patient_id.in_(patient_ids))
-            .order_by(AppointmentRow.patient_id, AppointmentRow.start_at, AppointmentRow.id)
-        ).scalars()
-        for r in rows:
-            out.setdefault(r.patient_id, []).append(to_appointment(r))
-        return out
+        order = (AppointmentRow.start_at, AppointmentRow.id)
+        return by_patient(self.session, AppointmentRow, patient_ids, order, to_appointment)
 
     def between(
         self,
@@ -558,19 +544,8 @@ class SessionRepository:
 
     def for_patients(self, patient_ids: Sequence[int]) -> dict[int, list[PerformedSession]]:
         """:meth:`for_patient` of each patient in ``patient_ids`` (one query; none: no key)."""
-        out: dict[int, list[PerformedSession]] = {}
-        rows = self.session.execute(
-            select(PerformedSessionRow)
-            .where(PerformedSessionRow.patient_id.in_(patient_ids))
-            .order_by(
-                PerformedSessionRow.patient_id,
-                PerformedSessionRow.performed_at,
-                PerformedSessionRow.id,
-            )
-        ).scalars()
-        for r in rows:
-            out.setdefault(r.patient_id, []).append(to_session(r))
-        return out
+        order = (PerformedSessionRow.performed_at, PerformedSessionRow.id)
+        return by_patient(self.session, PerformedSessionRow, patient_ids, order, to_session)
 
     def for_course(self, course_id: int) -> list[PerformedSession]:
         rows = self.session.execute(

@@ -13,6 +13,7 @@ from needleplan.domain.records import (
     MeasurementDraft,
     MeasurementScale,
 )
+from needleplan.storage.repositories._common import by_patient
 from needleplan.storage.tables import (
     MeasurementRow,
 )
@@ -61,15 +62,8 @@ class MeasurementRepository:
 
     def for_patients(self, patient_ids: Sequence[int]) -> dict[int, list[Measurement]]:
         """:meth:`for_patient` of each patient in ``patient_ids`` (one query; none: no key)."""
-        out: dict[int, list[Measurement]] = {}
-        rows = self.session.execute(
-            select(MeasurementRow)
-            .where(MeasurementRow.patient_id.in_(patient_ids))
-            .order_by(MeasurementRow.patient_id, MeasurementRow.measured_at, MeasurementRow.id)
-        ).scalars()
-        for r in rows:
-            out.setdefault(r.patient_id, []).append(to_measurement(r))
-        return out
+        order = (MeasurementRow.measured_at, MeasurementRow.id)
+        return by_patient(self.session, MeasurementRow, patient_ids, order, to_measurement)
 
     def patient_ids(self) -> set[int]:
         """The patients with at least one measurement (one query over the patient index)."""

@@ -138,3 +138,31 @@ def test_serve_refuses_demo_users_with_several_workers(
     assert "--workers" in err
     assert "--demo-users" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("workers", ["1", "3"])
+def test_serve_refuses_a_rate_limit_table_it_cannot_open_before_serving(
+    workers: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """The rate-limit table beside a SQLite clinic is opened when the server starts: a path it
+    cannot use (here a folder) is one clear error naming it, exit 2, and nothing is served,
+    with one worker or several (no N crashed workers)."""
+    served: list[object] = []
+    path = tmp_path / "clinic.sqlite3"
+    (tmp_path / "clinic.sqlite3.ratelimit").mkdir()
+    monkeypatch.setattr("needleplan.cli.serve.run_server", lambda app, **kw: served.append(app))
+    monkeypatch.setattr(
+        "sys.argv", ["needleplan", "serve", "--workers", workers, "--database", str(path)]
+    )
+    monkeypatch.setenv("NEEDLEPLAN_DATABASE_URL", "")  # restored after the test
+    with pytest.raises(SystemExit) as info:
+        run()
+    assert info.value.code == 2
+    assert served == []
+    err = capsys.readouterr().err
+    assert "rate_limit_table" in err
+    assert "clinic.sqlite3.ratelimit" in err
+    assert "Is a directory" in err

@@ -29,7 +29,7 @@ from typing import Protocol
 from fastapi import Request
 from sqlalchemy import Engine
 
-from needleplan.exceptions import FieldProblem
+from needleplan.exceptions import FieldProblem, InputError
 from needleplan.storage import rate_limits
 from needleplan.web.errors import ApiError
 
@@ -196,6 +196,20 @@ class FileLimiter:
         self.slots = slots
         self._thread_lock = threading.Lock()
         self._opened: tuple[int, int, mmap.mmap, bytes, int] | None = None  # pid, fd, map, salt, n
+
+    def open(self) -> None:
+        """Open (or build) the table now, so that a file this process cannot use is reported
+        when the server starts, not as an error on each request: ``InputError`` naming it."""
+        try:
+            with self._thread_lock:
+                self._table()
+        except OSError as exc:
+            raise InputError.one(
+                "rate_limit_table",
+                self.path,
+                "cannot be opened for reading and writing beside the database "
+                f"({exc.strerror or exc})",
+            ) from None
 
     def _table(self) -> tuple[int, mmap.mmap, bytes, int]:
         """The open table (opened again in a forked child: a ``flock`` is per open file)."""

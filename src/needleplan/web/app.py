@@ -143,7 +143,7 @@ def _limiter(
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
             path = str(url.database) + TABLE_SUFFIX
             shared = FileLimiter(path, per_minute, burst, clock=clock or time.time)
-            shared.open()  # a file it cannot use is refused here, when the server starts
+            shared.check()  # a file it cannot use is refused here, when the server starts
             return shared
         return DatabaseLimiter(database.engine, per_minute, burst, clock=clock or time.time)
     return TokenBucketLimiter(per_minute, burst, clock=clock or time.monotonic)

@@ -197,12 +197,17 @@ class FileLimiter:
         self._thread_lock = threading.Lock()
         self._opened: tuple[int, int, mmap.mmap, bytes, int] | None = None  # pid, fd, map, salt, n
 
-    def open(self) -> None:
-        """Open (or build) the table now, so that a file this process cannot use is reported
-        when the server starts, not as an error on each request: ``InputError`` naming it."""
+    def check(self) -> None:
+        """Open the table (building it when it is not one) and close it again, so that a file
+        this process cannot use is reported when the server starts, not as an error on each
+        request: ``InputError`` naming it. The takes open it when they first need it."""
         try:
-            with self._thread_lock:
-                self._table()
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                self._check_or_build(fd)
+            finally:
+                os.close(fd)  # releases the lock
         except OSError as exc:
             raise InputError.one(
                 "rate_limit_table",

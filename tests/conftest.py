@@ -200,6 +200,16 @@ class PostgresHandle:
             conn.execute(text(f'CREATE DATABASE "{name}"{suffix}'))
         return self.url(name)
 
+    def drop_database(self, url: str) -> None:
+        """Drop the database of ``url`` made for one test (its connections ended): the server's
+        folder stays small, and the session's end has no pile of databases to delete."""
+        from sqlalchemy import text
+        from sqlalchemy.engine import make_url
+
+        name = make_url(url).database
+        with self._admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
     def close(self) -> None:
         if self._admin is not None:
             self._admin.dispose()
@@ -344,12 +354,17 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
 
 
 @pytest.fixture
-def empty_database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def empty_database_url(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[str]:
     """URL of a fresh database with no tables at all, on the backend under test."""
     if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
     pg: PostgresHandle = request.getfixturevalue("pg_server")
-    return pg.create_database(f"empty_{next(_counter)}")
+    url = pg.create_database(f"empty_{next(_counter)}")
+    yield url
+    pg.drop_database(url)
 
 
 @pytest.fixture
@@ -737,6 +752,8 @@ def populated(
         yield setup
     finally:
         db.dispose()
+        if backend != "sqlite":
+            request.getfixturevalue("pg_server").drop_database(url)
 
 
 @pytest.fixture

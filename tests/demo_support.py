@@ -150,3 +150,5 @@ def open_demo_clinic(
         yield DemoClinic(db, summary, spec)
     finally:
         db.dispose()
+        if backend != "sqlite":
+            request.getfixturevalue("pg_server").drop_database(url)

@@ -199,15 +199,14 @@ def serve(
             logins.update(passwords)
         # With several workers each builds its own app from the same settings and database: an
         # app built here would never serve a request.
+        from needleplan.web.app import check_rate_limit_store
+
+        check_rate_limit_store(db)  # a table file it cannot use: one error now, not 500s later
         web_app = None
         if workers <= 1:
             from needleplan.web.app import create_app
 
             web_app = create_app(settings, database=db, user_store=users, token_store=tokens)
-        else:
-            from needleplan.web.app import check_rate_limit_store
-
-            check_rate_limit_store(db)  # each worker's app would refuse it: say so once
         address = f"http://{bind_host}:{bind_port}/"
         typer.echo(f"needleplan web app on {address}  (API docs: {address}docs)")
         if not logins and not services.list_users(db):

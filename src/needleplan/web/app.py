@@ -142,18 +142,20 @@ def _limiter(
         url = database.engine.url
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
             path = str(url.database) + TABLE_SUFFIX
-            shared = FileLimiter(path, per_minute, burst, clock=clock or time.time)
-            shared.check()  # a file it cannot use is refused here, when the server starts
-            return shared
+            return FileLimiter(path, per_minute, burst, clock=clock or time.time)
         return DatabaseLimiter(database.engine, per_minute, burst, clock=clock or time.time)
     return TokenBucketLimiter(per_minute, burst, clock=clock or time.monotonic)
 
 
 def check_rate_limit_store(database: Database) -> None:
-    """Refuse, as each worker's app would, a shared rate-limit store it cannot use (a SQLite
-    clinic's table file that cannot be opened): ``needleplan serve --workers N`` checks it once
-    before the workers start, so the error is one message, not N crashed workers."""
-    _limiter(database, 1.0, 1, None)
+    """Refuse a shared rate-limit store the app could not use (a SQLite clinic's table file that
+    cannot be opened): ``needleplan serve`` checks it before it serves (once, whatever the
+    number of workers), so the error is one message at start instead of one per request. The
+    app itself opens the file only when it first takes a token (an app on an unreachable
+    database still answers ``/healthz``)."""
+    limiter = _limiter(database, 1.0, 1, None)
+    if isinstance(limiter, FileLimiter):
+        limiter.check()
 
 
 def create_app(

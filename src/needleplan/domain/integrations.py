@@ -106,11 +106,18 @@ def parse_events(events: object, field: str = "events") -> tuple[WebhookEvent, .
     return tuple(e for e in WebhookEvent if e in chosen)
 
 
+#: What a list shows for a secret sealed with another server key (a restored backup, a new key).
+UNREADABLE_SECRET = "sealed with another server key: remove the endpoint and add it again"
+
+
 @dataclass(frozen=True)
 class WebhookEndpoint:
+    """A registered address. ``secret`` is the signing secret in clear (stored sealed with the
+    server's key), or None when this server's key cannot open it."""
+
     id: int
     url: str
-    secret: str
+    secret: str | None
     events: tuple[WebhookEvent, ...]
     created_at: datetime
     created_by: str = ""
@@ -119,7 +126,7 @@ class WebhookEndpoint:
     @property
     def secret_hint(self) -> str:
         """The last four characters, for lists (the secret itself is shown once)."""
-        return "…" + self.secret[-4:]
+        return UNREADABLE_SECRET if self.secret is None else "…" + self.secret[-4:]
 
 
 @dataclass(frozen=True)
@@ -165,6 +172,7 @@ __all__ = [
     "EVENT_OF_ACTION",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
+    "UNREADABLE_SECRET",
     "MessageTemplate",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -1,7 +1,7 @@
 """The server's secret key, and sealing short secrets with it (AES-256-GCM).
 
-Stored secrets the server must read back in clear (the TOTP secret of a two-factor account) are
-kept *sealed*: ``v1:`` followed by the URL-safe base64 of a 12-byte random nonce and the
+Stored secrets the server must read back in clear (the TOTP secret of a two-factor account, a
+webhook endpoint's signing secret) are kept *sealed*: ``v1:`` followed by the URL-safe base64 of a 12-byte random nonce and the
 AES-256-GCM ciphertext with its tag. The associated data names the place the value belongs to
 (``account_security.totp_secret:7``), so a sealed value copied to another account or column does
 not open.
@@ -16,7 +16,8 @@ Where the key comes from (:func:`server_key`), first match wins:
 
 The material (16 characters or more) is stretched into the AES key with HKDF-SHA256, so any
 strong secret will do. Changing it (a new ``NEEDLEPLAN_SECRET_KEY`` included) leaves the sealed
-secrets unreadable: those accounts then need ``needleplan user 2fa-reset``.
+secrets unreadable: those accounts then need ``needleplan user 2fa-reset``, and those webhook
+endpoints registering again with a new secret.
 
 Keep the key out of the backups and beside them: a backup restored on a server with another key
 still restores, but the two-factor secrets in it no longer open (those accounts then need
@@ -32,6 +33,7 @@ import threading
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from needleplan.exceptions import InputError, StateError
 from needleplan.private_files import private_parent
@@ -108,6 +110,20 @@ def server_key(engine: Engine | None = None, *, create: bool = True) -> bytes:
     return derive_key(text, str(path))
 
 
+class LazyKey:
+    """The server's key for the database behind ``session``, read (or its file made) the first
+    time a repository seals or opens a value, then kept for the repository's life."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._key: bytes | None = None
+
+    def __call__(self) -> bytes:
+        if self._key is None:
+            self._key = server_key(self.session.get_bind().engine)
+        return self._key
+
+
 def is_sealed(value: str) -> bool:
     return value.startswith(PREFIX)
 
@@ -121,9 +137,13 @@ def seal(key: bytes, plaintext: str, context: str) -> str:
     return PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
 
 
-def unseal(key: bytes, value: str, context: str) -> str:
+#: What to do about a sealed value the key cannot open, unless the caller names another remedy.
+TOTP_REMEDY = "reset the account's two-factor sign-in (needleplan user 2fa-reset)"
+
+
+def unseal(key: bytes, value: str, context: str, *, remedy: str = TOTP_REMEDY) -> str:
     """The plaintext of a sealed ``value`` (a value written before sealing existed is returned
-    as it is). StateError when the key does not open it."""
+    as it is). StateError when the key does not open it; its message ends with ``remedy``."""
     if not is_sealed(value):
         return value
     from cryptography.exceptions import InvalidTag
@@ -136,8 +156,7 @@ def unseal(key: bytes, value: str, context: str) -> str:
         raise StateError(
             f"the sealed {context.split(':')[0]} cannot be opened with this server's secret key "
             f"({ENV_KEY_FILE}, {ENV_KEY} or secret.key): was the key changed or lost? Restore "
-            "the key it was "
-            "sealed with, or reset the account's two-factor sign-in (needleplan user 2fa-reset)"
+            f"the key it was sealed with, or {remedy}"
         ) from None
     return plain.decode("utf-8")
 
@@ -146,6 +165,8 @@ __all__ = [
     "ENV_KEY",
     "ENV_KEY_FILE",
     "KEY_FILENAME",
+    "TOTP_REMEDY",
+    "LazyKey",
     "derive_key",
     "is_sealed",
     "key_file",

@@ -35,6 +35,7 @@ from needleplan.domain.integrations import (
     sign,
 )
 from needleplan.domain.messages import MessageKind, MessageStatus, OutboxMessage
+from needleplan.exceptions import StateError
 from needleplan.services.messaging.config import MessagingConfig
 from needleplan.storage import Database, UnitOfWork
 
@@ -86,9 +87,11 @@ class WebhookCall:
     body: bytes
 
 
-def webhook_call(uow: UnitOfWork, message: OutboxMessage, now: datetime) -> WebhookCall | None:
-    """What to POST for a claimed webhook row, or None when its endpoint was removed (the row
-    is then skipped with the reason)."""
+def webhook_call(uow: UnitOfWork, message: OutboxMessage, now: datetime) -> WebhookCall | str:
+    """What to POST for a claimed webhook row, or what became of it instead: ``"skipped"`` when
+    its endpoint was removed, ``"failed"`` when this server's key cannot open the endpoint's
+    sealed secret (a restored backup, a changed key: retrying would not help); the row records
+    the reason."""
     endpoint = uow.webhooks.get(int(message.payload["endpoint_id"]))
     if endpoint.removed_at is not None:
         uow.outbox.finish(
@@ -98,10 +101,17 @@ def webhook_call(uow: UnitOfWork, message: OutboxMessage, now: datetime) -> Webh
             error=f"webhook endpoint {endpoint.id} was removed",
             attempted=False,
         )
-        return None
+        return "skipped"
+    try:
+        secret = uow.webhooks.signing_secret(endpoint.id)
+    except StateError as exc:
+        uow.outbox.finish(
+            message.id, MessageStatus.FAILED, now, error=str(exc)[:300], attempted=False
+        )
+        return "failed"
     return WebhookCall(
         endpoint.url,
-        endpoint.secret,
+        secret,
         str(message.payload.get("event", "")),
         str(message.payload["body"]).encode(),
     )

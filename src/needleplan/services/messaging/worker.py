@@ -276,9 +276,9 @@ def deliver_one(
             return "lost_lease"
         message = uow.outbox.get(message_id)
         call = webhook_call(uow, message, now) if message.kind is MessageKind.WEBHOOK else None
-    if message.kind is MessageKind.WEBHOOK:
-        if call is None:
-            return "skipped"
+    if isinstance(call, str):  # a webhook skipped or failed, the reason on its row
+        return call
+    if call is not None:  # a webhook to send
         next_try = now + _retry_delay(config, message.attempts + 1)
         return deliver_webhook(db, message, call, worker, config, now, next_try)
     with db.transaction() as uow:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -13,7 +14,8 @@ from needleplan.domain.integrations import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from needleplan.exceptions import NotFoundError
+from needleplan.exceptions import NotFoundError, StateError
+from needleplan.storage.secret_key import LazyKey, seal, unseal
 from needleplan.storage.tables import (
     MessageTemplateRow,
     OutboxRow,
@@ -23,12 +25,29 @@ from needleplan.storage.tables import (
     WebhookEndpointRow,
 )
 
+#: What to do when the server's key cannot open an endpoint's sealed secret.
+REMEDY = "remove the webhook endpoint and add it again (needleplan webhook remove / add)"
 
-def _endpoint(row: WebhookEndpointRow) -> WebhookEndpoint:
+
+def sealing_context(endpoint_id: int) -> str:
+    """The associated data an endpoint's sealed secret is bound to (its column and id)."""
+    return f"webhook_endpoints.secret:{endpoint_id}"
+
+
+def open_secret(key: Callable[[], bytes], endpoint_id: int, stored: str) -> str:
+    """The secret in clear; StateError (naming the remedy) when the key cannot open it."""
+    return unseal(key(), stored, sealing_context(endpoint_id), remedy=REMEDY)
+
+
+def _endpoint(row: WebhookEndpointRow, key: Callable[[], bytes]) -> WebhookEndpoint:
+    try:
+        secret: str | None = open_secret(key, row.id, row.secret)
+    except StateError:
+        secret = None  # listed and removable; a delivery to it fails naming the remedy
     return WebhookEndpoint(
         id=row.id,
         url=row.url,
-        secret=row.secret,
+        secret=secret,
         events=tuple(WebhookEvent(e) for e in row.events or []),
         created_at=row.created_at,
         created_by=row.created_by,
@@ -37,30 +56,44 @@ def _endpoint(row: WebhookEndpointRow) -> WebhookEndpoint:
 
 
 class WebhookRepository:
+    """Endpoints' secrets are sealed on the way in and opened on the way out with the server's
+    key (:mod:`needleplan.storage.secret_key`), bound to the endpoint's id."""
+
     def __init__(self, session: Session) -> None:
         self.session = session
+        self.key = LazyKey(session)
 
     def add(
         self, url: str, secret: str, events: tuple[WebhookEvent, ...], at: datetime, by: str
     ) -> WebhookEndpoint:
         row = WebhookEndpointRow(
-            url=url, secret=secret, events=[e.value for e in events], created_at=at, created_by=by
+            url=url, secret="", events=[e.value for e in events], created_at=at, created_by=by
         )
         self.session.add(row)
+        self.session.flush()  # its id, which the sealed value is bound to
+        row.secret = seal(self.key(), secret, sealing_context(row.id))
         self.session.flush()
-        return _endpoint(row)
+        return _endpoint(row, self.key)
+
+    def signing_secret(self, endpoint_id: int) -> str:
+        """The endpoint's secret in clear (StateError naming the remedy when this server's key
+        cannot open it)."""
+        row = self.session.get(WebhookEndpointRow, endpoint_id)
+        if row is None:
+            raise NotFoundError(f"webhook endpoint {endpoint_id} not found")
+        return open_secret(self.key, row.id, row.secret)
 
     def get(self, endpoint_id: int) -> WebhookEndpoint:
         row = self.session.get(WebhookEndpointRow, endpoint_id)
         if row is None:
             raise NotFoundError(f"webhook endpoint {endpoint_id} not found")
-        return _endpoint(row)
+        return _endpoint(row, self.key)
 
     def all(self, *, include_removed: bool = False) -> list[WebhookEndpoint]:
         query = select(WebhookEndpointRow).order_by(WebhookEndpointRow.id)
         if not include_removed:
             query = query.where(WebhookEndpointRow.removed_at.is_(None))
-        return [_endpoint(r) for r in self.session.execute(query).scalars()]
+        return [_endpoint(r, self.key) for r in self.session.execute(query).scalars()]
 
     def remove(self, endpoint_id: int, at: datetime) -> WebhookEndpoint:
         row = self.session.get(WebhookEndpointRow, endpoint_id)
@@ -68,7 +101,7 @@ class WebhookRepository:
             raise NotFoundError(f"webhook endpoint {endpoint_id} not found")
         row.removed_at = at
         self.session.flush()
-        return _endpoint(row)
+        return _endpoint(row, self.key)
 
     def add_delivery(self, outbox_id: int, endpoint_id: int, event: WebhookEvent) -> None:
         self.session.add(

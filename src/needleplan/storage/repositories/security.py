@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from needleplan.storage.secret_key import seal, server_key, unseal
+from needleplan.storage.secret_key import LazyKey, seal, unseal
 from needleplan.storage.tables import (
     AccountSecurityRow,
     RecoveryCodeRow,
@@ -66,13 +66,7 @@ class AccountSecurityRepository:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self._key: bytes | None = None
-
-    def key(self) -> bytes:
-        """The server's key, read (or its file made) only when a secret is sealed or opened."""
-        if self._key is None:
-            self._key = server_key(self.session.get_bind().engine)
-        return self._key
+        self.key = LazyKey(session)
 
     def get(self, user_id: int, *, lock: bool = False) -> AccountSecurity:
         row = self._row(user_id, lock=lock)

@@ -13,13 +13,14 @@ from needleplan.storage.tables._base import Base
 
 class WebhookEndpointRow(Base):
     """An address an admin registered for events (docs/messages.md, "Webhooks"). ``secret`` signs
-    each body (HMAC-SHA256); a removed endpoint keeps its delivery log."""
+    each body (HMAC-SHA256) and is stored sealed with the server's key (``v1:...``, bound to the
+    endpoint's id; migration 0028); a removed endpoint keeps its delivery log."""
 
     __tablename__ = "webhook_endpoints"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     url: Mapped[str] = mapped_column(String(2000))
-    secret: Mapped[str] = mapped_column(String(200))
+    secret: Mapped[str] = mapped_column(String(400))
     events: Mapped[list[Any]]
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(40), default="")

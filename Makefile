@@ -66,10 +66,10 @@ COVERAGE_JSON := .coverage-slipcover.json
 test: $(STAMP) $(MO)
 	@start=$$(date +%s); typing_log=$$(mktemp); \
 	$(BIN)/ruff check $(CODE) && $(BIN)/ruff format --check $(CODE) && { \
-	  $(BIN)/mypy src > $$typing_log 2>&1 & typing=$$!; \
+	  $(BIN)/mypy src benchmarks > $$typing_log 2>&1 & typing=$$!; \
 	  env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m slipcover --branch --immediate --source src/needleplan \
 	    --json --out $(COVERAGE_JSON) -m pytest -p no:cov -n $(PYTEST_WORKERS) --dist worksteal -q; \
-	  tests=$$?; wait $$typing; typed=$$?; echo "mypy src:"; cat $$typing_log; \
+	  tests=$$?; wait $$typing; typed=$$?; echo "mypy src benchmarks:"; cat $$typing_log; \
 	  [ $$typed -eq 0 ] && [ $$tests -eq 0 ] && \
 	  $(BIN)/python -m slipcover --merge $(COVERAGE_JSON) --out $(COVERAGE_JSON) --skip-covered \
 	    --missing-width 50 --fail-under $(COVERAGE_FLOOR); }; \
@@ -79,7 +79,7 @@ test: $(STAMP) $(MO)
 lint: $(STAMP)
 	$(BIN)/ruff check $(CODE)
 	$(BIN)/ruff format --check $(CODE)
-	$(BIN)/mypy src
+	$(BIN)/mypy src benchmarks
 
 format: $(STAMP)
 	$(BIN)/ruff format $(CODE)

@@ -359,7 +359,8 @@ def figures() -> list[Row]:
         measured: dict[int, tuple[dict[str, float], dict[str, float]]] = {}
         for workers in (1, 2):
             database = folder / f"clinic-{workers}.sqlite3"
-            trivial = plan = {}
+            trivial: dict[str, float] = {}
+            plan: dict[str, float] = {}
             # Several workers: which worker accepts which of wrk's keep-alive connections is up
             # to the kernel and asyncio (an event loop accepts every connection waiting when it
             # wakes), so one run may load one worker only. The best of TRIALS runs, both sides.

@@ -108,7 +108,7 @@ def _wc(run: dict[str, Any]) -> str:
     return f"{run['cpu']:.1f} / {run['wall']:.1f}"
 
 
-def figures() -> list[tuple[str, ...]]:
+def figures() -> list[tuple[str | bool, ...]]:
     big = int(os.environ.get("NEEDLEPLAN_BENCH_COHORT", "1000000"))
     small = 100_000
     rows: list[tuple[str, ...]] = []

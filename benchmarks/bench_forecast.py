@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 from numpy.typing import NDArray
@@ -113,7 +114,7 @@ SCHEDULES: list[tuple[str, Assessment, NDArray[np.float64], float]] = [
 
 
 def package_curve(a: Assessment, sd: NDArray[np.float64], z: float) -> NDArray[np.float64]:
-    return simulate(a, sd, [z], years=YEARS)[1][0]
+    return np.asarray(simulate(a, sd, [z], years=YEARS)[1][0], dtype=np.float64)
 
 
 def cases() -> list[tuple[str, Callable[[], object], Callable[[], object]]]:
@@ -159,7 +160,7 @@ def figures() -> list[tuple[str, str, str, bool]]:
         ("series", series_days(5, 35)),
         ("series + maintenance 6 mo", series_days(5, 35, maintenance_months=6)),
     ):
-        t = _best(lambda sd=sd: forecast(ref, sd, years=10, draws=1000, seed=0, n_initial=5))
+        t = _best(partial(forecast, ref, sd, years=10, draws=1000, seed=0, n_initial=5))
         rows.append(
             (
                 f"forecast(), 1000 draws x 10 y daily, {label}",

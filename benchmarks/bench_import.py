@@ -25,6 +25,7 @@ from typing import Any
 from needleplan import services
 from needleplan.exceptions import NeedleplanError
 from needleplan.interop import csv_io
+from needleplan.services.imports import BATCH_ROWS, BATCH_SECONDS
 from needleplan.storage import Database
 
 HEADER = "mrn,given_name,family_name,birth_date,sex,email,consent_contact\n"
@@ -56,7 +57,8 @@ def _run(rows: int, *, one_transaction: bool) -> dict[str, float]:
                 importer,
                 parsed.rows,
                 csv_io._APPLIERS[csv_io.Kind.PATIENTS],
-                **({"batch_rows": rows, "batch_seconds": 1e9} if one_transaction else {}),
+                batch_rows=rows if one_transaction else BATCH_ROWS,
+                batch_seconds=1e9 if one_transaction else BATCH_SECONDS,
             )
         finally:
             took.append(time.perf_counter() - t)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -77,7 +79,7 @@ def figures() -> list[tuple[str, str, str, bool, str, str]]:
     rows: list[tuple[str, str, str, bool, str, str]] = []
     base_series = _best(lambda: _every_draw_every_day(SERIES))
     base_upkeep = _best(lambda: _every_draw_every_day(UPKEEP, parameters=True))
-    cases = [
+    cases: list[tuple[str, Any, dict[str, Any], float]] = [
         ("series, patients only", SERIES, {"parameter_uncertainty": False}, base_series),
         ("series, patients + parameters", SERIES, {}, base_series),
         (
@@ -103,10 +105,10 @@ def figures() -> list[tuple[str, str, str, bool, str, str]]:
             base_upkeep,
         )
     )
-    for label, sd, kw, base in cases:
-        kw = dict(kw)
+    for label, sd, options, base in cases:
+        kw: dict[str, Any] = dict(options)
         who = kw.pop("who", REF)
-        t = _best(lambda sd=sd, kw=kw, who=who: forecast(who, sd, n_initial=5, **kw))
+        t = _best(partial(forecast, who, sd, n_initial=5, **kw))
         rows.append(
             (
                 f"v2 forecast(), 1000 draws x 10 y daily, {label}",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
+from functools import partial
 
 import numpy as np
 import numpy.typing as npt
@@ -23,7 +24,6 @@ from needleplan.scheduling import (
     example_clinic,
     schedule_course,
 )
-from needleplan.scheduling import course as course_module
 from needleplan.scheduling.calendar import BusyIndex
 
 
@@ -82,12 +82,10 @@ def _diary(clinic: ClinicConfig, n: int, seed: int = 0) -> list[Busy]:
 
 
 def _run(clinic: ClinicConfig, busy: list[Busy], index_cls: type[BusyIndex]) -> CourseSchedule:
-    original = course_module.BusyIndex
-    course_module.BusyIndex = index_cls  # type: ignore[misc]
-    try:
-        return schedule_course(_protocol(), date(2027, 1, 11), clinic, busy=busy, course_id="b")
-    finally:
-        course_module.BusyIndex = original  # type: ignore[misc]
+    """The course scheduled against the diary indexed by ``index_cls`` (built here, as
+    ``schedule_course`` builds its own index from a list)."""
+    index = index_cls.build(busy)
+    return schedule_course(_protocol(), date(2027, 1, 11), clinic, busy=index, course_id="b")
 
 
 def cases() -> list[tuple[str, Callable[[], object], Callable[[], object]]]:
@@ -101,8 +99,8 @@ def cases() -> list[tuple[str, Callable[[], object], Callable[[], object]]]:
         out.append(
             (
                 f"schedule 10-session course, {n} bookings",
-                lambda busy=busy: _run(clinic, busy, BusyIndex),
-                lambda busy=busy: _run(clinic, busy, LoopBusyIndex),
+                partial(_run, clinic, busy, BusyIndex),
+                partial(_run, clinic, busy, LoopBusyIndex),
             )
         )
     return out

@@ -27,9 +27,9 @@ def pg_server(folder: Path) -> str:
     """The base URI of the pgserver instance in ``folder`` (started when not running)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pgserver
+        from pgserver.postgres_server import get_server
 
-        server = pgserver.get_server(folder, cleanup_mode=None)
+        server = get_server(folder, cleanup_mode=None)
     return str(server.get_uri())
 
 
@@ -90,9 +90,9 @@ def main() -> None:
     if args.stop:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            import pgserver
+            from pgserver.postgres_server import get_server
 
-            pgserver.get_server(folder / "pg", cleanup_mode="stop").cleanup()
+            get_server(folder / "pg", cleanup_mode="stop").cleanup()
         return
     pg_dir = args.pg_dir or folder / "pg"
     if args.pg_url:

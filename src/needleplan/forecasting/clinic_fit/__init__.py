@@ -3,6 +3,7 @@
 - :mod:`.calibration`: :class:`ClinicCalibration` (parameters and scale offsets) and the default;
 - :mod:`.data`: :class:`ClinicPatient`, the data-sufficiency rule, simulated clinics;
 - :mod:`.fit`: the marginal-likelihood fit (:func:`fit_clinic`);
+- :mod:`.result`: what it returns (:class:`ClinicFit`, each :class:`Estimate` beside its default);
 - :mod:`.check`: the visual predictive check's numbers (:func:`predictive_check`).
 
 Equations and the rule: ``docs/calibration.md``.

@@ -46,6 +46,7 @@ from typing import Any
 from sqlalchemy import Connection, Date, Engine, LargeBinary, Table, func, insert, select, text
 from sqlalchemy.exc import StatementError
 
+from needleplan.domain.name_keys import name_key
 from needleplan.exceptions import ConflictError, InputError
 from needleplan.private_files import private_parent
 from needleplan.storage import media, migrate
@@ -233,6 +234,15 @@ def _check_media(data: dict[str, Any]) -> None:
     if missing:
         raise InputError.one("media", missing[:3], "must hold every photo's file; missing")
     data["media"] = decoded
+
+
+def _name_keys(rows: list[dict[str, Any]]) -> None:
+    """Each patient's search keys worked out from her names (a backup written before migration
+    0029 has none; a file's own keys are not trusted to match her names)."""
+    for row in rows:
+        for name, key in (("given_name", "given_key"), ("family_name", "family_key")):
+            value = row.get(name)
+            row[key] = name_key(value) if isinstance(value, str) else ""
 
 
 def _short(value: Any) -> str:
@@ -431,6 +441,8 @@ def restore(
                 }
                 for i, row in enumerate(entry["rows"])
             ]
+            if table.name == "patients":
+                _name_keys(rows)
             if rows:
                 try:
                     conn.execute(insert(table), rows)

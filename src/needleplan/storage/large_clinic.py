@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from sqlalchemy import Engine, Table
 
+from needleplan.domain.name_keys import name_key
 from needleplan.storage.bulk import Rows, load_tables
 from needleplan.storage.repositories._common import slot_starts
 from needleplan.storage.tables import (
@@ -67,6 +68,9 @@ _TAILS_TEXT = "er mann ke el ing ert hardt rich berg feld stedt hoff ner s ow"
 GIVEN = _GIVEN_TEXT.split()
 #: 585 family names: a head and a tail (Bauer, Steinberg, ...).
 FAMILY = [h + t for h in _HEADS_TEXT.split() for t in _TAILS_TEXT.split()]
+#: Their search keys (the patients table's given_key and family_key, domain.name_keys).
+GIVEN_KEYS = [name_key(g) for g in GIVEN]
+FAMILY_KEYS = [name_key(f) for f in FAMILY]
 
 
 @dataclass(frozen=True)
@@ -185,6 +189,8 @@ class _Plan:
                 self.research[i],
                 "",
                 self.local(self.assessed[i], 8 * 60),
+                GIVEN_KEYS[self.given[i]],
+                FAMILY_KEYS[self.family[i]],
             )
 
     def assessment_rows(self) -> Iterator[tuple[Any, ...]]:

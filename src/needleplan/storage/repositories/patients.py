@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from needleplan.domain.name_keys import name_key, search_keys
 from needleplan.domain.records import (
     ConsentChange,
     Patient,
@@ -170,11 +171,13 @@ class PatientRepository:
         self, draft: PatientDraft, *, exclude_id: int | None = None
     ) -> list[tuple[Patient, str]]:
         """Patients who are likely the same person as ``draft``, each with what matched:
-        the same given and family name (case-insensitive) and date of birth, the same phone
-        number (its digits), or the same e-mail address (case-insensitive). Oldest first."""
+        the same given and family name (their search keys: case and accents aside,
+        :mod:`needleplan.domain.name_keys`) and date of birth, the same phone number (its
+        digits), or the same e-mail address (case-insensitive). Oldest first."""
+        given, family = name_key(draft.given_name), name_key(draft.family_name)
         matches: list[Any] = [
-            (func.lower(PatientRow.given_name) == draft.given_name.lower())
-            & (func.lower(PatientRow.family_name) == draft.family_name.lower())
+            (PatientRow.given_key == given)
+            & (PatientRow.family_key == family)
             & (PatientRow.birth_date == draft.birth_date)
         ]
         digits = phone_digits(draft.phone)
@@ -189,8 +192,8 @@ class PatientRepository:
         for row in self.session.execute(stmt).scalars():
             reasons = []
             if (
-                row.given_name.lower() == draft.given_name.lower()
-                and row.family_name.lower() == draft.family_name.lower()
+                row.given_key == given
+                and row.family_key == family
                 and row.birth_date == draft.birth_date
             ):
                 reasons.append("name and date of birth")
@@ -324,9 +327,11 @@ _PHONE_CHARS = frozenset("0123456789 -()./+")
 
 class PatientFinder:
     """Patient search for the staff list: name prefixes, date of birth, id, record number,
-    e-mail address or phone number. Every term is answered from an index (migration 0026,
-    docs/scale.md): a name word matches the start of the given or family name, an e-mail the
-    start of the address, a phone number the start of the stored number's digits."""
+    e-mail address or phone number. Every term is answered from an index (migrations 0026 and
+    0029, docs/scale.md): a name word matches the start of the given or family name's search
+    key (case and accents aside, ``Ozdemir`` finds ``Özdemir``; :mod:`needleplan.domain.name_keys`),
+    an e-mail the start of the address, a phone number the start of the stored number's
+    digits."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -350,13 +355,18 @@ class PatientFinder:
         if "@" in text:
             return [_prefix(func.lower(PatientRow.email), text.lower())]
         conditions: list[Any] = []
-        for word in text.lower().split()[:5]:
+        for word in text.split()[:5]:
+            names = [
+                _prefix(column, key)
+                for key in search_keys(word)
+                if key
+                for column in (PatientRow.family_key, PatientRow.given_key)
+            ]
             conditions.append(
                 or_(
-                    _prefix(func.lower(PatientRow.family_name), word),
-                    _prefix(func.lower(PatientRow.given_name), word),
+                    *names,
                     _prefix(PatientRow.mrn, word.upper()),
-                    _prefix(PatientRow.mrn, word),
+                    _prefix(PatientRow.mrn, word.lower()),
                 )
             )
         return conditions

@@ -15,10 +15,12 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    event,
     false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from needleplan.domain.name_keys import name_key
 from needleplan.storage.tables._base import Base
 
 
@@ -56,6 +58,18 @@ class PatientRow(Base):
     consent_research: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
+    # The names' search keys (domain.name_keys, migration 0029): set from the names on every
+    # ORM insert and update (the event below); the bulk writers (restore, the large clinic)
+    # set them themselves.
+    given_key: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    family_key: Mapped[str] = mapped_column(String(200), default="", server_default="")
+
+
+@event.listens_for(PatientRow, "before_insert")
+@event.listens_for(PatientRow, "before_update")
+def _keep_name_keys(mapper: Any, connection: Any, row: PatientRow) -> None:
+    row.given_key = name_key(row.given_name)
+    row.family_key = name_key(row.family_name)
 
 
 class AssessmentRow(Base):

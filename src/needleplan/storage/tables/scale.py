@@ -1,5 +1,5 @@
-"""Indexes for a large clinic group (migration 0026, docs/scale.md): the patient search by
-name prefix, e-mail and phone digits, the recall worklist by status and due date, and the
+"""Indexes for a large clinic group (migrations 0026 and 0029, docs/scale.md): the patient
+search by name prefix (of the names' search keys), e-mail and phone digits, the recall worklist by status and due date, and the
 calendar by start time. No new tables."""
 
 from __future__ import annotations
@@ -29,12 +29,10 @@ def phone_digits_sql(column: Any, *, inline: bool = True) -> ColumnElement[str]:
     return result
 
 
-ix_patients_family_name_lower = Index(
-    "ix_patients_family_name_lower", func.lower(PatientRow.family_name)
-)
-ix_patients_given_name_lower = Index(
-    "ix_patients_given_name_lower", func.lower(PatientRow.given_name)
-)
+# The name search by prefix of each name's search key (migration 0029 replaced 0026's indexes
+# on lower(family_name) and lower(given_name): SQLite's lower() folds ASCII letters only).
+ix_patients_family_key = Index("ix_patients_family_key", PatientRow.family_key)
+ix_patients_given_key = Index("ix_patients_given_key", PatientRow.given_key)
 ix_patients_email_lower = Index("ix_patients_email_lower", func.lower(PatientRow.email))
 ix_patients_phone_digits = Index(
     "ix_patients_phone_digits", phone_digits_sql(PatientRow.phone, inline=False)
@@ -51,8 +49,8 @@ ix_recall_entries_status_due_date_id = Index(
 ix_appointments_start_at = Index("ix_appointments_start_at", AppointmentRow.start_at)
 
 SCALE_INDEXES = (
-    ix_patients_family_name_lower,
-    ix_patients_given_name_lower,
+    ix_patients_family_key,
+    ix_patients_given_key,
     ix_patients_email_lower,
     ix_patients_phone_digits,
     ix_patients_family_name_given_name_id,

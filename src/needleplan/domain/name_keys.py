@@ -1,0 +1,45 @@
+"""Search keys of names: how the staff's patient search and the duplicate check compare them.
+
+A key is the name case-folded (``str.casefold``: ``ß`` and ``ẞ`` become ``ss``), decomposed
+(NFKD) with its accents dropped, and a few letters that do not decompose written out in
+Latin (``Ł`` ``l``, ``Ø`` ``o``, ``Æ`` ``ae``, ``Œ`` ``oe``, ``Đ``/``Ð`` ``d``, ``Þ`` ``th``,
+the dotless ``ı`` ``i``); runs of white space become one space. So ``Özdemir``, ``özdemir``
+and ``Ozdemir`` share the key ``ozdemir``, ``Núñez`` and ``Nunez`` the key ``nunez``, and
+``Straße`` and ``Strasse`` the key ``strasse``: the same on SQLite and PostgreSQL, whose own
+``lower()`` differ (SQLite's folds only ASCII letters).
+
+German umlauts are also written out as ``ae``, ``oe``, ``ue``: a search word is tried as typed
+and, when it holds one of those pairs, with each pair as its single letter (``Mueller`` also
+finds ``Müller``, whose key is ``muller``), :func:`search_keys`.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+#: Letters NFKD leaves whole, as they are written in Latin letters.
+_WRITTEN_OUT = str.maketrans(
+    {"ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ð": "d", "þ": "th", "ı": "i"}
+)
+#: Umlauts typed as two letters, and the single letter their key has.
+_SPELLED_UMLAUTS = (("ae", "a"), ("oe", "o"), ("ue", "u"))
+
+
+def name_key(name: str) -> str:
+    """The search key of ``name`` (see the module): case, accents and spacing folded."""
+    folded = unicodedata.normalize("NFKD", name.casefold())
+    bare = "".join(c for c in folded if not unicodedata.combining(c))
+    return " ".join(bare.translate(_WRITTEN_OUT).split())
+
+
+def search_keys(word: str) -> tuple[str, ...]:
+    """The keys a search word matches names by: its own key, and when it spells umlauts out
+    (``ae``, ``oe``, ``ue``) also the key with each pair as one letter."""
+    key = name_key(word)
+    short = key
+    for pair, letter in _SPELLED_UMLAUTS:
+        short = short.replace(pair, letter)
+    return (key,) if short == key else (key, short)
+
+
+__all__ = ["name_key", "search_keys"]

@@ -19,9 +19,10 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from needleplan import services
-from needleplan.domain.name_keys import name_key, search_keys
+from needleplan.domain.name_keys import later_words, name_key, search_keys
 from needleplan.storage import Database, migrate
 from needleplan.storage.backup import backup, restore
+from needleplan.storage.repositories import patients as patients_repository
 from tests.strategies import examples
 
 PEOPLE = [
@@ -31,6 +32,8 @@ PEOPLE = [
     ("Łucja", "Wałęsa"),
     ("Ines", "Straße"),
     ("Anna", "Mueller"),
+    ("Anna Maria", "Müller-Lüdenscheidt"),
+    ("Ana", "García López"),
 ]
 
 
@@ -62,11 +65,16 @@ def _found(db: Any, query: str) -> list[str]:
         ("strasse", ["Ines Straße"]),
         ("STRASSE", ["Ines Straße"]),
         ("straße", ["Ines Straße"]),
-        ("müller", ["Jürgen Müller"]),  # her key is muller; Mueller is spelled with ue
-        ("mueller", ["Anna Mueller", "Jürgen Müller"]),
+        ("müller", ["Anna Maria Müller-Lüdenscheidt", "Jürgen Müller"]),  # not Mueller (ue)
+        ("mueller", ["Anna Maria Müller-Lüdenscheidt", "Anna Mueller", "Jürgen Müller"]),
         ("juergen", ["Jürgen Müller"]),
         ("üller", []),  # still a prefix search
         ("ozdemir nunez", []),  # every word must match the same patient
+        ("ludensch", ["Anna Maria Müller-Lüdenscheidt"]),  # a later word of the name
+        ("maria", ["Anna Maria Müller-Lüdenscheidt"]),
+        ("lopez", ["Ana García López"]),
+        ("lopez garc", ["Ana García López"]),
+        ("muller-l", ["Anna Maria Müller-Lüdenscheidt"]),  # the name as written
     ],
 )
 def test_names_are_found_whatever_their_case_and_accents(
@@ -75,6 +83,20 @@ def test_names_are_found_whatever_their_case_and_accents(
     for given_name, family_name in PEOPLE:
         _register(db, given_name, family_name)
     assert _found(db, query) == names
+
+
+def test_a_word_that_starts_many_later_words_gives_the_same_patients(
+    db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past TOKEN_IDS patients found by later words, the search is one UNION of index ranges
+    instead of a list of ids: the same patients either way."""
+    for given_name, family_name in PEOPLE:
+        _register(db, given_name, family_name)
+    queries = ("lopez", "maria", "l", "m", "ana lo", "anna")
+    listed = {q: _found(db, q) for q in queries}
+    assert listed["l"] == ["Ana García López", "Anna Maria Müller-Lüdenscheidt", "Łucja Wałęsa"]
+    monkeypatch.setattr(patients_repository, "TOKEN_IDS", 0)
+    assert {q: _found(db, q) for q in queries} == listed
 
 
 def test_the_duplicate_check_sees_through_case_and_accents(db: Any) -> None:
@@ -87,10 +109,12 @@ def test_the_duplicate_check_sees_through_case_and_accents(db: Any) -> None:
 
 
 def test_the_keys_follow_an_edit_and_an_anonymisation(db: Any) -> None:
-    pid = _register(db, "Ömer", "Özdemir")
+    pid = _register(db, "Ömer", "Özdemir-Kaya")
+    assert _found(db, "kaya") == ["Ömer Özdemir-Kaya"]
     services.update_patient(db, pid, {"family_name": "Çelik"})
     assert _found(db, "celik") == ["Ömer Çelik"]
     assert _found(db, "ozdemir") == []
+    assert _found(db, "kaya") == []  # the old name's later word went with it
     with db.transaction() as uow:
         uow.retention.anonymise(pid, datetime(2031, 2, 1, tzinfo=UTC), "test")
     assert _found(db, "celik") == []  # her old name no longer finds the anonymised record
@@ -98,10 +122,18 @@ def test_the_keys_follow_an_edit_and_an_anonymisation(db: Any) -> None:
     assert _found(db, "anonymised") == [f"Anonymised Patient {pid}"]
 
 
+def test_a_merge_takes_the_merged_record_s_words_away(db: Any) -> None:
+    kept = _register(db, "Ana", "García López")
+    gone = _register(db, "Ana", "García Ruiz")
+    services.merge_patients(db, kept, gone)
+    assert _found(db, "lopez") == ["Ana García López"]
+    assert _found(db, "ruiz") == []  # her record is gone; its words do not find the kept one
+
+
 def test_a_restore_works_the_keys_out_from_the_names(
     db: Any, empty_database_url: str, tmp_path: Path
 ) -> None:
-    _register(db, "Ömer", "Özdemir")
+    _register(db, "Ömer", "Özdemir-Kaya")
     file = tmp_path / "clinic.json.gz"
     backup(db.engine, file)
     data = json.loads(gzip.decompress(file.read_bytes()))
@@ -113,7 +145,8 @@ def test_a_restore_works_the_keys_out_from_the_names(
     target = Database.open(empty_database_url)
     try:
         restore(target.engine, file)
-        assert _found(target, "ozdemir") == ["Ömer Özdemir"]
+        assert _found(target, "ozdemir") == ["Ömer Özdemir-Kaya"]
+        assert _found(target, "kaya") == ["Ömer Özdemir-Kaya"]  # its words rebuilt
         assert _found(target, "someone") == []
     finally:
         target.dispose()
@@ -124,9 +157,26 @@ def test_a_restore_works_the_keys_out_from_the_names(
     again = Database.open(f"sqlite:///{tmp_path / 'again.sqlite3'}")
     try:
         restore(again.engine, file)
-        assert _found(again, "Özdemir") == ["Ömer Özdemir"]
+        assert _found(again, "Özdemir") == ["Ömer Özdemir-Kaya"]
     finally:
         again.dispose()
+
+
+def test_migration_0030_fills_the_words_of_the_patients_stored_before_it(
+    empty_database_url: str,
+) -> None:
+    db = Database.open(empty_database_url)
+    try:
+        _register(db, "Anna Maria", "Müller-Lüdenscheidt")
+        from alembic import command
+
+        command.downgrade(migrate.alembic_config(db.engine), "0029")
+        assert migrate.current_revision(db.engine) == "0029"
+        migrate.upgrade(db.engine)
+        assert _found(db, "ludenscheidt") == ["Anna Maria Müller-Lüdenscheidt"]
+        assert _found(db, "maria") == ["Anna Maria Müller-Lüdenscheidt"]
+    finally:
+        db.dispose()
 
 
 def test_migration_0029_fills_the_keys_of_the_patients_stored_before_it(
@@ -163,3 +213,5 @@ def test_a_key_is_its_own_key_and_ignores_case(name: str) -> None:
     assert key == key.strip()
     assert "  " not in key
     assert key in search_keys(name)
+    words = later_words(key)
+    assert all(w and " " not in w and "-" not in w for w in words)

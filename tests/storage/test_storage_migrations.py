@@ -49,8 +49,9 @@ def test_shipped_revisions_are_initial_then_follow_up() -> None:
         "0027",
         "0028",
         "0029",
+        "0030",
     ]
-    assert migrate.head_revision() == migrate.HEAD == "0029"
+    assert migrate.head_revision() == migrate.HEAD == "0030"
 
 
 def test_upgrade_empty_database_to_head_matches_the_tables(empty_database_url: str) -> None:

@@ -10,7 +10,8 @@ and ``Ozdemir`` share the key ``ozdemir``, ``Núñez`` and ``Nunez`` the key ``n
 
 German umlauts are also written out as ``ae``, ``oe``, ``ue``: a search word is tried as typed
 and, when it holds one of those pairs, with each pair as its single letter (``Mueller`` also
-finds ``Müller``, whose key is ``muller``), :func:`search_keys`.
+finds ``Müller``, whose key is ``muller``), :func:`search_keys`. A name is found by the start of
+any of its words (``ludenscheidt`` finds ``Müller-Lüdenscheidt``), :func:`later_words`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,18 @@ def name_key(name: str) -> str:
     return " ".join(bare.translate(_WRITTEN_OUT).split())
 
 
+#: What separates the words of a name's key (besides spaces): ``Müller-Lüdenscheidt``.
+_WORD_BREAKS = str.maketrans({"-": " ", "‐": " ", "–": " ", "/": " "})
+
+
+def later_words(key: str) -> frozenset[str]:
+    """The words of a name's key after its first (``muller-ludenscheidt`` gives
+    ``{"ludenscheidt"}``; ``van der berg`` gives ``{"der", "berg"}``): the search finds a name
+    by the start of any of its words, the first through the key itself."""
+    words = key.translate(_WORD_BREAKS).split()
+    return frozenset(w for w in words[1:] if w != words[0])
+
+
 def search_keys(word: str) -> tuple[str, ...]:
     """The keys a search word matches names by: its own key, and when it spells umlauts out
     (``ae``, ``oe``, ``ue``) also the key with each pair as one letter."""
@@ -42,4 +55,4 @@ def search_keys(word: str) -> tuple[str, ...]:
     return (key,) if short == key else (key, short)
 
 
-__all__ = ["name_key", "search_keys"]
+__all__ = ["later_words", "name_key", "search_keys"]

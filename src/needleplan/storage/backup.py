@@ -27,7 +27,9 @@ sessions, short-lived secrets that a restore must not bring back (a restored ses
 browser in again, perhaps one whose session had been ended since). After a restore everybody signs
 in afresh; ``rate_limits`` holds short-lived rate-limit counters and ``idempotency_keys`` the
 24-hour replay answers of booking requests, ``intake_kiosks`` the kiosk locks of those sessions, ``worker_heartbeats`` when each worker last ran. A file that does carry such a
-table is accepted and the table is ignored.
+table is accepted and the table is ignored. ``patient_name_tokens`` (the later words of the
+patients' names, for the search) is worked out from the names: a restore rebuilds it, as it works
+out the names' search keys.
 """
 
 from __future__ import annotations
@@ -51,14 +53,23 @@ from needleplan.exceptions import ConflictError, InputError
 from needleplan.private_files import private_parent
 from needleplan.storage import media, migrate
 from needleplan.storage.backup_crypto import BackupKey, decrypt, encrypt, is_encrypted
-from needleplan.storage.tables import metadata
+from needleplan.storage.tables import PatientNameTokenRow, metadata
+from needleplan.storage.tables.clinical import name_token_rows
 from needleplan.storage.types import UtcDateTime
 
 FORMAT = "needleplan-backup"
 VERSION = 1
-#: Tables neither written to a backup nor restored from one (transient sign-in secrets).
+#: Tables neither written to a backup nor restored from one (transient sign-in secrets and
+#: counters; the name search's words, which a restore works out from the names).
 EXCLUDED_TABLES = frozenset(
-    {"staff_sessions", "rate_limits", "idempotency_keys", "intake_kiosks", "worker_heartbeats"}
+    {
+        "staff_sessions",
+        "rate_limits",
+        "idempotency_keys",
+        "intake_kiosks",
+        "worker_heartbeats",
+        "patient_name_tokens",
+    }
 )
 
 
@@ -452,6 +463,15 @@ def restore(
                         f"{len(rows)} rows",
                         f"cannot be stored ({type(exc.orig or exc).__name__}); nothing restored",
                     ) from None
+            if table.name == "patients":
+                tokens = [
+                    t
+                    for r in rows
+                    if isinstance(r.get("id"), int)
+                    for t in name_token_rows(r["id"], r["given_key"], r["family_key"])
+                ]
+                if tokens:
+                    conn.execute(insert(PatientNameTokenRow), tokens)
             counts[table.name] = len(rows)
         check_readable(conn)
         root = media_root if media_root is not None else media.media_dir(engine)

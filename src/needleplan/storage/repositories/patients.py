@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, union, update
 from sqlalchemy.orm import Session
 
 from needleplan.domain.name_keys import name_key, search_keys
@@ -26,6 +26,7 @@ from needleplan.storage.tables import (
     CourseRow,
     MeasurementRow,
     PatientLanguageRow,
+    PatientNameTokenRow,
     PatientRow,
     PerformedSessionRow,
     RecallRow,
@@ -253,8 +254,13 @@ class PatientRepository:
         """
         self._row(to_id, lock=True)
         self._row(from_id, lock=True)
+        # her name's search words go with her row (the kept patient keeps her own)
+        self.session.execute(
+            delete(PatientNameTokenRow).where(PatientNameTokenRow.patient_id == from_id)
+        )
         moved: dict[str, int] = {}
         known = {table.__table__.name for _, table in _CHILD_TABLES}
+        known.add(PatientNameTokenRow.__tablename__)  # her name's words went above
         tables = [(name, table.__table__) for name, table in _CHILD_TABLES]
         tables += [(t.name, t) for t in _patient_tables() if t.name not in known]
         for name, table in tables:
@@ -321,6 +327,9 @@ def _prefix(expr: Any, word: str) -> Any:
     return and_(expr >= clean, expr < upper, expr.like(clean + "%"))
 
 
+#: Patients found by later words of their names that the search lists by id (beyond: a UNION).
+TOKEN_IDS = 1000
+
 #: Characters besides digits that make a search term a phone number (``+49 30 1234-567``).
 _PHONE_CHARS = frozenset("0123456789 -()./+")
 
@@ -356,20 +365,36 @@ class PatientFinder:
             return [_prefix(func.lower(PatientRow.email), text.lower())]
         conditions: list[Any] = []
         for word in text.split()[:5]:
-            names = [
+            keys = [k for k in search_keys(word) if k]
+            ranges = [
                 _prefix(column, key)
-                for key in search_keys(word)
-                if key
+                for key in keys
                 for column in (PatientRow.family_key, PatientRow.given_key)
             ]
-            conditions.append(
-                or_(
-                    *names,
-                    _prefix(PatientRow.mrn, word.upper()),
-                    _prefix(PatientRow.mrn, word.lower()),
-                )
-            )
+            ranges += [
+                _prefix(PatientRow.mrn, m) for m in dict.fromkeys((word.upper(), word.lower()))
+            ]
+            conditions.append(self._with_later_words(ranges, keys))
         return conditions
+
+    def _with_later_words(self, ranges: list[Any], keys: list[str]) -> Any:
+        """``ranges`` (index ranges on ``patients``) or a later word of her name starting with
+        one of ``keys``. The token table is read first: its few patients join the ranges as a
+        list of ids, so PostgreSQL still ORs index scans (a subquery in the OR would make it
+        scan every patient); a word that starts very many later words (``a``) becomes one UNION
+        of the index ranges instead."""
+        if not keys:
+            return or_(*ranges)
+        words = or_(*(_prefix(PatientNameTokenRow.token, key) for key in keys))
+        found = self.session.scalars(
+            select(PatientNameTokenRow.patient_id).where(words).limit(TOKEN_IDS + 1)
+        ).all()
+        if not found:
+            return or_(*ranges)
+        if len(found) <= TOKEN_IDS:
+            return or_(*ranges, PatientRow.id.in_(sorted(set(found))))
+        ids = [select(PatientRow.id).where(r) for r in ranges]
+        return PatientRow.id.in_(union(*ids, select(PatientNameTokenRow.patient_id).where(words)))
 
     def _phone_fallback(self, query: str) -> list[Any]:
         """A phone number written without its country code (``7987654321`` for ``+44 7987

@@ -15,12 +15,14 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    delete,
     event,
     false,
+    insert,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from needleplan.domain.name_keys import name_key
+from needleplan.domain.name_keys import later_words, name_key
 from needleplan.storage.tables._base import Base
 
 
@@ -70,6 +72,34 @@ class PatientRow(Base):
 def _keep_name_keys(mapper: Any, connection: Any, row: PatientRow) -> None:
     row.given_key = name_key(row.given_name)
     row.family_key = name_key(row.family_name)
+
+
+class PatientNameTokenRow(Base):
+    """A later word of a patient's name, for the search (migration 0030): ``Lüdenscheidt`` of
+    ``Müller-Lüdenscheidt``, ``Maria`` of ``Anna Maria``, ``Berg`` of ``van der Berg``, as
+    search keys (:func:`needleplan.domain.name_keys.later_words`). A name's first word is
+    its key's own prefix, so only names of several words have rows. Worked out from the names:
+    kept by the ORM events below, rebuilt by a restore, never in a backup."""
+
+    __tablename__ = "patient_name_tokens"
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), primary_key=True)
+    token: Mapped[str] = mapped_column(String(200), primary_key=True, index=True)
+
+
+def name_token_rows(patient_id: int, given_key: str, family_key: str) -> list[dict[str, Any]]:
+    """The token rows of one patient (none for a name of one word each)."""
+    words = later_words(given_key) | later_words(family_key)
+    return [{"patient_id": patient_id, "token": w} for w in sorted(words)]
+
+
+@event.listens_for(PatientRow, "after_insert")
+@event.listens_for(PatientRow, "after_update")
+def _keep_name_tokens(mapper: Any, connection: Any, row: PatientRow) -> None:
+    connection.execute(delete(PatientNameTokenRow).where(PatientNameTokenRow.patient_id == row.id))
+    rows = name_token_rows(row.id, row.given_key, row.family_key)
+    if rows:
+        connection.execute(insert(PatientNameTokenRow), rows)
 
 
 class AssessmentRow(Base):

@@ -55,8 +55,8 @@ def upgrade() -> None:
         sa.Column("family_key", sa.String(length=200), server_default="", nullable=False),
     )
     _fill_keys()
-    op.create_index("ix_patients_family_key", "patients", ["family_key"], unique=False)
-    op.create_index("ix_patients_given_key", "patients", ["given_key"], unique=False)
+    op.create_index("ix_patients_family_key", "patients", ["family_key", "id"], unique=False)
+    op.create_index("ix_patients_given_key", "patients", ["given_key", "id"], unique=False)
     op.drop_index("ix_patients_family_name_lower", table_name="patients")
     op.drop_index("ix_patients_given_name_lower", table_name="patients")
     if op.get_bind().dialect.name == "postgresql":  # the planner's statistics of the new keys

@@ -181,7 +181,13 @@ def patient_merge(
 
 @app.command("list")
 def patient_list(
-    search: str | None = typer.Option(None, "--search", "-s", help="Part of a name or record."),
+    search: str | None = typer.Option(
+        None,
+        "--search",
+        "-s",
+        help="The start of any word of a name (case and accents aside), a record number, "
+        "phone number, e-mail address or date of birth.",
+    ),
     limit: int = typer.Option(50, "--limit", help="At most this many rows."),
     as_json: bool = typer.Option(False, "--json"),
     database: str | None = DatabaseOpt,

@@ -20,6 +20,7 @@ from needleplan.forecasting.learning import (
     personal_forecast,
     posterior_effects,
     posterior_z,
+    response_check,
     update_forecast,
 )
 from needleplan.forecasting.observation import DEFAULT_LINKS
@@ -99,6 +100,27 @@ def test_band_share_is_about_80_percent_when_the_model_is_true() -> None:
         shares += [s for _, s in band_shares(a, SERIES, obs)]
     assert len(shares) == 60 * 6
     assert np.mean(shares) == pytest.approx(0.80, abs=0.05)
+
+
+def test_the_report_s_combined_check_equals_the_two_functions() -> None:
+    """response_check evaluates the model once for both answers: the same values as
+    posterior_z and band_shares each give (absolute, relative and continuous scales, a
+    pre-treatment value, a rating in the swelling days)."""
+    rng = np.random.default_rng(21)
+    a = reference()
+    for z in (-1.2, 0.0, 0.9):
+        obs = simulate_observations(
+            a, z, rng, days=(0.0, 3.0, 90.0, 365.0), scales=(GAIS, S.LAXITY_GRADE, S.CUTOMETER_R2)
+        )
+        post, shares = response_check(a, SERIES, obs)
+        alone = posterior_z(a, SERIES, obs)
+        assert (post.mean, post.sd, post.n_observations) == (
+            alone.mean,
+            alone.sd,
+            alone.n_observations,
+        )
+        assert np.array_equal(post.mass, alone.mass)
+        assert shares == band_shares(a, SERIES, obs)
 
 
 def test_a_good_responder_gets_a_longer_forecast_and_a_poor_one_a_shorter() -> None:

@@ -311,8 +311,11 @@ def posterior_effects(
     improvement early that falls fast reads as "responds well, fades fast".
     """
     p = default_params() if params is None else params
+    return _posterior(_evidence(assessment, session_days, observations, p, links), p)
+
+
+def _posterior(ev: _Evidence, p: ModelParams) -> EffectsPosterior:
     rho = p.random_effect_correlation
-    ev = _evidence(assessment, session_days, observations, p, links)
     if not ev.observations:
         return EffectsPosterior.prior(rho, ev.set_aside)
     ll = _log_likelihood(ev)
@@ -379,7 +382,31 @@ def band_shares(
         Follow-ups only (day > 0), in input order.
     """
     p = default_params() if params is None else params
+    return _band_shares(_evidence(assessment, session_days, observations, p, links), p)
+
+
+def response_check(
+    assessment: Assessment,
+    session_days: Sequence[float] | ArrayLike,
+    observations: Sequence[Observation],
+    *,
+    params: ModelParams | None = None,
+    links: Mapping[MeasurementScale, ScaleLink] | None = None,
+) -> tuple[ZPosterior, list[tuple[Observation, float]]]:
+    """:func:`posterior_z` and :func:`band_shares` of one patient from one evaluation of the
+    model on the grid (the clinic-wide report needs both; each alone evaluates it again).
+
+    Returns
+    -------
+    (ZPosterior, list of (Observation, float))
+        The same values as the two functions give.
+    """
+    p = default_params() if params is None else params
     ev = _evidence(assessment, session_days, observations, p, links)
+    return _posterior(ev, p).response, _band_shares(ev, p)
+
+
+def _band_shares(ev: _Evidence, p: ModelParams) -> list[tuple[Observation, float]]:
     prior_w = normalise(log_prior(p.random_effect_correlation)).ravel()  # both effects
     out: list[tuple[Observation, float]] = []
     base_log: dict[tuple[MeasurementScale, str], NDArray[np.float64]] = {}
@@ -544,5 +571,6 @@ __all__ = [
     "personal_forecast",
     "posterior_effects",
     "posterior_z",
+    "response_check",
     "update_forecast",
 ]

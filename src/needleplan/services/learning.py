@@ -34,10 +34,9 @@ from needleplan.forecasting.learning import (
     BAND,
     Observation,
     PersonalUpdate,
-    band_shares,
     observations_from,
     personal_forecast,
-    posterior_z,
+    response_check,
     update_forecast,
 )
 from needleplan.forecasting.params import DAYS_PER_YEAR, ModelParams, default_params
@@ -457,8 +456,7 @@ def clinic_response_report(
             try:
                 hist = _history_of(pf)
                 obs = hist.observations()
-                post = posterior_z(hist.assessment, hist.session_days, obs, params=p)
-                shares = band_shares(hist.assessment, hist.session_days, obs, params=p)
+                post, shares = response_check(hist.assessment, hist.session_days, obs, params=p)
             except (NotFoundError, InputError, ModelRangeError) as exc:
                 skipped[_skip_reason(exc)] += 1
                 continue

@@ -337,10 +337,11 @@ _PHONE_CHARS = frozenset("0123456789 -()./+")
 class PatientFinder:
     """Patient search for the staff list: name prefixes, date of birth, id, record number,
     e-mail address or phone number. Every term is answered from an index (migrations 0026 and
-    0029, docs/scale.md): a name word matches the start of the given or family name's search
-    key (case and accents aside, ``Ozdemir`` finds ``Özdemir``; :mod:`needleplan.domain.name_keys`),
-    an e-mail the start of the address, a phone number the start of the stored number's
-    digits."""
+    0029, 0030, docs/scale.md): a name word matches the start of the given or family name's
+    search key (case and accents aside, ``Ozdemir`` finds ``Özdemir``;
+    :mod:`needleplan.domain.name_keys`) or of a later word of it (``lopez`` finds ``García
+    López``), an e-mail the start of the address, a phone number the start of the stored
+    number's digits."""
 
     def __init__(self, session: Session) -> None:
         self.session = session

@@ -19,6 +19,7 @@ from sqlalchemy import (
     event,
     false,
     insert,
+    inspect,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -60,18 +61,28 @@ class PatientRow(Base):
     consent_research: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
-    # The names' search keys (domain.name_keys, migration 0029): set from the names on every
-    # ORM insert and update (the event below); the bulk writers (restore, the large clinic)
-    # set them themselves.
+    # The names' search keys (domain.name_keys, migration 0029): set from the names by the ORM
+    # on every insert and every change of a name (the events below); the bulk writers (restore,
+    # the large clinic) set them themselves.
     given_key: Mapped[str] = mapped_column(String(200), default="", server_default="")
     family_key: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
+def _names_changed(row: PatientRow) -> bool:
+    attrs = inspect(row).attrs
+    return bool(attrs.given_name.history.has_changes() or attrs.family_name.history.has_changes())
+
+
 @event.listens_for(PatientRow, "before_insert")
-@event.listens_for(PatientRow, "before_update")
-def _keep_name_keys(mapper: Any, connection: Any, row: PatientRow) -> None:
+def _name_keys_of_new(mapper: Any, connection: Any, row: PatientRow) -> None:
     row.given_key = name_key(row.given_name)
     row.family_key = name_key(row.family_name)
+
+
+@event.listens_for(PatientRow, "before_update")
+def _name_keys_of_renamed(mapper: Any, connection: Any, row: PatientRow) -> None:
+    if _names_changed(row):
+        _name_keys_of_new(mapper, connection, row)
 
 
 class PatientNameTokenRow(Base):
@@ -94,12 +105,19 @@ def name_token_rows(patient_id: int, given_key: str, family_key: str) -> list[di
 
 
 @event.listens_for(PatientRow, "after_insert")
-@event.listens_for(PatientRow, "after_update")
-def _keep_name_tokens(mapper: Any, connection: Any, row: PatientRow) -> None:
-    connection.execute(delete(PatientNameTokenRow).where(PatientNameTokenRow.patient_id == row.id))
+def _name_tokens_of_new(mapper: Any, connection: Any, row: PatientRow) -> None:
     rows = name_token_rows(row.id, row.given_key, row.family_key)
     if rows:
         connection.execute(insert(PatientNameTokenRow), rows)
+
+
+@event.listens_for(PatientRow, "after_update")
+def _name_tokens_of_renamed(mapper: Any, connection: Any, row: PatientRow) -> None:
+    if _names_changed(row):
+        connection.execute(
+            delete(PatientNameTokenRow).where(PatientNameTokenRow.patient_id == row.id)
+        )
+        _name_tokens_of_new(mapper, connection, row)
 
 
 class AssessmentRow(Base):

@@ -5,7 +5,6 @@ endpoint listed and removable while its deliveries fail once, naming the remedy 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,7 +12,6 @@ from sqlalchemy import text
 
 from needleplan.domain.integrations import UNREADABLE_SECRET
 from needleplan.scheduling import example_clinic
-from needleplan.services.messaging.config import MessagingConfig
 from needleplan.services.messaging.worker import run_once
 from needleplan.services.webhooks import (
     add_endpoint,
@@ -22,13 +20,10 @@ from needleplan.services.webhooks import (
     remove_endpoint,
 )
 from needleplan.storage import Database, migrate, secret_key
-from tests.services.messaging.test_webhooks import _new_patient
+from tests.services.messaging.test_webhooks import CONFIG, NOW, _new_patient
 from tests.webhook_support import SECRET, Receiver, webhook_receiver
 
 __all__ = ["webhook_receiver"]
-
-NOW = datetime(2030, 8, 20, 8, 0, tzinfo=UTC)
-CONFIG = MessagingConfig(retry_base_s=60)
 
 
 def _stored(db: Database, endpoint_id: int) -> str:

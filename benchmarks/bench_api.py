@@ -182,13 +182,18 @@ def run_wrk(
         ).stdout
     finally:
         os.unlink(script.name)
-    if not re.search(r"99%\s+[\d.]+(us|ms|s|m)\b", out):
+    # The latency distribution's own lines ("     99%    3.21ms"), not a "+/- Stdev" column
+    # that happens to end in 99% ("68.99%" before the next line's "Req/Sec").
+    p50 = re.search(r"^\s*50%\s+([\d.]+(?:us|ms|s|m))\s*$", out, re.M)
+    p99 = re.search(r"^\s*99%\s+([\d.]+(?:us|ms|s|m))\s*$", out, re.M)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if p50 is None or p99 is None or rps is None:
         raise RuntimeError(f"wrk gave no latency figures:\n{out}")
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-        "p50": _seconds(re.search(r"50%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
-        "p99": _seconds(re.search(r"99%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
+        "rps": float(rps.group(1)),
+        "p50": _seconds(p50.group(1)),
+        "p99": _seconds(p99.group(1)),
         "errors": float(bad.group(1)) if bad else 0.0,
     }
 

@@ -24,6 +24,9 @@ def free_port() -> int:
     with _lock:
         for port in PORTS:
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                # as the servers bind (SO_REUSEADDR): a port whose last connections wait out
+                # TIME_WAIT is free for them; one with a listener is not
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
                     s.bind(("127.0.0.1", port))
                 except OSError:
@@ -84,7 +87,10 @@ def webhook_receiver() -> Iterator[Receiver]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", receiver.port), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # Polled every 20 ms for shutdown (the default 0.5 s is waited out at every test's end).
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     try:
         yield receiver

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from needleplan.cohort import load_population_spec, simulate_cohort
@@ -54,3 +55,27 @@ def test_more_processes_than_chunks(prices: Prices) -> None:
 def test_bad_processes_are_refused(prices: Prices, values: dict[str, Any], rule: str) -> None:
     with pytest.raises(InputError, match=f"processes: .*{rule}"):
         simulate_cohort(SPEC, cohort_settings(years=1), patients=64, prices=prices, **values)
+
+
+def test_packed_plans_come_back_exactly() -> None:
+    """Plans shipped between processes are packed (16-bit whole days, unreached rounds dropped)
+    and come back bit for bit; anything but whole non-negative days stays in double precision."""
+    nan = np.nan
+    plans = np.array([[100.0, 400.0, nan, nan], [90.0, nan, nan, nan], [nan, nan, nan, nan]])
+    packed = store_module.pack_plans(plans)
+    assert packed.dtype == np.int16
+    assert packed.shape == (3, 2)
+    np.testing.assert_array_equal(store_module.unpack_plans(packed, 4), plans)
+    odd = np.array([[10.5, nan], [-1.0, 3.0]])
+    kept = store_module.pack_plans(odd)
+    assert kept.dtype == np.float64
+    np.testing.assert_array_equal(store_module.unpack_plans(kept, 3), np.c_[odd, [nan, nan]])
+    big = store_module.pack_plans(np.array([[40_000.0]]))
+    assert big.dtype == np.int32
+    joined = store_module.join_packed([packed, store_module.pack_plans(plans[:1, :1])], 4)
+    np.testing.assert_array_equal(
+        store_module.unpack_plans(joined, 4), np.r_[plans, [[100.0, nan, nan, nan]]]
+    )
+    mixed = store_module.join_packed([packed, kept], 4)
+    assert store_module.unpack_plans(mixed, 4).shape == (5, 4)
+    np.testing.assert_array_equal(store_module.unpack_plans(mixed, 4)[3, :2], odd[0])

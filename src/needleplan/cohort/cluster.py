@@ -21,12 +21,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from needleplan.cohort.allocator import keep_freed_memory
-from needleplan.cohort.rows import unique_rows
+from needleplan.cohort.rows import row_hash
 from needleplan.cohort.settings import ChunkResult, RunSetup
-from needleplan.cohort.store import SharedPlans, install, plan_store
+from needleplan.cohort.store import SharedPlans, install, join_packed, pack_plans, plan_store
 from needleplan.exceptions import InputError
 
 FloatArray = NDArray[np.float64]
+HashArray = NDArray[np.uint64]
 
 #: ``progress(done_chunks, total_chunks)``
 Progress = Callable[[int, int], None]
@@ -73,12 +74,18 @@ def _dask_client(spec: str) -> tuple[Any, Callable[[], None]]:
     return client, client.close
 
 
-def _plans_of(part: FloatArray, setup: RunSetup) -> FloatArray:
-    """Plans of some rows (computed, not stored): one task of the planning step."""
+def _keys_of(task: Any, keys: Callable[[Any], FloatArray]) -> tuple[FloatArray, HashArray]:
+    """The plan rows a chunk needs and their hashes: one task of the first step."""
+    rows = keys(task)
+    return rows, row_hash(rows)
+
+
+def _plans_of(part: FloatArray, setup: RunSetup) -> NDArray[np.generic]:
+    """Plans of some rows (computed, not stored), packed: one task of the planning step."""
     store = plan_store(
         setup.params, setup.settings.recall_threshold, setup.rounds, setup.calendar.days - 1.0
     )
-    return store.compute(part)
+    return pack_plans(store.compute(part))
 
 
 def _chunk_with_plans(
@@ -97,14 +104,25 @@ def _shared_plans(
 ) -> SharedPlans:
     """Steps 1 and 2 on the cluster: the rows the chunks need, and their plans."""
     setup: RunSetup = tasks[0].setup
-    found = [k for k in client.gather(client.map(keys, list(tasks), pure=False)) if k.size]
-    rows = unique_rows(np.concatenate(found))[0] if found else np.empty((0, 10))
-    plans = np.empty((0, setup.rounds))
+    found = [
+        f
+        for f in client.gather(client.map(_keys_of, list(tasks), keys=keys, pure=False))
+        if f[0].size
+    ]
+    rows = np.empty((0, 10))
+    plans: NDArray[np.generic] = np.empty((0, 0), dtype=np.int16)
+    if found:
+        # Distinct by hash (two distinct rows with one hash: one of them is left to the chunks
+        # that need it, which plan it themselves; nothing changes but the time).
+        first = np.unique(np.concatenate([h for _, h in found]), return_index=True)[1]
+        rows = np.concatenate([k for k, _ in found])[first]
+    del found
     if rows.shape[0]:
         workers = max(1, len(client.scheduler_info().get("workers", {})))
         parts = np.array_split(rows, min(rows.shape[0], workers * PARTS_PER_WORKER))
-        futures = client.map(_plans_of, parts, setup=setup, pure=False)
-        plans = np.concatenate(client.gather(futures))
+        # The rows go to the workers directly, not inside the task graph.
+        futures = client.map(_plans_of, client.scatter(parts), setup=setup, pure=False)
+        plans = join_packed(client.gather(futures), setup.rounds)
     return SharedPlans(
         token=uuid.uuid4().hex,
         params=setup.params,

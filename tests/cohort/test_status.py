@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -42,9 +43,23 @@ def test_decisions_equal_double_precision_even_on_the_threshold(chunk: dict[str,
     rng = np.random.default_rng(5)
     started = exact[exact != 0.0]
     ties = rng.choice(started, 12, replace=False)
-    for threshold in [chunk["threshold"], 0.0, -0.5, 1e-9, *ties]:
+    # 1e-50 is 0 in single precision: the days before her first session are then set apart.
+    for threshold in [chunk["threshold"], 0.0, -0.5, 1e-9, 1e-50, *ties]:
         got = noticeable_on_days(*chunk["args"], float(threshold))
         np.testing.assert_array_equal(got, exact >= threshold, err_msg=f"at {threshold}")
+
+
+@pytest.mark.parametrize("threshold", [0.0, 2.0, -0.5])
+def test_a_first_session_after_her_start_day_counts_from_the_session(
+    chunk: dict[str, Any], threshold: float
+) -> None:
+    """Sessions a month after her start (her values are 0 until the first): the same decisions
+    as double precision (the engine's first session is on her start day)."""
+    days, start, states, rates, params = chunk["args"]
+    later = dataclasses.replace(states, session_days=states.session_days + 30.0)
+    exact = improvement_on_days(days, start, later, rates, params)
+    got = noticeable_on_days(days, start, later, rates, params, threshold)
+    np.testing.assert_array_equal(got, exact >= threshold)
 
 
 def test_single_precision_decides_almost_every_value(

@@ -3,9 +3,10 @@
 Shared nothing: each process runs whole chunks (:func:`~needleplan.cohort.engine.simulate_chunk`)
 and the results come back in chunk order, so the result is the serial one. The recall plans are
 made once for the whole run, not once per process: the processes first report the distinct
-(age, profile) rows their chunks need, the parent splits the rows that have no plan yet among
-them, stores the plans they return, and only then starts the processes that run the chunks (a
-forked child inherits the parent's plan store). Where the platform cannot fork, each process is
+(age, profile) rows their chunks need (and the protocols they found for the guideline scores
+they met), the parent splits the rows that have no plan yet among them, stores the plans they
+return, and only then starts the processes that run the chunks (a forked child inherits the
+parent's plan store and protocols). Where the platform cannot fork, each process is
 spawned and each task pickled to it; the plans are then made in each process as they are needed.
 """
 
@@ -19,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from needleplan.cohort.allocator import release_freed_memory
+from needleplan.cohort.population import known_protocols, learn_protocols
 from needleplan.cohort.rows import row_hash
 from needleplan.cohort.settings import ChunkResult, RunSetup
 from needleplan.cohort.store import PlanStore, join_packed, pack_plans, plan_store, unpack_plans
@@ -30,9 +32,9 @@ T = TypeVar("T")
 _SHARED: dict[str, Any] = {}
 
 
-def _keys_of(i: int) -> tuple[FloatArray, NDArray[np.uint64]]:
+def _keys_of(i: int) -> tuple[FloatArray, NDArray[np.uint64], dict[Any, Any]]:
     keys: FloatArray = _SHARED["keys"](_SHARED["tasks"][i])
-    return keys, row_hash(keys)
+    return keys, row_hash(keys), known_protocols()
 
 
 def _plans_of(i: int) -> NDArray[np.generic]:
@@ -67,7 +69,11 @@ def _forked(
 
 def _plan_ahead(processes: int, store: PlanStore) -> None:
     """Steps 1 and 2 of :func:`run_processes`: every plan the run needs, in ``store``."""
-    found = [f for f in _forked(processes, _keys_of, len(_SHARED["tasks"])) if f[0].size]
+    found = []
+    for keys, hashes, protocols in _forked(processes, _keys_of, len(_SHARED["tasks"])):
+        learn_protocols(protocols)  # the chunks' processes inherit them (not found again)
+        if keys.size:
+            found.append((keys, hashes))
     if not found:
         return
     # Distinct by hash (of two distinct rows with one hash, the chunks plan one themselves).

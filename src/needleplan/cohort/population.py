@@ -559,6 +559,20 @@ def _protocol_for_score(
     return outcome.values[:4]
 
 
+def known_protocols() -> dict[tuple[str, tuple[float, ...]], tuple[float, ...]]:
+    """The protocols this process has found per (guideline, score), to hand to processes
+    forked later (:mod:`needleplan.cohort.parallel`), which then need not find them again."""
+    return dict(_SCORE_CACHE)
+
+
+def learn_protocols(known: dict[tuple[str, tuple[float, ...]], tuple[float, ...]]) -> None:
+    """Add protocols another process found (:func:`known_protocols`): each is keyed by its
+    guideline's digest, so it is the protocol this process would find."""
+    if len(_SCORE_CACHE) + len(known) >= _CACHE_LIMIT:
+        _SCORE_CACHE.clear()
+    _SCORE_CACHE.update(known)
+
+
 def sample_patients(
     tables: SpecTables,
     rng: np.random.Generator,

@@ -127,21 +127,22 @@ def noticeable_on_days(
     # sessions past the last day are never needed.
     keep = first < t
     keep[:, :-1] &= first[:, :-1] != first[:, 1:]
-    placed = np.flatnonzero(keep)  # patient by patient
-    day_of = first.ravel()[placed].astype(np.int16 if t < 2**15 else np.int64)
+    placed_row, placed_slot = np.nonzero(keep)  # patient by patient
+    placed = placed_row * n_slots + placed_slot
+    day_of = first[placed_row, placed_slot].astype(np.int16 if t < 2**15 else np.int64)
     perm = np.argsort(day_of, kind="stable")  # by day, then patient (a radix sort)
-    order = placed[perm]
     bounds = np.searchsorted(day_of[perm], np.arange(t + 1))
-    who_all, slot_all = np.divmod(order, n_slots)
+    who_all = placed_row[perm]
     # Gathered patient by patient (in memory order), then put in day order.
     ev_a, ev_b, ev_c, ev_s = (np.take(x, placed)[perm] for x in (cf32, cs32, cb32, s32))
-    ev_slot = slot_all.astype(np.int16 if n_slots < 2**15 else np.int64)
-    cur = np.full(n, -1, dtype=np.int16 if n_slots < 2**15 else np.int64)
+    # Before her first session her values stay 0 here: A = B = C = 0 and, when that session
+    # is on her start day (as in the engine), since = tau = 0, so Z = 0 and the improvement is
+    # exactly 0 in single precision too. Otherwise (or if the threshold rounds to another sign
+    # in single precision) those days are set afterwards.
     a_, b_, c_, s_ = (np.zeros(n, dtype=f32) for _ in range(4))
     g, e, z, tau, since = (np.empty(n, dtype=f32) for _ in range(5))
     res = np.empty((t, n), dtype=bool)
     sure = np.empty((t, n), dtype=bool)
-    slot = np.empty((t, n), dtype=cur.dtype)
     nkf, nks, nr32 = nkf[:, 0], nks[:, 0], nr32[:, 0]
     cap32 = cap32[:, 0]
     start32 = start.astype(f32)
@@ -151,7 +152,7 @@ def noticeable_on_days(
         if bounds[k + 1] > bounds[k]:
             ev = slice(bounds[k], bounds[k + 1])
             who = who_all[ev]
-            for dst, src in ((cur, ev_slot), (a_, ev_a), (b_, ev_b), (c_, ev_c), (s_, ev_s)):
+            for dst, src in ((a_, ev_a), (b_, ev_b), (c_, ev_c), (s_, ev_s)):
                 np.put(dst, who, src[ev])
         np.subtract(days32[0, k], start32, out=since)
         np.maximum(since, 0.0, out=since)
@@ -184,15 +185,20 @@ def noticeable_on_days(
         np.subtract(z, thr, out=e)
         np.abs(e, out=e)
         np.greater(e, margin32, out=sure[k])  # NaN counts as undecided
-        slot[k] = cur
-    started = slot >= 0
-    sure |= ~started
-    res[~started] = before
-    # Undecided in single precision: recomputed in double precision, all at once.
+    if not (np.all(s[:, 0] == 0.0) and bool(f32(0.0) >= thr) == before):
+        not_yet = np.arange(t)[:, None] < first[:, 0][None, :]
+        res[not_yet] = before
+        sure |= not_yet
+    # Undecided in single precision: recomputed in double precision, all at once; her session
+    # slot on a day is the number of her sessions placed on or before it, less one.
     t_i, r_i = np.divmod(np.flatnonzero(~sure), n)
     if r_i.size:
-        exact = _exact(days, start, states, rates, params, r_i, t_i, slot[t_i, r_i])
-        res[t_i, r_i] = exact >= threshold
+        slot = (first[r_i] <= t_i[:, None]).sum(axis=1) - 1
+        on = slot >= 0
+        exact = _exact(days, start, states, rates, params, r_i[on], t_i[on], slot[on])
+        decided = np.full(r_i.size, before)
+        decided[on] = exact >= threshold
+        res[t_i, r_i] = decided
     return res.T
 
 

@@ -12,6 +12,7 @@ from needleplan.cohort import load_population_spec, simulate_cohort
 from needleplan.cohort import store as store_module
 from needleplan.exceptions import InputError
 from needleplan.forecasting.optimise import Prices
+from needleplan.forecasting.params import default_params
 
 from .conftest import settings as cohort_settings
 
@@ -58,24 +59,32 @@ def test_bad_processes_are_refused(prices: Prices, values: dict[str, Any], rule:
 
 
 def test_packed_plans_come_back_exactly() -> None:
-    """Plans shipped between processes are packed (16-bit whole days, unreached rounds dropped)
-    and come back bit for bit; anything but whole non-negative days stays in double precision."""
+    """Plans are kept and shipped between processes packed (16-bit whole days, unreached
+    rounds dropped) and come back bit for bit; anything but whole days from 0 is refused."""
     nan = np.nan
     plans = np.array([[100.0, 400.0, nan, nan], [90.0, nan, nan, nan], [nan, nan, nan, nan]])
     packed = store_module.pack_plans(plans)
     assert packed.dtype == np.int16
     assert packed.shape == (3, 2)
     np.testing.assert_array_equal(store_module.unpack_plans(packed, 4), plans)
-    odd = np.array([[10.5, nan], [-1.0, 3.0]])
-    kept = store_module.pack_plans(odd)
-    assert kept.dtype == np.float64
-    np.testing.assert_array_equal(store_module.unpack_plans(kept, 3), np.c_[odd, [nan, nan]])
-    big = store_module.pack_plans(np.array([[40_000.0]]))
-    assert big.dtype == np.int32
-    joined = store_module.join_packed([packed, store_module.pack_plans(plans[:1, :1])], 4)
+    for odd in ([[10.5, nan]], [[-1.0, 3.0]], [[2.0**31, 1.0]]):
+        with pytest.raises(ValueError, match="whole days from 0"):
+            store_module.pack_plans(np.array(odd))
+    assert store_module.pack_plans(np.array([[40_000.0]])).dtype == np.int32
+    joined = store_module.join_packed([packed, store_module.pack_plans(plans[:1, :1])])
     np.testing.assert_array_equal(
         store_module.unpack_plans(joined, 4), np.r_[plans, [[100.0, nan, nan, nan]]]
     )
-    mixed = store_module.join_packed([packed, kept], 4)
-    assert store_module.unpack_plans(mixed, 4).shape == (5, 4)
-    np.testing.assert_array_equal(store_module.unpack_plans(mixed, 4)[3, :2], odd[0])
+    assert store_module.join_packed([]).shape == (0, 0)
+
+
+def test_a_store_keeps_packed_plans_and_refuses_days_past_its_horizon() -> None:
+    """Plans added packed come back from the store as the days they were; a plan past the
+    store's last day is refused, not wrapped into 16 bits."""
+    store = store_module.PlanStore(default_params(), 5.0, rounds=3, last_day=500.0)
+    keys = np.arange(20.0).reshape(2, 10)
+    plans = np.array([[100.0, 400.0, np.nan], [90.0, np.nan, np.nan]])
+    store.add(keys, store_module.pack_plans(plans))
+    np.testing.assert_array_equal(store.plans(keys[::-1]), plans[::-1])
+    with pytest.raises(ValueError, match="end by day 500"):
+        store.add(keys + 1.0, store_module.pack_plans(np.array([[501.0], [1.0]])))

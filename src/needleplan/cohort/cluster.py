@@ -23,7 +23,14 @@ from numpy.typing import NDArray
 from needleplan.cohort.allocator import keep_freed_memory
 from needleplan.cohort.rows import row_hash
 from needleplan.cohort.settings import ChunkResult, RunSetup
-from needleplan.cohort.store import SharedPlans, install, join_packed, pack_plans, plan_store
+from needleplan.cohort.store import (
+    DayArray,
+    SharedPlans,
+    install,
+    join_packed,
+    pack_plans,
+    plan_store,
+)
 from needleplan.exceptions import InputError
 
 FloatArray = NDArray[np.float64]
@@ -80,7 +87,7 @@ def _keys_of(task: Any, keys: Callable[[Any], FloatArray]) -> tuple[FloatArray, 
     return rows, row_hash(rows)
 
 
-def _plans_of(part: FloatArray, setup: RunSetup) -> NDArray[np.generic]:
+def _plans_of(part: FloatArray, setup: RunSetup) -> DayArray:
     """Plans of some rows (computed, not stored), packed: one task of the planning step."""
     store = plan_store(
         setup.params, setup.settings.recall_threshold, setup.rounds, setup.calendar.days - 1.0
@@ -110,7 +117,7 @@ def _shared_plans(
         if f[0].size
     ]
     rows = np.empty((0, 10))
-    plans: NDArray[np.generic] = np.empty((0, 0), dtype=np.int16)
+    plans: DayArray = np.empty((0, 0), dtype=np.int16)
     if found:
         # Distinct by hash (two distinct rows with one hash: one of them is left to the chunks
         # that need it, which plan it themselves; nothing changes but the time).
@@ -122,7 +129,7 @@ def _shared_plans(
         parts = np.array_split(rows, min(rows.shape[0], workers * PARTS_PER_WORKER))
         # The rows go to the workers directly, not inside the task graph.
         futures = client.map(_plans_of, client.scatter(parts), setup=setup, pure=False)
-        plans = join_packed(client.gather(futures), setup.rounds)
+        plans = join_packed(client.gather(futures))
     return SharedPlans(
         token=uuid.uuid4().hex,
         params=setup.params,

@@ -23,7 +23,7 @@ from needleplan.cohort.allocator import release_freed_memory
 from needleplan.cohort.population import known_protocols, learn_protocols
 from needleplan.cohort.rows import row_hash
 from needleplan.cohort.settings import ChunkResult, RunSetup
-from needleplan.cohort.store import PlanStore, join_packed, pack_plans, plan_store, unpack_plans
+from needleplan.cohort.store import DayArray, PlanStore, join_packed, pack_plans, plan_store
 
 FloatArray = NDArray[np.float64]
 T = TypeVar("T")
@@ -37,7 +37,7 @@ def _keys_of(i: int) -> tuple[FloatArray, NDArray[np.uint64], dict[Any, Any]]:
     return keys, row_hash(keys), known_protocols()
 
 
-def _plans_of(i: int) -> NDArray[np.generic]:
+def _plans_of(i: int) -> DayArray:
     setup: RunSetup = _SHARED["tasks"][0].setup
     store = plan_store(
         setup.params,
@@ -83,9 +83,9 @@ def _plan_ahead(processes: int, store: PlanStore) -> None:
     keys = keys[store.missing(keys)]
     if keys.shape[0]:
         _SHARED["parts"] = np.array_split(keys, processes)
-        plans = join_packed(_forked(processes, _plans_of, processes), store.rounds)
+        plans = join_packed(_forked(processes, _plans_of, processes))
         del _SHARED["parts"]
-        store.add(keys, unpack_plans(plans, store.rounds))
+        store.add(keys, plans)
 
 
 def run_processes(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -16,6 +17,8 @@ from needleplan.cohort.rows import row_hash
 from needleplan.forecasting.params import ModelParams
 
 FloatArray = NDArray[np.float64]
+#: Whole days, -1 for none (:func:`pack_plans`).
+DayArray = NDArray[np.signedinteger[Any]]
 
 # --------------------------------------------------------------------------------------------
 # Plans shared by the chunks of a process
@@ -53,8 +56,10 @@ class PlanStore:
         self._hashes = np.empty(0, dtype=np.uint64)
         self._slot = np.empty(0, dtype=np.int64)
         # The rows and their plans, in a buffer that doubles when full (no copy per chunk).
+        # Plans are whole days (recalls are rounded down), kept packed (pack_plans): a tenth
+        # of the memory of double precision, and what a process ships to another as it is.
         self._keys = np.empty((1024, 10))
-        self._rows = np.empty((1024, self.rounds))
+        self._rows = np.empty((1024, self.rounds), dtype=_day_type(self.last_day))
         self._size = 0
 
     def plans(self, keys: FloatArray) -> FloatArray:
@@ -90,8 +95,9 @@ class PlanStore:
             _, where = self._lookup(np.ascontiguousarray(keys, dtype=np.float64))
             return np.nonzero(where < 0)[0]
 
-    def add(self, keys: FloatArray, plans: FloatArray) -> None:
-        """Store plans computed elsewhere (another process) for distinct rows ``keys``."""
+    def add(self, keys: FloatArray, plans: DayArray) -> None:
+        """Store plans computed elsewhere (another process), packed (:func:`pack_plans`), for
+        distinct rows ``keys``."""
         with self._lock:
             keys = np.ascontiguousarray(keys, dtype=np.float64)
             if self._size + keys.shape[0] > CACHE_LIMIT:
@@ -121,19 +127,21 @@ class PlanStore:
         h, where = self._lookup(keys)
         missing = np.nonzero(where < 0)[0]
         if not missing.size:
-            return np.asarray(self._rows[where], dtype=np.float64)
+            return unpack_plans(self._rows[where], self.rounds)
         new = self._compute(keys[missing])
-        self._insert(keys, h, missing, new)
+        self._insert(keys, h, missing, pack_plans(new))
         out = np.empty((keys.shape[0], self.rounds))
         known = where >= 0
-        out[known] = self._rows[where[known]]
+        out[known] = unpack_plans(self._rows[where[known]], self.rounds)
         out[missing] = new
         return out
 
     def _insert(
-        self, keys: FloatArray, h: NDArray[np.uint64], missing: NDArray[np.int64], new: FloatArray
+        self, keys: FloatArray, h: NDArray[np.uint64], missing: NDArray[np.int64], new: DayArray
     ) -> None:
-        """Store the plans ``new`` of rows ``missing`` of ``keys``."""
+        """Store the plans ``new`` (packed) of rows ``missing`` of ``keys``."""
+        if new.size and int(new.max()) > self.last_day:
+            raise ValueError(f"recall plans must end by day {self.last_day:g}")
         # Only rows whose hash is new are stored (the keys given are distinct; a row whose hash
         # collides with a stored other row is planned each time, never stored).
         hm = h[missing]
@@ -143,10 +151,13 @@ class PlanStore:
         first, count = self._size, store.size
         if first + count > self._rows.shape[0]:  # grow once, to at least twice the size
             size = max(2 * self._rows.shape[0], first + count)
-            rows, keys_ = np.empty((size, self.rounds)), np.empty((size, 10))
+            rows = np.empty((size, self.rounds), dtype=self._rows.dtype)
+            keys_ = np.empty((size, 10))
             rows[:first], keys_[:first] = self._rows[:first], self._keys[:first]
             self._rows, self._keys = rows, keys_
-        self._rows[first : first + count] = new[fresh]
+        width = new.shape[1]
+        self._rows[first : first + count, :width] = new[fresh]
+        self._rows[first : first + count, width:] = -1
         self._keys[first : first + count] = keys[store]
         self._size += count
         order = np.argsort(h[store], kind="stable")
@@ -155,54 +166,57 @@ class PlanStore:
         self._slot = np.insert(self._slot, at, first + order)
 
 
-def pack_plans(plans: FloatArray) -> NDArray[np.generic]:
-    """Plans made compact for shipping to another process: whole days as 16-bit integers
-    (-1: none), the rounds nobody reaches dropped; :func:`unpack_plans` restores them exactly.
+def _day_type(last_day: float) -> type[np.signedinteger[Any]]:
+    """Whole days up to ``last_day`` (and -1): 16 bits up to 89 years, else 32."""
+    return np.int16 if last_day < 2**15 - 1 else np.int32
+
+
+def pack_plans(plans: FloatArray) -> DayArray:
+    """Plans as whole days in 16-bit integers (32 past 89 years; -1: none), the rounds nobody
+    reaches dropped; :func:`unpack_plans` restores them exactly.
 
     The plans of a million patients hold about 270,000 distinct rows of 40 rounds, half of them
-    past every horizon: 87 MB in double precision, 10 MB packed. Plans that are not whole
-    non-negative days (none are: recall days are rounded down) are kept in double precision.
+    past every horizon: 87 MB in double precision, 10 MB packed. This is how a process stores
+    them and ships them to another.
+
+    Raises
+    ------
+    ValueError
+        for a day that is not a whole number from 0 (recall days are rounded down).
     """
     used = int(np.max(np.nonzero(~np.isnan(plans).all(axis=0))[0], initial=-1)) + 1
     kept = plans[:, :used]
     days = kept[~np.isnan(kept)]
+    top = float(days.max()) if days.size else 0.0
     if days.size and not (
-        float(days.min()) >= 0.0
-        and float(days.max()) < 2**31 - 1
-        and np.array_equal(np.floor(days), days)
+        float(days.min()) >= 0.0 and top < 2**31 - 1 and np.array_equal(np.floor(days), days)
     ):
-        return np.ascontiguousarray(kept, dtype=np.float64)
-    dtype = np.int16 if not days.size or float(days.max()) < 2**15 - 1 else np.int32
-    return np.where(np.isnan(kept), -1.0, kept).astype(dtype)
+        raise ValueError("recall plans must be whole days from 0 (rounded down)")
+    return np.where(np.isnan(kept), -1.0, kept).astype(_day_type(top))
 
 
-def unpack_plans(packed: NDArray[np.generic], rounds: int) -> FloatArray:
-    """The plans :func:`pack_plans` packed, ``(U, rounds)`` in double precision (NaN: none)."""
+def unpack_plans(packed: DayArray, rounds: int) -> FloatArray:
+    """Plans :func:`pack_plans` packed, ``(U, rounds)`` in double precision (NaN: none)."""
     out = np.full((packed.shape[0], rounds), np.nan)
-    if packed.dtype.kind == "f":
-        out[:, : packed.shape[1]] = packed
-    else:
-        days = packed.astype(np.float64)
-        out[:, : packed.shape[1]] = np.where(days >= 0.0, days, np.nan)
+    days = packed.astype(np.float64)
+    out[:, : packed.shape[1]] = np.where(days >= 0.0, days, np.nan)
     return out
 
 
-def join_packed(parts: list[NDArray[np.generic]], rounds: int) -> NDArray[np.generic]:
+def join_packed(parts: list[DayArray]) -> DayArray:
     """Packed plans of several parts of the rows as one packed array (in order)."""
     if not parts:
         return np.empty((0, 0), dtype=np.int16)
-    if all(p.dtype.kind == "i" for p in parts):
-        out = np.full(
-            (sum(p.shape[0] for p in parts), max(p.shape[1] for p in parts)),
-            -1,
-            dtype=np.result_type(*parts),
-        )
-        first = 0
-        for p in parts:
-            out[first : first + p.shape[0], : p.shape[1]] = p
-            first += p.shape[0]
-        return out
-    return pack_plans(np.concatenate([unpack_plans(p, rounds) for p in parts]))
+    out = np.full(
+        (sum(p.shape[0] for p in parts), max(p.shape[1] for p in parts)),
+        -1,
+        dtype=np.result_type(*parts),
+    )
+    first = 0
+    for p in parts:
+        out[first : first + p.shape[0], : p.shape[1]] = p
+        first += p.shape[0]
+    return out
 
 
 _STORES: dict[tuple[str, float, int, float], PlanStore] = {}
@@ -229,7 +243,7 @@ class SharedPlans:
     rounds: int
     last_day: float
     keys: FloatArray  # (U, 10) distinct [age, *profile] rows
-    plans: NDArray[np.generic]  # (U, <= rounds) packed (pack_plans)
+    plans: DayArray  # (U, <= rounds) packed (pack_plans)
 
 
 _INSTALLED: set[str] = set()
@@ -243,7 +257,7 @@ def install(shared: SharedPlans) -> None:
             return
         if shared.keys.shape[0]:
             store = plan_store(shared.params, shared.threshold, shared.rounds, shared.last_day)
-            store.add(shared.keys, unpack_plans(shared.plans, shared.rounds))
+            store.add(shared.keys, shared.plans)
         if len(_INSTALLED) >= 64:
             _INSTALLED.clear()
         _INSTALLED.add(shared.token)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from needleplan.cohort import engine as engine_module
 from needleplan.cohort import load_population_spec, simulate_cohort
 from needleplan.cohort import store as store_module
 from needleplan.cohort.engine import make_tasks, plan_keys, prepare
@@ -86,6 +87,27 @@ def test_each_plan_is_made_once_on_the_cluster_and_shipped(
     assert sum(missing_in_chunks) == 0
     monkeypatch.setattr(store_module, "plan_courses", real)
     assert on_dask == simulate_cohort(SPEC, s, patients=700, prices=prices)
+
+
+def test_a_chunk_s_patients_are_drawn_once_where_its_rows_were_reported(
+    client: Any, prices: Prices, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The planning step draws each chunk's patients to report its rows; the chunk then runs
+    on that worker and uses them (here every worker is a thread of this process), so no chunk
+    draws its patients twice, and the result is still the serial one."""
+    s = cohort_settings(years=3, seed=11, chunk_size=128)
+    serial = simulate_cohort(SPEC, s, patients=600, prices=prices)
+    drawn: list[int] = []
+    real = engine_module.patients_from
+
+    def counting(tables: Any, uniforms: Any, *args: Any) -> Any:
+        drawn.append(int(uniforms.shape[0]))
+        return real(tables, uniforms, *args)
+
+    monkeypatch.setattr(engine_module, "patients_from", counting)
+    assert simulate_cohort(SPEC, s, patients=600, prices=prices, dask=client) == serial
+    assert sum(drawn) == 600
+    assert engine_module.HANDED_OVER == {}
 
 
 def test_dask_without_the_package_is_a_clear_input_error(

@@ -108,14 +108,17 @@ def _chunk_with_plans(
 
 def _shared_plans(
     client: Any, tasks: Sequence[Any], keys: Callable[[Any], FloatArray]
-) -> SharedPlans:
-    """Steps 1 and 2 on the cluster: the rows the chunks need, and their plans."""
+) -> tuple[SharedPlans, list[list[str]]]:
+    """Steps 1 and 2 on the cluster: the rows the chunks need, and their plans; and for each
+    chunk the workers that reported its rows (they hold its patients: engine.HANDED_OVER)."""
     setup: RunSetup = tasks[0].setup
-    found = [
-        f
-        for f in client.gather(client.map(_keys_of, list(tasks), keys=keys, pure=False))
-        if f[0].size
-    ]
+    reports = client.map(_keys_of, list(tasks), keys=keys, pure=False)
+    gathered = client.gather(reports)
+    held = client.who_has(reports)
+    where = [list(held.get(f.key, ())) for f in reports]
+    del reports
+    found = [f for f in gathered if f[0].size]
+    del gathered
     rows = np.empty((0, 10))
     plans: DayArray = np.empty((0, 0), dtype=np.int16)
     if found:
@@ -130,7 +133,7 @@ def _shared_plans(
         # The rows go to the workers directly, not inside the task graph.
         futures = client.map(_plans_of, client.scatter(parts), setup=setup, pure=False)
         plans = join_packed(client.gather(futures))
-    return SharedPlans(
+    shared = SharedPlans(
         token=uuid.uuid4().hex,
         params=setup.params,
         threshold=setup.settings.recall_threshold,
@@ -139,6 +142,7 @@ def _shared_plans(
         keys=rows,
         plans=plans,
     )
+    return shared, where
 
 
 def run_dask(
@@ -162,15 +166,23 @@ def run_dask(
     try:
         from distributed import as_completed
 
-        shared = client.scatter(_shared_plans(client, tasks, keys), broadcast=True)
-        futures = client.map(
-            _chunk_with_plans,
-            list(tasks),
-            shared=shared,
-            chunk=chunk,
-            client_pid=os.getpid(),
-            pure=False,
-        )
+        plans, where = _shared_plans(client, tasks, keys)
+        shared = client.scatter(plans, broadcast=True)
+        del plans
+        # Each chunk preferably where its rows were reported (its patients are drawn there).
+        futures = [
+            client.submit(
+                _chunk_with_plans,
+                task,
+                shared=shared,
+                chunk=chunk,
+                client_pid=os.getpid(),
+                pure=False,
+                workers=workers or None,
+                allow_other_workers=True,
+            )
+            for task, workers in zip(tasks, where, strict=True)
+        ]
         for done, _ in enumerate(as_completed(futures), start=1):
             if progress is not None:
                 progress(done, len(tasks))

@@ -34,6 +34,8 @@ The serial path never imports Dask.
 from __future__ import annotations
 
 import math
+import threading
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -134,6 +136,7 @@ class ChunkTask:
     hi: int
     key: tuple[int, int]
     source: SpecTables | PatientTable
+    run: str = ""  # one per run (make_tasks): names the chunk's patients in HANDED_OVER
 
 
 def draw_chunk(task: ChunkTask) -> tuple[PatientTable, Draws]:
@@ -145,8 +148,40 @@ def draw_chunk(task: ChunkTask) -> tuple[PatientTable, Draws]:
     )
 
 
+#: Patients drawn by :func:`plan_keys` in this process, kept for the same chunk's
+#: :func:`simulate_chunk` when it runs here too (on Dask it is sent to the worker that
+#: reported its rows), so they are not drawn twice; taken out when used, a few at most.
+HANDED_OVER: dict[tuple[str, int, int], PatientTable] = {}
+_HAND_OVER_BYTES = 256 * 1024 * 1024
+_HAND_OVER_LOCK = threading.Lock()
+
+
+def _size(table: PatientTable) -> int:
+    return int(table.values.nbytes + table.age.nbytes + getattr(table.codes, "nbytes", 0))
+
+
+def _handed_over(task: ChunkTask) -> PatientTable | None:
+    with _HAND_OVER_LOCK:
+        return HANDED_OVER.pop((task.run, task.replicate, task.index), None) if task.run else None
+
+
+def _hand_over(task: ChunkTask, table: PatientTable) -> None:
+    if not task.run or not isinstance(task.source, SpecTables):
+        return  # a fixed population's slice travels with the task anyway
+    with _HAND_OVER_LOCK:
+        for left in [k for k in HANDED_OVER if k[0] != task.run]:  # an earlier run's
+            del HANDED_OVER[left]
+        held = sum(_size(t) for t in HANDED_OVER.values())
+        if held + _size(table) <= _HAND_OVER_BYTES:
+            HANDED_OVER[(task.run, task.replicate, task.index)] = table
+
+
 def chunk_patients(task: ChunkTask) -> PatientTable:
-    """The chunk's patients: drawn from the spec, or its slice of a fixed population."""
+    """The chunk's patients: drawn from the spec, or its slice of a fixed population (or the
+    ones :func:`plan_keys` drew for this chunk in this process)."""
+    kept = _handed_over(task)
+    if kept is not None:
+        return kept
     setup = task.setup
     lo, hi = task.lo, task.hi
     if isinstance(task.source, SpecTables):
@@ -191,6 +226,7 @@ def plan_keys(task: ChunkTask) -> FloatArray:
     """The distinct ``[age, *profile]`` rows whose recall plans the chunk needs (those who
     complete the series), so another process can plan them ahead."""
     table = chunk_patients(task)  # and of the draws only the one that decides it
+    _hand_over(task, table)
     u_complete = uniforms(task.key, "complete", task.lo, task.hi)
     who = np.nonzero(_completes(table, u_complete, task.setup))[0]
     return unique_rows(np.column_stack([table.age[who], table.values[who]]))[0]
@@ -310,6 +346,7 @@ def make_tasks(
     n_blocks = math.ceil(n_patients / SEED_BLOCK)
     per_chunk = settings.chunk_size // SEED_BLOCK
     tasks: list[ChunkTask] = []
+    run = uuid.uuid4().hex
     for r in range(settings.replicates):
         key = replicate_key(settings.seed, r, settings.replicates)
         for index, first in enumerate(range(0, n_blocks, per_chunk)):
@@ -330,6 +367,7 @@ def make_tasks(
                     hi,
                     key,
                     src,
+                    run,
                 )
             )
     return tasks

@@ -65,7 +65,10 @@ def _found(db: Any, query: str) -> list[str]:
         ("strasse", ["Ines Straße"]),
         ("STRASSE", ["Ines Straße"]),
         ("straße", ["Ines Straße"]),
-        ("müller", ["Anna Maria Müller-Lüdenscheidt", "Jürgen Müller"]),  # not Mueller (ue)
+        ("müller", ["Anna Maria Müller-Lüdenscheidt", "Anna Mueller", "Jürgen Müller"]),
+        ("MÜLLER", ["Anna Maria Müller-Lüdenscheidt", "Anna Mueller", "Jürgen Müller"]),
+        ("mu\u0308ller", ["Anna Maria Müller-Lüdenscheidt", "Anna Mueller", "Jürgen Müller"]),
+        ("muller", ["Anna Maria Müller-Lüdenscheidt", "Jürgen Müller"]),  # not Mueller
         ("mueller", ["Anna Maria Müller-Lüdenscheidt", "Anna Mueller", "Jürgen Müller"]),
         ("juergen", ["Jürgen Müller"]),
         ("üller", []),  # still a prefix search

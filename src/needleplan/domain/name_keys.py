@@ -8,9 +8,10 @@ and ``Ozdemir`` share the key ``ozdemir``, ``Núñez`` and ``Nunez`` the key ``n
 ``Straße`` and ``Strasse`` the key ``strasse``: the same on SQLite and PostgreSQL, whose own
 ``lower()`` differ (SQLite's folds only ASCII letters).
 
-German umlauts are also written out as ``ae``, ``oe``, ``ue``: a search word is tried as typed
-and, when it holds one of those pairs, with each pair as its single letter (``Mueller`` also
-finds ``Müller``, whose key is ``muller``), :func:`search_keys`. A name is found by the start of
+German umlauts are also written out as ``ae``, ``oe``, ``ue`` (passports do): a search word is
+tried as typed, with each such pair as its single letter (``Mueller`` also finds ``Müller``,
+whose key is ``muller``) and with each umlaut spelled out (``Müller`` also finds ``Mueller``),
+:func:`search_keys`. A name is found by the start of
 any of its words (``ludenscheidt`` finds ``Müller-Lüdenscheidt``), :func:`later_words`.
 """
 
@@ -24,6 +25,8 @@ _WRITTEN_OUT = str.maketrans(
 )
 #: Umlauts typed as two letters, and the single letter their key has.
 _SPELLED_UMLAUTS = (("ae", "a"), ("oe", "o"), ("ue", "u"))
+#: Umlauts (case-folded, composed) spelled out.
+_SPELL_OUT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
 
 
 def name_key(name: str) -> str:
@@ -46,13 +49,15 @@ def later_words(key: str) -> frozenset[str]:
 
 
 def search_keys(word: str) -> tuple[str, ...]:
-    """The keys a search word matches names by: its own key, and when it spells umlauts out
-    (``ae``, ``oe``, ``ue``) also the key with each pair as one letter."""
+    """The keys a search word matches names by: its own key; when it spells umlauts out
+    (``ae``, ``oe``, ``ue``) also the key with each pair as one letter; when it has umlauts
+    (``ä``, ``ö``, ``ü``) also the key with each spelled out."""
     key = name_key(word)
     short = key
     for pair, letter in _SPELLED_UMLAUTS:
         short = short.replace(pair, letter)
-    return (key,) if short == key else (key, short)
+    spelled = name_key(unicodedata.normalize("NFC", word.casefold()).translate(_SPELL_OUT))
+    return tuple(dict.fromkeys((key, short, spelled)))
 
 
 __all__ = ["later_words", "name_key", "search_keys"]

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from needleplan.cohort.plan import initial_days, median_z, plan_courses, recall_draws
-from needleplan.cohort.population import fixed_population, guideline_key, profile_outcome
+from needleplan.cohort.population import fixed_population
+from needleplan.cohort.profiles import guideline_key, profile_outcome
 from needleplan.domain import parse_assessment, reference_assessment
 from needleplan.forecasting.chain import forecast, series_days
 from needleplan.forecasting.params import DAYS_PER_MONTH, default_params

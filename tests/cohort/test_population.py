@@ -12,16 +12,13 @@ from hypothesis import strategies as st
 
 from needleplan.cohort import fixed_population, parse_population_spec, reference_population
 from needleplan.cohort.population import (
-    BLOCKED,
     MODIFIERS,
-    OUT_OF_RANGE,
     SpecTables,
-    guideline_key,
-    profile_outcome,
     sample_codes,
     sample_patients,
     template_for,
 )
+from needleplan.cohort.profiles import BLOCKED, OUT_OF_RANGE, guideline_key, profile_outcome
 from needleplan.domain import parse_assessment, reference_assessment
 from needleplan.forecasting.models import patient_modifiers
 from needleplan.guideline import load_guideline, make_protocol, score

@@ -154,7 +154,8 @@ def test_drawn_shares_follow_the_spec() -> None:
 def test_menopause_share_applies_from_its_age_on() -> None:
     """Patients below ``menopause_from_age`` are drawn menopause none; from that age on the
     statuses follow the spec's shares; and her status reaches the model (fading, ageing)."""
-    from needleplan.cohort.population import AGEING, SpecTables, guideline_key, sample_patients
+    from needleplan.cohort.population import SpecTables, sample_patients
+    from needleplan.cohort.profiles import AGEING, guideline_key
     from needleplan.domain.assessment import Menopause
     from needleplan.forecasting.models import patient_modifiers
     from needleplan.guideline import load_guideline

@@ -56,20 +56,22 @@ from needleplan.cohort.model import (
 from needleplan.cohort.parallel import run_processes
 from needleplan.cohort.plan import initial_days, max_rounds
 from needleplan.cohort.population import (
+    LATE,
+    PATIENT_UNIFORMS,
+    FixedPopulation,
+    PatientTable,
+    SpecTables,
+    patients_from,
+)
+from needleplan.cohort.profiles import (
     AGEING,
     CAPACITY,
     FADE,
     HEAL,
     INTERVAL,
-    LATE,
     N_INITIAL,
-    PATIENT_UNIFORMS,
     RESPONSE,
-    FixedPopulation,
-    PatientTable,
-    SpecTables,
     guideline_key,
-    patients_from,
 )
 from needleplan.cohort.result import CohortResult
 from needleplan.cohort.rows import unique_rows

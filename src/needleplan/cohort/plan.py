@@ -53,7 +53,7 @@ from needleplan.cohort.model import (
     session_doses,
     session_states,
 )
-from needleplan.cohort.population import (
+from needleplan.cohort.profiles import (
     AGEING,
     CAPACITY,
     FADE,
@@ -472,7 +472,7 @@ def plan_courses(
     age : ndarray, shape (U,)
         Age at the first session [years].
     values : ndarray, shape (U, 9)
-        Profile values (:data:`needleplan.cohort.population.PROFILE_FIELDS`).
+        Profile values (:data:`needleplan.cohort.profiles.PROFILE_FIELDS`).
     params : ModelParams
     recall_threshold : float
         The clinic's recall threshold [% of pre-treatment firmness].

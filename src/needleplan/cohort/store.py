@@ -56,7 +56,7 @@ class PlanStore:
         self._hashes = np.empty(0, dtype=np.uint64)
         self._slot = np.empty(0, dtype=np.int64)
         # The rows and their plans, in a buffer that doubles when full (no copy per chunk).
-        # Plans are whole days (recalls are rounded down), kept packed (pack_plans): a tenth
+        # Plans are whole days (recalls are rounded down), kept packed (pack_plans): a quarter
         # of the memory of double precision, and what a process ships to another as it is.
         self._keys = np.empty((1024, 10))
         self._rows = np.empty((1024, self.rounds), dtype=_day_type(self.last_day))
